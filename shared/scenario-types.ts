@@ -1,0 +1,93 @@
+// The scenario format, version 1 (../shared/spec/scenario-format.md), as TypeScript types.
+// The validator (shared/scenario.ts) turns a YAML/JSON document into these types or a
+// ScenarioError naming the file, the path and what is allowed. Every later stage trusts them.
+
+export const PAGE_SIZE = 4096;
+
+export type PolicyName = 'shared-file' | 'per-mm' | 'anon-only';
+export const POLICIES: readonly PolicyName[] = ['shared-file', 'per-mm', 'anon-only'];
+export type AccessMode = 'sigbus' | 'zero';
+export type PurgeUnit = 'range' | 'page';
+export type FileKind = 'tmpfs' | 'ashmem';
+export type Share = 'shared' | 'private';
+export type Mode = 'volatile' | 'nonvolatile';
+export type ProcessState = 'unborn' | 'running' | 'exited' | 'killed';
+
+/** A partial result; `byPolicy` maps a policy name (or `default`) to a partial result. */
+export interface Expectation {
+  [field: string]: unknown;
+  byPolicy?: Partial<Record<PolicyName | 'default', Record<string, unknown>>>;
+}
+
+interface StepBase { expect?: Expectation; label?: string }
+
+export type ProcessStep =
+  | (StepBase & { op: 'open'; file: string; fd?: string })
+  | (StepBase & { op: 'close'; fd: string })
+  | (StepBase & { op: 'mmap'; as: string; pages: number; fd?: string; offset?: number; share?: Share })
+  | (StepBase & { op: 'munmap'; map: string; page?: number; pages?: number })
+  | (StepBase & { op: 'write'; map: string; page: number; value: string })
+  | (StepBase & { op: 'read'; map: string; page: number })
+  | (StepBase & { op: 'vrange'; map: string; page?: number; pages?: number; byteOffset?: number; byteLength?: number; mode: Mode })
+  | (StepBase & { op: 'fvrange'; fd: string; page?: number; pages?: number; byteOffset?: number; byteLength?: number; mode: Mode })
+  | (StepBase & { op: 'query'; map?: string; fd?: string; page: number; pages: number })
+  | (StepBase & { op: 'fork'; child: string })
+  | (StepBase & { op: 'exit'; code?: number })
+  | (StepBase & { op: 'crash' })
+  | (StepBase & { op: 'signal'; name: string })
+  | (StepBase & { op: 'wait'; name: string })
+  | (StepBase & { op: 'waitpid'; process: string });
+
+export interface CheckFields {
+  framesUsed?: number;
+  framesFree?: number;
+  processes?: Record<string, ProcessState>;
+  files?: Record<string, { open?: number; mapped?: number; volatile?: Array<[number, number]> }>;
+}
+
+export type KernelStep =
+  | (StepBase & { op: 'signal'; name: string })
+  | (StepBase & { op: 'wait'; name: string })
+  | (StepBase & { op: 'waitpid'; process: string })
+  | (StepBase & { op: 'reclaim'; pages?: number; all?: boolean })
+  | (StepBase & { op: 'kill'; process: string })
+  | (StepBase & { op: 'check' } & CheckFields);
+
+export type Step = ProcessStep | KernelStep;
+
+export interface FileSpec { name: string; pages: number; kind: FileKind }
+
+export interface ProcessSpec {
+  name: string;
+  forked: boolean;
+  sigbus: 'handle' | 'kill';
+  steps: ProcessStep[];
+}
+
+export interface Scenario {
+  /** Path of the file it was read from (for messages). */
+  file: string;
+  name: string;
+  description: string;
+  policy?: PolicyName;
+  access?: AccessMode;
+  purgeUnit?: PurgeUnit;
+  memory: { frames: number };
+  files: FileSpec[];
+  /** In the order the file declares them: this order gives initial pids (2, 3, ...). */
+  processes: ProcessSpec[];
+  kernel: KernelStep[];
+}
+
+/** The options a run uses once the CLI has overridden the scenario's defaults. */
+export interface RunConfig {
+  policy: PolicyName;
+  access: AccessMode;
+  purgeUnit: PurgeUnit;
+  frames: number;
+  seed: number;
+  schedule: 'lockstep' | 'free';
+}
+
+/** A step result as the spec prints it: `{ ok, ... }`. */
+export type StepResult = { ok: boolean; [field: string]: unknown };
