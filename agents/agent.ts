@@ -1,0 +1,186 @@
+// An emulated process: a real OS child process of the coordinator, holding its own mm.
+// Started as `node agents/agent.js ENDPOINT ROUTING_ID`; it connects a Dealer to the kernel's
+// Router, says hello, and then waits in its pool until the kernel gives it a process (init).
+//
+// Ordering rules:
+// - one receive loop (`loop`) and one send queue; a prepare or commit is answered from the loop
+//   at once, even while a step waits for a syscall reply, so the kernel never waits on a step;
+// - a step that touches a page held by an open reclaim exchange waits until the commit releases it
+//   (and tells the kernel it is blocked, so a lockstep kernel can grant the commit);
+// - the agent ends when the kernel tells it to (die), or when its stdin closes: the coordinator
+//   is gone and a process without a kernel has nothing left to do.
+
+import { AgentSocket } from '../shared/transport.js';
+import type { KernelMsg, SysCall, SysRet, PrepareAnswer, StepDetail } from '../shared/messages.js';
+import type { ProcessStep, RunConfig, StepResult } from '../shared/scenario-types.js';
+import { Mm, PTE_ANONZERO, PTE_COW, PTE_PURGED } from './mm.js';
+import { runStep } from './steps.js';
+
+type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
+
+export class Agent {
+  readonly socket: AgentSocket;
+  mm = new Mm();
+  pid = 0;
+  name = '';
+  steps: ProcessStep[] = [];
+  sigbus: 'handle' | 'kill' = 'kill';
+  config!: RunConfig;
+  /** Logical time of the current grant (lockstep) used as the mark time of vrange calls. */
+  now = 0;
+  private nextId = 1;
+  private readonly pending = new Map<number, (r: SysRet) => void>();
+  /** vpage -> id of the reclaim exchange holding it. */
+  readonly held = new Map<number, number>();
+  private releaseWaiters: Array<() => void> = [];
+  private currentIndex = -1;
+
+  constructor(endpoint: string, routingId: string) {
+    this.socket = new AgentSocket(endpoint, routingId, (err) => this.fatal(`send failed: ${String(err)}`));
+  }
+
+  start(): void {
+    this.socket.connect();
+    this.socket.send({ t: 'hello', osPid: process.pid });
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    for await (const msg of this.socket.receive()) this.onMessage(msg);
+  }
+
+  private onMessage(msg: KernelMsg): void {
+    switch (msg.t) {
+      case 'ret': {
+        const resolve = this.pending.get(msg.re);
+        if (!resolve) return this.fatal(`reply to unknown syscall ${msg.re}`);
+        this.pending.delete(msg.re);
+        return resolve(msg);
+      }
+      case 'init': {
+        this.pid = msg.pid;
+        this.name = msg.name;
+        this.steps = msg.steps;
+        this.sigbus = msg.sigbus;
+        this.config = msg.config;
+        if (msg.mm) this.mm = Mm.fromSnapshot(msg.mm);
+        this.socket.send({ t: 'ready', re: msg.id });
+        return;
+      }
+      case 'go': {
+        void this.runFrom(msg.startIndex);
+        return;
+      }
+      case 'grant':
+        this.now = msg.now;
+        void this.runOne(msg.index);
+        return;
+      case 'prepare': return this.prepare(msg.xid, msg.vpages);
+      case 'commit': return this.commit(msg.xid, msg.purged);
+      case 'die':
+        // The kernel has read everything this process sent; nothing is lost by exiting now.
+        process.exit(msg.code ?? 0);
+    }
+  }
+
+  /** Free schedule: run the steps one after another without grants. */
+  private async runFrom(index: number): Promise<void> {
+    for (let i = index; i < this.steps.length; i++) {
+      this.now = Number(process.hrtime.bigint() / 1000n);
+      this.socket.send({ t: 'start', index: i });
+      if (await this.runOne(i)) return;
+    }
+  }
+
+  /** Runs step `index`; returns true when the process is ending (its last step, exit, a fatal signal). */
+  private async runOne(index: number): Promise<boolean> {
+    this.currentIndex = index;
+    const step = this.steps[index];
+    if (!step) return this.fatal(`no step ${index}`);
+    const { result, detail } = await runStep(this, step, index);
+    const fatal = (result.signal === 'SIGBUS' && this.sigbus === 'kill') || result.signal === 'SIGSEGV';
+    const d: StepDetail = { ...detail };
+    if (fatal) d.fatal = result.signal as string;
+    this.socket.send({ t: 'done', index, result, detail: d });
+    this.currentIndex = -1;
+    return fatal || step.op === 'exit' || index === this.steps.length - 1;
+  }
+
+  call(args: SysArgs): Promise<SysRet> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.socket.send({ ...args, id } as SysCall);
+    });
+  }
+
+  // ---- the reclaim exchange, agent side ----
+
+  private prepare(xid: number, vpages: number[]): void {
+    const answers: PrepareAnswer[] = [];
+    for (const v of vpages) {
+      const range = this.mm.ranges.at(v);
+      if (!range || !this.mm.findVma(v)) continue;
+      if (this.held.has(v)) this.fatal(`invariant: page ${v} held twice (exchanges ${this.held.get(v)} and ${xid})`);
+      this.held.set(v, xid);
+      answers.push([v, range.id, range.markedAt]);
+    }
+    this.socket.send({ t: 'prepared', xid, answers });
+  }
+
+  private commit(xid: number, purged: number[]): void {
+    const violations: string[] = [];
+    for (const v of purged) {
+      const pte = this.mm.pte(v);
+      if (this.held.get(v) !== xid) violations.push(`page ${v} purged but not held by exchange ${xid}`);
+      if (!this.mm.isVolatile(v)) violations.push(`page ${v} purged but not volatile in pid ${this.pid}`);
+      if (!pte) continue;
+      const { vma, i } = pte;
+      if (vma.ownsFrames) {
+        vma.frames[i] = -1;
+        if (vma.kind === 'file-private') vma.flags[i]! |= PTE_ANONZERO;
+      }
+      vma.flags[i]! |= PTE_PURGED;
+      vma.flags[i]! &= ~PTE_COW; // no longer copy-on-write: there is no frame to share
+    }
+    for (const [v, x] of this.held) if (x === xid) this.held.delete(v);
+    this.socket.send({ t: 'committed', xid, violations });
+    const waiters = this.releaseWaiters;
+    this.releaseWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Waits until no page of [start, end) is held by a reclaim exchange. */
+  async untilReleased(start: number, end: number): Promise<void> {
+    for (;;) {
+      let xid = -1;
+      for (const [v, x] of this.held) if (v >= start && v < end) { xid = x; break; }
+      if (xid < 0) return;
+      this.socket.send({ t: 'blocked', index: this.currentIndex, xid });
+      await new Promise<void>((resolve) => this.releaseWaiters.push(resolve));
+    }
+  }
+
+  fatal(why: string): never {
+    process.stderr.write(`vrange agent ${this.name || '(pool)'} pid ${this.pid}: ${why}\n`);
+    process.exit(70);
+  }
+}
+
+export type { StepResult };
+
+function main(): void {
+  const [endpoint, routingId] = process.argv.slice(2);
+  if (!endpoint || !routingId) {
+    process.stderr.write('usage: agent ENDPOINT ROUTING_ID (started by the vrange kernel)\n');
+    process.exit(2);
+  }
+  const agent = new Agent(endpoint, routingId);
+  // The coordinator holds our stdin; when it goes away, so do we.
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('error', () => process.exit(0));
+  process.stdin.resume();
+  agent.start();
+}
+
+main();

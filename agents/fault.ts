@@ -1,0 +1,77 @@
+// Page faults, decided from the process's own mm as a kernel's fault handler decides from the
+// faulting mm: no VMA is SIGSEGV; a purged page whose range is still volatile is SIGBUS (with
+// `access: sigbus`); anything else reads the frame, or "" when there is none.
+// A page that lives in the page cache (file mapped shared, private and not yet copied, shared
+// anonymous) is read and written through the kernel, which decides from the file's state.
+// A reply with `retry` means the frame we named is gone (purged meanwhile): fault again.
+
+import type { Agent } from './agent.js';
+import { PTE_ANONZERO, PTE_COW, PTE_PURGED, type Vma } from './mm.js';
+import type { StepResult } from '../shared/scenario-types.js';
+
+const faultRetriesMax = 8;
+
+/** SIGBUS if this mm has the page purged and still volatile (sigbus mode only). */
+function purgedSignal(agent: Agent, vma: Vma, i: number): StepResult | undefined {
+  if (agent.config.access !== 'sigbus') return undefined;
+  if ((vma.flags[i]! & PTE_PURGED) === 0) return undefined;
+  if (!agent.mm.isVolatile(vma.start + i)) return undefined;
+  return { ok: false, signal: 'SIGBUS' };
+}
+
+function fromRet(r: { errno?: string; signal?: string }): StepResult | undefined {
+  if (r.signal) return { ok: false, signal: r.signal };
+  if (r.errno) return { ok: false, errno: r.errno };
+  return undefined;
+}
+
+export async function readPage(agent: Agent, vpage: number): Promise<StepResult> {
+  for (let attempt = 0; attempt < faultRetriesMax; attempt++) {
+    const pte = agent.mm.pte(vpage);
+    if (!pte) return { ok: false, signal: 'SIGSEGV' };
+    await agent.untilReleased(vpage, vpage + 1);
+    const again = agent.mm.pte(vpage);
+    if (!again) return { ok: false, signal: 'SIGSEGV' };
+    const { vma, i } = again;
+    const sig = purgedSignal(agent, vma, i);
+    if (sig) return sig;
+    const frame = vma.ownsFrames ? vma.frames[i]! : -1;
+    if (vma.ownsFrames && frame < 0 && (vma.kind === 'anon' || (vma.flags[i]! & PTE_ANONZERO) !== 0)) {
+      return { ok: true, value: '' }; // the shared zero page: no frame taken
+    }
+    const r = await agent.call({ t: 'read', vpage, frame });
+    if (r.retry) { dropFrame(vma, vpage); continue; }
+    return fromRet(r) ?? { ok: true, value: r.value as string };
+  }
+  return agent.fatal(`read of page ${vpage}: the kernel asked to retry ${faultRetriesMax} times`);
+}
+
+export async function writePage(agent: Agent, vpage: number, value: string): Promise<StepResult> {
+  for (let attempt = 0; attempt < faultRetriesMax; attempt++) {
+    if (!agent.mm.pte(vpage)) return { ok: false, signal: 'SIGSEGV' };
+    await agent.untilReleased(vpage, vpage + 1);
+    const pte = agent.mm.pte(vpage);
+    if (!pte) return { ok: false, signal: 'SIGSEGV' };
+    const { vma, i } = pte;
+    const sig = purgedSignal(agent, vma, i);
+    if (sig) return sig;
+    const frame = vma.ownsFrames ? vma.frames[i]! : -1;
+    const cow = (vma.flags[i]! & PTE_COW) !== 0;
+    const anon = vma.kind === 'anon' || (vma.flags[i]! & PTE_ANONZERO) !== 0;
+    const r = await agent.call({ t: 'write', vpage, frame, cow, value, anon });
+    if (r.retry) { dropFrame(vma, vpage); continue; }
+    const failed = fromRet(r);
+    if (failed) return failed;
+    const cur = agent.mm.pte(vpage);
+    if (cur && cur.vma.ownsFrames) {
+      cur.vma.frames[cur.i] = r.frame as number;
+      cur.vma.flags[cur.i]! &= ~(PTE_COW | PTE_ANONZERO);
+    }
+    return { ok: true };
+  }
+  return agent.fatal(`write of page ${vpage}: the kernel asked to retry ${faultRetriesMax} times`);
+}
+
+function dropFrame(vma: Vma, vpage: number): void {
+  if (vma.ownsFrames && vpage >= vma.start && vpage < vma.end) vma.frames[vpage - vma.start] = -1;
+}

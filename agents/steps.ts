@@ -1,0 +1,241 @@
+// The step interpreter: one function per op of the scenario format, run inside the agent.
+// `vrange` on anonymous and private memory is decided here and never crosses the socket;
+// everything that touches frames, files, fds or other processes is a syscall to the kernel.
+
+import type { Agent } from './agent.js';
+import { PTE_ANONZERO, PTE_PURGED, Vma, type Segment } from './mm.js';
+import { readPage, writePage } from './fault.js';
+import { vrangeTarget } from '../shared/policy.js';
+import { isMode, spanOf } from '../shared/spans.js';
+import { RangeLimitError } from '../shared/rangeset.js';
+import type { StepDetail, SysRet, VmaKind } from '../shared/messages.js';
+import { PAGE_SIZE, type ProcessStep, type StepResult } from '../shared/scenario-types.js';
+
+export interface StepOutcome { result: StepResult; detail?: StepDetail }
+type Op<K extends ProcessStep['op']> = Extract<ProcessStep, { op: K }>;
+
+const EINVAL: StepOutcome = { result: { ok: false, errno: 'EINVAL' } };
+const ENOMEM: StepOutcome = { result: { ok: false, errno: 'ENOMEM' } };
+
+function failed(r: SysRet): StepOutcome | undefined {
+  if (r.stuck) return { result: { ok: false, stuck: true } };
+  if (r.signal) return { result: { ok: false, signal: r.signal } };
+  if (r.errno) return { result: { ok: false, errno: r.errno } };
+  return undefined;
+}
+
+function mapBinding(agent: Agent, name: string): { addr: number; pages: number } {
+  const b = agent.mm.bindings.get(`map:${name}`);
+  if (!b || b.kind !== 'map') return agent.fatal(`no map binding "${name}" (the validator should have refused this)`);
+  return b;
+}
+
+function fdBinding(agent: Agent, name: string): number {
+  const b = agent.mm.bindings.get(`fd:${name}`);
+  if (!b || b.kind !== 'fd') return agent.fatal(`no fd binding "${name}" (the validator should have refused this)`);
+  return b.fd;
+}
+
+export async function runStep(agent: Agent, step: ProcessStep, index: number): Promise<StepOutcome> {
+  void index;
+  switch (step.op) {
+    case 'open': return open(agent, step);
+    case 'close': return close(agent, step);
+    case 'mmap': return mmap(agent, step);
+    case 'munmap': return munmap(agent, step);
+    case 'write': {
+      const b = mapBinding(agent, step.map);
+      return { result: await writePage(agent, b.addr + step.page, step.value) };
+    }
+    case 'read': {
+      const b = mapBinding(agent, step.map);
+      return { result: await readPage(agent, b.addr + step.page) };
+    }
+    case 'vrange': return vrange(agent, step);
+    case 'fvrange': return fvrange(agent, step);
+    case 'query': return step.map !== undefined ? queryMap(agent, step, step.map) : queryFd(agent, step, step.fd!);
+    case 'fork': {
+      const r = await agent.call({ t: 'fork', child: step.child, mm: agent.mm.snapshotForFork() });
+      return failed(r) ?? { result: { ok: true, pid: r.pid } };
+    }
+    case 'exit': return { result: { ok: true }, detail: { exiting: step.code ?? 0 } };
+    case 'crash':
+      process.kill(process.pid, 'SIGKILL');
+      return new Promise<never>(() => {});
+    case 'signal': case 'wait': {
+      const r = await agent.call({ t: step.op, name: step.name });
+      return failed(r) ?? { result: { ok: true } };
+    }
+    case 'waitpid': {
+      const r = await agent.call({ t: 'waitpid', process: step.process });
+      if (failed(r)) return failed(r)!;
+      return { result: r.signal !== undefined ? { ok: true, signal: r.signal } : { ok: true, exitCode: r.exitCode } };
+    }
+  }
+}
+
+async function open(agent: Agent, step: Op<'open'>): Promise<StepOutcome> {
+  const r = await agent.call({ t: 'open', file: step.file });
+  const bad = failed(r);
+  if (bad) return bad;
+  agent.mm.bindings.set(`fd:${step.fd ?? step.file}`, { kind: 'fd', fd: r.fd as number });
+  return { result: { ok: true, fd: r.fd } };
+}
+
+async function close(agent: Agent, step: Op<'close'>): Promise<StepOutcome> {
+  const r = await agent.call({ t: 'close', fd: fdBinding(agent, step.fd) });
+  return failed(r) ?? { result: { ok: true } };
+}
+
+async function mmap(agent: Agent, step: Op<'mmap'>): Promise<StepOutcome> {
+  const fd = step.fd !== undefined ? fdBinding(agent, step.fd) : -1;
+  const share = step.share ?? (fd >= 0 ? 'shared' : 'private');
+  const offset = fd >= 0 ? (step.offset ?? 0) : 0;
+  const addr = agent.mm.pickAddr(step.pages);
+  const r = await agent.call({ t: 'mmap', addr, pages: step.pages, fd, offset, share });
+  const bad = failed(r);
+  if (bad) return bad;
+  const kind: VmaKind = fd < 0 ? (share === 'shared' ? 'shmem' : 'anon') : (share === 'shared' ? 'file-shared' : 'file-private');
+  agent.mm.insert(Vma.fresh(addr, step.pages, kind, r.fileId as number, offset));
+  // A new mapping starts with no volatility (v8 "vrange: Clear volatility on new mmaps").
+  agent.mm.ranges.unmark(addr, addr + step.pages);
+  agent.mm.bindings.set(`map:${step.as}`, { kind: 'map', addr, pages: step.pages });
+  return { result: { ok: true, addr: addr * PAGE_SIZE }, detail: { span: [addr, addr + step.pages] } };
+}
+
+async function munmap(agent: Agent, step: Op<'munmap'>): Promise<StepOutcome> {
+  const b = mapBinding(agent, step.map);
+  const page = step.page ?? 0;
+  const pages = step.pages ?? b.pages - page;
+  if (pages <= 0) return EINVAL;
+  const start = b.addr + page;
+  const end = start + pages;
+  await agent.untilReleased(start, end);
+  const r = await agent.call({ t: 'munmap', start, pages });
+  const bad = failed(r);
+  if (bad) return bad;
+  agent.mm.unmap(start, end);
+  agent.mm.ranges.unmark(start, end);
+  return { result: { ok: true }, detail: { span: [start, end] } };
+}
+
+/** Consecutive segments with the same target, so that one call marks one range per run. */
+function runsOf(segs: Segment[], target: (s: Segment) => 'mm' | 'file' | null): Array<{ target: 'mm' | 'file'; segs: Segment[] }> {
+  const runs: Array<{ target: 'mm' | 'file'; segs: Segment[] }> = [];
+  for (const s of segs) {
+    const t = target(s)!;
+    const last = runs[runs.length - 1];
+    if (last && last.target === t && t === 'mm') last.segs.push(s);
+    else runs.push({ target: t, segs: [s] });
+  }
+  return runs;
+}
+
+async function vrange(agent: Agent, step: Op<'vrange'>): Promise<StepOutcome> {
+  const b = mapBinding(agent, step.map);
+  if (!isMode(step.mode)) return EINVAL;
+  const span = spanOf(step);
+  if ('errno' in span) return EINVAL;
+  const start = b.addr + span.start;
+  const end = start + span.pages;
+  if (!agent.mm.fullyMapped(start, end)) return ENOMEM;
+  const policy = agent.config.policy;
+  const target = (s: Segment) => vrangeTarget(s.vma.kind, policy);
+  const segs = agent.mm.segments(start, end);
+  if (segs.some((s) => target(s) === null)) return EINVAL;
+  await agent.untilReleased(start, end);
+  const purgedPages: number[] = [];
+  let purged = false;
+  for (const run of runsOf(segs, target)) {
+    if (run.target === 'mm') {
+      const from = run.segs[0]!.from;
+      const to = run.segs[run.segs.length - 1]!.to;
+      if (step.mode === 'volatile') {
+        try { agent.mm.ranges.mark(from, to, agent.now); } catch (e) { if (e instanceof RangeLimitError) return ENOMEM; throw e; }
+      } else {
+        for (const s of run.segs) clearPurged(s, purgedPages);
+        agent.mm.ranges.unmark(from, to);
+      }
+    } else {
+      const s = run.segs[0]!;
+      const r = await agent.call({ t: 'fvrange', fd: -1, fileId: s.vma.fileId, start: s.vma.offset + (s.from - s.vma.start),
+        pages: s.to - s.from, mode: step.mode, now: agent.now });
+      const bad = failed(r);
+      if (bad) return bad;
+      if (r.purged) purged = true;
+    }
+  }
+  if (purgedPages.length > 0) purged = true;
+  const result: StepResult = { ok: true, bytes: span.pages * PAGE_SIZE };
+  if (step.mode === 'nonvolatile') result.purged = purged;
+  return { result, detail: { span: [start, end], purgedPages } };
+}
+
+function clearPurged(s: Segment, out: number[]): void {
+  for (let v = s.from; v < s.to; v++) {
+    const i = v - s.vma.start;
+    if ((s.vma.flags[i]! & PTE_PURGED) !== 0) {
+      out.push(v);
+      s.vma.flags[i]! &= ~PTE_PURGED;
+    }
+  }
+}
+
+async function fvrange(agent: Agent, step: Op<'fvrange'>): Promise<StepOutcome> {
+  const fd = fdBinding(agent, step.fd);
+  const span = spanOf(step);
+  const bad = 'errno' in span || !isMode(step.mode);
+  const r = await agent.call({ t: 'fvrange', fd, fileId: -1, start: bad ? 0 : span.start, pages: bad ? 0 : span.pages,
+    mode: bad ? 'invalid' : step.mode, now: agent.now });
+  const f = failed(r);
+  if (f) return f;
+  const result: StepResult = { ok: true, bytes: r.bytes };
+  if (step.mode === 'nonvolatile') result.purged = r.purged;
+  return { result };
+}
+
+async function queryMap(agent: Agent, step: Op<'query'>, map: string): Promise<StepOutcome> {
+  const b = mapBinding(agent, map);
+  if (step.pages === 0) return EINVAL;
+  const start = b.addr + step.page;
+  const end = start + step.pages;
+  if (!agent.mm.fullyMapped(start, end)) return ENOMEM;
+  await agent.untilReleased(start, end);
+  const fromKernel: number[] = [];
+  for (let v = start; v < end; v++) {
+    const { vma, i } = agent.mm.pte(v)!;
+    if (!ownView(vma, i)) fromKernel.push(v);
+  }
+  const views = new Map<number, { resident: boolean; volatile: boolean; purged: boolean }>();
+  if (fromKernel.length > 0) {
+    const r = await agent.call({ t: 'fquery', vpages: fromKernel });
+    const f = failed(r);
+    if (f) return f;
+    const list = r.pages as Array<{ resident: boolean; volatile: boolean; purged: boolean }>;
+    fromKernel.forEach((v, k) => views.set(v, list[k]!));
+  }
+  const pages = [];
+  for (let v = start; v < end; v++) {
+    const { vma, i } = agent.mm.pte(v)!;
+    const own = { volatile: agent.mm.isVolatile(v), purged: (vma.flags[i]! & PTE_PURGED) !== 0 };
+    const k = views.get(v);
+    const view = k === undefined
+      ? { resident: vma.frames[i]! >= 0, ...own }
+      : { resident: k.resident, volatile: k.volatile || (vma.kind !== 'file-private' && own.volatile),
+          purged: k.purged || (vma.kind !== 'file-private' && own.purged) };
+    pages.push({ page: step.page + (v - start), ...view });
+  }
+  return { result: { ok: true, pages } };
+}
+
+/** The page's state is this mm's own: anonymous, or a private page with its own copy (or zero). */
+function ownView(vma: Vma, i: number): boolean {
+  if (vma.kind === 'anon') return true;
+  if (vma.kind !== 'file-private') return false;
+  return vma.frames[i]! >= 0 || (vma.flags[i]! & PTE_ANONZERO) !== 0;
+}
+
+async function queryFd(agent: Agent, step: Op<'query'>, fdName: string): Promise<StepOutcome> {
+  const r = await agent.call({ t: 'query-fd', fd: fdBinding(agent, fdName), start: step.page, pages: step.pages });
+  return failed(r) ?? { result: { ok: true, pages: r.pages } };
+}

@@ -1,0 +1,132 @@
+// The invariants checked at the end of every run, listed in every report. Each reads the kernel's
+// final state or the run's history, not the code paths that produced them, so a bug in reclaim
+// or cleanup shows up here rather than in a wrong answer nobody notices.
+
+import type { Kernel } from './kernel.js';
+import type { HistoryEvent } from './history.js';
+import type { MapperVote } from '../shared/policy.js';
+
+export interface InvariantResult { name: string; ok: boolean; detail?: string }
+
+function result(name: string, problems: string[]): InvariantResult {
+  return problems.length === 0 ? { name, ok: true } : { name, ok: false, detail: problems.slice(0, 5).join('; ') + (problems.length > 5 ? `; and ${problems.length - 5} more` : '') };
+}
+
+/** Every used frame is referenced exactly by its mappers plus the page cache. */
+function framesConserved(k: Kernel): InvariantResult {
+  const problems: string[] = [];
+  try { k.frames.assertConserved(); } catch (e) { problems.push((e as Error).message); }
+  for (const f of k.frames.usedFrames()) {
+    const fileId = k.frames.ownerFile[f]!;
+    const inCache = fileId >= 0 && k.files[fileId]!.cache[k.frames.ownerPage[f]!] === f ? 1 : 0;
+    const want = k.rmap.referencesTo(f) + inCache;
+    if (k.frames.refcount[f] !== want) problems.push(`frame ${f}: refcount ${k.frames.refcount[f]} but ${want} references`);
+  }
+  if (k.frames.used + k.frames.free !== k.frames.total) problems.push(`used ${k.frames.used} + free ${k.frames.free} != total ${k.frames.total}`);
+  return result('frames-conserved', problems);
+}
+
+/** When every process has ended, the only frames in use are tmpfs page cache. */
+function noFrameLeak(k: Kernel): InvariantResult {
+  const problems: string[] = [];
+  if (k.procs.some((p) => p.live)) return { name: 'no-frame-leak', ok: true, detail: 'not checked: a process is still alive' };
+  const mapped = [...k.rmap.mappedFrames()];
+  if (mapped.length > 0) problems.push(`${mapped.length} frames still mapped by ended processes`);
+  let cached = 0;
+  for (const file of k.files) {
+    const n = file.residentPages();
+    if (file.kind !== 'tmpfs' && n > 0) problems.push(`${file.kind} file ${file.name} still holds ${n} frames after its final release`);
+    cached += n;
+  }
+  if (k.frames.used !== cached) problems.push(`${k.frames.used} frames used but only ${cached} are page cache`);
+  return result('no-frame-leak', problems);
+}
+
+function decisions(events: HistoryEvent[]): Array<HistoryEvent & { votes: MapperVote[]; purge: boolean; rule: string; page: string }> {
+  return events.filter((e) => e.kind === 'decision') as never;
+}
+
+/**
+ * No purged page was protected: someone had declared it volatile (the file's range, or every
+ * mapper's mm) and no mapper objected; agents also report a purge of a page their mm had not
+ * marked (violations recorded during the run).
+ */
+function noProtectedPagePurged(k: Kernel): InvariantResult {
+  const problems = k.violations.filter((v) => v.name === 'no-protected-page-purged').map((v) => v.text);
+  for (const d of decisions(k.history.events)) {
+    if (!d.purge) continue;
+    const allVolatile = d.votes.length > 0 && d.votes.every((v) => v.volatile);
+    if (d.rule === 'file-range-volatile') continue;
+    if (!allVolatile) problems.push(`${d.page} purged by rule ${d.rule} although a mapper did not have it volatile`);
+  }
+  return result('no-protected-page-purged', problems);
+}
+
+/** No purge touched a page a private mapping still shared with its file (or, per-mm, any private mapper). */
+function privateMappingsUntouched(k: Kernel): InvariantResult {
+  const problems: string[] = [];
+  for (const d of decisions(k.history.events)) {
+    if (!d.purge) continue;
+    for (const v of d.votes) {
+      if (v.privatePresent) problems.push(`${d.page} purged while pid ${v.pid} mapped it private and had not copied it`);
+      if (k.config.policy === 'per-mm' && v.share === 'private' && !d.page.startsWith('anonymous')) problems.push(`${d.page} purged under per-mm while pid ${v.pid} maps it private`);
+    }
+  }
+  return result('private-mappings-untouched', problems);
+}
+
+/**
+ * `purged` is exact for per-mm ranges: replaying the history, the pages a nonvolatile reports as
+ * purged are exactly the pages the kernel told that process it had purged (since they were last
+ * cleared), inherited across fork, forgotten on munmap and mmap.
+ */
+function purgedExact(k: Kernel): InvariantResult {
+  const problems: string[] = [];
+  const ledger = new Map<string, Set<number>>(); // process -> vpages the kernel reported purged
+  const get = (p: string) => { let s = ledger.get(p); if (!s) ledger.set(p, (s = new Set())); return s; };
+  for (const e of k.history.events) {
+    if (e.kind === 'purge-notify') for (const v of e.vpages as number[]) get(e.process as string).add(v);
+    if (e.kind === 'birth' && e.parent) ledger.set(e.process as string, new Set(get(e.parent as string)));
+    if (e.kind !== 'complete' || !e.result || !(e.result as { ok: boolean }).ok) continue;
+    const detail = e.detail as { span?: [number, number]; purgedPages?: number[] } | undefined;
+    if ((e.op === 'munmap' || e.op === 'mmap') && detail?.span) {
+      const [s, end] = detail.span;
+      for (const v of [...get(e.process as string)]) if (v >= s && v < end) get(e.process as string).delete(v);
+    }
+    if (e.op === 'vrange' && detail?.span && detail.purgedPages) {
+      const [s, end] = detail.span;
+      const mine = get(e.process as string);
+      const want = [...mine].filter((v) => v >= s && v < end).sort((a, b) => a - b);
+      const got = [...detail.purgedPages].sort((a, b) => a - b);
+      const step = k.scenario.processes.find((p) => p.name === e.process)?.steps[e.index as number];
+      if (step && 'mode' in step && step.mode === 'nonvolatile') {
+        if (JSON.stringify(want) !== JSON.stringify(got)) {
+          problems.push(`${e.process} step ${e.index}: nonvolatile found purged pages [${got}] but the kernel purged [${want}]`);
+        }
+        for (const v of want) mine.delete(v);
+      }
+    }
+  }
+  return result('purged-exact', problems);
+}
+
+/** Data that was never volatile is never lost: no purge took a page without its owners' consent. */
+function nonvolatileDataKept(k: Kernel): InvariantResult {
+  const problems: string[] = [];
+  for (const d of decisions(k.history.events)) {
+    if (!d.purge || d.rule === 'file-range-volatile') continue;
+    const against = d.votes.filter((v) => !v.volatile);
+    if (against.length > 0) problems.push(`${d.page} purged while pid ${against.map((v) => v.pid).join(', ')} had it non-volatile`);
+  }
+  for (const v of k.violations.filter((x) => x.name === 'agent-alive')) problems.push(v.text);
+  return result('nonvolatile-data-kept', problems);
+}
+
+function noDeadlock(k: Kernel): InvariantResult {
+  return result('no-deadlock', k.violations.filter((v) => v.name === 'no-deadlock').map((v) => v.text));
+}
+
+export function checkInvariants(k: Kernel): InvariantResult[] {
+  return [framesConserved(k), noFrameLeak(k), noProtectedPagePurged(k), purgedExact(k), privateMappingsUntouched(k),
+    nonvolatileDataKept(k), noDeadlock(k)];
+}

@@ -1,0 +1,854 @@
+// The kernel: the coordinator process that owns physical frames, files (address_space objects),
+// the reverse map, reclaim and the process table, and answers the agents' syscalls.
+//
+// Everything here runs in one Node event loop, so kernel state changes one message at a time.
+// A handler that awaits (a fault that needs direct reclaim, a fork that waits for an agent)
+// re-checks what it relies on after the await. Invariants are asserted where they are relied on:
+// a broken one stops the run, because an emulator that goes on after corruption teaches wrong.
+
+import type { AgentMsg, KernelMsg, SysCall, SysRet } from '../shared/messages.js';
+import type { KernelStep, ProcessStep, RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
+import { KernelSocket } from '../shared/transport.js';
+import { agentPoolSize, fdsPerProcessMax, processesMax, valueBytesMax } from '../shared/limits.js';
+import type { MapperVote, PageFacts } from '../shared/policy.js';
+import { FrameTable } from './frames.js';
+import { Rmap } from './rmap.js';
+import { AddressSpace } from './address_space.js';
+import { AgentConn, AgentPool, Proc, withTimeout } from './process_table.js';
+import { Exchange, type PurgeRecord } from './reclaim.js';
+import { History } from './history.js';
+import { agentStartTimeoutMs } from '../shared/limits.js';
+
+export interface KernelOptions {
+  scenario: Scenario;
+  config: RunConfig;
+  runDir: string;
+  traceMessages: boolean;
+  /** Called with each history event as it happens (the narrated report listens here). */
+  onEvent?: (e: import('./history.js').HistoryEvent) => void;
+}
+
+export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string }
+export interface Failure { process: string; index: number; expected: Record<string, unknown>; actual: StepResult }
+
+type Waiter = { proc: Proc; resolve: () => void };
+
+export class Kernel {
+  readonly config: RunConfig;
+  readonly scenario: Scenario;
+  readonly frames: FrameTable;
+  readonly rmap: Rmap;
+  readonly files: AddressSpace[] = [];
+  readonly procs: Proc[] = [];
+  readonly history: History;
+  readonly heldFrames = new Map<number, number>();
+  readonly exchanges = new Map<number, Exchange>();
+  readonly steps: StepRecord[] = [];
+  readonly failures: Failure[] = [];
+  readonly violations: Array<{ name: string; text: string }> = [];
+  purgedPages = 0;
+  /** Logical clock of the lockstep scheduler: one tick per granted action. */
+  clock = 0;
+  /** Access clock: one tick per page access, the LRU order. */
+  private accessClock = 0;
+  private nextXid = 1;
+  private nextPid = 2;
+  private readonly socket: KernelSocket;
+  private readonly pool: AgentPool;
+  private readonly byRouting = new Map<string, AgentConn>();
+  private readonly signalled = new Set<string>();
+  private readonly signalWaiters = new Map<string, Waiter[]>();
+  private readonly reapWaiters = new Map<string, Array<() => void>>();
+  private readonly readyWaiters = new Map<number, () => void>();
+  private nextInitId = 1;
+  /** Things a lockstep scheduler must let finish before granting the next action. */
+  private readonly busy = new Set<string>();
+  private idleWaiters: Array<() => void> = [];
+  private reclaimLock: Promise<void> = Promise.resolve();
+  private stopping = false;
+  fatalError: Error | undefined;
+  /** Observers for the scheduler: a step finished, a process was reaped. */
+  onProgress: () => void = () => {};
+
+  constructor(readonly opts: KernelOptions) {
+    this.config = opts.config;
+    this.scenario = opts.scenario;
+    this.frames = new FrameTable(opts.config.frames);
+    this.rmap = new Rmap(this.frames);
+    this.history = new History(opts.traceMessages, opts.onEvent);
+    for (const f of opts.scenario.files) this.files.push(new AddressSpace(this.files.length, f.name, f.pages, f.kind));
+    for (const spec of opts.scenario.processes) this.procs.push(new Proc(spec));
+    const endpoint = `ipc://${opts.runDir}/kernel.sock`;
+    this.socket = new KernelSocket(endpoint, (err) => this.fail(new Error(`send failed: ${String(err)}`)));
+    this.pool = new AgentPool(endpoint, opts.runDir, (conn, code, signal) => this.onOsExit(conn, code, signal));
+  }
+
+  // ---------------------------------------------------------------- start and stop
+
+  async start(): Promise<void> {
+    await this.socket.bind();
+    void this.receiveLoop();
+    const initial = this.procs.filter((p) => !p.spec.forked);
+    if (initial.length > processesMax) throw new Error(`more than ${processesMax} processes (processesMax)`);
+    this.pool.fill(initial.length + agentPoolSize);
+    this.history.add('boot', { frames: this.frames.total, files: this.files.map((f) => ({ name: f.name, pages: f.pages, kind: f.kind })),
+      policy: this.config.policy, access: this.config.access, purgeUnit: this.config.purgeUnit, schedule: this.config.schedule, seed: this.config.seed });
+    for (const proc of initial) await this.birth(proc, undefined);
+  }
+
+  /** Gives a process an agent and a pid, and starts it (its first step waits for a grant in lockstep). */
+  private async birth(proc: Proc, parent: Proc | undefined, mm?: import('../shared/messages.js').MmSnapshot): Promise<void> {
+    const conn = await this.pool.take(agentPoolSize);
+    conn.proc = proc;
+    proc.agent = conn;
+    proc.pid = this.nextPid++;
+    proc.state = 'running';
+    this.byRouting.set(conn.routingId, conn);
+    conn.actor.send({ type: 'assigned' });
+    const id = this.nextInitId++;
+    const ready = new Promise<void>((resolve) => this.readyWaiters.set(id, resolve));
+    this.sendTo(proc, { t: 'init', id, pid: proc.pid, name: proc.name, steps: proc.spec.steps, sigbus: proc.spec.sigbus,
+      config: this.config, mm });
+    await withTimeout(ready, agentStartTimeoutMs, `agent for ${proc.name} did not become ready`);
+    this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child.pid });
+  }
+
+  /** Free schedule: let a process run its steps without grants. */
+  runFree(proc: Proc): void {
+    this.sendTo(proc, { t: 'go', startIndex: proc.nextStep });
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    await this.pool.killAll();
+    this.socket.close();
+  }
+
+  fail(err: Error): void {
+    if (!this.fatalError) this.fatalError = err;
+    this.onProgress();
+    this.wakeIdle();
+  }
+
+  // ---------------------------------------------------------------- messaging
+
+  sendTo(proc: Proc, msg: KernelMsg): void {
+    if (!proc.agent) throw new Error(`kernel invariant: ${proc.name} has no agent`);
+    this.history.message('send', proc.name, msg);
+    this.socket.send(proc.agent.routingId, msg);
+  }
+
+  private async receiveLoop(): Promise<void> {
+    try {
+      for await (const [routingId, msg] of this.socket.receive()) {
+        const conn = this.byRouting.get(routingId) ?? this.pool.all.get(routingId);
+        if (!conn) continue;
+        if (msg.t === 'hello') { this.byRouting.set(routingId, conn); conn.onHello(msg.osPid); continue; }
+        const proc = conn.proc;
+        if (!proc || proc.reaped) continue;
+        this.history.message('recv', proc.name, msg);
+        try { this.onMessage(proc, msg); } catch (e) { this.fail(e as Error); }
+      }
+    } catch (e) {
+      if (!this.stopping) this.fail(e as Error);
+    }
+  }
+
+  private onMessage(proc: Proc, msg: AgentMsg): void {
+    switch (msg.t) {
+      case 'ready': this.readyWaiters.get(msg.re)?.(); this.readyWaiters.delete(msg.re); return;
+      case 'start': return this.onStart(proc, msg.index);
+      case 'done': return this.onDone(proc, msg);
+      case 'blocked':
+        proc.blockedOn = msg.xid;
+        this.history.add('blocked', { process: proc.name, index: msg.index, xid: msg.xid });
+        this.unbusy(`step:${proc.name}`);
+        return;
+      case 'prepared': this.exchanges.get(msg.xid)?.onPrepared(proc.pid, msg.answers); return;
+      case 'committed': this.exchanges.get(msg.xid)?.onAcked(proc.pid, msg.violations); return;
+      case 'hello': return;
+      default:
+        void this.syscall(proc, msg).catch((e: Error) => this.fail(e));
+    }
+  }
+
+  private reply(proc: Proc, re: number, fields: Omit<SysRet, 't' | 're'>): void {
+    if (!proc.live) return; // nobody is left to read it
+    this.sendTo(proc, { t: 'ret', re, ...fields });
+  }
+
+  // ---------------------------------------------------------------- the lockstep handshake
+
+  busyWith(key: string): void { this.busy.add(key); }
+  unbusy(key: string): void {
+    this.busy.delete(key);
+    if (this.busy.size === 0) this.wakeIdle();
+    this.onProgress();
+  }
+  private wakeIdle(): void {
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
+  }
+  /** Resolves when every granted action has settled (done, blocked, or dead and reaped). */
+  idle(): Promise<void> {
+    if (this.busy.size === 0 || this.fatalError) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+  busyKeys(): string[] { return [...this.busy]; }
+
+  grant(proc: Proc): void {
+    this.clock++;
+    proc.inFlight = proc.nextStep;
+    this.busyWith(`step:${proc.name}`);
+    this.history.add('invoke', { process: proc.name, index: proc.inFlight, step: proc.spec.steps[proc.inFlight] });
+    this.sendTo(proc, { t: 'grant', index: proc.inFlight, now: this.clock });
+  }
+
+  private onStart(proc: Proc, index: number): void {
+    proc.inFlight = index;
+    this.history.add('invoke', { process: proc.name, index, step: proc.spec.steps[index] });
+  }
+
+  private onDone(proc: Proc, msg: Extract<AgentMsg, { t: 'done' }>): void {
+    if (msg.index !== proc.inFlight) throw new Error(`kernel invariant: ${proc.name} finished step ${msg.index} but step ${proc.inFlight} was in flight`);
+    const step = proc.spec.steps[msg.index]!;
+    proc.inFlight = -1;
+    proc.blockedOn = -1;
+    proc.nextStep = msg.index + 1;
+    this.recordStep(proc.name, msg.index, step, msg.result, msg.detail);
+    const last = proc.nextStep >= proc.spec.steps.length;
+    const fatal = msg.detail?.fatal;
+    if (fatal || step.op === 'exit' || last) {
+      this.busyWith(`reap:${proc.name}`);
+      proc.agent!.actor.send({ type: 'ending' });
+      if (fatal) proc.agent!.child.kill(fatal as NodeJS.Signals);
+      else this.sendTo(proc, { t: 'die', code: msg.detail?.exiting ?? 0 });
+    }
+    this.unbusy(`step:${proc.name}`);
+  }
+
+  recordStep(process: string, index: number, step: ProcessStep | KernelStep, result: StepResult, detail?: unknown): void {
+    const rec: StepRecord = { process, index, op: step.op, result };
+    if (step.label) rec.label = step.label;
+    this.steps.push(rec);
+    this.history.add('complete', { process, index, op: step.op, result, detail, label: step.label });
+    const expected = expectationFor(step, this.config.policy);
+    if (expected && !matches(expected, result)) {
+      this.failures.push({ process, index, expected, actual: result });
+      this.history.add('expectation-failed', { process, index, expected, actual: result });
+    }
+    this.onProgress();
+  }
+
+  violation(name: string, text: string): void {
+    this.violations.push({ name, text });
+    this.history.add('violation', { name, text });
+  }
+
+  // ---------------------------------------------------------------- syscalls
+
+  private async syscall(proc: Proc, msg: SysCall): Promise<void> {
+    const r = await this.dispatch(proc, msg);
+    if (r) this.reply(proc, msg.id, r);
+  }
+
+  private async dispatch(proc: Proc, m: SysCall): Promise<Omit<SysRet, 't' | 're'> | undefined> {
+    switch (m.t) {
+      case 'open': return this.sysOpen(proc, m.file);
+      case 'close': return this.sysClose(proc, m.fd);
+      case 'mmap': return this.sysMmap(proc, m);
+      case 'munmap': return this.sysMunmap(proc, m.start, m.pages);
+      case 'read': return this.sysRead(proc, m.vpage, m.frame);
+      case 'write': return this.sysWrite(proc, m);
+      case 'fvrange': return this.sysFvrange(proc, m);
+      case 'fquery': return { pages: m.vpages.map((v) => this.filePageView(proc, v)) };
+      case 'query-fd': return this.sysQueryFd(proc, m.fd, m.start, m.pages);
+      case 'fork': return this.sysFork(proc, m.child, m.mm);
+      case 'signal': this.signal(m.name); return {};
+      case 'wait': await this.waitSignal(proc, m.name); return {};
+      case 'waitpid': return this.waitpid(proc, m.process);
+    }
+  }
+
+  private sysOpen(proc: Proc, name: string): Omit<SysRet, 't' | 're'> {
+    const file = this.files.find((f) => f.name === name && f.kind !== 'shmem');
+    if (!file) return { errno: 'ENOENT' };
+    let fd = 3;
+    while (proc.fds.has(fd)) fd++;
+    if (proc.fds.size >= fdsPerProcessMax) return { errno: 'EMFILE' };
+    proc.fds.set(fd, file.id);
+    file.openCount++;
+    return { fd };
+  }
+
+  private sysClose(proc: Proc, fd: number): Omit<SysRet, 't' | 're'> {
+    const id = proc.fds.get(fd);
+    if (id === undefined) return { errno: 'EBADF' };
+    proc.fds.delete(fd);
+    const file = this.files[id]!;
+    file.openCount--;
+    this.maybeFinalRelease(file);
+    return {};
+  }
+
+  private sysMmap(proc: Proc, m: Extract<SysCall, { t: 'mmap' }>): Omit<SysRet, 't' | 're'> {
+    if (proc.vmas.some((v) => v.start < m.addr + m.pages && m.addr < v.start + v.pages)) {
+      throw new Error(`kernel invariant: ${proc.name} mapped ${m.addr}+${m.pages} over an existing VMA`);
+    }
+    if (m.fd < 0) {
+      if (m.share === 'private') {
+        proc.vmas.push({ start: m.addr, pages: m.pages, kind: 'anon', fileId: -1, offset: 0, share: 'private' });
+        return { fileId: -1 };
+      }
+      const shm = new AddressSpace(this.files.length, `shmem:${proc.name}@${m.addr}`, m.pages, 'shmem');
+      this.files.push(shm);
+      proc.vmas.push({ start: m.addr, pages: m.pages, kind: 'shmem', fileId: shm.id, offset: 0, share: 'shared' });
+      return { fileId: shm.id };
+    }
+    const id = proc.fds.get(m.fd);
+    if (id === undefined) return { errno: 'EBADF' };
+    const file = this.files[id]!;
+    if (m.offset + m.pages > file.pages) return { errno: 'EINVAL' };
+    proc.vmas.push({ start: m.addr, pages: m.pages, kind: m.share === 'shared' ? 'file-shared' : 'file-private',
+      fileId: id, offset: m.offset, share: m.share });
+    return { fileId: id };
+  }
+
+  private sysMunmap(proc: Proc, start: number, pages: number): Omit<SysRet, 't' | 're'> {
+    const end = start + pages;
+    for (const e of this.rmap.entriesIn(proc.pid, start, end)) this.rmap.remove(proc.pid, e.vpage);
+    const touched = new Set<number>();
+    const kept = [];
+    for (const v of proc.vmas) {
+      const vEnd = v.start + v.pages;
+      if (vEnd <= start || v.start >= end) { kept.push(v); continue; }
+      if (v.fileId >= 0) touched.add(v.fileId);
+      if (v.start < start) kept.push({ ...v, pages: start - v.start });
+      if (vEnd > end) kept.push({ ...v, start: end, pages: vEnd - end, offset: v.offset + (end - v.start) });
+    }
+    proc.vmas = kept;
+    for (const id of touched) this.maybeFinalRelease(this.files[id]!);
+    return {};
+  }
+
+  /** The file page a vpage of this process maps, if it maps one. */
+  private filePageOf(proc: Proc, vpage: number): { file: AddressSpace; page: number; share: 'shared' | 'private' } | undefined {
+    const v = proc.vmaAt(vpage);
+    if (!v || v.fileId < 0) return undefined;
+    return { file: this.files[v.fileId]!, page: v.offset + (vpage - v.start), share: v.share };
+  }
+
+  /** Touching a purged file page while the file's range is still volatile raises SIGBUS. */
+  private fileSigbus(file: AddressSpace, page: number): boolean {
+    return this.config.access === 'sigbus' && file.purged[page] === 1 && file.isVolatile(page);
+  }
+
+  private sysRead(proc: Proc, vpage: number, frame: number): Omit<SysRet, 't' | 're'> {
+    const now = ++this.accessClock;
+    if (!proc.vmaAt(vpage)) return { signal: 'SIGSEGV' };
+    if (frame >= 0) {
+      const e = this.rmap.lookup(proc.pid, vpage);
+      if (!e || e.frame !== frame || e.kind !== 'anon') return { retry: true };
+      return { value: this.frames.read(frame, now) };
+    }
+    const fp = this.filePageOf(proc, vpage);
+    if (!fp) return { value: '' };
+    if (this.fileSigbus(fp.file, fp.page)) return { signal: 'SIGBUS' };
+    const f = fp.file.cache[fp.page]!;
+    if (f < 0) return { value: '' }; // a hole: the shared zero page, no frame taken
+    if (!this.rmap.lookup(proc.pid, vpage)) {
+      this.rmap.add(proc.pid, vpage, f, fp.share === 'private' ? 'file-private' : 'file-shared');
+    }
+    return { value: this.frames.read(f, now) };
+  }
+
+  private async sysWrite(proc: Proc, m: Extract<SysCall, { t: 'write' }>): Promise<Omit<SysRet, 't' | 're'> | undefined> {
+    if (Buffer.byteLength(m.value) > valueBytesMax) return { errno: 'EINVAL' };
+    const v = proc.vmaAt(m.vpage);
+    if (!v) return { signal: 'SIGSEGV' };
+    const anonymous = v.kind === 'anon' || (v.kind === 'file-private' && (m.frame >= 0 || m.anon));
+    if (anonymous) return this.writeAnon(proc, m);
+    const fp = this.filePageOf(proc, m.vpage)!;
+    if (this.fileSigbus(fp.file, fp.page)) return { signal: 'SIGBUS' };
+    if (v.kind === 'file-private') {
+      // Copy-on-write from the file's page: the copy is this process's own from now on.
+      const nf = await this.allocFrame(proc);
+      if (nf < 0) return undefined;
+      if (this.fileSigbus(fp.file, fp.page)) { this.frames.decref(nf); return { signal: 'SIGBUS' }; }
+      if (this.rmap.lookup(proc.pid, m.vpage)) this.rmap.remove(proc.pid, m.vpage);
+      this.frames.write(nf, m.value, ++this.accessClock);
+      this.rmap.add(proc.pid, m.vpage, nf, 'anon');
+      this.frames.decref(nf); // rmap.add took the mapping's reference
+      return { frame: nf };
+    }
+    let f = fp.file.cache[fp.page]!;
+    if (f < 0) {
+      const nf = await this.allocFrame(proc);
+      if (nf < 0) return undefined;
+      if (this.fileSigbus(fp.file, fp.page)) { this.frames.decref(nf); return { signal: 'SIGBUS' }; }
+      if (fp.file.cache[fp.page]! >= 0) this.frames.decref(nf); // filled meanwhile by another writer
+      else fp.file.insert(fp.page, nf, this.frames);
+      f = fp.file.cache[fp.page]!;
+    }
+    this.frames.write(f, m.value, ++this.accessClock);
+    const e = this.rmap.lookup(proc.pid, m.vpage);
+    if (e && e.frame !== f) this.rmap.remove(proc.pid, m.vpage);
+    if (!e || e.frame !== f) this.rmap.add(proc.pid, m.vpage, f, 'file-shared');
+    return { frame: -1 };
+  }
+
+  private async writeAnon(proc: Proc, m: Extract<SysCall, { t: 'write' }>): Promise<Omit<SysRet, 't' | 're'> | undefined> {
+    if (m.frame >= 0) {
+      const e = this.rmap.lookup(proc.pid, m.vpage);
+      if (!e || e.frame !== m.frame || e.kind !== 'anon') return { retry: true };
+      if (!m.cow || this.rmap.referencesTo(m.frame) === 1) {
+        // Not shared (any more): write in place, as do_wp_page reuses a page it alone maps.
+        this.frames.write(m.frame, m.value, ++this.accessClock);
+        return { frame: m.frame };
+      }
+    }
+    const nf = await this.allocFrame(proc);
+    if (nf < 0) return undefined;
+    if (m.frame >= 0) {
+      const e = this.rmap.lookup(proc.pid, m.vpage);
+      if (!e || e.frame !== m.frame) { this.frames.decref(nf); return { retry: true }; }
+      this.rmap.remove(proc.pid, m.vpage);
+    } else if (this.rmap.lookup(proc.pid, m.vpage)) {
+      this.rmap.remove(proc.pid, m.vpage); // a private file page not yet copied: now it is
+    }
+    this.frames.write(nf, m.value, ++this.accessClock);
+    this.rmap.add(proc.pid, m.vpage, nf, 'anon');
+    this.frames.decref(nf);
+    return { frame: nf };
+  }
+
+  /**
+   * A free frame for `proc`, by direct reclaim and then the OOM killer if need be.
+   * Returns -1 when `proc` itself was killed meanwhile (its syscall then gets no reply).
+   */
+  async allocFrame(proc: Proc): Promise<number> {
+    for (;;) {
+      if (!proc.live) return -1;
+      const f = this.frames.alloc(this.accessClock);
+      if (f >= 0) return f;
+      const freed = await this.withReclaimLock(async () => {
+        if (this.frames.free > 0) return 1;
+        return (await this.runExchange(1, `direct reclaim: ${proc.name} faulted with no free frame`)).freed;
+      });
+      if (freed > 0 || this.frames.free > 0) continue;
+      await this.oomKill(proc);
+    }
+  }
+
+  private async withReclaimLock<T>(fn: () => Promise<T>): Promise<T> {
+    const prev = this.reclaimLock;
+    let release!: () => void;
+    this.reclaimLock = new Promise((r) => (release = r));
+    await prev;
+    try { return await fn(); } finally { release(); }
+  }
+
+  /** Nothing could be purged: kill the process with the most resident pages. */
+  private async oomKill(faulting: Proc): Promise<void> {
+    let victim: Proc | undefined;
+    let most = 0;
+    for (const p of this.procs) {
+      if (!p.live) continue;
+      const rss = this.rmap.resident(p.pid);
+      if (rss > most) { most = rss; victim = p; }
+    }
+    victim ??= faulting;
+    this.history.add('oom-kill', { process: victim.name, pid: victim.pid, resident: this.rmap.resident(victim.pid),
+      faulting: faulting.name, why: most > 0 ? 'most resident pages' : 'no process holds a page: the faulting process' });
+    await this.killProc(victim);
+  }
+
+  /** SIGKILL a process's OS process and wait until its cleanup has run. */
+  async killProc(proc: Proc): Promise<void> {
+    if (!proc.agent || proc.reaped) return;
+    const reaped = this.whenReaped(proc);
+    proc.agent.child.kill('SIGKILL');
+    await reaped;
+  }
+
+  whenReaped(proc: Proc): Promise<void> {
+    if (proc.reaped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.reapWaiters.get(proc.name) ?? [];
+      list.push(resolve);
+      this.reapWaiters.set(proc.name, list);
+    });
+  }
+
+  private sysFvrange(proc: Proc, m: Extract<SysCall, { t: 'fvrange' }>): Omit<SysRet, 't' | 're'> {
+    let file: AddressSpace;
+    if (m.fd >= 0) {
+      const id = proc.fds.get(m.fd);
+      if (id === undefined) return { errno: 'EBADF' };
+      file = this.files[id]!;
+    } else {
+      file = this.files[m.fileId]!; // a vrange on a shared file mapping (shared-file policy)
+      if (!file || !proc.vmas.some((v) => v.fileId === m.fileId && v.share === 'shared')) return { errno: 'EFAULT' };
+    }
+    if ((m.mode !== 'volatile' && m.mode !== 'nonvolatile') || m.pages <= 0) return { errno: 'EINVAL' };
+    if (m.start + m.pages > file.pages) return { errno: 'EINVAL' };
+    const end = m.start + m.pages;
+    const bytes = m.pages * 4096;
+    if (m.mode === 'volatile') {
+      try { file.ranges.mark(m.start, end, m.now); } catch { return { errno: 'ENOMEM' }; }
+      return { bytes };
+    }
+    let purged = false;
+    for (let p = m.start; p < end; p++) if (file.purged[p]) { purged = true; file.purged[p] = 0; }
+    file.ranges.unmark(m.start, end);
+    this.history.add('file-nonvolatile', { file: file.name, start: m.start, pages: m.pages, purged, by: proc.name });
+    return { bytes, purged };
+  }
+
+  private filePageView(proc: Proc, vpage: number): { resident: boolean; volatile: boolean; purged: boolean } {
+    const fp = this.filePageOf(proc, vpage);
+    if (!fp) return { resident: false, volatile: false, purged: false };
+    const own = fp.file.kind !== 'shmem';
+    return { resident: fp.file.cache[fp.page]! >= 0, volatile: own && fp.file.isVolatile(fp.page), purged: own && fp.file.purged[fp.page] === 1 };
+  }
+
+  private sysQueryFd(proc: Proc, fd: number, start: number, pages: number): Omit<SysRet, 't' | 're'> {
+    const id = proc.fds.get(fd);
+    if (id === undefined) return { errno: 'EBADF' };
+    const file = this.files[id]!;
+    if (pages <= 0 || start + pages > file.pages) return { errno: 'EINVAL' };
+    const list = [];
+    for (let p = start; p < start + pages; p++) {
+      list.push({ page: p, resident: file.cache[p]! >= 0, volatile: file.isVolatile(p), purged: file.purged[p] === 1 });
+    }
+    return { pages: list };
+  }
+
+  private async sysFork(parent: Proc, childName: string, mm: import('../shared/messages.js').MmSnapshot): Promise<Omit<SysRet, 't' | 're'>> {
+    const child = this.procs.find((p) => p.name === childName);
+    if (!child || !child.spec.forked || child.state !== 'unborn') return { errno: 'EINVAL' };
+    if (this.procs.filter((p) => p.live).length >= processesMax) return { errno: 'EAGAIN' };
+    child.state = 'running'; // claimed; the agent is attached below
+    child.fds = new Map(parent.fds);
+    for (const id of child.fds.values()) this.files[id]!.openCount++;
+    child.vmas = parent.vmas.map((v) => ({ ...v }));
+    // The child's page table: every page with its own frame, now shared copy-on-write.
+    const pid = this.nextPid; // birth() assigns it; the rmap needs it first
+    for (const v of mm.vmas) {
+      for (let i = 0; i < v.pages; i++) {
+        const f = v.frames[i]!;
+        if (f < 0) continue;
+        const e = this.rmap.lookup(parent.pid, v.start + i);
+        if (!e || e.frame !== f) throw new Error(`kernel invariant: fork of ${parent.name}: page ${v.start + i} names frame ${f} the rmap does not know`);
+        this.rmap.add(pid, v.start + i, f, 'anon');
+      }
+    }
+    await this.birth(child, parent, mm);
+    if (child.pid !== pid) throw new Error('kernel invariant: fork pid changed while the child started');
+    if (this.config.schedule === 'free') this.runFree(child);
+    this.onProgress();
+    return { pid: child.pid };
+  }
+
+  signal(name: string): void {
+    this.signalled.add(name);
+    const list = this.signalWaiters.get(name) ?? [];
+    this.signalWaiters.delete(name);
+    for (const w of list) { w.proc.parkedOn = undefined; w.resolve(); }
+    this.onProgress();
+  }
+
+  isSignalled(name: string): boolean { return this.signalled.has(name); }
+
+  private waitSignal(proc: Proc, name: string): Promise<void> {
+    if (this.signalled.has(name)) return Promise.resolve();
+    proc.parkedOn = `wait ${name}`;
+    this.onProgress();
+    return new Promise((resolve) => {
+      const list = this.signalWaiters.get(name) ?? [];
+      list.push({ proc, resolve });
+      this.signalWaiters.set(name, list);
+    });
+  }
+
+  private async waitpid(proc: Proc, name: string): Promise<Omit<SysRet, 't' | 're'>> {
+    const target = this.procs.find((p) => p.name === name)!;
+    if (!target.reaped) {
+      proc.parkedOn = `waitpid ${name}`;
+      this.onProgress();
+      await this.whenReaped(target);
+      proc.parkedOn = undefined;
+    }
+    return target.signal !== undefined ? { signal: target.signal } : { exitCode: target.exitCode ?? 0 };
+  }
+
+  waitResult(name: string): StepResult {
+    const t = this.procs.find((p) => p.name === name)!;
+    return t.signal !== undefined ? { ok: true, signal: t.signal } : { ok: true, exitCode: t.exitCode ?? 0 };
+  }
+
+  // ---------------------------------------------------------------- death and cleanup
+
+  private onOsExit(conn: AgentConn, code: number | null, signal: string | null): void {
+    conn.actor.send({ type: 'osExited', code, signal });
+    const proc = conn.proc;
+    if (!proc || proc.reaped) return;
+    try { this.cleanup(proc, code, signal); } catch (e) { this.fail(e as Error); }
+  }
+
+  /** The one exit cleanup, for exit, crash, SIGKILL and OOM kill alike. Idempotent. */
+  cleanup(proc: Proc, code: number | null, signal: string | null): void {
+    if (proc.reaped) return;
+    if (proc.inFlight >= 0) {
+      const step = proc.spec.steps[proc.inFlight]!;
+      if (signal === null) this.violation('agent-alive', `${proc.name}'s agent exited with code ${code} during step ${proc.inFlight}`);
+      this.recordStep(proc.name, proc.inFlight, step, { ok: false, signal: signal ?? 'SIGKILL' });
+      proc.inFlight = -1;
+    }
+    proc.state = signal !== null ? 'killed' : 'exited';
+    if (signal !== null) proc.signal = signal; else proc.exitCode = code ?? 0;
+    let freed = 0;
+    const mappings = this.rmap.entriesOf(proc.pid);
+    for (const e of mappings) if (this.rmap.remove(proc.pid, e.vpage)!.freed) freed++;
+    const touched = new Set<number>();
+    for (const v of proc.vmas) if (v.fileId >= 0) touched.add(v.fileId);
+    const vmas = proc.vmas.length;
+    proc.vmas = [];
+    const fds = proc.fds.size;
+    for (const id of proc.fds.values()) { this.files[id]!.openCount--; touched.add(id); }
+    proc.fds.clear();
+    const released: string[] = [];
+    for (const id of touched) {
+      const r = this.maybeFinalRelease(this.files[id]!);
+      if (r !== undefined) { freed += r; released.push(this.files[id]!.name); }
+    }
+    for (const ex of this.exchanges.values()) ex.onDeath(proc.pid);
+    proc.reaped = true;
+    proc.agent?.actor.send({ type: 'cleanedUp' });
+    this.history.add('cleanup', { process: proc.name, pid: proc.pid, state: proc.state, exitCode: proc.exitCode, signal: proc.signal,
+      framesFreed: freed, pagesUnmapped: mappings.length, vmas, fdsClosed: fds, filesReleased: released });
+    for (const w of this.reapWaiters.get(proc.name) ?? []) w();
+    this.reapWaiters.delete(proc.name);
+    this.unbusy(`step:${proc.name}`);
+    this.unbusy(`reap:${proc.name}`);
+  }
+
+  /** Final release when no fd and no mapping is left; returns the frames freed, or undefined. */
+  private maybeFinalRelease(file: AddressSpace): number | undefined {
+    if (file.openCount < 0) throw new Error(`kernel invariant: ${file.name} open count ${file.openCount}`);
+    if (file.openCount > 0) return undefined;
+    if (this.procs.some((p) => p.vmas.some((v) => v.fileId === file.id))) return undefined;
+    const hadState = file.ranges.size > 0 || file.purged.some((b) => b === 1) || (file.kind !== 'tmpfs' && file.residentPages() > 0);
+    const freed = file.finalRelease(this.frames);
+    if (hadState) this.history.add('final-release', { file: file.name, kind: file.kind, framesFreed: freed });
+    return freed;
+  }
+
+  procByPid(pid: number): Proc | undefined { return this.procs.find((p) => p.pid === pid && p.state !== 'unborn'); }
+
+  // ---------------------------------------------------------------- reclaim, kernel side
+
+  /** Runs a whole exchange (prepare then commit). Callers hold the reclaim lock. */
+  async runExchange(want: number, reason: string): Promise<{ freed: number; ex: Exchange }> {
+    const ex = this.openExchange(want, reason);
+    await ex.prepare();
+    const r = await ex.commit();
+    this.exchanges.delete(ex.xid);
+    return { ...r, ex };
+  }
+
+  openExchange(want: number, reason: string): Exchange {
+    const ex = new Exchange(this.nextXid++, want, reason, this);
+    this.exchanges.set(ex.xid, ex);
+    return ex;
+  }
+
+  closeExchange(ex: Exchange): void { this.exchanges.delete(ex.xid); }
+
+  /** Used frames not held by an open exchange. */
+  reclaimCandidates(): number[] {
+    const out: number[] = [];
+    for (const f of this.frames.usedFrames()) if (!this.heldFrames.has(f)) out.push(f);
+    return out;
+  }
+
+  /** The mappers of a page-cache page: every VMA over it (the i_mmap), touched or not. */
+  private immap(file: AddressSpace, page: number): Array<{ proc: Proc; vpage: number; share: 'shared' | 'private' }> {
+    const out = [];
+    for (const proc of this.procs) {
+      if (!proc.live) continue;
+      for (const v of proc.vmas) {
+        if (v.fileId === file.id && page >= v.offset && page < v.offset + v.pages) {
+          out.push({ proc, vpage: v.start + (page - v.offset), share: v.share });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Whose mm must be asked about a page-cache page: shmem mappers, and shared mappers under per-mm. */
+  private asksMm(file: AddressSpace, share: 'shared' | 'private'): boolean {
+    return file.kind === 'shmem' || (this.config.policy === 'per-mm' && share === 'shared');
+  }
+
+  /** For each process, the vpages of candidate pages whose volatility lives in its mm. */
+  pagesToAsk(candidates: number[]): Map<number, number[]> {
+    const ask = new Map<number, number[]>();
+    const add = (pid: number, vpage: number) => {
+      let l = ask.get(pid);
+      if (!l) ask.set(pid, (l = []));
+      l.push(vpage);
+    };
+    for (const f of candidates) {
+      const fileId = this.frames.ownerFile[f]!;
+      if (fileId < 0) {
+        for (const m of this.rmap.mappers(f)) if (m.kind === 'anon' && this.procByPid(m.pid)?.live) add(m.pid, m.vpage);
+        continue;
+      }
+      const file = this.files[fileId]!;
+      for (const m of this.immap(file, this.frames.ownerPage[f]!)) if (this.asksMm(file, m.share)) add(m.proc.pid, m.vpage);
+    }
+    for (const l of ask.values()) l.sort((a, b) => a - b);
+    return ask;
+  }
+
+  /** The frame a process sees at a vpage whose volatility its mm decides, or -1. */
+  frameSeenBy(proc: Proc, vpage: number): number {
+    const e = this.rmap.lookup(proc.pid, vpage);
+    if (e && e.kind === 'anon') return e.frame;
+    const fp = this.filePageOf(proc, vpage);
+    if (!fp || !this.asksMm(fp.file, fp.share)) return -1;
+    return fp.file.cache[fp.page]!;
+  }
+
+  /** The file's own volatile ranges with resident candidate pages, as purge units. */
+  fileRangeUnits(candidates: number[]): Array<{ name: string; frames: number[]; at: number; key: string }> {
+    const cand = new Set(candidates);
+    const units = [];
+    for (const file of this.files) {
+      if (file.kind === 'shmem' || file.ranges.size === 0) continue;
+      const byId = new Map<number, { at: number; frames: number[]; start: number }>();
+      for (const r of file.ranges.all()) {
+        let u = byId.get(r.id);
+        if (!u) byId.set(r.id, (u = { at: r.markedAt, frames: [], start: r.start }));
+        for (let p = r.start; p < r.end; p++) {
+          const f = file.cache[p]!;
+          if (f >= 0 && cand.has(f)) u.frames.push(f);
+        }
+      }
+      for (const [id, u] of byId) {
+        if (u.frames.length === 0) continue;
+        units.push({ name: `range ${id} of file ${file.name} from page ${u.start}, marked at clock ${u.at}`, frames: u.frames, at: u.at,
+          key: `f${String(file.id).padStart(8, '0')}:${String(u.start).padStart(12, '0')}` });
+      }
+    }
+    return units;
+  }
+
+  /** What the policy function needs to know about a page, with each mapper's vote. */
+  pageFacts(frame: number, voteOf: (pid: number, vpage: number) => { answered: boolean; volatile: boolean } | undefined):
+    { facts: PageFacts; what: string } {
+    const fileId = this.frames.ownerFile[frame]!;
+    if (fileId < 0) {
+      const mappers: MapperVote[] = this.rmap.mappers(frame).map((m) => {
+        const v = voteOf(m.pid, m.vpage);
+        return { pid: m.pid, share: 'private', answered: v?.answered ?? false, volatile: (v?.answered ?? false) && (v?.volatile ?? false), privatePresent: false };
+      });
+      const names = this.rmap.mappers(frame).map((m) => `${this.procByPid(m.pid)?.name ?? m.pid}@${m.vpage * 4096}`).join(', ');
+      return { facts: { kind: 'anon', policy: this.config.policy, fileVolatile: false, mappers }, what: `anonymous frame ${frame} (${names})` };
+    }
+    const file = this.files[fileId]!;
+    const page = this.frames.ownerPage[frame]!;
+    const mappers: MapperVote[] = this.immap(file, page).map((m) => {
+      const asked = this.asksMm(file, m.share);
+      const v = asked ? voteOf(m.proc.pid, m.vpage) : undefined;
+      const pte = this.rmap.lookup(m.proc.pid, m.vpage);
+      return { pid: m.proc.pid, share: m.share, answered: asked ? (v?.answered ?? false) : true,
+        volatile: asked ? (v?.answered ?? false) && (v?.volatile ?? false) : false,
+        privatePresent: m.share === 'private' && pte !== undefined && pte.frame === frame };
+    });
+    return { facts: { kind: file.kind === 'shmem' ? 'shmem' : 'file', policy: this.config.policy,
+      fileVolatile: file.kind !== 'shmem' && file.isVolatile(page), mappers }, what: `${file.name} page ${page} (frame ${frame})` };
+  }
+
+  /** Purges one page; returns whether its frame was freed and which mappers to tell. */
+  purgeFrame(frame: number, facts: PageFacts): { freed: boolean; notify: Array<[number, number]> } {
+    const notify: Array<[number, number]> = [];
+    const fileId = this.frames.ownerFile[frame]!;
+    if (fileId < 0) {
+      for (const m of [...this.rmap.mappers(frame)]) { this.rmap.remove(m.pid, m.vpage); notify.push([m.pid, m.vpage]); }
+    } else {
+      const file = this.files[fileId]!;
+      const page = this.frames.ownerPage[frame]!;
+      if (file.kind !== 'shmem' && file.isVolatile(page)) file.purged[page] = 1;
+      for (const m of [...this.rmap.mappers(frame)]) {
+        if (m.kind === 'file-private') throw new Error(`kernel invariant: purging ${file.name} page ${page} still shared with a private mapping of pid ${m.pid}`);
+        this.rmap.remove(m.pid, m.vpage);
+      }
+      file.evict(page, this.frames);
+      for (const m of this.immap(file, page)) {
+        if (facts.mappers.some((v) => v.pid === m.proc.pid && v.volatile)) notify.push([m.proc.pid, m.vpage]);
+      }
+    }
+    const freed = !this.frames.isUsed(frame);
+    if (!freed) throw new Error(`kernel invariant: purged frame ${frame} is still referenced ${this.frames.refcount[frame]} times`);
+    this.purgedPages++;
+    return { freed, notify };
+  }
+
+  onDecision(ex: Exchange, record: PurgeRecord): void {
+    this.history.add('decision', { xid: ex.xid, reason: ex.reason, page: record.what, unit: record.unit, purge: record.decision.purge,
+      rule: record.decision.rule, why: record.decision.why, votes: record.mappers });
+  }
+
+  // ---------------------------------------------------------------- kernel steps and checks
+
+  checkStep(step: Extract<KernelStep, { op: 'check' }>): StepResult {
+    const mismatches: Array<{ field: string; expected: unknown; actual: unknown }> = [];
+    const cmp = (field: string, expected: unknown, actual: unknown) => {
+      if (expected !== undefined && JSON.stringify(expected) !== JSON.stringify(actual)) mismatches.push({ field, expected, actual });
+    };
+    cmp('framesUsed', step.framesUsed, this.frames.used);
+    cmp('framesFree', step.framesFree, this.frames.free);
+    for (const [name, state] of Object.entries(step.processes ?? {})) {
+      cmp(`processes.${name}`, state, this.procs.find((p) => p.name === name)?.state);
+    }
+    for (const [name, want] of Object.entries(step.files ?? {})) {
+      const s = this.fileSummary(this.files.find((f) => f.name === name && f.kind !== 'shmem')!);
+      cmp(`files.${name}.open`, want.open, s.open);
+      cmp(`files.${name}.mapped`, want.mapped, s.mapped);
+      cmp(`files.${name}.volatile`, want.volatile, s.volatile);
+    }
+    return mismatches.length === 0 ? { ok: true } : { ok: false, mismatches };
+  }
+
+  fileSummary(file: AddressSpace): { name: string; open: number; mapped: number; volatile: Array<[number, number]> } {
+    let mapped = 0;
+    for (const p of this.procs) for (const v of p.vmas) if (v.fileId === file.id) mapped++;
+    return { name: file.name, open: file.openCount, mapped, volatile: file.ranges.coalesced() };
+  }
+}
+
+// ---------------------------------------------------------------- expectations
+
+export function expectationFor(step: { expect?: import('../shared/scenario-types.js').Expectation }, policy: string): Record<string, unknown> | undefined {
+  if (!step.expect) return undefined;
+  const { byPolicy, ...base } = step.expect;
+  const extra = byPolicy ? ((byPolicy as Record<string, Record<string, unknown>>)[policy] ?? byPolicy.default ?? {}) : {};
+  return { ...base, ...extra };
+}
+
+export function matches(expected: Record<string, unknown>, actual: Record<string, unknown>): boolean {
+  return Object.entries(expected).every(([k, v]) => deepEqual(v, actual[k]));
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}

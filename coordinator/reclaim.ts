@@ -1,0 +1,224 @@
+// Reclaim: purging volatile pages, through the two-phase exchange of ../shared/spec/design.md.
+//
+// 1. prepare  the kernel asks each process that maps a candidate page (one message per agent per
+//             pass) which of those pages are volatile in its mm; the agent answers and holds them:
+//             its own steps that touch a held page wait until the commit.
+// 2. decide   at commit time, unit by unit (oldest-marked range first, or least recently used page
+//             first), the pure policy function (shared/policy.ts) says purge or keep for each page,
+//             from the page's current mappers, their answers and the file's own ranges.
+// 3. commit   the kernel frees the purged frames and tells every participant which of its held
+//             pages are now purged; the rest are released unchanged.
+//
+// Ordering rules: frames held by one open exchange are not candidates of another; a mapper that
+// appeared after the prepare (a fork) or did not answer (dead, paused) counts as not volatile, so
+// its page is kept: the kernel never has to purge. While an exchange is open the kernel may send
+// only `prepare`, `commit` and syscall replies to its participants.
+
+import { createActor, setup } from 'xstate';
+import type { Kernel } from './kernel.js';
+import type { Proc } from './process_table.js';
+import { decide, type Decision, type MapperVote, type PageFacts } from '../shared/policy.js';
+import { exchangeTimeoutMs, pagesPerMessageMax } from '../shared/limits.js';
+
+export const exchangeMachine = setup({
+  types: { events: {} as { type: 'answered' } | { type: 'commit' } | { type: 'acked' } | { type: 'abort' } },
+}).createMachine({
+  id: 'reclaim-exchange',
+  initial: 'preparing',
+  states: {
+    preparing: { on: { answered: 'prepared', abort: 'aborted' } },
+    prepared: { on: { commit: 'committing', abort: 'aborted' } },
+    committing: { on: { acked: 'done' } },
+    done: { type: 'final' },
+    aborted: { type: 'final' },
+  },
+});
+
+interface Participant {
+  proc: Proc;
+  asked: number[];
+  /** vpage -> [rangeId, markedAt] of the pages the mm answered volatile (and now holds). */
+  answers: Map<number, [number, number]>;
+  answered: boolean;
+  acked: boolean;
+}
+
+export interface PurgeRecord {
+  frame: number;
+  what: string;              // "anon pid 2 page 5" / "file cache page 3"
+  unit: string;              // the unit it was tried in
+  decision: Decision;
+  mappers: MapperVote[];
+  freed: boolean;
+}
+
+type Deferred = { promise: Promise<void>; resolve: () => void };
+function deferred(): Deferred {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+export class Exchange {
+  readonly actor = createActor(exchangeMachine).start();
+  readonly participants = new Map<number, Participant>();
+  readonly candidates: number[];
+  readonly decisions: PurgeRecord[] = [];
+  freed = 0;
+  unitsTried = 0;
+  private answersIn = deferred();
+  private acksIn = deferred();
+
+  constructor(readonly xid: number, readonly want: number, readonly reason: string, private readonly k: Kernel) {
+    this.candidates = k.reclaimCandidates();
+    for (const f of this.candidates) k.heldFrames.set(f, xid);
+  }
+
+  get phase(): string { return String(this.actor.getSnapshot().value); }
+
+  /** Phase 1: ask every mapper of a candidate page, one batch per agent. */
+  async prepare(): Promise<void> {
+    for (const [pid, vpages] of this.k.pagesToAsk(this.candidates)) {
+      const proc = this.k.procByPid(pid)!;
+      this.participants.set(pid, { proc, asked: vpages, answers: new Map(), answered: false, acked: false });
+    }
+    for (const p of this.participants.values()) {
+      for (let i = 0; i < p.asked.length; i += pagesPerMessageMax) {
+        this.k.sendTo(p.proc, { t: 'prepare', xid: this.xid, vpages: p.asked.slice(i, i + pagesPerMessageMax) });
+      }
+    }
+    this.k.history.add('reclaim-prepare', { xid: this.xid, reason: this.reason, want: this.want,
+      candidates: this.candidates.length, asked: [...this.participants.values()].map((p) => ({ pid: p.proc.pid, pages: p.asked.length })) });
+    this.checkAnswers();
+    await this.waitOrTimeout(this.answersIn.promise);
+    this.actor.send({ type: 'answered' });
+  }
+
+  onPrepared(pid: number, answers: Array<[number, number, number]>): void {
+    const p = this.participants.get(pid);
+    if (!p) return;
+    for (const [v, id, at] of answers) p.answers.set(v, [id, at]);
+    // Batches: the agent answers once per prepare message; count answered pages by message.
+    p.answered = true;
+    this.checkAnswers();
+  }
+
+  onAcked(pid: number, violations: string[]): void {
+    const p = this.participants.get(pid);
+    if (!p) return;
+    p.acked = true;
+    for (const v of violations) this.k.violation('no-protected-page-purged', `agent ${p.proc.name}: ${v}`);
+    this.checkAcks();
+  }
+
+  /** A participant died: the exchange completes without it. */
+  onDeath(pid: number): void {
+    const p = this.participants.get(pid);
+    if (!p) return;
+    p.answered = true;
+    p.acked = true;
+    this.checkAnswers();
+    this.checkAcks();
+  }
+
+  private checkAnswers(): void {
+    for (const p of this.participants.values()) if (!p.answered && p.proc.live) return;
+    this.answersIn.resolve();
+  }
+  private checkAcks(): void {
+    for (const p of this.participants.values()) if (!p.acked && p.proc.live) return;
+    this.acksIn.resolve();
+  }
+
+  private async waitOrTimeout(p: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const t = new Promise<void>((resolve) => { timer = setTimeout(resolve, exchangeTimeoutMs); });
+    await Promise.race([p, t]);
+    clearTimeout(timer);
+  }
+
+  /** Phases 2 and 3: decide unit by unit, free what may go, tell every participant. */
+  async commit(): Promise<{ freed: number }> {
+    this.actor.send({ type: 'commit' });
+    const purgedFor = new Map<number, number[]>();
+    const decided = new Set<number>();
+    for (const unit of this.units()) {
+      if (this.freed >= this.want) break;
+      this.unitsTried++;
+      for (const frame of unit.frames) {
+        if (decided.has(frame) || !this.k.frames.isUsed(frame)) continue;
+        decided.add(frame);
+        this.decideFrame(frame, unit.name, purgedFor);
+      }
+    }
+    for (const f of this.candidates) if (this.k.heldFrames.get(f) === this.xid) this.k.heldFrames.delete(f);
+    for (const p of this.participants.values()) {
+      if (!p.proc.live) continue;
+      const purged = purgedFor.get(p.proc.pid) ?? [];
+      if (purged.length > 0) this.k.history.add('purge-notify', { xid: this.xid, process: p.proc.name, vpages: purged });
+      for (let i = 0; i === 0 || i < purged.length; i += pagesPerMessageMax) {
+        this.k.sendTo(p.proc, { t: 'commit', xid: this.xid, purged: purged.slice(i, i + pagesPerMessageMax) });
+      }
+    }
+    this.checkAcks();
+    await this.waitOrTimeout(this.acksIn.promise);
+    this.actor.send({ type: 'acked' });
+    this.k.history.add('reclaim-commit', { xid: this.xid, reason: this.reason, freed: this.freed, unitsTried: this.unitsTried,
+      purged: this.decisions.filter((d) => d.decision.purge).map((d) => d.what) });
+    return { freed: this.freed };
+  }
+
+  private decideFrame(frame: number, unitName: string, purgedFor: Map<number, number[]>): void {
+    const facts = this.k.pageFacts(frame, (pid, vpage) => {
+      const p = this.participants.get(pid);
+      return p ? { answered: p.answered && p.proc.live && p.asked.includes(vpage), volatile: p.answers.has(vpage) } : undefined;
+    });
+    const decision = decide(facts.facts);
+    const record: PurgeRecord = { frame, what: facts.what, unit: unitName, decision, mappers: facts.facts.mappers, freed: false };
+    if (decision.purge) {
+      const { freed, notify } = this.k.purgeFrame(frame, facts.facts);
+      record.freed = freed;
+      if (freed) this.freed++;
+      for (const [pid, vpage] of notify) {
+        let list = purgedFor.get(pid);
+        if (!list) purgedFor.set(pid, (list = []));
+        list.push(vpage);
+      }
+    }
+    this.decisions.push(record);
+    this.k.onDecision(this, record);
+  }
+
+  /** Purge units in the order the purge unit asks for. */
+  private units(): Array<{ name: string; frames: number[] }> {
+    if (this.k.config.purgeUnit === 'page') {
+      const volatileFrames = new Set<number>();
+      for (const u of this.rangeUnits()) for (const f of u.frames) volatileFrames.add(f);
+      return [...volatileFrames]
+        .sort((a, b) => this.k.frames.lastUse[a]! - this.k.frames.lastUse[b]! || a - b)
+        .map((f) => ({ name: `page (frame ${f}, least recently used first)`, frames: [f] }));
+    }
+    return this.rangeUnits();
+  }
+
+  /** Every volatile range with resident candidate pages: the file's own, and each mm's answers. */
+  private rangeUnits(): Array<{ name: string; frames: number[]; at: number; key: string }> {
+    const units = this.k.fileRangeUnits(this.candidates);
+    for (const p of this.participants.values()) {
+      const byRange = new Map<number, { at: number; frames: number[]; start: number }>();
+      for (const [vpage, [id, at]] of p.answers) {
+        const frame = this.k.frameSeenBy(p.proc, vpage);
+        if (frame < 0 || this.k.heldFrames.get(frame) !== this.xid) continue;
+        let u = byRange.get(id);
+        if (!u) byRange.set(id, (u = { at, frames: [], start: vpage }));
+        u.frames.push(frame);
+        u.start = Math.min(u.start, vpage);
+      }
+      for (const [id, u] of byRange) {
+        units.push({ name: `range ${id} of ${p.proc.name} from ${p.proc.name}@${u.start * 4096}, marked at clock ${u.at}`,
+          frames: u.frames.sort((a, b) => a - b), at: u.at, key: `p${String(p.proc.pid).padStart(8, '0')}:${String(u.start).padStart(12, '0')}` });
+      }
+    }
+    return units.sort((a, b) => a.at - b.at || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+}

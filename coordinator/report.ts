@@ -1,0 +1,162 @@
+// Reports: the narrated text a student reads line by line as the run goes, and the JSON document
+// of ../shared/spec/scenario-format.md. Both are built from the history's events.
+
+import type { HistoryEvent } from './history.js';
+import type { Kernel, StepRecord, Failure } from './kernel.js';
+import type { InvariantResult } from './invariants.js';
+import type { RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
+import type { MapperVote } from '../shared/policy.js';
+
+export interface RunReport {
+  scenario: string;
+  policy: string;
+  access: string;
+  purgeUnit: string;
+  schedule: string;
+  seed: number;
+  ok: boolean;
+  steps: StepRecord[];
+  failures: Failure[];
+  invariants: InvariantResult[];
+  kernel: {
+    frames: { total: number; used: number };
+    purgedPages: number;
+    files: Array<{ name: string; open: number; mapped: number; volatile: Array<[number, number]> }>;
+    processes: Array<{ name: string; pid?: number; state: string; exitCode?: number; signal?: string }>;
+  };
+}
+
+export function buildReport(k: Kernel, invariants: InvariantResult[]): RunReport {
+  return {
+    scenario: k.scenario.name, policy: k.config.policy, access: k.config.access, purgeUnit: k.config.purgeUnit,
+    schedule: k.config.schedule, seed: k.config.seed,
+    ok: k.failures.length === 0 && invariants.every((i) => i.ok),
+    steps: k.steps, failures: k.failures, invariants,
+    kernel: {
+      frames: { total: k.frames.total, used: k.frames.used },
+      purgedPages: k.purgedPages,
+      files: k.files.filter((f) => f.kind !== 'shmem').map((f) => k.fileSummary(f)),
+      processes: k.procs.map((p) => ({
+        name: p.name,
+        ...(p.state !== 'unborn' ? { pid: p.pid } : {}),
+        state: p.state,
+        ...(p.exitCode !== undefined ? { exitCode: p.exitCode } : {}),
+        ...(p.signal !== undefined ? { signal: p.signal } : {}),
+      })),
+    },
+  };
+}
+
+// ---------------------------------------------------------------- narration
+
+const SKIP = new Set(['op', 'expect', 'label']);
+
+export function describeStep(step: Record<string, unknown>): string {
+  const fields = Object.entries(step).filter(([k]) => !SKIP.has(k)).map(([k, v]) => `${k}=${typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v)}`);
+  return `${step.op as string}${fields.length ? ' ' + fields.join(' ') : ''}`;
+}
+
+export function describeResult(r: StepResult): string {
+  if (r.stuck) return 'STUCK: waits for something that can no longer happen';
+  if (r.signal && !r.ok) return r.signal === 'SIGKILL' ? 'SIGKILL: the process was killed during this step' : `${r.signal as string}`;
+  if (r.errno) return `error ${r.errno as string}`;
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(r)) {
+    if (k === 'ok') continue;
+    if (k === 'pages' && Array.isArray(v)) {
+      parts.push('pages ' + (v as Array<{ page: number; resident: boolean; volatile: boolean; purged: boolean }>).map((p) =>
+        `${p.page}:${p.resident ? 'R' : '-'}${p.volatile ? 'V' : '-'}${p.purged ? 'P' : '-'}`).join(' ') + ' (R resident, V volatile, P purged)');
+    } else if (k === 'mismatches') {
+      parts.push('MISMATCH ' + (v as Array<{ field: string; expected: unknown; actual: unknown }>).map((m) =>
+        `${m.field}: expected ${JSON.stringify(m.expected)}, found ${JSON.stringify(m.actual)}`).join('; '));
+    } else parts.push(`${k}=${JSON.stringify(v)}`);
+  }
+  return (r.ok ? 'ok' : 'failed') + (parts.length ? ' ' + parts.join(' ') : '');
+}
+
+function voteText(v: MapperVote, names: Map<number, string>): string {
+  const who = names.get(v.pid) ?? `pid ${v.pid}`;
+  if (v.privatePresent) return `${who} maps it private, not yet copied`;
+  if (!v.answered) return `${who} did not answer`;
+  return `${who} ${v.share === 'private' && !v.volatile ? 'private, ' : ''}${v.volatile ? 'volatile' : 'not volatile'}`;
+}
+
+/** One line (or none) of plain words per history event. */
+export function narrate(e: HistoryEvent, names: Map<number, string>): string | undefined {
+  const pad = (s: string) => s.padEnd(8);
+  switch (e.kind) {
+    case 'birth':
+      names.set(e.pid as number, e.process as string);
+      return `${pad('kernel')} ${e.process} starts as pid ${e.pid}${e.parent ? `, forked by ${e.parent}` : ''} (OS pid ${e.osPid})`;
+    case 'complete': {
+      const step = e.step as Record<string, unknown> | undefined;
+      void step;
+      return undefined; // printed by the runner, which has the step text
+    }
+    case 'blocked':
+      return `${pad(e.process as string)} step ${e.index} waits: its pages are held by reclaim exchange #${e.xid}`;
+    case 'reclaim-prepare': {
+      const asked = (e.asked as Array<{ pid: number; pages: number }>).map((a) => `${names.get(a.pid) ?? a.pid} about ${a.pages} page(s)`);
+      return `${pad('reclaim')} #${e.xid} prepare (${e.reason}): ${e.candidates} resident page(s); asked ${asked.length ? asked.join(', ') : 'no process'} which are volatile in their mm`;
+    }
+    case 'decision': {
+      const votes = (e.votes as MapperVote[]).map((v) => voteText(v, names));
+      const verb = e.purge ? 'PURGED' : 'kept  ';
+      return `${pad('reclaim')} #${e.xid} ${verb} ${e.page}: ${e.why}${votes.length ? ` [${votes.join('; ')}]` : ''} (unit: ${e.unit})`;
+    }
+    case 'reclaim-commit':
+      return `${pad('reclaim')} #${e.xid} commit: freed ${e.freed} frame(s) after trying ${e.unitsTried} unit(s)`;
+    case 'oom-kill':
+      return `${pad('kernel')} OUT OF MEMORY while ${e.faulting} faulted: nothing purgeable, SIGKILL ${e.process} (${e.why}, ${e.resident} resident page(s))`;
+    case 'kill':
+      return `${pad('kernel')} sends SIGKILL to ${e.process} (pid ${e.pid})`;
+    case 'cleanup': {
+      const how = e.signal ? `killed by ${e.signal}` : `exited with code ${e.exitCode}`;
+      const rel = (e.filesReleased as string[]).length ? `; final release of ${(e.filesReleased as string[]).join(', ')}` : '';
+      return `${pad('kernel')} ${e.process} ${how}; cleanup freed ${e.framesFreed} frame(s), unmapped ${e.pagesUnmapped} page(s) and ${e.vmas} mapping(s), closed ${e.fdsClosed} fd(s)${rel}`;
+    }
+    case 'final-release':
+      return `${pad('kernel')} final release of ${e.file} (${e.kind}): no fd and no mapping left, its volatility is cleared${e.framesFreed ? `, ${e.framesFreed} frame(s) freed` : ''}`;
+    case 'stuck':
+      return `${pad(e.process as string)} step ${e.index} is STUCK: it waits for ${e.waitsFor}, which nothing left can bring about`;
+    case 'violation':
+      return `!! invariant ${e.name}: ${e.text}`;
+    default:
+      return undefined;
+  }
+}
+
+export function stepLine(process: string, index: number, step: Record<string, unknown>, result: StepResult, expected?: Record<string, unknown>, ok?: boolean): string {
+  const who = process.padEnd(8);
+  const label = step.label ? ` (${step.label as string})` : '';
+  let line = `${who} #${index} ${describeStep(step)}${label} -> ${describeResult(result)}`;
+  if (expected) line += ok ? '   [as expected]' : `   [EXPECTED ${JSON.stringify(expected)}]`;
+  return line;
+}
+
+export function header(s: Scenario, c: RunConfig): string[] {
+  const lines = [`seed ${c.seed}`, `scenario ${s.name} (${s.file})`];
+  if (s.description) lines.push(...s.description.trim().split('\n').map((l) => `  ${l}`));
+  lines.push(`policy ${c.policy}, access ${c.access}, purge unit ${c.purgeUnit}, ${c.frames} frames, schedule ${c.schedule}`);
+  lines.push('');
+  return lines;
+}
+
+export function footer(r: RunReport, repro: string): string[] {
+  const lines = [''];
+  lines.push(`frames: ${r.kernel.frames.used} of ${r.kernel.frames.total} in use; ${r.kernel.purgedPages} page(s) purged in this run`);
+  for (const f of r.kernel.files) {
+    lines.push(`file ${f.name}: open ${f.open}, mapped ${f.mapped}, volatile ${f.volatile.length ? f.volatile.map(([p, n]) => `[${p}, ${n}]`).join(' ') : 'none'}`);
+  }
+  for (const p of r.kernel.processes) {
+    lines.push(`process ${p.name}: ${p.state}${p.exitCode !== undefined ? ` (code ${p.exitCode})` : ''}${p.signal ? ` (${p.signal})` : ''}`);
+  }
+  lines.push('invariants:');
+  for (const i of r.invariants) lines.push(`  ${i.ok ? 'ok  ' : 'FAIL'} ${i.name}${i.detail ? `: ${i.detail}` : ''}`);
+  for (const f of r.failures) {
+    lines.push(`expectation failed: ${f.process} step ${f.index}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`);
+  }
+  lines.push(r.ok ? `verdict: PASS (${r.steps.length} steps)` : `verdict: FAIL (${r.failures.length} expectation(s) failed, ${r.invariants.filter((i) => !i.ok).length} invariant(s) broken)`);
+  if (!r.ok) lines.push(`reproduce: ${repro}`);
+  return lines;
+}

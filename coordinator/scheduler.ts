@@ -1,0 +1,187 @@
+// Schedules: who runs next.
+//
+// lockstep  the kernel is the only scheduler. After every action has settled it lists the enabled
+//           actions (each live process's next step unless it waits on something not yet true; the
+//           kernel list's next step; the commit of an open reclaim exchange), in pid order, and
+//           grants one chosen by the PRNG seeded from --seed. The prepare and the commit of a
+//           `reclaim` step are separate actions, so steps run between them. Same seed, same run.
+// free      every process runs its steps as fast as it can; only wait/signal/waitpid order them.
+//           The kernel list runs beside them.
+//
+// Both stop when every process has ended and the kernel list is done, or when everything left
+// waits on something nothing can bring about (a deadlock: those steps report `stuck`).
+
+import type { Kernel } from './kernel.js';
+import type { Proc } from './process_table.js';
+import type { Exchange } from './reclaim.js';
+import type { KernelStep, ProcessStep, StepResult } from '../shared/scenario-types.js';
+import { Prng } from '../shared/prng.js';
+import { runStepsMax } from '../shared/limits.js';
+
+type Action = { kind: 'step'; proc: Proc } | { kind: 'kernel' } | { kind: 'commit' };
+
+export interface Stuck { process: string; index: number; waitsFor: string }
+
+function waitsOn(k: Kernel, step: ProcessStep | KernelStep): string | undefined {
+  if (step.op === 'wait' && !k.isSignalled(step.name)) return `signal "${step.name}"`;
+  if (step.op === 'waitpid' && !k.procs.find((p) => p.name === step.process)!.reaped) return `process ${step.process} to end`;
+  return undefined;
+}
+
+function byPid(k: Kernel): Proc[] {
+  return k.procs.filter((p) => p.state !== 'unborn').sort((a, b) => a.pid - b.pid);
+}
+
+/** The kernel list's steps, run by the kernel itself. */
+class KernelList {
+  index = 0;
+  exchange: Exchange | undefined;
+  constructor(private readonly k: Kernel) {}
+  get steps(): KernelStep[] { return this.k.scenario.kernel; }
+  get done(): boolean { return this.index >= this.steps.length; }
+  get next(): KernelStep | undefined { return this.steps[this.index]; }
+
+  private finish(result: StepResult): void {
+    this.k.recordStep('kernel', this.index, this.next!, result);
+    this.index++;
+  }
+
+  /** Runs the next step. A `reclaim` only prepares when `split`; commit() finishes it. */
+  async run(split: boolean): Promise<void> {
+    const step = this.next!;
+    this.k.history.add('invoke', { process: 'kernel', index: this.index, step });
+    switch (step.op) {
+      case 'signal': this.k.signal(step.name); return this.finish({ ok: true });
+      case 'wait': return this.finish({ ok: true });
+      case 'waitpid': return this.finish(this.k.waitResult(step.process));
+      case 'check': return this.finish(this.k.checkStep(step));
+      case 'kill': {
+        const target = this.k.procs.find((p) => p.name === step.process)!;
+        if (!target.live) return this.finish({ ok: false, errno: 'ESRCH' });
+        this.k.history.add('kill', { process: target.name, pid: target.pid, by: 'kernel step' });
+        await this.k.killProc(target);
+        return this.finish({ ok: true });
+      }
+      case 'reclaim': {
+        const want = step.all ? Infinity : step.pages!;
+        this.exchange = this.k.openExchange(want, step.all ? 'kernel step: reclaim all' : `kernel step: reclaim ${want} pages`);
+        await this.exchange.prepare();
+        if (!split) await this.commit();
+        return;
+      }
+    }
+  }
+
+  async commit(): Promise<void> {
+    const ex = this.exchange!;
+    this.exchange = undefined;
+    const { freed } = await ex.commit();
+    this.k.closeExchange(ex);
+    this.finish({ ok: true, freed });
+  }
+}
+
+export async function runLockstep(k: Kernel): Promise<Stuck[]> {
+  const prng = new Prng(k.config.seed);
+  const list = new KernelList(k);
+  for (let granted = 0; granted < runStepsMax; granted++) {
+    await k.idle();
+    if (k.fatalError) throw k.fatalError;
+    const actions: Action[] = [];
+    for (const proc of byPid(k)) {
+      if (!proc.live || proc.inFlight >= 0) continue;
+      const step = proc.spec.steps[proc.nextStep];
+      if (step && !waitsOn(k, step)) actions.push({ kind: 'step', proc });
+    }
+    if (list.exchange) actions.push({ kind: 'commit' });
+    else if (!list.done && !waitsOn(k, list.next!)) actions.push({ kind: 'kernel' });
+    if (actions.length === 0) return stuckInLockstep(k, list);
+    const a = actions[prng.below(actions.length)]!;
+    k.history.add('schedule', { choice: a.kind === 'step' ? a.proc.name : a.kind, enabled: actions.length, clock: k.clock + 1 });
+    if (a.kind === 'step') { k.grant(a.proc); continue; }
+    k.clock++;
+    if (a.kind === 'kernel') { await list.run(true); continue; }
+    const ex = list.exchange!;
+    for (const p of k.procs) if (p.blockedOn === ex.xid) { p.blockedOn = -1; k.busyWith(`step:${p.name}`); }
+    await list.commit();
+  }
+  throw new Error(`run stopped after ${runStepsMax} actions (runStepsMax)`);
+}
+
+/** Nothing is enabled: either the run is over, or what is left waits forever. */
+async function stuckInLockstep(k: Kernel, list: KernelList): Promise<Stuck[]> {
+  const stuck: Stuck[] = [];
+  for (const proc of byPid(k)) {
+    if (!proc.live) continue;
+    const step = proc.spec.steps[proc.nextStep]!;
+    stuck.push({ process: proc.name, index: proc.nextStep, waitsFor: waitsOn(k, step) ?? 'nothing' });
+  }
+  if (!list.done) stuck.push({ process: 'kernel', index: list.index, waitsFor: waitsOn(k, list.next!) ?? 'nothing' });
+  await endStuck(k, stuck, (s) => {
+    const proc = k.procs.find((p) => p.name === s.process);
+    const step = proc ? proc.spec.steps[s.index]! : list.next!;
+    k.recordStep(s.process, s.index, step, { ok: false, stuck: true });
+  });
+  return stuck;
+}
+
+async function endStuck(k: Kernel, stuck: Stuck[], record: (s: Stuck) => void): Promise<void> {
+  if (stuck.length === 0) return;
+  for (const s of stuck) {
+    k.history.add('stuck', { ...s });
+    record(s);
+  }
+  k.violation('no-deadlock', stuck.map((s) => `${s.process} step ${s.index} waits for ${s.waitsFor}`).join('; '));
+  for (const proc of k.procs) if (proc.live) await k.killProc(proc);
+}
+
+export async function runFree(k: Kernel): Promise<Stuck[]> {
+  const list = new KernelList(k);
+  let kernelParked: string | undefined;
+  let stopped = false;
+  let settle!: () => void;
+  const over = new Promise<void>((resolve) => (settle = resolve));
+  const check = () => {
+    if (k.fatalError) return settle();
+    const live = k.procs.filter((p) => p.live);
+    if (live.length === 0 && list.done) return settle();
+    const allParked = live.every((p) => p.parkedOn !== undefined);
+    if (allParked && (list.done || kernelParked !== undefined) && !list.exchange) settle();
+  };
+  k.onProgress = check;
+  const kernelLoop = (async () => {
+    while (!list.done && !k.fatalError && !stopped) {
+      const step = list.next!;
+      if (step.op === 'wait' || step.op === 'waitpid') {
+        kernelParked = waitsOn(k, step);
+        while (kernelParked && !k.fatalError && !stopped) {
+          check();
+          await new Promise<void>((resolve) => setTimeout(resolve, 5));
+          kernelParked = waitsOn(k, step);
+        }
+        if (stopped) return;
+      }
+      await list.run(false);
+      check();
+    }
+  })();
+  for (const proc of byPid(k)) k.runFree(proc);
+  check();
+  await over;
+  stopped = true;
+  k.onProgress = () => {};
+  if (k.fatalError) throw k.fatalError;
+  const stuck: Stuck[] = [];
+  for (const proc of k.procs.filter((p) => p.live)) {
+    stuck.push({ process: proc.name, index: proc.inFlight, waitsFor: proc.parkedOn ?? 'nothing' });
+  }
+  if (!list.done && kernelParked) stuck.push({ process: 'kernel', index: list.index, waitsFor: kernelParked });
+  await endStuck(k, stuck, (s) => {
+    const proc = k.procs.find((p) => p.name === s.process);
+    if (proc) { proc.inFlight = -1; k.recordStep(s.process, s.index, proc.spec.steps[s.index]!, { ok: false, stuck: true }); }
+    else k.recordStep('kernel', s.index, list.next!, { ok: false, stuck: true });
+  });
+  if (stuck.some((s) => s.process === 'kernel')) list.index = list.steps.length;
+  await kernelLoop.catch(() => {});
+  return stuck;
+}

@@ -1,0 +1,27 @@
+// Limits, one named constant each, with the unit in the name (TigerStyle).
+// A run that would pass one stops with a message rather than growing without bound.
+
+/** Agents started ahead of time so that a fork does not pay a Node start-up. */
+export const agentPoolSize = 2;
+/** A mapper that has not answered a prepare within this time has its pages kept. */
+export const exchangeTimeoutMs = 2_000;
+/** How long the kernel waits for a new agent's hello before giving up on the run. */
+export const agentStartTimeoutMs = 20_000;
+/** Steps completed in one run, all processes and the kernel together. */
+export const runStepsMax = 1_000_000;
+/** Wall-clock bound of one run; past it the run stops and reports the steps still open. */
+export const runTimeoutMs = 120_000;
+/** Pages named in one prepare or commit message; a larger batch is split. */
+export const pagesPerMessageMax = 65_536;
+/** Processes alive at once (agents are real OS processes). */
+export const processesMax = 1_024;
+/** Open file descriptors per process. */
+export const fdsPerProcessMax = 1_024;
+/** Virtual pages an mm may map in all (the emulated address space is 2^36 pages). */
+export const vpagesMax = 2 ** 36;
+/** Volatile range pieces per mm or per file. */
+export const rangesPerSetMax = 1_000_000;
+/** Byte length of one page value (a write's string). */
+export const valueBytesMax = 4_096;
+/** Events kept in one run's history. */
+export const historyEventsMax = 5_000_000;

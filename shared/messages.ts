@@ -1,0 +1,82 @@
+// The wire protocol between the kernel (coordinator) and the agents (emulated processes).
+// Every message is one msgpack frame. Requests carry `id`; their reply carries `re` = that id.
+// docs/protocol.md describes each message with an example.
+//
+// Direction agent -> kernel: hello, syscalls (Sys*), step notifications (done, blocked),
+// replies to kernel commands (prepared, committed, ready).
+// Direction kernel -> agent: init, grant, prepare, commit, die, and `ret` replies to syscalls.
+
+import { Packr } from 'msgpackr';
+import type { Mode, ProcessStep, RunConfig, Share, StepResult } from './scenario-types.js';
+
+/** The part of an mm that crosses the socket at fork: the parent's, already copy-on-write. */
+export interface MmSnapshot {
+  vmas: VmaSnapshot[];
+  ranges: unknown;            // RangeSet.toJSON()
+  bindings: Record<string, Binding>;
+}
+export interface VmaSnapshot {
+  start: number; pages: number; kind: VmaKind; fileId: number; offset: number;
+  frames: number[];           // -1 = no frame
+  flags: number[];            // PTE flag bits, see agents/mm.ts
+}
+export type VmaKind = 'anon' | 'shmem' | 'file-shared' | 'file-private';
+export type Binding = { kind: 'map'; addr: number; pages: number } | { kind: 'fd'; fd: number };
+
+// ---- agent -> kernel ----
+export type AgentMsg =
+  | { t: 'hello'; osPid: number }
+  | { t: 'ready'; re: number }
+  | { t: 'start'; index: number }
+  | { t: 'done'; index: number; result: StepResult; detail?: StepDetail }
+  | { t: 'blocked'; index: number; xid: number }
+  | { t: 'prepared'; xid: number; answers: PrepareAnswer[] }
+  | { t: 'committed'; xid: number; violations: string[] }
+  | SysCall;
+
+/** What a step did, for the report and the invariant checks (never needed for the result). */
+export interface StepDetail { span?: [number, number]; purgedPages?: number[]; exiting?: number; fatal?: string }
+
+/** [vpage, rangeId, markedAt] for each asked page that is volatile in the mm (and now held). */
+export type PrepareAnswer = [number, number, number];
+
+export type SysCall =
+  | { t: 'open'; id: number; file: string }
+  | { t: 'close'; id: number; fd: number }
+  | { t: 'mmap'; id: number; addr: number; pages: number; fd: number; offset: number; share: Share }
+  | { t: 'munmap'; id: number; start: number; pages: number }
+  | { t: 'read'; id: number; vpage: number; frame: number }
+  | { t: 'write'; id: number; vpage: number; frame: number; cow: boolean; value: string; anon: boolean }
+  | { t: 'fvrange'; id: number; fd: number; fileId: number; start: number; pages: number; mode: string; now: number }
+  | { t: 'fquery'; id: number; vpages: number[] }
+  | { t: 'query-fd'; id: number; fd: number; start: number; pages: number }
+  | { t: 'fork'; id: number; child: string; mm: MmSnapshot }
+  | { t: 'signal'; id: number; name: string }
+  | { t: 'wait'; id: number; name: string }
+  | { t: 'waitpid'; id: number; process: string };
+
+/** A syscall's reply. `errno` or `signal` when it failed; `retry` when a named frame was stale. */
+export interface SysRet {
+  t: 'ret'; re: number;
+  errno?: string; signal?: string; retry?: boolean;
+  [field: string]: unknown;
+}
+
+// ---- kernel -> agent ----
+export type KernelMsg =
+  | { t: 'init'; id: number; pid: number; name: string; steps: ProcessStep[]; sigbus: 'handle' | 'kill';
+      config: RunConfig; mm?: MmSnapshot }
+  | { t: 'grant'; index: number; now: number }
+  /** Free schedule: run your steps from `startIndex` on, without grants. */
+  | { t: 'go'; startIndex: number }
+  | { t: 'prepare'; xid: number; vpages: number[] }
+  | { t: 'commit'; xid: number; purged: number[] }
+  | { t: 'die'; code?: number; signal?: NodeJS.Signals }
+  | SysRet;
+
+/** The fields a file-backed page has in an fquery reply, one entry per asked vpage. */
+export interface FilePageView { resident: boolean; volatile: boolean; purged: boolean }
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+export function encode(msg: AgentMsg | KernelMsg): Buffer { return packr.pack(msg); }
+export function decode<T>(buf: Buffer): T { return packr.unpack(buf) as T; }
