@@ -33,6 +33,8 @@ export class Agent {
   /** vpage -> id of the reclaim exchange holding it. */
   readonly held = new Map<number, number>();
   private releaseWaiters: Array<() => void> = [];
+  /** Violations seen in a commit's batches, reported with its last batch. */
+  private readonly violations: string[] = [];
   private currentIndex = -1;
 
   constructor(endpoint: string, routingId: string) {
@@ -76,7 +78,7 @@ export class Agent {
         void this.runOne(msg.index);
         return;
       case 'prepare': return this.prepare(msg.xid, msg.vpages);
-      case 'commit': return this.commit(msg.xid, msg.purged);
+      case 'commit': return this.commit(msg.xid, msg.purged, msg.last);
       case 'die':
         // The kernel has read everything this process sent; nothing is lost by exiting now.
         process.exit(msg.code ?? 0);
@@ -128,7 +130,7 @@ export class Agent {
     this.socket.send({ t: 'prepared', xid, answers });
   }
 
-  private commit(xid: number, purged: number[]): void {
+  private commit(xid: number, purged: number[], last: boolean): void {
     const violations: string[] = [];
     for (const v of purged) {
       const pte = this.mm.pte(v);
@@ -143,8 +145,10 @@ export class Agent {
       vma.flags[i]! |= PTE_PURGED;
       vma.flags[i]! &= ~PTE_COW; // no longer copy-on-write: there is no frame to share
     }
+    if (violations.length > 0) this.violations.push(...violations);
+    if (!last) return;
     for (const [v, x] of this.held) if (x === xid) this.held.delete(v);
-    this.socket.send({ t: 'committed', xid, violations });
+    this.socket.send({ t: 'committed', xid, violations: this.violations.splice(0) });
     const waiters = this.releaseWaiters;
     this.releaseWaiters = [];
     for (const w of waiters) w();

@@ -79,7 +79,12 @@ export class Kernel {
     for (const f of opts.scenario.files) this.files.push(new AddressSpace(this.files.length, f.name, f.pages, f.kind));
     for (const spec of opts.scenario.processes) this.procs.push(new Proc(spec));
     const endpoint = `ipc://${opts.runDir}/kernel.sock`;
-    this.socket = new KernelSocket(endpoint, (err) => this.fail(new Error(`send failed: ${String(err)}`)));
+    this.socket = new KernelSocket(endpoint, (err) => {
+      // A peer that has just died (its exit event not yet seen) cannot be reached: its cleanup
+      // will account for what it missed. Anything else is a broken transport.
+      if ((err as { code?: string }).code === 'EHOSTUNREACH') return;
+      this.fail(new Error(`send failed: ${String(err)}`));
+    });
     this.pool = new AgentPool(endpoint, opts.runDir, (conn, code, signal) => this.onOsExit(conn, code, signal));
   }
 
@@ -408,7 +413,11 @@ export class Kernel {
         return { frame: m.frame };
       }
     }
+    // The page being faulted on is locked, as in a real fault: its own reclaim must not take it.
+    const pinned = m.frame >= 0 && !this.heldFrames.has(m.frame);
+    if (pinned) this.heldFrames.set(m.frame, 0);
     const nf = await this.allocFrame(proc);
+    if (pinned) this.heldFrames.delete(m.frame);
     if (nf < 0) return undefined;
     if (m.frame >= 0) {
       const e = this.rmap.lookup(proc.pid, m.vpage);
@@ -563,7 +572,7 @@ export class Kernel {
 
   private waitSignal(proc: Proc, name: string): Promise<void> {
     if (this.signalled.has(name)) return Promise.resolve();
-    proc.parkedOn = `wait ${name}`;
+    proc.parkedOn = `signal "${name}"`;
     this.onProgress();
     return new Promise((resolve) => {
       const list = this.signalWaiters.get(name) ?? [];
@@ -575,7 +584,7 @@ export class Kernel {
   private async waitpid(proc: Proc, name: string): Promise<Omit<SysRet, 't' | 're'>> {
     const target = this.procs.find((p) => p.name === name)!;
     if (!target.reaped) {
-      proc.parkedOn = `waitpid ${name}`;
+      proc.parkedOn = `process ${name} to end`;
       this.onProgress();
       await this.whenReaped(target);
       proc.parkedOn = undefined;

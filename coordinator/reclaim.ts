@@ -37,8 +37,11 @@ export const exchangeMachine = setup({
 interface Participant {
   proc: Proc;
   asked: number[];
+  askedSet: Set<number>;
   /** vpage -> [rangeId, markedAt] of the pages the mm answered volatile (and now holds). */
   answers: Map<number, [number, number]>;
+  /** prepare messages not answered yet (a large batch is split into several). */
+  batchesLeft: number;
   answered: boolean;
   acked: boolean;
 }
@@ -80,7 +83,8 @@ export class Exchange {
   async prepare(): Promise<void> {
     for (const [pid, vpages] of this.k.pagesToAsk(this.candidates)) {
       const proc = this.k.procByPid(pid)!;
-      this.participants.set(pid, { proc, asked: vpages, answers: new Map(), answered: false, acked: false });
+      this.participants.set(pid, { proc, asked: vpages, askedSet: new Set(vpages), answers: new Map(),
+        batchesLeft: Math.max(1, Math.ceil(vpages.length / pagesPerMessageMax)), answered: false, acked: false });
     }
     for (const p of this.participants.values()) {
       for (let i = 0; i < p.asked.length; i += pagesPerMessageMax) {
@@ -98,8 +102,8 @@ export class Exchange {
     const p = this.participants.get(pid);
     if (!p) return;
     for (const [v, id, at] of answers) p.answers.set(v, [id, at]);
-    // Batches: the agent answers once per prepare message; count answered pages by message.
-    p.answered = true;
+    // The agent answers once per prepare message.
+    if (--p.batchesLeft === 0) p.answered = true;
     this.checkAnswers();
   }
 
@@ -157,7 +161,8 @@ export class Exchange {
       const purged = purgedFor.get(p.proc.pid) ?? [];
       if (purged.length > 0) this.k.history.add('purge-notify', { xid: this.xid, process: p.proc.name, vpages: purged });
       for (let i = 0; i === 0 || i < purged.length; i += pagesPerMessageMax) {
-        this.k.sendTo(p.proc, { t: 'commit', xid: this.xid, purged: purged.slice(i, i + pagesPerMessageMax) });
+        const last = i + pagesPerMessageMax >= purged.length;
+        this.k.sendTo(p.proc, { t: 'commit', xid: this.xid, purged: purged.slice(i, i + pagesPerMessageMax), last });
       }
     }
     this.checkAcks();
@@ -171,7 +176,7 @@ export class Exchange {
   private decideFrame(frame: number, unitName: string, purgedFor: Map<number, number[]>): void {
     const facts = this.k.pageFacts(frame, (pid, vpage) => {
       const p = this.participants.get(pid);
-      return p ? { answered: p.answered && p.proc.live && p.asked.includes(vpage), volatile: p.answers.has(vpage) } : undefined;
+      return p ? { answered: p.answered && p.proc.live && p.askedSet.has(vpage), volatile: p.answers.has(vpage) } : undefined;
     });
     const decision = decide(facts.facts);
     const record: PurgeRecord = { frame, what: facts.what, unit: unitName, decision, mappers: facts.facts.mappers, freed: false };

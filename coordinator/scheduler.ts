@@ -146,7 +146,9 @@ export async function runFree(k: Kernel): Promise<Stuck[]> {
     const live = k.procs.filter((p) => p.live);
     if (live.length === 0 && list.done) return settle();
     const allParked = live.every((p) => p.parkedOn !== undefined);
-    if (allParked && (list.done || kernelParked !== undefined) && !list.exchange) settle();
+    // Re-read the kernel list's wait now: a signal may have satisfied it since it parked.
+    const kernelStuck = kernelParked !== undefined && !list.done && waitsOn(k, list.next!) !== undefined;
+    if (allParked && (list.done || kernelStuck) && !list.exchange) settle();
   };
   k.onProgress = check;
   const kernelLoop = (async () => {

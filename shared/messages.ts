@@ -70,7 +70,8 @@ export type KernelMsg =
   /** Free schedule: run your steps from `startIndex` on, without grants. */
   | { t: 'go'; startIndex: number }
   | { t: 'prepare'; xid: number; vpages: number[] }
-  | { t: 'commit'; xid: number; purged: number[] }
+  /** `last`: the final batch of this exchange's commit: release the pages still held. */
+  | { t: 'commit'; xid: number; purged: number[]; last: boolean }
   | { t: 'die'; code?: number; signal?: NodeJS.Signals }
   | SysRet;
 

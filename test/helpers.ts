@@ -1,0 +1,78 @@
+// Shared by the end-to-end tests: run a scenario through the library (real agents, real ZeroMQ)
+// or through the CLI as a user would.
+
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { loadScenario, parseScenario } from '../shared/scenario.js';
+import { runScenario, type RunOutcome } from '../coordinator/run.js';
+import type { RunConfig, Scenario } from '../shared/scenario-types.js';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const scenarioPath = (name: string) => join(root, 'scenarios', `${name}.yaml`);
+const bin = join(root, 'bin', 'vrange.js');
+
+export function configFor(s: Scenario, over: Partial<RunConfig> = {}): RunConfig {
+  return {
+    policy: s.policy ?? 'shared-file', access: s.access ?? 'sigbus', purgeUnit: s.purgeUnit ?? 'range',
+    frames: s.memory.frames, seed: 1, schedule: 'lockstep', ...over,
+  };
+}
+
+export async function runFile(path: string, over: Partial<RunConfig> = {}): Promise<RunOutcome> {
+  const s = loadScenario(path);
+  return runScenario(s, configFor(s, over));
+}
+
+export async function runYaml(yaml: string, over: Partial<RunConfig> = {}): Promise<RunOutcome> {
+  const s = parseScenario(yaml, 'inline.yaml');
+  return runScenario(s, configFor(s, over));
+}
+
+export function tempFile(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vrange-test-'));
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+export interface CliResult { code: number | null; stdout: string; stderr: string }
+
+export function cli(args: string[], onStdout?: (chunk: string, pid: number) => void): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); onStdout?.(d.toString(), child.pid!); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Step results of one process, by index. */
+export function resultsOf(outcome: RunOutcome, process: string): Map<number, Record<string, unknown>> {
+  const m = new Map<number, Record<string, unknown>>();
+  for (const s of outcome.report.steps) if (s.process === process) m.set(s.index, s.result);
+  return m;
+}
+
+export function isAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+export function osPidsOf(outcome: RunOutcome): number[] {
+  return outcome.history.filter((e) => e.kind === 'birth').map((e) => e.osPid as number);
+}
+
+/** At most `n` runs at once: each run starts real processes and this machine has 2 cores. */
+export function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: Array<() => void> = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= n) await new Promise<void>((resolve) => queue.push(resolve));
+    active++;
+    try { return await fn(); } finally { active--; queue.shift()?.(); }
+  };
+}

@@ -1,0 +1,39 @@
+// Every scenario in scenarios/ passes under every policy, in both schedules, on the real
+// multi-process system (agents are OS processes, messages cross a ZeroMQ socket).
+import test from 'ava';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { root, runFile, limiter } from './helpers.js';
+import { POLICIES } from '../shared/scenario-types.js';
+
+/** Scenarios that demonstrate a failure on purpose, with the invariants they must break. */
+const failsOnPurpose: Record<string, string[]> = { 'deadlock-demo': ['no-deadlock'] };
+
+const dir = join(root, 'scenarios');
+const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const gate = limiter(2);
+
+test('the scenario library is not empty', (t) => {
+  t.true(files.length >= 10, `only ${files.length} scenarios`);
+});
+
+for (const file of files) {
+  const name = file.replace(/\.yaml$/, '');
+  test(`${name}: every policy, lockstep and free`, async (t) => {
+    for (const policy of POLICIES) {
+      for (const [schedule, seed] of [['lockstep', 1], ['lockstep', 2], ['free', 0]] as const) {
+        const { report } = await gate(() => runFile(join(dir, file), { policy, schedule, seed }));
+        const where = `${policy}/${schedule}/seed ${seed}`;
+        const broken = report.invariants.filter((i) => !i.ok).map((i) => i.name);
+        if (failsOnPurpose[name]) {
+          t.false(report.ok, where);
+          t.deepEqual(broken, failsOnPurpose[name], where);
+          continue;
+        }
+        t.deepEqual(report.failures, [], `${where}: expectations`);
+        t.deepEqual(broken, [], `${where}: invariants ${JSON.stringify(report.invariants.filter((i) => !i.ok))}`);
+        t.true(report.ok, where);
+      }
+    }
+  });
+}
