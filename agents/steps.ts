@@ -69,7 +69,7 @@ export async function runStep(agent: Agent, step: ProcessStep, index: number): P
     case 'waitpid': {
       const r = await agent.call({ t: 'waitpid', process: step.process });
       if (failed(r)) return failed(r)!;
-      return { result: r.signal !== undefined ? { ok: true, signal: r.signal } : { ok: true, exitCode: r.exitCode } };
+      return { result: r.exitSignal !== undefined ? { ok: true, signal: r.exitSignal } : { ok: true, exitCode: r.exitCode } };
     }
   }
 }

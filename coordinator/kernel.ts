@@ -589,7 +589,8 @@ export class Kernel {
       await this.whenReaped(target);
       proc.parkedOn = undefined;
     }
-    return target.signal !== undefined ? { signal: target.signal } : { exitCode: target.exitCode ?? 0 };
+    // `exitSignal`, not `signal`: a reply's `signal` is a signal delivered to the caller.
+    return target.signal !== undefined ? { exitSignal: target.signal } : { exitCode: target.exitCode ?? 0 };
   }
 
   waitResult(name: string): StepResult {
