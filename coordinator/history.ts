@@ -13,6 +13,7 @@ export class History {
 
   add(kind: string, fields: Record<string, unknown>): HistoryEvent {
     if (this.events.length >= historyEventsMax) throw new Error(`history: more than ${historyEventsMax} events (historyEventsMax)`);
+    if ('kind' in fields || 'seq' in fields) throw new Error(`history: event ${kind} may not set kind or seq`);
     const e: HistoryEvent = { seq: this.events.length, at: Number((process.hrtime.bigint() - this.t0) / 1000n), kind, ...fields };
     this.events.push(e);
     this.onEvent?.(e);

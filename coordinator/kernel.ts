@@ -238,7 +238,8 @@ export class Kernel {
     if (step.label) rec.label = step.label;
     this.steps.push(rec);
     this.history.add('complete', { process, index, op: step.op, result, detail, label: step.label });
-    const expected = expectationFor(step, this.config.policy);
+    // A `check` is an assertion: without an `expect` of its own it is expected to hold.
+    const expected = expectationFor(step, this.config.policy) ?? (step.op === 'check' ? { ok: true } : undefined);
     if (expected && !matches(expected, result)) {
       this.failures.push({ process, index, expected, actual: result });
       this.history.add('expectation-failed', { process, index, expected, actual: result });
@@ -651,7 +652,7 @@ export class Kernel {
     if (this.procs.some((p) => p.vmas.some((v) => v.fileId === file.id))) return undefined;
     const hadState = file.ranges.size > 0 || file.purged.some((b) => b === 1) || (file.kind !== 'tmpfs' && file.residentPages() > 0);
     const freed = file.finalRelease(this.frames);
-    if (hadState) this.history.add('final-release', { file: file.name, kind: file.kind, framesFreed: freed });
+    if (hadState) this.history.add('final-release', { file: file.name, fileKind: file.kind, framesFreed: freed });
     return freed;
   }
 
@@ -809,6 +810,7 @@ export class Kernel {
 
   onDecision(ex: Exchange, record: PurgeRecord): void {
     this.history.add('decision', { xid: ex.xid, reason: ex.reason, page: record.what, unit: record.unit, purge: record.decision.purge,
+      pageKind: record.kind, policy: this.config.policy,
       rule: record.decision.rule, why: record.decision.why, votes: record.mappers });
   }
 

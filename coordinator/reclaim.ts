@@ -17,7 +17,7 @@
 import { createActor, setup } from 'xstate';
 import type { Kernel } from './kernel.js';
 import type { Proc } from './process_table.js';
-import { decide, type Decision, type MapperVote, type PageFacts } from '../shared/policy.js';
+import { decide, type Decision, type MapperVote, type PageFacts, type PageKind } from '../shared/policy.js';
 import { exchangeTimeoutMs, pagesPerMessageMax } from '../shared/limits.js';
 
 export const exchangeMachine = setup({
@@ -50,6 +50,7 @@ export interface PurgeRecord {
   frame: number;
   what: string;              // "anon pid 2 page 5" / "file cache page 3"
   unit: string;              // the unit it was tried in
+  kind: PageKind;
   decision: Decision;
   mappers: MapperVote[];
   freed: boolean;
@@ -179,7 +180,7 @@ export class Exchange {
       return p ? { answered: p.answered && p.proc.live && p.askedSet.has(vpage), volatile: p.answers.has(vpage) } : undefined;
     });
     const decision = decide(facts.facts);
-    const record: PurgeRecord = { frame, what: facts.what, unit: unitName, decision, mappers: facts.facts.mappers, freed: false };
+    const record: PurgeRecord = { frame, what: facts.what, unit: unitName, kind: facts.facts.kind, decision, mappers: facts.facts.mappers, freed: false };
     if (decision.purge) {
       const { freed, notify } = this.k.purgeFrame(frame, facts.facts);
       record.freed = freed;

@@ -74,11 +74,14 @@ export function describeResult(r: StepResult): string {
   return (r.ok ? 'ok' : 'failed') + (parts.length ? ' ' + parts.join(' ') : '');
 }
 
-function voteText(v: MapperVote, names: Map<number, string>): string {
-  const who = names.get(v.pid) ?? `pid ${v.pid}`;
-  if (v.privatePresent) return `${who} maps it private, not yet copied`;
-  if (!v.answered) return `${who} did not answer`;
-  return `${who} ${v.share === 'private' && !v.volatile ? 'private, ' : ''}${v.volatile ? 'volatile' : 'not volatile'}`;
+/** Each mapper's part in a decision, in words; only what the policy looked at. */
+function votesText(e: HistoryEvent, names: Map<number, string>): string[] {
+  const votes = e.votes as MapperVote[];
+  const who = (v: MapperVote) => names.get(v.pid) ?? `pid ${v.pid}`;
+  const mm = (v: MapperVote) => !v.answered ? `${who(v)} did not answer` : `${who(v)} has it ${v.volatile ? 'volatile' : 'not volatile'} in its mm`;
+  if (e.pageKind === 'anon' || e.pageKind === 'shmem') return votes.map(mm);
+  if (e.policy === 'per-mm') return votes.map((v) => (v.share === 'private' ? `${who(v)} maps it private` : mm(v)));
+  return votes.filter((v) => v.privatePresent).map((v) => `${who(v)} maps it private, not yet copied`);
 }
 
 /** One line (or none) of plain words per history event. */
@@ -94,18 +97,19 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
       return undefined; // printed by the runner, which has the step text
     }
     case 'blocked':
-      return `${pad(e.process as string)} step ${e.index} waits: its pages are held by reclaim exchange #${e.xid}`;
+      return `${pad(e.process as string)} #${e.index} waits: its pages are held by reclaim exchange ${e.xid}`;
     case 'reclaim-prepare': {
       const asked = (e.asked as Array<{ pid: number; pages: number }>).map((a) => `${names.get(a.pid) ?? a.pid} about ${a.pages} page(s)`);
-      return `${pad('reclaim')} #${e.xid} prepare (${e.reason}): ${e.candidates} resident page(s); asked ${asked.length ? asked.join(', ') : 'no process'} which are volatile in their mm`;
+      const ask = asked.length ? `asks ${asked.join(', ')} whether these are volatile in their mm (held until the commit)` : 'no mm needs asking';
+      return `${pad('reclaim')} exchange ${e.xid} prepare (${e.reason}): ${e.candidates} resident page(s); ${ask}`;
     }
     case 'decision': {
-      const votes = (e.votes as MapperVote[]).map((v) => voteText(v, names));
+      const votes = votesText(e, names);
       const verb = e.purge ? 'PURGED' : 'kept  ';
-      return `${pad('reclaim')} #${e.xid} ${verb} ${e.page}: ${e.why}${votes.length ? ` [${votes.join('; ')}]` : ''} (unit: ${e.unit})`;
+      return `${pad('reclaim')} exchange ${e.xid} ${verb} ${e.page}: ${e.why}${votes.length ? ` [${votes.join('; ')}]` : ''} (unit: ${e.unit})`;
     }
     case 'reclaim-commit':
-      return `${pad('reclaim')} #${e.xid} commit: freed ${e.freed} frame(s) after trying ${e.unitsTried} unit(s)`;
+      return `${pad('reclaim')} exchange ${e.xid} commit: freed ${e.freed} frame(s) after trying ${e.unitsTried} unit(s)`;
     case 'oom-kill':
       return `${pad('kernel')} OUT OF MEMORY while ${e.faulting} faulted: nothing purgeable, SIGKILL ${e.process} (${e.why}, ${e.resident} resident page(s))`;
     case 'kill':
@@ -113,10 +117,11 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
     case 'cleanup': {
       const how = e.signal ? `killed by ${e.signal}` : `exited with code ${e.exitCode}`;
       const rel = (e.filesReleased as string[]).length ? `; final release of ${(e.filesReleased as string[]).join(', ')}` : '';
-      return `${pad('kernel')} ${e.process} ${how}; cleanup freed ${e.framesFreed} frame(s), unmapped ${e.pagesUnmapped} page(s) and ${e.vmas} mapping(s), closed ${e.fdsClosed} fd(s)${rel}`;
+      return `${pad('kernel')} ${e.process} ${how}; cleanup freed ${e.framesFreed} frame(s), dropped ${e.pagesUnmapped} page-table entr${e.pagesUnmapped === 1 ? 'y' : 'ies'} and ${e.vmas} mapping(s), closed ${e.fdsClosed} fd(s)${rel}`;
     }
     case 'final-release':
-      return `${pad('kernel')} final release of ${e.file} (${e.kind}): no fd and no mapping left, its volatility is cleared${e.framesFreed ? `, ${e.framesFreed} frame(s) freed` : ''}`;
+      if (e.fileKind === 'shmem') return undefined;
+      return `${pad('kernel')} final release of ${e.file} (${e.fileKind}): no fd and no mapping left, its volatility is cleared${e.framesFreed ? `, ${e.framesFreed} frame(s) freed` : ''}`;
     case 'stuck':
       return `${pad(e.process as string)} step ${e.index} is STUCK: it waits for ${e.waitsFor}, which nothing left can bring about`;
     case 'violation':

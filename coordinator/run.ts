@@ -31,7 +31,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
     onEvent: say ? (e) => {
       if (e.kind === 'complete') {
         const step = stepOf(scenario, e.process as string, e.index as number);
-        const exp = expectationFor(step, config.policy);
+        const exp = expectationFor(step, config.policy) ?? (step.op === 'check' ? { ok: true } : undefined);
         say(stepLine(e.process as string, e.index as number, step as never, e.result as never, exp, exp ? matches(exp, e.result as never) : undefined));
         return;
       }

@@ -64,7 +64,7 @@ class KernelList {
       }
       case 'reclaim': {
         const want = step.all ? Infinity : step.pages!;
-        this.exchange = this.k.openExchange(want, step.all ? 'kernel step: reclaim all' : `kernel step: reclaim ${want} pages`);
+        this.exchange = this.k.openExchange(want, step.all ? 'kernel step: reclaim all' : `kernel step: reclaim ${want} page(s)`);
         await this.exchange.prepare();
         if (!split) await this.commit();
         return;
