@@ -36,6 +36,8 @@ export class Agent {
   /** Violations seen in a commit's batches, reported with its last batch. */
   private readonly violations: string[] = [];
   private currentIndex = -1;
+  private stops = new Set<number>();
+  private continueWaiter: (() => void) | undefined;
 
   constructor(endpoint: string, routingId: string) {
     this.socket = new AgentSocket(endpoint, routingId, (err) => this.fatal(`send failed: ${String(err)}`));
@@ -70,7 +72,14 @@ export class Agent {
         return;
       }
       case 'go': {
+        this.stops = new Set(msg.stops);
         void this.runFrom(msg.startIndex);
+        return;
+      }
+      case 'continue': {
+        const go = this.continueWaiter;
+        this.continueWaiter = undefined;
+        go?.();
         return;
       }
       case 'grant':
@@ -88,6 +97,12 @@ export class Agent {
   /** Free schedule: run the steps one after another without grants. */
   private async runFrom(index: number): Promise<void> {
     for (let i = index; i < this.steps.length; i++) {
+      if (this.stops.has(i)) {
+        // A fault names this step: the kernel may kill or pause us before it starts.
+        const cont = new Promise<void>((resolve) => (this.continueWaiter = resolve));
+        this.socket.send({ t: 'at', index: i });
+        await cont;
+      }
       this.now = Number(process.hrtime.bigint() / 1000n);
       this.socket.send({ t: 'start', index: i });
       if (await this.runOne(i)) return;

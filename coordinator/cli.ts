@@ -16,6 +16,7 @@ import { POLICIES, type RunConfig, type Scenario } from '../shared/scenario-type
 import { runScenario } from './run.js';
 import { footer, header } from './report.js';
 import { renderHtml } from './html.js';
+import { FaultError, parseFault, type Fault } from './faults.js';
 
 export class UsageError extends Error {}
 
@@ -23,6 +24,7 @@ const USAGE = `usage:
   vrange run FILE [--policy shared-file|per-mm|anon-only] [--access sigbus|zero]
                   [--purge-unit range|page] [--frames N] [--seed N]
                   [--schedule lockstep|free] [--json] [--trace FILE] [--html FILE]
+                  [--fault kill:P@N|kill:P@N+|kill:reclaim|pause:P@N:MS|random:kill=R,pause=R]...
   vrange list [DIR]          list the scenarios in DIR (default: the bundled scenarios/)
   vrange help`;
 
@@ -43,7 +45,7 @@ function wholeNumber(flag: string, value: string | undefined, min: number, max: 
   return Number(value);
 }
 
-export interface RunCommand { file: string; scenario: Scenario; config: RunConfig; json: boolean; trace?: string; html?: string }
+export interface RunCommand { file: string; scenario: Scenario; config: RunConfig; json: boolean; trace?: string; html?: string; faults: Fault[] }
 
 /** Parses `run` arguments and loads the scenario; throws UsageError or ScenarioError. */
 export function parseRun(args: string[]): RunCommand {
@@ -54,6 +56,7 @@ export function parseRun(args: string[]): RunCommand {
       options: {
         policy: { type: 'string' }, access: { type: 'string' }, 'purge-unit': { type: 'string' }, frames: { type: 'string' },
         seed: { type: 'string' }, schedule: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, html: { type: 'string' },
+        fault: { type: 'string', multiple: true },
       },
     });
   } catch (e) {
@@ -76,11 +79,13 @@ export function parseRun(args: string[]): RunCommand {
     frames: frames ?? scenario.memory.frames,
     seed, schedule,
   };
-  return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html };
+  const faults = (values.fault ?? []).map((f) => parseFault(f, scenario));
+  return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults };
 }
 
-export function reproduce(file: string, c: RunConfig): string {
-  return `vrange run ${file} --seed ${c.seed} --policy ${c.policy} --access ${c.access} --purge-unit ${c.purgeUnit} --frames ${c.frames} --schedule ${c.schedule}`;
+export function reproduce(file: string, c: RunConfig, faults: Fault[] = []): string {
+  return `vrange run ${file} --seed ${c.seed} --policy ${c.policy} --access ${c.access} --purge-unit ${c.purgeUnit} --frames ${c.frames} --schedule ${c.schedule}`
+    + faults.map((f) => ` --fault ${f.spec}`).join('');
 }
 
 async function run(args: string[]): Promise<number> {
@@ -90,8 +95,8 @@ async function run(args: string[]): Promise<number> {
   const say = (line: string) => { narration.push(line); if (!cmd.json) out(line); };
   const head = header(cmd.scenario, cmd.config);
   if (!cmd.json) head.forEach(out);
-  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say });
-  const foot = footer(report, reproduce(cmd.file, cmd.config));
+  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults });
+  const foot = footer(report, reproduce(cmd.file, cmd.config, cmd.faults));
   if (cmd.json) out(JSON.stringify(report, null, 2));
   else foot.forEach(out);
   if (cmd.html) writeFileSync(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history));
@@ -130,6 +135,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof ScenarioError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }
+    if (e instanceof FaultError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }
     if (e instanceof UsageError) { process.stderr.write(`vrange: ${e.message}\n${USAGE}\n`); return 2; }
     throw e;
   }

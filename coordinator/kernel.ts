@@ -17,6 +17,7 @@ import { AddressSpace } from './address_space.js';
 import { AgentConn, AgentPool, Proc, withTimeout } from './process_table.js';
 import { Exchange, type PurgeRecord } from './reclaim.js';
 import { History } from './history.js';
+import { FaultPlan } from './faults.js';
 import { agentStartTimeoutMs } from '../shared/limits.js';
 
 export interface KernelOptions {
@@ -26,6 +27,7 @@ export interface KernelOptions {
   traceMessages: boolean;
   /** Called with each history event as it happens (the narrated report listens here). */
   onEvent?: (e: import('./history.js').HistoryEvent) => void;
+  faults?: FaultPlan;
 }
 
 export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string }
@@ -41,6 +43,7 @@ export class Kernel {
   readonly files: AddressSpace[] = [];
   readonly procs: Proc[] = [];
   readonly history: History;
+  readonly faults: FaultPlan;
   readonly heldFrames = new Map<number, number>();
   readonly exchanges = new Map<number, Exchange>();
   readonly steps: StepRecord[] = [];
@@ -76,6 +79,7 @@ export class Kernel {
     this.frames = new FrameTable(opts.config.frames);
     this.rmap = new Rmap(this.frames);
     this.history = new History(opts.traceMessages, opts.onEvent);
+    this.faults = opts.faults ?? new FaultPlan([], opts.config.seed);
     for (const f of opts.scenario.files) this.files.push(new AddressSpace(this.files.length, f.name, f.pages, f.kind));
     for (const spec of opts.scenario.processes) this.procs.push(new Proc(spec));
     const endpoint = `ipc://${opts.runDir}/kernel.sock`;
@@ -120,7 +124,7 @@ export class Kernel {
 
   /** Free schedule: let a process run its steps without grants. */
   runFree(proc: Proc): void {
-    this.sendTo(proc, { t: 'go', startIndex: proc.nextStep });
+    this.sendTo(proc, { t: 'go', startIndex: proc.nextStep, stops: this.faults.stopsFor(proc.name, proc.spec.steps.length) });
   }
 
   async shutdown(): Promise<void> {
@@ -152,6 +156,12 @@ export class Kernel {
         const proc = conn.proc;
         if (!proc || proc.reaped) continue;
         this.history.message('recv', proc.name, msg);
+        if (proc.killOnFirst && msg.t !== 'prepared' && msg.t !== 'committed' && msg.t !== 'blocked') {
+          this.fault(proc.killOnFirst, proc, `dropped its ${msg.t} message, SIGKILL while the step is in flight`);
+          proc.killOnFirst = undefined;
+          proc.agent!.child.kill('SIGKILL');
+          continue;
+        }
         try { this.onMessage(proc, msg); } catch (e) { this.fail(e as Error); }
       }
     } catch (e) {
@@ -163,6 +173,7 @@ export class Kernel {
     switch (msg.t) {
       case 'ready': this.readyWaiters.get(msg.re)?.(); this.readyWaiters.delete(msg.re); return;
       case 'start': return this.onStart(proc, msg.index);
+      case 'at': void this.atFaultPoint(proc, msg.index).catch((e: Error) => this.fail(e)); return;
       case 'done': return this.onDone(proc, msg);
       case 'blocked':
         proc.blockedOn = msg.xid;
@@ -207,11 +218,13 @@ export class Kernel {
     proc.inFlight = proc.nextStep;
     this.busyWith(`step:${proc.name}`);
     this.history.add('invoke', { process: proc.name, index: proc.inFlight, step: proc.spec.steps[proc.inFlight] });
+    proc.killOnFirst = this.faults.killDuring(proc.name, proc.inFlight);
     this.sendTo(proc, { t: 'grant', index: proc.inFlight, now: this.clock });
   }
 
   private onStart(proc: Proc, index: number): void {
     proc.inFlight = index;
+    proc.killOnFirst = this.faults.killDuring(proc.name, index);
     this.history.add('invoke', { process: proc.name, index, step: proc.spec.steps[index] });
   }
 
@@ -250,6 +263,48 @@ export class Kernel {
   violation(name: string, text: string): void {
     this.violations.push({ name, text });
     this.history.add('violation', { name, text });
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  fault(spec: string, proc: Proc, action: string): void {
+    this.faults.injected.push({ fault: spec, process: proc.name, step: proc.inFlight >= 0 ? proc.inFlight : proc.nextStep, action });
+    this.history.add('fault', { fault: spec, process: proc.name, pid: proc.pid, action });
+  }
+
+  /**
+   * Before a process starts a step, the faults that name it: kill it (the step never starts),
+   * or SIGSTOP it for a while. Returns 'killed', 'paused' (resumes by itself) or 'go'.
+   */
+  async beforeStep(proc: Proc): Promise<'killed' | 'paused' | 'go'> {
+    if (proc.faultsDrawnFor === proc.nextStep) return 'go';
+    proc.faultsDrawnFor = proc.nextStep;
+    const f = this.faults.beforeStep(proc.name, proc.nextStep);
+    if (!f) return 'go';
+    if ('kill' in f) {
+      this.fault(f.kill, proc, `SIGKILL before step ${proc.nextStep}`);
+      await this.killProc(proc);
+      return 'killed';
+    }
+    this.fault(f.spec, proc, `SIGSTOP before step ${proc.nextStep}, SIGCONT in ${f.pauseMs} ms`);
+    proc.agent!.child.kill('SIGSTOP');
+    proc.paused = new Promise((resolve) => setTimeout(() => {
+      proc.paused = undefined;
+      if (proc.live) proc.agent!.child.kill('SIGCONT');
+      this.history.add('resume', { process: proc.name, pid: proc.pid });
+      resolve();
+      this.onProgress();
+    }, f.pauseMs));
+    return 'paused';
+  }
+
+  /** Free schedule: a process stopped before a step a fault names. */
+  private async atFaultPoint(proc: Proc, index: number): Promise<void> {
+    if (index !== proc.nextStep) proc.nextStep = index;
+    const r = await this.beforeStep(proc);
+    if (r === 'killed') return;
+    if (r === 'paused') await proc.paused;
+    if (proc.live) this.sendTo(proc, { t: 'continue' });
   }
 
   // ---------------------------------------------------------------- syscalls

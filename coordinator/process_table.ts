@@ -88,6 +88,12 @@ export class Proc {
   reaped = false;
   /** A wait/waitpid this process is parked in (free schedule), for deadlock reports. */
   parkedOn: string | undefined;
+  /** A `kill:P@N+` fault armed for the step in flight: kill at its first message. */
+  killOnFirst: string | undefined;
+  /** SIGSTOPped by a pause fault until this resolves. */
+  paused: Promise<void> | undefined;
+  /** The step whose faults were already drawn (a step is drawn for once, even if paused first). */
+  faultsDrawnFor = -1;
   constructor(readonly spec: ProcessSpec) {}
   get name(): string { return this.spec.name; }
   get live(): boolean { return this.state === 'running'; }

@@ -96,7 +96,24 @@ export class Exchange {
       candidates: this.candidates.length, asked: [...this.participants.values()].map((p) => ({ pid: p.proc.pid, pages: p.asked.length })) });
     this.checkAnswers();
     await this.waitOrTimeout(this.answersIn.promise);
+    for (const p of this.participants.values()) {
+      if (!p.answered && p.proc.live) {
+        this.k.history.add('no-answer', { xid: this.xid, process: p.proc.name, pages: p.asked.length, timeoutMs: exchangeTimeoutMs });
+      }
+    }
     this.actor.send({ type: 'answered' });
+    await this.injectKill();
+  }
+
+  /** `kill:reclaim`: SIGKILL one mapper between the prepare and the commit. */
+  private async injectKill(): Promise<void> {
+    const live = [...this.participants.values()].filter((p) => p.proc.live).sort((a, b) => a.proc.pid - b.proc.pid);
+    if (live.length === 0) return;
+    const spec = this.k.faults.killInExchange();
+    if (!spec) return;
+    const victim = live[0]!.proc;
+    this.k.fault(spec, victim, `SIGKILL between the prepare and the commit of exchange ${this.xid}`);
+    await this.k.killProc(victim);
   }
 
   onPrepared(pid: number, answers: Array<[number, number, number]>): void {

@@ -108,6 +108,8 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
       const verb = e.purge ? 'PURGED' : 'kept  ';
       return `${pad('reclaim')} exchange ${e.xid} ${verb} ${e.page}: ${e.why}${votes.length ? ` [${votes.join('; ')}]` : ''} (unit: ${e.unit})`;
     }
+    case 'no-answer':
+      return `${pad('reclaim')} exchange ${e.xid}: ${e.process} did not answer within ${e.timeoutMs} ms: its ${e.pages} page(s) count as not volatile and are kept`;
     case 'reclaim-commit':
       return `${pad('reclaim')} exchange ${e.xid} commit: freed ${e.freed} frame(s) after trying ${e.unitsTried} unit(s)`;
     case 'oom-kill':
@@ -122,6 +124,10 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
     case 'final-release':
       if (e.fileKind === 'shmem') return undefined;
       return `${pad('kernel')} final release of ${e.file} (${e.fileKind}): no fd and no mapping left, its volatility is cleared${e.framesFreed ? `, ${e.framesFreed} frame(s) freed` : ''}`;
+    case 'fault':
+      return `${pad('fault')} ${e.fault}: ${e.process} (pid ${e.pid}) ${e.action}`;
+    case 'resume':
+      return `${pad('fault')} SIGCONT ${e.process}: it runs again`;
     case 'stuck':
       return `${pad(e.process as string)} step ${e.index} is STUCK: it waits for ${e.waitsFor}, which nothing left can bring about`;
     case 'violation':

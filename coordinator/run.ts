@@ -11,6 +11,7 @@ import { buildReport, narrate, stepLine, type RunReport } from './report.js';
 import type { HistoryEvent } from './history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import { runTimeoutMs } from '../shared/limits.js';
+import { FaultPlan, type Fault } from './faults.js';
 
 export interface RunOptions {
   /** Write the history as JSON lines here. */
@@ -18,6 +19,7 @@ export interface RunOptions {
   /** Receives each narrated line as it happens. */
   narrate?: (line: string) => void;
   timeoutMs?: number;
+  faults?: Fault[];
 }
 
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
@@ -27,7 +29,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   const names = new Map<number, string>();
   const say = opts.narrate;
   const kernel = new Kernel({
-    scenario, config, runDir, traceMessages: opts.trace !== undefined,
+    scenario, config, runDir, traceMessages: opts.trace !== undefined, faults: new FaultPlan(opts.faults ?? [], config.seed),
     onEvent: say ? (e) => {
       if (e.kind === 'complete') {
         const step = stepOf(scenario, e.process as string, e.index as number);

@@ -89,16 +89,24 @@ export async function runLockstep(k: Kernel): Promise<Stuck[]> {
     if (k.fatalError) throw k.fatalError;
     const actions: Action[] = [];
     for (const proc of byPid(k)) {
-      if (!proc.live || proc.inFlight >= 0) continue;
+      if (!proc.live || proc.inFlight >= 0 || proc.paused) continue;
       const step = proc.spec.steps[proc.nextStep];
       if (step && !waitsOn(k, step)) actions.push({ kind: 'step', proc });
     }
     if (list.exchange) actions.push({ kind: 'commit' });
     else if (!list.done && !waitsOn(k, list.next!)) actions.push({ kind: 'kernel' });
-    if (actions.length === 0) return stuckInLockstep(k, list);
+    if (actions.length === 0) {
+      // A process paused by a fault will be enabled again when it resumes: wait for it.
+      const paused = k.procs.filter((p) => p.live && p.paused).map((p) => p.paused!);
+      if (paused.length > 0) { await Promise.race(paused); granted--; continue; }
+      return stuckInLockstep(k, list);
+    }
     const a = actions[prng.below(actions.length)]!;
     k.history.add('schedule', { choice: a.kind === 'step' ? a.proc.name : a.kind, enabled: actions.length, clock: k.clock + 1 });
-    if (a.kind === 'step') { k.grant(a.proc); continue; }
+    if (a.kind === 'step') {
+      if ((await k.beforeStep(a.proc)) === 'go') k.grant(a.proc);
+      continue;
+    }
     k.clock++;
     if (a.kind === 'kernel') { await list.run(true); continue; }
     const ex = list.exchange!;

@@ -28,6 +28,8 @@ export type AgentMsg =
   | { t: 'hello'; osPid: number }
   | { t: 'ready'; re: number }
   | { t: 'start'; index: number }
+  /** Free schedule: about to start step `index`, a step a fault names: waiting for `continue`. */
+  | { t: 'at'; index: number }
   | { t: 'done'; index: number; result: StepResult; detail?: StepDetail }
   | { t: 'blocked'; index: number; xid: number }
   | { t: 'prepared'; xid: number; answers: PrepareAnswer[] }
@@ -68,7 +70,8 @@ export type KernelMsg =
       config: RunConfig; mm?: MmSnapshot }
   | { t: 'grant'; index: number; now: number }
   /** Free schedule: run your steps from `startIndex` on, without grants. */
-  | { t: 'go'; startIndex: number }
+  | { t: 'go'; startIndex: number; stops: number[] }
+  | { t: 'continue' }
   | { t: 'prepare'; xid: number; vpages: number[] }
   /** `last`: the final batch of this exchange's commit: release the pages still held. */
   | { t: 'commit'; xid: number; purged: number[]; last: boolean }
