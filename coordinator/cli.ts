@@ -25,6 +25,7 @@ const USAGE = `usage:
                   [--purge-unit range|page] [--frames N] [--seed N]
                   [--schedule lockstep|free] [--json] [--trace FILE] [--html FILE]
                   [--fault kill:P@N|kill:P@N+|kill:reclaim|pause:P@N:MS|random:kill=R,pause=R]...
+                  [--check-model]
   vrange list [DIR]          list the scenarios in DIR (default: the bundled scenarios/)
   vrange help`;
 
@@ -45,7 +46,7 @@ function wholeNumber(flag: string, value: string | undefined, min: number, max: 
   return Number(value);
 }
 
-export interface RunCommand { file: string; scenario: Scenario; config: RunConfig; json: boolean; trace?: string; html?: string; faults: Fault[] }
+export interface RunCommand { file: string; scenario: Scenario; config: RunConfig; json: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean }
 
 /** Parses `run` arguments and loads the scenario; throws UsageError or ScenarioError. */
 export function parseRun(args: string[]): RunCommand {
@@ -56,7 +57,7 @@ export function parseRun(args: string[]): RunCommand {
       options: {
         policy: { type: 'string' }, access: { type: 'string' }, 'purge-unit': { type: 'string' }, frames: { type: 'string' },
         seed: { type: 'string' }, schedule: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, html: { type: 'string' },
-        fault: { type: 'string', multiple: true },
+        fault: { type: 'string', multiple: true }, 'check-model': { type: 'boolean' },
       },
     });
   } catch (e) {
@@ -80,7 +81,7 @@ export function parseRun(args: string[]): RunCommand {
     seed, schedule,
   };
   const faults = (values.fault ?? []).map((f) => parseFault(f, scenario));
-  return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults };
+  return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults, checkModel: values['check-model'] ?? false };
 }
 
 export function reproduce(file: string, c: RunConfig, faults: Fault[] = []): string {
@@ -95,7 +96,7 @@ async function run(args: string[]): Promise<number> {
   const say = (line: string) => { narration.push(line); if (!cmd.json) out(line); };
   const head = header(cmd.scenario, cmd.config);
   if (!cmd.json) head.forEach(out);
-  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults });
+  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel });
   const foot = footer(report, reproduce(cmd.file, cmd.config, cmd.faults));
   if (cmd.json) out(JSON.stringify(report, null, 2));
   else foot.forEach(out);

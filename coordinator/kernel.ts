@@ -246,11 +246,13 @@ export class Kernel {
     this.unbusy(`step:${proc.name}`);
   }
 
-  recordStep(process: string, index: number, step: ProcessStep | KernelStep, result: StepResult, detail?: unknown): void {
+  /** `cutOff`: the process died with the step in flight (Jepsen's `info`: its effect is unknown). */
+  recordStep(process: string, index: number, step: ProcessStep | KernelStep, result: StepResult, detail?: unknown, cutOff = false): void {
     const rec: StepRecord = { process, index, op: step.op, result };
     if (step.label) rec.label = step.label;
     this.steps.push(rec);
-    this.history.add('complete', { process, index, op: step.op, result, detail, label: step.label });
+    const type = cutOff ? 'info' : result.ok ? 'ok' : 'fail';
+    this.history.add('complete', { process, index, op: step.op, type, result, detail, label: step.label });
     // A `check` is an assertion: without an `expect` of its own it is expected to hold.
     const expected = expectationFor(step, this.config.policy) ?? (step.op === 'check' ? { ok: true } : undefined);
     if (expected && !matches(expected, result)) {
@@ -669,7 +671,7 @@ export class Kernel {
     if (proc.inFlight >= 0) {
       const step = proc.spec.steps[proc.inFlight]!;
       if (signal === null) this.violation('agent-alive', `${proc.name}'s agent exited with code ${code} during step ${proc.inFlight}`);
-      this.recordStep(proc.name, proc.inFlight, step, { ok: false, signal: signal ?? 'SIGKILL' });
+      this.recordStep(proc.name, proc.inFlight, step, { ok: false, signal: signal ?? 'SIGKILL' }, undefined, true);
       proc.inFlight = -1;
     }
     proc.state = signal !== null ? 'killed' : 'exited';

@@ -12,6 +12,8 @@ import type { HistoryEvent } from './history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import { runTimeoutMs } from '../shared/limits.js';
 import { FaultPlan, type Fault } from './faults.js';
+import { runModel, type Action, type ModelStep } from '../model/model.js';
+import type { InvariantResult } from './invariants.js';
 
 export interface RunOptions {
   /** Write the history as JSON lines here. */
@@ -20,6 +22,8 @@ export interface RunOptions {
   narrate?: (line: string) => void;
   timeoutMs?: number;
   faults?: Fault[];
+  /** Replay a lockstep run through the reference model (model/) and compare every step. */
+  checkModel?: boolean;
 }
 
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
@@ -61,11 +65,50 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   const invariants = checkInvariants(kernel);
   const completed = kernel.violations.filter((v) => v.name === 'run-completed');
   invariants.push(completed.length ? { name: 'run-completed', ok: false, detail: completed.map((v) => v.text).join('; ') } : { name: 'run-completed', ok: true });
+  if (opts.checkModel) invariants.push(compareWithModel(scenario, config, kernel, opts.faults ?? []));
   const report = buildReport(kernel, invariants);
   kernel.history.add('verdict', { ok: report.ok, failures: report.failures.length, invariants });
   if (opts.trace) writeFileSync(opts.trace, kernel.history.toJsonLines());
   rmSync(runDir, { recursive: true, force: true });
   return { report, history: kernel.history.events };
+}
+
+/** The lockstep schedule the run took, as the model's actions. */
+export function actionsOf(history: HistoryEvent[]): Action[] {
+  return history.filter((e) => e.kind === 'schedule').map((e) =>
+    e.choice === 'kernel' ? { kind: 'kernel' } : e.choice === 'commit' ? { kind: 'commit' } : { kind: 'step', process: e.choice as string });
+}
+
+function compareWithModel(scenario: Scenario, config: RunConfig, kernel: Kernel, faults: Fault[]): InvariantResult {
+  const name = 'matches-model';
+  if (config.schedule !== 'lockstep') return { name, ok: true, detail: 'not checked: the model replays lockstep runs only' };
+  if (faults.length > 0) return { name, ok: true, detail: 'not checked: the model does not inject faults' };
+  if (kernel.violations.some((v) => v.name === 'run-completed')) return { name, ok: false, detail: 'the run did not complete' };
+  let model: ModelStep[];
+  try {
+    model = runModel(scenario, config, actionsOf(kernel.history.events)).steps;
+  } catch (e) {
+    return { name, ok: false, detail: `the model refused the schedule: ${(e as Error).message}` };
+  }
+  const real = kernel.steps;
+  for (let i = 0; i < Math.max(real.length, model.length); i++) {
+    const a = real[i];
+    const b = model[i];
+    const key = (x: typeof a | typeof b) => (x ? `${x.process} #${x.index} ${x.op} ${JSON.stringify(x.result)}` : 'nothing');
+    if (!a || !b || a.process !== b.process || a.index !== b.index || JSON.stringify(a.result) !== JSON.stringify(canonical(b.result, a.result))) {
+      return { name, ok: false, detail: `completed step ${i}: the run gave ${key(a)}, the model ${key(b)}` };
+    }
+  }
+  return { name, ok: true };
+}
+
+/** The model's result with its fields in the run's order, so that equal results compare equal. */
+function canonical(m: Record<string, unknown>, like: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!like) return m;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(like)) if (k in m) out[k] = m[k];
+  for (const k of Object.keys(m)) if (!(k in out)) out[k] = m[k];
+  return out;
 }
 
 function stepOf(s: Scenario, process: string, index: number) {

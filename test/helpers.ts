@@ -21,9 +21,9 @@ export function configFor(s: Scenario, over: Partial<RunConfig> = {}): RunConfig
   };
 }
 
-export async function runFile(path: string, over: Partial<RunConfig> = {}): Promise<RunOutcome> {
+export async function runFile(path: string, over: Partial<RunConfig> = {}, checkModel = false): Promise<RunOutcome> {
   const s = loadScenario(path);
-  return runScenario(s, configFor(s, over));
+  return runScenario(s, configFor(s, over), { checkModel });
 }
 
 export async function runYaml(yaml: string, over: Partial<RunConfig> = {}): Promise<RunOutcome> {

@@ -1,5 +1,6 @@
 // Every scenario in scenarios/ passes under every policy, in both schedules, on the real
-// multi-process system (agents are OS processes, messages cross a ZeroMQ socket).
+// multi-process system (agents are OS processes, messages cross a ZeroMQ socket), and every
+// lockstep run gives, step for step, what the reference model (model/) gives for its schedule.
 import test from 'ava';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ for (const file of files) {
   test(`${name}: every policy, lockstep and free`, async (t) => {
     for (const policy of POLICIES) {
       for (const [schedule, seed] of [['lockstep', 1], ['lockstep', 2], ['free', 0]] as const) {
-        const { report } = await gate(() => runFile(join(dir, file), { policy, schedule, seed }));
+        const { report } = await gate(() => runFile(join(dir, file), { policy, schedule, seed }, schedule === 'lockstep'));
         const where = `${policy}/${schedule}/seed ${seed}`;
         const broken = report.invariants.filter((i) => !i.ok).map((i) => i.name);
         if (failsOnPurpose[name]) {
@@ -33,6 +34,7 @@ for (const file of files) {
         t.deepEqual(report.failures, [], `${where}: expectations`);
         t.deepEqual(broken, [], `${where}: invariants ${JSON.stringify(report.invariants.filter((i) => !i.ok))}`);
         t.true(report.ok, where);
+        if (schedule === 'lockstep') t.true(report.invariants.some((i) => i.name === 'matches-model' && i.ok && !i.detail), `${where}: model checked`);
       }
     }
   });

@@ -1,0 +1,103 @@
+// Random valid scenarios, made from a seed: the raw material of model-checked random runs.
+// Every binding a step uses was made before it (forked children inherit the parent's), every
+// position lies inside its mapping or file, and nothing waits, so every run can end.
+
+import { Prng } from './prng.js';
+import { parseScenario } from './scenario.js';
+import type { Scenario } from './scenario-types.js';
+
+interface MapB { name: string; pages: number }
+interface State { maps: MapB[]; fds: Array<{ name: string; file: number }>; n: number }
+
+const ops = ['write', 'write', 'write', 'read', 'read', 'vrange', 'vrange', 'vrange', 'mmap', 'open', 'fvrange', 'query', 'munmap', 'close'] as const;
+
+function step(r: Prng, st: State, files: Array<{ name: string; pages: number }>, fork?: string): Record<string, unknown> | undefined {
+  const pick = <T>(xs: T[]): T => xs[r.below(xs.length)]!;
+  const op = fork && r.below(6) === 0 ? 'fork' : pick([...ops]);
+  const map = st.maps.length ? pick(st.maps) : undefined;
+  const fd = st.fds.length ? pick(st.fds) : undefined;
+  switch (op) {
+    case 'fork': return { op: 'fork', child: fork };
+    case 'open': {
+      if (!files.length) return undefined;
+      const file = r.below(files.length);
+      const name = `fd${st.n++}`;
+      st.fds.push({ name, file });
+      return { op: 'open', file: files[file]!.name, fd: name };
+    }
+    case 'mmap': {
+      const name = `m${st.n++}`;
+      if (fd && r.below(2) === 0) {
+        const fpages = files[fd.file]!.pages;
+        const offset = r.below(fpages);
+        const pages = 1 + r.below(fpages - offset);
+        st.maps.push({ name, pages });
+        return { op: 'mmap', as: name, fd: fd.name, pages, offset, share: r.below(3) === 0 ? 'private' : 'shared' };
+      }
+      const pages = 1 + r.below(4);
+      st.maps.push({ name, pages });
+      return r.below(5) === 0 ? { op: 'mmap', as: name, pages, share: 'shared' } : { op: 'mmap', as: name, pages };
+    }
+    case 'write': return map ? { op: 'write', map: map.name, page: r.below(map.pages), value: `v${r.below(100)}` } : undefined;
+    case 'read': return map ? { op: 'read', map: map.name, page: r.below(map.pages) } : undefined;
+    case 'vrange': {
+      if (!map) return undefined;
+      const page = r.below(map.pages);
+      return { op: 'vrange', map: map.name, page, pages: 1 + r.below(map.pages - page), mode: r.below(2) ? 'volatile' : 'nonvolatile' };
+    }
+    case 'fvrange': {
+      if (!fd) return undefined;
+      const fpages = files[fd.file]!.pages;
+      const page = r.below(fpages);
+      return { op: 'fvrange', fd: fd.name, page, pages: 1 + r.below(fpages - page), mode: r.below(2) ? 'volatile' : 'nonvolatile' };
+    }
+    case 'query': {
+      if (map && r.below(2)) {
+        const page = r.below(map.pages);
+        return { op: 'query', map: map.name, page, pages: 1 + r.below(map.pages - page) };
+      }
+      return fd ? { op: 'query', fd: fd.name, page: 0, pages: files[fd.file]!.pages } : undefined;
+    }
+    case 'munmap': {
+      if (!map) return undefined;
+      const page = r.below(map.pages);
+      return { op: 'munmap', map: map.name, page, pages: 1 + r.below(map.pages - page) };
+    }
+    case 'close': return fd ? { op: 'close', fd: fd.name } : undefined;
+  }
+}
+
+function steps(r: Prng, st: State, files: Array<{ name: string; pages: number }>, count: number, fork?: string): { steps: unknown[]; atFork?: State } {
+  const out: unknown[] = [];
+  let atFork: State | undefined;
+  while (out.length < count) {
+    const s = step(r, st, files, atFork ? undefined : fork);
+    if (!s) continue;
+    if (s.op === 'fork') atFork = { maps: [...st.maps], fds: [...st.fds], n: st.n + 1000 };
+    out.push(s);
+  }
+  return { steps: out, atFork };
+}
+
+/** A random scenario: two or three processes (one forked), files, and a few kernel reclaims. */
+export function randomScenario(seed: number): Scenario {
+  const r = new Prng(seed);
+  const files = Array.from({ length: r.below(3) }, (_, i) => ({ name: `f${i}`, pages: 1 + r.below(4), kind: r.below(3) === 0 ? 'ashmem' : 'tmpfs' }));
+  const a = steps(r, { maps: [], fds: [], n: 0 }, files, 4 + r.below(8), 'C');
+  const b = steps(r, { maps: [], fds: [], n: 0 }, files, 3 + r.below(8));
+  const processes: Record<string, unknown> = {
+    A: { steps: a.steps, sigbus: r.below(2) ? 'handle' : 'kill' },
+    B: { steps: b.steps, sigbus: 'handle' },
+  };
+  if (a.atFork) processes.C = { forked: true, sigbus: 'handle', steps: steps(r, a.atFork, files, 2 + r.below(6)).steps };
+  const kernel = Array.from({ length: 1 + r.below(3) }, () => (r.below(2) ? { op: 'reclaim', all: true } : { op: 'reclaim', pages: 1 + r.below(4) }));
+  const doc = {
+    name: `random-${seed}`,
+    description: `A random scenario made from seed ${seed} (vrange's generator).`,
+    access: r.below(3) === 0 ? 'zero' : 'sigbus',
+    purgeUnit: r.below(2) ? 'page' : 'range',
+    memory: { frames: [3, 4, 6, 8, 64][r.below(5)] },
+    files, processes, kernel,
+  };
+  return parseScenario(JSON.stringify(doc), `random-${seed}.json`);
+}
