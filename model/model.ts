@@ -419,9 +419,10 @@ class Model {
   /** A free frame for `p`, purging one unit at a time, then OOM-killing. null: `p` itself is the victim. */
   allocFrame(p: Proc, value: string, source?: Frame): Frame | null {
     while (this.frames.size >= this.cfg.frames) {
-      const heldFrames = new Set(this.exchange?.held.map((h) => h.frame) ?? []);
-      // CHOICE: the page being faulted on (the copy-on-write source) is locked, not a candidate.
-      const candidates = new Set([...this.frames].filter((f) => !heldFrames.has(f) && f !== source));
+      // docs/semantics.md: every frame resident at an open exchange's prepare is that exchange's
+      // candidate and no other's. CHOICE: the page being faulted on (the COW source) is locked too.
+      const isolated = this.exchange?.candidates ?? new Set<Frame>();
+      const candidates = new Set([...this.frames].filter((f) => !isolated.has(f) && f !== source));
       this.purgeUnits(candidates, this.answers(), () => this.frames.size < this.cfg.frames);
       if (this.frames.size < this.cfg.frames) break;
       const victim = this.oomVictim(p);
