@@ -17,6 +17,7 @@ import { runScenario } from './run.js';
 import { footer, header } from './report.js';
 import { renderHtml } from './html.js';
 import { FaultError, parseFault, type Fault } from './faults.js';
+import { explore, exploreRunsMax } from './explore.js';
 
 export class UsageError extends Error {}
 
@@ -26,6 +27,9 @@ const USAGE = `usage:
                   [--schedule lockstep|free] [--json] [--trace FILE] [--html FILE]
                   [--fault kill:P@N|kill:P@N+|kill:reclaim|pause:P@N:MS|random:kill=R,pause=R]...
                   [--check-model]
+  vrange explore FILE [--runs N] [--fault SPEC]... [--seed BASE] [--policy P] [--schedule S]
+                  [--check-determinism] [--json]
+                             N runs with seeds from BASE, each history checked
   vrange list [DIR]          list the scenarios in DIR (default: the bundled scenarios/)
   vrange help`;
 
@@ -46,24 +50,24 @@ function wholeNumber(flag: string, value: string | undefined, min: number, max: 
   return Number(value);
 }
 
+const runOptions = {
+  policy: { type: 'string' }, access: { type: 'string' }, 'purge-unit': { type: 'string' }, frames: { type: 'string' },
+  seed: { type: 'string' }, schedule: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, html: { type: 'string' },
+  fault: { type: 'string', multiple: true }, 'check-model': { type: 'boolean' }, runs: { type: 'string' }, 'check-determinism': { type: 'boolean' },
+} as const;
+
 export interface RunCommand { file: string; scenario: Scenario; config: RunConfig; json: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean }
 
-/** Parses `run` arguments and loads the scenario; throws UsageError or ScenarioError. */
-export function parseRun(args: string[]): RunCommand {
+/** Parses `run` (or `explore`) arguments and loads the scenario; throws UsageError or ScenarioError. */
+export function parseRun(args: string[], command = 'run'): RunCommand & { runs: number; checkDeterminism: boolean } {
   let parsed;
   try {
-    parsed = parseArgs({
-      args, allowPositionals: true, strict: true,
-      options: {
-        policy: { type: 'string' }, access: { type: 'string' }, 'purge-unit': { type: 'string' }, frames: { type: 'string' },
-        seed: { type: 'string' }, schedule: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, html: { type: 'string' },
-        fault: { type: 'string', multiple: true }, 'check-model': { type: 'boolean' },
-      },
-    });
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: runOptions });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   const { values, positionals } = parsed;
+  if (command === 'run' && (values.runs !== undefined || values['check-determinism'])) throw new UsageError('--runs and --check-determinism go with explore, not run');
   if (positionals.length !== 1) throw new UsageError(`run takes one scenario FILE, got ${positionals.length}`);
   const file = positionals[0]!;
   const policy = oneOf('policy', values.policy, POLICIES);
@@ -81,7 +85,9 @@ export function parseRun(args: string[]): RunCommand {
     seed, schedule,
   };
   const faults = (values.fault ?? []).map((f) => parseFault(f, scenario));
-  return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults, checkModel: values['check-model'] ?? false };
+  const runs = wholeNumber('runs', values.runs, 1, exploreRunsMax) ?? 100;
+  return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults,
+    checkModel: values['check-model'] ?? false, runs, checkDeterminism: values['check-determinism'] ?? false };
 }
 
 export function reproduce(file: string, c: RunConfig, faults: Fault[] = []): string {
@@ -102,6 +108,32 @@ async function run(args: string[]): Promise<number> {
   else foot.forEach(out);
   if (cmd.html) writeFileSync(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history));
   return report.ok ? 0 : 1;
+}
+
+async function exploreCommand(args: string[]): Promise<number> {
+  const cmd = parseRun(args, 'explore');
+  const tty = process.stderr.isTTY;
+  const started = Date.now();
+  process.stdout.write(`explore ${cmd.file}: ${cmd.runs} run(s), seeds from ${cmd.config.seed}, policy ${cmd.config.policy}, schedule ${cmd.config.schedule}${cmd.faults.length ? `, faults ${cmd.faults.map((f) => f.spec).join(' ')}` : ''}\n`);
+  const result = await explore({
+    file: cmd.file, scenario: cmd.scenario, base: cmd.config, runs: cmd.runs, faultSpecs: cmd.faults.map((f) => f.spec),
+    checkDeterminism: cmd.checkDeterminism,
+    progress: tty ? (done, total) => {
+      const width = 30;
+      const filled = Math.round((done / total) * width);
+      process.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}`);
+      if (done === total) process.stderr.write('\n');
+    } : undefined,
+  });
+  if (cmd.json) {
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  } else {
+    process.stdout.write('outcome                                   runs\n');
+    for (const [outcome, n] of Object.entries(result.counts)) process.stdout.write(`${outcome.padEnd(42)}${n}\n`);
+    process.stdout.write(`faults injected: ${result.kills} kill(s), ${result.pauses} pause(s); ${cmd.runs} histories checked in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    for (const r of result.failing) process.stdout.write(`FAILED seed ${r.seed} (${r.outcome}): ${r.repro}\n`);
+  }
+  return result.failing.length > 0 ? 1 : 0;
 }
 
 function list(args: string[]): number {
@@ -129,10 +161,11 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'run': return await run(rest);
       case 'list': return list(rest);
+      case 'explore': return await exploreCommand(rest);
       case 'help': case '--help': case '-h': case undefined:
         process.stdout.write(USAGE + '\n');
         return command === undefined ? 2 : 0;
-      default: throw new UsageError(`unknown command "${command}"; allowed: run, list, help`);
+      default: throw new UsageError(`unknown command "${command}"; allowed: run, explore, list, help`);
     }
   } catch (e) {
     if (e instanceof ScenarioError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }

@@ -124,3 +124,28 @@ test('vrange list shows every scenario with its description', async (t) => {
   t.is(r.code, 0);
   t.regex(r.stdout, /fork-cow-purge\s+.*scenarios\/fork-cow-purge\.yaml\n\s+Parent marks a buffer volatile and forks/);
 });
+
+test('explore: many seeds, each history checked, a failing run printed with its reproduction', async (t) => {
+  const path = tempFile('flaky.yaml', `name: flaky
+processes:
+  A:
+    steps:
+      - { op: mmap, as: m, pages: 1 }
+      - { op: write, map: m, page: 0, value: "x" }
+      - { op: vrange, map: m, page: 0, pages: 1, mode: volatile }
+      - { op: signal, name: marked }
+      - { op: vrange, map: m, page: 0, pages: 1, mode: nonvolatile, expect: { purged: false } }
+kernel:
+  - { op: wait, name: marked }
+  - { op: reclaim, all: true }
+`);
+  const r = await cli(['explore', path, '--runs', '8', '--seed', '1']);
+  t.is(r.code, 1, 'the purge wins the race for some seed: an expectation fails');
+  t.regex(r.stdout, /ok\s+\d+\n/);
+  t.regex(r.stdout, /expectation failed\s+\d+\n/);
+  const repro = r.stdout.match(/FAILED seed (\d+) \(expectation failed\): (vrange run .*)/);
+  t.truthy(repro);
+  const again = await cli(repro![2]!.split(' ').slice(1).concat('--json'));
+  t.is(again.code, 1, 'the printed command reproduces the failure');
+  t.is(JSON.parse(again.stdout).failures[0].index, 4);
+});
