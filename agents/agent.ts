@@ -115,7 +115,8 @@ export class Agent {
     const step = this.steps[index];
     if (!step) return this.fatal(`no step ${index}`);
     const { result, detail } = await runStep(this, step, index);
-    const fatal = (result.signal === 'SIGBUS' && this.sigbus === 'kill') || result.signal === 'SIGSEGV';
+    // Only a signal this process got is fatal: a waitpid's `signal` is the other process's.
+    const fatal = !result.ok && ((result.signal === 'SIGBUS' && this.sigbus === 'kill') || result.signal === 'SIGSEGV');
     const d: StepDetail = { ...detail };
     if (fatal) d.fatal = result.signal as string;
     this.socket.send({ t: 'done', index, result, detail: d });

@@ -106,11 +106,11 @@ export class Kernel {
   }
 
   /** Gives a process an agent and a pid, and starts it (its first step waits for a grant in lockstep). */
-  private async birth(proc: Proc, parent: Proc | undefined, mm?: import('../shared/messages.js').MmSnapshot): Promise<void> {
+  private async birth(proc: Proc, parent: Proc | undefined, mm?: import('../shared/messages.js').MmSnapshot, pid = this.nextPid++): Promise<void> {
+    proc.pid = pid;
     const conn = await this.pool.take(agentPoolSize);
     conn.proc = proc;
     proc.agent = conn;
-    proc.pid = this.nextPid++;
     proc.state = 'running';
     this.byRouting.set(conn.routingId, conn);
     conn.actor.send({ type: 'assigned' });
@@ -120,6 +120,16 @@ export class Kernel {
       config: this.config, mm });
     await withTimeout(ready, agentStartTimeoutMs, `agent for ${proc.name} did not become ready`);
     this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child.pid });
+    // A process with no steps has run all its steps: it exits with code 0 at once.
+    if (proc.spec.steps.length === 0) this.ending(proc, { code: 0 });
+  }
+
+  /** The process has reported its last result: end it (exit code, or a fatal signal) and await its reaping. */
+  private ending(proc: Proc, how: { code: number } | { signal: NodeJS.Signals }): void {
+    this.busyWith(`reap:${proc.name}`);
+    proc.agent!.actor.send({ type: 'ending' });
+    if ('signal' in how) proc.agent!.child.kill(how.signal);
+    else this.sendTo(proc, { t: 'die', code: how.code });
   }
 
   /** Free schedule: let a process run its steps without grants. */
@@ -238,10 +248,7 @@ export class Kernel {
     const last = proc.nextStep >= proc.spec.steps.length;
     const fatal = msg.detail?.fatal;
     if (fatal || step.op === 'exit' || last) {
-      this.busyWith(`reap:${proc.name}`);
-      proc.agent!.actor.send({ type: 'ending' });
-      if (fatal) proc.agent!.child.kill(fatal as NodeJS.Signals);
-      else this.sendTo(proc, { t: 'die', code: msg.detail?.exiting ?? 0 });
+      this.ending(proc, fatal ? { signal: fatal as NodeJS.Signals } : { code: msg.detail?.exiting ?? 0 });
     }
     this.unbusy(`step:${proc.name}`);
   }
@@ -331,6 +338,7 @@ export class Kernel {
       case 'signal': this.signal(m.name); return {};
       case 'wait': await this.waitSignal(proc, m.name); return {};
       case 'waitpid': return this.waitpid(proc, m.process);
+      case 'crash': proc.agent!.child.kill('SIGKILL'); return undefined;
     }
   }
 
@@ -539,11 +547,12 @@ export class Kernel {
     await reaped;
   }
 
-  whenReaped(proc: Proc): Promise<void> {
+  /** Resolves once `proc` is reaped; `waiter`, parked on it, is unparked in the same turn. */
+  whenReaped(proc: Proc, waiter?: Proc): Promise<void> {
     if (proc.reaped) return Promise.resolve();
     return new Promise((resolve) => {
       const list = this.reapWaiters.get(proc.name) ?? [];
-      list.push(resolve);
+      list.push(() => { if (waiter) waiter.parkedOn = undefined; resolve(); });
       this.reapWaiters.set(proc.name, list);
     });
   }
@@ -581,10 +590,11 @@ export class Kernel {
   }
 
   private sysQueryFd(proc: Proc, fd: number, start: number, pages: number): Omit<SysRet, 't' | 're'> {
+    if (pages <= 0) return { errno: 'EINVAL' };
     const id = proc.fds.get(fd);
     if (id === undefined) return { errno: 'EBADF' };
     const file = this.files[id]!;
-    if (pages <= 0 || start + pages > file.pages) return { errno: 'EINVAL' };
+    if (start + pages > file.pages) return { errno: 'EINVAL' };
     const list = [];
     for (let p = start; p < start + pages; p++) {
       list.push({ page: p, resident: file.cache[p]! >= 0, volatile: file.isVolatile(p), purged: file.purged[p] === 1 });
@@ -601,7 +611,7 @@ export class Kernel {
     for (const id of child.fds.values()) this.files[id]!.openCount++;
     child.vmas = parent.vmas.map((v) => ({ ...v }));
     // The child's page table: every page with its own frame, now shared copy-on-write.
-    const pid = this.nextPid; // birth() assigns it; the rmap needs it first
+    const pid = this.nextPid++; // claimed now: another fork may start while this child's agent starts
     for (const v of mm.vmas) {
       for (let i = 0; i < v.pages; i++) {
         const f = v.frames[i]!;
@@ -611,9 +621,8 @@ export class Kernel {
         this.rmap.add(pid, v.start + i, f, 'anon');
       }
     }
-    await this.birth(child, parent, mm);
-    if (child.pid !== pid) throw new Error('kernel invariant: fork pid changed while the child started');
-    if (this.config.schedule === 'free') this.runFree(child);
+    await this.birth(child, parent, mm, pid);
+    if (this.config.schedule === 'free' && child.live && child.spec.steps.length > 0) this.runFree(child);
     this.onProgress();
     return { pid: child.pid };
   }
@@ -644,8 +653,7 @@ export class Kernel {
     if (!target.reaped) {
       proc.parkedOn = `process ${name} to end`;
       this.onProgress();
-      await this.whenReaped(target);
-      proc.parkedOn = undefined;
+      await this.whenReaped(target, proc);
     }
     // `exitSignal`, not `signal`: a reply's `signal` is a signal delivered to the caller.
     return target.signal !== undefined ? { exitSignal: target.signal } : { exitCode: target.exitCode ?? 0 };

@@ -120,8 +120,8 @@ export async function runLockstep(k: Kernel): Promise<Stuck[]> {
 async function stuckInLockstep(k: Kernel, list: KernelList): Promise<Stuck[]> {
   const stuck: Stuck[] = [];
   for (const proc of byPid(k)) {
-    if (!proc.live) continue;
-    const step = proc.spec.steps[proc.nextStep]!;
+    const step = proc.spec.steps[proc.nextStep];
+    if (!proc.live || !step) continue;
     stuck.push({ process: proc.name, index: proc.nextStep, waitsFor: waitsOn(k, step) ?? 'nothing' });
   }
   if (!list.done) stuck.push({ process: 'kernel', index: list.index, waitsFor: waitsOn(k, list.next!) ?? 'nothing' });
@@ -175,7 +175,7 @@ export async function runFree(k: Kernel): Promise<Stuck[]> {
       check();
     }
   })();
-  for (const proc of byPid(k)) k.runFree(proc);
+  for (const proc of byPid(k)) if (proc.live && proc.spec.steps.length > 0) k.runFree(proc);
   check();
   await over;
   stopped = true;

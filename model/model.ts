@@ -550,7 +550,8 @@ class Model {
     switch (step.op) {
       case 'read': case 'write': { const v = this.vpage(p, step.map, step.page); return { s: v, e: v + 1 }; }
       case 'munmap': {
-        const b = p.maps.get(step.map)!;
+        const b = p.maps.get(step.map);
+        if (!b) return { errno: 'EINVAL' }; // the binding's mmap failed: munmap(MAP_FAILED)
         const first = step.page ?? 0;
         const n = step.pages ?? b.pages - first;
         return n <= 0 ? { errno: 'EINVAL' } : { s: b.start + first, e: b.start + first + n };
@@ -558,13 +559,13 @@ class Model {
       case 'query': {
         if (step.map === undefined) return undefined;
         if (step.pages === 0) return { errno: 'EINVAL' };
-        const s = p.maps.get(step.map)!.start + step.page;
+        const s = this.mapStart(p, step.map) + step.page;
         return this.fullyMapped(p, s, s + step.pages) ? { s, e: s + step.pages } : { errno: 'ENOMEM' };
       }
       case 'vrange': {
         const r = this.pageRange(step);
         if ('errno' in r) return r;
-        const s = p.maps.get(step.map)!.start + r.first;
+        const s = this.mapStart(p, step.map) + r.first;
         if (!this.fullyMapped(p, s, s + r.n)) return { errno: 'ENOMEM' };
         const refused = this.policy === 'anon-only' && p.vmas.some((v) => v.file && v.file.kind !== 'shmem' && v.start < s + r.n && v.start + v.pages > s);
         return refused ? { errno: 'EINVAL' } : { s, e: s + r.n };
@@ -593,7 +594,10 @@ class Model {
     return step.pages === 0 ? { errno: 'EINVAL' } : { first: step.page!, n: step.pages! };
   }
 
-  vpage(p: Proc, map: string, page: number): number { return p.maps.get(map)!.start + page; }
+  vpage(p: Proc, map: string, page: number): number { return this.mapStart(p, map) + page; }
+
+  /** docs/semantics.md: a binding whose mmap failed names no memory (an address never mapped). */
+  mapStart(p: Proc, map: string): number { return p.maps.get(map)?.start ?? -(2 ** 40); }
 
   fdFile(p: Proc, name: string): FileObj | undefined {
     const fd = p.fdNames.get(name);
@@ -603,6 +607,7 @@ class Model {
   exec(p: Proc, step: ProcessStep, grantedAt: number): Outcome {
     switch (step.op) {
       case 'open': {
+        if (!this.files.some((f) => f.name === step.file && f.kind !== 'shmem')) return err('ENOENT');
         let fd = FIRST_FD;
         while (p.fds.has(fd)) fd++;
         p.fds.set(fd, this.files.find((f) => f.name === step.file && f.kind !== 'shmem')!);
@@ -637,6 +642,7 @@ class Model {
   }
 
   mmap(p: Proc, step: ProcessStep & { op: 'mmap' }): Outcome {
+    if (step.pages === 0) return err('EINVAL');
     let file: FileObj | undefined;
     const offset = step.fd !== undefined ? step.offset ?? 0 : 0;
     if (step.fd !== undefined) {

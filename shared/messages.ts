@@ -55,7 +55,8 @@ export type SysCall =
   | { t: 'fork'; id: number; child: string; mm: MmSnapshot }
   | { t: 'signal'; id: number; name: string }
   | { t: 'wait'; id: number; name: string }
-  | { t: 'waitpid'; id: number; process: string };
+  | { t: 'waitpid'; id: number; process: string }
+  | { t: 'crash'; id: number };
 
 /** A syscall's reply. `errno` or `signal` when it failed; `retry` when a named frame was stale. */
 export interface SysRet {
