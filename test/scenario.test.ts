@@ -199,10 +199,11 @@ test('unknown field lists the fields of that op', (t) => {
 });
 
 test('wrong type says what is allowed and what was given', (t) => {
-  rejects(t, oneProcess(['{ op: mmap, as: b, pages: x }']), 'processes.A.steps[0].pages', 'expected a whole number >= 1');
+  rejects(t, oneProcess(['{ op: mmap, as: b, pages: x }']), 'processes.A.steps[0].pages', 'expected a whole number >= 0');
+  rejects(t, 'name: x\nfiles: [{ name: f, pages: 0 }]\nprocesses: {}\n', 'files[0].pages', 'expected a whole number >= 1');
   rejects(t, oneProcess(['{ op: mmap, as: b, pages: x }']), 'processes.A.steps[0].pages', 'got "x"');
   rejects(t, oneProcess(['{ op: mmap, as: b, pages: 1.5 }']), 'processes.A.steps[0].pages', 'got 1.5');
-  rejects(t, oneProcess(['{ op: mmap, as: b, pages: 0 }']), 'processes.A.steps[0].pages', 'got 0');
+  rejects(t, oneProcess(['{ op: mmap, as: b, pages: -1 }']), 'processes.A.steps[0].pages', 'got -1');
   rejects(t, oneProcess(['{ op: mmap, as: b, pages: 1, share: both }']), 'processes.A.steps[0].share', 'one of shared, private, got "both"');
   rejects(t, 'name: Bad_Name\nprocesses: {}\n', 'name', '[a-z0-9-]+');
   rejects(t, 'name: t\nprocesses: { 9lives: { steps: [] } }\n', 'processes.9lives', 'a letter then letters');
