@@ -136,3 +136,44 @@ kernel:
   }
   t.true(inWindow > 0, 'some seed kills B inside the exchange window');
 });
+
+test('deaths seen by waitpid, concurrent forks, crash and empty processes, in both schedules', async (t) => {
+  const yaml = `
+name: lifecycle
+processes:
+  A:
+    steps:
+      - { op: mmap, as: m, pages: 1 }
+      - { op: fork, child: C, expect: { ok: true } }
+      - { op: waitpid, process: C, expect: { ok: true, signal: SIGSEGV } }
+      - { op: waitpid, process: D, expect: { ok: true, signal: SIGKILL } }
+      - { op: exit, code: 4 }
+  B:
+    steps:
+      - { op: fork, child: D, expect: { ok: true } }
+      - { op: waitpid, process: E, expect: { ok: true, exitCode: 0 } }
+  C:
+    forked: true
+    steps:
+      - { op: munmap, map: m }
+      - { op: read, map: m, page: 0, expect: { signal: SIGSEGV } }
+  D:
+    forked: true
+    steps:
+      - { op: crash, expect: { ok: false, signal: SIGKILL } }
+  E:
+    steps: []
+kernel:
+  - { op: waitpid, process: A, expect: { ok: true, exitCode: 4 } }
+  - { op: waitpid, process: B, expect: { ok: true, exitCode: 0 } }
+  - { op: check, framesUsed: 0, processes: { A: exited, B: exited, C: killed, D: killed, E: exited } }
+`;
+  for (const [schedule, seed] of [['lockstep', 1], ['lockstep', 2], ['free', 0], ['free', 0]] as const) {
+    const run = await gate(() => runYaml(yaml, { schedule, seed }));
+    t.deepEqual(run.report.failures, [], `${schedule} ${seed}`);
+    t.true(run.report.ok, `${schedule} ${seed}: ${JSON.stringify(run.report.invariants.filter((i) => !i.ok))}`);
+    const pids = run.report.kernel.processes.map((p) => p.pid).filter((p) => p !== undefined).sort();
+    t.is(new Set(pids).size, pids.length, 'every process has its own pid');
+    t.deepEqual(resultsOf(run, 'D').get(0), { ok: false, signal: 'SIGKILL' }, 'the crash step is reported');
+  }
+});
