@@ -114,7 +114,7 @@ export class Agent {
     this.currentIndex = index;
     const step = this.steps[index];
     if (!step) return this.fatal(`no step ${index}`);
-    const { result, detail } = await runStep(this, step, index);
+    const { result, detail } = await runStep(this, step);
     // Only a signal this process got is fatal: a waitpid's `signal` is the other process's.
     const fatal = !result.ok && ((result.signal === 'SIGBUS' && this.sigbus === 'kill') || result.signal === 'SIGSEGV');
     const d: StepDetail = { ...detail };

@@ -41,8 +41,7 @@ function fdBinding(agent: Agent, name: string): number {
   return b.fd;
 }
 
-export async function runStep(agent: Agent, step: ProcessStep, index: number): Promise<StepOutcome> {
-  void index;
+export async function runStep(agent: Agent, step: ProcessStep): Promise<StepOutcome> {
   switch (step.op) {
     case 'open': return open(agent, step);
     case 'close': return close(agent, step);

@@ -726,12 +726,12 @@ export class Kernel {
   // ---------------------------------------------------------------- reclaim, kernel side
 
   /** Runs a whole exchange (prepare then commit). Callers hold the reclaim lock. */
-  async runExchange(want: number, reason: string): Promise<{ freed: number; ex: Exchange }> {
+  async runExchange(want: number, reason: string): Promise<{ freed: number }> {
     const ex = this.openExchange(want, reason);
     await ex.prepare();
     const r = await ex.commit();
-    this.exchanges.delete(ex.xid);
-    return { ...r, ex };
+    this.closeExchange(ex);
+    return r;
   }
 
   openExchange(want: number, reason: string): Exchange {

@@ -91,11 +91,6 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
     case 'birth':
       names.set(e.pid as number, e.process as string);
       return `${pad('kernel')} ${e.process} starts as pid ${e.pid}${e.parent ? `, forked by ${e.parent}` : ''} (OS pid ${e.osPid})`;
-    case 'complete': {
-      const step = e.step as Record<string, unknown> | undefined;
-      void step;
-      return undefined; // printed by the runner, which has the step text
-    }
     case 'blocked':
       return `${pad(e.process as string)} #${e.index} waits: its pages are held by reclaim exchange ${e.xid}`;
     case 'reclaim-prepare': {
