@@ -25,16 +25,23 @@ function fromRet(r: { errno?: string; signal?: string }): StepResult | undefined
   return undefined;
 }
 
+/**
+ * The start of every fault: no VMA is SIGSEGV; wait while a reclaim exchange holds the page; then
+ * look again (the commit may have purged it) and raise SIGBUS on a purged, still volatile page.
+ */
+async function faultIn(agent: Agent, vpage: number): Promise<{ vma: Vma; i: number } | StepResult> {
+  if (!agent.mm.pte(vpage)) return { ok: false, signal: 'SIGSEGV' };
+  await agent.untilReleased(vpage, vpage + 1);
+  const pte = agent.mm.pte(vpage);
+  if (!pte) return { ok: false, signal: 'SIGSEGV' };
+  return purgedSignal(agent, pte.vma, pte.i) ?? pte;
+}
+
 export async function readPage(agent: Agent, vpage: number): Promise<StepResult> {
   for (let attempt = 0; attempt < faultRetriesMax; attempt++) {
-    const pte = agent.mm.pte(vpage);
-    if (!pte) return { ok: false, signal: 'SIGSEGV' };
-    await agent.untilReleased(vpage, vpage + 1);
-    const again = agent.mm.pte(vpage);
-    if (!again) return { ok: false, signal: 'SIGSEGV' };
-    const { vma, i } = again;
-    const sig = purgedSignal(agent, vma, i);
-    if (sig) return sig;
+    const pte = await faultIn(agent, vpage);
+    if ('ok' in pte) return pte;
+    const { vma, i } = pte;
     const frame = vma.ownsFrames ? vma.frames[i]! : -1;
     if (vma.ownsFrames && frame < 0 && (vma.kind === 'anon' || (vma.flags[i]! & PTE_ANONZERO) !== 0)) {
       return { ok: true, value: '' }; // the shared zero page: no frame taken
@@ -48,13 +55,9 @@ export async function readPage(agent: Agent, vpage: number): Promise<StepResult>
 
 export async function writePage(agent: Agent, vpage: number, value: string): Promise<StepResult> {
   for (let attempt = 0; attempt < faultRetriesMax; attempt++) {
-    if (!agent.mm.pte(vpage)) return { ok: false, signal: 'SIGSEGV' };
-    await agent.untilReleased(vpage, vpage + 1);
-    const pte = agent.mm.pte(vpage);
-    if (!pte) return { ok: false, signal: 'SIGSEGV' };
+    const pte = await faultIn(agent, vpage);
+    if ('ok' in pte) return pte;
     const { vma, i } = pte;
-    const sig = purgedSignal(agent, vma, i);
-    if (sig) return sig;
     const frame = vma.ownsFrames ? vma.frames[i]! : -1;
     const cow = (vma.flags[i]! & PTE_COW) !== 0;
     const anon = vma.kind === 'anon' || (vma.flags[i]! & PTE_ANONZERO) !== 0;
