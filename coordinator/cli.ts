@@ -7,17 +7,19 @@
 // Exit codes: 0 every expectation and invariant held; 1 one failed; 2 the file or the arguments
 // are wrong (nothing was run).
 
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadScenario, ScenarioError, LIMITS } from '../shared/scenario.js';
 import { POLICIES, type RunConfig, type Scenario } from '../shared/scenario-types.js';
 import { runScenario } from './run.js';
+import { replayChooser } from './scheduler.js';
 import { footer, header } from './report.js';
 import { renderHtml } from './html.js';
 import { FaultError, parseFault, type Fault } from './faults.js';
 import { explore, exploreRunsMax } from './explore.js';
+import { checkHistory, formatCheck, HistoryFormatError, parseHistory } from './check.js';
 
 export class UsageError extends Error {}
 
@@ -26,10 +28,15 @@ const USAGE = `usage:
                   [--purge-unit range|page] [--frames N] [--seed N]
                   [--schedule lockstep|free] [--json] [--trace FILE] [--html FILE]
                   [--fault kill:P@N|kill:P@N+|kill:reclaim|pause:P@N:MS|random:kill=R,pause=R]...
-                  [--check-model]
+                  [--check-model] [--choices A,B,kernel,commit,... | --schedule-file W]
   vrange explore FILE [--runs N] [--fault SPEC]... [--seed BASE] [--policy P] [--schedule S]
-                  [--check-determinism] [--json]
-                             N runs with seeds from BASE, each history checked
+                  [--every-kill] [--strict] [--no-shrink] [--check-determinism] [--json]
+                             N runs with seeds from BASE, each history checked; the first
+                             failure is shrunk to fewer faults and a shorter schedule
+                  --every-kill  one run per kill:P@N and kill:P@N+ instead
+                  --strict      with faults, the scenario's expectations count too
+  vrange check HISTORY [--json]
+                             check a --trace history offline: exit 0 valid, 1 invalid
   vrange list [DIR]          list the scenarios in DIR (default: the bundled scenarios/)
   vrange help`;
 
@@ -53,13 +60,52 @@ function wholeNumber(flag: string, value: string | undefined, min: number, max: 
 const runOptions = {
   policy: { type: 'string' }, access: { type: 'string' }, 'purge-unit': { type: 'string' }, frames: { type: 'string' },
   seed: { type: 'string' }, schedule: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, html: { type: 'string' },
-  fault: { type: 'string', multiple: true }, 'check-model': { type: 'boolean' }, runs: { type: 'string' }, 'check-determinism': { type: 'boolean' },
+  fault: { type: 'string', multiple: true }, 'check-model': { type: 'boolean' }, choices: { type: 'string' }, 'schedule-file': { type: 'string' },
+  'every-kill': { type: 'boolean' }, strict: { type: 'boolean' }, 'no-shrink': { type: 'boolean' }, runs: { type: 'string' }, 'check-determinism': { type: 'boolean' },
 } as const;
 
-export interface RunCommand { file: string; scenario: Scenario; config: RunConfig; json: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean }
+export interface RunCommand {
+  file: string; scenario: Scenario; config: RunConfig; json: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean;
+  /** Lockstep choices to replay (`--choices A,B,kernel` or `--schedule-file W`), instead of the seed's. */
+  choices?: string[];
+}
+
+/** Longest choice list a `--choices`/`--schedule-file` may give (a run takes at most runStepsMax actions). */
+export const choicesMax = 100_000;
+
+/** Reads `--choices A,B,commit` or a schedule file: a JSON array of names, or one name per line. */
+export function parseChoices(values: { choices?: string; 'schedule-file'?: string }, scenario: Scenario): string[] | undefined {
+  if (values.choices !== undefined && values['schedule-file'] !== undefined) throw new UsageError('give --choices or --schedule-file, not both');
+  let list: string[] | undefined;
+  let where = '--choices';
+  // `-` is the empty list: always the first enabled action.
+  if (values.choices !== undefined) list = values.choices.split(',').map((x) => x.trim()).filter((x) => x !== '' && x !== '-');
+  if (values['schedule-file'] !== undefined) {
+    where = `--schedule-file ${values['schedule-file']}`;
+    let text: string;
+    try { text = readFileSync(values['schedule-file'], 'utf8'); } catch (e) { throw new UsageError(`${where}: cannot read it: ${(e as Error).message}`); }
+    const trimmed = text.trim();
+    if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
+      let doc: unknown;
+      try { doc = JSON.parse(trimmed); } catch (e) { throw new UsageError(`${where}: not JSON: ${(e as Error).message}`); }
+      const arr = Array.isArray(doc) ? doc : (doc as { choices?: unknown }).choices;
+      if (!Array.isArray(arr) || arr.some((x) => typeof x !== 'string')) throw new UsageError(`${where}: expected a JSON array of names, or {"choices": [...]}`);
+      list = arr as string[];
+    } else {
+      list = trimmed.split('\n').map((x) => x.trim()).filter((x) => x !== '' && !x.startsWith('#'));
+    }
+  }
+  if (list === undefined) return undefined;
+  if (list.length > choicesMax) throw new UsageError(`${where}: ${list.length} choices; at most ${choicesMax} (choicesMax)`);
+  const allowed = new Set(['kernel', 'commit', ...scenario.processes.map((p) => p.name)]);
+  list.forEach((c, i) => {
+    if (!allowed.has(c)) throw new UsageError(`${where}: choice ${i} is "${c}"; allowed: ${[...allowed].join(', ')}`);
+  });
+  return list;
+}
 
 /** Parses `run` (or `explore`) arguments and loads the scenario; throws UsageError or ScenarioError. */
-export function parseRun(args: string[], command = 'run'): RunCommand & { runs: number; checkDeterminism: boolean } {
+export function parseRun(args: string[], command = 'run'): RunCommand & { runs: number; checkDeterminism: boolean; everyKill: boolean; strict: boolean; shrink: boolean } {
   let parsed;
   try {
     parsed = parseArgs({ args, allowPositionals: true, strict: true, options: runOptions });
@@ -86,13 +132,17 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
   };
   const faults = (values.fault ?? []).map((f) => parseFault(f, scenario));
   const runs = wholeNumber('runs', values.runs, 1, exploreRunsMax) ?? 100;
+  const choices = parseChoices(values, scenario);
+  if (choices && schedule !== 'lockstep') throw new UsageError('--choices and --schedule-file replay a lockstep schedule; they do not go with --schedule free');
+  if (command === 'run' && (values['every-kill'] || values.strict || values['no-shrink'])) throw new UsageError('--every-kill, --strict and --no-shrink go with explore, not run');
   return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults,
-    checkModel: values['check-model'] ?? false, runs, checkDeterminism: values['check-determinism'] ?? false };
+    checkModel: values['check-model'] ?? false, runs, checkDeterminism: values['check-determinism'] ?? false, choices,
+    everyKill: values['every-kill'] ?? false, strict: values.strict ?? false, shrink: !(values['no-shrink'] ?? false) };
 }
 
-export function reproduce(file: string, c: RunConfig, faults: Fault[] = []): string {
+export function reproduce(file: string, c: RunConfig, faults: Array<{ spec: string }> = [], choices?: readonly string[]): string {
   return `vrange run ${file} --seed ${c.seed} --policy ${c.policy} --access ${c.access} --purge-unit ${c.purgeUnit} --frames ${c.frames} --schedule ${c.schedule}`
-    + faults.map((f) => ` --fault ${f.spec}`).join('');
+    + faults.map((f) => ` --fault ${f.spec}`).join('') + (choices ? ` --choices ${choices.length ? choices.join(',') : '-'}` : '');
 }
 
 async function run(args: string[]): Promise<number> {
@@ -102,8 +152,9 @@ async function run(args: string[]): Promise<number> {
   const say = (line: string) => { narration.push(line); if (!cmd.json) out(line); };
   const head = header(cmd.scenario, cmd.config);
   if (!cmd.json) head.forEach(out);
-  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel });
-  const foot = footer(report, reproduce(cmd.file, cmd.config, cmd.faults));
+  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel,
+    chooser: cmd.choices ? replayChooser(cmd.choices) : undefined });
+  const foot = footer(report, reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices));
   if (cmd.json) out(JSON.stringify(report, null, 2));
   else foot.forEach(out);
   if (cmd.html) writeFileSync(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history));
@@ -117,7 +168,7 @@ async function exploreCommand(args: string[]): Promise<number> {
   process.stdout.write(`explore ${cmd.file}: ${cmd.runs} run(s), seeds from ${cmd.config.seed}, policy ${cmd.config.policy}, schedule ${cmd.config.schedule}${cmd.faults.length ? `, faults ${cmd.faults.map((f) => f.spec).join(' ')}` : ''}\n`);
   const result = await explore({
     file: cmd.file, scenario: cmd.scenario, base: cmd.config, runs: cmd.runs, faultSpecs: cmd.faults.map((f) => f.spec),
-    checkDeterminism: cmd.checkDeterminism,
+    checkDeterminism: cmd.checkDeterminism, everyKill: cmd.everyKill, strict: cmd.strict, shrink: cmd.shrink, choices: cmd.choices,
     progress: tty ? (done, total) => {
       const width = 30;
       const filled = Math.round((done / total) * width);
@@ -130,10 +181,37 @@ async function exploreCommand(args: string[]): Promise<number> {
   } else {
     process.stdout.write('outcome                                   runs\n');
     for (const [outcome, n] of Object.entries(result.counts)) process.stdout.write(`${outcome.padEnd(42)}${n}\n`);
-    process.stdout.write(`faults injected: ${result.kills} kill(s), ${result.pauses} pause(s); ${cmd.runs} histories checked in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-    for (const r of result.failing) process.stdout.write(`FAILED seed ${r.seed} (${r.outcome}): ${r.repro}\n`);
+    process.stdout.write(`faults injected: ${result.kills} kill(s), ${result.pauses} pause(s); ${result.historiesChecked} histories checked in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    for (const r of result.failing) {
+      process.stdout.write(`FAILED seed ${r.seed} (${r.outcome}): ${r.repro}\n`);
+      for (const v of r.violations.slice(0, 3)) process.stdout.write(`    ${v}\n`);
+    }
+    const sh = result.shrunk;
+    if (sh && sh.reproduced) {
+      process.stdout.write(`shrunk the first failure in ${sh.runs} run(s): ${sh.before.faults.length} fault spec(s) -> ${sh.after.faults.length} fault(s) [${sh.after.faults.join(' ')}], `
+        + `${sh.before.choices} schedule choices -> ${sh.after.choices.length}; still broken: ${sh.broken.join(', ')}\n  ${sh.repro}\n`);
+    } else if (sh) {
+      process.stdout.write(`could not shrink the first failure: its fixed replay did not fail again (${sh.runs} run); reproduce it with the seed above\n`);
+    }
   }
   return result.failing.length > 0 ? 1 : 0;
+}
+
+function check(args: string[]): number {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { json: { type: 'boolean' } } });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (parsed.positionals.length !== 1) throw new UsageError(`check takes one HISTORY file (written by vrange run --trace), got ${parsed.positionals.length}`);
+  const file = parsed.positionals[0]!;
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new UsageError(`check: cannot read ${file}: ${(e as Error).message}`); }
+  const result = checkHistory(parseHistory(text, file));
+  if (parsed.values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  else process.stdout.write(formatCheck(file, result).join('\n') + '\n');
+  return result.ok ? 0 : 1;
 }
 
 function list(args: string[]): number {
@@ -162,13 +240,15 @@ export async function main(argv: string[]): Promise<number> {
       case 'run': return await run(rest);
       case 'list': return list(rest);
       case 'explore': return await exploreCommand(rest);
+      case 'check': return check(rest);
       case 'help': case '--help': case '-h': case undefined:
         process.stdout.write(USAGE + '\n');
         return command === undefined ? 2 : 0;
-      default: throw new UsageError(`unknown command "${command}"; allowed: run, explore, list, help`);
+      default: throw new UsageError(`unknown command "${command}"; allowed: run, explore, check, list, help`);
     }
   } catch (e) {
     if (e instanceof ScenarioError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }
+    if (e instanceof HistoryFormatError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }
     if (e instanceof FaultError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }
     if (e instanceof UsageError) { process.stderr.write(`vrange: ${e.message}\n${USAGE}\n`); return 2; }
     throw e;

@@ -1,15 +1,25 @@
 // `vrange explore FILE --runs N`: many runs of one scenario with seeds drawn from a base seed,
-// optional random faults, each run's invariants checked (and lockstep runs replayed through the
-// reference model). Prints a table of outcomes and, for each failing run, the command that
-// reproduces it exactly.
+// optional random faults, each run's invariants checked, each history checked offline by the
+// checker (check.ts), and lockstep runs replayed through the reference model. Prints a table of
+// outcomes and, for each failing run, the command that reproduces it exactly; the first failing
+// run is shrunk (shrink.ts) to fewer faults and a shorter schedule.
+//
+// `--every-kill` runs the scenario once per `kill:P@N` and `kill:P@N+` of every process P and
+// step N instead (the seed stays the base seed).
 //
 // With faults, a process that others wait for may die, so a scenario's own expectations and its
-// `no-deadlock` are not the kernel's to keep: explore judges the kernel (every other invariant).
+// `no-deadlock` are not the kernel's to keep: explore judges the kernel (every other invariant and
+// the history checks), unless `--strict` asks for the expectations too.
 
 import { runScenario } from './run.js';
 import { reproduce } from './cli.js';
 import { parseFault, type Fault } from './faults.js';
+import { checkHistory } from './check.js';
+import { shrink, type ShrinkResult } from './shrink.js';
+import type { HistoryEvent } from './history.js';
+import type { RunReport } from './report.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
+import { replayChooser } from './scheduler.js';
 
 export const exploreRunsMax = 100_000;
 
@@ -20,40 +30,85 @@ export interface ExploreOptions {
   runs: number;
   faultSpecs: string[];
   checkDeterminism: boolean;
+  /** One run per kill:P@N and kill:P@N+ (`runs` is then their count). */
+  everyKill?: boolean;
+  /** Count the scenario's expectations as failures even with faults. */
+  strict?: boolean;
+  /** Shrink the first failing run (default true). */
+  shrink?: boolean;
+  choices?: string[];
   progress?: (done: number, total: number) => void;
 }
 
-export interface ExploreRun { seed: number; outcome: string; broken: string[]; repro: string; kills: number; pauses: number }
+export interface ExploreRun {
+  seed: number; faults: string[]; outcome: string; broken: string[]; repro: string; kills: number; pauses: number;
+  /** The checker's violations, as `check: text (lines …)`. */
+  violations: string[];
+}
 
-export interface ExploreResult { runs: ExploreRun[]; counts: Record<string, number>; kills: number; pauses: number; failing: ExploreRun[] }
+export interface ExploreResult {
+  runs: ExploreRun[]; counts: Record<string, number>; kills: number; pauses: number; failing: ExploreRun[];
+  historiesChecked: number;
+  shrunk?: ShrinkResult;
+}
 
-const kernelInvariant = (name: string, withFaults: boolean) => !(withFaults && name === 'no-deadlock');
+const kernelInvariant = (name: string, withFaults: boolean, strict: boolean) => !(withFaults && !strict && name === 'no-deadlock');
+
+/** What broke in one run: failed invariants, history check violations, and (when judged) expectations. */
+export function judge(report: RunReport, history: HistoryEvent[], withFaults: boolean, strict: boolean):
+  { broken: string[]; outcome: string; violations: string[] } {
+  const broken = report.invariants.filter((x) => !x.ok && kernelInvariant(x.name, withFaults, strict)).map((x) => x.name);
+  const check = checkHistory(history);
+  for (const v of check.violations) if (!broken.includes(`check:${v.check}`)) broken.push(`check:${v.check}`);
+  if ((strict || !withFaults) && report.failures.length > 0) broken.push('expectation');
+  const outcome = broken.length === 0 ? 'ok'
+    : broken.every((b) => b === 'expectation') ? 'expectation failed'
+    : `broken: ${broken.filter((b) => b !== 'expectation').join(', ')}`;
+  return { broken, outcome, violations: check.violations.map((v) => `${v.check}: ${v.text} (lines ${v.lines.join(', ')})`) };
+}
+
+/** Every kill:P@N and kill:P@N+ of the scenario. */
+export function everyKillSpec(s: Scenario): string[] {
+  const specs: string[] = [];
+  for (const p of s.processes) for (let n = 0; n < p.steps.length; n++) specs.push(`kill:${p.name}@${n}`, `kill:${p.name}@${n}+`);
+  return specs;
+}
 
 export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const runs: ExploreRun[] = [];
-  const faults: Fault[] = o.faultSpecs.map((f) => parseFault(f, o.scenario));
-  for (let i = 0; i < o.runs; i++) {
-    const seed = (o.base.seed + i) % 2 ** 31;
-    const config = { ...o.base, seed };
-    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true });
-    const broken = report.invariants.filter((x) => !x.ok && kernelInvariant(x.name, faults.length > 0)).map((x) => x.name);
+  const plans: Array<{ seed: number; specs: string[] }> = o.everyKill
+    ? everyKillSpec(o.scenario).map((k) => ({ seed: o.base.seed, specs: [...o.faultSpecs, k] }))
+    : Array.from({ length: o.runs }, (_, i) => ({ seed: (o.base.seed + i) % 2 ** 31, specs: o.faultSpecs }));
+  const strict = o.strict ?? false;
+  let first: { config: RunConfig; faults: Fault[]; history: HistoryEvent[]; broken: string[] } | undefined;
+  for (const [i, plan] of plans.entries()) {
+    const config = { ...o.base, seed: plan.seed };
+    const faults = plan.specs.map((f) => parseFault(f, o.scenario));
+    const chooser = o.choices ? replayChooser(o.choices) : undefined;
+    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser });
+    const j = judge(report, history, faults.length > 0, strict);
     if (o.checkDeterminism && config.schedule === 'lockstep') {
-      const again = await runScenario(o.scenario, config, { faults });
-      if (JSON.stringify(again.report.steps) !== JSON.stringify(report.steps)) broken.push('determinism');
+      const again = await runScenario(o.scenario, config, { faults, chooser: o.choices ? replayChooser(o.choices) : undefined });
+      if (JSON.stringify(again.report.steps) !== JSON.stringify(report.steps)) { j.broken.push('determinism'); j.outcome = `broken: ${j.broken.join(', ')}`; }
     }
-    const expectations = faults.length === 0 && report.failures.length > 0;
-    const outcome = broken.length ? `invariant broken: ${broken.join(', ')}` : expectations ? 'expectation failed' : 'ok';
     runs.push({
-      seed, outcome, broken, repro: reproduce(o.file, config, faults),
+      seed: plan.seed, faults: plan.specs, outcome: j.outcome, broken: j.broken, violations: j.violations,
+      repro: reproduce(o.file, config, faults, o.choices),
       kills: history.filter((e) => e.kind === 'fault' && String(e.action).startsWith('SIGKILL')).length,
       pauses: history.filter((e) => e.kind === 'fault' && String(e.action).startsWith('SIGSTOP')).length,
     });
-    o.progress?.(i + 1, o.runs);
+    if (j.outcome !== 'ok' && !first) first = { config, faults, history, broken: j.broken };
+    o.progress?.(i + 1, plans.length);
   }
   const counts: Record<string, number> = {};
   for (const r of runs) counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
-  return {
-    runs, counts, failing: runs.filter((r) => r.outcome !== 'ok'),
+  const result: ExploreResult = {
+    runs, counts, failing: runs.filter((r) => r.outcome !== 'ok'), historiesChecked: runs.length,
     kills: runs.reduce((n, r) => n + r.kills, 0), pauses: runs.reduce((n, r) => n + r.pauses, 0),
   };
+  if (first && (o.shrink ?? true) && o.base.schedule === 'lockstep') {
+    result.shrunk = await shrink({ file: o.file, scenario: o.scenario, config: first.config, faults: first.faults, history: first.history,
+      broken: first.broken, strict, withFaults: first.faults.length > 0 });
+  }
+  return result;
 }

@@ -167,7 +167,7 @@ export class Kernel {
         if (!proc || proc.reaped) continue;
         this.history.message('recv', proc.name, msg);
         if (proc.killOnFirst && msg.t !== 'prepared' && msg.t !== 'committed' && msg.t !== 'blocked') {
-          this.fault(proc.killOnFirst, proc, `dropped its ${msg.t} message, SIGKILL while the step is in flight`);
+          this.fault(proc.killOnFirst, proc, `dropped its ${msg.t} message, SIGKILL while the step is in flight`, `kill:${proc.name}@${proc.inFlight}+`);
           proc.killOnFirst = undefined;
           proc.agent!.child.kill('SIGKILL');
           continue;
@@ -276,9 +276,11 @@ export class Kernel {
 
   // ---------------------------------------------------------------- faults
 
-  fault(spec: string, proc: Proc, action: string): void {
-    this.faults.injected.push({ fault: spec, process: proc.name, step: proc.inFlight >= 0 ? proc.inFlight : proc.nextStep, action });
-    this.history.add('fault', { fault: spec, process: proc.name, pid: proc.pid, action });
+  /** `as`: the fault as a fixed spec (a random draw becomes `kill:P@N`), so a shrinker can replay it alone. */
+  fault(spec: string, proc: Proc, action: string, as: string): void {
+    const step = proc.inFlight >= 0 ? proc.inFlight : proc.nextStep;
+    this.faults.injected.push({ fault: spec, process: proc.name, step, action });
+    this.history.add('fault', { fault: spec, process: proc.name, pid: proc.pid, step, as, action });
   }
 
   /**
@@ -291,11 +293,11 @@ export class Kernel {
     const f = this.faults.beforeStep(proc.name, proc.nextStep);
     if (!f) return 'go';
     if ('kill' in f) {
-      this.fault(f.kill, proc, `SIGKILL before step ${proc.nextStep}`);
+      this.fault(f.kill, proc, `SIGKILL before step ${proc.nextStep}`, `kill:${proc.name}@${proc.nextStep}`);
       await this.killProc(proc);
       return 'killed';
     }
-    this.fault(f.spec, proc, `SIGSTOP before step ${proc.nextStep}, SIGCONT in ${f.pauseMs} ms`);
+    this.fault(f.spec, proc, `SIGSTOP before step ${proc.nextStep}, SIGCONT in ${f.pauseMs} ms`, `pause:${proc.name}@${proc.nextStep}:${f.pauseMs}`);
     proc.agent!.child.kill('SIGSTOP');
     proc.paused = new Promise((resolve) => setTimeout(() => {
       proc.paused = undefined;
@@ -824,7 +826,7 @@ export class Kernel {
 
   /** What the policy function needs to know about a page, with each mapper's vote. */
   pageFacts(frame: number, voteOf: (pid: number, vpage: number) => { answered: boolean; volatile: boolean } | undefined):
-    { facts: PageFacts; what: string } {
+    { facts: PageFacts; what: string; where: PageWhere } {
     const fileId = this.frames.ownerFile[frame]!;
     if (fileId < 0) {
       const mappers: MapperVote[] = this.rmap.mappers(frame).map((m) => {
@@ -832,7 +834,9 @@ export class Kernel {
         return { pid: m.pid, share: 'private', answered: v?.answered ?? false, volatile: (v?.answered ?? false) && (v?.volatile ?? false), privatePresent: false };
       });
       const names = this.rmap.mappers(frame).map((m) => `${this.procByPid(m.pid)?.name ?? m.pid}@${m.vpage * 4096}`).join(', ');
-      return { facts: { kind: 'anon', policy: this.config.policy, fileVolatile: false, mappers }, what: `anonymous frame ${frame} (${names})` };
+      const at = this.rmap.mappers(frame).map((m) => ({ process: this.procByPid(m.pid)?.name ?? String(m.pid), vpage: m.vpage }));
+      return { facts: { kind: 'anon', policy: this.config.policy, fileVolatile: false, mappers }, what: `anonymous frame ${frame} (${names})`,
+        where: { frame, mappers: at } };
     }
     const file = this.files[fileId]!;
     const page = this.frames.ownerPage[frame]!;
@@ -844,8 +848,10 @@ export class Kernel {
         volatile: asked ? (v?.answered ?? false) && (v?.volatile ?? false) : false,
         privatePresent: m.share === 'private' && pte !== undefined && pte.frame === frame };
     });
+    const at = this.immap(file, page).map((m) => ({ process: m.proc.name, vpage: m.vpage }));
     return { facts: { kind: file.kind === 'shmem' ? 'shmem' : 'file', policy: this.config.policy,
-      fileVolatile: file.kind !== 'shmem' && file.isVolatile(page), mappers }, what: `${file.name} page ${page} (frame ${frame})` };
+      fileVolatile: file.kind !== 'shmem' && file.isVolatile(page), mappers }, what: `${file.name} page ${page} (frame ${frame})`,
+      where: { frame, file: file.name, filePage: page, mappers: at } };
   }
 
   /** Purges one page; returns whether its frame was freed and which mappers to tell. */
@@ -876,7 +882,9 @@ export class Kernel {
   onDecision(ex: Exchange, record: PurgeRecord): void {
     this.history.add('decision', { xid: ex.xid, reason: ex.reason, page: record.what, unit: record.unit, purge: record.decision.purge,
       pageKind: record.kind, policy: this.config.policy,
-      rule: record.decision.rule, why: record.decision.why, votes: record.mappers });
+      rule: record.decision.rule, why: record.decision.why,
+      frame: record.where.frame, file: record.where.file, filePage: record.where.filePage,
+      votes: record.mappers.map((v, i) => ({ ...v, process: record.where.mappers[i]?.process, vpage: record.where.mappers[i]?.vpage })) });
   }
 
   // ---------------------------------------------------------------- kernel steps and checks
@@ -906,6 +914,9 @@ export class Kernel {
     return { name: file.name, open: file.openCount, mapped, volatile: file.ranges.coalesced() };
   }
 }
+
+/** Where a page under decision lives: its frame, its file page (page cache), and each mapper's vpage (in vote order). */
+export interface PageWhere { frame: number; file?: string; filePage?: number; mappers: Array<{ process: string; vpage: number }> }
 
 // ---------------------------------------------------------------- expectations
 

@@ -15,7 +15,7 @@
 // only `prepare`, `commit` and syscall replies to its participants.
 
 import { createActor, setup } from 'xstate';
-import type { Kernel } from './kernel.js';
+import type { Kernel, PageWhere } from './kernel.js';
 import type { Proc } from './process_table.js';
 import { decide, type Decision, type MapperVote, type PageFacts, type PageKind } from '../shared/policy.js';
 import { exchangeTimeoutMs, pagesPerMessageMax } from '../shared/limits.js';
@@ -53,6 +53,7 @@ export interface PurgeRecord {
   kind: PageKind;
   decision: Decision;
   mappers: MapperVote[];
+  where: PageWhere;
   freed: boolean;
 }
 
@@ -112,7 +113,7 @@ export class Exchange {
     const spec = this.k.faults.killInExchange();
     if (!spec) return;
     const victim = live[0]!.proc;
-    this.k.fault(spec, victim, `SIGKILL between the prepare and the commit of exchange ${this.xid}`);
+    this.k.fault(spec, victim, `SIGKILL between the prepare and the commit of exchange ${this.xid}`, 'kill:reclaim');
     await this.k.killProc(victim);
   }
 
@@ -197,7 +198,7 @@ export class Exchange {
       return p ? { answered: p.answered && p.proc.live && p.askedSet.has(vpage), volatile: p.answers.has(vpage) } : undefined;
     });
     const decision = decide(facts.facts);
-    const record: PurgeRecord = { frame, what: facts.what, unit: unitName, kind: facts.facts.kind, decision, mappers: facts.facts.mappers, freed: false };
+    const record: PurgeRecord = { frame, what: facts.what, unit: unitName, kind: facts.facts.kind, decision, mappers: facts.facts.mappers, where: facts.where, freed: false };
     if (decision.purge) {
       const { freed, notify } = this.k.purgeFrame(frame, facts.facts);
       record.freed = freed;

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kernel, expectationFor, matches } from './kernel.js';
-import { runFree, runLockstep } from './scheduler.js';
+import { runFree, runLockstep, type Chooser } from './scheduler.js';
 import { checkInvariants } from './invariants.js';
 import { buildReport, narrate, stepLine, type RunReport } from './report.js';
 import type { HistoryEvent } from './history.js';
@@ -24,6 +24,8 @@ export interface RunOptions {
   faults?: Fault[];
   /** Replay a lockstep run through the reference model (model/) and compare every step. */
   checkModel?: boolean;
+  /** Lockstep: who runs next, instead of the seed's PRNG (see replayChooser). */
+  chooser?: Chooser;
 }
 
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
@@ -53,7 +55,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
     });
     await Promise.race([(async () => {
       await kernel.start();
-      if (config.schedule === 'lockstep') await runLockstep(kernel);
+      if (config.schedule === 'lockstep') await runLockstep(kernel, opts.chooser);
       else await runFree(kernel);
     })(), timeout]);
   } catch (e) {
@@ -67,10 +69,23 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   invariants.push(completed.length ? { name: 'run-completed', ok: false, detail: completed.map((v) => v.text).join('; ') } : { name: 'run-completed', ok: true });
   if (opts.checkModel) invariants.push(compareWithModel(scenario, config, kernel, opts.faults ?? []));
   const report = buildReport(kernel, invariants);
+  kernel.history.add('final', finalState(kernel));
   kernel.history.add('verdict', { ok: report.ok, failures: report.failures.length, invariants });
   if (opts.trace) writeFileSync(opts.trace, kernel.history.toJsonLines());
   rmSync(runDir, { recursive: true, force: true });
   return { report, history: kernel.history.events };
+}
+
+/** What the kernel holds once the run is over, for an offline check (`vrange check`) of leaks and of the dead. */
+function finalState(k: Kernel): Record<string, unknown> {
+  const files = k.files.map((f) => ({ name: f.name, kind: f.kind, cached: f.residentPages(), open: f.openCount }));
+  const cached = files.reduce((n, f) => n + f.cached, 0);
+  return {
+    frames: { total: k.frames.total, used: k.frames.used, free: k.frames.free, pageCache: cached, mapped: [...k.rmap.mappedFrames()].length },
+    files,
+    processes: k.procs.filter((p) => p.state !== 'unborn').map((p) => ({ process: p.name, pid: p.pid, state: p.state,
+      resident: k.rmap.resident(p.pid), vmas: p.vmas.length, fds: p.fds.size })),
+  };
 }
 
 /** The lockstep schedule the run took, as the model's actions. */

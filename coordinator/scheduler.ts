@@ -81,8 +81,39 @@ class KernelList {
   }
 }
 
-export async function runLockstep(k: Kernel): Promise<Stuck[]> {
-  const prng = new Prng(k.config.seed);
+/**
+ * Picks one of the enabled actions, named as the `schedule` history event names them (a process
+ * name, `kernel` or `commit`), in pid order. The seed's PRNG by default; a replayed schedule
+ * (`--choices`, `--schedule-file`) or an enumerator (`explore --all`) can take its place.
+ */
+export interface Chooser { choose(enabled: string[]): number }
+
+export function prngChooser(seed: number): Chooser {
+  const prng = new Prng(seed);
+  return { choose: (enabled) => prng.below(enabled.length) };
+}
+
+/**
+ * Follows a list of choices: at the i-th decision it takes the i-th name if that action is
+ * enabled, and otherwise (or once the list is used up) the first enabled action. Any list is
+ * a valid schedule, so a shrinker may cut it freely; replaying the same list gives the same run.
+ */
+export function replayChooser(choices: readonly string[]): Chooser & { followed: number; deviated: number } {
+  let i = 0;
+  const c = {
+    followed: 0, deviated: 0,
+    choose(enabled: string[]): number {
+      const want = choices[i++];
+      const at = want === undefined ? -1 : enabled.indexOf(want);
+      if (at >= 0) { c.followed++; return at; }
+      if (want !== undefined) c.deviated++;
+      return 0;
+    },
+  };
+  return c;
+}
+
+export async function runLockstep(k: Kernel, chooser: Chooser = prngChooser(k.config.seed)): Promise<Stuck[]> {
   const list = new KernelList(k);
   for (let granted = 0; granted < runStepsMax; granted++) {
     await k.idle();
@@ -101,8 +132,11 @@ export async function runLockstep(k: Kernel): Promise<Stuck[]> {
       if (paused.length > 0) { await Promise.race(paused); granted--; continue; }
       return stuckInLockstep(k, list);
     }
-    const a = actions[prng.below(actions.length)]!;
-    k.history.add('schedule', { choice: a.kind === 'step' ? a.proc.name : a.kind, enabled: actions.length, clock: k.clock + 1 });
+    const names = actions.map((x) => (x.kind === 'step' ? x.proc.name : x.kind));
+    const pick = chooser.choose(names);
+    if (!Number.isInteger(pick) || pick < 0 || pick >= actions.length) throw new Error(`scheduler invariant: chooser picked ${pick} of ${actions.length} actions`);
+    const a = actions[pick]!;
+    k.history.add('schedule', { choice: names[pick], enabled: actions.length, options: names, clock: k.clock + 1 });
     if (a.kind === 'step') {
       if ((await k.beforeStep(a.proc)) === 'go') k.grant(a.proc);
       continue;
@@ -128,6 +162,8 @@ async function stuckInLockstep(k: Kernel, list: KernelList): Promise<Stuck[]> {
   await endStuck(k, stuck, (s) => {
     const proc = k.procs.find((p) => p.name === s.process);
     const step = proc ? proc.spec.steps[s.index]! : list.next!;
+    // Never granted, so never invoked: the history still pairs every completion with its invocation.
+    k.history.add('invoke', { process: s.process, index: s.index, step });
     k.recordStep(s.process, s.index, step, { ok: false, stuck: true });
   });
   return stuck;

@@ -5,6 +5,7 @@ import { randomScenario } from '../shared/generate.js';
 import { runScenario } from '../coordinator/run.js';
 import { POLICIES } from '../shared/scenario-types.js';
 import { configFor, limiter } from './helpers.js';
+import { checkHistory } from '../coordinator/check.js';
 
 const gate = limiter(2);
 // A fixed range of seeds keeps the suite reproducible; `vrange` prints the seed of any failure.
@@ -14,9 +15,10 @@ for (const seed of seeds) {
   test(`random scenario ${seed}: real run and model agree under every policy`, async (t) => {
     const s = randomScenario(seed);
     for (const policy of POLICIES) {
-      const { report } = await gate(() => runScenario(s, configFor(s, { policy, seed }), { checkModel: true }));
+      const { report, history } = await gate(() => runScenario(s, configFor(s, { policy, seed }), { checkModel: true }));
       const broken = report.invariants.filter((i) => !i.ok);
       t.deepEqual(broken, [], `seed ${seed} ${policy}`);
+      t.deepEqual(checkHistory(history).violations, [], `seed ${seed} ${policy}: the history checker`);
       t.true(report.steps.length > 0);
       t.true(report.invariants.some((i) => i.name === 'matches-model' && i.ok && !i.detail), 'the model was consulted');
     }

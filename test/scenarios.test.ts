@@ -1,11 +1,13 @@
 // Every scenario in scenarios/ passes under every policy, in both schedules, on the real
 // multi-process system (agents are OS processes, messages cross a ZeroMQ socket), and every
-// lockstep run gives, step for step, what the reference model (model/) gives for its schedule.
+// lockstep run gives, step for step, what the reference model (model/) gives for its schedule;
+// every history passes the offline checker (`vrange check`).
 import test from 'ava';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, runFile, limiter } from './helpers.js';
 import { POLICIES } from '../shared/scenario-types.js';
+import { checkHistory } from '../coordinator/check.js';
 
 /** Scenarios that demonstrate a failure on purpose, with the invariants they must break. */
 const failsOnPurpose: Record<string, string[]> = { 'deadlock-demo': ['no-deadlock'] };
@@ -23,8 +25,10 @@ for (const file of files) {
   test(`${name}: every policy, lockstep and free`, async (t) => {
     for (const policy of POLICIES) {
       for (const [schedule, seed] of [['lockstep', 1], ['lockstep', 2], ['free', 0]] as const) {
-        const { report } = await gate(() => runFile(join(dir, file), { policy, schedule, seed }, schedule === 'lockstep'));
+        const { report, history } = await gate(() => runFile(join(dir, file), { policy, schedule, seed }, schedule === 'lockstep'));
         const where = `${policy}/${schedule}/seed ${seed}`;
+        const check = checkHistory(history);
+        t.deepEqual(check.violations, [], `${where}: the history checker`);
         const broken = report.invariants.filter((i) => !i.ok).map((i) => i.name);
         if (failsOnPurpose[name]) {
           t.false(report.ok, where);

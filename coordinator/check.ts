@@ -1,0 +1,497 @@
+// `vrange check HISTORY`: an offline checker of a run's history (docs/history-format.md).
+//
+// It does not trust the kernel's own verdict or its `violation` lines. It rebuilds, from the steps
+// and their results alone, what each process mapped, which pages each process and each file had
+// volatile, and what was last written where, and then checks the history against the spec
+// (../shared/spec/scenario-format.md), in the manner of Jepsen's checkers:
+//
+//   well-formed        every invoke has one complete, every complete an invoke, boot first, verdict last
+//   sigbus-on-purged   every SIGBUS hit a page that a purge took while it was volatile
+//   read-last-write    a read of a page not volatile since its last write returns that write
+//                      (a page never written reads "")
+//   purge-was-volatile every purge took a page that was volatile: in every mapper's mm (anonymous and
+//                      shmem pages, per-mm file pages) or in the file's own ranges
+//   purged-backed      every `purged: true` is backed by a purge of a page in that range while volatile
+//   purge-reported     every purge while volatile is reported by the next nonvolatile on that range
+//   dead-hold-nothing  after its cleanup, a process appears in no decision, notification or step, and
+//                      at the end it holds no frame, mapping or fd
+//   death-cleaned      every process that ended has exactly one cleanup
+//   no-frame-leak      at the end, frames add up; with every process gone only tmpfs page cache is used
+//
+// Each violation names the history lines (1-based) that show it.
+
+import { spanOf } from '../shared/spans.js';
+import type { HistoryEvent } from './history.js';
+
+export type CheckName = 'well-formed' | 'sigbus-on-purged' | 'read-last-write' | 'purge-was-volatile' | 'purged-backed'
+  | 'purge-reported' | 'dead-hold-nothing' | 'death-cleaned' | 'no-frame-leak';
+export const CHECKS: readonly CheckName[] = ['well-formed', 'sigbus-on-purged', 'read-last-write', 'purge-was-volatile', 'purged-backed',
+  'purge-reported', 'dead-hold-nothing', 'death-cleaned', 'no-frame-leak'];
+
+export interface Violation { check: CheckName; text: string; lines: number[] }
+export interface CheckResult {
+  ok: boolean;
+  events: number;
+  violations: Violation[];
+  /** How many times each check had something to check. */
+  checked: Record<CheckName, number>;
+}
+
+/** Violations kept per run: a broken history can break on every line. */
+export const violationsMax = 100;
+
+export class HistoryFormatError extends Error {}
+
+/** Reads JSON lines; each event keeps the line it came from. */
+export function parseHistory(text: string, file = 'history'): Array<HistoryEvent & { line: number }> {
+  const out: Array<HistoryEvent & { line: number }> = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!.trim();
+    if (raw === '') continue;
+    let e: unknown;
+    try { e = JSON.parse(raw); } catch (err) {
+      throw new HistoryFormatError(`${file}:${i + 1}: not a JSON object (${(err as Error).message}); a history has one JSON object per line (docs/history-format.md)`);
+    }
+    if (typeof e !== 'object' || e === null || Array.isArray(e) || typeof (e as HistoryEvent).kind !== 'string' || typeof (e as HistoryEvent).seq !== 'number') {
+      throw new HistoryFormatError(`${file}:${i + 1}: an event needs "seq" (a number) and "kind" (a string)`);
+    }
+    out.push({ ...(e as HistoryEvent), line: i + 1 });
+  }
+  if (out.length === 0) throw new HistoryFormatError(`${file}: empty; a history has one JSON object per line (docs/history-format.md)`);
+  return out;
+}
+
+// ---------------------------------------------------------------- the checker's own view
+
+type Kind = 'anon' | 'shmem' | 'file-shared' | 'file-private';
+/** What was last stored in a page, as far as the history tells. */
+interface Cell {
+  /** The last value written, "" when never written; undefined when unknown (a write cut off by a kill). */
+  value: string | undefined;
+  /** The line of that write (0: none). */
+  line: number;
+  /** Volatile at some time since the last write: its content may be gone. */
+  tainted: boolean;
+  /** Line of the purge that took it while volatile (0: none, or marked non-volatile since). */
+  purged: number;
+}
+interface Pte { kind: Kind; file?: string; fpage: number; shm?: string; own?: Cell }
+interface PState {
+  name: string;
+  pid: number;
+  /** Line of its cleanup, 0 while alive. */
+  cleanedAt: number;
+  fds: Map<string, string>;
+  maps: Map<string, { start: number; pages: number }>;
+  pt: Map<number, Pte>;
+  /** vpages volatile in this mm. */
+  mmVol: Set<number>;
+  /** Purges this process was told of (vpage -> line): its next nonvolatile there must say purged. */
+  mustReport: Map<number, number>;
+  /** Purges a nonvolatile may report: its own and those inherited at fork. */
+  mayReport: Set<number>;
+}
+interface FState { vol: Set<number>; mustReport: Map<number, number>; mayReport: Set<number>; kind: string }
+
+const newCell = (): Cell => ({ value: '', line: 0, tainted: false, purged: 0 });
+const cloneCell = (c: Cell): Cell => ({ ...c });
+
+function spanPages(detail: unknown): [number, number] | undefined {
+  const span = (detail as { span?: unknown } | undefined)?.span;
+  return Array.isArray(span) && span.length === 2 ? [Number(span[0]), Number(span[1])] : undefined;
+}
+
+export function checkHistory(input: HistoryEvent[]): CheckResult {
+  const events: Array<HistoryEvent & { line: number }> = input.map((e, i) => ({ ...e, line: typeof (e as { line?: unknown }).line === 'number' ? (e as unknown as { line: number }).line : i + 1 }));
+  const violations: Violation[] = [];
+  const checked = Object.fromEntries(CHECKS.map((c) => [c, 0])) as Record<CheckName, number>;
+  const flag = (check: CheckName, text: string, lines: number[]) => {
+    if (violations.length < violationsMax) violations.push({ check, text, lines: [...new Set(lines.filter((l) => l > 0))].sort((a, b) => a - b) });
+  };
+
+  const boot = events[0];
+  if (!boot || boot.kind !== 'boot') flag('well-formed', 'the first event is not `boot`', [boot?.line ?? 0]);
+  const policy = String(boot?.policy ?? 'shared-file');
+  const access = String(boot?.access ?? 'sigbus');
+  const files = new Map<string, FState>();
+  const fileCells = new Map<string, Cell>();
+  for (const f of (boot?.files as Array<{ name: string; kind: string }> | undefined) ?? []) {
+    files.set(f.name, { vol: new Set(), mustReport: new Map(), mayReport: new Set(), kind: f.kind });
+  }
+  const fileOf = (name: string) => {
+    let f = files.get(name);
+    if (!f) files.set(name, (f = { vol: new Set(), mustReport: new Map(), mayReport: new Set(), kind: 'tmpfs' }));
+    return f;
+  };
+  const fileCell = (file: string, page: number) => {
+    const key = `${file}\u0000${page}`;
+    let c = fileCells.get(key);
+    if (!c) fileCells.set(key, (c = newCell()));
+    return c;
+  };
+  const shmCells = new Map<string, Cell>();
+  const shmCell = (shm: string, page: number) => {
+    const key = `${shm}\u0000${page}`;
+    let c = shmCells.get(key);
+    if (!c) shmCells.set(key, (c = newCell()));
+    return c;
+  };
+  const procs = new Map<string, PState>();
+  const byPid = new Map<number, PState>();
+
+  const cellOf = (p: PState, v: number): Cell | undefined => {
+    const pte = p.pt.get(v);
+    if (!pte) return undefined;
+    if (pte.own) return pte.own;
+    if (pte.kind === 'shmem') return shmCell(pte.shm!, pte.fpage);
+    return fileCell(pte.file!, pte.fpage);
+  };
+  /** Whether anything marks this cell volatile right now (any mm that maps it, or its file's range). */
+  const volatileNow = (p: PState, v: number): boolean => {
+    const pte = p.pt.get(v);
+    if (!pte) return false;
+    if (pte.own) return p.mmVol.has(v);
+    const target = cellOf(p, v);
+    if (pte.kind !== 'shmem' && files.get(pte.file!)?.vol.has(pte.fpage)) return true;
+    for (const q of procs.values()) {
+      if (q.cleanedAt) continue;
+      for (const w of q.mmVol) if (cellOf(q, w) === target) return true;
+    }
+    return false;
+  };
+  /** Where `vrange` on this page stores its mark under the run's policy (scenario-format.md, Policies). */
+  const markTarget = (pte: Pte): 'mm' | 'file' => (pte.kind === 'file-shared' && policy === 'shared-file' ? 'file' : 'mm');
+
+  const dropPage = (p: PState, v: number) => {
+    p.pt.delete(v); p.mmVol.delete(v); p.mustReport.delete(v); p.mayReport.delete(v);
+  };
+
+  const invokes = new Map<string, { line: number; step: Record<string, unknown> }>();
+  const stepsDone = new Set<string>();
+  const cleanups = new Map<string, number[]>();
+  const deathsSeen = new Map<string, number>();
+
+  const deadMention = (name: unknown, e: { line: number; kind: string }, what: string) => {
+    const p = typeof name === 'string' ? procs.get(name) : undefined;
+    if (p && p.cleanedAt) {
+      checked['dead-hold-nothing']++;
+      flag('dead-hold-nothing', `${p.name} ${what} after its cleanup`, [p.cleanedAt, e.line]);
+    }
+  };
+
+  let lastSeq = -1;
+  for (const e of events) {
+    if (e.seq !== lastSeq + 1) flag('well-formed', `seq ${e.seq} follows seq ${lastSeq}`, [e.line]);
+    lastSeq = e.seq;
+    switch (e.kind) {
+      case 'birth': {
+        const name = String(e.process);
+        const parent = typeof e.parent === 'string' ? procs.get(e.parent) : undefined;
+        if (typeof e.parent === 'string') deadMention(e.parent, e, 'forked a child');
+        const p: PState = { name, pid: Number(e.pid), cleanedAt: 0, fds: new Map(parent?.fds), maps: new Map(parent?.maps), pt: new Map(),
+          mmVol: new Set(parent?.mmVol), mustReport: new Map(), mayReport: new Set(parent?.mayReport) };
+        if (parent) for (const [v, pte] of parent.pt) p.pt.set(v, { ...pte, own: pte.own ? cloneCell(pte.own) : undefined });
+        procs.set(name, p);
+        byPid.set(p.pid, p);
+        break;
+      }
+      case 'invoke': {
+        const key = `${e.process}#${e.index}`;
+        if (invokes.has(key) || stepsDone.has(key)) flag('well-formed', `${e.process} step ${e.index} invoked twice`, [invokes.get(key)?.line ?? 0, e.line]);
+        invokes.set(key, { line: e.line, step: e.step as Record<string, unknown> });
+        deadMention(e.process, e, `invoked step ${e.index}`);
+        break;
+      }
+      case 'complete': {
+        const key = `${e.process}#${e.index}`;
+        const inv = invokes.get(key);
+        if (!inv) { flag('well-formed', `${e.process} step ${e.index} completed without an invoke`, [e.line]); break; }
+        invokes.delete(key);
+        stepsDone.add(key);
+        if (e.process === 'kernel') break;
+        const p = procs.get(String(e.process));
+        if (!p) { flag('well-formed', `step of ${e.process}, a process never born`, [e.line]); break; }
+        if (p.cleanedAt) { deadMention(p.name, e, `completed step ${e.index}`); break; }
+        completeStep(p, inv.step, e as HistoryEvent & { line: number }, inv.line);
+        break;
+      }
+      case 'blocked': deadMention(e.process, e, 'blocked on a reclaim exchange'); break;
+      case 'decision': decision(e as HistoryEvent & { line: number }); break;
+      case 'purge-notify': {
+        const p = procs.get(String(e.process));
+        if (!p) break;
+        deadMention(p.name, e, 'was told of a purge');
+        for (const v of (e.vpages as number[]) ?? []) {
+          checked['purge-was-volatile']++;
+          if (!p.mmVol.has(v)) flag('purge-was-volatile', `${p.name} was told its page ${v} was purged, but it had not marked that page volatile`, [e.line]);
+          p.mustReport.set(v, e.line);
+          p.mayReport.add(v);
+          const own = p.pt.get(v)?.own;
+          if (own) { own.purged = e.line; own.tainted = true; }
+          else { const c = cellOf(p, v); if (c) { c.purged = e.line; c.tainted = true; } }
+        }
+        break;
+      }
+      case 'file-nonvolatile': {
+        const f = fileOf(String(e.file));
+        const start = Number(e.start);
+        const end = start + Number(e.pages);
+        const reported = [...f.mustReport].filter(([fp]) => fp >= start && fp < end);
+        const may = [...f.mayReport].some((fp) => fp >= start && fp < end);
+        checked['purged-backed']++;
+        checked['purge-reported']++;
+        if (e.purged === true && !may) flag('purged-backed', `file ${e.file} pages ${start}-${end - 1} reported purged, but no page there was purged while volatile`, [e.line]);
+        if (e.purged !== true && reported.length > 0) {
+          flag('purge-reported', `file ${e.file} page ${reported[0]![0]} was purged while volatile, but the next nonvolatile there (by ${e.by}) reported purged: false`, [reported[0]![1], e.line]);
+        }
+        for (let fp = start; fp < end; fp++) {
+          f.vol.delete(fp); f.mustReport.delete(fp); f.mayReport.delete(fp);
+          const c = fileCells.get(`${e.file}\u0000${fp}`);
+          if (c) c.purged = 0;
+        }
+        break;
+      }
+      case 'cleanup': {
+        const name = String(e.process);
+        const list = cleanups.get(name) ?? [];
+        list.push(e.line);
+        cleanups.set(name, list);
+        const p = procs.get(name);
+        if (p && !p.cleanedAt) {
+          p.cleanedAt = e.line;
+          for (const v of [...p.pt.keys()]) dropPage(p, v);
+          p.fds.clear(); p.maps.clear();
+        }
+        break;
+      }
+      case 'oom-kill': case 'kill': deathsSeen.set(String(e.process), e.line); deadMention(e.process, e, `was chosen by ${e.kind}`); break;
+      case 'final-release': {
+        const f = fileOf(String(e.file));
+        f.vol.clear(); f.mustReport.clear(); f.mayReport.clear();
+        // An ashmem (or shmem) file's pages are destroyed: a later mapping starts empty.
+        if (e.fileKind !== 'tmpfs') for (const [k] of fileCells) if (k.startsWith(`${e.file}\u0000`)) fileCells.set(k, newCell());
+        break;
+      }
+      case 'final': finalState(e as HistoryEvent & { line: number }); break;
+      default: break;
+    }
+  }
+  const last = events[events.length - 1];
+  if (!last || last.kind !== 'verdict') flag('well-formed', 'the last event is not `verdict` (a history cut short?)', [last?.line ?? 0]);
+  for (const [key, inv] of invokes) flag('well-formed', `step ${key.replace('#', ' step ')} was invoked but never completed`, [inv.line]);
+  for (const [name, lines] of cleanups) {
+    checked['death-cleaned']++;
+    if (lines.length > 1) flag('death-cleaned', `${name} was cleaned up ${lines.length} times`, lines);
+  }
+  checked['well-formed'] = events.length;
+  return { ok: violations.length === 0, events: events.length, violations, checked };
+
+  // ------------------------------------------------------------ one completed step
+
+  function completeStep(p: PState, step: Record<string, unknown>, e: HistoryEvent & { line: number }, invokeLine: number): void {
+    const result = (e.result ?? {}) as Record<string, unknown>;
+    const op = String(step.op);
+    const page = (map: unknown, i: unknown) => {
+      const m = p.maps.get(String(map));
+      return m ? m.start + Number(i) : undefined;
+    };
+    if (result.signal === 'SIGBUS') {
+      checked['sigbus-on-purged']++;
+      const v = page(step.map, step.page);
+      const c = v === undefined ? undefined : cellOf(p, v);
+      const why = access === 'zero' ? 'access is zero, where a purged page reads "" and never raises SIGBUS'
+        : v === undefined ? 'the step names no mapping' : 'no purge took that page while it was volatile';
+      if (access === 'zero' || v === undefined || !c || (!c.purged && !p.mustReport.has(v) && !p.mayReport.has(v))) {
+        flag('sigbus-on-purged', `${p.name} step ${e.index} (${op} ${step.map} page ${step.page}) got SIGBUS, but ${why}`, [invokeLine, e.line]);
+      }
+      return;
+    }
+    if (e.type === 'info') {
+      // Cut off by a kill: its effect is unknown. A write may or may not have landed.
+      if (op === 'write') { const v = page(step.map, step.page); const c = v === undefined ? undefined : cellOf(p, v); if (c) { c.value = undefined; c.line = e.line; } }
+      return;
+    }
+    if (result.ok !== true) return;
+    switch (op) {
+      case 'open': p.fds.set(String(step.fd ?? step.file), String(step.file)); break;
+      case 'close': p.fds.delete(String(step.fd)); break;
+      case 'mmap': {
+        const start = Number(result.addr) / 4096;
+        const pages = Number(step.pages);
+        const file = step.fd !== undefined ? p.fds.get(String(step.fd)) : undefined;
+        const share = step.share ?? (step.fd !== undefined ? 'shared' : 'private');
+        const kind: Kind = step.fd === undefined ? (share === 'shared' ? 'shmem' : 'anon') : (share === 'shared' ? 'file-shared' : 'file-private');
+        const offset = Number(step.offset ?? 0);
+        const shm = kind === 'shmem' ? `${p.name}@${e.line}` : undefined;
+        for (let i = 0; i < pages; i++) {
+          dropPage(p, start + i);
+          p.pt.set(start + i, { kind, file, fpage: kind === 'shmem' ? i : offset + i, shm, own: kind === 'anon' ? newCell() : undefined });
+        }
+        p.maps.set(String(step.as), { start, pages });
+        break;
+      }
+      case 'munmap': {
+        const span = spanPages(e.detail);
+        if (span) for (let v = span[0]; v < span[1]; v++) dropPage(p, v);
+        break;
+      }
+      case 'write': {
+        const v = page(step.map, step.page);
+        if (v === undefined) return;
+        const pte = p.pt.get(v);
+        if (!pte) return;
+        if (pte.kind === 'file-private' && !pte.own) pte.own = newCell();
+        const c = cellOf(p, v)!;
+        c.value = String(step.value);
+        c.line = e.line;
+        c.purged = 0;
+        c.tainted = volatileNow(p, v);
+        break;
+      }
+      case 'read': {
+        const v = page(step.map, step.page);
+        if (v === undefined) return;
+        const c = cellOf(p, v);
+        if (!c || c.tainted || c.value === undefined) return;
+        checked['read-last-write']++;
+        if (result.value !== c.value) {
+          flag('read-last-write', c.line
+            ? `${p.name} step ${e.index} read ${step.map} page ${step.page} as ${JSON.stringify(result.value)}, but the last write there wrote ${JSON.stringify(c.value)} and the page was not volatile since`
+            : `${p.name} step ${e.index} read ${step.map} page ${step.page} as ${JSON.stringify(result.value)}, but nothing was ever written there (it reads "")`,
+          [c.line, invokeLine, e.line]);
+        }
+        break;
+      }
+      case 'vrange': {
+        const span = spanPages(e.detail);
+        if (!span) return;
+        if (step.mode === 'volatile') {
+          for (let v = span[0]; v < span[1]; v++) {
+            const pte = p.pt.get(v);
+            if (!pte) continue;
+            if (markTarget(pte) === 'file') fileOf(pte.file!).vol.add(pte.fpage);
+            else p.mmVol.add(v);
+            const c = cellOf(p, v);
+            if (c) c.tainted = true;
+          }
+          return;
+        }
+        // Nonvolatile: the pages marked in the file are checked at the kernel's file-nonvolatile event.
+        let must: [number, number] | undefined;
+        let may = false;
+        let mmPages = 0;
+        for (let v = span[0]; v < span[1]; v++) {
+          const pte = p.pt.get(v);
+          if (!pte || markTarget(pte) === 'file') continue;
+          mmPages++;
+          if (!must && p.mustReport.has(v)) must = [v, p.mustReport.get(v)!];
+          if (p.mayReport.has(v)) may = true;
+          p.mmVol.delete(v); p.mustReport.delete(v); p.mayReport.delete(v);
+          const c = cellOf(p, v);
+          if (c && pte.own) c.purged = 0;
+        }
+        if (mmPages === 0) return;
+        checked['purged-backed']++;
+        checked['purge-reported']++;
+        const fileSide = [...Array(span[1] - span[0]).keys()].some((i) => { const pte = p.pt.get(span[0] + i); return pte && markTarget(pte) === 'file'; });
+        if (result.purged === true && !may && !fileSide) {
+          flag('purged-backed', `${p.name} step ${e.index} (vrange nonvolatile ${step.map}) reported purged: true, but no page of that range was purged while volatile`, [invokeLine, e.line]);
+        }
+        if (result.purged !== true && must) {
+          flag('purge-reported', `${p.name}'s page ${must[0]} was purged while volatile, but its next nonvolatile there (step ${e.index}) reported purged: false`, [must[1], e.line]);
+        }
+        return;
+      }
+      case 'fvrange': {
+        const file = p.fds.get(String(step.fd));
+        const span = spanOf(step as never);
+        if (!file || 'errno' in span) return;
+        if (step.mode === 'volatile') {
+          const f = fileOf(file);
+          for (let fp = span.start; fp < span.start + span.pages; fp++) { f.vol.add(fp); fileCell(file, fp).tainted = true; }
+        }
+        return;
+      }
+      default: return;
+    }
+  }
+
+  // ------------------------------------------------------------ a purge decision
+
+  function decision(e: HistoryEvent & { line: number }): void {
+    const votes = (e.votes as Array<{ process?: string; vpage?: number; answered?: boolean; volatile?: boolean }> | undefined) ?? [];
+    for (const vote of votes) if (vote.process !== undefined) deadMention(vote.process, e, 'was counted as a mapper in a reclaim decision');
+    if (e.purge !== true) return;
+    checked['purge-was-volatile']++;
+    const kind = String(e.pageKind);
+    if (kind === 'file') {
+      const file = String(e.file);
+      const fp = Number(e.filePage);
+      const f = fileOf(file);
+      const fileVol = f.vol.has(fp);
+      // Every process that maps this file page, as the checker saw the mmaps (not as the kernel says).
+      const mappers: Array<[PState, number, Pte]> = [];
+      for (const q of procs.values()) {
+        if (q.cleanedAt) continue;
+        for (const [v, pte] of q.pt) if ((pte.kind === 'file-shared' || pte.kind === 'file-private') && pte.file === file && pte.fpage === fp) mappers.push([q, v, pte]);
+      }
+      let ok = fileVol;
+      if (!ok && policy === 'per-mm') {
+        ok = mappers.length > 0 && mappers.every(([q, v, pte]) => pte.kind === 'file-shared' && q.mmVol.has(v));
+      }
+      if (!ok) {
+        flag('purge-was-volatile', `${file} page ${fp} was purged (rule ${e.rule}), but neither the file's range${policy === 'per-mm' ? ' nor every mapper (' + mappers.map(([q, v]) => `${q.name}@${v}${q.mmVol.has(v) ? '' : ' not volatile'}`).join(', ') + ')' : ''} had it volatile`, [e.line]);
+      }
+      const c = fileCell(file, fp);
+      c.tainted = true;
+      c.purged = e.line;
+      if (fileVol) { f.mustReport.set(fp, e.line); f.mayReport.add(fp); }
+      return;
+    }
+    // Anonymous or shmem: every process that maps it must have it volatile in its mm.
+    if (votes.length === 0) flag('purge-was-volatile', `${e.page} was purged with no mapper`, [e.line]);
+    for (const vote of votes) {
+      const q = vote.process !== undefined ? procs.get(vote.process) : undefined;
+      if (!q || vote.vpage === undefined) { flag('well-formed', `a vote in the decision on ${e.page} names no process and vpage`, [e.line]); continue; }
+      if (!q.mmVol.has(vote.vpage)) flag('purge-was-volatile', `${e.page} was purged, but ${q.name} had page ${vote.vpage} not volatile`, [e.line]);
+      const c = cellOf(q, vote.vpage);
+      if (c) { c.tainted = true; c.purged = e.line; }
+    }
+  }
+
+  // ------------------------------------------------------------ the end
+
+  function finalState(e: HistoryEvent & { line: number }): void {
+    const frames = e.frames as { total: number; used: number; free: number; pageCache: number } | undefined;
+    const finalFiles = (e.files as Array<{ name: string; kind: string; cached: number; open: number }> | undefined) ?? [];
+    const finalProcs = (e.processes as Array<{ process: string; state: string; resident: number; vmas: number; fds: number }> | undefined) ?? [];
+    if (!frames) { flag('well-formed', 'the `final` event has no frames', [e.line]); return; }
+    checked['no-frame-leak']++;
+    if (frames.used + frames.free !== frames.total) flag('no-frame-leak', `frames used ${frames.used} + free ${frames.free} != total ${frames.total}`, [e.line]);
+    const live = finalProcs.filter((q) => q.state === 'running');
+    if (live.length === 0) {
+      const tmpfs = finalFiles.filter((f) => f.kind === 'tmpfs').reduce((n, f) => n + f.cached, 0);
+      if (frames.used !== tmpfs) flag('no-frame-leak', `every process has ended, yet ${frames.used} frames are used and tmpfs page cache holds only ${tmpfs}`, [e.line]);
+      for (const f of finalFiles) if (f.kind !== 'tmpfs' && f.cached > 0) flag('no-frame-leak', `${f.kind} file ${f.name} still holds ${f.cached} frames after every process ended`, [e.line]);
+    }
+    for (const q of finalProcs) {
+      if (q.state === 'running') continue;
+      checked['dead-hold-nothing']++;
+      checked['death-cleaned']++;
+      const held = [q.resident && `${q.resident} frames`, q.vmas && `${q.vmas} mappings`, q.fds && `${q.fds} fds`].filter(Boolean);
+      if (held.length > 0) flag('dead-hold-nothing', `${q.process} ended (${q.state}) but still holds ${held.join(', ')}`, [procs.get(q.process)?.cleanedAt ?? 0, e.line]);
+      if (!cleanups.has(q.process)) flag('death-cleaned', `${q.process} ended (${q.state}) but no cleanup was recorded`, [deathsSeen.get(q.process) ?? 0, e.line]);
+    }
+  }
+}
+
+/** The checker's findings as lines for a terminal. */
+export function formatCheck(file: string, r: CheckResult): string[] {
+  const counts = CHECKS.map((c) => `${c} ${r.checked[c]}`).join(', ');
+  if (r.ok) return [`${file}: valid (${r.events} events; checked: ${counts})`];
+  const out = [`${file}: INVALID: ${r.violations.length}${r.violations.length >= violationsMax ? '+' : ''} violation(s) in ${r.events} events`];
+  for (const v of r.violations) out.push(`  ${v.check}: ${v.text} (line${v.lines.length === 1 ? '' : 's'} ${v.lines.join(', ')})`);
+  out.push(`checked: ${counts}`);
+  return out;
+}
