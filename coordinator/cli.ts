@@ -188,7 +188,7 @@ async function exploreCommand(args: string[]): Promise<number> {
     }
     const sh = result.shrunk;
     if (sh && sh.reproduced) {
-      process.stdout.write(`shrunk the first failure in ${sh.runs} run(s): ${sh.before.faults.length} fault spec(s) -> ${sh.after.faults.length} fault(s) [${sh.after.faults.join(' ')}], `
+      process.stdout.write(`shrunk the first failure in ${sh.runs} run(s): ${sh.before.faults.length} fault(s) injected -> ${sh.after.faults.length} [${sh.after.faults.join(' ')}], `
         + `${sh.before.choices} schedule choices -> ${sh.after.choices.length}; still broken: ${sh.broken.join(', ')}\n  ${sh.repro}\n`);
     } else if (sh) {
       process.stdout.write(`could not shrink the first failure: its fixed replay did not fail again (${sh.runs} run); reproduce it with the seed above\n`);

@@ -94,8 +94,8 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     runs.push({
       seed: plan.seed, faults: plan.specs, outcome: j.outcome, broken: j.broken, violations: j.violations,
       repro: reproduce(o.file, config, faults, o.choices),
-      kills: history.filter((e) => e.kind === 'fault' && String(e.action).startsWith('SIGKILL')).length,
-      pauses: history.filter((e) => e.kind === 'fault' && String(e.action).startsWith('SIGSTOP')).length,
+      kills: history.filter((e) => e.kind === 'fault' && String(e.as).startsWith('kill')).length,
+      pauses: history.filter((e) => e.kind === 'fault' && String(e.as).startsWith('pause')).length,
     });
     if (j.outcome !== 'ok' && !first) first = { config, faults, history, broken: j.broken };
     o.progress?.(i + 1, plans.length);

@@ -36,6 +36,7 @@ export interface ShrinkResult {
   /** Whether the fixed replay of the original failed at all (pauses may not replay exactly). */
   reproduced: boolean;
   runs: number;
+  /** The faults the original run injected (fixed specs) and how many choices its schedule made. */
   before: { faults: string[]; choices: number };
   after: { faults: string[]; choices: string[] };
   broken: string[];
@@ -58,10 +59,10 @@ export async function shrink(i: ShrinkInput): Promise<ShrinkResult> {
 
   let faults = injectedOf(i.history);
   let choices = choicesOf(i.history);
-  const before = { faults: i.faults.map((f) => f.spec), choices: choices.length };
+  const before = { faults, choices: choices.length };
   let last = await fails(faults, choices);
   if (!last) {
-    return { reproduced: false, runs, before, after: { faults: before.faults, choices }, broken: i.broken,
+    return { reproduced: false, runs, before, after: { faults, choices }, broken: i.broken,
       repro: reproduce(i.file, i.config, i.faults) };
   }
 
