@@ -102,7 +102,8 @@ async function run(args: string[]): Promise<number> {
   const say = (line: string) => { narration.push(line); if (!cmd.json) out(line); };
   const head = header(cmd.scenario, cmd.config);
   if (!cmd.json) head.forEach(out);
-  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel });
+  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel,
+    pictures: cmd.html !== undefined });
   const foot = footer(report, reproduce(cmd.file, cmd.config, cmd.faults));
   if (cmd.json) out(JSON.stringify(report, null, 2));
   else foot.forEach(out);
