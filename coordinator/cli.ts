@@ -107,7 +107,7 @@ async function run(args: string[]): Promise<number> {
   const foot = footer(report, reproduce(cmd.file, cmd.config, cmd.faults));
   if (cmd.json) out(JSON.stringify(report, null, 2));
   else foot.forEach(out);
-  if (cmd.html) writeFileSync(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history));
+  if (cmd.html) writeFileSync(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history, { description: cmd.scenario.description }));
   return report.ok ? 0 : 1;
 }
 

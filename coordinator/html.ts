@@ -222,7 +222,7 @@ function spaceTime(m: Model): { header: string; svg: string } {
     out.push(`<g class="bar ${cls}" data-step="${s.key}" data-process="${esc(s.process)}"><rect x="${lx - 7}" y="${y1}" width="14" height="${y2 - y1}" rx="4"/>`
       + `<title>step ${s.key}: ${esc(s.process)} #${s.index} ${esc(describeStep(s.step))} -> ${esc(describeResult(r))}</title></g>`);
     out.push(`<text class="stepno" data-step="${s.key}" x="${LEFT - 118}" y="${y2 + 4}">${s.key}</text>`
-      + `<text class="stepop" data-step="${s.key}" x="${LEFT - 96}" y="${y2 + 4}" fill="${m.colour.get(s.process)}">${esc(s.process)} ${esc(String(s.step.op))}</text>`);
+      + `<text class="stepop" data-step="${s.key}" x="${LEFT - 92}" y="${y2 + 4}" fill="${m.colour.get(s.process)}">${esc(s.process)} ${esc(String(s.step.op))}</text>`);
     if (!r.ok && r.signal === 'SIGBUS') { // a signal this process got (a waitpid's `signal` is another's)
       out.push(`<g class="marker sigbus" data-lane="${esc(s.process)}" data-step="${s.key}" transform="translate(${lx},${y2})">`
         + `<circle r="11"/><path d="M2,-8 L-4,1 L0,1 L-2,8 L4,-1 L0,-1 Z" fill="#fff"/><text x="15" y="4">SIGBUS</text><title>${esc(s.process)} got SIGBUS: it touched a purged page that is still volatile</title></g>`);
@@ -303,8 +303,7 @@ function spaceTime(m: Model): { header: string; svg: string } {
 
 // ---------------------------------------------------------------- page map
 
-const CELL_W = 26;
-const CELL_H = 20;
+const CELL_H = 22;
 const LABEL_W = 190;
 
 interface Row { id: string; kind: 'map' | 'file'; owner: string; name: string; what: string; pages: number }
@@ -336,6 +335,8 @@ function pageMap(m: Model): string {
     }
   }
   const cols = m.snapshots.length;
+  // Wide cells for short runs (a projector), narrow ones for long runs.
+  const CELL_W = Math.max(22, Math.min(40, Math.floor(1100 / cols)));
   const HEAD = 58;
   const out: string[] = [];
   let y = HEAD;
@@ -406,7 +407,8 @@ function stepList(m: Model, report: RunReport): string {
     const cls = s.e.type === 'info' ? 'info' : r.ok ? 'ok' : 'fail';
     const label = s.step.label ? ` <span class="label">(${esc(String(s.step.label))})</span>` : '';
     const notes = (notesByKey.get(s.key) ?? []).map((n) => `<li class="note k-${n.e.kind}">${esc(n.text)}</li>`).join('');
-    items.push({ seq: s.seq, html: `<li class="step-row ${cls}" data-step="${s.key}" tabindex="0"><span class="no">${s.key}</span>`
+    const caption = `Step ${s.key}: ${s.process} #${s.index} ${describeStep(s.step)} \u2192 ${describeResult(r)}`;
+    items.push({ seq: s.seq, html: `<li class="step-row ${cls}" data-step="${s.key}" data-caption="${esc(caption)}" tabindex="0"><span class="no">${s.key}</span>`
       + `<span class="who" style="background:${m.colour.get(s.process)}">${esc(s.process)}</span> <span class="idx">#${s.index}</span> `
       + `<code>${esc(describeStep(s.step))}</code>${label}<div class="result">\u2192 ${esc(describeResult(r))} ${verdict}</div>`
       + (notes ? `<ul class="notes">${notes}</ul>` : '') + '</li>' });
@@ -418,7 +420,8 @@ function stepList(m: Model, report: RunReport): string {
     if (stepKeys.has(n.key) || seen.has(n.key)) continue;
     seen.add(n.key);
     const text = (notesByKey.get(n.key) ?? []).map((x) => esc(x.text)).join('<br>');
-    items.push({ seq: n.seq, html: `<li class="event-row k-${n.e.kind}" data-step="${n.key}" tabindex="0"><span class="no">\u2022</span><span class="who kernel">kernel</span> ${text}</li>` });
+    const caption = `Kernel: ${(notesByKey.get(n.key) ?? []).map((x) => x.text).join(' ')}`;
+    items.push({ seq: n.seq, html: `<li class="event-row k-${n.e.kind}" data-step="${n.key}" data-caption="${esc(caption)}" tabindex="0"><span class="no">\u2022</span><span class="who kernel">kernel</span> ${text}</li>` });
   }
   items.sort((a, b) => a.seq - b.seq);
   return `<ol id="steps">${items.map((i) => i.html).join('\n')}</ol>`;
@@ -507,6 +510,7 @@ svg text { font-family: inherit; }
 #pagemap .rowlabel { font-size: 15px; font-weight: 700; } #pagemap .rowlabel .what { font-weight: 400; fill: var(--muted); font-size: 13px; }
 #pagemap .pageno { font-size: 12px; fill: var(--muted); } #pagemap .cell { cursor: pointer; }
 details pre { background: #0f172a; color: #e2e8f0; padding: 12px; overflow-x: auto; font-size: 13px; border-radius: 6px; }
+.selected { margin: 0 0 6px; font-weight: 600; min-height: 1.45em; color: #92400e; }
 .missing { color: var(--muted); font-style: italic; }
 `;
 
@@ -522,6 +526,8 @@ const SCRIPT = `
     current = rows.findIndex(function (r) { return r.dataset.step === key; });
     document.body.dataset.selected = key;
     var row = rows[current];
+    var caption = document.getElementById('selected');
+    if (caption && row) caption.textContent = row.getAttribute('data-caption');
     if (row && from !== 'list') row.scrollIntoView({ block: 'nearest' });
     var bar = document.querySelector('#spacetime [data-step="' + key + '"]');
     if (bar && from !== 'diagram') bar.scrollIntoView({ block: 'center', inline: 'nearest' });
@@ -564,6 +570,7 @@ ${opts.description ? `<p class="desc">${esc(opts.description.trim())}</p>` : ''}
 ${legend()}
 </header>
 <section id="pagemap-section"><h2>Page map <span class="hint">each page of each mapping and file after every step (column = step number, \u2020 = a death and its cleanup); click a column to select its step</span></h2>
+<p id="selected" class="selected">Select a step to see it here, in the list and in the diagram.</p>
 ${map ? `<div class="scroll-x">${map}</div>` : '<p class="missing">This history has no page snapshots: they are recorded when the run is made with --html.</p>'}
 </section>
 <div class="panes">

@@ -88,6 +88,7 @@ test('fork-cow-purge: lanes, arrows and page cells are the history\'s; a click s
   const key = String(reclaim + 1);
   await page.click(`#steps li[data-step="${key}"]`);
   t.deepEqual(await attrs(page, '#steps li.hl', ['data-step']), [[key]]);
+  t.is(await page.textContent('#selected'), `Step ${key}: kernel #2 reclaim all=true \u2192 ok freed=3`);
   t.deepEqual(await attrs(page, '#spacetime .bar.hl', ['data-step', 'data-process']), [[key, 'kernel']]);
   const col = snapshots.findIndex((s) => s.after === completes[reclaim]!.seq);
   t.deepEqual(await attrs(page, '#pagemap .col.hl', ['data-snap']), [[String(col)]]);
