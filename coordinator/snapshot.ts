@@ -90,7 +90,9 @@ export class Snapshots {
     const e = k.rmap.lookup(proc.pid, vpage);
     let base: 'a' | 'r' | 'c' | 'p';
     if (e) {
-      base = e.kind === 'file-private' || k.rmap.referencesTo(e.frame) > 1 ? 'c' : 'r';
+      // A shared file page mapped by many is simply resident; an anonymous frame mapped by more
+      // than one page table (after fork), or a private file page not yet copied, is copy-on-write.
+      base = e.kind === 'file-private' || (e.kind === 'anon' && k.rmap.referencesTo(e.frame) > 1) ? 'c' : 'r';
     } else if (file && vma.kind !== 'file-private' && file.cache[page]! >= 0) {
       base = 'r'; // a shared page in the page cache this process has not faulted in yet
     } else {

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
-import { cli, scenarioPath, runFile } from './helpers.js';
+import { cli, configFor, scenarioPath, runFile } from './helpers.js';
+import { loadScenario } from '../shared/scenario.js';
+import { runScenario } from '../coordinator/run.js';
 import { launchChromium, type Browser } from '../scripts/browser.js';
 import { renderHtml } from '../coordinator/html.js';
 import type { HistoryEvent } from '../coordinator/history.js';
@@ -144,4 +146,20 @@ test('without --html a run records no snapshots and no messages, and its page sa
   t.regex(html, /no page snapshots/);
   t.regex(html, /no messages/);
   t.regex(html, /class="step-row/);
+});
+
+test('file-private-mapper: snapshots show the page cache, the shared and the private mapping', async (t) => {
+  const s = loadScenario(scenarioPath('file-private-mapper'));
+  const { history } = await runScenario(s, configFor(s), { pictures: true });
+  const reclaim = history.find((e) => e.kind === 'complete' && e.process === 'kernel' && e.op === 'reclaim')!;
+  const snap = history.find((e) => e.kind === 'snapshot' && e.after === reclaim.seq)!;
+  const rows = Object.fromEntries([
+    ...(snap.maps as Array<{ process: string; name: string; kind: string; pages: string }>).map((m) => [`${m.process}:${m.name} ${m.kind}`, m.pages]),
+    ...(snap.files as Array<{ file: string; pages: string }>).map((f) => [`file ${f.file}`, f.pages]),
+  ]);
+  t.deepEqual(rows, {
+    'S:m file-shared': 'PRPP',   // pages 0, 2, 3 purged; page 1 kept, still volatile in the file
+    'P:m file-private': 'acra',  // page 1 shares the page-cache page; page 2 is P's own copy
+    'file f': 'PCPP',            // the file's own view: page 1 shared with P's private mapping
+  });
 });
