@@ -196,7 +196,7 @@ function spaceTime(m: Model): { header: string; svg: string } {
     if (e.kind === 'message') cur += 22;
     else if (e.kind === 'invoke' || byInvoke.has(e.seq)) cur += 4;
     else if (e.kind === 'complete') cur += 12;
-    else if (noteSeqs.has(e.seq)) cur += e.kind === 'decision' ? 22 : 26;
+    else if (noteSeqs.has(e.seq)) cur += e.kind === 'decision' ? 22 : e.kind === 'cleanup' ? 20 : 30;
     else cur += 8;
   }
   const height = cur + 30;
@@ -208,7 +208,7 @@ function spaceTime(m: Model): { header: string; svg: string } {
     const lx = x.get(lane)!;
     const from = lane === KERNEL ? 0 : y.get(m.births.get(lane)!)!;
     const end = m.ends.get(lane);
-    const to = end ? y.get(end.seq) ?? height - 10 : height - 10;
+    const to = end ? (y.get(end.seq) ?? height - 18) + 8 : height - 10;
     out.push(`<line class="lane" data-lane="${esc(lane)}" x1="${lx}" y1="${from}" x2="${lx}" y2="${to}" stroke="${m.colour.get(lane)}" stroke-width="${lane === KERNEL ? 4 : 3}"${end ? '' : ' stroke-dasharray="0"'}/>`);
     if (lane !== KERNEL) out.push(`<circle cx="${lx}" cy="${from}" r="5" fill="${m.colour.get(lane)}"><title>${esc(lane)} starts</title></circle>`);
   }
@@ -280,7 +280,7 @@ function spaceTime(m: Model): { header: string; svg: string } {
       case 'cleanup':
         if (px !== undefined) {
           const how = e.signal ? `killed by ${e.signal}` : `exit ${e.exitCode}`;
-          out.push(`<g class="marker cleanup" data-lane="${esc(e.process as string)}" data-seq="${e.seq}"${step} transform="translate(${px},${ey})">`
+          out.push(`<g class="marker cleanup" data-lane="${esc(e.process as string)}" data-seq="${e.seq}"${step} transform="translate(${px},${ey + 8})">`
             + `<rect x="-16" y="-3" width="32" height="6" rx="2"/><text x="20" y="4">${esc(how)}, cleanup</text><title>${esc(n.text)}</title></g>`);
         }
         break;
