@@ -181,20 +181,15 @@ function spaceTime(m: Model): { header: string; svg: string } {
   const width = LEFT + (m.lanes.length - 1) * LANE_GAP + 250;
   const y = new Map<number, number>();
   let cur = TOP;
-  const stepBySeq = new Map<number, Step>();
-  for (const s of m.steps) { stepBySeq.set(s.seq, s); if (s.invokeSeq >= 0) stepBySeq.set(s.invokeSeq, s); }
   const noteSeqs = new Set(m.notes.map((n) => n.seq));
-  const drawn: HistoryEvent[] = [];
   const events = [...m.messages, ...m.steps.map((s) => s.e), ...m.notes.map((n) => n.e)];
-  const byInvoke = new Set(m.steps.map((s) => s.invokeSeq));
   for (const s of m.steps) if (s.invokeSeq >= 0) events.push({ seq: s.invokeSeq, at: 0, kind: 'invoke', process: s.process });
   for (const b of m.births.values()) events.push({ seq: b, at: 0, kind: 'birth' });
   events.sort((a, b) => a.seq - b.seq);
   for (const e of events) {
     y.set(e.seq, cur);
-    drawn.push(e);
     if (e.kind === 'message') cur += 22;
-    else if (e.kind === 'invoke' || byInvoke.has(e.seq)) cur += 4;
+    else if (e.kind === 'invoke') cur += 4;
     else if (e.kind === 'complete') cur += 12;
     else if (noteSeqs.has(e.seq)) cur += e.kind === 'decision' ? 22 : e.kind === 'cleanup' ? 20 : 30;
     else cur += 8;
@@ -209,7 +204,7 @@ function spaceTime(m: Model): { header: string; svg: string } {
     const from = lane === KERNEL ? 0 : y.get(m.births.get(lane)!)!;
     const end = m.ends.get(lane);
     const to = end ? (y.get(end.seq) ?? height - 18) + 8 : height - 10;
-    out.push(`<line class="lane" data-lane="${esc(lane)}" x1="${lx}" y1="${from}" x2="${lx}" y2="${to}" stroke="${m.colour.get(lane)}" stroke-width="${lane === KERNEL ? 4 : 3}"${end ? '' : ' stroke-dasharray="0"'}/>`);
+    out.push(`<line class="lane" data-lane="${esc(lane)}" x1="${lx}" y1="${from}" x2="${lx}" y2="${to}" stroke="${m.colour.get(lane)}" stroke-width="${lane === KERNEL ? 4 : 3}"/>`);
     if (lane !== KERNEL) out.push(`<circle cx="${lx}" cy="${from}" r="5" fill="${m.colour.get(lane)}"><title>${esc(lane)} starts</title></circle>`);
   }
   // Step bars, and the step numbers in the left gutter.
@@ -309,7 +304,7 @@ const LABEL_W = 190;
 interface Row { id: string; kind: 'map' | 'file'; owner: string; name: string; what: string; pages: number }
 
 const STATE_NAMES: Record<string, string> = { a: 'absent', r: 'resident', c: 'copy-on-write shared', p: 'purged', x: 'not mapped' };
-export function stateName(c: string): string {
+function stateName(c: string): string {
   if (c === 'x') return STATE_NAMES.x!;
   return `${STATE_NAMES[c.toLowerCase()]}${c !== c.toLowerCase() ? ', volatile' : ''}`;
 }
