@@ -26,6 +26,8 @@ export class Agent {
   steps: ProcessStep[] = [];
   sigbus: 'handle' | 'kill' = 'kill';
   config!: RunConfig;
+  /** Attach a view of the mm to `ready` and every `done` (the kernel's page map, `--html`). */
+  snapshots = false;
   /** Logical time of the current grant (lockstep) used as the mark time of vrange calls. */
   now = 0;
   private nextId = 1;
@@ -67,8 +69,9 @@ export class Agent {
         this.steps = msg.steps;
         this.sigbus = msg.sigbus;
         this.config = msg.config;
+        this.snapshots = msg.snapshots ?? false;
         if (msg.mm) this.mm = Mm.fromSnapshot(msg.mm);
-        this.socket.send({ t: 'ready', re: msg.id });
+        this.socket.send({ t: 'ready', re: msg.id, ...(this.snapshots ? { mm: this.mm.view() } : {}) });
         return;
       }
       case 'go': {
@@ -119,7 +122,7 @@ export class Agent {
     const fatal = !result.ok && ((result.signal === 'SIGBUS' && this.sigbus === 'kill') || result.signal === 'SIGSEGV');
     const d: StepDetail = { ...detail };
     if (fatal) d.fatal = result.signal as string;
-    this.socket.send({ t: 'done', index, result, detail: d });
+    this.socket.send({ t: 'done', index, result, detail: d, ...(this.snapshots ? { mm: this.mm.view() } : {}) });
     this.currentIndex = -1;
     return fatal || step.op === 'exit' || index === this.steps.length - 1;
   }

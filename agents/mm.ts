@@ -6,7 +6,7 @@
 // Entries that point into the page cache (a file page mapped shared, or mapped private and not
 // yet copied) are kept by the kernel beside the page cache, because the page cache decides them.
 
-import type { Binding, MmSnapshot, VmaKind, VmaSnapshot } from '../shared/messages.js';
+import type { Binding, MmSnapshot, MmView, VmaKind, VmaSnapshot } from '../shared/messages.js';
 import { RangeSet } from '../shared/rangeset.js';
 import { rangesPerSetMax, vpagesMax } from '../shared/limits.js';
 
@@ -135,6 +135,15 @@ export class Mm {
         frames: Array.from(vma.frames), flags: Array.from(vma.flags) });
     }
     return { vmas, ranges: this.ranges.toJSON(), bindings: Object.fromEntries(this.bindings) };
+  }
+
+  /** The compact view the kernel's page map needs (only when snapshots were asked for). */
+  view(): MmView {
+    const maps: MmView['maps'] = [];
+    for (const [key, b] of this.bindings) if (b.kind === 'map' && b.pages > 0) maps.push([key.slice('map:'.length), b.addr, b.pages]);
+    const purged: number[] = [];
+    for (const vma of this.vmas) for (let i = 0; i < vma.pages; i++) if ((vma.flags[i]! & PTE_PURGED) !== 0) purged.push(vma.start + i);
+    return { maps, volatile: this.ranges.coalesced(), purged };
   }
 
   static fromSnapshot(s: MmSnapshot): Mm {

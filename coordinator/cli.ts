@@ -153,11 +153,11 @@ async function run(args: string[]): Promise<number> {
   const head = header(cmd.scenario, cmd.config);
   if (!cmd.json) head.forEach(out);
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel,
-    chooser: cmd.choices ? replayChooser(cmd.choices) : undefined });
+    chooser: cmd.choices ? replayChooser(cmd.choices) : undefined, pictures: cmd.html !== undefined });
   const foot = footer(report, reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices));
   if (cmd.json) out(JSON.stringify(report, null, 2));
   else foot.forEach(out);
-  if (cmd.html) writeFileSync(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history));
+  if (cmd.html) writeFileSync(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history, { description: cmd.scenario.description }));
   return report.ok ? 0 : 1;
 }
 

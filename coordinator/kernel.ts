@@ -18,6 +18,7 @@ import { AgentConn, AgentPool, Proc, withTimeout } from './process_table.js';
 import { Exchange, type PurgeRecord } from './reclaim.js';
 import { History } from './history.js';
 import { FaultPlan } from './faults.js';
+import { Snapshots } from './snapshot.js';
 import { agentStartTimeoutMs } from '../shared/limits.js';
 
 export interface KernelOptions {
@@ -28,6 +29,8 @@ export interface KernelOptions {
   /** Called with each history event as it happens (the narrated report listens here). */
   onEvent?: (e: import('./history.js').HistoryEvent) => void;
   faults?: FaultPlan;
+  /** Record a page-map `snapshot` after every step and cleanup (for `--html`); agents send mm views. */
+  snapshots?: boolean;
 }
 
 export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string }
@@ -44,6 +47,7 @@ export class Kernel {
   readonly procs: Proc[] = [];
   readonly history: History;
   readonly faults: FaultPlan;
+  readonly snapshots: Snapshots | undefined;
   readonly heldFrames = new Map<number, number>();
   readonly exchanges = new Map<number, Exchange>();
   readonly steps: StepRecord[] = [];
@@ -78,7 +82,8 @@ export class Kernel {
     this.scenario = opts.scenario;
     this.frames = new FrameTable(opts.config.frames);
     this.rmap = new Rmap(this.frames);
-    this.history = new History(opts.traceMessages, opts.onEvent);
+    this.snapshots = opts.snapshots ? new Snapshots(this) : undefined;
+    this.history = new History(opts.traceMessages, (e) => { opts.onEvent?.(e); this.snapshots?.observe(e); });
     this.faults = opts.faults ?? new FaultPlan([], opts.config.seed);
     for (const f of opts.scenario.files) this.files.push(new AddressSpace(this.files.length, f.name, f.pages, f.kind));
     for (const spec of opts.scenario.processes) this.procs.push(new Proc(spec));
@@ -117,7 +122,7 @@ export class Kernel {
     const id = this.nextInitId++;
     const ready = new Promise<void>((resolve) => this.readyWaiters.set(id, resolve));
     this.sendTo(proc, { t: 'init', id, pid: proc.pid, name: proc.name, steps: proc.spec.steps, sigbus: proc.spec.sigbus,
-      config: this.config, mm });
+      config: this.config, mm, ...(this.snapshots ? { snapshots: true } : {}) });
     await withTimeout(ready, agentStartTimeoutMs, `agent for ${proc.name} did not become ready`);
     this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child.pid });
     // A process with no steps has run all its steps: it exits with code 0 at once.
@@ -181,7 +186,11 @@ export class Kernel {
 
   private onMessage(proc: Proc, msg: AgentMsg): void {
     switch (msg.t) {
-      case 'ready': this.readyWaiters.get(msg.re)?.(); this.readyWaiters.delete(msg.re); return;
+      case 'ready':
+        if (msg.mm) this.snapshots?.setView(proc, msg.mm);
+        this.readyWaiters.get(msg.re)?.();
+        this.readyWaiters.delete(msg.re);
+        return;
       case 'start': return this.onStart(proc, msg.index);
       case 'at': void this.atFaultPoint(proc, msg.index).catch((e: Error) => this.fail(e)); return;
       case 'done': return this.onDone(proc, msg);
@@ -244,6 +253,7 @@ export class Kernel {
     proc.inFlight = -1;
     proc.blockedOn = -1;
     proc.nextStep = msg.index + 1;
+    if (msg.mm) this.snapshots?.setView(proc, msg.mm);
     this.recordStep(proc.name, msg.index, step, msg.result, msg.detail);
     const last = proc.nextStep >= proc.spec.steps.length;
     const fatal = msg.detail?.fatal;

@@ -26,6 +26,8 @@ export interface RunOptions {
   checkModel?: boolean;
   /** Lockstep: who runs next, instead of the seed's PRNG (see replayChooser). */
   chooser?: Chooser;
+  /** Record what the `--html` page draws: every message, and a page-map snapshot after each step. */
+  pictures?: boolean;
 }
 
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
@@ -35,7 +37,8 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   const names = new Map<number, string>();
   const say = opts.narrate;
   const kernel = new Kernel({
-    scenario, config, runDir, traceMessages: opts.trace !== undefined, faults: new FaultPlan(opts.faults ?? [], config.seed),
+    scenario, config, runDir, traceMessages: opts.trace !== undefined || opts.pictures === true,
+    snapshots: opts.pictures, faults: new FaultPlan(opts.faults ?? [], config.seed),
     onEvent: say ? (e) => {
       if (e.kind === 'complete') {
         const step = stepOf(scenario, e.process as string, e.index as number);

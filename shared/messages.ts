@@ -23,14 +23,21 @@ export interface VmaSnapshot {
 export type VmaKind = 'anon' | 'shmem' | 'file-shared' | 'file-private';
 export type Binding = { kind: 'map'; addr: number; pages: number } | { kind: 'fd'; fd: number };
 
+/**
+ * What the kernel cannot see of an mm, for the page map of `--html` (sent only when `init`
+ * asked for snapshots): the map bindings `[name, vpage, pages]`, the mm's volatile ranges as
+ * `[start, pages]`, and the vpages purged while volatile and not marked non-volatile since.
+ */
+export interface MmView { maps: Array<[string, number, number]>; volatile: Array<[number, number]>; purged: number[] }
+
 // ---- agent -> kernel ----
 export type AgentMsg =
   | { t: 'hello'; osPid: number }
-  | { t: 'ready'; re: number }
+  | { t: 'ready'; re: number; mm?: MmView }
   | { t: 'start'; index: number }
   /** Free schedule: about to start step `index`, a step a fault names: waiting for `continue`. */
   | { t: 'at'; index: number }
-  | { t: 'done'; index: number; result: StepResult; detail?: StepDetail }
+  | { t: 'done'; index: number; result: StepResult; detail?: StepDetail; mm?: MmView }
   | { t: 'blocked'; index: number; xid: number }
   | { t: 'prepared'; xid: number; answers: PrepareAnswer[] }
   | { t: 'committed'; xid: number; violations: string[] }
@@ -68,7 +75,7 @@ export interface SysRet {
 // ---- kernel -> agent ----
 export type KernelMsg =
   | { t: 'init'; id: number; pid: number; name: string; steps: ProcessStep[]; sigbus: 'handle' | 'kill';
-      config: RunConfig; mm?: MmSnapshot }
+      config: RunConfig; mm?: MmSnapshot; snapshots?: boolean }
   | { t: 'grant'; index: number; now: number }
   /** Free schedule: run your steps from `startIndex` on, without grants. */
   | { t: 'go'; startIndex: number; stops: number[] }

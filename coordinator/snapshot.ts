@@ -1,0 +1,104 @@
+// Page-map snapshots for `--html`: after every step and every cleanup, the state of each page of
+// each mapping (process + binding name) and of each file, so that reclaim can be watched.
+//
+// The kernel knows frames, the reverse map, the page cache and file volatility; it does not know
+// anonymous volatility, which lives in each agent's mm. So when snapshots are asked for, every
+// agent attaches a compact view of its mm (shared/messages.ts MmView) to `ready` and to each
+// `done`. Between two of its own steps an mm changes only by a reclaim commit, whose purged pages
+// the kernel records as `purge-notify`: the cached view is patched from that event.
+//
+// One letter per page; upper case when the page is volatile (it may be purged):
+//   a / A  absent: no frame (never touched, dropped, or read as the zero page)
+//   r / R  resident: a frame of its own (file-shared pages: the page-cache page)
+//   c / C  copy-on-write shared: the frame is mapped by more than one page table, or a private
+//          file page still shares the page-cache page
+//   p / P  purged: the frame was thrown away while volatile, and nothing has marked it
+//          non-volatile since
+//   x      not mapped any more (munmap of part of the binding)
+
+import type { MmView } from '../shared/messages.js';
+import type { HistoryEvent } from './history.js';
+import type { Kernel } from './kernel.js';
+import type { Proc } from './process_table.js';
+
+export type PageState = 'a' | 'A' | 'r' | 'R' | 'c' | 'C' | 'p' | 'P' | 'x';
+
+export interface MapRow { process: string; name: string; kind: string; file?: string; pages: string }
+export interface FileRow { file: string; kind: string; pages: string }
+export interface SnapshotFields { after: number; frames: { used: number; total: number }; maps: MapRow[]; files: FileRow[] }
+
+export class Snapshots {
+  private readonly views = new Map<string, { view: MmView; purged: Set<number> }>();
+
+  constructor(private readonly k: Kernel) {}
+
+  /** The mm view an agent sent with `ready` or `done`. */
+  setView(proc: Proc, view: MmView): void {
+    this.views.set(proc.name, { view, purged: new Set(view.purged) });
+  }
+
+  /** Called with every history event: patches views on purges, snapshots after steps and deaths. */
+  observe(e: HistoryEvent): void {
+    if (e.kind === 'purge-notify') {
+      const v = this.views.get(e.process as string);
+      if (v) for (const p of e.vpages as number[]) v.purged.add(p);
+    } else if (e.kind === 'complete' || e.kind === 'cleanup') {
+      if (e.kind === 'cleanup') this.views.delete(e.process as string);
+      this.k.history.add('snapshot', { ...this.take(e.seq) });
+    }
+  }
+
+  take(after: number): SnapshotFields {
+    const k = this.k;
+    const maps: MapRow[] = [];
+    for (const proc of k.procs) {
+      const v = this.views.get(proc.name);
+      if (!proc.live || !v) continue;
+      for (const [name, addr, pages] of v.view.maps) {
+        const vma = proc.vmaAt(addr);
+        const file = vma && vma.fileId >= 0 ? k.files[vma.fileId] : undefined;
+        let cells = '';
+        for (let i = 0; i < pages; i++) cells += this.mapPage(proc, addr + i, v.view, v.purged);
+        maps.push({ process: proc.name, name, kind: vma?.kind ?? 'unmapped', ...(file && file.kind !== 'shmem' ? { file: file.name } : {}), pages: cells });
+      }
+    }
+    const files: FileRow[] = [];
+    for (const f of k.files) {
+      if (f.kind === 'shmem') continue; // a shared anonymous mapping's hidden file: its mappings show it
+      let cells = '';
+      for (let p = 0; p < f.pages; p++) {
+        const frame = f.cache[p]!;
+        const cow = frame >= 0 && k.rmap.mappers(frame).some((m) => m.kind === 'file-private');
+        const base = frame >= 0 ? (cow ? 'c' : 'r') : f.purged[p] ? 'p' : 'a';
+        cells += f.isVolatile(p) ? base.toUpperCase() : base;
+      }
+      files.push({ file: f.name, kind: f.kind, pages: cells });
+    }
+    return { after, frames: { used: k.frames.used, total: k.frames.total }, maps, files };
+  }
+
+  private mapPage(proc: Proc, vpage: number, view: MmView, purgedSet: Set<number>): PageState {
+    const k = this.k;
+    const vma = proc.vmaAt(vpage);
+    if (!vma) return 'x';
+    const file = vma.fileId >= 0 ? k.files[vma.fileId]! : undefined;
+    const page = vma.offset + (vpage - vma.start);
+    const inMm = view.volatile.some(([s, n]) => vpage >= s && vpage < s + n);
+    // The file's own ranges count for pages that share the page cache (fvrange, or vrange under shared-file).
+    const inFile = file !== undefined && file.kind !== 'shmem' && vma.kind === 'file-shared' && file.isVolatile(page);
+    const volatile = inMm || inFile;
+    const e = k.rmap.lookup(proc.pid, vpage);
+    let base: 'a' | 'r' | 'c' | 'p';
+    if (e) {
+      // A shared file page mapped by many is simply resident; an anonymous frame mapped by more
+      // than one page table (after fork), or a private file page not yet copied, is copy-on-write.
+      base = e.kind === 'file-private' || (e.kind === 'anon' && k.rmap.referencesTo(e.frame) > 1) ? 'c' : 'r';
+    } else if (file && vma.kind !== 'file-private' && file.cache[page]! >= 0) {
+      base = 'r'; // a shared page in the page cache this process has not faulted in yet
+    } else {
+      const filePurged = file !== undefined && vma.kind !== 'file-private' && file.purged[page] === 1;
+      base = purgedSet.has(vpage) || filePurged ? 'p' : 'a';
+    }
+    return (volatile ? base.toUpperCase() : base) as PageState;
+  }
+}
