@@ -50,6 +50,9 @@ export class Kernel {
   readonly failures: Failure[] = [];
   readonly violations: Array<{ name: string; text: string }> = [];
   purgedPages = 0;
+  /** Messages sent to and received from agents (the benchmarks count an exchange's cost with them). */
+  messagesOut = 0;
+  messagesIn = 0;
   /** Logical clock of the lockstep scheduler: one tick per granted action. */
   clock = 0;
   /** Access clock: one tick per page access, the LRU order. */
@@ -153,6 +156,7 @@ export class Kernel {
 
   sendTo(proc: Proc, msg: KernelMsg): void {
     if (!proc.agent) throw new Error(`kernel invariant: ${proc.name} has no agent`);
+    this.messagesOut++;
     this.history.message('send', proc.name, msg);
     this.socket.send(proc.agent.routingId, msg);
   }
@@ -160,6 +164,7 @@ export class Kernel {
   private async receiveLoop(): Promise<void> {
     try {
       for await (const [routingId, msg] of this.socket.receive()) {
+        this.messagesIn++;
         const conn = this.byRouting.get(routingId) ?? this.pool.all.get(routingId);
         if (!conn) continue;
         if (msg.t === 'hello') { this.byRouting.set(routingId, conn); conn.onHello(msg.osPid); continue; }
