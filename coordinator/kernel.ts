@@ -9,7 +9,7 @@
 import type { AgentMsg, KernelMsg, SysCall, SysRet } from '../shared/messages.js';
 import type { KernelStep, ProcessStep, RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
 import { KernelSocket } from '../shared/transport.js';
-import { agentPoolSize, fdsPerProcessMax, processesMax, valueBytesMax } from '../shared/limits.js';
+import { agentPoolMax, agentPoolSize, fdsPerProcessMax, processesMax, valueBytesMax } from '../shared/limits.js';
 import type { MapperVote, PageFacts } from '../shared/policy.js';
 import { FrameTable } from './frames.js';
 import { Rmap } from './rmap.js';
@@ -28,6 +28,8 @@ export interface KernelOptions {
   /** Called with each history event as it happens (the narrated report listens here). */
   onEvent?: (e: import('./history.js').HistoryEvent) => void;
   faults?: FaultPlan;
+  /** Agents kept started ahead of forks; default: the scenario's forks, within agentPoolSize..agentPoolMax. 0: none (bench). */
+  poolSize?: number;
 }
 
 export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string }
@@ -102,16 +104,29 @@ export class Kernel {
     void this.receiveLoop();
     const initial = this.procs.filter((p) => !p.spec.forked);
     if (initial.length > processesMax) throw new Error(`more than ${processesMax} processes (processesMax)`);
-    this.pool.fill(initial.length + agentPoolSize);
+    this.pool.fill(initial.length + this.warmPoolSize());
     this.history.add('boot', { frames: this.frames.total, files: this.files.map((f) => ({ name: f.name, pages: f.pages, kind: f.kind })),
       policy: this.config.policy, access: this.config.access, purgeUnit: this.config.purgeUnit, schedule: this.config.schedule, seed: this.config.seed });
     for (const proc of initial) await this.birth(proc, undefined);
+    // The first fork should not find its agent still starting.
+    await this.pool.warm();
+  }
+
+  /**
+   * How many started agents to keep waiting for forks: one per forked process not yet born (so a
+   * fork does not wait for Node to start), at least agentPoolSize, at most agentPoolMax.
+   */
+  private warmPoolSize(beingBorn?: Proc): number {
+    if (this.opts.poolSize !== undefined) return this.opts.poolSize;
+    let unborn = 0;
+    for (const p of this.procs) if (p.spec.forked && p.state === 'unborn' && p !== beingBorn) unborn++;
+    return Math.min(agentPoolMax, Math.max(agentPoolSize, unborn));
   }
 
   /** Gives a process an agent and a pid, and starts it (its first step waits for a grant in lockstep). */
   private async birth(proc: Proc, parent: Proc | undefined, mm?: import('../shared/messages.js').MmSnapshot, pid = this.nextPid++): Promise<void> {
     proc.pid = pid;
-    const conn = await this.pool.take(agentPoolSize);
+    const conn = await this.pool.take(this.warmPoolSize(proc));
     conn.proc = proc;
     proc.agent = conn;
     proc.state = 'running';
