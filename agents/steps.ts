@@ -146,15 +146,18 @@ async function vrange(agent: Agent, step: Op<'vrange'>): Promise<StepOutcome> {
   if ('errno' in span) return EINVAL;
   const start = b.addr + span.start;
   const end = start + span.pages;
-  if (!agent.mm.fullyMapped(start, end)) return ENOMEM;
+  const segs = agent.mm.segments(start, end);
+  if (!covers(segs, start, end)) return ENOMEM;
   const policy = agent.config.policy;
   const target = (s: Segment) => vrangeTarget(s.vma.kind, policy);
-  const segs = agent.mm.segments(start, end);
   if (segs.some((s) => target(s) === null)) return EINVAL;
-  await agent.untilReleased(start, end);
+  const held = agent.untilReleased(start, end);
+  if (held) await held;
   const purgedPages: number[] = [];
   let purged = false;
-  for (const run of runsOf(segs, target)) {
+  // One VMA marked in this mm (the common case): no runs to build.
+  const runs = segs.length === 1 && target(segs[0]!) === 'mm' ? [{ target: 'mm' as const, segs }] : runsOf(segs, target);
+  for (const run of runs) {
     if (run.target === 'mm') {
       const from = run.segs[0]!.from;
       const to = run.segs[run.segs.length - 1]!.to;
@@ -177,6 +180,16 @@ async function vrange(agent: Agent, step: Op<'vrange'>): Promise<StepOutcome> {
   const result: StepResult = { ok: true, bytes: span.pages * PAGE_SIZE };
   if (step.mode === 'nonvolatile') result.purged = purged;
   return { result, detail: { span: [start, end], purgedPages } };
+}
+
+/** The segments cover [start, end) without a gap (Mm.fullyMapped, on segments already found). */
+function covers(segs: Segment[], start: number, end: number): boolean {
+  let next = start;
+  for (const s of segs) {
+    if (s.from !== next) return false;
+    next = s.to;
+  }
+  return next === end;
 }
 
 function clearPurged(s: Segment, out: number[]): void {

@@ -9,7 +9,7 @@
 import type { AgentMsg, KernelMsg, SysCall, SysRet } from '../shared/messages.js';
 import type { KernelStep, ProcessStep, RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
 import { KernelSocket } from '../shared/transport.js';
-import { agentPoolSize, fdsPerProcessMax, processesMax, valueBytesMax } from '../shared/limits.js';
+import { agentPoolMax, agentPoolSize, fdsPerProcessMax, processesMax, valueBytesMax } from '../shared/limits.js';
 import type { MapperVote, PageFacts } from '../shared/policy.js';
 import { FrameTable } from './frames.js';
 import { Rmap } from './rmap.js';
@@ -31,6 +31,8 @@ export interface KernelOptions {
   faults?: FaultPlan;
   /** Record a page-map `snapshot` after every step and cleanup (for `--html`); agents send mm views. */
   snapshots?: boolean;
+  /** Agents kept started ahead of forks; default: the scenario's forks, within agentPoolSize..agentPoolMax. 0: none (bench). */
+  poolSize?: number;
 }
 
 export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string }
@@ -54,6 +56,9 @@ export class Kernel {
   readonly failures: Failure[] = [];
   readonly violations: Array<{ name: string; text: string }> = [];
   purgedPages = 0;
+  /** Messages sent to and received from agents (the benchmarks count an exchange's cost with them). */
+  messagesOut = 0;
+  messagesIn = 0;
   /** Logical clock of the lockstep scheduler: one tick per granted action. */
   clock = 0;
   /** Access clock: one tick per page access, the LRU order. */
@@ -104,16 +109,29 @@ export class Kernel {
     void this.receiveLoop();
     const initial = this.procs.filter((p) => !p.spec.forked);
     if (initial.length > processesMax) throw new Error(`more than ${processesMax} processes (processesMax)`);
-    this.pool.fill(initial.length + agentPoolSize);
+    this.pool.fill(initial.length + this.warmPoolSize());
     this.history.add('boot', { frames: this.frames.total, files: this.files.map((f) => ({ name: f.name, pages: f.pages, kind: f.kind })),
       policy: this.config.policy, access: this.config.access, purgeUnit: this.config.purgeUnit, schedule: this.config.schedule, seed: this.config.seed });
     for (const proc of initial) await this.birth(proc, undefined);
+    // The first fork should not find its agent still starting.
+    await this.pool.warm();
+  }
+
+  /**
+   * How many started agents to keep waiting for forks: one per forked process not yet born (so a
+   * fork does not wait for Node to start), at least agentPoolSize, at most agentPoolMax.
+   */
+  private warmPoolSize(beingBorn?: Proc): number {
+    if (this.opts.poolSize !== undefined) return this.opts.poolSize;
+    let unborn = 0;
+    for (const p of this.procs) if (p.spec.forked && p.state === 'unborn' && p !== beingBorn) unborn++;
+    return Math.min(agentPoolMax, Math.max(agentPoolSize, unborn));
   }
 
   /** Gives a process an agent and a pid, and starts it (its first step waits for a grant in lockstep). */
   private async birth(proc: Proc, parent: Proc | undefined, mm?: import('../shared/messages.js').MmSnapshot, pid = this.nextPid++): Promise<void> {
     proc.pid = pid;
-    const conn = await this.pool.take(agentPoolSize);
+    const conn = await this.pool.take(this.warmPoolSize(proc));
     conn.proc = proc;
     proc.agent = conn;
     proc.state = 'running';
@@ -158,6 +176,7 @@ export class Kernel {
 
   sendTo(proc: Proc, msg: KernelMsg): void {
     if (!proc.agent) throw new Error(`kernel invariant: ${proc.name} has no agent`);
+    this.messagesOut++;
     this.history.message('send', proc.name, msg);
     this.socket.send(proc.agent.routingId, msg);
   }
@@ -165,6 +184,7 @@ export class Kernel {
   private async receiveLoop(): Promise<void> {
     try {
       for await (const [routingId, msg] of this.socket.receive()) {
+        this.messagesIn++;
         const conn = this.byRouting.get(routingId) ?? this.pool.all.get(routingId);
         if (!conn) continue;
         if (msg.t === 'hello') { this.byRouting.set(routingId, conn); conn.onHello(msg.osPid); continue; }

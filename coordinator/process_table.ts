@@ -137,6 +137,11 @@ export class AgentPool {
     return conn;
   }
 
+  /** Resolves when every agent waiting in the pool has said hello (a warm pool is a started one). */
+  async warm(): Promise<void> {
+    await withTimeout(Promise.all(this.idle.map((c) => c.hello)), agentStartTimeoutMs, `the agent pool did not start within ${agentStartTimeoutMs} ms`);
+  }
+
   /** SIGKILL every agent still alive and wait until the OS has reaped them all. */
   async killAll(): Promise<void> {
     const waits: Array<Promise<unknown>> = [];

@@ -3,6 +3,8 @@
 
 /** Agents started ahead of time so that a fork does not pay a Node start-up. */
 export const agentPoolSize = 2;
+/** At most this many agents waiting in the pool, however many forks the scenario has. */
+export const agentPoolMax = 128;
 /** A mapper that has not answered a prepare within this time has its pages kept. */
 export const exchangeTimeoutMs = 2_000;
 /** How long the kernel waits for a new agent's hello before giving up on the run. */

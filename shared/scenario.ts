@@ -14,7 +14,7 @@ import {
 } from './scenario-types.js';
 
 export const LIMITS = {
-  stepsPerProcessMax: 100_000, processesMax: 1024, filesMax: 4096, framesMax: 4_000_000,
+  stepsPerProcessMax: 250_000, processesMax: 1024, filesMax: 4096, framesMax: 4_000_000,
   filePagesMax: 4_000_000, mmapPagesMax: 4_000_000, nameLengthMax: 64, valueBytesMax: 4096,
 } as const;
 
