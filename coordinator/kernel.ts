@@ -19,6 +19,7 @@ import { Exchange, type PurgeRecord } from './reclaim.js';
 import { History } from './history.js';
 import { FaultPlan } from './faults.js';
 import { agentStartTimeoutMs } from '../shared/limits.js';
+import { RemoteAgents, type RemoteOptions } from './remote.js';
 
 export interface KernelOptions {
   scenario: Scenario;
@@ -28,6 +29,8 @@ export interface KernelOptions {
   /** Called with each history event as it happens (the narrated report listens here). */
   onEvent?: (e: import('./history.js').HistoryEvent) => void;
   faults?: FaultPlan;
+  /** Agents on other machines (`vrange kernel --listen`); see coordinator/remote.ts. */
+  remote?: RemoteOptions;
 }
 
 export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string }
@@ -58,6 +61,7 @@ export class Kernel {
   private nextPid = 2;
   private readonly socket: KernelSocket;
   private readonly pool: AgentPool;
+  readonly remote: RemoteAgents | undefined;
   private readonly byRouting = new Map<string, AgentConn>();
   private readonly signalled = new Set<string>();
   private readonly signalWaiters = new Map<string, Waiter[]>();
@@ -89,17 +93,33 @@ export class Kernel {
       if ((err as { code?: string }).code === 'EHOSTUNREACH') return;
       this.fail(new Error(`send failed: ${String(err)}`));
     });
-    this.pool = new AgentPool(endpoint, opts.runDir, (conn, code, signal) => this.onOsExit(conn, code, signal));
+    this.pool = new AgentPool(this.socket, opts.runDir, (conn, code, signal) => this.onOsExit(conn, code, signal));
+    if (opts.remote) {
+      this.remote = new RemoteAgents(opts.remote, {
+        history: this.history,
+        deliver: (conn, msg) => this.deliver(conn, msg),
+        onExit: (conn, code, signal) => this.onOsExit(conn, code, signal),
+        onSendError: (err) => {
+          // A remote peer that is gone (its death is the heartbeat's business) cannot be reached.
+          if ((err as { code?: string }).code === 'EHOSTUNREACH') return;
+          this.fail(new Error(`remote send failed: ${String(err)}`));
+        },
+      });
+    }
   }
+
+  /** Every process runs on a remote agent: no local child is spawned. */
+  private get remoteOnly(): boolean { return this.remote?.opts.agents === 'remote'; }
 
   // ---------------------------------------------------------------- start and stop
 
   async start(): Promise<void> {
     await this.socket.bind();
     void this.receiveLoop();
+    await this.remote?.start();
     const initial = this.procs.filter((p) => !p.spec.forked);
     if (initial.length > processesMax) throw new Error(`more than ${processesMax} processes (processesMax)`);
-    this.pool.fill(initial.length + agentPoolSize);
+    if (!this.remote) this.pool.fill(initial.length + agentPoolSize);
     this.history.add('boot', { frames: this.frames.total, files: this.files.map((f) => ({ name: f.name, pages: f.pages, kind: f.kind })),
       policy: this.config.policy, access: this.config.access, purgeUnit: this.config.purgeUnit, schedule: this.config.schedule, seed: this.config.seed });
     for (const proc of initial) await this.birth(proc, undefined);
@@ -108,7 +128,8 @@ export class Kernel {
   /** Gives a process an agent and a pid, and starts it (its first step waits for a grant in lockstep). */
   private async birth(proc: Proc, parent: Proc | undefined, mm?: import('../shared/messages.js').MmSnapshot, pid = this.nextPid++): Promise<void> {
     proc.pid = pid;
-    const conn = await this.pool.take(agentPoolSize);
+    const conn = this.remoteOnly ? await this.remote!.take()
+      : this.remote?.takeNow() ?? await this.pool.take(this.remote ? 0 : agentPoolSize);
     conn.proc = proc;
     proc.agent = conn;
     proc.state = 'running';
@@ -119,7 +140,8 @@ export class Kernel {
     this.sendTo(proc, { t: 'init', id, pid: proc.pid, name: proc.name, steps: proc.spec.steps, sigbus: proc.spec.sigbus,
       config: this.config, mm });
     await withTimeout(ready, agentStartTimeoutMs, `agent for ${proc.name} did not become ready`);
-    this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child.pid });
+    this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child?.pid ?? conn.osPid,
+      ...(conn.remote ? { host: conn.host, agent: conn.routingId } : {}) });
     // A process with no steps has run all its steps: it exits with code 0 at once.
     if (proc.spec.steps.length === 0) this.ending(proc, { code: 0 });
   }
@@ -128,8 +150,9 @@ export class Kernel {
   private ending(proc: Proc, how: { code: number } | { signal: NodeJS.Signals }): void {
     this.busyWith(`reap:${proc.name}`);
     proc.agent!.actor.send({ type: 'ending' });
-    if ('signal' in how) proc.agent!.child.kill(how.signal);
-    else this.sendTo(proc, { t: 'die', code: how.code });
+    if ('signal' in how) { proc.agent!.kill(how.signal); return; }
+    this.history.message('send', proc.name, { t: 'die', code: how.code });
+    proc.agent!.exit(how.code);
   }
 
   /** Free schedule: let a process run its steps without grants. */
@@ -139,6 +162,7 @@ export class Kernel {
 
   async shutdown(): Promise<void> {
     this.stopping = true;
+    await this.remote?.stop();
     await this.pool.killAll();
     this.socket.close();
   }
@@ -154,7 +178,7 @@ export class Kernel {
   sendTo(proc: Proc, msg: KernelMsg): void {
     if (!proc.agent) throw new Error(`kernel invariant: ${proc.name} has no agent`);
     this.history.message('send', proc.name, msg);
-    this.socket.send(proc.agent.routingId, msg);
+    proc.agent.socket.send(proc.agent.routingId, msg);
   }
 
   private async receiveLoop(): Promise<void> {
@@ -163,20 +187,25 @@ export class Kernel {
         const conn = this.byRouting.get(routingId) ?? this.pool.all.get(routingId);
         if (!conn) continue;
         if (msg.t === 'hello') { this.byRouting.set(routingId, conn); conn.onHello(msg.osPid); continue; }
-        const proc = conn.proc;
-        if (!proc || proc.reaped) continue;
-        this.history.message('recv', proc.name, msg);
-        if (proc.killOnFirst && msg.t !== 'prepared' && msg.t !== 'committed' && msg.t !== 'blocked') {
-          this.fault(proc.killOnFirst, proc, `dropped its ${msg.t} message, SIGKILL while the step is in flight`);
-          proc.killOnFirst = undefined;
-          proc.agent!.child.kill('SIGKILL');
-          continue;
-        }
-        try { this.onMessage(proc, msg); } catch (e) { this.fail(e as Error); }
+        this.deliver(conn, msg);
       }
     } catch (e) {
       if (!this.stopping) this.fail(e as Error);
     }
+  }
+
+  /** One message from an agent (local or remote) that has a process. */
+  private deliver(conn: AgentConn, msg: AgentMsg): void {
+    const proc = conn.proc;
+    if (!proc || proc.reaped) return;
+    this.history.message('recv', proc.name, msg);
+    if (proc.killOnFirst && msg.t !== 'prepared' && msg.t !== 'committed' && msg.t !== 'blocked') {
+      this.fault(proc.killOnFirst, proc, `dropped its ${msg.t} message, SIGKILL while the step is in flight`);
+      proc.killOnFirst = undefined;
+      proc.agent!.kill('SIGKILL');
+      return;
+    }
+    try { this.onMessage(proc, msg); } catch (e) { this.fail(e as Error); }
   }
 
   private onMessage(proc: Proc, msg: AgentMsg): void {
@@ -192,7 +221,7 @@ export class Kernel {
         return;
       case 'prepared': this.exchanges.get(msg.xid)?.onPrepared(proc.pid, msg.answers); return;
       case 'committed': this.exchanges.get(msg.xid)?.onAcked(proc.pid, msg.violations); return;
-      case 'hello': return;
+      case 'hello': case 'pong': return;
       default:
         void this.syscall(proc, msg).catch((e: Error) => this.fail(e));
     }
@@ -296,10 +325,10 @@ export class Kernel {
       return 'killed';
     }
     this.fault(f.spec, proc, `SIGSTOP before step ${proc.nextStep}, SIGCONT in ${f.pauseMs} ms`);
-    proc.agent!.child.kill('SIGSTOP');
+    proc.agent!.kill('SIGSTOP');
     proc.paused = new Promise((resolve) => setTimeout(() => {
       proc.paused = undefined;
-      if (proc.live) proc.agent!.child.kill('SIGCONT');
+      if (proc.live) proc.agent!.kill('SIGCONT');
       this.history.add('resume', { process: proc.name, pid: proc.pid });
       resolve();
       this.onProgress();
@@ -338,7 +367,7 @@ export class Kernel {
       case 'signal': this.signal(m.name); return {};
       case 'wait': await this.waitSignal(proc, m.name); return {};
       case 'waitpid': return this.waitpid(proc, m.process);
-      case 'crash': proc.agent!.child.kill('SIGKILL'); return undefined;
+      case 'crash': proc.agent!.kill('SIGKILL'); return undefined;
     }
   }
 
@@ -543,7 +572,7 @@ export class Kernel {
   async killProc(proc: Proc): Promise<void> {
     if (!proc.agent || proc.reaped) return;
     const reaped = this.whenReaped(proc);
-    proc.agent.child.kill('SIGKILL');
+    proc.agent.kill('SIGKILL');
     await reaped;
   }
 

@@ -14,6 +14,7 @@ import { runTimeoutMs } from '../shared/limits.js';
 import { FaultPlan, type Fault } from './faults.js';
 import { runModel, type Action, type ModelStep } from '../model/model.js';
 import type { InvariantResult } from './invariants.js';
+import type { RemoteOptions } from './remote.js';
 
 export interface RunOptions {
   /** Write the history as JSON lines here. */
@@ -24,6 +25,8 @@ export interface RunOptions {
   faults?: Fault[];
   /** Replay a lockstep run through the reference model (model/) and compare every step. */
   checkModel?: boolean;
+  /** Agents on other machines (`vrange kernel --listen`). */
+  remote?: RemoteOptions;
 }
 
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
@@ -33,7 +36,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   const names = new Map<number, string>();
   const say = opts.narrate;
   const kernel = new Kernel({
-    scenario, config, runDir, traceMessages: opts.trace !== undefined, faults: new FaultPlan(opts.faults ?? [], config.seed),
+    scenario, config, runDir, traceMessages: opts.trace !== undefined, faults: new FaultPlan(opts.faults ?? [], config.seed), remote: opts.remote,
     onEvent: say ? (e) => {
       if (e.kind === 'complete') {
         const step = stepOf(scenario, e.process as string, e.index as number);
