@@ -358,8 +358,8 @@ export class Kernel {
       case 'close': return this.sysClose(proc, m.fd);
       case 'mmap': return this.sysMmap(proc, m);
       case 'munmap': return this.sysMunmap(proc, m.start, m.pages);
-      case 'read': return this.sysRead(proc, m.vpage, m.frame);
-      case 'write': return this.sysWrite(proc, m);
+      case 'read': return this.namedFrame(proc, m) ?? this.sysRead(proc, m.vpage, m.frame);
+      case 'write': return this.namedFrame(proc, m) ?? this.sysWrite(proc, m);
       case 'fvrange': return this.sysFvrange(proc, m);
       case 'fquery': return { pages: m.vpages.map((v) => this.filePageView(proc, v)) };
       case 'query-fd': return this.sysQueryFd(proc, m.fd, m.start, m.pages);
@@ -369,6 +369,30 @@ export class Kernel {
       case 'waitpid': return this.waitpid(proc, m.process);
       case 'crash': proc.agent!.kill('SIGKILL'); return undefined;
     }
+  }
+
+  /**
+   * A read or write that names a frame (the agent's page-table entry for a private page) may
+   * touch it only if this process's mm maps it at that page: no request, however forged, reaches
+   * another process's memory. A frame reclaim took from this very page is stale (`retry`: the
+   * agent faults again); any other frame is EFAULT, logged. Returns undefined when all is well.
+   */
+  private namedFrame(proc: Proc, m: { t: string; vpage: number; frame: number }): Omit<SysRet, 't' | 're'> | undefined {
+    if (m.frame === -1) return undefined;
+    if (Number.isInteger(m.frame) && Number.isInteger(m.vpage) && m.frame >= 0) {
+      const e = this.rmap.lookup(proc.pid, m.vpage);
+      if (e && e.kind === 'anon' && e.frame === m.frame) return undefined;
+      if (this.rmap.wasPurgedFrom(proc.pid, m.vpage, m.frame)) return { retry: true };
+    }
+    return this.efault(proc, m.t, { vpage: m.vpage, frame: m.frame }, 'a frame its mm does not map at that page');
+  }
+
+  /** Refuses a request naming memory the process does not map: EFAULT, in the history and on stderr. */
+  private efault(proc: Proc, call: string, named: Record<string, unknown>, why: string): Omit<SysRet, 't' | 're'> {
+    this.history.add('efault', { process: proc.name, pid: proc.pid, call, ...named, why });
+    const what = Object.entries(named).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ');
+    process.stderr.write(`vrange kernel: EFAULT: ${proc.name} (pid ${proc.pid}) named ${what} in a ${call}: ${why}\n`);
+    return { errno: 'EFAULT' };
   }
 
   private sysOpen(proc: Proc, name: string): Omit<SysRet, 't' | 're'> {
@@ -594,7 +618,9 @@ export class Kernel {
       file = this.files[id]!;
     } else {
       file = this.files[m.fileId]!; // a vrange on a shared file mapping (shared-file policy)
-      if (!file || !proc.vmas.some((v) => v.fileId === m.fileId && v.share === 'shared')) return { errno: 'EFAULT' };
+      if (!file || !proc.vmas.some((v) => v.fileId === m.fileId && v.share === 'shared')) {
+        return this.efault(proc, 'fvrange', { fileId: m.fileId }, 'a file it does not map shared');
+      }
     }
     if ((m.mode !== 'volatile' && m.mode !== 'nonvolatile') || m.pages <= 0) return { errno: 'EINVAL' };
     if (m.start + m.pages > file.pages) return { errno: 'EINVAL' };
@@ -635,21 +661,31 @@ export class Kernel {
     const child = this.procs.find((p) => p.name === childName);
     if (!child || !child.spec.forked || child.state !== 'unborn') return { errno: 'EINVAL' };
     if (this.procs.filter((p) => p.live).length >= processesMax) return { errno: 'EAGAIN' };
+    // Every frame the snapshot names must be the parent's own at that page (or one reclaim just
+    // took from it, which the child does not get): checked before anything changes.
+    const shared: Array<[number, number]> = [];
+    const stale: Array<[number, number]> = [];
+    if (!Array.isArray(mm?.vmas)) return this.efault(parent, 'fork', { mm: typeof mm }, 'no mm snapshot');
+    for (const v of mm.vmas) {
+      if (!Array.isArray(v?.frames) || !Number.isInteger(v.start)) return this.efault(parent, 'fork', { vma: v?.start }, 'a malformed mm snapshot');
+      for (let i = 0; i < v.frames.length; i++) {
+        const f = v.frames[i]!;
+        if (f === -1) continue;
+        const e = Number.isInteger(f) && f >= 0 ? this.rmap.lookup(parent.pid, v.start + i) : undefined;
+        if (e && e.kind === 'anon' && e.frame === f) shared.push([v.start + i, f]);
+        else if (Number.isInteger(f) && this.rmap.wasPurgedFrom(parent.pid, v.start + i, f)) stale.push([v.start + i, f]);
+        else return this.efault(parent, 'fork', { vpage: v.start + i, frame: f }, 'a frame its mm does not map at that page');
+      }
+    }
     child.state = 'running'; // claimed; the agent is attached below
     child.fds = new Map(parent.fds);
     for (const id of child.fds.values()) this.files[id]!.openCount++;
     child.vmas = parent.vmas.map((v) => ({ ...v }));
     // The child's page table: every page with its own frame, now shared copy-on-write.
     const pid = this.nextPid++; // claimed now: another fork may start while this child's agent starts
-    for (const v of mm.vmas) {
-      for (let i = 0; i < v.pages; i++) {
-        const f = v.frames[i]!;
-        if (f < 0) continue;
-        const e = this.rmap.lookup(parent.pid, v.start + i);
-        if (!e || e.frame !== f) throw new Error(`kernel invariant: fork of ${parent.name}: page ${v.start + i} names frame ${f} the rmap does not know`);
-        this.rmap.add(pid, v.start + i, f, 'anon');
-      }
-    }
+    for (const [vpage, f] of shared) this.rmap.add(pid, vpage, f, 'anon');
+    // The child's copy still names a purged frame: for it too, naming it is stale, not forged.
+    for (const [vpage, f] of stale) this.rmap.rememberPurged(pid, vpage, f);
     await this.birth(child, parent, mm, pid);
     if (this.config.schedule === 'free' && child.live && child.spec.steps.length > 0) this.runFree(child);
     this.onProgress();
@@ -728,6 +764,7 @@ export class Kernel {
       const r = this.maybeFinalRelease(this.files[id]!);
       if (r !== undefined) { freed += r; released.push(this.files[id]!.name); }
     }
+    this.rmap.forgetPurged(proc.pid);
     for (const ex of this.exchanges.values()) ex.onDeath(proc.pid);
     proc.reaped = true;
     proc.agent?.actor.send({ type: 'cleanedUp' });
@@ -882,7 +919,11 @@ export class Kernel {
     const notify: Array<[number, number]> = [];
     const fileId = this.frames.ownerFile[frame]!;
     if (fileId < 0) {
-      for (const m of [...this.rmap.mappers(frame)]) { this.rmap.remove(m.pid, m.vpage); notify.push([m.pid, m.vpage]); }
+      for (const m of [...this.rmap.mappers(frame)]) {
+        this.rmap.remove(m.pid, m.vpage);
+        this.rmap.rememberPurged(m.pid, m.vpage, frame);
+        notify.push([m.pid, m.vpage]);
+      }
     } else {
       const file = this.files[fileId]!;
       const page = this.frames.ownerPage[frame]!;
