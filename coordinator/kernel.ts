@@ -128,6 +128,19 @@ export class Kernel {
   /** Gives a process an agent and a pid, and starts it (its first step waits for a grant in lockstep). */
   private async birth(proc: Proc, parent: Proc | undefined, mm?: import('../shared/messages.js').MmSnapshot, pid = this.nextPid++): Promise<void> {
     proc.pid = pid;
+    // Until the agent is ready the process cannot be granted anything, even if its parent dies
+    // meanwhile (a remote agent may take a while to connect).
+    this.busyWith(`birth:${proc.name}`);
+    try {
+      await this.attachAgent(proc, parent, mm);
+    } finally {
+      this.unbusy(`birth:${proc.name}`);
+    }
+    // A process with no steps has run all its steps: it exits with code 0 at once.
+    if (proc.spec.steps.length === 0) this.ending(proc, { code: 0 });
+  }
+
+  private async attachAgent(proc: Proc, parent: Proc | undefined, mm: import('../shared/messages.js').MmSnapshot | undefined): Promise<void> {
     const conn = this.remoteOnly ? await this.remote!.take()
       : this.remote?.takeNow() ?? await this.pool.take(this.remote ? 0 : agentPoolSize);
     conn.proc = proc;
@@ -142,8 +155,6 @@ export class Kernel {
     await withTimeout(ready, agentStartTimeoutMs, `agent for ${proc.name} did not become ready`);
     this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child?.pid ?? conn.osPid,
       ...(conn.remote ? { host: conn.host, agent: conn.routingId } : {}) });
-    // A process with no steps has run all its steps: it exits with code 0 at once.
-    if (proc.spec.steps.length === 0) this.ending(proc, { code: 0 });
   }
 
   /** The process has reported its last result: end it (exit code, or a fatal signal) and await its reaping. */
