@@ -1,6 +1,8 @@
 // An emulated process: a real OS child process of the coordinator, holding its own mm.
 // Started as `node agents/agent.js ENDPOINT ROUTING_ID`; it connects a Dealer to the kernel's
 // Router, says hello, and then waits in its pool until the kernel gives it a process (init).
+// On another machine it is `vrange agent --connect tcp://HOST:PORT` (runRemoteAgent below): the
+// same agent over tcp, with CURVE keys, answering the kernel's heartbeat.
 //
 // Ordering rules:
 // - one receive loop (`loop`) and one send queue; a prepare or commit is answered from the loop
@@ -8,9 +10,13 @@
 // - a step that touches a page held by an open reclaim exchange waits until the commit releases it
 //   (and tells the kernel it is blocked, so a lockstep kernel can grant the commit);
 // - the agent ends when the kernel tells it to (die), or when its stdin closes: the coordinator
-//   is gone and a process without a kernel has nothing left to do.
+//   is gone and a process without a kernel has nothing left to do. A remote agent has no such
+//   stdin: it exits when the kernel has been silent for the heartbeat timeout the pings carry.
 
-import { AgentSocket } from '../shared/transport.js';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { AgentSocket, type CurveClient } from '../shared/transport.js';
 import type { KernelMsg, SysCall, SysRet, PrepareAnswer, StepDetail } from '../shared/messages.js';
 import type { ProcessStep, RunConfig, StepResult } from '../shared/scenario-types.js';
 import { Mm, PTE_ANONZERO, PTE_COW, PTE_PURGED } from './mm.js';
@@ -41,18 +47,24 @@ export class Agent {
   private stops = new Set<number>();
   private continueWaiter: (() => void) | undefined;
 
-  constructor(endpoint: string, routingId: string) {
-    this.socket = new AgentSocket(endpoint, routingId, (err) => this.fatal(`send failed: ${String(err)}`));
+  /** Called with every message from the kernel before it is handled (the remote heartbeat listens). */
+  onKernelMessage: (msg: KernelMsg) => void = () => {};
+
+  constructor(endpoint: string, routingId: string, curve?: CurveClient, private readonly host?: string) {
+    this.socket = new AgentSocket(endpoint, routingId, (err) => this.fatal(`send failed: ${String(err)}`), curve);
   }
 
   start(): void {
     this.socket.connect();
-    this.socket.send({ t: 'hello', osPid: process.pid });
+    this.socket.send(this.host ? { t: 'hello', osPid: process.pid, host: this.host } : { t: 'hello', osPid: process.pid });
     void this.loop();
   }
 
   private async loop(): Promise<void> {
-    for await (const msg of this.socket.receive()) this.onMessage(msg);
+    for await (const msg of this.socket.receive()) {
+      this.onKernelMessage(msg);
+      this.onMessage(msg);
+    }
   }
 
   private onMessage(msg: KernelMsg): void {
@@ -91,8 +103,11 @@ export class Agent {
         return;
       case 'prepare': return this.prepare(msg.xid, msg.vpages);
       case 'commit': return this.commit(msg.xid, msg.purged, msg.last);
+      case 'ping': this.socket.send({ t: 'pong', seq: msg.seq }); return;
       case 'die':
         // The kernel has read everything this process sent; nothing is lost by exiting now.
+        // A signal comes this way only to a remote agent, which the kernel cannot signal itself.
+        if (msg.signal) process.kill(process.pid, msg.signal);
         process.exit(msg.code ?? 0);
     }
   }
@@ -198,6 +213,38 @@ export class Agent {
 
 export type { StepResult };
 
+export interface RemoteAgentOptions { connect: string; curve?: CurveClient; log?: (line: string) => void }
+
+/**
+ * `vrange agent --connect`: one agent on this machine for a kernel elsewhere. It serves one
+ * process and exits with it; it exits 1 if the kernel refuses its key, or if the kernel, once
+ * heard, goes silent for longer than the heartbeat timeout its pings carry.
+ */
+export function runRemoteAgent(opts: RemoteAgentOptions): void {
+  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const routingId = `remote-${randomBytes(6).toString('hex')}`;
+  const agent = new Agent(opts.connect, routingId, opts.curve, hostname());
+  agent.socket.onAuthFailure((detail) => {
+    log(`vrange agent: the kernel at ${opts.connect} refused this agent's key (${detail}); ask its operator to trust your .pub file (--trust)`);
+    process.exit(1);
+  });
+  let lastHeard = 0;
+  let timeoutMs = 0;
+  agent.onKernelMessage = (msg) => {
+    lastHeard = Date.now();
+    if (msg.t === 'ping') timeoutMs = msg.timeoutMs;
+  };
+  const watchdog = setInterval(() => {
+    if (timeoutMs > 0 && Date.now() - lastHeard > timeoutMs) {
+      log(`vrange agent ${routingId}: the kernel has been silent for more than ${timeoutMs} ms: exiting`);
+      process.exit(1);
+    }
+  }, 50);
+  watchdog.unref();
+  log(`vrange agent ${routingId}: connecting to ${opts.connect}${opts.curve ? ' (CURVE)' : ''}`);
+  agent.start();
+}
+
 function main(): void {
   const [endpoint, routingId] = process.argv.slice(2);
   if (!endpoint || !routingId) {
@@ -212,4 +259,5 @@ function main(): void {
   agent.start();
 }
 
-main();
+// Started by the kernel as a script; `vrange agent` imports this module instead.
+if (process.argv[1] === fileURLToPath(import.meta.url)) main();

@@ -20,6 +20,8 @@ import { renderHtml } from './html.js';
 import { FaultError, parseFault, type Fault } from './faults.js';
 import { explore, exploreRunsMax } from './explore.js';
 import { checkHistory, formatCheck, HistoryFormatError, parseHistory } from './check.js';
+import { REMOTE_USAGE, agentCommand, kernelCommand, keygenCommand } from './remote_cli.js';
+import { KeyError } from '../shared/keys.js';
 
 export class UsageError extends Error {}
 
@@ -38,6 +40,7 @@ const USAGE = `usage:
   vrange check HISTORY [--json]
                              check a --trace history offline: exit 0 valid, 1 invalid
   vrange list [DIR]          list the scenarios in DIR (default: the bundled scenarios/)
+${REMOTE_USAGE}
   vrange help`;
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -241,15 +244,18 @@ export async function main(argv: string[]): Promise<number> {
       case 'list': return list(rest);
       case 'explore': return await exploreCommand(rest);
       case 'check': return check(rest);
+      case 'kernel': return await kernelCommand(rest);
+      case 'agent': return await agentCommand(rest);
+      case 'keygen': return keygenCommand(rest);
       case 'help': case '--help': case '-h': case undefined:
         process.stdout.write(USAGE + '\n');
         return command === undefined ? 2 : 0;
-      default: throw new UsageError(`unknown command "${command}"; allowed: run, explore, check, list, help`);
+      default: throw new UsageError(`unknown command "${command}"; allowed: run, explore, check, list, kernel, agent, keygen, help`);
     }
   } catch (e) {
     if (e instanceof ScenarioError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }
     if (e instanceof HistoryFormatError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }
-    if (e instanceof FaultError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }
+    if (e instanceof FaultError || e instanceof KeyError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }
     if (e instanceof UsageError) { process.stderr.write(`vrange: ${e.message}\n${USAGE}\n`); return 2; }
     throw e;
   }

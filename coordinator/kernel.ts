@@ -20,6 +20,7 @@ import { History } from './history.js';
 import { FaultPlan } from './faults.js';
 import { Snapshots } from './snapshot.js';
 import { agentStartTimeoutMs } from '../shared/limits.js';
+import { RemoteAgents, type RemoteOptions } from './remote.js';
 
 export interface KernelOptions {
   scenario: Scenario;
@@ -33,6 +34,8 @@ export interface KernelOptions {
   snapshots?: boolean;
   /** Agents kept started ahead of forks; default: the scenario's forks, within agentPoolSize..agentPoolMax. 0: none (bench). */
   poolSize?: number;
+  /** Agents on other machines (`vrange kernel --listen`); see coordinator/remote.ts. */
+  remote?: RemoteOptions;
 }
 
 export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string }
@@ -67,6 +70,7 @@ export class Kernel {
   private nextPid = 2;
   private readonly socket: KernelSocket;
   private readonly pool: AgentPool;
+  readonly remote: RemoteAgents | undefined;
   private readonly byRouting = new Map<string, AgentConn>();
   private readonly signalled = new Set<string>();
   private readonly signalWaiters = new Map<string, Waiter[]>();
@@ -99,17 +103,33 @@ export class Kernel {
       if ((err as { code?: string }).code === 'EHOSTUNREACH') return;
       this.fail(new Error(`send failed: ${String(err)}`));
     });
-    this.pool = new AgentPool(endpoint, opts.runDir, (conn, code, signal) => this.onOsExit(conn, code, signal));
+    this.pool = new AgentPool(this.socket, opts.runDir, (conn, code, signal) => this.onOsExit(conn, code, signal));
+    if (opts.remote) {
+      this.remote = new RemoteAgents(opts.remote, {
+        history: this.history,
+        deliver: (conn, msg) => this.deliver(conn, msg),
+        onExit: (conn, code, signal) => this.onOsExit(conn, code, signal),
+        onSendError: (err) => {
+          // A remote peer that is gone (its death is the heartbeat's business) cannot be reached.
+          if ((err as { code?: string }).code === 'EHOSTUNREACH') return;
+          this.fail(new Error(`remote send failed: ${String(err)}`));
+        },
+      });
+    }
   }
+
+  /** Every process runs on a remote agent: no local child is spawned. */
+  private get remoteOnly(): boolean { return this.remote?.opts.agents === 'remote'; }
 
   // ---------------------------------------------------------------- start and stop
 
   async start(): Promise<void> {
     await this.socket.bind();
     void this.receiveLoop();
+    await this.remote?.start();
     const initial = this.procs.filter((p) => !p.spec.forked);
     if (initial.length > processesMax) throw new Error(`more than ${processesMax} processes (processesMax)`);
-    this.pool.fill(initial.length + this.warmPoolSize());
+    if (!this.remote) this.pool.fill(initial.length + this.warmPoolSize());
     this.history.add('boot', { frames: this.frames.total, files: this.files.map((f) => ({ name: f.name, pages: f.pages, kind: f.kind })),
       policy: this.config.policy, access: this.config.access, purgeUnit: this.config.purgeUnit, schedule: this.config.schedule, seed: this.config.seed });
     for (const proc of initial) await this.birth(proc, undefined);
@@ -131,7 +151,21 @@ export class Kernel {
   /** Gives a process an agent and a pid, and starts it (its first step waits for a grant in lockstep). */
   private async birth(proc: Proc, parent: Proc | undefined, mm?: import('../shared/messages.js').MmSnapshot, pid = this.nextPid++): Promise<void> {
     proc.pid = pid;
-    const conn = await this.pool.take(this.warmPoolSize(proc));
+    // Until the agent is ready the process cannot be granted anything, even if its parent dies
+    // meanwhile (a remote agent may take a while to connect).
+    this.busyWith(`birth:${proc.name}`);
+    try {
+      await this.attachAgent(proc, parent, mm);
+    } finally {
+      this.unbusy(`birth:${proc.name}`);
+    }
+    // A process with no steps has run all its steps: it exits with code 0 at once.
+    if (proc.spec.steps.length === 0) this.ending(proc, { code: 0 });
+  }
+
+  private async attachAgent(proc: Proc, parent: Proc | undefined, mm: import('../shared/messages.js').MmSnapshot | undefined): Promise<void> {
+    const conn = this.remoteOnly ? await this.remote!.take()
+      : this.remote?.takeNow() ?? await this.pool.take(this.remote ? 0 : this.warmPoolSize(proc));
     conn.proc = proc;
     proc.agent = conn;
     proc.state = 'running';
@@ -142,17 +176,17 @@ export class Kernel {
     this.sendTo(proc, { t: 'init', id, pid: proc.pid, name: proc.name, steps: proc.spec.steps, sigbus: proc.spec.sigbus,
       config: this.config, mm, ...(this.snapshots ? { snapshots: true } : {}) });
     await withTimeout(ready, agentStartTimeoutMs, `agent for ${proc.name} did not become ready`);
-    this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child.pid });
-    // A process with no steps has run all its steps: it exits with code 0 at once.
-    if (proc.spec.steps.length === 0) this.ending(proc, { code: 0 });
+    this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child?.pid ?? conn.osPid,
+      ...(conn.remote ? { host: conn.host, agent: conn.routingId } : {}) });
   }
 
   /** The process has reported its last result: end it (exit code, or a fatal signal) and await its reaping. */
   private ending(proc: Proc, how: { code: number } | { signal: NodeJS.Signals }): void {
     this.busyWith(`reap:${proc.name}`);
     proc.agent!.actor.send({ type: 'ending' });
-    if ('signal' in how) proc.agent!.child.kill(how.signal);
-    else this.sendTo(proc, { t: 'die', code: how.code });
+    if ('signal' in how) { proc.agent!.kill(how.signal); return; }
+    this.history.message('send', proc.name, { t: 'die', code: how.code });
+    proc.agent!.exit(how.code);
   }
 
   /** Free schedule: let a process run its steps without grants. */
@@ -162,6 +196,7 @@ export class Kernel {
 
   async shutdown(): Promise<void> {
     this.stopping = true;
+    await this.remote?.stop();
     await this.pool.killAll();
     this.socket.close();
   }
@@ -178,7 +213,7 @@ export class Kernel {
     if (!proc.agent) throw new Error(`kernel invariant: ${proc.name} has no agent`);
     this.messagesOut++;
     this.history.message('send', proc.name, msg);
-    this.socket.send(proc.agent.routingId, msg);
+    proc.agent.socket.send(proc.agent.routingId, msg);
   }
 
   private async receiveLoop(): Promise<void> {
@@ -188,20 +223,25 @@ export class Kernel {
         const conn = this.byRouting.get(routingId) ?? this.pool.all.get(routingId);
         if (!conn) continue;
         if (msg.t === 'hello') { this.byRouting.set(routingId, conn); conn.onHello(msg.osPid); continue; }
-        const proc = conn.proc;
-        if (!proc || proc.reaped) continue;
-        this.history.message('recv', proc.name, msg);
-        if (proc.killOnFirst && msg.t !== 'prepared' && msg.t !== 'committed' && msg.t !== 'blocked') {
-          this.fault(proc.killOnFirst, proc, `dropped its ${msg.t} message, SIGKILL while the step is in flight`, `kill:${proc.name}@${proc.inFlight}+`);
-          proc.killOnFirst = undefined;
-          proc.agent!.child.kill('SIGKILL');
-          continue;
-        }
-        try { this.onMessage(proc, msg); } catch (e) { this.fail(e as Error); }
+        this.deliver(conn, msg);
       }
     } catch (e) {
       if (!this.stopping) this.fail(e as Error);
     }
+  }
+
+  /** One message from an agent (local or remote) that has a process. */
+  private deliver(conn: AgentConn, msg: AgentMsg): void {
+    const proc = conn.proc;
+    if (!proc || proc.reaped) return;
+    this.history.message('recv', proc.name, msg);
+    if (proc.killOnFirst && msg.t !== 'prepared' && msg.t !== 'committed' && msg.t !== 'blocked') {
+      this.fault(proc.killOnFirst, proc, `dropped its ${msg.t} message, SIGKILL while the step is in flight`, `kill:${proc.name}@${proc.inFlight}+`);
+      proc.killOnFirst = undefined;
+      proc.agent!.kill('SIGKILL');
+      return;
+    }
+    try { this.onMessage(proc, msg); } catch (e) { this.fail(e as Error); }
   }
 
   private onMessage(proc: Proc, msg: AgentMsg): void {
@@ -221,7 +261,7 @@ export class Kernel {
         return;
       case 'prepared': this.exchanges.get(msg.xid)?.onPrepared(proc.pid, msg.answers); return;
       case 'committed': this.exchanges.get(msg.xid)?.onAcked(proc.pid, msg.violations); return;
-      case 'hello': return;
+      case 'hello': case 'pong': return;
       default:
         void this.syscall(proc, msg).catch((e: Error) => this.fail(e));
     }
@@ -328,10 +368,10 @@ export class Kernel {
       return 'killed';
     }
     this.fault(f.spec, proc, `SIGSTOP before step ${proc.nextStep}, SIGCONT in ${f.pauseMs} ms`, `pause:${proc.name}@${proc.nextStep}:${f.pauseMs}`);
-    proc.agent!.child.kill('SIGSTOP');
+    proc.agent!.kill('SIGSTOP');
     proc.paused = new Promise((resolve) => setTimeout(() => {
       proc.paused = undefined;
-      if (proc.live) proc.agent!.child.kill('SIGCONT');
+      if (proc.live) proc.agent!.kill('SIGCONT');
       this.history.add('resume', { process: proc.name, pid: proc.pid });
       resolve();
       this.onProgress();
@@ -361,8 +401,8 @@ export class Kernel {
       case 'close': return this.sysClose(proc, m.fd);
       case 'mmap': return this.sysMmap(proc, m);
       case 'munmap': return this.sysMunmap(proc, m.start, m.pages);
-      case 'read': return this.sysRead(proc, m.vpage, m.frame);
-      case 'write': return this.sysWrite(proc, m);
+      case 'read': return this.namedFrame(proc, m) ?? this.sysRead(proc, m.vpage, m.frame);
+      case 'write': return this.namedFrame(proc, m) ?? this.sysWrite(proc, m);
       case 'fvrange': return this.sysFvrange(proc, m);
       case 'fquery': return { pages: m.vpages.map((v) => this.filePageView(proc, v)) };
       case 'query-fd': return this.sysQueryFd(proc, m.fd, m.start, m.pages);
@@ -370,8 +410,32 @@ export class Kernel {
       case 'signal': this.signal(m.name); return {};
       case 'wait': await this.waitSignal(proc, m.name); return {};
       case 'waitpid': return this.waitpid(proc, m.process);
-      case 'crash': proc.agent!.child.kill('SIGKILL'); return undefined;
+      case 'crash': proc.agent!.kill('SIGKILL'); return undefined;
     }
+  }
+
+  /**
+   * A read or write that names a frame (the agent's page-table entry for a private page) may
+   * touch it only if this process's mm maps it at that page: no request, however forged, reaches
+   * another process's memory. A frame reclaim took from this very page is stale (`retry`: the
+   * agent faults again); any other frame is EFAULT, logged. Returns undefined when all is well.
+   */
+  private namedFrame(proc: Proc, m: { t: string; vpage: number; frame: number }): Omit<SysRet, 't' | 're'> | undefined {
+    if (m.frame === -1) return undefined;
+    if (Number.isInteger(m.frame) && Number.isInteger(m.vpage) && m.frame >= 0) {
+      const e = this.rmap.lookup(proc.pid, m.vpage);
+      if (e && e.kind === 'anon' && e.frame === m.frame) return undefined;
+      if (this.rmap.wasPurgedFrom(proc.pid, m.vpage, m.frame)) return { retry: true };
+    }
+    return this.efault(proc, m.t, { vpage: m.vpage, frame: m.frame }, 'a frame its mm does not map at that page');
+  }
+
+  /** Refuses a request naming memory the process does not map: EFAULT, in the history and on stderr. */
+  private efault(proc: Proc, call: string, named: Record<string, unknown>, why: string): Omit<SysRet, 't' | 're'> {
+    this.history.add('efault', { process: proc.name, pid: proc.pid, call, ...named, why });
+    const what = Object.entries(named).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ');
+    process.stderr.write(`vrange kernel: EFAULT: ${proc.name} (pid ${proc.pid}) named ${what} in a ${call}: ${why}\n`);
+    return { errno: 'EFAULT' };
   }
 
   private sysOpen(proc: Proc, name: string): Omit<SysRet, 't' | 're'> {
@@ -575,7 +639,7 @@ export class Kernel {
   async killProc(proc: Proc): Promise<void> {
     if (!proc.agent || proc.reaped) return;
     const reaped = this.whenReaped(proc);
-    proc.agent.child.kill('SIGKILL');
+    proc.agent.kill('SIGKILL');
     await reaped;
   }
 
@@ -597,7 +661,9 @@ export class Kernel {
       file = this.files[id]!;
     } else {
       file = this.files[m.fileId]!; // a vrange on a shared file mapping (shared-file policy)
-      if (!file || !proc.vmas.some((v) => v.fileId === m.fileId && v.share === 'shared')) return { errno: 'EFAULT' };
+      if (!file || !proc.vmas.some((v) => v.fileId === m.fileId && v.share === 'shared')) {
+        return this.efault(proc, 'fvrange', { fileId: m.fileId }, 'a file it does not map shared');
+      }
     }
     if ((m.mode !== 'volatile' && m.mode !== 'nonvolatile') || m.pages <= 0) return { errno: 'EINVAL' };
     if (m.start + m.pages > file.pages) return { errno: 'EINVAL' };
@@ -638,21 +704,31 @@ export class Kernel {
     const child = this.procs.find((p) => p.name === childName);
     if (!child || !child.spec.forked || child.state !== 'unborn') return { errno: 'EINVAL' };
     if (this.procs.filter((p) => p.live).length >= processesMax) return { errno: 'EAGAIN' };
+    // Every frame the snapshot names must be the parent's own at that page (or one reclaim just
+    // took from it, which the child does not get): checked before anything changes.
+    const shared: Array<[number, number]> = [];
+    const stale: Array<[number, number]> = [];
+    if (!Array.isArray(mm?.vmas)) return this.efault(parent, 'fork', { mm: typeof mm }, 'no mm snapshot');
+    for (const v of mm.vmas) {
+      if (!Array.isArray(v?.frames) || !Number.isInteger(v.start)) return this.efault(parent, 'fork', { vma: v?.start }, 'a malformed mm snapshot');
+      for (let i = 0; i < v.frames.length; i++) {
+        const f = v.frames[i]!;
+        if (f === -1) continue;
+        const e = Number.isInteger(f) && f >= 0 ? this.rmap.lookup(parent.pid, v.start + i) : undefined;
+        if (e && e.kind === 'anon' && e.frame === f) shared.push([v.start + i, f]);
+        else if (Number.isInteger(f) && this.rmap.wasPurgedFrom(parent.pid, v.start + i, f)) stale.push([v.start + i, f]);
+        else return this.efault(parent, 'fork', { vpage: v.start + i, frame: f }, 'a frame its mm does not map at that page');
+      }
+    }
     child.state = 'running'; // claimed; the agent is attached below
     child.fds = new Map(parent.fds);
     for (const id of child.fds.values()) this.files[id]!.openCount++;
     child.vmas = parent.vmas.map((v) => ({ ...v }));
     // The child's page table: every page with its own frame, now shared copy-on-write.
     const pid = this.nextPid++; // claimed now: another fork may start while this child's agent starts
-    for (const v of mm.vmas) {
-      for (let i = 0; i < v.pages; i++) {
-        const f = v.frames[i]!;
-        if (f < 0) continue;
-        const e = this.rmap.lookup(parent.pid, v.start + i);
-        if (!e || e.frame !== f) throw new Error(`kernel invariant: fork of ${parent.name}: page ${v.start + i} names frame ${f} the rmap does not know`);
-        this.rmap.add(pid, v.start + i, f, 'anon');
-      }
-    }
+    for (const [vpage, f] of shared) this.rmap.add(pid, vpage, f, 'anon');
+    // The child's copy still names a purged frame: for it too, naming it is stale, not forged.
+    for (const [vpage, f] of stale) this.rmap.rememberPurged(pid, vpage, f);
     await this.birth(child, parent, mm, pid);
     if (this.config.schedule === 'free' && child.live && child.spec.steps.length > 0) this.runFree(child);
     this.onProgress();
@@ -731,6 +807,7 @@ export class Kernel {
       const r = this.maybeFinalRelease(this.files[id]!);
       if (r !== undefined) { freed += r; released.push(this.files[id]!.name); }
     }
+    this.rmap.forgetPurged(proc.pid);
     for (const ex of this.exchanges.values()) ex.onDeath(proc.pid);
     proc.reaped = true;
     proc.agent?.actor.send({ type: 'cleanedUp' });
@@ -889,7 +966,11 @@ export class Kernel {
     const notify: Array<[number, number]> = [];
     const fileId = this.frames.ownerFile[frame]!;
     if (fileId < 0) {
-      for (const m of [...this.rmap.mappers(frame)]) { this.rmap.remove(m.pid, m.vpage); notify.push([m.pid, m.vpage]); }
+      for (const m of [...this.rmap.mappers(frame)]) {
+        this.rmap.remove(m.pid, m.vpage);
+        this.rmap.rememberPurged(m.pid, m.vpage, frame);
+        notify.push([m.pid, m.vpage]);
+      }
     } else {
       const file = this.files[fileId]!;
       const page = this.frames.ownerPage[frame]!;

@@ -4,6 +4,9 @@
 //
 // Death is learnt from the OS (the child's `exit` event), never from the agent's word: a normal
 // exit, a crash, a SIGKILL and an OOM kill all arrive the same way and run the same cleanup.
+// An agent on another machine (coordinator/remote.ts) has no child to watch: its death is the
+// kernel's own decision (it told the agent to exit or to kill itself) or a heartbeat gone silent,
+// and it resolves the same `exited` promise, so the same cleanup runs.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +14,7 @@ import { assign, createActor, setup, type ActorRefFrom } from 'xstate';
 import type { VmaKind } from '../shared/messages.js';
 import type { ProcessSpec, ProcessState, Share } from '../shared/scenario-types.js';
 import { agentStartTimeoutMs } from '../shared/limits.js';
+import type { KernelSocket } from '../shared/transport.js';
 
 /** The kernel's record of one VMA: what i_mmap and the fault path need. */
 export interface KVma { start: number; pages: number; kind: VmaKind; fileId: number; offset: number; share: Share }
@@ -52,21 +56,56 @@ export class AgentConn {
   proc: Proc | undefined;
   readonly hello: Promise<void>;
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  /** The agent's OS pid on its machine, from its hello. */
+  osPid = 0;
+  /** The machine a remote agent runs on, from its hello (undefined: a local child). */
+  host: string | undefined;
   private resolveHello!: () => void;
+  private resolveExited!: (r: { code: number | null; signal: string | null }) => void;
+  private hasExited = false;
 
-  constructor(readonly routingId: string, readonly child: ChildProcess) {
+  /** `child`: a local agent; none: a remote one, reached only through `socket`. */
+  constructor(readonly routingId: string, readonly socket: KernelSocket, readonly child?: ChildProcess) {
     this.actor = createActor(lifecycleMachine, { id: routingId }).start();
     this.hello = new Promise((resolve) => (this.resolveHello = resolve));
-    this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-    });
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
+    child?.once('exit', (code, signal) => this.markExited(code, signal));
   }
+  get remote(): boolean { return this.child === undefined; }
   get state(): string { return String(this.actor.getSnapshot().value); }
-  onHello(osPid: number): void {
+  onHello(osPid: number, host?: string): void {
+    this.osPid = osPid;
+    this.host = host;
     this.actor.send({ type: 'hello', osPid });
     this.resolveHello();
   }
-  get alive(): boolean { return this.child.exitCode === null && this.child.signalCode === null; }
+  get alive(): boolean {
+    if (this.child) return this.child.exitCode === null && this.child.signalCode === null;
+    return !this.hasExited;
+  }
+  /** The end of this agent as the kernel learnt it (the OS exit event, or for a remote agent the kernel's verdict). */
+  markExited(code: number | null, signal: string | null): void {
+    if (this.hasExited) return;
+    this.hasExited = true;
+    this.resolveExited({ code, signal });
+  }
+  /**
+   * Delivers a signal. A local agent gets the real signal and the OS reports its death. A remote
+   * agent cannot be signalled from here: it is told to kill itself with the signal, and since the
+   * kernel will see no exit event, a fatal signal is its death from now on.
+   */
+  kill(signal: NodeJS.Signals): void {
+    if (this.child) { this.child.kill(signal); return; }
+    if (signal === 'SIGSTOP' || signal === 'SIGCONT') throw new Error(`${signal} cannot be sent to a remote agent`);
+    if (this.hasExited) return;
+    this.socket.send(this.routingId, { t: 'die', signal });
+    this.markExited(null, signal);
+  }
+  /** Tells the agent to exit with `code`; a remote agent's exit is taken as done. */
+  exit(code: number): void {
+    this.socket.send(this.routingId, { t: 'die', code });
+    if (this.remote) this.markExited(code, null);
+  }
 }
 
 export class Proc {
@@ -110,16 +149,16 @@ export class AgentPool {
   readonly all = new Map<string, AgentConn>();
   private started = 0;
 
-  constructor(private readonly endpoint: string, private readonly cwd: string,
+  constructor(private readonly socket: KernelSocket, private readonly cwd: string,
               private readonly onExit: (conn: AgentConn, code: number | null, signal: string | null) => void) {}
 
   spawnOne(): AgentConn {
     const routingId = `agent-${++this.started}`;
-    const child = spawn(process.execPath, [agentScript, this.endpoint, routingId], {
+    const child = spawn(process.execPath, [agentScript, this.socket.endpoint, routingId], {
       cwd: this.cwd, stdio: ['pipe', 'inherit', 'inherit'],
     });
     child.stdin!.on('error', () => {}); // the agent may be gone before we close its stdin
-    const conn = new AgentConn(routingId, child);
+    const conn = new AgentConn(routingId, this.socket, child);
     this.all.set(routingId, conn);
     this.idle.push(conn);
     void conn.exited.then(({ code, signal }) => this.onExit(conn, code, signal));
@@ -146,7 +185,7 @@ export class AgentPool {
   async killAll(): Promise<void> {
     const waits: Array<Promise<unknown>> = [];
     for (const conn of this.all.values()) {
-      if (conn.alive) conn.child.kill('SIGKILL');
+      if (conn.alive) conn.kill('SIGKILL');
       waits.push(conn.exited);
     }
     await Promise.all(waits);

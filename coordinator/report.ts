@@ -90,7 +90,15 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
   switch (e.kind) {
     case 'birth':
       names.set(e.pid as number, e.process as string);
-      return `${pad('kernel')} ${e.process} starts as pid ${e.pid}${e.parent ? `, forked by ${e.parent}` : ''} (OS pid ${e.osPid})`;
+      return `${pad('kernel')} ${e.process} starts as pid ${e.pid}${e.parent ? `, forked by ${e.parent}` : ''} (OS pid ${e.osPid}${e.host ? ` on ${e.host}, remote agent ${e.agent}` : ''})`;
+    case 'agent-connected':
+      return `${pad('kernel')} remote agent ${e.agent} connected from ${e.host} (OS pid ${e.osPid})`;
+    case 'agent-refused':
+      return `${pad('kernel')} REFUSED an agent from ${e.address}: ${e.why}`;
+    case 'heartbeat-lost':
+      return `${pad('kernel')} remote agent ${e.agent} on ${e.host}${e.process ? ` (${e.process}, pid ${e.pid})` : ''} silent for ${e.silentMs} ms (timeout ${e.timeoutMs} ms): dead`;
+    case 'efault':
+      return `${pad('kernel')} EFAULT: ${e.process} (pid ${e.pid}) named ${e.frame !== undefined ? `frame ${JSON.stringify(e.frame)} at page ${JSON.stringify(e.vpage)}` : JSON.stringify(e)} in a ${e.call}: ${e.why}`;
     case 'blocked':
       return `${pad(e.process as string)} #${e.index} waits: its pages are held by reclaim exchange ${e.xid}`;
     case 'reclaim-prepare': {

@@ -15,6 +15,12 @@ export interface Mapper { pid: number; vpage: number; kind: PteKind }
 export class Rmap {
   private readonly byFrame = new Map<number, Mapper[]>();
   private readonly byPid = new Map<number, Map<number, { frame: number; kind: PteKind }>>();
+  /**
+   * Per process, the frame each of its pages had when reclaim purged it. An agent may still name
+   * such a frame in a request that crossed the commit: that is a stale frame (answered `retry`),
+   * not a forged one (EFAULT). Forgotten at the process's cleanup.
+   */
+  private readonly purgedFrom = new Map<number, Map<number, number>>();
 
   constructor(private readonly frames: FrameTable) {}
 
@@ -60,6 +66,20 @@ export class Rmap {
   entriesOf(pid: number): Array<{ vpage: number; frame: number; kind: PteKind }> {
     return this.entriesIn(pid, 0, Infinity);
   }
+
+  /** Reclaim took `frame` from (pid, vpage): remember it, so that naming it later is stale, not forged. */
+  rememberPurged(pid: number, vpage: number, frame: number): void {
+    let t = this.purgedFrom.get(pid);
+    if (!t) this.purgedFrom.set(pid, (t = new Map()));
+    t.set(vpage, frame);
+  }
+
+  /** Whether `frame` is what (pid, vpage) had until reclaim purged it. */
+  wasPurgedFrom(pid: number, vpage: number, frame: number): boolean {
+    return this.purgedFrom.get(pid)?.get(vpage) === frame;
+  }
+
+  forgetPurged(pid: number): void { this.purgedFrom.delete(pid); }
 
   /** Resident pages of a process (its RSS), as the OOM killer counts them. */
   resident(pid: number): number { return this.byPid.get(pid)?.size ?? 0; }

@@ -14,6 +14,7 @@ import { runTimeoutMs } from '../shared/limits.js';
 import { FaultPlan, type Fault } from './faults.js';
 import { runModel, type Action, type ModelStep } from '../model/model.js';
 import type { InvariantResult } from './invariants.js';
+import type { RemoteOptions } from './remote.js';
 
 export interface RunOptions {
   /** Write the history as JSON lines here. */
@@ -28,6 +29,8 @@ export interface RunOptions {
   chooser?: Chooser;
   /** Record what the `--html` page draws: every message, and a page-map snapshot after each step. */
   pictures?: boolean;
+  /** Agents on other machines (`vrange kernel --listen`). */
+  remote?: RemoteOptions;
 }
 
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
@@ -38,7 +41,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   const say = opts.narrate;
   const kernel = new Kernel({
     scenario, config, runDir, traceMessages: opts.trace !== undefined || opts.pictures === true,
-    snapshots: opts.pictures, faults: new FaultPlan(opts.faults ?? [], config.seed),
+    snapshots: opts.pictures, faults: new FaultPlan(opts.faults ?? [], config.seed), remote: opts.remote,
     onEvent: say ? (e) => {
       if (e.kind === 'complete') {
         const step = stepOf(scenario, e.process as string, e.index as number);

@@ -27,3 +27,11 @@ export const rangesPerSetMax = 1_000_000;
 export const valueBytesMax = 4_096;
 /** Events kept in one run's history. */
 export const historyEventsMax = 5_000_000;
+/** Remote agents: the kernel pings each one this often (`--heartbeat-ms`). */
+export const heartbeatIntervalMs = 200;
+/** Remote agents: silent this long, an agent is dead (`--heartbeat-timeout-ms`); so is a silent kernel to its agents. */
+export const heartbeatTimeoutMs = 600;
+/** `vrange kernel`: how long a birth waits for a remote agent to connect and say hello. */
+export const remoteAgentWaitMs = 60_000;
+/** `vrange kernel`: after the run, time given to the last `die` messages to reach remote agents before the socket closes. */
+export const remoteGoodbyeMs = 100;

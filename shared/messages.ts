@@ -3,8 +3,8 @@
 // docs/protocol.md describes each message with an example.
 //
 // Direction agent -> kernel: hello, syscalls (Sys*), step notifications (done, blocked),
-// replies to kernel commands (prepared, committed, ready).
-// Direction kernel -> agent: init, grant, prepare, commit, die, and `ret` replies to syscalls.
+// replies to kernel commands (prepared, committed, ready, pong).
+// Direction kernel -> agent: init, grant, prepare, commit, die, ping, and `ret` replies to syscalls.
 
 import { Packr } from 'msgpackr';
 import type { Mode, ProcessStep, RunConfig, Share, StepResult } from './scenario-types.js';
@@ -32,7 +32,10 @@ export interface MmView { maps: Array<[string, number, number]>; volatile: Array
 
 // ---- agent -> kernel ----
 export type AgentMsg =
-  | { t: 'hello'; osPid: number }
+  /** `host`: the machine's name, sent by remote agents (`vrange agent`). */
+  | { t: 'hello'; osPid: number; host?: string }
+  /** A remote agent's answer to `ping`, sent at once from its receive loop. */
+  | { t: 'pong'; seq: number }
   | { t: 'ready'; re: number; mm?: MmView }
   | { t: 'start'; index: number }
   /** Free schedule: about to start step `index`, a step a fault names: waiting for `continue`. */
@@ -83,7 +86,10 @@ export type KernelMsg =
   | { t: 'prepare'; xid: number; vpages: number[] }
   /** `last`: the final batch of this exchange's commit: release the pages still held. */
   | { t: 'commit'; xid: number; purged: number[]; last: boolean }
+  /** End the process: exit with `code`, or (remote agents, which the kernel cannot signal) kill yourself with `signal`. */
   | { t: 'die'; code?: number; signal?: NodeJS.Signals }
+  /** Remote agents: the heartbeat. A kernel silent for `timeoutMs` is gone: the agent exits. */
+  | { t: 'ping'; seq: number; timeoutMs: number }
   | SysRet;
 
 /** The fields a file-backed page has in an fquery reply, one entry per asked vpage. */

@@ -1,0 +1,162 @@
+// The commands for agents on other machines:
+//
+//   vrange kernel --listen tcp://HOST:PORT [--scenario FILE] [--key FILE.key --trust DIR|FILE]
+//                 [--agents remote|mixed] [--heartbeat-ms N] [--heartbeat-timeout-ms N] [--wait-ms N]
+//                 [run options: --policy, --access, --purge-unit, --frames, --seed, --schedule,
+//                  --json, --trace, --html, --check-model]
+//   vrange agent  --connect tcp://HOST:PORT [--key FILE.key --server-key FILE.pub]
+//   vrange keygen [--out DIR] [--name NAME]
+//
+// The kernel runs one scenario with its processes on agents that connect to it, prints the usual
+// report and exits (0, 1, or 2 for bad arguments). Listening anywhere but loopback needs keys.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { UsageError, parseRun, reproduce, scenariosDir } from './cli.js';
+import { runScenario } from './run.js';
+import { footer, header } from './report.js';
+import { renderHtml } from './html.js';
+import { readKeyPair, readPublicKey, readTrusted, writeKeyPair } from '../shared/keys.js';
+import { runRemoteAgent } from '../agents/agent.js';
+import type { RemoteOptions } from './remote.js';
+import { heartbeatIntervalMs, heartbeatTimeoutMs, remoteAgentWaitMs } from '../shared/limits.js';
+
+export const REMOTE_USAGE = `  vrange kernel --listen tcp://HOST:PORT [--scenario FILE] [--key FILE.key --trust DIR|FILE]
+                  [--agents remote|mixed] [--heartbeat-ms N] [--heartbeat-timeout-ms N] [--wait-ms N]
+                  [run options]   run a scenario on agents that connect from other machines
+  vrange agent --connect tcp://HOST:PORT [--key FILE.key --server-key FILE.pub]
+                             one agent (one emulated process) for a kernel elsewhere
+  vrange keygen [--out DIR] [--name NAME]
+                             write a CURVE key pair: DIR/NAME.key (secret) and DIR/NAME.pub`;
+
+const remoteFlags = {
+  listen: { type: 'string' }, scenario: { type: 'string' }, key: { type: 'string' }, trust: { type: 'string' },
+  agents: { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'heartbeat-timeout-ms': { type: 'string' }, 'wait-ms': { type: 'string' },
+} as const;
+
+/** Splits the kernel's own flags from the run options (which parseRun checks). */
+function splitFlags(args: string[]): { own: Record<string, string>; rest: string[] } {
+  const own: Record<string, string> = {};
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (m && m[1]! in remoteFlags) {
+      const value = m[2] ?? args[++i];
+      if (value === undefined) throw new UsageError(`--${m[1]} needs a value`);
+      if (m[1]! in own) throw new UsageError(`--${m[1]} given twice`);
+      own[m[1]!] = value;
+    } else {
+      rest.push(a);
+    }
+  }
+  return { own, rest };
+}
+
+function ms(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(`--${flag}: "${value}" is not allowed; expected a whole number of milliseconds from ${min} to ${max}`);
+  }
+  return Number(value);
+}
+
+/** `tcp://HOST:PORT` with a numeric port; returns the host. */
+function tcpHost(flag: string, endpoint: string): string {
+  const m = /^tcp:\/\/(\[[0-9a-fA-F:]+\]|[^:/\s]+):(\d+)$/.exec(endpoint);
+  if (!m || Number(m[2]) > 65535) throw new UsageError(`--${flag}: "${endpoint}" is not allowed; expected tcp://HOST:PORT (PORT 0 picks a free port)`);
+  return m[1]!;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+export async function kernelCommand(args: string[]): Promise<number> {
+  const { own, rest } = splitFlags(args);
+  if (rest.some((a) => a === '--fault' || a.startsWith('--fault='))) {
+    throw new UsageError('--fault is not available with `vrange kernel`: a kernel cannot pause or signal an agent on another machine');
+  }
+  if (!own.listen) throw new UsageError('kernel needs --listen tcp://HOST:PORT');
+  const host = tcpHost('listen', own.listen);
+  if ((own.key === undefined) !== (own.trust === undefined)) throw new UsageError('--key and --trust go together: the kernel\'s own key pair and the agent keys it trusts');
+  if (!own.key && !isLoopback(host)) {
+    throw new UsageError(`refusing to listen on ${own.listen} without keys: anyone who can reach it could run code as an agent and read every answer.\n`
+      + 'Make keys and pass them:\n'
+      + '  vrange keygen --out keys --name kernel          # on this machine\n'
+      + '  vrange keygen --out keys --name agent1          # on each agent machine; copy agent1.pub into keys/trusted/\n'
+      + `  vrange kernel --listen ${own.listen} --key keys/kernel.key --trust keys/trusted ...\n`
+      + `  vrange agent --connect tcp://THIS-HOST:PORT --key keys/agent1.key --server-key kernel.pub\n`
+      + 'Without keys, listen on loopback only (tcp://127.0.0.1:PORT).');
+  }
+  const agents = own.agents ?? 'remote';
+  if (agents !== 'remote' && agents !== 'mixed') throw new UsageError(`--agents: "${agents}" is not allowed; allowed: remote, mixed`);
+  const heartbeatMs = ms('heartbeat-ms', own['heartbeat-ms'], heartbeatIntervalMs, 10, 60_000);
+  const timeoutMs = ms('heartbeat-timeout-ms', own['heartbeat-timeout-ms'], heartbeatTimeoutMs, 20, 600_000);
+  if (timeoutMs <= heartbeatMs) throw new UsageError(`--heartbeat-timeout-ms (${timeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
+  const waitMs = ms('wait-ms', own['wait-ms'], remoteAgentWaitMs, 1, 3_600_000);
+  const cmd = parseRun([...rest, own.scenario ?? join(scenariosDir, 'fork-cow-purge.yaml')]);
+  let curve: RemoteOptions['curve'];
+  if (own.key && own.trust) curve = { ...readKeyPair(own.key), trusted: readTrusted(own.trust) };
+
+  const out = (line: string) => process.stdout.write(line + '\n');
+  // With --json, stdout is the report alone: what the operator needs to know goes to stderr.
+  const note = (line: string) => (cmd.json ? process.stderr.write(line + '\n') : out(line));
+  const narration: string[] = [];
+  const say = (line: string) => { narration.push(line); if (!cmd.json) out(line); };
+  const head = header(cmd.scenario, cmd.config);
+  if (!cmd.json) head.forEach(out);
+  const processes = cmd.scenario.processes.length;
+  const remote: RemoteOptions = {
+    listen: own.listen, curve, agents, heartbeatMs, heartbeatTimeoutMs: timeoutMs, waitMs,
+    onListening: (endpoint) => {
+      note(`kernel: listening on ${endpoint} ${curve ? `with CURVE (${curve.trusted.size} trusted agent key(s))` : 'without authentication (loopback only)'}; heartbeat every ${heartbeatMs} ms, an agent silent for ${timeoutMs} ms is dead`);
+      note(agents === 'remote'
+        ? `kernel: every process runs on a remote agent (--agents remote), none is spawned here: start \`vrange agent --connect ${endpoint}\` ${processes} time(s), one per process`
+        : `kernel: a process runs on a connected remote agent if one is idle, else on a local child (--agents mixed)`);
+    },
+  };
+  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, checkModel: cmd.checkModel, remote });
+  const foot = footer(report, `vrange kernel --listen ${own.listen} --scenario ${cmd.file} ` + reproduce(cmd.file, cmd.config).replace(/^vrange run \S+ /, ''));
+  if (cmd.json) out(JSON.stringify(report, null, 2));
+  else foot.forEach(out);
+  if (cmd.html) writeFileSync(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history));
+  return report.ok ? 0 : 1;
+}
+
+export async function agentCommand(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, strict: true, allowPositionals: false,
+      options: { connect: { type: 'string' }, key: { type: 'string' }, 'server-key': { type: 'string' } } }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (!values.connect) throw new UsageError('agent needs --connect tcp://HOST:PORT');
+  const host = tcpHost('connect', values.connect);
+  if ((values.key === undefined) !== (values['server-key'] === undefined)) {
+    throw new UsageError('--key and --server-key go together: this agent\'s key pair and the kernel\'s public key');
+  }
+  if (!values.key && !isLoopback(host)) {
+    throw new UsageError(`refusing to connect to ${values.connect} without keys: make a pair with \`vrange keygen --out keys --name agent1\`, have the kernel trust keys/agent1.pub, and pass --key keys/agent1.key --server-key KERNEL.pub`);
+  }
+  const curve = values.key ? { ...readKeyPair(values.key), serverKey: readPublicKey(values['server-key']!) } : undefined;
+  runRemoteAgent({ connect: values.connect, curve });
+  // The agent ends the process itself (process.exit): when its process ends, or when refused.
+  return new Promise<number>(() => {});
+}
+
+export function keygenCommand(args: string[]): number {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: { out: { type: 'string' }, name: { type: 'string' } } }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { secretFile, publicFile, publicKey } = writeKeyPair(values.out ?? '.', values.name ?? 'vrange');
+  process.stdout.write(`wrote ${secretFile} (the secret key: keep it on this machine, mode 0600)\n`
+    + `wrote ${publicFile} (the public key ${publicKey}):\n`
+    + '  an agent\'s .pub goes into the kernel\'s --trust directory; the kernel\'s .pub is each agent\'s --server-key\n');
+  return 0;
+}

@@ -1,0 +1,252 @@
+// Agents on other machines, tested on this one: the kernel (`vrange kernel --listen`) and each agent
+// (`vrange agent --connect`) are separate commands, real OS processes talking over
+// tcp://127.0.0.1 on a free port the kernel picks (port 0) and prints.
+
+import test, { type ExecutionContext } from 'ava';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { root, scenarioPath, tempFile } from './helpers.js';
+import { AgentSocket } from '../shared/transport.js';
+import type { KernelMsg, SysRet } from '../shared/messages.js';
+
+const bin = join(root, 'bin', 'vrange.js');
+
+interface Cmd {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves with the first stdout match of `re`. */
+  waitFor: (re: RegExp) => Promise<RegExpMatchArray>;
+}
+
+/** Starts `vrange ARGS` as its own process; the test's teardown ends it if it is still running. */
+function vrange(t: ExecutionContext, args: string[]): Cmd {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const watchers: Array<() => void> = [];
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); for (const w of watchers) w(); });
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  const waitFor = (re: RegExp) => new Promise<RegExpMatchArray>((resolve, reject) => {
+    const check = () => { const m = re.exec(out); if (m) resolve(m); };
+    watchers.push(check);
+    void exit.then(() => { check(); reject(new Error(`vrange ${args[0]} exited before printing ${re}:\n${out}\n${err}`)); });
+    check();
+  });
+  return { child, out: () => out, err: () => err, exit, waitFor };
+}
+
+/** A kernel on a free loopback port; resolves once it listens, with the endpoint it printed. */
+async function kernel(t: ExecutionContext, args: string[]): Promise<Cmd & { endpoint: string }> {
+  // A generous heartbeat timeout unless the test sets one: this machine may be busy, and a starved
+  // agent must not be taken for dead in a test about something else.
+  const beat = args.includes('--heartbeat-timeout-ms') ? [] : ['--heartbeat-timeout-ms', '5000'];
+  const k = vrange(t, ['kernel', '--listen', 'tcp://127.0.0.1:0', ...beat, ...args]);
+  const m = await k.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/);
+  return { ...k, endpoint: m[1]! };
+}
+
+/** Key pairs made with `vrange keygen`: the kernel's, a trusted agent's (its .pub in trusted/), a stranger's. */
+function makeKeys(): { dir: string; kernelKey: string; kernelPub: string; agentKey: string; strangerKey: string; strangerPub: string; trusted: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'vrange-keys-'));
+  const gen = (out: string, name: string) => {
+    const r = spawnSync(process.execPath, [bin, 'keygen', '--out', out, '--name', name], { cwd: root, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`keygen failed: ${r.stderr}`);
+  };
+  gen(dir, 'kernel');
+  gen(join(dir, 'agent1'), 'agent1');
+  gen(join(dir, 'stranger'), 'stranger');
+  // The kernel trusts a directory holding the agent's public key only.
+  mkdirSync(join(dir, 'trusted'));
+  copyFileSync(join(dir, 'agent1', 'agent1.pub'), join(dir, 'trusted', 'agent1.pub'));
+  return {
+    dir, kernelKey: join(dir, 'kernel.key'), kernelPub: join(dir, 'kernel.pub'), agentKey: join(dir, 'agent1', 'agent1.key'),
+    strangerKey: join(dir, 'stranger', 'stranger.key'), strangerPub: join(dir, 'stranger', 'stranger.pub'), trusted: join(dir, 'trusted'),
+  };
+}
+
+const historyOf = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+test('a scenario completes on remote agents that authenticate with CURVE keys', async (t) => {
+  const keys = makeKeys();
+  const trace = join(keys.dir, 'trace.jsonl');
+  const k = await kernel(t, ['--scenario', scenarioPath('fork-cow-purge'), '--seed', '1', '--key', keys.kernelKey, '--trust', keys.trusted, '--trace', trace]);
+  t.regex(k.out(), /every process runs on a remote agent/);
+  const agents = [1, 2].map(() => vrange(t, ['agent', '--connect', k.endpoint, '--key', keys.agentKey, '--server-key', keys.kernelPub]));
+  const [kexit, ...aexits] = await Promise.all([k.exit, ...agents.map((a) => a.exit)]);
+  t.is(kexit.code, 0, k.out() + k.err());
+  t.regex(k.out(), /verdict: PASS/);
+  t.regex(k.out(), /A starts as pid 2 \(OS pid \d+ on .+, remote agent remote-[0-9a-f]+\)/);
+  // A exits 0; B was killed by SIGBUS, which the kernel asked its remote agent to raise on itself.
+  t.deepEqual(aexits.map((e) => e.code ?? e.signal).sort(), [0, 'SIGBUS']);
+  const h = historyOf(trace);
+  t.is(h.filter((e) => e.kind === 'agent-connected').length, 2);
+  t.true(h.filter((e) => e.kind === 'birth').every((e) => typeof e.host === 'string'));
+});
+
+test('a remote agent killed with SIGKILL is found dead by the heartbeat and cleaned up, no frame leaks', async (t) => {
+  // A fills 4 pages, then forks B; no second agent has connected, so A's fork waits in the kernel:
+  // A is certainly alive and holding its pages when the test kills its agent.
+  const file = tempFile('remote-death.yaml', `
+name: remote-death
+memory: { frames: 16 }
+processes:
+  A:
+    steps:
+      - { op: mmap, as: buf, pages: 4 }
+      - { op: write, map: buf, page: 0, value: "a0" }
+      - { op: write, map: buf, page: 1, value: "a1" }
+      - { op: write, map: buf, page: 2, value: "a2" }
+      - { op: write, map: buf, page: 3, value: "a3" }
+      - { op: fork, child: B }
+  B:
+    forked: true
+    steps:
+      - { op: read, map: buf, page: 0 }
+`);
+  const trace = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'trace.jsonl');
+  const k = await kernel(t, ['--scenario', file, '--seed', '1', '--trace', trace, '--heartbeat-ms', '100', '--heartbeat-timeout-ms', '400']);
+  const a = vrange(t, ['agent', '--connect', k.endpoint]);
+  await k.waitFor(/A +#4 write/);
+  a.child.kill('SIGKILL');
+  t.is((await a.exit).signal, 'SIGKILL');
+  await k.waitFor(/remote agent \S+ on .+ \(A, pid 2\) silent for \d+ ms/);
+  // If A's fork reached the kernel before it died, B waits for an agent: give it one.
+  const spare = vrange(t, ['agent', '--connect', k.endpoint]);
+  const kexit = await k.exit;
+  // The spare may have arrived after the run: it would wait for a kernel that is gone.
+  if (spare.child.exitCode === null && spare.child.signalCode === null) spare.child.kill('SIGTERM');
+  await spare.exit;
+  const h = historyOf(trace);
+  const lost = h.find((e) => e.kind === 'heartbeat-lost');
+  const cleanup = h.find((e) => e.kind === 'cleanup' && e.process === 'A');
+  t.truthy(lost, k.out());
+  t.is(lost!.process, 'A');
+  t.truthy(cleanup);
+  t.true((cleanup!.seq as number) > (lost!.seq as number));
+  t.is(cleanup!.signal, 'SIGKILL');
+  t.is(cleanup!.pagesUnmapped, 4);
+  const verdict = h.at(-1)!;
+  const invariants = verdict.invariants as Array<{ name: string; ok: boolean }>;
+  t.true(invariants.find((i) => i.name === 'no-frame-leak')!.ok);
+  t.true(invariants.find((i) => i.name === 'frames-conserved')!.ok);
+  t.regex(k.out(), /frames: 0 of 16 in use/);
+  t.regex(k.out(), /A killed by SIGKILL; cleanup/);
+  t.is(kexit.code, 0, k.out() + k.err());
+});
+
+test('an agent whose key the kernel does not trust is refused, and the refusal is logged', async (t) => {
+  const keys = makeKeys();
+  const file = tempFile('one.yaml', `
+name: one
+memory: { frames: 4 }
+processes:
+  A:
+    steps:
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "x" }
+      - { op: read, map: buf, page: 0, expect: { value: "x" } }
+`);
+  const trace = join(keys.dir, 'trace.jsonl');
+  const k = await kernel(t, ['--scenario', file, '--seed', '1', '--key', keys.kernelKey, '--trust', keys.trusted, '--trace', trace]);
+  const stranger = vrange(t, ['agent', '--connect', k.endpoint, '--key', keys.strangerKey, '--server-key', keys.kernelPub]);
+  t.is((await stranger.exit).code, 1);
+  t.regex(stranger.err(), /refused this agent's key/);
+  const strangerPub = readFileSync(keys.strangerPub, 'utf8').trim();
+  t.true(k.err().includes(`refused an agent from 127.0.0.1: its public key ${strangerPub} is not trusted`), k.err());
+  // The kernel is still waiting for an agent it trusts; one finishes the run.
+  const good = vrange(t, ['agent', '--connect', k.endpoint, '--key', keys.agentKey, '--server-key', keys.kernelPub]);
+  const [kexit] = await Promise.all([k.exit, good.exit]);
+  t.is(kexit.code, 0, k.out() + k.err());
+  const refused = historyOf(trace).filter((e) => e.kind === 'agent-refused');
+  t.true(refused.length >= 1);
+  t.is(refused[0]!.publicKey, strangerPub);
+  t.is(historyOf(trace).filter((e) => e.kind === 'birth').length, 1);
+});
+
+test('an agent that names a frame its mm does not map gets EFAULT, logged, and reads or writes nothing', async (t) => {
+  // A (a real agent) writes a secret; B is the forger below, which names A's frame 0.
+  const file = tempFile('forge.yaml', `
+name: forge
+memory: { frames: 8 }
+processes:
+  A:
+    steps:
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "secret" }
+      - { op: signal, name: written }
+      - { op: wait, name: forged }
+      - { op: read, map: buf, page: 0, expect: { value: "secret" } }
+  B:
+    steps:
+      - { op: signal, name: forged }
+  C:
+    forked: true
+    steps: []
+`);
+  const trace = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'trace.jsonl');
+  const k = await kernel(t, ['--scenario', file, '--seed', '1', '--schedule', 'free', '--trace', trace]);
+  const a = vrange(t, ['agent', '--connect', k.endpoint]);
+  await k.waitFor(/A starts as pid 2/);
+
+  // The forger: the product's own socket and codec, speaking the protocol by hand.
+  const forger = new AgentSocket(k.endpoint, 'remote-forger', (e) => t.fail(String(e)));
+  t.teardown(() => forger.close());
+  forger.connect();
+  forger.send({ t: 'hello', osPid: process.pid, host: 'forger' });
+  const inbox: KernelMsg[] = [];
+  let wake: () => void = () => {};
+  void (async () => { for await (const m of forger.receive()) { if (m.t === 'ping') forger.send({ t: 'pong', seq: m.seq }); else inbox.push(m); wake(); } })();
+  const next = async (pred: (m: KernelMsg) => boolean): Promise<KernelMsg> => {
+    for (;;) {
+      const i = inbox.findIndex(pred);
+      if (i >= 0) return inbox.splice(i, 1)[0]!;
+      await new Promise<void>((r) => (wake = r));
+    }
+  };
+  let id = 100;
+  const call = async (msg: Record<string, unknown>): Promise<SysRet> => {
+    const my = ++id;
+    forger.send({ ...msg, id: my } as never);
+    return (await next((m) => m.t === 'ret' && m.re === my)) as SysRet;
+  };
+
+  const init = await next((m) => m.t === 'init');
+  t.is((init as { name: string }).name, 'B');
+  forger.send({ t: 'ready', re: (init as { id: number }).id });
+  await next((m) => m.t === 'go');
+  forger.send({ t: 'start', index: 0 });
+  await call({ t: 'wait', name: 'written' });
+  const mm = await call({ t: 'mmap', addr: 1, pages: 1, fd: -1, offset: 0, share: 'private' });
+  t.is(mm.errno, undefined);
+  // A's page is frame 0 (frames are handed out lowest first). B maps page 1, but not that frame.
+  t.is((await call({ t: 'read', vpage: 1, frame: 0 })).errno, 'EFAULT');
+  t.is((await call({ t: 'write', vpage: 1, frame: 0, cow: false, anon: true, value: 'pwned' })).errno, 'EFAULT');
+  t.is((await call({ t: 'read', vpage: 1, frame: 'x' })).errno, 'EFAULT');
+  const fork = await call({ t: 'fork', child: 'C', mm: { vmas: [{ start: 1, pages: 1, kind: 'anon', fileId: -1, offset: 0, frames: [0], flags: [0] }], ranges: [], bindings: {} } });
+  t.is(fork.errno, 'EFAULT');
+  t.is((await call({ t: 'signal', name: 'forged' })).errno, undefined);
+  forger.send({ t: 'done', index: 0, result: { ok: true } });
+  await next((m) => m.t === 'die');
+
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(aexit.code, 0);
+  t.is(kexit.code, 0, k.out() + k.err()); // A read back "secret": the forged write changed nothing
+  t.regex(k.out(), /A +#4 read map="buf" page=0 -> ok value="secret" +\[as expected\]/);
+  const efaults = historyOf(trace).filter((e) => e.kind === 'efault');
+  t.deepEqual(efaults.map((e) => [e.process, e.call, e.frame]), [['B', 'read', 0], ['B', 'write', 0], ['B', 'read', 'x'], ['B', 'fork', 0]]);
+  t.is((k.err().match(/vrange kernel: EFAULT: B \(pid 3\)/g) ?? []).length, 4);
+  t.regex(k.out(), /process C: unborn/);
+});
+
+test('listening beyond loopback without keys is refused with how to make them', async (t) => {
+  const k = vrange(t, ['kernel', '--listen', 'tcp://0.0.0.0:0']);
+  t.is((await k.exit).code, 2);
+  t.regex(k.err(), /refusing to listen on tcp:\/\/0\.0\.0\.0:0 without keys/);
+  t.regex(k.err(), /vrange keygen/);
+});
