@@ -809,6 +809,53 @@ class Model {
   }
 }
 
+/**
+ * A model run driven one action at a time, for enumerating schedules (`vrange explore --all`).
+ * `enabled()` lists what a lockstep kernel may grant next, named as its `schedule` events name
+ * them: each running process whose next step does not wait on something not yet true (pid
+ * order), then `commit` if an exchange is open, else `kernel` if the kernel's next step can run.
+ */
+export interface ModelSession {
+  enabled(): string[];
+  /** The next step of the process (or kernel list) an action would run, if any. */
+  nextStep(name: string): ProcessStep | KernelStep | undefined;
+  apply(name: string): void;
+  finish(): ModelOutcome;
+}
+
+export function modelSession(scenario: Scenario, config: RunConfig): ModelSession {
+  const m = new Model(scenario, config);
+  m.settle();
+  let clock = 0;
+  const canRun = (step: ProcessStep | KernelStep | undefined) =>
+    step !== undefined && !((step.op === 'wait' || step.op === 'waitpid') && !m.satisfied(step));
+  return {
+    enabled() {
+      const out: string[] = [];
+      for (const p of m.running()) if (!p.inflight && canRun(p.spec.steps[p.next])) out.push(p.spec.name);
+      if (m.exchange) out.push('commit');
+      else if (!m.kernelInflight && canRun(scenario.kernel[m.kernelNext])) out.push('kernel');
+      return out;
+    },
+    nextStep(name) {
+      if (name === 'kernel' || name === 'commit') return scenario.kernel[m.kernelNext];
+      const p = m.byName(name);
+      return p.spec.steps[p.next];
+    },
+    apply(name) {
+      m.clock = ++clock;
+      if (name === 'kernel') m.grantKernel();
+      else if (name === 'commit') m.commit();
+      else m.grant(m.byName(name));
+      m.settle();
+    },
+    finish() {
+      m.finish();
+      return { steps: m.steps, purgedPages: m.purgedPages, framesUsed: m.frames.size };
+    },
+  };
+}
+
 /** Replays a lockstep schedule: one action per grant; `commit` closes the open reclaim exchange. */
 export function runModel(scenario: Scenario, config: RunConfig, actions: Action[]): ModelOutcome {
   return new Model(scenario, config).run(actions);
