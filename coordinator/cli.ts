@@ -18,6 +18,7 @@ import { footer, header } from './report.js';
 import { renderHtml } from './html.js';
 import { FaultError, parseFault, type Fault } from './faults.js';
 import { explore, exploreRunsMax } from './explore.js';
+import { compareCommand } from './compare.js';
 
 export class UsageError extends Error {}
 
@@ -30,6 +31,8 @@ const USAGE = `usage:
   vrange explore FILE [--runs N] [--fault SPEC]... [--seed BASE] [--policy P] [--schedule S]
                   [--check-determinism] [--json]
                              N runs with seeds from BASE, each history checked
+  vrange compare FILE [--seed N] [--schedule S] [--access A] [--purge-unit U] [--frames N] [--json]
+                             every policy, same seed: the steps whose result differs, and why
   vrange list [DIR]          list the scenarios in DIR (default: the bundled scenarios/)
   vrange help`;
 
@@ -162,10 +165,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'run': return await run(rest);
       case 'list': return list(rest);
       case 'explore': return await exploreCommand(rest);
+      case 'compare': return await compareCommand(rest);
       case 'help': case '--help': case '-h': case undefined:
         process.stdout.write(USAGE + '\n');
         return command === undefined ? 2 : 0;
-      default: throw new UsageError(`unknown command "${command}"; allowed: run, explore, list, help`);
+      default: throw new UsageError(`unknown command "${command}"; allowed: run, explore, compare, list, help`);
     }
   } catch (e) {
     if (e instanceof ScenarioError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }

@@ -15,7 +15,7 @@ import { FrameTable } from './frames.js';
 import { Rmap } from './rmap.js';
 import { AddressSpace } from './address_space.js';
 import { AgentConn, AgentPool, Proc, withTimeout } from './process_table.js';
-import { Exchange, type PurgeRecord } from './reclaim.js';
+import { Exchange, type PageWhere, type PurgeRecord } from './reclaim.js';
 import { History } from './history.js';
 import { FaultPlan } from './faults.js';
 import { agentStartTimeoutMs } from '../shared/limits.js';
@@ -824,7 +824,7 @@ export class Kernel {
 
   /** What the policy function needs to know about a page, with each mapper's vote. */
   pageFacts(frame: number, voteOf: (pid: number, vpage: number) => { answered: boolean; volatile: boolean } | undefined):
-    { facts: PageFacts; what: string } {
+    { facts: PageFacts; what: string; where: PageWhere } {
     const fileId = this.frames.ownerFile[frame]!;
     if (fileId < 0) {
       const mappers: MapperVote[] = this.rmap.mappers(frame).map((m) => {
@@ -832,7 +832,8 @@ export class Kernel {
         return { pid: m.pid, share: 'private', answered: v?.answered ?? false, volatile: (v?.answered ?? false) && (v?.volatile ?? false), privatePresent: false };
       });
       const names = this.rmap.mappers(frame).map((m) => `${this.procByPid(m.pid)?.name ?? m.pid}@${m.vpage * 4096}`).join(', ');
-      return { facts: { kind: 'anon', policy: this.config.policy, fileVolatile: false, mappers }, what: `anonymous frame ${frame} (${names})` };
+      return { facts: { kind: 'anon', policy: this.config.policy, fileVolatile: false, mappers }, what: `anonymous frame ${frame} (${names})`,
+        where: { frame, vpages: this.rmap.mappers(frame).map((m) => [m.pid, m.vpage]) } };
     }
     const file = this.files[fileId]!;
     const page = this.frames.ownerPage[frame]!;
@@ -845,7 +846,11 @@ export class Kernel {
         privatePresent: m.share === 'private' && pte !== undefined && pte.frame === frame };
     });
     return { facts: { kind: file.kind === 'shmem' ? 'shmem' : 'file', policy: this.config.policy,
-      fileVolatile: file.kind !== 'shmem' && file.isVolatile(page), mappers }, what: `${file.name} page ${page} (frame ${frame})` };
+      fileVolatile: file.kind !== 'shmem' && file.isVolatile(page), mappers }, what: `${file.name} page ${page} (frame ${frame})`,
+      // Only the mappers that see this frame now: a private mapper sees it while not yet copied.
+      where: { frame, file: file.name, filePage: page, vpages: this.immap(file, page)
+        .filter((m) => m.share === 'shared' || this.rmap.lookup(m.proc.pid, m.vpage)?.frame === frame)
+        .map((m) => [m.proc.pid, m.vpage]) } };
   }
 
   /** Purges one page; returns whether its frame was freed and which mappers to tell. */
@@ -876,7 +881,7 @@ export class Kernel {
   onDecision(ex: Exchange, record: PurgeRecord): void {
     this.history.add('decision', { xid: ex.xid, reason: ex.reason, page: record.what, unit: record.unit, purge: record.decision.purge,
       pageKind: record.kind, policy: this.config.policy,
-      rule: record.decision.rule, why: record.decision.why, votes: record.mappers });
+      rule: record.decision.rule, why: record.decision.why, votes: record.mappers, ...record.where });
   }
 
   // ---------------------------------------------------------------- kernel steps and checks

@@ -53,8 +53,12 @@ export interface PurgeRecord {
   kind: PageKind;
   decision: Decision;
   mappers: MapperVote[];
+  /** Where the page is: its frame, file page, and every mapper's [pid, vpage] (for explanations). */
+  where: PageWhere;
   freed: boolean;
 }
+
+export interface PageWhere { frame: number; file?: string; filePage?: number; vpages: Array<[number, number]> }
 
 type Deferred = { promise: Promise<void>; resolve: () => void };
 function deferred(): Deferred {
@@ -197,7 +201,7 @@ export class Exchange {
       return p ? { answered: p.answered && p.proc.live && p.askedSet.has(vpage), volatile: p.answers.has(vpage) } : undefined;
     });
     const decision = decide(facts.facts);
-    const record: PurgeRecord = { frame, what: facts.what, unit: unitName, kind: facts.facts.kind, decision, mappers: facts.facts.mappers, freed: false };
+    const record: PurgeRecord = { frame, what: facts.what, unit: unitName, kind: facts.facts.kind, decision, mappers: facts.facts.mappers, where: facts.where, freed: false };
     if (decision.purge) {
       const { freed, notify } = this.k.purgeFrame(frame, facts.facts);
       record.freed = freed;
