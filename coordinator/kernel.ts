@@ -46,6 +46,8 @@ export class Kernel {
   readonly faults: FaultPlan;
   readonly heldFrames = new Map<number, number>();
   readonly exchanges = new Map<number, Exchange>();
+  /** `done` messages held back while their process's exchange commits (see onMessage). */
+  private readonly doneAfterCommit: Array<[Proc, Extract<AgentMsg, { t: 'done' }>]> = [];
   readonly steps: StepRecord[] = [];
   readonly failures: Failure[] = [];
   readonly violations: Array<{ name: string; text: string }> = [];
@@ -184,7 +186,13 @@ export class Kernel {
       case 'ready': this.readyWaiters.get(msg.re)?.(); this.readyWaiters.delete(msg.re); return;
       case 'start': return this.onStart(proc, msg.index);
       case 'at': void this.atFaultPoint(proc, msg.index).catch((e: Error) => this.fail(e)); return;
-      case 'done': return this.onDone(proc, msg);
+      case 'done': {
+        // A step released by a commit finishes after the exchange closes (and after the kernel's
+        // reclaim step that committed it), whatever order the acks and this message arrive in.
+        const committing = [...this.exchanges.values()].find((x) => (x.phase === 'committing' || x.phase === 'done') && x.participants.has(proc.pid));
+        if (committing) { this.doneAfterCommit.push([proc, msg]); return; }
+        return this.onDone(proc, msg);
+      }
       case 'blocked':
         proc.blockedOn = msg.xid;
         this.history.add('blocked', { process: proc.name, index: msg.index, xid: msg.xid });
@@ -740,7 +748,10 @@ export class Kernel {
     return ex;
   }
 
-  closeExchange(ex: Exchange): void { this.exchanges.delete(ex.xid); }
+  closeExchange(ex: Exchange): void {
+    this.exchanges.delete(ex.xid);
+    for (const [proc, msg] of this.doneAfterCommit.splice(0)) if (proc.live && proc.inFlight === msg.index) this.onDone(proc, msg);
+  }
 
   /** Used frames not held by an open exchange. */
   reclaimCandidates(): number[] {
