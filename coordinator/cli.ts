@@ -19,6 +19,7 @@ import { renderHtml } from './html.js';
 import { FaultError, parseFault, type Fault } from './faults.js';
 import { explore, exploreRunsMax } from './explore.js';
 import { compareCommand } from './compare.js';
+import { quizCommand } from './quiz.js';
 
 export class UsageError extends Error {}
 
@@ -33,6 +34,8 @@ const USAGE = `usage:
                              N runs with seeds from BASE, each history checked
   vrange compare FILE [--seed N] [--schedule S] [--access A] [--purge-unit U] [--frames N] [--json]
                              every policy, same seed: the steps whose result differs, and why
+  vrange quiz [--seed S] [--answers]
+                             a small scenario from the seed: what does each marked step return?
   vrange list [DIR]          list the scenarios in DIR (default: the bundled scenarios/)
   vrange help`;
 
@@ -166,10 +169,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'list': return list(rest);
       case 'explore': return await exploreCommand(rest);
       case 'compare': return await compareCommand(rest);
+      case 'quiz': return await quizCommand(rest);
       case 'help': case '--help': case '-h': case undefined:
         process.stdout.write(USAGE + '\n');
         return command === undefined ? 2 : 0;
-      default: throw new UsageError(`unknown command "${command}"; allowed: run, explore, compare, list, help`);
+      default: throw new UsageError(`unknown command "${command}"; allowed: run, explore, compare, quiz, list, help`);
     }
   } catch (e) {
     if (e instanceof ScenarioError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }

@@ -38,6 +38,9 @@ export const STEP_RULES = {
   'marked-volatile': 'the pages are marked volatile and no reclaim has decided on them yet',
   'file-ranges-hold-vrange': "shared-file: the file's own ranges hold fvrange marks and the vrange marks of shared mappings",
   'file-ranges-hold-fvrange-only': "the file's own ranges hold only fvrange marks (a vrange mark lives in the mm, or is refused)",
+  'vrange-marks-mm': "the mark lives in this process's mm (its own pages, or per-mm file marks) and dies with it",
+  'vrange-marks-file': "shared-file: a vrange on a shared file mapping marks the file's own range, like fvrange",
+  'fvrange-marks-file': "fvrange marks the file's own range, whoever maps it",
   'purge-already-reported': 'the pages were purged, but an earlier nonvolatile reported it and cleared the purged marks',
 } as const;
 
@@ -111,6 +114,12 @@ class Bindings {
     return { vpage: start + page, ...(file ? { file, filePage: (st.offset ?? 0) + page } : {}) };
   }
 
+  isSharedFileMapping(proc: string, index: number, map: string): boolean {
+    const b = this.binder(proc, index, map, 'map');
+    const st = b ? this.steps(b.proc)[b.index] : undefined;
+    return st?.op === 'mmap' && st.fd !== undefined && (st.share ?? 'shared') === 'shared';
+  }
+
   isFileMapping(proc: string, index: number, map: string): boolean {
     const b = this.binder(proc, index, map, 'map');
     const st = b ? this.steps(b.proc)[b.index] : undefined;
@@ -179,7 +188,10 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
             case 'vrange': case 'fvrange': {
               if (r.errno === 'EINVAL' && st.op === 'vrange' && config.policy === 'anon-only' && bindings.isFileMapping(proc, index, st.map)) return stepRule('anon-only-refuses-file');
               if (r.errno) return stepRule('syscall-error', `: ${r.errno as string}`);
-              if (st.mode !== 'nonvolatile') return undefined;
+              if (st.mode !== 'nonvolatile') {
+                if (st.op === 'fvrange') return stepRule('fvrange-marks-file');
+                return stepRule(config.policy === 'shared-file' && bindings.isSharedFileMapping(proc, index, st.map) ? 'vrange-marks-file' : 'vrange-marks-mm');
+              }
               // The entries of the pages this call looked at: its own mm's, and the file's (fnv).
               const vpages = r.purged ? (detail.purgedPages ?? []) : detail.span ? range(detail.span[0], detail.span[1]) : [];
               const entries = vpages.map((v) => latest.get(key(proc, v)));
