@@ -790,11 +790,12 @@ export class Kernel {
     for (const f of candidates) {
       const fileId = this.frames.ownerFile[f]!;
       if (fileId < 0) {
-        for (const m of this.rmap.mappers(f)) if (m.kind === 'anon' && this.procByPid(m.pid)?.live) add(m.pid, m.vpage);
+        // A child still being forked (no agent yet) is not asked: like a fork after the prepare, it counts as not volatile.
+        for (const m of this.rmap.mappers(f)) if (m.kind === 'anon' && this.procByPid(m.pid)?.live && this.procByPid(m.pid)?.agent) add(m.pid, m.vpage);
         continue;
       }
       const file = this.files[fileId]!;
-      for (const m of this.immap(file, this.frames.ownerPage[f]!)) if (this.asksMm(file, m.share)) add(m.proc.pid, m.vpage);
+      for (const m of this.immap(file, this.frames.ownerPage[f]!)) if (this.asksMm(file, m.share) && m.proc.agent) add(m.proc.pid, m.vpage);
     }
     for (const l of ask.values()) l.sort((a, b) => a - b);
     return ask;

@@ -39,3 +39,12 @@ test('a step released by a commit completes after the reclaim step, in every run
     t.true(o.report.invariants.some((x) => x.name === 'matches-model' && x.ok));
   }
 });
+
+test('race-fork-vs-reclaim, free schedule: a prepare during a fork skips the child that has no agent yet', async (t) => {
+  // The prepare used to send to the half-born child and stop the run ("B has no agent").
+  for (let i = 0; i < 5; i++) {
+    const o = await runFile(scenarioPath('race-fork-vs-reclaim'), { schedule: 'free', seed: 0 });
+    t.deepEqual(o.report.failures, []);
+    t.true(o.report.ok, JSON.stringify(o.report.invariants.filter((x) => !x.ok)));
+  }
+});
