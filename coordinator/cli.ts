@@ -22,6 +22,8 @@ import { explore, exploreRunsMax } from './explore.js';
 import { checkHistory, formatCheck, HistoryFormatError, parseHistory } from './check.js';
 import { REMOTE_USAGE, agentCommand, kernelCommand, keygenCommand } from './remote_cli.js';
 import { KeyError } from '../shared/keys.js';
+import { compareCommand } from './compare.js';
+import { quizCommand } from './quiz.js';
 
 export class UsageError extends Error {}
 
@@ -39,6 +41,10 @@ const USAGE = `usage:
                   --strict      with faults, the scenario's expectations count too
   vrange check HISTORY [--json]
                              check a --trace history offline: exit 0 valid, 1 invalid
+  vrange compare FILE [--seed N] [--schedule S] [--access A] [--purge-unit U] [--frames N] [--json]
+                             every policy, same seed: the steps whose result differs, and why
+  vrange quiz [--seed S] [--answers]
+                             a small scenario from the seed: what does each marked step return?
   vrange list [DIR]          list the scenarios in DIR (default: the bundled scenarios/)
 ${REMOTE_USAGE}
   vrange help`;
@@ -244,13 +250,15 @@ export async function main(argv: string[]): Promise<number> {
       case 'list': return list(rest);
       case 'explore': return await exploreCommand(rest);
       case 'check': return check(rest);
+      case 'compare': return await compareCommand(rest);
+      case 'quiz': return await quizCommand(rest);
       case 'kernel': return await kernelCommand(rest);
       case 'agent': return await agentCommand(rest);
       case 'keygen': return keygenCommand(rest);
       case 'help': case '--help': case '-h': case undefined:
         process.stdout.write(USAGE + '\n');
         return command === undefined ? 2 : 0;
-      default: throw new UsageError(`unknown command "${command}"; allowed: run, explore, check, list, kernel, agent, keygen, help`);
+      default: throw new UsageError(`unknown command "${command}"; allowed: run, explore, check, compare, quiz, list, kernel, agent, keygen, help`);
     }
   } catch (e) {
     if (e instanceof ScenarioError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }

@@ -15,7 +15,7 @@ import { FrameTable } from './frames.js';
 import { Rmap } from './rmap.js';
 import { AddressSpace } from './address_space.js';
 import { AgentConn, AgentPool, Proc, withTimeout } from './process_table.js';
-import { Exchange, type PurgeRecord } from './reclaim.js';
+import { Exchange, type PageWhere, type PurgeRecord } from './reclaim.js';
 import { History } from './history.js';
 import { FaultPlan } from './faults.js';
 import { Snapshots } from './snapshot.js';
@@ -55,6 +55,8 @@ export class Kernel {
   readonly snapshots: Snapshots | undefined;
   readonly heldFrames = new Map<number, number>();
   readonly exchanges = new Map<number, Exchange>();
+  /** `done` messages held back while their process's exchange commits (see onMessage). */
+  private readonly doneAfterCommit: Array<[Proc, Extract<AgentMsg, { t: 'done' }>]> = [];
   readonly steps: StepRecord[] = [];
   readonly failures: Failure[] = [];
   readonly violations: Array<{ name: string; text: string }> = [];
@@ -253,7 +255,13 @@ export class Kernel {
         return;
       case 'start': return this.onStart(proc, msg.index);
       case 'at': void this.atFaultPoint(proc, msg.index).catch((e: Error) => this.fail(e)); return;
-      case 'done': return this.onDone(proc, msg);
+      case 'done': {
+        // A step released by a commit finishes after the exchange closes (and after the kernel's
+        // reclaim step that committed it), whatever order the acks and this message arrive in.
+        const committing = [...this.exchanges.values()].find((x) => (x.phase === 'committing' || x.phase === 'done') && x.participants.has(proc.pid));
+        if (committing) { this.doneAfterCommit.push([proc, msg]); return; }
+        return this.onDone(proc, msg);
+      }
       case 'blocked':
         proc.blockedOn = msg.xid;
         this.history.add('blocked', { process: proc.name, index: msg.index, xid: msg.xid });
@@ -849,7 +857,10 @@ export class Kernel {
     return ex;
   }
 
-  closeExchange(ex: Exchange): void { this.exchanges.delete(ex.xid); }
+  closeExchange(ex: Exchange): void {
+    this.exchanges.delete(ex.xid);
+    for (const [proc, msg] of this.doneAfterCommit.splice(0)) if (proc.live && proc.inFlight === msg.index) this.onDone(proc, msg);
+  }
 
   /** Used frames not held by an open exchange. */
   reclaimCandidates(): number[] {
@@ -888,11 +899,12 @@ export class Kernel {
     for (const f of candidates) {
       const fileId = this.frames.ownerFile[f]!;
       if (fileId < 0) {
-        for (const m of this.rmap.mappers(f)) if (m.kind === 'anon' && this.procByPid(m.pid)?.live) add(m.pid, m.vpage);
+        // A child still being forked (no agent yet) is not asked: like a fork after the prepare, it counts as not volatile.
+        for (const m of this.rmap.mappers(f)) if (m.kind === 'anon' && this.procByPid(m.pid)?.live && this.procByPid(m.pid)?.agent) add(m.pid, m.vpage);
         continue;
       }
       const file = this.files[fileId]!;
-      for (const m of this.immap(file, this.frames.ownerPage[f]!)) if (this.asksMm(file, m.share)) add(m.proc.pid, m.vpage);
+      for (const m of this.immap(file, this.frames.ownerPage[f]!)) if (this.asksMm(file, m.share) && m.proc.agent) add(m.proc.pid, m.vpage);
     }
     for (const l of ask.values()) l.sort((a, b) => a - b);
     return ask;
@@ -943,7 +955,7 @@ export class Kernel {
       const names = this.rmap.mappers(frame).map((m) => `${this.procByPid(m.pid)?.name ?? m.pid}@${m.vpage * 4096}`).join(', ');
       const at = this.rmap.mappers(frame).map((m) => ({ process: this.procByPid(m.pid)?.name ?? String(m.pid), vpage: m.vpage }));
       return { facts: { kind: 'anon', policy: this.config.policy, fileVolatile: false, mappers }, what: `anonymous frame ${frame} (${names})`,
-        where: { frame, mappers: at } };
+        where: { frame, mappers: at, vpages: this.rmap.mappers(frame).map((m) => [m.pid, m.vpage]) } };
     }
     const file = this.files[fileId]!;
     const page = this.frames.ownerPage[frame]!;
@@ -958,7 +970,10 @@ export class Kernel {
     const at = this.immap(file, page).map((m) => ({ process: m.proc.name, vpage: m.vpage }));
     return { facts: { kind: file.kind === 'shmem' ? 'shmem' : 'file', policy: this.config.policy,
       fileVolatile: file.kind !== 'shmem' && file.isVolatile(page), mappers }, what: `${file.name} page ${page} (frame ${frame})`,
-      where: { frame, file: file.name, filePage: page, mappers: at } };
+      // vpages: only the mappers that see this frame now (a private mapper sees it while not yet copied).
+      where: { frame, file: file.name, filePage: page, mappers: at, vpages: this.immap(file, page)
+        .filter((m) => m.share === 'shared' || this.rmap.lookup(m.proc.pid, m.vpage)?.frame === frame)
+        .map((m) => [m.proc.pid, m.vpage]) } };
   }
 
   /** Purges one page; returns whether its frame was freed and which mappers to tell. */
@@ -994,7 +1009,7 @@ export class Kernel {
     this.history.add('decision', { xid: ex.xid, reason: ex.reason, page: record.what, unit: record.unit, purge: record.decision.purge,
       pageKind: record.kind, policy: this.config.policy,
       rule: record.decision.rule, why: record.decision.why,
-      frame: record.where.frame, file: record.where.file, filePage: record.where.filePage,
+      frame: record.where.frame, file: record.where.file, filePage: record.where.filePage, vpages: record.where.vpages,
       votes: record.mappers.map((v, i) => ({ ...v, process: record.where.mappers[i]?.process, vpage: record.where.mappers[i]?.vpage })) });
   }
 
@@ -1026,8 +1041,6 @@ export class Kernel {
   }
 }
 
-/** Where a page under decision lives: its frame, its file page (page cache), and each mapper's vpage (in vote order). */
-export interface PageWhere { frame: number; file?: string; filePage?: number; mappers: Array<{ process: string; vpage: number }> }
 
 // ---------------------------------------------------------------- expectations
 

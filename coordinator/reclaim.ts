@@ -15,7 +15,7 @@
 // only `prepare`, `commit` and syscall replies to its participants.
 
 import { createActor, setup } from 'xstate';
-import type { Kernel, PageWhere } from './kernel.js';
+import type { Kernel } from './kernel.js';
 import type { Proc } from './process_table.js';
 import { decide, type Decision, type MapperVote, type PageFacts, type PageKind } from '../shared/policy.js';
 import { exchangeTimeoutMs, pagesPerMessageMax } from '../shared/limits.js';
@@ -55,6 +55,14 @@ export interface PurgeRecord {
   mappers: MapperVote[];
   where: PageWhere;
   freed: boolean;
+}
+
+export interface PageWhere {
+  frame: number; file?: string; filePage?: number;
+  /** In vote order: each mapper and the vpage it maps the page at (for vrange check). */
+  mappers: Array<{ process: string; vpage: number }>;
+  /** [pid, vpage] of the mappers that see this very frame now (for explanations). */
+  vpages: Array<[number, number]>;
 }
 
 type Deferred = { promise: Promise<void>; resolve: () => void };

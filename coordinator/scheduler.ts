@@ -76,8 +76,8 @@ class KernelList {
     const ex = this.exchange!;
     this.exchange = undefined;
     const { freed } = await ex.commit();
-    this.k.closeExchange(ex);
     this.finish({ ok: true, freed });
+    this.k.closeExchange(ex); // after finish: the steps the commit released complete after the reclaim step
   }
 }
 

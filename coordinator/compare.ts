@@ -1,0 +1,115 @@
+// `vrange compare FILE`: the scenario under every policy, same seed, on the real emulator; a table
+// of every step whose result differs, one column per policy, each answer with the rule that made
+// it (coordinator/explain.ts). The thread's argument, as a table.
+//
+// With lockstep, the same seed draws the same choices; once the runs diverge (a process dies in
+// one policy and not in another) the enabled actions differ and so may the rest of the schedule.
+// Steps are matched by process and index, not by position in the run.
+
+import { runScenario } from './run.js';
+import { parseRun, UsageError } from './cli.js';
+import { explainRun, shortResult, shortStep, type Explanation } from './explain.js';
+import { POLICIES, type PolicyName, type RunConfig, type Scenario, type StepResult } from '../shared/scenario-types.js';
+import type { Fault } from './faults.js';
+
+export interface PolicyAnswer { result: StepResult | null; rules: string[]; why: string[] }
+
+export interface CompareRow { process: string; index: number; step: string; label?: string; answers: Record<PolicyName, PolicyAnswer> }
+
+export interface CompareResult {
+  scenario: string;
+  seed: number;
+  schedule: string;
+  policies: readonly PolicyName[];
+  /** Steps that completed in at least one run. */
+  steps: number;
+  /** Only the steps whose result differs between policies. */
+  differing: CompareRow[];
+  /** Each policy's run: its verdict, the expectations that failed and the invariants that broke. */
+  runs: Record<PolicyName, { ok: boolean; failures: number; broken: string[] }>;
+}
+
+/** Runs `scenario` under each policy with `base`'s other options and seed, and compares. */
+export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'>, faults: Fault[] = []): Promise<CompareResult> {
+  const results = new Map<PolicyName, Map<string, StepResult>>();
+  const explained = new Map<PolicyName, Map<string, Explanation>>();
+  const order: string[] = [];
+  const runs = {} as CompareResult['runs'];
+  for (const policy of POLICIES) {
+    const config: RunConfig = { ...base, policy };
+    const { report, history } = await runScenario(scenario, config, { faults, checkModel: config.schedule === 'lockstep' && faults.length === 0 });
+    const byStep = new Map<string, StepResult>();
+    for (const s of report.steps) {
+      const k = `${s.process}#${s.index}`;
+      byStep.set(k, s.result);
+      if (!order.includes(k)) order.push(k);
+    }
+    results.set(policy, byStep);
+    explained.set(policy, explainRun(scenario, config, history));
+    runs[policy] = { ok: report.ok, failures: report.failures.length, broken: report.invariants.filter((i) => !i.ok).map((i) => i.name) };
+  }
+  const differing: CompareRow[] = [];
+  for (const k of order) {
+    const answers = POLICIES.map((p) => results.get(p)!.get(k) ?? null);
+    const first = JSON.stringify(answers[0]);
+    if (answers.every((a) => JSON.stringify(a) === first)) continue;
+    const [process, idx] = k.split('#') as [string, string];
+    const index = Number(idx);
+    const step = process === 'kernel' ? scenario.kernel[index]! : scenario.processes.find((p) => p.name === process)!.steps[index]!;
+    const row: CompareRow = { process, index, step: shortStep(step as never), answers: {} as CompareRow['answers'] };
+    if (step.label) row.label = step.label;
+    POLICIES.forEach((p, i) => {
+      const x = explained.get(p)!.get(k);
+      row.answers[p] = { result: answers[i]!, rules: x?.rules ?? [], why: x?.why ?? [] };
+    });
+    differing.push(row);
+  }
+  return { scenario: scenario.name, seed: base.seed, schedule: base.schedule, policies: POLICIES, steps: order.length, differing, runs };
+}
+
+/** The table a student reads: two or more lines per differing step (the answers, then the rules), one column per policy. */
+export function compareTable(c: CompareResult): string[] {
+  const lines = [`compare ${c.scenario}: seed ${c.seed}, schedule ${c.schedule}, policies ${c.policies.join(', ')}`];
+  lines.push(`${c.differing.length} of ${c.steps} step(s) differ between policies`);
+  if (c.differing.length > 0) {
+    const head = (r: CompareRow) => `${r.process} #${r.index} ${r.step}`;
+    const cells = (r: CompareRow, p: PolicyName) => [shortResult(r.answers[p].result), ...(r.answers[p].rules.length ? r.answers[p].rules : ['-']).map((x) => `  ${x}`)];
+    const stepW = Math.max(4, ...c.differing.map((r) => Math.max(head(r).length, r.label ? r.label.length + 4 : 0)));
+    const colW = c.policies.map((p) => Math.max(p.length, ...c.differing.flatMap((r) => cells(r, p).map((x) => x.length))));
+    const line = (xs: string[]) => xs.map((x, i) => x.padEnd(i === 0 ? stepW : colW[i - 1]!)).join('  ').trimEnd();
+    lines.push('', line(['step', ...c.policies]));
+    for (const r of c.differing) {
+      const cols = c.policies.map((p) => cells(r, p));
+      const left = [head(r), ...(r.label ? [`  (${r.label})`] : [])];
+      const height = Math.max(left.length, ...cols.map((x) => x.length));
+      for (let i = 0; i < height; i++) lines.push(line([left[i] ?? '', ...cols.map((x) => x[i] ?? '')]));
+    }
+    if (c.differing.some((r) => c.policies.some((p) => Array.isArray(r.answers[p].result?.pages)))) lines.push('', 'query pages: page:RVP, R resident, V volatile, P purged, - not');
+    lines.push('', 'why:');
+    for (const r of c.differing) {
+      for (const p of c.policies) for (const w of r.answers[p].why) lines.push(`  ${r.process} #${r.index} under ${p}: ${w}`);
+    }
+  }
+  lines.push('');
+  for (const p of c.policies) {
+    const run = c.runs[p];
+    lines.push(`run under ${p}: ${run.ok ? 'PASS' : 'FAIL'}${run.failures ? `, ${run.failures} expectation(s) failed` : ''}${run.broken.length ? `, invariants broken: ${run.broken.join(', ')}` : ''}`);
+  }
+  return lines;
+}
+
+const refused = ['--policy', '--runs', '--check-determinism', '--trace', '--html', '--check-model'];
+
+/** The `compare` command: exit 0 when no run broke an invariant, 1 otherwise, 2 on bad input. */
+export async function compareCommand(args: string[]): Promise<number> {
+  for (const a of args) {
+    const flag = a.split('=')[0]!;
+    if (refused.includes(flag)) throw new UsageError(`${flag} does not go with compare (it runs every policy, each checked against the model)`);
+  }
+  const cmd = parseRun(args, 'compare');
+  const { policy: _policy, ...base } = cmd.config;
+  const result = await compare(cmd.scenario, base, cmd.faults);
+  if (cmd.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  else process.stdout.write(compareTable(result).join('\n') + '\n');
+  return POLICIES.some((p) => result.runs[p].broken.length > 0) ? 1 : 0;
+}

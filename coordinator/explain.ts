@@ -1,0 +1,308 @@
+// Why did a step return what it returned? This module reads a run's history and names, for each
+// completed step, the rule that made its answer: most answers that depend on the policy or the
+// schedule go back to a reclaim `decision` (its `rule` and `why`, from shared/policy.ts), and the
+// rest to a rule of the syscall itself. `vrange compare` and `vrange quiz` print these.
+//
+// How an answer is traced to decisions (docs/semantics.md, "Explanations"):
+//   - every decision is filed under each page it was about: `P@vpage` for every mapper (the
+//     decision event's `vpages`) and `file#page` for a file page; the latest decision wins;
+//   - a fork copies the parent's entries to the child (it inherits the purged markers);
+//   - a successful write, mmap or munmap forgets the entries of its pages (new data, new mapping);
+//     a nonvolatile marks the purges of its span as reported: a later nonvolatile over them
+//     answers `purged: false` by `purge-already-reported`, and a later `""` read is still the purge's;
+//   - a SIGBUS, or a `""` read of a page a decision purged, is explained by that purge; a
+//     `purged: true` by the purges of the pages the call found purged (`detail.purgedPages`, and
+//     the file pages of a `file-nonvolatile` event); a `purged: false` or a surviving value by the
+//     decisions that kept the pages, or by `no-decision` when no reclaim looked at them;
+//   - a kernel `reclaim` is explained by every decision of its exchange, counted by rule.
+
+import type { HistoryEvent } from './history.js';
+import type { ProcessStep, RunConfig, Scenario, Step } from '../shared/scenario-types.js';
+import { PAGE_SIZE } from '../shared/scenario-types.js';
+
+/** The rules of an answer: names (policy rules from shared/policy.ts, or the step rules below) and sentences. */
+export interface Explanation { rules: string[]; why: string[] }
+
+/** Rules that do not come from a reclaim decision, with their sentence. */
+export const STEP_RULES = {
+  'no-decision': 'no reclaim decided on these pages (no reclaim found them in a volatile range)',
+  'anon-only-refuses-file': 'anon-only: vrange on a file mapping is refused with EINVAL, nothing changes',
+  'syscall-error': 'the call failed its argument checks (docs/semantics.md, Errors)',
+  'zero-page': 'the page was never written (or is a file hole): it reads as ""',
+  'no-mapping': 'no mapping covers the address: SIGSEGV',
+  'oom-kill': 'the OOM killer chose this process: nothing was purgeable',
+  'killed': 'the process was killed while the step was in flight',
+  'deadlock': 'it waits for something nothing left can bring about',
+  'nothing-volatile': 'no resident page was in a volatile range, so the exchange decided nothing',
+  'died-of-signal': 'the process died of a signal',
+  'marked-volatile': 'the pages are marked volatile and no reclaim has decided on them yet',
+  'file-ranges-hold-vrange': "shared-file: the file's own ranges hold fvrange marks and the vrange marks of shared mappings",
+  'file-ranges-hold-fvrange-only': "the file's own ranges hold only fvrange marks (a vrange mark lives in the mm, or is refused)",
+  'vrange-marks-mm': "the mark lives in this process's mm (its own pages, or per-mm file marks) and dies with it",
+  'vrange-marks-file': "shared-file: a vrange on a shared file mapping marks the file's own range, like fvrange",
+  'fvrange-marks-file': "fvrange marks the file's own range, whoever maps it",
+  'purge-already-reported': 'the pages were purged, but an earlier nonvolatile reported it and cleared the purged marks',
+} as const;
+
+interface Decided { xid: number; purge: boolean; rule: string; why: string; page: string }
+
+interface Where { vpage: number; file?: string; filePage?: number }
+
+/** The latest decision about a page, and the nonvolatile step that has reported its purge, if any. */
+interface Entry { d: Decided; reportedBy?: string }
+
+const key = (proc: string, vpage: number) => `${proc}@${vpage}`;
+const fileKey = (file: string, page: number) => `file:${file}#${page}`;
+
+function decisionWhy(d: Decided): string {
+  return `${d.rule}: exchange ${d.xid} ${d.purge ? 'purged' : 'kept'} ${d.page}: ${d.why}`;
+}
+
+function stepRule(rule: keyof typeof STEP_RULES, extra = ''): Explanation {
+  return { rules: [rule], why: [`${rule}: ${STEP_RULES[rule]}${extra}`] };
+}
+
+function fromDecisions(ds: Decided[]): Explanation {
+  const rules: string[] = [];
+  const why: string[] = [];
+  for (const d of ds) {
+    if (!rules.includes(d.rule)) rules.push(d.rule);
+    const w = decisionWhy(d);
+    if (!why.includes(w)) why.push(w);
+  }
+  return { rules, why };
+}
+
+/** Resolves bindings (`as`, `fd`) statically from the scenario and the mmap results of the run. */
+class Bindings {
+  private readonly addr = new Map<string, number>();
+  constructor(private readonly s: Scenario) {}
+
+  mmapped(proc: string, index: number, addr: number): void { this.addr.set(`${proc}#${index}`, addr / PAGE_SIZE); }
+
+  private steps(proc: string): ProcessStep[] { return this.s.processes.find((p) => p.name === proc)?.steps ?? []; }
+
+  /** The step that bound `name` (as `kind`) for `proc`'s step `index`: its own, or its parent's before the fork. */
+  private binder(proc: string, index: number, name: string, kind: 'map' | 'fd'): { proc: string; index: number } | undefined {
+    const steps = this.steps(proc);
+    for (let i = index - 1; i >= 0; i--) {
+      const st = steps[i]!;
+      if (kind === 'map' && st.op === 'mmap' && st.as === name) return { proc, index: i };
+      if (kind === 'fd' && st.op === 'open' && (st.fd ?? st.file) === name) return { proc, index: i };
+    }
+    for (const p of this.s.processes) {
+      const at = p.steps.findIndex((st) => st.op === 'fork' && st.child === proc);
+      if (at >= 0) return this.binder(p.name, at, name, kind);
+    }
+    return undefined;
+  }
+
+  file(proc: string, index: number, fd: string): string | undefined {
+    const b = this.binder(proc, index, fd, 'fd');
+    const st = b ? this.steps(b.proc)[b.index] : undefined;
+    return st?.op === 'open' ? st.file : undefined;
+  }
+
+  /** The page `page` of mapping `map` as `proc`'s step `index` sees it. */
+  page(proc: string, index: number, map: string, page: number): Where | undefined {
+    const b = this.binder(proc, index, map, 'map');
+    if (!b) return undefined;
+    const st = this.steps(b.proc)[b.index]!;
+    const start = this.addr.get(`${b.proc}#${b.index}`);
+    if (st.op !== 'mmap' || start === undefined) return undefined;
+    const file = st.fd ? this.file(b.proc, b.index, st.fd) : undefined;
+    return { vpage: start + page, ...(file ? { file, filePage: (st.offset ?? 0) + page } : {}) };
+  }
+
+  isSharedFileMapping(proc: string, index: number, map: string): boolean {
+    const b = this.binder(proc, index, map, 'map');
+    const st = b ? this.steps(b.proc)[b.index] : undefined;
+    return st?.op === 'mmap' && st.fd !== undefined && (st.share ?? 'shared') === 'shared';
+  }
+
+  isFileMapping(proc: string, index: number, map: string): boolean {
+    const b = this.binder(proc, index, map, 'map');
+    const st = b ? this.steps(b.proc)[b.index] : undefined;
+    return st?.op === 'mmap' && st.fd !== undefined;
+  }
+}
+
+function stepOf(s: Scenario, proc: string, index: number): Step | undefined {
+  if (proc === 'kernel') return s.kernel[index];
+  return s.processes.find((p) => p.name === proc)?.steps[index];
+}
+
+/** The explanation of every completed step, keyed `process#index`. */
+export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent[]): Map<string, Explanation> {
+  const out = new Map<string, Explanation>();
+  const names = new Map<number, string>();
+  const latest = new Map<string, Entry>();
+  const byXid = new Map<number, Decided[]>();
+  const bindings = new Bindings(s);
+  const deaths = new Map<string, Explanation>();
+  const oomKilled = new Set<string>();
+  let kernelXid: number | undefined;
+  let fileNonvolatile: HistoryEvent | undefined;
+
+  const forget = (proc: string, from: number, to: number) => { for (let v = from; v < to; v++) latest.delete(key(proc, v)); };
+  const lookup = (proc: string, w: Where): Decided | undefined =>
+    (latest.get(key(proc, w.vpage)) ?? (w.file !== undefined ? latest.get(fileKey(w.file, w.filePage!)) : undefined))?.d;
+
+  for (const e of history) {
+    switch (e.kind) {
+      case 'birth': names.set(e.pid as number, e.process as string); break;
+      case 'reclaim-prepare': if (String(e.reason).startsWith('kernel step')) kernelXid = e.xid as number; break;
+      case 'oom-kill': oomKilled.add(e.process as string); break;
+      case 'file-nonvolatile': fileNonvolatile = e; break;
+      case 'decision': {
+        const d: Decided = { xid: e.xid as number, purge: e.purge as boolean, rule: e.rule as string, why: e.why as string, page: e.page as string };
+        let list = byXid.get(d.xid);
+        if (!list) byXid.set(d.xid, (list = []));
+        list.push(d);
+        for (const [pid, vpage] of (e.vpages as Array<[number, number]> | undefined) ?? []) latest.set(key(names.get(pid) ?? String(pid), vpage), { d });
+        if (typeof e.file === 'string') latest.set(fileKey(e.file, e.filePage as number), { d });
+        break;
+      }
+      case 'complete': {
+        const proc = e.process as string;
+        const index = e.index as number;
+        const step = stepOf(s, proc, index);
+        if (!step) break;
+        const r = e.result as Record<string, unknown>;
+        const detail = (e.detail ?? {}) as { span?: [number, number]; purgedPages?: number[] };
+        const fnv = fileNonvolatile?.by === proc ? fileNonvolatile : undefined;
+        fileNonvolatile = undefined;
+        function explainStep(st: Step): Explanation | undefined {
+          if (r.stuck) return stepRule('deadlock');
+          if (!r.ok && r.signal === 'SIGKILL') return stepRule(oomKilled.has(proc) ? 'oom-kill' : 'killed');
+          switch (st.op) {
+            case 'read': case 'write': {
+              if (r.signal === 'SIGSEGV') return stepRule('no-mapping');
+              const w = bindings.page(proc, index, st.map, st.page);
+              const d = w ? lookup(proc, w) : undefined;
+              if (r.signal === 'SIGBUS') return d?.purge ? fromDecisions([d]) : undefined;
+              if (st.op === 'write') return undefined;
+              if (r.value === '') return d?.purge ? fromDecisions([d]) : stepRule('zero-page');
+              return d && !d.purge ? fromDecisions([d]) : stepRule('no-decision');
+            }
+            case 'vrange': case 'fvrange': {
+              if (r.errno === 'EINVAL' && st.op === 'vrange' && config.policy === 'anon-only' && bindings.isFileMapping(proc, index, st.map)) return stepRule('anon-only-refuses-file');
+              if (r.errno) return stepRule('syscall-error', `: ${r.errno as string}`);
+              if (st.mode !== 'nonvolatile') {
+                if (st.op === 'fvrange') return stepRule('fvrange-marks-file');
+                return stepRule(config.policy === 'shared-file' && bindings.isSharedFileMapping(proc, index, st.map) ? 'vrange-marks-file' : 'vrange-marks-mm');
+              }
+              // The entries of the pages this call looked at: its own mm's, and the file's (fnv).
+              const vpages = r.purged ? (detail.purgedPages ?? []) : detail.span ? range(detail.span[0], detail.span[1]) : [];
+              const entries = vpages.map((v) => latest.get(key(proc, v)));
+              if (fnv) for (let p = fnv.start as number; p < (fnv.start as number) + (fnv.pages as number); p++) entries.push(latest.get(fileKey(fnv.file as string, p)));
+              const found = entries.filter((x): x is Entry => x !== undefined);
+              const fresh = found.filter((x) => x.d.purge === r.purged && (!x.d.purge || !x.reportedBy));
+              for (const x of found) if (x.d.purge && !x.reportedBy) x.reportedBy = `${proc} #${index}`;
+              if (fresh.length) return fromDecisions(fresh.map((x) => x.d));
+              if (r.purged) return undefined;
+              const reported = found.filter((x) => x.d.purge && x.reportedBy && x.reportedBy !== `${proc} #${index}`);
+              if (reported.length) {
+                const x = fromDecisions(reported.map((y) => y.d));
+                return { rules: ['purge-already-reported'], why: [`purge-already-reported: ${STEP_RULES['purge-already-reported']} (${[...new Set(reported.map((y) => y.reportedBy))].join(', ')})`, ...x.why] };
+              }
+              return stepRule('no-decision');
+            }
+            case 'query': {
+              const pages = (r.pages ?? []) as Array<{ page: number; resident: boolean; volatile: boolean; purged: boolean }>;
+              const ds: Decided[] = [];
+              for (const p of pages) {
+                let d: Decided | undefined;
+                if (st.map !== undefined) { const w = bindings.page(proc, index, st.map, p.page); d = w ? lookup(proc, w) : undefined; }
+                else if (st.fd !== undefined) { const f = bindings.file(proc, index, st.fd); d = f ? latest.get(fileKey(f, p.page))?.d : undefined; }
+                if (d && (p.purged ? d.purge : !d.purge)) ds.push(d);
+              }
+              if (ds.length) return fromDecisions(ds);
+              if (pages.length === 0) return undefined;
+              if (st.fd !== undefined) return stepRule(config.policy === 'shared-file' ? 'file-ranges-hold-vrange' : 'file-ranges-hold-fvrange-only');
+              return stepRule(pages.some((p) => p.volatile) ? 'marked-volatile' : 'no-decision');
+            }
+            case 'reclaim': {
+              const ds = kernelXid !== undefined ? byXid.get(kernelXid) ?? [] : [];
+              kernelXid = undefined;
+              if (ds.length === 0) return stepRule('nothing-volatile');
+              const counts = new Map<string, number>();
+              for (const d of ds) counts.set(`${d.purge ? 'purged' : 'kept'} by ${d.rule}`, (counts.get(`${d.purge ? 'purged' : 'kept'} by ${d.rule}`) ?? 0) + 1);
+              const x = fromDecisions(ds);
+              return { rules: x.rules, why: [...[...counts].map(([k, n]) => `${n} page(s) ${k}`), ...x.why] };
+            }
+            case 'waitpid': {
+              if (!r.signal) return undefined;
+              const cause = deaths.get(st.process);
+              return cause ? { rules: cause.rules, why: [`${st.process} died of ${r.signal as string}`, ...cause.why] } : stepRule('died-of-signal');
+            }
+            default: return undefined;
+          }
+        }
+
+        const x = explainStep(step);
+        if (x) out.set(`${proc}#${index}`, x);
+        if (x && r.signal && r.signal !== 'SIGKILL' && !r.ok) deaths.set(proc, x);
+        // What the step changed in what later answers rely on.
+        if (step.op === 'mmap' && r.ok) bindings.mmapped(proc, index, r.addr as number);
+        if ((step.op === 'mmap' || step.op === 'munmap') && r.ok && detail.span) forget(proc, detail.span[0], detail.span[1]);
+        if (step.op === 'write' && r.ok) {
+          const w = bindings.page(proc, index, step.map, step.page);
+          if (w) { latest.delete(key(proc, w.vpage)); if (w.file) latest.delete(fileKey(w.file, w.filePage!)); }
+        }
+        if (step.op === 'fork' && r.ok) {
+          for (const [k, d] of [...latest]) if (k.startsWith(`${proc}@`)) latest.set(`${step.child}@${k.slice(proc.length + 1)}`, { ...d });
+        }
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+}
+
+/** The rules of an answer in one short cell: `rule-a, rule-b` or `-`. */
+export function rulesCell(x: Explanation | undefined): string {
+  return x && x.rules.length ? x.rules.join(', ') : '-';
+}
+
+/** A step in a few words: `vrange m pages 0-3 nonvolatile`, `read m page 1`, `reclaim all`. */
+export function shortStep(step: Record<string, unknown>): string {
+  const where = (): string => {
+    const first = (step.page as number | undefined) ?? (step.byteOffset !== undefined ? (step.byteOffset as number) / PAGE_SIZE : undefined);
+    const n = (step.pages as number | undefined) ?? (step.byteLength !== undefined ? Math.floor((step.byteLength as number) / PAGE_SIZE) : undefined);
+    if (first === undefined) return '';
+    return n === undefined || n === 1 ? ` page ${first}` : ` pages ${first}-${first + n - 1}`;
+  };
+  const on = (step.map ?? step.fd ?? '') as string;
+  switch (step.op) {
+    case 'read': case 'query': case 'munmap': return `${step.op} ${on}${where()}`;
+    case 'write': return `write ${on}${where()} ${JSON.stringify(step.value)}`;
+    case 'vrange': case 'fvrange': return `${step.op} ${on}${where()} ${step.mode as string}`;
+    case 'reclaim': return step.all ? 'reclaim all' : `reclaim ${step.pages as number} page(s)`;
+    case 'mmap': return `mmap ${step.as as string} ${step.pages as number} page(s)${step.fd ? ` of ${step.fd as string}` : ''}${step.share ? ` ${step.share as string}` : ''}`;
+    case 'fork': return `fork ${step.child as string}`;
+    case 'open': case 'close': return `${step.op} ${(step.fd ?? step.file) as string}`;
+    case 'signal': case 'wait': return `${step.op} ${step.name as string}`;
+    case 'waitpid': case 'kill': return `${step.op} ${step.process as string}`;
+    default: return step.op as string;
+  }
+}
+
+/** A result in a few words; a query's pages as `0:RV-` (resident, volatile, purged). */
+export function shortResult(r: Record<string, unknown> | null): string {
+  if (!r) return '(not run)';
+  if (r.stuck) return 'stuck';
+  if (!r.ok && r.signal) return r.signal as string;
+  if (r.errno) return r.errno as string;
+  if (Array.isArray(r.pages)) {
+    return (r.pages as Array<{ page: number; resident: boolean; volatile: boolean; purged: boolean }>).map((p) =>
+      `${p.page}:${p.resident ? 'R' : '-'}${p.volatile ? 'V' : '-'}${p.purged ? 'P' : '-'}`).join(' ');
+  }
+  if (Array.isArray(r.mismatches)) return `mismatch ${(r.mismatches as Array<{ field: string }>).map((m) => m.field).join(', ')}`;
+  const parts = Object.entries(r).filter(([k]) => k !== 'ok' && k !== 'bytes').map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  return parts.length ? parts.join(' ') : 'ok';
+}
