@@ -19,6 +19,8 @@ import { footer, header } from './report.js';
 import { renderHtml } from './html.js';
 import { FaultError, parseFault, type Fault } from './faults.js';
 import { explore, exploreRunsMax } from './explore.js';
+import { exploreAll, formatAll, writeWitnessPages } from './explore_all.js';
+import { schedulesMaxCeiling, schedulesMaxDefault, TooManySchedules } from './enumerate.js';
 import { checkHistory, formatCheck, HistoryFormatError, parseHistory } from './check.js';
 import { REMOTE_USAGE, agentCommand, kernelCommand, keygenCommand } from './remote_cli.js';
 import { KeyError } from '../shared/keys.js';
@@ -38,6 +40,9 @@ const USAGE = `usage:
                              N runs with seeds from BASE, each history checked; the first
                              failure is shrunk to fewer faults and a shorter schedule
                   --every-kill  one run per kill:P@N and kill:P@N+ instead
+  vrange explore FILE --all [--policy P] [--max-schedules N] [--html OUT.html] [--json]
+                             every lockstep schedule (reduced), grouped by outcome, with a
+                             witness and a replay command per outcome
                   --strict      with faults, the scenario's expectations count too
   vrange check HISTORY [--json]
                              check a --trace history offline: exit 0 valid, 1 invalid
@@ -70,7 +75,7 @@ const runOptions = {
   policy: { type: 'string' }, access: { type: 'string' }, 'purge-unit': { type: 'string' }, frames: { type: 'string' },
   seed: { type: 'string' }, schedule: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, html: { type: 'string' },
   fault: { type: 'string', multiple: true }, 'check-model': { type: 'boolean' }, choices: { type: 'string' }, 'schedule-file': { type: 'string' },
-  'every-kill': { type: 'boolean' }, strict: { type: 'boolean' }, 'no-shrink': { type: 'boolean' }, runs: { type: 'string' }, 'check-determinism': { type: 'boolean' },
+  'every-kill': { type: 'boolean' }, strict: { type: 'boolean' }, all: { type: 'boolean' }, 'max-schedules': { type: 'string' }, 'no-shrink': { type: 'boolean' }, runs: { type: 'string' }, 'check-determinism': { type: 'boolean' },
 } as const;
 
 export interface RunCommand {
@@ -114,7 +119,7 @@ export function parseChoices(values: { choices?: string; 'schedule-file'?: strin
 }
 
 /** Parses `run` (or `explore`) arguments and loads the scenario; throws UsageError or ScenarioError. */
-export function parseRun(args: string[], command = 'run'): RunCommand & { runs: number; checkDeterminism: boolean; everyKill: boolean; strict: boolean; shrink: boolean } {
+export function parseRun(args: string[], command = 'run'): RunCommand & { runs: number; checkDeterminism: boolean; everyKill: boolean; strict: boolean; shrink: boolean; all: boolean; maxSchedules: number } {
   let parsed;
   try {
     parsed = parseArgs({ args, allowPositionals: true, strict: true, options: runOptions });
@@ -143,10 +148,16 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
   const runs = wholeNumber('runs', values.runs, 1, exploreRunsMax) ?? 100;
   const choices = parseChoices(values, scenario);
   if (choices && schedule !== 'lockstep') throw new UsageError('--choices and --schedule-file replay a lockstep schedule; they do not go with --schedule free');
-  if (command === 'run' && (values['every-kill'] || values.strict || values['no-shrink'])) throw new UsageError('--every-kill, --strict and --no-shrink go with explore, not run');
+  if (command === 'run' && (values['every-kill'] || values.strict || values['no-shrink'] || values.all || values['max-schedules'] !== undefined)) {
+    throw new UsageError('--every-kill, --strict, --no-shrink, --all and --max-schedules go with explore, not run');
+  }
+  if (values.all && (schedule !== 'lockstep' || values.fault?.length || values['every-kill'] || choices)) {
+    throw new UsageError('--all enumerates lockstep schedules without faults: it does not go with --schedule free, --fault, --every-kill or --choices');
+  }
   return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults,
     checkModel: values['check-model'] ?? false, runs, checkDeterminism: values['check-determinism'] ?? false, choices,
-    everyKill: values['every-kill'] ?? false, strict: values.strict ?? false, shrink: !(values['no-shrink'] ?? false) };
+    everyKill: values['every-kill'] ?? false, strict: values.strict ?? false, shrink: !(values['no-shrink'] ?? false),
+    all: values.all ?? false, maxSchedules: wholeNumber('max-schedules', values['max-schedules'], 1, schedulesMaxCeiling) ?? schedulesMaxDefault };
 }
 
 export function reproduce(file: string, c: RunConfig, faults: Array<{ spec: string }> = [], choices?: readonly string[]): string {
@@ -174,6 +185,30 @@ async function exploreCommand(args: string[]): Promise<number> {
   const cmd = parseRun(args, 'explore');
   const tty = process.stderr.isTTY;
   const started = Date.now();
+  const bar = (done: number, total: number) => {
+    const width = 30;
+    const filled = Math.round((done / total) * width);
+    process.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}`);
+    if (done === total) process.stderr.write('\n');
+  };
+  if (cmd.all) {
+    process.stdout.write(`explore --all ${cmd.file}: policy ${cmd.config.policy}, access ${cmd.config.access}, purge unit ${cmd.config.purgeUnit}, at most ${cmd.maxSchedules} schedules\n`);
+    let result;
+    try {
+      result = await exploreAll(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, tty ? bar : undefined);
+    } catch (e) {
+      if (e instanceof TooManySchedules) { process.stderr.write(`vrange: ${cmd.file}: ${e.message}\n`); return 2; }
+      throw e;
+    }
+    if (cmd.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    else process.stdout.write(formatAll(cmd.file, cmd.config, result).join('\n') + '\n');
+    if (cmd.html) {
+      const pages = await writeWitnessPages(cmd.html, cmd.scenario, cmd.config, result);
+      if (!cmd.json) process.stdout.write(`pictures of the witnesses: ${pages.join(', ')}\n`);
+    }
+    if (!cmd.json) process.stdout.write(`${result.reduced} real runs in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    return result.problems.length > 0 ? 1 : 0;
+  }
   process.stdout.write(`explore ${cmd.file}: ${cmd.runs} run(s), seeds from ${cmd.config.seed}, policy ${cmd.config.policy}, schedule ${cmd.config.schedule}${cmd.faults.length ? `, faults ${cmd.faults.map((f) => f.spec).join(' ')}` : ''}\n`);
   const result = await explore({
     file: cmd.file, scenario: cmd.scenario, base: cmd.config, runs: cmd.runs, faultSpecs: cmd.faults.map((f) => f.spec),

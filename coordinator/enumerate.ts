@@ -12,11 +12,14 @@
 //      system (agents are OS processes, ZeroMQ) with that exact schedule, and the real outcome
 //      classes are compared with the model's full set: the reduction must find every outcome.
 //
-// The footprint of an action (see footprint()) is deliberately coarse: kernel actions, forks,
-// exits and the last step of a process touch everything; vrange/fvrange volatile marks all touch
-// one shared "marks" object (their relative age decides the purge order); with purgeUnit page every
-// access touches the LRU; when the scenario could run out of frames every write touches "frames";
-// otherwise a step touches its own process, the file, shmem mapping or signal it names.
+// The footprint of an action (footprintFor()) is deliberately coarse: a reclaim's prepare and
+// commit, a kernel kill or check touch everything; a fork, an exit, a crash and the last step of a
+// process touch every file and shmem object, the marks and the frames (cleanup and i_mmap);
+// vrange/fvrange volatile marks all touch one shared "marks" object (their relative age decides
+// the purge order); with purgeUnit page every access touches the LRU; when the scenario could run
+// out of frames every write touches "frames"; otherwise a step touches its own process and the
+// file, shmem mapping or signal it names. Two actions are independent when their footprints are
+// disjoint.
 
 import type { KernelStep, ProcessStep, RunConfig, Scenario } from '../shared/scenario-types.js';
 import { expectationFor } from './kernel.js';
@@ -28,10 +31,37 @@ export const schedulesMaxDefault = 100_000;
 export const schedulesMaxCeiling = 10_000_000;
 
 export class TooManySchedules extends Error {
-  constructor(readonly bound: number, readonly atLeast: number) {
-    super(`the scenario has more than ${bound} lockstep schedules (counted ${atLeast} before stopping); `
-      + `make it smaller, or raise --max-schedules (at most ${schedulesMaxCeiling})`);
+  constructor(readonly bound: number, readonly estimate: number) {
+    super(`the scenario has more than ${bound} lockstep schedules (about ${Math.round(estimate).toLocaleString('en-US')}, estimated from `
+      + `${estimateProbes} random schedules); enumerating them needs --max-schedules ${Math.ceil(estimate * 1.2)}`
+      + `${estimate * 1.2 > schedulesMaxCeiling ? ` (more than the ceiling, ${schedulesMaxCeiling}: make the scenario smaller)` : ''}, `
+      + `or order more of its steps with signal/wait`);
   }
+}
+
+/** Random probes for the size estimate. */
+export const estimateProbes = 2_000;
+
+/**
+ * Knuth's estimator of a tree's leaf count: follow random paths; each path's product of branching
+ * factors is an unbiased estimate. Deterministic (a fixed xorshift), so the message is stable.
+ */
+export function estimateSchedules(s: Scenario, config: RunConfig, probes = estimateProbes): number {
+  let x = 0x9e3779b9;
+  const rand = (n: number) => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x % n; };
+  let sum = 0;
+  for (let i = 0; i < probes; i++) {
+    const m = modelSession(s, config);
+    let product = 1;
+    for (;;) {
+      const enabled = m.enabled();
+      if (enabled.length === 0) break;
+      product *= enabled.length;
+      m.apply(enabled[rand(enabled.length)]!);
+    }
+    sum += product;
+  }
+  return sum / probes;
 }
 
 export interface OutcomeClass {
@@ -48,6 +78,8 @@ export interface Enumeration {
   all: number;
   reduced: string[][];
   classes: OutcomeClass[];
+  /** Outcome classes the reduced schedules reach in the model (must be all of them). */
+  reducedClasses: number;
 }
 
 type Step = ProcessStep | KernelStep;
@@ -99,16 +131,35 @@ export function footprintFor(s: Scenario, config: RunConfig): (name: string, ste
     return out;
   };
   const lastStep = new Map(s.processes.map((p) => [p.name, p.steps.length - 1]));
+  const allFiles = s.files.map((f) => `file:${f.name}`);
+  const allShm = [...new Set([...mapKind.values()].flatMap((k) => [...k].filter((x) => x.startsWith('shm:'))))];
   return (name, step) => {
-    if (name === 'kernel' || name === 'commit' || !step) return new Set(['*']);
+    if (name === 'commit' || !step) return new Set(['*']);
+    if (name === 'kernel') {
+      const k = step as KernelStep;
+      if (k.op === 'wait') return new Set(['kernel', `r:sig:${k.name}`]);
+      if (k.op === 'signal') return new Set(['kernel', `sig:${k.name}`]);
+      if (k.op === 'waitpid') return new Set(['kernel', `proc:${k.process}`]);
+      return new Set(['*']); // reclaim, kill, check: they read or change everyone's memory
+    }
     const own = `proc:${name}`;
     const out = new Set<string>([own]);
     const st = step as ProcessStep;
     const index = s.processes.find((p) => p.name === name)!.steps.indexOf(st);
-    if (index === lastStep.get(name)) return new Set(['*']); // it ends the process: cleanup, waitpid, final release
+    // Ending a process (its last step, exit, crash) runs its cleanup: it unmaps and closes what it
+    // holds (final release of files, shmem, the COW sharing of its pages), and a waitpid sees it.
+    // A fork copies its mappings (i_mmap counts) and takes the next pid.
+    const ends = index === lastStep.get(name) || st.op === 'exit' || st.op === 'crash';
+    if (ends || st.op === 'fork') {
+      for (const o of [...allFiles, ...allShm]) out.add(o);
+      out.add('marks');
+      if (scarce) out.add('frames');
+      if (st.op === 'fork') out.add('fork');
+      if (st.op === 'crash' || st.op === 'exit' || st.op === 'fork') return out;
+    }
     switch (st.op) {
-      case 'fork': case 'exit': case 'crash': return new Set(['*']);
-      case 'signal': case 'wait': out.add(`sig:${st.name}`); break;
+      case 'signal': out.add(`sig:${st.name}`); break;
+      case 'wait': out.add(`r:sig:${st.name}`); break; // waits only read a signal: two waits commute
       case 'waitpid': out.add(`proc:${st.process}`); break;
       case 'open': out.add(`file:${st.file}`); break;
       case 'close': case 'fvrange': fileOfFd(st.fd).forEach((o) => out.add(o)); break;
@@ -123,9 +174,13 @@ export function footprintFor(s: Scenario, config: RunConfig): (name: string, ste
   };
 }
 
+/** Disjoint footprints; `r:X` only reads X, so it conflicts with X but not with another `r:X`. */
 export function independent(a: Set<string>, b: Set<string>): boolean {
   if (a.has('*') || b.has('*')) return false;
-  for (const x of a) if (b.has(x)) return false;
+  for (const x of a) {
+    if (x.startsWith('r:')) { if (b.has(x.slice(2))) return false; continue; }
+    if (b.has(x) || b.has(`r:${x}`)) return false;
+  }
   return true;
 }
 
@@ -161,7 +216,7 @@ export function enumerate(s: Scenario, config: RunConfig, max = schedulesMaxDefa
       m.apply(enabled[0]!);
     }
     all++;
-    if (all > max) throw new TooManySchedules(max, all);
+    if (all > max) throw new TooManySchedules(max, Math.max(max + 1, estimateSchedules(s, config)));
     const { key, results } = outcomeOf(m.finish().steps as never, counts);
     const c = classes.get(key);
     if (c) c.schedules++;
@@ -184,5 +239,7 @@ export function enumerate(s: Scenario, config: RunConfig, max = schedulesMaxDefa
     }
   };
   explore([], []);
-  return { all, reduced, classes: [...classes.values()] };
+  const seen = new Set<string>();
+  for (const r of reduced) seen.add(outcomeOf(at(r).finish().steps as never, counts).key);
+  return { all, reduced, classes: [...classes.values()], reducedClasses: seen.size };
 }

@@ -1,0 +1,86 @@
+// `vrange explore FILE --all`: every distinct lockstep schedule, grouped by outcome (enumerate.ts),
+// the reduced schedules run on the real system, one witness per outcome class with the command
+// that replays it.
+
+import { writeFileSync } from 'node:fs';
+import { runScenario } from './run.js';
+import { replayChooser } from './scheduler.js';
+import { enumerate, outcomeOf, outcomeSteps, type OutcomeClass } from './enumerate.js';
+import { checkHistory } from './check.js';
+import { reproduce } from './cli.js';
+import { renderHtml } from './html.js';
+import type { RunConfig, Scenario } from '../shared/scenario-types.js';
+import type { StepRecord } from './kernel.js';
+
+export interface AllClass extends OutcomeClass {
+  /** Reduced schedules, run for real, that reached it. */
+  realRuns: number;
+  witness?: { choices: string[]; steps: StepRecord[]; repro: string };
+}
+
+export interface AllResult {
+  all: number; reduced: number; classes: AllClass[];
+  /** Problems: a real run that disagreed with the model, broke an invariant or a history check, or an outcome no reduced run found. */
+  problems: string[];
+}
+
+export async function exploreAll(file: string, s: Scenario, config: RunConfig, max: number,
+  progress?: (done: number, total: number) => void): Promise<AllResult> {
+  const e = enumerate(s, config, max);
+  const counts = outcomeSteps(s, config.policy);
+  const classes = new Map<string, AllClass>(e.classes.map((c) => [c.key, { ...c, realRuns: 0 }]));
+  const problems: string[] = [];
+  if (e.reducedClasses !== e.classes.length) problems.push(`the reduction reached ${e.reducedClasses} of ${e.classes.length} outcome classes in the model`);
+  for (const [i, choices] of e.reduced.entries()) {
+    const chooser = replayChooser(choices);
+    const { report, history } = await runScenario(s, config, { chooser, checkModel: true });
+    const repro = reproduce(file, config, [], choices);
+    if (chooser.deviated > 0 || chooser.followed !== choices.length) problems.push(`the real run did not follow the schedule the model enumerated: ${repro}`);
+    const broken = report.invariants.filter((x) => !x.ok && x.name !== 'no-deadlock').map((x) => x.name);
+    const check = checkHistory(history);
+    if (broken.length || !check.ok) problems.push(`broken (${[...broken, ...check.violations.map((v) => 'check:' + v.check)].join(', ')}): ${repro}`);
+    const { key } = outcomeOf(report.steps, counts);
+    const c = classes.get(key);
+    if (!c) problems.push(`a real run reached an outcome the model never did: ${repro}`);
+    else {
+      c.realRuns++;
+      if (!c.witness) c.witness = { choices, steps: report.steps, repro };
+    }
+    progress?.(i + 1, e.reduced.length);
+  }
+  for (const c of classes.values()) if (c.realRuns === 0) problems.push(`no real run reached the outcome: ${c.results.join('; ')}`);
+  return { all: e.all, reduced: e.reduced.length, classes: [...classes.values()].sort((a, b) => b.schedules - a.schedules), problems };
+}
+
+export function formatAll(file: string, config: RunConfig, r: AllResult): string[] {
+  const out: string[] = [];
+  out.push(`schedules: ${r.all} in all (every lockstep interleaving, counted by the reference model)`);
+  out.push(`after reduction: ${r.reduced} (sleep sets: steps of different processes with disjoint footprints are not reordered), each run on real processes`);
+  out.push(`outcome classes: ${r.classes.length}; found by the reduced runs: ${r.classes.filter((c) => c.realRuns > 0).length}`);
+  r.classes.forEach((c, i) => {
+    out.push('');
+    out.push(`class ${i + 1}: ${c.schedules} of ${r.all} schedules (${c.realRuns} of the ${r.reduced} reduced runs)`);
+    for (const line of c.results) out.push(`  ${line}`);
+    if (c.witness) {
+      out.push(`  witness, step by step:`);
+      c.witness.steps.forEach((st, k) => out.push(`    ${String(k + 1).padStart(2)}. ${st.process.padEnd(8)} #${st.index} ${st.op} -> ${JSON.stringify(st.result)}${st.label ? `   (${st.label})` : ''}`));
+      out.push(`  replay: ${c.witness.repro}`);
+    }
+  });
+  for (const p of r.problems) out.push(`PROBLEM: ${p}`);
+  return out;
+}
+
+/** One page per outcome class: the witness, run again with pictures. */
+export async function writeWitnessPages(base: string, s: Scenario, config: RunConfig, r: AllResult): Promise<string[]> {
+  const files: string[] = [];
+  for (const [i, c] of r.classes.entries()) {
+    if (!c.witness) continue;
+    const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true });
+    const path = base.replace(/(\.html?)?$/, (ext) => `.class${i + 1}${ext || '.html'}`);
+    writeFileSync(path, renderHtml(report, [`class ${i + 1} of ${r.classes.length}: ${c.schedules} of ${r.all} schedules`, ...c.results, c.witness.repro], history,
+      { description: s.description }));
+    files.push(path);
+  }
+  return files;
+}
