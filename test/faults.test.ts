@@ -5,6 +5,7 @@ import { loadScenario, parseScenario } from '../shared/scenario.js';
 import { runScenario } from '../coordinator/run.js';
 import { parseFault } from '../coordinator/faults.js';
 import { configFor, limiter, scenarioPath } from './helpers.js';
+import { checkHistory } from '../coordinator/check.js';
 
 const gate = limiter(2);
 /** A kill may leave others waiting forever (a deadlock in the scenario): that is the only allowed failure. */
@@ -34,6 +35,7 @@ test('kill:P@N and kill:P@N+ at every step of fork-cow-purge: always cleaned up,
       t.deepEqual(step?.result, { ok: false, signal: 'SIGKILL' }, `${spec}: the step in flight reports SIGKILL`);
     }
     t.is(report.kernel.frames.used, 0, `${spec}: every frame freed`);
+    t.deepEqual(checkHistory(history).violations, [], `${spec}: the history checker`);
   }
   t.true(injected >= specs.length - 4, `faults injected ${injected} of ${specs.length}`);
 });
