@@ -10,4 +10,6 @@ try {
   }
   throw e;
 }
+// `vrange run ... | head`: a reader that goes away early is not an error; the run still ends cleanly.
+process.stdout.on('error', (e) => { if (e.code !== 'EPIPE') throw e; });
 process.exitCode = await cli.main(process.argv.slice(2));
