@@ -259,7 +259,9 @@ export class Kernel {
         // A step released by a commit finishes after the exchange closes (and after the kernel's
         // reclaim step that committed it), whatever order the acks and this message arrive in.
         const committing = [...this.exchanges.values()].find((x) => (x.phase === 'committing' || x.phase === 'done') && x.participants.has(proc.pid));
-        if (committing) { this.doneAfterCommit.push([proc, msg]); return; }
+        // Lockstep only: there a held-back process gets no grant until then. A free-running agent
+        // goes on to its next step at once, so its results are taken as they come.
+        if (committing && this.config.schedule === 'lockstep') { this.doneAfterCommit.push([proc, msg]); return; }
         return this.onDone(proc, msg);
       }
       case 'blocked':
@@ -859,7 +861,11 @@ export class Kernel {
 
   closeExchange(ex: Exchange): void {
     this.exchanges.delete(ex.xid);
-    for (const [proc, msg] of this.doneAfterCommit.splice(0)) if (proc.live && proc.inFlight === msg.index) this.onDone(proc, msg);
+    for (const [proc, msg] of this.doneAfterCommit.splice(0)) {
+      if (!proc.live) continue;
+      if (proc.inFlight !== msg.index) throw new Error(`kernel invariant: ${proc.name}'s held-back result of step ${msg.index} found step ${proc.inFlight} in flight`);
+      this.onDone(proc, msg);
+    }
   }
 
   /** Used frames not held by an open exchange. */
