@@ -40,10 +40,10 @@ const USAGE = `usage:
                              N runs with seeds from BASE, each history checked; the first
                              failure is shrunk to fewer faults and a shorter schedule
                   --every-kill  one run per kill:P@N and kill:P@N+ instead
+                  --strict      with faults, the scenario's expectations count too
   vrange explore FILE --all [--policy P] [--max-schedules N] [--html OUT.html] [--json]
                              every lockstep schedule (reduced), grouped by outcome, with a
                              witness and a replay command per outcome
-                  --strict      with faults, the scenario's expectations count too
   vrange check HISTORY [--json]
                              check a --trace history offline: exit 0 valid, 1 invalid
   vrange compare FILE [--seed N] [--schedule S] [--access A] [--purge-unit U] [--frames N] [--json]
