@@ -168,6 +168,10 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
   };
 
   const invokes = new Map<string, { line: number; step: Record<string, unknown> }>();
+  // A volatile mark takes effect somewhere between its invoke and its complete (the kernel may see it,
+  // and purge, before the step reports): pages under a mark in flight may be purged too.
+  const inFlightMarks = new Map<string, { mm: Array<[PState, number]>; file: Array<[string, number]> }>();
+  const markedInFlight = (test: (m: { mm: Array<[PState, number]>; file: Array<[string, number]> }) => boolean) => [...inFlightMarks.values()].some(test);
   const stepsDone = new Set<string>();
   const cleanups = new Map<string, number[]>();
   const deathsSeen = new Map<string, number>();
@@ -201,6 +205,26 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         if (invokes.has(key) || stepsDone.has(key)) flag('well-formed', `${e.process} step ${e.index} invoked twice`, [invokes.get(key)?.line ?? 0, e.line]);
         invokes.set(key, { line: e.line, step: e.step as Record<string, unknown> });
         deadMention(e.process, e, `invoked step ${e.index}`);
+        const st = e.step as Record<string, unknown> | undefined;
+        const p = procs.get(String(e.process));
+        if (p && st && (st.op === 'vrange' || st.op === 'fvrange') && st.mode === 'volatile') {
+          const span = spanOf(st as never);
+          const marks = { mm: [] as Array<[PState, number]>, file: [] as Array<[string, number]> };
+          if (!('errno' in span)) {
+            if (st.op === 'fvrange') {
+              const file = p.fds.get(String(st.fd));
+              if (file) for (let fp = span.start; fp < span.start + span.pages; fp++) marks.file.push([file, fp]);
+            } else {
+              const m = p.maps.get(String(st.map));
+              if (m) for (let v = m.start + span.start; v < m.start + span.start + span.pages; v++) {
+                const pte = p.pt.get(v);
+                if (pte && markTarget(pte) === 'file') marks.file.push([pte.file!, pte.fpage]);
+                else if (pte) marks.mm.push([p, v]);
+              }
+            }
+          }
+          inFlightMarks.set(key, marks);
+        }
         break;
       }
       case 'complete': {
@@ -208,6 +232,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         const inv = invokes.get(key);
         if (!inv) { flag('well-formed', `${e.process} step ${e.index} completed without an invoke`, [e.line]); break; }
         invokes.delete(key);
+        inFlightMarks.delete(key);
         stepsDone.add(key);
         if (e.process === 'kernel') break;
         const p = procs.get(String(e.process));
@@ -224,7 +249,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         deadMention(p.name, e, 'was told of a purge');
         for (const v of (e.vpages as number[]) ?? []) {
           checked['purge-was-volatile']++;
-          if (!p.mmVol.has(v)) flag('purge-was-volatile', `${p.name} was told its page ${v} was purged, but it had not marked that page volatile`, [e.line]);
+          if (!p.mmVol.has(v) && !markedInFlight((m) => m.mm.some(([q, w]) => q === p && w === v))) flag('purge-was-volatile', `${p.name} was told its page ${v} was purged, but it had not marked that page volatile`, [e.line]);
           p.mustReport.set(v, e.line);
           p.mayReport.add(v);
           const own = p.pt.get(v)?.own;
@@ -429,7 +454,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
       const file = String(e.file);
       const fp = Number(e.filePage);
       const f = fileOf(file);
-      const fileVol = f.vol.has(fp);
+      const fileVol = f.vol.has(fp) || markedInFlight((m) => m.file.some(([x, y]) => x === file && y === fp));
       // Every process that maps this file page, as the checker saw the mmaps (not as the kernel says).
       const mappers: Array<[PState, number, Pte]> = [];
       for (const q of procs.values()) {
@@ -438,7 +463,8 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
       }
       let ok = fileVol;
       if (!ok && policy === 'per-mm') {
-        ok = mappers.length > 0 && mappers.every(([q, v, pte]) => pte.kind === 'file-shared' && q.mmVol.has(v));
+        ok = mappers.length > 0 && mappers.every(([q, v, pte]) => pte.kind === 'file-shared'
+          && (q.mmVol.has(v) || markedInFlight((m) => m.mm.some(([r, w]) => r === q && w === v))));
       }
       if (!ok) {
         flag('purge-was-volatile', `${file} page ${fp} was purged (rule ${e.rule}), but neither the file's range${policy === 'per-mm' ? ' nor every mapper (' + mappers.map(([q, v]) => `${q.name}@${v}${q.mmVol.has(v) ? '' : ' not volatile'}`).join(', ') + ')' : ''} had it volatile`, [e.line]);
@@ -446,7 +472,9 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
       const c = fileCell(file, fp);
       c.tainted = true;
       c.purged = e.line;
-      if (fileVol) { f.mustReport.set(fp, e.line); f.mayReport.add(fp); }
+      // Certain only when the mark had completed; a mark in flight may or may not have been applied.
+      if (f.vol.has(fp)) f.mustReport.set(fp, e.line);
+      if (fileVol) f.mayReport.add(fp);
       return;
     }
     // Anonymous or shmem: every process that maps it must have it volatile in its mm.
@@ -454,7 +482,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
     for (const vote of votes) {
       const q = vote.process !== undefined ? procs.get(vote.process) : undefined;
       if (!q || vote.vpage === undefined) { flag('well-formed', `a vote in the decision on ${e.page} names no process and vpage`, [e.line]); continue; }
-      if (!q.mmVol.has(vote.vpage)) flag('purge-was-volatile', `${e.page} was purged, but ${q.name} had page ${vote.vpage} not volatile`, [e.line]);
+      if (!q.mmVol.has(vote.vpage) && !markedInFlight((m) => m.mm.some(([r, w]) => r === q && w === vote.vpage))) flag('purge-was-volatile', `${e.page} was purged, but ${q.name} had page ${vote.vpage} not volatile`, [e.line]);
       const c = cellOf(q, vote.vpage);
       if (c) { c.tainted = true; c.purged = e.line; }
     }
