@@ -225,10 +225,15 @@ export function enumerate(s: Scenario, config: RunConfig, max = schedulesMaxDefa
 
   // 2. The reduced schedules: sleep sets over the same tree.
   const reduced: string[][] = [];
+  const seen = new Set<string>();
   const explore = (prefix: string[], sleep: Array<{ name: string; fp: Set<string> }>) => {
     const m = at(prefix);
     const enabled = m.enabled();
-    if (enabled.length === 0) { reduced.push(prefix); return; }
+    if (enabled.length === 0) {
+      reduced.push(prefix);
+      seen.add(outcomeOf(m.finish().steps as never, counts).key);
+      return;
+    }
     const done: Array<{ name: string; fp: Set<string> }> = [];
     for (const a of enabled) {
       if (sleep.some((z) => z.name === a)) continue;
@@ -239,7 +244,5 @@ export function enumerate(s: Scenario, config: RunConfig, max = schedulesMaxDefa
     }
   };
   explore([], []);
-  const seen = new Set<string>();
-  for (const r of reduced) seen.add(outcomeOf(at(r).finish().steps as never, counts).key);
   return { all, reduced, classes: [...classes.values()], reducedClasses: seen.size };
 }
