@@ -17,7 +17,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AgentSocket, type CurveClient } from '../shared/transport.js';
-import type { KernelMsg, SysCall, SysRet, PrepareAnswer, StepDetail } from '../shared/messages.js';
+import type { KernelMsg, SysCall, SysRet, StepDetail } from '../shared/messages.js';
+import { isRunList, pagesOf } from '../shared/runs.js';
 import type { ProcessStep, RunConfig, StepResult } from '../shared/scenario-types.js';
 import { Mm, PTE_ANONZERO, PTE_COW, PTE_PURGED } from './mm.js';
 import { runStep } from './steps.js';
@@ -101,8 +102,8 @@ export class Agent {
         this.now = msg.now;
         void this.runOne(msg.index);
         return;
-      case 'prepare': return this.prepare(msg.xid, msg.vpages);
-      case 'commit': return this.commit(msg.xid, msg.purged, msg.last);
+      case 'prepare': return this.prepare(msg.xid, msg.runs);
+      case 'commit': return this.commit(msg.xid, msg.runs, msg.last);
       case 'ping': this.socket.send({ t: 'pong', seq: msg.seq }); return;
       case 'die':
         // The kernel has read everything this process sent; nothing is lost by exiting now.
@@ -152,21 +153,31 @@ export class Agent {
 
   // ---- the reclaim exchange, agent side ----
 
-  private prepare(xid: number, vpages: number[]): void {
-    const answers: PrepareAnswer[] = [];
-    for (const v of vpages) {
-      const range = this.mm.ranges.at(v);
-      if (!range || !this.mm.findVma(v)) continue;
-      if (this.held.has(v)) this.fatal(`invariant: page ${v} held twice (exchanges ${this.held.get(v)} and ${xid})`);
-      this.held.set(v, xid);
-      answers.push([v, range.id, range.markedAt]);
+  private prepare(xid: number, runs: number[]): void {
+    if (!isRunList(runs, 2)) this.fatal(`prepare ${xid}: malformed page runs`);
+    // One answer entry per piece of a volatile range inside a mapped part of an asked run.
+    const answer: number[] = [];
+    for (let i = 0; i < runs.length; i += 2) {
+      for (const seg of this.mm.segments(runs[i]!, runs[i]! + runs[i + 1]!)) {
+        for (const r of this.mm.ranges.overlapping(seg.from, seg.to)) {
+          const from = Math.max(seg.from, r.start);
+          const to = Math.min(seg.to, r.end);
+          if (to <= from) continue;
+          for (let v = from; v < to; v++) {
+            if (this.held.has(v)) this.fatal(`invariant: page ${v} held twice (exchanges ${this.held.get(v)} and ${xid})`);
+            this.held.set(v, xid);
+          }
+          answer.push(from, to - from, r.id, r.markedAt);
+        }
+      }
     }
-    this.socket.send({ t: 'prepared', xid, answers });
+    this.socket.send({ t: 'prepared', xid, runs: answer });
   }
 
-  private commit(xid: number, purged: number[], last: boolean): void {
+  private commit(xid: number, runs: number[], last: boolean): void {
+    if (!isRunList(runs, 2)) this.fatal(`commit ${xid}: malformed page runs`);
     const violations: string[] = [];
-    for (const v of purged) {
+    for (const v of pagesOf(runs)) {
       const pte = this.mm.pte(v);
       if (this.held.get(v) !== xid) violations.push(`page ${v} purged but not held by exchange ${xid}`);
       if (!this.mm.isVolatile(v)) violations.push(`page ${v} purged but not volatile in pid ${this.pid}`);

@@ -12,6 +12,7 @@
 // Clicking a step (or pressing the arrow keys) highlights it in all three. Histories recorded
 // without `--html` have no messages and no snapshots: the page then says so and draws the rest.
 
+import { isRunList, pageCount, pagesOf } from '../shared/runs.js';
 import type { RunReport } from './report.js';
 import type { HistoryEvent } from './history.js';
 import { describeResult, describeStep, narrate } from './report.js';
@@ -149,16 +150,20 @@ const LEFT = 130;
 const TOP = 16;
 
 function msgLabel(m: Record<string, unknown>): string {
-  const list = (a: unknown) => (Array.isArray(a) ? (a.length > 4 ? `${a.length} pages` : `[${a.join(',')}]`) : '');
+  const pages = (runs: unknown, stride: number) => {
+    if (!isRunList(runs, stride)) return '';
+    const n = pageCount(runs, stride);
+    return n > 4 ? `${n} pages` : `[${pagesOf(runs, stride).join(',')}]`;
+  };
   switch (m.t) {
     case 'grant': return `grant #${m.index}`;
     case 'start': return `start #${m.index}`;
     case 'done': { const r = m.result as StepResult; return `done #${m.index}${r.ok ? '' : ` ${(r.signal ?? r.errno ?? 'failed') as string}`}`; }
     case 'init': return `init ${m.name}`;
     case 'ret': return `ret${m.errno ? ` ${m.errno}` : m.signal ? ` ${m.signal}` : m.retry ? ' retry' : m.stuck ? ' stuck' : ''}`;
-    case 'prepare': return `prepare x${m.xid} ${list(m.vpages)}`;
-    case 'prepared': return `prepared x${m.xid}: ${(m.answers as unknown[]).length} volatile`;
-    case 'commit': return `commit x${m.xid} purged ${list(m.purged)}`;
+    case 'prepare': return `prepare x${m.xid} ${pages(m.runs, 2)}`;
+    case 'prepared': return `prepared x${m.xid}: ${isRunList(m.runs, 4) ? pageCount(m.runs, 4) : 0} volatile`;
+    case 'commit': return `commit x${m.xid} purged ${pages(m.runs, 2)}`;
     case 'committed': return `committed x${m.xid}`;
     case 'read': case 'write': return `${m.t} page ${m.vpage}`;
     case 'fork': return `fork ${m.child}`;

@@ -50,6 +50,8 @@ export class Kernel {
   readonly rmap: Rmap;
   readonly files: AddressSpace[] = [];
   readonly procs: Proc[] = [];
+  /** pid -> process, for every process given a pid (procByPid). */
+  private readonly pidIndex = new Map<number, Proc>();
   readonly history: History;
   readonly faults: FaultPlan;
   readonly snapshots: Snapshots | undefined;
@@ -153,6 +155,7 @@ export class Kernel {
   /** Gives a process an agent and a pid, and starts it (its first step waits for a grant in lockstep). */
   private async birth(proc: Proc, parent: Proc | undefined, mm?: import('../shared/messages.js').MmSnapshot, pid = this.nextPid++): Promise<void> {
     proc.pid = pid;
+    this.pidIndex.set(pid, proc);
     // Until the agent is ready the process cannot be granted anything, even if its parent dies
     // meanwhile (a remote agent may take a while to connect).
     this.busyWith(`birth:${proc.name}`);
@@ -236,6 +239,7 @@ export class Kernel {
   private deliver(conn: AgentConn, msg: AgentMsg): void {
     const proc = conn.proc;
     if (!proc || proc.reaped) return;
+    proc.lastHeardAt = Date.now();
     this.history.message('recv', proc.name, msg);
     if (proc.killOnFirst && msg.t !== 'prepared' && msg.t !== 'committed' && msg.t !== 'blocked') {
       this.fault(proc.killOnFirst, proc, `dropped its ${msg.t} message, SIGKILL while the step is in flight`, `kill:${proc.name}@${proc.inFlight}+`);
@@ -269,7 +273,7 @@ export class Kernel {
         this.history.add('blocked', { process: proc.name, index: msg.index, xid: msg.xid });
         this.unbusy(`step:${proc.name}`);
         return;
-      case 'prepared': this.exchanges.get(msg.xid)?.onPrepared(proc.pid, msg.answers); return;
+      case 'prepared': this.exchanges.get(msg.xid)?.onPrepared(proc.pid, msg.runs); return;
       case 'committed': this.exchanges.get(msg.xid)?.onAcked(proc.pid, msg.violations); return;
       case 'hello': case 'pong': return;
       default:
@@ -840,7 +844,10 @@ export class Kernel {
     return freed;
   }
 
-  procByPid(pid: number): Proc | undefined { return this.procs.find((p) => p.pid === pid && p.state !== 'unborn'); }
+  procByPid(pid: number): Proc | undefined {
+    const p = this.pidIndex.get(pid);
+    return p && p.state !== 'unborn' ? p : undefined;
+  }
 
   // ---------------------------------------------------------------- reclaim, kernel side
 
@@ -906,7 +913,11 @@ export class Kernel {
       const fileId = this.frames.ownerFile[f]!;
       if (fileId < 0) {
         // A child still being forked (no agent yet) is not asked: like a fork after the prepare, it counts as not volatile.
-        for (const m of this.rmap.mappers(f)) if (m.kind === 'anon' && this.procByPid(m.pid)?.live && this.procByPid(m.pid)?.agent) add(m.pid, m.vpage);
+        for (const m of this.rmap.mappers(f)) {
+          if (m.kind !== 'anon') continue;
+          const p = this.procByPid(m.pid);
+          if (p?.live && p.agent) add(m.pid, m.vpage);
+        }
         continue;
       }
       const file = this.files[fileId]!;
@@ -954,14 +965,22 @@ export class Kernel {
     { facts: PageFacts; what: string; where: PageWhere } {
     const fileId = this.frames.ownerFile[frame]!;
     if (fileId < 0) {
-      const mappers: MapperVote[] = this.rmap.mappers(frame).map((m) => {
+      const rmap = this.rmap.mappers(frame);
+      const mappers: MapperVote[] = [];
+      const at: Array<{ process: string; vpage: number }> = [];
+      const vpages: Array<[number, number]> = [];
+      let names = '';
+      for (const m of rmap) {
         const v = voteOf(m.pid, m.vpage);
-        return { pid: m.pid, share: 'private', answered: v?.answered ?? false, volatile: (v?.answered ?? false) && (v?.volatile ?? false), privatePresent: false };
-      });
-      const names = this.rmap.mappers(frame).map((m) => `${this.procByPid(m.pid)?.name ?? m.pid}@${m.vpage * 4096}`).join(', ');
-      const at = this.rmap.mappers(frame).map((m) => ({ process: this.procByPid(m.pid)?.name ?? String(m.pid), vpage: m.vpage }));
+        const answered = v?.answered ?? false;
+        mappers.push({ pid: m.pid, share: 'private', answered, volatile: answered && (v?.volatile ?? false), privatePresent: false });
+        const name = this.procByPid(m.pid)?.name ?? String(m.pid);
+        at.push({ process: name, vpage: m.vpage });
+        vpages.push([m.pid, m.vpage]);
+        names += `${names ? ', ' : ''}${name}@${m.vpage * 4096}`;
+      }
       return { facts: { kind: 'anon', policy: this.config.policy, fileVolatile: false, mappers }, what: `anonymous frame ${frame} (${names})`,
-        where: { frame, mappers: at, vpages: this.rmap.mappers(frame).map((m) => [m.pid, m.vpage]) } };
+        where: { frame, mappers: at, vpages } };
     }
     const file = this.files[fileId]!;
     const page = this.frames.ownerPage[frame]!;
@@ -1016,7 +1035,8 @@ export class Kernel {
       pageKind: record.kind, policy: this.config.policy,
       rule: record.decision.rule, why: record.decision.why,
       frame: record.where.frame, file: record.where.file, filePage: record.where.filePage, vpages: record.where.vpages,
-      votes: record.mappers.map((v, i) => ({ ...v, process: record.where.mappers[i]?.process, vpage: record.where.mappers[i]?.vpage })) });
+      votes: record.mappers.map((v, i) => ({ pid: v.pid, share: v.share, answered: v.answered, volatile: v.volatile, privatePresent: v.privatePresent,
+        process: record.where.mappers[i]?.process, vpage: record.where.mappers[i]?.vpage })) });
   }
 
   // ---------------------------------------------------------------- kernel steps and checks

@@ -133,6 +133,8 @@ export class Proc {
   paused: Promise<void> | undefined;
   /** The step whose faults were already drawn (a step is drawn for once, even if paused first). */
   faultsDrawnFor = -1;
+  /** Date.now() when the kernel last read a message from this process (reclaim's silence bound). */
+  lastHeardAt = 0;
   constructor(readonly spec: ProcessSpec) {}
   get name(): string { return this.spec.name; }
   get live(): boolean { return this.state === 'running'; }

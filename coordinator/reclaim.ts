@@ -18,7 +18,8 @@ import { createActor, setup } from 'xstate';
 import type { Kernel } from './kernel.js';
 import type { Proc } from './process_table.js';
 import { decide, type Decision, type MapperVote, type PageFacts, type PageKind } from '../shared/policy.js';
-import { exchangeTimeoutMs, pagesPerMessageMax } from '../shared/limits.js';
+import { exchangeLateWakeMs, exchangeTimeoutMs, exchangeWaitMaxMs, runsPerMessageMax } from '../shared/limits.js';
+import { clipRuns, isRunList, pageCount, runIndexOf, runsOf, splitRuns } from '../shared/runs.js';
 
 export const exchangeMachine = setup({
   types: { events: {} as { type: 'answered' } | { type: 'commit' } | { type: 'acked' } | { type: 'abort' } },
@@ -36,10 +37,14 @@ export const exchangeMachine = setup({
 
 interface Participant {
   proc: Proc;
+  /** The asked vpages as [start, count] runs, ascending. */
   asked: number[];
-  askedSet: Set<number>;
-  /** vpage -> [rangeId, markedAt] of the pages the mm answered volatile (and now holds). */
-  answers: Map<number, [number, number]>;
+  askedPages: number;
+  /**
+   * [start, count, rangeId, markedAt] runs of the asked pages the mm answered volatile (and now
+   * holds), ascending; what the agent sent, clipped to what it was asked, once it has answered.
+   */
+  answers: number[];
   /** prepare messages not answered yet (a large batch is split into several). */
   batchesLeft: number;
   answered: boolean;
@@ -93,21 +98,18 @@ export class Exchange {
   async prepare(): Promise<void> {
     for (const [pid, vpages] of this.k.pagesToAsk(this.candidates)) {
       const proc = this.k.procByPid(pid)!;
-      this.participants.set(pid, { proc, asked: vpages, askedSet: new Set(vpages), answers: new Map(),
-        batchesLeft: Math.max(1, Math.ceil(vpages.length / pagesPerMessageMax)), answered: false, acked: false });
-    }
-    for (const p of this.participants.values()) {
-      for (let i = 0; i < p.asked.length; i += pagesPerMessageMax) {
-        this.k.sendTo(p.proc, { t: 'prepare', xid: this.xid, vpages: p.asked.slice(i, i + pagesPerMessageMax) });
-      }
+      const asked = runsOf(vpages);
+      const batches = splitRuns(asked, 2, runsPerMessageMax);
+      this.participants.set(pid, { proc, asked, askedPages: vpages.length, answers: [], batchesLeft: batches.length, answered: false, acked: false });
+      for (const runs of batches) this.k.sendTo(proc, { t: 'prepare', xid: this.xid, runs });
     }
     this.k.history.add('reclaim-prepare', { xid: this.xid, reason: this.reason, want: this.want,
-      candidates: this.candidates.length, asked: [...this.participants.values()].map((p) => ({ pid: p.proc.pid, pages: p.asked.length })) });
+      candidates: this.candidates.length, asked: [...this.participants.values()].map((p) => ({ pid: p.proc.pid, pages: p.askedPages })) });
     this.checkAnswers();
-    await this.waitOrTimeout(this.answersIn.promise);
+    await this.waitFor(this.answersIn.promise, (p) => !p.answered);
     for (const p of this.participants.values()) {
       if (!p.answered && p.proc.live) {
-        this.k.history.add('no-answer', { xid: this.xid, process: p.proc.name, pages: p.asked.length, timeoutMs: exchangeTimeoutMs });
+        this.k.history.add('no-answer', { xid: this.xid, process: p.proc.name, pages: p.askedPages, timeoutMs: exchangeTimeoutMs });
       }
     }
     this.actor.send({ type: 'answered' });
@@ -125,12 +127,21 @@ export class Exchange {
     await this.k.killProc(victim);
   }
 
-  onPrepared(pid: number, answers: Array<[number, number, number]>): void {
+  onPrepared(pid: number, runs: unknown): void {
     const p = this.participants.get(pid);
-    if (!p) return;
-    for (const [v, id, at] of answers) p.answers.set(v, [id, at]);
+    if (!p || p.answered) return;
+    // A malformed answer (only a forged remote agent sends one) counts as "nothing volatile".
+    if (isRunList(runs, 4)) {
+      if (p.answers.length > 0 && runs.length > 0 && runs[0]! < p.answers[p.answers.length - 4]! + p.answers[p.answers.length - 3]!) {
+        p.answers = []; // batches answered out of order or overlapping: not an honest agent
+      } else p.answers.push(...runs);
+    } else this.k.history.add('bad-answer', { xid: this.xid, process: p.proc.name, why: 'prepared: runs is not an ascending list of [start, count, rangeId, markedAt]' });
     // The agent answers once per prepare message.
-    if (--p.batchesLeft === 0) p.answered = true;
+    if (--p.batchesLeft === 0) {
+      p.answered = true;
+      // Only what it was asked about counts.
+      p.answers = clipRuns(p.answers, 4, p.asked);
+    }
     this.checkAnswers();
   }
 
@@ -161,11 +172,34 @@ export class Exchange {
     this.acksIn.resolve();
   }
 
-  private async waitOrTimeout(p: Promise<void>): Promise<void> {
+  /**
+   * Waits for `all` (every answer, or every ack), or until each participant still `waiting` has
+   * been silent for exchangeTimeoutMs (counted from the start of this wait or its last message,
+   * whichever is later), and at most exchangeWaitMaxMs in all.
+   */
+  private async waitFor(all: Promise<void>, waiting: (p: Participant) => boolean): Promise<void> {
+    const since = Date.now();
+    let settled = false;
+    void all.then(() => { settled = true; });
     let timer: NodeJS.Timeout | undefined;
-    const t = new Promise<void>((resolve) => { timer = setTimeout(resolve, exchangeTimeoutMs); });
-    await Promise.race([p, t]);
-    clearTimeout(timer);
+    for (;;) {
+      const now = Date.now();
+      let deadline = -Infinity;
+      for (const p of this.participants.values()) {
+        if (p.proc.live && waiting(p)) deadline = Math.max(deadline, Math.max(since, p.proc.lastHeardAt) + exchangeTimeoutMs);
+      }
+      if (settled || deadline === -Infinity) return;
+      deadline = Math.min(deadline, since + exchangeWaitMaxMs);
+      if (now >= deadline) return;
+      const planned = deadline - now;
+      const t0 = Date.now();
+      await Promise.race([all, new Promise<void>((resolve) => { timer = setTimeout(resolve, planned); })]);
+      clearTimeout(timer);
+      if (settled) return;
+      // Woken late: this kernel was busy, and answers may be waiting unread in the socket.
+      // Give the receive loop a moment before anyone is judged silent.
+      if (Date.now() - t0 - planned > exchangeLateWakeMs) await new Promise<void>((resolve) => setTimeout(resolve, exchangeLateWakeMs));
+    }
   }
 
   /** Phases 2 and 3: decide unit by unit, free what may go, tell every participant. */
@@ -185,15 +219,13 @@ export class Exchange {
     for (const f of this.candidates) if (this.k.heldFrames.get(f) === this.xid) this.k.heldFrames.delete(f);
     for (const p of this.participants.values()) {
       if (!p.proc.live) continue;
-      const purged = purgedFor.get(p.proc.pid) ?? [];
+      const purged = (purgedFor.get(p.proc.pid) ?? []).sort((a, b) => a - b);
       if (purged.length > 0) this.k.history.add('purge-notify', { xid: this.xid, process: p.proc.name, vpages: purged });
-      for (let i = 0; i === 0 || i < purged.length; i += pagesPerMessageMax) {
-        const last = i + pagesPerMessageMax >= purged.length;
-        this.k.sendTo(p.proc, { t: 'commit', xid: this.xid, purged: purged.slice(i, i + pagesPerMessageMax), last });
-      }
+      const batches = splitRuns(runsOf(purged), 2, runsPerMessageMax);
+      batches.forEach((runs, i) => this.k.sendTo(p.proc, { t: 'commit', xid: this.xid, runs, last: i === batches.length - 1 }));
     }
     this.checkAcks();
-    await this.waitOrTimeout(this.acksIn.promise);
+    await this.waitFor(this.acksIn.promise, (p) => !p.acked);
     this.actor.send({ type: 'acked' });
     this.k.history.add('reclaim-commit', { xid: this.xid, reason: this.reason, freed: this.freed, unitsTried: this.unitsTried,
       purged: this.decisions.filter((d) => d.decision.purge).map((d) => d.what) });
@@ -203,7 +235,7 @@ export class Exchange {
   private decideFrame(frame: number, unitName: string, purgedFor: Map<number, number[]>): void {
     const facts = this.k.pageFacts(frame, (pid, vpage) => {
       const p = this.participants.get(pid);
-      return p ? { answered: p.answered && p.proc.live && p.askedSet.has(vpage), volatile: p.answers.has(vpage) } : undefined;
+      return p ? { answered: p.answered && p.proc.live && runIndexOf(p.asked, vpage) >= 0, volatile: runIndexOf(p.answers, vpage, 4) >= 0 } : undefined;
     });
     const decision = decide(facts.facts);
     const record: PurgeRecord = { frame, what: facts.what, unit: unitName, kind: facts.facts.kind, decision, mappers: facts.facts.mappers, where: facts.where, freed: false };
@@ -238,13 +270,18 @@ export class Exchange {
     const units = this.k.fileRangeUnits(this.candidates);
     for (const p of this.participants.values()) {
       const byRange = new Map<number, { at: number; frames: number[]; start: number }>();
-      for (const [vpage, [id, at]] of p.answers) {
-        const frame = this.k.frameSeenBy(p.proc, vpage);
-        if (frame < 0 || this.k.heldFrames.get(frame) !== this.xid) continue;
-        let u = byRange.get(id);
-        if (!u) byRange.set(id, (u = { at, frames: [], start: vpage }));
-        u.frames.push(frame);
-        u.start = Math.min(u.start, vpage);
+      const a = p.answers;
+      for (let i = 0; i < a.length; i += 4) {
+        const id = a[i + 2]!;
+        const at = a[i + 3]!;
+        for (let vpage = a[i]!; vpage < a[i]! + a[i + 1]!; vpage++) {
+          const frame = this.k.frameSeenBy(p.proc, vpage);
+          if (frame < 0 || this.k.heldFrames.get(frame) !== this.xid) continue;
+          let u = byRange.get(id);
+          if (!u) byRange.set(id, (u = { at, frames: [], start: vpage }));
+          u.frames.push(frame);
+          u.start = Math.min(u.start, vpage);
+        }
       }
       for (const [id, u] of byRange) {
         units.push({ name: `range ${id} of ${p.proc.name} from ${p.proc.name}@${u.start * 4096}, marked at clock ${u.at}`,

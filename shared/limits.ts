@@ -5,16 +5,27 @@
 export const agentPoolSize = 2;
 /** At most this many agents waiting in the pool, however many forks the scenario has. */
 export const agentPoolMax = 128;
-/** A mapper that has not answered a prepare within this time has its pages kept. */
+/**
+ * A mapper silent this long while the kernel waits for its answer (to a prepare) or its ack (of a
+ * commit) has its pages kept. Counted from the prepare or commit, or from the last message the
+ * mapper sent since, whichever is later: a busy mapper that is still talking is not given up on.
+ */
 export const exchangeTimeoutMs = 2_000;
+/** However much a mapper talks, the kernel waits at most this long for one exchange's answers (or acks). */
+export const exchangeWaitMaxMs = 30_000;
+/**
+ * After a wake-up that came this late (the kernel's own event loop was busy, so messages may be
+ * waiting unread in the socket), the kernel reads its socket before it declares anyone silent.
+ */
+export const exchangeLateWakeMs = 20;
 /** How long the kernel waits for a new agent's hello before giving up on the run. */
 export const agentStartTimeoutMs = 20_000;
 /** Steps completed in one run, all processes and the kernel together. */
 export const runStepsMax = 1_000_000;
 /** Wall-clock bound of one run; past it the run stops and reports the steps still open. */
 export const runTimeoutMs = 120_000;
-/** Pages named in one prepare or commit message; a larger batch is split. */
-export const pagesPerMessageMax = 65_536;
+/** Page runs named in one prepare, prepared or commit message; a larger batch is split. */
+export const runsPerMessageMax = 65_536;
 /** Processes alive at once (agents are real OS processes). */
 export const processesMax = 1_024;
 /** Open file descriptors per process. */

@@ -42,15 +42,14 @@ export type AgentMsg =
   | { t: 'at'; index: number }
   | { t: 'done'; index: number; result: StepResult; detail?: StepDetail; mm?: MmView }
   | { t: 'blocked'; index: number; xid: number }
-  | { t: 'prepared'; xid: number; answers: PrepareAnswer[] }
+  /** `runs`: [start, count, rangeId, markedAt] runs (shared/runs.ts) of the asked pages that are volatile in the mm (and now held). */
+  | { t: 'prepared'; xid: number; runs: number[] }
   | { t: 'committed'; xid: number; violations: string[] }
   | SysCall;
 
 /** What a step did, for the report and the invariant checks (never needed for the result). */
 export interface StepDetail { span?: [number, number]; purgedPages?: number[]; exiting?: number; fatal?: string }
 
-/** [vpage, rangeId, markedAt] for each asked page that is volatile in the mm (and now held). */
-export type PrepareAnswer = [number, number, number];
 
 export type SysCall =
   | { t: 'open'; id: number; file: string }
@@ -83,9 +82,10 @@ export type KernelMsg =
   /** Free schedule: run your steps from `startIndex` on, without grants. */
   | { t: 'go'; startIndex: number; stops: number[] }
   | { t: 'continue' }
-  | { t: 'prepare'; xid: number; vpages: number[] }
-  /** `last`: the final batch of this exchange's commit: release the pages still held. */
-  | { t: 'commit'; xid: number; purged: number[]; last: boolean }
+  /** `runs`: the asked vpages as [start, count] runs (shared/runs.ts). */
+  | { t: 'prepare'; xid: number; runs: number[] }
+  /** `runs`: the purged vpages as [start, count] runs. `last`: the final batch of this exchange's commit: release the pages still held. */
+  | { t: 'commit'; xid: number; runs: number[]; last: boolean }
   /** End the process: exit with `code`, or (remote agents, which the kernel cannot signal) kill yourself with `signal`. */
   | { t: 'die'; code?: number; signal?: NodeJS.Signals }
   /** Remote agents: the heartbeat. A kernel silent for `timeoutMs` is gone: the agent exits. */

@@ -1,0 +1,65 @@
+// The reclaim exchange on real agents: pages travel as runs, and a kernel that was itself busy
+// past the exchange bound reads the answers waiting in its socket before it judges anyone silent.
+import test from 'ava';
+import { runBench, scenarioOf } from '../bench/harness.js';
+import { exchangeTimeoutMs } from '../shared/limits.js';
+import type { HistoryEvent } from '../coordinator/history.js';
+
+const pages = 40;
+
+/** P writes `pages` pages, marks them volatile and forks C; the kernel reclaims them all. */
+function sharedVolatile(): unknown {
+  const steps: unknown[] = [{ op: 'mmap', as: 'a', pages }];
+  for (let j = 0; j < pages; j++) steps.push({ op: 'write', map: 'a', page: j, value: `p${j}` });
+  steps.push({ op: 'vrange', map: 'a', page: 0, pages, mode: 'volatile' }, { op: 'fork', child: 'C' },
+    { op: 'signal', name: 'ready' }, { op: 'wait', name: 'done' });
+  return {
+    name: 'exchange-runs', memory: { frames: pages + 8 },
+    processes: { P: { steps }, C: { forked: true, steps: [{ op: 'wait', name: 'done' }] } },
+    kernel: [{ op: 'wait', name: 'ready' }, { op: 'reclaim', all: true, expect: { freed: pages } }, { op: 'signal', name: 'done' }],
+  };
+}
+
+const messages = (h: HistoryEvent[], t: string) =>
+  h.filter((e) => e.kind === 'message' && (e.msg as { t: string }).t === t).map((e) => ({ agent: e.agent as string, msg: e.msg as Record<string, unknown> }));
+
+test('prepare, prepared and commit name the pages as runs: one entry for a whole range', async (t) => {
+  for (const schedule of ['lockstep', 'free'] as const) {
+    const run = await runBench(scenarioOf(sharedVolatile()), { schedule }, { traceMessages: true });
+    const prepares = messages(run.history, 'prepare');
+    t.deepEqual(prepares.map((m) => m.agent).sort(), ['C', 'P'], `${schedule}: one prepare per mapper`);
+    const vpage0 = (prepares[0]!.msg.runs as number[])[0]!;
+    for (const m of prepares) t.deepEqual(m.msg.runs, [vpage0, pages], `${schedule}: ${m.agent} is asked about one run of ${pages} pages`);
+    for (const m of messages(run.history, 'prepared')) {
+      const runs = m.msg.runs as number[];
+      t.is(runs.length, 4, `${schedule}: ${m.agent} answers with one [start, count, rangeId, markedAt] entry`);
+      t.deepEqual(runs.slice(0, 2), [vpage0, pages]);
+    }
+    for (const m of messages(run.history, 'commit')) t.deepEqual(m.msg.runs, [vpage0, pages], `${schedule}: ${m.agent} is told of the purge in one run`);
+    const notify = run.history.filter((e) => e.kind === 'purge-notify');
+    t.is(notify.length, 2);
+    for (const e of notify) t.is((e.vpages as number[]).length, pages, 'the history still lists every purged page');
+    t.is(run.history.filter((e) => e.kind === 'decision' && e.purge === true).length, pages);
+  }
+});
+
+test('a kernel busy past the exchange bound still reads the answers that arrived meanwhile', async (t) => {
+  let blockedMs = 0;
+  const run = await runBench(scenarioOf(sharedVolatile()), { schedule: 'free' }, {
+    onEvent: (e) => {
+      if (e.kind !== 'reclaim-prepare') return;
+      // Once the prepares are out and the kernel waits for the answers, hold its event loop (as
+      // a large exchange's own work would) well past the bound while the agents answer into the
+      // socket.
+      setImmediate(() => {
+        const t0 = Date.now();
+        while (Date.now() - t0 < exchangeTimeoutMs + 500) { /* busy */ }
+        blockedMs = Date.now() - t0;
+      });
+    },
+  });
+  t.true(blockedMs > exchangeTimeoutMs);
+  t.is(run.history.filter((e) => e.kind === 'no-answer').length, 0, 'nobody was judged silent');
+  const commit = run.history.find((e) => e.kind === 'reclaim-commit')!;
+  t.is(commit.freed, pages, 'every page was purged: both answers counted');
+});
