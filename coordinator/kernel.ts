@@ -973,8 +973,9 @@ export class Kernel {
       for (const m of rmap) {
         const v = voteOf(m.pid, m.vpage);
         const answered = v?.answered ?? false;
-        mappers.push({ pid: m.pid, share: 'private', answered, volatile: answered && (v?.volatile ?? false), privatePresent: false });
         const name = this.procByPid(m.pid)?.name ?? String(m.pid);
+        // The vote as the history's decision event records it (with the mapper's name and vpage).
+        mappers.push({ pid: m.pid, share: 'private', answered, volatile: answered && (v?.volatile ?? false), privatePresent: false, process: name, vpage: m.vpage } as MapperVote);
         at.push({ process: name, vpage: m.vpage });
         vpages.push([m.pid, m.vpage]);
         names += `${names ? ', ' : ''}${name}@${m.vpage * 4096}`;
@@ -990,7 +991,7 @@ export class Kernel {
       const pte = this.rmap.lookup(m.proc.pid, m.vpage);
       return { pid: m.proc.pid, share: m.share, answered: asked ? (v?.answered ?? false) : true,
         volatile: asked ? (v?.answered ?? false) && (v?.volatile ?? false) : false,
-        privatePresent: m.share === 'private' && pte !== undefined && pte.frame === frame };
+        privatePresent: m.share === 'private' && pte !== undefined && pte.frame === frame, process: m.proc.name, vpage: m.vpage } as MapperVote;
     });
     const at = this.immap(file, page).map((m) => ({ process: m.proc.name, vpage: m.vpage }));
     return { facts: { kind: file.kind === 'shmem' ? 'shmem' : 'file', policy: this.config.policy,
@@ -1006,8 +1007,7 @@ export class Kernel {
     const notify: Array<[number, number]> = [];
     const fileId = this.frames.ownerFile[frame]!;
     if (fileId < 0) {
-      for (const m of [...this.rmap.mappers(frame)]) {
-        this.rmap.remove(m.pid, m.vpage);
+      for (const m of this.rmap.dropFrame(frame)) {
         this.rmap.rememberPurged(m.pid, m.vpage, frame);
         notify.push([m.pid, m.vpage]);
       }
@@ -1035,8 +1035,8 @@ export class Kernel {
       pageKind: record.kind, policy: this.config.policy,
       rule: record.decision.rule, why: record.decision.why,
       frame: record.where.frame, file: record.where.file, filePage: record.where.filePage, vpages: record.where.vpages,
-      votes: record.mappers.map((v, i) => ({ pid: v.pid, share: v.share, answered: v.answered, volatile: v.volatile, privatePresent: v.privatePresent,
-        process: record.where.mappers[i]?.process, vpage: record.where.mappers[i]?.vpage })) });
+      // pageFacts built each vote with the mapper's process and vpage already.
+      votes: record.mappers });
   }
 
   // ---------------------------------------------------------------- kernel steps and checks

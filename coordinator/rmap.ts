@@ -56,6 +56,18 @@ export class Rmap {
     return { frame: e.frame, freed: this.frames.decref(e.frame) };
   }
 
+  /** Removes every entry of `frame` (reclaim purging it), dropping their references; returns them. */
+  dropFrame(frame: number): readonly Mapper[] {
+    const list = this.byFrame.get(frame);
+    if (!list) return [];
+    this.byFrame.delete(frame);
+    for (const m of list) {
+      if (!this.byPid.get(m.pid)?.delete(m.vpage)) throw new Error(`rmap invariant: frame ${frame} names pid ${m.pid} page ${m.vpage}, which its page table lacks`);
+      this.frames.decref(frame);
+    }
+    return list;
+  }
+
   /** Entries of one process in [start, end). */
   entriesIn(pid: number, start: number, end: number): Array<{ vpage: number; frame: number; kind: PteKind }> {
     const out = [];
