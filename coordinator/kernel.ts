@@ -247,7 +247,32 @@ export class Kernel {
       proc.agent!.kill('SIGKILL');
       return;
     }
+    if (conn.remote) {
+      const why = this.forgedStepMessage(proc, msg);
+      if (why) return this.killForged(proc, msg, why);
+    }
     try { this.onMessage(proc, msg); } catch (e) { this.fail(e as Error); }
+  }
+
+  /**
+   * What is wrong with a step message from a remote agent, which may send anything; undefined if
+   * nothing. (A local agent is this project's own code: the same mistake there is a kernel
+   * invariant error, thrown by onDone.)
+   */
+  private forgedStepMessage(proc: Proc, msg: AgentMsg): string | undefined {
+    if (msg.t === 'done') {
+      if (msg.index !== proc.inFlight) return `it reported step ${JSON.stringify(msg.index)} done, but step ${proc.inFlight} was in flight`;
+      if (typeof msg.result !== 'object' || msg.result === null || typeof msg.result.ok !== 'boolean') return 'its done message carries no result';
+    }
+    if (msg.t === 'blocked' && msg.index !== proc.inFlight) return `it reported step ${JSON.stringify(msg.index)} blocked, but step ${proc.inFlight} was in flight`;
+    return undefined;
+  }
+
+  /** A remote agent broke the protocol: like a process the kernel kills for an illegal act, it dies with SIGKILL, logged. */
+  private killForged(proc: Proc, msg: AgentMsg, why: string): void {
+    this.history.add('bad-message', { process: proc.name, pid: proc.pid, t: msg.t, why });
+    process.stderr.write(`vrange kernel: ${proc.name} (pid ${proc.pid}) broke the protocol (${why}): SIGKILL\n`);
+    proc.agent!.kill('SIGKILL');
   }
 
   private onMessage(proc: Proc, msg: AgentMsg): void {

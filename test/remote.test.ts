@@ -169,6 +169,31 @@ processes:
   t.is(historyOf(trace).filter((e) => e.kind === 'birth').length, 1);
 });
 
+/** A forged agent: the product's own socket and codec, speaking the protocol by hand. */
+function forger(t: ExecutionContext, endpoint: string) {
+  const socket = new AgentSocket(endpoint, `remote-forger-${process.pid}`, (e) => t.fail(String(e)));
+  t.teardown(() => socket.close());
+  socket.connect();
+  socket.send({ t: 'hello', osPid: process.pid, host: 'forger' });
+  const inbox: KernelMsg[] = [];
+  let wake: () => void = () => {};
+  void (async () => { for await (const m of socket.receive()) { if (m.t === 'ping') socket.send({ t: 'pong', seq: m.seq }); else inbox.push(m); wake(); } })();
+  const next = async (pred: (m: KernelMsg) => boolean): Promise<KernelMsg> => {
+    for (;;) {
+      const i = inbox.findIndex(pred);
+      if (i >= 0) return inbox.splice(i, 1)[0]!;
+      await new Promise<void>((r) => (wake = r));
+    }
+  };
+  let id = 100;
+  const call = async (msg: Record<string, unknown>): Promise<SysRet> => {
+    const my = ++id;
+    socket.send({ ...msg, id: my } as never);
+    return (await next((m) => m.t === 'ret' && m.re === my)) as SysRet;
+  };
+  return { send: (m: Record<string, unknown>) => socket.send(m as never), next, call };
+}
+
 test('an agent that names a frame its mm does not map gets EFAULT, logged, and reads or writes nothing', async (t) => {
   // A (a real agent) writes a secret; B is the forger below, which names A's frame 0.
   const file = tempFile('forge.yaml', `
@@ -194,33 +219,12 @@ processes:
   const a = vrange(t, ['agent', '--connect', k.endpoint]);
   await k.waitFor(/A starts as pid 2/);
 
-  // The forger: the product's own socket and codec, speaking the protocol by hand.
-  const forger = new AgentSocket(k.endpoint, 'remote-forger', (e) => t.fail(String(e)));
-  t.teardown(() => forger.close());
-  forger.connect();
-  forger.send({ t: 'hello', osPid: process.pid, host: 'forger' });
-  const inbox: KernelMsg[] = [];
-  let wake: () => void = () => {};
-  void (async () => { for await (const m of forger.receive()) { if (m.t === 'ping') forger.send({ t: 'pong', seq: m.seq }); else inbox.push(m); wake(); } })();
-  const next = async (pred: (m: KernelMsg) => boolean): Promise<KernelMsg> => {
-    for (;;) {
-      const i = inbox.findIndex(pred);
-      if (i >= 0) return inbox.splice(i, 1)[0]!;
-      await new Promise<void>((r) => (wake = r));
-    }
-  };
-  let id = 100;
-  const call = async (msg: Record<string, unknown>): Promise<SysRet> => {
-    const my = ++id;
-    forger.send({ ...msg, id: my } as never);
-    return (await next((m) => m.t === 'ret' && m.re === my)) as SysRet;
-  };
-
+  const { send, next, call } = forger(t, k.endpoint);
   const init = await next((m) => m.t === 'init');
   t.is((init as { name: string }).name, 'B');
-  forger.send({ t: 'ready', re: (init as { id: number }).id });
+  send({ t: 'ready', re: (init as { id: number }).id });
   await next((m) => m.t === 'go');
-  forger.send({ t: 'start', index: 0 });
+  send({ t: 'start', index: 0 });
   await call({ t: 'wait', name: 'written' });
   const mm = await call({ t: 'mmap', addr: 1, pages: 1, fd: -1, offset: 0, share: 'private' });
   t.is(mm.errno, undefined);
@@ -231,7 +235,7 @@ processes:
   const fork = await call({ t: 'fork', child: 'C', mm: { vmas: [{ start: 1, pages: 1, kind: 'anon', fileId: -1, offset: 0, frames: [0], flags: [0] }], ranges: [], bindings: {} } });
   t.is(fork.errno, 'EFAULT');
   t.is((await call({ t: 'signal', name: 'forged' })).errno, undefined);
-  forger.send({ t: 'done', index: 0, result: { ok: true } });
+  send({ t: 'done', index: 0, result: { ok: true } });
   await next((m) => m.t === 'die');
 
   const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
@@ -242,6 +246,55 @@ processes:
   t.deepEqual(efaults.map((e) => [e.process, e.call, e.frame]), [['B', 'read', 0], ['B', 'write', 0], ['B', 'read', 'x'], ['B', 'fork', 0]]);
   t.is((k.err().match(/vrange kernel: EFAULT: B \(pid 3\)/g) ?? []).length, 4);
   t.regex(k.out(), /process C: unborn/);
+});
+
+test('an agent that reports a step it was not running is killed, logged, and the run goes on', async (t) => {
+  const file = tempFile('forge-done.yaml', `
+name: forge-done
+memory: { frames: 8 }
+processes:
+  A:
+    steps:
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "kept" }
+      - { op: waitpid, process: B, expect: { signal: SIGKILL } }
+      - { op: read, map: buf, page: 0, expect: { value: "kept" } }
+  B:
+    steps:
+      - { op: mmap, as: m, pages: 1 }
+      - { op: write, map: m, page: 0, value: "b" }
+`);
+  const trace = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'trace.jsonl');
+  const k = await kernel(t, ['--scenario', file, '--seed', '1', '--schedule', 'free', '--trace', trace]);
+  const a = vrange(t, ['agent', '--connect', k.endpoint]);
+  await k.waitFor(/A starts as pid 2/);
+  const { send, next, call } = forger(t, k.endpoint);
+  const init = await next((m) => m.t === 'init');
+  send({ t: 'ready', re: (init as { id: number }).id });
+  await next((m) => m.t === 'go');
+  send({ t: 'start', index: 0 });
+  t.is((await call({ t: 'mmap', addr: 1, pages: 1, fd: -1, offset: 0, share: 'private' })).errno, undefined);
+  // Step 0 is in flight; B claims step 1 is done (skipping its write) with a made-up result.
+  send({ t: 'done', index: 1, result: { ok: true, value: 'forged' } });
+  const die = await next((m) => m.t === 'die');
+  t.is((die as { signal?: string }).signal, 'SIGKILL');
+
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(aexit.code, 0);
+  t.is(kexit.code, 0, k.out() + k.err()); // A saw B die by SIGKILL, and its own page is intact
+  const h = historyOf(trace);
+  t.deepEqual(h.filter((e) => e.kind === 'bad-message').map((e) => [e.process, e.t]), [['B', 'done']]);
+  t.regex(k.err(), /vrange kernel: B \(pid 3\) broke the protocol \(it reported step 1 done, but step 0 was in flight\): SIGKILL/);
+  // B's step 0 was cut off (its effect unknown); step 1 was never recorded; B's frames were freed.
+  const completes = h.filter((e) => e.kind === 'complete' && e.process === 'B');
+  t.deepEqual(completes.map((e) => [e.index, e.type]), [[0, 'info']]);
+  const cleanup = h.find((e) => e.kind === 'cleanup' && e.process === 'B')!;
+  t.is(cleanup.signal, 'SIGKILL');
+  t.true((cleanup.seq as number) > (h.find((e) => e.kind === 'bad-message')!.seq as number));
+  const invariants = h.at(-1)!.invariants as Array<{ name: string; ok: boolean }>;
+  t.true(invariants.find((i) => i.name === 'no-frame-leak')!.ok);
+  t.regex(k.out(), /B killed by SIGKILL; cleanup freed 0 frame\(s\)/);
+  t.regex(k.out(), /frames: 0 of 8 in use/);
 });
 
 test('listening beyond loopback without keys is refused with how to make them', async (t) => {
