@@ -461,7 +461,7 @@ export class RangeSet {
       if (!mark) return 0;
       this.checkLimit(1);
       A.insert(ia, start, end, id, markedAt);
-      this.bounds(ca);
+      if (ia === 0 || ia === A.n - 1) this.bounds(ca);
       this.count++;
       this.nextId++;
       this.fix(ca);
@@ -471,9 +471,11 @@ export class RangeSet {
     // Last affected piece (cl, il): the last with start < end. Usually in the same chunk.
     let cl = ca;
     let il: number;
-    if (dA[A.n * 4 - 4] >= end) {
-      // Some later piece of this chunk is past the edit.
-      il = dA[ia * 4 + 4] >= end ? ia : A.firstStartAtLeast(end, ia + 2) - 1;
+    if (this.lasts[ca] > end) {
+      // This chunk ends past the edit, so the next one starts past it: walk from ia (the
+      // pieces walked over are all removed or trimmed below, so the walk costs no more than that).
+      il = ia;
+      while (il + 1 < A.n && dA[il * 4 + 4] < end) il++;
     } else if (ca + 1 < chunks.length && this.firsts[ca + 1] < end) {
       cl = this.lastChunkStartingBelow(end, ca);
       il = chunks[cl].firstStartAtLeast(end, 0) - 1;
@@ -484,6 +486,8 @@ export class RangeSet {
     const eLast = dL[il * 4 + 1];
     const keepLeft = s0 < start;
     const keepRight = eLast > end;
+    // The edit changes this chunk's first start or last end only if it reaches its first or last piece.
+    const edges = ia === 0 || il === L.n - 1;
 
     if (keepLeft && keepRight && ca === cl && ia === il) {
       // One piece strictly contains [start, end): split it.
@@ -493,7 +497,6 @@ export class RangeSet {
       dA[ia * 4 + 1] = start;
       A.insert(ia + 1, end, eLast, oldId, oldAt);
       if (mark) A.insert(ia + 1, start, end, id, markedAt);
-      this.bounds(ca);
       this.count += 1 + add;
       if (mark) this.nextId++;
       this.fix(ca);
@@ -517,7 +520,7 @@ export class RangeSet {
     if (ca === cl) {
       A.remove(ia, il);
       if (mark) A.insert(ia, start, end, id, markedAt);
-      this.bounds(ca);
+      if (edges) this.bounds(ca);
       this.count += delta;
       if (mark) this.nextId++;
       this.fix(ca);
