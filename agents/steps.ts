@@ -27,9 +27,17 @@ function failed(r: SysRet): StepOutcome | undefined {
 /** Where a binding whose `mmap` failed points: MAP_FAILED, an address nothing is ever mapped at. */
 export const NO_MAPPING = -(2 ** 40);
 
+/** `map:NAME` for each map name seen, so that a step does not build (and hash) the key again. */
+const mapKeys = new Map<string, string>();
+
 /** A map binding; one whose mmap failed names no memory (touching it is SIGSEGV). */
 function mapBinding(agent: Agent, name: string): { addr: number; pages: number } {
-  const b = agent.mm.bindings.get(`map:${name}`);
+  let key = mapKeys.get(name);
+  if (key === undefined) {
+    key = `map:${name}`;
+    if (mapKeys.size < 4096) mapKeys.set(name, key);
+  }
+  const b = agent.mm.bindings.get(key);
   if (!b || b.kind !== 'map') return { addr: NO_MAPPING, pages: 0 };
   return b;
 }
@@ -41,7 +49,17 @@ function fdBinding(agent: Agent, name: string): number {
   return b.fd;
 }
 
-export async function runStep(agent: Agent, step: ProcessStep): Promise<StepOutcome> {
+/**
+ * Runs one step. `vrange` on memory this mm decides (the common case: anonymous memory, no
+ * reclaim exchange open) is synchronous and returns the outcome itself; every other step, and
+ * every other vrange, returns a promise.
+ */
+export function runStep(agent: Agent, step: ProcessStep): StepOutcome | Promise<StepOutcome> {
+  if (step.op === 'vrange') return vrangeLocal(agent, step) ?? vrangeGeneral(agent, step);
+  return runAsync(agent, step);
+}
+
+async function runAsync(agent: Agent, step: ProcessStep): Promise<StepOutcome> {
   switch (step.op) {
     case 'open': return open(agent, step);
     case 'close': return close(agent, step);
@@ -55,7 +73,7 @@ export async function runStep(agent: Agent, step: ProcessStep): Promise<StepOutc
       const b = mapBinding(agent, step.map);
       return { result: await readPage(agent, b.addr + step.page) };
     }
-    case 'vrange': return vrange(agent, step);
+    case 'vrange': return vrangeGeneral(agent, step);
     case 'fvrange': return fvrange(agent, step);
     case 'query': return step.map !== undefined ? queryMap(agent, step, step.map) : queryFd(agent, step, step.fd!);
     case 'fork': {
@@ -139,7 +157,36 @@ function runsOf(segs: Segment[], target: (s: Segment) => 'mm' | 'file' | null): 
   return runs;
 }
 
-async function vrange(agent: Agent, step: Op<'vrange'>): Promise<StepOutcome> {
+/**
+ * vrange on [start, end) inside one VMA whose volatility this mm holds (vrangeTarget 'mm':
+ * anonymous and shmem memory, and file memory unless the policy lets the file decide), with no
+ * reclaim exchange open, done synchronously. Returns undefined for anything else (the byte form,
+ * invalid arguments, a span across VMAs or gaps, memory the file decides, an exchange that may
+ * hold pages: `agent.held` not empty); vrangeGeneral then does it. Where both apply they give
+ * the same outcome and leave the mm the same (test/steps.test.ts compares them).
+ */
+export function vrangeLocal(agent: Agent, step: Op<'vrange'>): StepOutcome | undefined {
+  const mode = step.mode;
+  if ((mode !== 'volatile' && mode !== 'nonvolatile') || step.byteOffset !== undefined || step.byteLength !== undefined) return undefined;
+  const pages = step.pages ?? 0;
+  if (!(pages > 0) || agent.held.size !== 0) return undefined;
+  const mm = agent.mm;
+  const start = mapBinding(agent, step.map).addr + (step.page ?? 0);
+  const end = start + pages;
+  const vma = mm.findVma(start);
+  if (vma === undefined || end > vma.end || vrangeTarget(vma.kind, agent.config.policy) !== 'mm') return undefined;
+  const purgedPages: number[] = [];
+  if (mode === 'volatile') {
+    try { mm.ranges.mark(start, end, agent.now); } catch (e) { if (e instanceof RangeLimitError) return ENOMEM; throw e; }
+    return { result: { ok: true, bytes: pages * PAGE_SIZE }, detail: { span: [start, end], purgedPages } };
+  }
+  clearPurged(vma, start, end, purgedPages);
+  mm.ranges.unmark(start, end);
+  return { result: { ok: true, bytes: pages * PAGE_SIZE, purged: purgedPages.length > 0 }, detail: { span: [start, end], purgedPages } };
+}
+
+/** vrange, every case: spans across VMAs, memory a file decides, waiting for a reclaim exchange, errors. */
+export async function vrangeGeneral(agent: Agent, step: Op<'vrange'>): Promise<StepOutcome> {
   const b = mapBinding(agent, step.map);
   if (!isMode(step.mode)) return EINVAL;
   const span = spanOf(step);
@@ -164,7 +211,7 @@ async function vrange(agent: Agent, step: Op<'vrange'>): Promise<StepOutcome> {
       if (step.mode === 'volatile') {
         try { agent.mm.ranges.mark(from, to, agent.now); } catch (e) { if (e instanceof RangeLimitError) return ENOMEM; throw e; }
       } else {
-        for (const s of run.segs) clearPurged(s, purgedPages);
+        for (const s of run.segs) clearPurged(s.vma, s.from, s.to, purgedPages);
         agent.mm.ranges.unmark(from, to);
       }
     } else {
@@ -192,12 +239,14 @@ function covers(segs: Segment[], start: number, end: number): boolean {
   return next === end;
 }
 
-function clearPurged(s: Segment, out: number[]): void {
-  for (let v = s.from; v < s.to; v++) {
-    const i = v - s.vma.start;
-    if ((s.vma.flags[i]! & PTE_PURGED) !== 0) {
+/** Clears PTE_PURGED on the pages [from, to) of `vma`, listing those that had it in `out`. */
+function clearPurged(vma: Vma, from: number, to: number, out: number[]): void {
+  const flags = vma.flags;
+  for (let v = from; v < to; v++) {
+    const i = v - vma.start;
+    if ((flags[i]! & PTE_PURGED) !== 0) {
       out.push(v);
-      s.vma.flags[i]! &= ~PTE_PURGED;
+      flags[i]! &= ~PTE_PURGED;
     }
   }
 }

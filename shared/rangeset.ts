@@ -9,10 +9,13 @@
 // 128) interleaved in one Float64Array, four numbers a piece: start, end, id, markedAt.
 // Because pieces are sorted and disjoint, both starts and ends ascend, so a lookup is a
 // binary search over the chunks (by their last end or first start) and then one inside a
-// chunk. An edit touches one chunk (two when it spans a chunk boundary, plus whole chunks
+// chunk. Each chunk's first start and last end are also kept in two Float64Arrays beside the
+// chunk list (`firsts`, `lasts`), so the search over chunks reads one small contiguous array
+// and not each chunk's own. An edit touches one chunk (two when it spans a chunk boundary, plus whole chunks
 // deleted in between) and then restores the chunk bounds: an empty chunk is dropped, an
 // over-full one split in halves, an under-full one (below chunkSize/4) merged with or
-// topped up from a neighbour. Range objects are built only when returned.
+// topped up from a neighbour; the chunk index is updated with them. Range objects are built
+// only when returned.
 
 import { AssertionError } from 'node:assert';
 import { rangesPerSetMax } from './limits.js';
@@ -38,6 +41,7 @@ export const pageEndMax = 2 ** 40;
 const chunkSizeDefault = 128;
 const chunkSizeMin = 4;
 const chunkCapacityFirst = 8; // a chunk's typed array grows by doubling up to chunkSize + 4
+const indexCapacityFirst = 8; // entries of the chunk index (firsts, lasts); grows by doubling
 const jsonVersion = 1;
 
 /** The plain form of a set (toJSON/fromJSON): pieces flattened as start, end, id, markedAt. */
@@ -152,6 +156,10 @@ class Chunk {
 
 export class RangeSet {
   private chunks: Chunk[] = [];
+  /** firsts[ci]: first start of chunks[ci]; entries at and past chunks.length mean nothing. */
+  private firsts = new Float64Array(indexCapacityFirst);
+  /** lasts[ci]: last end of chunks[ci]; same length as firsts. */
+  private lasts = new Float64Array(indexCapacityFirst);
   private count = 0;
   private nextId = 1;
   readonly limit: number;
@@ -244,6 +252,7 @@ export class RangeSet {
   clone(): RangeSet {
     const r = new RangeSet(this.limit, this.chunkSize);
     r.chunks = this.chunks.map((c) => c.copy());
+    r.reindex();
     r.count = this.count;
     r.nextId = this.nextId;
     return r;
@@ -299,6 +308,7 @@ export class RangeSet {
       chunk.n = to - from;
       r.chunks.push(chunk);
     }
+    r.reindex();
     r.checkInvariants();
     return r;
   }
@@ -313,6 +323,10 @@ export class RangeSet {
       if (!(c.n >= 1 && c.n <= this.chunkSize)) fail(`chunk ${ci} holds ${c.n} pieces, bounds [1, ${this.chunkSize}]`);
       if (many && c.n < this.fillMin) fail(`chunk ${ci} of ${this.chunks.length} holds ${c.n} < ${this.fillMin} pieces`);
       if (c.d.length < c.n * 4) fail(`chunk ${ci} array too short`);
+      if (!(ci < this.firsts.length && this.firsts.length === this.lasts.length)) fail(`chunk index shorter than ${ci + 1} chunks`);
+      if (this.firsts[ci] !== c.d[0] || this.lasts[ci] !== c.d[c.n * 4 - 3]) {
+        fail(`chunk ${ci} index [${this.firsts[ci]}, ${this.lasts[ci]}) but pieces span [${c.d[0]}, ${c.d[c.n * 4 - 3]})`);
+      }
       for (let i = 0; i < c.n; i++) {
         const { start, end, id, markedAt } = c.piece(i);
         const where = `chunk ${ci} piece ${i} [${start}, ${end}) id ${id}`;
@@ -333,27 +347,72 @@ export class RangeSet {
 
   /** Index of the first chunk whose last end is > x, or chunks.length. */
   private chunkByEnd(x: number): number {
-    const chunks = this.chunks;
+    const lasts = this.lasts;
     let lo = 0;
-    let hi = chunks.length;
+    let hi = this.chunks.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const c = chunks[mid];
-      if (c.d[c.n * 4 - 3] > x) hi = mid; else lo = mid + 1;
+      if (lasts[mid] > x) hi = mid; else lo = mid + 1;
     }
     return lo;
   }
 
   /** Index of the last chunk whose first start is < x, searching from `from` (which qualifies). */
   private lastChunkStartingBelow(x: number, from: number): number {
-    const chunks = this.chunks;
+    const firsts = this.firsts;
     let lo = from + 1;
-    let hi = chunks.length;
+    let hi = this.chunks.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (chunks[mid].d[0] >= x) hi = mid; else lo = mid + 1;
+      if (firsts[mid] >= x) hi = mid; else lo = mid + 1;
     }
     return lo - 1;
+  }
+
+  /** Copies chunk ci's first start and last end into the index (an empty chunk is left for fix to drop). */
+  private bounds(ci: number): void {
+    const c = this.chunks[ci];
+    if (c.n === 0) return;
+    this.firsts[ci] = c.d[0];
+    this.lasts[ci] = c.d[c.n * 4 - 3];
+  }
+
+  /** Inserts chunk `c` (not empty) at index ci, in the list and the index. */
+  private insertChunk(ci: number, c: Chunk): void {
+    const len = this.chunks.length;
+    if (len === this.firsts.length) {
+      const firsts = new Float64Array(len * 2);
+      const lasts = new Float64Array(len * 2);
+      firsts.set(this.firsts);
+      lasts.set(this.lasts);
+      this.firsts = firsts;
+      this.lasts = lasts;
+    }
+    if (ci < len) {
+      this.firsts.copyWithin(ci + 1, ci, len);
+      this.lasts.copyWithin(ci + 1, ci, len);
+      this.chunks.splice(ci, 0, c);
+    } else this.chunks.push(c);
+    this.bounds(ci);
+  }
+
+  /** Removes chunks [ci, ci + k), from the list and the index. */
+  private removeChunks(ci: number, k: number): void {
+    const len = this.chunks.length;
+    if (ci + k < len) {
+      this.firsts.copyWithin(ci, ci + k, len);
+      this.lasts.copyWithin(ci, ci + k, len);
+    }
+    this.chunks.splice(ci, k);
+  }
+
+  /** Builds the index afresh from the chunks (after they were built without it). */
+  private reindex(): void {
+    let cap = indexCapacityFirst;
+    while (cap < this.chunks.length) cap *= 2;
+    this.firsts = new Float64Array(cap);
+    this.lasts = new Float64Array(cap);
+    for (let ci = 0; ci < this.chunks.length; ci++) this.bounds(ci);
   }
 
   /** Calls `f` on each piece intersecting [start, end) in order, until it returns false. */
@@ -384,7 +443,7 @@ export class RangeSet {
       this.checkLimit(1);
       const c = new Chunk(chunkCapacityFirst);
       c.insert(0, start, end, id, markedAt);
-      chunks.push(c);
+      this.insertChunk(0, c);
       this.count = 1;
       this.nextId++;
       return id;
@@ -402,6 +461,7 @@ export class RangeSet {
       if (!mark) return 0;
       this.checkLimit(1);
       A.insert(ia, start, end, id, markedAt);
+      if (ia === 0 || ia === A.n - 1) this.bounds(ca);
       this.count++;
       this.nextId++;
       this.fix(ca);
@@ -411,10 +471,12 @@ export class RangeSet {
     // Last affected piece (cl, il): the last with start < end. Usually in the same chunk.
     let cl = ca;
     let il: number;
-    if (dA[A.n * 4 - 4] >= end) {
-      // Some later piece of this chunk is past the edit.
-      il = dA[ia * 4 + 4] >= end ? ia : A.firstStartAtLeast(end, ia + 2) - 1;
-    } else if (ca + 1 < chunks.length && chunks[ca + 1].d[0] < end) {
+    if (this.lasts[ca] > end) {
+      // This chunk ends past the edit, so the next one starts past it: walk from ia (the
+      // pieces walked over are all removed or trimmed below, so the walk costs no more than that).
+      il = ia;
+      while (il + 1 < A.n && dA[il * 4 + 4] < end) il++;
+    } else if (ca + 1 < chunks.length && this.firsts[ca + 1] < end) {
       cl = this.lastChunkStartingBelow(end, ca);
       il = chunks[cl].firstStartAtLeast(end, 0) - 1;
     } else il = A.n - 1;
@@ -424,6 +486,8 @@ export class RangeSet {
     const eLast = dL[il * 4 + 1];
     const keepLeft = s0 < start;
     const keepRight = eLast > end;
+    // The edit changes this chunk's first start or last end only if it reaches its first or last piece.
+    const edges = ia === 0 || il === L.n - 1;
 
     if (keepLeft && keepRight && ca === cl && ia === il) {
       // One piece strictly contains [start, end): split it.
@@ -456,6 +520,7 @@ export class RangeSet {
     if (ca === cl) {
       A.remove(ia, il);
       if (mark) A.insert(ia, start, end, id, markedAt);
+      if (edges) this.bounds(ca);
       this.count += delta;
       if (mark) this.nextId++;
       this.fix(ca);
@@ -463,7 +528,9 @@ export class RangeSet {
       A.remove(ia, A.n);
       L.remove(0, il);
       if (mark) A.insert(A.n, start, end, id, markedAt);
-      if (cl > ca + 1) chunks.splice(ca + 1, cl - ca - 1);
+      if (cl > ca + 1) this.removeChunks(ca + 1, cl - ca - 1);
+      this.bounds(ca);
+      this.bounds(ca + 1);
       this.count += delta;
       if (mark) this.nextId++;
       this.fix(ca + 1);
@@ -481,13 +548,14 @@ export class RangeSet {
     const chunks = this.chunks;
     const c = chunks[ci];
     const max = this.chunkSize;
-    if (c.n === 0) { chunks.splice(ci, 1); return; }
+    if (c.n === 0) { this.removeChunks(ci, 1); return; }
     if (c.n > max) {
       const half = c.n >> 1;
       const right = new Chunk(Math.max(chunkCapacityFirst, max + 4));
       right.append(c, half, c.n);
       c.n = half;
-      chunks.splice(ci + 1, 0, right);
+      this.bounds(ci);
+      this.insertChunk(ci + 1, right);
       return;
     }
     if (c.n >= this.fillMin || chunks.length === 1) return;
@@ -498,7 +566,8 @@ export class RangeSet {
     const total = left.n + right.n;
     if (total <= max) {
       left.append(right, 0, right.n);
-      chunks.splice(li + 1, 1);
+      this.removeChunks(li + 1, 1);
+      this.bounds(li);
       return;
     }
     // Both end up with more than max/2 pieces.
@@ -509,5 +578,7 @@ export class RangeSet {
       left.append(right, 0, k);
       right.remove(0, k);
     }
+    this.bounds(li);
+    this.bounds(li + 1);
   }
 }
