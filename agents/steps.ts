@@ -180,8 +180,10 @@ export function vrangeLocal(agent: Agent, step: Op<'vrange'>): StepOutcome | und
     try { mm.ranges.mark(start, end, agent.now); } catch (e) { if (e instanceof RangeLimitError) return ENOMEM; throw e; }
     return { result: { ok: true, bytes: pages * PAGE_SIZE }, detail: { span: [start, end], purgedPages } };
   }
+  // Splitting a range may need one more piece than the set's limit: ENOMEM, as madvise gives
+  // past vm.max_map_count, and nothing has changed (the set is left as it was).
+  try { mm.ranges.unmark(start, end); } catch (e) { if (e instanceof RangeLimitError) return ENOMEM; throw e; }
   clearPurged(vma, start, end, purgedPages);
-  mm.ranges.unmark(start, end);
   return { result: { ok: true, bytes: pages * PAGE_SIZE, purged: purgedPages.length > 0 }, detail: { span: [start, end], purgedPages } };
 }
 
@@ -211,8 +213,8 @@ export async function vrangeGeneral(agent: Agent, step: Op<'vrange'>): Promise<S
       if (step.mode === 'volatile') {
         try { agent.mm.ranges.mark(from, to, agent.now); } catch (e) { if (e instanceof RangeLimitError) return ENOMEM; throw e; }
       } else {
+        try { agent.mm.ranges.unmark(from, to); } catch (e) { if (e instanceof RangeLimitError) return ENOMEM; throw e; }
         for (const s of run.segs) clearPurged(s.vma, s.from, s.to, purgedPages);
-        agent.mm.ranges.unmark(from, to);
       }
     } else {
       const s = run.segs[0]!;
