@@ -61,10 +61,10 @@ export class Agent {
   }
 
   private async loop(): Promise<void> {
-    for await (const msg of this.socket.receive()) {
+    await this.socket.listen((msg) => {
       this.onKernelMessage(msg);
       this.onMessage(msg);
-    }
+    });
   }
 
   private onMessage(msg: KernelMsg): void {

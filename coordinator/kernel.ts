@@ -220,13 +220,13 @@ export class Kernel {
 
   private async receiveLoop(): Promise<void> {
     try {
-      for await (const [routingId, msg] of this.socket.receive()) {
+      await this.socket.listen((routingId, msg) => {
         this.messagesIn++;
         const conn = this.byRouting.get(routingId) ?? this.pool.all.get(routingId);
-        if (!conn) continue;
-        if (msg.t === 'hello') { this.byRouting.set(routingId, conn); conn.onHello(msg.osPid); continue; }
+        if (!conn) return;
+        if (msg.t === 'hello') { this.byRouting.set(routingId, conn); conn.onHello(msg.osPid); return; }
         this.deliver(conn, msg);
-      }
+      });
     } catch (e) {
       if (!this.stopping) this.fail(e as Error);
     }
