@@ -237,7 +237,11 @@ export class Kernel {
     const proc = conn.proc;
     if (!proc || proc.reaped) return;
     this.history.message('recv', proc.name, msg);
-    if (proc.killOnFirst && msg.t !== 'prepared' && msg.t !== 'committed' && msg.t !== 'blocked') {
+    // Free schedule: a step begins with its first message (docs/protocol.md, Steps).
+    if (proc.inFlight < 0 && this.config.schedule === 'free' && startsStep(msg)) {
+      try { this.onStart(proc, msg); } catch (e) { this.fail(e as Error); return; }
+    }
+    if (proc.killOnFirst && msg.t !== 'prepared' && msg.t !== 'committed' && msg.t !== 'blocked' && msg.t !== 'start') {
       this.fault(proc.killOnFirst, proc, `dropped its ${msg.t} message, SIGKILL while the step is in flight`, `kill:${proc.name}@${proc.inFlight}+`);
       proc.killOnFirst = undefined;
       proc.agent!.kill('SIGKILL');
@@ -253,7 +257,10 @@ export class Kernel {
         this.readyWaiters.get(msg.re)?.();
         this.readyWaiters.delete(msg.re);
         return;
-      case 'start': return this.onStart(proc, msg.index);
+      case 'start':
+        // Taken as the step's start in deliver; a second start for a step under way is a broken agent.
+        if (this.config.schedule !== 'free' || proc.inFlight !== msg.index) throw new Error(`kernel invariant: ${proc.name} sent start of step ${msg.index} with step ${proc.inFlight} in flight`);
+        return;
       case 'at': void this.atFaultPoint(proc, msg.index).catch((e: Error) => this.fail(e)); return;
       case 'done': {
         // A step released by a commit finishes after the exchange closes (and after the kernel's
@@ -311,10 +318,21 @@ export class Kernel {
     this.sendTo(proc, { t: 'grant', index: proc.inFlight, now: this.clock });
   }
 
-  private onStart(proc: Proc, index: number): void {
+  /**
+   * Free schedule: `msg` is the first message of a step (a syscall, `blocked`, `done`, or the
+   * `start` an agent sends when it must answer something else first). The agent runs its steps
+   * in order, so it is step `nextStep`; a message that names its step must name that one.
+   */
+  private onStart(proc: Proc, msg: AgentMsg): void {
+    const index = proc.nextStep;
+    if ('index' in msg && msg.index !== index) {
+      throw new Error(`kernel invariant: ${proc.name} sent ${msg.t} of step ${msg.index}, but its next step is ${index}`);
+    }
+    const step = proc.spec.steps[index];
+    if (!step) throw new Error(`kernel invariant: ${proc.name} sent ${msg.t} after its last step`);
     proc.inFlight = index;
-    proc.killOnFirst = this.faults.killDuring(proc.name, index);
-    this.history.add('invoke', { process: proc.name, index, step: proc.spec.steps[index] });
+    if (!this.faults.empty) proc.killOnFirst = this.faults.killDuring(proc.name, index);
+    this.history.add('invoke', { process: proc.name, index, step });
   }
 
   private onDone(proc: Proc, msg: Extract<AgentMsg, { t: 'done' }>): void {
@@ -1047,6 +1065,14 @@ export class Kernel {
   }
 }
 
+
+/** The messages of an agent that belong to a step: a syscall, or a step notification. */
+function startsStep(msg: AgentMsg): boolean {
+  switch (msg.t) {
+    case 'hello': case 'pong': case 'ready': case 'at': case 'prepared': case 'committed': return false;
+    default: return true;
+  }
+}
 
 // ---------------------------------------------------------------- expectations
 
