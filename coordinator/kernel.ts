@@ -42,6 +42,8 @@ export interface StepRecord { process: string; index: number; op: string; result
 export interface Failure { process: string; index: number; expected: Record<string, unknown>; actual: StepResult }
 
 type Waiter = { proc: Proc; resolve: () => void };
+/** A syscall's answer, before `t` and `re` are added. */
+type Ret = Omit<SysRet, 't' | 're'>;
 
 export class Kernel {
   readonly config: RunConfig;
@@ -265,22 +267,24 @@ export class Kernel {
       case 'done': {
         // A step released by a commit finishes after the exchange closes (and after the kernel's
         // reclaim step that committed it), whatever order the acks and this message arrive in.
-        const committing = [...this.exchanges.values()].find((x) => (x.phase === 'committing' || x.phase === 'done') && x.participants.has(proc.pid));
         // Lockstep only: there a held-back process gets no grant until then. A free-running agent
         // goes on to its next step at once, so its results are taken as they come.
-        if (committing && this.config.schedule === 'lockstep') { this.doneAfterCommit.push([proc, msg]); return; }
+        if (this.config.schedule === 'lockstep' && this.exchanges.size > 0) {
+          const committing = [...this.exchanges.values()].find((x) => (x.phase === 'committing' || x.phase === 'done') && x.participants.has(proc.pid));
+          if (committing) { this.doneAfterCommit.push([proc, msg]); return; }
+        }
         return this.onDone(proc, msg);
       }
       case 'blocked':
         proc.blockedOn = msg.xid;
         this.history.add('blocked', { process: proc.name, index: msg.index, xid: msg.xid });
-        this.unbusy(`step:${proc.name}`);
+        this.unbusy(proc.stepKey);
         return;
       case 'prepared': this.exchanges.get(msg.xid)?.onPrepared(proc.pid, msg.answers); return;
       case 'committed': this.exchanges.get(msg.xid)?.onAcked(proc.pid, msg.violations); return;
       case 'hello': case 'pong': return;
       default:
-        void this.syscall(proc, msg).catch((e: Error) => this.fail(e));
+        this.syscall(proc, msg);
     }
   }
 
@@ -312,8 +316,8 @@ export class Kernel {
   grant(proc: Proc): void {
     this.clock++;
     proc.inFlight = proc.nextStep;
-    this.busyWith(`step:${proc.name}`);
-    this.history.add('invoke', { process: proc.name, index: proc.inFlight, step: proc.spec.steps[proc.inFlight] });
+    this.busyWith(proc.stepKey);
+    this.history.invoke(proc.name, proc.inFlight, proc.spec.steps[proc.inFlight]);
     proc.killOnFirst = this.faults.killDuring(proc.name, proc.inFlight);
     this.sendTo(proc, { t: 'grant', index: proc.inFlight, now: this.clock });
   }
@@ -332,7 +336,7 @@ export class Kernel {
     if (!step) throw new Error(`kernel invariant: ${proc.name} sent ${msg.t} after its last step`);
     proc.inFlight = index;
     if (!this.faults.empty) proc.killOnFirst = this.faults.killDuring(proc.name, index);
-    this.history.add('invoke', { process: proc.name, index, step });
+    this.history.invoke(proc.name, index, step);
   }
 
   private onDone(proc: Proc, msg: Extract<AgentMsg, { t: 'done' }>): void {
@@ -348,7 +352,7 @@ export class Kernel {
     if (fatal || step.op === 'exit' || last) {
       this.ending(proc, fatal ? { signal: fatal as NodeJS.Signals } : { code: msg.detail?.exiting ?? 0 });
     }
-    this.unbusy(`step:${proc.name}`);
+    this.unbusy(proc.stepKey);
   }
 
   /** `cutOff`: the process died with the step in flight (Jepsen's `info`: its effect is unknown). */
@@ -357,7 +361,7 @@ export class Kernel {
     if (step.label) rec.label = step.label;
     this.steps.push(rec);
     const type = cutOff ? 'info' : result.ok ? 'ok' : 'fail';
-    this.history.add('complete', { process, index, op: step.op, type, result, detail, label: step.label });
+    this.history.complete(process, index, step.op, type, result, detail, step.label);
     // A `check` is an assertion: without an `expect` of its own it is expected to hold.
     const expected = expectationFor(step, this.config.policy) ?? (step.op === 'check' ? { ok: true } : undefined);
     if (expected && !matches(expected, result)) {
@@ -418,12 +422,14 @@ export class Kernel {
 
   // ---------------------------------------------------------------- syscalls
 
-  private async syscall(proc: Proc, msg: SysCall): Promise<void> {
-    const r = await this.dispatch(proc, msg);
-    if (r) this.reply(proc, msg.id, r);
+  /** Answers a syscall: at once when its handler needs no wait (most do), else when it settles. */
+  private syscall(proc: Proc, msg: SysCall): void {
+    const r = this.dispatch(proc, msg);
+    if (r instanceof Promise) void r.then((v) => { if (v) this.reply(proc, msg.id, v); }, (e: Error) => this.fail(e));
+    else if (r) this.reply(proc, msg.id, r);
   }
 
-  private async dispatch(proc: Proc, m: SysCall): Promise<Omit<SysRet, 't' | 're'> | undefined> {
+  private dispatch(proc: Proc, m: SysCall): Ret | undefined | Promise<Ret | undefined> {
     switch (m.t) {
       case 'open': return this.sysOpen(proc, m.file);
       case 'close': return this.sysClose(proc, m.fd);
@@ -436,7 +442,7 @@ export class Kernel {
       case 'query-fd': return this.sysQueryFd(proc, m.fd, m.start, m.pages);
       case 'fork': return this.sysFork(proc, m.child, m.mm);
       case 'signal': this.signal(m.name); return {};
-      case 'wait': await this.waitSignal(proc, m.name); return {};
+      case 'wait': return this.waitSignal(proc, m.name).then(() => ({}));
       case 'waitpid': return this.waitpid(proc, m.process);
       case 'crash': proc.agent!.kill('SIGKILL'); return undefined;
     }
@@ -843,7 +849,7 @@ export class Kernel {
       framesFreed: freed, pagesUnmapped: mappings.length, vmas, fdsClosed: fds, filesReleased: released });
     for (const w of this.reapWaiters.get(proc.name) ?? []) w();
     this.reapWaiters.delete(proc.name);
-    this.unbusy(`step:${proc.name}`);
+    this.unbusy(proc.stepKey);
     this.unbusy(`reap:${proc.name}`);
   }
 

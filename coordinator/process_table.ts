@@ -133,7 +133,9 @@ export class Proc {
   paused: Promise<void> | undefined;
   /** The step whose faults were already drawn (a step is drawn for once, even if paused first). */
   faultsDrawnFor = -1;
-  constructor(readonly spec: ProcessSpec) {}
+  /** The kernel's busy key while a step of this process is granted (lockstep) or in flight. */
+  readonly stepKey: string;
+  constructor(readonly spec: ProcessSpec) { this.stepKey = `step:${spec.name}`; }
   get name(): string { return this.spec.name; }
   get live(): boolean { return this.state === 'running'; }
   vmaAt(vpage: number): KVma | undefined {
