@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AgentSocket, type CurveClient } from '../shared/transport.js';
-import type { AgentMsg, KernelMsg, SysCall, SysRet, PrepareAnswer, StepDetail } from '../shared/messages.js';
+import type { AgentMsg, KernelMsg, SysCall, SysRet, PrepareAnswer } from '../shared/messages.js';
 import type { ProcessStep, RunConfig, StepResult } from '../shared/scenario-types.js';
 import { Mm, PTE_ANONZERO, PTE_COW, PTE_PURGED } from './mm.js';
 import { runStep } from './steps.js';
@@ -34,8 +34,21 @@ export class Agent {
   config!: RunConfig;
   /** Attach a view of the mm to `ready` and every `done` (the kernel's page map, `--html`). */
   snapshots = false;
-  /** Logical time of the current grant (lockstep) used as the mark time of vrange calls. */
-  now = 0;
+  /**
+   * The mark time of vrange calls: the logical time of the current grant (lockstep), or in the
+   * free schedule the machine's monotonic clock in microseconds, read once per step when a step
+   * first asks for it (most steps never do).
+   */
+  get now(): number {
+    if (this.nowUnread) {
+      this.nowValue = Number(process.hrtime.bigint() / 1000n);
+      this.nowUnread = false;
+    }
+    return this.nowValue;
+  }
+  set now(t: number) { this.nowValue = t; this.nowUnread = false; }
+  private nowValue = 0;
+  private nowUnread = false;
   private nextId = 1;
   private readonly pending = new Map<number, (r: SysRet) => void>();
   /** vpage -> id of the reclaim exchange holding it. */
@@ -134,7 +147,7 @@ export class Agent {
         this.socket.send({ t: 'at', index: i });
         await cont;
       }
-      this.now = Number(process.hrtime.bigint() / 1000n);
+      this.nowUnread = true;
       this.unannounced = i;
       if (await this.runOne(i)) return;
     }
@@ -161,18 +174,22 @@ export class Agent {
     const { result, detail } = await runStep(this, step);
     // Only a signal this process got is fatal: a waitpid's `signal` is the other process's.
     const fatal = !result.ok && ((result.signal === 'SIGBUS' && this.sigbus === 'kill') || result.signal === 'SIGSEGV');
-    const d: StepDetail = { ...detail };
-    if (fatal) d.fatal = result.signal as string;
-    this.sendForStep({ t: 'done', index, result, detail: d, ...(this.snapshots ? { mm: this.mm.view() } : {}) });
+    const done: Extract<AgentMsg, { t: 'done' }> = { t: 'done', index, result };
+    if (fatal) done.detail = { ...detail, fatal: result.signal as string };
+    else if (detail) done.detail = detail;
+    if (this.snapshots) done.mm = this.mm.view();
+    this.sendForStep(done);
     this.currentIndex = -1;
     return fatal || step.op === 'exit' || index === this.steps.length - 1;
   }
 
+  /** A syscall of the step under way. `args` becomes the message (callers pass a fresh object). */
   call(args: SysArgs): Promise<SysRet> {
-    const id = this.nextId++;
+    const msg = args as SysCall;
+    msg.id = this.nextId++;
     return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      this.sendForStep({ ...args, id } as SysCall);
+      this.pending.set(msg.id, resolve);
+      this.sendForStep(msg);
     });
   }
 
