@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AgentSocket, type CurveClient } from '../shared/transport.js';
-import type { KernelMsg, SysCall, SysRet, StepDetail } from '../shared/messages.js';
+import type { AgentMsg, KernelMsg, SysCall, SysRet } from '../shared/messages.js';
 import { isRunList, pagesOf } from '../shared/runs.js';
 import type { ProcessStep, RunConfig, StepResult } from '../shared/scenario-types.js';
 import { Mm, PTE_ANONZERO, PTE_COW, PTE_PURGED } from './mm.js';
@@ -35,8 +35,21 @@ export class Agent {
   config!: RunConfig;
   /** Attach a view of the mm to `ready` and every `done` (the kernel's page map, `--html`). */
   snapshots = false;
-  /** Logical time of the current grant (lockstep) used as the mark time of vrange calls. */
-  now = 0;
+  /**
+   * The mark time of vrange calls: the logical time of the current grant (lockstep), or in the
+   * free schedule the machine's monotonic clock in microseconds, read once per step when a step
+   * first asks for it (most steps never do).
+   */
+  get now(): number {
+    if (this.nowUnread) {
+      this.nowValue = Number(process.hrtime.bigint() / 1000n);
+      this.nowUnread = false;
+    }
+    return this.nowValue;
+  }
+  set now(t: number) { this.nowValue = t; this.nowUnread = false; }
+  private nowValue = 0;
+  private nowUnread = false;
   private nextId = 1;
   private readonly pending = new Map<number, (r: SysRet) => void>();
   /** vpage -> id of the reclaim exchange holding it. */
@@ -45,6 +58,12 @@ export class Agent {
   /** Violations seen in a commit's batches, reported with its last batch. */
   private readonly violations: string[] = [];
   private currentIndex = -1;
+  /**
+   * Free schedule: the step under way that has sent the kernel nothing yet, or -1. The kernel
+   * takes a step's first message (a syscall, `blocked` or `done`) as its start; a `start` is
+   * sent only if the agent must answer something else first (see `loop`).
+   */
+  private unannounced = -1;
   private stops = new Set<number>();
   private continueWaiter: (() => void) | undefined;
 
@@ -62,10 +81,14 @@ export class Agent {
   }
 
   private async loop(): Promise<void> {
-    for await (const msg of this.socket.receive()) {
+    await this.socket.listen((msg) => {
       this.onKernelMessage(msg);
+      // An answer to the kernel (a reclaim exchange's, above all) must not show an effect of a
+      // step the kernel has not seen begin: say that it has, first. A reply to the step's own
+      // syscall cannot: that syscall was the step's first message.
+      if (this.unannounced >= 0 && msg.t !== 'ret' && msg.t !== 'ping') this.announce();
       this.onMessage(msg);
-    }
+    });
   }
 
   private onMessage(msg: KernelMsg): void {
@@ -113,7 +136,10 @@ export class Agent {
     }
   }
 
-  /** Free schedule: run the steps one after another without grants. */
+  /**
+   * Free schedule: run the steps one after another without grants. No `start` is sent: the
+   * kernel knows the steps run in order, and takes a step's first message as its start.
+   */
   private async runFrom(index: number): Promise<void> {
     for (let i = index; i < this.steps.length; i++) {
       if (this.stops.has(i)) {
@@ -122,10 +148,23 @@ export class Agent {
         this.socket.send({ t: 'at', index: i });
         await cont;
       }
-      this.now = Number(process.hrtime.bigint() / 1000n);
-      this.socket.send({ t: 'start', index: i });
+      this.nowUnread = true;
+      this.unannounced = i;
       if (await this.runOne(i)) return;
     }
+  }
+
+  /** Sends `start` for the step under way, if it has sent nothing yet. */
+  private announce(): void {
+    if (this.unannounced < 0) return;
+    this.socket.send({ t: 'start', index: this.unannounced });
+    this.unannounced = -1;
+  }
+
+  /** Every message a step sends goes here: the first one tells the kernel that the step began. */
+  private sendForStep(msg: AgentMsg): void {
+    this.unannounced = -1;
+    this.socket.send(msg);
   }
 
   /** Runs step `index`; returns true when the process is ending (its last step, exit, a fatal signal). */
@@ -136,18 +175,22 @@ export class Agent {
     const { result, detail } = await runStep(this, step);
     // Only a signal this process got is fatal: a waitpid's `signal` is the other process's.
     const fatal = !result.ok && ((result.signal === 'SIGBUS' && this.sigbus === 'kill') || result.signal === 'SIGSEGV');
-    const d: StepDetail = { ...detail };
-    if (fatal) d.fatal = result.signal as string;
-    this.socket.send({ t: 'done', index, result, detail: d, ...(this.snapshots ? { mm: this.mm.view() } : {}) });
+    const done: Extract<AgentMsg, { t: 'done' }> = { t: 'done', index, result };
+    if (fatal) done.detail = { ...detail, fatal: result.signal as string };
+    else if (detail) done.detail = detail;
+    if (this.snapshots) done.mm = this.mm.view();
+    this.sendForStep(done);
     this.currentIndex = -1;
     return fatal || step.op === 'exit' || index === this.steps.length - 1;
   }
 
+  /** A syscall of the step under way. `args` becomes the message (callers pass a fresh object). */
   call(args: SysArgs): Promise<SysRet> {
-    const id = this.nextId++;
+    const msg = args as SysCall;
+    msg.id = this.nextId++;
     return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      this.socket.send({ ...args, id } as SysCall);
+      this.pending.set(msg.id, resolve);
+      this.sendForStep(msg);
     });
   }
 
@@ -211,7 +254,7 @@ export class Agent {
       let xid = -1;
       for (const [v, x] of this.held) if (v >= start && v < end) { xid = x; break; }
       if (xid < 0) return;
-      this.socket.send({ t: 'blocked', index: this.currentIndex, xid });
+      this.sendForStep({ t: 'blocked', index: this.currentIndex, xid });
       await new Promise<void>((resolve) => this.releaseWaiters.push(resolve));
     }
   }

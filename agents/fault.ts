@@ -28,10 +28,16 @@ function fromRet(r: { errno?: string; signal?: string }): StepResult | undefined
 /**
  * The start of every fault: no VMA is SIGSEGV; wait while a reclaim exchange holds the page; then
  * look again (the commit may have purged it) and raise SIGBUS on a purged, still volatile page.
+ * Without a wait (no exchange holds the page, the usual case) the answer comes at once, not as a
+ * promise: a fault costs no extra turn of the step's async chain.
  */
-async function faultIn(agent: Agent, vpage: number): Promise<{ vma: Vma; i: number } | StepResult> {
+function faultIn(agent: Agent, vpage: number): { vma: Vma; i: number } | StepResult | Promise<{ vma: Vma; i: number } | StepResult> {
   if (!agent.mm.pte(vpage)) return { ok: false, signal: 'SIGSEGV' };
-  await agent.untilReleased(vpage, vpage + 1);
+  const held = agent.untilReleased(vpage, vpage + 1);
+  return held ? held.then(() => lookAgain(agent, vpage)) : lookAgain(agent, vpage);
+}
+
+function lookAgain(agent: Agent, vpage: number): { vma: Vma; i: number } | StepResult {
   const pte = agent.mm.pte(vpage);
   if (!pte) return { ok: false, signal: 'SIGSEGV' };
   return purgedSignal(agent, pte.vma, pte.i) ?? pte;
@@ -39,7 +45,8 @@ async function faultIn(agent: Agent, vpage: number): Promise<{ vma: Vma; i: numb
 
 export async function readPage(agent: Agent, vpage: number): Promise<StepResult> {
   for (let attempt = 0; attempt < faultRetriesMax; attempt++) {
-    const pte = await faultIn(agent, vpage);
+    const f = faultIn(agent, vpage);
+    const pte = f instanceof Promise ? await f : f;
     if ('ok' in pte) return pte;
     const { vma, i } = pte;
     const frame = vma.ownsFrames ? vma.frames[i]! : -1;
@@ -55,7 +62,8 @@ export async function readPage(agent: Agent, vpage: number): Promise<StepResult>
 
 export async function writePage(agent: Agent, vpage: number, value: string): Promise<StepResult> {
   for (let attempt = 0; attempt < faultRetriesMax; attempt++) {
-    const pte = await faultIn(agent, vpage);
+    const f = faultIn(agent, vpage);
+    const pte = f instanceof Promise ? await f : f;
     if ('ok' in pte) return pte;
     const { vma, i } = pte;
     const frame = vma.ownsFrames ? vma.frames[i]! : -1;

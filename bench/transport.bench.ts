@@ -36,17 +36,18 @@ async function client(endpoint: string, routingId: string): Promise<void> {
       sock.send({ t: 'read', id: ++id, vpage: id & 1023, frame: -1 } satisfies SysCall);
     }
   };
-  for await (const msg of sock.receive()) {
+  // Received as the agents receive (AgentSocket.listen).
+  await sock.listen((msg) => {
     const m = msg as KernelMsg | Control;
-    if (m.t === 'bench-go') { left = m.calls; window = m.window; issue(); continue; }
+    if (m.t === 'bench-go') { left = m.calls; window = m.window; issue(); return; }
     if (m.t === 'ret') {
       inFlight--;
       if (left > 0) issue();
       else if (inFlight === 0) sock.send({ t: 'bench-done' } as never);
-      continue;
+      return;
     }
     if (m.t === 'die') process.exit(0);
-  }
+  });
 }
 
 export interface TransportCase { clients: number; window: number; calls: number }
@@ -78,12 +79,13 @@ export class TransportRig {
   }
 
   private async loop(): Promise<void> {
-    for await (const [id, msg] of this.server.receive()) {
+    // Received as the kernel receives (KernelSocket.listen).
+    await this.server.listen((id, msg) => {
       const m = msg as { t: string; id?: number };
       if (m.t === 'read') { this.calls++; this.server.send(id, { t: 'ret', re: m.id!, value: '' }); }
       else if (m.t === 'hello') this.onHello();
       else if (m.t === 'bench-done') this.onDone();
-    }
+    });
   }
 
   /** Calls per second over `clients` of the started clients, each making `calls` calls. */

@@ -42,6 +42,8 @@ export interface StepRecord { process: string; index: number; op: string; result
 export interface Failure { process: string; index: number; expected: Record<string, unknown>; actual: StepResult }
 
 type Waiter = { proc: Proc; resolve: () => void };
+/** A syscall's answer, before `t` and `re` are added. */
+type Ret = Omit<SysRet, 't' | 're'>;
 
 export class Kernel {
   readonly config: RunConfig;
@@ -223,13 +225,13 @@ export class Kernel {
 
   private async receiveLoop(): Promise<void> {
     try {
-      for await (const [routingId, msg] of this.socket.receive()) {
+      await this.socket.listen((routingId, msg) => {
         this.messagesIn++;
         const conn = this.byRouting.get(routingId) ?? this.pool.all.get(routingId);
-        if (!conn) continue;
-        if (msg.t === 'hello') { this.byRouting.set(routingId, conn); conn.onHello(msg.osPid); continue; }
+        if (!conn) return;
+        if (msg.t === 'hello') { this.byRouting.set(routingId, conn); conn.onHello(msg.osPid); return; }
         this.deliver(conn, msg);
-      }
+      });
     } catch (e) {
       if (!this.stopping) this.fail(e as Error);
     }
@@ -241,7 +243,16 @@ export class Kernel {
     if (!proc || proc.reaped) return;
     proc.lastHeardAt = Date.now();
     this.history.message('recv', proc.name, msg);
-    if (proc.killOnFirst && msg.t !== 'prepared' && msg.t !== 'committed' && msg.t !== 'blocked') {
+    // Free schedule: a step begins with its first message (docs/protocol.md, Steps).
+    if (proc.inFlight < 0 && this.config.schedule === 'free' && startsStep(msg)) {
+      try { this.onStart(proc, msg); } catch (e) {
+        // A remote agent's step message out of order is a broken agent, not a broken kernel.
+        if (conn.remote) return this.killForged(proc, msg, (e as Error).message.replace(/^kernel invariant: /, ''));
+        this.fail(e as Error);
+        return;
+      }
+    }
+    if (proc.killOnFirst && msg.t !== 'prepared' && msg.t !== 'committed' && msg.t !== 'blocked' && msg.t !== 'start') {
       this.fault(proc.killOnFirst, proc, `dropped its ${msg.t} message, SIGKILL while the step is in flight`, `kill:${proc.name}@${proc.inFlight}+`);
       proc.killOnFirst = undefined;
       proc.agent!.kill('SIGKILL');
@@ -264,6 +275,7 @@ export class Kernel {
       if (msg.index !== proc.inFlight) return `it reported step ${JSON.stringify(msg.index)} done, but step ${proc.inFlight} was in flight`;
       if (typeof msg.result !== 'object' || msg.result === null || typeof msg.result.ok !== 'boolean') return 'its done message carries no result';
     }
+    if (msg.t === 'start' && (this.config.schedule !== 'free' || msg.index !== proc.inFlight)) return `it sent start of step ${JSON.stringify(msg.index)} with step ${proc.inFlight} in flight`;
     if (msg.t === 'blocked' && msg.index !== proc.inFlight) return `it reported step ${JSON.stringify(msg.index)} blocked, but step ${proc.inFlight} was in flight`;
     return undefined;
   }
@@ -282,27 +294,32 @@ export class Kernel {
         this.readyWaiters.get(msg.re)?.();
         this.readyWaiters.delete(msg.re);
         return;
-      case 'start': return this.onStart(proc, msg.index);
+      case 'start':
+        // Taken as the step's start in deliver; a second start for a step under way is a broken agent.
+        if (this.config.schedule !== 'free' || proc.inFlight !== msg.index) throw new Error(`kernel invariant: ${proc.name} sent start of step ${msg.index} with step ${proc.inFlight} in flight`);
+        return;
       case 'at': void this.atFaultPoint(proc, msg.index).catch((e: Error) => this.fail(e)); return;
       case 'done': {
         // A step released by a commit finishes after the exchange closes (and after the kernel's
         // reclaim step that committed it), whatever order the acks and this message arrive in.
-        const committing = [...this.exchanges.values()].find((x) => (x.phase === 'committing' || x.phase === 'done') && x.participants.has(proc.pid));
         // Lockstep only: there a held-back process gets no grant until then. A free-running agent
         // goes on to its next step at once, so its results are taken as they come.
-        if (committing && this.config.schedule === 'lockstep') { this.doneAfterCommit.push([proc, msg]); return; }
+        if (this.config.schedule === 'lockstep' && this.exchanges.size > 0) {
+          const committing = [...this.exchanges.values()].find((x) => (x.phase === 'committing' || x.phase === 'done') && x.participants.has(proc.pid));
+          if (committing) { this.doneAfterCommit.push([proc, msg]); return; }
+        }
         return this.onDone(proc, msg);
       }
       case 'blocked':
         proc.blockedOn = msg.xid;
         this.history.add('blocked', { process: proc.name, index: msg.index, xid: msg.xid });
-        this.unbusy(`step:${proc.name}`);
+        this.unbusy(proc.stepKey);
         return;
       case 'prepared': this.exchanges.get(msg.xid)?.onPrepared(proc.pid, msg.runs); return;
       case 'committed': this.exchanges.get(msg.xid)?.onAcked(proc.pid, msg.violations); return;
       case 'hello': case 'pong': return;
       default:
-        void this.syscall(proc, msg).catch((e: Error) => this.fail(e));
+        this.syscall(proc, msg);
     }
   }
 
@@ -334,16 +351,27 @@ export class Kernel {
   grant(proc: Proc): void {
     this.clock++;
     proc.inFlight = proc.nextStep;
-    this.busyWith(`step:${proc.name}`);
-    this.history.add('invoke', { process: proc.name, index: proc.inFlight, step: proc.spec.steps[proc.inFlight] });
+    this.busyWith(proc.stepKey);
+    this.history.invoke(proc.name, proc.inFlight, proc.spec.steps[proc.inFlight]);
     proc.killOnFirst = this.faults.killDuring(proc.name, proc.inFlight);
     this.sendTo(proc, { t: 'grant', index: proc.inFlight, now: this.clock });
   }
 
-  private onStart(proc: Proc, index: number): void {
+  /**
+   * Free schedule: `msg` is the first message of a step (a syscall, `blocked`, `done`, or the
+   * `start` an agent sends when it must answer something else first). The agent runs its steps
+   * in order, so it is step `nextStep`; a message that names its step must name that one.
+   */
+  private onStart(proc: Proc, msg: AgentMsg): void {
+    const index = proc.nextStep;
+    if ('index' in msg && msg.index !== index) {
+      throw new Error(`kernel invariant: ${proc.name} sent ${msg.t} of step ${msg.index}, but its next step is ${index}`);
+    }
+    const step = proc.spec.steps[index];
+    if (!step) throw new Error(`kernel invariant: ${proc.name} sent ${msg.t} after its last step`);
     proc.inFlight = index;
-    proc.killOnFirst = this.faults.killDuring(proc.name, index);
-    this.history.add('invoke', { process: proc.name, index, step: proc.spec.steps[index] });
+    if (!this.faults.empty) proc.killOnFirst = this.faults.killDuring(proc.name, index);
+    this.history.invoke(proc.name, index, step);
   }
 
   private onDone(proc: Proc, msg: Extract<AgentMsg, { t: 'done' }>): void {
@@ -359,7 +387,7 @@ export class Kernel {
     if (fatal || step.op === 'exit' || last) {
       this.ending(proc, fatal ? { signal: fatal as NodeJS.Signals } : { code: msg.detail?.exiting ?? 0 });
     }
-    this.unbusy(`step:${proc.name}`);
+    this.unbusy(proc.stepKey);
   }
 
   /** `cutOff`: the process died with the step in flight (Jepsen's `info`: its effect is unknown). */
@@ -368,7 +396,7 @@ export class Kernel {
     if (step.label) rec.label = step.label;
     this.steps.push(rec);
     const type = cutOff ? 'info' : result.ok ? 'ok' : 'fail';
-    this.history.add('complete', { process, index, op: step.op, type, result, detail, label: step.label });
+    this.history.complete(process, index, step.op, type, result, detail, step.label);
     // A `check` is an assertion: without an `expect` of its own it is expected to hold.
     const expected = expectationFor(step, this.config.policy) ?? (step.op === 'check' ? { ok: true } : undefined);
     if (expected && !matches(expected, result)) {
@@ -429,12 +457,14 @@ export class Kernel {
 
   // ---------------------------------------------------------------- syscalls
 
-  private async syscall(proc: Proc, msg: SysCall): Promise<void> {
-    const r = await this.dispatch(proc, msg);
-    if (r) this.reply(proc, msg.id, r);
+  /** Answers a syscall: at once when its handler needs no wait (most do), else when it settles. */
+  private syscall(proc: Proc, msg: SysCall): void {
+    const r = this.dispatch(proc, msg);
+    if (r instanceof Promise) void r.then((v) => { if (v) this.reply(proc, msg.id, v); }, (e: Error) => this.fail(e));
+    else if (r) this.reply(proc, msg.id, r);
   }
 
-  private async dispatch(proc: Proc, m: SysCall): Promise<Omit<SysRet, 't' | 're'> | undefined> {
+  private dispatch(proc: Proc, m: SysCall): Ret | undefined | Promise<Ret | undefined> {
     switch (m.t) {
       case 'open': return this.sysOpen(proc, m.file);
       case 'close': return this.sysClose(proc, m.fd);
@@ -447,7 +477,7 @@ export class Kernel {
       case 'query-fd': return this.sysQueryFd(proc, m.fd, m.start, m.pages);
       case 'fork': return this.sysFork(proc, m.child, m.mm);
       case 'signal': this.signal(m.name); return {};
-      case 'wait': await this.waitSignal(proc, m.name); return {};
+      case 'wait': return this.waitSignal(proc, m.name).then(() => ({}));
       case 'waitpid': return this.waitpid(proc, m.process);
       case 'crash': proc.agent!.kill('SIGKILL'); return undefined;
     }
@@ -854,7 +884,7 @@ export class Kernel {
       framesFreed: freed, pagesUnmapped: mappings.length, vmas, fdsClosed: fds, filesReleased: released });
     for (const w of this.reapWaiters.get(proc.name) ?? []) w();
     this.reapWaiters.delete(proc.name);
-    this.unbusy(`step:${proc.name}`);
+    this.unbusy(proc.stepKey);
     this.unbusy(`reap:${proc.name}`);
   }
 
@@ -1092,6 +1122,14 @@ export class Kernel {
   }
 }
 
+
+/** The messages of an agent that belong to a step: a syscall, or a step notification. */
+function startsStep(msg: AgentMsg): boolean {
+  switch (msg.t) {
+    case 'hello': case 'pong': case 'ready': case 'at': case 'prepared': case 'committed': return false;
+    default: return true;
+  }
+}
 
 // ---------------------------------------------------------------- expectations
 

@@ -135,7 +135,9 @@ export class Proc {
   faultsDrawnFor = -1;
   /** Date.now() when the kernel last read a message from this process (reclaim's silence bound). */
   lastHeardAt = 0;
-  constructor(readonly spec: ProcessSpec) {}
+  /** The kernel's busy key while a step of this process is granted (lockstep) or in flight. */
+  readonly stepKey: string;
+  constructor(readonly spec: ProcessSpec) { this.stepKey = `step:${spec.name}`; }
   get name(): string { return this.spec.name; }
   get live(): boolean { return this.state === 'running'; }
   vmaAt(vpage: number): KVma | undefined {
@@ -144,6 +146,11 @@ export class Proc {
 }
 
 const agentScript = fileURLToPath(new URL('../agents/agent.js', import.meta.url));
+/**
+ * Node options for every agent, from `VRANGE_AGENT_NODE_ARGS` (space-separated), for profiling:
+ * `VRANGE_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` (NODE_OPTIONS refuses --cpu-prof).
+ */
+const agentNodeArgs = (process.env.VRANGE_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
 /** Started agents waiting for a process, and every agent ever started (to end them all). */
 export class AgentPool {
@@ -156,7 +163,7 @@ export class AgentPool {
 
   spawnOne(): AgentConn {
     const routingId = `agent-${++this.started}`;
-    const child = spawn(process.execPath, [agentScript, this.socket.endpoint, routingId], {
+    const child = spawn(process.execPath, [...agentNodeArgs, agentScript, this.socket.endpoint, routingId], {
       cwd: this.cwd, stdio: ['pipe', 'inherit', 'inherit'],
     });
     child.stdin!.on('error', () => {}); // the agent may be gone before we close its stdin

@@ -144,7 +144,7 @@ export async function runLockstep(k: Kernel, chooser: Chooser = prngChooser(k.co
     k.clock++;
     if (a.kind === 'kernel') { await list.run(true); continue; }
     const ex = list.exchange!;
-    for (const p of k.procs) if (p.blockedOn === ex.xid) { p.blockedOn = -1; k.busyWith(`step:${p.name}`); }
+    for (const p of k.procs) if (p.blockedOn === ex.xid) { p.blockedOn = -1; k.busyWith(p.stepKey); }
     await list.commit();
   }
   throw new Error(`run stopped after ${runStepsMax} actions (runStepsMax)`);
@@ -185,14 +185,15 @@ export async function runFree(k: Kernel): Promise<Stuck[]> {
   let stopped = false;
   let settle!: () => void;
   const over = new Promise<void>((resolve) => (settle = resolve));
+  // Called at every step's end (k.onProgress): cheap when some process still runs, the usual case.
   const check = () => {
     if (k.fatalError) return settle();
-    const live = k.procs.filter((p) => p.live);
-    if (live.length === 0 && list.done) return settle();
-    const allParked = live.every((p) => p.parkedOn !== undefined);
+    for (const p of k.procs) if (p.live && p.parkedOn === undefined) return; // someone still runs
+    // Every live process is parked (or none is left).
+    if (list.done) return settle();
     // Re-read the kernel list's wait now: a signal may have satisfied it since it parked.
-    const kernelStuck = kernelParked !== undefined && !list.done && waitsOn(k, list.next!) !== undefined;
-    if (allParked && (list.done || kernelStuck) && !list.exchange) settle();
+    const kernelStuck = kernelParked !== undefined && waitsOn(k, list.next!) !== undefined;
+    if (kernelStuck && !list.exchange) settle();
   };
   k.onProgress = check;
   const kernelLoop = (async () => {

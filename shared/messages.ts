@@ -1,5 +1,6 @@
 // The wire protocol between the kernel (coordinator) and the agents (emulated processes).
-// Every message is one msgpack frame. Requests carry `id`; their reply carries `re` = that id.
+// Every message is a msgpack map; a frame holds one message, or an array of the messages of one
+// batch (shared/transport.ts). Requests carry `id`; their reply carries `re` = that id.
 // docs/protocol.md describes each message with an example.
 //
 // Direction agent -> kernel: hello, syscalls (Sys*), step notifications (done, blocked),
@@ -97,4 +98,6 @@ export interface FilePageView { resident: boolean; volatile: boolean; purged: bo
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 export function encode(msg: AgentMsg | KernelMsg): Buffer { return packr.pack(msg); }
+/** A batch of messages as one frame: a lone message as itself, several as an array (shared/transport.ts). */
+export function encodeBatch(msgs: Array<AgentMsg | KernelMsg>): Buffer { return packr.pack(msgs.length === 1 ? msgs[0] : msgs); }
 export function decode<T>(buf: Buffer): T { return packr.unpack(buf) as T; }

@@ -3,11 +3,17 @@
 // socket (the caller's `for await`); one serialised send queue per socket, because zeromq.js
 // allows a single send in progress at a time (EBUSY otherwise).
 //
-// Batching: messages queued while a send is in progress leave together, as one multipart ZeroMQ
-// message with one msgpack frame per protocol message, in the order they were queued. A send
-// costs about as much for one frame as for many (bench/transport.bench.ts), so under load the
-// cost per message falls instead of the queue growing. The receiver decodes each frame as one
-// message; the protocol itself (shared/messages.ts) does not change.
+// Batching: messages queued in one turn of the event loop, or while a send is in progress, leave
+// together as one ZeroMQ message of one frame: a msgpack array of the messages, in the order they
+// were queued (a lone message goes as itself, a map). A send costs about as much for a long frame
+// as for a short one, and each extra frame costs a little on both sides (bench/transport.bench.ts,
+// docs/performance.md), so under load the cost per message falls instead of the queue growing.
+// Messages are encoded when their batch leaves, all in one go: a message must not be changed
+// once sent. The receiver hands on each message of an array as one message; the protocol itself
+// (shared/messages.ts) does not change.
+//
+// Receiving: `listen` calls a handler with each message, straight from the socket's receive;
+// `receive` (an async generator over the same) is kept for callers that want to `for await`.
 //
 // Agents on other machines connect over tcp with CURVE (RFC 26): the kernel's Router is the CURVE
 // server, each agent a client that knows the server's public key. libzmq asks a ZAP handler
@@ -15,19 +21,46 @@
 // in, so `ZapHandler` is bound before the listening socket and answers from the trusted keys.
 
 import { Dealer, Reply, Router } from 'zeromq';
-import { decode, encode, type AgentMsg, type KernelMsg } from './messages.js';
+import { decode, encodeBatch, type AgentMsg, type KernelMsg } from './messages.js';
 
-/** Frames queued per destination, sent in batches, one send in progress at a time. */
-class SendQueue<Dest> {
-  private pending = new Map<Dest, Buffer[]>();
+/** The messages in one received frame (see batchFrame), or what it holds if that is not messages. */
+function messagesOf<T>(frame: Buffer): T | T[] {
+  return decode<T | T[]>(frame);
+}
+
+/** A socket's receive that ends quietly when the socket is closed (as zeromq.js's own iterator does). */
+async function receiveOrClosed(sock: Dealer | Router): Promise<Buffer[] | undefined> {
+  if (sock.closed) return undefined;
+  try {
+    return await sock.receive();
+  } catch (err) {
+    if (sock.closed && (err as { code?: string }).code === 'EAGAIN') return undefined;
+    throw err;
+  }
+}
+
+function isMessage(msg: unknown): boolean {
+  return typeof msg === 'object' && msg !== null && typeof (msg as { t?: unknown }).t === 'string';
+}
+
+/** A received frame holds one message, or an array of messages (and nothing else). */
+function holdsMessages(v: unknown): boolean {
+  if (!Array.isArray(v)) return isMessage(v);
+  for (const m of v) if (!isMessage(m)) return false;
+  return v.length > 0;
+}
+
+/** Messages queued per destination, sent in batches (one frame each), one send in progress at a time. */
+class SendQueue<Dest, Msg> {
+  private pending = new Map<Dest, Msg[]>();
   private busy = false;
   private drained: Array<() => void> = [];
-  constructor(private readonly sendBatch: (dest: Dest, frames: Buffer[]) => Promise<void>,
+  constructor(private readonly sendBatch: (dest: Dest, frame: Buffer) => Promise<void>,
               private readonly onError: (err: unknown) => void) {}
 
-  push(dest: Dest, frame: Buffer): void {
+  push(dest: Dest, msg: Msg): void {
     const list = this.pending.get(dest);
-    if (list) list.push(frame); else this.pending.set(dest, [frame]);
+    if (list) list.push(msg); else this.pending.set(dest, [msg]);
     if (!this.busy) {
       this.busy = true;
       // Start once this turn of the event loop has queued all it will: those messages go together.
@@ -39,9 +72,9 @@ class SendQueue<Dest> {
     while (this.pending.size > 0) {
       const batch = this.pending;
       this.pending = new Map();
-      for (const [dest, frames] of batch) {
+      for (const [dest, msgs] of batch) {
         // A failed send is reported, not thrown into a later one.
-        try { await this.sendBatch(dest, frames); } catch (err) { this.onError(err); }
+        try { await this.sendBatch(dest, encodeBatch(msgs as Array<AgentMsg | KernelMsg>)); } catch (err) { this.onError(err); }
       }
     }
     this.busy = false;
@@ -63,7 +96,7 @@ export interface CurveClient { publicKey: string; secretKey: string; serverKey: 
 
 export class KernelSocket {
   private readonly router: Router;
-  private readonly queue: SendQueue<string>;
+  private readonly queue: SendQueue<string, KernelMsg>;
   constructor(readonly endpoint: string, onSendError: (err: unknown) => void, curve?: CurveServer) {
     this.router = new Router({ linger: 0, mandatory: true });
     if (curve) {
@@ -72,40 +105,51 @@ export class KernelSocket {
       this.router.curveSecretKey = curve.secretKey;
       this.router.zapDomain = 'vrange';
     }
-    this.queue = new SendQueue((id, frames) => this.router.send([id, ...frames]), onSendError);
+    this.queue = new SendQueue((id, frame) => this.router.send([id, frame]), onSendError);
   }
   bind(): Promise<void> { return this.router.bind(this.endpoint); }
   /** The endpoint actually bound (a `tcp://HOST:0` endpoint gets its port here). */
   get boundEndpoint(): string { return this.router.lastEndpoint ?? this.endpoint; }
   send(routingId: string, msg: KernelMsg): void {
-    this.queue.push(routingId, encode(msg));
+    this.queue.push(routingId, msg);
   }
   /** Resolves when every queued message has been handed to libzmq. */
   flushed(): Promise<void> { return this.queue.drain(); }
-  /** Each frame is one message. Frames that do not decode go to `onGarbage` (a remote peer may send anything). */
-  async *receive(onGarbage?: (routingId: string, err: unknown) => void): AsyncGenerator<[string, AgentMsg]> {
-    for await (const [id, ...frames] of this.router) {
-      const from = id!.toString();
-      for (const frame of frames) {
-        let msg: AgentMsg;
+  /**
+   * Calls `handle` with every message received, until the socket is closed (then resolves).
+   * A frame that does not decode, or holds anything but messages, goes whole to `onGarbage` (a
+   * remote peer may send anything); without it, it throws.
+   */
+  async listen(handle: (routingId: string, msg: AgentMsg) => void, onGarbage?: (routingId: string, err: unknown) => void): Promise<void> {
+    for (;;) {
+      const parts = await receiveOrClosed(this.router);
+      if (!parts) return;
+      const from = parts[0]!.toString();
+      for (let i = 1; i < parts.length; i++) {
+        let v: AgentMsg | AgentMsg[];
         try {
-          msg = decode<AgentMsg>(frame ?? Buffer.alloc(0));
-          if (typeof msg !== 'object' || msg === null || typeof (msg as { t?: unknown }).t !== 'string') throw new Error('not a message');
+          v = messagesOf<AgentMsg>(parts[i]!);
+          if (!holdsMessages(v)) throw new Error('not a message');
         } catch (e) {
           if (!onGarbage) throw e;
           onGarbage(from, e);
           continue;
         }
-        yield [from, msg];
+        if (Array.isArray(v)) for (const msg of v) handle(from, msg);
+        else handle(from, v);
       }
     }
+  }
+  /** `listen` as an async generator. */
+  async *receive(onGarbage?: (routingId: string, err: unknown) => void): AsyncGenerator<[string, AgentMsg]> {
+    yield* generate<[string, AgentMsg]>((push) => this.listen((from, msg) => push([from, msg]), onGarbage));
   }
   close(): void { this.router.close(); }
 }
 
 export class AgentSocket {
   private readonly dealer: Dealer;
-  private readonly queue: SendQueue<0>;
+  private readonly queue: SendQueue<0, AgentMsg>;
   constructor(readonly endpoint: string, routingId: string, onSendError: (err: unknown) => void, curve?: CurveClient) {
     this.dealer = new Dealer({ linger: 0, routingId });
     if (curve) {
@@ -113,7 +157,7 @@ export class AgentSocket {
       this.dealer.curvePublicKey = curve.publicKey;
       this.dealer.curveSecretKey = curve.secretKey;
     }
-    this.queue = new SendQueue((_, frames) => this.dealer.send(frames), onSendError);
+    this.queue = new SendQueue((_, frame) => this.dealer.send(frame), onSendError);
   }
   connect(): void { this.dealer.connect(this.endpoint); }
   /** Called once if the kernel refuses this agent's key (a CURVE/ZAP authentication failure). */
@@ -121,14 +165,43 @@ export class AgentSocket {
     this.dealer.events.on('handshake:error:auth', (e) => fn(String(e.error?.message ?? e.error ?? 'refused')));
   }
   send(msg: AgentMsg): void {
-    this.queue.push(0, encode(msg));
+    this.queue.push(0, msg);
   }
   /** Resolves when every queued message has been handed to libzmq. */
   flushed(): Promise<void> { return this.queue.drain(); }
+  /** Calls `handle` with every message received, until the socket is closed (then resolves). */
+  async listen(handle: (msg: KernelMsg) => void): Promise<void> {
+    for (;;) {
+      const parts = await receiveOrClosed(this.dealer);
+      if (!parts) return;
+      for (const frame of parts) {
+        const v = messagesOf<KernelMsg>(frame);
+        if (Array.isArray(v)) for (const msg of v) handle(msg);
+        else handle(v);
+      }
+    }
+  }
+  /** `listen` as an async generator. */
   async *receive(): AsyncGenerator<KernelMsg> {
-    for await (const frames of this.dealer) for (const frame of frames) yield decode<KernelMsg>(frame);
+    yield* generate<KernelMsg>((push) => this.listen(push));
   }
   close(): void { this.dealer.close(); }
+}
+
+/** The values a listener pushes, as an async generator (for `for await` callers). */
+async function* generate<T>(run: (push: (v: T) => void) => Promise<void>): AsyncGenerator<T> {
+  const queue: T[] = [];
+  let wake: (() => void) | undefined;
+  let ended = false;
+  let failed: { err: unknown } | undefined;
+  void run((v) => { queue.push(v); wake?.(); }).then(() => { ended = true; wake?.(); }, (err) => { failed = { err }; wake?.(); });
+  for (;;) {
+    while (queue.length > 0) yield queue.shift()!;
+    if (failed) throw failed.err;
+    if (ended) return;
+    await new Promise<void>((resolve) => (wake = resolve));
+    wake = undefined;
+  }
 }
 
 /** The ZAP handler: says yes to a CURVE client whose public key is trusted, no to any other. */
