@@ -20,7 +20,7 @@ import { AgentSocket, type CurveClient } from '../shared/transport.js';
 import type { AgentMsg, KernelMsg, SysCall, SysRet, PrepareAnswer } from '../shared/messages.js';
 import type { ProcessStep, RunConfig, StepResult } from '../shared/scenario-types.js';
 import { Mm, PTE_ANONZERO, PTE_COW, PTE_PURGED } from './mm.js';
-import { runStep } from './steps.js';
+import { runStep, type StepOutcome } from './steps.js';
 
 type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
 
@@ -149,7 +149,9 @@ export class Agent {
       }
       this.nowUnread = true;
       this.unannounced = i;
-      if (await this.runOne(i)) return;
+      const step = this.step(i);
+      const o = runStep(this, step);
+      if (this.finish(i, step, o instanceof Promise ? await o : o)) return;
     }
   }
 
@@ -166,12 +168,22 @@ export class Agent {
     this.socket.send(msg);
   }
 
-  /** Runs step `index`; returns true when the process is ending (its last step, exit, a fatal signal). */
-  private async runOne(index: number): Promise<boolean> {
-    this.currentIndex = index;
+  /** Lockstep: runs the granted step `index`. */
+  private async runOne(index: number): Promise<void> {
+    const step = this.step(index);
+    this.finish(index, step, await runStep(this, step));
+  }
+
+  /** Step `index`, now under way. */
+  private step(index: number): ProcessStep {
     const step = this.steps[index];
     if (!step) return this.fatal(`no step ${index}`);
-    const { result, detail } = await runStep(this, step);
+    this.currentIndex = index;
+    return step;
+  }
+
+  /** Reports step `index`'s result; returns true when the process is ending (its last step, exit, a fatal signal). */
+  private finish(index: number, step: ProcessStep, { result, detail }: StepOutcome): boolean {
     // Only a signal this process got is fatal: a waitpid's `signal` is the other process's.
     const fatal = !result.ok && ((result.signal === 'SIGBUS' && this.sigbus === 'kill') || result.signal === 'SIGSEGV');
     const done: Extract<AgentMsg, { t: 'done' }> = { t: 'done', index, result };

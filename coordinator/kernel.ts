@@ -302,6 +302,7 @@ export class Kernel {
     this.onProgress();
   }
   private wakeIdle(): void {
+    if (this.idleWaiters.length === 0) return;
     const w = this.idleWaiters;
     this.idleWaiters = [];
     for (const f of w) f();
