@@ -20,6 +20,9 @@ import { AgentSocket, type CurveClient } from '../shared/transport.js';
 import type { AgentMsg, KernelMsg, SysCall, SysRet, PrepareAnswer } from '../shared/messages.js';
 import type { ProcessStep, RunConfig, StepResult } from '../shared/scenario-types.js';
 import { Mm, PTE_ANONZERO, PTE_COW, PTE_PURGED } from './mm.js';
+import { RangeSet } from '../shared/rangeset.js';
+import { rangesPerSetMax } from '../shared/limits.js';
+import { decode, encodeBatch } from '../shared/messages.js';
 import { runStep, type StepOutcome } from './steps.js';
 
 type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
@@ -77,6 +80,8 @@ export class Agent {
     this.socket.connect();
     this.socket.send(this.host ? { t: 'hello', osPid: process.pid, host: this.host } : { t: 'hello', osPid: process.pid });
     void this.loop();
+    // Once the hello has left (its send is queued for the next turn), while nothing waits on us.
+    setImmediate(() => warmUp());
   }
 
   private async loop(): Promise<void> {
@@ -267,6 +272,26 @@ export class Agent {
 }
 
 export type { StepResult };
+
+/**
+ * A started agent waits in the pool until the kernel gives it a process, and the first `init` it
+ * handles would otherwise pay for compiling the code it takes (the codec's decoding, Mm and
+ * RangeSet from a snapshot, the codec's encoding): a fork waits on that. So an agent takes that
+ * path once at start, on a sample of its own, touching no state (docs/performance.md, section 5).
+ */
+function warmUp(): void {
+  const ranges = new RangeSet(rangesPerSetMax);
+  ranges.mark(1, 3, 1);
+  const sample: KernelMsg = { t: 'init', id: 0, pid: 0, name: 'warm-up', steps: [{ op: 'read', map: 'm', page: 0 }], sigbus: 'kill',
+    config: { policy: 'shared-file', access: 'sigbus', purgeUnit: 'range', frames: 1, seed: 1, schedule: 'free' },
+    mm: { vmas: [{ start: 1, pages: 2, kind: 'anon', fileId: -1, offset: 0, frames: Int32Array.of(0, -1), flags: Uint8Array.of(PTE_COW, 0) }],
+      ranges: ranges.toJSON(), bindings: { 'map:m': { kind: 'map', addr: 1, pages: 2 } } } };
+  const init = decode<KernelMsg>(encodeBatch([sample]));
+  if (init.t !== 'init' || !init.mm) throw new Error('warm-up: the sample init did not survive the codec');
+  const mm = Mm.fromSnapshot(init.mm);
+  mm.view();
+  decode<AgentMsg>(encodeBatch([{ t: 'ready', re: 0, mm: mm.view() }]));
+}
 
 export interface RemoteAgentOptions { connect: string; curve?: CurveClient; log?: (line: string) => void }
 
