@@ -21,7 +21,10 @@ import type { AgentMsg, KernelMsg, SysCall, SysRet } from '../shared/messages.js
 import { isRunList, pagesOf } from '../shared/runs.js';
 import type { ProcessStep, RunConfig, StepResult } from '../shared/scenario-types.js';
 import { Mm, PTE_ANONZERO, PTE_COW, PTE_PURGED } from './mm.js';
-import { runStep } from './steps.js';
+import { RangeSet } from '../shared/rangeset.js';
+import { rangesPerSetMax } from '../shared/limits.js';
+import { decode, encodeBatch } from '../shared/messages.js';
+import { runStep, type StepOutcome } from './steps.js';
 
 type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
 
@@ -78,6 +81,8 @@ export class Agent {
     this.socket.connect();
     this.socket.send(this.host ? { t: 'hello', osPid: process.pid, host: this.host } : { t: 'hello', osPid: process.pid });
     void this.loop();
+    // Once the hello has left (its send is queued for the next turn), while nothing waits on us.
+    setImmediate(() => warmUp());
   }
 
   private async loop(): Promise<void> {
@@ -150,7 +155,9 @@ export class Agent {
       }
       this.nowUnread = true;
       this.unannounced = i;
-      if (await this.runOne(i)) return;
+      const step = this.step(i);
+      const o = runStep(this, step);
+      if (this.finish(i, step, o instanceof Promise ? await o : o)) return;
     }
   }
 
@@ -167,12 +174,22 @@ export class Agent {
     this.socket.send(msg);
   }
 
-  /** Runs step `index`; returns true when the process is ending (its last step, exit, a fatal signal). */
-  private async runOne(index: number): Promise<boolean> {
-    this.currentIndex = index;
+  /** Lockstep: runs the granted step `index`. */
+  private async runOne(index: number): Promise<void> {
+    const step = this.step(index);
+    this.finish(index, step, await runStep(this, step));
+  }
+
+  /** Step `index`, now under way. */
+  private step(index: number): ProcessStep {
     const step = this.steps[index];
     if (!step) return this.fatal(`no step ${index}`);
-    const { result, detail } = await runStep(this, step);
+    this.currentIndex = index;
+    return step;
+  }
+
+  /** Reports step `index`'s result; returns true when the process is ending (its last step, exit, a fatal signal). */
+  private finish(index: number, step: ProcessStep, { result, detail }: StepOutcome): boolean {
     // Only a signal this process got is fatal: a waitpid's `signal` is the other process's.
     const fatal = !result.ok && ((result.signal === 'SIGBUS' && this.sigbus === 'kill') || result.signal === 'SIGSEGV');
     const done: Extract<AgentMsg, { t: 'done' }> = { t: 'done', index, result };
@@ -266,6 +283,26 @@ export class Agent {
 }
 
 export type { StepResult };
+
+/**
+ * A started agent waits in the pool until the kernel gives it a process, and the first `init` it
+ * handles would otherwise pay for compiling the code it takes (the codec's decoding, Mm and
+ * RangeSet from a snapshot, the codec's encoding): a fork waits on that. So an agent takes that
+ * path once at start, on a sample of its own, touching no state (docs/performance.md, section 5).
+ */
+function warmUp(): void {
+  const ranges = new RangeSet(rangesPerSetMax);
+  ranges.mark(1, 3, 1);
+  const sample: KernelMsg = { t: 'init', id: 0, pid: 0, name: 'warm-up', steps: [{ op: 'read', map: 'm', page: 0 }], sigbus: 'kill',
+    config: { policy: 'shared-file', access: 'sigbus', purgeUnit: 'range', frames: 1, seed: 1, schedule: 'free' },
+    mm: { vmas: [{ start: 1, pages: 2, kind: 'anon', fileId: -1, offset: 0, frames: Int32Array.of(0, -1), flags: Uint8Array.of(PTE_COW, 0) }],
+      ranges: ranges.toJSON(), bindings: { 'map:m': { kind: 'map', addr: 1, pages: 2 } } } };
+  const init = decode<KernelMsg>(encodeBatch([sample]));
+  if (init.t !== 'init' || !init.mm) throw new Error('warm-up: the sample init did not survive the codec');
+  const mm = Mm.fromSnapshot(init.mm);
+  mm.view();
+  decode<AgentMsg>(encodeBatch([{ t: 'ready', re: 0, mm: mm.view() }]));
+}
 
 export interface RemoteAgentOptions { connect: string; curve?: CurveClient; log?: (line: string) => void }
 

@@ -8,6 +8,7 @@
 import type { Agent } from './agent.js';
 import { PTE_ANONZERO, PTE_COW, PTE_PURGED, type Vma } from './mm.js';
 import type { StepResult } from '../shared/scenario-types.js';
+import type { StepOutcome } from './steps.js';
 
 const faultRetriesMax = 8;
 
@@ -32,9 +33,10 @@ function fromRet(r: { errno?: string; signal?: string }): StepResult | undefined
  * promise: a fault costs no extra turn of the step's async chain.
  */
 function faultIn(agent: Agent, vpage: number): { vma: Vma; i: number } | StepResult | Promise<{ vma: Vma; i: number } | StepResult> {
-  if (!agent.mm.pte(vpage)) return { ok: false, signal: 'SIGSEGV' };
+  const pte = agent.mm.pte(vpage);
+  if (!pte) return { ok: false, signal: 'SIGSEGV' };
   const held = agent.untilReleased(vpage, vpage + 1);
-  return held ? held.then(() => lookAgain(agent, vpage)) : lookAgain(agent, vpage);
+  return held ? held.then(() => lookAgain(agent, vpage)) : purgedSignal(agent, pte.vma, pte.i) ?? pte;
 }
 
 function lookAgain(agent: Agent, vpage: number): { vma: Vma; i: number } | StepResult {
@@ -43,28 +45,30 @@ function lookAgain(agent: Agent, vpage: number): { vma: Vma; i: number } | StepR
   return purgedSignal(agent, pte.vma, pte.i) ?? pte;
 }
 
-export async function readPage(agent: Agent, vpage: number): Promise<StepResult> {
+/** A `read` step (its outcome: the step interpreter adds nothing to it). */
+export async function readPage(agent: Agent, vpage: number): Promise<StepOutcome> {
   for (let attempt = 0; attempt < faultRetriesMax; attempt++) {
     const f = faultIn(agent, vpage);
     const pte = f instanceof Promise ? await f : f;
-    if ('ok' in pte) return pte;
+    if ('ok' in pte) return { result: pte };
     const { vma, i } = pte;
     const frame = vma.ownsFrames ? vma.frames[i]! : -1;
     if (vma.ownsFrames && frame < 0 && (vma.kind === 'anon' || (vma.flags[i]! & PTE_ANONZERO) !== 0)) {
-      return { ok: true, value: '' }; // the shared zero page: no frame taken
+      return { result: { ok: true, value: '' } }; // the shared zero page: no frame taken
     }
     const r = await agent.call({ t: 'read', vpage, frame });
     if (r.retry) { dropFrame(vma, vpage); continue; }
-    return fromRet(r) ?? { ok: true, value: r.value as string };
+    return { result: fromRet(r) ?? { ok: true, value: r.value as string } };
   }
   return agent.fatal(`read of page ${vpage}: the kernel asked to retry ${faultRetriesMax} times`);
 }
 
-export async function writePage(agent: Agent, vpage: number, value: string): Promise<StepResult> {
+/** A `write` step (its outcome). */
+export async function writePage(agent: Agent, vpage: number, value: string): Promise<StepOutcome> {
   for (let attempt = 0; attempt < faultRetriesMax; attempt++) {
     const f = faultIn(agent, vpage);
     const pte = f instanceof Promise ? await f : f;
-    if ('ok' in pte) return pte;
+    if ('ok' in pte) return { result: pte };
     const { vma, i } = pte;
     const frame = vma.ownsFrames ? vma.frames[i]! : -1;
     const cow = (vma.flags[i]! & PTE_COW) !== 0;
@@ -72,13 +76,13 @@ export async function writePage(agent: Agent, vpage: number, value: string): Pro
     const r = await agent.call({ t: 'write', vpage, frame, cow, value, anon });
     if (r.retry) { dropFrame(vma, vpage); continue; }
     const failed = fromRet(r);
-    if (failed) return failed;
+    if (failed) return { result: failed };
     const cur = agent.mm.pte(vpage);
     if (cur && cur.vma.ownsFrames) {
       cur.vma.frames[cur.i] = r.frame as number;
       cur.vma.flags[cur.i]! &= ~(PTE_COW | PTE_ANONZERO);
     }
-    return { ok: true };
+    return { result: { ok: true } };
   }
   return agent.fatal(`write of page ${vpage}: the kernel asked to retry ${faultRetriesMax} times`);
 }

@@ -131,8 +131,9 @@ export class Mm {
       if (vma.ownsFrames) {
         for (let i = 0; i < vma.pages; i++) if (vma.frames[i]! >= 0) vma.flags[i]! |= PTE_COW;
       }
+      // Copies: the message is encoded when it leaves, and a commit may purge a page meanwhile.
       vmas.push({ start: vma.start, pages: vma.pages, kind: vma.kind, fileId: vma.fileId, offset: vma.offset,
-        frames: Array.from(vma.frames), flags: Array.from(vma.flags) });
+        frames: vma.frames.slice(), flags: vma.flags.slice() });
     }
     return { vmas, ranges: this.ranges.toJSON(), bindings: Object.fromEntries(this.bindings) };
   }
@@ -148,8 +149,9 @@ export class Mm {
 
   static fromSnapshot(s: MmSnapshot): Mm {
     const mm = new Mm();
+    // The decoded arrays are this message's own (the codec copies them out of the frame).
     mm.vmas = s.vmas.map((v) => new Vma(v.start, v.pages, v.kind, v.fileId, v.offset,
-      Int32Array.from(v.frames), Uint8Array.from(v.flags)));
+      v.frames instanceof Int32Array ? v.frames : Int32Array.from(v.frames), v.flags instanceof Uint8Array ? v.flags : Uint8Array.from(v.flags)));
     mm.ranges = RangeSet.fromJSON(s.ranges);
     mm.bindings = new Map(Object.entries(s.bindings));
     mm.assertSorted();

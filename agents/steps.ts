@@ -50,16 +50,11 @@ function fdBinding(agent: Agent, name: string): number {
 }
 
 /**
- * Runs one step. `vrange` on memory this mm decides (the common case: anonymous memory, no
- * reclaim exchange open) is synchronous and returns the outcome itself; every other step, and
- * every other vrange, returns a promise.
+ * Runs one step. A step that waits for the kernel returns a promise; one that needs nothing
+ * from it answers at once, and the caller then takes no promise turn: `exit`, and `vrange` on
+ * memory this mm decides (the common case: anonymous memory, no reclaim exchange open).
  */
 export function runStep(agent: Agent, step: ProcessStep): StepOutcome | Promise<StepOutcome> {
-  if (step.op === 'vrange') return vrangeLocal(agent, step) ?? vrangeGeneral(agent, step);
-  return runAsync(agent, step);
-}
-
-async function runAsync(agent: Agent, step: ProcessStep): Promise<StepOutcome> {
   switch (step.op) {
     case 'open': return open(agent, step);
     case 'close': return close(agent, step);
@@ -67,34 +62,43 @@ async function runAsync(agent: Agent, step: ProcessStep): Promise<StepOutcome> {
     case 'munmap': return munmap(agent, step);
     case 'write': {
       const b = mapBinding(agent, step.map);
-      return { result: await writePage(agent, b.addr + step.page, step.value) };
+      return writePage(agent, b.addr + step.page, step.value);
     }
     case 'read': {
       const b = mapBinding(agent, step.map);
-      return { result: await readPage(agent, b.addr + step.page) };
+      return readPage(agent, b.addr + step.page);
     }
-    case 'vrange': return vrangeGeneral(agent, step);
+    case 'vrange': return vrangeLocal(agent, step) ?? vrangeGeneral(agent, step);
     case 'fvrange': return fvrange(agent, step);
     case 'query': return step.map !== undefined ? queryMap(agent, step, step.map) : queryFd(agent, step, step.fd!);
-    case 'fork': {
-      const r = await agent.call({ t: 'fork', child: step.child, mm: agent.mm.snapshotForFork() });
-      return failed(r) ?? { result: { ok: true, pid: r.pid } };
-    }
+    case 'fork': return fork(agent, step);
     case 'exit': return { result: { ok: true }, detail: { exiting: step.code ?? 0 } };
-    case 'crash':
-      // kill(getpid(), SIGKILL) is a syscall: the kernel, having read all we sent before, kills us.
-      await agent.call({ t: 'crash' });
-      return new Promise<never>(() => {});
-    case 'signal': case 'wait': {
-      const r = await agent.call({ t: step.op, name: step.name });
-      return failed(r) ?? { result: { ok: true } };
-    }
-    case 'waitpid': {
-      const r = await agent.call({ t: 'waitpid', process: step.process });
-      if (failed(r)) return failed(r)!;
-      return { result: r.exitSignal !== undefined ? { ok: true, signal: r.exitSignal } : { ok: true, exitCode: r.exitCode } };
-    }
+    case 'crash': return crash(agent);
+    case 'signal': case 'wait': return signalOrWait(agent, step);
+    case 'waitpid': return waitpid(agent, step);
   }
+}
+
+async function fork(agent: Agent, step: Op<'fork'>): Promise<StepOutcome> {
+  const r = await agent.call({ t: 'fork', child: step.child, mm: agent.mm.snapshotForFork() });
+  return failed(r) ?? { result: { ok: true, pid: r.pid } };
+}
+
+async function crash(agent: Agent): Promise<StepOutcome> {
+  // kill(getpid(), SIGKILL) is a syscall: the kernel, having read all we sent before, kills us.
+  await agent.call({ t: 'crash' });
+  return new Promise<never>(() => {});
+}
+
+async function signalOrWait(agent: Agent, step: Op<'signal'> | Op<'wait'>): Promise<StepOutcome> {
+  const r = await agent.call({ t: step.op, name: step.name });
+  return failed(r) ?? { result: { ok: true } };
+}
+
+async function waitpid(agent: Agent, step: Op<'waitpid'>): Promise<StepOutcome> {
+  const r = await agent.call({ t: 'waitpid', process: step.process });
+  if (failed(r)) return failed(r)!;
+  return { result: r.exitSignal !== undefined ? { ok: true, signal: r.exitSignal } : { ok: true, exitCode: r.exitCode } };
 }
 
 async function open(agent: Agent, step: Op<'open'>): Promise<StepOutcome> {

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { AgentSocket, KernelSocket } from '../shared/transport.js';
 import type { KernelMsg, SysCall } from '../shared/messages.js';
 import { emit, nowMs, parseArgs, summarise, type Row } from './lib.js';
+import { agentNodeArgs } from '../coordinator/process_table.js';
 
 /** The bench's own control messages, carried by the product's codec. */
 type Control = { t: 'bench-go'; calls: number; window: number } | { t: 'bench-done' };
@@ -73,7 +74,8 @@ export class TransportRig {
     for (let i = 0; i < n; i++) {
       const id = `bench-${i}`;
       this.ids.push(id);
-      this.children.push(spawn(process.execPath, [script, '--client', this.endpoint, id], { stdio: ['pipe', 'inherit', 'inherit'] }));
+      // A client is started as the kernel starts an agent (the same Node options): the ceiling is that of agent processes.
+      this.children.push(spawn(process.execPath, [...agentNodeArgs(), script, '--client', this.endpoint, id], { stdio: ['pipe', 'inherit', 'inherit'] }));
     }
     await all;
   }

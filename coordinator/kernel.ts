@@ -54,6 +54,9 @@ export class Kernel {
   readonly procs: Proc[] = [];
   /** pid -> process, for every process given a pid (procByPid). */
   private readonly pidIndex = new Map<number, Proc>();
+  /** The same processes by name, and the forked ones not yet born (a fork looks up and counts without a scan). */
+  private readonly procByName = new Map<string, Proc>();
+  private unbornForks = 0;
   readonly history: History;
   readonly faults: FaultPlan;
   readonly snapshots: Snapshots | undefined;
@@ -101,7 +104,12 @@ export class Kernel {
     this.history = new History(opts.traceMessages, (e) => { opts.onEvent?.(e); this.snapshots?.observe(e); });
     this.faults = opts.faults ?? new FaultPlan([], opts.config.seed);
     for (const f of opts.scenario.files) this.files.push(new AddressSpace(this.files.length, f.name, f.pages, f.kind));
-    for (const spec of opts.scenario.processes) this.procs.push(new Proc(spec));
+    for (const spec of opts.scenario.processes) {
+      const p = new Proc(spec);
+      this.procs.push(p);
+      this.procByName.set(p.name, p);
+      if (spec.forked) this.unbornForks++;
+    }
     const endpoint = `ipc://${opts.runDir}/kernel.sock`;
     this.socket = new KernelSocket(endpoint, (err) => {
       // A peer that has just died (its exit event not yet seen) cannot be reached: its cleanup
@@ -147,11 +155,9 @@ export class Kernel {
    * How many started agents to keep waiting for forks: one per forked process not yet born (so a
    * fork does not wait for Node to start), at least agentPoolSize, at most agentPoolMax.
    */
-  private warmPoolSize(beingBorn?: Proc): number {
+  private warmPoolSize(): number {
     if (this.opts.poolSize !== undefined) return this.opts.poolSize;
-    let unborn = 0;
-    for (const p of this.procs) if (p.spec.forked && p.state === 'unborn' && p !== beingBorn) unborn++;
-    return Math.min(agentPoolMax, Math.max(agentPoolSize, unborn));
+    return Math.min(agentPoolMax, Math.max(agentPoolSize, this.unbornForks));
   }
 
   /** Gives a process an agent and a pid, and starts it (its first step waits for a grant in lockstep). */
@@ -172,7 +178,7 @@ export class Kernel {
 
   private async attachAgent(proc: Proc, parent: Proc | undefined, mm: import('../shared/messages.js').MmSnapshot | undefined): Promise<void> {
     const conn = this.remoteOnly ? await this.remote!.take()
-      : this.remote?.takeNow() ?? await this.pool.take(this.remote ? 0 : this.warmPoolSize(proc));
+      : this.remote?.takeNow() ?? await this.pool.take(this.remote ? 0 : this.warmPoolSize());
     conn.proc = proc;
     proc.agent = conn;
     proc.state = 'running';
@@ -337,6 +343,7 @@ export class Kernel {
     this.onProgress();
   }
   private wakeIdle(): void {
+    if (this.idleWaiters.length === 0) return;
     const w = this.idleWaiters;
     this.idleWaiters = [];
     for (const f of w) f();
@@ -770,16 +777,18 @@ export class Kernel {
   }
 
   private async sysFork(parent: Proc, childName: string, mm: import('../shared/messages.js').MmSnapshot): Promise<Omit<SysRet, 't' | 're'>> {
-    const child = this.procs.find((p) => p.name === childName);
+    const child = this.procByName.get(childName);
     if (!child || !child.spec.forked || child.state !== 'unborn') return { errno: 'EINVAL' };
-    if (this.procs.filter((p) => p.live).length >= processesMax) return { errno: 'EAGAIN' };
+    // Only a run with more processes than processesMax can have that many alive (the loader allows no more).
+    if (this.procs.length > processesMax && this.procs.filter((p) => p.live).length >= processesMax) return { errno: 'EAGAIN' };
     // Every frame the snapshot names must be the parent's own at that page (or one reclaim just
     // took from it, which the child does not get): checked before anything changes.
     const shared: Array<[number, number]> = [];
     const stale: Array<[number, number]> = [];
     if (!Array.isArray(mm?.vmas)) return this.efault(parent, 'fork', { mm: typeof mm }, 'no mm snapshot');
     for (const v of mm.vmas) {
-      if (!Array.isArray(v?.frames) || !Number.isInteger(v.start)) return this.efault(parent, 'fork', { vma: v?.start }, 'a malformed mm snapshot');
+      // An Int32Array from the product's agents; a remote peer may send a plain array (checked element by element).
+      if (!(v?.frames instanceof Int32Array || Array.isArray(v?.frames)) || !Number.isInteger(v.start)) return this.efault(parent, 'fork', { vma: v?.start }, 'a malformed mm snapshot');
       for (let i = 0; i < v.frames.length; i++) {
         const f = v.frames[i]!;
         if (f === -1) continue;
@@ -790,6 +799,7 @@ export class Kernel {
       }
     }
     child.state = 'running'; // claimed; the agent is attached below
+    this.unbornForks--;
     child.fds = new Map(parent.fds);
     for (const id of child.fds.values()) this.files[id]!.openCount++;
     child.vmas = parent.vmas.map((v) => ({ ...v }));

@@ -147,10 +147,15 @@ export class Proc {
 
 const agentScript = fileURLToPath(new URL('../agents/agent.js', import.meta.url));
 /**
- * Node options for every agent, from `VRANGE_AGENT_NODE_ARGS` (space-separated), for profiling:
- * `VRANGE_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` (NODE_OPTIONS refuses --cpu-prof).
+ * Node options for every agent: `VRANGE_AGENT_NODE_ARGS` (space-separated) when set, for
+ * profiling (`VRANGE_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`; NODE_OPTIONS refuses
+ * --cpu-prof) or to try other V8 flags, else `agentNodeDefaults`.
  */
-const agentNodeArgs = (process.env.VRANGE_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+export function agentNodeArgs(): string[] {
+  const env = process.env.VRANGE_AGENT_NODE_ARGS;
+  return env === undefined ? [...agentNodeDefaults] : env.split(' ').filter((a) => a !== '');
+}
+export const agentNodeDefaults: readonly string[] = ['--max-opt=1', '--always-sparkplug'];
 
 /** Started agents waiting for a process, and every agent ever started (to end them all). */
 export class AgentPool {
@@ -163,7 +168,7 @@ export class AgentPool {
 
   spawnOne(): AgentConn {
     const routingId = `agent-${++this.started}`;
-    const child = spawn(process.execPath, [...agentNodeArgs, agentScript, this.socket.endpoint, routingId], {
+    const child = spawn(process.execPath, [...agentNodeArgs(), agentScript, this.socket.endpoint, routingId], {
       cwd: this.cwd, stdio: ['pipe', 'inherit', 'inherit'],
     });
     child.stdin!.on('error', () => {}); // the agent may be gone before we close its stdin

@@ -18,8 +18,10 @@ export interface MmSnapshot {
 }
 export interface VmaSnapshot {
   start: number; pages: number; kind: VmaKind; fileId: number; offset: number;
-  frames: number[];           // -1 = no frame
-  flags: number[];            // PTE flag bits, see agents/mm.ts
+  /** One frame per page, -1 = no frame. Typed arrays cross the socket as their bytes (the codec's `moreTypes`). */
+  frames: Int32Array;
+  /** PTE flag bits per page, see agents/mm.ts. */
+  flags: Uint8Array;
 }
 export type VmaKind = 'anon' | 'shmem' | 'file-shared' | 'file-private';
 export type Binding = { kind: 'map'; addr: number; pages: number } | { kind: 'fd'; fd: number };
@@ -96,7 +98,9 @@ export type KernelMsg =
 /** The fields a file-backed page has in an fquery reply, one entry per asked vpage. */
 export interface FilePageView { resident: boolean; volatile: boolean; purged: boolean }
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+// moreTypes: typed arrays (the frames and flags of a fork's mm snapshot) keep their type and cross
+// as their bytes; without it msgpackr writes an Int32Array byte by byte, truncated.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: true });
 export function encode(msg: AgentMsg | KernelMsg): Buffer { return packr.pack(msg); }
 /** A batch of messages as one frame: a lone message as itself, several as an array (shared/transport.ts). */
 export function encodeBatch(msgs: Array<AgentMsg | KernelMsg>): Buffer { return packr.pack(msgs.length === 1 ? msgs[0] : msgs); }
