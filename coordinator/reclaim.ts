@@ -134,7 +134,7 @@ export class Exchange {
     if (isRunList(runs, 4)) {
       if (p.answers.length > 0 && runs.length > 0 && runs[0]! < p.answers[p.answers.length - 4]! + p.answers[p.answers.length - 3]!) {
         p.answers = []; // batches answered out of order or overlapping: not an honest agent
-      } else p.answers.push(...runs);
+      } else p.answers = p.answers.length === 0 ? runs : p.answers.concat(runs); // not push(...runs): an answer may hold 262,144 numbers, past the arguments limit
     } else this.k.history.add('bad-answer', { xid: this.xid, process: p.proc.name, why: 'prepared: runs is not an ascending list of [start, count, rangeId, markedAt]' });
     // The agent answers once per prepare message.
     if (--p.batchesLeft === 0) {
