@@ -18,7 +18,7 @@ import { replayChooser } from './scheduler.js';
 import { footer, header } from './report.js';
 import { renderHtml } from './html.js';
 import { FaultError, parseFault, type Fault } from './faults.js';
-import { explore, exploreRunsMax } from './explore.js';
+import { everyKillSpec, explore, exploreRunsMax } from './explore.js';
 import { exploreAll, formatAll, writeWitnessPages } from './explore_all.js';
 import { schedulesMaxCeiling, schedulesMaxDefault, TooManySchedules } from './enumerate.js';
 import { checkHistory, formatCheck, HistoryFormatError, parseHistory } from './check.js';
@@ -209,7 +209,7 @@ async function exploreCommand(args: string[]): Promise<number> {
     if (!cmd.json) process.stdout.write(`${result.reduced} real runs in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     return result.problems.length > 0 ? 1 : 0;
   }
-  process.stdout.write(`explore ${cmd.file}: ${cmd.runs} run(s), seeds from ${cmd.config.seed}, policy ${cmd.config.policy}, schedule ${cmd.config.schedule}${cmd.faults.length ? `, faults ${cmd.faults.map((f) => f.spec).join(' ')}` : ''}\n`);
+  process.stdout.write(`explore ${cmd.file}: ${cmd.everyKill ? `${everyKillSpec(cmd.scenario).length} run(s), one per kill point, seed ${cmd.config.seed}` : `${cmd.runs} run(s), seeds from ${cmd.config.seed}`}, policy ${cmd.config.policy}, schedule ${cmd.config.schedule}${cmd.faults.length ? `, faults ${cmd.faults.map((f) => f.spec).join(' ')}` : ''}\n`);
   const result = await explore({
     file: cmd.file, scenario: cmd.scenario, base: cmd.config, runs: cmd.runs, faultSpecs: cmd.faults.map((f) => f.spec),
     checkDeterminism: cmd.checkDeterminism, everyKill: cmd.everyKill, strict: cmd.strict, shrink: cmd.shrink, choices: cmd.choices,

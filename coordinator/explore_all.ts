@@ -79,7 +79,7 @@ export async function writeWitnessPages(base: string, s: Scenario, config: RunCo
     const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true });
     const path = base.replace(/(\.html?)?$/, (ext) => `.class${i + 1}${ext || '.html'}`);
     writeFileSync(path, renderHtml(report, [`class ${i + 1} of ${r.classes.length}: ${c.schedules} of ${r.all} schedules`, ...c.results, c.witness.repro], history,
-      { description: s.description }));
+      { description: s.description, choices: c.witness.choices }));
     files.push(path);
   }
   return files;

@@ -24,6 +24,8 @@ export interface HtmlOptions {
   description?: string;
   /** A heading above the scenario name (e.g. "outcome 2 of 3, witness schedule"). */
   title?: string;
+  /** The schedule this run replayed (`--choices`): shown instead of the seed, which did not choose it. */
+  choices?: string[];
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -566,7 +568,7 @@ export function renderHtml(report: RunReport, lines: string[], history: HistoryE
 <header>
 <h1>${opts.title ? `<span class="title">${esc(opts.title)}</span>` : ''}${esc(report.scenario)} ${verdict}</h1>
 ${opts.description ? `<p class="desc">${esc(opts.description.trim())}</p>` : ''}
-<div class="config">policy <b>${esc(report.policy)}</b> \u00b7 access ${esc(report.access)} \u00b7 purge unit ${esc(report.purgeUnit)} \u00b7 schedule ${esc(report.schedule)} \u00b7 seed ${report.seed} \u00b7 ${report.steps.length} steps \u00b7 ${report.kernel.purgedPages} page(s) purged${failed.length ? ` \u00b7 <b>broken: ${esc(failed.join('; '))}</b>` : ''}</div>
+<div class="config">policy <b>${esc(report.policy)}</b> \u00b7 access ${esc(report.access)} \u00b7 purge unit ${esc(report.purgeUnit)} \u00b7 schedule ${esc(report.schedule)} \u00b7 ${opts.choices ? `replayed choices <code>${esc(opts.choices.join(',') || '(none)')}</code>` : `seed ${report.seed}`} \u00b7 ${report.steps.length} steps \u00b7 ${report.kernel.purgedPages} page(s) purged${failed.length ? ` \u00b7 <b>broken: ${esc(failed.join('; '))}</b>` : ''}</div>
 ${legend()}
 </header>
 <section id="pagemap-section"><h2>Page map <span class="hint">each page of each mapping and file after every step (column = step number, \u2020 = a death and its cleanup); click a column to select its step</span></h2>

@@ -2,6 +2,9 @@
 // reduction cuts the count and still reaches every outcome class; the reduced schedules run on
 // real processes and each class gets a witness whose replay command gives that outcome.
 import test from 'ava';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadScenario, parseScenario } from '../shared/scenario.js';
 import { POLICIES } from '../shared/scenario-types.js';
 import { enumerate, footprintFor, independent, outcomeOf, outcomeSteps, TooManySchedules } from '../coordinator/enumerate.js';
@@ -78,7 +81,8 @@ test('a schedule the model enumerated replays on real processes to the same outc
 
 test('vrange explore --all: counts, reduction, witnesses and replay commands; too big is exit 2 with the count it needs', async (t) => {
   const file = scenarioPath('race-death-during-reclaim');
-  const r = await cli(['explore', file, '--all', '--seed', '1']);
+  const pictures = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'race.html');
+  const r = await cli(['explore', file, '--all', '--seed', '1', '--html', pictures]);
   t.is(r.code, 0, r.stdout + r.stderr);
   t.regex(r.stdout, /schedules: 26 in all/);
   t.regex(r.stdout, /after reduction: 4 \(sleep sets/);
@@ -88,6 +92,13 @@ test('vrange explore --all: counts, reduction, witnesses and replay commands; to
   const results = await Promise.all(replays.map((args) => cli([...args, '--json'])));
   const steps = results.map((x) => JSON.stringify(JSON.parse(x.stdout).steps.map((st: { result: unknown }) => st.result)));
   t.not(steps[0], steps[1], 'the two witnesses give different results');
+  // A class picture names the schedule it replays, not the seed (which chose nothing in it).
+  for (const [i, args] of replays.entries()) {
+    const page = readFileSync(pictures.replace(/\.html$/, `.class${i + 1}.html`), 'utf8');
+    const choices = args[args.indexOf('--choices') + 1]!;
+    t.true(page.includes(`replayed choices <code>${choices}</code>`), `class ${i + 1} page names --choices ${choices}`);
+    t.false(/\u00b7 seed \d+ \u00b7/.test(page), `class ${i + 1} page does not claim a seed`);
+  }
 
   const big = await cli(['explore', scenarioPath('race-shared-file-marks'), '--all', '--max-schedules', '500']);
   t.is(big.code, 2);

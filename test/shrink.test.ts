@@ -113,6 +113,20 @@ test('explore --every-kill: one run per kill:P@N and kill:P@N+, each history che
   t.deepEqual(new Set(out.runs.map((x: { faults: string[] }) => x.faults[0])).size, 2 * steps);
 });
 
+test('explore --every-kill says how many runs it makes, and makes that many', async (t) => {
+  const file = tempFile('two.yaml', `name: two
+processes:
+  A: { steps: [ { op: mmap, as: m, pages: 1 }, { op: write, map: m, page: 0, value: x } ] }
+  B: { steps: [ { op: signal, name: s } ] }
+`);
+  const r = await cli(['explore', file, '--every-kill', '--seed', '1']);
+  t.is(r.code, 0, r.stdout + r.stderr);
+  const announced = Number(/: (\d+) run\(s\), one per kill point/.exec(r.stdout)?.[1]);
+  const made = [...r.stdout.matchAll(/^(\S+)\s+(\d+)$/gm)].reduce((n, m) => n + Number(m[2]), 0);
+  t.is(announced, 2 * 3, 'kill:P@N and kill:P@N+ for each of 3 steps');
+  t.is(made, announced);
+});
+
 test('--choices and --schedule-file: names are checked, and they go with lockstep only', async (t) => {
   const file = tempFile('race.yaml', race);
   const bad = await cli(['run', file, '--choices', 'A,Z']);
