@@ -26,7 +26,7 @@ import { REMOTE_USAGE, agentCommand, kernelCommand, keygenCommand } from './remo
 import { KeyError } from '../shared/keys.js';
 import { compareCommand } from './compare.js';
 import { quizCommand } from './quiz.js';
-import { interruptExitCode } from './lifecycle.js';
+import { installInterruptHandlers, interruptExitCode } from './lifecycle.js';
 
 export class UsageError extends Error {}
 
@@ -279,7 +279,11 @@ function list(args: string[]): number {
   return 0;
 }
 
+/** The commands that start agents: SIGINT/SIGTERM stop their runs cleanly (coordinator/lifecycle.ts). */
+const interruptible = new Set(['run', 'explore', 'compare', 'quiz', 'kernel']);
+
 export async function main(argv: string[]): Promise<number> {
+  if (interruptible.has(argv[0] ?? '')) installInterruptHandlers();
   const code = await dispatch(argv);
   // A command stopped by SIGINT/SIGTERM has written what it could: exit 130/143, and at once (a
   // fault's pause timer of the stopped run must not keep the process alive; coordinator/lifecycle.ts).

@@ -46,13 +46,16 @@ export function interrupted(): StopSignal | undefined { return received; }
 /** The exit code of a command that was interrupted (128 + the signal's number), or undefined. */
 export function interruptExitCode(): number | undefined { return received ? exitCodes[received] : undefined; }
 
-/** Turns SIGINT and SIGTERM into a request to stop (see the top of this file). Idempotent. */
+/**
+ * Turns SIGINT and SIGTERM into a request to stop (see the top of this file). Idempotent. The CLI
+ * installs it for the commands that start agents; a program that calls runScenario itself may too
+ * (without it, a signal ends the process at once, and what it leaves is cleaned up later: its
+ * agents end by themselves, its run folder goes with the next run).
+ */
 export function installInterruptHandlers(): void {
   if (installed) return;
   installed = true;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => onSignal(sig));
-  // However the process ends (process.exit, an uncaught error), it leaves no agent and no folder.
-  process.on('exit', () => killEverythingNow());
 }
 
 function onSignal(sig: StopSignal): void {
@@ -107,6 +110,8 @@ let swept = false;
 export function createRunDir(): string {
   if (!swept) {
     swept = true;
+    // However the process ends (process.exit, an uncaught error), it leaves no agent and no folder.
+    process.on('exit', () => killEverythingNow());
     sweepStaleRunDirs();
   }
   const dir = mkdtempSync(join(tmpdir(), runDirPrefix));

@@ -13,7 +13,7 @@ import { FaultPlan, type Fault } from './faults.js';
 import { runModel, type Action, type ModelStep } from '../model/model.js';
 import type { InvariantResult } from './invariants.js';
 import type { RemoteOptions } from './remote.js';
-import { createRunDir, installInterruptHandlers, interrupted, InterruptedError, removeRunDir, whenInterrupted, type StopSignal } from './lifecycle.js';
+import { createRunDir, interrupted, InterruptedError, removeRunDir, whenInterrupted, type StopSignal } from './lifecycle.js';
 
 export interface RunOptions {
   /** Write the history as JSON lines here. */
@@ -35,8 +35,6 @@ export interface RunOptions {
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
 
 export async function runScenario(scenario: Scenario, config: RunConfig, opts: RunOptions = {}): Promise<RunOutcome> {
-  // SIGINT/SIGTERM from now on stop the run instead of the process (coordinator/lifecycle.ts).
-  installInterruptHandlers();
   const runDir = createRunDir();
   const names = new Map<number, string>();
   const say = opts.narrate;
