@@ -105,6 +105,8 @@ function killEverythingNow(): void {
 interface Owner { pid: number; start?: string }
 
 let swept = false;
+/** This process's start time, read once (it does not change). */
+let ownStart: string | undefined;
 
 /** A new run folder, owned by this process; the first call removes the folders of dead coordinators. */
 export function createRunDir(): string {
@@ -112,11 +114,12 @@ export function createRunDir(): string {
     swept = true;
     // However the process ends (process.exit, an uncaught error), it leaves no agent and no folder.
     process.on('exit', () => killEverythingNow());
+    ownStart = processStartTime(process.pid);
     sweepStaleRunDirs();
   }
   const dir = mkdtempSync(join(tmpdir(), runDirPrefix));
   liveRunDirs.add(dir);
-  const owner: Owner = { pid: process.pid, start: processStartTime(process.pid) };
+  const owner: Owner = { pid: process.pid, start: ownStart };
   writeFileSync(join(dir, ownerFile), JSON.stringify(owner) + '\n');
   return dir;
 }

@@ -8,8 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { root, scenarioPath } from './helpers.js';
-import { isStaleRunDir, ownerFile, sweepStaleRunDirs } from '../coordinator/lifecycle.js';
+import { configFor, root, scenarioPath } from './helpers.js';
+import { installInterruptHandlers, isStaleRunDir, ownerFile, sweepStaleRunDirs } from '../coordinator/lifecycle.js';
+import { exploreAll, formatAll } from '../coordinator/explore_all.js';
+import { loadScenario } from '../shared/scenario.js';
 import { processStartTime } from '../shared/procfs.js';
 
 const bin = join(root, 'bin', 'vrange.js');
@@ -269,3 +271,27 @@ test('a run folder is stale when its owner is dead or its pid was reused; never 
   t.deepEqual(sweepStaleRunDirs(tmp).sort(), [dead, reused].sort());
   t.deepEqual(runDirsIn(tmp).sort(), ['vrange-run-live', 'vrange-run-young']);
 });
+
+// In this test process (the last test of the file: the stop request it makes cannot be undone).
+test('explore --all interrupted: the runs stop after the one under way, the classes count the runs that ended, no agent left', async (t) => {
+  installInterruptHandlers();
+  t.teardown(() => { process.removeAllListeners('SIGINT'); process.removeAllListeners('SIGTERM'); });
+  const s = loadScenario(scenarioPath('race-two-marks'));
+  const config = configFor(s, { policy: 'shared-file' });
+  const r = await exploreAll(scenarioPath('race-two-marks'), s, config, 1000, (done) => { if (done === 1) process.emit('SIGINT'); });
+  t.is(r.interrupted, 'SIGINT');
+  t.is(r.ran, 1);
+  t.true(r.reduced > 1);
+  t.is(r.classes.reduce((n, c) => n + c.realRuns, 0), 1);
+  t.deepEqual(r.problems, [], 'an outcome not reached because its runs never came is no problem');
+  t.regex(formatAll('race-two-marks.yaml', config, r).join('\n'), new RegExp(`INTERRUPTED by SIGINT after 1 of the ${r.reduced} reduced runs`));
+  const children = readdirSync('/proc').filter((n) => /^\d+$/.test(n) && stateOf(Number(n)) !== 'Z' && ppidOf(Number(n)) === process.pid && cmdlineOf(Number(n)).includes('agent.js'));
+  t.deepEqual(children, [], 'no agent of this process is left');
+});
+
+function ppidOf(pid: number): number | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch { return undefined; }
+}
