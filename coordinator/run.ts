@@ -70,6 +70,8 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
     if (e instanceof InterruptedError) signal = e.signal;
     if (signal) say?.(`${'kernel'.padEnd(8)} INTERRUPTED by ${signal}: stopping the run, killing every agent`);
     kernel.violation('run-completed', (e as Error).message);
+    // A schedule the race left behind must stop, not go on judging while shutdown kills its processes.
+    kernel.fail(e as Error);
   } finally {
     clearTimeout(timer);
     stop.dispose();

@@ -13,6 +13,8 @@ import { installInterruptHandlers, isStaleRunDir, ownerFile, sweepStaleRunDirs }
 import { exploreAll, formatAll } from '../coordinator/explore_all.js';
 import { loadScenario } from '../shared/scenario.js';
 import { processStartTime } from '../shared/procfs.js';
+import { checkHistory } from '../coordinator/check.js';
+import type { HistoryEvent } from '../coordinator/history.js';
 
 const bin = join(root, 'bin', 'vrange.js');
 /** How long a test waits for something that must happen (a bound on a hang, not a timing assertion). */
@@ -97,11 +99,11 @@ async function exited(c: Coordinator) {
 // A run that blocks: A is SIGSTOPped before its step 1 for a minute, and lockstep waits for it.
 const longRun = ['run', scenarioPath('fork-cow-purge'), '--seed', '1', '--fault', 'pause:A@1:60000'];
 
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  test.serial(`${signal} mid-run: exit ${code}, a partial JSON report marked interrupted, the history so far, no agent and no run folder left`, async (t) => {
+for (const [signal, code, schedule] of [['SIGINT', 130, 'lockstep'], ['SIGTERM', 143, 'lockstep'], ['SIGINT', 130, 'free']] as const) {
+  test.serial(`${signal} mid-run (${schedule}): exit ${code}, a partial JSON report marked interrupted, the history so far, no agent and no run folder left`, async (t) => {
     const tmp = ownTmp(t);
     const trace = join(tmp, 'trace.jsonl');
-    const c = vrange(t, tmp, [...longRun, '--json', '--trace', trace]);
+    const c = vrange(t, tmp, [...longRun, '--schedule', schedule, '--json', '--trace', trace]);
     await stoppedAgent(tmp);
     t.true(agentsIn(tmp).length >= 2, 'the run has its agents (the paused one and the pool)');
     c.child.kill(signal);
@@ -110,7 +112,7 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     const report = JSON.parse(c.stdout()) as { ok: boolean; interrupted?: string; steps: Array<{ process: string; index: number }>; invariants: Array<{ name: string; ok: boolean; detail?: string }> };
     t.is(report.interrupted, signal);
     t.false(report.ok);
-    t.deepEqual(report.steps.map((s) => `${s.process}#${s.index}`), ['A#0'], 'the step that ran before the pause');
+    t.deepEqual(report.steps.filter((s) => s.process === 'A').map((s) => `${s.process}#${s.index}`), ['A#0'], 'A\'s step that ran before the pause');
     t.is(report.invariants.find((i) => i.name === 'run-completed')?.detail, `interrupted by ${signal}`);
     t.true(existsSync(trace), 'the trace is written');
     const events = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; [k: string]: unknown });
@@ -120,6 +122,7 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     const verdict = events[events.length - 1]!;
     t.is(verdict.kind, 'verdict');
     t.is(verdict.interrupted, signal);
+    t.deepEqual(checkHistory(events as HistoryEvent[]).violations, [], 'the partial history is a valid history (vrange check)');
     t.deepEqual(agentsIn(tmp), [], 'no agent left');
     t.deepEqual(runDirsIn(tmp), [], 'no run folder left');
   });
