@@ -9,9 +9,10 @@
 //   at once, even while a step waits for a syscall reply, so the kernel never waits on a step;
 // - a step that touches a page held by an open reclaim exchange waits until the commit releases it
 //   (and tells the kernel it is blocked, so a lockstep kernel can grant the commit);
-// - the agent ends when the kernel tells it to (die), or when its stdin closes: the coordinator
-//   is gone and a process without a kernel has nothing left to do. A remote agent has no such
-//   stdin: it exits when the kernel has been silent for the heartbeat timeout the pings carry.
+// - the agent ends when the kernel tells it to (die), or when its coordinator is gone (its stdin
+//   closes, or its parent pid changes: watchCoordinator): a process without a kernel has nothing
+//   left to do. A remote agent has no such stdin: it exits when the kernel has been silent for
+//   the heartbeat timeout the pings carry.
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -25,6 +26,7 @@ import { RangeSet } from '../shared/rangeset.js';
 import { rangesPerSetMax } from '../shared/limits.js';
 import { decode, encodeBatch } from '../shared/messages.js';
 import { runStep, type StepOutcome } from './steps.js';
+import { killQuietly, pidsWithArg, processState } from '../shared/procfs.js';
 
 type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
 
@@ -343,11 +345,39 @@ function main(): void {
     process.exit(2);
   }
   const agent = new Agent(endpoint, routingId);
-  // The coordinator holds our stdin; when it goes away, so do we.
-  process.stdin.on('end', () => process.exit(0));
-  process.stdin.on('error', () => process.exit(0));
-  process.stdin.resume();
+  watchCoordinator(endpoint);
   agent.start();
+}
+
+/** How often a local agent checks that its coordinator is still its parent (docs/protocol.md, Death). */
+export const orphanPollMs = 200;
+
+/**
+ * A local agent lives no longer than its coordinator (docs/protocol.md, Death). It learns of the
+ * coordinator's end two ways: its stdin (held by the coordinator) closes, or its parent pid is no
+ * longer the coordinator's (an orphan is given to init or a subreaper), checked every orphanPollMs
+ * and at once on SIGCONT, so that an agent stopped when its coordinator died ends as soon as it
+ * is continued. A stopped agent cannot notice anything, so the first sibling to notice (the pool
+ * keeps agents that are never stopped) SIGKILLs the stopped agents of its run: the agents whose
+ * command line names the same kernel socket.
+ *
+ * SIGINT and SIGTERM are the coordinator's business (a terminal's Ctrl-C reaches the whole process
+ * group): the agent ignores them, and the coordinator, which does not, ends its agents itself.
+ */
+function watchCoordinator(endpoint: string): void {
+  const coordinator = process.ppid;
+  const orphaned = (): never => {
+    for (const pid of pidsWithArg(endpoint)) if (processState(pid) === 'T') killQuietly(pid, 'SIGKILL');
+    process.exit(0);
+  };
+  process.stdin.on('end', orphaned);
+  process.stdin.on('error', orphaned);
+  process.stdin.resume();
+  const check = () => { if (process.ppid !== coordinator) orphaned(); };
+  setInterval(check, orphanPollMs).unref();
+  process.on('SIGCONT', check);
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
 }
 
 // Started by the kernel as a script; `vrange agent` imports this module instead.

@@ -26,6 +26,7 @@ import { REMOTE_USAGE, agentCommand, kernelCommand, keygenCommand } from './remo
 import { KeyError } from '../shared/keys.js';
 import { compareCommand } from './compare.js';
 import { quizCommand } from './quiz.js';
+import { installInterruptHandlers, interruptExitCode } from './lifecycle.js';
 
 export class UsageError extends Error {}
 
@@ -238,6 +239,7 @@ async function exploreCommand(args: string[]): Promise<number> {
       process.stdout.write(`could not shrink the first failure: its fixed replay did not fail again (${sh.runs} run); reproduce it with the seed above\n`);
     }
   }
+  if (result.interrupted && !cmd.json) process.stdout.write(`INTERRUPTED by ${result.interrupted} after ${result.runs.length} of ${result.planned} run(s): the table counts the runs that ended; the run under way was stopped and is not counted\n`);
   return result.failing.length > 0 ? 1 : 0;
 }
 
@@ -277,7 +279,21 @@ function list(args: string[]): number {
   return 0;
 }
 
+/** The commands that start agents: SIGINT/SIGTERM stop their runs cleanly (coordinator/lifecycle.ts). */
+const interruptible = new Set(['run', 'explore', 'compare', 'quiz', 'kernel']);
+
 export async function main(argv: string[]): Promise<number> {
+  if (interruptible.has(argv[0] ?? '')) installInterruptHandlers();
+  const code = await dispatch(argv);
+  // A command stopped by SIGINT/SIGTERM has written what it could: exit 130/143, and at once (a
+  // fault's pause timer of the stopped run must not keep the process alive; coordinator/lifecycle.ts).
+  const stopped = interruptExitCode();
+  if (stopped === undefined) return code;
+  setImmediate(() => process.exit(stopped));
+  return stopped;
+}
+
+async function dispatch(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {

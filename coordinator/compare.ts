@@ -11,6 +11,7 @@ import { parseRun, UsageError } from './cli.js';
 import { explainRun, shortResult, shortStep, type Explanation } from './explain.js';
 import { POLICIES, type PolicyName, type RunConfig, type Scenario, type StepResult } from '../shared/scenario-types.js';
 import type { Fault } from './faults.js';
+import { interrupted, type StopSignal } from './lifecycle.js';
 
 export interface PolicyAnswer { result: StepResult | null; rules: string[]; why: string[] }
 
@@ -27,6 +28,8 @@ export interface CompareResult {
   differing: CompareRow[];
   /** Each policy's run: its verdict, the expectations that failed and the invariants that broke. */
   runs: Record<PolicyName, { ok: boolean; failures: number; broken: string[] }>;
+  /** SIGINT/SIGTERM stopped the runs: `policies` are those whose run ended before it. */
+  interrupted?: StopSignal;
 }
 
 /** Runs `scenario` under each policy with `base`'s other options and seed, and compares. */
@@ -35,9 +38,13 @@ export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'
   const explained = new Map<PolicyName, Map<string, Explanation>>();
   const order: string[] = [];
   const runs = {} as CompareResult['runs'];
+  const done: PolicyName[] = [];
   for (const policy of POLICIES) {
+    if (interrupted()) break;
     const config: RunConfig = { ...base, policy };
     const { report, history } = await runScenario(scenario, config, { faults, checkModel: config.schedule === 'lockstep' && faults.length === 0 });
+    if (report.interrupted) break;
+    done.push(policy);
     const byStep = new Map<string, StepResult>();
     for (const s of report.steps) {
       const k = `${s.process}#${s.index}`;
@@ -50,7 +57,7 @@ export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'
   }
   const differing: CompareRow[] = [];
   for (const k of order) {
-    const answers = POLICIES.map((p) => results.get(p)!.get(k) ?? null);
+    const answers = done.map((p) => results.get(p)!.get(k) ?? null);
     const first = JSON.stringify(answers[0]);
     if (answers.every((a) => JSON.stringify(a) === first)) continue;
     const [process, idx] = k.split('#') as [string, string];
@@ -58,13 +65,15 @@ export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'
     const step = process === 'kernel' ? scenario.kernel[index]! : scenario.processes.find((p) => p.name === process)!.steps[index]!;
     const row: CompareRow = { process, index, step: shortStep(step as never), answers: {} as CompareRow['answers'] };
     if (step.label) row.label = step.label;
-    POLICIES.forEach((p, i) => {
+    done.forEach((p, i) => {
       const x = explained.get(p)!.get(k);
       row.answers[p] = { result: answers[i]!, rules: x?.rules ?? [], why: x?.why ?? [] };
     });
     differing.push(row);
   }
-  return { scenario: scenario.name, seed: base.seed, schedule: base.schedule, policies: POLICIES, steps: order.length, differing, runs };
+  const stopped = interrupted();
+  return { scenario: scenario.name, seed: base.seed, schedule: base.schedule, policies: done, steps: order.length, differing, runs,
+    ...(stopped ? { interrupted: stopped } : {}) };
 }
 
 /** The table a student reads: two or more lines per differing step (the answers, then the rules), one column per policy. */
@@ -95,6 +104,7 @@ export function compareTable(c: CompareResult): string[] {
     const run = c.runs[p];
     lines.push(`run under ${p}: ${run.ok ? 'PASS' : 'FAIL'}${run.failures ? `, ${run.failures} expectation(s) failed` : ''}${run.broken.length ? `, invariants broken: ${run.broken.join(', ')}` : ''}`);
   }
+  if (c.interrupted) lines.push(`INTERRUPTED by ${c.interrupted}: ${c.policies.length} of ${POLICIES.length} policies ran (${c.policies.join(', ') || 'none'}); the run under way was stopped and is not compared`);
   return lines;
 }
 
@@ -111,5 +121,5 @@ export async function compareCommand(args: string[]): Promise<number> {
   const result = await compare(cmd.scenario, base, cmd.faults);
   if (cmd.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   else process.stdout.write(compareTable(result).join('\n') + '\n');
-  return POLICIES.some((p) => result.runs[p].broken.length > 0) ? 1 : 0;
+  return result.policies.some((p) => result.runs[p].broken.length > 0) ? 1 : 0;
 }

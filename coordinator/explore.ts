@@ -20,6 +20,7 @@ import type { HistoryEvent } from './history.js';
 import type { RunReport } from './report.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import { replayChooser } from './scheduler.js';
+import { interrupted, type StopSignal } from './lifecycle.js';
 
 export const exploreRunsMax = 100_000;
 
@@ -50,6 +51,9 @@ export interface ExploreResult {
   runs: ExploreRun[]; counts: Record<string, number>; kills: number; pauses: number; failing: ExploreRun[];
   historiesChecked: number;
   shrunk?: ShrinkResult;
+  /** SIGINT/SIGTERM stopped the exploration: `runs` are the runs that ended before it (the run under way is not counted), of `planned`. */
+  interrupted?: StopSignal;
+  planned: number;
 }
 
 const kernelInvariant = (name: string, withFaults: boolean, strict: boolean) => !(withFaults && !strict && name === 'no-deadlock');
@@ -82,13 +86,17 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const strict = o.strict ?? false;
   let first: { config: RunConfig; faults: Fault[]; history: HistoryEvent[]; broken: string[] } | undefined;
   for (const [i, plan] of plans.entries()) {
+    // Stopped (SIGINT/SIGTERM): the runs that ended are the result; a stopped run says nothing about the kernel.
+    if (interrupted()) break;
     const config = { ...o.base, seed: plan.seed };
     const faults = plan.specs.map((f) => parseFault(f, o.scenario));
     const chooser = o.choices ? replayChooser(o.choices) : undefined;
     const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser });
+    if (report.interrupted) break;
     const j = judge(report, history, faults.length > 0, strict);
     if (o.checkDeterminism && config.schedule === 'lockstep') {
       const again = await runScenario(o.scenario, config, { faults, chooser: o.choices ? replayChooser(o.choices) : undefined });
+      if (again.report.interrupted) break;
       if (JSON.stringify(again.report.steps) !== JSON.stringify(report.steps)) { j.broken.push('determinism'); j.outcome = `broken: ${j.broken.join(', ')}`; }
     }
     runs.push({
@@ -104,11 +112,16 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   for (const r of runs) counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
   const result: ExploreResult = {
     runs, counts, failing: runs.filter((r) => r.outcome !== 'ok'), historiesChecked: runs.length,
-    kills: runs.reduce((n, r) => n + r.kills, 0), pauses: runs.reduce((n, r) => n + r.pauses, 0),
+    kills: runs.reduce((n, r) => n + r.kills, 0), pauses: runs.reduce((n, r) => n + r.pauses, 0), planned: plans.length,
   };
-  if (first && (o.shrink ?? true) && o.base.schedule === 'lockstep') {
+  const stopped = interrupted();
+  if (stopped) result.interrupted = stopped;
+  if (first && !stopped && (o.shrink ?? true) && o.base.schedule === 'lockstep') {
     result.shrunk = await shrink({ file: o.file, scenario: o.scenario, config: first.config, faults: first.faults, history: first.history,
       broken: first.broken, strict, withFaults: first.faults.length > 0 });
+    // A shrink stopped half-way has not shrunk anything.
+    const late = interrupted();
+    if (late) { result.interrupted = late; delete result.shrunk; }
   }
   return result;
 }

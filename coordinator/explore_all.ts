@@ -11,6 +11,7 @@ import { reproduce } from './cli.js';
 import { renderHtml } from './html.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import type { StepRecord } from './kernel.js';
+import { interrupted, type StopSignal } from './lifecycle.js';
 
 export interface AllClass extends OutcomeClass {
   /** Reduced schedules, run for real, that reached it. */
@@ -22,6 +23,10 @@ export interface AllResult {
   all: number; reduced: number; classes: AllClass[];
   /** Problems: a real run that disagreed with the model, broke an invariant or a history check, or an outcome no reduced run found. */
   problems: string[];
+  /** SIGINT/SIGTERM stopped the runs: the classes count the reduced runs that ended before it. */
+  interrupted?: StopSignal;
+  /** Reduced runs that ended (all `reduced` of them unless interrupted). */
+  ran: number;
 }
 
 export async function exploreAll(file: string, s: Scenario, config: RunConfig, max: number,
@@ -31,9 +36,13 @@ export async function exploreAll(file: string, s: Scenario, config: RunConfig, m
   const classes = new Map<string, AllClass>(e.classes.map((c) => [c.key, { ...c, realRuns: 0 }]));
   const problems: string[] = [];
   if (e.reducedClasses !== e.classes.length) problems.push(`the reduction reached ${e.reducedClasses} of ${e.classes.length} outcome classes in the model`);
+  let ran = 0;
   for (const [i, choices] of e.reduced.entries()) {
+    if (interrupted()) break;
     const chooser = replayChooser(choices);
     const { report, history } = await runScenario(s, config, { chooser, checkModel: true });
+    if (report.interrupted) break;
+    ran++;
     const repro = reproduce(file, config, [], choices);
     if (chooser.deviated > 0 || chooser.followed !== choices.length) problems.push(`the real run did not follow the schedule the model enumerated: ${repro}`);
     const broken = report.invariants.filter((x) => !x.ok && x.name !== 'no-deadlock').map((x) => x.name);
@@ -48,8 +57,11 @@ export async function exploreAll(file: string, s: Scenario, config: RunConfig, m
     }
     progress?.(i + 1, e.reduced.length);
   }
-  for (const c of classes.values()) if (c.realRuns === 0) problems.push(`no real run reached the outcome: ${c.results.join('; ')}`);
-  return { all: e.all, reduced: e.reduced.length, classes: [...classes.values()].sort((a, b) => b.schedules - a.schedules), problems };
+  const stopped = interrupted();
+  // Stopped early, an outcome no run reached yet is not a problem: its runs never came.
+  if (!stopped) for (const c of classes.values()) if (c.realRuns === 0) problems.push(`no real run reached the outcome: ${c.results.join('; ')}`);
+  return { all: e.all, reduced: e.reduced.length, classes: [...classes.values()].sort((a, b) => b.schedules - a.schedules), problems, ran,
+    ...(stopped ? { interrupted: stopped } : {}) };
 }
 
 export function formatAll(file: string, config: RunConfig, r: AllResult): string[] {
@@ -68,6 +80,7 @@ export function formatAll(file: string, config: RunConfig, r: AllResult): string
     }
   });
   for (const p of r.problems) out.push(`PROBLEM: ${p}`);
+  if (r.interrupted) out.push(`INTERRUPTED by ${r.interrupted} after ${r.ran} of the ${r.reduced} reduced runs: the classes count the runs that ended; the run under way was stopped and is not counted`);
   return out;
 }
 
@@ -75,8 +88,9 @@ export function formatAll(file: string, config: RunConfig, r: AllResult): string
 export async function writeWitnessPages(base: string, s: Scenario, config: RunConfig, r: AllResult): Promise<string[]> {
   const files: string[] = [];
   for (const [i, c] of r.classes.entries()) {
-    if (!c.witness) continue;
+    if (!c.witness || interrupted()) continue;
     const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true });
+    if (report.interrupted) break;
     const path = base.replace(/(\.html?)?$/, (ext) => `.class${i + 1}${ext || '.html'}`);
     writeFileSync(path, renderHtml(report, [`class ${i + 1} of ${r.classes.length}: ${c.schedules} of ${r.all} schedules`, ...c.results, c.witness.repro], history,
       { description: s.description, choices: c.witness.choices }));

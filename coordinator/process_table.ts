@@ -15,6 +15,7 @@ import type { VmaKind } from '../shared/messages.js';
 import type { ProcessSpec, ProcessState, Share } from '../shared/scenario-types.js';
 import { agentStartTimeoutMs } from '../shared/limits.js';
 import type { KernelSocket } from '../shared/transport.js';
+import { trackChild } from './lifecycle.js';
 
 /** The kernel's record of one VMA: what i_mmap and the fault path need. */
 export interface KVma { start: number; pages: number; kind: VmaKind; fileId: number; offset: number; share: Share }
@@ -162,16 +163,20 @@ export class AgentPool {
   private idle: AgentConn[] = [];
   readonly all = new Map<string, AgentConn>();
   private started = 0;
+  /** Set by killAll: the run is ending, no agent may start any more (a birth still under way fails). */
+  private closed = false;
 
   constructor(private readonly socket: KernelSocket, private readonly cwd: string,
               private readonly onExit: (conn: AgentConn, code: number | null, signal: string | null) => void) {}
 
   spawnOne(): AgentConn {
+    if (this.closed) throw new Error('the kernel is shutting down: no agent starts');
     const routingId = `agent-${++this.started}`;
     const child = spawn(process.execPath, [...agentNodeArgs(), agentScript, this.socket.endpoint, routingId], {
       cwd: this.cwd, stdio: ['pipe', 'inherit', 'inherit'],
     });
     child.stdin!.on('error', () => {}); // the agent may be gone before we close its stdin
+    trackChild(child);
     const conn = new AgentConn(routingId, this.socket, child);
     this.all.set(routingId, conn);
     this.idle.push(conn);
@@ -195,11 +200,18 @@ export class AgentPool {
     await withTimeout(Promise.all(this.idle.map((c) => c.hello)), agentStartTimeoutMs, `the agent pool did not start within ${agentStartTimeoutMs} ms`);
   }
 
-  /** SIGKILL every agent still alive and wait until the OS has reaped them all. */
+  /**
+   * SIGKILL every agent still alive (a SIGSTOPped one too: SIGKILL ends a stopped process; it gets
+   * a SIGCONT as well, in case) and wait until the OS has reaped them all. No agent starts after.
+   */
   async killAll(): Promise<void> {
+    this.closed = true;
     const waits: Array<Promise<unknown>> = [];
     for (const conn of this.all.values()) {
-      if (conn.alive) conn.kill('SIGKILL');
+      if (conn.alive) {
+        conn.kill('SIGKILL');
+        if (conn.child) conn.child.kill('SIGCONT');
+      }
       waits.push(conn.exited);
     }
     await Promise.all(waits);

@@ -160,7 +160,7 @@ export function quizConfig(q: Quiz): RunConfig {
 }
 
 /** Runs the quiz on the real emulator; each question's result and the rule behind it. */
-export async function answerQuiz(q: Quiz, runSeed = q.seed): Promise<{ answers: Answer[]; ok: boolean; history: HistoryEvent[] }> {
+export async function answerQuiz(q: Quiz, runSeed = q.seed): Promise<{ answers: Answer[]; ok: boolean; history: HistoryEvent[]; interrupted?: string }> {
   const config = { ...quizConfig(q), seed: runSeed };
   const { report, history } = await runScenario(q.scenario, config, { checkModel: true });
   const explained = explainRun(q.scenario, config, history);
@@ -169,7 +169,7 @@ export async function answerQuiz(q: Quiz, runSeed = q.seed): Promise<{ answers: 
     const e = explained.get(`${x.process}#${x.index}`);
     return { ...x, result: rec?.result ?? { ok: false, notRun: true }, rules: e?.rules ?? [], why: e?.why ?? [] };
   });
-  return { answers, ok: report.ok, history };
+  return { answers, ok: report.ok, history, ...(report.interrupted ? { interrupted: report.interrupted } : {}) };
 }
 
 export async function quizCommand(args: string[]): Promise<number> {
@@ -190,7 +190,9 @@ export async function quizCommand(args: string[]): Promise<number> {
   if (!values.answers) out.push(`# answers: vrange quiz --seed ${seed} --answers`);
   process.stdout.write(out.join('\n') + '\n' + q.yaml);
   if (!values.answers) return 0;
-  const { answers, ok } = await answerQuiz(q);
+  const { answers, ok, interrupted } = await answerQuiz(q);
+  // Stopped by SIGINT/SIGTERM: no answers rather than wrong ones (the exit code is set by cli.ts).
+  if (interrupted) { process.stdout.write(`# INTERRUPTED by ${interrupted}: the run was stopped, no answers\n`); return 1; }
   const lines = ['# answers (run on the real emulator, lockstep, seed ' + seed + '):'];
   for (const a of answers) {
     lines.push(`#   ${a.label}  ${a.process} #${a.index}  ${a.step}  ->  ${shortResult(a.result)}`);

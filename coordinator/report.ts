@@ -15,6 +15,8 @@ export interface RunReport {
   schedule: string;
   seed: number;
   ok: boolean;
+  /** The run was stopped by this signal before it ended (the report holds what ran so far; ok is false). */
+  interrupted?: 'SIGINT' | 'SIGTERM';
   steps: StepRecord[];
   failures: Failure[];
   invariants: InvariantResult[];
@@ -26,11 +28,12 @@ export interface RunReport {
   };
 }
 
-export function buildReport(k: Kernel, invariants: InvariantResult[]): RunReport {
+export function buildReport(k: Kernel, invariants: InvariantResult[], interrupted?: 'SIGINT' | 'SIGTERM'): RunReport {
   return {
     scenario: k.scenario.name, policy: k.config.policy, access: k.config.access, purgeUnit: k.config.purgeUnit,
     schedule: k.config.schedule, seed: k.config.seed,
-    ok: k.failures.length === 0 && invariants.every((i) => i.ok),
+    ok: interrupted === undefined && k.failures.length === 0 && invariants.every((i) => i.ok),
+    ...(interrupted ? { interrupted } : {}),
     steps: k.steps, failures: k.failures, invariants,
     kernel: {
       frames: { total: k.frames.total, used: k.frames.used },
@@ -170,7 +173,9 @@ export function footer(r: RunReport, repro: string): string[] {
   for (const f of r.failures) {
     lines.push(`expectation failed: ${f.process} step ${f.index}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`);
   }
-  lines.push(r.ok ? `verdict: PASS (${r.steps.length} steps)` : `verdict: FAIL (${r.failures.length} expectation(s) failed, ${r.invariants.filter((i) => !i.ok).length} invariant(s) broken)`);
+  if (r.interrupted) lines.push(`INTERRUPTED by ${r.interrupted}: the run was stopped before it ended; the steps above are what ran so far`);
+  if (r.interrupted) lines.push(`verdict: INTERRUPTED (${r.steps.length} steps ran; no verdict on the scenario)`);
+  else lines.push(r.ok ? `verdict: PASS (${r.steps.length} steps)` : `verdict: FAIL (${r.failures.length} expectation(s) failed, ${r.invariants.filter((i) => !i.ok).length} invariant(s) broken)`);
   if (!r.ok) lines.push(`reproduce: ${repro}`);
   return lines;
 }

@@ -1,9 +1,7 @@
 // One run of one scenario: a run folder, a kernel, its agents, a schedule, the invariant checks,
 // the report. Everything the run started is ended before runScenario returns, even on failure.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { Kernel, expectationFor, matches } from './kernel.js';
 import { runFree, runLockstep, type Chooser } from './scheduler.js';
 import { checkInvariants } from './invariants.js';
@@ -15,6 +13,7 @@ import { FaultPlan, type Fault } from './faults.js';
 import { runModel, type Action, type ModelStep } from '../model/model.js';
 import type { InvariantResult } from './invariants.js';
 import type { RemoteOptions } from './remote.js';
+import { createRunDir, interrupted, InterruptedError, removeRunDir, whenInterrupted, type StopSignal } from './lifecycle.js';
 
 export interface RunOptions {
   /** Write the history as JSON lines here. */
@@ -36,7 +35,7 @@ export interface RunOptions {
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
 
 export async function runScenario(scenario: Scenario, config: RunConfig, opts: RunOptions = {}): Promise<RunOutcome> {
-  const runDir = mkdtempSync(join(tmpdir(), 'vrange-run-'));
+  const runDir = createRunDir();
   const names = new Map<number, string>();
   const say = opts.narrate;
   const kernel = new Kernel({
@@ -54,31 +53,42 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
     } : undefined,
   });
   let timer: NodeJS.Timeout | undefined;
+  const stop = whenInterrupted();
+  let signal: StopSignal | undefined;
   try {
     const timeoutMs = opts.timeoutMs ?? runTimeoutMs;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`the run took longer than ${timeoutMs} ms (runTimeoutMs)`)), timeoutMs);
     });
     await Promise.race([(async () => {
+      if (interrupted()) throw new InterruptedError(interrupted()!);
       await kernel.start();
       if (config.schedule === 'lockstep') await runLockstep(kernel, opts.chooser);
       else await runFree(kernel);
-    })(), timeout]);
+    })(), timeout, stop.promise]);
   } catch (e) {
+    if (e instanceof InterruptedError) signal = e.signal;
+    if (signal) say?.(`${'kernel'.padEnd(8)} INTERRUPTED by ${signal}: stopping the run, killing every agent`);
     kernel.violation('run-completed', (e as Error).message);
+    // A schedule the race left behind must stop, not go on judging while shutdown kills its processes.
+    kernel.fail(e as Error);
   } finally {
     clearTimeout(timer);
+    stop.dispose();
   }
   await kernel.shutdown();
   const invariants = checkInvariants(kernel);
   const completed = kernel.violations.filter((v) => v.name === 'run-completed');
   invariants.push(completed.length ? { name: 'run-completed', ok: false, detail: completed.map((v) => v.text).join('; ') } : { name: 'run-completed', ok: true });
   if (opts.checkModel) invariants.push(compareWithModel(scenario, config, kernel, opts.faults ?? []));
-  const report = buildReport(kernel, invariants);
+  const report = buildReport(kernel, invariants, signal);
   kernel.history.add('final', finalState(kernel));
-  kernel.history.add('verdict', { ok: report.ok, failures: report.failures.length, invariants });
-  if (opts.trace) writeFileSync(opts.trace, kernel.history.toJsonLines());
-  rmSync(runDir, { recursive: true, force: true });
+  kernel.history.add('verdict', { ok: report.ok, failures: report.failures.length, invariants, ...(signal ? { interrupted: signal } : {}) });
+  try {
+    if (opts.trace) writeFileSync(opts.trace, kernel.history.toJsonLines());
+  } finally {
+    removeRunDir(runDir);
+  }
   return { report, history: kernel.history.events };
 }
 

@@ -1,0 +1,300 @@
+// Shutdown with real processes and real signals: SIGINT and SIGTERM mid-run, a coordinator killed
+// outright, a stopped agent left behind, two coordinators sharing a tmpdir. Each test gives its
+// coordinators a tmpdir of its own (TMPDIR), so that its run folders and agents (whose command
+// line names the run folder) are told apart from any other run on the machine.
+
+import test, { type ExecutionContext } from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configFor, root, scenarioPath } from './helpers.js';
+import { installInterruptHandlers, isStaleRunDir, ownerFile, sweepStaleRunDirs } from '../coordinator/lifecycle.js';
+import { exploreAll, formatAll } from '../coordinator/explore_all.js';
+import { loadScenario } from '../shared/scenario.js';
+import { processStartTime } from '../shared/procfs.js';
+import { checkHistory } from '../coordinator/check.js';
+import type { HistoryEvent } from '../coordinator/history.js';
+
+const bin = join(root, 'bin', 'vrange.js');
+/** How long a test waits for something that must happen (a bound on a hang, not a timing assertion). */
+const patienceMs = 20_000;
+
+interface Coordinator {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: string | null }>;
+}
+
+function vrange(t: ExecutionContext, tmp: string, args: string[], detached = false): Coordinator {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'], detached });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+/** A tmpdir for this test's coordinators; at the end, whatever is left of it is killed and removed. */
+function ownTmp(t: ExecutionContext): string {
+  const tmp = mkdtempSync(join(tmpdir(), 'vrange-shutdown-'));
+  t.teardown(() => {
+    for (const pid of agentsIn(tmp)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  return tmp;
+}
+
+/** Pids of live (not zombie) processes whose command line names a path inside `tmp`: the agents of runs there. */
+function agentsIn(tmp: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      if (cmd.includes(`${tmp}/`) && stateOf(Number(name)) !== 'Z') out.push(Number(name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+function cmdlineOf(pid: number): string {
+  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return ''; }
+}
+
+function stateOf(pid: number): string | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2).split(' ')[0];
+  } catch { return undefined; }
+}
+
+function runDirsIn(tmp: string): string[] {
+  return readdirSync(tmp).filter((f) => f.startsWith('vrange-run-'));
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false): Promise<T> {
+  const deadline = Date.now() + patienceMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Mid-run: an agent of a run in `tmp` is stopped by the pause fault. */
+const stoppedAgent = (tmp: string) => until('an agent stopped by the pause fault', () => agentsIn(tmp).find((p) => stateOf(p) === 'T'));
+
+async function exited(c: Coordinator) {
+  let timer: NodeJS.Timeout | undefined;
+  const r = await Promise.race([c.exit, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`the coordinator did not exit\n${c.stdout()}\n${c.stderr()}`)), patienceMs); })]);
+  clearTimeout(timer);
+  return r;
+}
+
+// A run that blocks: A is SIGSTOPped before its step 1 for a minute, and lockstep waits for it.
+const longRun = ['run', scenarioPath('fork-cow-purge'), '--seed', '1', '--fault', 'pause:A@1:60000'];
+
+for (const [signal, code, schedule] of [['SIGINT', 130, 'lockstep'], ['SIGTERM', 143, 'lockstep'], ['SIGINT', 130, 'free']] as const) {
+  test.serial(`${signal} mid-run (${schedule}): exit ${code}, a partial JSON report marked interrupted, the history so far, no agent and no run folder left`, async (t) => {
+    const tmp = ownTmp(t);
+    const trace = join(tmp, 'trace.jsonl');
+    const c = vrange(t, tmp, [...longRun, '--schedule', schedule, '--json', '--trace', trace]);
+    await stoppedAgent(tmp);
+    t.true(agentsIn(tmp).length >= 2, 'the run has its agents (the paused one and the pool)');
+    c.child.kill(signal);
+    const r = await exited(c);
+    t.is(r.code, code, c.stderr());
+    const report = JSON.parse(c.stdout()) as { ok: boolean; interrupted?: string; steps: Array<{ process: string; index: number }>; invariants: Array<{ name: string; ok: boolean; detail?: string }> };
+    t.is(report.interrupted, signal);
+    t.false(report.ok);
+    t.deepEqual(report.steps.filter((s) => s.process === 'A').map((s) => `${s.process}#${s.index}`), ['A#0'], 'A\'s step that ran before the pause');
+    t.is(report.invariants.find((i) => i.name === 'run-completed')?.detail, `interrupted by ${signal}`);
+    t.true(existsSync(trace), 'the trace is written');
+    const events = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; [k: string]: unknown });
+    t.is(events[0]!.kind, 'boot');
+    t.truthy(events.find((e) => e.kind === 'fault' && e.process === 'A'), 'the pause is in the history');
+    t.truthy(events.find((e) => e.kind === 'cleanup' && e.process === 'A'), 'A was killed and cleaned up');
+    const verdict = events[events.length - 1]!;
+    t.is(verdict.kind, 'verdict');
+    t.is(verdict.interrupted, signal);
+    t.deepEqual(checkHistory(events as HistoryEvent[]).violations, [], 'the partial history is a valid history (vrange check)');
+    t.deepEqual(agentsIn(tmp), [], 'no agent left');
+    t.deepEqual(runDirsIn(tmp), [], 'no run folder left');
+  });
+}
+
+test.serial('a second signal during the cleanup ends the command at once, and still leaves no agent and no run folder', async (t) => {
+  const tmp = ownTmp(t);
+  const c = vrange(t, tmp, [...longRun, '--json']);
+  await stoppedAgent(tmp);
+  c.child.kill('SIGINT');
+  await new Promise((r) => setTimeout(r, 2));
+  // The command is then either cleaning up (it stops at once, exit 143) or already done (exit 130).
+  c.child.kill('SIGTERM');
+  const r = await exited(c);
+  t.true(r.code === 143 || r.code === 130, `exit ${r.code} ${r.signal}: ${c.stderr()}`);
+  if (r.code === 143) t.regex(c.stderr(), /SIGTERM during the cleanup after SIGINT: stopping at once/);
+  else t.is((JSON.parse(c.stdout()) as { interrupted?: string }).interrupted, 'SIGINT');
+  t.deepEqual(agentsIn(tmp), []);
+  t.deepEqual(runDirsIn(tmp), []);
+});
+
+test.serial('SIGINT mid-run, narrated: the text says the run was interrupted; exit 130', async (t) => {
+  const tmp = ownTmp(t);
+  const c = vrange(t, tmp, longRun);
+  await until('the narrated pause', () => /SIGSTOP before step 1/.test(c.stdout()));
+  c.child.kill('SIGINT');
+  const r = await exited(c);
+  t.is(r.code, 130, c.stderr());
+  t.regex(c.stdout(), /INTERRUPTED by SIGINT: stopping the run/);
+  t.regex(c.stdout(), /verdict: INTERRUPTED \(1 steps ran/);
+  t.deepEqual(agentsIn(tmp), []);
+  t.deepEqual(runDirsIn(tmp), []);
+});
+
+test.serial('Ctrl-C reaches the whole process group: the agents leave it to the coordinator, which reports and exits 130', async (t) => {
+  const tmp = ownTmp(t);
+  // detached: the coordinator leads a process group of its own, as a shell's job does.
+  const c = vrange(t, tmp, [...longRun, '--json'], true);
+  await stoppedAgent(tmp);
+  process.kill(-c.child.pid!, 'SIGINT');
+  const r = await exited(c);
+  t.is(r.code, 130, c.stderr());
+  const report = JSON.parse(c.stdout()) as { interrupted?: string; kernel: { processes: Array<{ name: string; signal?: string }> } };
+  t.is(report.interrupted, 'SIGINT');
+  t.is(report.kernel.processes.find((p) => p.name === 'A')?.signal, 'SIGKILL', 'A was ended by its kernel, not by the terminal\'s SIGINT');
+  t.deepEqual(agentsIn(tmp), []);
+  t.deepEqual(runDirsIn(tmp), []);
+});
+
+test.serial('a SIGKILLed coordinator: its agents end by themselves, the stopped one too; the next run removes its folder', async (t) => {
+  const tmp = ownTmp(t);
+  const c = vrange(t, tmp, longRun);
+  const stopped = await stoppedAgent(tmp);
+  c.child.kill('SIGKILL');
+  await exited(c);
+  await until('every agent of the killed coordinator to end', () => agentsIn(tmp).length === 0);
+  t.true([undefined, 'Z'].includes(stateOf(stopped)), 'the stopped agent is gone (at most a zombie its new parent has not reaped)');
+  t.is(runDirsIn(tmp).length, 1, 'a SIGKILLed coordinator cannot remove its folder');
+  const next = vrange(t, tmp, ['run', scenarioPath('anon-sigbus'), '--seed', '1']);
+  t.is((await exited(next)).code, 0, next.stdout());
+  t.deepEqual(runDirsIn(tmp), [], 'the next run removed the dead coordinator\'s folder');
+});
+
+test.serial('agents stopped when their coordinator dies end as soon as they are continued', async (t) => {
+  const tmp = ownTmp(t);
+  const c = vrange(t, tmp, longRun);
+  await stoppedAgent(tmp);
+  // Every agent stopped: none can notice the coordinator's death until continued.
+  const agents = agentsIn(tmp);
+  for (const pid of agents) process.kill(pid, 'SIGSTOP');
+  await until('every agent stopped', () => agents.every((p) => stateOf(p) === 'T'));
+  c.child.kill('SIGKILL');
+  await exited(c);
+  for (const pid of agents) process.kill(pid, 'SIGCONT');
+  await until('the continued orphans to end', () => agentsIn(tmp).length === 0);
+  t.pass();
+});
+
+test.serial('two coordinators in one tmpdir: a run never removes a live coordinator\'s folder', async (t) => {
+  const tmp = ownTmp(t);
+  const long = vrange(t, tmp, [...longRun, '--json']);
+  await stoppedAgent(tmp);
+  const [dir] = runDirsIn(tmp);
+  t.truthy(dir);
+  const owner = JSON.parse(readFileSync(join(tmp, dir!, ownerFile), 'utf8')) as { pid: number; start?: string };
+  t.is(owner.pid, long.child.pid!);
+  const other = vrange(t, tmp, ['run', scenarioPath('anon-sigbus'), '--seed', '1']);
+  t.is((await exited(other)).code, 0, other.stdout());
+  t.deepEqual(runDirsIn(tmp), [dir], 'the live run\'s folder is still there');
+  t.true(existsSync(join(tmp, dir!, 'kernel.sock')), 'with its socket');
+  t.truthy(agentsIn(tmp).find((p) => stateOf(p) === 'T'), 'and its agents');
+  long.child.kill('SIGTERM');
+  t.is((await exited(long)).code, 143);
+  t.deepEqual(runDirsIn(tmp), []);
+  t.deepEqual(agentsIn(tmp), []);
+});
+
+test.serial('explore interrupted: stops, prints the summary of the runs that ended, says so, exit 130', async (t) => {
+  const tmp = ownTmp(t);
+  // Each run pauses A for 1.5 s; wait for the second run's pause, so that one run has ended.
+  const c = vrange(t, tmp, ['explore', scenarioPath('fork-cow-purge'), '--runs', '20', '--seed', '1', '--fault', 'pause:A@1:1500']);
+  const seen = new Set<string>();
+  await until('the second run\'s pause', () => {
+    for (const d of runDirsIn(tmp)) seen.add(d);
+    const latest = [...seen].at(-1)!;
+    return seen.size >= 2 && agentsIn(tmp).some((p) => stateOf(p) === 'T' && cmdlineOf(p).includes(latest));
+  });
+  c.child.kill('SIGINT');
+  const r = await exited(c);
+  t.is(r.code, 130, c.stderr());
+  t.regex(c.stdout(), /^outcome +runs$/m);
+  t.regex(c.stdout(), /INTERRUPTED by SIGINT after \d+ of 20 run\(s\)/);
+  const done = Number(/after (\d+) of 20/.exec(c.stdout())![1]);
+  t.true(done >= 1 && done < 20, c.stdout());
+  t.deepEqual(agentsIn(tmp), []);
+  t.deepEqual(runDirsIn(tmp), []);
+});
+
+test.serial('compare interrupted: exit 130, says so, nothing left', async (t) => {
+  const tmp = ownTmp(t);
+  const c = vrange(t, tmp, ['compare', scenarioPath('fork-cow-purge'), '--seed', '1', '--fault', 'pause:A@1:60000']);
+  await stoppedAgent(tmp);
+  c.child.kill('SIGTERM');
+  const r = await exited(c);
+  t.is(r.code, 143, c.stderr());
+  t.regex(c.stdout(), /INTERRUPTED by SIGTERM: 0 of 3 policies ran/);
+  t.deepEqual(agentsIn(tmp), []);
+  t.deepEqual(runDirsIn(tmp), []);
+});
+
+test('a run folder is stale when its owner is dead or its pid was reused; never when its owner lives', (t) => {
+  const tmp = ownTmp(t);
+  const folder = (name: string, owner?: object) => {
+    const dir = join(tmp, `vrange-run-${name}`);
+    mkdirSync(dir);
+    if (owner) writeFileSync(join(dir, ownerFile), JSON.stringify(owner));
+    return dir;
+  };
+  const live = folder('live', { pid: process.pid, start: processStartTime(process.pid) });
+  const reused = folder('reused', { pid: process.pid, start: 'not-this-one' });
+  // A pid that exists on no machine (above pid_max's ceiling of 2^22).
+  const dead = folder('dead', { pid: 2 ** 22 + 12345, start: '1' });
+  const young = folder('young');
+  t.false(isStaleRunDir(live));
+  t.true(isStaleRunDir(reused), 'the same pid with another start time is another process');
+  t.true(isStaleRunDir(dead));
+  t.false(isStaleRunDir(young), 'a folder without an owner file may be one being made right now');
+  t.true(isStaleRunDir(young, Date.now() + 60_000), 'but not for long');
+  t.deepEqual(sweepStaleRunDirs(tmp).sort(), [dead, reused].sort());
+  t.deepEqual(runDirsIn(tmp).sort(), ['vrange-run-live', 'vrange-run-young']);
+});
+
+// In this test process (the last test of the file: the stop request it makes cannot be undone).
+test('explore --all interrupted: the runs stop after the one under way, the classes count the runs that ended, no agent left', async (t) => {
+  installInterruptHandlers();
+  t.teardown(() => { process.removeAllListeners('SIGINT'); process.removeAllListeners('SIGTERM'); });
+  const s = loadScenario(scenarioPath('race-two-marks'));
+  const config = configFor(s, { policy: 'shared-file' });
+  const r = await exploreAll(scenarioPath('race-two-marks'), s, config, 1000, (done) => { if (done === 1) process.emit('SIGINT'); });
+  t.is(r.interrupted, 'SIGINT');
+  t.is(r.ran, 1);
+  t.true(r.reduced > 1);
+  t.is(r.classes.reduce((n, c) => n + c.realRuns, 0), 1);
+  t.deepEqual(r.problems, [], 'an outcome not reached because its runs never came is no problem');
+  t.regex(formatAll('race-two-marks.yaml', config, r).join('\n'), new RegExp(`INTERRUPTED by SIGINT after 1 of the ${r.reduced} reduced runs`));
+  const children = readdirSync('/proc').filter((n) => /^\d+$/.test(n) && stateOf(Number(n)) !== 'Z' && ppidOf(Number(n)) === process.pid && cmdlineOf(Number(n)).includes('agent.js'));
+  t.deepEqual(children, [], 'no agent of this process is left');
+});
+
+function ppidOf(pid: number): number | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch { return undefined; }
+}
