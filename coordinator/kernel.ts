@@ -9,7 +9,7 @@
 import type { AgentMsg, KernelMsg, SysCall, SysRet } from '../shared/messages.js';
 import type { KernelStep, ProcessStep, RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
 import { KernelSocket } from '../shared/transport.js';
-import { agentPoolMax, agentPoolSize, fdsPerProcessMax, processesMax, valueBytesMax } from '../shared/limits.js';
+import { agentPoolMax, fdsPerProcessMax, processesMax, valueBytesMax } from '../shared/limits.js';
 import type { MapperVote, PageFacts } from '../shared/policy.js';
 import { FrameTable } from './frames.js';
 import { Rmap } from './rmap.js';
@@ -32,7 +32,7 @@ export interface KernelOptions {
   faults?: FaultPlan;
   /** Record a page-map `snapshot` after every step and cleanup (for `--html`); agents send mm views. */
   snapshots?: boolean;
-  /** Agents kept started ahead of forks; default: the scenario's forks, within agentPoolSize..agentPoolMax. 0: none (bench). */
+  /** Agents kept started ahead of forks; default: the forks still possible, at most agentPoolMax. 0: none (bench). */
   poolSize?: number;
   /** Agents on other machines (`vrange kernel --listen`); see coordinator/remote.ts. */
   remote?: RemoteOptions;
@@ -54,9 +54,10 @@ export class Kernel {
   readonly procs: Proc[] = [];
   /** pid -> process, for every process given a pid (procByPid). */
   private readonly pidIndex = new Map<number, Proc>();
-  /** The same processes by name, and the forked ones not yet born (a fork looks up and counts without a scan). */
+  /** The same processes by name (a fork looks up without a scan). */
   private readonly procByName = new Map<string, Proc>();
-  private unbornForks = 0;
+  /** Each process's `fork` steps as [index, child], for the warm pool's count of forks still possible. */
+  private readonly forkSteps = new Map<Proc, Array<[number, string]>>();
   readonly history: History;
   readonly faults: FaultPlan;
   readonly snapshots: Snapshots | undefined;
@@ -108,7 +109,9 @@ export class Kernel {
       const p = new Proc(spec);
       this.procs.push(p);
       this.procByName.set(p.name, p);
-      if (spec.forked) this.unbornForks++;
+      const forks: Array<[number, string]> = [];
+      spec.steps.forEach((st, i) => { if (st.op === 'fork') forks.push([i, st.child]); });
+      if (forks.length > 0) this.forkSteps.set(p, forks);
     }
     const endpoint = `ipc://${opts.runDir}/kernel.sock`;
     this.socket = new KernelSocket(endpoint, (err) => {
@@ -152,13 +155,34 @@ export class Kernel {
   }
 
   /**
-   * How many started agents to keep waiting for forks: one per forked process not yet born (so a
-   * fork does not wait for Node to start), at least agentPoolSize, at most agentPoolMax.
+   * How many started agents to keep waiting for forks (so that a fork does not wait for Node to
+   * start): one per fork still possible, at most agentPoolMax. A `forked` process no fork step
+   * can create any more gets none: agents are started for processes that will run.
    */
   private warmPoolSize(): number {
     if (this.opts.poolSize !== undefined) return this.opts.poolSize;
-    return Math.min(agentPoolMax, Math.max(agentPoolSize, this.unbornForks));
+    return this.forksPossible(agentPoolMax);
   }
+
+  /**
+   * Unborn `forked` processes (at most `cap` counted) that a `fork` step not yet run names, in a
+   * process that is alive or not yet born. O(fork steps): called at boot and at each birth.
+   */
+  forksPossible(cap: number): number {
+    const children = new Set<string>();
+    for (const [p, forks] of this.forkSteps) {
+      if (p.state !== 'running' && p.state !== 'unborn') continue;
+      for (let k = forks.length - 1; k >= 0 && forks[k]![0] >= p.nextStep; k--) {
+        const child = this.procByName.get(forks[k]![1]);
+        if (child?.spec.forked && child.state === 'unborn') children.add(child.name);
+        if (children.size >= cap) return cap;
+      }
+    }
+    return children.size;
+  }
+
+  /** Agents started so far (local children; the memory tests bound it). */
+  get agentsStarted(): number { return this.pool.all.size; }
 
   /** Gives a process an agent and a pid, and starts it (its first step waits for a grant in lockstep). */
   private async birth(proc: Proc, parent: Proc | undefined, mm?: import('../shared/messages.js').MmSnapshot, pid = this.nextPid++): Promise<void> {
@@ -787,19 +811,29 @@ export class Kernel {
     const stale: Array<[number, number]> = [];
     if (!Array.isArray(mm?.vmas)) return this.efault(parent, 'fork', { mm: typeof mm }, 'no mm snapshot');
     for (const v of mm.vmas) {
-      // An Int32Array from the product's agents; a remote peer may send a plain array (checked element by element).
-      if (!(v?.frames instanceof Int32Array || Array.isArray(v?.frames)) || !Number.isInteger(v.start)) return this.efault(parent, 'fork', { vma: v?.start }, 'a malformed mm snapshot');
-      for (let i = 0; i < v.frames.length; i++) {
-        const f = v.frames[i]!;
+      // Typed arrays from the product's agents; a remote peer may send plain arrays (checked element by element).
+      // `at` lists the entries' page indexes (a sparse snapshot); without it entry k is page k.
+      const at = v?.at;
+      if (!(v?.frames instanceof Int32Array || Array.isArray(v?.frames)) || !Number.isInteger(v.start)
+        || (at !== undefined && !((at instanceof Float64Array || Array.isArray(at)) && at.length === v.frames.length))) {
+        return this.efault(parent, 'fork', { vma: v?.start }, 'a malformed mm snapshot');
+      }
+      for (let k = 0; k < v.frames.length; k++) {
+        const i = at ? at[k]! : k;
+        // Entries name distinct pages of the VMA, ascending (the child's page table is built from them).
+        if (at && !(Number.isInteger(i) && i >= 0 && i < v.pages && (k === 0 || i > at[k - 1]!))) {
+          return this.efault(parent, 'fork', { vma: v.start, entry: i }, 'a malformed mm snapshot');
+        }
+        const f = v.frames[k]!;
         if (f === -1) continue;
-        const e = Number.isInteger(f) && f >= 0 ? this.rmap.lookup(parent.pid, v.start + i) : undefined;
-        if (e && e.kind === 'anon' && e.frame === f) shared.push([v.start + i, f]);
-        else if (Number.isInteger(f) && this.rmap.wasPurgedFrom(parent.pid, v.start + i, f)) stale.push([v.start + i, f]);
-        else return this.efault(parent, 'fork', { vpage: v.start + i, frame: f }, 'a frame its mm does not map at that page');
+        const vpage = v.start + i;
+        const e = Number.isInteger(f) && f >= 0 && Number.isInteger(i) ? this.rmap.lookup(parent.pid, vpage) : undefined;
+        if (e && e.kind === 'anon' && e.frame === f) shared.push([vpage, f]);
+        else if (Number.isInteger(f) && Number.isInteger(i) && this.rmap.wasPurgedFrom(parent.pid, vpage, f)) stale.push([vpage, f]);
+        else return this.efault(parent, 'fork', { vpage, frame: f }, 'a frame its mm does not map at that page');
       }
     }
     child.state = 'running'; // claimed; the agent is attached below
-    this.unbornForks--;
     child.fds = new Map(parent.fds);
     for (const id of child.fds.values()) this.files[id]!.openCount++;
     child.vmas = parent.vmas.map((v) => ({ ...v }));
