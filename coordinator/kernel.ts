@@ -608,7 +608,7 @@ export class Kernel {
 
   /** Touching a purged file page while the file's range is still volatile raises SIGBUS. */
   private fileSigbus(file: AddressSpace, page: number): boolean {
-    return this.config.access === 'sigbus' && file.purged[page] === 1 && file.isVolatile(page);
+    return this.config.access === 'sigbus' && file.purged.has(page) && file.isVolatile(page);
   }
 
   private sysRead(proc: Proc, vpage: number, frame: number): Omit<SysRet, 't' | 're'> {
@@ -622,7 +622,7 @@ export class Kernel {
     const fp = this.filePageOf(proc, vpage);
     if (!fp) return { value: '' };
     if (this.fileSigbus(fp.file, fp.page)) return { signal: 'SIGBUS' };
-    const f = fp.file.cache[fp.page]!;
+    const f = fp.file.frameAt(fp.page);
     if (f < 0) return { value: '' }; // a hole: the shared zero page, no frame taken
     if (!this.rmap.lookup(proc.pid, vpage)) {
       this.rmap.add(proc.pid, vpage, f, fp.share === 'private' ? 'file-private' : 'file-shared');
@@ -649,14 +649,14 @@ export class Kernel {
       this.frames.decref(nf); // rmap.add took the mapping's reference
       return { frame: nf };
     }
-    let f = fp.file.cache[fp.page]!;
+    let f = fp.file.frameAt(fp.page);
     if (f < 0) {
       const nf = await this.allocFrame(proc);
       if (nf < 0) return undefined;
       if (this.fileSigbus(fp.file, fp.page)) { this.frames.decref(nf); return { signal: 'SIGBUS' }; }
-      if (fp.file.cache[fp.page]! >= 0) this.frames.decref(nf); // filled meanwhile by another writer
+      if (fp.file.cache.has(fp.page)) this.frames.decref(nf); // filled meanwhile by another writer
       else fp.file.insert(fp.page, nf, this.frames);
-      f = fp.file.cache[fp.page]!;
+      f = fp.file.frameAt(fp.page);
     }
     this.frames.write(f, m.value, ++this.accessClock);
     const e = this.rmap.lookup(proc.pid, m.vpage);
@@ -774,7 +774,12 @@ export class Kernel {
       return { bytes };
     }
     let purged = false;
-    for (let p = m.start; p < end; p++) if (file.purged[p]) { purged = true; file.purged[p] = 0; }
+    // Over the span or the purged pages, whichever is smaller.
+    if (m.pages <= file.purged.size) {
+      for (let p = m.start; p < end; p++) if (file.purged.delete(p)) purged = true;
+    } else {
+      for (const p of [...file.purged]) if (p >= m.start && p < end) { purged = true; file.purged.delete(p); }
+    }
     file.ranges.unmark(m.start, end);
     this.history.add('file-nonvolatile', { file: file.name, start: m.start, pages: m.pages, purged, by: proc.name });
     return { bytes, purged };
@@ -784,7 +789,7 @@ export class Kernel {
     const fp = this.filePageOf(proc, vpage);
     if (!fp) return { resident: false, volatile: false, purged: false };
     const own = fp.file.kind !== 'shmem';
-    return { resident: fp.file.cache[fp.page]! >= 0, volatile: own && fp.file.isVolatile(fp.page), purged: own && fp.file.purged[fp.page] === 1 };
+    return { resident: fp.file.cache.has(fp.page), volatile: own && fp.file.isVolatile(fp.page), purged: own && fp.file.purged.has(fp.page) };
   }
 
   private sysQueryFd(proc: Proc, fd: number, start: number, pages: number): Omit<SysRet, 't' | 're'> {
@@ -795,7 +800,7 @@ export class Kernel {
     if (start + pages > file.pages) return { errno: 'EINVAL' };
     const list = [];
     for (let p = start; p < start + pages; p++) {
-      list.push({ page: p, resident: file.cache[p]! >= 0, volatile: file.isVolatile(p), purged: file.purged[p] === 1 });
+      list.push({ page: p, resident: file.cache.has(p), volatile: file.isVolatile(p), purged: file.purged.has(p) });
     }
     return { pages: list };
   }
@@ -937,7 +942,7 @@ export class Kernel {
     if (file.openCount < 0) throw new Error(`kernel invariant: ${file.name} open count ${file.openCount}`);
     if (file.openCount > 0) return undefined;
     if (this.procs.some((p) => p.vmas.some((v) => v.fileId === file.id))) return undefined;
-    const hadState = file.ranges.size > 0 || file.purged.some((b) => b === 1) || (file.kind !== 'tmpfs' && file.residentPages() > 0);
+    const hadState = file.ranges.size > 0 || file.purged.size > 0 || (file.kind !== 'tmpfs' && file.residentPages() > 0);
     const freed = file.finalRelease(this.frames);
     if (hadState) this.history.add('final-release', { file: file.name, fileKind: file.kind, framesFreed: freed });
     return freed;
@@ -1032,7 +1037,7 @@ export class Kernel {
     if (e && e.kind === 'anon') return e.frame;
     const fp = this.filePageOf(proc, vpage);
     if (!fp || !this.asksMm(fp.file, fp.share)) return -1;
-    return fp.file.cache[fp.page]!;
+    return fp.file.frameAt(fp.page);
   }
 
   /** The file's own volatile ranges with resident candidate pages, as purge units. */
@@ -1042,13 +1047,18 @@ export class Kernel {
     for (const file of this.files) {
       if (file.kind === 'shmem' || file.ranges.size === 0) continue;
       const byId = new Map<number, { at: number; frames: number[]; start: number }>();
+      let span = 0;
       for (const r of file.ranges.all()) {
-        let u = byId.get(r.id);
-        if (!u) byId.set(r.id, (u = { at: r.markedAt, frames: [], start: r.start }));
-        for (let p = r.start; p < r.end; p++) {
-          const f = file.cache[p]!;
-          if (f >= 0 && cand.has(f)) u.frames.push(f);
-        }
+        if (!byId.has(r.id)) byId.set(r.id, { at: r.markedAt, frames: [], start: r.start });
+        span += r.end - r.start;
+      }
+      // Each range's resident pages, ascending: walk the ranges' pages or the page cache, whichever is smaller.
+      const resident = span <= file.cache.size
+        ? file.ranges.all().flatMap((r) => file.cachedIn(r.start, r.end))
+        : file.cachedIn(0, file.pages);
+      for (const [p, f] of resident) {
+        const r = file.ranges.at(p);
+        if (r && cand.has(f)) byId.get(r.id)!.frames.push(f);
       }
       for (const [id, u] of byId) {
         if (u.frames.length === 0) continue;
@@ -1113,7 +1123,7 @@ export class Kernel {
     } else {
       const file = this.files[fileId]!;
       const page = this.frames.ownerPage[frame]!;
-      if (file.kind !== 'shmem' && file.isVolatile(page)) file.purged[page] = 1;
+      if (file.kind !== 'shmem' && file.isVolatile(page)) file.purged.add(page);
       for (const m of [...this.rmap.mappers(frame)]) {
         if (m.kind === 'file-private') throw new Error(`kernel invariant: purging ${file.name} page ${page} still shared with a private mapping of pid ${m.pid}`);
         this.rmap.remove(m.pid, m.vpage);

@@ -67,9 +67,9 @@ export class Snapshots {
       if (f.kind === 'shmem') continue; // a shared anonymous mapping's hidden file: its mappings show it
       let cells = '';
       for (let p = 0; p < f.pages; p++) {
-        const frame = f.cache[p]!;
+        const frame = f.frameAt(p);
         const cow = frame >= 0 && k.rmap.mappers(frame).some((m) => m.kind === 'file-private');
-        const base = frame >= 0 ? (cow ? 'c' : 'r') : f.purged[p] ? 'p' : 'a';
+        const base = frame >= 0 ? (cow ? 'c' : 'r') : f.purged.has(p) ? 'p' : 'a';
         cells += f.isVolatile(p) ? base.toUpperCase() : base;
       }
       files.push({ file: f.name, kind: f.kind, pages: cells });
@@ -93,10 +93,10 @@ export class Snapshots {
       // A shared file page mapped by many is simply resident; an anonymous frame mapped by more
       // than one page table (after fork), or a private file page not yet copied, is copy-on-write.
       base = e.kind === 'file-private' || (e.kind === 'anon' && k.rmap.referencesTo(e.frame) > 1) ? 'c' : 'r';
-    } else if (file && vma.kind !== 'file-private' && file.cache[page]! >= 0) {
+    } else if (file && vma.kind !== 'file-private' && file.cache.has(page)) {
       base = 'r'; // a shared page in the page cache this process has not faulted in yet
     } else {
-      const filePurged = file !== undefined && vma.kind !== 'file-private' && file.purged[page] === 1;
+      const filePurged = file !== undefined && vma.kind !== 'file-private' && file.purged.has(page);
       base = purgedSet.has(vpage) || filePurged ? 'p' : 'a';
     }
     return (volatile ? base.toUpperCase() : base) as PageState;
