@@ -10,12 +10,14 @@ import { isMode, spanOf } from '../shared/spans.js';
 import { RangeLimitError } from '../shared/rangeset.js';
 import type { StepDetail, SysRet, VmaKind } from '../shared/messages.js';
 import { PAGE_SIZE, type ProcessStep, type StepResult } from '../shared/scenario-types.js';
+import { queryPagesMax } from '../shared/limits.js';
 
 export interface StepOutcome { result: StepResult; detail?: StepDetail }
 type Op<K extends ProcessStep['op']> = Extract<ProcessStep, { op: K }>;
 
 const EINVAL: StepOutcome = { result: { ok: false, errno: 'EINVAL' } };
 const ENOMEM: StepOutcome = { result: { ok: false, errno: 'ENOMEM' } };
+const E2BIG: StepOutcome = { result: { ok: false, errno: 'E2BIG' } };
 
 function failed(r: SysRet): StepOutcome | undefined {
   if (r.stuck) return { result: { ok: false, stuck: true } };
@@ -275,6 +277,7 @@ async function fvrange(agent: Agent, step: Op<'fvrange'>): Promise<StepOutcome> 
 async function queryMap(agent: Agent, step: Op<'query'>, map: string): Promise<StepOutcome> {
   const b = mapBinding(agent, map);
   if (step.pages === 0) return EINVAL;
+  if (step.pages > queryPagesMax) return E2BIG;
   const start = b.addr + step.page;
   const end = start + step.pages;
   if (!agent.mm.fullyMapped(start, end)) return ENOMEM;

@@ -1,4 +1,4 @@
-// (8) Memory of a whole run: `vrange run` of the issue's 4 KB scenario (20 mmaps of 4,000,000
+// (7) Memory of a whole run: `vrange run` of the issue's 4 KB scenario (20 mmaps of 4,000,000
 // pages, one page written in each, a fork, the child reads the 20 pages back) against a 1-page
 // baseline of the same shape (1 mmap of 1 page, a write, a fork, a read). Each run is the CLI as
 // a user starts it, in its own process tree; the tree (the kernel and every agent) is sampled

@@ -6,7 +6,7 @@
 //     and exits at once); a fork step's start to its end, with and without the warm pool.
 //     Goal: < 5 ms median with the warm pool. The warm rows ask for a pool as large as the
 //     forks (`poolSize`); by default the pool holds at most agentPoolMax (4) agents, so that a
-//     run's memory does not grow with the forks it declares (docs/performance.md, section 8).
+//     run's memory does not grow with the forks it declares (docs/performance.md, section 7).
 //  c. kernel resident memory per idle frame: a fresh Node process builds a kernel of 1,000,000
 //     frames and one of 1,000 frames; (difference in RSS) / 999,000. Goal: < 64 bytes.
 //

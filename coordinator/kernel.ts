@@ -9,7 +9,7 @@
 import type { AgentMsg, KernelMsg, SysCall, SysRet } from '../shared/messages.js';
 import type { KernelStep, ProcessStep, RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
 import { KernelSocket } from '../shared/transport.js';
-import { agentPoolMax, fdsPerProcessMax, processesMax, valueBytesMax } from '../shared/limits.js';
+import { agentPoolMax, fdsPerProcessMax, processesMax, queryPagesMax, valueBytesMax } from '../shared/limits.js';
 import type { MapperVote, PageFacts } from '../shared/policy.js';
 import { FrameTable } from './frames.js';
 import { Rmap } from './rmap.js';
@@ -794,6 +794,7 @@ export class Kernel {
 
   private sysQueryFd(proc: Proc, fd: number, start: number, pages: number): Omit<SysRet, 't' | 're'> {
     if (pages <= 0) return { errno: 'EINVAL' };
+    if (pages > queryPagesMax) return { errno: 'E2BIG' };
     const id = proc.fds.get(fd);
     if (id === undefined) return { errno: 'EBADF' };
     const file = this.files[id]!;

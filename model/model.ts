@@ -21,6 +21,8 @@ const PAGE_BYTES = 4096;
 const FIRST_VPAGE = 1; // page 0 stays unmapped, like NULL: the first mapping is at 4096
 const FIRST_FD = 3;
 const FIRST_PID = 2;
+/** docs/semantics.md: a `query` of more pages than this is E2BIG (its result is one entry per page). */
+const QUERY_PAGES_MAX = 65_536;
 
 // ---- plain data ---------------------------------------------------------------------------------
 
@@ -569,6 +571,7 @@ class Model {
       case 'query': {
         if (step.map === undefined) return undefined;
         if (step.pages === 0) return { errno: 'EINVAL' };
+        if (step.pages > QUERY_PAGES_MAX) return { errno: 'E2BIG' };
         const s = this.mapStart(p, step.map) + step.page;
         return this.fullyMapped(p, s, s + step.pages) ? { s, e: s + step.pages } : { errno: 'ENOMEM' };
       }
@@ -786,6 +789,7 @@ class Model {
   query(p: Proc, step: ProcessStep & { op: 'query' }): Outcome {
     if (step.fd !== undefined) {
       if (step.pages === 0) return err('EINVAL');
+      if (step.pages > QUERY_PAGES_MAX) return err('E2BIG');
       const f = this.fdFile(p, step.fd);
       if (!f) return err('EBADF');
       if (step.page + step.pages > f.pages) return err('EINVAL');

@@ -36,6 +36,11 @@ export const fdsPerProcessMax = 1_024;
 export const vpagesMax = 2 ** 36;
 /** Volatile range pieces per mm or per file. */
 export const rangesPerSetMax = 1_000_000;
+/**
+ * Pages one `query` may ask about: its result has one entry per page, so a larger query is E2BIG
+ * (docs/semantics.md) rather than a result of millions of entries in every report.
+ */
+export const queryPagesMax = 65_536;
 /** Byte length of one page value (a write's string). */
 export const valueBytesMax = 4_096;
 /** Events kept in one run's history. */

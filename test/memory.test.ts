@@ -19,6 +19,8 @@ import { parseScenario } from '../shared/scenario.js';
 import type { Scenario, RunConfig } from '../shared/scenario-types.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import { pageMapRowPagesMax } from '../coordinator/snapshot.js';
+import { runScenario } from '../coordinator/run.js';
+import { queryPagesMax } from '../shared/limits.js';
 
 const MB = 1024 * 1024;
 const hugePages = 4_000_000;
@@ -189,4 +191,24 @@ test.serial('the --html page map lists touched pages of a 4,000,000-page mapping
   t.deepEqual(last.at, [3999000]);
   t.is(last.total, hugePages);
   t.is(last.pages, 'R', 'resident and volatile');
+});
+
+test.serial('a query of more than queryPagesMax pages is E2BIG in the agent, the kernel and the model; one of queryPagesMax is told in runs', async (t) => {
+  const n = queryPagesMax;
+  const yaml = `name: big-query\nmemory: { frames: 8 }\nfiles:\n  - { name: f, pages: ${hugePages} }\nprocesses:\n  A:\n    steps:\n`
+    + `      - { op: mmap, as: big, pages: ${hugePages} }\n      - { op: open, file: f }\n      - { op: write, map: big, page: 7, value: x }\n`
+    + `      - { op: query, map: big, page: 0, pages: ${n + 1}, expect: { errno: E2BIG } }\n`
+    + `      - { op: query, fd: f, page: 0, pages: ${n + 1}, expect: { errno: E2BIG } }\n`
+    + `      - { op: query, map: big, page: 0, pages: ${n} }\n`;
+  const scenario = parseScenario(yaml, 'big-query.yaml');
+  const lines: string[] = [];
+  const out = await runScenario(scenario, configOf(scenario), { checkModel: true, narrate: (l) => lines.push(l) });
+  t.true(out.report.ok, JSON.stringify(out.report.invariants.filter((i) => !i.ok)));
+  const model = out.report.invariants.find((i) => i.name === 'matches-model')!;
+  t.true(model.ok && model.detail === undefined, JSON.stringify(model));
+  const last = out.report.steps.find((s) => s.process === 'A' && s.index === 5)!;
+  t.is((last.result.pages as unknown[]).length, n);
+  const line = lines.find((l) => l.includes('#5 query'))!;
+  t.true(line.length < 300, line);
+  t.regex(line, /pages 0-6:--- 7:R-- 8-65535:---/);
 });
