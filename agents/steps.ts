@@ -251,13 +251,16 @@ function covers(segs: Segment[], start: number, end: number): boolean {
 function clearPurged(vma: Vma, from: number, to: number, out: number[]): void {
   // Only pages with an entry can be purged: O(min(span, entries)), however long the span.
   if (vma.ptes.size === 0) return;
-  for (const i of vma.touchedIn(from, to)) {
+  const clear = (i: number) => {
     const flags = vma.flagsAt(i);
     if ((flags & PTE_PURGED) !== 0) {
       out.push(vma.start + i);
       vma.setFlags(i, flags & ~PTE_PURGED);
     }
-  }
+  };
+  if (to - from <= vma.ptes.size) {
+    for (let i = from - vma.start; i < to - vma.start; i++) if (vma.ptes.has(i)) clear(i);
+  } else for (const i of vma.touchedIn(from, to)) clear(i);
 }
 
 async function fvrange(agent: Agent, step: Op<'fvrange'>): Promise<StepOutcome> {
