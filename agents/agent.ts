@@ -245,12 +245,10 @@ export class Agent {
       if (!this.mm.isVolatile(v)) violations.push(`page ${v} purged but not volatile in pid ${this.pid}`);
       if (!pte) continue;
       const { vma, i } = pte;
-      if (vma.ownsFrames) {
-        vma.frames[i] = -1;
-        if (vma.kind === 'file-private') vma.flags[i]! |= PTE_ANONZERO;
-      }
-      vma.flags[i]! |= PTE_PURGED;
-      vma.flags[i]! &= ~PTE_COW; // no longer copy-on-write: there is no frame to share
+      let flags = vma.flagsAt(i) | PTE_PURGED;
+      flags &= ~PTE_COW; // no longer copy-on-write: there is no frame to share
+      if (vma.ownsFrames && vma.kind === 'file-private') flags |= PTE_ANONZERO;
+      vma.setPte(i, vma.ownsFrames ? -1 : vma.frameAt(i), flags);
     }
     if (violations.length > 0) this.violations.push(...violations);
     if (!last) return;
@@ -297,7 +295,7 @@ function warmUp(): void {
   ranges.mark(1, 3, 1);
   const sample: KernelMsg = { t: 'init', id: 0, pid: 0, name: 'warm-up', steps: [{ op: 'read', map: 'm', page: 0 }], sigbus: 'kill',
     config: { policy: 'shared-file', access: 'sigbus', purgeUnit: 'range', frames: 1, seed: 1, schedule: 'free' },
-    mm: { vmas: [{ start: 1, pages: 2, kind: 'anon', fileId: -1, offset: 0, frames: Int32Array.of(0, -1), flags: Uint8Array.of(PTE_COW, 0) }],
+    mm: { vmas: [{ start: 1, pages: 2, kind: 'anon', fileId: -1, offset: 0, at: Float64Array.of(0), frames: Int32Array.of(0), flags: Uint8Array.of(PTE_COW) }],
       ranges: ranges.toJSON(), bindings: { 'map:m': { kind: 'map', addr: 1, pages: 2 } } } };
   const init = decode<KernelMsg>(encodeBatch([sample]));
   if (init.t !== 'init' || !init.mm) throw new Error('warm-up: the sample init did not survive the codec');

@@ -15,7 +15,7 @@ const faultRetriesMax = 8;
 /** SIGBUS if this mm has the page purged and still volatile (sigbus mode only). */
 function purgedSignal(agent: Agent, vma: Vma, i: number): StepResult | undefined {
   if (agent.config.access !== 'sigbus') return undefined;
-  if ((vma.flags[i]! & PTE_PURGED) === 0) return undefined;
+  if ((vma.flagsAt(i) & PTE_PURGED) === 0) return undefined;
   if (!agent.mm.isVolatile(vma.start + i)) return undefined;
   return { ok: false, signal: 'SIGBUS' };
 }
@@ -52,8 +52,8 @@ export async function readPage(agent: Agent, vpage: number): Promise<StepOutcome
     const pte = f instanceof Promise ? await f : f;
     if ('ok' in pte) return { result: pte };
     const { vma, i } = pte;
-    const frame = vma.ownsFrames ? vma.frames[i]! : -1;
-    if (vma.ownsFrames && frame < 0 && (vma.kind === 'anon' || (vma.flags[i]! & PTE_ANONZERO) !== 0)) {
+    const frame = vma.ownsFrames ? vma.frameAt(i) : -1;
+    if (vma.ownsFrames && frame < 0 && (vma.kind === 'anon' || (vma.flagsAt(i) & PTE_ANONZERO) !== 0)) {
       return { result: { ok: true, value: '' } }; // the shared zero page: no frame taken
     }
     const r = await agent.call({ t: 'read', vpage, frame });
@@ -70,17 +70,17 @@ export async function writePage(agent: Agent, vpage: number, value: string): Pro
     const pte = f instanceof Promise ? await f : f;
     if ('ok' in pte) return { result: pte };
     const { vma, i } = pte;
-    const frame = vma.ownsFrames ? vma.frames[i]! : -1;
-    const cow = (vma.flags[i]! & PTE_COW) !== 0;
-    const anon = vma.kind === 'anon' || (vma.flags[i]! & PTE_ANONZERO) !== 0;
+    const frame = vma.ownsFrames ? vma.frameAt(i) : -1;
+    const flags = vma.flagsAt(i);
+    const cow = (flags & PTE_COW) !== 0;
+    const anon = vma.kind === 'anon' || (flags & PTE_ANONZERO) !== 0;
     const r = await agent.call({ t: 'write', vpage, frame, cow, value, anon });
     if (r.retry) { dropFrame(vma, vpage); continue; }
     const failed = fromRet(r);
     if (failed) return { result: failed };
     const cur = agent.mm.pte(vpage);
     if (cur && cur.vma.ownsFrames) {
-      cur.vma.frames[cur.i] = r.frame as number;
-      cur.vma.flags[cur.i]! &= ~(PTE_COW | PTE_ANONZERO);
+      cur.vma.setPte(cur.i, r.frame as number, cur.vma.flagsAt(cur.i) & ~(PTE_COW | PTE_ANONZERO));
     }
     return { result: { ok: true } };
   }
@@ -88,5 +88,5 @@ export async function writePage(agent: Agent, vpage: number, value: string): Pro
 }
 
 function dropFrame(vma: Vma, vpage: number): void {
-  if (vma.ownsFrames && vpage >= vma.start && vpage < vma.end) vma.frames[vpage - vma.start] = -1;
+  if (vma.ownsFrames && vpage >= vma.start && vpage < vma.end) vma.setFrame(vpage - vma.start, -1);
 }

@@ -2,7 +2,8 @@
 // Owned by the agent alone; the kernel learns of it only through syscalls and the reclaim
 // exchange. Pages here are virtual page numbers (address / 4096).
 //
-// Page-table entries of anonymous and copied-on-write pages live here (frame number + flag bits).
+// Page-table entries of anonymous and copied-on-write pages live here (frame number + flag bits),
+// and only for pages that were touched: a VMA's cost does not grow with its length (class Vma).
 // Entries that point into the page cache (a file page mapped shared, or mapped private and not
 // yet copied) are kept by the kernel beside the page cache, because the page cache decides them.
 
@@ -17,6 +18,12 @@ export const PTE_PURGED = 2;
 /** A private file page whose copy was purged: it reads as zero, not as the file's page. */
 export const PTE_ANONZERO = 4;
 
+/**
+ * One VMA. Its page-table entries are sparse, as a real page table is: an entry exists only for
+ * a page that has a frame here or a flag set (touched), so a VMA costs the same whatever its
+ * length. An entry is keyed by the page's index in the VMA and packs `(frame + 1) * 8 + flags`
+ * into one number; no entry reads as frame -1, flags 0.
+ */
 export class Vma {
   constructor(
     public start: number,
@@ -25,23 +32,59 @@ export class Vma {
     readonly fileId: number,
     /** File page that `start` maps (0 for anonymous memory). */
     public offset: number,
-    public frames: Int32Array,
-    public flags: Uint8Array,
+    /** Page index in this VMA -> packed entry; only touched pages have one. */
+    readonly ptes: Map<number, number> = new Map(),
   ) {}
   get end(): number { return this.start + this.pages; }
   /** Pages with their own frame in this page table (anonymous or copied private pages). */
   get ownsFrames(): boolean { return this.kind === 'anon' || this.kind === 'file-private'; }
+  /** The frame of page `i` of this VMA, or -1. */
+  frameAt(i: number): number {
+    const e = this.ptes.get(i);
+    return e === undefined ? -1 : Math.floor(e / PTE_FLAG_SPAN) - 1;
+  }
+  /** The PTE flag bits of page `i`. */
+  flagsAt(i: number): number {
+    const e = this.ptes.get(i);
+    return e === undefined ? 0 : e % PTE_FLAG_SPAN;
+  }
+  /** Sets page `i`'s entry; frame -1 with no flags removes it (an untouched page has none). */
+  setPte(i: number, frame: number, flags: number): void {
+    if (!(i >= 0 && i < this.pages) || !(frame >= -1) || !(flags >= 0 && flags < PTE_FLAG_SPAN)) {
+      throw new Error(`mm invariant: page-table entry ${i} of a ${this.pages}-page VMA set to frame ${frame}, flags ${flags}`);
+    }
+    if (frame === -1 && flags === 0) this.ptes.delete(i);
+    else this.ptes.set(i, (frame + 1) * PTE_FLAG_SPAN + flags);
+  }
+  setFrame(i: number, frame: number): void { this.setPte(i, frame, this.flagsAt(i)); }
+  setFlags(i: number, flags: number): void { this.setPte(i, this.frameAt(i), flags); }
   static fresh(start: number, pages: number, kind: VmaKind, fileId: number, offset: number): Vma {
-    return new Vma(start, pages, kind, fileId, offset, new Int32Array(pages).fill(-1), new Uint8Array(pages));
+    return new Vma(start, pages, kind, fileId, offset);
   }
   /** The part [from, to) of this VMA as a VMA of its own (shares nothing with this one). */
   slice(from: number, to: number): Vma {
     const a = from - this.start;
     const b = to - this.start;
-    return new Vma(from, to - from, this.kind, this.fileId, this.offset + a,
-      this.frames.slice(a, b), this.flags.slice(a, b));
+    const ptes = new Map<number, number>();
+    for (const [i, e] of this.ptes) if (i >= a && i < b) ptes.set(i - a, e);
+    return new Vma(from, to - from, this.kind, this.fileId, this.offset + a, ptes);
+  }
+  /** Indexes of the pages in [from, to) (vpages) that have an entry, ascending: O(min(span, entries)). */
+  touchedIn(from: number, to: number): number[] {
+    const a = Math.max(0, from - this.start);
+    const b = Math.min(this.pages, to - this.start);
+    const out: number[] = [];
+    if (b - a <= this.ptes.size) {
+      for (let i = a; i < b; i++) if (this.ptes.has(i)) out.push(i);
+      return out;
+    }
+    for (const i of this.ptes.keys()) if (i >= a && i < b) out.push(i);
+    return out.sort((x, y) => x - y);
   }
 }
+
+/** Flag bits take the low three bits of a packed page-table entry. */
+const PTE_FLAG_SPAN = 8;
 
 export interface Segment { vma: Vma; from: number; to: number }
 
@@ -124,16 +167,26 @@ export class Mm {
     return vma ? { vma, i: vpage - vma.start } : undefined;
   }
 
-  /** At fork: every page with its own frame becomes copy-on-write, in this mm and the copy. */
+  /**
+   * At fork: every page with its own frame becomes copy-on-write, in this mm and the copy. The
+   * snapshot carries only the entries that exist (`at`: their page indexes), never one per page.
+   */
   snapshotForFork(): MmSnapshot {
     const vmas: VmaSnapshot[] = [];
     for (const vma of this.vmas) {
-      if (vma.ownsFrames) {
-        for (let i = 0; i < vma.pages; i++) if (vma.frames[i]! >= 0) vma.flags[i]! |= PTE_COW;
+      const at = vma.touchedIn(vma.start, vma.end);
+      const frames = new Int32Array(at.length);
+      const flags = new Uint8Array(at.length);
+      for (let k = 0; k < at.length; k++) {
+        const i = at[k]!;
+        const f = vma.frameAt(i);
+        if (vma.ownsFrames && f >= 0) vma.setFlags(i, vma.flagsAt(i) | PTE_COW);
+        frames[k] = f;
+        flags[k] = vma.flagsAt(i);
       }
       // Copies: the message is encoded when it leaves, and a commit may purge a page meanwhile.
       vmas.push({ start: vma.start, pages: vma.pages, kind: vma.kind, fileId: vma.fileId, offset: vma.offset,
-        frames: vma.frames.slice(), flags: vma.flags.slice() });
+        at: Float64Array.from(at), frames, flags });
     }
     return { vmas, ranges: this.ranges.toJSON(), bindings: Object.fromEntries(this.bindings) };
   }
@@ -143,19 +196,29 @@ export class Mm {
     const maps: MmView['maps'] = [];
     for (const [key, b] of this.bindings) if (b.kind === 'map' && b.pages > 0) maps.push([key.slice('map:'.length), b.addr, b.pages]);
     const purged: number[] = [];
-    for (const vma of this.vmas) for (let i = 0; i < vma.pages; i++) if ((vma.flags[i]! & PTE_PURGED) !== 0) purged.push(vma.start + i);
+    for (const vma of this.vmas) for (const i of vma.touchedIn(vma.start, vma.end)) if ((vma.flagsAt(i) & PTE_PURGED) !== 0) purged.push(vma.start + i);
     return { maps, volatile: this.ranges.coalesced(), purged };
   }
 
   static fromSnapshot(s: MmSnapshot): Mm {
     const mm = new Mm();
-    // The decoded arrays are this message's own (the codec copies them out of the frame).
-    mm.vmas = s.vmas.map((v) => new Vma(v.start, v.pages, v.kind, v.fileId, v.offset,
-      v.frames instanceof Int32Array ? v.frames : Int32Array.from(v.frames), v.flags instanceof Uint8Array ? v.flags : Uint8Array.from(v.flags)));
+    mm.vmas = s.vmas.map((v) => {
+      const vma = new Vma(v.start, v.pages, v.kind, v.fileId, v.offset);
+      // `at` names the entries' page indexes; without it (a dense snapshot) entry k is page k.
+      for (let k = 0; k < v.frames.length; k++) vma.setPte(v.at ? v.at[k]! : k, v.frames[k]!, v.flags[k] ?? 0);
+      return vma;
+    });
     mm.ranges = RangeSet.fromJSON(s.ranges);
     mm.bindings = new Map(Object.entries(s.bindings));
     mm.assertSorted();
     return mm;
+  }
+
+  /** Page-table entries held, all VMAs together (what the memory tests bound). */
+  get pteCount(): number {
+    let n = 0;
+    for (const v of this.vmas) n += v.ptes.size;
+    return n;
   }
 
   private assertSorted(): void {

@@ -10,12 +10,14 @@ import { isMode, spanOf } from '../shared/spans.js';
 import { RangeLimitError } from '../shared/rangeset.js';
 import type { StepDetail, SysRet, VmaKind } from '../shared/messages.js';
 import { PAGE_SIZE, type ProcessStep, type StepResult } from '../shared/scenario-types.js';
+import { queryPagesMax } from '../shared/limits.js';
 
 export interface StepOutcome { result: StepResult; detail?: StepDetail }
 type Op<K extends ProcessStep['op']> = Extract<ProcessStep, { op: K }>;
 
 const EINVAL: StepOutcome = { result: { ok: false, errno: 'EINVAL' } };
 const ENOMEM: StepOutcome = { result: { ok: false, errno: 'ENOMEM' } };
+const E2BIG: StepOutcome = { result: { ok: false, errno: 'E2BIG' } };
 
 function failed(r: SysRet): StepOutcome | undefined {
   if (r.stuck) return { result: { ok: false, stuck: true } };
@@ -247,14 +249,18 @@ function covers(segs: Segment[], start: number, end: number): boolean {
 
 /** Clears PTE_PURGED on the pages [from, to) of `vma`, listing those that had it in `out`. */
 function clearPurged(vma: Vma, from: number, to: number, out: number[]): void {
-  const flags = vma.flags;
-  for (let v = from; v < to; v++) {
-    const i = v - vma.start;
-    if ((flags[i]! & PTE_PURGED) !== 0) {
-      out.push(v);
-      flags[i]! &= ~PTE_PURGED;
+  // Only pages with an entry can be purged: O(min(span, entries)), however long the span.
+  if (vma.ptes.size === 0) return;
+  const clear = (i: number) => {
+    const flags = vma.flagsAt(i);
+    if ((flags & PTE_PURGED) !== 0) {
+      out.push(vma.start + i);
+      vma.setFlags(i, flags & ~PTE_PURGED);
     }
-  }
+  };
+  if (to - from <= vma.ptes.size) {
+    for (let i = from - vma.start; i < to - vma.start; i++) if (vma.ptes.has(i)) clear(i);
+  } else for (const i of vma.touchedIn(from, to)) clear(i);
 }
 
 async function fvrange(agent: Agent, step: Op<'fvrange'>): Promise<StepOutcome> {
@@ -274,6 +280,7 @@ async function fvrange(agent: Agent, step: Op<'fvrange'>): Promise<StepOutcome> 
 async function queryMap(agent: Agent, step: Op<'query'>, map: string): Promise<StepOutcome> {
   const b = mapBinding(agent, map);
   if (step.pages === 0) return EINVAL;
+  if (step.pages > queryPagesMax) return E2BIG;
   const start = b.addr + step.page;
   const end = start + step.pages;
   if (!agent.mm.fullyMapped(start, end)) return ENOMEM;
@@ -294,10 +301,10 @@ async function queryMap(agent: Agent, step: Op<'query'>, map: string): Promise<S
   const pages = [];
   for (let v = start; v < end; v++) {
     const { vma, i } = agent.mm.pte(v)!;
-    const own = { volatile: agent.mm.isVolatile(v), purged: (vma.flags[i]! & PTE_PURGED) !== 0 };
+    const own = { volatile: agent.mm.isVolatile(v), purged: (vma.flagsAt(i) & PTE_PURGED) !== 0 };
     const k = views.get(v);
     const view = k === undefined
-      ? { resident: vma.frames[i]! >= 0, ...own }
+      ? { resident: vma.frameAt(i) >= 0, ...own }
       : { resident: k.resident, volatile: k.volatile || (vma.kind !== 'file-private' && own.volatile),
           purged: k.purged || (vma.kind !== 'file-private' && own.purged) };
     pages.push({ page: step.page + (v - start), ...view });
@@ -309,7 +316,7 @@ async function queryMap(agent: Agent, step: Op<'query'>, map: string): Promise<S
 function ownView(vma: Vma, i: number): boolean {
   if (vma.kind === 'anon') return true;
   if (vma.kind !== 'file-private') return false;
-  return vma.frames[i]! >= 0 || (vma.flags[i]! & PTE_ANONZERO) !== 0;
+  return vma.frameAt(i) >= 0 || (vma.flagsAt(i) & PTE_ANONZERO) !== 0;
 }
 
 async function queryFd(agent: Agent, step: Op<'query'>, fdName: string): Promise<StepOutcome> {

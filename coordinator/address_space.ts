@@ -15,49 +15,62 @@ import type { FileKind } from '../shared/scenario-types.js';
 export type AddressSpaceKind = FileKind | 'shmem';
 
 export class AddressSpace {
-  /** Frame of each file page in the page cache, or -1 (a hole). */
-  cache: Int32Array;
+  /**
+   * Frame of each file page in the page cache; a page not in it is a hole. Sparse, like the
+   * page cache's radix tree: a file (or a shared anonymous mapping's hidden file) costs the same
+   * whatever its length, and grows only with the pages that were written.
+   */
+  readonly cache = new Map<number, number>();
   ranges = new RangeSet(rangesPerSetMax);
-  /** 1 where the page was purged while the file range covering it was volatile. */
-  purged: Uint8Array;
+  /** The pages purged while the file range covering them was volatile. */
+  readonly purged = new Set<number>();
   openCount = 0;
 
-  constructor(readonly id: number, readonly name: string, readonly pages: number, readonly kind: AddressSpaceKind) {
-    this.cache = new Int32Array(pages).fill(-1);
-    this.purged = new Uint8Array(pages);
-  }
+  constructor(readonly id: number, readonly name: string, readonly pages: number, readonly kind: AddressSpaceKind) {}
 
   isVolatile(page: number): boolean { return this.ranges.at(page) !== undefined; }
 
-  residentPages(): number {
-    let n = 0;
-    for (let p = 0; p < this.pages; p++) if (this.cache[p]! >= 0) n++;
-    return n;
+  /** The frame of `page` in the page cache, or -1 (a hole). */
+  frameAt(page: number): number { return this.cache.get(page) ?? -1; }
+
+  residentPages(): number { return this.cache.size; }
+
+  /** Page-cache pages in [start, end), ascending, as [page, frame]: O(min(span, resident pages)). */
+  cachedIn(start: number, end: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    if (end - start <= this.cache.size) {
+      for (let p = start; p < end; p++) { const f = this.cache.get(p); if (f !== undefined) out.push([p, f]); }
+      return out;
+    }
+    for (const e of this.cache) if (e[0] >= start && e[0] < end) out.push(e);
+    return out.sort((a, b) => a[0] - b[0]);
   }
 
   /** Puts a frame (already holding one reference, the page cache's) into the cache. */
   insert(page: number, frame: number, frames: FrameTable): void {
-    if (this.cache[page]! >= 0) throw new Error(`page cache invariant: ${this.name} page ${page} filled twice`);
-    this.cache[page] = frame;
+    if (this.cache.has(page)) throw new Error(`page cache invariant: ${this.name} page ${page} filled twice`);
+    if (!(Number.isInteger(page) && page >= 0 && page < this.pages)) throw new Error(`page cache invariant: ${this.name} has no page ${page}`);
+    this.cache.set(page, frame);
     frames.ownerFile[frame] = this.id;
     frames.ownerPage[frame] = page;
   }
 
   /** Drops the page cache's reference to a page; returns true when the frame was freed. */
   evict(page: number, frames: FrameTable): boolean {
-    const f = this.cache[page]!;
-    if (f < 0) return false;
-    this.cache[page] = -1;
+    const f = this.cache.get(page);
+    if (f === undefined) return false;
+    this.cache.delete(page);
     return frames.decref(f);
   }
 
   /** Volatility ends at final release; ashmem pages go too. Returns the frames freed. */
   finalRelease(frames: FrameTable): number {
     this.ranges = new RangeSet(rangesPerSetMax);
-    this.purged.fill(0);
+    this.purged.clear();
     if (this.kind === 'tmpfs') return 0;
     let freed = 0;
-    for (let p = 0; p < this.pages; p++) if (this.evict(p, frames)) freed++;
+    // Ascending, as the frames go back to the free list in this order (runs read the same every time).
+    for (const p of [...this.cache.keys()].sort((a, b) => a - b)) if (this.evict(p, frames)) freed++;
     return freed;
   }
 }

@@ -77,6 +77,56 @@ interface Cell {
   purged: number;
 }
 interface Pte { kind: Kind; file?: string; fpage: number; shm?: string; own?: Cell }
+/** One mmap as the checker saw it: the pages [start, start + pages) map file pages from `offset`. */
+interface Mapping { start: number; pages: number; kind: Kind; file?: string; offset: number; shm?: string }
+
+/**
+ * A process's mappings and the cells of its own pages, sparse: a mapping costs the same whatever
+ * its length, and a cell exists only for a page that was touched (as the agents' page tables).
+ */
+class PageTable {
+  mappings: Mapping[] = [];
+  /** Own pages (anonymous, or a private file page once copied): vpage -> its cell. */
+  readonly own = new Map<number, Cell>();
+  mappingAt(v: number): Mapping | undefined { return this.mappings.find((m) => v >= m.start && v < m.start + m.pages); }
+  /** The page's entry; an anonymous page's cell is made when first looked at. */
+  get(v: number): Pte | undefined {
+    const m = this.mappingAt(v);
+    if (!m) return undefined;
+    let own = this.own.get(v);
+    if (!own && m.kind === 'anon') this.own.set(v, (own = newCell()));
+    return { kind: m.kind, file: m.file, fpage: m.offset + (v - m.start), shm: m.shm, own };
+  }
+  map(m: Mapping): void { this.unmap(m.start, m.start + m.pages); this.mappings.push(m); }
+  /** Removes [s, e) from every mapping (splitting those it cuts) and drops the cells there. */
+  unmap(s: number, e: number): void {
+    const kept: Mapping[] = [];
+    for (const m of this.mappings) {
+      const end = m.start + m.pages;
+      if (end <= s || m.start >= e) { kept.push(m); continue; }
+      if (m.start < s) kept.push({ ...m, pages: s - m.start });
+      if (end > e) kept.push({ ...m, start: e, pages: end - e, offset: m.offset + (e - m.start) });
+    }
+    this.mappings = kept;
+    for (const v of [...this.own.keys()]) if (v >= s && v < e) this.own.delete(v);
+  }
+  /** Every page of this table that maps page `fp` of `file` (file mappings only). */
+  mappersOf(file: string, fp: number): Array<[number, Pte]> {
+    const out: Array<[number, Pte]> = [];
+    for (const m of this.mappings) {
+      if ((m.kind !== 'file-shared' && m.kind !== 'file-private') || m.file !== file || fp < m.offset || fp >= m.offset + m.pages) continue;
+      const v = m.start + (fp - m.offset);
+      out.push([v, this.get(v)!]);
+    }
+    return out.sort((a, b) => a[0] - b[0]);
+  }
+  clone(): PageTable {
+    const t = new PageTable();
+    t.mappings = this.mappings.map((m) => ({ ...m }));
+    for (const [v, c] of this.own) t.own.set(v, cloneCell(c));
+    return t;
+  }
+}
 interface PState {
   name: string;
   pid: number;
@@ -84,7 +134,7 @@ interface PState {
   cleanedAt: number;
   fds: Map<string, string>;
   maps: Map<string, { start: number; pages: number }>;
-  pt: Map<number, Pte>;
+  pt: PageTable;
   /** vpages volatile in this mm. */
   mmVol: Set<number>;
   /** Purges this process was told of (vpage -> line): its next nonvolatile there must say purged. */
@@ -163,8 +213,11 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
   /** Where `vrange` on this page stores its mark under the run's policy (scenario-format.md, Policies). */
   const markTarget = (pte: Pte): 'mm' | 'file' => (pte.kind === 'file-shared' && policy === 'shared-file' ? 'file' : 'mm');
 
-  const dropPage = (p: PState, v: number) => {
-    p.pt.delete(v); p.mmVol.delete(v); p.mustReport.delete(v); p.mayReport.delete(v);
+  /** The pages [s, e) are no longer mapped: their cells and marks go (O(what is held), not O(e - s)). */
+  const dropPages = (p: PState, s: number, e: number) => {
+    p.pt.unmap(s, e);
+    for (const set of [p.mmVol, p.mayReport]) for (const v of [...set]) if (v >= s && v < e) set.delete(v);
+    for (const v of [...p.mustReport.keys()]) if (v >= s && v < e) p.mustReport.delete(v);
   };
 
   const invokes = new Map<string, { line: number; step: Record<string, unknown> }>();
@@ -193,9 +246,8 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         const name = String(e.process);
         const parent = typeof e.parent === 'string' ? procs.get(e.parent) : undefined;
         if (typeof e.parent === 'string') deadMention(e.parent, e, 'forked a child');
-        const p: PState = { name, pid: Number(e.pid), cleanedAt: 0, fds: new Map(parent?.fds), maps: new Map(parent?.maps), pt: new Map(),
+        const p: PState = { name, pid: Number(e.pid), cleanedAt: 0, fds: new Map(parent?.fds), maps: new Map(parent?.maps), pt: parent ? parent.pt.clone() : new PageTable(),
           mmVol: new Set(parent?.mmVol), mustReport: new Map(), mayReport: new Set(parent?.mayReport) };
-        if (parent) for (const [v, pte] of parent.pt) p.pt.set(v, { ...pte, own: pte.own ? cloneCell(pte.own) : undefined });
         procs.set(name, p);
         byPid.set(p.pid, p);
         break;
@@ -285,7 +337,8 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         const p = procs.get(name);
         if (p && !p.cleanedAt) {
           p.cleanedAt = e.line;
-          for (const v of [...p.pt.keys()]) dropPage(p, v);
+          p.pt = new PageTable();
+          p.mmVol.clear(); p.mustReport.clear(); p.mayReport.clear();
           p.fds.clear(); p.maps.clear();
         }
         break;
@@ -349,16 +402,14 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         const kind: Kind = step.fd === undefined ? (share === 'shared' ? 'shmem' : 'anon') : (share === 'shared' ? 'file-shared' : 'file-private');
         const offset = Number(step.offset ?? 0);
         const shm = kind === 'shmem' ? `${p.name}@${e.line}` : undefined;
-        for (let i = 0; i < pages; i++) {
-          dropPage(p, start + i);
-          p.pt.set(start + i, { kind, file, fpage: kind === 'shmem' ? i : offset + i, shm, own: kind === 'anon' ? newCell() : undefined });
-        }
+        dropPages(p, start, start + pages);
+        p.pt.map({ start, pages, kind, file, offset: kind === 'shmem' ? 0 : offset, shm });
         p.maps.set(String(step.as), { start, pages });
         break;
       }
       case 'munmap': {
         const span = spanPages(e.detail);
-        if (span) for (let v = span[0]; v < span[1]; v++) dropPage(p, v);
+        if (span) dropPages(p, span[0], span[1]);
         break;
       }
       case 'write': {
@@ -366,7 +417,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         if (v === undefined) return;
         const pte = p.pt.get(v);
         if (!pte) return;
-        if (pte.kind === 'file-private' && !pte.own) pte.own = newCell();
+        if (pte.kind === 'file-private' && !pte.own) p.pt.own.set(v, newCell());
         const c = cellOf(p, v)!;
         c.value = String(step.value);
         c.line = e.line;
@@ -419,7 +470,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         if (mmPages === 0) return;
         checked['purged-backed']++;
         checked['purge-reported']++;
-        const fileSide = [...Array(span[1] - span[0]).keys()].some((i) => { const pte = p.pt.get(span[0] + i); return pte && markTarget(pte) === 'file'; });
+        const fileSide = p.pt.mappings.some((m) => m.start < span[1] && m.start + m.pages > span[0] && markTarget({ kind: m.kind, fpage: 0 }) === 'file');
         if (result.purged === true && !may && !fileSide) {
           flag('purged-backed', `${p.name} step ${e.index} (vrange nonvolatile ${step.map}) reported purged: true, but no page of that range was purged while volatile`, [invokeLine, e.line]);
         }
@@ -459,7 +510,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
       const mappers: Array<[PState, number, Pte]> = [];
       for (const q of procs.values()) {
         if (q.cleanedAt) continue;
-        for (const [v, pte] of q.pt) if ((pte.kind === 'file-shared' || pte.kind === 'file-private') && pte.file === file && pte.fpage === fp) mappers.push([q, v, pte]);
+        for (const [v, pte] of q.pt.mappersOf(file, fp)) mappers.push([q, v, pte]);
       }
       let ok = fileVol;
       if (!ok && policy === 'per-mm') {

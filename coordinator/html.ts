@@ -308,7 +308,17 @@ function spaceTime(m: Model): { header: string; svg: string } {
 const CELL_H = 22;
 const LABEL_W = 190;
 
-interface Row { id: string; kind: 'map' | 'file'; owner: string; name: string; what: string; pages: number }
+/** `at`: a long row's drawn page numbers (snapshot.ts lists touched pages only), and the position of each. */
+interface Row { id: string; kind: 'map' | 'file'; owner: string; name: string; what: string; pages: number; at?: Map<number, number>; total?: number }
+type SnapRow = { pages: string; at?: number[]; total?: number };
+/** Widens a row to hold a snapshot's row: its page count, or for a long row the union of its drawn pages. */
+function fitRow(row: Row, r: SnapRow): void {
+  if (!r.at) { row.pages = Math.max(row.pages, r.pages.length); return; }
+  row.total = r.total;
+  const pages = new Set([...(row.at?.keys() ?? []), ...r.at]);
+  row.at = new Map([...pages].sort((a, b) => a - b).map((p, i) => [p, i]));
+  row.pages = row.at.size;
+}
 
 const STATE_NAMES: Record<string, string> = { a: 'absent', r: 'resident', c: 'copy-on-write shared', p: 'purged', x: 'not mapped' };
 function stateName(c: string): string {
@@ -323,16 +333,16 @@ function pageMap(m: Model): string {
     for (const r of s.maps as Array<{ process: string; name: string; kind: string; file?: string; pages: string }>) {
       const id = `map ${r.process} ${r.name}`;
       const what = r.kind === 'anon' ? 'anonymous' : r.kind === 'shmem' ? 'shared anonymous' : r.kind === 'unmapped' ? 'unmapped' : `${r.file} ${r.kind === 'file-shared' ? 'shared' : 'private'}`;
-      const row = rows.get(id) ?? { id, kind: 'map', owner: r.process, name: r.name, what, pages: 0 };
-      row.pages = Math.max(row.pages, r.pages.length);
+      const row: Row = rows.get(id) ?? { id, kind: 'map', owner: r.process, name: r.name, what, pages: 0 };
+      fitRow(row, r);
       rows.set(id, row);
     }
   }
   for (const s of m.snapshots) {
     for (const f of s.files as Array<{ file: string; kind: string; pages: string }>) {
       const id = `file ${f.file}`;
-      const row = rows.get(id) ?? { id, kind: 'file', owner: KERNEL, name: f.file, what: `${f.kind} file, page cache`, pages: 0 };
-      row.pages = Math.max(row.pages, f.pages.length);
+      const row: Row = rows.get(id) ?? { id, kind: 'file', owner: KERNEL, name: f.file, what: `${f.kind} file, page cache`, pages: 0 };
+      fitRow(row, f);
       rows.set(id, row);
     }
   }
@@ -366,27 +376,32 @@ function pageMap(m: Model): string {
   for (const r of rows.values()) {
     const ry = rowY.get(r.id)!;
     const c = r.kind === 'file' ? '#334155' : m.colour.get(r.owner) ?? '#334155';
-    out.push(`<text class="rowlabel" x="8" y="${ry - 4}" fill="${c}">${r.kind === 'file' ? `file ${esc(r.name)}` : `${esc(r.owner)} \u00b7 ${esc(r.name)}`}<tspan class="what"> ${esc(r.what)}</tspan></text>`);
-    for (let p = 0; p < r.pages; p++) out.push(`<text class="pageno" x="${LABEL_W - 6}" y="${ry + p * CELL_H + 14}" text-anchor="end">page ${p}</text>`);
+    const what = r.at ? `${r.what}; ${r.total} pages, only the ${r.pages} touched drawn` : r.what;
+    out.push(`<text class="rowlabel" x="8" y="${ry - 4}" fill="${c}">${r.kind === 'file' ? `file ${esc(r.name)}` : `${esc(r.owner)} \u00b7 ${esc(r.name)}`}<tspan class="what"> ${esc(what)}</tspan></text>`);
+    const pageNo = r.at ? [...r.at.keys()] : undefined;
+    for (let p = 0; p < r.pages; p++) out.push(`<text class="pageno" x="${LABEL_W - 6}" y="${ry + p * CELL_H + 14}" text-anchor="end">page ${pageNo ? pageNo[p] : p}</text>`);
   }
   m.snapshots.forEach((s, i) => {
     const cx = LABEL_W + i * CELL_W;
     const key = m.owner.get(s.seq);
-    const cell = (r: Row, pages: string, attrs: string) => {
+    const cell = (r: Row, snap: SnapRow, attrs: string) => {
       const ry = rowY.get(r.id)!;
-      for (let p = 0; p < pages.length; p++) {
-        const st = pages[p]!;
+      const pages = snap.pages;
+      for (let k = 0; k < pages.length; k++) {
+        // A long row: the k-th letter is page snap.at[k], drawn at that page's position in the row.
+        const p = snap.at && r.at ? r.at.get(snap.at[k]!)! : k;
+        const st = pages[k]!;
         const vol = st !== 'x' && st !== st.toLowerCase();
-        out.push(`<g class="cell s-${st.toLowerCase()}${vol ? ' vol' : ''}" ${attrs} data-page="${p}" data-snap="${i}" data-state="${st}"${key ? ` data-step="${key}"` : ''}>`
+        out.push(`<g class="cell s-${st.toLowerCase()}${vol ? ' vol' : ''}" ${attrs} data-page="${snap.at ? snap.at[k] : p}" data-snap="${i}" data-state="${st}"${key ? ` data-step="${key}"` : ''}>`
           + `<rect x="${cx + 2}" y="${ry + p * CELL_H + 1}" width="${CELL_W - 4}" height="${CELL_H - 3}" rx="3"/>`
           + (vol ? `<rect class="stripes" x="${cx + 2}" y="${ry + p * CELL_H + 1}" width="${CELL_W - 4}" height="${CELL_H - 3}" rx="3"/>` : '')
-          + `<title>${esc(r.kind === 'file' ? `file ${r.name}` : `${r.owner} ${r.name}`)} page ${p}: ${stateName(st)}</title></g>`);
+          + `<title>${esc(r.kind === 'file' ? `file ${r.name}` : `${r.owner} ${r.name}`)} page ${snap.at ? snap.at[k] : p}: ${stateName(st)}</title></g>`);
       }
     };
-    for (const r of s.maps as Array<{ process: string; name: string; pages: string }>) {
-      cell(rows.get(`map ${r.process} ${r.name}`)!, r.pages, `data-owner="${esc(r.process)}" data-map="${esc(r.name)}"`);
+    for (const r of s.maps as Array<SnapRow & { process: string; name: string }>) {
+      cell(rows.get(`map ${r.process} ${r.name}`)!, r, `data-owner="${esc(r.process)}" data-map="${esc(r.name)}"`);
     }
-    for (const f of s.files as Array<{ file: string; pages: string }>) cell(rows.get(`file ${f.file}`)!, f.pages, `data-file="${esc(f.file)}"`);
+    for (const f of s.files as Array<SnapRow & { file: string }>) cell(rows.get(`file ${f.file}`)!, f, `data-file="${esc(f.file)}"`);
   });
   return `<svg id="pagemap" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${out.join('\n')}</svg>`;
 }

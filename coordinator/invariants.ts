@@ -18,7 +18,7 @@ function framesConserved(k: Kernel): InvariantResult {
   try { k.frames.assertConserved(); } catch (e) { problems.push((e as Error).message); }
   for (const f of k.frames.usedFrames()) {
     const fileId = k.frames.ownerFile[f]!;
-    const inCache = fileId >= 0 && k.files[fileId]!.cache[k.frames.ownerPage[f]!] === f ? 1 : 0;
+    const inCache = fileId >= 0 && k.files[fileId]!.cache.get(k.frames.ownerPage[f]!) === f ? 1 : 0;
     const want = k.rmap.referencesTo(f) + inCache;
     if (k.frames.refcount[f] !== want) problems.push(`frame ${f}: refcount ${k.frames.refcount[f]} but ${want} references`);
   }

@@ -9,7 +9,7 @@
 import type { AgentMsg, KernelMsg, SysCall, SysRet } from '../shared/messages.js';
 import type { KernelStep, ProcessStep, RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
 import { KernelSocket } from '../shared/transport.js';
-import { agentPoolMax, agentPoolSize, fdsPerProcessMax, processesMax, valueBytesMax } from '../shared/limits.js';
+import { agentPoolMax, fdsPerProcessMax, processesMax, queryPagesMax, valueBytesMax } from '../shared/limits.js';
 import type { MapperVote, PageFacts } from '../shared/policy.js';
 import { FrameTable } from './frames.js';
 import { Rmap } from './rmap.js';
@@ -32,7 +32,7 @@ export interface KernelOptions {
   faults?: FaultPlan;
   /** Record a page-map `snapshot` after every step and cleanup (for `--html`); agents send mm views. */
   snapshots?: boolean;
-  /** Agents kept started ahead of forks; default: the scenario's forks, within agentPoolSize..agentPoolMax. 0: none (bench). */
+  /** Agents kept started ahead of forks; default: the forks still possible, at most agentPoolMax. 0: none (bench). */
   poolSize?: number;
   /** Agents on other machines (`vrange kernel --listen`); see coordinator/remote.ts. */
   remote?: RemoteOptions;
@@ -54,9 +54,10 @@ export class Kernel {
   readonly procs: Proc[] = [];
   /** pid -> process, for every process given a pid (procByPid). */
   private readonly pidIndex = new Map<number, Proc>();
-  /** The same processes by name, and the forked ones not yet born (a fork looks up and counts without a scan). */
+  /** The same processes by name (a fork looks up without a scan). */
   private readonly procByName = new Map<string, Proc>();
-  private unbornForks = 0;
+  /** Each process's `fork` steps as [index, child], for the warm pool's count of forks still possible. */
+  private readonly forkSteps = new Map<Proc, Array<[number, string]>>();
   readonly history: History;
   readonly faults: FaultPlan;
   readonly snapshots: Snapshots | undefined;
@@ -108,7 +109,9 @@ export class Kernel {
       const p = new Proc(spec);
       this.procs.push(p);
       this.procByName.set(p.name, p);
-      if (spec.forked) this.unbornForks++;
+      const forks: Array<[number, string]> = [];
+      spec.steps.forEach((st, i) => { if (st.op === 'fork') forks.push([i, st.child]); });
+      if (forks.length > 0) this.forkSteps.set(p, forks);
     }
     const endpoint = `ipc://${opts.runDir}/kernel.sock`;
     this.socket = new KernelSocket(endpoint, (err) => {
@@ -152,13 +155,34 @@ export class Kernel {
   }
 
   /**
-   * How many started agents to keep waiting for forks: one per forked process not yet born (so a
-   * fork does not wait for Node to start), at least agentPoolSize, at most agentPoolMax.
+   * How many started agents to keep waiting for forks (so that a fork does not wait for Node to
+   * start): one per fork still possible, at most agentPoolMax. A `forked` process no fork step
+   * can create any more gets none: agents are started for processes that will run.
    */
   private warmPoolSize(): number {
     if (this.opts.poolSize !== undefined) return this.opts.poolSize;
-    return Math.min(agentPoolMax, Math.max(agentPoolSize, this.unbornForks));
+    return this.forksPossible(agentPoolMax);
   }
+
+  /**
+   * Unborn `forked` processes (at most `cap` counted) that a `fork` step not yet run names, in a
+   * process that is alive or not yet born. O(fork steps): called at boot and at each birth.
+   */
+  forksPossible(cap: number): number {
+    const children = new Set<string>();
+    for (const [p, forks] of this.forkSteps) {
+      if (p.state !== 'running' && p.state !== 'unborn') continue;
+      for (let k = forks.length - 1; k >= 0 && forks[k]![0] >= p.nextStep; k--) {
+        const child = this.procByName.get(forks[k]![1]);
+        if (child?.spec.forked && child.state === 'unborn') children.add(child.name);
+        if (children.size >= cap) return cap;
+      }
+    }
+    return children.size;
+  }
+
+  /** Agents started so far (local children; the memory tests bound it). */
+  get agentsStarted(): number { return this.pool.all.size; }
 
   /** Gives a process an agent and a pid, and starts it (its first step waits for a grant in lockstep). */
   private async birth(proc: Proc, parent: Proc | undefined, mm?: import('../shared/messages.js').MmSnapshot, pid = this.nextPid++): Promise<void> {
@@ -584,7 +608,7 @@ export class Kernel {
 
   /** Touching a purged file page while the file's range is still volatile raises SIGBUS. */
   private fileSigbus(file: AddressSpace, page: number): boolean {
-    return this.config.access === 'sigbus' && file.purged[page] === 1 && file.isVolatile(page);
+    return this.config.access === 'sigbus' && file.purged.has(page) && file.isVolatile(page);
   }
 
   private sysRead(proc: Proc, vpage: number, frame: number): Omit<SysRet, 't' | 're'> {
@@ -598,7 +622,7 @@ export class Kernel {
     const fp = this.filePageOf(proc, vpage);
     if (!fp) return { value: '' };
     if (this.fileSigbus(fp.file, fp.page)) return { signal: 'SIGBUS' };
-    const f = fp.file.cache[fp.page]!;
+    const f = fp.file.frameAt(fp.page);
     if (f < 0) return { value: '' }; // a hole: the shared zero page, no frame taken
     if (!this.rmap.lookup(proc.pid, vpage)) {
       this.rmap.add(proc.pid, vpage, f, fp.share === 'private' ? 'file-private' : 'file-shared');
@@ -625,14 +649,14 @@ export class Kernel {
       this.frames.decref(nf); // rmap.add took the mapping's reference
       return { frame: nf };
     }
-    let f = fp.file.cache[fp.page]!;
+    let f = fp.file.frameAt(fp.page);
     if (f < 0) {
       const nf = await this.allocFrame(proc);
       if (nf < 0) return undefined;
       if (this.fileSigbus(fp.file, fp.page)) { this.frames.decref(nf); return { signal: 'SIGBUS' }; }
-      if (fp.file.cache[fp.page]! >= 0) this.frames.decref(nf); // filled meanwhile by another writer
+      if (fp.file.cache.has(fp.page)) this.frames.decref(nf); // filled meanwhile by another writer
       else fp.file.insert(fp.page, nf, this.frames);
-      f = fp.file.cache[fp.page]!;
+      f = fp.file.frameAt(fp.page);
     }
     this.frames.write(f, m.value, ++this.accessClock);
     const e = this.rmap.lookup(proc.pid, m.vpage);
@@ -750,7 +774,12 @@ export class Kernel {
       return { bytes };
     }
     let purged = false;
-    for (let p = m.start; p < end; p++) if (file.purged[p]) { purged = true; file.purged[p] = 0; }
+    // Over the span or the purged pages, whichever is smaller.
+    if (m.pages <= file.purged.size) {
+      for (let p = m.start; p < end; p++) if (file.purged.delete(p)) purged = true;
+    } else {
+      for (const p of [...file.purged]) if (p >= m.start && p < end) { purged = true; file.purged.delete(p); }
+    }
     file.ranges.unmark(m.start, end);
     this.history.add('file-nonvolatile', { file: file.name, start: m.start, pages: m.pages, purged, by: proc.name });
     return { bytes, purged };
@@ -760,18 +789,19 @@ export class Kernel {
     const fp = this.filePageOf(proc, vpage);
     if (!fp) return { resident: false, volatile: false, purged: false };
     const own = fp.file.kind !== 'shmem';
-    return { resident: fp.file.cache[fp.page]! >= 0, volatile: own && fp.file.isVolatile(fp.page), purged: own && fp.file.purged[fp.page] === 1 };
+    return { resident: fp.file.cache.has(fp.page), volatile: own && fp.file.isVolatile(fp.page), purged: own && fp.file.purged.has(fp.page) };
   }
 
   private sysQueryFd(proc: Proc, fd: number, start: number, pages: number): Omit<SysRet, 't' | 're'> {
     if (pages <= 0) return { errno: 'EINVAL' };
+    if (pages > queryPagesMax) return { errno: 'E2BIG' };
     const id = proc.fds.get(fd);
     if (id === undefined) return { errno: 'EBADF' };
     const file = this.files[id]!;
     if (start + pages > file.pages) return { errno: 'EINVAL' };
     const list = [];
     for (let p = start; p < start + pages; p++) {
-      list.push({ page: p, resident: file.cache[p]! >= 0, volatile: file.isVolatile(p), purged: file.purged[p] === 1 });
+      list.push({ page: p, resident: file.cache.has(p), volatile: file.isVolatile(p), purged: file.purged.has(p) });
     }
     return { pages: list };
   }
@@ -787,19 +817,29 @@ export class Kernel {
     const stale: Array<[number, number]> = [];
     if (!Array.isArray(mm?.vmas)) return this.efault(parent, 'fork', { mm: typeof mm }, 'no mm snapshot');
     for (const v of mm.vmas) {
-      // An Int32Array from the product's agents; a remote peer may send a plain array (checked element by element).
-      if (!(v?.frames instanceof Int32Array || Array.isArray(v?.frames)) || !Number.isInteger(v.start)) return this.efault(parent, 'fork', { vma: v?.start }, 'a malformed mm snapshot');
-      for (let i = 0; i < v.frames.length; i++) {
-        const f = v.frames[i]!;
+      // Typed arrays from the product's agents; a remote peer may send plain arrays (checked element by element).
+      // `at` lists the entries' page indexes (a sparse snapshot); without it entry k is page k.
+      const at = v?.at;
+      if (!(v?.frames instanceof Int32Array || Array.isArray(v?.frames)) || !Number.isInteger(v.start)
+        || (at !== undefined && !((at instanceof Float64Array || Array.isArray(at)) && at.length === v.frames.length))) {
+        return this.efault(parent, 'fork', { vma: v?.start }, 'a malformed mm snapshot');
+      }
+      for (let k = 0; k < v.frames.length; k++) {
+        const i = at ? at[k]! : k;
+        // Entries name distinct pages of the VMA, ascending (the child's page table is built from them).
+        if (at && !(Number.isInteger(i) && i >= 0 && i < v.pages && (k === 0 || i > at[k - 1]!))) {
+          return this.efault(parent, 'fork', { vma: v.start, entry: i }, 'a malformed mm snapshot');
+        }
+        const f = v.frames[k]!;
         if (f === -1) continue;
-        const e = Number.isInteger(f) && f >= 0 ? this.rmap.lookup(parent.pid, v.start + i) : undefined;
-        if (e && e.kind === 'anon' && e.frame === f) shared.push([v.start + i, f]);
-        else if (Number.isInteger(f) && this.rmap.wasPurgedFrom(parent.pid, v.start + i, f)) stale.push([v.start + i, f]);
-        else return this.efault(parent, 'fork', { vpage: v.start + i, frame: f }, 'a frame its mm does not map at that page');
+        const vpage = v.start + i;
+        const e = Number.isInteger(f) && f >= 0 && Number.isInteger(i) ? this.rmap.lookup(parent.pid, vpage) : undefined;
+        if (e && e.kind === 'anon' && e.frame === f) shared.push([vpage, f]);
+        else if (Number.isInteger(f) && Number.isInteger(i) && this.rmap.wasPurgedFrom(parent.pid, vpage, f)) stale.push([vpage, f]);
+        else return this.efault(parent, 'fork', { vpage, frame: f }, 'a frame its mm does not map at that page');
       }
     }
     child.state = 'running'; // claimed; the agent is attached below
-    this.unbornForks--;
     child.fds = new Map(parent.fds);
     for (const id of child.fds.values()) this.files[id]!.openCount++;
     child.vmas = parent.vmas.map((v) => ({ ...v }));
@@ -903,7 +943,7 @@ export class Kernel {
     if (file.openCount < 0) throw new Error(`kernel invariant: ${file.name} open count ${file.openCount}`);
     if (file.openCount > 0) return undefined;
     if (this.procs.some((p) => p.vmas.some((v) => v.fileId === file.id))) return undefined;
-    const hadState = file.ranges.size > 0 || file.purged.some((b) => b === 1) || (file.kind !== 'tmpfs' && file.residentPages() > 0);
+    const hadState = file.ranges.size > 0 || file.purged.size > 0 || (file.kind !== 'tmpfs' && file.residentPages() > 0);
     const freed = file.finalRelease(this.frames);
     if (hadState) this.history.add('final-release', { file: file.name, fileKind: file.kind, framesFreed: freed });
     return freed;
@@ -998,7 +1038,7 @@ export class Kernel {
     if (e && e.kind === 'anon') return e.frame;
     const fp = this.filePageOf(proc, vpage);
     if (!fp || !this.asksMm(fp.file, fp.share)) return -1;
-    return fp.file.cache[fp.page]!;
+    return fp.file.frameAt(fp.page);
   }
 
   /** The file's own volatile ranges with resident candidate pages, as purge units. */
@@ -1008,13 +1048,18 @@ export class Kernel {
     for (const file of this.files) {
       if (file.kind === 'shmem' || file.ranges.size === 0) continue;
       const byId = new Map<number, { at: number; frames: number[]; start: number }>();
+      let span = 0;
       for (const r of file.ranges.all()) {
-        let u = byId.get(r.id);
-        if (!u) byId.set(r.id, (u = { at: r.markedAt, frames: [], start: r.start }));
-        for (let p = r.start; p < r.end; p++) {
-          const f = file.cache[p]!;
-          if (f >= 0 && cand.has(f)) u.frames.push(f);
-        }
+        if (!byId.has(r.id)) byId.set(r.id, { at: r.markedAt, frames: [], start: r.start });
+        span += r.end - r.start;
+      }
+      // Each range's resident pages, ascending: walk the ranges' pages or the page cache, whichever is smaller.
+      const resident = span <= file.cache.size
+        ? file.ranges.all().flatMap((r) => file.cachedIn(r.start, r.end))
+        : file.cachedIn(0, file.pages);
+      for (const [p, f] of resident) {
+        const r = file.ranges.at(p);
+        if (r && cand.has(f)) byId.get(r.id)!.frames.push(f);
       }
       for (const [id, u] of byId) {
         if (u.frames.length === 0) continue;
@@ -1079,7 +1124,7 @@ export class Kernel {
     } else {
       const file = this.files[fileId]!;
       const page = this.frames.ownerPage[frame]!;
-      if (file.kind !== 'shmem' && file.isVolatile(page)) file.purged[page] = 1;
+      if (file.kind !== 'shmem' && file.isVolatile(page)) file.purged.add(page);
       for (const m of [...this.rmap.mappers(frame)]) {
         if (m.kind === 'file-private') throw new Error(`kernel invariant: purging ${file.name} page ${page} still shared with a private mapping of pid ${m.pid}`);
         this.rmap.remove(m.pid, m.vpage);

@@ -67,14 +67,30 @@ export function describeResult(r: StepResult): string {
   for (const [k, v] of Object.entries(r)) {
     if (k === 'ok') continue;
     if (k === 'pages' && Array.isArray(v)) {
-      parts.push('pages ' + (v as Array<{ page: number; resident: boolean; volatile: boolean; purged: boolean }>).map((p) =>
-        `${p.page}:${p.resident ? 'R' : '-'}${p.volatile ? 'V' : '-'}${p.purged ? 'P' : '-'}`).join(' ') + ' (R resident, V volatile, P purged)');
+      parts.push('pages ' + pagesText(v as QueryPage[]) + ' (R resident, V volatile, P purged)');
     } else if (k === 'mismatches') {
       parts.push('MISMATCH ' + (v as Array<{ field: string; expected: unknown; actual: unknown }>).map((m) =>
         `${m.field}: expected ${JSON.stringify(m.expected)}, found ${JSON.stringify(m.actual)}`).join('; '));
     } else parts.push(`${k}=${JSON.stringify(v)}`);
   }
   return (r.ok ? 'ok' : 'failed') + (parts.length ? ' ' + parts.join(' ') : '');
+}
+
+type QueryPage = { page: number; resident: boolean; volatile: boolean; purged: boolean };
+/** A query result's pages beyond this are told as runs (`0-4095:---`), at most this many runs. */
+const queryPagesTold = 64;
+
+/** `0:R-- 1:---`; a long result as runs of consecutive pages in the same state, so that a line stays short. */
+function pagesText(pages: QueryPage[]): string {
+  const st = (p: QueryPage) => `${p.resident ? 'R' : '-'}${p.volatile ? 'V' : '-'}${p.purged ? 'P' : '-'}`;
+  if (pages.length <= queryPagesTold) return pages.map((p) => `${p.page}:${st(p)}`).join(' ');
+  const runs: Array<[number, number, string]> = [];
+  for (const p of pages) {
+    const last = runs[runs.length - 1];
+    if (last && last[1] + 1 === p.page && last[2] === st(p)) last[1] = p.page; else runs.push([p.page, p.page, st(p)]);
+  }
+  const told = runs.slice(0, queryPagesTold).map(([a, b, s]) => (a === b ? `${a}:${s}` : `${a}-${b}:${s}`)).join(' ');
+  return runs.length > queryPagesTold ? `${told} ... (${runs.length - queryPagesTold} more runs of ${pages.length} pages)` : told;
 }
 
 /** Each mapper's part in a decision, in words; only what the policy looked at. */

@@ -15,6 +15,11 @@
 //   p / P  purged: the frame was thrown away while volatile, and nothing has marked it
 //          non-volatile since
 //   x      not mapped any more (munmap of part of the binding)
+//
+// A row (a binding or a file) of more than pageMapRowPagesMax pages is not drawn page by page: it
+// lists only touched pages (a page-table entry, a page-cache page, a purge mark), at most
+// pageMapRowPagesMax of them, with their page numbers in `at` and the row's length in `total`. A
+// page once drawn stays in its row. So a snapshot costs O(touched pages), never O(mapped pages).
 
 import type { MmView } from '../shared/messages.js';
 import type { HistoryEvent } from './history.js';
@@ -23,12 +28,18 @@ import type { Proc } from './process_table.js';
 
 export type PageState = 'a' | 'A' | 'r' | 'R' | 'c' | 'C' | 'p' | 'P' | 'x';
 
-export interface MapRow { process: string; name: string; kind: string; file?: string; pages: string }
-export interface FileRow { file: string; kind: string; pages: string }
+/** Rows longer than this list touched pages only, at most this many (see above). */
+export const pageMapRowPagesMax = 256;
+
+/** `at` and `total` only for a long row: `pages[k]` is the state of page `at[k]` of `total`. */
+export interface MapRow { process: string; name: string; kind: string; file?: string; pages: string; at?: number[]; total?: number }
+export interface FileRow { file: string; kind: string; pages: string; at?: number[]; total?: number }
 export interface SnapshotFields { after: number; frames: { used: number; total: number }; maps: MapRow[]; files: FileRow[] }
 
 export class Snapshots {
   private readonly views = new Map<string, { view: MmView; purged: Set<number> }>();
+  /** Long rows: the pages drawn so far (a page once drawn stays), by row key. */
+  private readonly drawn = new Map<string, Set<number>>();
 
   constructor(private readonly k: Kernel) {}
 
@@ -57,24 +68,62 @@ export class Snapshots {
       for (const [name, addr, pages] of v.view.maps) {
         const vma = proc.vmaAt(addr);
         const file = vma && vma.fileId >= 0 ? k.files[vma.fileId] : undefined;
+        const row: MapRow = { process: proc.name, name, kind: vma?.kind ?? 'unmapped', ...(file && file.kind !== 'shmem' ? { file: file.name } : {}), pages: '' };
+        const at = pages > pageMapRowPagesMax ? this.drawnPages(`m\u0000${proc.name}\u0000${name}`, this.touchedMapPages(proc, addr, pages, v.purged)) : undefined;
         let cells = '';
-        for (let i = 0; i < pages; i++) cells += this.mapPage(proc, addr + i, v.view, v.purged);
-        maps.push({ process: proc.name, name, kind: vma?.kind ?? 'unmapped', ...(file && file.kind !== 'shmem' ? { file: file.name } : {}), pages: cells });
+        if (at) for (const i of at) cells += this.mapPage(proc, addr + i, v.view, v.purged);
+        else for (let i = 0; i < pages; i++) cells += this.mapPage(proc, addr + i, v.view, v.purged);
+        row.pages = cells;
+        if (at) { row.at = at; row.total = pages; }
+        maps.push(row);
       }
     }
     const files: FileRow[] = [];
     for (const f of k.files) {
       if (f.kind === 'shmem') continue; // a shared anonymous mapping's hidden file: its mappings show it
       let cells = '';
-      for (let p = 0; p < f.pages; p++) {
-        const frame = f.cache[p]!;
+      const at = f.pages > pageMapRowPagesMax ? this.drawnPages(`f\u0000${f.name}`, [...f.cache.keys(), ...f.purged]) : undefined;
+      const letter = (p: number) => {
+        const frame = f.frameAt(p);
         const cow = frame >= 0 && k.rmap.mappers(frame).some((m) => m.kind === 'file-private');
-        const base = frame >= 0 ? (cow ? 'c' : 'r') : f.purged[p] ? 'p' : 'a';
-        cells += f.isVolatile(p) ? base.toUpperCase() : base;
-      }
-      files.push({ file: f.name, kind: f.kind, pages: cells });
+        const base = frame >= 0 ? (cow ? 'c' : 'r') : f.purged.has(p) ? 'p' : 'a';
+        return f.isVolatile(p) ? base.toUpperCase() : base;
+      };
+      if (at) for (const p of at) cells += letter(p);
+      else for (let p = 0; p < f.pages; p++) cells += letter(p);
+      files.push({ file: f.name, kind: f.kind, pages: cells, ...(at ? { at, total: f.pages } : {}) });
     }
     return { after, frames: { used: k.frames.used, total: k.frames.total }, maps, files };
+  }
+
+  /** Adds `touched` to the row's drawn pages (up to pageMapRowPagesMax); returns them ascending. */
+  private drawnPages(key: string, touched: Iterable<number>): number[] {
+    let set = this.drawn.get(key);
+    if (!set) this.drawn.set(key, (set = new Set()));
+    for (const p of touched) {
+      if (set.size >= pageMapRowPagesMax) break;
+      set.add(p);
+    }
+    return [...set].sort((a, b) => a - b);
+  }
+
+  /** Pages (indexes in the binding) with a page-table entry, a page-cache page or a purge mark. */
+  private touchedMapPages(proc: Proc, addr: number, pages: number, purgedSet: Set<number>): number[] {
+    const k = this.k;
+    const end = addr + pages;
+    const out: number[] = [];
+    for (const e of k.rmap.entriesIn(proc.pid, addr, end)) out.push(e.vpage - addr);
+    for (const v of purgedSet) if (v >= addr && v < end) out.push(v - addr);
+    for (const vma of proc.vmas) {
+      if (vma.fileId < 0 || vma.start >= end || vma.start + vma.pages <= addr) continue;
+      const file = k.files[vma.fileId]!;
+      const from = Math.max(addr, vma.start);
+      const to = Math.min(end, vma.start + vma.pages);
+      const fp = (v: number) => vma.offset + (v - vma.start);
+      if (vma.kind !== 'file-private') for (const [p] of file.cachedIn(fp(from), fp(to))) out.push(vma.start + (p - vma.offset) - addr);
+      for (const p of file.purged) if (p >= fp(from) && p < fp(to)) out.push(vma.start + (p - vma.offset) - addr);
+    }
+    return out.sort((a, b) => a - b);
   }
 
   private mapPage(proc: Proc, vpage: number, view: MmView, purgedSet: Set<number>): PageState {
@@ -93,10 +142,10 @@ export class Snapshots {
       // A shared file page mapped by many is simply resident; an anonymous frame mapped by more
       // than one page table (after fork), or a private file page not yet copied, is copy-on-write.
       base = e.kind === 'file-private' || (e.kind === 'anon' && k.rmap.referencesTo(e.frame) > 1) ? 'c' : 'r';
-    } else if (file && vma.kind !== 'file-private' && file.cache[page]! >= 0) {
+    } else if (file && vma.kind !== 'file-private' && file.cache.has(page)) {
       base = 'r'; // a shared page in the page cache this process has not faulted in yet
     } else {
-      const filePurged = file !== undefined && vma.kind !== 'file-private' && file.purged[page] === 1;
+      const filePurged = file !== undefined && vma.kind !== 'file-private' && file.purged.has(page);
       base = purgedSet.has(vpage) || filePurged ? 'p' : 'a';
     }
     return (volatile ? base.toUpperCase() : base) as PageState;

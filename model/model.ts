@@ -21,6 +21,8 @@ const PAGE_BYTES = 4096;
 const FIRST_VPAGE = 1; // page 0 stays unmapped, like NULL: the first mapping is at 4096
 const FIRST_FD = 3;
 const FIRST_PID = 2;
+/** docs/semantics.md: a `query` of more pages than this is E2BIG (its result is one entry per page). */
+const QUERY_PAGES_MAX = 65_536;
 
 // ---- plain data ---------------------------------------------------------------------------------
 
@@ -62,12 +64,12 @@ function cut(pieces: Piece[], s: number, e: number): Piece[] {
   return out;
 }
 
-/** Sorted pages -> maximal [start, end) runs. */
-function runsOf(pages: number[]): Array<[number, number]> {
+/** [start, end) runs -> sorted, maximal runs (runs that touch or overlap are joined). */
+function mergeSpans(spans: Array<[number, number]>): Array<[number, number]> {
   const out: Array<[number, number]> = [];
-  for (const p of pages) {
+  for (const [s, e] of [...spans].sort((a, b) => a[0] - b[0])) {
     const last = out.at(-1);
-    if (last && last[1] === p) last[1] = p + 1; else out.push([p, p + 1]);
+    if (last && last[1] >= s) last[1] = Math.max(last[1], e); else out.push([s, e]);
   }
   return out;
 }
@@ -489,8 +491,18 @@ class Model {
   }
 
   fullyMapped(p: Proc, s: number, e: number): boolean {
-    for (let v = s; v < e; v++) if (!this.vmaAt(p, v)) return false;
-    return true;
+    let next = s;
+    for (const seg of this.segments(p, s, e)) {
+      if (seg.from !== next) return false;
+      next = seg.to;
+    }
+    return next >= e;
+  }
+
+  /** The VMA pieces covering [s, e), ascending (gaps absent): a span costs O(VMAs), not O(pages). */
+  segments(p: Proc, s: number, e: number): Array<{ vma: Vma; from: number; to: number }> {
+    return p.vmas.filter((v) => v.start < e && v.start + v.pages > s).sort((a, b) => a.start - b.start)
+      .map((vma) => ({ vma, from: Math.max(s, vma.start), to: Math.min(e, vma.start + vma.pages) }));
   }
 
   /** Lowest free gap of `pages` pages from FIRST_VPAGE (first fit; freed addresses are reused). */
@@ -559,6 +571,7 @@ class Model {
       case 'query': {
         if (step.map === undefined) return undefined;
         if (step.pages === 0) return { errno: 'EINVAL' };
+        if (step.pages > QUERY_PAGES_MAX) return { errno: 'E2BIG' };
         const s = this.mapStart(p, step.map) + step.page;
         return this.fullyMapped(p, s, s + step.pages) ? { s, e: s + step.pages } : { errno: 'ENOMEM' };
       }
@@ -723,19 +736,19 @@ class Model {
   vrange(p: Proc, step: ProcessStep & { op: 'vrange' }, markedAt: number): Outcome {
     const sp = this.span(p, step)!;
     if ('errno' in sp) return err(sp.errno);
-    // Each page goes to the file (shared-file, shared file mapping) or to this mm.
-    const mmPages: number[] = [];
-    const filePages = new Map<FileObj, number[]>();
-    for (let v = sp.s; v < sp.e; v++) {
-      const vma = this.vmaAt(p, v)!;
+    // Each page goes to the file (shared-file, shared file mapping) or to this mm: as runs of
+    // pages, one per VMA piece (merged where they touch), never one entry per page.
+    const mmPages: Array<[number, number]> = [];
+    const filePages = new Map<FileObj, Array<[number, number]>>();
+    for (const { vma, from, to } of this.segments(p, sp.s, sp.e)) {
       if (vma.file && vma.file.kind !== 'shmem' && vma.share === 'shared' && this.policy === 'shared-file') {
-        filePages.set(vma.file, [...(filePages.get(vma.file) ?? []), vma.offset + v - vma.start]);
-      } else mmPages.push(v);
+        filePages.set(vma.file, [...(filePages.get(vma.file) ?? []), [vma.offset + from - vma.start, vma.offset + to - vma.start]]);
+      } else mmPages.push([from, to]);
     }
     const bytes = (sp.e - sp.s) * PAGE_BYTES;
     if (step.mode === 'volatile') {
       p.ranges = this.mark(p.ranges, mmPages, markedAt);
-      for (const [f, fps] of filePages) f.ranges = this.mark(f.ranges, fps.sort((a, b) => a - b), markedAt);
+      for (const [f, fps] of filePages) f.ranges = this.mark(f.ranges, fps, markedAt);
       return ok({ bytes });
     }
     let purged = this.unmark(p, mmPages);
@@ -749,31 +762,34 @@ class Model {
     const r = this.pageRange(step);
     if ('errno' in r) return err(r.errno);
     if (r.first + r.n > f.pages) return err('EINVAL');
-    const fps = Array.from({ length: r.n }, (_, i) => r.first + i);
+    const fps: Array<[number, number]> = [[r.first, r.first + r.n]];
     const bytes = r.n * PAGE_BYTES;
     if (step.mode === 'volatile') { f.ranges = this.mark(f.ranges, fps, markedAt); return ok({ bytes }); }
     return ok({ bytes, purged: this.unmark(f, fps) });
   }
 
-  /** One call, one range (one id), whatever pieces it takes. Purged markers are kept. */
-  mark(pieces: Piece[], pages: number[], markedAt: number): Piece[] {
-    if (pages.length === 0) return pieces;
+  /** One call, one range (one id), whatever pieces it takes. Purged markers are kept. `spans`: [start, end) page runs. */
+  mark(pieces: Piece[], spans: Array<[number, number]>, markedAt: number): Piece[] {
+    if (spans.length === 0) return pieces;
     const id = ++this.ids;
-    for (const [s, e] of runsOf(pages)) pieces = [...cut(pieces, s, e), { id, start: s, end: e, markedAt }];
+    for (const [s, e] of mergeSpans(spans)) pieces = [...cut(pieces, s, e), { id, start: s, end: e, markedAt }];
     return pieces;
   }
 
-  /** Nonvolatile: true iff a page of this span was purged while volatile; the markers go. */
-  unmark(store: { ranges: Piece[]; purged: Set<number> }, pages: number[]): boolean {
+  /** Nonvolatile: true iff a page of these [start, end) runs was purged while volatile; the markers go. */
+  unmark(store: { ranges: Piece[]; purged: Set<number> }, spans: Array<[number, number]>): boolean {
     let purged = false;
-    for (const pg of pages) purged = store.purged.delete(pg) || purged;
-    for (const [s, e] of runsOf(pages)) store.ranges = cut(store.ranges, s, e);
+    for (const pg of [...store.purged]) {
+      if (spans.some(([s, e]) => pg >= s && pg < e)) { store.purged.delete(pg); purged = true; }
+    }
+    for (const [s, e] of mergeSpans(spans)) store.ranges = cut(store.ranges, s, e);
     return purged;
   }
 
   query(p: Proc, step: ProcessStep & { op: 'query' }): Outcome {
     if (step.fd !== undefined) {
       if (step.pages === 0) return err('EINVAL');
+      if (step.pages > QUERY_PAGES_MAX) return err('E2BIG');
       const f = this.fdFile(p, step.fd);
       if (!f) return err('EBADF');
       if (step.page + step.pages > f.pages) return err('EINVAL');

@@ -1,10 +1,12 @@
 // Limits, one named constant each, with the unit in the name (TigerStyle).
 // A run that would pass one stops with a message rather than growing without bound.
 
-/** Agents started ahead of time so that a fork does not pay a Node start-up. */
-export const agentPoolSize = 2;
-/** At most this many agents waiting in the pool, however many forks the scenario has. */
-export const agentPoolMax = 128;
+/**
+ * Agents started ahead of time so that a fork does not pay a Node start-up: one per fork still
+ * possible (a `fork` step not yet run names an unborn child), at most this many, however many
+ * `forked` processes the scenario declares (each idle agent is a Node process, some 40 MB).
+ */
+export const agentPoolMax = 4;
 /**
  * A mapper silent this long while the kernel waits for its answer (to a prepare) or its ack (of a
  * commit) has its pages kept. Counted from the prepare or commit, or from the last message the
@@ -34,6 +36,11 @@ export const fdsPerProcessMax = 1_024;
 export const vpagesMax = 2 ** 36;
 /** Volatile range pieces per mm or per file. */
 export const rangesPerSetMax = 1_000_000;
+/**
+ * Pages one `query` may ask about: its result has one entry per page, so a larger query is E2BIG
+ * (docs/semantics.md) rather than a result of millions of entries in every report.
+ */
+export const queryPagesMax = 65_536;
 /** Byte length of one page value (a write's string). */
 export const valueBytesMax = 4_096;
 /** Events kept in one run's history. */

@@ -18,9 +18,14 @@ export interface MmSnapshot {
 }
 export interface VmaSnapshot {
   start: number; pages: number; kind: VmaKind; fileId: number; offset: number;
-  /** One frame per page, -1 = no frame. Typed arrays cross the socket as their bytes (the codec's `moreTypes`). */
+  /**
+   * The page-table entries that exist (touched pages only, never one per page of the VMA): `at[k]`
+   * is the page index in the VMA of entry k, ascending; `frames[k]` its frame (-1 none) and
+   * `flags[k]` its PTE flag bits (agents/mm.ts). Typed arrays cross the socket as their bytes (the
+   * codec's `moreTypes`). Without `at` (an older, dense snapshot) entry k is page k.
+   */
+  at?: Float64Array;
   frames: Int32Array;
-  /** PTE flag bits per page, see agents/mm.ts. */
   flags: Uint8Array;
 }
 export type VmaKind = 'anon' | 'shmem' | 'file-shared' | 'file-private';

@@ -57,10 +57,10 @@ test('final release: tmpfs keeps its pages, ashmem frees them; both lose volatil
     const file = new AddressSpace(0, 'f', 2, kind);
     file.insert(0, ft.alloc(0), ft);
     file.ranges.mark(0, 2, 1);
-    file.purged[1] = 1;
+    file.purged.add(1);
     const freed = file.finalRelease(ft);
     t.is(file.ranges.size, 0);
-    t.is(file.purged[1], 0);
+    t.false(file.purged.has(1));
     t.is(freed, kind === 'ashmem' ? 1 : 0);
     t.is(file.residentPages(), kind === 'ashmem' ? 0 : 1);
     if (kind === 'tmpfs') file.evict(0, ft);

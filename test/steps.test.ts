@@ -49,7 +49,7 @@ function build(w: World): Fake {
   }
   for (const v of w.purged) {
     const p = mm.pte(v);
-    if (p) p.vma.flags[p.i]! |= PTE_PURGED;
+    if (p) p.vma.setFlags(p.i, p.vma.flagsAt(p.i) | PTE_PURGED);
   }
   const held = new Map<number, number>();
   const calls: unknown[] = [];
@@ -67,7 +67,7 @@ function build(w: World): Fake {
 
 /** Everything a vrange can change, in a form deepEqual compares. */
 function state(f: Fake): unknown {
-  return { ranges: f.agent.mm.ranges.toJSON(), flags: f.agent.mm.vmas.map((v) => Array.from(v.flags)), calls: f.calls };
+  return { ranges: f.agent.mm.ranges.toJSON(), flags: f.agent.mm.vmas.map((v) => v.touchedIn(v.start, v.end).map((i) => [i, v.flagsAt(i)])), calls: f.calls };
 }
 
 type Got = { outcome: string } | { threw: string };
@@ -156,8 +156,8 @@ test('vrange on anonymous memory: result and detail shapes, purged pages cleared
   const out2 = await runStep(f.agent, { op: 'vrange', map: 'a', page: 0, pages: 8, mode: 'nonvolatile' });
   t.is(JSON.stringify(out2), JSON.stringify({ result: { ok: true, bytes: 8 * 4096, purged: true }, detail: { span: [1, 9], purgedPages: [3, 4] } }));
   t.deepEqual(f.agent.mm.ranges.coalesced(), []);
-  t.is(f.agent.mm.pte(3)!.vma.flags[2]! & PTE_PURGED, 0);
-  t.not(f.agent.mm.pte(9)!.vma.flags[8]! & PTE_PURGED, 0); // outside the span: kept
+  t.is(f.agent.mm.pte(3)!.vma.flagsAt(2) & PTE_PURGED, 0);
+  t.not(f.agent.mm.pte(9)!.vma.flagsAt(8) & PTE_PURGED, 0); // outside the span: kept
   t.deepEqual(f.calls, []);
   // Over the range limit: ENOMEM and the set unchanged.
   const g = build({ policy: 'shared-file', limit: 1, chunkSize: 128, purged: [], marked: [[10, 2]] });
