@@ -1,7 +1,8 @@
 // One run of one scenario: a run folder, a kernel, its agents, a schedule, the invariant checks,
 // the report. Everything the run started is ended before runScenario returns, even on failure.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { writeOutput } from '../shared/files.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kernel, expectationFor, matches } from './kernel.js';
@@ -77,7 +78,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   const report = buildReport(kernel, invariants);
   kernel.history.add('final', finalState(kernel));
   kernel.history.add('verdict', { ok: report.ok, failures: report.failures.length, invariants });
-  if (opts.trace) writeFileSync(opts.trace, kernel.history.toJsonLines());
+  if (opts.trace) writeOutput(opts.trace, kernel.history.toJsonLines());
   rmSync(runDir, { recursive: true, force: true });
   return { report, history: kernel.history.events };
 }
