@@ -223,16 +223,14 @@ const processSchema = strictObject('a process', {
 });
 
 const PROCESS_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
-const processMap = z.record(processSchema, allowedIs('a map of process name to process'))
+const PROCESS_NAME_RULE = `a letter then letters, digits, _ or - (${PROCESS_NAME.source}), ${limitNote('nameLengthMax')} characters`;
+// The key schema is what the JSON Schema says (propertyNames); formatIssue words its issues.
+const processName = z.string(allowedIs(PROCESS_NAME_RULE)).regex(PROCESS_NAME).max(LIMITS.nameLengthMax);
+const processMap = z.record(processName, processSchema, allowedIs('a map of process name to process'))
   .superRefine((procs, ctx) => {
     const names = Object.keys(procs);
     if (names.length > LIMITS.processesMax) {
       ctx.addIssue({ code: 'custom', message: `${names.length} processes; ${limitNote('processesMax')}` });
-    }
-    const bad = names.find((n) => !PROCESS_NAME.test(n) || n.length > LIMITS.nameLengthMax);
-    if (bad !== undefined) {
-      ctx.addIssue({ code: 'custom', path: [bad], message: `process name "${bad}" is not allowed; names are `
-        + `a letter then letters, digits, _ or - (${PROCESS_NAME.source}), ${limitNote('nameLengthMax')}` });
     }
   });
 
@@ -242,7 +240,10 @@ const fileSchema = strictObject('a file', {
   name: fileName, pages: whole(1, 'filePagesMax'), kind: oneOf(['tmpfs', 'ashmem']).default('tmpfs'),
 });
 
-const scenarioSchema = strictObject('a scenario', {
+/** The whole file. Exported for scripts/scenario-schema.ts, which makes the JSON Schema from it. */
+export const scenarioSchema = strictObject('a scenario', {
+  // JSON files name their schema this way (YAML ones in a `# yaml-language-server:` comment).
+  $schema: z.string(allowedIs('the path or URL of the JSON Schema of the format')).optional(),
   name: nameOf('a scenario name of a-z, 0-9 and - ([a-z0-9-]+)').regex(/^[a-z0-9-]+$/),
   description: text('a string').default(''),
   policy: oneOf(['shared-file', 'per-mm', 'anon-only'] as const satisfies readonly PolicyName[]).optional(),
@@ -307,6 +308,9 @@ function formatIssue(issue: z.ZodIssue, data: unknown, file: string): ScenarioEr
       const allowed = issue.message.slice(issue.message.lastIndexOf(': ') + 2).split(', ');
       return at([...issue.path, issue.keys[0]!], `unknown field${issue.keys.length > 1 ? 's' : ''} ${fields}; ${issue.message}${didYouMean(issue.keys[0], allowed)}`);
     }
+    case 'invalid_string': case 'too_big':
+      if (issue.message === PROCESS_NAME_RULE) return at(issue.path, `process name "${String(issue.path.at(-1))}" is not allowed; names are ${PROCESS_NAME_RULE}`);
+      return at(issue.path, `expected ${issue.message}, got ${show(value)}`);
     case 'invalid_union_discriminator':
       return at(issue.path, describeOp(value, issue.options) + didYouMean(value, issue.options.map(String)));
     case 'invalid_enum_value':
@@ -343,15 +347,27 @@ function parseJson(text: string, file: string): unknown {
   }
   // JSON.parse keeps the last of two equal keys; YAML refuses them, and so does a JSON scenario.
   // JSON is YAML 1.2, so the YAML parser finds them (with its position) in the same text.
-  const dup = parseDocument(text, { uniqueKeys: true, prettyErrors: false }).errors.find((e) => e.code === 'DUPLICATE_KEY');
+  let dup;
+  try {
+    dup = parseDocument(text, { uniqueKeys: true, prettyErrors: false }).errors.find((e) => e.code === 'DUPLICATE_KEY');
+  } catch {
+    // Too deep for the YAML parser's stack: checkDocumentBounds refuses such a document next.
+  }
   if (dup) throw new ScenarioError(file, '', `invalid JSON at ${lineColumn(text, dup.pos[0])}: duplicate key; each key may appear once in a map`);
   return data;
 }
 
+const tooDeep = (m: string) => (/Maximum call stack size exceeded/.test(m) ? `nested too deeply to read; at most ${documentDepthMax} maps and lists deep` : m);
+
 function parseYaml(text: string, file: string): unknown {
-  const doc = parseDocument(text, { strict: true, uniqueKeys: true, prettyErrors: false });
+  let doc;
+  try {
+    doc = parseDocument(text, { strict: true, uniqueKeys: true, prettyErrors: false });
+  } catch (e) {
+    throw new ScenarioError(file, '', `invalid YAML: ${tooDeep((e as Error).message)}`);
+  }
   const err = doc.errors[0];
-  if (err) throw new ScenarioError(file, '', `invalid YAML at ${lineColumn(text, err.pos[0])}: ${err.message}`);
+  if (err) throw new ScenarioError(file, '', `invalid YAML at ${lineColumn(text, err.pos[0])}: ${tooDeep(err.message)}`);
   // A tag the parser does not know (`!fred 1`) would be silently read as its plain value.
   const warning = doc.warnings[0];
   if (warning) {
@@ -361,7 +377,7 @@ function parseYaml(text: string, file: string): unknown {
   try {
     return doc.toJS({ maxAliasCount: 100 }); // throws on alias abuse
   } catch (e) {
-    throw new ScenarioError(file, '', `invalid YAML: ${(e as Error).message}`);
+    throw new ScenarioError(file, '', `invalid YAML: ${tooDeep((e as Error).message)}`);
   }
 }
 
@@ -581,7 +597,7 @@ export function parseScenario(text: string, file: string): Scenario {
   checkDocumentBounds(data, file);
   const parsed = scenarioSchema.safeParse(data);
   if (!parsed.success) throw formatIssue(pickIssue(parsed.error.issues), data, file);
-  const { processes, ...top } = parsed.data;
+  const { processes, $schema: _schema, ...top } = parsed.data;
   const scenario: Scenario = {
     file, ...top, processes: Object.entries(processes).map(([name, p]) => ({ name, ...p })),
   };
