@@ -39,10 +39,13 @@ export function firstBadUtf8(buf: Buffer): string | undefined {
     const mid = (lo + hi) >>> 1;
     if (valid(mid)) lo = mid; else hi = mid;
   }
-  // Byte `lo` (counted from 0) is the first that no UTF-8 text can have there.
+  // Byte `lo` (counted from 0) is the first that no UTF-8 text can have there; when only the end
+  // is wrong (a character cut short), the offset is that of the character's first byte.
+  let at = lo;
+  if (hi === buf.length) while (at > 0 && (buf[at]! & 0xc0) === 0x80 && lo - at < 3) at--;
   let line = 1;
-  for (let k = 0; k < lo; k++) if (buf[k] === 0x0a) line++;
-  return `byte offset ${lo} (line ${line})`;
+  for (let k = 0; k < at; k++) if (buf[k] === 0x0a) line++;
+  return `byte offset ${at} (line ${line})`;
 }
 
 /**

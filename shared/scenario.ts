@@ -6,7 +6,7 @@
 // except what the spec makes a run-time error (unknown mode, zero length, closed fd: EINVAL/EBADF).
 
 import { extname } from 'node:path';
-import { parseDocument } from 'yaml';
+import { Parser, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { InputError, readInputText } from './files.js';
 import {
@@ -345,21 +345,57 @@ function parseJson(text: string, file: string): unknown {
     const where = pos && !/line \d+/.test(message) ? ` at ${lineColumn(text, Number(pos[1]))}` : '';
     throw new ScenarioError(file, '', `invalid JSON${where}: ${message}`);
   }
-  // JSON.parse keeps the last of two equal keys; YAML refuses them, and so does a JSON scenario.
-  // JSON is YAML 1.2, so the YAML parser finds them (with its position) in the same text.
-  let dup;
-  try {
-    dup = parseDocument(text, { uniqueKeys: true, prettyErrors: false }).errors.find((e) => e.code === 'DUPLICATE_KEY');
-  } catch {
-    // Too deep for the YAML parser's stack: checkDocumentBounds refuses such a document next.
-  }
-  if (dup) throw new ScenarioError(file, '', `invalid JSON at ${lineColumn(text, dup.pos[0])}: duplicate key; each key may appear once in a map`);
   return data;
+}
+
+/**
+ * JSON.parse keeps the last of two equal keys; YAML refuses them, and so does a JSON scenario.
+ * JSON is YAML 1.2, so the YAML parser finds them (with their place) in the same text. Called
+ * once checkDocumentBounds has passed, so the text is not too deep for the YAML parser.
+ */
+function checkJsonDuplicates(text: string, file: string): void {
+  const dup = parseDocument(text, { uniqueKeys: true, prettyErrors: false }).errors.find((e) => e.code === 'DUPLICATE_KEY');
+  if (dup) throw new ScenarioError(file, '', `invalid JSON at ${lineColumn(text, dup.pos[0])}: duplicate key; each key may appear once in a map`);
+}
+
+/**
+ * The YAML parser's first stage (the CST) keeps its own stack; the stage that builds values
+ * recurses. So the nesting is measured on the CST first, without recursion, and a document
+ * deeper than documentDepthMax is refused before it can overflow the stack.
+ */
+function checkYamlDepth(text: string, file: string): void {
+  type Cst = { type?: string; offset?: number; source?: string; start?: { source?: string } | unknown[]; value?: Cst;
+    items?: Array<{ key?: Cst | null; value?: Cst | null }> };
+  interface At { n: Cst; depth: number; parent: At | undefined; key: PathPart | undefined }
+  const pathOf = (a: At): PathPart[] => {
+    const out: PathPart[] = [];
+    for (let x: At | undefined = a; x; x = x.parent) if (x.key !== undefined) out.push(x.key);
+    return out.reverse();
+  };
+  const keyName = (k: Cst | null | undefined): string => (k?.source ?? '?').replace(/^["']|["']$/g, '');
+  for (const doc of new Parser().parse(text)) {
+    const stack: At[] = [{ n: doc as Cst, depth: 0, parent: undefined, key: undefined }];
+    while (stack.length > 0) {
+      const at = stack.pop()!;
+      const { n } = at;
+      const isMap = n.type === 'block-map' || (n.type === 'flow-collection' && (n.start as { source?: string })?.source === '{');
+      const d = at.depth + (n.type === 'block-map' || n.type === 'block-seq' || n.type === 'flow-collection' ? 1 : 0);
+      if (d > documentDepthMax) {
+        throw new ScenarioError(file, shortPath(pathOf(at)), `nested more than ${documentDepthMax} maps and lists deep (line ${lineColumn(text, n.offset ?? 0).replace(/^line /, '')}); at most ${documentDepthMax}`);
+      }
+      if (n.value && typeof n.value === 'object') stack.push({ n: n.value, depth: d, parent: at, key: undefined });
+      (n.items ?? []).forEach((it, i) => {
+        if (it.value && typeof it.value === 'object') stack.push({ n: it.value, depth: d, parent: at, key: isMap ? keyName(it.key) : i });
+        if (it.key && typeof it.key === 'object') stack.push({ n: it.key, depth: d, parent: at, key: isMap ? keyName(it.key) : i });
+      });
+    }
+  }
 }
 
 const tooDeep = (m: string) => (/Maximum call stack size exceeded/.test(m) ? `nested too deeply to read; at most ${documentDepthMax} maps and lists deep` : m);
 
 function parseYaml(text: string, file: string): unknown {
+  checkYamlDepth(text, file);
   let doc;
   try {
     doc = parseDocument(text, { strict: true, uniqueKeys: true, prettyErrors: false });
@@ -595,6 +631,7 @@ export function parseScenario(text: string, file: string): Scenario {
   const data = extname(file).toLowerCase() === '.json' ? parseJson(text, file) : parseYaml(text, file);
   if (data === null || data === undefined) throw new ScenarioError(file, '', 'the file is empty; a scenario is a map with at least name and processes');
   checkDocumentBounds(data, file);
+  if (extname(file).toLowerCase() === '.json') checkJsonDuplicates(text, file);
   const parsed = scenarioSchema.safeParse(data);
   if (!parsed.success) throw formatIssue(pickIssue(parsed.error.issues), data, file);
   const { processes, $schema: _schema, ...top } = parsed.data;

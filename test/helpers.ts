@@ -61,7 +61,13 @@ export function cli(args: string[], onStdout?: (chunk: string, pid: number) => v
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); onStdout?.(d.toString(), child.pid!); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    // 'exit' may come before the last of the output is read: wait for the pipes to close too (but
+    // not forever, should a child of the command still hold them).
+    let code: number | null = null;
+    let grace: NodeJS.Timeout | undefined;
+    const done = () => { clearTimeout(grace); resolve({ code, stdout, stderr }); };
+    child.on('exit', (c) => { code = c; grace = setTimeout(done, 2_000); });
+    child.on('close', (c) => { code = c; done(); });
   });
 }
 
