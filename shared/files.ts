@@ -11,10 +11,11 @@ export class InputError extends Error {}
 
 const mib = (n: number) => (n >= 1024 * 1024 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`);
 
-/** Pseudo file systems whose files are not data: reading them may never end, writing them may hang. */
+/** Pseudo file systems whose files are not data: reading them may never end, writing them may hang (/dev/shm excepted). */
 const SPECIAL_ROOTS = ['/proc', '/sys', '/dev'];
 
 function underSpecial(path: string): string | undefined {
+  if (path.startsWith(`/dev/shm${sep}`)) return undefined; // an ordinary tmpfs
   return SPECIAL_ROOTS.find((r) => path === r || path.startsWith(r + sep));
 }
 

@@ -425,6 +425,8 @@ const shortPath = (path: readonly PathPart[]) => (path.length <= 12 ? formatPath
  * Walked without recursion, so a document nested 100,000 deep is refused here, with its path,
  * rather than overflowing a stack later (zod's, or the encoder that sends a step to an agent).
  */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function checkDocumentBounds(data: unknown, file: string): void {
   interface Node { v: unknown; parent: Node | undefined; key: PathPart; depth: number }
   const pathOf = (n: Node | undefined): PathPart[] => {
@@ -441,6 +443,7 @@ function checkDocumentBounds(data: unknown, file: string): void {
     const v = n.v;
     if (typeof v === 'string') {
       if (v.length > documentStringLengthMax) fail(n, `a string of ${v.length} characters; at most ${documentStringLengthMax}`);
+      if (LONE_SURROGATE.test(v)) fail(n, 'a string with a lone surrogate (an escape such as \\ud800 with no pair), which is not text and has no UTF-8 encoding');
       continue;
     }
     if (v === null || typeof v === 'number' || typeof v === 'boolean') continue;
@@ -458,6 +461,7 @@ function checkDocumentBounds(data: unknown, file: string): void {
         const child: Node = { v: (v as Record<string, unknown>)[k], parent: n, key: k, depth: n.depth + 1 };
         if (k === '__proto__') fail(child, '"__proto__" is not allowed as a name or a field');
         if (k.length > documentStringLengthMax) fail(n, `a key of ${k.length} characters; at most ${documentStringLengthMax}`);
+        if (LONE_SURROGATE.test(k)) fail(child, 'a key with a lone surrogate (an escape such as \\ud800 with no pair), which has no UTF-8 encoding');
         children.push(child);
       }
     }

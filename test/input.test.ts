@@ -98,6 +98,12 @@ test('labels, values and check maps are bounded in size at load', (t) => {
   refusedAtLoad(t, `{"name":"x","processes":{"A":{"steps":[{"op":"crash","expect":{${keys}}}]}}}`, 'x.json', 'processes.A.steps[0].expect', 'a map of 5000 keys; at most 4096');
 });
 
+test('a string with a lone surrogate (no UTF-8 encoding) is refused at load, in JSON and YAML', (t) => {
+  refusedAtLoad(t, '{"name":"x","processes":{"A":{"steps":[{"op":"crash","label":"a\\ud800b"}]}}}', 'x.json', 'processes.A.steps[0].label', 'lone surrogate');
+  refusedAtLoad(t, 'name: x\nprocesses:\n  A: { steps: [ { op: crash, label: "\\udc00" } ] }\n', 'x.yaml', 'processes.A.steps[0].label', 'lone surrogate');
+  t.notThrows(() => parseScenario('name: x\nprocesses:\n  A: { steps: [ { op: crash, label: "\\ud83d\\ude00 ok" } ] }\n', 'x.yaml'));
+});
+
 test('a YAML value of a type a scenario cannot hold (binary) is refused', (t) => {
   refusedAtLoad(t, 'name: x\nprocesses:\n  A: { steps: [ { op: crash, label: !!binary aGVsbG8= } ] }\n', 'x.yaml', /processes\.A\.steps\[0\]\.label: a value of type (Buffer|Uint8Array)/);
 });
