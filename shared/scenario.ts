@@ -113,10 +113,33 @@ function expectationFor(op: keyof typeof RESULT_FIELDS) {
   return strictObject(`expect of op ${op}`, { ...partialShape(fields), byPolicy: byPolicy.optional() });
 }
 
+/** What each op does, for editors (the JSON Schema's descriptions); the contract's table, shortened. */
+const OP_HELP: Record<keyof typeof RESULT_FIELDS, string> = {
+  open: 'open a declared file; binds fd (default: the file name); result { ok, fd }',
+  close: 'close an fd binding; result { ok }',
+  mmap: 'map pages (of fd at offset, or anonymous) bound as `as`; result { ok, addr }',
+  munmap: 'unmap pages of a mapping (default: all of it); result { ok }',
+  write: 'write a string value to a page of a mapping; result { ok }',
+  read: 'read a page of a mapping; result { ok, value } ("" for a page never written)',
+  vrange: 'mark pages of a mapping volatile or nonvolatile (mvrange); result { ok, bytes, purged }',
+  fvrange: 'mark pages of a file volatile or nonvolatile, by fd; result { ok, bytes, purged }',
+  query: 'query pages of a mapping or fd; result { ok, pages: [{ page, resident, volatile, purged }] }',
+  fork: 'fork the named forked: true process; result { ok, pid }',
+  exit: 'end the process with code (default 0)',
+  crash: 'the process sends itself SIGKILL; result { ok: false, signal: SIGKILL }',
+  signal: 'signal a name: wakes every wait on it, now or later; result { ok }',
+  wait: 'wait until a name has been signalled; result { ok }',
+  waitpid: 'wait until a process has ended and been cleaned up; result { ok, exitCode } or { ok, signal }',
+  reclaim: 'kernel: try to free N frames (pages) or purge everything purgeable (all: true); result { ok, freed }',
+  kill: 'kernel: SIGKILL a process; result { ok }',
+  check: 'kernel: compare framesUsed, framesFree, process states and file counts; result { ok } or { ok: false, mismatches }',
+};
+
 function step<const Op extends keyof typeof RESULT_FIELDS, T extends z.ZodRawShape>(op: Op, shape: T) {
   return strictObject(`op ${op}`, {
-    op: z.literal(op), ...shape, expect: expectationFor(op).optional(), label: text('a label').optional(),
-  });
+    op: z.literal(op), ...shape, expect: expectationFor(op).optional().describe('a partial result: every field given must equal the result\'s'),
+    label: text('a label').optional(),
+  }).describe(OP_HELP[op]);
 }
 
 const binding = nameOf('a binding name');
@@ -124,7 +147,8 @@ const page = whole(0, 'mmapPagesMax');
 const lengthPages = whole(0, 'mmapPagesMax'); // 0 is accepted: the spec makes it a run-time EINVAL
 const byteOffset = z.number(allowedIs('a whole number of bytes >= 0')).int().min(0).max(Number.MAX_SAFE_INTEGER);
 // The spec makes an unknown mode a run-time EINVAL, so any string loads; the runner must check it.
-const mode = z.string(allowedIs('a string: volatile or nonvolatile')).transform((s) => s as Mode);
+const mode = z.string(allowedIs('a string: volatile or nonvolatile'))
+  .describe('volatile or nonvolatile (any other string loads, and the step gives EINVAL, as the spec requires)').transform((s) => s as Mode);
 const rangeFields = {
   page: page.optional(), pages: lengthPages.optional(),
   byteOffset: byteOffset.optional(), byteLength: byteOffset.optional(), mode,
@@ -217,9 +241,9 @@ const steps = <T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>) =>
   z.array(schema, allowedIs(`a list of steps (${limitNote('stepsPerProcessMax')})`)).max(LIMITS.stepsPerProcessMax);
 
 const processSchema = strictObject('a process', {
-  forked: z.boolean(allowedIs('true or false')).default(false),
-  sigbus: oneOf(['handle', 'kill']).default('kill'),
-  steps: steps(processStepSchema),
+  forked: z.boolean(allowedIs('true or false')).default(false).describe('true: not started at boot; created by the fork step that names it'),
+  sigbus: oneOf(['handle', 'kill']).default('kill').describe('kill: a SIGBUS ends the process; handle: the step reports it and the process goes on'),
+  steps: steps(processStepSchema).describe('the steps the process performs, in order'),
 });
 
 const PROCESS_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
@@ -244,15 +268,17 @@ const fileSchema = strictObject('a file', {
 export const scenarioSchema = strictObject('a scenario', {
   // JSON files name their schema this way (YAML ones in a `# yaml-language-server:` comment).
   $schema: z.string(allowedIs('the path or URL of the JSON Schema of the format')).optional(),
-  name: nameOf('a scenario name of a-z, 0-9 and - ([a-z0-9-]+)').regex(/^[a-z0-9-]+$/),
-  description: text('a string').default(''),
-  policy: oneOf(['shared-file', 'per-mm', 'anon-only'] as const satisfies readonly PolicyName[]).optional(),
-  access: oneOf(['sigbus', 'zero']).optional(),
-  purgeUnit: oneOf(['range', 'page']).optional(),
-  memory: strictObject('memory', { frames: whole(1, 'framesMax').default(1024) }).default({}),
-  files: z.array(fileSchema, allowedIs(`a list of files (${limitNote('filesMax')})`)).max(LIMITS.filesMax).default([]),
-  processes: processMap,
-  kernel: steps(kernelStepSchema).default([]),
+  name: nameOf('a scenario name of a-z, 0-9 and - ([a-z0-9-]+)').regex(/^[a-z0-9-]+$/).describe('the scenario\'s name: a-z, 0-9 and -'),
+  description: text('a string').default('').describe('shown by `vrange list` and at the top of a run'),
+  policy: oneOf(['shared-file', 'per-mm', 'anon-only'] as const satisfies readonly PolicyName[]).optional()
+    .describe('the default policy (where file volatility lives); --policy overrides it'),
+  access: oneOf(['sigbus', 'zero']).optional().describe('touching a purged, still volatile page: sigbus (default) raises SIGBUS, zero reads ""'),
+  purgeUnit: oneOf(['range', 'page']).optional().describe('range (default): whole ranges, oldest mark first; page: least recently used page first'),
+  memory: strictObject('memory', { frames: whole(1, 'framesMax').default(1024).describe('physical page frames (default 1024); --frames overrides it') }).default({}),
+  files: z.array(fileSchema, allowedIs(`a list of files (${limitNote('filesMax')})`)).max(LIMITS.filesMax).default([])
+    .describe('files that exist before any process starts'),
+  processes: processMap.describe('process name -> process; names are [A-Za-z][A-Za-z0-9_-]*'),
+  kernel: steps(kernelStepSchema).default([]).describe('kernel-side steps: signal, wait, waitpid, reclaim, kill, check'),
 });
 
 // ---------------------------------------------------------------------------------------------
