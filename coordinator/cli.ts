@@ -3,9 +3,10 @@
 //   vrange run FILE [--policy P] [--access sigbus|zero] [--purge-unit range|page] [--frames N]
 //                   [--seed N] [--schedule lockstep|free] [--json] [--trace FILE] [--html FILE]
 //   vrange list [DIR]
+//   vrange help [COMMAND]        (or `vrange COMMAND --help`)
 //
 // Exit codes: 0 every expectation and invariant held; 1 one failed; 2 the file or the arguments
-// are wrong (nothing was run).
+// are wrong (one line on stderr; nothing was run); 70 a bug in vrange (with the command to show it).
 
 import { readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';

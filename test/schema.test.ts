@@ -61,6 +61,14 @@ test('the schema refuses what the loader refuses for its shape: unknown fields, 
   }
 });
 
+test('a JSON scenario may name the schema with $schema, as JSON editors expect', (t) => {
+  const doc = { $schema: '../schema/scenario.schema.json', name: 'x', processes: { A: { steps: [{ op: 'crash' }] } } };
+  t.is(schemaErrors(doc), undefined);
+  const s = parseScenario(JSON.stringify(doc), 'x.json');
+  t.false('$schema' in s, 'not part of the scenario');
+  t.throws(() => parseScenario(JSON.stringify({ ...doc, $schema: 5 }), 'x.json'), { message: /\$schema: expected the path or URL/ });
+});
+
 // Property: whatever the loader accepts, the schema accepts (the schema may be looser only where
 // JSON Schema cannot say a rule: cross-references and rules between fields).
 const name = fc.constantFrom('A', 'B', 'm', 'f', 'cache', 'go');
