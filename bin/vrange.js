@@ -10,6 +10,16 @@ try {
   }
   throw e;
 }
+// An error that escapes main() (thrown in a callback, a rejected promise nobody awaited) is a bug
+// in vrange, never the user's: say so, with the command that shows it, and exit 70 (not 1 or 2).
+const bug = (e) => {
+  const quote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  process.stderr.write(`vrange: internal error (a bug in vrange, not a problem with the input): ${e?.stack ?? e}\n`
+    + `please report it with the command that shows it: vrange ${process.argv.slice(2).map(quote).join(' ')}\n`);
+  process.exit(70);
+};
+process.on('uncaughtException', bug);
+process.on('unhandledRejection', bug);
 // `vrange run ... | head`: a reader that goes away early is not an error; the run still ends cleanly.
 process.stdout.on('error', (e) => { if (e.code !== 'EPIPE') throw e; });
 process.exitCode = await cli.main(process.argv.slice(2));

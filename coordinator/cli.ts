@@ -3,15 +3,19 @@
 //   vrange run FILE [--policy P] [--access sigbus|zero] [--purge-unit range|page] [--frames N]
 //                   [--seed N] [--schedule lockstep|free] [--json] [--trace FILE] [--html FILE]
 //   vrange list [DIR]
+//   vrange help [COMMAND]        (or `vrange COMMAND --help`)
 //
 // Exit codes: 0 every expectation and invariant held; 1 one failed; 2 the file or the arguments
-// are wrong (nothing was run).
+// are wrong (one line on stderr; nothing was run); 70 a bug in vrange (with the command to show it).
 
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { loadScenario, ScenarioError, LIMITS } from '../shared/scenario.js';
+import { loadScenario, ScenarioError, LIMITS, scenarioWarnings } from '../shared/scenario.js';
+import { checkInputDir, checkOutputPath, InputError, readInputText, writeOutput } from '../shared/files.js';
+import { historyFileBytesMax, scheduleFileBytesMax } from '../shared/limits.js';
+import { didYouMean } from '../shared/suggest.js';
+import { oneOfValue, parseCommandArgs, UsageError, wholeValue, type OptionTable } from './args.js';
 import { POLICIES, type RunConfig, type Scenario } from '../shared/scenario-types.js';
 import { runScenario } from './run.js';
 import { replayChooser } from './scheduler.js';
@@ -28,7 +32,7 @@ import { compareCommand } from './compare.js';
 import { quizCommand } from './quiz.js';
 import { installInterruptHandlers, interruptExitCode } from './lifecycle.js';
 
-export class UsageError extends Error {}
+export { UsageError };
 
 const USAGE = `usage:
   vrange run FILE [--policy shared-file|per-mm|anon-only] [--access sigbus|zero]
@@ -53,31 +57,52 @@ const USAGE = `usage:
                              a small scenario from the seed: what does each marked step return?
   vrange list [DIR]          list the scenarios in DIR (default: the bundled scenarios/)
 ${REMOTE_USAGE}
-  vrange help`;
+  vrange help [COMMAND]       the usage of one command (run, explore, check, ...)`;
+
+/** The commands, in the order `vrange help` shows them. */
+export const COMMANDS = ['run', 'explore', 'check', 'compare', 'quiz', 'list', 'kernel', 'agent', 'keygen', 'help'] as const;
+
+/** The lines of USAGE that describe `command` (every block that starts with `  vrange COMMAND`). */
+export function usageOf(command: string): string {
+  const blocks: string[][] = [];
+  for (const line of USAGE.split('\n').slice(1)) {
+    const m = /^ {2}vrange (\w+)/.exec(line);
+    if (m) blocks.push([m[1]!, line]);
+    else blocks.at(-1)?.push(line);
+  }
+  return ['usage:', ...blocks.filter((b) => b[0] === command).flatMap((b) => b.slice(1))].join('\n');
+}
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const scenariosDir = join(packageRoot, 'scenarios');
 
-function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag}: "${value}" is not allowed; allowed: ${allowed.join(', ')}`);
-  return value as T;
-}
+const seedMax = 2 ** 31 - 1;
+const R = 'run', E = 'explore', C = 'compare';
 
-function wholeNumber(flag: string, value: string | undefined, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new UsageError(`--${flag}: "${value}" is not allowed; expected a whole number from ${min} to ${max}`);
-  }
-  return Number(value);
-}
-
-const runOptions = {
-  policy: { type: 'string' }, access: { type: 'string' }, 'purge-unit': { type: 'string' }, frames: { type: 'string' },
-  seed: { type: 'string' }, schedule: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, html: { type: 'string' },
-  fault: { type: 'string', multiple: true }, 'check-model': { type: 'boolean' }, choices: { type: 'string' }, 'schedule-file': { type: 'string' },
-  'every-kill': { type: 'boolean' }, strict: { type: 'boolean' }, all: { type: 'boolean' }, 'max-schedules': { type: 'string' }, 'no-shrink': { type: 'boolean' }, runs: { type: 'string' }, 'check-determinism': { type: 'boolean' },
-} as const;
+/** The options of run, explore and compare (and of `vrange kernel`, which parses as run). */
+export const runOptions = {
+  policy: { type: 'string', value: `one of ${POLICIES.join(', ')}`, commands: [R, E] },
+  access: { type: 'string', value: 'sigbus or zero', commands: [R, E, C] },
+  'purge-unit': { type: 'string', value: 'range or page', commands: [R, E, C] },
+  frames: { type: 'string', value: `a whole number from 1 to ${LIMITS.framesMax}`, commands: [R, E, C] },
+  seed: { type: 'string', value: `a whole number from 0 to ${seedMax}`, commands: [R, E, C] },
+  schedule: { type: 'string', value: 'lockstep or free', commands: [R, E, C] },
+  json: { type: 'boolean', commands: [R, E, C] },
+  trace: { type: 'string', value: 'a file to write the history to', commands: [R] },
+  html: { type: 'string', value: 'a file to write the picture to', commands: [R, E] },
+  fault: { type: 'string', multiple: true, value: 'kill:P@N, kill:P@N+, kill:reclaim, pause:P@N:MS or random:kill=R,pause=R', commands: [R, E, C] },
+  'check-model': { type: 'boolean', commands: [R] },
+  choices: { type: 'string', value: 'a comma-separated list of process names, kernel and commit', commands: [R, E] },
+  'schedule-file': { type: 'string', value: 'a file of choices (a JSON list, or one name a line)', commands: [R, E] },
+  'every-kill': { type: 'boolean', commands: [E] },
+  strict: { type: 'boolean', commands: [E] },
+  all: { type: 'boolean', commands: [E] },
+  // Functions: explore.ts and enumerate.ts import this module, so their constants are not set yet here.
+  'max-schedules': { type: 'string', value: () => `a whole number from 1 to ${schedulesMaxCeiling}`, commands: [E] },
+  'no-shrink': { type: 'boolean', commands: [E] },
+  runs: { type: 'string', value: () => `a whole number from 1 to ${exploreRunsMax}`, commands: [E] },
+  'check-determinism': { type: 'boolean', commands: [E] },
+} as const satisfies OptionTable;
 
 export interface RunCommand {
   file: string; scenario: Scenario; config: RunConfig; json: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean;
@@ -97,8 +122,7 @@ export function parseChoices(values: { choices?: string; 'schedule-file'?: strin
   if (values.choices !== undefined) list = values.choices.split(',').map((x) => x.trim()).filter((x) => x !== '' && x !== '-');
   if (values['schedule-file'] !== undefined) {
     where = `--schedule-file ${values['schedule-file']}`;
-    let text: string;
-    try { text = readFileSync(values['schedule-file'], 'utf8'); } catch (e) { throw new UsageError(`${where}: cannot read it: ${(e as Error).message}`); }
+    const text = readInputText(values['schedule-file'], '--schedule-file', scheduleFileBytesMax);
     const trimmed = text.trim();
     if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
       let doc: unknown;
@@ -111,32 +135,47 @@ export function parseChoices(values: { choices?: string; 'schedule-file'?: strin
     }
   }
   if (list === undefined) return undefined;
-  if (list.length > choicesMax) throw new UsageError(`${where}: ${list.length} choices; at most ${choicesMax} (choicesMax)`);
+  if (list.length > choicesMax) throw new UsageError(`${where}: ${list.length} choices; at most ${choicesMax}`);
   const allowed = new Set(['kernel', 'commit', ...scenario.processes.map((p) => p.name)]);
   list.forEach((c, i) => {
-    if (!allowed.has(c)) throw new UsageError(`${where}: choice ${i} is "${c}"; allowed: ${[...allowed].join(', ')}`);
+    if (!allowed.has(c)) throw new UsageError(`${where}: choice ${i} is "${c}"; allowed: ${[...allowed].join(', ')}${didYouMean(c, allowed)}`);
   });
   return list;
 }
 
-/** Parses `run` (or `explore`) arguments and loads the scenario; throws UsageError or ScenarioError. */
+/**
+ * Parses `run` (or `explore`, `compare`) arguments and loads the scenario; throws UsageError,
+ * InputError or ScenarioError. Every argument is checked, and every output path, before a run.
+ */
 export function parseRun(args: string[], command = 'run'): RunCommand & { runs: number; checkDeterminism: boolean; everyKill: boolean; strict: boolean; shrink: boolean; all: boolean; maxSchedules: number } {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: runOptions });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
+  const { values, positionals } = parseCommandArgs(command, args, runOptions);
+  if (positionals.length !== 1) {
+    throw new UsageError(`${command} takes one scenario FILE, got ${positionals.length}${positionals.length ? ` (${positionals.map((p) => JSON.stringify(p)).join(', ')})` : ''}`);
   }
-  const { values, positionals } = parsed;
-  if (command === 'run' && (values.runs !== undefined || values['check-determinism'])) throw new UsageError('--runs and --check-determinism go with explore, not run');
-  if (positionals.length !== 1) throw new UsageError(`run takes one scenario FILE, got ${positionals.length}`);
   const file = positionals[0]!;
-  const policy = oneOf('policy', values.policy, POLICIES);
-  const access = oneOf('access', values.access, ['sigbus', 'zero'] as const);
-  const purgeUnit = oneOf('purge-unit', values['purge-unit'], ['range', 'page'] as const);
-  const schedule = oneOf('schedule', values.schedule, ['lockstep', 'free'] as const) ?? 'lockstep';
-  const frames = wholeNumber('frames', values.frames, 1, LIMITS.framesMax);
-  const seed = wholeNumber('seed', values.seed, 0, 2 ** 31 - 1) ?? Math.floor(Math.random() * 2 ** 31);
+  const policy = oneOfValue('policy', values.policy, POLICIES);
+  const access = oneOfValue('access', values.access, ['sigbus', 'zero'] as const);
+  const purgeUnit = oneOfValue('purge-unit', values['purge-unit'], ['range', 'page'] as const);
+  const schedule = oneOfValue('schedule', values.schedule, ['lockstep', 'free'] as const) ?? 'lockstep';
+  const frames = wholeValue('frames', values.frames, 1, LIMITS.framesMax);
+  const seed = wholeValue('seed', values.seed, 0, seedMax) ?? Math.floor(Math.random() * 2 ** 31);
+  const runs = wholeValue('runs', values.runs, 1, exploreRunsMax) ?? 100;
+  const maxSchedules = wholeValue('max-schedules', values['max-schedules'], 1, schedulesMaxCeiling) ?? schedulesMaxDefault;
+  if (values.choices !== undefined && values['schedule-file'] !== undefined) throw new UsageError('give --choices or --schedule-file, not both');
+  if ((values.choices !== undefined || values['schedule-file'] !== undefined) && schedule !== 'lockstep') {
+    throw new UsageError('--choices and --schedule-file replay a lockstep schedule; they do not go with --schedule free');
+  }
+  if (values.all) {
+    const other = ['fault', 'every-kill', 'choices', 'schedule-file', 'runs', 'strict', 'no-shrink', 'check-determinism'].find((k) => values[k as keyof typeof values] !== undefined);
+    if (schedule !== 'lockstep' || other) {
+      throw new UsageError(`--all enumerates lockstep schedules without faults: it does not go with ${other ? `--${other}` : '--schedule free'}`);
+    }
+  } else if (command === 'explore') {
+    const other = ['max-schedules', 'html'].find((k) => values[k as keyof typeof values] !== undefined);
+    if (other) throw new UsageError(`--${other} goes with explore --all`);
+  }
+  if (values.trace !== undefined) checkOutputPath(values.trace, '--trace');
+  if (values.html !== undefined) checkOutputPath(values.html, '--html');
   const scenario = loadScenario(file);
   const config: RunConfig = {
     policy: policy ?? scenario.policy ?? 'shared-file',
@@ -146,19 +185,11 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
     seed, schedule,
   };
   const faults = (values.fault ?? []).map((f) => parseFault(f, scenario));
-  const runs = wholeNumber('runs', values.runs, 1, exploreRunsMax) ?? 100;
   const choices = parseChoices(values, scenario);
-  if (choices && schedule !== 'lockstep') throw new UsageError('--choices and --schedule-file replay a lockstep schedule; they do not go with --schedule free');
-  if (command === 'run' && (values['every-kill'] || values.strict || values['no-shrink'] || values.all || values['max-schedules'] !== undefined)) {
-    throw new UsageError('--every-kill, --strict, --no-shrink, --all and --max-schedules go with explore, not run');
-  }
-  if (values.all && (schedule !== 'lockstep' || values.fault?.length || values['every-kill'] || choices)) {
-    throw new UsageError('--all enumerates lockstep schedules without faults: it does not go with --schedule free, --fault, --every-kill or --choices');
-  }
   return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults,
     checkModel: values['check-model'] ?? false, runs, checkDeterminism: values['check-determinism'] ?? false, choices,
     everyKill: values['every-kill'] ?? false, strict: values.strict ?? false, shrink: !(values['no-shrink'] ?? false),
-    all: values.all ?? false, maxSchedules: wholeNumber('max-schedules', values['max-schedules'], 1, schedulesMaxCeiling) ?? schedulesMaxDefault };
+    all: values.all ?? false, maxSchedules };
 }
 
 export function reproduce(file: string, c: RunConfig, faults: Array<{ spec: string }> = [], choices?: readonly string[]): string {
@@ -168,6 +199,7 @@ export function reproduce(file: string, c: RunConfig, faults: Array<{ spec: stri
 
 async function run(args: string[]): Promise<number> {
   const cmd = parseRun(args);
+  for (const w of scenarioWarnings(cmd.scenario)) process.stderr.write(`vrange: ${w}\n`);
   const out = (line: string) => process.stdout.write(line + '\n');
   const narration: string[] = [];
   const say = (line: string) => { narration.push(line); if (!cmd.json) out(line); };
@@ -178,7 +210,7 @@ async function run(args: string[]): Promise<number> {
   const foot = footer(report, reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices));
   if (cmd.json) out(JSON.stringify(report, null, 2));
   else foot.forEach(out);
-  if (cmd.html) writeFileSync(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history, { description: cmd.scenario.description }));
+  if (cmd.html) writeOutput(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history, { description: cmd.scenario.description }));
   return report.ok ? 0 : 1;
 }
 
@@ -244,25 +276,21 @@ async function exploreCommand(args: string[]): Promise<number> {
 }
 
 function check(args: string[]): number {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { json: { type: 'boolean' } } });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  if (parsed.positionals.length !== 1) throw new UsageError(`check takes one HISTORY file (written by vrange run --trace), got ${parsed.positionals.length}`);
-  const file = parsed.positionals[0]!;
-  let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new UsageError(`check: cannot read ${file}: ${(e as Error).message}`); }
+  const { values, positionals } = parseCommandArgs('check', args, { json: { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError(`check takes one HISTORY file (written by vrange run --trace), got ${positionals.length}`);
+  const file = positionals[0]!;
+  const text = readInputText(file, 'check', historyFileBytesMax);
   const result = checkHistory(parseHistory(text, file));
-  if (parsed.values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   else process.stdout.write(formatCheck(file, result).join('\n') + '\n');
   return result.ok ? 0 : 1;
 }
 
 function list(args: string[]): number {
-  if (args.length > 1) throw new UsageError('list takes at most one DIR');
-  const dir = args[0] ?? scenariosDir;
+  const { positionals } = parseCommandArgs('list', args, {});
+  if (positionals.length > 1) throw new UsageError(`list takes at most one DIR, got ${positionals.length}`);
+  const dir = positionals[0] ?? scenariosDir;
+  checkInputDir(dir, 'list');
   const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
   const rows: string[] = [];
   for (const f of files) {
@@ -275,9 +303,21 @@ function list(args: string[]): number {
       rows.push(`${f.padEnd(32)} INVALID: ${(e as Error).message}`);
     }
   }
-  process.stdout.write(rows.join('\n') + '\n');
+  process.stdout.write(rows.join('\n') + (rows.length ? '\n' : ''));
   return 0;
 }
+
+function help(args: string[]): number {
+  const { positionals } = parseCommandArgs('help', args, {});
+  if (positionals.length > 1) throw new UsageError(`help takes at most one COMMAND, got ${positionals.length}`);
+  const topic = positionals[0];
+  if (topic === undefined) { process.stdout.write(USAGE + '\n'); return 0; }
+  if (!(COMMANDS as readonly string[]).includes(topic)) throw new UsageError(`no command "${topic}"; commands: ${COMMANDS.join(', ')}${didYouMean(topic, COMMANDS)}`);
+  process.stdout.write(usageOf(topic) + '\n');
+  return 0;
+}
+
+const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
 /** The commands that start agents: SIGINT/SIGTERM stop their runs cleanly (coordinator/lifecycle.ts). */
 const interruptible = new Set(['run', 'explore', 'compare', 'quiz', 'kernel']);
@@ -296,6 +336,12 @@ export async function main(argv: string[]): Promise<number> {
 async function dispatch(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    // `vrange CMD --help` is `vrange help CMD` (before any other check of CMD's arguments).
+    const cut = rest.indexOf('--');
+    if ((COMMANDS as readonly string[]).includes(command!) && command !== 'help' && (cut < 0 ? rest : rest.slice(0, cut)).some((a) => a === '--help' || a === '-h')) {
+      process.stdout.write(usageOf(command!) + '\n');
+      return 0;
+    }
     switch (command) {
       case 'run': return await run(rest);
       case 'list': return list(rest);
@@ -306,16 +352,30 @@ async function dispatch(argv: string[]): Promise<number> {
       case 'kernel': return await kernelCommand(rest);
       case 'agent': return await agentCommand(rest);
       case 'keygen': return keygenCommand(rest);
-      case 'help': case '--help': case '-h': case undefined:
+      case 'help': return help(rest);
+      case '--help': case '-h':
         process.stdout.write(USAGE + '\n');
-        return command === undefined ? 2 : 0;
-      default: throw new UsageError(`unknown command "${command}"; allowed: run, explore, check, compare, quiz, list, kernel, agent, keygen, help`);
+        return 0;
+      case undefined:
+        process.stdout.write(USAGE + '\n');
+        return 2;
+      default: throw new UsageError(`unknown command "${command}"; commands: ${COMMANDS.join(', ')}${didYouMean(command, COMMANDS)}`);
     }
   } catch (e) {
-    if (e instanceof ScenarioError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }
-    if (e instanceof HistoryFormatError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }
-    if (e instanceof FaultError || e instanceof KeyError) { process.stderr.write(`vrange: ${e.message}\n`); return 2; }
-    if (e instanceof UsageError) { process.stderr.write(`vrange: ${e.message}\n${USAGE}\n`); return 2; }
-    throw e;
+    if (e instanceof ScenarioError || e instanceof HistoryFormatError || e instanceof FaultError || e instanceof KeyError || e instanceof InputError) {
+      process.stderr.write(`vrange: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      const topic = (COMMANDS as readonly string[]).includes(command!) && command !== 'help' ? command : undefined;
+      process.stderr.write(`vrange${topic ? ` ${topic}` : ''}: ${e.message.split('\n')[0]} (see \`vrange help${topic ? ` ${topic}` : ''}\`)\n`);
+      const more = e.message.split('\n').slice(1);
+      if (more.length) process.stderr.write(more.join('\n') + '\n');
+      return 2;
+    }
+    // Anything else is a bug in vrange, never the user's error: say so, with the command to show it.
+    process.stderr.write(`vrange: internal error (a bug in vrange, not a problem with the input): ${(e as Error)?.stack ?? String(e)}\n`
+      + `please report it with the command that shows it: vrange ${argv.map(quote).join(' ')}\n`);
+    return 70;
   }
 }

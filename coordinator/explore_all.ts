@@ -2,7 +2,7 @@
 // the reduced schedules run on the real system, one witness per outcome class with the command
 // that replays it.
 
-import { writeFileSync } from 'node:fs';
+import { writeOutput } from '../shared/files.js';
 import { runScenario } from './run.js';
 import { replayChooser } from './scheduler.js';
 import { enumerate, outcomeOf, outcomeSteps, type OutcomeClass } from './enumerate.js';
@@ -92,7 +92,7 @@ export async function writeWitnessPages(base: string, s: Scenario, config: RunCo
     const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true });
     if (report.interrupted) break;
     const path = base.replace(/(\.html?)?$/, (ext) => `.class${i + 1}${ext || '.html'}`);
-    writeFileSync(path, renderHtml(report, [`class ${i + 1} of ${r.classes.length}: ${c.schedules} of ${r.all} schedules`, ...c.results, c.witness.repro], history,
+    writeOutput(path, renderHtml(report, [`class ${i + 1} of ${r.classes.length}: ${c.schedules} of ${r.all} schedules`, ...c.results, c.witness.repro], history,
       { description: s.description, choices: c.witness.choices }));
     files.push(path);
   }

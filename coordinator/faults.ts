@@ -13,6 +13,7 @@
 
 import type { Scenario } from '../shared/scenario-types.js';
 import { Prng } from '../shared/prng.js';
+import { didYouMean } from '../shared/suggest.js';
 
 export type Fault =
   | { kind: 'kill-before'; process: string; step: number; spec: string }
@@ -31,39 +32,72 @@ export const pauseMsMax = 60_000;
 const allowed = 'allowed: kill:P@N, kill:P@N+, kill:reclaim, pause:P@N:MS, random:kill=R,pause=R';
 
 function processStep(s: Scenario, spec: string, name: string, step: string): { process: string; step: number } {
+  const names = s.processes.map((p) => p.name);
   const proc = s.processes.find((p) => p.name === name);
-  if (!proc) throw new FaultError(`--fault ${spec}: no process "${name}"; processes: ${s.processes.map((p) => p.name).join(', ')}`);
+  if (!proc) throw new FaultError(`--fault ${spec}: no process "${name}"; processes: ${names.join(', ')}${didYouMean(name, names)}`);
   const n = Number(step);
-  if (!/^\d+$/.test(step) || n >= proc.steps.length) {
+  if (proc.steps.length === 0) throw new FaultError(`--fault ${spec}: process ${name} has no steps, so no step ${step} to fault`);
+  if (!/^\d{1,9}$/.test(step) || n >= proc.steps.length) {
     throw new FaultError(`--fault ${spec}: process ${name} has steps 0 to ${proc.steps.length - 1}, not "${step}"`);
   }
   return { process: name, step: n };
 }
 
-function probability(spec: string, v: string | undefined): number {
-  const r = Number(v ?? '0');
-  if (v !== undefined && (!/^\d*\.?\d+$/.test(v) || r > 1)) throw new FaultError(`--fault ${spec}: "${v}" is not a probability from 0 to 1`);
+function probability(spec: string, key: string, v: string): number {
+  const r = Number(v);
+  if (!/^(\d+\.?\d*|\.\d+)$/.test(v) || !(r >= 0 && r <= 1)) throw new FaultError(`--fault ${spec}: ${key}="${v}" is not a probability from 0 to 1`);
   return r;
 }
 
+/** `P@N` (and `+` for kill): the process name, the step index and the rest. */
+function target(spec: string, body: string, form: string): [string, string, string] {
+  const at = body.lastIndexOf('@');
+  if (at <= 0) throw new FaultError(`--fault ${spec}: expected ${form} (a process name, @, a step number)`);
+  const m = /^(\d*)(.*)$/.exec(body.slice(at + 1))!;
+  if (m[1] === '') throw new FaultError(`--fault ${spec}: expected ${form}: a step number after @, got "${body.slice(at + 1)}"`);
+  return [body.slice(0, at), m[1]!, m[2]!];
+}
+
+/** Checks a `--fault` SPEC against the scenario: every key, value, process and step. */
 export function parseFault(spec: string, s: Scenario): Fault {
-  let m: RegExpMatchArray | null;
-  if (spec === 'kill:reclaim') return { kind: 'kill-reclaim', spec };
-  if ((m = spec.match(/^kill:([^@]+)@(\d+)(\+?)$/))) {
-    const at = processStep(s, spec, m[1]!, m[2]!);
-    return { kind: m[3] ? 'kill-during' : 'kill-before', ...at, spec };
+  const colon = spec.indexOf(':');
+  const kind = colon < 0 ? spec : spec.slice(0, colon);
+  const body = colon < 0 ? undefined : spec.slice(colon + 1);
+  if (kind === 'kill' && body === 'reclaim') return { kind: 'kill-reclaim', spec };
+  if (kind === 'kill' && body !== undefined) {
+    const [name, step, rest] = target(spec, body, 'kill:P@N or kill:P@N+');
+    if (rest !== '' && rest !== '+') throw new FaultError(`--fault ${spec}: unexpected "${rest}" after the step number; expected kill:P@N or kill:P@N+`);
+    const at = processStep(s, spec, name, step);
+    return { kind: rest ? 'kill-during' : 'kill-before', ...at, spec };
   }
-  if ((m = spec.match(/^pause:([^@]+)@(\d+):(\d+)$/))) {
-    const ms = Number(m[3]);
-    if (ms < 1 || ms > pauseMsMax) throw new FaultError(`--fault ${spec}: MS must be from 1 to ${pauseMsMax}`);
-    return { kind: 'pause', ...processStep(s, spec, m[1]!, m[2]!), ms, spec };
+  if (kind === 'pause' && body !== undefined) {
+    const [name, step, rest] = target(spec, body, 'pause:P@N:MS');
+    const ms = /^:(\d{1,9})$/.exec(rest);
+    if (!ms) throw new FaultError(`--fault ${spec}: expected pause:P@N:MS, MS a whole number of milliseconds from 1 to ${pauseMsMax}`);
+    const n = Number(ms[1]);
+    if (n < 1 || n > pauseMsMax) throw new FaultError(`--fault ${spec}: MS must be from 1 to ${pauseMsMax}`);
+    return { kind: 'pause', ...processStep(s, spec, name, step), ms: n, spec };
   }
-  if ((m = spec.match(/^random:(.*)$/))) {
-    const fields = Object.fromEntries(m[1]!.split(',').map((kv) => kv.split('=') as [string, string]));
-    for (const k of Object.keys(fields)) if (k !== 'kill' && k !== 'pause') throw new FaultError(`--fault ${spec}: unknown "${k}"; ${allowed}`);
-    return { kind: 'random', kill: probability(spec, fields.kill), pause: probability(spec, fields.pause), spec };
+  if (kind === 'random' && body !== undefined) {
+    const fields = new Map<string, number>();
+    for (const kv of body.split(',')) {
+      const eq = kv.indexOf('=');
+      const key = eq < 0 ? kv : kv.slice(0, eq);
+      if (key !== 'kill' && key !== 'pause') {
+        throw new FaultError(`--fault ${spec}: unknown key "${key}"; random takes kill=R and pause=R${didYouMean(key, ['kill', 'pause'])}`);
+      }
+      if (eq < 0 || kv.slice(eq + 1) === '') throw new FaultError(`--fault ${spec}: ${key} needs a value: ${key}=R, a probability from 0 to 1`);
+      if (fields.has(key)) throw new FaultError(`--fault ${spec}: ${key} is given twice`);
+      fields.set(key, probability(spec, key, kv.slice(eq + 1)));
+    }
+    const kill = fields.get('kill') ?? 0;
+    const pause = fields.get('pause') ?? 0;
+    if (kill === 0 && pause === 0) throw new FaultError(`--fault ${spec}: injects nothing; give kill=R or pause=R with R above 0`);
+    return { kind: 'random', kill, pause, spec };
   }
-  throw new FaultError(`--fault ${spec}: not a fault; ${allowed}`);
+  const kinds = ['kill', 'pause', 'random'];
+  if (kinds.includes(kind)) throw new FaultError(`--fault ${spec}: ${kind} needs its target; ${allowed}`);
+  throw new FaultError(`--fault ${spec}: not a fault; ${allowed}${didYouMean(kind, kinds)}`);
 }
 
 /** What the scheduler asks before a step starts, and the kernel when a step sends something. */

@@ -14,7 +14,7 @@ import { POLICIES, type PolicyName, type RunConfig, type Scenario, type StepResu
 import { runScenario } from './run.js';
 import { explainRun, shortResult, shortStep } from './explain.js';
 import { UsageError } from './cli.js';
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from './args.js';
 import type { HistoryEvent } from './history.js';
 
 type Step = Record<string, unknown>;
@@ -173,12 +173,8 @@ export async function answerQuiz(q: Quiz, runSeed = q.seed): Promise<{ answers: 
 }
 
 export async function quizCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: { seed: { type: 'string' }, answers: { type: 'boolean' } } }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { values, positionals } = parseCommandArgs('quiz', args, { seed: { type: 'string', value: `a whole number from 0 to ${2 ** 31 - 1}` }, answers: { type: 'boolean' } });
+  if (positionals.length) throw new UsageError(`quiz takes no FILE, got ${positionals.map((p) => JSON.stringify(p)).join(', ')}`);
   if (values.seed !== undefined && (!/^\d+$/.test(values.seed) || Number(values.seed) > 2 ** 31 - 1)) {
     throw new UsageError(`--seed: "${values.seed}" is not allowed; expected a whole number from 0 to ${2 ** 31 - 1}`);
   }

@@ -14,6 +14,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError, parseRun, reproduce, scenariosDir } from './cli.js';
+import { parseCommandArgs } from './args.js';
+import { checkOutputDir } from '../shared/files.js';
 import { runScenario } from './run.js';
 import { footer, header } from './report.js';
 import { renderHtml } from './html.js';
@@ -148,12 +150,12 @@ export async function agentCommand(args: string[]): Promise<number> {
 }
 
 export function keygenCommand(args: string[]): number {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: { out: { type: 'string' }, name: { type: 'string' } } }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { values, positionals } = parseCommandArgs('keygen', args, {
+    out: { type: 'string', value: 'a directory to write the key pair in' }, name: { type: 'string', value: "letters, digits, '.', '_' and '-'" },
+  });
+  if (positionals.length) throw new UsageError(`keygen takes no FILE, got ${positionals.map((p) => JSON.stringify(p)).join(', ')}; give --out DIR and --name NAME`);
+  // Before anything is written: the directory must be one vrange can create and write files in.
+  checkOutputDir(values.out ?? '.', '--out');
   const { secretFile, publicFile, publicKey } = writeKeyPair(values.out ?? '.', values.name ?? 'vrange');
   process.stdout.write(`wrote ${secretFile} (the secret key: keep it on this machine, mode 0600)\n`
     + `wrote ${publicFile} (the public key ${publicKey}):\n`

@@ -1,7 +1,7 @@
 // One run of one scenario: a run folder, a kernel, its agents, a schedule, the invariant checks,
 // the report. Everything the run started is ended before runScenario returns, even on failure.
 
-import { writeFileSync } from 'node:fs';
+import { writeOutput } from '../shared/files.js';
 import { Kernel, expectationFor, matches } from './kernel.js';
 import { runFree, runLockstep, type Chooser } from './scheduler.js';
 import { checkInvariants } from './invariants.js';
@@ -85,7 +85,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   kernel.history.add('final', finalState(kernel));
   kernel.history.add('verdict', { ok: report.ok, failures: report.failures.length, invariants, ...(signal ? { interrupted: signal } : {}) });
   try {
-    if (opts.trace) writeFileSync(opts.trace, kernel.history.toJsonLines());
+    if (opts.trace) writeOutput(opts.trace, kernel.history.toJsonLines());
   } finally {
     removeRunDir(runDir);
   }

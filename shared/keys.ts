@@ -8,7 +8,9 @@
 // The kernel's trusted agents (`--trust PATH`): a directory (every `*.pub` file in it is one
 // trusted agent key) or a file (one key per line; blank lines and `#` comments are skipped).
 
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { InputError, readInputText, writeOutput } from './files.js';
+import { keyFileBytesMax } from './limits.js';
 import { join } from 'node:path';
 import { curveKeyPair } from 'zeromq';
 import { isZ85Key } from './transport.js';
@@ -25,15 +27,15 @@ export function writeKeyPair(dir: string, name: string): { secretFile: string; p
   const publicFile = join(dir, `${name}.pub`);
   for (const f of [secretFile, publicFile]) if (existsSync(f)) throw new KeyError(`${f} exists; remove it or choose another --name`);
   const pair = curveKeyPair();
-  writeFileSync(secretFile, pair.secretKey + '\n', { mode: 0o600 });
-  chmodSync(secretFile, 0o600);
-  writeFileSync(publicFile, pair.publicKey + '\n');
+  // Each written whole (a temporary file renamed into place); the secret one created mode 0600.
+  writeOutput(secretFile, pair.secretKey + '\n', 0o600);
+  writeOutput(publicFile, pair.publicKey + '\n');
   return { secretFile, publicFile, publicKey: pair.publicKey };
 }
 
 function readKeyFile(file: string, what: string): string {
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch { throw new KeyError(`${what} ${file}: cannot be read`); }
+  try { text = readInputText(file, what, keyFileBytesMax); } catch (e) { throw new KeyError(e instanceof InputError ? e.message : `${what} ${file}: cannot be read`); }
   const key = text.trim();
   if (!isZ85Key(key)) throw new KeyError(`${what} ${file}: not a CURVE key (40 Z85 characters, as \`vrange keygen\` writes)`);
   return key;
@@ -58,7 +60,9 @@ export function readTrusted(path: string): Set<string> {
   if (st.isDirectory()) {
     for (const f of readdirSync(path).filter((n) => n.endsWith('.pub')).sort()) keys.add(readPublicKey(join(path, f)));
   } else {
-    readFileSync(path, 'utf8').split('\n').forEach((raw, i) => {
+    let text: string;
+    try { text = readInputText(path, '--trust', keyFileBytesMax); } catch (e) { throw new KeyError(e instanceof InputError ? e.message : `--trust ${path}: cannot be read`); }
+    text.split('\n').forEach((raw, i) => {
       const line = raw.replace(/#.*/, '').trim();
       if (line === '') return;
       if (!isZ85Key(line)) throw new KeyError(`--trust ${path} line ${i + 1}: not a CURVE public key (40 Z85 characters)`);

@@ -53,3 +53,24 @@ export const heartbeatTimeoutMs = 600;
 export const remoteAgentWaitMs = 60_000;
 /** `vrange kernel`: after the run, time given to the last `die` messages to reach remote agents before the socket closes. */
 export const remoteGoodbyeMs = 100;
+
+// ---- What the CLI reads: refused, unread, past these (shared/files.ts, shared/scenario.ts).
+
+/** Bytes of a scenario file (YAML or JSON). */
+export const scenarioFileBytesMax = 16 * 1024 * 1024;
+/** Bytes of a history file (`vrange check`), as `--trace` writes it. */
+export const historyFileBytesMax = 256 * 1024 * 1024;
+/** Bytes of a `--schedule-file`. */
+export const scheduleFileBytesMax = 8 * 1024 * 1024;
+/** Bytes of a key file (`.key`, `.pub`) or of a `--trust` file. */
+export const keyFileBytesMax = 1024 * 1024;
+/** Nesting of maps and lists in a scenario document (a real one needs about 10). */
+export const documentDepthMax = 32;
+/** Maps, lists and scalars in a scenario document, all together. */
+export const documentNodesMax = 4_000_000;
+/** Items of one list in a scenario document (a query's expected pages: at most mmapPagesMax). */
+export const documentListLengthMax = 4_000_000;
+/** Keys of one map in a scenario document. */
+export const documentMapKeysMax = 4_096;
+/** Characters of one string (or key) in a scenario document (each field has its own, lower, limit too). */
+export const documentStringLengthMax = 16_384;

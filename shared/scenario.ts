@@ -5,10 +5,14 @@
 // whole file (bindings, files, forks, signals). Nothing downstream re-checks what is checked here,
 // except what the spec makes a run-time error (unknown mode, zero length, closed fd: EINVAL/EBADF).
 
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { parseDocument } from 'yaml';
+import { Parser, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { InputError, readInputText } from './files.js';
+import {
+  documentDepthMax, documentListLengthMax, documentMapKeysMax, documentNodesMax, documentStringLengthMax, scenarioFileBytesMax,
+} from './limits.js';
+import { didYouMean } from './suggest.js';
 import {
   type KernelStep, type Mode, type PolicyName, type ProcessSpec, type ProcessStep, type Scenario,
 } from './scenario-types.js';
@@ -37,7 +41,7 @@ export class ScenarioError extends Error {
 
 type LimitName = keyof typeof LIMITS;
 const allowedIs = (text: string) => ({ errorMap: () => ({ message: text }) });
-const limitNote = (limit: LimitName) => `at most ${LIMITS[limit]}, LIMITS.${limit}`;
+const limitNote = (limit: LimitName) => `at most ${LIMITS[limit]}`;
 
 function whole(min: number, limit?: LimitName) {
   const max = limit ? LIMITS[limit] : Number.MAX_SAFE_INTEGER;
@@ -47,7 +51,7 @@ function whole(min: number, limit?: LimitName) {
 
 function text(what: string, limit: LimitName = 'valueBytesMax', min = 0) {
   const size = min > 0 ? `${min} to ${LIMITS[limit]} characters` : `at most ${LIMITS[limit]} characters`;
-  return z.string(allowedIs(`${what} (${size}, LIMITS.${limit})`)).min(min).max(LIMITS[limit]);
+  return z.string(allowedIs(`${what} (${size})`)).min(min).max(LIMITS[limit]);
 }
 
 const nameOf = (what: string) => text(what, 'nameLengthMax', 1);
@@ -66,20 +70,76 @@ function strictObject<T extends z.ZodRawShape>(what: string, shape: T) {
   }).strict();
 }
 
-const partialResult = z.record(z.unknown(), allowedIs('a map of result fields'));
-const byPolicy = strictObject('byPolicy (policy names or default)', {
-  'shared-file': partialResult.optional(),
-  'per-mm': partialResult.optional(),
-  'anon-only': partialResult.optional(),
-  default: partialResult.optional(),
-});
-const expectation = z.object({ byPolicy: byPolicy.optional() }, allowedIs('a map of result fields'))
-  .catchall(z.unknown());
+// `expect` is a partial result: only fields that some result of the op can have (the spec's
+// table; ok, errno, signal and stuck apply to every op), each of the type that result has, since
+// any other could never match. byPolicy maps a policy name (or default) to the same partial result.
+const anyNumber = z.number(allowedIs('a number'));
+const resultField = {
+  ok: z.boolean(allowedIs('true or false')),
+  errno: z.string(allowedIs('an errno name such as EINVAL')),
+  signal: z.string(allowedIs('a signal name such as SIGBUS')),
+  stuck: z.boolean(allowedIs('true or false')),
+  fd: whole(0), addr: anyNumber, value: z.string(allowedIs('a string')),
+  bytes: anyNumber, purged: z.boolean(allowedIs('true or false')),
+  pages: z.array(strictObject('a page of a query result', {
+    page: whole(0), resident: z.boolean(allowedIs('true or false')),
+    volatile: z.boolean(allowedIs('true or false')), purged: z.boolean(allowedIs('true or false')),
+  }), allowedIs('a list of { page, resident, volatile, purged }')),
+  pid: whole(1), exitCode: whole(0), freed: whole(0),
+  mismatches: z.array(strictObject('a mismatch of a check result', {
+    field: z.string(allowedIs('a field name')), expected: z.unknown(), actual: z.unknown(),
+  }), allowedIs('a list of { field, expected, actual }')),
+} as const;
+type ResultField = keyof typeof resultField;
+const COMMON_RESULT_FIELDS = ['ok', 'errno', 'signal', 'stuck'] as const satisfies readonly ResultField[];
+/** The result fields each op can report beyond the common ones (shared/spec/scenario-format.md). */
+export const RESULT_FIELDS = {
+  open: ['fd'], close: [], mmap: ['addr'], munmap: [], write: [], read: ['value'],
+  vrange: ['bytes', 'purged'], fvrange: ['bytes', 'purged'], query: ['pages'], fork: ['pid'],
+  exit: [], crash: [], signal: [], wait: [], waitpid: ['exitCode'],
+  reclaim: ['freed'], kill: [], check: ['mismatches'],
+} as const satisfies Record<string, readonly ResultField[]>;
 
-function step<const Op extends string, T extends z.ZodRawShape>(op: Op, shape: T) {
-  return strictObject(`op ${op}`, {
-    op: z.literal(op), ...shape, expect: expectation.optional(), label: text('a label').optional(),
+function partialShape(fields: readonly ResultField[]) {
+  return Object.fromEntries(fields.map((f) => [f, resultField[f].optional()])) as { [K in ResultField]?: z.ZodOptional<(typeof resultField)[K]> };
+}
+
+function expectationFor(op: keyof typeof RESULT_FIELDS) {
+  const fields = [...COMMON_RESULT_FIELDS, ...RESULT_FIELDS[op]];
+  const partial = strictObject(`a result of op ${op}`, partialShape(fields));
+  const byPolicy = strictObject('byPolicy (policy names or default)', {
+    'shared-file': partial.optional(), 'per-mm': partial.optional(), 'anon-only': partial.optional(), default: partial.optional(),
   });
+  return strictObject(`expect of op ${op}`, { ...partialShape(fields), byPolicy: byPolicy.optional() });
+}
+
+/** What each op does, for editors (the JSON Schema's descriptions); the contract's table, shortened. */
+const OP_HELP: Record<keyof typeof RESULT_FIELDS, string> = {
+  open: 'open a declared file; binds fd (default: the file name); result { ok, fd }',
+  close: 'close an fd binding; result { ok }',
+  mmap: 'map pages (of fd at offset, or anonymous) bound as `as`; result { ok, addr }',
+  munmap: 'unmap pages of a mapping (default: all of it); result { ok }',
+  write: 'write a string value to a page of a mapping; result { ok }',
+  read: 'read a page of a mapping; result { ok, value } ("" for a page never written)',
+  vrange: 'mark pages of a mapping volatile or nonvolatile (mvrange); result { ok, bytes, purged }',
+  fvrange: 'mark pages of a file volatile or nonvolatile, by fd; result { ok, bytes, purged }',
+  query: 'query pages of a mapping or fd; result { ok, pages: [{ page, resident, volatile, purged }] }',
+  fork: 'fork the named forked: true process; result { ok, pid }',
+  exit: 'end the process with code (default 0)',
+  crash: 'the process sends itself SIGKILL; result { ok: false, signal: SIGKILL }',
+  signal: 'signal a name: wakes every wait on it, now or later; result { ok }',
+  wait: 'wait until a name has been signalled; result { ok }',
+  waitpid: 'wait until a process has ended and been cleaned up; result { ok, exitCode } or { ok, signal }',
+  reclaim: 'kernel: try to free N frames (pages) or purge everything purgeable (all: true); result { ok, freed }',
+  kill: 'kernel: SIGKILL a process; result { ok }',
+  check: 'kernel: compare framesUsed, framesFree, process states and file counts; result { ok } or { ok: false, mismatches }',
+};
+
+function step<const Op extends keyof typeof RESULT_FIELDS, T extends z.ZodRawShape>(op: Op, shape: T) {
+  return strictObject(`op ${op}`, {
+    op: z.literal(op), ...shape, expect: expectationFor(op).optional().describe('a partial result: every field given must equal the result\'s'),
+    label: text('a label').optional(),
+  }).describe(OP_HELP[op]);
 }
 
 const binding = nameOf('a binding name');
@@ -87,7 +147,8 @@ const page = whole(0, 'mmapPagesMax');
 const lengthPages = whole(0, 'mmapPagesMax'); // 0 is accepted: the spec makes it a run-time EINVAL
 const byteOffset = z.number(allowedIs('a whole number of bytes >= 0')).int().min(0).max(Number.MAX_SAFE_INTEGER);
 // The spec makes an unknown mode a run-time EINVAL, so any string loads; the runner must check it.
-const mode = z.string(allowedIs('a string: volatile or nonvolatile')).transform((s) => s as Mode);
+const mode = z.string(allowedIs('a string: volatile or nonvolatile'))
+  .describe('volatile or nonvolatile (any other string loads, and the step gives EINVAL, as the spec requires)').transform((s) => s as Mode);
 const rangeFields = {
   page: page.optional(), pages: lengthPages.optional(),
   byteOffset: byteOffset.optional(), byteLength: byteOffset.optional(), mode,
@@ -137,7 +198,7 @@ const kernelStepUnion = z.discriminatedUnion('op', [
 function utf8Value() {
   const max = LIMITS.valueBytesMax;
   return z.string(allowedIs('a string')).refine((s) => Buffer.byteLength(s, 'utf8') <= max, (s) => ({
-    message: `value is ${Buffer.byteLength(s, 'utf8')} bytes; at most ${max} bytes (LIMITS.valueBytesMax)`,
+    message: `value is ${Buffer.byteLength(s, 'utf8')} bytes; at most ${max} bytes`,
   }));
 }
 
@@ -180,39 +241,44 @@ const steps = <T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>) =>
   z.array(schema, allowedIs(`a list of steps (${limitNote('stepsPerProcessMax')})`)).max(LIMITS.stepsPerProcessMax);
 
 const processSchema = strictObject('a process', {
-  forked: z.boolean(allowedIs('true or false')).default(false),
-  sigbus: oneOf(['handle', 'kill']).default('kill'),
-  steps: steps(processStepSchema),
+  forked: z.boolean(allowedIs('true or false')).default(false).describe('true: not started at boot; created by the fork step that names it'),
+  sigbus: oneOf(['handle', 'kill']).default('kill').describe('kill: a SIGBUS ends the process; handle: the step reports it and the process goes on'),
+  steps: steps(processStepSchema).describe('the steps the process performs, in order'),
 });
 
 const PROCESS_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
-const processMap = z.record(processSchema, allowedIs('a map of process name to process'))
+const PROCESS_NAME_RULE = `a letter then letters, digits, _ or - (${PROCESS_NAME.source}), ${limitNote('nameLengthMax')} characters`;
+// The key schema is what the JSON Schema says (propertyNames); formatIssue words its issues.
+const processName = z.string(allowedIs(PROCESS_NAME_RULE)).regex(PROCESS_NAME).max(LIMITS.nameLengthMax);
+const processMap = z.record(processName, processSchema, allowedIs('a map of process name to process'))
   .superRefine((procs, ctx) => {
     const names = Object.keys(procs);
     if (names.length > LIMITS.processesMax) {
       ctx.addIssue({ code: 'custom', message: `${names.length} processes; ${limitNote('processesMax')}` });
     }
-    const bad = names.find((n) => !PROCESS_NAME.test(n) || n.length > LIMITS.nameLengthMax);
-    if (bad !== undefined) {
-      ctx.addIssue({ code: 'custom', path: [bad], message: `process name "${bad}" is not allowed; names are `
-        + `a letter then letters, digits, _ or - (${PROCESS_NAME.source}), ${limitNote('nameLengthMax')}` });
-    }
   });
 
+// `__proto__` is the one name a JavaScript map keyed by name cannot hold (check's files map is one).
+const fileName = nameOf('a file name, not __proto__').regex(/^(?!__proto__$)/);
 const fileSchema = strictObject('a file', {
-  name: nameOf('a file name'), pages: whole(1, 'filePagesMax'), kind: oneOf(['tmpfs', 'ashmem']).default('tmpfs'),
+  name: fileName, pages: whole(1, 'filePagesMax'), kind: oneOf(['tmpfs', 'ashmem']).default('tmpfs'),
 });
 
-const scenarioSchema = strictObject('a scenario', {
-  name: nameOf('a scenario name of a-z, 0-9 and - ([a-z0-9-]+)').regex(/^[a-z0-9-]+$/),
-  description: text('a string').default(''),
-  policy: oneOf(['shared-file', 'per-mm', 'anon-only'] as const satisfies readonly PolicyName[]).optional(),
-  access: oneOf(['sigbus', 'zero']).optional(),
-  purgeUnit: oneOf(['range', 'page']).optional(),
-  memory: strictObject('memory', { frames: whole(1, 'framesMax').default(1024) }).default({}),
-  files: z.array(fileSchema, allowedIs(`a list of files (${limitNote('filesMax')})`)).max(LIMITS.filesMax).default([]),
-  processes: processMap,
-  kernel: steps(kernelStepSchema).default([]),
+/** The whole file. Exported for scripts/scenario-schema.ts, which makes the JSON Schema from it. */
+export const scenarioSchema = strictObject('a scenario', {
+  // JSON files name their schema this way (YAML ones in a `# yaml-language-server:` comment).
+  $schema: z.string(allowedIs('the path or URL of the JSON Schema of the format')).optional(),
+  name: nameOf('a scenario name of a-z, 0-9 and - ([a-z0-9-]+)').regex(/^[a-z0-9-]+$/).describe('the scenario\'s name: a-z, 0-9 and -'),
+  description: text('a string').default('').describe('shown by `vrange list` and at the top of a run'),
+  policy: oneOf(['shared-file', 'per-mm', 'anon-only'] as const satisfies readonly PolicyName[]).optional()
+    .describe('the default policy (where file volatility lives); --policy overrides it'),
+  access: oneOf(['sigbus', 'zero']).optional().describe('touching a purged, still volatile page: sigbus (default) raises SIGBUS, zero reads ""'),
+  purgeUnit: oneOf(['range', 'page']).optional().describe('range (default): whole ranges, oldest mark first; page: least recently used page first'),
+  memory: strictObject('memory', { frames: whole(1, 'framesMax').default(1024).describe('physical page frames (default 1024); --frames overrides it') }).default({}),
+  files: z.array(fileSchema, allowedIs(`a list of files (${limitNote('filesMax')})`)).max(LIMITS.filesMax).default([])
+    .describe('files that exist before any process starts'),
+  processes: processMap.describe('process name -> process; names are [A-Za-z][A-Za-z0-9_-]*'),
+  kernel: steps(kernelStepSchema).default([]).describe('kernel-side steps: signal, wait, waitpid, reclaim, kill, check'),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -265,10 +331,16 @@ function formatIssue(issue: z.ZodIssue, data: unknown, file: string): ScenarioEr
   switch (issue.code) {
     case 'unrecognized_keys': {
       const fields = issue.keys.map((k) => `"${k}"`).join(', ');
-      return at([...issue.path, issue.keys[0]!], `unknown field${issue.keys.length > 1 ? 's' : ''} ${fields}; ${issue.message}`);
+      const allowed = issue.message.slice(issue.message.lastIndexOf(': ') + 2).split(', ');
+      return at([...issue.path, issue.keys[0]!], `unknown field${issue.keys.length > 1 ? 's' : ''} ${fields}; ${issue.message}${didYouMean(issue.keys[0], allowed)}`);
     }
+    case 'invalid_string': case 'too_big':
+      if (issue.message === PROCESS_NAME_RULE) return at(issue.path, `process name "${String(issue.path.at(-1))}" is not allowed; names are ${PROCESS_NAME_RULE}`);
+      return at(issue.path, `expected ${issue.message}, got ${show(value)}`);
     case 'invalid_union_discriminator':
-      return at(issue.path, describeOp(value, issue.options));
+      return at(issue.path, describeOp(value, issue.options) + didYouMean(value, issue.options.map(String)));
+    case 'invalid_enum_value':
+      return at(issue.path, `expected ${issue.message}, got ${show(value)}${didYouMean(value, issue.options.map(String))}`);
     case 'custom':
       return at(issue.path, issue.message);
     default: {
@@ -290,24 +362,136 @@ function lineColumn(text: string, offset: number): string {
 }
 
 function parseJson(text: string, file: string): unknown {
+  let data: unknown;
   try {
-    return JSON.parse(text);
+    data = JSON.parse(text);
   } catch (e) {
     const message = (e as Error).message;
     const pos = /at position (\d+)/.exec(message);
     const where = pos && !/line \d+/.test(message) ? ` at ${lineColumn(text, Number(pos[1]))}` : '';
     throw new ScenarioError(file, '', `invalid JSON${where}: ${message}`);
   }
+  return data;
 }
 
+/**
+ * JSON.parse keeps the last of two equal keys; YAML refuses them, and so does a JSON scenario.
+ * JSON is YAML 1.2, so the YAML parser finds them (with their place) in the same text. Called
+ * once checkDocumentBounds has passed, so the text is not too deep for the YAML parser.
+ */
+function checkJsonDuplicates(text: string, file: string): void {
+  const dup = parseDocument(text, { uniqueKeys: true, prettyErrors: false }).errors.find((e) => e.code === 'DUPLICATE_KEY');
+  if (dup) throw new ScenarioError(file, '', `invalid JSON at ${lineColumn(text, dup.pos[0])}: duplicate key; each key may appear once in a map`);
+}
+
+/**
+ * The YAML parser's first stage (the CST) keeps its own stack; the stage that builds values
+ * recurses. So the nesting is measured on the CST first, without recursion, and a document
+ * deeper than documentDepthMax is refused before it can overflow the stack.
+ */
+function checkYamlDepth(text: string, file: string): void {
+  type Cst = { type?: string; offset?: number; source?: string; start?: { source?: string } | unknown[]; value?: Cst;
+    items?: Array<{ key?: Cst | null; value?: Cst | null }> };
+  interface At { n: Cst; depth: number; parent: At | undefined; key: PathPart | undefined }
+  const pathOf = (a: At): PathPart[] => {
+    const out: PathPart[] = [];
+    for (let x: At | undefined = a; x; x = x.parent) if (x.key !== undefined) out.push(x.key);
+    return out.reverse();
+  };
+  const keyName = (k: Cst | null | undefined): string => (k?.source ?? '?').replace(/^["']|["']$/g, '');
+  for (const doc of new Parser().parse(text)) {
+    const stack: At[] = [{ n: doc as Cst, depth: 0, parent: undefined, key: undefined }];
+    while (stack.length > 0) {
+      const at = stack.pop()!;
+      const { n } = at;
+      const isMap = n.type === 'block-map' || (n.type === 'flow-collection' && (n.start as { source?: string })?.source === '{');
+      const d = at.depth + (n.type === 'block-map' || n.type === 'block-seq' || n.type === 'flow-collection' ? 1 : 0);
+      if (d > documentDepthMax) {
+        throw new ScenarioError(file, shortPath(pathOf(at)), `nested more than ${documentDepthMax} maps and lists deep (line ${lineColumn(text, n.offset ?? 0).replace(/^line /, '')}); at most ${documentDepthMax}`);
+      }
+      if (n.value && typeof n.value === 'object') stack.push({ n: n.value, depth: d, parent: at, key: undefined });
+      (n.items ?? []).forEach((it, i) => {
+        if (it.value && typeof it.value === 'object') stack.push({ n: it.value, depth: d, parent: at, key: isMap ? keyName(it.key) : i });
+        if (it.key && typeof it.key === 'object') stack.push({ n: it.key, depth: d, parent: at, key: isMap ? keyName(it.key) : i });
+      });
+    }
+  }
+}
+
+const tooDeep = (m: string) => (/Maximum call stack size exceeded/.test(m) ? `nested too deeply to read; at most ${documentDepthMax} maps and lists deep` : m);
+
 function parseYaml(text: string, file: string): unknown {
-  const doc = parseDocument(text, { strict: true, uniqueKeys: true, prettyErrors: false });
-  const err = doc.errors[0];
-  if (err) throw new ScenarioError(file, '', `invalid YAML at ${lineColumn(text, err.pos[0])}: ${err.message}`);
+  checkYamlDepth(text, file);
+  let doc;
   try {
-    return doc.toJS(); // may throw on alias abuse (maxAliasCount)
+    doc = parseDocument(text, { strict: true, uniqueKeys: true, prettyErrors: false });
   } catch (e) {
-    throw new ScenarioError(file, '', `invalid YAML: ${(e as Error).message}`);
+    throw new ScenarioError(file, '', `invalid YAML: ${tooDeep((e as Error).message)}`);
+  }
+  const err = doc.errors[0];
+  if (err) throw new ScenarioError(file, '', `invalid YAML at ${lineColumn(text, err.pos[0])}: ${tooDeep(err.message)}`);
+  // A tag the parser does not know (`!fred 1`) would be silently read as its plain value.
+  const warning = doc.warnings[0];
+  if (warning) {
+    const tag = warning.code === 'TAG_RESOLVE_FAILED' ? ' (the tags allowed are those of YAML 1.2 core: !!str, !!int, !!float, !!bool, !!null, !!map, !!seq)' : '';
+    throw new ScenarioError(file, '', `invalid YAML at ${lineColumn(text, warning.pos[0])}: ${warning.message}${tag}`);
+  }
+  try {
+    return doc.toJS({ maxAliasCount: 100 }); // throws on alias abuse
+  } catch (e) {
+    throw new ScenarioError(file, '', `invalid YAML: ${tooDeep((e as Error).message)}`);
+  }
+}
+
+const shortPath = (path: readonly PathPart[]) => (path.length <= 12 ? formatPath(path) : `${formatPath(path.slice(0, 8))}...`);
+
+/**
+ * Bounds on the plain data before the schema sees it: nesting, node count, list length, keys per
+ * map, string length; plain values only (no binary or other tagged types); no `__proto__` key.
+ * Walked without recursion, so a document nested 100,000 deep is refused here, with its path,
+ * rather than overflowing a stack later (zod's, or the encoder that sends a step to an agent).
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function checkDocumentBounds(data: unknown, file: string): void {
+  interface Node { v: unknown; parent: Node | undefined; key: PathPart; depth: number }
+  const pathOf = (n: Node | undefined): PathPart[] => {
+    const out: PathPart[] = [];
+    for (let x = n; x && x.parent; x = x.parent) out.push(x.key);
+    return out.reverse();
+  };
+  const fail = (n: Node | undefined, detail: string): never => { throw new ScenarioError(file, shortPath(pathOf(n)), detail); };
+  const stack: Node[] = [{ v: data, parent: undefined, key: '', depth: 0 }];
+  let nodes = 0;
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (++nodes > documentNodesMax) fail(n, `the document has more than ${documentNodesMax} values (maps, lists and scalars); at most ${documentNodesMax}`);
+    const v = n.v;
+    if (typeof v === 'string') {
+      if (v.length > documentStringLengthMax) fail(n, `a string of ${v.length} characters; at most ${documentStringLengthMax}`);
+      if (LONE_SURROGATE.test(v)) fail(n, 'a string with a lone surrogate (an escape such as \\ud800 with no pair), which is not text and has no UTF-8 encoding');
+      continue;
+    }
+    if (v === null || typeof v === 'number' || typeof v === 'boolean') continue;
+    const container = Array.isArray(v) || (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype);
+    if (!container) fail(n, `a value of type ${typeof v === 'object' ? (v as object).constructor?.name ?? 'object' : typeof v}; a scenario holds only maps, lists, strings, numbers, true/false and null`);
+    if (n.depth >= documentDepthMax) fail(n, `nested more than ${documentDepthMax} maps and lists deep; at most ${documentDepthMax}`);
+    const children: Node[] = [];
+    if (Array.isArray(v)) {
+      if (v.length > documentListLengthMax) fail(n, `a list of ${v.length} items; at most ${documentListLengthMax}`);
+      for (let i = 0; i < v.length; i++) children.push({ v: v[i], parent: n, key: i, depth: n.depth + 1 });
+    } else {
+      const keys = Object.keys(v as object);
+      if (keys.length > documentMapKeysMax) fail(n, `a map of ${keys.length} keys; at most ${documentMapKeysMax}`);
+      for (const k of keys) {
+        const child: Node = { v: (v as Record<string, unknown>)[k], parent: n, key: k, depth: n.depth + 1 };
+        if (k === '__proto__') fail(child, '"__proto__" is not allowed as a name or a field');
+        if (k.length > documentStringLengthMax) fail(n, `a key of ${k.length} characters; at most ${documentStringLengthMax}`);
+        if (LONE_SURROGATE.test(k)) fail(child, 'a key with a lone surrogate (an escape such as \\ud800 with no pair), which has no UTF-8 encoding');
+        children.push(child);
+      }
+    }
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
   }
 }
 
@@ -342,7 +526,7 @@ function checkNames(s: Scenario): void {
   const files = new Set(s.files.map((f) => f.name));
   const procs = new Set(s.processes.map((p) => p.name));
   const need = (set: Set<string>, what: string, name: string, path: PathPart[]) => {
-    if (!set.has(name)) throw new ScenarioError(s.file, formatPath(path), `unknown ${what} "${name}"; ${what === 'file' ? 'files' : 'processes'}: ${listed(set)}`);
+    if (!set.has(name)) throw new ScenarioError(s.file, formatPath(path), `unknown ${what} "${name}"; ${what === 'file' ? 'files' : 'processes'}: ${listed(set)}${didYouMean(name, set)}`);
   };
   for (const { step, path } of allSteps(s)) {
     // An `open` of a file the scenario does not declare is a run-time ENOENT (the spec lists it).
@@ -359,7 +543,7 @@ function checkWaits(s: Scenario): void {
   for (const { step, path } of allSteps(s)) {
     if (step.op === 'wait' && !signalled.has(step.name)) {
       throw new ScenarioError(s.file, formatPath([...path, 'name']),
-        `nothing can ever signal "${step.name}": no signal step names it; names signalled: ${listed(signalled)}`);
+        `nothing can ever signal "${step.name}": no signal step names it; names signalled: ${listed(signalled)}${didYouMean(step.name, signalled)}`);
     }
   }
 }
@@ -378,7 +562,7 @@ function checkForks(s: Scenario): Map<string, ForkSite> {
         throw new ScenarioError(s.file, formatPath(['processes', p.name, 'steps', index, 'child']), detail);
       };
       const child = byName.get(step.child);
-      if (!child) fail(`unknown process "${step.child}"; processes with forked: true: ${listed(forkable)}`);
+      if (!child) fail(`unknown process "${step.child}"; processes with forked: true: ${listed(forkable)}${didYouMean(step.child, forkable)}`);
       if (step.child === p.name) fail(`process "${p.name}" cannot fork itself; processes with forked: true: ${listed(forkable)}`);
       if (!child!.forked) fail(`process "${step.child}" is not forked: true, so it starts at boot; processes with forked: true: ${listed(forkable)}`);
       const other = sites.get(step.child);
@@ -433,7 +617,7 @@ function useBinding(b: Bindings, kind: 'fd' | 'map', name: string, path: () => s
   const known = `${kind}s bound so far${inherited}: ${listed(mine)}`;
   const detail = other.has(name)
     ? `"${name}" is ${kind === 'fd' ? 'a map binding, not an fd' : 'an fd binding, not a map'}; ${known}`
-    : `${kind} "${name}" is used before ${made} binds it; ${known}`;
+    : `${kind} "${name}" is used before ${made} binds it; ${known}${didYouMean(name, mine)}`;
   throw new ScenarioError(file, path(), detail);
 }
 
@@ -449,12 +633,38 @@ function reportForkCycle(s: Scenario, forks: Map<string, ForkSite>, reached: Set
 
 // ---------------------------------------------------------------------------------------------
 
+const MODES: readonly Mode[] = ['volatile', 'nonvolatile'];
+
+/**
+ * What loads but is most likely a typo, for `vrange run` to print before the run: an unknown mode
+ * (the spec makes it a run-time EINVAL, so the scenario still loads and runs) and an `open` of a
+ * file the scenario does not declare (a run-time ENOENT) whose name is close to a declared one.
+ */
+export function scenarioWarnings(s: Scenario): string[] {
+  const out: string[] = [];
+  const files = s.files.map((f) => f.name);
+  for (const { step, path } of allSteps(s)) {
+    if ((step.op === 'vrange' || step.op === 'fvrange') && !MODES.includes(step.mode)) {
+      out.push(`${s.file}: ${formatPath([...path, 'mode'])}: warning: mode "${step.mode}" is neither volatile nor nonvolatile, so the step gives EINVAL${didYouMean(step.mode, MODES)}`);
+    }
+    if (step.op === 'open' && !files.includes(step.file)) {
+      const hint = didYouMean(step.file, files);
+      if (hint) out.push(`${s.file}: ${formatPath([...path, 'file'])}: warning: no file "${step.file}" is declared, so the step gives ENOENT${hint}`);
+    }
+  }
+  return out;
+}
+
 export function parseScenario(text: string, file: string): Scenario {
+  // A byte-order mark is allowed, and dropped, in YAML and JSON alike.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const data = extname(file).toLowerCase() === '.json' ? parseJson(text, file) : parseYaml(text, file);
   if (data === null || data === undefined) throw new ScenarioError(file, '', 'the file is empty; a scenario is a map with at least name and processes');
+  checkDocumentBounds(data, file);
+  if (extname(file).toLowerCase() === '.json') checkJsonDuplicates(text, file);
   const parsed = scenarioSchema.safeParse(data);
   if (!parsed.success) throw formatIssue(pickIssue(parsed.error.issues), data, file);
-  const { processes, ...top } = parsed.data;
+  const { processes, $schema: _schema, ...top } = parsed.data;
   const scenario: Scenario = {
     file, ...top, processes: Object.entries(processes).map(([name, p]) => ({ name, ...p })),
   };
@@ -465,14 +675,14 @@ export function parseScenario(text: string, file: string): Scenario {
   return scenario;
 }
 
+/** Reads and checks a scenario file: only a regular file, at most scenarioFileBytesMax bytes, UTF-8. */
 export function loadScenario(path: string): Scenario {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputText(path, '', scenarioFileBytesMax);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const detail = code === 'ENOENT' ? 'no such file (ENOENT)' : `cannot read the file: ${(e as Error).message}`;
-    throw new ScenarioError(path, '', detail);
+    if (!(e instanceof InputError)) throw e;
+    throw new ScenarioError(path, '', e.message.startsWith(`${path}: `) ? e.message.slice(path.length + 2) : e.message);
   }
   return parseScenario(text, path);
 }

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { loadScenario, parseScenario } from '../shared/scenario.js';
+import { loadScenario, parseScenario, ScenarioError } from '../shared/scenario.js';
+import { scenarioData, schemaErrors } from './schema-check.js';
 import { runScenario, type RunOutcome } from '../coordinator/run.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 
@@ -28,10 +29,23 @@ export async function runFile(path: string, over: Partial<RunConfig> = {}, check
 
 export async function runYaml(yaml: string, over: Partial<RunConfig> = {}): Promise<RunOutcome> {
   const s = parseScenario(yaml, 'inline.yaml');
+  agreesWithSchema(yaml, 'inline.yaml');
   return runScenario(s, configFor(s, over));
 }
 
+/**
+ * Every scenario a test writes (runYaml, tempFile) is also checked against the published JSON
+ * Schema: one the loader accepts must be valid there too, or an editor would flag a good file.
+ */
+function agreesWithSchema(text: string, name: string): void {
+  if (!/\.(ya?ml|json)$/.test(name)) return;
+  try { parseScenario(text, name); } catch (e) { if (e instanceof ScenarioError) return; throw e; }
+  const errors = schemaErrors(scenarioData(text));
+  if (errors) throw new Error(`${name}: the loader accepts it but schema/scenario.schema.json does not: ${errors}`);
+}
+
 export function tempFile(name: string, text: string): string {
+  agreesWithSchema(text, name);
   const dir = mkdtempSync(join(tmpdir(), 'vrange-test-'));
   const path = join(dir, name);
   writeFileSync(path, text);
@@ -47,7 +61,13 @@ export function cli(args: string[], onStdout?: (chunk: string, pid: number) => v
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); onStdout?.(d.toString(), child.pid!); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    // 'exit' may come before the last of the output is read: wait for the pipes to close too (but
+    // not forever, should a child of the command still hold them).
+    let code: number | null = null;
+    let grace: NodeJS.Timeout | undefined;
+    const done = () => { clearTimeout(grace); resolve({ code, stdout, stderr }); };
+    child.on('exit', (c) => { code = c; grace = setTimeout(done, 2_000); });
+    child.on('close', (c) => { code = c; done(); });
   });
 }
 

@@ -222,12 +222,16 @@ test('missing required field', (t) => {
     'processes.A.steps[1].pages', 'missing required field "pages"');
 });
 
-test('limits are named', (t) => {
-  rejects(t, 'name: t\nmemory: { frames: 4000001 }\nprocesses: {}\n', 'memory.frames', 'LIMITS.framesMax');
-  rejects(t, oneProcess([`{ op: mmap, as: b, pages: ${LIMITS.mmapPagesMax + 1} }`]), 'processes.A.steps[0].pages', 'LIMITS.mmapPagesMax');
-  rejects(t, oneProcess([`{ op: signal, name: ${'s'.repeat(65)} }`]), 'processes.A.steps[0].name', 'LIMITS.nameLengthMax');
+test('limits are stated in the user\'s terms, not by internal constant names', (t) => {
+  rejects(t, 'name: t\nmemory: { frames: 4000001 }\nprocesses: {}\n', 'memory.frames', 'at most 4000000), got 4000001');
+  rejects(t, oneProcess([`{ op: mmap, as: b, pages: ${LIMITS.mmapPagesMax + 1} }`]), 'processes.A.steps[0].pages', `at most ${LIMITS.mmapPagesMax}`);
+  rejects(t, oneProcess([`{ op: signal, name: ${'s'.repeat(65)} }`]), 'processes.A.steps[0].name', '1 to 64 characters');
   rejects(t, oneProcess(['{ op: mmap, as: b, pages: 1 }', `{ op: write, map: b, page: 0, value: ${'x'.repeat(4097)} }`]),
-    'processes.A.steps[1].value', 'LIMITS.valueBytesMax');
+    'processes.A.steps[1].value', 'at most 4096 bytes');
+  for (const text of ['name: t\nmemory: { frames: 4000001 }\nprocesses: {}\n', oneProcess([`{ op: signal, name: ${'s'.repeat(65)} }`])]) {
+    const e = t.throws(() => parseScenario(text, 't.yaml'));
+    t.notRegex(e!.message, /LIMITS|Max\b/);
+  }
 });
 
 test('a binding used before it is made', (t) => {

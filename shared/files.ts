@@ -1,0 +1,156 @@
+// Files the user names on the command line: inputs are read only if they are regular files under
+// a size limit, as strict UTF-8; outputs are checked before a run starts and written whole (to a
+// temporary file beside the target, then renamed), so a bad path is refused up front and nothing
+// half-written is ever left. Each problem is an InputError: one line naming the option and the
+// path, exit code 2.
+
+import { accessSync, closeSync, constants, fstatSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+
+export class InputError extends Error {}
+
+const mib = (n: number) => (n >= 1024 * 1024 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`);
+
+/** Pseudo file systems whose files are not data: reading them may never end, writing them may hang (/dev/shm excepted). */
+const SPECIAL_ROOTS = ['/proc', '/sys', '/dev'];
+
+function underSpecial(path: string): string | undefined {
+  if (path.startsWith(`/dev/shm${sep}`)) return undefined; // an ordinary tmpfs
+  return SPECIAL_ROOTS.find((r) => path === r || path.startsWith(r + sep));
+}
+
+function kindOf(st: import('node:fs').Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/** The position of the first byte that is not UTF-8, as "byte N (line L)"; undefined if all is. */
+export function firstBadUtf8(buf: Buffer): string | undefined {
+  const valid = (n: number) => {
+    try { new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(0, n), { stream: n < buf.length }); return true; } catch { return false; }
+  };
+  if (valid(buf.length)) return undefined;
+  // The longest valid prefix (a prefix that stops inside a character is valid when streaming).
+  let lo = 0;
+  let hi = buf.length;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (valid(mid)) lo = mid; else hi = mid;
+  }
+  // Byte `lo` (counted from 0) is the first that no UTF-8 text can have there; when only the end
+  // is wrong (a character cut short), the offset is that of the character's first byte.
+  let at = lo;
+  if (hi === buf.length) while (at > 0 && (buf[at]! & 0xc0) === 0x80 && lo - at < 3) at--;
+  let line = 1;
+  for (let k = 0; k < at; k++) if (buf[k] === 0x0a) line++;
+  return `byte offset ${at} (line ${line})`;
+}
+
+/**
+ * Reads `path` as text: refused (with `what`, e.g. "--schedule-file", in the message) when it is not
+ * a regular file, is larger than `maxBytes` (checked before reading, and again on what is read),
+ * or is not valid UTF-8. A byte-order mark at the start is dropped.
+ */
+export function readInputText(path: string, what: string, maxBytes: number): string {
+  const name = what ? `${what} ${path}` : path;
+  if (path === '') throw new InputError(`${what || 'the file'}: the path is empty`);
+  let fd: number;
+  try {
+    // O_NONBLOCK: opening a FIFO with no writer must not hang; it is refused below anyway.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file (ENOENT)' : code === 'EACCES' ? 'permission denied (EACCES)' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot be opened (${code ?? (e as Error).message})`;
+    throw new InputError(`${name}: ${why}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new InputError(`${name}: is ${kindOf(st)}; give a regular file`);
+    const special = underSpecial(realpathOr(path));
+    if (special) throw new InputError(`${name}: is under ${special}, which holds no data files; give a regular file`);
+    if (st.size > maxBytes) throw new InputError(`${name}: is ${st.size} bytes; at most ${mib(maxBytes)} are read`);
+    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    let got = 0;
+    for (;;) {
+      const n = readSync(fd, buf, got, buf.length - got, null);
+      if (n === 0) break;
+      got += n;
+      if (got > maxBytes) throw new InputError(`${name}: is larger than ${mib(maxBytes)}; at most ${mib(maxBytes)} are read`);
+      if (got === buf.length) break; // grew while read: the next pass sees the limit
+    }
+    const bytes = buf.subarray(0, got);
+    const bad = firstBadUtf8(bytes);
+    if (bad) throw new InputError(`${name}: is not UTF-8 text: invalid byte at ${bad}`);
+    const text = bytes.toString('utf8');
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function realpathOr(path: string): string {
+  try { return realpathSync(path); } catch { return resolve(path); }
+}
+
+/** A directory to list (`vrange list DIR`): it must exist and be a directory. */
+export function checkInputDir(path: string, what: string): void {
+  let st;
+  try { st = statSync(path); } catch { throw new InputError(`${what} ${path}: no such directory`); }
+  if (!st.isDirectory()) throw new InputError(`${what} ${path}: is ${st.isFile() ? 'a file' : kindOf(st)}, not a directory`);
+}
+
+/**
+ * Checks, before anything runs, that `path` can be written by writeOutput: its directory exists, is
+ * a directory and is writable; the path is not a directory or other non-regular file; and it is not
+ * under /proc, /sys or /dev. `flag` names the option for the message (e.g. "--trace").
+ */
+export function checkOutputPath(path: string, flag: string): void {
+  if (path === '') throw new InputError(`${flag}: the path is empty; give a file to write`);
+  const abs = resolve(path);
+  const dir = dirname(abs);
+  let dst;
+  try { dst = statSync(dir); } catch { throw new InputError(`${flag} ${path}: the directory ${dir} does not exist`); }
+  if (!dst.isDirectory()) throw new InputError(`${flag} ${path}: ${dir} is not a directory`);
+  const special = underSpecial(realpathOr(dir)) ?? underSpecial(abs);
+  if (special) throw new InputError(`${flag} ${path}: is under ${special}, where vrange writes no files; give a path in an ordinary directory`);
+  try { accessSync(dir, constants.W_OK | constants.X_OK); } catch { throw new InputError(`${flag} ${path}: the directory ${dir} is not writable`); }
+  let st;
+  try { st = statSync(abs); } catch { return; } // does not exist yet: fine
+  if (!st.isFile()) throw new InputError(`${flag} ${path}: is ${kindOf(st)}; give a file to write`);
+}
+
+/** Writes `text` to `path` whole: into a temporary file beside it, renamed over it at the end. */
+export function writeOutput(path: string, text: string | Buffer, mode?: number): void {
+  const abs = resolve(path);
+  const tmp = join(dirname(abs), `.${basename(abs)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  try {
+    writeFileSync(tmp, text, { flag: 'wx', ...(mode !== undefined ? { mode } : {}) });
+    renameSync(tmp, abs);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new InputError(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Checks a directory that a command will create files in (`keygen --out DIR`): it exists and is a
+ * writable directory, or it does not exist yet and its nearest existing parent is one; and it is
+ * not under /proc, /sys or /dev.
+ */
+export function checkOutputDir(path: string, flag: string): void {
+  if (path === '') throw new InputError(`${flag}: the path is empty; give a directory`);
+  const abs = resolve(path);
+  let at = abs;
+  for (;;) {
+    let st;
+    try { st = statSync(at); } catch { const up = dirname(at); if (up === at) break; at = up; continue; }
+    if (!st.isDirectory()) throw new InputError(`${flag} ${path}: ${at === abs ? 'is' : `${at} is`} ${st.isFile() ? 'a file' : kindOf(st)}, not a directory`);
+    const special = underSpecial(realpathOr(at)) ?? underSpecial(abs);
+    if (special) throw new InputError(`${flag} ${path}: is under ${special}, where vrange writes no files; give an ordinary directory`);
+    try { accessSync(at, constants.W_OK | constants.X_OK); } catch { throw new InputError(`${flag} ${path}: ${at === abs ? 'is not writable' : `cannot be created: ${at} is not writable`}`); }
+    return;
+  }
+}
