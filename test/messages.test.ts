@@ -6,7 +6,7 @@
 
 import test from 'ava';
 import fc from 'fast-check';
-import { parseAgentMsg } from '../shared/message_schemas.js';
+import { agentMsgSchemas, compile, parseAgentMsg } from '../shared/message_schemas.js';
 import { decode, encode, type AgentMsg } from '../shared/messages.js';
 import { entryCheck, type EntryView } from '../coordinator/syscall_entry.js';
 import { Proc } from '../coordinator/process_table.js';
@@ -36,6 +36,17 @@ test('every forged message of every type is refused with a reason naming its typ
         if (r.ok) throw new Error(`${type}: forged ${String(JSON.stringify(m))} accepted`);
         if (!r.why.startsWith(`${type}.`)) throw new Error(`${type}: reason ${r.why}`);
       }
+    }), { numRuns: runsPerType });
+  }
+  t.pass();
+});
+
+test('the compiled predicate of each schema agrees with zod on every generated message, valid or forged', (t) => {
+  for (const type of messageTypes) {
+    const schema = agentMsgSchemas[type];
+    const fast = compile(schema);
+    fc.assert(fc.property(fc.oneof(validMessage(type), forgedMessage(type)), (m) => {
+      if (fast(m) !== schema.safeParse(m).success) throw new Error(`${type}: they disagree on ${String(JSON.stringify(m))}`);
     }), { numRuns: runsPerType });
   }
   t.pass();
