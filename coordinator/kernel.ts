@@ -45,6 +45,8 @@ export interface StepRecord { process: string; index: number; op: string; result
 export interface Failure { process: string; index: number; expected: Record<string, unknown>; actual: StepResult }
 
 type Waiter = { proc: Proc; resolve: () => void };
+/** Bad messages of one process logged one by one per batch; the rest are counted in one more event. */
+const badMessagesLoggedMax = 10;
 /** A syscall's answer, before `t` and `re` are added. */
 type Ret = Omit<SysRet, 't' | 're'>;
 
@@ -96,8 +98,8 @@ export class Kernel {
   private stopping = false;
   /** Processes with a syscall not answered yet (a process makes one at a time: syscall_entry.ts). */
   private readonly callsOpen = new Set<Proc>();
-  /** Processes that sent a bad message in the frame being handled: killed once the whole frame is judged. */
-  private readonly condemned = new Set<Proc>();
+  /** Processes that sent a bad message in the frame being handled (with how many): killed once the whole frame is judged. */
+  private readonly condemned = new Map<Proc, number>();
   private readonly entryView: EntryView;
   fatalError: Error | undefined;
   /** Observers for the scheduler: a step finished, a process was reaped. */
@@ -280,7 +282,12 @@ export class Kernel {
       try { this.deliver(conn, msg); } catch (e) { this.fail(e as Error); }
     }
     if (this.condemned.size === 0) return;
-    for (const proc of this.condemned) if (!proc.reaped) proc.agent?.kill('SIGKILL');
+    for (const [proc, bad] of this.condemned) {
+      if (bad > badMessagesLoggedMax) {
+        this.history.add('bad-message', { process: proc.name, pid: proc.pid, where: proc.agent?.remote ? 'remote' : 'local', t: '*', why: `${bad - badMessagesLoggedMax} more bad message(s) in the same batch, not logged one by one` });
+      }
+      if (!proc.reaped) proc.agent?.kill('SIGKILL');
+    }
     this.condemned.clear();
   }
 
@@ -321,11 +328,13 @@ export class Kernel {
       return;
     }
     if (proc.reaped) return;
+    const bad = (this.condemned.get(proc) ?? 0) + 1;
+    this.condemned.set(proc, bad);
+    if (bad > badMessagesLoggedMax) return; // one batch may hold many: the first ones say enough
     this.history.add('bad-message', { process: proc.name, pid: proc.pid, where, t: printable(t, 40), why: shown });
     process.stderr.write(`vrange kernel: ${proc.name} (pid ${proc.pid}) broke the protocol (${shown}): SIGKILL`
       + `${conn.remote ? '' : ' (a local agent: a bug in vrange)'}\n`);
     if (!conn.remote) this.violation('run-completed', `${proc.name}'s local agent broke the protocol (${shown})`);
-    this.condemned.add(proc);
   }
 
   private onMessage(proc: Proc, msg: AgentMsg): void {
