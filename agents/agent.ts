@@ -27,6 +27,7 @@ import { rangesPerSetMax } from '../shared/limits.js';
 import { decode, encodeBatch } from '../shared/messages.js';
 import { runStep, type StepOutcome } from './steps.js';
 import { killQuietly, pidsWithArg, processState } from '../shared/procfs.js';
+import { printable } from '../shared/printable.js';
 
 type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
 
@@ -75,13 +76,13 @@ export class Agent {
   /** Called with every message from the kernel before it is handled (the remote heartbeat listens). */
   onKernelMessage: (msg: KernelMsg) => void = () => {};
 
-  constructor(endpoint: string, routingId: string, curve?: CurveClient, private readonly host?: string) {
+  constructor(endpoint: string, routingId: string, curve?: CurveClient, private readonly host?: string, private readonly token?: string) {
     this.socket = new AgentSocket(endpoint, routingId, (err) => this.fatal(`send failed: ${String(err)}`), curve);
   }
 
   start(): void {
     this.socket.connect();
-    this.socket.send(this.host ? { t: 'hello', osPid: process.pid, host: this.host } : { t: 'hello', osPid: process.pid });
+    this.socket.send({ t: 'hello', osPid: process.pid, ...(this.host ? { host: this.host } : {}), ...(this.token ? { token: this.token } : {}) });
     void this.loop();
     // Once the hello has left (its send is queued for the next turn), while nothing waits on us.
     setImmediate(() => warmUp());
@@ -135,6 +136,7 @@ export class Agent {
       case 'prepare': return this.prepare(msg.xid, msg.runs);
       case 'commit': return this.commit(msg.xid, msg.runs, msg.last);
       case 'ping': this.socket.send({ t: 'pong', seq: msg.seq }); return;
+      case 'refused': return; // a remote agent's business (runRemoteAgent), before it has a process
       case 'die':
         // The kernel has read everything this process sent; nothing is lost by exiting now.
         // A signal comes this way only to a remote agent, which the kernel cannot signal itself.
@@ -304,26 +306,67 @@ function warmUp(): void {
   decode<AgentMsg>(encodeBatch([{ t: 'ready', re: 0, mm: mm.view() }]));
 }
 
-export interface RemoteAgentOptions { connect: string; curve?: CurveClient; log?: (line: string) => void }
+/** `vrange agent`: how long it waits for the kernel's first answer before it gives up (`--connect-timeout-ms`). */
+export const agentConnectTimeoutMs = 10_000;
+/** `vrange agent`'s exit code when it never got in: nothing answered, the handshake failed, or the kernel refused it. */
+export const agentJoinFailedExitCode = 3;
+
+export interface RemoteAgentOptions {
+  connect: string; curve?: CurveClient; log?: (line: string) => void;
+  /** A keyless loopback kernel's token (`vrange kernel` prints it). */
+  token?: string;
+  connectTimeoutMs?: number;
+}
 
 /**
  * `vrange agent --connect`: one agent on this machine for a kernel elsewhere. It serves one
- * process and exits with it; it exits 1 if the kernel refuses its key, or if the kernel, once
- * heard, goes silent for longer than the heartbeat timeout its pings carry.
+ * process and exits with it. It exits 3 (agentJoinFailedExitCode) if it never gets in: no answer
+ * from the kernel within the connect timeout (saying what it saw: nothing listening, a handshake
+ * that failed or never completed, with what to check), or a refusal (its key, its token); and 1
+ * if the kernel, once heard, goes silent for longer than the heartbeat timeout its pings carry.
  */
 export function runRemoteAgent(opts: RemoteAgentOptions): void {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const routingId = `remote-${randomBytes(6).toString('hex')}`;
-  const agent = new Agent(opts.connect, routingId, opts.curve, hostname());
+  const agent = new Agent(opts.connect, routingId, opts.curve, hostname(), opts.token);
+  const giveUp = (why: string): never => {
+    log(`vrange agent ${routingId}: ${why}`);
+    process.exit(agentJoinFailedExitCode);
+  };
   agent.socket.onAuthFailure((detail) => {
-    log(`vrange agent: the kernel at ${opts.connect} refused this agent's key (${detail}); ask its operator to trust your .pub file (--trust)`);
-    process.exit(1);
+    giveUp(`the kernel at ${opts.connect} refused this agent's key (${printable(detail)}); ask its operator to trust your .pub file (--trust)`);
   });
+  // What became of the connection, for the message if the kernel never answers.
+  const seen = { connects: 0, retries: 0, handshakes: 0, disconnects: 0, failed: '' };
+  agent.socket.onConnection((e) => {
+    if (e.kind === 'connect') seen.connects++;
+    else if (e.kind === 'retry') seen.retries++;
+    else if (e.kind === 'handshake') seen.handshakes++;
+    else if (e.kind === 'disconnect') seen.disconnects++;
+    else if (e.kind === 'handshake-failed') seen.failed = printable(e.detail ?? 'failed');
+  });
+  const keys = opts.curve
+    ? 'this agent uses CURVE: --server-key must be the kernel\'s .pub, and the kernel must run with --key and --trust'
+    : 'this agent uses no keys: a kernel with keys (--key/--trust) needs --key and --server-key here';
+  const connectTimeoutMs = opts.connectTimeoutMs ?? agentConnectTimeoutMs;
+  const joinTimer = setTimeout(() => {
+    const head = `no answer from the kernel at ${opts.connect} within ${connectTimeoutMs} ms`;
+    if (seen.connects === 0) {
+      giveUp(`${head}: nothing accepted a connection there${seen.retries > 0 ? ` (refused, retried ${seen.retries} time(s))` : ''}. Check the address and port, and that \`vrange kernel --listen\` is running there and reachable from here`);
+    }
+    if (seen.failed) giveUp(`${head}: the ZeroMQ handshake failed (${seen.failed}). Check the keys: ${keys}`);
+    if (seen.handshakes === 0) giveUp(`${head}: it accepted the connection but the handshake never completed (${seen.disconnects} drop(s)). Check the keys: ${keys}`);
+    giveUp(`${head}: the handshake succeeded but the kernel never answered the hello. Is it a vrange kernel (the same version), still waiting for agents?`);
+  }, connectTimeoutMs);
   let lastHeard = 0;
   let timeoutMs = 0;
   agent.onKernelMessage = (msg) => {
+    clearTimeout(joinTimer);
     lastHeard = Date.now();
     if (msg.t === 'ping') timeoutMs = msg.timeoutMs;
+    if (msg.t === 'refused') {
+      giveUp(`the kernel at ${opts.connect} refused this agent: ${printable(msg.why)}${opts.token ? '' : '. Pass the token `vrange kernel` printed: --token TOKEN (or VRANGE_TOKEN=TOKEN)'}`);
+    }
   };
   const watchdog = setInterval(() => {
     if (timeoutMs > 0 && Date.now() - lastHeard > timeoutMs) {

@@ -82,11 +82,13 @@ export class TransportRig {
 
   private async loop(): Promise<void> {
     // Received as the kernel receives (KernelSocket.listen).
-    await this.server.listen((id, msg) => {
-      const m = msg as { t: string; id?: number };
-      if (m.t === 'read') { this.calls++; this.server.send(id, { t: 'ret', re: m.id!, value: '' }); }
-      else if (m.t === 'hello') this.onHello();
-      else if (m.t === 'bench-done') this.onDone();
+    await this.server.listen((id, msgs) => {
+      for (const msg of msgs) {
+        const m = msg as { t: string; id?: number };
+        if (m.t === 'read') { this.calls++; this.server.send(id, { t: 'ret', re: m.id!, value: '' }); }
+        else if (m.t === 'hello') this.onHello();
+        else if (m.t === 'bench-done') this.onDone();
+      }
     });
   }
 

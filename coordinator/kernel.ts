@@ -21,6 +21,9 @@ import { FaultPlan } from './faults.js';
 import { Snapshots } from './snapshot.js';
 import { agentStartTimeoutMs } from '../shared/limits.js';
 import { RemoteAgents, type RemoteOptions } from './remote.js';
+import { parseAgentMsg } from '../shared/message_schemas.js';
+import { entryCheck, startsStep, type EntryView } from './syscall_entry.js';
+import { printable } from '../shared/printable.js';
 
 export interface KernelOptions {
   scenario: Scenario;
@@ -42,6 +45,8 @@ export interface StepRecord { process: string; index: number; op: string; result
 export interface Failure { process: string; index: number; expected: Record<string, unknown>; actual: StepResult }
 
 type Waiter = { proc: Proc; resolve: () => void };
+/** Bad messages of one process logged one by one per batch; the rest are counted in one more event. */
+const badMessagesLoggedMax = 10;
 /** A syscall's answer, before `t` and `re` are added. */
 type Ret = Omit<SysRet, 't' | 're'>;
 
@@ -92,6 +97,11 @@ export class Kernel {
   private idleWaiters: Array<() => void> = [];
   private reclaimLock: Promise<void> = Promise.resolve();
   private stopping = false;
+  /** Processes with a syscall not answered yet (a process makes one at a time: syscall_entry.ts). */
+  private readonly callsOpen = new Set<Proc>();
+  /** Processes that sent a bad message in the frame being handled (with how many): killed once the whole frame is judged. */
+  private readonly condemned = new Map<Proc, number>();
+  private readonly entryView: EntryView;
   fatalError: Error | undefined;
   /** Observers for the scheduler: a step finished, a process was reaped. */
   onProgress: () => void = () => {};
@@ -104,6 +114,12 @@ export class Kernel {
     this.snapshots = opts.snapshots ? new Snapshots(this) : undefined;
     this.history = new History(opts.traceMessages, (e) => { opts.onEvent?.(e); this.snapshots?.observe(e); });
     this.faults = opts.faults ?? new FaultPlan([], opts.config.seed);
+    this.entryView = {
+      schedule: opts.config.schedule,
+      processNamed: (name) => this.procByName.get(name),
+      initPending: (id) => this.readyWaiters.has(id),
+      callOpen: (proc) => this.callsOpen.has(proc),
+    };
     for (const f of opts.scenario.files) this.files.push(new AddressSpace(this.files.length, f.name, f.pages, f.kind));
     for (const spec of opts.scenario.processes) {
       const p = new Proc(spec);
@@ -124,7 +140,7 @@ export class Kernel {
     if (opts.remote) {
       this.remote = new RemoteAgents(opts.remote, {
         history: this.history,
-        deliver: (conn, msg) => this.deliver(conn, msg),
+        deliver: (conn, msgs) => this.deliverFrame(conn, msgs),
         onExit: (conn, code, signal) => this.onOsExit(conn, code, signal),
         onSendError: (err) => {
           // A remote peer that is gone (its death is the heartbeat's business) cannot be reached.
@@ -214,11 +230,12 @@ export class Kernel {
       config: this.config, mm, ...(this.snapshots ? { snapshots: true } : {}) });
     await withTimeout(ready, agentStartTimeoutMs, `agent for ${proc.name} did not become ready`);
     this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child?.pid ?? conn.osPid,
-      ...(conn.remote ? { host: conn.host, agent: conn.routingId } : {}) });
+      ...(conn.remote ? { host: conn.host, agent: printable(conn.routingId) } : {}) });
   }
 
   /** The process has reported its last result: end it (exit code, or a fatal signal) and await its reaping. */
   private ending(proc: Proc, how: { code: number } | { signal: NodeJS.Signals }): void {
+    if (this.condemned.has(proc)) how = { signal: 'SIGKILL' }; // its frame held a bad message
     this.busyWith(`reap:${proc.name}`);
     proc.agent!.actor.send({ type: 'ending' });
     if ('signal' in how) { proc.agent!.kill(how.signal); return; }
@@ -255,66 +272,93 @@ export class Kernel {
 
   private async receiveLoop(): Promise<void> {
     try {
-      await this.socket.listen((routingId, msg) => {
-        this.messagesIn++;
+      await this.socket.listen((routingId, msgs) => {
         const conn = this.byRouting.get(routingId) ?? this.pool.all.get(routingId);
-        if (!conn) return;
-        if (msg.t === 'hello') { this.byRouting.set(routingId, conn); conn.onHello(msg.osPid); return; }
-        this.deliver(conn, msg);
+        if (conn) this.deliverFrame(conn, msgs);
+      }, (routingId, err) => {
+        const conn = this.byRouting.get(routingId) ?? this.pool.all.get(routingId);
+        if (conn) this.badMessage(conn, '?', `a frame that is not a msgpack message (${(err as Error).message})`);
       });
     } catch (e) {
       if (!this.stopping) this.fail(e as Error);
     }
   }
 
-  /** One message from an agent (local or remote) that has a process. */
+  /**
+   * The messages of one received frame (one agent's batch), each judged on its own, in order: its
+   * shape (shared/message_schemas.ts), then what it needs of the kernel's state
+   * (coordinator/syscall_entry.ts). A bad one is its sender's illegal act; the others are handled
+   * as usual, and the sender is killed once the whole frame is judged. Nothing an agent sends can
+   * throw out of here: an exception is the kernel's own bug and fails the run.
+   */
+  deliverFrame(conn: AgentConn, msgs: unknown[]): void {
+    for (const raw of msgs) {
+      this.messagesIn++;
+      const parsed = parseAgentMsg(raw);
+      if (!parsed.ok) { this.badMessage(conn, parsed.t ?? '?', parsed.why); continue; }
+      const msg = parsed.msg;
+      if (msg.t === 'hello') {
+        // A local agent's first message (a remote agent's is taken by coordinator/remote.ts).
+        if (!conn.remote) { this.byRouting.set(conn.routingId, conn); conn.onHello(msg.osPid); }
+        continue;
+      }
+      if (msg.t === 'pong') continue;
+      try { this.deliver(conn, msg); } catch (e) { this.fail(e as Error); }
+    }
+    if (this.condemned.size === 0) return;
+    for (const [proc, bad] of this.condemned) {
+      if (bad > badMessagesLoggedMax) {
+        this.history.add('bad-message', { process: proc.name, pid: proc.pid, where: proc.agent?.remote ? 'remote' : 'local', t: '*', why: `${bad - badMessagesLoggedMax} more bad message(s) in the same batch, not logged one by one` });
+      }
+      if (!proc.reaped) proc.agent?.kill('SIGKILL');
+    }
+    this.condemned.clear();
+  }
+
+  /** One well-formed message from an agent (local or remote). */
   private deliver(conn: AgentConn, msg: AgentMsg): void {
     const proc = conn.proc;
     if (!proc || proc.reaped) return;
     proc.lastHeardAt = Date.now();
     this.history.message('recv', proc.name, msg);
+    const why = entryCheck(this.entryView, proc, msg);
+    if (why) return this.badMessage(conn, msg.t, why);
     // Free schedule: a step begins with its first message (docs/protocol.md, Steps).
-    if (proc.inFlight < 0 && this.config.schedule === 'free' && startsStep(msg)) {
-      try { this.onStart(proc, msg); } catch (e) {
-        // A remote agent's step message out of order is a broken agent, not a broken kernel.
-        if (conn.remote) return this.killForged(proc, msg, (e as Error).message.replace(/^kernel invariant: /, ''));
-        this.fail(e as Error);
-        return;
-      }
-    }
+    if (proc.inFlight < 0 && this.config.schedule === 'free' && startsStep(msg)) this.onStart(proc, msg);
     if (proc.killOnFirst && msg.t !== 'prepared' && msg.t !== 'committed' && msg.t !== 'blocked' && msg.t !== 'start') {
       this.fault(proc.killOnFirst, proc, `dropped its ${msg.t} message, SIGKILL while the step is in flight`, `kill:${proc.name}@${proc.inFlight}+`);
       proc.killOnFirst = undefined;
       proc.agent!.kill('SIGKILL');
       return;
     }
-    if (conn.remote) {
-      const why = this.forgedStepMessage(proc, msg);
-      if (why) return this.killForged(proc, msg, why);
-    }
-    try { this.onMessage(proc, msg); } catch (e) { this.fail(e as Error); }
+    this.onMessage(proc, msg);
   }
 
   /**
-   * What is wrong with a step message from a remote agent, which may send anything; undefined if
-   * nothing. (A local agent is this project's own code: the same mistake there is a kernel
-   * invariant error, thrown by onDone.)
+   * A message that breaks the protocol (docs/protocol.md, "Bad messages"): like a process a kernel
+   * kills for an illegal act, its sender dies with SIGKILL (once its frame is judged), logged in
+   * the history and on stderr; its cleanup is that of any death. From a local agent (this
+   * project's own code) it is a bug as well: the run fails (`run-completed`). An agent with no
+   * process yet is only logged (a remote one is told to go).
    */
-  private forgedStepMessage(proc: Proc, msg: AgentMsg): string | undefined {
-    if (msg.t === 'done') {
-      if (msg.index !== proc.inFlight) return `it reported step ${JSON.stringify(msg.index)} done, but step ${proc.inFlight} was in flight`;
-      if (typeof msg.result !== 'object' || msg.result === null || typeof msg.result.ok !== 'boolean') return 'its done message carries no result';
+  private badMessage(conn: AgentConn, t: string, why: string): void {
+    const proc = conn.proc;
+    const where = conn.remote ? 'remote' : 'local';
+    const shown = printable(why, 300);
+    if (!proc) {
+      this.history.add('bad-message', { agent: printable(conn.routingId), where, t: printable(t, 40), why: shown });
+      process.stderr.write(`vrange kernel: ${where} agent ${printable(conn.routingId)} (no process yet) broke the protocol (${shown})${conn.remote ? ': disconnected' : ''}\n`);
+      if (conn.remote) conn.kill('SIGKILL');
+      return;
     }
-    if (msg.t === 'start' && (this.config.schedule !== 'free' || msg.index !== proc.inFlight)) return `it sent start of step ${JSON.stringify(msg.index)} with step ${proc.inFlight} in flight`;
-    if (msg.t === 'blocked' && msg.index !== proc.inFlight) return `it reported step ${JSON.stringify(msg.index)} blocked, but step ${proc.inFlight} was in flight`;
-    return undefined;
-  }
-
-  /** A remote agent broke the protocol: like a process the kernel kills for an illegal act, it dies with SIGKILL, logged. */
-  private killForged(proc: Proc, msg: AgentMsg, why: string): void {
-    this.history.add('bad-message', { process: proc.name, pid: proc.pid, t: msg.t, why });
-    process.stderr.write(`vrange kernel: ${proc.name} (pid ${proc.pid}) broke the protocol (${why}): SIGKILL\n`);
-    proc.agent!.kill('SIGKILL');
+    if (proc.reaped) return;
+    const bad = (this.condemned.get(proc) ?? 0) + 1;
+    this.condemned.set(proc, bad);
+    if (bad > badMessagesLoggedMax) return; // one batch may hold many: the first ones say enough
+    this.history.add('bad-message', { process: proc.name, pid: proc.pid, where, t: printable(t, 40), why: shown });
+    process.stderr.write(`vrange kernel: ${proc.name} (pid ${proc.pid}) broke the protocol (${shown}): SIGKILL`
+      + `${conn.remote ? '' : ' (a local agent: a bug in vrange)'}\n`);
+    if (!conn.remote) this.violation('run-completed', `${proc.name}'s local agent broke the protocol (${shown})`);
   }
 
   private onMessage(proc: Proc, msg: AgentMsg): void {
@@ -325,7 +369,7 @@ export class Kernel {
         this.readyWaiters.delete(msg.re);
         return;
       case 'start':
-        // Taken as the step's start in deliver; a second start for a step under way is a broken agent.
+        // Taken as the step's start in deliver (syscall_entry.ts checked it names that step).
         if (this.config.schedule !== 'free' || proc.inFlight !== msg.index) throw new Error(`kernel invariant: ${proc.name} sent start of step ${msg.index} with step ${proc.inFlight} in flight`);
         return;
       case 'at': void this.atFaultPoint(proc, msg.index).catch((e: Error) => this.fail(e)); return;
@@ -490,9 +534,11 @@ export class Kernel {
 
   /** Answers a syscall: at once when its handler needs no wait (most do), else when it settles. */
   private syscall(proc: Proc, msg: SysCall): void {
+    this.callsOpen.add(proc);
+    const answer = (v: Ret | undefined) => { this.callsOpen.delete(proc); if (v) this.reply(proc, msg.id, v); };
     const r = this.dispatch(proc, msg);
-    if (r instanceof Promise) void r.then((v) => { if (v) this.reply(proc, msg.id, v); }, (e: Error) => this.fail(e));
-    else if (r) this.reply(proc, msg.id, r);
+    if (r instanceof Promise) void r.then(answer, (e: Error) => this.fail(e));
+    else answer(r);
   }
 
   private dispatch(proc: Proc, m: SysCall): Ret | undefined | Promise<Ret | undefined> {
@@ -1177,14 +1223,6 @@ export class Kernel {
   }
 }
 
-
-/** The messages of an agent that belong to a step: a syscall, or a step notification. */
-function startsStep(msg: AgentMsg): boolean {
-  switch (msg.t) {
-    case 'hello': case 'pong': case 'ready': case 'at': case 'prepared': case 'committed': return false;
-    default: return true;
-  }
-}
 
 // ---------------------------------------------------------------- expectations
 

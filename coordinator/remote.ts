@@ -12,10 +12,20 @@
 // is dead: the kernel tells it to SIGKILL itself in case it is only cut off, and resolves its
 // `exited` with SIGKILL, which runs the one exit cleanup (kernel.ts `cleanup`). Deaths the kernel
 // orders itself (exit, fatal signal, kill) are final when ordered (AgentConn.kill / exit).
+//
+// Who gets in: with keys, CURVE and the ZAP handler decide before any message arrives. Without
+// keys (loopback only) any local process can connect, so the kernel makes a one-time token for
+// the run (`vrange kernel` prints it) and takes an agent only if its hello carries it (`vrange
+// agent --token`); a hello without it is refused (`refused`, logged) and takes no process.
+// Refusals and failed handshakes are logged, at most `refusalsLoggedMax` lines a run. Everything
+// a peer supplies (its routing id, host name, error texts) is logged printable-only (shared/printable.ts).
 
+import { timingSafeEqual } from 'node:crypto';
 import { AgentConn, withTimeout } from './process_table.js';
 import { KernelSocket, ZapHandler, type CurveServer } from '../shared/transport.js';
 import type { AgentMsg } from '../shared/messages.js';
+import { parseAgentMsg } from '../shared/message_schemas.js';
+import { printable } from '../shared/printable.js';
 import type { History } from './history.js';
 import { heartbeatIntervalMs, heartbeatTimeoutMs, remoteAgentWaitMs, remoteGoodbyeMs } from '../shared/limits.js';
 
@@ -34,12 +44,17 @@ export interface RemoteOptions {
   onListening?: (endpoint: string) => void;
   /** A line for the operator (refusals, EFAULTs, lost agents); stderr by default. */
   log?: (line: string) => void;
+  /** Without keys: the token every agent's hello must carry (`vrange kernel` makes one per run). */
+  token?: string;
 }
+
+/** Refusals and failed handshakes logged in one run (history and stderr); the rest are only counted. */
+export const refusalsLoggedMax = 50;
 
 export interface RemoteHooks {
   history: History;
-  /** A message from a remote agent, for the kernel's usual handling. */
-  deliver: (conn: AgentConn, msg: AgentMsg) => void;
+  /** The messages of one frame from a remote agent, for the kernel's checks and usual handling. */
+  deliver: (conn: AgentConn, msgs: unknown[]) => void;
   /** The agent has ended (the kernel's verdict): run the exit cleanup. */
   onExit: (conn: AgentConn, code: number | null, signal: string | null) => void;
   onSendError: (err: unknown) => void;
@@ -56,6 +71,8 @@ export class RemoteAgents {
   private lastTick = 0;
   private seq = 0;
   private stopping = false;
+  /** Refusals and failed handshakes so far (logged up to refusalsLoggedMax). */
+  refusals = 0;
   readonly intervalMs: number;
   readonly timeoutMs: number;
   readonly log: (line: string) => void;
@@ -68,11 +85,29 @@ export class RemoteAgents {
     if (opts.curve) {
       this.zap = new ZapHandler(opts.curve.trusted, ({ allowed, publicKey, address, mechanism }) => {
         if (allowed) return;
-        const why = mechanism === 'CURVE' ? `its public key ${publicKey} is not trusted (--trust)` : `it did not use CURVE (${mechanism || 'no mechanism'})`;
-        hooks.history.add('agent-refused', { address, publicKey, mechanism, why });
-        this.log(`vrange kernel: refused an agent from ${address}: ${why}`);
+        const why = mechanism === 'CURVE' ? `its public key ${publicKey} is not trusted (--trust)` : `it did not use CURVE (${printable(mechanism, 20) || 'no mechanism'})`;
+        this.refuse({ address: printable(address, 100), publicKey, mechanism: printable(mechanism, 20), why });
       });
     }
+    // A failed handshake never reaches the ZAP handler or the receive loop: libzmq reports it here.
+    // (A ZAP refusal is reported by both: the ZAP handler's line says more.)
+    this.socket.onHandshakeFailure(({ kind, address, detail }) => {
+      if (kind === 'auth') return;
+      const why = kind === 'protocol'
+        ? `the ZMTP handshake failed (${printable(detail, 100)})${opts.curve ? ': a peer without CURVE or with the wrong server key (--server-key must be this kernel\'s .pub)' : ': a peer that uses CURVE while this kernel has no keys, or not a ZeroMQ peer'}`
+        : `the handshake failed (${printable(detail, 100)})`;
+      this.refuse({ address: printable(address, 100), why });
+    });
+  }
+
+  /** Logs a refusal (history and operator), up to refusalsLoggedMax of them; counts every one. */
+  private refuse(e: { address?: string; agent?: string; publicKey?: string; mechanism?: string; why: string }): void {
+    this.refusals++;
+    if (this.refusals > refusalsLoggedMax) return;
+    this.hooks.history.add('agent-refused', e);
+    const from = e.agent ? `agent ${e.agent}` : `an agent from ${e.address}`;
+    this.log(`vrange kernel: refused ${from}: ${e.why}`);
+    if (this.refusals === refusalsLoggedMax) this.log(`vrange kernel: ${refusalsLoggedMax} refusals logged; further ones are only counted`);
   }
 
   async start(): Promise<void> {
@@ -89,35 +124,68 @@ export class RemoteAgents {
 
   private async receiveLoop(): Promise<void> {
     try {
-      const garbage = (id: string) => this.log(`vrange kernel: dropped a message from ${id} that is not a vrange message`);
-      for await (const [routingId, msg] of this.socket.receive(garbage)) {
-        let conn = this.conns.get(routingId);
-        if (!conn) {
-          if (msg.t !== 'hello' || this.stopping) continue;
-          conn = this.connected(routingId, msg);
-          continue;
-        }
-        if (!conn.alive) {
-          // Declared dead (heartbeat) but talking again: it must not go on as a ghost.
-          this.socket.send(routingId, { t: 'die', signal: 'SIGKILL' });
-          continue;
-        }
-        this.lastSeen.set(conn, Date.now());
-        if (msg.t === 'pong' || msg.t === 'hello') continue;
-        this.hooks.deliver(conn, msg);
-      }
+      await this.socket.listen((routingId, msgs) => this.onFrame(routingId, msgs), (id) => {
+        const conn = this.conns.get(id);
+        if (conn?.alive) this.hooks.deliver(conn, [undefined]); // its sender's bad message
+        else this.refuse({ agent: printable(id), why: 'it sent a frame that is not a vrange message' });
+      });
     } catch (e) {
       if (!this.stopping) this.hooks.onSendError(e);
     }
   }
 
+  /** One frame from a peer. A peer not yet taken must start with a well-formed hello (and the token). */
+  private onFrame(routingId: string, msgs: unknown[]): void {
+    let conn = this.conns.get(routingId);
+    if (!conn) {
+      if (this.stopping) return;
+      // Ids are compared as text: only printable ASCII ones, so that no two peers' ids read alike.
+      if (!/^[\x21-\x7e]{1,64}$/.test(routingId)) {
+        this.refuse({ agent: printable(routingId, 64), why: 'its routing id is not 1 to 64 printable ASCII characters (a vrange agent\'s is remote- and 12 hex digits)' });
+        return;
+      }
+      const hello = parseAgentMsg(msgs[0]);
+      if (!hello.ok || hello.msg.t !== 'hello') {
+        this.refuse({ agent: printable(routingId), why: `its first message is not a hello (${printable(hello.ok ? hello.msg.t : hello.why, 200)})` });
+        return;
+      }
+      const refused = this.tokenRefusal(hello.msg);
+      if (refused) {
+        this.refuse({ agent: printable(routingId), why: refused });
+        this.socket.send(routingId, { t: 'refused', why: refused });
+        return;
+      }
+      conn = this.connected(routingId, hello.msg);
+      msgs = msgs.slice(1);
+      if (msgs.length === 0) return;
+    }
+    if (!conn.alive) {
+      // Declared dead (heartbeat) but talking again: it must not go on as a ghost.
+      this.socket.send(routingId, { t: 'die', signal: 'SIGKILL' });
+      return;
+    }
+    this.lastSeen.set(conn, Date.now());
+    this.hooks.deliver(conn, msgs);
+  }
+
+  /** Why a hello is refused for its token, or undefined (no token asked, or the right one). */
+  private tokenRefusal(hello: Extract<AgentMsg, { t: 'hello' }>): string | undefined {
+    const want = this.opts.token;
+    if (want === undefined) return undefined;
+    if (hello.token === undefined) return 'its hello carries no token: this kernel has no keys and takes only agents started with the token it printed (vrange agent --token)';
+    const a = Buffer.from(hello.token);
+    const b = Buffer.from(want);
+    if (a.length !== b.length || !timingSafeEqual(a, b)) return 'its hello carries the wrong token (vrange agent --token: the one this kernel printed for this run)';
+    return undefined;
+  }
+
   private connected(routingId: string, msg: Extract<AgentMsg, { t: 'hello' }>): AgentConn {
     const conn = new AgentConn(routingId, this.socket);
-    const host = typeof msg.host === 'string' ? msg.host.slice(0, 255) : 'unknown';
-    conn.onHello(Number(msg.osPid) || 0, host);
+    const host = msg.host !== undefined ? printable(msg.host, 255) : 'unknown';
+    conn.onHello(msg.osPid, host);
     this.conns.set(routingId, conn);
     this.lastSeen.set(conn, Date.now());
-    this.hooks.history.add('agent-connected', { agent: routingId, host, osPid: conn.osPid });
+    this.hooks.history.add('agent-connected', { agent: printable(routingId), host, osPid: conn.osPid });
     void conn.exited.then(({ code, signal }) => this.hooks.onExit(conn, code, signal));
     this.idle.push(conn);
     this.socket.send(routingId, { t: 'ping', seq: ++this.seq, timeoutMs: this.timeoutMs });
@@ -163,9 +231,9 @@ export class RemoteAgents {
 
   private lost(conn: AgentConn, silentMs: number): void {
     const who = conn.proc ? `${conn.proc.name}, pid ${conn.proc.pid}` : 'idle';
-    this.hooks.history.add('heartbeat-lost', { agent: conn.routingId, host: conn.host, osPid: conn.osPid,
+    this.hooks.history.add('heartbeat-lost', { agent: printable(conn.routingId), host: conn.host, osPid: conn.osPid,
       process: conn.proc?.name, pid: conn.proc?.pid, silentMs, timeoutMs: this.timeoutMs });
-    this.log(`vrange kernel: remote agent ${conn.routingId} on ${conn.host} (${who}) silent for ${silentMs} ms (heartbeat timeout ${this.timeoutMs} ms): dead, cleaning up`);
+    this.log(`vrange kernel: remote agent ${printable(conn.routingId)} on ${conn.host} (${who}) silent for ${silentMs} ms (heartbeat timeout ${this.timeoutMs} ms): dead, cleaning up`);
     conn.kill('SIGKILL');
   }
 

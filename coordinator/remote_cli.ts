@@ -4,12 +4,17 @@
 //                 [--agents remote|mixed] [--heartbeat-ms N] [--heartbeat-timeout-ms N] [--wait-ms N]
 //                 [run options: --policy, --access, --purge-unit, --frames, --seed, --schedule,
 //                  --json, --trace, --html, --check-model]
-//   vrange agent  --connect tcp://HOST:PORT [--key FILE.key --server-key FILE.pub]
+//   vrange agent  --connect tcp://HOST:PORT [--key FILE.key --server-key FILE.pub | --token TOKEN]
+//                 [--connect-timeout-ms N]
 //   vrange keygen [--out DIR] [--name NAME]
 //
 // The kernel runs one scenario with its processes on agents that connect to it, prints the usual
-// report and exits (0, 1, or 2 for bad arguments). Listening anywhere but loopback needs keys.
+// report and exits (0, 1, or 2 for bad arguments). Listening anywhere but loopback needs keys;
+// without keys the kernel makes a one-time token for the run, prints it, and takes only agents
+// that present it (`--token TOKEN`, or the VRANGE_TOKEN environment variable, which other users
+// cannot read in `ps`). An agent exits 3 if it cannot get in (see agents/agent.ts runRemoteAgent).
 
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,14 +25,15 @@ import { runScenario } from './run.js';
 import { footer, header } from './report.js';
 import { renderHtml } from './html.js';
 import { readKeyPair, readPublicKey, readTrusted, writeKeyPair } from '../shared/keys.js';
-import { runRemoteAgent } from '../agents/agent.js';
+import { agentConnectTimeoutMs, runRemoteAgent } from '../agents/agent.js';
 import type { RemoteOptions } from './remote.js';
 import { heartbeatIntervalMs, heartbeatTimeoutMs, remoteAgentWaitMs } from '../shared/limits.js';
 
 export const REMOTE_USAGE = `  vrange kernel --listen tcp://HOST:PORT [--scenario FILE] [--key FILE.key --trust DIR|FILE]
                   [--agents remote|mixed] [--heartbeat-ms N] [--heartbeat-timeout-ms N] [--wait-ms N]
                   [run options]   run a scenario on agents that connect from other machines
-  vrange agent --connect tcp://HOST:PORT [--key FILE.key --server-key FILE.pub]
+  vrange agent --connect tcp://HOST:PORT [--key FILE.key --server-key FILE.pub | --token TOKEN]
+               [--connect-timeout-ms N]
                              one agent (one emulated process) for a kernel elsewhere
   vrange keygen [--out DIR] [--name NAME]
                              write a CURVE key pair: DIR/NAME.key (secret) and DIR/NAME.pub`;
@@ -101,6 +107,8 @@ export async function kernelCommand(args: string[]): Promise<number> {
   const cmd = parseRun([...rest, own.scenario ?? join(scenariosDir, 'fork-cow-purge.yaml')]);
   let curve: RemoteOptions['curve'];
   if (own.key && own.trust) curve = { ...readKeyPair(own.key), trusted: readTrusted(own.trust) };
+  // Without keys, any local process could connect: only agents with this run's token get in.
+  const token = curve ? undefined : randomBytes(16).toString('hex');
 
   const out = (line: string) => process.stdout.write(line + '\n');
   // With --json, stdout is the report alone: what the operator needs to know goes to stderr.
@@ -111,11 +119,13 @@ export async function kernelCommand(args: string[]): Promise<number> {
   if (!cmd.json) head.forEach(out);
   const processes = cmd.scenario.processes.length;
   const remote: RemoteOptions = {
-    listen: own.listen, curve, agents, heartbeatMs, heartbeatTimeoutMs: timeoutMs, waitMs,
+    listen: own.listen, curve, agents, heartbeatMs, heartbeatTimeoutMs: timeoutMs, waitMs, token,
     onListening: (endpoint) => {
-      note(`kernel: listening on ${endpoint} ${curve ? `with CURVE (${curve.trusted.size} trusted agent key(s))` : 'without authentication (loopback only)'}; heartbeat every ${heartbeatMs} ms, an agent silent for ${timeoutMs} ms is dead`);
+      note(`kernel: listening on ${endpoint} ${curve ? `with CURVE (${curve.trusted.size} trusted agent key(s))` : 'without keys (loopback only)'}; heartbeat every ${heartbeatMs} ms, an agent silent for ${timeoutMs} ms is dead`);
+      if (token) note(`kernel: token ${token}: an agent without keys must present it (--token ${token}, or VRANGE_TOKEN=${token}); a hello without it is refused`);
+      const agentCmd = `vrange agent --connect ${endpoint}${token ? ` --token ${token}` : ''}`;
       note(agents === 'remote'
-        ? `kernel: every process runs on a remote agent (--agents remote), none is spawned here: start \`vrange agent --connect ${endpoint}\` ${processes} time(s), one per process`
+        ? `kernel: every process runs on a remote agent (--agents remote), none is spawned here: start \`${agentCmd}\` ${processes} time(s), one per process`
         : `kernel: a process runs on a connected remote agent if one is idle, else on a local child (--agents mixed)`);
     },
   };
@@ -131,7 +141,8 @@ export async function agentCommand(args: string[]): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({ args, strict: true, allowPositionals: false,
-      options: { connect: { type: 'string' }, key: { type: 'string' }, 'server-key': { type: 'string' } } }));
+      options: { connect: { type: 'string' }, key: { type: 'string' }, 'server-key': { type: 'string' }, token: { type: 'string' },
+        'connect-timeout-ms': { type: 'string' } } }));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -144,7 +155,13 @@ export async function agentCommand(args: string[]): Promise<number> {
     throw new UsageError(`refusing to connect to ${values.connect} without keys: make a pair with \`vrange keygen --out keys --name agent1\`, have the kernel trust keys/agent1.pub, and pass --key keys/agent1.key --server-key KERNEL.pub`);
   }
   const curve = values.key ? { ...readKeyPair(values.key), serverKey: readPublicKey(values['server-key']!) } : undefined;
-  runRemoteAgent({ connect: values.connect, curve });
+  const token = values.token ?? (curve ? undefined : process.env.VRANGE_TOKEN || undefined);
+  if (token !== undefined && !/^[0-9a-f]{32}$/.test(token)) {
+    throw new UsageError(`--token: not allowed; expected the 32 hex digits \`vrange kernel\` printed (from VRANGE_TOKEN if --token is not given)`);
+  }
+  if (token !== undefined && curve) throw new UsageError('--token is for a kernel without keys; with --key and --server-key leave it out');
+  const connectTimeoutMs = ms('connect-timeout-ms', values['connect-timeout-ms'], agentConnectTimeoutMs, 100, 3_600_000);
+  runRemoteAgent({ connect: values.connect, curve, token, connectTimeoutMs });
   // The agent ends the process itself (process.exit): when its process ends, or when refused.
   return new Promise<number>(() => {});
 }

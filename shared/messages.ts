@@ -40,8 +40,12 @@ export interface MmView { maps: Array<[string, number, number]>; volatile: Array
 
 // ---- agent -> kernel ----
 export type AgentMsg =
-  /** `host`: the machine's name, sent by remote agents (`vrange agent`). */
-  | { t: 'hello'; osPid: number; host?: string }
+  /**
+   * `host`: the machine's name, sent by remote agents (`vrange agent`); `token`: the one a keyless
+   * loopback kernel printed (`vrange agent --token`). Every field of every message is checked
+   * on arrival (shared/message_schemas.ts): a new field goes there too.
+   */
+  | { t: 'hello'; osPid: number; host?: string; token?: string }
   /** A remote agent's answer to `ping`, sent at once from its receive loop. */
   | { t: 'pong'; seq: number }
   | { t: 'ready'; re: number; mm?: MmView }
@@ -98,6 +102,8 @@ export type KernelMsg =
   | { t: 'die'; code?: number; signal?: NodeJS.Signals }
   /** Remote agents: the heartbeat. A kernel silent for `timeoutMs` is gone: the agent exits. */
   | { t: 'ping'; seq: number; timeoutMs: number }
+  /** Remote agents: the kernel will not take this agent (a hello without the right token); it exits. */
+  | { t: 'refused'; why: string }
   | SysRet;
 
 /** The fields a file-backed page has in an fquery reply, one entry per asked vpage. */

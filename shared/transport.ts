@@ -39,17 +39,6 @@ async function receiveOrClosed(sock: Dealer | Router): Promise<Buffer[] | undefi
   }
 }
 
-function isMessage(msg: unknown): boolean {
-  return typeof msg === 'object' && msg !== null && typeof (msg as { t?: unknown }).t === 'string';
-}
-
-/** A received frame holds one message, or an array of messages (and nothing else). */
-function holdsMessages(v: unknown): boolean {
-  if (!Array.isArray(v)) return isMessage(v);
-  for (const m of v) if (!isMessage(m)) return false;
-  return v.length > 0;
-}
-
 /** Messages queued per destination, sent in batches (one frame each), one send in progress at a time. */
 class SendQueue<Dest, Msg> {
   private pending = new Map<Dest, Msg[]>();
@@ -116,33 +105,42 @@ export class KernelSocket {
   /** Resolves when every queued message has been handed to libzmq. */
   flushed(): Promise<void> { return this.queue.drain(); }
   /**
-   * Calls `handle` with every message received, until the socket is closed (then resolves).
-   * A frame that does not decode, or holds anything but messages, goes whole to `onGarbage` (a
-   * remote peer may send anything); without it, it throws.
+   * Calls `handle` with the messages of every frame received, until the socket is closed (then
+   * resolves): one call per frame, with its elements (a lone message as a list of one). Nothing
+   * here is trusted: each element is whatever the frame decoded to, for the kernel to check
+   * (shared/message_schemas.ts), so one bad element never costs the others of its batch. A frame
+   * that does not decode, or is an empty list, goes to `onGarbage` (a remote peer may send
+   * anything); without it, it throws.
    */
-  async listen(handle: (routingId: string, msg: AgentMsg) => void, onGarbage?: (routingId: string, err: unknown) => void): Promise<void> {
+  async listen(handle: (routingId: string, msgs: unknown[]) => void, onGarbage?: (routingId: string, err: unknown) => void): Promise<void> {
     for (;;) {
       const parts = await receiveOrClosed(this.router);
       if (!parts) return;
       const from = parts[0]!.toString();
       for (let i = 1; i < parts.length; i++) {
-        let v: AgentMsg | AgentMsg[];
+        let v: unknown;
         try {
-          v = messagesOf<AgentMsg>(parts[i]!);
-          if (!holdsMessages(v)) throw new Error('not a message');
+          v = messagesOf<unknown>(parts[i]!);
+          if (Array.isArray(v) && v.length === 0) throw new Error('an empty batch');
         } catch (e) {
           if (!onGarbage) throw e;
           onGarbage(from, e);
           continue;
         }
-        if (Array.isArray(v)) for (const msg of v) handle(from, msg);
-        else handle(from, v);
+        handle(from, Array.isArray(v) ? v : [v]);
       }
     }
   }
-  /** `listen` as an async generator. */
-  async *receive(onGarbage?: (routingId: string, err: unknown) => void): AsyncGenerator<[string, AgentMsg]> {
-    yield* generate<[string, AgentMsg]>((push) => this.listen((from, msg) => push([from, msg]), onGarbage));
+  /**
+   * Calls `fn` once per failed handshake on this socket (a peer with no CURVE, or the wrong
+   * server key, a non-ZeroMQ peer, a ZAP refusal), with libzmq's endpoint and what failed.
+   */
+  onHandshakeFailure(fn: (e: { kind: 'protocol' | 'auth' | 'other'; address: string; detail: string }) => void): void {
+    const ev = this.router.events;
+    const detail = (e: { error?: { message?: string; code?: string } }) => String(e.error?.message ?? e.error?.code ?? 'failed');
+    ev.on('handshake:error:protocol', (e) => fn({ kind: 'protocol', address: e.address, detail: detail(e) }));
+    ev.on('handshake:error:auth', (e) => fn({ kind: 'auth', address: e.address, detail: detail(e) }));
+    ev.on('handshake:error:other', (e) => fn({ kind: 'other', address: e.address, detail: detail(e) }));
   }
   close(): void { this.router.close(); }
 }
@@ -163,6 +161,21 @@ export class AgentSocket {
   /** Called once if the kernel refuses this agent's key (a CURVE/ZAP authentication failure). */
   onAuthFailure(fn: (detail: string) => void): void {
     this.dealer.events.on('handshake:error:auth', (e) => fn(String(e.error?.message ?? e.error ?? 'refused')));
+  }
+  /**
+   * Calls `fn` with what becomes of the connection: a tcp connection made (`connect`) or retried
+   * because nothing answered (`retry`), the ZMTP handshake done (`handshake`) or failed
+   * (`handshake-failed`, with libzmq's reason: a mechanism mismatch, a bad server key), a drop
+   * (`disconnect`). The agent uses it to say what went wrong when the kernel never answers.
+   */
+  onConnection(fn: (e: { kind: 'connect' | 'retry' | 'handshake' | 'handshake-failed' | 'disconnect'; detail?: string }) => void): void {
+    const ev = this.dealer.events;
+    ev.on('connect', () => fn({ kind: 'connect' }));
+    ev.on('connect:retry', () => fn({ kind: 'retry' }));
+    ev.on('handshake', () => fn({ kind: 'handshake' }));
+    ev.on('handshake:error:protocol', (e) => fn({ kind: 'handshake-failed', detail: String(e.error?.message ?? 'protocol error') }));
+    ev.on('handshake:error:other', (e) => fn({ kind: 'handshake-failed', detail: String(e.error?.message ?? 'failed') }));
+    ev.on('disconnect', () => fn({ kind: 'disconnect' }));
   }
   send(msg: AgentMsg): void {
     this.queue.push(0, msg);

@@ -10,6 +10,10 @@ import { join } from 'node:path';
 import { root, scenarioPath, tempFile } from './helpers.js';
 import { AgentSocket } from '../shared/transport.js';
 import type { KernelMsg, SysRet } from '../shared/messages.js';
+import { createServer, type AddressInfo } from 'node:net';
+import fc from 'fast-check';
+import { parseAgentMsg } from '../shared/message_schemas.js';
+import { forgedMessage, messageTypes } from './message_arbitraries.js';
 
 const bin = join(root, 'bin', 'vrange.js');
 
@@ -41,14 +45,15 @@ function vrange(t: ExecutionContext, args: string[]): Cmd {
   return { child, out: () => out, err: () => err, exit, waitFor };
 }
 
-/** A kernel on a free loopback port; resolves once it listens, with the endpoint it printed. */
-async function kernel(t: ExecutionContext, args: string[]): Promise<Cmd & { endpoint: string }> {
+/** A kernel on a free loopback port; resolves once it listens, with the endpoint (and without keys the token) it printed. */
+async function kernel(t: ExecutionContext, args: string[]): Promise<Cmd & { endpoint: string; token: string; agentArgs: string[] }> {
   // A generous heartbeat timeout unless the test sets one: this machine may be busy, and a starved
   // agent must not be taken for dead in a test about something else.
   const beat = args.includes('--heartbeat-timeout-ms') ? [] : ['--heartbeat-timeout-ms', '5000'];
   const k = vrange(t, ['kernel', '--listen', 'tcp://127.0.0.1:0', ...beat, ...args]);
   const m = await k.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/);
-  return { ...k, endpoint: m[1]! };
+  const token = args.includes('--key') ? '' : (await k.waitFor(/kernel: token ([0-9a-f]{32})/))[1]!;
+  return { ...k, endpoint: m[1]!, token, agentArgs: ['agent', '--connect', m[1]!, ...(token ? ['--token', token] : [])] };
 }
 
 /** Key pairs made with `vrange keygen`: the kernel's, a trusted agent's (its .pub in trusted/), a stranger's. */
@@ -111,13 +116,13 @@ processes:
 `);
   const trace = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'trace.jsonl');
   const k = await kernel(t, ['--scenario', file, '--seed', '1', '--trace', trace, '--heartbeat-ms', '100', '--heartbeat-timeout-ms', '400']);
-  const a = vrange(t, ['agent', '--connect', k.endpoint]);
+  const a = vrange(t, k.agentArgs);
   await k.waitFor(/A +#4 write/);
   a.child.kill('SIGKILL');
   t.is((await a.exit).signal, 'SIGKILL');
   await k.waitFor(/remote agent \S+ on .+ \(A, pid 2\) silent for \d+ ms/);
   // If A's fork reached the kernel before it died, B waits for an agent: give it one.
-  const spare = vrange(t, ['agent', '--connect', k.endpoint]);
+  const spare = vrange(t, k.agentArgs);
   const kexit = await k.exit;
   // The spare may have arrived after the run: it would wait for a kernel that is gone.
   if (spare.child.exitCode === null && spare.child.signalCode === null) spare.child.kill('SIGTERM');
@@ -155,7 +160,7 @@ processes:
   const trace = join(keys.dir, 'trace.jsonl');
   const k = await kernel(t, ['--scenario', file, '--seed', '1', '--key', keys.kernelKey, '--trust', keys.trusted, '--trace', trace]);
   const stranger = vrange(t, ['agent', '--connect', k.endpoint, '--key', keys.strangerKey, '--server-key', keys.kernelPub]);
-  t.is((await stranger.exit).code, 1);
+  t.is((await stranger.exit).code, 3);
   t.regex(stranger.err(), /refused this agent's key/);
   const strangerPub = readFileSync(keys.strangerPub, 'utf8').trim();
   t.true(k.err().includes(`refused an agent from 127.0.0.1: its public key ${strangerPub} is not trusted`), k.err());
@@ -170,11 +175,11 @@ processes:
 });
 
 /** A forged agent: the product's own socket and codec, speaking the protocol by hand. */
-function forger(t: ExecutionContext, endpoint: string) {
-  const socket = new AgentSocket(endpoint, `remote-forger-${process.pid}`, (e) => t.fail(String(e)));
+function forger(t: ExecutionContext, endpoint: string, token: string, routingId = `remote-forger-${process.pid}`, host = 'forger') {
+  const socket = new AgentSocket(endpoint, routingId, (e) => t.fail(String(e)));
   t.teardown(() => socket.close());
   socket.connect();
-  socket.send({ t: 'hello', osPid: process.pid, host: 'forger' });
+  socket.send({ t: 'hello', osPid: process.pid, host, token });
   const inbox: KernelMsg[] = [];
   let wake: () => void = () => {};
   void (async () => { for await (const m of socket.receive()) { if (m.t === 'ping') socket.send({ t: 'pong', seq: m.seq }); else inbox.push(m); wake(); } })();
@@ -216,10 +221,10 @@ processes:
 `);
   const trace = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'trace.jsonl');
   const k = await kernel(t, ['--scenario', file, '--seed', '1', '--schedule', 'free', '--trace', trace]);
-  const a = vrange(t, ['agent', '--connect', k.endpoint]);
+  const a = vrange(t, k.agentArgs);
   await k.waitFor(/A starts as pid 2/);
 
-  const { send, next, call } = forger(t, k.endpoint);
+  const { send, next, call } = forger(t, k.endpoint, k.token);
   const init = await next((m) => m.t === 'init');
   t.is((init as { name: string }).name, 'B');
   send({ t: 'ready', re: (init as { id: number }).id });
@@ -231,8 +236,7 @@ processes:
   // A's page is frame 0 (frames are handed out lowest first). B maps page 1, but not that frame.
   t.is((await call({ t: 'read', vpage: 1, frame: 0 })).errno, 'EFAULT');
   t.is((await call({ t: 'write', vpage: 1, frame: 0, cow: false, anon: true, value: 'pwned' })).errno, 'EFAULT');
-  t.is((await call({ t: 'read', vpage: 1, frame: 'x' })).errno, 'EFAULT');
-  const fork = await call({ t: 'fork', child: 'C', mm: { vmas: [{ start: 1, pages: 1, kind: 'anon', fileId: -1, offset: 0, frames: [0], flags: [0] }], ranges: [], bindings: {} } });
+  const fork = await call({ t: 'fork', child: 'C', mm: { vmas: [{ start: 1, pages: 1, kind: 'anon', fileId: -1, offset: 0, frames: [0], flags: [0] }], ranges: { v: 1, limit: 1000, nextId: 1, pieces: [] }, bindings: {} } });
   t.is(fork.errno, 'EFAULT');
   t.is((await call({ t: 'signal', name: 'forged' })).errno, undefined);
   send({ t: 'done', index: 0, result: { ok: true } });
@@ -243,8 +247,8 @@ processes:
   t.is(kexit.code, 0, k.out() + k.err()); // A read back "secret": the forged write changed nothing
   t.regex(k.out(), /A +#4 read map="buf" page=0 -> ok value="secret" +\[as expected\]/);
   const efaults = historyOf(trace).filter((e) => e.kind === 'efault');
-  t.deepEqual(efaults.map((e) => [e.process, e.call, e.frame]), [['B', 'read', 0], ['B', 'write', 0], ['B', 'read', 'x'], ['B', 'fork', 0]]);
-  t.is((k.err().match(/vrange kernel: EFAULT: B \(pid 3\)/g) ?? []).length, 4);
+  t.deepEqual(efaults.map((e) => [e.process, e.call, e.frame]), [['B', 'read', 0], ['B', 'write', 0], ['B', 'fork', 0]]);
+  t.is((k.err().match(/vrange kernel: EFAULT: B \(pid 3\)/g) ?? []).length, 3);
   t.regex(k.out(), /process C: unborn/);
 });
 
@@ -266,9 +270,9 @@ processes:
 `);
   const trace = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'trace.jsonl');
   const k = await kernel(t, ['--scenario', file, '--seed', '1', '--schedule', 'free', '--trace', trace]);
-  const a = vrange(t, ['agent', '--connect', k.endpoint]);
+  const a = vrange(t, k.agentArgs);
   await k.waitFor(/A starts as pid 2/);
-  const { send, next, call } = forger(t, k.endpoint);
+  const { send, next, call } = forger(t, k.endpoint, k.token);
   const init = await next((m) => m.t === 'init');
   send({ t: 'ready', re: (init as { id: number }).id });
   await next((m) => m.t === 'go');
@@ -302,4 +306,160 @@ test('listening beyond loopback without keys is refused with how to make them', 
   t.is((await k.exit).code, 2);
   t.regex(k.err(), /refusing to listen on tcp:\/\/0\.0\.0\.0:0 without keys/);
   t.regex(k.err(), /vrange keygen/);
+});
+
+test('forged messages of every type, each in a batch with a legitimate syscall: every forger is killed and logged, every legitimate call answered, the run goes on', async (t) => {
+  // One forger per message type (three forged messages of that type, generated from its schema),
+  // two more whose messages are well-formed but wrong for the kernel's state, and A, a real agent
+  // that waits for every forger's legitimate signal and then for its death.
+  const plans: Array<{ what: string; forged: Array<Record<string, unknown>>; before?: Array<Record<string, unknown>> }> = messageTypes.map((type, i) => ({
+    what: type, forged: fc.sample(forgedMessage(type), { numRuns: 3, seed: 1000 + i }),
+  }));
+  plans.push({ what: 'mmap over its own VMA', before: [{ t: 'mmap', id: 1, addr: 1, pages: 2, fd: -1, offset: 0, share: 'private' }],
+    forged: [{ t: 'mmap', id: 2, addr: 2, pages: 1, fd: -1, offset: 0, share: 'private' }] });
+  plans.push({ what: 'waitpid of no process', forged: [{ t: 'waitpid', id: 3, process: 'ghost' }] });
+  // The generated ones fail their schema; the last two pass it (only the kernel's state makes them wrong).
+  plans.forEach((p, i) => { for (const m of p.forged) t.is(parseAgentMsg(m).ok, i >= messageTypes.length, `${p.what}: ${JSON.stringify(m)}`); });
+  const n = plans.length;
+  const forgers = plans.map((_, i) => `F${i}`);
+  const file = tempFile('forgers.yaml', [
+    'name: forgers', 'memory: { frames: 8 }', 'processes:', '  A:', '    steps:',
+    ...forgers.flatMap((f, i) => [`      - { op: wait, name: s${i} }`, `      - { op: waitpid, process: ${f}, expect: { signal: SIGKILL } }`]),
+    '      - { op: mmap, as: buf, pages: 1 }', '      - { op: write, map: buf, page: 0, value: "still here" }',
+    '      - { op: read, map: buf, page: 0, expect: { value: "still here" } }',
+    ...forgers.flatMap((f, i) => [`  ${f}:`, '    steps:', `      - { op: signal, name: s${i} }`]),
+  ].join('\n') + '\n');
+  const trace = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'trace.jsonl');
+  const k = await kernel(t, ['--scenario', file, '--seed', '1', '--schedule', 'free', '--trace', trace]);
+  const a = vrange(t, k.agentArgs);
+  await k.waitFor(/A starts as pid 2/);
+  const answered = await Promise.all(forgers.map(async (_, j) => {
+    const { send, next } = forger(t, k.endpoint, k.token, `remote-forger-${j}`);
+    const init = (await next((m) => m.t === 'init')) as { id: number; name: string };
+    const i = Number(init.name.slice(1));
+    send({ t: 'ready', re: init.id });
+    await next((m) => m.t === 'go');
+    for (const m of plans[i]!.before ?? []) send(m);
+    // One batch (one frame): the forged messages, then the legitimate signal of its one step.
+    for (const m of plans[i]!.forged) send(m);
+    send({ t: 'signal', id: 99, name: `s${i}` });
+    const ret = (await next((m) => m.t === 'ret' && m.re === 99)) as SysRet;
+    const die = (await next((m) => m.t === 'die')) as { signal?: string };
+    return { name: init.name, ret, die };
+  }));
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(aexit.code, 0);
+  t.is(kexit.code, 0, k.out() + k.err());
+  t.regex(k.out(), /verdict: PASS/);
+  t.regex(k.out(), /A +#\d+ read map="buf" page=0 -> ok value="still here"/);
+  for (const r of answered) {
+    t.is(r.ret.errno, undefined, r.name);
+    t.is(r.die.signal, 'SIGKILL', r.name);
+  }
+  const h = historyOf(trace);
+  const bad = h.filter((e) => e.kind === 'bad-message');
+  for (let i = 0; i < n; i++) {
+    const mine = bad.filter((e) => e.process === `F${i}`);
+    t.is(mine.length, plans[i]!.forged.length, `${plans[i]!.what}: ${JSON.stringify(mine)}`);
+    t.true(mine.every((e) => e.where === 'remote' && typeof e.why === 'string'));
+    const cleanup = h.find((e) => e.kind === 'cleanup' && e.process === `F${i}`)!;
+    t.is(cleanup.signal, 'SIGKILL');
+  }
+  t.regex(bad.find((e) => e.process === `F${n - 2}`)!.why as string, /overlaps its VMA at page 1 of 2 pages/);
+  t.regex(bad.find((e) => e.process === `F${n - 1}`)!.why as string, /"ghost", which is no process of the scenario/);
+  t.is((k.err().match(/vrange kernel: F\d+ \(pid \d+\) broke the protocol/g) ?? []).length, bad.length);
+  t.notRegex(k.err(), /kernel invariant|TypeError|\x1b/);
+  const invariants = h.at(-1)!.invariants as Array<{ name: string; ok: boolean }>;
+  t.true(invariants.every((i) => i.ok), JSON.stringify(invariants));
+});
+
+test('a keyless kernel takes only agents with its token: a hello without it, or with another, or from an unprintable id is refused and logged, and takes no process', async (t) => {
+  const file = tempFile('token.yaml', `
+name: token
+memory: { frames: 4 }
+processes:
+  A:
+    steps:
+      - { op: signal, name: x }
+  B:
+    steps:
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "x" }
+      - { op: read, map: buf, page: 0, expect: { value: "x" } }
+`);
+  const trace = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'trace.jsonl');
+  const k = await kernel(t, ['--scenario', file, '--seed', '1', '--schedule', 'free', '--trace', trace]);
+  t.regex(k.out(), /kernel: token [0-9a-f]{32}: an agent without keys must present it/);
+  await k.waitFor(new RegExp(`start \`vrange agent --connect ${k.endpoint.replace(/[.]/g, '\\.')} --token ${k.token}\``));
+  const refusedBy = async (routingId: string, token: string | undefined) => {
+    const socket = new AgentSocket(k.endpoint, routingId, (e) => t.fail(String(e)));
+    t.teardown(() => socket.close());
+    socket.connect();
+    socket.send({ t: 'hello', osPid: 1, ...(token === undefined ? {} : { token }) });
+    for await (const m of socket.receive()) if (m.t === 'refused') return m.why;
+    return undefined;
+  };
+  t.regex((await refusedBy('remote-notoken', undefined))!, /carries no token/);
+  t.regex((await refusedBy('remote-wrongtoken', 'f'.repeat(32)))!, /wrong token/);
+  // An id with terminal escapes and a newline: refused, and shown escaped.
+  const evil = new AgentSocket(k.endpoint, 'remote-\u001b[2J\nkernel: fake', () => {});
+  t.teardown(() => evil.close());
+  evil.connect();
+  evil.send({ t: 'hello', osPid: 1, token: k.token });
+  for (let i = 0; !k.err().includes('remote-\\x1b[2J\\nkernel: fake') && i < 100; i++) await new Promise((r) => setTimeout(r, 50));
+  t.true(k.err().includes('refused agent remote-\\x1b[2J\\nkernel: fake: its routing id is not 1 to 64 printable ASCII'), k.err());
+  // The real CLI without --token is told what to pass, and exits 3.
+  const lost = vrange(t, ['agent', '--connect', k.endpoint]);
+  t.is((await lost.exit).code, 3);
+  t.regex(lost.err(), /refused this agent: its hello carries no token.*--token TOKEN \(or VRANGE_TOKEN=TOKEN\)/);
+  // None of them took A: a peer with the token does, whose host name is full of escapes (shown escaped).
+  const { send, next, call } = forger(t, k.endpoint, k.token, 'remote-hostile-host', 'evil\u001b]0;pwn\u0007\nkernel: fake');
+  const init = (await next((m) => m.t === 'init')) as { id: number; name: string };
+  t.is(init.name, 'A');
+  send({ t: 'ready', re: init.id });
+  // And the real agent with the token takes B (the run starts once every process has its agent).
+  const good = vrange(t, k.agentArgs);
+  await k.waitFor(/B starts as pid 3 \(OS pid \d+ on .+, remote agent remote-[0-9a-f]{12}\)/);
+  await next((m) => m.t === 'go');
+  t.is((await call({ t: 'signal', name: 'x' })).errno, undefined);
+  send({ t: 'done', index: 0, result: { ok: true } });
+  await next((m) => m.t === 'die');
+  const [kexit, gexit] = await Promise.all([k.exit, good.exit]);
+  t.is(gexit.code, 0);
+  t.is(kexit.code, 0, k.out() + k.err());
+  const h = historyOf(trace);
+  t.deepEqual(h.filter((e) => e.kind === 'agent-refused').map((e) => e.agent), ['remote-notoken', 'remote-wrongtoken', 'remote-\\x1b[2J\\nkernel: fake',
+    ...h.filter((e) => e.kind === 'agent-refused').slice(3).map((e) => e.agent)]);
+  t.true(h.filter((e) => e.kind === 'agent-refused').length >= 4); // the CLI agent too
+  t.deepEqual(h.filter((e) => e.kind === 'birth').map((e) => [e.process, e.agent]), [['A', 'remote-hostile-host'], ['B', h.find((e) => e.kind === 'birth' && e.process === 'B')!.agent]]);
+  t.true(k.out().includes('A starts as pid 2 (OS pid ') && k.out().includes('on evil\\x1b]0;pwn\\x07\\nkernel: fake, remote agent remote-hostile-host)'), k.out());
+  t.false((k.out() + k.err()).includes('\u001b'));
+});
+
+test('an agent that cannot get in gives up within its connect timeout, exit 3, saying what to check; the kernel logs failed handshakes', async (t) => {
+  // Nothing listens: a port that was free a moment ago.
+  const port = await new Promise<number>((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as AddressInfo).port; s.close(() => resolve(p)); }); });
+  const nowhere = vrange(t, ['agent', '--connect', `tcp://127.0.0.1:${port}`, '--connect-timeout-ms', '1000']);
+  t.is((await nowhere.exit).code, 3);
+  t.regex(nowhere.err(), /no answer from the kernel at tcp:\/\/127\.0\.0\.1:\d+ within 1000 ms: nothing accepted a connection there.*Check the address and port/);
+
+  const keys = makeKeys();
+  const file = tempFile('one-more.yaml', 'name: one-more\nmemory: { frames: 2 }\nprocesses:\n  A:\n    steps:\n      - { op: signal, name: x }\n');
+  const trace = join(keys.dir, 'trace.jsonl');
+  const k = await kernel(t, ['--scenario', file, '--seed', '1', '--key', keys.kernelKey, '--trust', keys.trusted, '--trace', trace]);
+  // No keys at all, against a CURVE kernel.
+  const plain = vrange(t, ['agent', '--connect', k.endpoint, '--connect-timeout-ms', '1500']);
+  // The right key pair, but a server key that is not the kernel's.
+  const wrong = vrange(t, ['agent', '--connect', k.endpoint, '--key', keys.agentKey, '--server-key', keys.strangerPub, '--connect-timeout-ms', '1500']);
+  const [pexit, wexit] = await Promise.all([plain.exit, wrong.exit]);
+  t.is(pexit.code, 3);
+  t.regex(plain.err(), /no answer from the kernel .* within 1500 ms: .*handshake.*Check the keys: this agent uses no keys/);
+  t.is(wexit.code, 3);
+  t.regex(wrong.err(), /no answer from the kernel .* within 1500 ms: .*handshake.*Check the keys: this agent uses CURVE: --server-key must be the kernel's \.pub/);
+  t.regex(k.err(), /vrange kernel: refused an agent from .*the ZMTP handshake failed/);
+  // The kernel is unharmed: a good agent runs A.
+  const good = vrange(t, ['agent', '--connect', k.endpoint, '--key', keys.agentKey, '--server-key', keys.kernelPub]);
+  const [kexit] = await Promise.all([k.exit, good.exit]);
+  t.is(kexit.code, 0, k.out() + k.err());
+  t.true(historyOf(trace).filter((e) => e.kind === 'agent-refused').length >= 2);
 });

@@ -1,0 +1,137 @@
+// The kernel's entry, as pure functions: the message schemas (shared/message_schemas.ts) over
+// thousands of messages generated from those same schemas, valid and forged, also after the
+// msgpack round trip they make on the wire; the checks that need the kernel's state
+// (coordinator/syscall_entry.ts); and the printable-only form of peer strings (shared/printable.ts).
+// test/remote.test.ts sends such forged messages to a real kernel.
+
+import test from 'ava';
+import fc from 'fast-check';
+import { agentMsgSchemas, compile, parseAgentMsg } from '../shared/message_schemas.js';
+import { decode, encode, type AgentMsg } from '../shared/messages.js';
+import { entryCheck, type EntryView } from '../coordinator/syscall_entry.js';
+import { Proc } from '../coordinator/process_table.js';
+import { isPrintable, printable } from '../shared/printable.js';
+import { forgedMessage, messageTypes, validMessage } from './message_arbitraries.js';
+import type { ProcessStep } from '../shared/scenario-types.js';
+
+const runsPerType = 400;
+
+test('every well-formed message of every type is accepted, as sent and after msgpack', (t) => {
+  for (const type of messageTypes) {
+    fc.assert(fc.property(validMessage(type), (m) => {
+      for (const x of [m, decode(encode(m as AgentMsg))]) {
+        const r = parseAgentMsg(x);
+        if (!r.ok) throw new Error(`${type}: ${JSON.stringify(m)} refused: ${r.why}`);
+      }
+    }), { numRuns: runsPerType });
+  }
+  t.pass();
+});
+
+test('every forged message of every type is refused with a reason naming its type, as sent and after msgpack', (t) => {
+  for (const type of messageTypes) {
+    fc.assert(fc.property(forgedMessage(type), (m) => {
+      for (const x of [m, decode(encode(m as unknown as AgentMsg))]) {
+        const r = parseAgentMsg(x);
+        if (r.ok) throw new Error(`${type}: forged ${String(JSON.stringify(m))} accepted`);
+        if (!r.why.startsWith(`${type}.`)) throw new Error(`${type}: reason ${r.why}`);
+      }
+    }), { numRuns: runsPerType });
+  }
+  t.pass();
+});
+
+test('the compiled predicate of each schema agrees with zod on every generated message, valid or forged', (t) => {
+  for (const type of messageTypes) {
+    const schema = agentMsgSchemas[type];
+    const fast = compile(schema);
+    fc.assert(fc.property(fc.oneof(validMessage(type), forgedMessage(type)), (m) => {
+      if (fast(m) !== schema.safeParse(m).success) throw new Error(`${type}: they disagree on ${String(JSON.stringify(m))}`);
+    }), { numRuns: runsPerType });
+  }
+  t.pass();
+});
+
+test('the validator never throws, whatever a frame decodes to', (t) => {
+  fc.assert(fc.property(fc.anything({ withTypedArray: true, withNullPrototype: true, withBigInt: true }), (x) => {
+    const r = parseAgentMsg(x);
+    if (!r.ok && typeof r.why !== 'string') throw new Error('no reason');
+  }), { numRuns: 3000 });
+  // Shapes that crashed handlers before (issue 11, item 12).
+  t.false(parseAgentMsg({ t: 'mmap', id: 1, addr: 1, pages: -1, fd: -1, offset: 0, share: 'private' }).ok);
+  t.false(parseAgentMsg({ t: 'fquery', id: 1, vpages: 5 }).ok);
+  t.false(parseAgentMsg({ t: 'waitpid', id: 1 }).ok);
+  t.false(parseAgentMsg({ t: 'done', index: 0, result: { ok: true }, detail: { fatal: 'SIGNOPE' } }).ok);
+  t.false(parseAgentMsg({ t: 'read', id: 1, vpage: 1, frame: 'x' }).ok);
+  t.false(parseAgentMsg({ t: '__proto__' }).ok);
+  t.false(parseAgentMsg({ t: 'toString', id: 1 }).ok);
+  t.false(parseAgentMsg([{ t: 'pong', seq: 1 }]).ok);
+  t.true(parseAgentMsg({ t: 'pong', seq: 1 }).ok);
+});
+
+// ---- checks that need the kernel's state
+
+function procWith(steps: ProcessStep[], over: Partial<Proc> = {}): Proc {
+  const p = new Proc({ name: 'P', forked: false, sigbus: 'kill', steps });
+  Object.assign(p, { state: 'running', pid: 2 }, over);
+  return p;
+}
+function view(over: Partial<EntryView> = {}): EntryView {
+  const named = new Map([['Q', procWith([])]]);
+  return { schedule: 'free', processNamed: (n) => named.get(n), initPending: (id) => id === 1, callOpen: () => false, ...over };
+}
+const steps: ProcessStep[] = [{ op: 'mmap', as: 'm', pages: 4 }, { op: 'signal', name: 's' }];
+const check = (m: Record<string, unknown>, proc = procWith(steps), v = view()) => {
+  const r = parseAgentMsg(m);
+  if (!r.ok) throw new Error(`test message refused by its schema: ${r.why}`);
+  return entryCheck(v, proc, r.msg);
+};
+
+test('an mmap over one of the caller\'s own VMAs or past its address space is a bad message; a free address is not', (t) => {
+  const proc = procWith(steps, { vmas: [{ start: 10, pages: 5, kind: 'anon', fileId: -1, offset: 0, share: 'private' }] });
+  const mmap = (addr: number, pages: number) => check({ t: 'mmap', id: 1, addr, pages, fd: -1, offset: 0, share: 'private' }, proc);
+  t.regex(mmap(12, 1)!, /overlaps its VMA at page 10 of 5 pages/);
+  t.regex(mmap(8, 3)!, /overlaps/);
+  t.regex(mmap(2 ** 36 - 1, 2)!, /past the address space/);
+  t.is(mmap(15, 3), undefined);
+  t.is(mmap(1, 9), undefined);
+});
+
+test('a waitpid or fork naming no process of the scenario, a second syscall, a ready for no init are bad messages', (t) => {
+  t.regex(check({ t: 'waitpid', id: 1, process: 'ghost' })!, /"ghost", which is no process/);
+  t.is(check({ t: 'waitpid', id: 1, process: 'Q' }), undefined);
+  t.regex(check({ t: 'fork', id: 1, child: 'ghost', mm: { vmas: [], ranges: { v: 1, limit: 10, nextId: 1, pieces: [] }, bindings: {} } })!, /no process/);
+  t.regex(check({ t: 'signal', id: 2, name: 's' }, procWith(steps), view({ callOpen: () => true }))!, /while a syscall of its own was unanswered/);
+  t.regex(check({ t: 'ready', re: 7 })!, /init 7/);
+  t.is(check({ t: 'ready', re: 1 }), undefined);
+});
+
+test('step messages must name the step they belong to, in either schedule', (t) => {
+  // Free schedule, nothing in flight: the message starts step nextStep (0).
+  t.is(check({ t: 'done', index: 0, result: { ok: true } }), undefined);
+  t.regex(check({ t: 'done', index: 1, result: { ok: true } })!, /step 1 done, but step 0 was next/);
+  t.regex(check({ t: 'blocked', index: 3, xid: 1 }, procWith(steps, { inFlight: 1 }))!, /step 3 blocked, but step 1 was in flight/);
+  t.regex(check({ t: 'signal', id: 1, name: 's' }, procWith(steps, { nextStep: 2 }))!, /after its last step/);
+  t.regex(check({ t: 'at', index: 1 })!, /next step is 0/);
+  // Lockstep: nothing is sent without a grant.
+  const lock = view({ schedule: 'lockstep' });
+  t.regex(check({ t: 'open', id: 1, file: 'f' }, procWith(steps), lock)!, /with no step granted/);
+  t.is(check({ t: 'open', id: 1, file: 'f' }, procWith(steps, { inFlight: 0 }), lock), undefined);
+  t.regex(check({ t: 'start', index: 0 }, procWith(steps, { inFlight: 0 }), lock)!, /lockstep/);
+});
+
+// ---- printable-only
+
+test('peer strings are printable-only: controls, bidi overrides and backslashes escaped, nothing lost', (t) => {
+  t.is(printable('remote-\u001b[31mX\nfake line\r'), 'remote-\\x1b[31mX\\nfake line\\r');
+  t.is(printable('evil\u202etxt.exe\u0085\u009b'), 'evil\\u{202e}txt.exe\\x85\\x9b');
+  t.is(printable('a\\nb'), 'a\\\\nb');
+  t.is(printable('héllo wörld 名前'), 'héllo wörld 名前');
+  t.is(printable('x'.repeat(10), 4), 'xxxx...(6 more)');
+  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => {
+    const p = printable(s, 1000);
+    if (/[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u.test(p)) throw new Error(`not printable: ${JSON.stringify(p)}`);
+    // A string with nothing to escape is shown as it is.
+    if (isPrintable(s) && p !== s) throw new Error(`changed a printable string: ${JSON.stringify(s)}`);
+  }), { numRuns: 2000 });
+});
