@@ -57,7 +57,7 @@ const name = z.string().max(nameLengthMax);
 /** Metadata the tests read back (test/messages.test.ts): what a custom check accepts. */
 export type CustomMeta =
   | { intArray: { min: number; max: number; maxLength: number; stride?: number } }
-  | { typedOrIntArray: { type: 'Int32Array' | 'Uint8Array'; min: number; max: number } }
+  | { typedOrIntArray: { type: 'Int32Array' | 'Uint8Array' | 'Float64Array'; min: number; max: number } }
   | { rangeSet: true };
 
 /** The check of each custom schema, for the compiled validators below. */
@@ -83,12 +83,14 @@ export function intArray(min: number, max: number, maxLength = arrayLengthMax, s
 }
 
 /** The product's agents send a typed array; a peer may send a plain array of whole numbers in range. */
-function typedOrIntArray(type: 'Int32Array' | 'Uint8Array', min: number, max: number): z.ZodType<Int32Array | Uint8Array | number[]> {
-  const Ctor = type === 'Int32Array' ? Int32Array : Uint8Array;
+function typedOrIntArray(type: 'Int32Array' | 'Uint8Array' | 'Float64Array', min: number, max: number): z.ZodType<Int32Array | Uint8Array | Float64Array | number[]> {
+  const Ctor = type === 'Int32Array' ? Int32Array : type === 'Uint8Array' ? Uint8Array : Float64Array;
   return custom({ typedOrIntArray: { type, min, max } }, (x) => {
     if (x instanceof Ctor) {
       if (type === 'Uint8Array') return true;
-      for (let i = 0; i < x.length; i++) if (x[i]! < min) return false;
+      if (x.length > arrayLengthMax) return false;
+      // An Int32Array holds whole numbers up to 2^31-1; a Float64Array may hold anything.
+      for (let i = 0; i < x.length; i++) { const v = x[i]!; if (v < min || v > max || (type === 'Float64Array' && !Number.isInteger(v))) return false; }
       return true;
     }
     if (!Array.isArray(x) || x.length > arrayLengthMax) return false;
@@ -118,6 +120,9 @@ const mmView = z.object({
 const vmaSnapshot = z.object({
   start: vpage, pages: pagesAtLeastOne, kind: z.enum(['anon', 'shmem', 'file-shared', 'file-private']),
   fileId: int(-1, frameMax), offset: pagesOrZero,
+  // The page index of each entry of a sparse snapshot (agents/mm.ts); ascending and below `pages`,
+  // one per frame, is the kernel's check at the fork (coordinator/kernel.ts).
+  at: typedOrIntArray('Float64Array', 0, vpagesMax - 1).optional(),
   frames: typedOrIntArray('Int32Array', -1, frameMax), flags: typedOrIntArray('Uint8Array', 0, 255),
 }).strict();
 const binding = z.discriminatedUnion('kind', [

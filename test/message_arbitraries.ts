@@ -51,7 +51,7 @@ export function validOf(s: z.ZodTypeAny): Arb {
   if (meta && 'typedOrIntArray' in meta) {
     const { type, min, max } = meta.typedOrIntArray;
     const plain = fc.array(fc.integer({ min, max: Math.min(max, 1000) }), { maxLength: 6 });
-    return fc.oneof(plain, plain.map((a) => (type === 'Int32Array' ? Int32Array.from(a) : Uint8Array.from(a.map((v) => v & 255)))));
+    return fc.oneof(plain, plain.map((a) => (type === 'Int32Array' ? Int32Array.from(a) : type === 'Float64Array' ? Float64Array.from(a) : Uint8Array.from(a.map((v) => v & 255)))));
   }
   if (meta && 'rangeSet' in meta) {
     return fc.array(fc.tuple(fc.nat(4), fc.integer({ min: 1, max: 4 })), { maxLength: 4 }).map((ps) => {
@@ -101,8 +101,8 @@ export function invalidOf(s: z.ZodTypeAny): Arb {
     return stride ? fc.oneof(notArray, withBad, fc.constant([0])) : fc.oneof(notArray, withBad);
   }
   if (meta && 'typedOrIntArray' in meta) {
-    const { min, max } = meta.typedOrIntArray;
-    return fc.oneof(notArray, fc.constantFrom<unknown>([0.5], [min - 1], [max + 1], ['1'], [null]), ...(min >= 0 ? [] : [fc.constant(Int32Array.of(min - 1))]));
+    const { type, min, max } = meta.typedOrIntArray;
+    return fc.oneof(notArray, fc.constantFrom<unknown>([0.5], [min - 1], [max + 1], ['1'], [null]), ...(min >= 0 ? [] : [fc.constant(Int32Array.of(min - 1))]), ...(type === 'Float64Array' ? [fc.constant(Float64Array.of(0.5)), fc.constant(Float64Array.of(max + 1))] : []));
   }
   if (meta && 'rangeSet' in meta) return fc.constantFrom<unknown>([], null, { v: 2, limit: 1, nextId: 1, pieces: [] }, { v: 1, limit: 0, nextId: 1, pieces: [1, 2, 1, 0] });
   if (s instanceof z.ZodObject) {
