@@ -89,7 +89,7 @@ class KernelList {
 export interface Chooser { choose(enabled: string[]): number }
 
 export function prngChooser(seed: number): Chooser {
-  const prng = new Prng(seed);
+  const prng = new Prng(seed, 'schedule');
   return { choose: (enabled) => prng.below(enabled.length) };
 }
 
