@@ -252,7 +252,13 @@ function check(args: string[]): number {
   const file = parsed.positionals[0]!;
   let text: string;
   try { text = readFileSync(file, 'utf8'); } catch (e) { throw new UsageError(`check: cannot read ${file}: ${(e as Error).message}`); }
-  const result = checkHistory(parseHistory(text, file));
+  const events = parseHistory(text, file); // HistoryFormatError: not a history, exit 2
+  let result;
+  try { result = checkHistory(events); } catch (e) {
+    // A crash of the checker is its bug, never a verdict on the history: exit 3, not 1.
+    process.stderr.write(`vrange check: internal error (a bug in the checker, not a verdict on ${file}): ${(e as Error).stack ?? e}\nreproduce: vrange check ${file}\n`);
+    return 3;
+  }
   if (parsed.values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   else process.stdout.write(formatCheck(file, result).join('\n') + '\n');
   return result.ok ? 0 : 1;
