@@ -8,7 +8,8 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { checkHistory, parseHistory, HistoryFormatError } from '../coordinator/check.js';
-import { loadScenario } from '../shared/scenario.js';
+import { loadScenario, parseScenario } from '../shared/scenario.js';
+import { parseFault } from '../coordinator/faults.js';
 import { runScenario } from '../coordinator/run.js';
 import { cli, configFor, limiter, scenarioPath, tempFile } from './helpers.js';
 
@@ -29,6 +30,22 @@ test.before(async () => {
     await gate(() => runScenario(s, configFor(s, over), { trace }));
     bases.push({ name: `${name}${over.schedule ? ` (${over.schedule})` : ''}`, lines: readFileSync(trace, 'utf8').trim().split('\n') });
   }
+  // A deadlock of the kernel list in the free schedule: the process it waits for is killed first.
+  const orphan = parseScenario(`
+name: orphaned-wait
+description: The kernel waits for a signal from A, and A is killed before it sends it.
+memory: { frames: 4 }
+processes:
+  A:
+    steps:
+      - { op: signal, name: hello }
+kernel:
+  - { op: wait, name: hello }
+  - { op: reclaim, all: true }
+`, 'orphaned-wait.yaml');
+  const trace = tempFile('orphaned-wait.jsonl', '');
+  await gate(() => runScenario(orphan, configFor(orphan, { schedule: 'free', seed: 0 }), { trace, faults: [parseFault('kill:A@0', orphan)] }));
+  bases.push({ name: 'orphaned-wait (free, kill:A@0)', lines: readFileSync(trace, 'utf8').trim().split('\n') });
 });
 
 type Answer = { code: 0 | 1 | 2; lines: number[]; text: string };
