@@ -114,8 +114,12 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
   // Events not of the documented shape (parseHistory refuses them; a history built in memory, as
   // explore's, may still have one): named and left out, so the checks below see only typed events.
   const events: Array<HistoryEvent & { line: number }> = [];
+  let lastSeq = -1;
   input.forEach((e, i) => {
     const line = typeof (e as { line?: unknown }).line === 'number' ? (e as unknown as { line: number }).line : i + 1;
+    const seq = (e as { seq?: unknown } | null)?.seq;
+    if (seq !== lastSeq + 1) flag('well-formed', `seq ${String(seq)} follows seq ${lastSeq}`, [line]);
+    lastSeq = typeof seq === 'number' ? seq : lastSeq + 1;
     const problem = eventProblem(e);
     if (problem) flag('well-formed', `line ${line}: ${problem}`, [line]);
     else events.push({ ...e, line });
@@ -207,10 +211,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
     }
   };
 
-  let lastSeq = -1;
   for (const e of events) {
-    if (e.seq !== lastSeq + 1) flag('well-formed', `seq ${e.seq} follows seq ${lastSeq}`, [e.line]);
-    lastSeq = e.seq;
     if (e.kind === 'boot' && e !== events[0]) flag('well-formed', 'a second `boot` event: a history is one run', [e.line]);
     switch (e.kind) {
       case 'birth': {
