@@ -5,7 +5,9 @@
 // volatile, and what was last written where, and then checks the history against the spec
 // (../shared/spec/scenario-format.md), in the manner of Jepsen's checkers:
 //
-//   well-formed        every invoke has one complete, every complete an invoke, boot first, verdict last
+//   well-formed        no required event is missing, doubled or out of order (docs/history-format.md,
+//                      Required events): boot first, final then verdict last, each step of each
+//                      program invoked and completed in order, every death explained and cleaned up
 //   sigbus-on-purged   every SIGBUS hit a page that a purge took while it was volatile
 //   read-last-write    a read of a page not volatile since its last write returns that write
 //                      (a page never written reads "")
@@ -18,10 +20,12 @@
 //   death-cleaned      every process that ended has exactly one cleanup
 //   no-frame-leak      at the end, frames add up; with every process gone only tmpfs page cache is used
 //
-// Each violation names the history lines (1-based) that show it.
+// Each violation names the history lines (1-based) that show it. Every line is first validated
+// against its kind's schema (history.ts, EVENT_SCHEMAS): parseHistory refuses a line that fails
+// (HistoryFormatError: exit 2), so the checks below only ever see typed events.
 
 import { spanOf } from '../shared/spans.js';
-import type { HistoryEvent } from './history.js';
+import { eventProblem, type HistoryEvent } from './history.js';
 
 export type CheckName = 'well-formed' | 'sigbus-on-purged' | 'read-last-write' | 'purge-was-volatile' | 'purged-backed'
   | 'purge-reported' | 'dead-hold-nothing' | 'death-cleaned' | 'no-frame-leak';
@@ -53,9 +57,8 @@ export function parseHistory(text: string, file = 'history'): Array<HistoryEvent
     try { e = JSON.parse(raw); } catch (err) {
       throw new HistoryFormatError(`${file}:${i + 1}: not a JSON object (${(err as Error).message}); a history has one JSON object per line (docs/history-format.md)`);
     }
-    if (typeof e !== 'object' || e === null || Array.isArray(e) || typeof (e as HistoryEvent).kind !== 'string' || typeof (e as HistoryEvent).seq !== 'number') {
-      throw new HistoryFormatError(`${file}:${i + 1}: an event needs "seq" (a number) and "kind" (a string)`);
-    }
+    const problem = eventProblem(e);
+    if (problem) throw new HistoryFormatError(`${file}:${i + 1}: ${problem}`);
     out.push({ ...(e as HistoryEvent), line: i + 1 });
   }
   if (out.length === 0) throw new HistoryFormatError(`${file}: empty; a history has one JSON object per line (docs/history-format.md)`);
@@ -153,12 +156,24 @@ function spanPages(detail: unknown): [number, number] | undefined {
 }
 
 export function checkHistory(input: HistoryEvent[]): CheckResult {
-  const events: Array<HistoryEvent & { line: number }> = input.map((e, i) => ({ ...e, line: typeof (e as { line?: unknown }).line === 'number' ? (e as unknown as { line: number }).line : i + 1 }));
   const violations: Violation[] = [];
   const checked = Object.fromEntries(CHECKS.map((c) => [c, 0])) as Record<CheckName, number>;
   const flag = (check: CheckName, text: string, lines: number[]) => {
     if (violations.length < violationsMax) violations.push({ check, text, lines: [...new Set(lines.filter((l) => l > 0))].sort((a, b) => a - b) });
   };
+  // Events not of the documented shape (parseHistory refuses them; a history built in memory, as
+  // explore's, may still have one): named and left out, so the checks below see only typed events.
+  const events: Array<HistoryEvent & { line: number }> = [];
+  let lastSeq = -1;
+  input.forEach((e, i) => {
+    const line = typeof (e as { line?: unknown }).line === 'number' ? (e as unknown as { line: number }).line : i + 1;
+    const seq = (e as { seq?: unknown } | null)?.seq;
+    if (seq !== lastSeq + 1) flag('well-formed', `seq ${String(seq)} follows seq ${lastSeq}`, [line]);
+    lastSeq = typeof seq === 'number' ? seq : lastSeq + 1;
+    const problem = eventProblem(e);
+    if (problem) flag('well-formed', `line ${line}: ${problem}`, [line]);
+    else events.push({ ...e, line });
+  });
 
   const boot = events[0];
   if (!boot || boot.kind !== 'boot') flag('well-formed', 'the first event is not `boot`', [boot?.line ?? 0]);
@@ -226,6 +241,18 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
   const inFlightMarks = new Map<string, { mm: Array<[PState, number]>; file: Array<[string, number]> }>();
   const markedInFlight = (test: (m: { mm: Array<[PState, number]>; file: Array<[string, number]> }) => boolean) => [...inFlightMarks.values()].some(test);
   const stepsDone = new Set<string>();
+  /** Per process (and `kernel`): the next step index it may invoke, the step in flight, its last completion. */
+  const nextIndex = new Map<string, number>();
+  const inFlightStep = new Map<string, number>();
+  const lastDone = new Map<string, { index: number; op: string; result: Record<string, unknown>; line: number }>();
+  const finals: Array<HistoryEvent & { line: number }> = [];
+  /** Events that explain a process's death by SIGKILL (a kill step, the OOM killer, a fault, a bad remote agent). */
+  const killedBy = new Set<string>();
+  let deadlocked = false;
+  /** Names a `signal` step has raised (from its invoke on): a `wait` on one completes only after it. */
+  const signalled = new Set<string>();
+  /** Each cleanup so far, by process: a `waitpid` returns only after it, with its exit code or signal. */
+  const cleanedUp = new Map<string, { line: number; exitCode?: unknown; signal?: unknown }>();
   const cleanups = new Map<string, number[]>();
   const deathsSeen = new Map<string, number>();
 
@@ -237,13 +264,12 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
     }
   };
 
-  let lastSeq = -1;
   for (const e of events) {
-    if (e.seq !== lastSeq + 1) flag('well-formed', `seq ${e.seq} follows seq ${lastSeq}`, [e.line]);
-    lastSeq = e.seq;
+    if (e.kind === 'boot' && e !== events[0]) flag('well-formed', 'a second `boot` event: a history is one run', [e.line]);
     switch (e.kind) {
       case 'birth': {
         const name = String(e.process);
+        if (procs.has(name)) flag('well-formed', `${name} was born twice`, [e.line]);
         const parent = typeof e.parent === 'string' ? procs.get(e.parent) : undefined;
         if (typeof e.parent === 'string') deadMention(e.parent, e, 'forked a child');
         const p: PState = { name, pid: Number(e.pid), cleanedAt: 0, fds: new Map(parent?.fds), maps: new Map(parent?.maps), pt: parent ? parent.pt.clone() : new PageTable(),
@@ -256,6 +282,18 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         const key = `${e.process}#${e.index}`;
         if (invokes.has(key) || stepsDone.has(key)) flag('well-formed', `${e.process} step ${e.index} invoked twice`, [invokes.get(key)?.line ?? 0, e.line]);
         invokes.set(key, { line: e.line, step: e.step as Record<string, unknown> });
+        if ((e.step as { op: string }).op === 'signal') signalled.add(String((e.step as { name?: unknown }).name));
+        {
+          const who = String(e.process);
+          const index = Number(e.index);
+          const want = nextIndex.get(who) ?? 0;
+          if (who !== 'kernel' && !procs.has(who)) flag('well-formed', `${who} step ${index} invoked before any birth of ${who}`, [e.line]);
+          if (inFlightStep.has(who)) flag('well-formed', `${who} step ${index} invoked while its step ${inFlightStep.get(who)} is still in flight (a process runs one step at a time)`, [e.line]);
+          else if (index > want) flag('well-formed', `${who} step ${index} invoked, but its next step is ${want}: step${index - want > 1 ? `s ${want}-${index - 1}` : ` ${want}`} left no events`, [e.line]);
+          else if (index < want && !invokes.has(key)) flag('well-formed', `${who} step ${index} invoked after its step ${want - 1} (steps out of order)`, [e.line]);
+          inFlightStep.set(who, index);
+          nextIndex.set(who, Math.max(want, index + 1));
+        }
         deadMention(e.process, e, `invoked step ${e.index}`);
         const st = e.step as Record<string, unknown> | undefined;
         const p = procs.get(String(e.process));
@@ -285,7 +323,26 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         if (!inv) { flag('well-formed', `${e.process} step ${e.index} completed without an invoke`, [e.line]); break; }
         invokes.delete(key);
         inFlightMarks.delete(key);
+        if (stepsDone.has(key)) flag('well-formed', `${e.process} step ${e.index} completed twice`, [e.line]);
         stepsDone.add(key);
+        if (inFlightStep.get(String(e.process)) === e.index) inFlightStep.delete(String(e.process));
+        lastDone.set(String(e.process), { index: Number(e.index), op: String(e.op), result: e.result as Record<string, unknown>, line: e.line });
+        if (inv.step.op !== e.op) flag('well-formed', `${e.process} step ${e.index} was invoked as ${String(inv.step.op)} but completed as ${e.op}`, [inv.line, e.line]);
+        if (e.op === 'wait' && e.type === 'ok' && !signalled.has(String(inv.step.name))) {
+          flag('well-formed', `${e.process} step ${e.index} (wait ${String(inv.step.name)}) returned, but no signal step raised ${String(inv.step.name)} before it: a step's events are missing?`, [inv.line, e.line]);
+        }
+        if (e.op === 'waitpid' && e.type === 'ok') {
+          const target = String(inv.step.process);
+          const c = cleanedUp.get(target);
+          const r = e.result as { exitCode?: unknown; signal?: unknown };
+          if (!c) flag('well-formed', `${e.process} step ${e.index} (waitpid ${target}) returned before any cleanup of ${target}`, [inv.line, e.line]);
+          else if ((r.exitCode !== undefined && r.exitCode !== c.exitCode) || (r.signal !== undefined && r.signal !== c.signal)) {
+            flag('well-formed', `${e.process} step ${e.index} (waitpid ${target}) returned ${JSON.stringify(r)}, but ${target}'s cleanup says ${JSON.stringify({ exitCode: c.exitCode, signal: c.signal })}`, [c.line, e.line]);
+          }
+        }
+        if ((e.op === 'vrange' || e.op === 'fvrange') && inv.step.mode === 'nonvolatile' && e.type === 'ok' && typeof (e.result as { purged?: unknown }).purged !== 'boolean') {
+          flag('well-formed', `${e.process} step ${e.index} (${e.op} nonvolatile) succeeded without saying purged: true or false`, [e.line]);
+        }
         if (e.process === 'kernel') break;
         const p = procs.get(String(e.process));
         if (!p) { flag('well-formed', `step of ${e.process}, a process never born`, [e.line]); break; }
@@ -334,6 +391,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         const list = cleanups.get(name) ?? [];
         list.push(e.line);
         cleanups.set(name, list);
+        if (!cleanedUp.has(name)) cleanedUp.set(name, { line: e.line, exitCode: e.exitCode, signal: e.signal });
         const p = procs.get(name);
         if (p && !p.cleanedAt) {
           p.cleanedAt = e.line;
@@ -343,7 +401,10 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         }
         break;
       }
-      case 'oom-kill': case 'kill': deathsSeen.set(String(e.process), e.line); deadMention(e.process, e, `was chosen by ${e.kind}`); break;
+      case 'fault': if (String(e.as).startsWith('kill')) killedBy.add(String(e.process)); break;
+      case 'bad-message': case 'heartbeat-lost': if (typeof e.process === 'string') killedBy.add(e.process); break;
+      case 'stuck': deadlocked = true; break;
+      case 'oom-kill': case 'kill': killedBy.add(String(e.process)); deathsSeen.set(String(e.process), e.line); deadMention(e.process, e, `was chosen by ${e.kind}`); break;
       case 'final-release': {
         const f = fileOf(String(e.file));
         f.vol.clear(); f.mustReport.clear(); f.mayReport.clear();
@@ -351,19 +412,61 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         if (e.fileKind !== 'tmpfs') for (const [k] of fileCells) if (k.startsWith(`${e.file}\u0000`)) fileCells.set(k, newCell());
         break;
       }
-      case 'final': finalState(e as HistoryEvent & { line: number }); break;
+      case 'final': finals.push(e); finalState(e as HistoryEvent & { line: number }); break;
       default: break;
     }
   }
   const last = events[events.length - 1];
   if (!last || last.kind !== 'verdict') flag('well-formed', 'the last event is not `verdict` (a history cut short?)', [last?.line ?? 0]);
   for (const [key, inv] of invokes) flag('well-formed', `step ${key.replace('#', ' step ')} was invoked but never completed`, [inv.line]);
+  programsRan(last);
   for (const [name, lines] of cleanups) {
     checked['death-cleaned']++;
     if (lines.length > 1) flag('death-cleaned', `${name} was cleaned up ${lines.length} times`, lines);
   }
   checked['well-formed'] = events.length;
   return { ok: violations.length === 0, events: events.length, violations, checked };
+
+  // ------------------------------------------------------------ every step of every program left events
+
+  function programsRan(last: (HistoryEvent & { line: number }) | undefined): void {
+    if (finals.length === 0) { flag('well-formed', 'no `final` event: the history lost the end of the run', [last?.line ?? 0]); return; }
+    if (finals.length > 1) flag('well-formed', `${finals.length} \`final\` events; a run has one`, finals.map((f) => f.line));
+    const fin = finals[finals.length - 1]!;
+    if (last && last.kind === 'verdict' && events[events.length - 2] !== fin) flag('well-formed', 'the `final` event is not just before the `verdict`', [fin.line, last.line]);
+    const verdictSaysIncomplete = last?.kind === 'verdict' && (last.invariants as Array<{ name: string; ok: boolean }>).some((i) => i.name === 'run-completed' && !i.ok);
+    const listed = new Set<string>();
+    const ran = (who: string, steps: number, state: string | undefined) => {
+      const done = nextIndex.get(who) ?? 0;
+      const end = lastDone.get(who);
+      const label = who === 'kernel' ? 'the kernel list' : who;
+      if (done > steps) { flag('well-formed', `${label} has ${steps} step(s), but the history shows step ${done - 1}`, [fin.line]); return; }
+      if (verdictSaysIncomplete || state === 'running') return;
+      if (state === 'killed') {
+        // A death has a cause in the history: the signal its last step got, or a kill of it.
+        const signal = cleanups.has(who) ? events.find((x) => x.line === cleanups.get(who)![0])?.signal : undefined;
+        const stepSignal = end?.result.signal;
+        const explained = (typeof stepSignal === 'string' && (signal === undefined || signal === stepSignal)) || killedBy.has(who) || deadlocked;
+        if (!explained) {
+          flag('well-formed', `${who} was killed${typeof signal === 'string' ? ` by ${signal}` : ''}, but no step result, kill, OOM kill or fault in the history explains it (after ${done} of its ${steps} step(s): a step's events are missing?)`,
+            [end?.line ?? 0, cleanups.get(who)?.[0] ?? 0, fin.line]);
+        }
+        return;
+      }
+      if (done === steps) return;
+      // Fewer steps than the program: only a step that ends it (exit, crash) or a deadlock stops it early.
+      if (end && (end.op === 'exit' || end.op === 'crash' || end.result.stuck === true || typeof end.result.signal === 'string')) return;
+      flag('well-formed', `${label} ran ${done} of its ${steps} step(s) and ${who === 'kernel' ? 'stopped' : `ended ${state}`} with no step that ends it: step${steps - done > 1 ? `s ${done}-${steps - 1}` : ` ${done}`} left no events`,
+        [end?.line ?? 0, fin.line]);
+    };
+    for (const q of fin.processes as Array<{ process: string; state: string; steps: number }>) {
+      listed.add(q.process);
+      if (!procs.has(q.process)) { flag('well-formed', `the \`final\` event lists ${q.process}, which has no \`birth\``, [fin.line]); continue; }
+      ran(q.process, q.steps, q.state);
+    }
+    for (const p of procs.values()) if (!listed.has(p.name)) flag('well-formed', `${p.name} was born but the \`final\` event does not list it`, [fin.line]);
+    ran('kernel', Number(fin.kernelSteps), undefined);
+  }
 
   // ------------------------------------------------------------ one completed step
 

@@ -280,7 +280,13 @@ function check(args: string[]): number {
   if (positionals.length !== 1) throw new UsageError(`check takes one HISTORY file (written by vrange run --trace), got ${positionals.length}`);
   const file = positionals[0]!;
   const text = readInputText(file, 'check', historyFileBytesMax);
-  const result = checkHistory(parseHistory(text, file));
+  const events = parseHistory(text, file); // HistoryFormatError: not a history, exit 2
+  let result;
+  try { result = checkHistory(events); } catch (e) {
+    // A crash of the checker is its bug, never a verdict on the history: exit 3, not 1.
+    process.stderr.write(`vrange check: internal error (a bug in the checker, not a verdict on ${file}): ${(e as Error).stack ?? e}\nreproduce: vrange check ${file}\n`);
+    return 3;
+  }
   if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   else process.stdout.write(formatCheck(file, result).join('\n') + '\n');
   return result.ok ? 0 : 1;

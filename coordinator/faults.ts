@@ -9,7 +9,8 @@
 //   pause:P@N:MS    SIGSTOP P before its step N, SIGCONT it MS milliseconds later; a mapper that does
 //                   not answer a prepare within exchangeTimeoutMs has its pages kept
 //   random:kill=R,pause=R   before each step, kill with probability R, else pause (for pauseMs) with
-//                   probability R; drawn from the run's seed, apart from the schedule's PRNG
+//                   probability R; one draw per step from the seed's fault stream, independent of
+//                   the schedule's stream (shared/prng.ts)
 
 import type { Scenario } from '../shared/scenario-types.js';
 import { Prng } from '../shared/prng.js';
@@ -107,8 +108,9 @@ export class FaultPlan {
   readonly injected: Array<{ fault: string; process: string; step: number; action: string }> = [];
 
   constructor(readonly faults: Fault[], seed: number) {
-    // Apart from the schedule's PRNG, so adding a fault does not change the interleaving.
-    this.prng = new Prng((seed ^ 0x5bd1e995) | 0);
+    // The seed's own fault stream, apart from the schedule's (shared/prng.ts, Streams): adding a
+    // fault does not change the schedule's draws, and the schedule does not shift the fault draws.
+    this.prng = new Prng(seed, 'faults');
   }
 
   get empty(): boolean { return this.faults.length === 0; }
@@ -119,7 +121,7 @@ export class FaultPlan {
       if (f.kind === 'kill-before' && f.process === name && f.step === index) return { kill: f.spec };
       if (f.kind === 'pause' && f.process === name && f.step === index) return { pauseMs: f.ms, spec: f.spec };
       if (f.kind === 'random') {
-        const draw = this.prng.below(1_000_000) / 1_000_000;
+        const draw = this.prng.fraction();
         if (draw < f.kill) return { kill: f.spec };
         if (draw < f.kill + f.pause) return { pauseMs: randomPauseMs, spec: f.spec };
       }

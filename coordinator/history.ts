@@ -2,6 +2,7 @@
 // death and cleanup, and (when a trace is asked for) every message between kernel and agents.
 // `--trace FILE` writes it as JSON lines; the report and the invariant checks read it.
 
+import { z } from 'zod';
 import { historyEventsMax } from '../shared/limits.js';
 
 export type HistoryEvent = { seq: number; at: number; kind: string; [field: string]: unknown };
@@ -47,4 +48,125 @@ export class History {
   toJsonLines(): string {
     return this.events.map((e) => JSON.stringify(e)).join('\n') + '\n';
   }
+}
+
+// ---------------------------------------------------------------- the format, as schemas
+//
+// One zod schema per event kind, from docs/history-format.md. `vrange check` validates every line
+// against them before checking anything: a line that fails is "not a history" (exit 2, with the line
+// and what was expected there), never a crash of the checker. Documented fields are typed; fields the
+// format does not name are kept and ignored (a newer vrange may add some).
+
+
+const nat = z.number().int().nonnegative();
+const int = z.number().int();
+const name = z.string().min(1);
+const str = z.string();
+const ev = <K extends string, S extends z.ZodRawShape>(kind: K, shape: S) =>
+  z.object({ seq: nat, at: nat, kind: z.literal(kind), ...shape }).passthrough();
+
+const failure = z.object({ ok: z.literal(false) }).passthrough().refine(
+  (r) => typeof r.errno === 'string' || typeof r.signal === 'string' || r.stuck === true || Array.isArray(r.mismatches),
+  'a failed result names errno (a string), signal (a string), stuck: true or mismatches (a list)');
+const okWith = <S extends z.ZodRawShape>(shape: S) => z.object({ ok: z.literal(true), ...shape }).passthrough();
+const plainOk = okWith({});
+/** What a successful step of each op returns (shared/spec/scenario-format.md, Steps). */
+export const SUCCESS: Record<string, z.ZodTypeAny> = {
+  open: okWith({ fd: int }),
+  close: plainOk,
+  mmap: okWith({ addr: nat }),
+  munmap: plainOk,
+  write: plainOk,
+  read: okWith({ value: str }),
+  vrange: okWith({ bytes: nat, purged: z.boolean().optional() }),
+  fvrange: okWith({ bytes: nat, purged: z.boolean().optional() }),
+  query: okWith({ pages: z.array(z.object({ page: nat, resident: z.boolean(), volatile: z.boolean(), purged: z.boolean() }).passthrough()) }),
+  fork: okWith({ pid: nat }),
+  exit: plainOk,
+  signal: plainOk,
+  wait: plainOk,
+  waitpid: okWith({ exitCode: int.optional(), signal: str.optional() }).refine((r) => typeof r.exitCode === 'number' || typeof r.signal === 'string', 'a waitpid result has exitCode (a whole number) or signal (a string)'),
+  reclaim: okWith({ freed: nat }),
+  kill: plainOk,
+  check: plainOk,
+};
+/** Ops whose step can never succeed (`crash` always reports SIGKILL). */
+const NEVER_OK = new Set(['crash']);
+export const STEP_OPS: readonly string[] = [...Object.keys(SUCCESS), ...NEVER_OK];
+
+const complete = ev('complete', {
+  process: name, index: nat, op: z.enum(STEP_OPS as [string, ...string[]]), type: z.enum(['ok', 'fail', 'info']),
+  result: z.record(z.unknown()).refine((r) => !Array.isArray(r), 'a result is an object, not a list'),
+  detail: z.object({ span: z.tuple([nat, nat]).optional(), purgedPages: z.array(nat).optional() }).passthrough().optional(),
+  label: str.optional(),
+}).superRefine((e, ctx) => {
+  const r = e.result as Record<string, unknown>;
+  const at = (message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['result'], message });
+  if (typeof r.ok !== 'boolean') return at('a result has ok (true or false)');
+  if (e.type === 'ok' && r.ok !== true) return at('type "ok" needs ok: true');
+  if (e.type !== 'ok' && r.ok !== false) return at(`type "${e.type}" needs ok: false`);
+  if (e.type === 'info' && r.signal !== 'SIGKILL') return at('type "info" (killed with the step in flight) needs signal: "SIGKILL"');
+  const shape = r.ok ? (NEVER_OK.has(e.op) ? undefined : SUCCESS[e.op]) : failure;
+  if (!shape) return at(`a ${e.op} step never succeeds`);
+  const got = shape.safeParse(r);
+  if (!got.success) for (const i of got.error.issues) at(`${e.op} result${i.path.length ? ` field ${i.path.join('.')}` : ''}: ${i.message}`);
+});
+
+const processState = z.enum(['running', 'exited', 'killed']);
+export const EVENT_SCHEMAS = {
+  boot: ev('boot', { frames: nat, files: z.array(z.object({ name, pages: nat, kind: name }).passthrough()), policy: name, access: z.enum(['sigbus', 'zero']),
+    purgeUnit: z.enum(['range', 'page']), schedule: z.enum(['lockstep', 'free']), seed: nat }),
+  birth: ev('birth', { process: name, pid: nat, parent: name.optional(), osPid: int, host: str.optional(), agent: str.optional() }),
+  'agent-connected': ev('agent-connected', { agent: str, host: str, osPid: int }),
+  'agent-refused': ev('agent-refused', { address: str, publicKey: str, mechanism: str, why: str }),
+  'heartbeat-lost': ev('heartbeat-lost', { agent: str, host: str, osPid: int, process: name.optional(), pid: nat.optional(), silentMs: z.number(), timeoutMs: z.number() }),
+  efault: ev('efault', { process: name, pid: nat, call: str, vpage: z.number().optional(), frame: z.number().optional(), fileId: z.number().optional(), why: str }),
+  schedule: ev('schedule', { choice: name, enabled: nat, options: z.array(name).optional(), clock: nat }),
+  invoke: ev('invoke', { process: name, index: nat, step: z.object({ op: z.enum(STEP_OPS as [string, ...string[]]) }).passthrough() }),
+  complete,
+  blocked: ev('blocked', { process: name, index: nat, xid: nat }),
+  'reclaim-prepare': ev('reclaim-prepare', { xid: nat, reason: str, want: z.number().nonnegative().nullable().optional(), candidates: nat, asked: z.array(z.object({ pid: nat, pages: nat }).passthrough()) }),
+  'no-answer': ev('no-answer', { xid: nat, process: name, pages: nat, timeoutMs: z.number() }),
+  'bad-message': ev('bad-message', { process: name, pid: nat, t: z.unknown(), why: str }),
+  'bad-answer': ev('bad-answer', { xid: nat, process: name, why: str }),
+  decision: ev('decision', { xid: nat, reason: str, page: str, unit: str, purge: z.boolean(), rule: str, why: str, frame: nat.optional(),
+    file: str.optional(), filePage: nat.optional(), vpages: z.array(z.tuple([nat, nat])).optional(), pageKind: str, policy: str,
+    votes: z.array(z.object({ pid: nat, process: name.optional(), vpage: nat.optional(), share: str.optional(), volatile: z.boolean().optional(),
+      answered: z.boolean().optional(), privatePresent: z.boolean().optional() }).passthrough()) }),
+  'purge-notify': ev('purge-notify', { xid: nat, process: name, vpages: z.array(nat) }),
+  'reclaim-commit': ev('reclaim-commit', { xid: nat, reason: str, freed: nat, unitsTried: nat, purged: z.array(str) }),
+  'file-nonvolatile': ev('file-nonvolatile', { file: name, start: nat, pages: nat, purged: z.boolean(), by: name }),
+  'oom-kill': ev('oom-kill', { process: name, pid: nat, resident: nat, faulting: name, why: str }),
+  kill: ev('kill', { process: name, pid: nat, by: str }),
+  fault: ev('fault', { fault: str, process: name, pid: nat, step: int, as: str, action: str }),
+  resume: ev('resume', { process: name, pid: nat }),
+  cleanup: ev('cleanup', { process: name, pid: nat, state: processState, exitCode: int.optional(), signal: str.optional(), framesFreed: nat,
+    pagesUnmapped: nat, vmas: nat, fdsClosed: nat, filesReleased: z.array(z.unknown()) }),
+  'final-release': ev('final-release', { file: name, fileKind: str, framesFreed: nat }),
+  stuck: ev('stuck', { process: name, index: nat, waitsFor: str }),
+  'expectation-failed': ev('expectation-failed', { process: name, index: nat, expected: z.unknown(), actual: z.unknown() }),
+  violation: ev('violation', { name: str, text: str }),
+  message: ev('message', { dir: z.enum(['send', 'recv']), agent: str, msg: z.unknown() }),
+  snapshot: ev('snapshot', { after: nat, frames: z.object({ used: nat, total: nat }).passthrough(), maps: z.array(z.object({}).passthrough()), files: z.array(z.object({}).passthrough()) }),
+  final: ev('final', {
+    frames: z.object({ total: nat, used: nat, free: nat, pageCache: nat, mapped: nat }).passthrough(),
+    files: z.array(z.object({ name, kind: str, cached: nat, open: nat }).passthrough()),
+    processes: z.array(z.object({ process: name, pid: nat, state: processState, resident: nat, vmas: nat, fds: nat, steps: nat }).passthrough()),
+    kernelSteps: nat,
+  }),
+  verdict: ev('verdict', { ok: z.boolean(), failures: nat, invariants: z.array(z.object({ name: str, ok: z.boolean(), detail: str.optional() }).passthrough()) }),
+} as const;
+export type EventKind = keyof typeof EVENT_SCHEMAS;
+export const EVENT_KINDS = Object.keys(EVENT_SCHEMAS) as EventKind[];
+
+/** Why `e` is not an event of docs/history-format.md (one line), or undefined when it is one. */
+export function eventProblem(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) return 'an event is a JSON object with seq, at and kind';
+  const kind = (e as { kind?: unknown }).kind;
+  if (typeof kind !== 'string') return 'an event has "kind" (a string)';
+  if (!Object.hasOwn(EVENT_SCHEMAS, kind)) return `unknown kind ${JSON.stringify(kind).slice(0, 40)}; allowed: ${EVENT_KINDS.join(', ')}`;
+  const got = EVENT_SCHEMAS[kind as EventKind].safeParse(e);
+  if (got.success) return undefined;
+  const issues = got.error.issues.slice(0, 3).map((i) => `${i.path.length ? i.path.join('.') : 'the event'}: ${i.message}`);
+  return `a "${kind}" event (docs/history-format.md): ${issues.join('; ')}${got.error.issues.length > 3 ? `; and ${got.error.issues.length - 3} more` : ''}`;
 }

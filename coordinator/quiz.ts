@@ -114,18 +114,9 @@ function scalar(v: unknown): string {
 }
 const flow = (s: Step) => `{ ${Object.entries(s).map(([k, v]) => `${k}: ${scalar(v)}`).join(', ')} }`;
 
-/** Spreads consecutive seeds apart (murmur3's finaliser): the PRNG's first draws for seeds 1, 2, 3
- *  follow a pattern, and consecutive quizzes should not. */
-function mix(seed: number): number {
-  let h = seed >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
 /** The quiz of a seed: same seed, same quiz, on every machine. */
 export function makeQuiz(seed: number): Quiz {
-  const r = new Prng(mix(seed));
+  const r = new Prng(seed, 'quiz');
   const b = new Builder();
   const kind = r.below(3);
   const story = kind === 0 ? anonQuiz(r, b) : kind === 1 ? forkQuiz(r, b) : fileQuiz(r, b);

@@ -100,7 +100,9 @@ function finalState(k: Kernel): Record<string, unknown> {
     frames: { total: k.frames.total, used: k.frames.used, free: k.frames.free, pageCache: cached, mapped: [...k.rmap.mappedFrames()].length },
     files,
     processes: k.procs.filter((p) => p.state !== 'unborn').map((p) => ({ process: p.name, pid: p.pid, state: p.state,
-      resident: k.rmap.resident(p.pid), vmas: p.vmas.length, fds: p.fds.size })),
+      resident: k.rmap.resident(p.pid), vmas: p.vmas.length, fds: p.fds.size, steps: p.spec.steps.length })),
+    // How many steps each program has: \`vrange check\` finds a step that ran but left no events.
+    kernelSteps: k.scenario.kernel.length,
   };
 }
 

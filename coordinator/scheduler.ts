@@ -89,7 +89,7 @@ class KernelList {
 export interface Chooser { choose(enabled: string[]): number }
 
 export function prngChooser(seed: number): Chooser {
-  const prng = new Prng(seed);
+  const prng = new Prng(seed, 'schedule');
   return { choose: (enabled) => prng.below(enabled.length) };
 }
 
@@ -226,7 +226,11 @@ export async function runFree(k: Kernel): Promise<Stuck[]> {
   await endStuck(k, stuck, (s) => {
     const proc = k.procs.find((p) => p.name === s.process);
     if (proc) { proc.inFlight = -1; k.recordStep(s.process, s.index, proc.spec.steps[s.index]!, { ok: false, stuck: true }); }
-    else k.recordStep('kernel', s.index, list.next!, { ok: false, stuck: true });
+    else {
+      // The kernel list parked before running the step, so it was never invoked (as in lockstep).
+      k.history.add('invoke', { process: 'kernel', index: s.index, step: list.next! });
+      k.recordStep('kernel', s.index, list.next!, { ok: false, stuck: true });
+    }
   });
   if (stuck.some((s) => s.process === 'kernel')) list.index = list.steps.length;
   await kernelLoop.catch(() => {});

@@ -81,7 +81,7 @@ function steps(r: Prng, st: State, files: Array<{ name: string; pages: number }>
 
 /** A random scenario: two or three processes (one forked), files, and a few kernel reclaims. */
 export function randomScenario(seed: number): Scenario {
-  const r = new Prng(seed);
+  const r = new Prng(seed, 'scenario');
   const files = Array.from({ length: r.below(3) }, (_, i) => ({ name: `f${i}`, pages: 1 + r.below(4), kind: r.below(3) === 0 ? 'ashmem' : 'tmpfs' }));
   const a = steps(r, { maps: [], fds: [], n: 0 }, files, 4 + r.below(8), 'C');
   const b = steps(r, { maps: [], fds: [], n: 0 }, files, 3 + r.below(8));

@@ -166,7 +166,7 @@ test('vrange check: exit 0 on a valid history, 1 naming the violation and its li
   t.is(r.code, 1);
   t.regex(r.stdout, new RegExp(`INVALID: 1 violation\\(s\\)[\\s\\S]*read-last-write: A step 6 read buf page 0 as "tampered".*lines [\\d, ]*${lines.indexOf(read) + 1}\\)`));
 
-  const junk = tempFile('junk.jsonl', '{"seq":0,"kind":"boot"}\nnot json\n');
+  const junk = tempFile('junk.jsonl', `${readFileSync(anonTrace, 'utf8').split('\n')[0]}\nnot json\n`);
   const j = await cli(['check', junk]);
   t.is(j.code, 2);
   t.regex(j.stderr, /junk\.jsonl:2: not a JSON object/);
