@@ -60,7 +60,7 @@ export function judge(report: RunReport, history: HistoryEvent[], withFaults: bo
   const broken = report.invariants.filter((x) => !x.ok && kernelInvariant(x.name, withFaults, strict)).map((x) => x.name);
   const check = checkHistory(history);
   for (const v of check.violations) if (!broken.includes(`check:${v.check}`)) broken.push(`check:${v.check}`);
-  if ((strict || !withFaults) && report.failures.length > 0) broken.push('expectation');
+  if ((strict || !withFaults) && report.failures.length + (strict ? report.notJudged.length : 0) > 0) broken.push('expectation');
   const outcome = broken.length === 0 ? 'ok'
     : broken.every((b) => b === 'expectation') ? 'expectation failed'
     : `broken: ${broken.filter((b) => b !== 'expectation').join(', ')}`;

@@ -22,6 +22,9 @@ import { Snapshots } from './snapshot.js';
 import { agentStartTimeoutMs } from '../shared/limits.js';
 import { RemoteAgents, type RemoteOptions } from './remote.js';
 
+/** allocFrame: the fault no longer needs a frame (its `need` said so after a wait). */
+export const frameNotNeeded = -2;
+
 export interface KernelOptions {
   scenario: Scenario;
   config: RunConfig;
@@ -39,7 +42,11 @@ export interface KernelOptions {
 }
 
 export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string }
-export interface Failure { process: string; index: number; expected: Record<string, unknown>; actual: StepResult }
+/**
+ * An expectation that did not hold: the step gave `actual`; or the step never ran (`ran: false`,
+ * no `actual`; `why` says how far its process got), see coordinator/report.ts neverRan.
+ */
+export interface Failure { process: string; index: number; expected: Record<string, unknown>; actual?: StepResult; ran?: false; why?: string }
 
 type Waiter = { proc: Proc; resolve: () => void };
 /** A syscall's answer, before `t` and `re` are added. */
@@ -85,6 +92,8 @@ export class Kernel {
   private readonly signalWaiters = new Map<string, Waiter[]>();
   private readonly reapWaiters = new Map<string, Array<() => void>>();
   private readonly readyWaiters = new Map<number, () => void>();
+  /** Processes that have reported their last result and are ending by their own step (see ending). */
+  private readonly endingProcs = new Set<Proc>();
   private nextInitId = 1;
   /** Things a lockstep scheduler must let finish before granting the next action. */
   private readonly busy = new Set<string>();
@@ -196,6 +205,7 @@ export class Kernel {
   /** The process has reported its last result: end it (exit code, or a fatal signal) and await its reaping. */
   private ending(proc: Proc, how: { code: number } | { signal: NodeJS.Signals }): void {
     this.busyWith(`reap:${proc.name}`);
+    this.endingProcs.add(proc);
     proc.agent!.actor.send({ type: 'ending' });
     if ('signal' in how) { proc.agent!.kill(how.signal); return; }
     this.history.message('send', proc.name, { t: 'die', code: how.code });
@@ -615,9 +625,13 @@ export class Kernel {
     const fp = this.filePageOf(proc, m.vpage)!;
     if (this.fileSigbus(fp.file, fp.page)) return { signal: 'SIGBUS' };
     if (v.kind === 'file-private') {
-      // Copy-on-write from the file's page: the copy is this process's own from now on.
-      const nf = await this.allocFrame(proc);
-      if (nf < 0) return undefined;
+      // Copy-on-write from the file's page: the copy is this process's own from now on. As in
+      // do_cow_fault, the copy is allocated before the file's page is looked up, so that page is
+      // not locked meanwhile: reclaim may purge it, and the fault then sees it (SIGBUS while its
+      // range is volatile) rather than OOM-killing anyone for a copy of a page that is gone.
+      const nf = await this.allocFrame(proc, () => !this.fileSigbus(fp.file, fp.page));
+      if (nf === -1) return undefined;
+      if (nf === frameNotNeeded) return this.sysWrite(proc, m);
       if (this.fileSigbus(fp.file, fp.page)) { this.frames.decref(nf); return { signal: 'SIGBUS' }; }
       if (this.rmap.lookup(proc.pid, m.vpage)) this.rmap.remove(proc.pid, m.vpage);
       this.frames.write(nf, m.value, ++this.accessClock);
@@ -627,8 +641,10 @@ export class Kernel {
     }
     let f = fp.file.cache[fp.page]!;
     if (f < 0) {
-      const nf = await this.allocFrame(proc);
-      if (nf < 0) return undefined;
+      // A hole: a frame is needed only while it stays a hole (another writer may fill it meanwhile).
+      const nf = await this.allocFrame(proc, () => fp.file.cache[fp.page]! < 0 && !this.fileSigbus(fp.file, fp.page));
+      if (nf === -1) return undefined;
+      if (nf === frameNotNeeded) return this.sysWrite(proc, m);
       if (this.fileSigbus(fp.file, fp.page)) { this.frames.decref(nf); return { signal: 'SIGBUS' }; }
       if (fp.file.cache[fp.page]! >= 0) this.frames.decref(nf); // filled meanwhile by another writer
       else fp.file.insert(fp.page, nf, this.frames);
@@ -646,7 +662,9 @@ export class Kernel {
       const e = this.rmap.lookup(proc.pid, m.vpage);
       if (!e || e.frame !== m.frame || e.kind !== 'anon') return { retry: true };
       if (!m.cow || this.rmap.referencesTo(m.frame) === 1) {
-        // Not shared (any more): write in place, as do_wp_page reuses a page it alone maps.
+        // Not shared (any more): write in place, as do_wp_page reuses a page it alone maps
+        // (wp_can_reuse_anon_folio: one mapper left), whether it was always alone or the other
+        // mappers died or copied while this fault waited for a frame.
         this.frames.write(m.frame, m.value, ++this.accessClock);
         return { frame: m.frame };
       }
@@ -654,12 +672,15 @@ export class Kernel {
     // The page being faulted on is locked, as in a real fault: its own reclaim must not take it.
     const pinned = m.frame >= 0 && !this.heldFrames.has(m.frame);
     if (pinned) this.heldFrames.set(m.frame, 0);
-    const nf = await this.allocFrame(proc);
+    // A copy is needed while the source is still this page's frame and still shared.
+    const need = () => m.frame < 0 || (this.rmap.lookup(proc.pid, m.vpage)?.frame === m.frame && this.rmap.referencesTo(m.frame) > 1);
+    const nf = await this.allocFrame(proc, need);
     if (pinned) this.heldFrames.delete(m.frame);
-    if (nf < 0) return undefined;
+    if (nf === -1) return undefined;
+    if (nf === frameNotNeeded) return this.writeAnon(proc, m); // look again: reuse the frame, or retry
     if (m.frame >= 0) {
       const e = this.rmap.lookup(proc.pid, m.vpage);
-      if (!e || e.frame !== m.frame) { this.frames.decref(nf); return { retry: true }; }
+      if (!e || e.frame !== m.frame) { this.frames.decref(nf); return { retry: true }; } // purged since: fault again
       this.rmap.remove(proc.pid, m.vpage);
     } else if (this.rmap.lookup(proc.pid, m.vpage)) {
       this.rmap.remove(proc.pid, m.vpage); // a private file page not yet copied: now it is
@@ -671,20 +692,26 @@ export class Kernel {
   }
 
   /**
-   * A free frame for `proc`, by direct reclaim and then the OOM killer if need be.
-   * Returns -1 when `proc` itself was killed meanwhile (its syscall then gets no reply).
+   * A free frame for `proc`, by direct reclaim and then the OOM killer if need be. Reclaim and
+   * the OOM killer let other processes change state (a mapper dies, another writer fills the
+   * hole, a purge): before each, the fault asks `need` whether it still needs a frame at all.
+   * Returns the frame; -1 when `proc` itself was killed meanwhile (its syscall then gets no
+   * reply); frameNotNeeded when `need` says no (the caller looks again from the top). One OOM
+   * decision at a time, under the reclaim lock, each taken after the previous one's victim is
+   * reaped.
    */
-  async allocFrame(proc: Proc): Promise<number> {
+  async allocFrame(proc: Proc, need: () => boolean = () => true): Promise<number> {
     for (;;) {
       if (!proc.live) return -1;
+      if (!need()) return frameNotNeeded;
       const f = this.frames.alloc(this.accessClock);
       if (f >= 0) return f;
-      const freed = await this.withReclaimLock(async () => {
-        if (this.frames.free > 0) return 1;
-        return (await this.runExchange(1, `direct reclaim: ${proc.name} faulted with no free frame`)).freed;
+      await this.withReclaimLock(async () => {
+        if (this.frames.free > 0 || !proc.live || !need()) return;
+        const { freed } = await this.runExchange(1, `direct reclaim: ${proc.name} faulted with no free frame`);
+        if (freed > 0 || this.frames.free > 0 || !proc.live || !need()) return;
+        await this.oomKill(proc);
       });
-      if (freed > 0 || this.frames.free > 0) continue;
-      await this.oomKill(proc);
     }
   }
 
@@ -860,6 +887,21 @@ export class Kernel {
     try { this.cleanup(proc, code, signal); } catch (e) { this.fail(e as Error); }
   }
 
+  /**
+   * Lockstep: the step `proc` sleeps in, if any: its next `wait`/`waitpid` whose signal or process
+   * has not come yet, while no step is in flight and the process has not ended by its own step
+   * (an `exit`, its last step, a fatal signal: then it never reaches the next one). The lockstep
+   * scheduler grants such a step only once it can complete, so it has no `invoke` yet; a free
+   * process in the same place has sent its wait, and its step is in flight (proc.inFlight).
+   */
+  asleepIn(proc: Proc): ProcessStep | undefined {
+    if (this.config.schedule !== 'lockstep' || proc.inFlight >= 0 || this.endingProcs.has(proc) || !proc.live) return undefined;
+    const step = proc.spec.steps[proc.nextStep];
+    if (step?.op === 'wait' && !this.signalled.has(step.name)) return step;
+    if (step?.op === 'waitpid' && !this.procByName.get(step.process)?.reaped) return step;
+    return undefined;
+  }
+
   /** The one exit cleanup, for exit, crash, SIGKILL and OOM kill alike. Idempotent. */
   cleanup(proc: Proc, code: number | null, signal: string | null): void {
     if (proc.reaped) return;
@@ -868,6 +910,13 @@ export class Kernel {
       if (signal === null) this.violation('agent-alive', `${proc.name}'s agent exited with code ${code} during step ${proc.inFlight}`);
       this.recordStep(proc.name, proc.inFlight, step, { ok: false, signal: signal ?? 'SIGKILL' }, undefined, true);
       proc.inFlight = -1;
+    } else if (signal !== null && this.asleepIn(proc) !== undefined) {
+      // Lockstep: a process whose next step waits for what has not happened is asleep in that
+      // step, as a free-running one sits in its wait syscall: the death interrupts it. Never
+      // granted, so never invoked: the invocation is recorded here (docs/semantics.md).
+      const step = this.asleepIn(proc)!;
+      this.history.invoke(proc.name, proc.nextStep, step);
+      this.recordStep(proc.name, proc.nextStep, step, { ok: false, signal }, undefined, true);
     }
     proc.state = signal !== null ? 'killed' : 'exited';
     if (signal !== null) proc.signal = signal; else proc.exitCode = code ?? 0;

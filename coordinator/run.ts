@@ -4,10 +4,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kernel, expectationFor, matches } from './kernel.js';
+import { Kernel, expectationFor, matches, type Failure } from './kernel.js';
 import { runFree, runLockstep, type Chooser } from './scheduler.js';
 import { checkInvariants } from './invariants.js';
-import { buildReport, narrate, stepLine, type RunReport } from './report.js';
+import { buildReport, narrate, neverRan, stepLine, type RunReport } from './report.js';
 import type { HistoryEvent } from './history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import { runTimeoutMs } from '../shared/limits.js';
@@ -74,7 +74,15 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   const completed = kernel.violations.filter((v) => v.name === 'run-completed');
   invariants.push(completed.length ? { name: 'run-completed', ok: false, detail: completed.map((v) => v.text).join('; ') } : { name: 'run-completed', ok: true });
   if (opts.checkModel) invariants.push(compareWithModel(scenario, config, kernel, opts.faults ?? []));
-  const report = buildReport(kernel, invariants);
+  // An expectation on a step that never ran was never judged: a failure, unless faults were
+  // injected (a killed process may be the one whose steps they are: explore's rule).
+  const notJudged: Failure[] = [];
+  for (const f of neverRan(kernel)) {
+    if (kernel.faults.injected.length > 0) { notJudged.push(f); continue; }
+    kernel.failures.push(f);
+    kernel.history.add('expectation-failed', { process: f.process, index: f.index, expected: f.expected, ran: false, why: f.why });
+  }
+  const report = buildReport(kernel, invariants, notJudged);
   kernel.history.add('final', finalState(kernel));
   kernel.history.add('verdict', { ok: report.ok, failures: report.failures.length, invariants });
   if (opts.trace) writeFileSync(opts.trace, kernel.history.toJsonLines());

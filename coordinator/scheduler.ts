@@ -165,6 +165,8 @@ async function stuckInLockstep(k: Kernel, list: KernelList): Promise<Stuck[]> {
     // Never granted, so never invoked: the history still pairs every completion with its invocation.
     k.history.add('invoke', { process: s.process, index: s.index, step });
     k.recordStep(s.process, s.index, step, { ok: false, stuck: true });
+    // Its stuck step is its last word: the SIGKILL that ends it finds no step asleep (Kernel.asleepIn).
+    if (proc) proc.nextStep = proc.spec.steps.length;
   });
   return stuck;
 }
