@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { loadScenario, ScenarioError, LIMITS } from '../shared/scenario.js';
 import { POLICIES, type RunConfig, type Scenario } from '../shared/scenario-types.js';
 import { runScenario } from './run.js';
+import { runTimeoutMaxMs } from '../shared/limits.js';
 import { replayChooser } from './scheduler.js';
 import { footer, header } from './report.js';
 import { renderHtml } from './html.js';
@@ -35,6 +36,7 @@ const USAGE = `usage:
                   [--schedule lockstep|free] [--json] [--trace FILE] [--html FILE]
                   [--fault kill:P@N|kill:P@N+|kill:reclaim|pause:P@N:MS|random:kill=R,pause=R]...
                   [--check-model] [--choices A,B,kernel,commit,... | --schedule-file W]
+                  [--timeout MS]  the run's time bound (default: 120 s + 3 ms a step + 250 ms a process)
   vrange explore FILE [--runs N] [--fault SPEC]... [--seed BASE] [--policy P] [--schedule S]
                   [--every-kill] [--strict] [--no-shrink] [--check-determinism] [--json]
                              N runs with seeds from BASE, each history checked; the first
@@ -76,10 +78,13 @@ const runOptions = {
   seed: { type: 'string' }, schedule: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, html: { type: 'string' },
   fault: { type: 'string', multiple: true }, 'check-model': { type: 'boolean' }, choices: { type: 'string' }, 'schedule-file': { type: 'string' },
   'every-kill': { type: 'boolean' }, strict: { type: 'boolean' }, all: { type: 'boolean' }, 'max-schedules': { type: 'string' }, 'no-shrink': { type: 'boolean' }, runs: { type: 'string' }, 'check-determinism': { type: 'boolean' },
+  timeout: { type: 'string' },
 } as const;
 
 export interface RunCommand {
   file: string; scenario: Scenario; config: RunConfig; json: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean;
+  /** `--timeout MS`: each run's wall-clock bound, instead of the one its scenario's size gives (shared/limits.ts runTimeoutFor). */
+  timeoutMs?: number;
   /** Lockstep choices to replay (`--choices A,B,kernel` or `--schedule-file W`), instead of the seed's. */
   choices?: string[];
 }
@@ -155,6 +160,7 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
     throw new UsageError('--all enumerates lockstep schedules without faults: it does not go with --schedule free, --fault, --every-kill or --choices');
   }
   return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults,
+    timeoutMs: wholeNumber('timeout', values.timeout, 1, runTimeoutMaxMs),
     checkModel: values['check-model'] ?? false, runs, checkDeterminism: values['check-determinism'] ?? false, choices,
     everyKill: values['every-kill'] ?? false, strict: values.strict ?? false, shrink: !(values['no-shrink'] ?? false),
     all: values.all ?? false, maxSchedules: wholeNumber('max-schedules', values['max-schedules'], 1, schedulesMaxCeiling) ?? schedulesMaxDefault };
@@ -172,7 +178,7 @@ async function run(args: string[]): Promise<number> {
   const say = (line: string) => { narration.push(line); if (!cmd.json) out(line); };
   const head = header(cmd.scenario, cmd.config);
   if (!cmd.json) head.forEach(out);
-  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel,
+  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel, timeoutMs: cmd.timeoutMs,
     chooser: cmd.choices ? replayChooser(cmd.choices) : undefined, pictures: cmd.html !== undefined });
   const foot = footer(report, reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices));
   if (cmd.json) out(JSON.stringify(report, null, 2));
@@ -212,7 +218,7 @@ async function exploreCommand(args: string[]): Promise<number> {
   process.stdout.write(`explore ${cmd.file}: ${cmd.runs} run(s), seeds from ${cmd.config.seed}, policy ${cmd.config.policy}, schedule ${cmd.config.schedule}${cmd.faults.length ? `, faults ${cmd.faults.map((f) => f.spec).join(' ')}` : ''}\n`);
   const result = await explore({
     file: cmd.file, scenario: cmd.scenario, base: cmd.config, runs: cmd.runs, faultSpecs: cmd.faults.map((f) => f.spec),
-    checkDeterminism: cmd.checkDeterminism, everyKill: cmd.everyKill, strict: cmd.strict, shrink: cmd.shrink, choices: cmd.choices,
+    checkDeterminism: cmd.checkDeterminism, everyKill: cmd.everyKill, strict: cmd.strict, shrink: cmd.shrink, choices: cmd.choices, timeoutMs: cmd.timeoutMs,
     progress: tty ? (done, total) => {
       const width = 30;
       const filled = Math.round((done / total) * width);

@@ -37,6 +37,8 @@ export interface ExploreOptions {
   /** Shrink the first failing run (default true). */
   shrink?: boolean;
   choices?: string[];
+  /** `--timeout MS`: each run's bound instead of its scenario's (coordinator/run.ts runBoundMs). */
+  timeoutMs?: number;
   progress?: (done: number, total: number) => void;
 }
 
@@ -85,7 +87,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     const config = { ...o.base, seed: plan.seed };
     const faults = plan.specs.map((f) => parseFault(f, o.scenario));
     const chooser = o.choices ? replayChooser(o.choices) : undefined;
-    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser });
+    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser, timeoutMs: o.timeoutMs });
     const j = judge(report, history, faults.length > 0, strict);
     if (o.checkDeterminism && config.schedule === 'lockstep') {
       const again = await runScenario(o.scenario, config, { faults, chooser: o.choices ? replayChooser(o.choices) : undefined });

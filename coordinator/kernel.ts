@@ -152,6 +152,7 @@ export class Kernel {
     await this.remote?.start();
     const initial = this.procs.filter((p) => !p.spec.forked);
     if (initial.length > processesMax) throw new Error(`more than ${processesMax} processes (processesMax)`);
+    this.notStopped();
     if (!this.remote) this.pool.fill(initial.length + this.warmPoolSize());
     this.history.add('boot', { frames: this.frames.total, files: this.files.map((f) => ({ name: f.name, pages: f.pages, kind: f.kind })),
       policy: this.config.policy, access: this.config.access, purgeUnit: this.config.purgeUnit, schedule: this.config.schedule, seed: this.config.seed });
@@ -185,7 +186,13 @@ export class Kernel {
     if (proc.spec.steps.length === 0) this.ending(proc, { code: 0 });
   }
 
+  /** A run stopped (its time bound passed) starts no agent: shutdown has ended them all, and the run folder goes next. */
+  private notStopped(): void {
+    if (this.stopping) throw new Error('the run was stopped: no new agent is started');
+  }
+
   private async attachAgent(proc: Proc, parent: Proc | undefined, mm: import('../shared/messages.js').MmSnapshot | undefined): Promise<void> {
+    this.notStopped();
     const conn = this.remoteOnly ? await this.remote!.take()
       : this.remote?.takeNow() ?? await this.pool.take(this.remote ? 0 : this.warmPoolSize());
     conn.proc = proc;

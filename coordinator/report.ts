@@ -68,7 +68,9 @@ export function neverRan(k: Kernel): Failure[] {
   const out: Failure[] = [];
   const lastRun = new Map<string, StepRecord>();
   for (const s of k.steps) if ((lastRun.get(s.process)?.index ?? -1) < s.index) lastRun.set(s.process, s);
+  const stopped = k.violations.some((v) => v.name === 'run-completed');
   const why = (name: string): string => {
+    if (stopped) return 'the run did not complete';
     const last = lastRun.get(name);
     const who = name === 'kernel' ? "the kernel's list" : name;
     if (last?.result.stuck) return `${who} was stuck at step ${last.index}`;
@@ -217,6 +219,9 @@ export function header(s: Scenario, c: RunConfig): string[] {
   return lines;
 }
 
+/** Lines of never-ran expectations the text report shows (the JSON report has them all). */
+const neverRanShown = 20;
+
 export function footer(r: RunReport, repro: string): string[] {
   const lines = [''];
   lines.push(`frames: ${r.kernel.frames.used} of ${r.kernel.frames.total} in use; ${r.kernel.purgedPages} page(s) purged in this run`);
@@ -228,8 +233,13 @@ export function footer(r: RunReport, repro: string): string[] {
   }
   lines.push('invariants:');
   for (const i of r.invariants) lines.push(`  ${i.ok ? 'ok  ' : 'FAIL'} ${i.name}${i.detail ? `: ${i.detail}` : ''}`);
-  for (const f of r.failures) lines.push(`expectation failed: ${failureLine(f)}`);
-  for (const f of r.notJudged) lines.push(`not judged (faults were injected): ${failureLine(f)}`);
+  // Every failure that ran; of those that never ran (a run cut short has many), the first few.
+  const unrun = r.failures.filter((f) => f.ran === false);
+  for (const f of r.failures) if (f.ran !== false) lines.push(`expectation failed: ${failureLine(f)}`);
+  for (const f of unrun.slice(0, neverRanShown)) lines.push(`expectation failed: ${failureLine(f)}`);
+  if (unrun.length > neverRanShown) lines.push(`expectation failed: ${unrun.length - neverRanShown} more step(s) with an expectation never ran (--json lists them all)`);
+  for (const f of r.notJudged.slice(0, neverRanShown)) lines.push(`not judged (faults were injected): ${failureLine(f)}`);
+  if (r.notJudged.length > neverRanShown) lines.push(`not judged (faults were injected): ${r.notJudged.length - neverRanShown} more (--json lists them all)`);
   lines.push(r.ok ? `verdict: PASS (${r.steps.length} steps)` : `verdict: FAIL (${r.failures.length} expectation(s) failed, ${r.invariants.filter((i) => !i.ok).length} invariant(s) broken)`);
   if (!r.ok) lines.push(`reproduce: ${repro}`);
   return lines;

@@ -10,7 +10,7 @@ import { checkInvariants } from './invariants.js';
 import { buildReport, narrate, neverRan, stepLine, type RunReport } from './report.js';
 import type { HistoryEvent } from './history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
-import { runTimeoutMs } from '../shared/limits.js';
+import { runTimeoutBaseMs, runTimeoutFor, runTimeoutPerProcessMs, runTimeoutPerStepMs } from '../shared/limits.js';
 import { FaultPlan, type Fault } from './faults.js';
 import { runModel, type Action, type ModelStep } from '../model/model.js';
 import type { InvariantResult } from './invariants.js';
@@ -55,9 +55,9 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   });
   let timer: NodeJS.Timeout | undefined;
   try {
-    const timeoutMs = opts.timeoutMs ?? runTimeoutMs;
+    const timeoutMs = opts.timeoutMs ?? runBoundMs(scenario);
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the run took longer than ${timeoutMs} ms (runTimeoutMs)`)), timeoutMs);
+      timer = setTimeout(() => reject(new Error(timeoutText(scenario, timeoutMs, opts.timeoutMs !== undefined))), timeoutMs);
     });
     await Promise.race([(async () => {
       await kernel.start();
@@ -88,6 +88,22 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   if (opts.trace) writeFileSync(opts.trace, kernel.history.toJsonLines());
   rmSync(runDir, { recursive: true, force: true });
   return { report, history: kernel.history.events };
+}
+
+/** The steps (processes' and kernel's) and processes of a scenario, which its run's bound grows with. */
+export function scenarioSize(s: Scenario): { steps: number; processes: number } {
+  return { steps: s.processes.reduce((n, p) => n + p.steps.length, 0) + s.kernel.length, processes: s.processes.length };
+}
+
+/** The wall-clock bound of a run of this scenario when no `--timeout` is given (shared/limits.ts runTimeoutFor). */
+export function runBoundMs(s: Scenario): number { return runTimeoutFor(scenarioSize(s)); }
+
+/** The message of a run past its bound: what the bound was made of, and how to raise it. */
+export function timeoutText(s: Scenario, timeoutMs: number, given: boolean): string {
+  const { steps, processes } = scenarioSize(s);
+  const made = given ? 'set by --timeout'
+    : `${runTimeoutBaseMs} ms + ${runTimeoutPerStepMs} ms for each of ${steps} step(s) + ${runTimeoutPerProcessMs} ms for each of ${processes} process(es)`;
+  return `the run took longer than ${timeoutMs} ms (${made}); give it more with --timeout MS`;
 }
 
 /** What the kernel holds once the run is over, for an offline check (`vrange check`) of leaks and of the dead. */

@@ -16,7 +16,6 @@ import type { Proc } from './process_table.js';
 import type { Exchange } from './reclaim.js';
 import type { KernelStep, ProcessStep, StepResult } from '../shared/scenario-types.js';
 import { Prng } from '../shared/prng.js';
-import { runStepsMax } from '../shared/limits.js';
 
 type Action = { kind: 'step'; proc: Proc } | { kind: 'kernel' } | { kind: 'commit' };
 
@@ -113,9 +112,19 @@ export function replayChooser(choices: readonly string[]): Chooser & { followed:
   return c;
 }
 
+/**
+ * The most actions a lockstep run of this scenario can take: one per step (a process step is
+ * granted once, or killed by a fault before it once), two per kernel `reclaim` (prepare, commit).
+ * The loader keeps the steps within runStepsMax.
+ */
+export function actionsMax(s: Kernel['scenario']): number {
+  return s.processes.reduce((n, p) => n + p.steps.length, 0) + s.kernel.length + s.kernel.filter((x) => x.op === 'reclaim').length;
+}
+
 export async function runLockstep(k: Kernel, chooser: Chooser = prngChooser(k.config.seed)): Promise<Stuck[]> {
   const list = new KernelList(k);
-  for (let granted = 0; granted < runStepsMax; granted++) {
+  const most = actionsMax(k.scenario);
+  for (let granted = 0; granted <= most; granted++) {
     await k.idle();
     if (k.fatalError) throw k.fatalError;
     const actions: Action[] = [];
@@ -147,7 +156,7 @@ export async function runLockstep(k: Kernel, chooser: Chooser = prngChooser(k.co
     for (const p of k.procs) if (p.blockedOn === ex.xid) { p.blockedOn = -1; k.busyWith(p.stepKey); }
     await list.commit();
   }
-  throw new Error(`run stopped after ${runStepsMax} actions (runStepsMax)`);
+  throw new Error(`scheduler invariant: more than ${most} actions, the most the scenario's steps allow`);
 }
 
 /** Nothing is enabled: either the run is over, or what is left waits forever. */
