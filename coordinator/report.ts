@@ -107,7 +107,7 @@ function appliesTo(step: ProcessStep | KernelStep, policy: string): boolean {
 export function failureLine(f: Failure): string {
   return f.ran === false
     ? `${stepPath(f.process, f.index)}: expected ${JSON.stringify(f.expected)}, but the step never ran (${f.why})`
-    : `${stepPath(f.process, f.index)}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`;
+    : `${f.process} step ${f.index}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`;
 }
 
 // ---------------------------------------------------------------- narration

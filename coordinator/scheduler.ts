@@ -113,12 +113,12 @@ export function replayChooser(choices: readonly string[]): Chooser & { followed:
 }
 
 /**
- * The most actions a lockstep run of this scenario can take: one per step (a process step is
- * granted once, or killed by a fault before it once), two per kernel `reclaim` (prepare, commit).
- * The loader keeps the steps within runStepsMax.
+ * The most actions a lockstep run of this scenario can take: two per process step (it is granted
+ * once, and an injected fault may first pause it once, or kill the process before it), and two per
+ * kernel step (a `reclaim` prepares and commits). The loader keeps the steps within runStepsMax.
  */
 export function actionsMax(s: Kernel['scenario']): number {
-  return s.processes.reduce((n, p) => n + p.steps.length, 0) + s.kernel.length + s.kernel.filter((x) => x.op === 'reclaim').length;
+  return 2 * (s.processes.reduce((n, p) => n + p.steps.length, 0) + s.kernel.length);
 }
 
 export async function runLockstep(k: Kernel, chooser: Chooser = prngChooser(k.config.seed)): Promise<Stuck[]> {
