@@ -92,7 +92,7 @@ export class Kernel {
   private readonly signalWaiters = new Map<string, Waiter[]>();
   private readonly reapWaiters = new Map<string, Array<() => void>>();
   private readonly readyWaiters = new Map<number, () => void>();
-  /** Processes that have reported their last result and are ending by their own step (see ending). */
+  /** Processes that end with no step to report: by their own last step (see ending), or killed before a step by a fault. */
   private readonly endingProcs = new Set<Proc>();
   private nextInitId = 1;
   /** Things a lockstep scheduler must let finish before granting the next action. */
@@ -455,6 +455,7 @@ export class Kernel {
     if (!f) return 'go';
     if ('kill' in f) {
       this.fault(f.kill, proc, `SIGKILL before step ${proc.nextStep}`, `kill:${proc.name}@${proc.nextStep}`);
+      this.endingProcs.add(proc); // the step never starts, a wait included (asleepIn)
       await this.killProc(proc);
       return 'killed';
     }
@@ -895,14 +896,15 @@ export class Kernel {
   }
 
   /**
-   * Lockstep: the step `proc` sleeps in, if any: its next `wait`/`waitpid` whose signal or process
-   * has not come yet, while no step is in flight and the process has not ended by its own step
-   * (an `exit`, its last step, a fatal signal: then it never reaches the next one). The lockstep
-   * scheduler grants such a step only once it can complete, so it has no `invoke` yet; a free
-   * process in the same place has sent its wait, and its step is in flight (proc.inFlight).
+   * The step `proc` sleeps in, if any: its next `wait`/`waitpid` whose signal or process has not
+   * come yet, while no step is in flight and the process has not ended by its own step (an `exit`,
+   * its last step, a fatal signal: then it never reaches the next one) nor been killed before that
+   * step by an injected fault. The lockstep scheduler grants such a step only once it can complete,
+   * and a free process may not have sent its wait yet when it dies: either way the process is
+   * asleep in it (a wait does nothing until it returns), so both schedules report it alike.
    */
   asleepIn(proc: Proc): ProcessStep | undefined {
-    if (this.config.schedule !== 'lockstep' || proc.inFlight >= 0 || this.endingProcs.has(proc) || !proc.live) return undefined;
+    if (proc.inFlight >= 0 || this.endingProcs.has(proc) || !proc.live) return undefined;
     const step = proc.spec.steps[proc.nextStep];
     if (step?.op === 'wait' && !this.signalled.has(step.name)) return step;
     if (step?.op === 'waitpid' && !this.procByName.get(step.process)?.reaped) return step;
@@ -918,9 +920,9 @@ export class Kernel {
       this.recordStep(proc.name, proc.inFlight, step, { ok: false, signal: signal ?? 'SIGKILL' }, undefined, true);
       proc.inFlight = -1;
     } else if (signal !== null && this.asleepIn(proc) !== undefined) {
-      // Lockstep: a process whose next step waits for what has not happened is asleep in that
-      // step, as a free-running one sits in its wait syscall: the death interrupts it. Never
-      // granted, so never invoked: the invocation is recorded here (docs/semantics.md).
+      // A process whose next step waits for what has not happened is asleep in that step: the
+      // death interrupts it. Never granted (or its first message never came), so never invoked:
+      // the invocation is recorded here (docs/semantics.md).
       const step = this.asleepIn(proc)!;
       this.history.invoke(proc.name, proc.nextStep, step);
       this.recordStep(proc.name, proc.nextStep, step, { ok: false, signal }, undefined, true);
