@@ -236,7 +236,8 @@ export async function runFree(k: Kernel): Promise<Stuck[]> {
   if (!list.done && kernelParked) stuck.push({ process: 'kernel', index: list.index, waitsFor: kernelParked });
   await endStuck(k, stuck, (s) => {
     const proc = k.procs.find((p) => p.name === s.process);
-    if (proc) { proc.inFlight = -1; k.recordStep(s.process, s.index, proc.spec.steps[s.index]!, { ok: false, stuck: true }); }
+    // Its stuck step is its last word: the SIGKILL that ends it finds no step asleep (Kernel.asleepIn).
+    if (proc) { proc.inFlight = -1; proc.nextStep = proc.spec.steps.length; k.recordStep(s.process, s.index, proc.spec.steps[s.index]!, { ok: false, stuck: true }); }
     else k.recordStep('kernel', s.index, list.next!, { ok: false, stuck: true });
   });
   if (stuck.some((s) => s.process === 'kernel')) list.index = list.steps.length;

@@ -3,7 +3,8 @@
 // the reference model alone.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { cli, configFor, limiter, runYaml, scenarioPath, tempFile } from './helpers.js';
+import { cli, configFor, limiter, runFile, runYaml, scenarioPath, tempFile } from './helpers.js';
+import { checkHistory } from '../coordinator/check.js';
 import { parseScenario } from '../shared/scenario.js';
 import { runScenario } from '../coordinator/run.js';
 import { parseFault } from '../coordinator/faults.js';
@@ -178,4 +179,16 @@ kernel:
     'B#0:{"ok":false,"signal":"SIGKILL"}', 'kernel#0:{"ok":true}',
     'A#2:{"ok":false,"signal":"SIGKILL"}', 'kernel#1:{"ok":true}', 'kernel#2:{"ok":true}',
   ]);
+});
+
+test('a deadlock in either schedule: each stuck step is reported once, and the history stays well-formed', async (t) => {
+  for (const [schedule, seed] of [['lockstep', 1], ['free', 0]] as const) {
+    const { report, history } = await gate(() => runFile(scenarioPath('deadlock-demo'), { schedule, seed }));
+    const keys = report.steps.map((s) => `${s.process}#${s.index}`);
+    t.is(new Set(keys).size, keys.length, `${schedule}: ${keys.join(' ')}`);
+    t.deepEqual(checkHistory(history).violations, [], schedule);
+    // S was asleep in its wait when the kernel killed it: both schedules report that step.
+    t.deepEqual(report.steps.find((s) => s.process === 'S' && s.index === 0)?.result, { ok: false, signal: 'SIGKILL' }, schedule);
+    t.deepEqual(report.steps.find((s) => s.process === 'W' && s.index === 0)?.result, { ok: false, stuck: true }, schedule);
+  }
 });
