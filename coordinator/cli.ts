@@ -13,7 +13,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScenario, ScenarioError, LIMITS, scenarioWarnings } from '../shared/scenario.js';
 import { checkInputDir, checkOutputPath, InputError, readInputText, writeOutput } from '../shared/files.js';
-import { historyFileBytesMax, scheduleFileBytesMax } from '../shared/limits.js';
+import { historyFileBytesMax, runTimeoutMaxMs, scheduleFileBytesMax } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
 import { oneOfValue, parseCommandArgs, UsageError, wholeValue, type OptionTable } from './args.js';
 import { POLICIES, type RunConfig, type Scenario } from '../shared/scenario-types.js';
@@ -40,6 +40,7 @@ const USAGE = `usage:
                   [--schedule lockstep|free] [--json] [--trace FILE] [--html FILE]
                   [--fault kill:P@N|kill:P@N+|kill:reclaim|pause:P@N:MS|random:kill=R,pause=R]...
                   [--check-model] [--choices A,B,kernel,commit,... | --schedule-file W]
+                  [--timeout MS]  the run's time bound (default: 120 s + 3 ms a step + 250 ms a process)
   vrange explore FILE [--runs N] [--fault SPEC]... [--seed BASE] [--policy P] [--schedule S]
                   [--every-kill] [--strict] [--no-shrink] [--check-determinism] [--json]
                              N runs with seeds from BASE, each history checked; the first
@@ -102,10 +103,13 @@ export const runOptions = {
   'no-shrink': { type: 'boolean', commands: [E] },
   runs: { type: 'string', value: () => `a whole number from 1 to ${exploreRunsMax}`, commands: [E] },
   'check-determinism': { type: 'boolean', commands: [E] },
+  timeout: { type: 'string', value: () => `a whole number of milliseconds from 1 to ${runTimeoutMaxMs}`, commands: [R, E] },
 } as const satisfies OptionTable;
 
 export interface RunCommand {
   file: string; scenario: Scenario; config: RunConfig; json: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean;
+  /** `--timeout MS`: each run's wall-clock bound, instead of the one its scenario's size gives (shared/limits.ts runTimeoutFor). */
+  timeoutMs?: number;
   /** Lockstep choices to replay (`--choices A,B,kernel` or `--schedule-file W`), instead of the seed's. */
   choices?: string[];
 }
@@ -187,6 +191,7 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
   const faults = (values.fault ?? []).map((f) => parseFault(f, scenario));
   const choices = parseChoices(values, scenario);
   return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults,
+    timeoutMs: wholeValue('timeout', values.timeout, 1, runTimeoutMaxMs),
     checkModel: values['check-model'] ?? false, runs, checkDeterminism: values['check-determinism'] ?? false, choices,
     everyKill: values['every-kill'] ?? false, strict: values.strict ?? false, shrink: !(values['no-shrink'] ?? false),
     all: values.all ?? false, maxSchedules };
@@ -205,7 +210,7 @@ async function run(args: string[]): Promise<number> {
   const say = (line: string) => { narration.push(line); if (!cmd.json) out(line); };
   const head = header(cmd.scenario, cmd.config);
   if (!cmd.json) head.forEach(out);
-  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel,
+  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel, timeoutMs: cmd.timeoutMs,
     chooser: cmd.choices ? replayChooser(cmd.choices) : undefined, pictures: cmd.html !== undefined });
   const foot = footer(report, reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices));
   if (cmd.json) out(JSON.stringify(report, null, 2));
@@ -245,7 +250,7 @@ async function exploreCommand(args: string[]): Promise<number> {
   process.stdout.write(`explore ${cmd.file}: ${cmd.everyKill ? `${everyKillSpec(cmd.scenario).length} run(s), one per kill point, seed ${cmd.config.seed}` : `${cmd.runs} run(s), seeds from ${cmd.config.seed}`}, policy ${cmd.config.policy}, schedule ${cmd.config.schedule}${cmd.faults.length ? `, faults ${cmd.faults.map((f) => f.spec).join(' ')}` : ''}\n`);
   const result = await explore({
     file: cmd.file, scenario: cmd.scenario, base: cmd.config, runs: cmd.runs, faultSpecs: cmd.faults.map((f) => f.spec),
-    checkDeterminism: cmd.checkDeterminism, everyKill: cmd.everyKill, strict: cmd.strict, shrink: cmd.shrink, choices: cmd.choices,
+    checkDeterminism: cmd.checkDeterminism, everyKill: cmd.everyKill, strict: cmd.strict, shrink: cmd.shrink, choices: cmd.choices, timeoutMs: cmd.timeoutMs,
     progress: tty ? (done, total) => {
       const width = 30;
       const filled = Math.round((done / total) * width);

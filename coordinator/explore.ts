@@ -38,6 +38,8 @@ export interface ExploreOptions {
   /** Shrink the first failing run (default true). */
   shrink?: boolean;
   choices?: string[];
+  /** `--timeout MS`: each run's bound instead of its scenario's (coordinator/run.ts runBoundMs). */
+  timeoutMs?: number;
   progress?: (done: number, total: number) => void;
 }
 
@@ -64,7 +66,7 @@ export function judge(report: RunReport, history: HistoryEvent[], withFaults: bo
   const broken = report.invariants.filter((x) => !x.ok && kernelInvariant(x.name, withFaults, strict)).map((x) => x.name);
   const check = checkHistory(history);
   for (const v of check.violations) if (!broken.includes(`check:${v.check}`)) broken.push(`check:${v.check}`);
-  if ((strict || !withFaults) && report.failures.length > 0) broken.push('expectation');
+  if ((strict || !withFaults) && report.failures.length + (strict ? report.notJudged.length : 0) > 0) broken.push('expectation');
   const outcome = broken.length === 0 ? 'ok'
     : broken.every((b) => b === 'expectation') ? 'expectation failed'
     : `broken: ${broken.filter((b) => b !== 'expectation').join(', ')}`;
@@ -91,7 +93,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     const config = { ...o.base, seed: plan.seed };
     const faults = plan.specs.map((f) => parseFault(f, o.scenario));
     const chooser = o.choices ? replayChooser(o.choices) : undefined;
-    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser });
+    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser, timeoutMs: o.timeoutMs });
     if (report.interrupted) break;
     const j = judge(report, history, faults.length > 0, strict);
     if (o.checkDeterminism && config.schedule === 'lockstep') {

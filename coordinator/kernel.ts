@@ -25,6 +25,9 @@ import { parseAgentMsg } from '../shared/message_schemas.js';
 import { entryCheck, startsStep, type EntryView } from './syscall_entry.js';
 import { printable } from '../shared/printable.js';
 
+/** allocFrame: the fault no longer needs a frame (its `need` said so after a wait). */
+export const frameNotNeeded = -2;
+
 export interface KernelOptions {
   scenario: Scenario;
   config: RunConfig;
@@ -42,7 +45,11 @@ export interface KernelOptions {
 }
 
 export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string }
-export interface Failure { process: string; index: number; expected: Record<string, unknown>; actual: StepResult }
+/**
+ * An expectation that did not hold: the step gave `actual`; or the step never ran (`ran: false`,
+ * no `actual`; `why` says how far its process got), see coordinator/report.ts neverRan.
+ */
+export interface Failure { process: string; index: number; expected: Record<string, unknown>; actual?: StepResult; ran?: false; why?: string }
 
 type Waiter = { proc: Proc; resolve: () => void };
 /** Bad messages of one process logged one by one per batch; the rest are counted in one more event. */
@@ -91,6 +98,8 @@ export class Kernel {
   private readonly signalWaiters = new Map<string, Waiter[]>();
   private readonly reapWaiters = new Map<string, Array<() => void>>();
   private readonly readyWaiters = new Map<number, () => void>();
+  /** Processes that end with no step to report: by their own last step (see ending), or killed before a step by a fault. */
+  private readonly endingProcs = new Set<Proc>();
   private nextInitId = 1;
   /** Things a lockstep scheduler must let finish before granting the next action. */
   private readonly busy = new Set<string>();
@@ -162,6 +171,7 @@ export class Kernel {
     await this.remote?.start();
     const initial = this.procs.filter((p) => !p.spec.forked);
     if (initial.length > processesMax) throw new Error(`more than ${processesMax} processes (processesMax)`);
+    this.notStopped();
     if (!this.remote) this.pool.fill(initial.length + this.warmPoolSize());
     this.history.add('boot', { frames: this.frames.total, files: this.files.map((f) => ({ name: f.name, pages: f.pages, kind: f.kind })),
       policy: this.config.policy, access: this.config.access, purgeUnit: this.config.purgeUnit, schedule: this.config.schedule, seed: this.config.seed });
@@ -216,7 +226,13 @@ export class Kernel {
     if (proc.spec.steps.length === 0) this.ending(proc, { code: 0 });
   }
 
+  /** A run stopped (its time bound passed) starts no agent: shutdown has ended them all, and the run folder goes next. */
+  private notStopped(): void {
+    if (this.stopping) throw new Error('the run was stopped: no new agent is started');
+  }
+
   private async attachAgent(proc: Proc, parent: Proc | undefined, mm: import('../shared/messages.js').MmSnapshot | undefined): Promise<void> {
+    this.notStopped();
     const conn = this.remoteOnly ? await this.remote!.take()
       : this.remote?.takeNow() ?? await this.pool.take(this.remote ? 0 : this.warmPoolSize());
     conn.proc = proc;
@@ -237,6 +253,7 @@ export class Kernel {
   private ending(proc: Proc, how: { code: number } | { signal: NodeJS.Signals }): void {
     if (this.condemned.has(proc)) how = { signal: 'SIGKILL' }; // its frame held a bad message
     this.busyWith(`reap:${proc.name}`);
+    this.endingProcs.add(proc);
     proc.agent!.actor.send({ type: 'ending' });
     if ('signal' in how) { proc.agent!.kill(how.signal); return; }
     this.history.message('send', proc.name, { t: 'die', code: how.code });
@@ -506,6 +523,7 @@ export class Kernel {
     if (!f) return 'go';
     if ('kill' in f) {
       this.fault(f.kill, proc, `SIGKILL before step ${proc.nextStep}`, `kill:${proc.name}@${proc.nextStep}`);
+      this.endingProcs.add(proc); // the step never starts, a wait included (asleepIn)
       await this.killProc(proc);
       return 'killed';
     }
@@ -685,9 +703,13 @@ export class Kernel {
     const fp = this.filePageOf(proc, m.vpage)!;
     if (this.fileSigbus(fp.file, fp.page)) return { signal: 'SIGBUS' };
     if (v.kind === 'file-private') {
-      // Copy-on-write from the file's page: the copy is this process's own from now on.
-      const nf = await this.allocFrame(proc);
-      if (nf < 0) return undefined;
+      // Copy-on-write from the file's page: the copy is this process's own from now on. As in
+      // do_cow_fault, the copy is allocated before the file's page is looked up, so that page is
+      // not locked meanwhile: reclaim may purge it, and the fault then sees it (SIGBUS while its
+      // range is volatile) rather than OOM-killing anyone for a copy of a page that is gone.
+      const nf = await this.allocFrame(proc, () => !this.fileSigbus(fp.file, fp.page));
+      if (nf === -1) return undefined;
+      if (nf === frameNotNeeded) return this.sysWrite(proc, m);
       if (this.fileSigbus(fp.file, fp.page)) { this.frames.decref(nf); return { signal: 'SIGBUS' }; }
       if (this.rmap.lookup(proc.pid, m.vpage)) this.rmap.remove(proc.pid, m.vpage);
       this.frames.write(nf, m.value, ++this.accessClock);
@@ -697,8 +719,10 @@ export class Kernel {
     }
     let f = fp.file.frameAt(fp.page);
     if (f < 0) {
-      const nf = await this.allocFrame(proc);
-      if (nf < 0) return undefined;
+      // A hole: a frame is needed only while it stays a hole (another writer may fill it meanwhile).
+      const nf = await this.allocFrame(proc, () => fp.file.frameAt(fp.page) < 0 && !this.fileSigbus(fp.file, fp.page));
+      if (nf === -1) return undefined;
+      if (nf === frameNotNeeded) return this.sysWrite(proc, m);
       if (this.fileSigbus(fp.file, fp.page)) { this.frames.decref(nf); return { signal: 'SIGBUS' }; }
       if (fp.file.cache.has(fp.page)) this.frames.decref(nf); // filled meanwhile by another writer
       else fp.file.insert(fp.page, nf, this.frames);
@@ -716,7 +740,9 @@ export class Kernel {
       const e = this.rmap.lookup(proc.pid, m.vpage);
       if (!e || e.frame !== m.frame || e.kind !== 'anon') return { retry: true };
       if (!m.cow || this.rmap.referencesTo(m.frame) === 1) {
-        // Not shared (any more): write in place, as do_wp_page reuses a page it alone maps.
+        // Not shared (any more): write in place, as do_wp_page reuses a page it alone maps
+        // (wp_can_reuse_anon_folio: one mapper left), whether it was always alone or the other
+        // mappers died or copied while this fault waited for a frame.
         this.frames.write(m.frame, m.value, ++this.accessClock);
         return { frame: m.frame };
       }
@@ -724,12 +750,15 @@ export class Kernel {
     // The page being faulted on is locked, as in a real fault: its own reclaim must not take it.
     const pinned = m.frame >= 0 && !this.heldFrames.has(m.frame);
     if (pinned) this.heldFrames.set(m.frame, 0);
-    const nf = await this.allocFrame(proc);
+    // A copy is needed while the source is still this page's frame and still shared.
+    const need = () => m.frame < 0 || (this.rmap.lookup(proc.pid, m.vpage)?.frame === m.frame && this.rmap.referencesTo(m.frame) > 1);
+    const nf = await this.allocFrame(proc, need);
     if (pinned) this.heldFrames.delete(m.frame);
-    if (nf < 0) return undefined;
+    if (nf === -1) return undefined;
+    if (nf === frameNotNeeded) return this.writeAnon(proc, m); // look again: reuse the frame, or retry
     if (m.frame >= 0) {
       const e = this.rmap.lookup(proc.pid, m.vpage);
-      if (!e || e.frame !== m.frame) { this.frames.decref(nf); return { retry: true }; }
+      if (!e || e.frame !== m.frame) { this.frames.decref(nf); return { retry: true }; } // purged since: fault again
       this.rmap.remove(proc.pid, m.vpage);
     } else if (this.rmap.lookup(proc.pid, m.vpage)) {
       this.rmap.remove(proc.pid, m.vpage); // a private file page not yet copied: now it is
@@ -741,20 +770,26 @@ export class Kernel {
   }
 
   /**
-   * A free frame for `proc`, by direct reclaim and then the OOM killer if need be.
-   * Returns -1 when `proc` itself was killed meanwhile (its syscall then gets no reply).
+   * A free frame for `proc`, by direct reclaim and then the OOM killer if need be. Reclaim and
+   * the OOM killer let other processes change state (a mapper dies, another writer fills the
+   * hole, a purge): before each, the fault asks `need` whether it still needs a frame at all.
+   * Returns the frame; -1 when `proc` itself was killed meanwhile (its syscall then gets no
+   * reply); frameNotNeeded when `need` says no (the caller looks again from the top). One OOM
+   * decision at a time, under the reclaim lock, each taken after the previous one's victim is
+   * reaped.
    */
-  async allocFrame(proc: Proc): Promise<number> {
+  async allocFrame(proc: Proc, need: () => boolean = () => true): Promise<number> {
     for (;;) {
       if (!proc.live) return -1;
+      if (!need()) return frameNotNeeded;
       const f = this.frames.alloc(this.accessClock);
       if (f >= 0) return f;
-      const freed = await this.withReclaimLock(async () => {
-        if (this.frames.free > 0) return 1;
-        return (await this.runExchange(1, `direct reclaim: ${proc.name} faulted with no free frame`)).freed;
+      await this.withReclaimLock(async () => {
+        if (this.frames.free > 0 || !proc.live || !need()) return;
+        const { freed } = await this.runExchange(1, `direct reclaim: ${proc.name} faulted with no free frame`);
+        if (freed > 0 || this.frames.free > 0 || !proc.live || !need()) return;
+        await this.oomKill(proc);
       });
-      if (freed > 0 || this.frames.free > 0) continue;
-      await this.oomKill(proc);
     }
   }
 
@@ -946,6 +981,22 @@ export class Kernel {
     try { this.cleanup(proc, code, signal); } catch (e) { this.fail(e as Error); }
   }
 
+  /**
+   * The step `proc` sleeps in, if any: its next `wait`/`waitpid` whose signal or process has not
+   * come yet, while no step is in flight and the process has not ended by its own step (an `exit`,
+   * its last step, a fatal signal: then it never reaches the next one) nor been killed before that
+   * step by an injected fault. The lockstep scheduler grants such a step only once it can complete,
+   * and a free process may not have sent its wait yet when it dies: either way the process is
+   * asleep in it (a wait does nothing until it returns), so both schedules report it alike.
+   */
+  asleepIn(proc: Proc): ProcessStep | undefined {
+    if (proc.inFlight >= 0 || this.endingProcs.has(proc) || !proc.live) return undefined;
+    const step = proc.spec.steps[proc.nextStep];
+    if (step?.op === 'wait' && !this.signalled.has(step.name)) return step;
+    if (step?.op === 'waitpid' && !this.procByName.get(step.process)?.reaped) return step;
+    return undefined;
+  }
+
   /** The one exit cleanup, for exit, crash, SIGKILL and OOM kill alike. Idempotent. */
   cleanup(proc: Proc, code: number | null, signal: string | null): void {
     if (proc.reaped) return;
@@ -954,6 +1005,13 @@ export class Kernel {
       if (signal === null) this.violation('agent-alive', `${proc.name}'s agent exited with code ${code} during step ${proc.inFlight}`);
       this.recordStep(proc.name, proc.inFlight, step, { ok: false, signal: signal ?? 'SIGKILL' }, undefined, true);
       proc.inFlight = -1;
+    } else if (signal !== null && this.asleepIn(proc) !== undefined) {
+      // A process whose next step waits for what has not happened is asleep in that step: the
+      // death interrupts it. Never granted (or its first message never came), so never invoked:
+      // the invocation is recorded here (docs/semantics.md).
+      const step = this.asleepIn(proc)!;
+      this.history.invoke(proc.name, proc.nextStep, step);
+      this.recordStep(proc.name, proc.nextStep, step, { ok: false, signal }, undefined, true);
     }
     proc.state = signal !== null ? 'killed' : 'exited';
     if (signal !== null) proc.signal = signal; else proc.exitCode = code ?? 0;

@@ -2,9 +2,9 @@
 // of ../shared/spec/scenario-format.md. Both are built from the history's events.
 
 import type { HistoryEvent } from './history.js';
-import type { Kernel, StepRecord, Failure } from './kernel.js';
+import { expectationFor, type Kernel, type StepRecord, type Failure } from './kernel.js';
 import type { InvariantResult } from './invariants.js';
-import type { RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
+import type { KernelStep, ProcessStep, RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
 import type { MapperVote } from '../shared/policy.js';
 
 export interface RunReport {
@@ -19,6 +19,11 @@ export interface RunReport {
   interrupted?: 'SIGINT' | 'SIGTERM';
   steps: StepRecord[];
   failures: Failure[];
+  /**
+   * Expectations on steps that never ran, in a run where faults were injected: not judged (a
+   * killed process may be the one whose steps they are), listed so that nothing passes unseen.
+   */
+  notJudged: Failure[];
   invariants: InvariantResult[];
   kernel: {
     frames: { total: number; used: number };
@@ -28,13 +33,13 @@ export interface RunReport {
   };
 }
 
-export function buildReport(k: Kernel, invariants: InvariantResult[], interrupted?: 'SIGINT' | 'SIGTERM'): RunReport {
+export function buildReport(k: Kernel, invariants: InvariantResult[], interrupted?: 'SIGINT' | 'SIGTERM', notJudged: Failure[] = []): RunReport {
   return {
     scenario: k.scenario.name, policy: k.config.policy, access: k.config.access, purgeUnit: k.config.purgeUnit,
     schedule: k.config.schedule, seed: k.config.seed,
     ok: interrupted === undefined && k.failures.length === 0 && invariants.every((i) => i.ok),
     ...(interrupted ? { interrupted } : {}),
-    steps: k.steps, failures: k.failures, invariants,
+    steps: k.steps, failures: k.failures, notJudged, invariants,
     kernel: {
       frames: { total: k.frames.total, used: k.frames.used },
       purgedPages: k.purgedPages,
@@ -48,6 +53,64 @@ export function buildReport(k: Kernel, invariants: InvariantResult[], interrupte
       })),
     },
   };
+}
+
+/** Where a step is in the scenario file, as the loader names it: `processes.H.steps[5]`, `kernel[2]`. */
+export function stepPath(process: string, index: number): string {
+  return process === 'kernel' ? `kernel[${index}]` : `processes.${process}.steps[${index}]`;
+}
+
+/**
+ * Every expectation under this policy on a step that never reported a result: nothing judged it.
+ * A step has an expectation when it has an `expect` that applies to the policy (a `byPolicy` with
+ * neither this policy nor `default`, and no fields of its own, has none), even an empty one; a
+ * kernel `check` always has one (it is an assertion). `why` says how far the process got.
+ */
+export function neverRan(k: Kernel): Failure[] {
+  const ran = new Set(k.steps.map((s) => `${s.process}#${s.index}`));
+  const out: Failure[] = [];
+  const lastRun = new Map<string, StepRecord>();
+  for (const s of k.steps) if ((lastRun.get(s.process)?.index ?? -1) < s.index) lastRun.set(s.process, s);
+  const stopped = k.violations.some((v) => v.name === 'run-completed');
+  const why = (name: string): string => {
+    if (stopped) return 'the run did not complete';
+    const last = lastRun.get(name);
+    const who = name === 'kernel' ? "the kernel's list" : name;
+    if (last?.result.stuck) return `${who} was stuck at step ${last.index}`;
+    if (name === 'kernel') return `the kernel's list stopped ${last ? `after step ${last.index}` : 'before its first step'}`;
+    const p = k.procs.find((q) => q.name === name)!;
+    const at = !last ? 'before its first step' : `${last.result.ok && last.op !== 'exit' ? 'after' : 'at'} step ${last.index}`;
+    if (p.state === 'unborn') return p.spec.forked ? `${name} was never forked` : `${name} never started`;
+    if (p.state === 'killed') return `${name} was killed by ${p.signal} ${at}`;
+    if (p.state === 'exited') return `${name} exited with code ${p.exitCode ?? 0} ${at}`;
+    return `${name} did not get there: it stopped ${at}`;
+  };
+  const judge = (process: string, steps: Array<ProcessStep | KernelStep>) => {
+    steps.forEach((step, index) => {
+      if (ran.has(`${process}#${index}`)) return;
+      const expected = appliesTo(step, k.config.policy) ? expectationFor(step, k.config.policy)! : step.op === 'check' ? { ok: true } : undefined;
+      if (expected) out.push({ process, index, expected, ran: false, why: why(process) });
+    });
+  };
+  for (const p of k.scenario.processes) judge(p.name, p.steps);
+  judge('kernel', k.scenario.kernel);
+  return out;
+}
+
+/** The step's `expect` says something under this policy: fields of its own, or a `byPolicy` entry for it (or `default`). */
+function appliesTo(step: ProcessStep | KernelStep, policy: string): boolean {
+  if (!step.expect) return false;
+  const { byPolicy, ...base } = step.expect as Record<string, unknown>;
+  if (!byPolicy || Object.keys(base).length > 0) return true;
+  const per = byPolicy as Record<string, unknown>;
+  return per[policy] !== undefined || per.default !== undefined;
+}
+
+/** One line for a failed expectation. */
+export function failureLine(f: Failure): string {
+  return f.ran === false
+    ? `${stepPath(f.process, f.index)}: expected ${JSON.stringify(f.expected)}, but the step never ran (${f.why})`
+    : `${f.process} step ${f.index}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`;
 }
 
 // ---------------------------------------------------------------- narration
@@ -175,6 +238,9 @@ export function header(s: Scenario, c: RunConfig): string[] {
   return lines;
 }
 
+/** Lines of never-ran expectations the text report shows (the JSON report has them all). */
+const neverRanShown = 20;
+
 export function footer(r: RunReport, repro: string): string[] {
   const lines = [''];
   lines.push(`frames: ${r.kernel.frames.used} of ${r.kernel.frames.total} in use; ${r.kernel.purgedPages} page(s) purged in this run`);
@@ -186,9 +252,13 @@ export function footer(r: RunReport, repro: string): string[] {
   }
   lines.push('invariants:');
   for (const i of r.invariants) lines.push(`  ${i.ok ? 'ok  ' : 'FAIL'} ${i.name}${i.detail ? `: ${i.detail}` : ''}`);
-  for (const f of r.failures) {
-    lines.push(`expectation failed: ${f.process} step ${f.index}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`);
-  }
+  // Every failure that ran; of those that never ran (a run cut short has many), the first few.
+  const unrun = r.failures.filter((f) => f.ran === false);
+  for (const f of r.failures) if (f.ran !== false) lines.push(`expectation failed: ${failureLine(f)}`);
+  for (const f of unrun.slice(0, neverRanShown)) lines.push(`expectation failed: ${failureLine(f)}`);
+  if (unrun.length > neverRanShown) lines.push(`expectation failed: ${unrun.length - neverRanShown} more step(s) with an expectation never ran (--json lists them all)`);
+  for (const f of r.notJudged.slice(0, neverRanShown)) lines.push(`not judged (faults were injected): ${failureLine(f)}`);
+  if (r.notJudged.length > neverRanShown) lines.push(`not judged (faults were injected): ${r.notJudged.length - neverRanShown} more (--json lists them all)`);
   if (r.interrupted) lines.push(`INTERRUPTED by ${r.interrupted}: the run was stopped before it ended; the steps above are what ran so far`);
   if (r.interrupted) lines.push(`verdict: INTERRUPTED (${r.steps.length} steps ran; no verdict on the scenario)`);
   else lines.push(r.ok ? `verdict: PASS (${r.steps.length} steps)` : `verdict: FAIL (${r.failures.length} expectation(s) failed, ${r.invariants.filter((i) => !i.ok).length} invariant(s) broken)`);

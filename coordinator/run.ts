@@ -2,13 +2,13 @@
 // the report. Everything the run started is ended before runScenario returns, even on failure.
 
 import { writeOutput } from '../shared/files.js';
-import { Kernel, expectationFor, matches } from './kernel.js';
+import { Kernel, expectationFor, matches, type Failure } from './kernel.js';
 import { runFree, runLockstep, type Chooser } from './scheduler.js';
 import { checkInvariants } from './invariants.js';
-import { buildReport, narrate, stepLine, type RunReport } from './report.js';
+import { buildReport, narrate, neverRan, stepLine, type RunReport } from './report.js';
 import type { HistoryEvent } from './history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
-import { runTimeoutMs } from '../shared/limits.js';
+import { runTimeoutBaseMs, runTimeoutFor, runTimeoutPerProcessMs, runTimeoutPerStepMs } from '../shared/limits.js';
 import { FaultPlan, type Fault } from './faults.js';
 import { runModel, type Action, type ModelStep } from '../model/model.js';
 import type { InvariantResult } from './invariants.js';
@@ -56,9 +56,9 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   const stop = whenInterrupted();
   let signal: StopSignal | undefined;
   try {
-    const timeoutMs = opts.timeoutMs ?? runTimeoutMs;
+    const timeoutMs = opts.timeoutMs ?? runBoundMs(scenario);
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the run took longer than ${timeoutMs} ms (runTimeoutMs)`)), timeoutMs);
+      timer = setTimeout(() => reject(new Error(timeoutText(scenario, timeoutMs, opts.timeoutMs !== undefined))), timeoutMs);
     });
     await Promise.race([(async () => {
       if (interrupted()) throw new InterruptedError(interrupted()!);
@@ -81,7 +81,16 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   const completed = kernel.violations.filter((v) => v.name === 'run-completed');
   invariants.push(completed.length ? { name: 'run-completed', ok: false, detail: completed.map((v) => v.text).join('; ') } : { name: 'run-completed', ok: true });
   if (opts.checkModel) invariants.push(compareWithModel(scenario, config, kernel, opts.faults ?? []));
-  const report = buildReport(kernel, invariants, signal);
+  // An expectation on a step that never ran was never judged: a failure, unless faults were
+  // injected (a killed process may be the one whose steps they are: explore's rule) or the run was
+  // interrupted (it was stopped before they could run).
+  const notJudged: Failure[] = [];
+  for (const f of neverRan(kernel)) {
+    if (kernel.faults.injected.length > 0 || signal) { notJudged.push(f); continue; }
+    kernel.failures.push(f);
+    kernel.history.add('expectation-failed', { process: f.process, index: f.index, expected: f.expected, ran: false, why: f.why });
+  }
+  const report = buildReport(kernel, invariants, signal, notJudged);
   kernel.history.add('final', finalState(kernel));
   kernel.history.add('verdict', { ok: report.ok, failures: report.failures.length, invariants, ...(signal ? { interrupted: signal } : {}) });
   try {
@@ -90,6 +99,22 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
     removeRunDir(runDir);
   }
   return { report, history: kernel.history.events };
+}
+
+/** The steps (processes' and kernel's) and processes of a scenario, which its run's bound grows with. */
+export function scenarioSize(s: Scenario): { steps: number; processes: number } {
+  return { steps: s.processes.reduce((n, p) => n + p.steps.length, 0) + s.kernel.length, processes: s.processes.length };
+}
+
+/** The wall-clock bound of a run of this scenario when no `--timeout` is given (shared/limits.ts runTimeoutFor). */
+export function runBoundMs(s: Scenario): number { return runTimeoutFor(scenarioSize(s)); }
+
+/** The message of a run past its bound: what the bound was made of, and how to raise it. */
+export function timeoutText(s: Scenario, timeoutMs: number, given: boolean): string {
+  const { steps, processes } = scenarioSize(s);
+  const made = given ? 'set by --timeout'
+    : `${runTimeoutBaseMs} ms + ${runTimeoutPerStepMs} ms for each of ${steps} step(s) + ${runTimeoutPerProcessMs} ms for each of ${processes} process(es)`;
+  return `the run took longer than ${timeoutMs} ms (${made}); give it more with --timeout MS`;
 }
 
 /** What the kernel holds once the run is over, for an offline check (`vrange check`) of leaks and of the dead. */

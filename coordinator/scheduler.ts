@@ -16,7 +16,6 @@ import type { Proc } from './process_table.js';
 import type { Exchange } from './reclaim.js';
 import type { KernelStep, ProcessStep, StepResult } from '../shared/scenario-types.js';
 import { Prng } from '../shared/prng.js';
-import { runStepsMax } from '../shared/limits.js';
 
 type Action = { kind: 'step'; proc: Proc } | { kind: 'kernel' } | { kind: 'commit' };
 
@@ -113,9 +112,19 @@ export function replayChooser(choices: readonly string[]): Chooser & { followed:
   return c;
 }
 
+/**
+ * The most actions a lockstep run of this scenario can take: two per process step (it is granted
+ * once, and an injected fault may first pause it once, or kill the process before it), and two per
+ * kernel step (a `reclaim` prepares and commits). The loader keeps the steps within runStepsMax.
+ */
+export function actionsMax(s: Kernel['scenario']): number {
+  return 2 * (s.processes.reduce((n, p) => n + p.steps.length, 0) + s.kernel.length);
+}
+
 export async function runLockstep(k: Kernel, chooser: Chooser = prngChooser(k.config.seed)): Promise<Stuck[]> {
   const list = new KernelList(k);
-  for (let granted = 0; granted < runStepsMax; granted++) {
+  const most = actionsMax(k.scenario);
+  for (let granted = 0; granted <= most; granted++) {
     await k.idle();
     if (k.fatalError) throw k.fatalError;
     const actions: Action[] = [];
@@ -147,7 +156,7 @@ export async function runLockstep(k: Kernel, chooser: Chooser = prngChooser(k.co
     for (const p of k.procs) if (p.blockedOn === ex.xid) { p.blockedOn = -1; k.busyWith(p.stepKey); }
     await list.commit();
   }
-  throw new Error(`run stopped after ${runStepsMax} actions (runStepsMax)`);
+  throw new Error(`scheduler invariant: more than ${most} actions, the most the scenario's steps allow`);
 }
 
 /** Nothing is enabled: either the run is over, or what is left waits forever. */
@@ -165,6 +174,8 @@ async function stuckInLockstep(k: Kernel, list: KernelList): Promise<Stuck[]> {
     // Never granted, so never invoked: the history still pairs every completion with its invocation.
     k.history.add('invoke', { process: s.process, index: s.index, step });
     k.recordStep(s.process, s.index, step, { ok: false, stuck: true });
+    // Its stuck step is its last word: the SIGKILL that ends it finds no step asleep (Kernel.asleepIn).
+    if (proc) proc.nextStep = proc.spec.steps.length;
   });
   return stuck;
 }
@@ -225,7 +236,8 @@ export async function runFree(k: Kernel): Promise<Stuck[]> {
   if (!list.done && kernelParked) stuck.push({ process: 'kernel', index: list.index, waitsFor: kernelParked });
   await endStuck(k, stuck, (s) => {
     const proc = k.procs.find((p) => p.name === s.process);
-    if (proc) { proc.inFlight = -1; k.recordStep(s.process, s.index, proc.spec.steps[s.index]!, { ok: false, stuck: true }); }
+    // Its stuck step is its last word: the SIGKILL that ends it finds no step asleep (Kernel.asleepIn).
+    if (proc) { proc.inFlight = -1; proc.nextStep = proc.spec.steps.length; k.recordStep(s.process, s.index, proc.spec.steps[s.index]!, { ok: false, stuck: true }); }
     else {
       // The kernel list parked before running the step, so it was never invoked (as in lockstep).
       k.history.add('invoke', { process: 'kernel', index: s.index, step: list.next! });

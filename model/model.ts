@@ -154,6 +154,20 @@ class Model {
     else if (p.next >= p.spec.steps.length) this.endProcess(p, { exitCode: 0 });
   }
 
+  /**
+   * A death from outside (a kernel `kill`, the OOM killer). A process whose next step is a `wait`
+   * on a signal not yet sent, or a `waitpid` on a process not yet ended, is asleep in that step:
+   * the step reports SIGKILL, as any step in flight does (docs/semantics.md). CHOICE: a wait whose signal has come
+   * but that the scheduler has not granted yet is not in flight: the process is runnable.
+   */
+  kill(p: Proc): void {
+    const step = p.spec.steps[p.next];
+    if (!p.inflight && step && (step.op === 'wait' || step.op === 'waitpid') && !this.satisfied(step)) {
+      p.inflight = { index: p.next, grantedAt: this.clock, why: 'wait' };
+    }
+    this.endProcess(p, { signal: 'SIGKILL' });
+  }
+
   /** Every cause of death runs this one cleanup, within the action that caused it. */
   endProcess(p: Proc, end: End): void {
     if (p.inflight) { // CHOICE: the victim's in-flight step reports before the step that killed it
@@ -249,7 +263,7 @@ class Model {
       case 'kill': {
         const victim = this.byName(step.process);
         if (victim.state !== 'running') return this.kernelDone(index, { ok: false, errno: 'ESRCH' });
-        this.endProcess(victim, { signal: 'SIGKILL' });
+        this.kill(victim);
         return this.kernelDone(index, { ok: true });
       }
       case 'check': return this.kernelDone(index, this.check(step));
@@ -418,8 +432,12 @@ class Model {
 
   // ---- frames, direct reclaim, OOM -------------------------------------------------------------
 
-  /** A free frame for `p`, purging one unit at a time, then OOM-killing. null: `p` itself is the victim. */
-  allocFrame(p: Proc, value: string, source?: Frame): Frame | null {
+  /**
+   * A free frame for `p`, purging one unit at a time, then OOM-killing. null: `p` itself is the
+   * victim. undefined: after a kill, `need` says the fault needs no frame any more (the source's
+   * other mappers are gone: the caller looks again and reuses it, as do_wp_page does).
+   */
+  allocFrame(p: Proc, value: string, source?: Frame, need: () => boolean = () => true): Frame | null | undefined {
     while (this.frames.size >= this.cfg.frames) {
       // docs/semantics.md: every frame resident at an open exchange's prepare is that exchange's
       // candidate and no other's. CHOICE: the page being faulted on (the COW source) is locked too.
@@ -429,7 +447,8 @@ class Model {
       if (this.frames.size < this.cfg.frames) break;
       const victim = this.oomVictim(p);
       if (victim === p) return null;
-      this.endProcess(victim, { signal: 'SIGKILL' });
+      this.kill(victim);
+      if (!need()) return undefined;
     }
     const frame: Frame = { value, lastUse: this.clock, fpage: -1 };
     this.frames.add(frame);
@@ -705,21 +724,28 @@ class Model {
     const pte = p.ptes.get(v);
     const fp = vma.offset + v - vma.start;
     if (pte?.own) {
-      if (pte.frame && this.anonMappers(pte.frame).length === 1) {
-        pte.frame.value = value;
-        pte.frame.lastUse = this.clock;
+      for (;;) {
+        const source = pte.frame;
+        if (source && this.anonMappers(source).length === 1) { // its only mapper: written in place
+          source.value = value;
+          source.lastUse = this.clock;
+          return ok();
+        }
+        // Copy-on-write, or a purged page. CHOICE (docs/semantics.md): a copy is needed only while
+        // the source is shared; once an OOM kill leaves one mapper, the fault reuses it.
+        const frame = this.allocFrame(p, value, source ?? undefined, () => !source || this.anonMappers(source).length > 1);
+        if (frame === null) return oom;
+        if (frame === undefined) continue;
+        p.ptes.set(v, { own: true, frame });
         return ok();
       }
-      const frame = this.allocFrame(p, value, pte.frame ?? undefined); // copy-on-write, or a purged page
-      if (!frame) return oom;
-      p.ptes.set(v, { own: true, frame });
-      return ok();
     }
     if (vma.file && vma.share === 'shared') {
       let frame = vma.file.cache.get(fp);
       if (frame) { frame.value = value; frame.lastUse = this.clock; } else {
-        frame = this.allocFrame(p, value) ?? undefined;
-        if (!frame) return oom;
+        const fresh = this.allocFrame(p, value);
+        if (!fresh) return oom; // (its need never changes: a kill does not fill a hole)
+        frame = fresh;
         frame.file = vma.file;
         frame.fpage = fp;
         vma.file.cache.set(fp, frame);
@@ -727,8 +753,15 @@ class Model {
       p.ptes.set(v, { own: false });
       return ok();
     }
-    const frame = this.allocFrame(p, value, vma.file?.cache.get(fp)); // private: a page of its own
+    // Private: a page of its own. CHOICE (docs/semantics.md): the copy is allocated before the
+    // file's page is looked up (do_cow_fault), so that page is not locked: direct reclaim may purge
+    // it, and the fault then sees the purge.
+    const frame = this.allocFrame(p, value);
     if (!frame) return oom;
+    if (vma.file && !vma.file.cache.has(fp)) {
+      const bus = this.sigbus(p, vma, v);
+      if (bus) { this.frames.delete(frame); return bus; }
+    }
     p.ptes.set(v, { own: true, frame });
     return ok();
   }

@@ -22,10 +22,33 @@ export const exchangeWaitMaxMs = 30_000;
 export const exchangeLateWakeMs = 20;
 /** How long the kernel waits for a new agent's hello before giving up on the run. */
 export const agentStartTimeoutMs = 20_000;
-/** Steps completed in one run, all processes and the kernel together. */
+/**
+ * Steps in one scenario, all processes and the kernel together: the loader refuses more (exit 2),
+ * so that every scenario it accepts can run (the per-process limit alone, 250,000 steps of each of
+ * 1,024 processes, would allow runs no history could hold).
+ */
 export const runStepsMax = 1_000_000;
-/** Wall-clock bound of one run; past it the run stops and reports the steps still open. */
-export const runTimeoutMs = 120_000;
+/**
+ * Wall-clock bound of one run; past it the run stops and reports the steps still open. It grows
+ * with the scenario (runTimeoutFor): a base, plus an allowance per step and per process, so that a
+ * scenario within the limits finishes. Measured on 2 shared, busy cores: 250,000 steps of one
+ * process took 126 s in lockstep and 235 s free (0.5 and 0.94 ms a step), 25,000 took 11.6 s and
+ * 7 s; the allowance is 3 ms a step. `--timeout MS` (run, explore) replaces the bound.
+ */
+export const runTimeoutBaseMs = 120_000;
+/** Per step of the scenario (processes' and kernel's), on top of runTimeoutBaseMs. */
+export const runTimeoutPerStepMs = 3;
+/** Per process of the scenario (each is a Node process to start and end), on top of runTimeoutBaseMs. */
+export const runTimeoutPerProcessMs = 250;
+/** The longest bound a timer can keep (setTimeout's ceiling, about 24.8 days); `--timeout` at most this. */
+export const runTimeoutMaxMs = 2 ** 31 - 1;
+/** The run's wall-clock bound for a scenario of `steps` steps in all and `processes` processes. */
+export function runTimeoutFor(c: { steps: number; processes: number }): number {
+  if (!Number.isInteger(c.steps) || !Number.isInteger(c.processes) || c.steps < 0 || c.processes < 0) {
+    throw new Error(`runTimeoutFor: steps and processes must be whole numbers >= 0, got ${c.steps} and ${c.processes}`);
+  }
+  return Math.min(runTimeoutMaxMs, runTimeoutBaseMs + c.steps * runTimeoutPerStepMs + c.processes * runTimeoutPerProcessMs);
+}
 /** Page runs named in one prepare, prepared or commit message; a larger batch is split. */
 export const runsPerMessageMax = 65_536;
 /** Processes alive at once (agents are real OS processes). */

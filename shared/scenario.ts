@@ -13,6 +13,7 @@ import {
   documentDepthMax, documentListLengthMax, documentMapKeysMax, documentNodesMax, documentStringLengthMax, scenarioFileBytesMax,
 } from './limits.js';
 import { didYouMean } from './suggest.js';
+import { runStepsMax } from './limits.js';
 import {
   type KernelStep, type Mode, type PolicyName, type ProcessSpec, type ProcessStep, type Scenario,
 } from './scenario-types.js';
@@ -495,6 +496,25 @@ function checkDocumentBounds(data: unknown, file: string): void {
   }
 }
 
+/**
+ * Steps in all (shared/limits.ts runStepsMax), counted on the plain data before the schema looks
+ * at each step: a run of more could not be held or bounded, and the count costs nothing.
+ */
+function checkTotalSteps(data: unknown, file: string): void {
+  const len = (v: unknown) => (Array.isArray(v) ? v.length : 0);
+  if (data === null || typeof data !== 'object') return;
+  const d = data as { processes?: unknown; kernel?: unknown };
+  let total = len(d.kernel);
+  if (d.processes !== null && typeof d.processes === 'object') {
+    for (const p of Object.values(d.processes as Record<string, unknown>)) {
+      if (p !== null && typeof p === 'object') total += len((p as { steps?: unknown }).steps);
+    }
+  }
+  if (total > runStepsMax) {
+    throw new ScenarioError(file, 'processes', `${total} steps in all (processes and kernel together); at most ${runStepsMax} in one scenario`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Checks that need the whole scenario. Each throws the first problem it finds.
 
@@ -662,6 +682,7 @@ export function parseScenario(text: string, file: string): Scenario {
   if (data === null || data === undefined) throw new ScenarioError(file, '', 'the file is empty; a scenario is a map with at least name and processes');
   checkDocumentBounds(data, file);
   if (extname(file).toLowerCase() === '.json') checkJsonDuplicates(text, file);
+  checkTotalSteps(data, file);
   const parsed = scenarioSchema.safeParse(data);
   if (!parsed.success) throw formatIssue(pickIssue(parsed.error.issues), data, file);
   const { processes, $schema: _schema, ...top } = parsed.data;
