@@ -2,6 +2,7 @@
 // of ../shared/spec/scenario-format.md. Both are built from the history's events.
 
 import type { HistoryEvent } from './history.js';
+import { printable, printableJson } from '../shared/printable.js';
 import { expectationFor, type Kernel, type StepRecord, type Failure } from './kernel.js';
 import type { InvariantResult } from './invariants.js';
 import type { KernelStep, ProcessStep, RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
@@ -109,8 +110,8 @@ function appliesTo(step: ProcessStep | KernelStep, policy: string): boolean {
 /** One line for a failed expectation. */
 export function failureLine(f: Failure): string {
   return f.ran === false
-    ? `${stepPath(f.process, f.index)}: expected ${JSON.stringify(f.expected)}, but the step never ran (${f.why})`
-    : `${f.process} step ${f.index}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`;
+    ? `${stepPath(f.process, f.index)}: expected ${printableJson(f.expected)}, but the step never ran (${f.why})`
+    : `${f.process} step ${f.index}: expected ${printableJson(f.expected)}, got ${printableJson(f.actual)}`;
 }
 
 // ---------------------------------------------------------------- narration
@@ -118,7 +119,7 @@ export function failureLine(f: Failure): string {
 const SKIP = new Set(['op', 'expect', 'label']);
 
 export function describeStep(step: Record<string, unknown>): string {
-  const fields = Object.entries(step).filter(([k]) => !SKIP.has(k)).map(([k, v]) => `${k}=${typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v)}`);
+  const fields = Object.entries(step).filter(([k]) => !SKIP.has(k)).map(([k, v]) => `${k}=${printableJson(v)}`);
   return `${step.op as string}${fields.length ? ' ' + fields.join(' ') : ''}`;
 }
 
@@ -133,8 +134,8 @@ export function describeResult(r: StepResult): string {
       parts.push('pages ' + pagesText(v as QueryPage[]) + ' (R resident, V volatile, P purged)');
     } else if (k === 'mismatches') {
       parts.push('MISMATCH ' + (v as Array<{ field: string; expected: unknown; actual: unknown }>).map((m) =>
-        `${m.field}: expected ${JSON.stringify(m.expected)}, found ${JSON.stringify(m.actual)}`).join('; '));
-    } else parts.push(`${k}=${JSON.stringify(v)}`);
+        `${m.field}: expected ${printableJson(m.expected)}, found ${printableJson(m.actual)}`).join('; '));
+    } else parts.push(`${k}=${printableJson(v)}`);
   }
   return (r.ok ? 'ok' : 'failed') + (parts.length ? ' ' + parts.join(' ') : '');
 }
@@ -180,7 +181,7 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
     case 'heartbeat-lost':
       return `${pad('kernel')} remote agent ${e.agent} on ${e.host}${e.process ? ` (${e.process}, pid ${e.pid})` : ''} silent for ${e.silentMs} ms (timeout ${e.timeoutMs} ms): dead`;
     case 'efault':
-      return `${pad('kernel')} EFAULT: ${e.process} (pid ${e.pid}) named ${e.frame !== undefined ? `frame ${JSON.stringify(e.frame)} at page ${JSON.stringify(e.vpage)}` : JSON.stringify(e)} in a ${e.call}: ${e.why}`;
+      return `${pad('kernel')} EFAULT: ${e.process} (pid ${e.pid}) named ${e.frame !== undefined ? `frame ${printableJson(e.frame)} at page ${printableJson(e.vpage)}` : printableJson(e)} in a ${e.call}: ${e.why}`;
     case 'blocked':
       return `${pad(e.process as string)} #${e.index} waits: its pages are held by reclaim exchange ${e.xid}`;
     case 'reclaim-prepare': {
@@ -224,9 +225,9 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
 
 export function stepLine(process: string, index: number, step: Record<string, unknown>, result: StepResult, expected?: Record<string, unknown>, ok?: boolean): string {
   const who = process.padEnd(8);
-  const label = step.label ? ` (${step.label as string})` : '';
+  const label = step.label ? ` (${printable(step.label)})` : '';
   let line = `${who} #${index} ${describeStep(step)}${label} -> ${describeResult(result)}`;
-  if (expected) line += ok ? '   [as expected]' : `   [EXPECTED ${JSON.stringify(expected)}]`;
+  if (expected) line += ok ? '   [as expected]' : `   [EXPECTED ${printableJson(expected)}]`;
   return line;
 }
 

@@ -26,3 +26,21 @@ export function isPrintable(s: string): boolean {
   unprintable.lastIndex = 0;
   return !unprintable.test(s);
 }
+
+// What JSON.stringify leaves as it is but a terminal acts on: C1 controls, format characters
+// (bidi overrides, zero-width), line and paragraph separators, unassigned and private-use code
+// points. JSON.stringify already escapes C0 controls, quotes, backslashes and lone surrogates.
+const unprintableInJson = /[\u007f-\u009f\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/gu;
+
+/**
+ * `JSON.stringify(v)` with everything a terminal could act on escaped as `\uXXXX` (`\u{...}` past
+ * the BMP), so that a value a peer or a scenario supplies (a read's value, a label, an expected
+ * result) is shown exactly and cannot move the cursor or fake a line. Still valid JSON in the BMP.
+ */
+export function printableJson(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.replace(unprintableInJson, (c) => {
+    const code = c.codePointAt(0)!;
+    return code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
+  });
+}
