@@ -392,6 +392,14 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         list.push(e.line);
         cleanups.set(name, list);
         if (!cleanedUp.has(name)) cleanedUp.set(name, { line: e.line, exitCode: e.exitCode, signal: e.signal });
+        // The death interrupted a step (in flight, or asleep in a wait): that step completed with the signal.
+        if (typeof e.interrupted === 'number') {
+          const end = lastDone.get(name);
+          if (!end || end.index !== e.interrupted || typeof end.result.signal !== 'string') {
+            flag('well-formed', `${name}'s cleanup says its death interrupted step ${e.interrupted}, but the history has no result of that step with the signal${end ? ` (the last result is of step ${end.index})` : ''}`,
+              [...(end ? [end.line] : []), e.line]);
+          }
+        }
         const p = procs.get(name);
         if (p && !p.cleanedAt) {
           p.cleanedAt = e.line;

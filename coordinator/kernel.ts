@@ -1000,7 +1000,9 @@ export class Kernel {
   /** The one exit cleanup, for exit, crash, SIGKILL and OOM kill alike. Idempotent. */
   cleanup(proc: Proc, code: number | null, signal: string | null): void {
     if (proc.reaped) return;
+    let interrupted: number | undefined;
     if (proc.inFlight >= 0) {
+      interrupted = proc.inFlight;
       const step = proc.spec.steps[proc.inFlight]!;
       if (signal === null) this.violation('agent-alive', `${proc.name}'s agent exited with code ${code} during step ${proc.inFlight}`);
       this.recordStep(proc.name, proc.inFlight, step, { ok: false, signal: signal ?? 'SIGKILL' }, undefined, true);
@@ -1010,6 +1012,7 @@ export class Kernel {
       // death interrupts it. Never granted (or its first message never came), so never invoked:
       // the invocation is recorded here (docs/semantics.md).
       const step = this.asleepIn(proc)!;
+      interrupted = proc.nextStep;
       this.history.invoke(proc.name, proc.nextStep, step);
       this.recordStep(proc.name, proc.nextStep, step, { ok: false, signal }, undefined, true);
     }
@@ -1035,7 +1038,7 @@ export class Kernel {
     proc.reaped = true;
     proc.agent?.actor.send({ type: 'cleanedUp' });
     this.history.add('cleanup', { process: proc.name, pid: proc.pid, state: proc.state, exitCode: proc.exitCode, signal: proc.signal,
-      framesFreed: freed, pagesUnmapped: mappings.length, vmas, fdsClosed: fds, filesReleased: released });
+      framesFreed: freed, pagesUnmapped: mappings.length, vmas, fdsClosed: fds, filesReleased: released, ...(interrupted !== undefined ? { interrupted } : {}) });
     for (const w of this.reapWaiters.get(proc.name) ?? []) w();
     this.reapWaiters.delete(proc.name);
     this.unbusy(proc.stepKey);

@@ -377,12 +377,31 @@ function parseJson(text: string, file: string): unknown {
 
 /**
  * JSON.parse keeps the last of two equal keys; YAML refuses them, and so does a JSON scenario.
- * JSON is YAML 1.2, so the YAML parser finds them (with their place) in the same text. Called
- * once checkDocumentBounds has passed, so the text is not too deep for the YAML parser.
+ * One pass over the text JSON.parse has already accepted, with a set of keys per open object:
+ * memory grows with the keys of the maps open at once, not with the file (building a YAML
+ * document of a 16 MiB JSON file to ask it took gigabytes). Keys compare as decoded, so "a" and
+ * "\u0061" are the same key, as JSON.parse takes them.
  */
 function checkJsonDuplicates(text: string, file: string): void {
-  const dup = parseDocument(text, { uniqueKeys: true, prettyErrors: false }).errors.find((e) => e.code === 'DUPLICATE_KEY');
-  if (dup) throw new ScenarioError(file, '', `invalid JSON at ${lineColumn(text, dup.pos[0])}: duplicate key; each key may appear once in a map`);
+  const open: Array<{ keys: Set<string> | undefined; expectKey: boolean }> = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const from = i;
+      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c /* \ */) i++;
+      const top = open[open.length - 1];
+      if (top?.keys && top.expectKey) {
+        const raw = text.slice(from + 1, i);
+        const key = raw.includes('\\') ? (JSON.parse(text.slice(from, i + 1)) as string) : raw;
+        if (top.keys.has(key)) throw new ScenarioError(file, '', `invalid JSON at ${lineColumn(text, from)}: duplicate key ${JSON.stringify(key).slice(0, 80)}; each key may appear once in a map`);
+        top.keys.add(key);
+        top.expectKey = false;
+      }
+    } else if (c === 0x7b /* { */) open.push({ keys: new Set(), expectKey: true });
+    else if (c === 0x5b /* [ */) open.push({ keys: undefined, expectKey: false });
+    else if (c === 0x7d /* } */ || c === 0x5d /* ] */) open.pop();
+    else if (c === 0x2c /* , */) { const top = open[open.length - 1]; if (top?.keys) top.expectKey = true; }
+  }
 }
 
 /**
