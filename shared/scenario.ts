@@ -6,7 +6,7 @@
 // except what the spec makes a run-time error (unknown mode, zero length, closed fd: EINVAL/EBADF).
 
 import { extname } from 'node:path';
-import { Parser, parseDocument } from 'yaml';
+import { Composer, type Document, Parser, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { InputError, readInputText } from './files.js';
 import {
@@ -409,7 +409,7 @@ function checkJsonDuplicates(text: string, file: string): void {
  * recurses. So the nesting is measured on the CST first, without recursion, and a document
  * deeper than documentDepthMax is refused before it can overflow the stack.
  */
-function checkYamlDepth(text: string, file: string): void {
+function checkYamlDepth(tokens: readonly unknown[], text: string, file: string): void {
   type Cst = { type?: string; offset?: number; source?: string; start?: { source?: string } | unknown[]; value?: Cst;
     items?: Array<{ key?: Cst | null; value?: Cst | null }> };
   interface At { n: Cst; depth: number; parent: At | undefined; key: PathPart | undefined }
@@ -419,7 +419,7 @@ function checkYamlDepth(text: string, file: string): void {
     return out.reverse();
   };
   const keyName = (k: Cst | null | undefined): string => (k?.source ?? '?').replace(/^["']|["']$/g, '');
-  for (const doc of new Parser().parse(text)) {
+  for (const doc of tokens) {
     const stack: At[] = [{ n: doc as Cst, depth: 0, parent: undefined, key: undefined }];
     while (stack.length > 0) {
       const at = stack.pop()!;
@@ -441,13 +441,20 @@ function checkYamlDepth(text: string, file: string): void {
 const tooDeep = (m: string) => (/Maximum call stack size exceeded/.test(m) ? `nested too deeply to read; at most ${documentDepthMax} maps and lists deep` : m);
 
 function parseYaml(text: string, file: string): unknown {
-  checkYamlDepth(text, file);
-  let doc;
+  // The CST is made once: measured for depth, then composed into the document (parseDocument
+  // would parse the text a second time: half of a large file's load time).
+  const tokens = Array.from(new Parser().parse(text));
+  checkYamlDepth(tokens, text, file);
+  let doc: Document.Parsed | undefined;
   try {
-    doc = parseDocument(text, { strict: true, uniqueKeys: true, prettyErrors: false });
+    for (const d of new Composer({ strict: true, uniqueKeys: true }).compose(tokens, true, text.length)) {
+      if (doc) { doc.errors.push(new YAMLParseError(d.range.slice(0, 2) as [number, number], 'MULTIPLE_DOCS', 'Source contains multiple documents; a scenario is one')); break; }
+      doc = d;
+    }
   } catch (e) {
     throw new ScenarioError(file, '', `invalid YAML: ${tooDeep((e as Error).message)}`);
   }
+  if (!doc) return null; // compose always makes one document (forceDoc), empty for an empty text
   const err = doc.errors[0];
   if (err) throw new ScenarioError(file, '', `invalid YAML at ${lineColumn(text, err.pos[0])}: ${tooDeep(err.message)}`);
   // A tag the parser does not know (`!fred 1`) would be silently read as its plain value.
