@@ -104,7 +104,7 @@ async function history(yaml: string, policy: Policy): Promise<Ev[]> {
   if (!report.ok) throw new Error(`${s.name} under ${policy} failed: ${JSON.stringify(report.failures)} ${JSON.stringify(report.invariants.filter((i) => !i.ok))}`);
   return h as Ev[];
 }
-const found = (h: Ev[], show = false): CheckName[] => { const v = checkHistory(h).violations; if (show) console.log(v); return [...new Set(v.map((x) => x.check))]; };
+const found = (h: Ev[]): CheckName[] => [...new Set(checkHistory(h).violations.map((v) => v.check))];
 function plant(h: Ev[], fn: (h: Ev[]) => void): Ev[] {
   const copy = structuredClone(h);
   fn(copy);
