@@ -26,6 +26,7 @@
 
 import { spanOf } from '../shared/spans.js';
 import { eventProblem, type HistoryEvent } from './history.js';
+import { keysIn, PageSet } from './pageset.js';
 
 export type CheckName = 'well-formed' | 'sigbus-on-purged' | 'read-last-write' | 'purge-was-volatile' | 'purged-backed'
   | 'purge-reported' | 'dead-hold-nothing' | 'death-cleaned' | 'no-frame-leak';
@@ -39,6 +40,12 @@ export interface CheckResult {
   violations: Violation[];
   /** How many times each check had something to check. */
   checked: Record<CheckName, number>;
+  /**
+   * The most state the checker held at once (after any event): `cells`, per-page records (a page
+   * written, read, purged or otherwise looked at), and `intervals`, pieces of its interval sets
+   * (volatile per mm and per file, taint). Marking or mapping a span adds intervals, not cells.
+   */
+  held: { cells: number; intervals: number };
 }
 
 /** Violations kept per run: a broken history can break on every line. */
@@ -86,18 +93,32 @@ interface Mapping { start: number; pages: number; kind: Kind; file?: string; off
 /**
  * A process's mappings and the cells of its own pages, sparse: a mapping costs the same whatever
  * its length, and a cell exists only for a page that was touched (as the agents' page tables).
+ * A page with no cell yet is "" and, if `taint` holds it, tainted: marking a span volatile adds one
+ * interval to `taint` and taints only the cells that exist.
  */
 class PageTable {
   mappings: Mapping[] = [];
   /** Own pages (anonymous, or a private file page once copied): vpage -> its cell. */
   readonly own = new Map<number, Cell>();
+  /** Anonymous vpages marked volatile since they were mapped: a cell made there starts tainted. */
+  taint = new PageSet();
   mappingAt(v: number): Mapping | undefined { return this.mappings.find((m) => v >= m.start && v < m.start + m.pages); }
+  /** The mappings that overlap [s, e), each cut to it: [mapping, start, end). */
+  piecesIn(s: number, e: number): Array<[Mapping, number, number]> {
+    const out: Array<[Mapping, number, number]> = [];
+    for (const m of this.mappings) {
+      const a = Math.max(s, m.start);
+      const b = Math.min(e, m.start + m.pages);
+      if (a < b) out.push([m, a, b]);
+    }
+    return out.sort((x, y) => x[1] - y[1]);
+  }
   /** The page's entry; an anonymous page's cell is made when first looked at. */
   get(v: number): Pte | undefined {
     const m = this.mappingAt(v);
     if (!m) return undefined;
     let own = this.own.get(v);
-    if (!own && m.kind === 'anon') this.own.set(v, (own = newCell()));
+    if (!own && m.kind === 'anon') this.own.set(v, (own = newCell(this.taint.has(v))));
     return { kind: m.kind, file: m.file, fpage: m.offset + (v - m.start), shm: m.shm, own };
   }
   map(m: Mapping): void { this.unmap(m.start, m.start + m.pages); this.mappings.push(m); }
@@ -111,7 +132,8 @@ class PageTable {
       if (end > e) kept.push({ ...m, start: e, pages: end - e, offset: m.offset + (e - m.start) });
     }
     this.mappings = kept;
-    for (const v of [...this.own.keys()]) if (v >= s && v < e) this.own.delete(v);
+    for (const v of keysIn(this.own, s, e)) this.own.delete(v);
+    this.taint.delete(s, e);
   }
   /** Every page of this table that maps page `fp` of `file` (file mappings only). */
   mappersOf(file: string, fp: number): Array<[number, Pte]> {
@@ -127,6 +149,7 @@ class PageTable {
     const t = new PageTable();
     t.mappings = this.mappings.map((m) => ({ ...m }));
     for (const [v, c] of this.own) t.own.set(v, cloneCell(c));
+    t.taint = this.taint.clone();
     return t;
   }
 }
@@ -138,16 +161,61 @@ interface PState {
   fds: Map<string, string>;
   maps: Map<string, { start: number; pages: number }>;
   pt: PageTable;
-  /** vpages volatile in this mm. */
-  mmVol: Set<number>;
+  /** vpages volatile in this mm, as intervals. */
+  mmVol: PageSet;
   /** Purges this process was told of (vpage -> line): its next nonvolatile there must say purged. */
   mustReport: Map<number, number>;
   /** Purges a nonvolatile may report: its own and those inherited at fork. */
   mayReport: Set<number>;
 }
-interface FState { vol: Set<number>; mustReport: Map<number, number>; mayReport: Set<number>; kind: string }
+interface FState { vol: PageSet; mustReport: Map<number, number>; mayReport: Set<number>; kind: string }
 
-const newCell = (): Cell => ({ value: '', line: 0, tainted: false, purged: 0 });
+const newCell = (tainted = false): Cell => ({ value: '', line: 0, tainted, purged: 0 });
+
+/**
+ * Cells of pages shared by their mappers (a file's pages, a shared anonymous mapping's), by owner
+ * (file name or shm id) then page, each made when first looked at; `taint` holds, per owner, the
+ * pages marked volatile at some time, so a cell made there starts tainted.
+ */
+class SharedCells {
+  readonly cells = new Map<string, Map<number, Cell>>();
+  readonly taint = new Map<string, PageSet>();
+  get(owner: string, page: number): Cell {
+    let m = this.cells.get(owner);
+    if (!m) this.cells.set(owner, (m = new Map()));
+    let c = m.get(page);
+    if (!c) m.set(page, (c = newCell(this.taint.get(owner)?.has(page) ?? false)));
+    return c;
+  }
+  /** The cell if it exists, without making one. */
+  peek(owner: string, page: number): Cell | undefined { return this.cells.get(owner)?.get(page); }
+  /** The cells that exist in [s, e) of this owner. */
+  existing(owner: string, s: number, e: number): Cell[] {
+    const m = this.cells.get(owner);
+    return m ? keysIn(m, s, e).map((k) => m.get(k)!) : [];
+  }
+  /** Marks [s, e) volatile: the cells there, and those made there later, are tainted. */
+  taintSpan(owner: string, s: number, e: number): void {
+    for (const c of this.existing(owner, s, e)) c.tainted = true;
+    let t = this.taint.get(owner);
+    if (!t) this.taint.set(owner, (t = new PageSet()));
+    t.add(s, e);
+  }
+  /** The owner's pages are destroyed: every cell starts again empty and untainted. */
+  reset(owner: string): void {
+    const m = this.cells.get(owner);
+    if (m) for (const k of m.keys()) m.set(k, newCell());
+    this.taint.delete(owner);
+  }
+  /** How many cells and taint intervals are held. */
+  size(): { cells: number; pieces: number } {
+    let cells = 0;
+    let pieces = 0;
+    for (const m of this.cells.values()) cells += m.size;
+    for (const t of this.taint.values()) pieces += t.pieces;
+    return { cells, pieces };
+  }
+}
 const cloneCell = (c: Cell): Cell => ({ ...c });
 
 function spanPages(detail: unknown): [number, number] | undefined {
@@ -180,28 +248,18 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
   const policy = String(boot?.policy ?? 'shared-file');
   const access = String(boot?.access ?? 'sigbus');
   const files = new Map<string, FState>();
-  const fileCells = new Map<string, Cell>();
+  const fileCells = new SharedCells();
   for (const f of (boot?.files as Array<{ name: string; kind: string }> | undefined) ?? []) {
-    files.set(f.name, { vol: new Set(), mustReport: new Map(), mayReport: new Set(), kind: f.kind });
+    files.set(f.name, { vol: new PageSet(), mustReport: new Map(), mayReport: new Set(), kind: f.kind });
   }
   const fileOf = (name: string) => {
     let f = files.get(name);
-    if (!f) files.set(name, (f = { vol: new Set(), mustReport: new Map(), mayReport: new Set(), kind: 'tmpfs' }));
+    if (!f) files.set(name, (f = { vol: new PageSet(), mustReport: new Map(), mayReport: new Set(), kind: 'tmpfs' }));
     return f;
   };
-  const fileCell = (file: string, page: number) => {
-    const key = `${file}\u0000${page}`;
-    let c = fileCells.get(key);
-    if (!c) fileCells.set(key, (c = newCell()));
-    return c;
-  };
-  const shmCells = new Map<string, Cell>();
-  const shmCell = (shm: string, page: number) => {
-    const key = `${shm}\u0000${page}`;
-    let c = shmCells.get(key);
-    if (!c) shmCells.set(key, (c = newCell()));
-    return c;
-  };
+  const fileCell = (file: string, page: number) => fileCells.get(file, page);
+  const shmCells = new SharedCells();
+  const shmCell = (shm: string, page: number) => shmCells.get(shm, page);
   const procs = new Map<string, PState>();
   const byPid = new Map<number, PState>();
 
@@ -217,11 +275,17 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
     const pte = p.pt.get(v);
     if (!pte) return false;
     if (pte.own) return p.mmVol.has(v);
-    const target = cellOf(p, v);
     if (pte.kind !== 'shmem' && files.get(pte.file!)?.vol.has(pte.fpage)) return true;
+    // Any live mm that has this same shared page (not its own copy) volatile: found through the
+    // mappings of that shm object or file page, never by walking every volatile page.
     for (const q of procs.values()) {
       if (q.cleanedAt) continue;
-      for (const w of q.mmVol) if (cellOf(q, w) === target) return true;
+      for (const m of q.pt.mappings) {
+        if (pte.kind === 'shmem' ? m.shm !== pte.shm : (m.kind !== 'file-shared' && m.kind !== 'file-private') || m.file !== pte.file) continue;
+        if (pte.fpage < m.offset || pte.fpage >= m.offset + m.pages) continue;
+        const w = m.start + (pte.fpage - m.offset);
+        if (q.mmVol.has(w) && !q.pt.own.has(w)) return true;
+      }
     }
     return false;
   };
@@ -231,15 +295,20 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
   /** The pages [s, e) are no longer mapped: their cells and marks go (O(what is held), not O(e - s)). */
   const dropPages = (p: PState, s: number, e: number) => {
     p.pt.unmap(s, e);
-    for (const set of [p.mmVol, p.mayReport]) for (const v of [...set]) if (v >= s && v < e) set.delete(v);
-    for (const v of [...p.mustReport.keys()]) if (v >= s && v < e) p.mustReport.delete(v);
+    p.mmVol.delete(s, e);
+    for (const v of keysIn(p.mayReport, s, e)) p.mayReport.delete(v);
+    for (const v of keysIn(p.mustReport, s, e)) p.mustReport.delete(v);
   };
 
   const invokes = new Map<string, { line: number; step: Record<string, unknown> }>();
   // A volatile mark takes effect somewhere between its invoke and its complete (the kernel may see it,
   // and purge, before the step reports): pages under a mark in flight may be purged too.
-  const inFlightMarks = new Map<string, { mm: Array<[PState, number]>; file: Array<[string, number]> }>();
-  const markedInFlight = (test: (m: { mm: Array<[PState, number]>; file: Array<[string, number]> }) => boolean) => [...inFlightMarks.values()].some(test);
+  // Each mark in flight as spans: [process, vpage start, end) and [file, file page start, end).
+  type Marks = { mm: Array<[PState, number, number]>; file: Array<[string, number, number]> };
+  const inFlightMarks = new Map<string, Marks>();
+  const markedInFlight = (test: (m: Marks) => boolean) => [...inFlightMarks.values()].some(test);
+  const mmMarkedInFlight = (q: PState, v: number) => markedInFlight((m) => m.mm.some(([r, s, e]) => r === q && v >= s && v < e));
+  const fileMarkedInFlight = (file: string, fp: number) => markedInFlight((m) => m.file.some(([x, s, e]) => x === file && fp >= s && fp < e));
   const stepsDone = new Set<string>();
   /** Per process (and `kernel`): the next step index it may invoke, the step in flight, its last completion. */
   const nextIndex = new Map<string, number>();
@@ -264,7 +333,21 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
     }
   };
 
+  const held = { cells: 0, intervals: 0 };
+  const measure = () => {
+    const f = fileCells.size();
+    const sh = shmCells.size();
+    let cells = f.cells + sh.cells;
+    let intervals = f.pieces + sh.pieces;
+    for (const q of procs.values()) { cells += q.pt.own.size + q.mustReport.size + q.mayReport.size; intervals += q.mmVol.pieces + q.pt.taint.pieces + q.pt.mappings.length; }
+    for (const x of files.values()) { cells += x.mustReport.size + x.mayReport.size; intervals += x.vol.pieces; }
+    for (const m of inFlightMarks.values()) intervals += m.mm.length + m.file.length;
+    held.cells = Math.max(held.cells, cells);
+    held.intervals = Math.max(held.intervals, intervals);
+  };
+
   for (const e of events) {
+    measure();
     if (e.kind === 'boot' && e !== events[0]) flag('well-formed', 'a second `boot` event: a history is one run', [e.line]);
     switch (e.kind) {
       case 'birth': {
@@ -273,7 +356,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         const parent = typeof e.parent === 'string' ? procs.get(e.parent) : undefined;
         if (typeof e.parent === 'string') deadMention(e.parent, e, 'forked a child');
         const p: PState = { name, pid: Number(e.pid), cleanedAt: 0, fds: new Map(parent?.fds), maps: new Map(parent?.maps), pt: parent ? parent.pt.clone() : new PageTable(),
-          mmVol: new Set(parent?.mmVol), mustReport: new Map(), mayReport: new Set(parent?.mayReport) };
+          mmVol: parent ? parent.mmVol.clone() : new PageSet(), mustReport: new Map(), mayReport: new Set(parent?.mayReport) };
         procs.set(name, p);
         byPid.set(p.pid, p);
         break;
@@ -299,17 +382,18 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         const p = procs.get(String(e.process));
         if (p && st && (st.op === 'vrange' || st.op === 'fvrange') && st.mode === 'volatile') {
           const span = spanOf(st as never);
-          const marks = { mm: [] as Array<[PState, number]>, file: [] as Array<[string, number]> };
+          const marks: Marks = { mm: [], file: [] };
           if (!('errno' in span)) {
             if (st.op === 'fvrange') {
               const file = p.fds.get(String(st.fd));
-              if (file) for (let fp = span.start; fp < span.start + span.pages; fp++) marks.file.push([file, fp]);
+              if (file) marks.file.push([file, span.start, span.start + span.pages]);
             } else {
               const m = p.maps.get(String(st.map));
-              if (m) for (let v = m.start + span.start; v < m.start + span.start + span.pages; v++) {
-                const pte = p.pt.get(v);
-                if (pte && markTarget(pte) === 'file') marks.file.push([pte.file!, pte.fpage]);
-                else if (pte) marks.mm.push([p, v]);
+              if (m) {
+                for (const [pm, a, b] of p.pt.piecesIn(m.start + span.start, m.start + span.start + span.pages)) {
+                  if (markTarget({ kind: pm.kind, fpage: 0 }) === 'file') marks.file.push([pm.file!, pm.offset + (a - pm.start), pm.offset + (b - pm.start)]);
+                  else marks.mm.push([p, a, b]);
+                }
               }
             }
           }
@@ -358,7 +442,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         deadMention(p.name, e, 'was told of a purge');
         for (const v of (e.vpages as number[]) ?? []) {
           checked['purge-was-volatile']++;
-          if (!p.mmVol.has(v) && !markedInFlight((m) => m.mm.some(([q, w]) => q === p && w === v))) flag('purge-was-volatile', `${p.name} was told its page ${v} was purged, but it had not marked that page volatile`, [e.line]);
+          if (!p.mmVol.has(v) && !mmMarkedInFlight(p, v)) flag('purge-was-volatile', `${p.name} was told its page ${v} was purged, but it had not marked that page volatile`, [e.line]);
           p.mustReport.set(v, e.line);
           p.mayReport.add(v);
           const own = p.pt.get(v)?.own;
@@ -371,19 +455,18 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         const f = fileOf(String(e.file));
         const start = Number(e.start);
         const end = start + Number(e.pages);
-        const reported = [...f.mustReport].filter(([fp]) => fp >= start && fp < end);
-        const may = [...f.mayReport].some((fp) => fp >= start && fp < end);
+        const reported = keysIn(f.mustReport, start, end).map((fp) => [fp, f.mustReport.get(fp)!] as const);
+        const may = keysIn(f.mayReport, start, end).length > 0;
         checked['purged-backed']++;
         checked['purge-reported']++;
         if (e.purged === true && !may) flag('purged-backed', `file ${e.file} pages ${start}-${end - 1} reported purged, but no page there was purged while volatile`, [e.line]);
         if (e.purged !== true && reported.length > 0) {
           flag('purge-reported', `file ${e.file} page ${reported[0]![0]} was purged while volatile, but the next nonvolatile there (by ${e.by}) reported purged: false`, [reported[0]![1], e.line]);
         }
-        for (let fp = start; fp < end; fp++) {
-          f.vol.delete(fp); f.mustReport.delete(fp); f.mayReport.delete(fp);
-          const c = fileCells.get(`${e.file}\u0000${fp}`);
-          if (c) c.purged = 0;
-        }
+        f.vol.delete(start, end);
+        for (const [fp] of reported) f.mustReport.delete(fp);
+        for (const fp of keysIn(f.mayReport, start, end)) f.mayReport.delete(fp);
+        for (const c of fileCells.existing(String(e.file), start, end)) c.purged = 0;
         break;
       }
       case 'cleanup': {
@@ -417,7 +500,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         const f = fileOf(String(e.file));
         f.vol.clear(); f.mustReport.clear(); f.mayReport.clear();
         // An ashmem (or shmem) file's pages are destroyed: a later mapping starts empty.
-        if (e.fileKind !== 'tmpfs') for (const [k] of fileCells) if (k.startsWith(`${e.file}\u0000`)) fileCells.set(k, newCell());
+        if (e.fileKind !== 'tmpfs') fileCells.reset(String(e.file));
         break;
       }
       case 'final': finals.push(e); finalState(e as HistoryEvent & { line: number }); break;
@@ -433,7 +516,8 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
     if (lines.length > 1) flag('death-cleaned', `${name} was cleaned up ${lines.length} times`, lines);
   }
   checked['well-formed'] = events.length;
-  return { ok: violations.length === 0, events: events.length, violations, checked };
+  measure();
+  return { ok: violations.length === 0, events: events.length, violations, checked, held };
 
   // ------------------------------------------------------------ every step of every program left events
 
@@ -554,13 +638,24 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         const span = spanPages(e.detail);
         if (!span) return;
         if (step.mode === 'volatile') {
-          for (let v = span[0]; v < span[1]; v++) {
-            const pte = p.pt.get(v);
-            if (!pte) continue;
-            if (markTarget(pte) === 'file') fileOf(pte.file!).vol.add(pte.fpage);
-            else p.mmVol.add(v);
-            const c = cellOf(p, v);
-            if (c) c.tainted = true;
+          // Per mapping piece, as intervals; only cells that exist are touched (a page's own copy
+          // is tainted, not the file page behind it: that one is made first so the span's taint
+          // does not reach it).
+          for (const [m, a, b] of p.pt.piecesIn(span[0], span[1])) {
+            const fa = m.offset + (a - m.start);
+            const fb = m.offset + (b - m.start);
+            if (markTarget({ kind: m.kind, fpage: 0 }) === 'file') fileOf(m.file!).vol.add(fa, fb);
+            else p.mmVol.add(a, b);
+            const own = keysIn(p.pt.own, a, b);
+            for (const v of own) p.pt.own.get(v)!.tainted = true;
+            if (m.kind === 'anon') p.pt.taint.add(a, b);
+            else if (m.kind === 'shmem') shmCells.taintSpan(m.shm!, fa, fb);
+            else {
+              for (const v of own) fileCells.get(m.file!, m.offset + (v - m.start));
+              const before = own.map((v) => fileCells.peek(m.file!, m.offset + (v - m.start))!.tainted);
+              fileCells.taintSpan(m.file!, fa, fb);
+              own.forEach((v, i) => { fileCells.peek(m.file!, m.offset + (v - m.start))!.tainted = before[i]!; });
+            }
           }
           return;
         }
@@ -568,15 +663,17 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         let must: [number, number] | undefined;
         let may = false;
         let mmPages = 0;
-        for (let v = span[0]; v < span[1]; v++) {
-          const pte = p.pt.get(v);
-          if (!pte || markTarget(pte) === 'file') continue;
-          mmPages++;
-          if (!must && p.mustReport.has(v)) must = [v, p.mustReport.get(v)!];
-          if (p.mayReport.has(v)) may = true;
-          p.mmVol.delete(v); p.mustReport.delete(v); p.mayReport.delete(v);
-          const c = cellOf(p, v);
-          if (c && pte.own) c.purged = 0;
+        for (const [m, a, b] of p.pt.piecesIn(span[0], span[1])) {
+          if (markTarget({ kind: m.kind, fpage: 0 }) === 'file') continue;
+          mmPages += b - a;
+          const mustHere = keysIn(p.mustReport, a, b);
+          if (!must && mustHere.length > 0) must = [mustHere[0]!, p.mustReport.get(mustHere[0]!)!];
+          const mayHere = keysIn(p.mayReport, a, b);
+          if (mayHere.length > 0) may = true;
+          p.mmVol.delete(a, b);
+          for (const v of mustHere) p.mustReport.delete(v);
+          for (const v of mayHere) p.mayReport.delete(v);
+          for (const v of keysIn(p.pt.own, a, b)) p.pt.own.get(v)!.purged = 0;
         }
         if (mmPages === 0) return;
         checked['purged-backed']++;
@@ -595,8 +692,8 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         const span = spanOf(step as never);
         if (!file || 'errno' in span) return;
         if (step.mode === 'volatile') {
-          const f = fileOf(file);
-          for (let fp = span.start; fp < span.start + span.pages; fp++) { f.vol.add(fp); fileCell(file, fp).tainted = true; }
+          fileOf(file).vol.add(span.start, span.start + span.pages);
+          fileCells.taintSpan(file, span.start, span.start + span.pages);
         }
         return;
       }
@@ -616,7 +713,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
       const file = String(e.file);
       const fp = Number(e.filePage);
       const f = fileOf(file);
-      const fileVol = f.vol.has(fp) || markedInFlight((m) => m.file.some(([x, y]) => x === file && y === fp));
+      const fileVol = f.vol.has(fp) || fileMarkedInFlight(file, fp);
       // Every process that maps this file page, as the checker saw the mmaps (not as the kernel says).
       const mappers: Array<[PState, number, Pte]> = [];
       for (const q of procs.values()) {
@@ -626,7 +723,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
       let ok = fileVol;
       if (!ok && policy === 'per-mm') {
         ok = mappers.length > 0 && mappers.every(([q, v, pte]) => pte.kind === 'file-shared'
-          && (q.mmVol.has(v) || markedInFlight((m) => m.mm.some(([r, w]) => r === q && w === v))));
+          && (q.mmVol.has(v) || mmMarkedInFlight(q, v)));
       }
       if (!ok) {
         flag('purge-was-volatile', `${file} page ${fp} was purged (rule ${e.rule}), but neither the file's range${policy === 'per-mm' ? ' nor every mapper (' + mappers.map(([q, v]) => `${q.name}@${v}${q.mmVol.has(v) ? '' : ' not volatile'}`).join(', ') + ')' : ''} had it volatile`, [e.line]);
@@ -644,7 +741,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
     for (const vote of votes) {
       const q = vote.process !== undefined ? procs.get(vote.process) : undefined;
       if (!q || vote.vpage === undefined) { flag('well-formed', `a vote in the decision on ${e.page} names no process and vpage`, [e.line]); continue; }
-      if (!q.mmVol.has(vote.vpage) && !markedInFlight((m) => m.mm.some(([r, w]) => r === q && w === vote.vpage))) flag('purge-was-volatile', `${e.page} was purged, but ${q.name} had page ${vote.vpage} not volatile`, [e.line]);
+      if (!q.mmVol.has(vote.vpage) && !mmMarkedInFlight(q, vote.vpage)) flag('purge-was-volatile', `${e.page} was purged, but ${q.name} had page ${vote.vpage} not volatile`, [e.line]);
       const c = cellOf(q, vote.vpage);
       if (c) { c.tainted = true; c.purged = e.line; }
     }

@@ -17,6 +17,7 @@
 //   - a kernel `reclaim` is explained by every decision of its exchange, counted by rule.
 
 import type { HistoryEvent } from './history.js';
+import { keysIn } from './pageset.js';
 import type { ProcessStep, RunConfig, Scenario, Step } from '../shared/scenario-types.js';
 import { PAGE_SIZE } from '../shared/scenario-types.js';
 
@@ -51,8 +52,36 @@ interface Where { vpage: number; file?: string; filePage?: number }
 /** The latest decision about a page, and the nonvolatile step that has reported its purge, if any. */
 interface Entry { d: Decided; reportedBy?: string }
 
-const key = (proc: string, vpage: number) => `${proc}@${vpage}`;
-const fileKey = (file: string, page: number) => `file:${file}#${page}`;
+/**
+ * Entries by owner (a process, or a file) and page, sparse: a span is looked up, forgotten or
+ * copied by walking the entries there (or the span, if shorter), never the pages of the span, so
+ * a nonvolatile or munmap of 4,000,000 pages costs what was decided there (issue 11, item 5).
+ */
+class Entries {
+  private readonly by = new Map<string, Map<number, Entry>>();
+  get(owner: string, page: number): Entry | undefined { return this.by.get(owner)?.get(page); }
+  set(owner: string, page: number, x: Entry): void {
+    let m = this.by.get(owner);
+    if (!m) this.by.set(owner, (m = new Map()));
+    m.set(page, x);
+  }
+  delete(owner: string, page: number): void { this.by.get(owner)?.delete(page); }
+  /** The entries of [s, e), by ascending page. */
+  inSpan(owner: string, s: number, e: number): Entry[] {
+    const m = this.by.get(owner);
+    return m ? keysIn(m, s, e).map((k) => m.get(k)!) : [];
+  }
+  forget(owner: string, s: number, e: number): void {
+    const m = this.by.get(owner);
+    if (m) for (const k of keysIn(m, s, e)) m.delete(k);
+  }
+  /** A fork: the child gets a copy of each of the parent's entries. */
+  copy(from: string, to: string): void {
+    for (const [k, x] of this.by.get(from) ?? []) this.set(to, k, { ...x });
+  }
+}
+const key = (proc: string) => `proc:${proc}`;
+const fileKey = (file: string) => `file:${file}`;
 
 function decisionWhy(d: Decided): string {
   return `${d.rule}: exchange ${d.xid} ${d.purge ? 'purged' : 'kept'} ${d.page}: ${d.why}`;
@@ -136,7 +165,7 @@ function stepOf(s: Scenario, proc: string, index: number): Step | undefined {
 export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent[]): Map<string, Explanation> {
   const out = new Map<string, Explanation>();
   const names = new Map<number, string>();
-  const latest = new Map<string, Entry>();
+  const latest = new Entries();
   const byXid = new Map<number, Decided[]>();
   const bindings = new Bindings(s);
   const deaths = new Map<string, Explanation>();
@@ -144,9 +173,9 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
   let kernelXid: number | undefined;
   let fileNonvolatile: HistoryEvent | undefined;
 
-  const forget = (proc: string, from: number, to: number) => { for (let v = from; v < to; v++) latest.delete(key(proc, v)); };
+  const forget = (proc: string, from: number, to: number) => latest.forget(key(proc), from, to);
   const lookup = (proc: string, w: Where): Decided | undefined =>
-    (latest.get(key(proc, w.vpage)) ?? (w.file !== undefined ? latest.get(fileKey(w.file, w.filePage!)) : undefined))?.d;
+    (latest.get(key(proc), w.vpage) ?? (w.file !== undefined ? latest.get(fileKey(w.file), w.filePage!) : undefined))?.d;
 
   for (const e of history) {
     switch (e.kind) {
@@ -159,8 +188,8 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
         let list = byXid.get(d.xid);
         if (!list) byXid.set(d.xid, (list = []));
         list.push(d);
-        for (const [pid, vpage] of (e.vpages as Array<[number, number]> | undefined) ?? []) latest.set(key(names.get(pid) ?? String(pid), vpage), { d });
-        if (typeof e.file === 'string') latest.set(fileKey(e.file, e.filePage as number), { d });
+        for (const [pid, vpage] of (e.vpages as Array<[number, number]> | undefined) ?? []) latest.set(key(names.get(pid) ?? String(pid)), vpage, { d });
+        if (typeof e.file === 'string') latest.set(fileKey(e.file), e.filePage as number, { d });
         break;
       }
       case 'complete': {
@@ -193,9 +222,9 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
                 return stepRule(config.policy === 'shared-file' && bindings.isSharedFileMapping(proc, index, st.map) ? 'vrange-marks-file' : 'vrange-marks-mm');
               }
               // The entries of the pages this call looked at: its own mm's, and the file's (fnv).
-              const vpages = r.purged ? (detail.purgedPages ?? []) : detail.span ? range(detail.span[0], detail.span[1]) : [];
-              const entries = vpages.map((v) => latest.get(key(proc, v)));
-              if (fnv) for (let p = fnv.start as number; p < (fnv.start as number) + (fnv.pages as number); p++) entries.push(latest.get(fileKey(fnv.file as string, p)));
+              const entries = r.purged ? (detail.purgedPages ?? []).map((v) => latest.get(key(proc), v))
+                : detail.span ? latest.inSpan(key(proc), detail.span[0], detail.span[1]) : [];
+              if (fnv) entries.push(...latest.inSpan(fileKey(fnv.file as string), fnv.start as number, (fnv.start as number) + (fnv.pages as number)));
               const found = entries.filter((x): x is Entry => x !== undefined);
               const fresh = found.filter((x) => x.d.purge === r.purged && (!x.d.purge || !x.reportedBy));
               for (const x of found) if (x.d.purge && !x.reportedBy) x.reportedBy = `${proc} #${index}`;
@@ -214,7 +243,7 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
               for (const p of pages) {
                 let d: Decided | undefined;
                 if (st.map !== undefined) { const w = bindings.page(proc, index, st.map, p.page); d = w ? lookup(proc, w) : undefined; }
-                else if (st.fd !== undefined) { const f = bindings.file(proc, index, st.fd); d = f ? latest.get(fileKey(f, p.page))?.d : undefined; }
+                else if (st.fd !== undefined) { const f = bindings.file(proc, index, st.fd); d = f ? latest.get(fileKey(f), p.page)?.d : undefined; }
                 if (d && (p.purged ? d.purge : !d.purge)) ds.push(d);
               }
               if (ds.length) return fromDecisions(ds);
@@ -248,20 +277,16 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
         if ((step.op === 'mmap' || step.op === 'munmap') && r.ok && detail.span) forget(proc, detail.span[0], detail.span[1]);
         if (step.op === 'write' && r.ok) {
           const w = bindings.page(proc, index, step.map, step.page);
-          if (w) { latest.delete(key(proc, w.vpage)); if (w.file) latest.delete(fileKey(w.file, w.filePage!)); }
+          if (w) { latest.delete(key(proc), w.vpage); if (w.file) latest.delete(fileKey(w.file), w.filePage!); }
         }
         if (step.op === 'fork' && r.ok) {
-          for (const [k, d] of [...latest]) if (k.startsWith(`${proc}@`)) latest.set(`${step.child}@${k.slice(proc.length + 1)}`, { ...d });
+          latest.copy(key(proc), key(step.child));
         }
         break;
       }
     }
   }
   return out;
-}
-
-function range(from: number, to: number): number[] {
-  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
 }
 
 /** The rules of an answer in one short cell: `rule-a, rule-b` or `-`. */
