@@ -1068,6 +1068,10 @@ export class Kernel {
     await ex.prepare();
     const r = await ex.commit();
     this.closeExchange(ex);
+    // Lockstep: only the step that faulted runs during a direct reclaim (it waits for its frame),
+    // so no step can block on this exchange, and none waits for a `release` from it.
+    const blocked = this.config.schedule === 'lockstep' ? this.procs.find((p) => p.live && p.blockedOn === ex.xid) : undefined;
+    if (blocked) throw new Error(`kernel invariant: ${blocked.name} blocked on direct reclaim exchange ${ex.xid} in lockstep`);
     return r;
   }
 
