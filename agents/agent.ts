@@ -61,6 +61,8 @@ export class Agent {
   /** vpage -> id of the reclaim exchange holding it. */
   readonly held = new Map<number, number>();
   private releaseWaiters: Array<() => void> = [];
+  /** Lockstep: the blocked step waiting for the kernel's `release`. */
+  private releaseGate: { index: number; resolve: () => void } | undefined;
   /** Violations seen in a commit's batches, reported with its last batch. */
   private readonly violations: string[] = [];
   private currentIndex = -1;
@@ -135,6 +137,7 @@ export class Agent {
         return;
       case 'prepare': return this.prepare(msg.xid, msg.runs);
       case 'commit': return this.commit(msg.xid, msg.runs, msg.last);
+      case 'release': return this.release(msg.index);
       case 'ping': this.socket.send({ t: 'pong', seq: msg.seq }); return;
       case 'refused': return; // a remote agent's business (runRemoteAgent), before it has a process
       case 'die':
@@ -273,9 +276,24 @@ export class Agent {
       let xid = -1;
       for (const [v, x] of this.held) if (v >= start && v < end) { xid = x; break; }
       if (xid < 0) return;
-      this.sendForStep({ t: 'blocked', index: this.currentIndex, xid });
+      const index = this.currentIndex;
+      // Lockstep: the commit releases the pages, but the step goes on only at the kernel's
+      // `release` of it, one released step at a time (docs/protocol.md, "Reclaim exchange").
+      const released = this.config.schedule === 'lockstep'
+        ? new Promise<void>((resolve) => (this.releaseGate = { index, resolve })) : undefined;
+      this.sendForStep({ t: 'blocked', index, xid });
       await new Promise<void>((resolve) => this.releaseWaiters.push(resolve));
+      if (released) await released;
+      if (testReleaseDelayMs(this.name) > 0) await new Promise<void>((resolve) => setTimeout(resolve, testReleaseDelayMs(this.name)));
     }
+  }
+
+  /** The kernel's `release` of the blocked step `index` (lockstep). */
+  private release(index: number): void {
+    const gate = this.releaseGate;
+    if (!gate || gate.index !== index) this.fatal(`release of step ${index}, which is not blocked`);
+    this.releaseGate = undefined;
+    gate.resolve();
   }
 
   fatal(why: string): never {
@@ -285,6 +303,23 @@ export class Agent {
 }
 
 export type { StepResult };
+
+/**
+ * A test hook: `VRANGE_TEST_RELEASE_DELAY=A:300` makes process A's agent dawdle 300 ms before it goes
+ * on with a step a commit released, so that a test can make the released steps' messages reach the
+ * kernel in the "wrong" order (test/races.test.ts). Read once; no effect when unset.
+ */
+let releaseDelay: Map<string, number> | undefined;
+function testReleaseDelayMs(name: string): number {
+  if (!releaseDelay) {
+    releaseDelay = new Map();
+    for (const item of (process.env.VRANGE_TEST_RELEASE_DELAY ?? '').split(',')) {
+      const m = /^([^:]+):(\d{1,5})$/.exec(item.trim());
+      if (m) releaseDelay.set(m[1]!, Number(m[2]));
+    }
+  }
+  return releaseDelay.get(name) ?? 0;
+}
 
 /**
  * A started agent waits in the pool until the kernel gives it a process, and the first `init` it

@@ -172,6 +172,7 @@ function msgLabel(m: Record<string, unknown>): string {
     case 'signal': case 'wait': return `${m.t} "${m.name}"`;
     case 'waitpid': return `waitpid ${m.process}`;
     case 'blocked': return `blocked on x${m.xid}`;
+    case 'release': return `release #${m.index}`;
     case 'fvrange': return `fvrange ${m.mode}`;
     case 'die': return 'die';
     default: return String(m.t);

@@ -75,8 +75,6 @@ export class Kernel {
   readonly snapshots: Snapshots | undefined;
   readonly heldFrames = new Map<number, number>();
   readonly exchanges = new Map<number, Exchange>();
-  /** `done` messages held back while their process's exchange commits (see onMessage). */
-  private readonly doneAfterCommit: Array<[Proc, Extract<AgentMsg, { t: 'done' }>]> = [];
   readonly steps: StepRecord[] = [];
   readonly failures: Failure[] = [];
   readonly violations: Array<{ name: string; text: string }> = [];
@@ -390,17 +388,7 @@ export class Kernel {
         if (this.config.schedule !== 'free' || proc.inFlight !== msg.index) throw new Error(`kernel invariant: ${proc.name} sent start of step ${msg.index} with step ${proc.inFlight} in flight`);
         return;
       case 'at': void this.atFaultPoint(proc, msg.index).catch((e: Error) => this.fail(e)); return;
-      case 'done': {
-        // A step released by a commit finishes after the exchange closes (and after the kernel's
-        // reclaim step that committed it), whatever order the acks and this message arrive in.
-        // Lockstep only: there a held-back process gets no grant until then. A free-running agent
-        // goes on to its next step at once, so its results are taken as they come.
-        if (this.config.schedule === 'lockstep' && this.exchanges.size > 0) {
-          const committing = [...this.exchanges.values()].find((x) => (x.phase === 'committing' || x.phase === 'done') && x.participants.has(proc.pid));
-          if (committing) { this.doneAfterCommit.push([proc, msg]); return; }
-        }
-        return this.onDone(proc, msg);
-      }
+      case 'done': return this.onDone(proc, msg);
       case 'blocked':
         proc.blockedOn = msg.xid;
         this.history.add('blocked', { process: proc.name, index: msg.index, xid: msg.xid });
@@ -447,6 +435,20 @@ export class Kernel {
     this.history.invoke(proc.name, proc.inFlight, proc.spec.steps[proc.inFlight]);
     proc.killOnFirst = this.faults.killDuring(proc.name, proc.inFlight);
     this.sendTo(proc, { t: 'grant', index: proc.inFlight, now: this.clock });
+  }
+
+  /**
+   * Lockstep: lets `proc`'s step, blocked on an exchange that has committed, go on. The scheduler
+   * releases such steps one at a time, in pid order, each once the one before has settled, so
+   * their messages never race (docs/semantics.md, "the order of completions at a commit").
+   */
+  release(proc: Proc): void {
+    if (proc.blockedOn < 0 || proc.inFlight < 0 || this.exchanges.has(proc.blockedOn)) {
+      throw new Error(`kernel invariant: release of ${proc.name}, blocked on exchange ${proc.blockedOn} with step ${proc.inFlight} in flight`);
+    }
+    proc.blockedOn = -1;
+    this.busyWith(proc.stepKey);
+    this.sendTo(proc, { t: 'release', index: proc.inFlight });
   }
 
   /**
@@ -1069,6 +1071,10 @@ export class Kernel {
     await ex.prepare();
     const r = await ex.commit();
     this.closeExchange(ex);
+    // Lockstep: only the step that faulted runs during a direct reclaim (it waits for its frame),
+    // so no step can block on this exchange, and none waits for a `release` from it.
+    const blocked = this.config.schedule === 'lockstep' ? this.procs.find((p) => p.live && p.blockedOn === ex.xid) : undefined;
+    if (blocked) throw new Error(`kernel invariant: ${blocked.name} blocked on direct reclaim exchange ${ex.xid} in lockstep`);
     return r;
   }
 
@@ -1080,11 +1086,6 @@ export class Kernel {
 
   closeExchange(ex: Exchange): void {
     this.exchanges.delete(ex.xid);
-    for (const [proc, msg] of this.doneAfterCommit.splice(0)) {
-      if (!proc.live) continue;
-      if (proc.inFlight !== msg.index) throw new Error(`kernel invariant: ${proc.name}'s held-back result of step ${msg.index} found step ${proc.inFlight} in flight`);
-      this.onDone(proc, msg);
-    }
   }
 
   /** Used frames not held by an open exchange. */

@@ -4,7 +4,8 @@
 //           actions (each live process's next step unless it waits on something not yet true; the
 //           kernel list's next step; the commit of an open reclaim exchange), in pid order, and
 //           grants one chosen by the PRNG seeded from --seed. The prepare and the commit of a
-//           `reclaim` step are separate actions, so steps run between them. Same seed, same run.
+//           `reclaim` step are separate actions, so steps run between them. The steps a commit
+//           releases go on within the commit, one at a time in pid order. Same seed, same run.
 // free      every process runs its steps as fast as it can; only wait/signal/waitpid order them.
 //           The kernel list runs beside them.
 //
@@ -152,9 +153,18 @@ export async function runLockstep(k: Kernel, chooser: Chooser = prngChooser(k.co
     }
     k.clock++;
     if (a.kind === 'kernel') { await list.run(true); continue; }
+    // The steps the commit releases go on one at a time, in pid order, each once the one before
+    // has settled, all within this action (after the reclaim step completes), as in the model:
+    // their messages never race, so the same choices give the same history.
     const ex = list.exchange!;
-    for (const p of k.procs) if (p.blockedOn === ex.xid) { p.blockedOn = -1; k.busyWith(p.stepKey); }
+    const released = byPid(k).filter((p) => p.blockedOn === ex.xid);
     await list.commit();
+    for (const p of released) {
+      if (k.fatalError) break;
+      if (!p.live || p.blockedOn !== ex.xid) continue; // killed meanwhile (its step reported SIGKILL)
+      k.release(p);
+      await k.idle();
+    }
   }
   throw new Error(`scheduler invariant: more than ${most} actions, the most the scenario's steps allow`);
 }

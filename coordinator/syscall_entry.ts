@@ -4,8 +4,9 @@
 // 1. the message's shape: every field of its type's schema (shared/message_schemas.ts);
 // 2. what needs the kernel's state, one place per message type (`entryCheck` below): that a step
 //    message names the step in flight, that a `ready` answers an `init`, that a process has one
-//    syscall at a time, that an mmap does not overlap the caller's VMAs and stays in its address
-//    space, that a process named in a fork or a waitpid exists.
+//    syscall at a time, that a lockstep step blocked on an exchange waits for its release, that an
+//    mmap does not overlap the caller's VMAs and stays in its address space, that a process named
+//    in a fork or a waitpid exists.
 // A message that fails either is its sender's illegal act (docs/protocol.md, "Bad messages"): the
 // kernel kills the process with SIGKILL, logs it, and judges the rest of the batch as usual. What
 // a real kernel answers with an errno stays an errno (EBADF for an fd the process does not hold,
@@ -44,6 +45,11 @@ export function entryCheck(k: EntryView, proc: Proc, msg: AgentMsg): string | un
   // The step this message belongs to: the one in flight, or in the free schedule the one it starts.
   const starts = proc.inFlight < 0 && startsStep(msg);
   const step = proc.inFlight >= 0 ? proc.inFlight : starts && k.schedule === 'free' ? proc.nextStep : -1;
+  // Lockstep: a step blocked on an exchange goes on only when the kernel releases it (kernel.ts
+  // `release`); a message of it before then would race the other released steps.
+  if (k.schedule === 'lockstep' && proc.blockedOn >= 0 && startsStep(msg)) {
+    return `it sent ${msg.t} of step ${proc.inFlight} while that step waited on reclaim exchange ${proc.blockedOn}, before the kernel released it`;
+  }
   if (starts) {
     if (k.schedule === 'lockstep') return `it sent ${msg.t} with no step granted`;
     if (proc.nextStep >= proc.spec.steps.length) return `it sent ${msg.t} after its last step (${proc.spec.steps.length} steps)`;

@@ -310,7 +310,7 @@ class Model {
     this.kernelInflight = { index, grantedAt: this.clock, why: 'reclaim' };
   }
 
-  /** Commit: decide with the answers from prepare and the file's volatility now; then the held steps run. */
+  /** Commit: decide with the answers from prepare and the file's volatility now; then the held steps run, one after another in pid order (docs/semantics.md, "the order of completions at a commit"). */
   commit(): void {
     const x = this.exchange;
     if (!x) throw new Error(`clock ${this.clock}: commit with no reclaim exchange open`);

@@ -94,6 +94,8 @@ export type KernelMsg =
   /** Free schedule: run your steps from `startIndex` on, without grants. */
   | { t: 'go'; startIndex: number; stops: number[] }
   | { t: 'continue' }
+  /** Lockstep: go on with step `index`, which waited on pages held by an exchange that has committed. */
+  | { t: 'release'; index: number }
   /** `runs`: the asked vpages as [start, count] runs (shared/runs.ts). */
   | { t: 'prepare'; xid: number; runs: number[] }
   /** `runs`: the purged vpages as [start, count] runs. `last`: the final batch of this exchange's commit: release the pages still held. */

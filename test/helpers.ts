@@ -54,9 +54,9 @@ export function tempFile(name: string, text: string): string {
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
-export function cli(args: string[], onStdout?: (chunk: string, pid: number) => void): Promise<CliResult> {
+export function cli(args: string[], onStdout?: (chunk: string, pid: number) => void, env?: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); onStdout?.(d.toString(), child.pid!); });

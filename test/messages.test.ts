@@ -120,6 +120,20 @@ test('step messages must name the step they belong to, in either schedule', (t) 
   t.regex(check({ t: 'start', index: 0 }, procWith(steps, { inFlight: 0 }), lock)!, /lockstep/);
 });
 
+test('lockstep: a step blocked on an exchange sends nothing until the kernel releases it; free: it goes on at the commit', (t) => {
+  // Its messages would otherwise race those of the other steps the same commit released.
+  const blocked = () => procWith(steps, { inFlight: 1, blockedOn: 4 });
+  const lock = view({ schedule: 'lockstep' });
+  for (const m of [{ t: 'done', index: 1, result: { ok: true } }, { t: 'signal', id: 1, name: 's' }, { t: 'blocked', index: 1, xid: 4 }]) {
+    t.regex(check(m, blocked(), lock)!, /while that step waited on reclaim exchange 4, before the kernel released it/, m.t);
+    t.is(check(m, blocked(), view()), undefined, `free: ${m.t}`);
+    t.is(check(m, procWith(steps, { inFlight: 1 }), lock), undefined, `released: ${m.t}`);
+  }
+  // Its answers to the kernel are not step messages: a blocked agent still answers an exchange.
+  t.is(check({ t: 'prepared', xid: 5, runs: [] }, blocked(), lock), undefined);
+  t.is(check({ t: 'committed', xid: 4, violations: [] }, blocked(), lock), undefined);
+});
+
 // ---- printable-only
 
 test('peer strings are printable-only: controls, bidi overrides and backslashes escaped, nothing lost', (t) => {

@@ -1,8 +1,9 @@
 // The race scenarios: every outcome their descriptions promise is reached by the seed they name,
 // and a step released by a commit always completes after the reclaim step that committed it (it
-// once raced the exchange's acks, and the model check failed one run in three).
+// once raced the exchange's acks, and the model check failed one run in three), and steps released
+// together complete in pid order whichever agent is quicker (they once raced each other).
 import test from 'ava';
-import { runFile, scenarioPath, resultsOf } from './helpers.js';
+import { cli, runFile, scenarioPath, resultsOf } from './helpers.js';
 
 test('race-purge-vs-nonvolatile: seed 3 keeps the data, seed 1 purges it and says so', async (t) => {
   const kept = await runFile(scenarioPath('race-purge-vs-nonvolatile'), { seed: 3 }, true);
@@ -46,5 +47,26 @@ test('race-fork-vs-reclaim, free schedule: a prepare during a fork skips the chi
     const o = await runFile(scenarioPath('race-fork-vs-reclaim'), { schedule: 'free', seed: 0 });
     t.deepEqual(o.report.failures, []);
     t.true(o.report.ok, JSON.stringify(o.report.invariants.filter((x) => !x.ok)));
+  }
+});
+
+test('steps one commit releases complete in pid order, whichever agent is slower: same seed, same history', async (t) => {
+  // Seed 3 blocks A#5 and B#0 on the exchange's pages; the commit releases both. A test hook
+  // (agents/agent.ts, VRANGE_TEST_RELEASE_DELAY) makes one agent dawdle after the release, so that
+  // left to themselves the other's messages would reach the kernel first. The kernel must release
+  // them one at a time (pid order, as the model does): the history is the same every time.
+  const file = scenarioPath('race-fork-vs-reclaim');
+  const runs = await Promise.all([undefined, 'A:400', 'B:400'].map(async (delay) => {
+    const r = await cli(['run', file, '--seed', '3', '--check-model', '--json'], undefined, delay ? { VRANGE_TEST_RELEASE_DELAY: delay } : undefined);
+    const report = JSON.parse(r.stdout) as { ok: boolean; steps: Array<{ process: string; index: number; result: unknown }>; invariants: Array<{ name: string; ok: boolean }> };
+    return { delay, code: r.code, report };
+  }));
+  const order = (r: (typeof runs)[number]) => r.report.steps.map((s) => `${s.process}#${s.index}`).join(' ');
+  for (const r of runs) {
+    t.is(r.code, 0, `delay ${r.delay ?? 'none'}: ${order(r)}`);
+    t.true(r.report.invariants.find((x) => x.name === 'matches-model')!.ok, `delay ${r.delay ?? 'none'}: ${order(r)}`);
+    const o = order(r);
+    t.true(o.indexOf('kernel#1') < o.indexOf('A#5') && o.indexOf('A#5') < o.indexOf('B#0'), `released in pid order (delay ${r.delay ?? 'none'}): ${o}`);
+    t.deepEqual(r.report.steps, runs[0]!.report.steps, `delay ${r.delay ?? 'none'} gives the same steps and results as no delay`);
   }
 });
