@@ -35,7 +35,7 @@ export class History {
   }
 
   private push(e: HistoryEvent): HistoryEvent {
-    if (this.events.length >= historyEventsMax) throw new Error(`history: more than ${historyEventsMax} events (historyEventsMax)`);
+    if (this.events.length >= historyEventsMax) throw new Error(`the run's history reached ${historyEventsMax.toLocaleString('en-US')} events, the most one run keeps (--trace and --html record every message too: without them a run keeps about a third as many events a step)`);
     this.events.push(e);
     this.onEvent?.(e);
     return e;

@@ -15,7 +15,7 @@
 // cannot read in `ps`). An agent exits 3 if it cannot get in (see agents/agent.ts runRemoteAgent).
 
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { writeOutput } from '../shared/files.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError, parseRun, reproduce, scenariosDir } from './cli.js';
@@ -133,7 +133,7 @@ export async function kernelCommand(args: string[]): Promise<number> {
   const foot = footer(report, `vrange kernel --listen ${own.listen} --scenario ${cmd.file} ` + reproduce(cmd.file, cmd.config).replace(/^vrange run \S+ /, ''));
   if (cmd.json) out(JSON.stringify(report, null, 2));
   else foot.forEach(out);
-  if (cmd.html) writeFileSync(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history));
+  if (cmd.html) writeOutput(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history));
   return report.ok ? 0 : 1;
 }
 

@@ -97,3 +97,12 @@ export const documentListLengthMax = 4_000_000;
 export const documentMapKeysMax = 4_096;
 /** Characters of one string (or key) in a scenario document (each field has its own, lower, limit too). */
 export const documentStringLengthMax = 16_384;
+
+/**
+ * The largest frame the kernel's socket accepts (libzmq's ZMQ_MAXMSGSIZE on the Router): a peer
+ * that sends a larger one is disconnected by libzmq before the frame is held in memory, so a
+ * forged remote frame cannot make the kernel allocate without bound. The largest legitimate frame
+ * is a fork's mm snapshot at the limits: 4,000,000 page-table entries (13 bytes each: page index,
+ * frame, flags) and 1,000,000 volatile range pieces (4 numbers each), about 100 MB.
+ */
+export const messageBytesMax = 256 * 2 ** 20;

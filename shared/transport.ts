@@ -20,6 +20,7 @@
 // (RFC 27) at inproc://zeromq.zap.01 about every CURVE handshake; without one it lets every key
 // in, so `ZapHandler` is bound before the listening socket and answers from the trusted keys.
 
+import { messageBytesMax } from './limits.js';
 import { Dealer, Reply, Router } from 'zeromq';
 import { decode, encodeBatch, type AgentMsg, type KernelMsg } from './messages.js';
 
@@ -86,8 +87,9 @@ export interface CurveClient { publicKey: string; secretKey: string; serverKey: 
 export class KernelSocket {
   private readonly router: Router;
   private readonly queue: SendQueue<string, KernelMsg>;
-  constructor(readonly endpoint: string, onSendError: (err: unknown) => void, curve?: CurveServer) {
-    this.router = new Router({ linger: 0, mandatory: true });
+  constructor(readonly endpoint: string, onSendError: (err: unknown) => void, curve?: CurveServer, maxMessageBytes = messageBytesMax) {
+    // A frame over maxMessageBytes disconnects its sender (libzmq) instead of reaching the kernel.
+    this.router = new Router({ linger: 0, mandatory: true, maxMessageSize: maxMessageBytes });
     if (curve) {
       this.router.curveServer = true;
       this.router.curvePublicKey = curve.publicKey;
