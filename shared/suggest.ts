@@ -26,7 +26,9 @@ export function closest(word: string, candidates: Iterable<string>): string | un
     if (d < bestDistance) { best = c; bestDistance = d; }
   }
   const allowed = Math.max(1, Math.floor(Math.max(word.length, 1) / 3));
-  return bestDistance <= allowed ? best : undefined;
+  // A suggestion must keep something of the word: "Z" is one edit from "A", but shares nothing.
+  const shared = best !== undefined && bestDistance < Math.max(word.length, best.length);
+  return bestDistance <= allowed && shared ? best : undefined;
 }
 
 /** `; did you mean "x"?` or nothing. */
