@@ -8,13 +8,14 @@
 // Exit codes: 0 every expectation and invariant held; 1 one failed; 2 the file or the arguments
 // are wrong (one line on stderr; nothing was run); 70 a bug in vrange (with the command to show it).
 
-import { readdirSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScenario, ScenarioError, LIMITS, scenarioWarnings } from '../shared/scenario.js';
 import { checkInputDir, checkOutputPath, InputError, readInputText, writeOutput } from '../shared/files.js';
 import { historyFileBytesMax, runTimeoutMaxMs, scheduleFileBytesMax } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
+import { terminalLine } from '../shared/printable.js';
 import { oneOfValue, parseCommandArgs, UsageError, wholeValue, type OptionTable } from './args.js';
 import { POLICIES, type RunConfig, type Scenario } from '../shared/scenario-types.js';
 import { runScenario } from './run.js';
@@ -74,6 +75,11 @@ export function usageOf(command: string): string {
   return ['usage:', ...blocks.filter((b) => b[0] === command).flatMap((b) => b.slice(1))].join('\n');
 }
 
+/** The path with every link resolved, or as given when it does not exist yet. */
+function realOrSelf(p: string): string {
+  try { return realpathSync(p); } catch { return resolve(p); }
+}
+
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const scenariosDir = join(packageRoot, 'scenarios');
 
@@ -123,7 +129,15 @@ export function parseChoices(values: { choices?: string; 'schedule-file'?: strin
   let list: string[] | undefined;
   let where = '--choices';
   // `-` is the empty list: always the first enabled action.
-  if (values.choices !== undefined) list = values.choices.split(',').map((x) => x.trim()).filter((x) => x !== '' && x !== '-');
+  if (values.choices !== undefined) {
+    const parts = values.choices.split(',').map((x) => x.trim());
+    if (values.choices.trim() === '-') list = [];
+    else {
+      const empty = parts.findIndex((x) => x === '' || x === '-');
+      if (empty >= 0) throw new UsageError(`--choices: choice ${empty + 1} is empty; give names separated by commas (a process, kernel or commit), or - alone for none`);
+      list = parts;
+    }
+  }
   if (values['schedule-file'] !== undefined) {
     where = `--schedule-file ${values['schedule-file']}`;
     const text = readInputText(values['schedule-file'], '--schedule-file', scheduleFileBytesMax);
@@ -180,6 +194,16 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
   }
   if (values.trace !== undefined) checkOutputPath(values.trace, '--trace');
   if (values.html !== undefined) checkOutputPath(values.html, '--html');
+  // An output never overwrites the scenario, a schedule file, or the other output.
+  const same = (a: string, b: string) => resolve(a) === resolve(b) || (realOrSelf(a) === realOrSelf(b));
+  const inputs: Array<[string, string]> = [['the scenario FILE', file], ...(values['schedule-file'] !== undefined ? [['--schedule-file', values['schedule-file']] as [string, string]] : [])];
+  for (const [flag, out] of [['--trace', values.trace], ['--html', values.html]] as Array<[string, string | undefined]>) {
+    if (out === undefined) continue;
+    for (const [what, input] of inputs) if (same(out, input)) throw new UsageError(`${flag} ${out}: is ${what}; the run would overwrite it: give another file`);
+  }
+  if (values.trace !== undefined && values.html !== undefined && same(values.trace, values.html)) {
+    throw new UsageError(`--trace and --html name the same file (${values.html}): give each its own`);
+  }
   const scenario = loadScenario(file);
   const config: RunConfig = {
     policy: policy ?? scenario.policy ?? 'shared-file',
@@ -204,8 +228,8 @@ export function reproduce(file: string, c: RunConfig, faults: Array<{ spec: stri
 
 async function run(args: string[]): Promise<number> {
   const cmd = parseRun(args);
-  for (const w of scenarioWarnings(cmd.scenario)) process.stderr.write(`vrange: ${w}\n`);
-  const out = (line: string) => process.stdout.write(line + '\n');
+  for (const w of scenarioWarnings(cmd.scenario)) process.stderr.write(`vrange: ${terminalLine(w)}\n`);
+  const out = (line: string) => process.stdout.write(terminalLine(line) + '\n');
   const narration: string[] = [];
   const say = (line: string) => { narration.push(line); if (!cmd.json) out(line); };
   const head = header(cmd.scenario, cmd.config);
@@ -213,7 +237,7 @@ async function run(args: string[]): Promise<number> {
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel, timeoutMs: cmd.timeoutMs,
     chooser: cmd.choices ? replayChooser(cmd.choices) : undefined, pictures: cmd.html !== undefined });
   const foot = footer(report, reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices));
-  if (cmd.json) out(JSON.stringify(report, null, 2));
+  if (cmd.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else foot.forEach(out);
   if (cmd.html) writeOutput(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history, { description: cmd.scenario.description }));
   return report.ok ? 0 : 1;
@@ -230,7 +254,7 @@ async function exploreCommand(args: string[]): Promise<number> {
     if (done === total) process.stderr.write('\n');
   };
   if (cmd.all) {
-    process.stdout.write(`explore --all ${cmd.file}: policy ${cmd.config.policy}, access ${cmd.config.access}, purge unit ${cmd.config.purgeUnit}, at most ${cmd.maxSchedules} schedules\n`);
+    (cmd.json ? process.stderr : process.stdout).write(`explore --all ${cmd.file}: policy ${cmd.config.policy}, access ${cmd.config.access}, purge unit ${cmd.config.purgeUnit}, at most ${cmd.maxSchedules} schedules\n`);
     let result;
     try {
       result = await exploreAll(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, tty ? bar : undefined);
@@ -247,7 +271,8 @@ async function exploreCommand(args: string[]): Promise<number> {
     if (!cmd.json) process.stdout.write(`${result.reduced} real runs in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     return result.problems.length > 0 ? 1 : 0;
   }
-  process.stdout.write(`explore ${cmd.file}: ${cmd.everyKill ? `${everyKillSpec(cmd.scenario).length} run(s), one per kill point, seed ${cmd.config.seed}` : `${cmd.runs} run(s), seeds from ${cmd.config.seed}`}, policy ${cmd.config.policy}, schedule ${cmd.config.schedule}${cmd.faults.length ? `, faults ${cmd.faults.map((f) => f.spec).join(' ')}` : ''}\n`);
+  // With --json, stdout is the one JSON document: the announcement goes to stderr.
+  (cmd.json ? process.stderr : process.stdout).write(`explore ${cmd.file}: ${cmd.everyKill ? `${everyKillSpec(cmd.scenario).length} run(s), one per kill point, seed ${cmd.config.seed}` : `${cmd.runs} run(s), seeds from ${cmd.config.seed}`}, policy ${cmd.config.policy}, schedule ${cmd.config.schedule}${cmd.faults.length ? `, faults ${cmd.faults.map((f) => f.spec).join(' ')}` : ''}\n`);
   const result = await explore({
     file: cmd.file, scenario: cmd.scenario, base: cmd.config, runs: cmd.runs, faultSpecs: cmd.faults.map((f) => f.spec),
     checkDeterminism: cmd.checkDeterminism, everyKill: cmd.everyKill, strict: cmd.strict, shrink: cmd.shrink, choices: cmd.choices, timeoutMs: cmd.timeoutMs,
@@ -314,7 +339,7 @@ function list(args: string[]): number {
       rows.push(`${f.padEnd(32)} INVALID: ${(e as Error).message}`);
     }
   }
-  process.stdout.write(rows.join('\n') + (rows.length ? '\n' : ''));
+  process.stdout.write(rows.map((r) => r.split('\n').map(terminalLine).join('\n')).join('\n') + (rows.length ? '\n' : ''));
   return 0;
 }
 
@@ -374,12 +399,12 @@ async function dispatch(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof ScenarioError || e instanceof HistoryFormatError || e instanceof FaultError || e instanceof KeyError || e instanceof InputError) {
-      process.stderr.write(`vrange: ${e.message}\n`);
+      process.stderr.write(`vrange: ${e.message.split('\n').map(terminalLine).join('\n')}\n`);
       return 2;
     }
     if (e instanceof UsageError) {
       const topic = (COMMANDS as readonly string[]).includes(command!) && command !== 'help' ? command : undefined;
-      process.stderr.write(`vrange${topic ? ` ${topic}` : ''}: ${e.message.split('\n')[0]} (see \`vrange help${topic ? ` ${topic}` : ''}\`)\n`);
+      process.stderr.write(`vrange${topic ? ` ${topic}` : ''}: ${terminalLine(e.message.split('\n')[0]!)} (see \`vrange help${topic ? ` ${topic}` : ''}\`)\n`);
       const more = e.message.split('\n').slice(1);
       if (more.length) process.stderr.write(more.join('\n') + '\n');
       return 2;

@@ -44,3 +44,16 @@ export function printableJson(v: unknown): string {
     return code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
   });
 }
+
+// Raw characters a terminal acts on; unlike printable(), a backslash is left alone, so text that
+// printableJson already escaped is not escaped twice.
+const actsOnTerminal = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/**
+ * One line of the product's own output made safe for a terminal: every control or format
+ * character in it (a newline too, so that one line stays one line) written as `\u{...}`. For text
+ * that mixes our words with names, paths and descriptions from a scenario or the command line.
+ */
+export function terminalLine(line: string): string {
+  return line.replace(actsOnTerminal, (c) => (c === '\t' ? c : `\\u{${c.codePointAt(0)!.toString(16)}}`));
+}

@@ -8,7 +8,10 @@ import { main, runOptions } from '../coordinator/cli.js';
 import { parseCommandArgs, UsageError } from '../coordinator/args.js';
 import { parseFault } from '../coordinator/faults.js';
 import { loadScenario } from '../shared/scenario.js';
-import { cli, limiter, scenarioPath } from './helpers.js';
+import { cli, limiter, root, scenarioPath } from './helpers.js';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const demo = scenarioPath('fork-cow-purge');
 type Case = { args: string[]; names: string; allowed?: RegExp };
@@ -172,4 +175,26 @@ test('vrange help CMD and CMD --help print that command\'s usage only', async (t
   t.regex(k.stdout, /vrange keygen \[--out DIR\] \[--name NAME\]/);
   const all = await inProcess(['help']);
   t.regex(all.stdout, /vrange help \[COMMAND\]/);
+});
+
+test('outputs never overwrite the scenario or each other; --choices has no empty entry; explore --json is one document', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vrange-test-'));
+  const file = join(dir, 'mine.yaml');
+  const text = readFileSync(join(root, 'scenarios', 'anon-zero-fill.yaml'), 'utf8');
+  writeFileSync(file, text);
+  const over = await cli(['run', file, '--trace', file]);
+  t.is(over.code, 2);
+  t.regex(over.stderr, /--trace .*: is the scenario FILE/);
+  t.is(readFileSync(file, 'utf8'), text, 'the scenario is untouched');
+  const both = await cli(['run', file, '--trace', join(dir, 't'), '--html', join(dir, 't')]);
+  t.is(both.code, 2);
+  t.regex(both.stderr, /--trace and --html name the same file/);
+  for (const choices of ['A,,A', ',', 'A,-']) {
+    const r = await cli(['run', file, '--choices', choices]);
+    t.is(r.code, 2, choices);
+    t.regex(r.stderr, /--choices: choice \d+ is empty/);
+  }
+  const e = await cli(['explore', file, '--runs', '2', '--seed', '1', '--json']);
+  t.is(e.code, 0, e.stderr);
+  t.notThrows(() => JSON.parse(e.stdout), 'stdout is one JSON document');
 });

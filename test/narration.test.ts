@@ -37,3 +37,23 @@ test('a run narrates a written value with escapes in it escaped, in the step, it
   t.regex(r.stdout, /\(l\\u\{202e\}bl\)/);
   t.regex(r.stdout, /EXPECTED \{"value":"nope\\u001b\[2J"\}/);
 });
+
+test('a description, a file name and a path with escapes in them reach the terminal escaped', async (t) => {
+  const file = tempFile('esc\u001b[2J.yaml', [
+    'name: esc',
+    'description: "clear\\u001b[2J the screen\\u202e reversed"',
+    'files: [ { name: "f\\u001b]0;title\\u0007", pages: 1 } ]',
+    'processes:',
+    '  A:',
+    '    steps:',
+    '      - { op: open, file: "f\\u001b]0;title\\u0007", fd: f }',
+    '      - { op: close, fd: f }',
+    '',
+  ].join('\n'));
+  const r = await cli(['run', file, '--seed', '1']);
+  t.is(r.code, 0, r.stdout + r.stderr);
+  for (const line of r.stdout.split('\n')) t.false(actsOnTerminal.test(line), line);
+  t.regex(r.stdout, /clear\\u\{1b\}\[2J the screen\\u\{202e\} reversed/);
+  const listed = await cli(['list', file.replace(/\/[^/]*$/, '')]);
+  for (const line of listed.stdout.split('\n')) t.false(actsOnTerminal.test(line), line);
+});
