@@ -17,7 +17,6 @@
 import { randomBytes } from 'node:crypto';
 import { writeOutput } from '../shared/files.js';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { UsageError, parseRun, reproduce, scenariosDir } from './cli.js';
 import { parseCommandArgs } from './args.js';
 import { checkOutputDir } from '../shared/files.js';
@@ -138,14 +137,14 @@ export async function kernelCommand(args: string[]): Promise<number> {
 }
 
 export async function agentCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, strict: true, allowPositionals: false,
-      options: { connect: { type: 'string' }, key: { type: 'string' }, 'server-key': { type: 'string' }, token: { type: 'string' },
-        'connect-timeout-ms': { type: 'string' } } }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { values, positionals } = parseCommandArgs('agent', args, {
+    connect: { type: 'string', value: 'tcp://HOST:PORT, where vrange kernel --listen runs' },
+    key: { type: 'string', value: "this agent's secret key file (vrange keygen)" },
+    'server-key': { type: 'string', value: "the kernel's public key file" },
+    token: { type: 'string', value: 'the token vrange kernel printed' },
+    'connect-timeout-ms': { type: 'string', value: 'a whole number of milliseconds' },
+  });
+  if (positionals.length) throw new UsageError(`agent takes no FILE, got ${positionals.map((p) => JSON.stringify(p)).join(', ')}; give --connect tcp://HOST:PORT`);
   if (!values.connect) throw new UsageError('agent needs --connect tcp://HOST:PORT');
   const host = tcpHost('connect', values.connect);
   if ((values.key === undefined) !== (values['server-key'] === undefined)) {

@@ -198,3 +198,19 @@ test('outputs never overwrite the scenario or each other; --choices has no empty
   t.is(e.code, 0, e.stderr);
   t.notThrows(() => JSON.parse(e.stdout), 'stdout is one JSON document');
 });
+
+test('vrange agent parses like every other command: dash-led values, unknown options and stray words are one line, exit 2', async (t) => {
+  for (const args of [
+    ['agent', '--connect', 'tcp://127.0.0.1:1', '--connect-timeout-ms', '-5'],
+    ['agent', '--connect', 'tcp://127.0.0.1:1', '--token', '-abc'],
+    ['agent', '--connect', '-x'],
+    ['agent', '--bogus'],
+    ['agent', 'stray'],
+  ]) {
+    const r = await cli(args);
+    t.is(r.code, 2, args.join(' '));
+    t.is(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, /^vrange agent: .*\(see `vrange help agent`\)\n$/, args.join(' '));
+    t.notRegex(r.stderr, /ambiguous|Did you forget/);
+  }
+});
