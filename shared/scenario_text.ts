@@ -1,0 +1,197 @@
+// Scenario text to plain data, before the schema sees it (shared/scenario.ts): strict UTF-8 was
+// checked by the reader (shared/files.ts); here JSON and YAML are parsed with every bound a
+// document must keep (depth measured without recursion, nodes, list lengths, keys, strings), JSON's
+// duplicate keys and YAML's unknown tags refused, and the total of steps counted, each failure a
+// ScenarioError with the file and, where it can be named, the path.
+
+import { Composer, type Document, Parser, YAMLParseError } from 'yaml';
+import {
+  documentDepthMax, documentListLengthMax, documentMapKeysMax, documentNodesMax, documentStringLengthMax, runStepsMax,
+} from './limits.js';
+import { formatPath, ScenarioError, type PathPart } from './scenario.js';
+
+
+export function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset).split('\n');
+  return `line ${before.length}, column ${before.at(-1)!.length + 1}`;
+}
+
+export function parseJson(text: string, file: string): unknown {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    const message = (e as Error).message;
+    const pos = /at position (\d+)/.exec(message);
+    const where = pos && !/line \d+/.test(message) ? ` at ${lineColumn(text, Number(pos[1]))}` : '';
+    throw new ScenarioError(file, '', `invalid JSON${where}: ${message}`);
+  }
+  return data;
+}
+
+/**
+ * JSON.parse keeps the last of two equal keys; YAML refuses them, and so does a JSON scenario.
+ * One pass over the text JSON.parse has already accepted, with a set of keys per open object:
+ * memory grows with the keys of the maps open at once, not with the file (building a YAML
+ * document of a 16 MiB JSON file to ask it took gigabytes). Keys compare as decoded, so "a" and
+ * "\u0061" are the same key, as JSON.parse takes them.
+ */
+export function checkJsonDuplicates(text: string, file: string): void {
+  const open: Array<{ keys: Set<string> | undefined; expectKey: boolean }> = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const from = i;
+      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c /* \ */) i++;
+      const top = open[open.length - 1];
+      if (top?.keys && top.expectKey) {
+        const raw = text.slice(from + 1, i);
+        const key = raw.includes('\\') ? (JSON.parse(text.slice(from, i + 1)) as string) : raw;
+        if (top.keys.has(key)) throw new ScenarioError(file, '', `invalid JSON at ${lineColumn(text, from)}: duplicate key ${JSON.stringify(key).slice(0, 80)}; each key may appear once in a map`);
+        top.keys.add(key);
+        top.expectKey = false;
+      }
+    } else if (c === 0x7b /* { */) open.push({ keys: new Set(), expectKey: true });
+    else if (c === 0x5b /* [ */) open.push({ keys: undefined, expectKey: false });
+    else if (c === 0x7d /* } */ || c === 0x5d /* ] */) open.pop();
+    else if (c === 0x2c /* , */) { const top = open[open.length - 1]; if (top?.keys) top.expectKey = true; }
+  }
+}
+
+/**
+ * The YAML parser's first stage (the CST) keeps its own stack; the stage that builds values
+ * recurses. So the nesting is measured on the CST first, without recursion, and a document
+ * deeper than documentDepthMax is refused before it can overflow the stack.
+ */
+function checkYamlDepth(tokens: readonly unknown[], text: string, file: string): void {
+  type Cst = { type?: string; offset?: number; source?: string; start?: { source?: string } | unknown[]; value?: Cst;
+    items?: Array<{ key?: Cst | null; value?: Cst | null }> };
+  interface At { n: Cst; depth: number; parent: At | undefined; key: PathPart | undefined }
+  const pathOf = (a: At): PathPart[] => {
+    const out: PathPart[] = [];
+    for (let x: At | undefined = a; x; x = x.parent) if (x.key !== undefined) out.push(x.key);
+    return out.reverse();
+  };
+  const keyName = (k: Cst | null | undefined): string => (k?.source ?? '?').replace(/^["']|["']$/g, '');
+  for (const doc of tokens) {
+    const stack: At[] = [{ n: doc as Cst, depth: 0, parent: undefined, key: undefined }];
+    while (stack.length > 0) {
+      const at = stack.pop()!;
+      const { n } = at;
+      const isMap = n.type === 'block-map' || (n.type === 'flow-collection' && (n.start as { source?: string })?.source === '{');
+      const d = at.depth + (n.type === 'block-map' || n.type === 'block-seq' || n.type === 'flow-collection' ? 1 : 0);
+      if (d > documentDepthMax) {
+        throw new ScenarioError(file, shortPath(pathOf(at)), `nested more than ${documentDepthMax} maps and lists deep (line ${lineColumn(text, n.offset ?? 0).replace(/^line /, '')}); at most ${documentDepthMax}`);
+      }
+      if (n.value && typeof n.value === 'object') stack.push({ n: n.value, depth: d, parent: at, key: undefined });
+      (n.items ?? []).forEach((it, i) => {
+        if (it.value && typeof it.value === 'object') stack.push({ n: it.value, depth: d, parent: at, key: isMap ? keyName(it.key) : i });
+        if (it.key && typeof it.key === 'object') stack.push({ n: it.key, depth: d, parent: at, key: isMap ? keyName(it.key) : i });
+      });
+    }
+  }
+}
+
+const tooDeep = (m: string) => (/Maximum call stack size exceeded/.test(m) ? `nested too deeply to read; at most ${documentDepthMax} maps and lists deep` : m);
+
+export function parseYaml(text: string, file: string): unknown {
+  // The CST is made once: measured for depth, then composed into the document (parseDocument
+  // would parse the text a second time: half of a large file's load time).
+  const tokens = Array.from(new Parser().parse(text));
+  checkYamlDepth(tokens, text, file);
+  let doc: Document.Parsed | undefined;
+  try {
+    for (const d of new Composer({ strict: true, uniqueKeys: true }).compose(tokens, true, text.length)) {
+      if (doc) { doc.errors.push(new YAMLParseError(d.range.slice(0, 2) as [number, number], 'MULTIPLE_DOCS', 'Source contains multiple documents; a scenario is one')); break; }
+      doc = d;
+    }
+  } catch (e) {
+    throw new ScenarioError(file, '', `invalid YAML: ${tooDeep((e as Error).message)}`);
+  }
+  if (!doc) return null; // compose always makes one document (forceDoc), empty for an empty text
+  const err = doc.errors[0];
+  if (err) throw new ScenarioError(file, '', `invalid YAML at ${lineColumn(text, err.pos[0])}: ${tooDeep(err.message)}`);
+  // A tag the parser does not know (`!fred 1`) would be silently read as its plain value.
+  const warning = doc.warnings[0];
+  if (warning) {
+    const tag = warning.code === 'TAG_RESOLVE_FAILED' ? ' (the tags allowed are those of YAML 1.2 core: !!str, !!int, !!float, !!bool, !!null, !!map, !!seq)' : '';
+    throw new ScenarioError(file, '', `invalid YAML at ${lineColumn(text, warning.pos[0])}: ${warning.message}${tag}`);
+  }
+  try {
+    return doc.toJS({ maxAliasCount: 100 }); // throws on alias abuse
+  } catch (e) {
+    throw new ScenarioError(file, '', `invalid YAML: ${tooDeep((e as Error).message)}`);
+  }
+}
+
+const shortPath = (path: readonly PathPart[]) => (path.length <= 12 ? formatPath(path) : `${formatPath(path.slice(0, 8))}...`);
+
+/**
+ * Bounds on the plain data before the schema sees it: nesting, node count, list length, keys per
+ * map, string length; plain values only (no binary or other tagged types); no `__proto__` key.
+ * Walked without recursion, so a document nested 100,000 deep is refused here, with its path,
+ * rather than overflowing a stack later (zod's, or the encoder that sends a step to an agent).
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function checkDocumentBounds(data: unknown, file: string): void {
+  interface Node { v: unknown; parent: Node | undefined; key: PathPart; depth: number }
+  const pathOf = (n: Node | undefined): PathPart[] => {
+    const out: PathPart[] = [];
+    for (let x = n; x && x.parent; x = x.parent) out.push(x.key);
+    return out.reverse();
+  };
+  const fail = (n: Node | undefined, detail: string): never => { throw new ScenarioError(file, shortPath(pathOf(n)), detail); };
+  const stack: Node[] = [{ v: data, parent: undefined, key: '', depth: 0 }];
+  let nodes = 0;
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (++nodes > documentNodesMax) fail(n, `the document has more than ${documentNodesMax} values (maps, lists and scalars); at most ${documentNodesMax}`);
+    const v = n.v;
+    if (typeof v === 'string') {
+      if (v.length > documentStringLengthMax) fail(n, `a string of ${v.length} characters; at most ${documentStringLengthMax}`);
+      if (LONE_SURROGATE.test(v)) fail(n, 'a string with a lone surrogate (an escape such as \\ud800 with no pair), which is not text and has no UTF-8 encoding');
+      continue;
+    }
+    if (v === null || typeof v === 'number' || typeof v === 'boolean') continue;
+    const container = Array.isArray(v) || (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype);
+    if (!container) fail(n, `a value of type ${typeof v === 'object' ? (v as object).constructor?.name ?? 'object' : typeof v}; a scenario holds only maps, lists, strings, numbers, true/false and null`);
+    if (n.depth >= documentDepthMax) fail(n, `nested more than ${documentDepthMax} maps and lists deep; at most ${documentDepthMax}`);
+    const children: Node[] = [];
+    if (Array.isArray(v)) {
+      if (v.length > documentListLengthMax) fail(n, `a list of ${v.length} items; at most ${documentListLengthMax}`);
+      for (let i = 0; i < v.length; i++) children.push({ v: v[i], parent: n, key: i, depth: n.depth + 1 });
+    } else {
+      const keys = Object.keys(v as object);
+      if (keys.length > documentMapKeysMax) fail(n, `a map of ${keys.length} keys; at most ${documentMapKeysMax}`);
+      for (const k of keys) {
+        const child: Node = { v: (v as Record<string, unknown>)[k], parent: n, key: k, depth: n.depth + 1 };
+        if (k === '__proto__') fail(child, '"__proto__" is not allowed as a name or a field');
+        if (k.length > documentStringLengthMax) fail(n, `a key of ${k.length} characters; at most ${documentStringLengthMax}`);
+        if (LONE_SURROGATE.test(k)) fail(child, 'a key with a lone surrogate (an escape such as \\ud800 with no pair), which has no UTF-8 encoding');
+        children.push(child);
+      }
+    }
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+  }
+}
+
+/**
+ * Steps in all (shared/limits.ts runStepsMax), counted on the plain data before the schema looks
+ * at each step: a run of more could not be held or bounded, and the count costs nothing.
+ */
+export function checkTotalSteps(data: unknown, file: string): void {
+  const len = (v: unknown) => (Array.isArray(v) ? v.length : 0);
+  if (data === null || typeof data !== 'object') return;
+  const d = data as { processes?: unknown; kernel?: unknown };
+  let total = len(d.kernel);
+  if (d.processes !== null && typeof d.processes === 'object') {
+    for (const p of Object.values(d.processes as Record<string, unknown>)) {
+      if (p !== null && typeof p === 'object') total += len((p as { steps?: unknown }).steps);
+    }
+  }
+  if (total > runStepsMax) {
+    throw new ScenarioError(file, 'processes', `${total} steps in all (processes and kernel together); at most ${runStepsMax} in one scenario`);
+  }
+}
+
