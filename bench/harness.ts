@@ -1,4 +1,4 @@
-// Runs a generated scenario through the real kernel and real agents (as coordinator/run.ts does)
+// Runs a generated scenario through the real kernel and real agents (as harness/run.ts does)
 // but hands the benchmark the kernel itself and a hook on every history event, so that it can
 // time a window of the run (the `at` stamps, microseconds since boot) and count messages.
 
@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kernel, type KernelOptions } from '../coordinator/kernel.js';
 import { runFree, runLockstep } from '../coordinator/scheduler.js';
-import { checkInvariants } from '../coordinator/invariants.js';
-import { FaultPlan } from '../coordinator/faults.js';
+import { checkInvariants } from '../checker/invariants.js';
+import { FaultPlan } from '../harness/faults.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import { parseScenario } from '../shared/scenario.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';

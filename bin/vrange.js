@@ -2,7 +2,7 @@
 // Entry point of the `vrange` command: the compiled coordinator CLI (dist/, built by `npm ci`).
 let cli;
 try {
-  cli = await import('../dist/coordinator/cli.js');
+  cli = await import('../dist/cli/cli.js');
 } catch (e) {
   if (e && e.code === 'ERR_MODULE_NOT_FOUND') {
     process.stderr.write('vrange: the compiled code is missing; run `npm ci` (or `npm run build`) in the vrange folder first\n');

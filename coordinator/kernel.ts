@@ -17,8 +17,8 @@ import { AddressSpace } from './address_space.js';
 import { AgentConn, AgentPool, Proc, withTimeout } from './process_table.js';
 import { Exchange, type PageWhere, type PurgeRecord } from './reclaim.js';
 import { History } from './history.js';
-import { FaultPlan } from './faults.js';
-import { Snapshots } from './snapshot.js';
+import { FaultPlan } from '../harness/faults.js';
+import { Snapshots } from '../report/snapshot.js';
 import { agentStartTimeoutMs } from '../shared/limits.js';
 import { RemoteAgents, type RemoteOptions } from './remote.js';
 import { parseAgentMsg } from '../shared/message_schemas.js';
@@ -47,7 +47,7 @@ export interface KernelOptions {
 export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string }
 /**
  * An expectation that did not hold: the step gave `actual`; or the step never ran (`ran: false`,
- * no `actual`; `why` says how far its process got), see coordinator/report.ts neverRan.
+ * no `actual`; `why` says how far its process got), see report/report.ts neverRan.
  */
 export interface Failure { process: string; index: number; expected: Record<string, unknown>; actual?: StepResult; ran?: false; why?: string }
 

@@ -15,7 +15,7 @@ import type { VmaKind } from '../shared/messages.js';
 import type { ProcessSpec, ProcessState, Share } from '../shared/scenario-types.js';
 import { agentStartTimeoutMs } from '../shared/limits.js';
 import type { KernelSocket } from '../shared/transport.js';
-import { trackChild } from './lifecycle.js';
+import { trackChild } from '../shared/lifecycle.js';
 
 /** The kernel's record of one VMA: what i_mmap and the fault path need. */
 export interface KVma { start: number; pages: number; kind: VmaKind; fileId: number; offset: number; share: Share }

@@ -94,26 +94,6 @@ export function prngChooser(seed: number): Chooser {
 }
 
 /**
- * Follows a list of choices: at the i-th decision it takes the i-th name if that action is
- * enabled, and otherwise (or once the list is used up) the first enabled action. Any list is
- * a valid schedule, so a shrinker may cut it freely; replaying the same list gives the same run.
- */
-export function replayChooser(choices: readonly string[]): Chooser & { followed: number; deviated: number } {
-  let i = 0;
-  const c = {
-    followed: 0, deviated: 0,
-    choose(enabled: string[]): number {
-      const want = choices[i++];
-      const at = want === undefined ? -1 : enabled.indexOf(want);
-      if (at >= 0) { c.followed++; return at; }
-      if (want !== undefined) c.deviated++;
-      return 0;
-    },
-  };
-  return c;
-}
-
-/**
  * The most actions a lockstep run of this scenario can take: two per process step (it is granted
  * once, and an injected fault may first pause it once, or kill the process before it), and two per
  * kernel step (a `reclaim` prepares and commits). The loader keeps the steps within runStepsMax.

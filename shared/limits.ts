@@ -106,3 +106,10 @@ export const documentStringLengthMax = 16_384;
  * frame, flags) and 1,000,000 volatile range pieces (4 numbers each), about 100 MB.
  */
 export const messageBytesMax = 256 * 2 ** 20;
+
+/** Most runs one `explore` makes (`--runs`). */
+export const exploreRunsMax = 100_000;
+/** Default bound on the schedules `explore --all` enumerates (`--max-schedules`). */
+export const schedulesMaxDefault = 100_000;
+/** Hard ceiling for `--max-schedules`. */
+export const schedulesMaxCeiling = 10_000_000;

@@ -7,10 +7,10 @@
 // events) or broke a line's shape; it may answer "valid" only when a narration line was removed.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { checkHistory, parseHistory, HistoryFormatError } from '../coordinator/check.js';
+import { checkHistory, parseHistory, HistoryFormatError } from '../checker/check.js';
 import { loadScenario, parseScenario } from '../shared/scenario.js';
-import { parseFault } from '../coordinator/faults.js';
-import { runScenario } from '../coordinator/run.js';
+import { parseFault } from '../harness/faults.js';
+import { runScenario } from '../harness/run.js';
 import { cli, configFor, limiter, scenarioPath, tempFile } from './helpers.js';
 
 const gate = limiter(2);

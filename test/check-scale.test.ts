@@ -5,11 +5,11 @@
 // holds a few cells and intervals: `held` is the structural measure (per-page records, interval
 // pieces), read deterministically, never a time.
 import test from 'ava';
-import { checkHistory, type CheckName } from '../coordinator/check.js';
-import { explainRun } from '../coordinator/explain.js';
+import { checkHistory, type CheckName } from '../checker/check.js';
+import { explainRun } from '../report/explain.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import { parseScenario } from '../shared/scenario.js';
-import { runScenario } from '../coordinator/run.js';
+import { runScenario } from '../harness/run.js';
 import { configFor } from './helpers.js';
 import type { RunConfig } from '../shared/scenario-types.js';
 type Policy = RunConfig['policy'];

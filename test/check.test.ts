@@ -2,7 +2,7 @@
 // violation of each kind is found and named, with the lines that show it.
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { checkHistory, parseHistory, CHECKS, type CheckName } from '../coordinator/check.js';
+import { checkHistory, parseHistory, CHECKS, type CheckName } from '../checker/check.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import { cli, runFile, scenarioPath, tempFile } from './helpers.js';
 

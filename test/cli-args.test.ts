@@ -4,9 +4,10 @@
 // runs. The bulk goes through the CLI's main() in this process (validation errors come before any
 // agent starts); a sample runs the real bin/vrange.js.
 import test from 'ava';
-import { main, runOptions } from '../coordinator/cli.js';
-import { parseCommandArgs, UsageError } from '../coordinator/args.js';
-import { parseFault } from '../coordinator/faults.js';
+import { main } from '../cli/cli.js';
+import { runOptions } from '../harness/command.js';
+import { parseCommandArgs, UsageError } from '../shared/args.js';
+import { parseFault } from '../harness/faults.js';
 import { loadScenario } from '../shared/scenario.js';
 import { cli, limiter, root, scenarioPath } from './helpers.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

@@ -2,7 +2,7 @@
 // that made each answer. Each compare runs the scenario three times on real agents.
 import test from 'ava';
 import { loadScenario } from '../shared/scenario.js';
-import { compare, type CompareRow } from '../coordinator/compare.js';
+import { compare, type CompareRow } from '../harness/compare.js';
 import { cli, scenarioPath, configFor } from './helpers.js';
 
 function base(name: string, seed = 1) {

@@ -3,7 +3,7 @@
 // second kill). The reference model must say the same, and so must the kernel under the free schedule.
 import test from 'ava';
 import { configFor, limiter, runFile, scenarioPath } from './helpers.js';
-import { runScenario } from '../coordinator/run.js';
+import { runScenario } from '../harness/run.js';
 import { parseScenario } from '../shared/scenario.js';
 import { runModel } from '../model/model.js';
 

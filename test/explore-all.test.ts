@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadScenario, parseScenario } from '../shared/scenario.js';
 import { POLICIES } from '../shared/scenario-types.js';
-import { enumerate, footprintFor, independent, outcomeOf, outcomeSteps, TooManySchedules } from '../coordinator/enumerate.js';
-import { runScenario } from '../coordinator/run.js';
-import { replayChooser } from '../coordinator/scheduler.js';
+import { enumerate, footprintFor, independent, outcomeOf, outcomeSteps, TooManySchedules } from '../harness/enumerate.js';
+import { runScenario } from '../harness/run.js';
+import { replayChooser } from '../harness/replay.js';
 import { cli, configFor, scenarioPath } from './helpers.js';
 
 const races = ['race-purge-vs-nonvolatile', 'race-fork-vs-reclaim', 'race-death-during-reclaim', 'race-two-marks'];

@@ -2,10 +2,10 @@
 // reclaim exchange. Whatever dies, the kernel cleans up and loses nothing.
 import test from 'ava';
 import { loadScenario, parseScenario } from '../shared/scenario.js';
-import { runScenario } from '../coordinator/run.js';
-import { parseFault } from '../coordinator/faults.js';
+import { runScenario } from '../harness/run.js';
+import { parseFault } from '../harness/faults.js';
 import { configFor, limiter, scenarioPath } from './helpers.js';
-import { checkHistory } from '../coordinator/check.js';
+import { checkHistory } from '../checker/check.js';
 
 const gate = limiter(2);
 /** A kill may leave others waiting forever (a deadlock in the scenario): that is the only allowed failure. */

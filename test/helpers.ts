@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { loadScenario, parseScenario, ScenarioError } from '../shared/scenario.js';
 import { scenarioData, schemaErrors } from './schema-check.js';
-import { runScenario, type RunOutcome } from '../coordinator/run.js';
+import { runScenario, type RunOutcome } from '../harness/run.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -11,9 +11,9 @@ import { pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
 import { cli, configFor, scenarioPath, runFile } from './helpers.js';
 import { loadScenario } from '../shared/scenario.js';
-import { runScenario } from '../coordinator/run.js';
+import { runScenario } from '../harness/run.js';
 import { launchChromium, type Browser } from '../scripts/browser.js';
-import { renderHtml } from '../coordinator/html.js';
+import { renderHtml } from '../report/html.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 
 let browser: Browser;

@@ -4,10 +4,10 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { cli, configFor, limiter, runFile, runYaml, scenarioPath, tempFile } from './helpers.js';
-import { checkHistory } from '../coordinator/check.js';
+import { checkHistory } from '../checker/check.js';
 import { parseScenario } from '../shared/scenario.js';
-import { runScenario } from '../coordinator/run.js';
-import { parseFault } from '../coordinator/faults.js';
+import { runScenario } from '../harness/run.js';
+import { parseFault } from '../harness/faults.js';
 import { runModel } from '../model/model.js';
 
 const gate = limiter(2);

@@ -11,9 +11,9 @@ import test from 'ava';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadScenario } from '../shared/scenario.js';
-import { runScenario } from '../coordinator/run.js';
-import { parseFault } from '../coordinator/faults.js';
-import { checkHistory } from '../coordinator/check.js';
+import { runScenario } from '../harness/run.js';
+import { parseFault } from '../harness/faults.js';
+import { checkHistory } from '../checker/check.js';
 import { configFor, limiter, root } from './helpers.js';
 
 const gate = limiter(2);

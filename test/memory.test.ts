@@ -12,14 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kernel } from '../coordinator/kernel.js';
 import { runFree, runLockstep } from '../coordinator/scheduler.js';
-import { checkInvariants } from '../coordinator/invariants.js';
+import { checkInvariants } from '../checker/invariants.js';
 import { FrameTable } from '../coordinator/frames.js';
 import { Mm, Vma } from '../agents/mm.js';
 import { parseScenario } from '../shared/scenario.js';
 import type { Scenario, RunConfig } from '../shared/scenario-types.js';
 import type { HistoryEvent } from '../coordinator/history.js';
-import { pageMapRowPagesMax } from '../coordinator/snapshot.js';
-import { runScenario } from '../coordinator/run.js';
+import { pageMapRowPagesMax } from '../report/snapshot.js';
+import { runScenario } from '../harness/run.js';
 import { queryPagesMax } from '../shared/limits.js';
 
 const MB = 1024 * 1024;

@@ -1,4 +1,4 @@
-// The seeded PRNGs (shared/prng.ts) and the random fault plan (coordinator/faults.ts): over many
+// The seeded PRNGs (shared/prng.ts) and the random fault plan (harness/faults.ts): over many
 // small seeds the draws spread as they should from the first draw on, the fault stream is
 // independent of the schedule's, and `--fault random:kill=R,pause=R` kills and pauses at the rates
 // asked. Seeds are fixed, so each statistic is the same number on every run: the bounds below are
@@ -6,11 +6,11 @@
 // seed sets pass, and a degenerate seeding fails by orders of magnitude).
 import test from 'ava';
 import { Prng, STREAMS, splitmix64, type Stream } from '../shared/prng.js';
-import { FaultPlan, parseFault, type Fault } from '../coordinator/faults.js';
+import { FaultPlan, parseFault, type Fault } from '../harness/faults.js';
 import { prngChooser } from '../coordinator/scheduler.js';
 import { parseScenario } from '../shared/scenario.js';
-import { judge } from '../coordinator/explore.js';
-import { runScenario } from '../coordinator/run.js';
+import { judge } from '../harness/explore.js';
+import { runScenario } from '../harness/run.js';
 import { configFor, limiter } from './helpers.js';
 
 const gate = limiter(2);

@@ -2,8 +2,8 @@
 // are what the real run gives, what the reference model gives for the same schedule, and what any
 // other schedule gives (the quiz orders its phases with signal/wait).
 import test from 'ava';
-import { makeQuiz, answerQuiz, quizConfig } from '../coordinator/quiz.js';
-import { actionsOf } from '../coordinator/run.js';
+import { makeQuiz, answerQuiz, quizConfig } from '../harness/quiz.js';
+import { actionsOf } from '../harness/run.js';
 import { runModel } from '../model/model.js';
 import { loadScenario } from '../shared/scenario.js';
 import { cli, tempFile } from './helpers.js';

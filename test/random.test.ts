@@ -2,10 +2,10 @@
 // the reference model: every step must agree and every invariant hold, under every policy.
 import test from 'ava';
 import { randomScenario } from '../shared/generate.js';
-import { runScenario } from '../coordinator/run.js';
+import { runScenario } from '../harness/run.js';
 import { POLICIES } from '../shared/scenario-types.js';
 import { configFor, limiter } from './helpers.js';
-import { checkHistory } from '../coordinator/check.js';
+import { checkHistory } from '../checker/check.js';
 
 const gate = limiter(2);
 // A fixed range of seeds keeps the suite reproducible; `vrange` prints the seed of any failure.

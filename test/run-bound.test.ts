@@ -6,7 +6,7 @@ import {
   runStepsMax, runTimeoutBaseMs, runTimeoutFor, runTimeoutMaxMs, runTimeoutPerProcessMs, runTimeoutPerStepMs,
 } from '../shared/limits.js';
 import { LIMITS, parseScenario, ScenarioError } from '../shared/scenario.js';
-import { runBoundMs, runScenario, scenarioSize, timeoutText } from '../coordinator/run.js';
+import { runBoundMs, runScenario, scenarioSize, timeoutText } from '../harness/run.js';
 import { cli, configFor, tempFile } from './helpers.js';
 
 test('the bound: a base, plus an allowance per step and per process', (t) => {

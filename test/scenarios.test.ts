@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, runFile, limiter } from './helpers.js';
 import { POLICIES } from '../shared/scenario-types.js';
-import { checkHistory } from '../coordinator/check.js';
+import { checkHistory } from '../checker/check.js';
 
 /** Scenarios that demonstrate a failure on purpose, with the invariants they must break. */
 const failsOnPurpose: Record<string, string[]> = { 'deadlock-demo': ['no-deadlock'] };

@@ -4,8 +4,8 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { parseScenario } from '../shared/scenario.js';
-import { explore } from '../coordinator/explore.js';
-import { replayChooser } from '../coordinator/scheduler.js';
+import { explore } from '../harness/explore.js';
+import { replayChooser } from '../harness/replay.js';
 import { cli, configFor, scenarioPath, tempFile } from './helpers.js';
 import { loadScenario } from '../shared/scenario.js';
 

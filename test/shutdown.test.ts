@@ -9,11 +9,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configFor, root, scenarioPath } from './helpers.js';
-import { installInterruptHandlers, isStaleRunDir, ownerFile, sweepStaleRunDirs } from '../coordinator/lifecycle.js';
-import { exploreAll, formatAll } from '../coordinator/explore_all.js';
+import { installInterruptHandlers, isStaleRunDir, ownerFile, sweepStaleRunDirs } from '../shared/lifecycle.js';
+import { exploreAll, formatAll } from '../harness/explore_all.js';
 import { loadScenario } from '../shared/scenario.js';
 import { processStartTime } from '../shared/procfs.js';
-import { checkHistory } from '../coordinator/check.js';
+import { checkHistory } from '../checker/check.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 
 const bin = join(root, 'bin', 'vrange.js');

@@ -5,7 +5,7 @@
 // then refused as a seed, not "argument is ambiguous"); only an argument that starts with `--`
 // is never taken as a value, so `--trace --json` says that --trace needs a value.
 
-import { didYouMean } from '../shared/suggest.js';
+import { didYouMean } from './suggest.js';
 
 /** A user error in the arguments: exit 2, one line (the CLI adds "see `vrange help CMD`"). */
 export class UsageError extends Error {}

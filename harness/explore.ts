@@ -12,17 +12,19 @@
 // the history checks), unless `--strict` asks for the expectations too.
 
 import { runScenario } from './run.js';
-import { reproduce } from './cli.js';
+import { reproduce } from './command.js';
 import { parseFault, type Fault } from './faults.js';
-import { checkHistory } from './check.js';
+import { checkHistory } from '../checker/check.js';
 import { shrink, type ShrinkResult } from './shrink.js';
-import type { HistoryEvent } from './history.js';
-import type { RunReport } from './report.js';
+import type { HistoryEvent } from '../coordinator/history.js';
+import type { RunReport } from '../report/report.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
-import { replayChooser } from './scheduler.js';
-import { interrupted, type StopSignal } from './lifecycle.js';
+import { replayChooser } from './replay.js';
+import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 
-export const exploreRunsMax = 100_000;
+import { exploreRunsMax } from '../shared/limits.js';
+
+export { exploreRunsMax };
 
 export interface ExploreOptions {
   file: string;
@@ -38,7 +40,7 @@ export interface ExploreOptions {
   /** Shrink the first failing run (default true). */
   shrink?: boolean;
   choices?: string[];
-  /** `--timeout MS`: each run's bound instead of its scenario's (coordinator/run.ts runBoundMs). */
+  /** `--timeout MS`: each run's bound instead of its scenario's (harness/run.ts runBoundMs). */
   timeoutMs?: number;
   progress?: (done: number, total: number) => void;
 }

@@ -17,15 +17,15 @@
 import { randomBytes } from 'node:crypto';
 import { writeOutput } from '../shared/files.js';
 import { join } from 'node:path';
-import { UsageError, parseRun, reproduce, scenariosDir } from './cli.js';
-import { parseCommandArgs } from './args.js';
+import { UsageError, parseRun, reproduce, scenariosDir } from '../harness/command.js';
+import { parseCommandArgs } from '../shared/args.js';
 import { checkOutputDir } from '../shared/files.js';
-import { runScenario } from './run.js';
-import { footer, header } from './report.js';
-import { renderHtml } from './html.js';
+import { runScenario } from '../harness/run.js';
+import { footer, header } from '../report/report.js';
+import { renderHtml } from '../report/html.js';
 import { readKeyPair, readPublicKey, readTrusted, writeKeyPair } from '../shared/keys.js';
 import { agentConnectTimeoutMs, runRemoteAgent } from '../agents/agent.js';
-import type { RemoteOptions } from './remote.js';
+import type { RemoteOptions } from '../harness/run.js';
 import { heartbeatIntervalMs, heartbeatTimeoutMs, remoteAgentWaitMs } from '../shared/limits.js';
 
 export const REMOTE_USAGE = `  vrange kernel --listen tcp://HOST:PORT [--scenario FILE] [--key FILE.key --trust DIR|FILE]

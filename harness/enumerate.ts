@@ -22,13 +22,12 @@
 // disjoint.
 
 import type { KernelStep, ProcessStep, RunConfig, Scenario } from '../shared/scenario-types.js';
-import { expectationFor } from './kernel.js';
+import { expectationFor } from '../coordinator/kernel.js';
 import { modelSession } from '../model/model.js';
 
-/** Default bound on the schedules `--all` enumerates (`--max-schedules`). */
-export const schedulesMaxDefault = 100_000;
-/** Hard ceiling for `--max-schedules`. */
-export const schedulesMaxCeiling = 10_000_000;
+import { schedulesMaxCeiling, schedulesMaxDefault } from '../shared/limits.js';
+
+export { schedulesMaxCeiling, schedulesMaxDefault };
 
 export class TooManySchedules extends Error {
   constructor(readonly bound: number, readonly estimate: number) {

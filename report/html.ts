@@ -5,7 +5,7 @@
 //      down; every kernel<->agent message is an arrow; kills, OOM kills, SIGBUS, injected faults,
 //      cleanups and reclaim decisions are marked;
 //   2. a page map: for each mapping (process + binding) and each file, each page's state after
-//      every step and every cleanup (the `snapshot` events, coordinator/snapshot.ts);
+//      every step and every cleanup (the `snapshot` events, report/snapshot.ts);
 //   3. the step list: each step with its result, and each kernel decision in the words of the
 //      narrated report (report.ts).
 //
@@ -14,9 +14,9 @@
 
 import { isRunList, pageCount, pagesOf } from '../shared/runs.js';
 import type { RunReport } from './report.js';
-import type { HistoryEvent } from './history.js';
+import type { HistoryEvent } from '../coordinator/history.js';
 import { describeResult, describeStep, narrate } from './report.js';
-import { expectationFor, matches } from './kernel.js';
+import { expectationFor, matches } from '../coordinator/kernel.js';
 import type { StepResult } from '../shared/scenario-types.js';
 
 export interface HtmlOptions {

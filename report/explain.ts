@@ -16,8 +16,8 @@
 //     decisions that kept the pages, or by `no-decision` when no reclaim looked at them;
 //   - a kernel `reclaim` is explained by every decision of its exchange, counted by rule.
 
-import type { HistoryEvent } from './history.js';
-import { keysIn } from './pageset.js';
+import type { HistoryEvent } from '../coordinator/history.js';
+import { keysIn } from '../checker/pageset.js';
 import type { ProcessStep, RunConfig, Scenario, Step } from '../shared/scenario-types.js';
 import { PAGE_SIZE } from '../shared/scenario-types.js';
 

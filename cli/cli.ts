@@ -8,30 +8,29 @@
 // Exit codes: 0 every expectation and invariant held; 1 one failed; 2 the file or the arguments
 // are wrong (one line on stderr; nothing was run); 70 a bug in vrange (with the command to show it).
 
-import { readdirSync, realpathSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadScenario, ScenarioError, LIMITS, scenarioWarnings } from '../shared/scenario.js';
-import { checkInputDir, checkOutputPath, InputError, readInputText, writeOutput } from '../shared/files.js';
-import { historyFileBytesMax, runTimeoutMaxMs, scheduleFileBytesMax } from '../shared/limits.js';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { loadScenario, ScenarioError, scenarioWarnings } from '../shared/scenario.js';
+import { checkInputDir, InputError, readInputText, writeOutput } from '../shared/files.js';
+import { historyFileBytesMax } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
 import { terminalLine } from '../shared/printable.js';
-import { oneOfValue, parseCommandArgs, UsageError, wholeValue, type OptionTable } from './args.js';
-import { POLICIES, type RunConfig, type Scenario } from '../shared/scenario-types.js';
-import { runScenario } from './run.js';
-import { replayChooser } from './scheduler.js';
-import { footer, header } from './report.js';
-import { renderHtml } from './html.js';
-import { FaultError, parseFault, type Fault } from './faults.js';
-import { everyKillSpec, explore, exploreRunsMax } from './explore.js';
-import { exploreAll, formatAll, writeWitnessPages } from './explore_all.js';
-import { schedulesMaxCeiling, schedulesMaxDefault, TooManySchedules } from './enumerate.js';
-import { checkHistory, formatCheck, HistoryFormatError, parseHistory } from './check.js';
+import { parseCommandArgs, UsageError } from '../shared/args.js';
+import { runScenario } from '../harness/run.js';
+import { parseRun, reproduce, scenariosDir } from '../harness/command.js';
+import { replayChooser } from '../harness/replay.js';
+import { footer, header } from '../report/report.js';
+import { renderHtml } from '../report/html.js';
+import { FaultError } from '../harness/faults.js';
+import { everyKillSpec, explore } from '../harness/explore.js';
+import { exploreAll, formatAll, writeWitnessPages } from '../harness/explore_all.js';
+import { TooManySchedules } from '../harness/enumerate.js';
+import { checkHistory, formatCheck, HistoryFormatError, parseHistory } from '../checker/check.js';
 import { REMOTE_USAGE, agentCommand, kernelCommand, keygenCommand } from './remote_cli.js';
 import { KeyError } from '../shared/keys.js';
-import { compareCommand } from './compare.js';
-import { quizCommand } from './quiz.js';
-import { installInterruptHandlers, interruptExitCode } from './lifecycle.js';
+import { compareCommand } from '../harness/compare.js';
+import { quizCommand } from '../harness/quiz.js';
+import { installInterruptHandlers, interruptExitCode } from '../shared/lifecycle.js';
 
 export { UsageError };
 
@@ -73,157 +72,6 @@ export function usageOf(command: string): string {
     else blocks.at(-1)?.push(line);
   }
   return ['usage:', ...blocks.filter((b) => b[0] === command).flatMap((b) => b.slice(1))].join('\n');
-}
-
-/** The path with every link resolved, or as given when it does not exist yet. */
-function realOrSelf(p: string): string {
-  try { return realpathSync(p); } catch { return resolve(p); }
-}
-
-const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const scenariosDir = join(packageRoot, 'scenarios');
-
-const seedMax = 2 ** 31 - 1;
-const R = 'run', E = 'explore', C = 'compare';
-
-/** The options of run, explore and compare (and of `vrange kernel`, which parses as run). */
-export const runOptions = {
-  policy: { type: 'string', value: `one of ${POLICIES.join(', ')}`, commands: [R, E] },
-  access: { type: 'string', value: 'sigbus or zero', commands: [R, E, C] },
-  'purge-unit': { type: 'string', value: 'range or page', commands: [R, E, C] },
-  frames: { type: 'string', value: `a whole number from 1 to ${LIMITS.framesMax}`, commands: [R, E, C] },
-  seed: { type: 'string', value: `a whole number from 0 to ${seedMax}`, commands: [R, E, C] },
-  schedule: { type: 'string', value: 'lockstep or free', commands: [R, E, C] },
-  json: { type: 'boolean', commands: [R, E, C] },
-  trace: { type: 'string', value: 'a file to write the history to', commands: [R] },
-  html: { type: 'string', value: 'a file to write the picture to', commands: [R, E] },
-  fault: { type: 'string', multiple: true, value: 'kill:P@N, kill:P@N+, kill:reclaim, pause:P@N:MS or random:kill=R,pause=R', commands: [R, E, C] },
-  'check-model': { type: 'boolean', commands: [R] },
-  choices: { type: 'string', value: 'a comma-separated list of process names, kernel and commit', commands: [R, E] },
-  'schedule-file': { type: 'string', value: 'a file of choices (a JSON list, or one name a line)', commands: [R, E] },
-  'every-kill': { type: 'boolean', commands: [E] },
-  strict: { type: 'boolean', commands: [E] },
-  all: { type: 'boolean', commands: [E] },
-  // Functions: explore.ts and enumerate.ts import this module, so their constants are not set yet here.
-  'max-schedules': { type: 'string', value: () => `a whole number from 1 to ${schedulesMaxCeiling}`, commands: [E] },
-  'no-shrink': { type: 'boolean', commands: [E] },
-  runs: { type: 'string', value: () => `a whole number from 1 to ${exploreRunsMax}`, commands: [E] },
-  'check-determinism': { type: 'boolean', commands: [E] },
-  timeout: { type: 'string', value: () => `a whole number of milliseconds from 1 to ${runTimeoutMaxMs}`, commands: [R, E] },
-} as const satisfies OptionTable;
-
-export interface RunCommand {
-  file: string; scenario: Scenario; config: RunConfig; json: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean;
-  /** `--timeout MS`: each run's wall-clock bound, instead of the one its scenario's size gives (shared/limits.ts runTimeoutFor). */
-  timeoutMs?: number;
-  /** Lockstep choices to replay (`--choices A,B,kernel` or `--schedule-file W`), instead of the seed's. */
-  choices?: string[];
-}
-
-/** Longest choice list a `--choices`/`--schedule-file` may give (a run takes at most runStepsMax actions). */
-export const choicesMax = 100_000;
-
-/** Reads `--choices A,B,commit` or a schedule file: a JSON array of names, or one name per line. */
-export function parseChoices(values: { choices?: string; 'schedule-file'?: string }, scenario: Scenario): string[] | undefined {
-  if (values.choices !== undefined && values['schedule-file'] !== undefined) throw new UsageError('give --choices or --schedule-file, not both');
-  let list: string[] | undefined;
-  let where = '--choices';
-  // `-` is the empty list: always the first enabled action.
-  if (values.choices !== undefined) {
-    const parts = values.choices.split(',').map((x) => x.trim());
-    if (values.choices.trim() === '-') list = [];
-    else {
-      const empty = parts.findIndex((x) => x === '' || x === '-');
-      if (empty >= 0) throw new UsageError(`--choices: choice ${empty + 1} is empty; give names separated by commas (a process, kernel or commit), or - alone for none`);
-      list = parts;
-    }
-  }
-  if (values['schedule-file'] !== undefined) {
-    where = `--schedule-file ${values['schedule-file']}`;
-    const text = readInputText(values['schedule-file'], '--schedule-file', scheduleFileBytesMax);
-    const trimmed = text.trim();
-    if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
-      let doc: unknown;
-      try { doc = JSON.parse(trimmed); } catch (e) { throw new UsageError(`${where}: not JSON: ${(e as Error).message}`); }
-      const arr = Array.isArray(doc) ? doc : (doc as { choices?: unknown }).choices;
-      if (!Array.isArray(arr) || arr.some((x) => typeof x !== 'string')) throw new UsageError(`${where}: expected a JSON array of names, or {"choices": [...]}`);
-      list = arr as string[];
-    } else {
-      list = trimmed.split('\n').map((x) => x.trim()).filter((x) => x !== '' && !x.startsWith('#'));
-    }
-  }
-  if (list === undefined) return undefined;
-  if (list.length > choicesMax) throw new UsageError(`${where}: ${list.length} choices; at most ${choicesMax}`);
-  const allowed = new Set(['kernel', 'commit', ...scenario.processes.map((p) => p.name)]);
-  list.forEach((c, i) => {
-    if (!allowed.has(c)) throw new UsageError(`${where}: choice ${i} is "${c}"; allowed: ${[...allowed].join(', ')}${didYouMean(c, allowed)}`);
-  });
-  return list;
-}
-
-/**
- * Parses `run` (or `explore`, `compare`) arguments and loads the scenario; throws UsageError,
- * InputError or ScenarioError. Every argument is checked, and every output path, before a run.
- */
-export function parseRun(args: string[], command = 'run'): RunCommand & { runs: number; checkDeterminism: boolean; everyKill: boolean; strict: boolean; shrink: boolean; all: boolean; maxSchedules: number } {
-  const { values, positionals } = parseCommandArgs(command, args, runOptions);
-  if (positionals.length !== 1) {
-    throw new UsageError(`${command} takes one scenario FILE, got ${positionals.length}${positionals.length ? ` (${positionals.map((p) => JSON.stringify(p)).join(', ')})` : ''}`);
-  }
-  const file = positionals[0]!;
-  const policy = oneOfValue('policy', values.policy, POLICIES);
-  const access = oneOfValue('access', values.access, ['sigbus', 'zero'] as const);
-  const purgeUnit = oneOfValue('purge-unit', values['purge-unit'], ['range', 'page'] as const);
-  const schedule = oneOfValue('schedule', values.schedule, ['lockstep', 'free'] as const) ?? 'lockstep';
-  const frames = wholeValue('frames', values.frames, 1, LIMITS.framesMax);
-  const seed = wholeValue('seed', values.seed, 0, seedMax) ?? Math.floor(Math.random() * 2 ** 31);
-  const runs = wholeValue('runs', values.runs, 1, exploreRunsMax) ?? 100;
-  const maxSchedules = wholeValue('max-schedules', values['max-schedules'], 1, schedulesMaxCeiling) ?? schedulesMaxDefault;
-  if (values.choices !== undefined && values['schedule-file'] !== undefined) throw new UsageError('give --choices or --schedule-file, not both');
-  if ((values.choices !== undefined || values['schedule-file'] !== undefined) && schedule !== 'lockstep') {
-    throw new UsageError('--choices and --schedule-file replay a lockstep schedule; they do not go with --schedule free');
-  }
-  if (values.all) {
-    const other = ['fault', 'every-kill', 'choices', 'schedule-file', 'runs', 'strict', 'no-shrink', 'check-determinism'].find((k) => values[k as keyof typeof values] !== undefined);
-    if (schedule !== 'lockstep' || other) {
-      throw new UsageError(`--all enumerates lockstep schedules without faults: it does not go with ${other ? `--${other}` : '--schedule free'}`);
-    }
-  } else if (command === 'explore') {
-    const other = ['max-schedules', 'html'].find((k) => values[k as keyof typeof values] !== undefined);
-    if (other) throw new UsageError(`--${other} goes with explore --all`);
-  }
-  if (values.trace !== undefined) checkOutputPath(values.trace, '--trace');
-  if (values.html !== undefined) checkOutputPath(values.html, '--html');
-  // An output never overwrites the scenario, a schedule file, or the other output.
-  const same = (a: string, b: string) => resolve(a) === resolve(b) || (realOrSelf(a) === realOrSelf(b));
-  const inputs: Array<[string, string]> = [['the scenario FILE', file], ...(values['schedule-file'] !== undefined ? [['--schedule-file', values['schedule-file']] as [string, string]] : [])];
-  for (const [flag, out] of [['--trace', values.trace], ['--html', values.html]] as Array<[string, string | undefined]>) {
-    if (out === undefined) continue;
-    for (const [what, input] of inputs) if (same(out, input)) throw new UsageError(`${flag} ${out}: is ${what}; the run would overwrite it: give another file`);
-  }
-  if (values.trace !== undefined && values.html !== undefined && same(values.trace, values.html)) {
-    throw new UsageError(`--trace and --html name the same file (${values.html}): give each its own`);
-  }
-  const scenario = loadScenario(file);
-  const config: RunConfig = {
-    policy: policy ?? scenario.policy ?? 'shared-file',
-    access: access ?? scenario.access ?? 'sigbus',
-    purgeUnit: purgeUnit ?? scenario.purgeUnit ?? 'range',
-    frames: frames ?? scenario.memory.frames,
-    seed, schedule,
-  };
-  const faults = (values.fault ?? []).map((f) => parseFault(f, scenario));
-  const choices = parseChoices(values, scenario);
-  return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults,
-    timeoutMs: wholeValue('timeout', values.timeout, 1, runTimeoutMaxMs),
-    checkModel: values['check-model'] ?? false, runs, checkDeterminism: values['check-determinism'] ?? false, choices,
-    everyKill: values['every-kill'] ?? false, strict: values.strict ?? false, shrink: !(values['no-shrink'] ?? false),
-    all: values.all ?? false, maxSchedules };
-}
-
-export function reproduce(file: string, c: RunConfig, faults: Array<{ spec: string }> = [], choices?: readonly string[]): string {
-  return `vrange run ${file} --seed ${c.seed} --policy ${c.policy} --access ${c.access} --purge-unit ${c.purgeUnit} --frames ${c.frames} --schedule ${c.schedule}`
-    + faults.map((f) => ` --fault ${f.spec}`).join('') + (choices ? ` --choices ${choices.length ? choices.join(',') : '-'}` : '');
 }
 
 async function run(args: string[]): Promise<number> {
@@ -355,14 +203,14 @@ function help(args: string[]): number {
 
 const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
-/** The commands that start agents: SIGINT/SIGTERM stop their runs cleanly (coordinator/lifecycle.ts). */
+/** The commands that start agents: SIGINT/SIGTERM stop their runs cleanly (shared/lifecycle.ts). */
 const interruptible = new Set(['run', 'explore', 'compare', 'quiz', 'kernel']);
 
 export async function main(argv: string[]): Promise<number> {
   if (interruptible.has(argv[0] ?? '')) installInterruptHandlers();
   const code = await dispatch(argv);
   // A command stopped by SIGINT/SIGTERM has written what it could: exit 130/143, and at once (a
-  // fault's pause timer of the stopped run must not keep the process alive; coordinator/lifecycle.ts).
+  // fault's pause timer of the stopped run must not keep the process alive; shared/lifecycle.ts).
   const stopped = interruptExitCode();
   if (stopped === undefined) return code;
   setImmediate(() => process.exit(stopped));

@@ -1,17 +1,17 @@
 // `vrange compare FILE`: the scenario under every policy, same seed, on the real emulator; a table
 // of every step whose result differs, one column per policy, each answer with the rule that made
-// it (coordinator/explain.ts). The thread's argument, as a table.
+// it (report/explain.ts). The thread's argument, as a table.
 //
 // With lockstep, the same seed draws the same choices; once the runs diverge (a process dies in
 // one policy and not in another) the enabled actions differ and so may the rest of the schedule.
 // Steps are matched by process and index, not by position in the run.
 
 import { runScenario } from './run.js';
-import { parseRun, UsageError } from './cli.js';
-import { explainRun, shortResult, shortStep, type Explanation } from './explain.js';
+import { parseRun, UsageError } from './command.js';
+import { explainRun, shortResult, shortStep, type Explanation } from '../report/explain.js';
 import { POLICIES, type PolicyName, type RunConfig, type Scenario, type StepResult } from '../shared/scenario-types.js';
 import type { Fault } from './faults.js';
-import { interrupted, type StopSignal } from './lifecycle.js';
+import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 
 export interface PolicyAnswer { result: StepResult | null; rules: string[]; why: string[] }
 

@@ -1,10 +1,10 @@
 // Reports: the narrated text a student reads line by line as the run goes, and the JSON document
 // of ../shared/spec/scenario-format.md. Both are built from the history's events.
 
-import type { HistoryEvent } from './history.js';
+import type { HistoryEvent } from '../coordinator/history.js';
 import { printable, printableJson } from '../shared/printable.js';
-import { expectationFor, type Kernel, type StepRecord, type Failure } from './kernel.js';
-import type { InvariantResult } from './invariants.js';
+import { expectationFor, type Kernel, type StepRecord, type Failure } from '../coordinator/kernel.js';
+import type { InvariantResult } from '../checker/invariants.js';
 import type { KernelStep, ProcessStep, RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
 import type { MapperVote } from '../shared/policy.js';
 

@@ -17,7 +17,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { killQuietly, pidsWithArg, processStartTime, sameProcessAlive } from '../shared/procfs.js';
+import { killQuietly, pidsWithArg, processStartTime, sameProcessAlive } from './procfs.js';
 
 export type StopSignal = 'SIGINT' | 'SIGTERM';
 const exitCodes: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143 };

@@ -1,7 +1,7 @@
 // `vrange quiz --seed S [--answers]`: a small scenario made from a seed, printed as YAML, with the
 // steps a student must predict marked Q1, Q2, ... (as the OSTEP simulators do: a seed makes the
 // problem, a flag reveals the answer). The answers come from running the scenario on the real
-// emulator, each with the rule that explains it (coordinator/explain.ts).
+// emulator, each with the rule that explains it (report/explain.ts).
 //
 // The whole output is a valid scenario file (questions and answers are YAML comments), so
 // `vrange quiz --seed 7 > q.yaml && vrange run q.yaml` runs it. Each quiz orders its phases with
@@ -12,10 +12,10 @@ import { Prng } from '../shared/prng.js';
 import { parseScenario } from '../shared/scenario.js';
 import { POLICIES, type PolicyName, type RunConfig, type Scenario, type StepResult } from '../shared/scenario-types.js';
 import { runScenario } from './run.js';
-import { explainRun, shortResult, shortStep } from './explain.js';
-import { UsageError } from './cli.js';
-import { parseCommandArgs } from './args.js';
-import type { HistoryEvent } from './history.js';
+import { explainRun, shortResult, shortStep } from '../report/explain.js';
+import { UsageError } from './command.js';
+import { parseCommandArgs } from '../shared/args.js';
+import type { HistoryEvent } from '../coordinator/history.js';
 
 type Step = Record<string, unknown>;
 

@@ -2,18 +2,20 @@
 // the report. Everything the run started is ended before runScenario returns, even on failure.
 
 import { writeOutput } from '../shared/files.js';
-import { Kernel, expectationFor, matches, type Failure } from './kernel.js';
-import { runFree, runLockstep, type Chooser } from './scheduler.js';
-import { checkInvariants } from './invariants.js';
-import { buildReport, narrate, neverRan, stepLine, type RunReport } from './report.js';
-import type { HistoryEvent } from './history.js';
+import { Kernel, expectationFor, matches, type Failure } from '../coordinator/kernel.js';
+import { runFree, runLockstep, type Chooser } from '../coordinator/scheduler.js';
+import { checkInvariants } from '../checker/invariants.js';
+import { buildReport, narrate, neverRan, stepLine, type RunReport } from '../report/report.js';
+import type { HistoryEvent } from '../coordinator/history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import { runTimeoutBaseMs, runTimeoutFor, runTimeoutPerProcessMs, runTimeoutPerStepMs } from '../shared/limits.js';
 import { FaultPlan, type Fault } from './faults.js';
 import { runModel, type Action, type ModelStep } from '../model/model.js';
-import type { InvariantResult } from './invariants.js';
-import type { RemoteOptions } from './remote.js';
-import { createRunDir, interrupted, InterruptedError, removeRunDir, whenInterrupted, type StopSignal } from './lifecycle.js';
+import type { InvariantResult } from '../checker/invariants.js';
+import type { RemoteOptions } from '../coordinator/remote.js';
+
+export type { RemoteOptions };
+import { createRunDir, interrupted, InterruptedError, removeRunDir, whenInterrupted, type StopSignal } from '../shared/lifecycle.js';
 
 export interface RunOptions {
   /** Write the history as JSON lines here. */

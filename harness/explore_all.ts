@@ -4,14 +4,14 @@
 
 import { writeOutput } from '../shared/files.js';
 import { runScenario } from './run.js';
-import { replayChooser } from './scheduler.js';
+import { replayChooser } from './replay.js';
 import { enumerate, outcomeOf, outcomeSteps, type OutcomeClass } from './enumerate.js';
-import { checkHistory } from './check.js';
-import { reproduce } from './cli.js';
-import { renderHtml } from './html.js';
+import { checkHistory } from '../checker/check.js';
+import { reproduce } from './command.js';
+import { renderHtml } from '../report/html.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
-import type { StepRecord } from './kernel.js';
-import { interrupted, type StopSignal } from './lifecycle.js';
+import type { StepRecord } from '../coordinator/kernel.js';
+import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 
 export interface AllClass extends OutcomeClass {
   /** Reduced schedules, run for real, that reached it. */

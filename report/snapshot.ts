@@ -22,9 +22,9 @@
 // page once drawn stays in its row. So a snapshot costs O(touched pages), never O(mapped pages).
 
 import type { MmView } from '../shared/messages.js';
-import type { HistoryEvent } from './history.js';
-import type { Kernel } from './kernel.js';
-import type { Proc } from './process_table.js';
+import type { HistoryEvent } from '../coordinator/history.js';
+import type { Kernel } from '../coordinator/kernel.js';
+import type { Proc } from '../coordinator/process_table.js';
 
 export type PageState = 'a' | 'A' | 'r' | 'R' | 'c' | 'C' | 'p' | 'P' | 'x';
 

@@ -25,7 +25,7 @@
 // (HistoryFormatError: exit 2), so the checks below only ever see typed events.
 
 import { spanOf } from '../shared/spans.js';
-import { eventProblem, type HistoryEvent } from './history.js';
+import { eventProblem, type HistoryEvent } from '../coordinator/history.js';
 import { keysIn, PageSet } from './pageset.js';
 
 export type CheckName = 'well-formed' | 'sigbus-on-purged' | 'read-last-write' | 'purge-was-volatile' | 'purged-backed'

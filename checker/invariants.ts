@@ -2,8 +2,8 @@
 // final state or the run's history, not the code paths that produced them, so a bug in reclaim
 // or cleanup shows up here rather than in a wrong answer nobody notices.
 
-import type { Kernel } from './kernel.js';
-import type { HistoryEvent } from './history.js';
+import type { Kernel } from '../coordinator/kernel.js';
+import type { HistoryEvent } from '../coordinator/history.js';
 import type { MapperVote } from '../shared/policy.js';
 
 export interface InvariantResult { name: string; ok: boolean; detail?: string }

@@ -13,11 +13,11 @@
 // shrinkRunsMax bounds them. The result is printed as a one-line `vrange run ... --choices ...`.
 
 import { runScenario } from './run.js';
-import { replayChooser } from './scheduler.js';
+import { replayChooser } from './replay.js';
 import { parseFault, type Fault } from './faults.js';
 import { judge } from './explore.js';
-import { reproduce } from './cli.js';
-import type { HistoryEvent } from './history.js';
+import { reproduce } from './command.js';
+import type { HistoryEvent } from '../coordinator/history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 
 /** Most real runs one shrink may spend. */
