@@ -14,12 +14,11 @@
 import { runScenario } from './run.js';
 import { reproduce } from './command.js';
 import { parseFault, type Fault } from './faults.js';
-import { checkHistory } from '../checker/check.js';
 import { shrink, type ShrinkResult } from './shrink.js';
 import type { HistoryEvent } from '../coordinator/history.js';
-import type { RunReport } from '../report/report.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import { replayChooser } from './replay.js';
+import { judge } from './judge.js';
 import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 
 import { exploreRunsMax } from '../shared/limits.js';
@@ -58,21 +57,6 @@ export interface ExploreResult {
   /** SIGINT/SIGTERM stopped the exploration: `runs` are the runs that ended before it (the run under way is not counted), of `planned`. */
   interrupted?: StopSignal;
   planned: number;
-}
-
-const kernelInvariant = (name: string, withFaults: boolean, strict: boolean) => !(withFaults && !strict && name === 'no-deadlock');
-
-/** What broke in one run: failed invariants, history check violations, and (when judged) expectations. */
-export function judge(report: RunReport, history: HistoryEvent[], withFaults: boolean, strict: boolean):
-  { broken: string[]; outcome: string; violations: string[] } {
-  const broken = report.invariants.filter((x) => !x.ok && kernelInvariant(x.name, withFaults, strict)).map((x) => x.name);
-  const check = checkHistory(history);
-  for (const v of check.violations) if (!broken.includes(`check:${v.check}`)) broken.push(`check:${v.check}`);
-  if ((strict || !withFaults) && report.failures.length + (strict ? report.notJudged.length : 0) > 0) broken.push('expectation');
-  const outcome = broken.length === 0 ? 'ok'
-    : broken.every((b) => b === 'expectation') ? 'expectation failed'
-    : `broken: ${broken.filter((b) => b !== 'expectation').join(', ')}`;
-  return { broken, outcome, violations: check.violations.map((v) => `${v.check}: ${v.text} (lines ${v.lines.join(', ')})`) };
 }
 
 /** Every kill:P@N and kill:P@N+ of the scenario. */

@@ -15,7 +15,7 @@
 import { runScenario } from './run.js';
 import { replayChooser } from './replay.js';
 import { parseFault, type Fault } from './faults.js';
-import { judge } from './explore.js';
+import { judge } from './judge.js';
 import { reproduce } from './command.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';

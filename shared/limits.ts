@@ -66,6 +66,8 @@ export const rangesPerSetMax = 1_000_000;
 export const queryPagesMax = 65_536;
 /** Byte length of one page value (a write's string). */
 export const valueBytesMax = 4_096;
+/** Names (files, processes, signals, map bindings) in a scenario file and on the wire: characters. */
+export const nameLengthMax = 64;
 /** Events kept in one run's history. */
 export const historyEventsMax = 5_000_000;
 /** Remote agents: the kernel pings each one this often (`--heartbeat-ms`). */
@@ -76,6 +78,19 @@ export const heartbeatTimeoutMs = 600;
 export const remoteAgentWaitMs = 60_000;
 /** `vrange kernel`: after the run, time given to the last `die` messages to reach remote agents before the socket closes. */
 export const remoteGoodbyeMs = 100;
+
+// ---- What a scenario may declare (shared/scenario.ts checks them; its LIMITS names them).
+
+/** Steps of one process in a scenario. */
+export const stepsPerProcessMax = 250_000;
+/** Files a scenario declares. */
+export const filesMax = 4_096;
+/** Physical page frames (`memory.frames`, `--frames`). */
+export const framesMax = 4_000_000;
+/** Pages of one file. */
+export const filePagesMax = 4_000_000;
+/** Pages of one mmap. */
+export const mmapPagesMax = 4_000_000;
 
 // ---- What the CLI reads: refused, unread, past these (shared/files.ts, shared/scenario.ts).
 

@@ -21,13 +21,13 @@
 // messages, valid and forged, from them), so each custom check carries its bounds in `describe`.
 
 import { z } from 'zod';
-import { fdsPerProcessMax, valueBytesMax, vpagesMax } from './limits.js';
+import { fdsPerProcessMax, nameLengthMax, valueBytesMax, vpagesMax } from './limits.js';
 import { isRunList } from './runs.js';
 import { RangeSet } from './rangeset.js';
 import type { AgentMsg } from './messages.js';
 
 /** Names (files, processes, signals, map bindings) are at most this long, as in a scenario file. */
-export const nameLengthMax = 64;
+export { nameLengthMax };
 /** A remote agent's host name (RFC 1035: 255). */
 export const hostLengthMax = 255;
 /** The token a keyless loopback kernel asks for (`vrange kernel` makes 32 hex digits). */

@@ -8,16 +8,22 @@
 import { extname } from 'node:path';
 import { z } from 'zod';
 import { InputError, readInputText } from './files.js';
-import { scenarioFileBytesMax } from './limits.js';
+import {
+  filePagesMax, filesMax, framesMax, mmapPagesMax, nameLengthMax, processesMax, scenarioFileBytesMax, stepsPerProcessMax,
+  valueBytesMax,
+} from './limits.js';
 import { didYouMean } from './suggest.js';
+import { formatPath, ScenarioError, type PathPart } from './scenario_error.js';
 import { checkDocumentBounds, checkJsonDuplicates, checkTotalSteps, parseJson, parseYaml } from './scenario_text.js';
 import {
   type KernelStep, type Mode, type PolicyName, type ProcessSpec, type ProcessStep, type Scenario,
 } from './scenario-types.js';
 
+export { formatPath, ScenarioError, type PathPart };
+
+/** The limits a scenario is checked against, by name (their values: shared/limits.ts). */
 export const LIMITS = {
-  stepsPerProcessMax: 250_000, processesMax: 1024, filesMax: 4096, framesMax: 4_000_000,
-  filePagesMax: 4_000_000, mmapPagesMax: 4_000_000, nameLengthMax: 64, valueBytesMax: 4096,
+  stepsPerProcessMax, processesMax, filesMax, framesMax, filePagesMax, mmapPagesMax, nameLengthMax, valueBytesMax,
 } as const;
 
 export const PROCESS_OPS = [
@@ -25,13 +31,6 @@ export const PROCESS_OPS = [
   'fork', 'exit', 'crash', 'signal', 'wait', 'waitpid',
 ] as const;
 export const KERNEL_OPS = ['signal', 'wait', 'waitpid', 'reclaim', 'kill', 'check'] as const;
-
-export class ScenarioError extends Error {
-  override name = 'ScenarioError';
-  constructor(public file: string, public path: string, public detail: string) {
-    super(path ? `${file}: ${path}: ${detail}` : `${file}: ${detail}`);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Schema. Every leaf carries an errorMap whose message is "what is allowed"; formatIssue() then
@@ -281,12 +280,6 @@ export const scenarioSchema = strictObject('a scenario', {
 
 // ---------------------------------------------------------------------------------------------
 // Turning the first zod issue into a ScenarioError.
-
-export type PathPart = string | number;
-
-export function formatPath(path: readonly PathPart[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
 
 function valueAt(data: unknown, path: readonly PathPart[]): unknown {
   let v = data;

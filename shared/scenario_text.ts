@@ -8,7 +8,7 @@ import { Composer, type Document, Parser, YAMLParseError } from 'yaml';
 import {
   documentDepthMax, documentListLengthMax, documentMapKeysMax, documentNodesMax, documentStringLengthMax, runStepsMax,
 } from './limits.js';
-import { formatPath, ScenarioError, type PathPart } from './scenario.js';
+import { formatPath, ScenarioError, type PathPart } from './scenario_error.js';
 
 
 export function lineColumn(text: string, offset: number): string {

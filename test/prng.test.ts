@@ -9,7 +9,7 @@ import { Prng, STREAMS, splitmix64, type Stream } from '../shared/prng.js';
 import { FaultPlan, parseFault, type Fault } from '../harness/faults.js';
 import { prngChooser } from '../coordinator/scheduler.js';
 import { parseScenario } from '../shared/scenario.js';
-import { judge } from '../harness/explore.js';
+import { judge } from '../harness/judge.js';
 import { runScenario } from '../harness/run.js';
 import { configFor, limiter } from './helpers.js';
 
