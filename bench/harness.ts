@@ -11,6 +11,7 @@ import { checkInvariants } from '../checker/invariants.js';
 import { FaultPlan } from '../harness/faults.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import { parseScenario } from '../shared/scenario.js';
+import { runConfigFor } from '../shared/run_config.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 
 export interface BenchRun { kernel: Kernel; history: HistoryEvent[]; failed: string[]; wallMs: number }
@@ -22,8 +23,7 @@ export function scenarioOf(doc: unknown, name = 'bench.json'): Scenario {
 
 export async function runBench(scenario: Scenario, over: Partial<RunConfig> = {},
   opts: { onEvent?: (e: HistoryEvent, k: Kernel) => void; traceMessages?: boolean; kernel?: Partial<KernelOptions> } = {}): Promise<BenchRun> {
-  const config: RunConfig = { policy: scenario.policy ?? 'shared-file', access: scenario.access ?? 'sigbus',
-    purgeUnit: scenario.purgeUnit ?? 'range', frames: scenario.memory.frames, seed: 1, schedule: 'free', ...over };
+  const config: RunConfig = runConfigFor(scenario, { ...over, schedule: over.schedule ?? 'free' });
   const runDir = mkdtempSync(join(tmpdir(), 'vrange-bench-'));
   let kernel!: Kernel;
   const onEvent = opts.onEvent ? (e: HistoryEvent) => opts.onEvent!(e, kernel) : undefined;

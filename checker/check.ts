@@ -25,6 +25,7 @@
 // (HistoryFormatError: exit 2), so the checks below only ever see typed events.
 
 import { spanOf } from '../shared/spans.js';
+import { RUN_DEFAULTS } from '../shared/run_config.js';
 import { eventProblem, type HistoryEvent } from '../coordinator/history.js';
 import { keysIn, PageSet } from './pageset.js';
 
@@ -245,8 +246,8 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
 
   const boot = events[0];
   if (!boot || boot.kind !== 'boot') flag('well-formed', 'the first event is not `boot`', [boot?.line ?? 0]);
-  const policy = String(boot?.policy ?? 'shared-file');
-  const access = String(boot?.access ?? 'sigbus');
+  const policy = String(boot?.policy ?? RUN_DEFAULTS.policy);
+  const access = String(boot?.access ?? RUN_DEFAULTS.access);
   const files = new Map<string, FState>();
   const fileCells = new SharedCells();
   for (const f of (boot?.files as Array<{ name: string; kind: string }> | undefined) ?? []) {

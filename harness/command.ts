@@ -10,6 +10,7 @@ import { loadScenario, LIMITS } from '../shared/scenario.js';
 import { checkOutputPath, readInputText } from '../shared/files.js';
 import { exploreRunsMax, runTimeoutMaxMs, scheduleFileBytesMax, schedulesMaxCeiling, schedulesMaxDefault } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
+import { runConfigFor } from '../shared/run_config.js';
 import { oneOfValue, parseCommandArgs, UsageError, wholeValue, type OptionTable } from '../shared/args.js';
 import { POLICIES, type RunConfig, type Scenario } from '../shared/scenario-types.js';
 import { parseFault, type Fault } from './faults.js';
@@ -145,13 +146,7 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
     throw new UsageError(`--trace and --html name the same file (${values.html}): give each its own`);
   }
   const scenario = loadScenario(file);
-  const config: RunConfig = {
-    policy: policy ?? scenario.policy ?? 'shared-file',
-    access: access ?? scenario.access ?? 'sigbus',
-    purgeUnit: purgeUnit ?? scenario.purgeUnit ?? 'range',
-    frames: frames ?? scenario.memory.frames,
-    seed, schedule,
-  };
+  const config: RunConfig = runConfigFor(scenario, { policy, access, purgeUnit, frames, seed, schedule });
   const faults = (values.fault ?? []).map((f) => parseFault(f, scenario));
   const choices = parseChoices(values, scenario);
   return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults,

@@ -10,6 +10,7 @@
 
 import { Prng } from '../shared/prng.js';
 import { parseScenario } from '../shared/scenario.js';
+import { runConfigFor } from '../shared/run_config.js';
 import { POLICIES, type PolicyName, type RunConfig, type Scenario, type StepResult } from '../shared/scenario-types.js';
 import { runScenario } from './run.js';
 import { explainRun, shortResult, shortStep } from '../report/explain.js';
@@ -146,8 +147,7 @@ export function makeQuiz(seed: number): Quiz {
 }
 
 export function quizConfig(q: Quiz): RunConfig {
-  const s = q.scenario;
-  return { policy: s.policy ?? 'shared-file', access: s.access ?? 'sigbus', purgeUnit: s.purgeUnit ?? 'range', frames: s.memory.frames, seed: q.seed, schedule: 'lockstep' };
+  return runConfigFor(q.scenario, { seed: q.seed, schedule: 'lockstep' });
 }
 
 /** Runs the quiz on the real emulator; each question's result and the rule behind it. */

@@ -9,18 +9,15 @@ import { tmpdir } from 'node:os';
 import { loadScenario, parseScenario, ScenarioError } from '../shared/scenario.js';
 import { scenarioData, schemaErrors } from './schema-check.js';
 import { runScenario, type RunOutcome } from '../harness/run.js';
+import { runConfigFor } from '../shared/run_config.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const scenarioPath = (name: string) => join(root, 'scenarios', `${name}.yaml`);
 const bin = join(root, 'bin', 'vrange.js');
 
-export function configFor(s: Scenario, over: Partial<RunConfig> = {}): RunConfig {
-  return {
-    policy: s.policy ?? 'shared-file', access: s.access ?? 'sigbus', purgeUnit: s.purgeUnit ?? 'range',
-    frames: s.memory.frames, seed: 1, schedule: 'lockstep', ...over,
-  };
-}
+/** The run configuration of a test run: the scenario's, seed 1, lockstep, unless `over` says otherwise. */
+export const configFor = (s: Scenario, over: Partial<RunConfig> = {}): RunConfig => runConfigFor(s, over);
 
 export async function runFile(path: string, over: Partial<RunConfig> = {}, checkModel = false): Promise<RunOutcome> {
   const s = loadScenario(path);

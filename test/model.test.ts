@@ -5,16 +5,12 @@
 import test from 'ava';
 import { runModel, type Action, type ModelStep } from '../model/model.js';
 import { parseScenario } from '../shared/scenario.js';
+import { runConfigFor } from '../shared/run_config.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 
 const load = (yaml: string): Scenario => parseScenario(yaml, 'inline.yaml');
 
-function config(s: Scenario, over: Partial<RunConfig> = {}): RunConfig {
-  return {
-    policy: s.policy ?? 'shared-file', access: s.access ?? 'sigbus', purgeUnit: s.purgeUnit ?? 'range',
-    frames: s.memory.frames, seed: 1, schedule: 'lockstep', ...over,
-  };
-}
+const config = (s: Scenario, over: Partial<RunConfig> = {}): RunConfig => runConfigFor(s, over);
 
 function schedule(text: string): Action[] {
   return text.split(/\s+/).filter(Boolean).flatMap((token) => {
