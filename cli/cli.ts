@@ -15,6 +15,7 @@ import { checkInputDir, InputError, readInputText, writeOutput } from '../shared
 import { historyFileBytesMax } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
 import { terminalLine } from '../shared/printable.js';
+import { progressBar } from '../shared/progress.js';
 import { parseCommandArgs, UsageError } from '../shared/args.js';
 import { runScenario } from '../harness/run.js';
 import { parseRun, reproduce, scenariosDir } from '../harness/command.js';
@@ -95,12 +96,7 @@ async function exploreCommand(args: string[]): Promise<number> {
   const cmd = parseRun(args, 'explore');
   const tty = process.stderr.isTTY;
   const started = Date.now();
-  const bar = (done: number, total: number) => {
-    const width = 30;
-    const filled = Math.round((done / total) * width);
-    process.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}`);
-    if (done === total) process.stderr.write('\n');
-  };
+  const bar = (done: number, total: number) => { process.stderr.write(progressBar(done, total)); };
   if (cmd.all) {
     (cmd.json ? process.stderr : process.stdout).write(`explore --all ${cmd.file}: policy ${cmd.config.policy}, access ${cmd.config.access}, purge unit ${cmd.config.purgeUnit}, at most ${cmd.maxSchedules} schedules\n`);
     let result;
@@ -124,12 +120,7 @@ async function exploreCommand(args: string[]): Promise<number> {
   const result = await explore({
     file: cmd.file, scenario: cmd.scenario, base: cmd.config, runs: cmd.runs, faultSpecs: cmd.faults.map((f) => f.spec),
     checkDeterminism: cmd.checkDeterminism, everyKill: cmd.everyKill, strict: cmd.strict, shrink: cmd.shrink, choices: cmd.choices, timeoutMs: cmd.timeoutMs,
-    progress: tty ? (done, total) => {
-      const width = 30;
-      const filled = Math.round((done / total) * width);
-      process.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}`);
-      if (done === total) process.stderr.write('\n');
-    } : undefined,
+    progress: tty ? bar : undefined,
   });
   if (cmd.json) {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
