@@ -1,9 +1,15 @@
 // The reclaim exchange on real agents: pages travel as runs, and a kernel that was itself busy
 // past the exchange bound reads the answers waiting in its socket before it judges anyone silent.
 import test from 'ava';
-import { runBench, scenarioOf } from '../bench/harness.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { exchangeTimeoutMs } from '../shared/limits.js';
+import { parseScenario } from '../shared/scenario.js';
+import { runScenario, type RunOptions } from '../harness/run.js';
 import type { HistoryEvent } from '../coordinator/history.js';
+import type { RunConfig } from '../shared/scenario-types.js';
+import { configFor } from './helpers.js';
 
 const pages = 40;
 
@@ -20,34 +26,51 @@ function sharedVolatile(): unknown {
   };
 }
 
+/**
+ * One run of the scenario through the harness, as `vrange run` makes it; the history records every
+ * message (a trace is written), and the run must pass, as the scenario's expectations say.
+ */
+async function run(doc: unknown, over: Partial<RunConfig>, opts: RunOptions = {}): Promise<{ history: HistoryEvent[] }> {
+  const s = parseScenario(JSON.stringify(doc), 'exchange-runs.json');
+  const dir = mkdtempSync(join(tmpdir(), 'vrange-exchange-'));
+  try {
+    const outcome = await runScenario(s, configFor(s, over), { ...opts, trace: join(dir, 'history.jsonl') });
+    if (!outcome.report.ok) throw new Error(`the run failed: ${JSON.stringify(outcome.report.failures.slice(0, 3))} ${JSON.stringify(outcome.report.invariants.filter((i) => !i.ok))}`);
+    return outcome;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const messages = (h: HistoryEvent[], t: string) =>
   h.filter((e) => e.kind === 'message' && (e.msg as { t: string }).t === t).map((e) => ({ agent: e.agent as string, msg: e.msg as Record<string, unknown> }));
 
 test('prepare, prepared and commit name the pages as runs: one entry for a whole range', async (t) => {
   for (const schedule of ['lockstep', 'free'] as const) {
-    const run = await runBench(scenarioOf(sharedVolatile()), { schedule }, { traceMessages: true });
-    const prepares = messages(run.history, 'prepare');
+    const outcome = await run(sharedVolatile(), { schedule });
+    const prepares = messages(outcome.history, 'prepare');
     t.deepEqual(prepares.map((m) => m.agent).sort(), ['C', 'P'], `${schedule}: one prepare per mapper`);
     const vpage0 = (prepares[0]!.msg.runs as number[])[0]!;
     for (const m of prepares) t.deepEqual(m.msg.runs, [vpage0, pages], `${schedule}: ${m.agent} is asked about one run of ${pages} pages`);
-    for (const m of messages(run.history, 'prepared')) {
+    for (const m of messages(outcome.history, 'prepared')) {
       const runs = m.msg.runs as number[];
       t.is(runs.length, 4, `${schedule}: ${m.agent} answers with one [start, count, rangeId, markedAt] entry`);
       t.deepEqual(runs.slice(0, 2), [vpage0, pages]);
     }
-    for (const m of messages(run.history, 'commit')) t.deepEqual(m.msg.runs, [vpage0, pages], `${schedule}: ${m.agent} is told of the purge in one run`);
-    const notify = run.history.filter((e) => e.kind === 'purge-notify');
+    for (const m of messages(outcome.history, 'commit')) t.deepEqual(m.msg.runs, [vpage0, pages], `${schedule}: ${m.agent} is told of the purge in one run`);
+    const notify = outcome.history.filter((e) => e.kind === 'purge-notify');
     t.is(notify.length, 2);
     for (const e of notify) t.is((e.vpages as number[]).length, pages, 'the history still lists every purged page');
-    t.is(run.history.filter((e) => e.kind === 'decision' && e.purge === true).length, pages);
+    t.is(outcome.history.filter((e) => e.kind === 'decision' && e.purge === true).length, pages);
   }
 });
 
 test('a kernel busy past the exchange bound still reads the answers that arrived meanwhile', async (t) => {
   let blockedMs = 0;
-  const run = await runBench(scenarioOf(sharedVolatile()), { schedule: 'free' }, {
-    onEvent: (e) => {
-      if (e.kind !== 'reclaim-prepare') return;
+  const outcome = await run(sharedVolatile(), { schedule: 'free' }, {
+    // The narration's line for a `reclaim-prepare` event, told as the kernel records it.
+    narrate: (line) => {
+      if (!/^reclaim\s+exchange \d+ prepare /.test(line)) return;
       // Once the prepares are out and the kernel waits for the answers, hold its event loop (as
       // a large exchange's own work would) well past the bound while the agents answer into the
       // socket.
@@ -59,7 +82,7 @@ test('a kernel busy past the exchange bound still reads the answers that arrived
     },
   });
   t.true(blockedMs > exchangeTimeoutMs);
-  t.is(run.history.filter((e) => e.kind === 'no-answer').length, 0, 'nobody was judged silent');
-  const commit = run.history.find((e) => e.kind === 'reclaim-commit')!;
+  t.is(outcome.history.filter((e) => e.kind === 'no-answer').length, 0, 'nobody was judged silent');
+  const commit = outcome.history.find((e) => e.kind === 'reclaim-commit')!;
   t.is(commit.freed, pages, 'every page was purged: both answers counted');
 });
