@@ -2,7 +2,7 @@
 // `npm start` prints what the README's sample shows, and the guide describes the product as it is.
 
 import test from 'ava';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
 import { root } from './helpers.js';
@@ -36,4 +36,43 @@ test('the guide describes what exists, not what is being added', (t) => {
     const text = readFileSync(join(dir, f), 'utf8');
     t.false(/being added|is adding|will be added/i.test(text), `docs/guide/${f}`);
   }
+});
+
+/** README.md, every folder's README.md and docs/ (the guide too): the pages that name source files. */
+function documentPages(): Array<{ name: string; text: string }> {
+  const pages = [{ name: 'README.md', text: read('README.md') }];
+  for (const d of readdirSync(root, { withFileTypes: true })) {
+    if (d.isDirectory() && !['node_modules', 'dist', '.git'].includes(d.name) && existsSync(join(root, d.name, 'README.md'))) {
+      pages.push({ name: `${d.name}/README.md`, text: read(`${d.name}/README.md`) });
+    }
+  }
+  const walk = (dir: string): void => {
+    for (const d of readdirSync(join(root, dir), { withFileTypes: true })) {
+      if (d.isDirectory()) walk(`${dir}/${d.name}`);
+      else if (d.name.endsWith('.md') && `${dir}/${d.name}` !== 'docs/README.md') pages.push({ name: `${dir}/${d.name}`, text: read(`${dir}/${d.name}`) });
+    }
+  };
+  walk('docs');
+  return pages;
+}
+
+test('every source file the documents name exists, and so does each function they name in it', (t) => {
+  const missing: string[] = [];
+  const folders = 'coordinator|agents|shared|model|harness|checker|report|cli|test|bench|scripts|bin|schema|scenarios';
+  for (const { name, text } of documentPages()) {
+    // A path as the documents write it (`dist/...` is the compiled output; NAME is a placeholder).
+    for (const m of text.matchAll(new RegExp(`(?<![\\w./-])(?:${folders})/[\\w.-]+\\.(?:ts|js|json|yaml|sh)\\b`, 'g'))) {
+      if (!/NAME/.test(m[0]) && !existsSync(join(root, m[0]))) missing.push(`${name}: ${m[0]} does not exist`);
+    }
+    // `path.ts` `name`, `other`: each name must still be defined (or used) in that file.
+    for (const m of text.matchAll(/`((?:[\w-]+\/)+[\w.-]+\.ts)` ((?:`[A-Za-z_$][\w$.]*(?:\(\))?`(?:, )?)+)/g)) {
+      const file = m[1]!;
+      if (!existsSync(join(root, file))) { missing.push(`${name}: ${file} does not exist`); continue; }
+      const source = read(file);
+      for (const sym of [...m[2]!.matchAll(/`([^`]+)`/g)].map((x) => x[1]!.replace(/\(\)$/, ''))) {
+        for (const part of sym.split('.')) if (!new RegExp(`\\b${part.replace(/\$/g, '\\$')}\\b`).test(source)) missing.push(`${name}: ${file} has no ${sym}`);
+      }
+    }
+  }
+  t.deepEqual(missing, [], 'update the document (or the file): it names a file or a function that moved');
 });
