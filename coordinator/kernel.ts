@@ -17,8 +17,7 @@ import { AddressSpace } from './address_space.js';
 import { AgentConn, AgentPool, Proc, withTimeout } from './process_table.js';
 import { Exchange, type PageWhere, type PurgeRecord } from './reclaim.js';
 import { History } from './history.js';
-import { FaultPlan } from '../harness/faults.js';
-import { Snapshots } from '../report/snapshot.js';
+import { noFaults, type FaultHooks, type KernelHooks, type KernelObserver, type ObservedState } from './hooks.js';
 import { agentStartTimeoutMs } from '../shared/limits.js';
 import { RemoteAgents, type RemoteOptions } from './remote.js';
 import { parseAgentMsg } from '../shared/message_schemas.js';
@@ -35,9 +34,8 @@ export interface KernelOptions {
   traceMessages: boolean;
   /** Called with each history event as it happens (the narrated report listens here). */
   onEvent?: (e: import('./history.js').HistoryEvent) => void;
-  faults?: FaultPlan;
-  /** Record a page-map `snapshot` after every step and cleanup (for `--html`); agents send mm views. */
-  snapshots?: boolean;
+  /** Fault hooks, observers (expectations, snapshots) and the `check` comparison: the harness's side (coordinator/hooks.ts). */
+  hooks?: KernelHooks;
   /** Agents kept started ahead of forks; default: the forks still possible, at most agentPoolMax. 0: none (bench). */
   poolSize?: number;
   /** Agents on other machines (`vrange kernel --listen`); see coordinator/remote.ts. */
@@ -45,11 +43,6 @@ export interface KernelOptions {
 }
 
 export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string }
-/**
- * An expectation that did not hold: the step gave `actual`; or the step never ran (`ran: false`,
- * no `actual`; `why` says how far its process got), see report/report.ts neverRan.
- */
-export interface Failure { process: string; index: number; expected: Record<string, unknown>; actual?: StepResult; ran?: false; why?: string }
 
 type Waiter = { proc: Proc; resolve: () => void };
 /** Bad messages of one process logged one by one per batch; the rest are counted in one more event. */
@@ -71,12 +64,13 @@ export class Kernel {
   /** Each process's `fork` steps as [index, child], for the warm pool's count of forks still possible. */
   private readonly forkSteps = new Map<Proc, Array<[number, string]>>();
   readonly history: History;
-  readonly faults: FaultPlan;
-  readonly snapshots: Snapshots | undefined;
+  readonly faults: FaultHooks;
+  /** Every fault injected, in order (each also a `fault` event). */
+  readonly faultsInjected: Array<{ fault: string; process: string; step: number; action: string }> = [];
+  private readonly observers: KernelObserver[];
   readonly heldFrames = new Map<number, number>();
   readonly exchanges = new Map<number, Exchange>();
   readonly steps: StepRecord[] = [];
-  readonly failures: Failure[] = [];
   readonly violations: Array<{ name: string; text: string }> = [];
   purgedPages = 0;
   /** Messages sent to and received from agents (the benchmarks count an exchange's cost with them). */
@@ -118,9 +112,9 @@ export class Kernel {
     this.scenario = opts.scenario;
     this.frames = new FrameTable(opts.config.frames);
     this.rmap = new Rmap(this.frames);
-    this.snapshots = opts.snapshots ? new Snapshots(this) : undefined;
-    this.history = new History(opts.traceMessages, (e) => { opts.onEvent?.(e); this.snapshots?.observe(e); });
-    this.faults = opts.faults ?? new FaultPlan([], opts.config.seed);
+    this.observers = [...(opts.hooks?.observers ?? [])];
+    this.history = new History(opts.traceMessages, (e) => { opts.onEvent?.(e); for (const o of this.observers) o.event?.(e); });
+    this.faults = opts.hooks?.faults ?? noFaults;
     this.entryView = {
       schedule: opts.config.schedule,
       processNamed: (name) => this.procByName.get(name),
@@ -156,6 +150,16 @@ export class Kernel {
         },
       });
     }
+  }
+
+  /** Adds an observer (before start: it sees the whole history). */
+  addObserver(o: KernelObserver): void { this.observers.push(o); }
+
+  /** Agents send their mm views only when some observer reads them. */
+  private get wantsMmViews(): boolean { return this.observers.some((o) => o.mmView); }
+
+  private mmView(proc: Proc, view: import('../shared/messages.js').MmView): void {
+    for (const o of this.observers) o.mmView?.(proc, view);
   }
 
   /** Every process runs on a remote agent: no local child is spawned. */
@@ -241,7 +245,7 @@ export class Kernel {
     const id = this.nextInitId++;
     const ready = new Promise<void>((resolve) => this.readyWaiters.set(id, resolve));
     this.sendTo(proc, { t: 'init', id, pid: proc.pid, name: proc.name, steps: proc.spec.steps, sigbus: proc.spec.sigbus,
-      config: this.config, mm, ...(this.snapshots ? { snapshots: true } : {}) });
+      config: this.config, mm, ...(this.wantsMmViews ? { snapshots: true } : {}) });
     await withTimeout(ready, agentStartTimeoutMs, `agent for ${proc.name} did not become ready`);
     this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child?.pid ?? conn.osPid,
       ...(conn.remote ? { host: conn.host, agent: printable(conn.routingId) } : {}) });
@@ -379,7 +383,7 @@ export class Kernel {
   private onMessage(proc: Proc, msg: AgentMsg): void {
     switch (msg.t) {
       case 'ready':
-        if (msg.mm) this.snapshots?.setView(proc, msg.mm);
+        if (msg.mm) this.mmView(proc, msg.mm);
         this.readyWaiters.get(msg.re)?.();
         this.readyWaiters.delete(msg.re);
         return;
@@ -433,7 +437,7 @@ export class Kernel {
     proc.inFlight = proc.nextStep;
     this.busyWith(proc.stepKey);
     this.history.invoke(proc.name, proc.inFlight, proc.spec.steps[proc.inFlight]);
-    proc.killOnFirst = this.faults.killDuring(proc.name, proc.inFlight);
+    proc.killOnFirst = this.faults.atFirstMessage(proc.name, proc.inFlight);
     this.sendTo(proc, { t: 'grant', index: proc.inFlight, now: this.clock });
   }
 
@@ -464,7 +468,7 @@ export class Kernel {
     const step = proc.spec.steps[index];
     if (!step) throw new Error(`kernel invariant: ${proc.name} sent ${msg.t} after its last step`);
     proc.inFlight = index;
-    if (!this.faults.empty) proc.killOnFirst = this.faults.killDuring(proc.name, index);
+    proc.killOnFirst = this.faults.atFirstMessage(proc.name, index);
     this.history.invoke(proc.name, index, step);
   }
 
@@ -474,7 +478,7 @@ export class Kernel {
     proc.inFlight = -1;
     proc.blockedOn = -1;
     proc.nextStep = msg.index + 1;
-    if (msg.mm) this.snapshots?.setView(proc, msg.mm);
+    if (msg.mm) this.mmView(proc, msg.mm);
     this.recordStep(proc.name, msg.index, step, msg.result, msg.detail);
     const last = proc.nextStep >= proc.spec.steps.length;
     const fatal = msg.detail?.fatal;
@@ -491,12 +495,8 @@ export class Kernel {
     this.steps.push(rec);
     const type = cutOff ? 'info' : result.ok ? 'ok' : 'fail';
     this.history.complete(process, index, step.op, type, result, detail, step.label);
-    // A `check` is an assertion: without an `expect` of its own it is expected to hold.
-    const expected = expectationFor(step, this.config.policy) ?? (step.op === 'check' ? { ok: true } : undefined);
-    if (expected && !matches(expected, result)) {
-      this.failures.push({ process, index, expected, actual: result });
-      this.history.add('expectation-failed', { process, index, expected, actual: result });
-    }
+    // The judges (checker/expectations.ts) add their events right after the `complete`.
+    for (const o of this.observers) o.stepCompleted?.({ process, index, step, result, cutOff }, this.history);
     this.onProgress();
   }
 
@@ -510,7 +510,7 @@ export class Kernel {
   /** `as`: the fault as a fixed spec (a random draw becomes `kill:P@N`), so a shrinker can replay it alone. */
   fault(spec: string, proc: Proc, action: string, as: string): void {
     const step = proc.inFlight >= 0 ? proc.inFlight : proc.nextStep;
-    this.faults.injected.push({ fault: spec, process: proc.name, step, action });
+    this.faultsInjected.push({ fault: spec, process: proc.name, step, action });
     this.history.add('fault', { fault: spec, process: proc.name, pid: proc.pid, step, as, action });
   }
 
@@ -1259,23 +1259,19 @@ export class Kernel {
 
   // ---------------------------------------------------------------- kernel steps and checks
 
+  /** A kernel `check` step: the observed state, compared by the harness's `check` hook. */
   checkStep(step: Extract<KernelStep, { op: 'check' }>): StepResult {
-    const mismatches: Array<{ field: string; expected: unknown; actual: unknown }> = [];
-    const cmp = (field: string, expected: unknown, actual: unknown) => {
-      if (expected !== undefined && JSON.stringify(expected) !== JSON.stringify(actual)) mismatches.push({ field, expected, actual });
-    };
-    cmp('framesUsed', step.framesUsed, this.frames.used);
-    cmp('framesFree', step.framesFree, this.frames.free);
-    for (const [name, state] of Object.entries(step.processes ?? {})) {
-      cmp(`processes.${name}`, state, this.procs.find((p) => p.name === name)?.state);
-    }
-    for (const [name, want] of Object.entries(step.files ?? {})) {
-      const s = this.fileSummary(this.files.find((f) => f.name === name && f.kind !== 'shmem')!);
-      cmp(`files.${name}.open`, want.open, s.open);
-      cmp(`files.${name}.mapped`, want.mapped, s.mapped);
-      cmp(`files.${name}.volatile`, want.volatile, s.volatile);
-    }
-    return mismatches.length === 0 ? { ok: true } : { ok: false, mismatches };
+    if (!this.opts.hooks?.check) throw new Error('kernel invariant: a check step ran with no check hook installed (KernelOptions.hooks.check)');
+    return this.opts.hooks.check(step, this.observedState());
+  }
+
+  /** What a `check` step compares: frames, every process's state, every file's open, mapped and volatile. */
+  observedState(): ObservedState {
+    const processes: ObservedState['processes'] = {};
+    for (const p of this.procs) processes[p.name] = p.state;
+    const files: ObservedState['files'] = {};
+    for (const f of this.files) if (f.kind !== 'shmem') { const { name: _, ...s } = this.fileSummary(f); files[f.name] = s; }
+    return { framesUsed: this.frames.used, framesFree: this.frames.free, processes, files };
   }
 
   fileSummary(file: AddressSpace): { name: string; open: number; mapped: number; volatile: Array<[number, number]> } {
@@ -1283,28 +1279,4 @@ export class Kernel {
     for (const p of this.procs) for (const v of p.vmas) if (v.fileId === file.id) mapped++;
     return { name: file.name, open: file.openCount, mapped, volatile: file.ranges.coalesced() };
   }
-}
-
-
-// ---------------------------------------------------------------- expectations
-
-export function expectationFor(step: { expect?: import('../shared/scenario-types.js').Expectation }, policy: string): Record<string, unknown> | undefined {
-  if (!step.expect) return undefined;
-  const { byPolicy, ...base } = step.expect;
-  const extra = byPolicy ? ((byPolicy as Record<string, Record<string, unknown>>)[policy] ?? byPolicy.default ?? {}) : {};
-  return { ...base, ...extra };
-}
-
-export function matches(expected: Record<string, unknown>, actual: Record<string, unknown>): boolean {
-  return Object.entries(expected).every(([k, v]) => deepEqual(v, actual[k]));
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }

@@ -116,14 +116,15 @@ export class Exchange {
     await this.injectKill();
   }
 
-  /** `kill:reclaim`: SIGKILL one mapper between the prepare and the commit. */
+  /** The fault hook between the prepare and the commit (`kill:reclaim`): SIGKILL the victim it names. */
   private async injectKill(): Promise<void> {
     const live = [...this.participants.values()].filter((p) => p.proc.live).sort((a, b) => a.proc.pid - b.proc.pid);
     if (live.length === 0) return;
-    const spec = this.k.faults.killInExchange();
-    if (!spec) return;
-    const victim = live[0]!.proc;
-    this.k.fault(spec, victim, `SIGKILL between the prepare and the commit of exchange ${this.xid}`, 'kill:reclaim');
+    const f = this.k.faults.betweenPrepareAndCommit(this.xid, live.map((p) => p.proc.name));
+    if (!f) return;
+    const victim = live.find((p) => p.proc.name === f.victim)?.proc;
+    if (!victim) throw new Error(`kernel invariant: the fault hook named ${f.victim}, no live participant of exchange ${this.xid}`);
+    this.k.fault(f.spec, victim, `SIGKILL between the prepare and the commit of exchange ${this.xid}`, 'kill:reclaim');
     await this.k.killProc(victim);
   }
 

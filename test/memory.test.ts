@@ -18,7 +18,8 @@ import { Mm, Vma } from '../agents/mm.js';
 import { parseScenario } from '../shared/scenario.js';
 import type { Scenario, RunConfig } from '../shared/scenario-types.js';
 import type { HistoryEvent } from '../coordinator/history.js';
-import { pageMapRowPagesMax } from '../report/snapshot.js';
+import { pageMapRowPagesMax, Snapshots } from '../report/snapshot.js';
+import { Expectations } from '../checker/expectations.js';
 import { runScenario } from '../harness/run.js';
 import { queryPagesMax } from '../shared/limits.js';
 
@@ -67,7 +68,9 @@ async function run(yaml: string, over: Partial<RunConfig> = {}, opts: { traceMes
   const scenario = parseScenario(yaml, 'memory.yaml');
   const config = configOf(scenario, over);
   const runDir = mkdtempSync(join(tmpdir(), 'vrange-memory-'));
-  const kernel = new Kernel({ scenario, config, runDir, traceMessages: opts.traceMessages ?? false, snapshots: opts.snapshots });
+  const judge = new Expectations(config.policy);
+  const kernel = new Kernel({ scenario, config, runDir, traceMessages: opts.traceMessages ?? false, hooks: judge.hooks });
+  if (opts.snapshots) kernel.addObserver(new Snapshots(kernel));
   const base = process.memoryUsage().rss;
   let peak = 0;
   let peakProcs = 0;
@@ -90,7 +93,7 @@ async function run(yaml: string, over: Partial<RunConfig> = {}, opts: { traceMes
   }
   const failed = checkInvariants(kernel).filter((i) => !i.ok).map((i) => `${i.name}: ${i.detail ?? ''}`);
   for (const v of kernel.violations) failed.push(`${v.name}: ${v.text}`);
-  for (const f of kernel.failures) failed.push(`${f.process} #${f.index}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`);
+  for (const f of judge.failures) failed.push(`${f.process} #${f.index}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`);
   return { kernel, history: kernel.history.events, failed, peakMb: peak / MB, peakProcs };
 }
 
