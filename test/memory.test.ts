@@ -11,6 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kernel } from '../coordinator/kernel.js';
+import { sysMmap } from '../coordinator/mmap.js';
 import { runFree, runLockstep } from '../coordinator/scheduler.js';
 import { checkInvariants } from '../checker/invariants.js';
 import { FrameTable } from '../coordinator/frames.js';
@@ -134,7 +135,7 @@ test.serial('a shared anonymous mmap of 100,000,000 pages costs the kernel O(1):
   proc.state = 'running';
   const before = process.memoryUsage().arrayBuffers;
   // What a remote agent's mmap reaches (the message entry is another matter): beyond every limit.
-  const sys = (kernel as unknown as { sysMmap(p: unknown, m: unknown): { fileId?: number; errno?: string } }).sysMmap.bind(kernel);
+  const sys = (p: typeof proc, m: Parameters<typeof sysMmap>[2]) => sysMmap(kernel, p, m) as { fileId?: number; errno?: string };
   const r = sys(proc, { t: 'mmap', id: 1, addr: 1, pages: 100_000_000, fd: -1, offset: 0, share: 'shared' });
   const r2 = sys(proc, { t: 'mmap', id: 2, addr: 100_000_001, pages: 100_000_000, fd: -1, offset: 0, share: 'private' });
   t.is(r2.errno, undefined);
