@@ -6,50 +6,17 @@
 // exit, a crash, a SIGKILL and an OOM kill all arrive the same way and run the same cleanup.
 // An agent on another machine (coordinator/remote.ts) has no child to watch: its death is the
 // kernel's own decision (it told the agent to exit or to kill itself) or a heartbeat gone silent,
-// and it resolves the same `exited` promise, so the same cleanup runs.
+// and it resolves the same `exited` promise, so the same cleanup runs. An agent's life is its
+// `hello` and `exited` promises; the process it runs keeps its own (process_table.ts `state`).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { assign, createActor, setup, type ActorRefFrom } from 'xstate';
 import { agentStartTimeoutMs } from '../shared/limits.js';
 import type { KernelSocket } from '../shared/transport.js';
 import { trackChild } from '../shared/lifecycle.js';
 import type { Proc } from './process_table.js';
 
-// ---- the lifecycle of an agent / emulated process ----
-export const lifecycleMachine = setup({
-  types: {
-    context: {} as { osPid: number; exitCode: number | null; signal: string | null },
-    events: {} as
-      | { type: 'hello'; osPid: number }
-      | { type: 'assigned' }
-      | { type: 'ending' }
-      | { type: 'osExited'; code: number | null; signal: string | null }
-      | { type: 'cleanedUp' },
-  },
-  actions: {
-    recordPid: assign({ osPid: ({ event }) => (event.type === 'hello' ? event.osPid : 0) }),
-    recordExit: assign({
-      exitCode: ({ event }) => (event.type === 'osExited' ? event.code : null),
-      signal: ({ event }) => (event.type === 'osExited' ? event.signal : null),
-    }),
-  },
-}).createMachine({
-  id: 'process',
-  context: { osPid: 0, exitCode: null, signal: null },
-  initial: 'starting',
-  states: {
-    starting: { on: { hello: { target: 'idle', actions: 'recordPid' }, osExited: { target: 'dead', actions: 'recordExit' } } },
-    idle: { on: { assigned: 'running', osExited: { target: 'dead', actions: 'recordExit' } } },
-    running: { on: { ending: 'exiting', osExited: { target: 'dead', actions: 'recordExit' } } },
-    exiting: { on: { osExited: { target: 'dead', actions: 'recordExit' } } },
-    dead: { on: { cleanedUp: 'reaped' } },
-    reaped: { type: 'final' },
-  },
-});
-
 export class AgentConn {
-  readonly actor: ActorRefFrom<typeof lifecycleMachine>;
   proc: Proc | undefined;
   readonly hello: Promise<void>;
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
@@ -63,17 +30,14 @@ export class AgentConn {
 
   /** `child`: a local agent; none: a remote one, reached only through `socket`. */
   constructor(readonly routingId: string, readonly socket: KernelSocket, readonly child?: ChildProcess) {
-    this.actor = createActor(lifecycleMachine, { id: routingId }).start();
     this.hello = new Promise((resolve) => (this.resolveHello = resolve));
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     child?.once('exit', (code, signal) => this.markExited(code, signal));
   }
   get remote(): boolean { return this.child === undefined; }
-  get state(): string { return String(this.actor.getSnapshot().value); }
   onHello(osPid: number, host?: string): void {
     this.osPid = osPid;
     this.host = host;
-    this.actor.send({ type: 'hello', osPid });
     this.resolveHello();
   }
   get alive(): boolean {

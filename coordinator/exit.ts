@@ -28,7 +28,6 @@ export class Exit {
     if (this.k.entry.condemned.has(proc)) how = { signal: 'SIGKILL' }; // its frame held a bad message
     this.k.lockstep.busyWith(`reap:${proc.name}`);
     this.endingProcs.add(proc);
-    proc.agent!.actor.send({ type: 'ending' });
     if ('signal' in how) { proc.agent!.kill(how.signal); return; }
     this.k.history.message('send', proc.name, { t: 'die', code: how.code });
     proc.agent!.exit(how.code);
@@ -57,7 +56,6 @@ export class Exit {
 
   /** The OS says the agent has ended. */
   onOsExit(conn: AgentConn, code: number | null, signal: string | null): void {
-    conn.actor.send({ type: 'osExited', code, signal });
     const proc = conn.proc;
     if (!proc || proc.reaped) return;
     try { this.cleanup(proc, code, signal); } catch (e) { this.k.fail(e as Error); }
@@ -140,10 +138,8 @@ export class Exit {
     return { freed, fds, released };
   }
 
-  /** release_task: the process is reaped; its waiters wake and its busy keys go. */
+  /** release_task: the process is reaped (its state says so, set by `cleanup`); its waiters wake and its busy keys go. */
   private releaseTask(proc: Proc, what: Record<string, unknown>): void {
-    proc.reaped = true;
-    proc.agent?.actor.send({ type: 'cleanedUp' });
     this.k.history.add('cleanup', { process: proc.name, pid: proc.pid, state: proc.state, exitCode: proc.exitCode, signal: proc.signal,
       framesFreed: what.framesFreed, pagesUnmapped: what.pagesUnmapped, vmas: what.vmas, fdsClosed: what.fdsClosed, filesReleased: what.filesReleased,
       ...(what.interrupted !== undefined ? { interrupted: what.interrupted } : {}) });

@@ -224,7 +224,6 @@ export class Kernel {
     proc.agent = conn;
     proc.state = 'running';
     this.byRouting.set(conn.routingId, conn);
-    conn.actor.send({ type: 'assigned' });
     const id = this.nextInitId++;
     const ready = new Promise<void>((resolve) => this.readyWaiters.set(id, resolve));
     this.sendTo(proc, { t: 'init', id, pid: proc.pid, name: proc.name, steps: proc.spec.steps, sigbus: proc.spec.sigbus,

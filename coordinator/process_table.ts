@@ -30,8 +30,6 @@ export class Proc {
   inFlight = -1;
   /** Id of the reclaim exchange the step in flight waits on, or -1. */
   blockedOn = -1;
-  /** The process has run its cleanup and can be waited for. */
-  reaped = false;
   /** A wait/waitpid this process is parked in (free schedule), for deadlock reports. */
   parkedOn: string | undefined;
   /** A `kill:P@N+` fault armed for the step in flight: kill at its first message. */
@@ -47,6 +45,12 @@ export class Proc {
   constructor(readonly spec: ProcessSpec) { this.stepKey = `step:${spec.name}`; }
   get name(): string { return this.spec.name; }
   get live(): boolean { return this.state === 'running'; }
+  /**
+   * The process has run its cleanup and can be waited for. One field holds a process's life
+   * (`state`): the exit cleanup sets `exited` or `killed` and reaps in the same synchronous call
+   * (exit.ts), so a dead process is a reaped one; there is no zombie state in between.
+   */
+  get reaped(): boolean { return this.state === 'exited' || this.state === 'killed'; }
   vmaAt(vpage: number): KVma | undefined {
     return this.vmas.find((v) => vpage >= v.start && vpage < v.start + v.pages);
   }

@@ -26,16 +26,15 @@ import { exchangeLateWakeMs, exchangeTimeoutMs, exchangeWaitMaxMs, runsPerMessag
 import { clipRuns, isRunList, runIndexOf, runsOf, splitRuns } from '../shared/runs.js';
 
 export const exchangeMachine = setup({
-  types: { events: {} as { type: 'answered' } | { type: 'commit' } | { type: 'acked' } | { type: 'abort' } },
+  types: { events: {} as { type: 'answered' } | { type: 'commit' } | { type: 'acked' } },
 }).createMachine({
   id: 'reclaim-exchange',
   initial: 'preparing',
   states: {
-    preparing: { on: { answered: 'prepared', abort: 'aborted' } },
-    prepared: { on: { commit: 'committing', abort: 'aborted' } },
+    preparing: { on: { answered: 'prepared' } },
+    prepared: { on: { commit: 'committing' } },
     committing: { on: { acked: 'done' } },
     done: { type: 'final' },
-    aborted: { type: 'final' },
   },
 });
 
@@ -221,6 +220,9 @@ export class Exchange {
 
   /** Phases 2 and 3: decide unit by unit, free what may go, tell every participant. */
   async commit(): Promise<{ freed: number }> {
+    // An exchange is never abandoned: a dead or silent participant counts as having answered, so a
+    // commit always follows a whole prepare (no abort state).
+    if (this.phase !== 'prepared') throw new Error(`kernel invariant: commit of exchange ${this.xid} in phase ${this.phase}`);
     this.actor.send({ type: 'commit' });
     const purgedFor = new Map<number, number[]>();
     const decided = new Set<number>();
