@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Kernel, type KernelOptions } from '../coordinator/kernel.js';
 import { runFree, runLockstep } from '../coordinator/scheduler.js';
 import { checkInvariants } from '../checker/invariants.js';
-import { FaultPlan } from '../harness/faults.js';
+import { Expectations } from '../checker/expectations.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import { parseScenario } from '../shared/scenario.js';
 import { runConfigFor } from '../shared/run_config.js';
@@ -27,7 +27,8 @@ export async function runBench(scenario: Scenario, over: Partial<RunConfig> = {}
   const runDir = mkdtempSync(join(tmpdir(), 'vrange-bench-'));
   let kernel!: Kernel;
   const onEvent = opts.onEvent ? (e: HistoryEvent) => opts.onEvent!(e, kernel) : undefined;
-  kernel = new Kernel({ scenario, config, runDir, traceMessages: opts.traceMessages ?? false, faults: new FaultPlan([], config.seed), onEvent, ...opts.kernel });
+  const judge = new Expectations(config.policy);
+  kernel = new Kernel({ scenario, config, runDir, traceMessages: opts.traceMessages ?? false, hooks: judge.hooks, onEvent, ...opts.kernel });
   const t0 = Date.now();
   try {
     await kernel.start();
@@ -40,7 +41,7 @@ export async function runBench(scenario: Scenario, over: Partial<RunConfig> = {}
   rmSync(runDir, { recursive: true, force: true });
   const failed = checkInvariants(kernel).filter((i) => !i.ok).map((i) => `${i.name}: ${i.detail ?? ''}`);
   for (const v of kernel.violations) failed.push(`${v.name}: ${v.text}`);
-  for (const f of kernel.failures) failed.push(`${f.process} #${f.index}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`);
+  for (const f of judge.failures) failed.push(`${f.process} #${f.index}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`);
   if (failed.length > 0) throw new Error(`benchmark run of ${scenario.name} failed: ${failed.slice(0, 5).join('; ')}`);
   return { kernel, history: kernel.history.events, failed, wallMs };
 }

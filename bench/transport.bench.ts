@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { AgentSocket, KernelSocket } from '../shared/transport.js';
 import type { KernelMsg, SysCall } from '../shared/messages.js';
 import { emit, nowMs, parseArgs, summarise, type Row } from './lib.js';
-import { agentNodeArgs } from '../coordinator/process_table.js';
+import { agentNodeArgs } from '../coordinator/agent_pool.js';
 
 /** The bench's own control messages, carried by the product's codec. */
 type Control = { t: 'bench-go'; calls: number; window: number } | { t: 'bench-done' };

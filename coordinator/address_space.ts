@@ -1,6 +1,8 @@
 // Files: each one an address_space with its page cache, its own volatile range set (with the
-// pages purged while volatile), its open count and the i_mmap (every mapping over it, touched or
-// not, shared or private; derived from the process table's VMAs so there is one truth).
+// pages purged while volatile), its open count and the i_mmap: every mapping over it (process and
+// VMA), touched or not, shared or private. The i_mmap is an index of the process table's VMAs,
+// kept here and updated wherever a process's VMAs change (mmap, munmap, fork, exit: `reindex`),
+// so that a file-page decision walks the file's own mappers, never every process's VMAs.
 //
 // Final release (no fd open, no mapping) clears the file's volatility: "Volatility is cleared
 // when all fd's to a file are closed" (LSF-MM 2013 plan). An ashmem file is destroyed then: its
@@ -11,6 +13,10 @@ import type { FrameTable } from './frames.js';
 import { RangeSet } from '../shared/rangeset.js';
 import { rangesPerSetMax } from '../shared/limits.js';
 import type { FileKind } from '../shared/scenario-types.js';
+import type { KVma, Proc } from './process_table.js';
+
+/** One mapping of a file page: the process, and the page of its address space it sits at. */
+export interface FileMapper { proc: Proc; vpage: number; share: 'shared' | 'private' }
 
 export type AddressSpaceKind = FileKind | 'shmem';
 
@@ -25,8 +31,38 @@ export class AddressSpace {
   /** The pages purged while the file range covering them was volatile. */
   readonly purged = new Set<number>();
   openCount = 0;
+  /** The i_mmap: each process mapping this file, with its VMAs over it in the order of its VMA list. */
+  private readonly mappings = new Map<Proc, KVma[]>();
+  /** The mapping processes in process-table order (the order votes and notifications go in), built on demand. */
+  private ordered: Proc[] | undefined;
+  /** How many VMAs map this file, all processes together. */
+  private vmaCount = 0;
 
   constructor(readonly id: number, readonly name: string, readonly pages: number, readonly kind: AddressSpaceKind) {}
+
+  /** Sets `proc`'s VMAs over this file (none: it maps it no more). Called by `reindex` only. */
+  setMappings(proc: Proc, vmas: KVma[]): void {
+    this.vmaCount -= this.mappings.get(proc)?.length ?? 0;
+    if (vmas.length === 0) this.mappings.delete(proc); else this.mappings.set(proc, vmas);
+    this.vmaCount += vmas.length;
+    this.ordered = undefined;
+  }
+
+  /** VMAs over this file, every process together (dead ones have none left). */
+  get mappedVmas(): number { return this.vmaCount; }
+
+  /** The mappers of a page of this file, live processes only, in process-table then VMA order. */
+  mappersOf(page: number): FileMapper[] {
+    this.ordered ??= [...this.mappings.keys()].sort((a, b) => a.slot - b.slot);
+    const out: FileMapper[] = [];
+    for (const proc of this.ordered) {
+      if (!proc.live) continue;
+      for (const v of this.mappings.get(proc)!) {
+        if (page >= v.offset && page < v.offset + v.pages) out.push({ proc, vpage: v.start + (page - v.offset), share: v.share });
+      }
+    }
+    return out;
+  }
 
   isVolatile(page: number): boolean { return this.ranges.at(page) !== undefined; }
 
@@ -73,4 +109,9 @@ export class AddressSpace {
     for (const p of [...this.cache.keys()].sort((a, b) => a - b)) if (this.evict(p, frames)) freed++;
     return freed;
   }
+}
+
+/** Brings the i_mmap of the files `fileIds` up to date with `proc.vmas` (after mmap, munmap, fork, exit). */
+export function reindex(files: readonly AddressSpace[], proc: Proc, fileIds: Iterable<number>): void {
+  for (const id of fileIds) files[id]!.setMappings(proc, proc.vmas.filter((v) => v.fileId === id));
 }

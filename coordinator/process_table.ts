@@ -1,116 +1,22 @@
 // The process table: every emulated process (pid, fds, the kernel's copy of its VMAs, its
-// lifecycle) and the agents (real OS child processes) behind them, with a small pool of agents
-// started ahead so that a fork does not wait for Node to start.
+// lifecycle fields), by scenario order, by pid and by name. The agents behind the processes (real
+// OS child processes, or remote ones) are coordinator/agent_pool.ts and coordinator/remote.ts.
 //
-// Death is learnt from the OS (the child's `exit` event), never from the agent's word: a normal
-// exit, a crash, a SIGKILL and an OOM kill all arrive the same way and run the same cleanup.
-// An agent on another machine (coordinator/remote.ts) has no child to watch: its death is the
-// kernel's own decision (it told the agent to exit or to kill itself) or a heartbeat gone silent,
-// and it resolves the same `exited` promise, so the same cleanup runs.
+// A process is `unborn` until a fork (or boot) claims it, `running` while alive, then `exited` or
+// `killed` once the OS has reported its death; `reaped` once the one exit cleanup
+// (coordinator/exit.ts) has run. Everything here runs in the kernel's one event loop.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { assign, createActor, setup, type ActorRefFrom } from 'xstate';
 import type { VmaKind } from '../shared/messages.js';
 import type { ProcessSpec, ProcessState, Share } from '../shared/scenario-types.js';
-import { agentStartTimeoutMs } from '../shared/limits.js';
-import type { KernelSocket } from '../shared/transport.js';
-import { trackChild } from '../shared/lifecycle.js';
+import type { AgentConn } from './agent_pool.js';
 
 /** The kernel's record of one VMA: what i_mmap and the fault path need. */
 export interface KVma { start: number; pages: number; kind: VmaKind; fileId: number; offset: number; share: Share }
 
-// ---- the lifecycle of an agent / emulated process ----
-export const lifecycleMachine = setup({
-  types: {
-    context: {} as { osPid: number; exitCode: number | null; signal: string | null },
-    events: {} as
-      | { type: 'hello'; osPid: number }
-      | { type: 'assigned' }
-      | { type: 'ending' }
-      | { type: 'osExited'; code: number | null; signal: string | null }
-      | { type: 'cleanedUp' },
-  },
-  actions: {
-    recordPid: assign({ osPid: ({ event }) => (event.type === 'hello' ? event.osPid : 0) }),
-    recordExit: assign({
-      exitCode: ({ event }) => (event.type === 'osExited' ? event.code : null),
-      signal: ({ event }) => (event.type === 'osExited' ? event.signal : null),
-    }),
-  },
-}).createMachine({
-  id: 'process',
-  context: { osPid: 0, exitCode: null, signal: null },
-  initial: 'starting',
-  states: {
-    starting: { on: { hello: { target: 'idle', actions: 'recordPid' }, osExited: { target: 'dead', actions: 'recordExit' } } },
-    idle: { on: { assigned: 'running', osExited: { target: 'dead', actions: 'recordExit' } } },
-    running: { on: { ending: 'exiting', osExited: { target: 'dead', actions: 'recordExit' } } },
-    exiting: { on: { osExited: { target: 'dead', actions: 'recordExit' } } },
-    dead: { on: { cleanedUp: 'reaped' } },
-    reaped: { type: 'final' },
-  },
-});
-
-export class AgentConn {
-  readonly actor: ActorRefFrom<typeof lifecycleMachine>;
-  proc: Proc | undefined;
-  readonly hello: Promise<void>;
-  readonly exited: Promise<{ code: number | null; signal: string | null }>;
-  /** The agent's OS pid on its machine, from its hello. */
-  osPid = 0;
-  /** The machine a remote agent runs on, from its hello (undefined: a local child). */
-  host: string | undefined;
-  private resolveHello!: () => void;
-  private resolveExited!: (r: { code: number | null; signal: string | null }) => void;
-  private hasExited = false;
-
-  /** `child`: a local agent; none: a remote one, reached only through `socket`. */
-  constructor(readonly routingId: string, readonly socket: KernelSocket, readonly child?: ChildProcess) {
-    this.actor = createActor(lifecycleMachine, { id: routingId }).start();
-    this.hello = new Promise((resolve) => (this.resolveHello = resolve));
-    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
-    child?.once('exit', (code, signal) => this.markExited(code, signal));
-  }
-  get remote(): boolean { return this.child === undefined; }
-  get state(): string { return String(this.actor.getSnapshot().value); }
-  onHello(osPid: number, host?: string): void {
-    this.osPid = osPid;
-    this.host = host;
-    this.actor.send({ type: 'hello', osPid });
-    this.resolveHello();
-  }
-  get alive(): boolean {
-    if (this.child) return this.child.exitCode === null && this.child.signalCode === null;
-    return !this.hasExited;
-  }
-  /** The end of this agent as the kernel learnt it (the OS exit event, or for a remote agent the kernel's verdict). */
-  markExited(code: number | null, signal: string | null): void {
-    if (this.hasExited) return;
-    this.hasExited = true;
-    this.resolveExited({ code, signal });
-  }
-  /**
-   * Delivers a signal. A local agent gets the real signal and the OS reports its death. A remote
-   * agent cannot be signalled from here: it is told to kill itself with the signal, and since the
-   * kernel will see no exit event, a fatal signal is its death from now on.
-   */
-  kill(signal: NodeJS.Signals): void {
-    if (this.child) { this.child.kill(signal); return; }
-    if (signal === 'SIGSTOP' || signal === 'SIGCONT') throw new Error(`${signal} cannot be sent to a remote agent`);
-    if (this.hasExited) return;
-    this.socket.send(this.routingId, { t: 'die', signal });
-    this.markExited(null, signal);
-  }
-  /** Tells the agent to exit with `code`; a remote agent's exit is taken as done. */
-  exit(code: number): void {
-    this.socket.send(this.routingId, { t: 'die', code });
-    if (this.remote) this.markExited(code, null);
-  }
-}
-
 export class Proc {
   pid = 0;
+  /** Place in the process table (scenario order): the order i_mmap walks and reports go in. */
+  slot = -1;
   state: ProcessState = 'unborn';
   exitCode: number | undefined;
   signal: string | undefined;
@@ -124,8 +30,6 @@ export class Proc {
   inFlight = -1;
   /** Id of the reclaim exchange the step in flight waits on, or -1. */
   blockedOn = -1;
-  /** The process has run its cleanup and can be waited for. */
-  reaped = false;
   /** A wait/waitpid this process is parked in (free schedule), for deadlock reports. */
   parkedOn: string | undefined;
   /** A `kill:P@N+` fault armed for the step in flight: kill at its first message. */
@@ -141,85 +45,71 @@ export class Proc {
   constructor(readonly spec: ProcessSpec) { this.stepKey = `step:${spec.name}`; }
   get name(): string { return this.spec.name; }
   get live(): boolean { return this.state === 'running'; }
+  /**
+   * The process has run its cleanup and can be waited for. One field holds a process's life
+   * (`state`): the exit cleanup sets `exited` or `killed` and reaps in the same synchronous call
+   * (exit.ts), so a dead process is a reaped one; there is no zombie state in between.
+   */
+  get reaped(): boolean { return this.state === 'exited' || this.state === 'killed'; }
   vmaAt(vpage: number): KVma | undefined {
     return this.vmas.find((v) => vpage >= v.start && vpage < v.start + v.pages);
   }
 }
 
-const agentScript = fileURLToPath(new URL('../agents/agent.js', import.meta.url));
-/**
- * Node options for every agent: `VRANGE_AGENT_NODE_ARGS` (space-separated) when set, for
- * profiling (`VRANGE_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`; NODE_OPTIONS refuses
- * --cpu-prof) or to try other V8 flags, else `agentNodeDefaults`.
- */
-export function agentNodeArgs(): string[] {
-  const env = process.env.VRANGE_AGENT_NODE_ARGS;
-  return env === undefined ? [...agentNodeDefaults] : env.split(' ').filter((a) => a !== '');
-}
-export const agentNodeDefaults: readonly string[] = ['--max-opt=1', '--always-sparkplug'];
+/** The processes of a run, in scenario order, with the pid and name indexes and each one's fork steps. */
+export class ProcessTable {
+  readonly all: Proc[] = [];
+  /** pid -> process, for every process given a pid. */
+  private readonly pidIndex = new Map<number, Proc>();
+  /** The same processes by name (a fork looks up without a scan). */
+  private readonly byName = new Map<string, Proc>();
+  /** Each process's `fork` steps as [index, child], for the warm pool's count of forks still possible. */
+  private readonly forkSteps = new Map<Proc, Array<[number, string]>>();
+  private nextPid = 2;
 
-/** Started agents waiting for a process, and every agent ever started (to end them all). */
-export class AgentPool {
-  private idle: AgentConn[] = [];
-  readonly all = new Map<string, AgentConn>();
-  private started = 0;
-  /** Set by killAll: the run is ending, no agent may start any more (a birth still under way fails). */
-  private closed = false;
-
-  constructor(private readonly socket: KernelSocket, private readonly cwd: string,
-              private readonly onExit: (conn: AgentConn, code: number | null, signal: string | null) => void) {}
-
-  spawnOne(): AgentConn {
-    if (this.closed) throw new Error('the kernel is shutting down: no agent starts');
-    const routingId = `agent-${++this.started}`;
-    const child = spawn(process.execPath, [...agentNodeArgs(), agentScript, this.socket.endpoint, routingId], {
-      cwd: this.cwd, stdio: ['pipe', 'inherit', 'inherit'],
-    });
-    child.stdin!.on('error', () => {}); // the agent may be gone before we close its stdin
-    trackChild(child);
-    const conn = new AgentConn(routingId, this.socket, child);
-    this.all.set(routingId, conn);
-    this.idle.push(conn);
-    void conn.exited.then(({ code, signal }) => this.onExit(conn, code, signal));
-    return conn;
+  constructor(specs: readonly ProcessSpec[]) {
+    for (const spec of specs) {
+      const p = new Proc(spec);
+      p.slot = this.all.length;
+      this.all.push(p);
+      this.byName.set(p.name, p);
+      const forks: Array<[number, string]> = [];
+      spec.steps.forEach((st, i) => { if (st.op === 'fork') forks.push([i, st.child]); });
+      if (forks.length > 0) this.forkSteps.set(p, forks);
+    }
   }
 
-  fill(n: number): void { while (this.idle.length < n) this.spawnOne(); }
+  /** The process of that name in the scenario, born or not. */
+  named(name: string): Proc | undefined { return this.byName.get(name); }
 
-  /** An agent that has said hello, leaving the pool topped up. */
-  async take(poolSize: number): Promise<AgentConn> {
-    if (this.idle.length === 0) this.spawnOne();
-    const conn = this.idle.shift()!;
-    this.fill(poolSize);
-    await withTimeout(conn.hello, agentStartTimeoutMs, `agent ${conn.routingId} did not start within ${agentStartTimeoutMs} ms`);
-    return conn;
+  /** A new pid (claimed at once: another fork may start while this one's agent starts). */
+  claimPid(): number { return this.nextPid++; }
+
+  setPid(proc: Proc, pid: number): void {
+    proc.pid = pid;
+    this.pidIndex.set(pid, proc);
   }
 
-  /** Resolves when every agent waiting in the pool has said hello (a warm pool is a started one). */
-  async warm(): Promise<void> {
-    await withTimeout(Promise.all(this.idle.map((c) => c.hello)), agentStartTimeoutMs, `the agent pool did not start within ${agentStartTimeoutMs} ms`);
+  /** The born process with this pid. */
+  byPid(pid: number): Proc | undefined {
+    const p = this.pidIndex.get(pid);
+    return p && p.state !== 'unborn' ? p : undefined;
   }
 
   /**
-   * SIGKILL every agent still alive (a SIGSTOPped one too: SIGKILL ends a stopped process; it gets
-   * a SIGCONT as well, in case) and wait until the OS has reaped them all. No agent starts after.
+   * Unborn `forked` processes (at most `cap` counted) that a `fork` step not yet run names, in a
+   * process that is alive or not yet born. O(fork steps): called at boot and at each birth.
    */
-  async killAll(): Promise<void> {
-    this.closed = true;
-    const waits: Array<Promise<unknown>> = [];
-    for (const conn of this.all.values()) {
-      if (conn.alive) {
-        conn.kill('SIGKILL');
-        if (conn.child) conn.child.kill('SIGCONT');
+  forksPossible(cap: number): number {
+    const children = new Set<string>();
+    for (const [p, forks] of this.forkSteps) {
+      if (p.state !== 'running' && p.state !== 'unborn') continue;
+      for (let k = forks.length - 1; k >= 0 && forks[k]![0] >= p.nextStep; k--) {
+        const child = this.byName.get(forks[k]![1]);
+        if (child?.spec.forked && child.state === 'unborn') children.add(child.name);
+        if (children.size >= cap) return cap;
       }
-      waits.push(conn.exited);
     }
-    await Promise.all(waits);
+    return children.size;
   }
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(what)), ms); });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }

@@ -1,4 +1,6 @@
-// Reclaim: purging volatile pages, through the two-phase exchange of ../shared/spec/design.md.
+// The reclaim exchange: the protocol half of purging volatile pages, the two-phase exchange of
+// ../shared/spec/design.md. The kernel half (candidates, whom to ask, purge units, the policy's
+// decisions and the purge itself) is vmscan.ts, reached only through the ReclaimHost interface.
 //
 // 1. prepare  the kernel asks each process that maps a candidate page (one message per agent per
 //             pass) which of those pages are volatile in its mm; the agent answers and holds them:
@@ -12,30 +14,31 @@
 // Ordering rules: frames held by one open exchange are not candidates of another; a mapper that
 // appeared after the prepare (a fork) or did not answer (dead, paused) counts as not volatile, so
 // its page is kept: the kernel never has to purge. While an exchange is open the kernel may send
-// only `prepare`, `commit` and syscall replies to its participants.
+// only `prepare`, `commit` and syscall replies to its participants. Everything runs in the one
+// event loop; the exchange awaits only its answers, its acks and the fault hook between the two
+// phases, and after each wait counts a participant that died meanwhile as having answered.
 
 import { createActor, setup } from 'xstate';
-import type { Kernel } from './kernel.js';
+import type { KernelMsg } from '../shared/messages.js';
 import type { Proc } from './process_table.js';
-import { decide, type Decision, type MapperVote, type PageFacts, type PageKind } from '../shared/policy.js';
+import type { Decision, MapperVote, PageKind } from '../shared/policy.js';
 import { exchangeLateWakeMs, exchangeTimeoutMs, exchangeWaitMaxMs, runsPerMessageMax } from '../shared/limits.js';
-import { clipRuns, isRunList, pageCount, runIndexOf, runsOf, splitRuns } from '../shared/runs.js';
+import { clipRuns, isRunList, runIndexOf, runsOf, splitRuns } from '../shared/runs.js';
 
 export const exchangeMachine = setup({
-  types: { events: {} as { type: 'answered' } | { type: 'commit' } | { type: 'acked' } | { type: 'abort' } },
+  types: { events: {} as { type: 'answered' } | { type: 'commit' } | { type: 'acked' } },
 }).createMachine({
   id: 'reclaim-exchange',
   initial: 'preparing',
   states: {
-    preparing: { on: { answered: 'prepared', abort: 'aborted' } },
-    prepared: { on: { commit: 'committing', abort: 'aborted' } },
+    preparing: { on: { answered: 'prepared' } },
+    prepared: { on: { commit: 'committing' } },
     committing: { on: { acked: 'done' } },
     done: { type: 'final' },
-    aborted: { type: 'final' },
   },
 });
 
-interface Participant {
+export interface Participant {
   proc: Proc;
   /** The asked vpages as [start, count] runs, ascending. */
   asked: number[];
@@ -70,6 +73,30 @@ export interface PageWhere {
   vpages: Array<[number, number]>;
 }
 
+/** A mapper's vote on one page, from its participant's answers. */
+export type VoteOf = (pid: number, vpage: number) => { answered: boolean; volatile: boolean } | undefined;
+
+/** What the exchange needs of the kernel (vmscan.ts implements it). */
+export interface ReclaimHost {
+  /** The candidate frames (used, held by no open exchange), now held by exchange `xid`. */
+  hold(xid: number): number[];
+  /** The candidates of `xid` still held by it go back. */
+  unhold(xid: number, frames: readonly number[]): void;
+  /** For each process, the vpages of candidate pages whose volatility lives in its mm, ascending. */
+  pagesToAsk(candidates: readonly number[]): Map<number, number[]>;
+  procByPid(pid: number): Proc | undefined;
+  send(proc: Proc, msg: KernelMsg): void;
+  log(kind: string, fields: Record<string, unknown>): void;
+  violation(name: string, text: string): void;
+  /** The fault hook between the phases: may kill one of the live participants (by pid) and wait for its reaping. */
+  betweenPrepareAndCommit(xid: number, live: Proc[]): Promise<void>;
+  /** The purge units, in the order the purge unit asks for, from the file ranges and the participants' answers. */
+  units(xid: number, candidates: readonly number[], participants: Iterable<Participant>): Array<{ name: string; frames: number[] }>;
+  isUsed(frame: number): boolean;
+  /** The policy's decision on one page, carried out (purged or kept) and logged; the mappers to tell. */
+  decide(xid: number, reason: string, frame: number, unit: string, voteOf: VoteOf): { record: PurgeRecord; notify: Array<[number, number]> };
+}
+
 type Deferred = { promise: Promise<void>; resolve: () => void };
 function deferred(): Deferred {
   let resolve!: () => void;
@@ -87,9 +114,8 @@ export class Exchange {
   private answersIn = deferred();
   private acksIn = deferred();
 
-  constructor(readonly xid: number, readonly want: number, readonly reason: string, private readonly k: Kernel) {
-    this.candidates = k.reclaimCandidates();
-    for (const f of this.candidates) k.heldFrames.set(f, xid);
+  constructor(readonly xid: number, readonly want: number, readonly reason: string, private readonly k: ReclaimHost) {
+    this.candidates = k.hold(xid);
   }
 
   get phase(): string { return String(this.actor.getSnapshot().value); }
@@ -101,30 +127,20 @@ export class Exchange {
       const asked = runsOf(vpages);
       const batches = splitRuns(asked, 2, runsPerMessageMax);
       this.participants.set(pid, { proc, asked, askedPages: vpages.length, answers: [], batchesLeft: batches.length, answered: false, acked: false });
-      for (const runs of batches) this.k.sendTo(proc, { t: 'prepare', xid: this.xid, runs });
+      for (const runs of batches) this.k.send(proc, { t: 'prepare', xid: this.xid, runs });
     }
-    this.k.history.add('reclaim-prepare', { xid: this.xid, reason: this.reason, want: this.want,
+    this.k.log('reclaim-prepare', { xid: this.xid, reason: this.reason, want: this.want,
       candidates: this.candidates.length, asked: [...this.participants.values()].map((p) => ({ pid: p.proc.pid, pages: p.askedPages })) });
     this.checkAnswers();
     await this.waitFor(this.answersIn.promise, (p) => !p.answered);
     for (const p of this.participants.values()) {
       if (!p.answered && p.proc.live) {
-        this.k.history.add('no-answer', { xid: this.xid, process: p.proc.name, pages: p.askedPages, timeoutMs: exchangeTimeoutMs });
+        this.k.log('no-answer', { xid: this.xid, process: p.proc.name, pages: p.askedPages, timeoutMs: exchangeTimeoutMs });
       }
     }
     this.actor.send({ type: 'answered' });
-    await this.injectKill();
-  }
-
-  /** `kill:reclaim`: SIGKILL one mapper between the prepare and the commit. */
-  private async injectKill(): Promise<void> {
     const live = [...this.participants.values()].filter((p) => p.proc.live).sort((a, b) => a.proc.pid - b.proc.pid);
-    if (live.length === 0) return;
-    const spec = this.k.faults.killInExchange();
-    if (!spec) return;
-    const victim = live[0]!.proc;
-    this.k.fault(spec, victim, `SIGKILL between the prepare and the commit of exchange ${this.xid}`, 'kill:reclaim');
-    await this.k.killProc(victim);
+    await this.k.betweenPrepareAndCommit(this.xid, live.map((p) => p.proc));
   }
 
   onPrepared(pid: number, runs: unknown): void {
@@ -135,7 +151,7 @@ export class Exchange {
       if (p.answers.length > 0 && runs.length > 0 && runs[0]! < p.answers[p.answers.length - 4]! + p.answers[p.answers.length - 3]!) {
         p.answers = []; // batches answered out of order or overlapping: not an honest agent
       } else p.answers = p.answers.length === 0 ? runs : p.answers.concat(runs); // not push(...runs): an answer may hold 262,144 numbers, past the arguments limit
-    } else this.k.history.add('bad-answer', { xid: this.xid, process: p.proc.name, why: 'prepared: runs is not an ascending list of [start, count, rangeId, markedAt]' });
+    } else this.k.log('bad-answer', { xid: this.xid, process: p.proc.name, why: 'prepared: runs is not an ascending list of [start, count, rangeId, markedAt]' });
     // The agent answers once per prepare message.
     if (--p.batchesLeft === 0) {
       p.answered = true;
@@ -204,90 +220,48 @@ export class Exchange {
 
   /** Phases 2 and 3: decide unit by unit, free what may go, tell every participant. */
   async commit(): Promise<{ freed: number }> {
+    // An exchange is never abandoned: a dead or silent participant counts as having answered, so a
+    // commit always follows a whole prepare (no abort state).
+    if (this.phase !== 'prepared') throw new Error(`kernel invariant: commit of exchange ${this.xid} in phase ${this.phase}`);
     this.actor.send({ type: 'commit' });
     const purgedFor = new Map<number, number[]>();
     const decided = new Set<number>();
-    for (const unit of this.units()) {
+    for (const unit of this.k.units(this.xid, this.candidates, this.participants.values())) {
       if (this.freed >= this.want) break;
       this.unitsTried++;
       for (const frame of unit.frames) {
-        if (decided.has(frame) || !this.k.frames.isUsed(frame)) continue;
+        if (decided.has(frame) || !this.k.isUsed(frame)) continue;
         decided.add(frame);
         this.decideFrame(frame, unit.name, purgedFor);
       }
     }
-    for (const f of this.candidates) if (this.k.heldFrames.get(f) === this.xid) this.k.heldFrames.delete(f);
+    this.k.unhold(this.xid, this.candidates);
     for (const p of this.participants.values()) {
       if (!p.proc.live) continue;
       const purged = (purgedFor.get(p.proc.pid) ?? []).sort((a, b) => a - b);
-      if (purged.length > 0) this.k.history.add('purge-notify', { xid: this.xid, process: p.proc.name, vpages: purged });
+      if (purged.length > 0) this.k.log('purge-notify', { xid: this.xid, process: p.proc.name, vpages: purged });
       const batches = splitRuns(runsOf(purged), 2, runsPerMessageMax);
-      batches.forEach((runs, i) => this.k.sendTo(p.proc, { t: 'commit', xid: this.xid, runs, last: i === batches.length - 1 }));
+      batches.forEach((runs, i) => this.k.send(p.proc, { t: 'commit', xid: this.xid, runs, last: i === batches.length - 1 }));
     }
     this.checkAcks();
     await this.waitFor(this.acksIn.promise, (p) => !p.acked);
     this.actor.send({ type: 'acked' });
-    this.k.history.add('reclaim-commit', { xid: this.xid, reason: this.reason, freed: this.freed, unitsTried: this.unitsTried,
+    this.k.log('reclaim-commit', { xid: this.xid, reason: this.reason, freed: this.freed, unitsTried: this.unitsTried,
       purged: this.decisions.filter((d) => d.decision.purge).map((d) => d.what) });
     return { freed: this.freed };
   }
 
   private decideFrame(frame: number, unitName: string, purgedFor: Map<number, number[]>): void {
-    const facts = this.k.pageFacts(frame, (pid, vpage) => {
+    const { record, notify } = this.k.decide(this.xid, this.reason, frame, unitName, (pid, vpage) => {
       const p = this.participants.get(pid);
       return p ? { answered: p.answered && p.proc.live && runIndexOf(p.asked, vpage) >= 0, volatile: runIndexOf(p.answers, vpage, 4) >= 0 } : undefined;
     });
-    const decision = decide(facts.facts);
-    const record: PurgeRecord = { frame, what: facts.what, unit: unitName, kind: facts.facts.kind, decision, mappers: facts.facts.mappers, where: facts.where, freed: false };
-    if (decision.purge) {
-      const { freed, notify } = this.k.purgeFrame(frame, facts.facts);
-      record.freed = freed;
-      if (freed) this.freed++;
-      for (const [pid, vpage] of notify) {
-        let list = purgedFor.get(pid);
-        if (!list) purgedFor.set(pid, (list = []));
-        list.push(vpage);
-      }
+    if (record.freed) this.freed++;
+    for (const [pid, vpage] of notify) {
+      let list = purgedFor.get(pid);
+      if (!list) purgedFor.set(pid, (list = []));
+      list.push(vpage);
     }
     this.decisions.push(record);
-    this.k.onDecision(this, record);
-  }
-
-  /** Purge units in the order the purge unit asks for. */
-  private units(): Array<{ name: string; frames: number[] }> {
-    if (this.k.config.purgeUnit === 'page') {
-      const volatileFrames = new Set<number>();
-      for (const u of this.rangeUnits()) for (const f of u.frames) volatileFrames.add(f);
-      return [...volatileFrames]
-        .sort((a, b) => this.k.frames.lastUse[a]! - this.k.frames.lastUse[b]! || a - b)
-        .map((f) => ({ name: `page (frame ${f}, least recently used first)`, frames: [f] }));
-    }
-    return this.rangeUnits();
-  }
-
-  /** Every volatile range with resident candidate pages: the file's own, and each mm's answers. */
-  private rangeUnits(): Array<{ name: string; frames: number[]; at: number; key: string }> {
-    const units = this.k.fileRangeUnits(this.candidates);
-    for (const p of this.participants.values()) {
-      const byRange = new Map<number, { at: number; frames: number[]; start: number }>();
-      const a = p.answers;
-      for (let i = 0; i < a.length; i += 4) {
-        const id = a[i + 2]!;
-        const at = a[i + 3]!;
-        for (let vpage = a[i]!; vpage < a[i]! + a[i + 1]!; vpage++) {
-          const frame = this.k.frameSeenBy(p.proc, vpage);
-          if (frame < 0 || this.k.heldFrames.get(frame) !== this.xid) continue;
-          let u = byRange.get(id);
-          if (!u) byRange.set(id, (u = { at, frames: [], start: vpage }));
-          u.frames.push(frame);
-          u.start = Math.min(u.start, vpage);
-        }
-      }
-      for (const [id, u] of byRange) {
-        units.push({ name: `range ${id} of ${p.proc.name} from ${p.proc.name}@${u.start * 4096}, marked at clock ${u.at}`,
-          frames: u.frames.sort((a, b) => a - b), at: u.at, key: `p${String(p.proc.pid).padStart(8, '0')}:${String(u.start).padStart(12, '0')}` });
-      }
-    }
-    return units.sort((a, b) => a.at - b.at || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 }

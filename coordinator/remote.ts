@@ -10,7 +10,7 @@
 // Death: the kernel cannot see a remote OS process end. It pings every live remote agent each
 // `heartbeatMs`; an agent that has sent nothing (pong or anything else) for `heartbeatTimeoutMs`
 // is dead: the kernel tells it to SIGKILL itself in case it is only cut off, and resolves its
-// `exited` with SIGKILL, which runs the one exit cleanup (kernel.ts `cleanup`). Deaths the kernel
+// `exited` with SIGKILL, which runs the one exit cleanup (exit.ts `cleanup`). Deaths the kernel
 // orders itself (exit, fatal signal, kill) are final when ordered (AgentConn.kill / exit).
 //
 // Who gets in: with keys, CURVE and the ZAP handler decide before any message arrives. Without
@@ -21,7 +21,7 @@
 // a peer supplies (its routing id, host name, error texts) is logged printable-only (shared/printable.ts).
 
 import { timingSafeEqual } from 'node:crypto';
-import { AgentConn, withTimeout } from './process_table.js';
+import { AgentConn, withTimeout } from './agent_pool.js';
 import { KernelSocket, ZapHandler, type CurveServer } from '../shared/transport.js';
 import type { AgentMsg } from '../shared/messages.js';
 import { parseAgentMsg } from '../shared/message_schemas.js';

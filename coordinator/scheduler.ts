@@ -23,7 +23,7 @@ type Action = { kind: 'step'; proc: Proc } | { kind: 'kernel' } | { kind: 'commi
 export interface Stuck { process: string; index: number; waitsFor: string }
 
 function waitsOn(k: Kernel, step: ProcessStep | KernelStep): string | undefined {
-  if (step.op === 'wait' && !k.isSignalled(step.name)) return `signal "${step.name}"`;
+  if (step.op === 'wait' && !k.signals.isSignalled(step.name)) return `signal "${step.name}"`;
   if (step.op === 'waitpid' && !k.procs.find((p) => p.name === step.process)!.reaped) return `process ${step.process} to end`;
   return undefined;
 }
@@ -42,7 +42,7 @@ class KernelList {
   get next(): KernelStep | undefined { return this.steps[this.index]; }
 
   private finish(result: StepResult): void {
-    this.k.recordStep('kernel', this.index, this.next!, result);
+    this.k.lockstep.recordStep('kernel', this.index, this.next!, result);
     this.index++;
   }
 
@@ -51,9 +51,9 @@ class KernelList {
     const step = this.next!;
     this.k.history.add('invoke', { process: 'kernel', index: this.index, step });
     switch (step.op) {
-      case 'signal': this.k.signal(step.name); return this.finish({ ok: true });
+      case 'signal': this.k.signals.signal(step.name); return this.finish({ ok: true });
       case 'wait': return this.finish({ ok: true });
-      case 'waitpid': return this.finish(this.k.waitResult(step.process));
+      case 'waitpid': return this.finish(this.k.signals.waitResult(step.process));
       case 'check': return this.finish(this.k.checkStep(step));
       case 'kill': {
         const target = this.k.procs.find((p) => p.name === step.process)!;
@@ -64,7 +64,7 @@ class KernelList {
       }
       case 'reclaim': {
         const want = step.all ? Infinity : step.pages!;
-        this.exchange = this.k.openExchange(want, step.all ? 'kernel step: reclaim all' : `kernel step: reclaim ${want} page(s)`);
+        this.exchange = this.k.vmscan.openExchange(want, step.all ? 'kernel step: reclaim all' : `kernel step: reclaim ${want} page(s)`);
         await this.exchange.prepare();
         if (!split) await this.commit();
         return;
@@ -77,7 +77,7 @@ class KernelList {
     this.exchange = undefined;
     const { freed } = await ex.commit();
     this.finish({ ok: true, freed });
-    this.k.closeExchange(ex); // after finish: the steps the commit released complete after the reclaim step
+    this.k.vmscan.closeExchange(ex); // after finish: the steps the commit released complete after the reclaim step
   }
 }
 
@@ -106,7 +106,7 @@ export async function runLockstep(k: Kernel, chooser: Chooser = prngChooser(k.co
   const list = new KernelList(k);
   const most = actionsMax(k.scenario);
   for (let granted = 0; granted <= most; granted++) {
-    await k.idle();
+    await k.lockstep.idle();
     if (k.fatalError) throw k.fatalError;
     const actions: Action[] = [];
     for (const proc of byPid(k)) {
@@ -128,10 +128,10 @@ export async function runLockstep(k: Kernel, chooser: Chooser = prngChooser(k.co
     const a = actions[pick]!;
     k.history.add('schedule', { choice: names[pick], enabled: actions.length, options: names, clock: k.clock + 1 });
     if (a.kind === 'step') {
-      if ((await k.beforeStep(a.proc)) === 'go') k.grant(a.proc);
+      if ((await k.faultInject.beforeStep(a.proc)) === 'go') k.lockstep.grant(a.proc);
       continue;
     }
-    k.clock++;
+    k.lockstep.clock++;
     if (a.kind === 'kernel') { await list.run(true); continue; }
     // The steps the commit releases go on one at a time, in pid order, each once the one before
     // has settled, all within this action (after the reclaim step completes), as in the model:
@@ -142,8 +142,8 @@ export async function runLockstep(k: Kernel, chooser: Chooser = prngChooser(k.co
     for (const p of released) {
       if (k.fatalError) break;
       if (!p.live || p.blockedOn !== ex.xid) continue; // killed meanwhile (its step reported SIGKILL)
-      k.release(p);
-      await k.idle();
+      k.lockstep.release(p);
+      await k.lockstep.idle();
     }
   }
   throw new Error(`scheduler invariant: more than ${most} actions, the most the scenario's steps allow`);
@@ -163,8 +163,8 @@ async function stuckInLockstep(k: Kernel, list: KernelList): Promise<Stuck[]> {
     const step = proc ? proc.spec.steps[s.index]! : list.next!;
     // Never granted, so never invoked: the history still pairs every completion with its invocation.
     k.history.add('invoke', { process: s.process, index: s.index, step });
-    k.recordStep(s.process, s.index, step, { ok: false, stuck: true });
-    // Its stuck step is its last word: the SIGKILL that ends it finds no step asleep (Kernel.asleepIn).
+    k.lockstep.recordStep(s.process, s.index, step, { ok: false, stuck: true });
+    // Its stuck step is its last word: the SIGKILL that ends it finds no step asleep (exit.ts asleepIn).
     if (proc) proc.nextStep = proc.spec.steps.length;
   });
   return stuck;
@@ -213,7 +213,7 @@ export async function runFree(k: Kernel): Promise<Stuck[]> {
       check();
     }
   })();
-  for (const proc of byPid(k)) if (proc.live && proc.spec.steps.length > 0) k.runFree(proc);
+  for (const proc of byPid(k)) if (proc.live && proc.spec.steps.length > 0) k.lockstep.runFree(proc);
   check();
   await over;
   stopped = true;
@@ -226,12 +226,12 @@ export async function runFree(k: Kernel): Promise<Stuck[]> {
   if (!list.done && kernelParked) stuck.push({ process: 'kernel', index: list.index, waitsFor: kernelParked });
   await endStuck(k, stuck, (s) => {
     const proc = k.procs.find((p) => p.name === s.process);
-    // Its stuck step is its last word: the SIGKILL that ends it finds no step asleep (Kernel.asleepIn).
-    if (proc) { proc.inFlight = -1; proc.nextStep = proc.spec.steps.length; k.recordStep(s.process, s.index, proc.spec.steps[s.index]!, { ok: false, stuck: true }); }
+    // Its stuck step is its last word: the SIGKILL that ends it finds no step asleep (exit.ts asleepIn).
+    if (proc) { proc.inFlight = -1; proc.nextStep = proc.spec.steps.length; k.lockstep.recordStep(s.process, s.index, proc.spec.steps[s.index]!, { ok: false, stuck: true }); }
     else {
       // The kernel list parked before running the step, so it was never invoked (as in lockstep).
       k.history.add('invoke', { process: 'kernel', index: s.index, step: list.next! });
-      k.recordStep('kernel', s.index, list.next!, { ok: false, stuck: true });
+      k.lockstep.recordStep('kernel', s.index, list.next!, { ok: false, stuck: true });
     }
   });
   if (stuck.some((s) => s.process === 'kernel')) list.index = list.steps.length;

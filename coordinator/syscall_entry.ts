@@ -8,15 +8,23 @@
 //    mmap does not overlap the caller's VMAs and stays in its address space, that a process named
 //    in a fork or a waitpid exists.
 // A message that fails either is its sender's illegal act (docs/protocol.md, "Bad messages"): the
-// kernel kills the process with SIGKILL, logs it, and judges the rest of the batch as usual. What
-// a real kernel answers with an errno stays an errno (EBADF for an fd the process does not hold,
-// ENOENT, EINVAL where the spec says so, EFAULT for a frame the process does not map: that one is
-// `namedFrame` in kernel.ts, at the syscall's entry too). After both checks a handler may rely on
-// every field, and a "kernel invariant" error is what it says: the kernel's own state is broken.
+// kernel kills the process with SIGKILL, logs it, and judges the rest of the batch as usual
+// (`SyscallEntry`: the condemned processes die once their whole frame is judged). What a real
+// kernel answers with an errno stays an errno (EBADF for an fd the process does not hold, ENOENT,
+// EINVAL where the spec says so, EFAULT for memory the process does not map: `namedFrame` and
+// `efault` below, at the syscall's entry too). After both checks a handler may rely on every
+// field, and a "kernel invariant" error is what it says: the kernel's own state is broken.
+// Everything here runs in the one event loop, before the handler, and does not await.
 
 import type { AgentMsg } from '../shared/messages.js';
 import { vpagesMax } from '../shared/limits.js';
+import { printable } from '../shared/printable.js';
 import type { Proc } from './process_table.js';
+import type { AgentConn } from './agent_pool.js';
+import type { Kernel, Ret } from './kernel.js';
+
+/** Bad messages of one process logged one by one per batch; the rest are counted in one more event. */
+const badMessagesLoggedMax = 10;
 
 /** What the entry checks need of the kernel. */
 export interface EntryView {
@@ -45,7 +53,7 @@ export function entryCheck(k: EntryView, proc: Proc, msg: AgentMsg): string | un
   // The step this message belongs to: the one in flight, or in the free schedule the one it starts.
   const starts = proc.inFlight < 0 && startsStep(msg);
   const step = proc.inFlight >= 0 ? proc.inFlight : starts && k.schedule === 'free' ? proc.nextStep : -1;
-  // Lockstep: a step blocked on an exchange goes on only when the kernel releases it (kernel.ts
+  // Lockstep: a step blocked on an exchange goes on only when the kernel releases it (lockstep.ts
   // `release`); a message of it before then would race the other released steps.
   if (k.schedule === 'lockstep' && proc.blockedOn >= 0 && startsStep(msg)) {
     return `it sent ${msg.t} of step ${proc.inFlight} while that step waited on reclaim exchange ${proc.blockedOn}, before the kernel released it`;
@@ -95,5 +103,89 @@ function syscallCheck(k: EntryView, proc: Proc, m: Extract<AgentMsg, { id: numbe
       return k.processNamed(m.process) ? undefined : `it waited for ${JSON.stringify(m.process)}, which is no process of the scenario`;
     default:
       return undefined;
+  }
+}
+
+/** The kernel's entry state: open syscalls, processes condemned by a bad message, EFAULT. */
+export class SyscallEntry {
+  /** Processes with a syscall not answered yet (a process makes one at a time). */
+  readonly callsOpen = new Set<Proc>();
+  /** Processes that sent a bad message in the frame being handled (with how many): killed once the whole frame is judged. */
+  readonly condemned = new Map<Proc, number>();
+  readonly view: EntryView;
+
+  constructor(private readonly k: Kernel) {
+    this.view = {
+      schedule: k.config.schedule,
+      processNamed: (name) => k.table.named(name),
+      initPending: (id) => k.initPending(id),
+      callOpen: (proc) => this.callsOpen.has(proc),
+    };
+  }
+
+  /** Why `msg` from `proc` breaks the protocol, or undefined. */
+  check(proc: Proc, msg: AgentMsg): string | undefined { return entryCheck(this.view, proc, msg); }
+
+  /**
+   * A message that breaks the protocol (docs/protocol.md, "Bad messages"): like a process a kernel
+   * kills for an illegal act, its sender dies with SIGKILL (once its frame is judged), logged in
+   * the history and on stderr; its cleanup is that of any death. From a local agent (this
+   * project's own code) it is a bug as well: the run fails (`run-completed`). An agent with no
+   * process yet is only logged (a remote one is told to go).
+   */
+  badMessage(conn: AgentConn, t: string, why: string): void {
+    const proc = conn.proc;
+    const where = conn.remote ? 'remote' : 'local';
+    const shown = printable(why, 300);
+    if (!proc) {
+      this.k.history.add('bad-message', { agent: printable(conn.routingId), where, t: printable(t, 40), why: shown });
+      process.stderr.write(`vrange kernel: ${where} agent ${printable(conn.routingId)} (no process yet) broke the protocol (${shown})${conn.remote ? ': disconnected' : ''}\n`);
+      if (conn.remote) conn.kill('SIGKILL');
+      return;
+    }
+    if (proc.reaped) return;
+    const bad = (this.condemned.get(proc) ?? 0) + 1;
+    this.condemned.set(proc, bad);
+    if (bad > badMessagesLoggedMax) return; // one batch may hold many: the first ones say enough
+    this.k.history.add('bad-message', { process: proc.name, pid: proc.pid, where, t: printable(t, 40), why: shown });
+    process.stderr.write(`vrange kernel: ${proc.name} (pid ${proc.pid}) broke the protocol (${shown}): SIGKILL`
+      + `${conn.remote ? '' : ' (a local agent: a bug in vrange)'}\n`);
+    if (!conn.remote) this.k.violation('run-completed', `${proc.name}'s local agent broke the protocol (${shown})`);
+  }
+
+  /** The whole frame is judged: each condemned sender dies (the count past the logged ones in one event). */
+  endOfFrame(): void {
+    if (this.condemned.size === 0) return;
+    for (const [proc, bad] of this.condemned) {
+      if (bad > badMessagesLoggedMax) {
+        this.k.history.add('bad-message', { process: proc.name, pid: proc.pid, where: proc.agent?.remote ? 'remote' : 'local', t: '*', why: `${bad - badMessagesLoggedMax} more bad message(s) in the same batch, not logged one by one` });
+      }
+      if (!proc.reaped) proc.agent?.kill('SIGKILL');
+    }
+    this.condemned.clear();
+  }
+
+  /**
+   * A read or write that names a frame (the agent's page-table entry for a private page) may
+   * touch it only if this process's mm maps it at that page: no request, however forged, reaches
+   * another process's memory. A frame reclaim took from this very page is stale (`retry`: the
+   * agent faults again); any other frame is EFAULT, logged. Returns undefined when all is well.
+   */
+  namedFrame(proc: Proc, m: { t: string; vpage: number; frame: number }): Ret | undefined {
+    if (m.frame === -1) return undefined;
+    if (Number.isInteger(m.frame) && Number.isInteger(m.vpage) && m.frame >= 0) {
+      const e = this.k.rmap.lookup(proc.pid, m.vpage);
+      if (e && e.kind === 'anon' && e.frame === m.frame) return undefined;
+      if (this.k.rmap.wasPurgedFrom(proc.pid, m.vpage, m.frame)) return { retry: true };
+    }
+    return this.efault(proc, m.t, { vpage: m.vpage, frame: m.frame }, 'a frame its mm does not map at that page');
+  }
+
+  /** Refuses a request naming memory the process does not map: EFAULT, in the history and on stderr. */
+  efault(proc: Proc, call: string, named: Record<string, unknown>, why: string): Ret {
+    this.k.history.add('efault', { process: proc.name, pid: proc.pid, call, ...named, why });
+    const what = Object.entries(named).map(([key, v]) => `${key} ${JSON.stringify(v)}`).join(', ');
+    process.stderr.write(`vrange kernel: EFAULT: ${proc.name} (pid ${proc.pid}) named ${what} in a ${call}: ${why}\n`);
+    return { errno: 'EFAULT' };
   }
 }

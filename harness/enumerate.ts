@@ -22,7 +22,7 @@
 // disjoint.
 
 import type { KernelStep, ProcessStep, RunConfig, Scenario } from '../shared/scenario-types.js';
-import { expectationFor } from '../coordinator/kernel.js';
+import { expectationFor } from '../checker/expectations.js';
 import { modelSession } from '../model/model.js';
 
 import { schedulesMaxCeiling, schedulesMaxDefault } from '../shared/limits.js';

@@ -15,6 +15,7 @@
 import type { Scenario } from '../shared/scenario-types.js';
 import { Prng } from '../shared/prng.js';
 import { didYouMean } from '../shared/suggest.js';
+import type { BeforeStepFault, FaultHooks } from '../coordinator/hooks.js';
 
 export type Fault =
   | { kind: 'kill-before'; process: string; step: number; spec: string }
@@ -101,11 +102,13 @@ export function parseFault(spec: string, s: Scenario): Fault {
   throw new FaultError(`--fault ${spec}: not a fault; ${allowed}${didYouMean(kind, kinds)}`);
 }
 
-/** What the scheduler asks before a step starts, and the kernel when a step sends something. */
-export class FaultPlan {
+/**
+ * The fault plan of one run: the kernel's fault hooks (coordinator/hooks.ts), answered from the
+ * `--fault` specs. The kernel asks; it carries the fault out and logs its `fault` event.
+ */
+export class FaultPlan implements FaultHooks {
   private readonly prng: Prng;
   private reclaimKillUsed = false;
-  readonly injected: Array<{ fault: string; process: string; step: number; action: string }> = [];
 
   constructor(readonly faults: Fault[], seed: number) {
     // The seed's own fault stream, apart from the schedule's (shared/prng.ts, Streams): adding a
@@ -116,7 +119,7 @@ export class FaultPlan {
   get empty(): boolean { return this.faults.length === 0; }
 
   /** Before process `name` starts step `index`: kill it, pause it for some ms, or nothing. */
-  beforeStep(name: string, index: number): { kill: string } | { pauseMs: number; spec: string } | undefined {
+  beforeStep(name: string, index: number): BeforeStepFault {
     for (const f of this.faults) {
       if (f.kind === 'kill-before' && f.process === name && f.step === index) return { kill: f.spec };
       if (f.kind === 'pause' && f.process === name && f.step === index) return { pauseMs: f.ms, spec: f.spec };
@@ -130,17 +133,17 @@ export class FaultPlan {
   }
 
   /** The step is started: kill at its first message? */
-  killDuring(name: string, index: number): string | undefined {
+  atFirstMessage(name: string, index: number): string | undefined {
     return this.faults.find((f) => f.kind === 'kill-during' && f.process === name && f.step === index)?.spec;
   }
 
-  /** A prepare has its answers: kill a mapper now? (once per run) */
-  killInExchange(): string | undefined {
-    if (this.reclaimKillUsed) return undefined;
+  /** A prepare has its answers: kill a mapper now (the lowest pid)? Once per run, at the first exchange that asks anyone. */
+  betweenPrepareAndCommit(_xid: number, participants: readonly string[]): { spec: string; victim: string } | undefined {
+    if (this.reclaimKillUsed || participants.length === 0) return undefined;
     const f = this.faults.find((x) => x.kind === 'kill-reclaim');
     if (!f) return undefined;
     this.reclaimKillUsed = true;
-    return f.spec;
+    return { spec: f.spec, victim: participants[0]! };
   }
 
   /** Steps at which a free-running agent must stop and ask the kernel before going on. */

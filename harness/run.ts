@@ -2,7 +2,9 @@
 // the report. Everything the run started is ended before runScenario returns, even on failure.
 
 import { writeOutput } from '../shared/files.js';
-import { Kernel, expectationFor, matches, type Failure } from '../coordinator/kernel.js';
+import { Kernel } from '../coordinator/kernel.js';
+import { Expectations, expectationFor, matches, type Failure } from '../checker/expectations.js';
+import { Snapshots } from '../report/snapshot.js';
 import { runFree, runLockstep, type Chooser } from '../coordinator/scheduler.js';
 import { checkInvariants } from '../checker/invariants.js';
 import { buildReport, narrate, neverRan, stepLine, type RunReport } from '../report/report.js';
@@ -40,9 +42,10 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   const runDir = createRunDir();
   const names = new Map<number, string>();
   const say = opts.narrate;
+  const judge = new Expectations(config.policy);
   const kernel = new Kernel({
-    scenario, config, runDir, traceMessages: opts.trace !== undefined || opts.pictures === true,
-    snapshots: opts.pictures, faults: new FaultPlan(opts.faults ?? [], config.seed), remote: opts.remote,
+    scenario, config, runDir, traceMessages: opts.trace !== undefined || opts.pictures === true, remote: opts.remote,
+    hooks: { faults: new FaultPlan(opts.faults ?? [], config.seed), ...judge.hooks },
     onEvent: say ? (e) => {
       if (e.kind === 'complete') {
         const step = stepOf(scenario, e.process as string, e.index as number);
@@ -54,6 +57,9 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
       if (line) say(line);
     } : undefined,
   });
+  // The page-map pictures of `--html`: a snapshot is taken at each `complete` event, so it comes
+  // before the judge's `expectation-failed` (which follows the step's completion).
+  if (opts.pictures) kernel.addObserver(new Snapshots(kernel));
   let timer: NodeJS.Timeout | undefined;
   const stop = whenInterrupted();
   let signal: StopSignal | undefined;
@@ -88,11 +94,11 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   // interrupted (it was stopped before they could run).
   const notJudged: Failure[] = [];
   for (const f of neverRan(kernel)) {
-    if (kernel.faults.injected.length > 0 || signal) { notJudged.push(f); continue; }
-    kernel.failures.push(f);
+    if (kernel.faultsInjected.length > 0 || signal) { notJudged.push(f); continue; }
+    judge.failures.push(f);
     kernel.history.add('expectation-failed', { process: f.process, index: f.index, expected: f.expected, ran: false, why: f.why });
   }
-  const report = buildReport(kernel, invariants, signal, notJudged);
+  const report = buildReport(kernel, judge.failures, invariants, signal, notJudged);
   kernel.history.add('final', finalState(kernel));
   kernel.history.add('verdict', { ok: report.ok, failures: report.failures.length, invariants, ...(signal ? { interrupted: signal } : {}) });
   try {

@@ -16,7 +16,7 @@ import { isRunList, pageCount, pagesOf } from '../shared/runs.js';
 import type { RunReport } from './report.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import { describeResult, describeStep, narrate } from './report.js';
-import { expectationFor, matches } from '../coordinator/kernel.js';
+import { expectationFor, matches } from '../checker/expectations.js';
 import type { StepResult } from '../shared/scenario-types.js';
 
 export interface HtmlOptions {

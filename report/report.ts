@@ -3,7 +3,8 @@
 
 import type { HistoryEvent } from '../coordinator/history.js';
 import { printable, printableJson } from '../shared/printable.js';
-import { expectationFor, type Kernel, type StepRecord, type Failure } from '../coordinator/kernel.js';
+import type { Kernel, StepRecord } from '../coordinator/kernel.js';
+import { expectationFor, type Failure } from '../checker/expectations.js';
 import type { InvariantResult } from '../checker/invariants.js';
 import type { KernelStep, ProcessStep, RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
 import type { MapperVote } from '../shared/policy.js';
@@ -34,13 +35,14 @@ export interface RunReport {
   };
 }
 
-export function buildReport(k: Kernel, invariants: InvariantResult[], interrupted?: 'SIGINT' | 'SIGTERM', notJudged: Failure[] = []): RunReport {
+/** `failures`: what the run's expectation checker (checker/expectations.ts) recorded. */
+export function buildReport(k: Kernel, failures: Failure[], invariants: InvariantResult[], interrupted?: 'SIGINT' | 'SIGTERM', notJudged: Failure[] = []): RunReport {
   return {
     scenario: k.scenario.name, policy: k.config.policy, access: k.config.access, purgeUnit: k.config.purgeUnit,
     schedule: k.config.schedule, seed: k.config.seed,
-    ok: interrupted === undefined && k.failures.length === 0 && invariants.every((i) => i.ok),
+    ok: interrupted === undefined && failures.length === 0 && invariants.every((i) => i.ok),
     ...(interrupted ? { interrupted } : {}),
-    steps: k.steps, failures: k.failures, notJudged, invariants,
+    steps: k.steps, failures, notJudged, invariants,
     kernel: {
       frames: { total: k.frames.total, used: k.frames.used },
       purgedPages: k.purgedPages,

@@ -25,6 +25,7 @@ import type { MmView } from '../shared/messages.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import type { Kernel } from '../coordinator/kernel.js';
 import type { Proc } from '../coordinator/process_table.js';
+import type { KernelObserver } from '../coordinator/hooks.js';
 
 export type PageState = 'a' | 'A' | 'r' | 'R' | 'c' | 'C' | 'p' | 'P' | 'x';
 
@@ -36,7 +37,8 @@ export interface MapRow { process: string; name: string; kind: string; file?: st
 export interface FileRow { file: string; kind: string; pages: string; at?: number[]; total?: number }
 export interface SnapshotFields { after: number; frames: { used: number; total: number }; maps: MapRow[]; files: FileRow[] }
 
-export class Snapshots {
+/** A kernel observer (coordinator/hooks.ts) harness/run.ts installs for `--html`. */
+export class Snapshots implements KernelObserver {
   private readonly views = new Map<string, { view: MmView; purged: Set<number> }>();
   /** Long rows: the pages drawn so far (a page once drawn stays), by row key. */
   private readonly drawn = new Map<string, Set<number>>();
@@ -44,12 +46,12 @@ export class Snapshots {
   constructor(private readonly k: Kernel) {}
 
   /** The mm view an agent sent with `ready` or `done`. */
-  setView(proc: Proc, view: MmView): void {
+  mmView(proc: Proc, view: MmView): void {
     this.views.set(proc.name, { view, purged: new Set(view.purged) });
   }
 
   /** Called with every history event: patches views on purges, snapshots after steps and deaths. */
-  observe(e: HistoryEvent): void {
+  event(e: HistoryEvent): void {
     if (e.kind === 'purge-notify') {
       const v = this.views.get(e.process as string);
       if (v) for (const p of e.vpages as number[]) v.purged.add(p);

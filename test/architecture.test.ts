@@ -45,8 +45,6 @@ export const RULES: Record<string, Rule> = {
  * one fails, so the list only shrinks); the lead empties it when that work is merged.
  */
 export const pendingEdges: Array<{ from: string; to: string; why: string }> = [
-  { from: 'coordinator/kernel.ts', to: 'harness/faults.ts', why: 'the fault plan lives in the kernel until fault injection goes behind hook points' },
-  { from: 'coordinator/kernel.ts', to: 'report/snapshot.ts', why: 'the kernel takes the --html snapshots until they are drawn from the history' },
 ];
 
 // ---- the checker ---------------------------------------------------------------------------------

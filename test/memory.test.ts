@@ -11,6 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kernel } from '../coordinator/kernel.js';
+import { sysMmap } from '../coordinator/mmap.js';
 import { runFree, runLockstep } from '../coordinator/scheduler.js';
 import { checkInvariants } from '../checker/invariants.js';
 import { FrameTable } from '../coordinator/frames.js';
@@ -18,7 +19,8 @@ import { Mm, Vma } from '../agents/mm.js';
 import { parseScenario } from '../shared/scenario.js';
 import type { Scenario, RunConfig } from '../shared/scenario-types.js';
 import type { HistoryEvent } from '../coordinator/history.js';
-import { pageMapRowPagesMax } from '../report/snapshot.js';
+import { pageMapRowPagesMax, Snapshots } from '../report/snapshot.js';
+import { Expectations } from '../checker/expectations.js';
 import { runScenario } from '../harness/run.js';
 import { queryPagesMax } from '../shared/limits.js';
 
@@ -67,7 +69,9 @@ async function run(yaml: string, over: Partial<RunConfig> = {}, opts: { traceMes
   const scenario = parseScenario(yaml, 'memory.yaml');
   const config = configOf(scenario, over);
   const runDir = mkdtempSync(join(tmpdir(), 'vrange-memory-'));
-  const kernel = new Kernel({ scenario, config, runDir, traceMessages: opts.traceMessages ?? false, snapshots: opts.snapshots });
+  const judge = new Expectations(config.policy);
+  const kernel = new Kernel({ scenario, config, runDir, traceMessages: opts.traceMessages ?? false, hooks: judge.hooks });
+  if (opts.snapshots) kernel.addObserver(new Snapshots(kernel));
   const base = process.memoryUsage().rss;
   let peak = 0;
   let peakProcs = 0;
@@ -90,7 +94,7 @@ async function run(yaml: string, over: Partial<RunConfig> = {}, opts: { traceMes
   }
   const failed = checkInvariants(kernel).filter((i) => !i.ok).map((i) => `${i.name}: ${i.detail ?? ''}`);
   for (const v of kernel.violations) failed.push(`${v.name}: ${v.text}`);
-  for (const f of kernel.failures) failed.push(`${f.process} #${f.index}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`);
+  for (const f of judge.failures) failed.push(`${f.process} #${f.index}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`);
   return { kernel, history: kernel.history.events, failed, peakMb: peak / MB, peakProcs };
 }
 
@@ -131,7 +135,7 @@ test.serial('a shared anonymous mmap of 100,000,000 pages costs the kernel O(1):
   proc.state = 'running';
   const before = process.memoryUsage().arrayBuffers;
   // What a remote agent's mmap reaches (the message entry is another matter): beyond every limit.
-  const sys = (kernel as unknown as { sysMmap(p: unknown, m: unknown): { fileId?: number; errno?: string } }).sysMmap.bind(kernel);
+  const sys = (p: typeof proc, m: Parameters<typeof sysMmap>[2]) => sysMmap(kernel, p, m) as { fileId?: number; errno?: string };
   const r = sys(proc, { t: 'mmap', id: 1, addr: 1, pages: 100_000_000, fd: -1, offset: 0, share: 'shared' });
   const r2 = sys(proc, { t: 'mmap', id: 2, addr: 100_000_001, pages: 100_000_000, fd: -1, offset: 0, share: 'private' });
   t.is(r2.errno, undefined);

@@ -1,0 +1,271 @@
+// vmscan: the kernel half of reclaim. It opens the exchanges (reclaim.ts holds the protocol),
+// and answers what they ask through ReclaimHost: the candidate frames and their holding, whom to
+// ask about which pages (the rmap for anonymous frames, the file's i_mmap for page-cache pages),
+// the purge units (the files' own volatile ranges and each mm's answered ranges, oldest marked
+// first, or single pages least recently used first), the policy's decision on each page
+// (shared/policy.ts, from the page's facts and its mappers' votes), the purge, and the `decision`
+// events.
+//
+// Ordering rules: frames held by one open exchange are not candidates of another (`held`); a
+// faulting write holds its source frame the same way (fault.ts). Direct reclaim runs a whole
+// exchange under the reclaim lock (page_alloc.ts); a kernel `reclaim` step's prepare and commit
+// are separate lockstep actions (scheduler.ts). A purge changes kernel state only at commit time,
+// synchronously, page by page; the mappers learn of it in the commit message.
+
+import type { KernelMsg } from '../shared/messages.js';
+import { decide, type MapperVote, type PageFacts } from '../shared/policy.js';
+import type { Kernel } from './kernel.js';
+import type { AddressSpace } from './address_space.js';
+import type { Proc } from './process_table.js';
+import { filePageOf } from './mmap.js';
+import { Exchange, type PageWhere, type Participant, type PurgeRecord, type ReclaimHost, type VoteOf } from './reclaim.js';
+
+type Unit = { name: string; frames: number[]; at: number; key: string };
+
+export class Vmscan implements ReclaimHost {
+  /** Frames held by an open exchange (its id), or 0 by a fault copying from them. */
+  readonly held = new Map<number, number>();
+  readonly exchanges = new Map<number, Exchange>();
+  purgedPages = 0;
+  private nextXid = 1;
+
+  constructor(private readonly k: Kernel) {}
+
+  /** Runs a whole exchange (prepare then commit). Callers hold the reclaim lock. */
+  async runExchange(want: number, reason: string): Promise<{ freed: number }> {
+    const ex = this.openExchange(want, reason);
+    await ex.prepare();
+    const r = await ex.commit();
+    this.closeExchange(ex);
+    // Lockstep: only the step that faulted runs during a direct reclaim (it waits for its frame),
+    // so no step can block on this exchange, and none waits for a `release` from it.
+    const blocked = this.k.config.schedule === 'lockstep' ? this.k.procs.find((p) => p.live && p.blockedOn === ex.xid) : undefined;
+    if (blocked) throw new Error(`kernel invariant: ${blocked.name} blocked on direct reclaim exchange ${ex.xid} in lockstep`);
+    return r;
+  }
+
+  openExchange(want: number, reason: string): Exchange {
+    const ex = new Exchange(this.nextXid++, want, reason, this);
+    this.exchanges.set(ex.xid, ex);
+    return ex;
+  }
+
+  closeExchange(ex: Exchange): void { this.exchanges.delete(ex.xid); }
+
+  // ---------------------------------------------------------------- ReclaimHost
+
+  /** Used frames not held by an open exchange, now held by `xid`. */
+  hold(xid: number): number[] {
+    const out: number[] = [];
+    for (const f of this.k.frames.usedFrames()) if (!this.held.has(f)) out.push(f);
+    for (const f of out) this.held.set(f, xid);
+    return out;
+  }
+
+  unhold(xid: number, frames: readonly number[]): void {
+    for (const f of frames) if (this.held.get(f) === xid) this.held.delete(f);
+  }
+
+  procByPid(pid: number): Proc | undefined { return this.k.table.byPid(pid); }
+  send(proc: Proc, msg: KernelMsg): void { this.k.sendTo(proc, msg); }
+  log(kind: string, fields: Record<string, unknown>): void { this.k.history.add(kind, fields); }
+  violation(name: string, text: string): void { this.k.violation(name, text); }
+  betweenPrepareAndCommit(xid: number, live: Proc[]): Promise<void> { return this.k.faultInject.betweenPrepareAndCommit(xid, live); }
+  isUsed(frame: number): boolean { return this.k.frames.isUsed(frame); }
+
+  /** Whose mm must be asked about a page-cache page: shmem mappers, and shared mappers under per-mm. */
+  private asksMm(file: AddressSpace, share: 'shared' | 'private'): boolean {
+    return file.kind === 'shmem' || (this.k.config.policy === 'per-mm' && share === 'shared');
+  }
+
+  /** For each process, the vpages of candidate pages whose volatility lives in its mm. */
+  pagesToAsk(candidates: readonly number[]): Map<number, number[]> {
+    const k = this.k;
+    const ask = new Map<number, number[]>();
+    const add = (pid: number, vpage: number) => {
+      let l = ask.get(pid);
+      if (!l) ask.set(pid, (l = []));
+      l.push(vpage);
+    };
+    for (const f of candidates) {
+      const fileId = k.frames.ownerFile[f]!;
+      if (fileId < 0) {
+        // A child still being forked (no agent yet) is not asked: like a fork after the prepare, it counts as not volatile.
+        for (const m of k.rmap.mappers(f)) {
+          if (m.kind !== 'anon') continue;
+          const p = k.table.byPid(m.pid);
+          if (p?.live && p.agent) add(m.pid, m.vpage);
+        }
+        continue;
+      }
+      const file = k.files[fileId]!;
+      for (const m of file.mappersOf(k.frames.ownerPage[f]!)) if (this.asksMm(file, m.share) && m.proc.agent) add(m.proc.pid, m.vpage);
+    }
+    for (const l of ask.values()) l.sort((a, b) => a - b);
+    return ask;
+  }
+
+  /** Purge units in the order the purge unit asks for. */
+  units(xid: number, candidates: readonly number[], participants: Iterable<Participant>): Array<{ name: string; frames: number[] }> {
+    const ranges = this.rangeUnits(xid, candidates, participants);
+    if (this.k.config.purgeUnit !== 'page') return ranges;
+    const volatileFrames = new Set<number>();
+    for (const u of ranges) for (const f of u.frames) volatileFrames.add(f);
+    const lastUse = this.k.frames.lastUse;
+    return [...volatileFrames]
+      .sort((a, b) => lastUse[a]! - lastUse[b]! || a - b)
+      .map((f) => ({ name: `page (frame ${f}, least recently used first)`, frames: [f] }));
+  }
+
+  /** Every volatile range with resident candidate pages: the file's own, and each mm's answers. */
+  private rangeUnits(xid: number, candidates: readonly number[], participants: Iterable<Participant>): Unit[] {
+    const units = this.fileRangeUnits(candidates);
+    for (const p of participants) {
+      const byRange = new Map<number, { at: number; frames: number[]; start: number }>();
+      const a = p.answers;
+      for (let i = 0; i < a.length; i += 4) {
+        const id = a[i + 2]!;
+        const at = a[i + 3]!;
+        for (let vpage = a[i]!; vpage < a[i]! + a[i + 1]!; vpage++) {
+          const frame = this.frameSeenBy(p.proc, vpage);
+          if (frame < 0 || this.held.get(frame) !== xid) continue;
+          let u = byRange.get(id);
+          if (!u) byRange.set(id, (u = { at, frames: [], start: vpage }));
+          u.frames.push(frame);
+          u.start = Math.min(u.start, vpage);
+        }
+      }
+      for (const [id, u] of byRange) {
+        units.push({ name: `range ${id} of ${p.proc.name} from ${p.proc.name}@${u.start * 4096}, marked at clock ${u.at}`,
+          frames: u.frames.sort((x, y) => x - y), at: u.at, key: `p${String(p.proc.pid).padStart(8, '0')}:${String(u.start).padStart(12, '0')}` });
+      }
+    }
+    return units.sort((x, y) => x.at - y.at || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  }
+
+  /** The frame a process sees at a vpage whose volatility its mm decides, or -1. */
+  private frameSeenBy(proc: Proc, vpage: number): number {
+    const e = this.k.rmap.lookup(proc.pid, vpage);
+    if (e && e.kind === 'anon') return e.frame;
+    const fp = filePageOf(this.k, proc, vpage);
+    if (!fp || !this.asksMm(fp.file, fp.share)) return -1;
+    return fp.file.frameAt(fp.page);
+  }
+
+  /** The file's own volatile ranges with resident candidate pages, as purge units. */
+  private fileRangeUnits(candidates: readonly number[]): Unit[] {
+    const cand = new Set(candidates);
+    const units = [];
+    for (const file of this.k.files) {
+      if (file.kind === 'shmem' || file.ranges.size === 0) continue;
+      const byId = new Map<number, { at: number; frames: number[]; start: number }>();
+      let span = 0;
+      for (const r of file.ranges.all()) {
+        if (!byId.has(r.id)) byId.set(r.id, { at: r.markedAt, frames: [], start: r.start });
+        span += r.end - r.start;
+      }
+      // Each range's resident pages, ascending: walk the ranges' pages or the page cache, whichever is smaller.
+      const resident = span <= file.cache.size
+        ? file.ranges.all().flatMap((r) => file.cachedIn(r.start, r.end))
+        : file.cachedIn(0, file.pages);
+      for (const [p, f] of resident) {
+        const r = file.ranges.at(p);
+        if (r && cand.has(f)) byId.get(r.id)!.frames.push(f);
+      }
+      for (const [id, u] of byId) {
+        if (u.frames.length === 0) continue;
+        units.push({ name: `range ${id} of file ${file.name} from page ${u.start}, marked at clock ${u.at}`, frames: u.frames, at: u.at,
+          key: `f${String(file.id).padStart(8, '0')}:${String(u.start).padStart(12, '0')}` });
+      }
+    }
+    return units;
+  }
+
+  /** The policy's decision on one page: purged (and its mappers to tell) or kept; logged as a `decision` event. */
+  decide(xid: number, reason: string, frame: number, unit: string, voteOf: VoteOf): { record: PurgeRecord; notify: Array<[number, number]> } {
+    const facts = this.k.frames.ownerFile[frame]! < 0 ? this.anonFacts(frame, voteOf) : this.fileFacts(frame, voteOf);
+    const decision = decide(facts.facts);
+    const record: PurgeRecord = { frame, what: facts.what, unit, kind: facts.facts.kind, decision, mappers: facts.facts.mappers, where: facts.where, freed: false };
+    let notify: Array<[number, number]> = [];
+    if (decision.purge) ({ freed: record.freed, notify } = this.purgeFrame(frame, facts.facts));
+    this.k.history.add('decision', { xid, reason, page: record.what, unit: record.unit, purge: record.decision.purge,
+      pageKind: record.kind, policy: this.k.config.policy,
+      rule: record.decision.rule, why: record.decision.why,
+      frame: record.where.frame, file: record.where.file, filePage: record.where.filePage, vpages: record.where.vpages,
+      // The facts built each vote with the mapper's process and vpage already.
+      votes: record.mappers });
+    return { record, notify };
+  }
+
+  /** An anonymous frame's facts: its rmap mappers and their votes. */
+  private anonFacts(frame: number, voteOf: VoteOf): { facts: PageFacts; what: string; where: PageWhere } {
+    const mappers: MapperVote[] = [];
+    const at: Array<{ process: string; vpage: number }> = [];
+    const vpages: Array<[number, number]> = [];
+    let names = '';
+    for (const m of this.k.rmap.mappers(frame)) {
+      const v = voteOf(m.pid, m.vpage);
+      const answered = v?.answered ?? false;
+      const name = this.k.table.byPid(m.pid)?.name ?? String(m.pid);
+      // The vote as the history's decision event records it (with the mapper's name and vpage).
+      mappers.push({ pid: m.pid, share: 'private', answered, volatile: answered && (v?.volatile ?? false), privatePresent: false, process: name, vpage: m.vpage } as MapperVote);
+      at.push({ process: name, vpage: m.vpage });
+      vpages.push([m.pid, m.vpage]);
+      names += `${names ? ', ' : ''}${name}@${m.vpage * 4096}`;
+    }
+    return { facts: { kind: 'anon', policy: this.k.config.policy, fileVolatile: false, mappers }, what: `anonymous frame ${frame} (${names})`,
+      where: { frame, mappers: at, vpages } };
+  }
+
+  /** A page-cache page's facts: every mapper in the file's i_mmap, asked or not, and the file's own volatility. */
+  private fileFacts(frame: number, voteOf: VoteOf): { facts: PageFacts; what: string; where: PageWhere } {
+    const k = this.k;
+    const file = k.files[k.frames.ownerFile[frame]!]!;
+    const page = k.frames.ownerPage[frame]!;
+    const immap = file.mappersOf(page);
+    const mappers: MapperVote[] = immap.map((m) => {
+      const asked = this.asksMm(file, m.share);
+      const v = asked ? voteOf(m.proc.pid, m.vpage) : undefined;
+      const pte = k.rmap.lookup(m.proc.pid, m.vpage);
+      return { pid: m.proc.pid, share: m.share, answered: asked ? (v?.answered ?? false) : true,
+        volatile: asked ? (v?.answered ?? false) && (v?.volatile ?? false) : false,
+        privatePresent: m.share === 'private' && pte !== undefined && pte.frame === frame, process: m.proc.name, vpage: m.vpage } as MapperVote;
+    });
+    const at = immap.map((m) => ({ process: m.proc.name, vpage: m.vpage }));
+    return { facts: { kind: file.kind === 'shmem' ? 'shmem' : 'file', policy: k.config.policy,
+      fileVolatile: file.kind !== 'shmem' && file.isVolatile(page), mappers }, what: `${file.name} page ${page} (frame ${frame})`,
+      // vpages: only the mappers that see this frame now (a private mapper sees it while not yet copied).
+      where: { frame, file: file.name, filePage: page, mappers: at, vpages: immap
+        .filter((m) => m.share === 'shared' || k.rmap.lookup(m.proc.pid, m.vpage)?.frame === frame)
+        .map((m) => [m.proc.pid, m.vpage]) } };
+  }
+
+  /** Purges one page; returns whether its frame was freed and which mappers to tell. */
+  private purgeFrame(frame: number, facts: PageFacts): { freed: boolean; notify: Array<[number, number]> } {
+    const k = this.k;
+    const notify: Array<[number, number]> = [];
+    const fileId = k.frames.ownerFile[frame]!;
+    if (fileId < 0) {
+      for (const m of k.rmap.dropFrame(frame)) {
+        k.rmap.rememberPurged(m.pid, m.vpage, frame);
+        notify.push([m.pid, m.vpage]);
+      }
+    } else {
+      const file = k.files[fileId]!;
+      const page = k.frames.ownerPage[frame]!;
+      if (file.kind !== 'shmem' && file.isVolatile(page)) file.purged.add(page);
+      for (const m of [...k.rmap.mappers(frame)]) {
+        if (m.kind === 'file-private') throw new Error(`kernel invariant: purging ${file.name} page ${page} still shared with a private mapping of pid ${m.pid}`);
+        k.rmap.remove(m.pid, m.vpage);
+      }
+      file.evict(page, k.frames);
+      for (const m of file.mappersOf(page)) {
+        if (facts.mappers.some((v) => v.pid === m.proc.pid && v.volatile)) notify.push([m.proc.pid, m.vpage]);
+      }
+    }
+    const freed = !k.frames.isUsed(frame);
+    if (!freed) throw new Error(`kernel invariant: purged frame ${frame} is still referenced ${k.frames.refcount[frame]} times`);
+    this.purgedPages++;
+    return { freed, notify };
+  }
+}
