@@ -6,7 +6,8 @@
 
 import { runModel, type Action, type ModelStep } from '../model/model.js';
 import type { HistoryEvent } from '../coordinator/history.js';
-import type { Checker } from './compose.js';
+import { compose, type Checker, type CheckResult } from './compose.js';
+import { invariantCheckers } from './invariants.js';
 import type { RunView } from './view.js';
 
 /** Every violation named run-completed, joined: what stopped the run. */
@@ -21,11 +22,11 @@ export function actionsOf(history: readonly HistoryEvent[]): Action[] {
     e.choice === 'kernel' ? { kind: 'kernel' } : e.choice === 'commit' ? { kind: 'commit' } : { kind: 'step', process: e.choice as string });
 }
 
-/** matches-model for a run in which `faultsInjected` faults were planned (the model injects none). */
-export function matchesModel(faultsInjected: number): Checker<RunView> {
+/** matches-model for a run with `faultsPlanned` faults in its plan (the model injects none: such a run is not checked). */
+export function matchesModel(faultsPlanned: number): Checker<RunView> {
   return (k) => {
     if (k.config.schedule !== 'lockstep') return { ok: true, detail: 'not checked: the model replays lockstep runs only' };
-    if (faultsInjected > 0) return { ok: true, detail: 'not checked: the model does not inject faults' };
+    if (faultsPlanned > 0) return { ok: true, detail: 'not checked: the model does not inject faults' };
     if (k.violations.some((v) => v.name === 'run-completed')) return { ok: false, detail: 'the run did not complete' };
     let model: ModelStep[];
     try {
@@ -53,4 +54,16 @@ function canonical(m: Record<string, unknown>, like: Record<string, unknown> | u
   for (const k of Object.keys(like)) if (k in m) out[k] = m[k];
   for (const k of Object.keys(m)) if (!(k in out)) out[k] = m[k];
   return out;
+}
+
+/**
+ * Every check of a run's report, in the report's order: the invariants, run-completed, and
+ * matches-model when the run asked for the model (`--check-model`).
+ */
+export function checkRun(k: RunView, opts: { checkModel: boolean; faultsPlanned: number }): CheckResult[] {
+  return compose<RunView>({
+    ...invariantCheckers,
+    'run-completed': runCompleted,
+    ...(opts.checkModel ? { 'matches-model': matchesModel(opts.faultsPlanned) } : {}),
+  })(k);
 }

@@ -10,7 +10,7 @@ import { AddressSpace } from '../coordinator/address_space.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import { parseScenario } from '../shared/scenario.js';
 import { checkInvariants, invariantCheckers, type InvariantResult, type RunView } from '../checker/invariants.js';
-import { matchesModel, runCompleted } from '../checker/run_checks.js';
+import { checkRun, matchesModel, runCompleted } from '../checker/run_checks.js';
 import { compose } from '../checker/compose.js';
 import { runScenario } from '../harness/run.js';
 import { configFor } from './helpers.js';
@@ -194,6 +194,7 @@ kernel:
   const { view } = world();
   view.violations.push({ name: 'run-completed', text: 'interrupted by SIGINT' }, { name: 'run-completed', text: 'kernel error' });
   t.deepEqual(runCompleted(view), { ok: false, detail: 'interrupted by SIGINT; kernel error' });
+  t.deepEqual(checkRun(view, { checkModel: false, faultsPlanned: 0 }).at(-1), { name: 'run-completed', ok: false, detail: 'interrupted by SIGINT; kernel error' });
 });
 
 test('matches-model: a run whose step result differs from the model\'s fails it with both results', async (t) => {
@@ -211,6 +212,8 @@ processes:
   t.true(out.report.invariants.every((i) => i.ok && !i.detail), JSON.stringify(out.report.invariants));
   const view = { ...world().view, scenario: s, config: configFor(s), history: { events: out.history }, steps: out.report.steps };
   t.deepEqual(matchesModel(0)(view), { ok: true }, 'the checker agrees with the run');
+  t.deepEqual(checkRun(view, { checkModel: true, faultsPlanned: 0 }), out.report.invariants, 'checkRun gives what the report lists');
+  t.deepEqual(checkRun(view, { checkModel: false, faultsPlanned: 0 }).map((i) => i.name), [...reportOrder, 'run-completed']);
   const changed = out.report.steps.map((st) => (st.op === 'read' ? { ...st, result: { ok: true, value: 'y' } } : st));
   t.deepEqual(matchesModel(0)({ ...view, steps: changed }),
     { ok: false, detail: 'completed step 2: the run gave A #2 read {"ok":true,"value":"y"}, the model A #2 read {"ok":true,"value":"x"}' });
