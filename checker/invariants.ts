@@ -1,19 +1,20 @@
-// The invariants checked at the end of every run, listed in every report. Each reads the kernel's
-// final state or the run's history, not the code paths that produced them, so a bug in reclaim
-// or cleanup shows up here rather than in a wrong answer nobody notices.
+// The invariants checked at the end of every run, listed in every report. Each is a checker of
+// its own over a narrow read-only view of the run (./view.ts): the kernel's final state or the
+// run's history, not the code paths that produced them, so a bug in reclaim or cleanup shows up
+// here rather than in a wrong answer nobody notices. `invariantCheckers` is the list, in the order
+// the report gives them; checkInvariants composes them (./compose.ts). The report then adds
+// run-completed and (with --check-model) matches-model, which harness/run.ts judges.
 
-import type { Kernel } from '../coordinator/kernel.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import type { MapperVote } from '../shared/policy.js';
+import { compose, fromProblems, type Checker, type CheckResult } from './compose.js';
+import type { RunView } from './view.js';
 
-export interface InvariantResult { name: string; ok: boolean; detail?: string }
-
-function result(name: string, problems: string[]): InvariantResult {
-  return problems.length === 0 ? { name, ok: true } : { name, ok: false, detail: problems.slice(0, 5).join('; ') + (problems.length > 5 ? `; and ${problems.length - 5} more` : '') };
-}
+export type { RunView } from './view.js';
+export type InvariantResult = CheckResult;
 
 /** Every used frame is referenced exactly by its mappers plus the page cache. */
-function framesConserved(k: Kernel): InvariantResult {
+export const framesConserved: Checker<RunView> = (k) => {
   const problems: string[] = [];
   try { k.frames.assertConserved(); } catch (e) { problems.push((e as Error).message); }
   for (const f of k.frames.usedFrames()) {
@@ -23,13 +24,13 @@ function framesConserved(k: Kernel): InvariantResult {
     if (k.frames.refcount[f] !== want) problems.push(`frame ${f}: refcount ${k.frames.refcount[f]} but ${want} references`);
   }
   if (k.frames.used + k.frames.free !== k.frames.total) problems.push(`used ${k.frames.used} + free ${k.frames.free} != total ${k.frames.total}`);
-  return result('frames-conserved', problems);
-}
+  return fromProblems(problems);
+};
 
 /** When every process has ended, the only frames in use are tmpfs page cache. */
-function noFrameLeak(k: Kernel): InvariantResult {
+export const noFrameLeak: Checker<RunView> = (k) => {
   const problems: string[] = [];
-  if (k.procs.some((p) => p.live)) return { name: 'no-frame-leak', ok: true, detail: 'not checked: a process is still alive' };
+  if (k.procs.some((p) => p.live)) return { ok: true, detail: 'not checked: a process is still alive' };
   const mapped = [...k.rmap.mappedFrames()];
   if (mapped.length > 0) problems.push(`${mapped.length} frames still mapped by ended processes`);
   let cached = 0;
@@ -39,11 +40,12 @@ function noFrameLeak(k: Kernel): InvariantResult {
     cached += n;
   }
   if (k.frames.used !== cached) problems.push(`${k.frames.used} frames used but only ${cached} are page cache`);
-  return result('no-frame-leak', problems);
-}
+  return fromProblems(problems);
+};
 
-function decisions(events: HistoryEvent[]): Array<HistoryEvent & { votes: MapperVote[]; purge: boolean; rule: string; page: string }> {
-  return events.filter((e) => e.kind === 'decision') as never;
+type Decision = HistoryEvent & { votes: MapperVote[]; purge: boolean; rule: string; page: string };
+function decisions(events: readonly HistoryEvent[]): Decision[] {
+  return events.filter((e) => e.kind === 'decision') as Decision[];
 }
 
 /**
@@ -51,7 +53,7 @@ function decisions(events: HistoryEvent[]): Array<HistoryEvent & { votes: Mapper
  * mapper's mm) and no mapper objected; agents also report a purge of a page their mm had not
  * marked (violations recorded during the run).
  */
-function noProtectedPagePurged(k: Kernel): InvariantResult {
+export const noProtectedPagePurged: Checker<RunView> = (k) => {
   const problems = k.violations.filter((v) => v.name === 'no-protected-page-purged').map((v) => v.text);
   for (const d of decisions(k.history.events)) {
     if (!d.purge) continue;
@@ -59,11 +61,11 @@ function noProtectedPagePurged(k: Kernel): InvariantResult {
     if (d.rule === 'file-range-volatile') continue;
     if (!allVolatile) problems.push(`${d.page} purged by rule ${d.rule} although a mapper did not have it volatile`);
   }
-  return result('no-protected-page-purged', problems);
-}
+  return fromProblems(problems);
+};
 
 /** No purge touched a page a private mapping still shared with its file (or, per-mm, any private mapper). */
-function privateMappingsUntouched(k: Kernel): InvariantResult {
+export const privateMappingsUntouched: Checker<RunView> = (k) => {
   const problems: string[] = [];
   for (const d of decisions(k.history.events)) {
     if (!d.purge) continue;
@@ -72,15 +74,15 @@ function privateMappingsUntouched(k: Kernel): InvariantResult {
       if (k.config.policy === 'per-mm' && v.share === 'private' && !d.page.startsWith('anonymous')) problems.push(`${d.page} purged under per-mm while pid ${v.pid} maps it private`);
     }
   }
-  return result('private-mappings-untouched', problems);
-}
+  return fromProblems(problems);
+};
 
 /**
  * `purged` is exact for per-mm ranges: replaying the history, the pages a nonvolatile reports as
  * purged are exactly the pages the kernel told that process it had purged (since they were last
  * cleared), inherited across fork, forgotten on munmap and mmap.
  */
-function purgedExact(k: Kernel): InvariantResult {
+export const purgedExact: Checker<RunView> = (k) => {
   const problems: string[] = [];
   const ledger = new Map<string, Set<number>>(); // process -> vpages the kernel reported purged
   const get = (p: string) => { let s = ledger.get(p); if (!s) ledger.set(p, (s = new Set())); return s; };
@@ -107,11 +109,11 @@ function purgedExact(k: Kernel): InvariantResult {
       }
     }
   }
-  return result('purged-exact', problems);
-}
+  return fromProblems(problems);
+};
 
 /** Data that was never volatile is never lost: no purge took a page without its owners' consent. */
-function nonvolatileDataKept(k: Kernel): InvariantResult {
+export const nonvolatileDataKept: Checker<RunView> = (k) => {
   const problems: string[] = [];
   for (const d of decisions(k.history.events)) {
     if (!d.purge || d.rule === 'file-range-volatile') continue;
@@ -119,14 +121,27 @@ function nonvolatileDataKept(k: Kernel): InvariantResult {
     if (against.length > 0) problems.push(`${d.page} purged while pid ${against.map((v) => v.pid).join(', ')} had it non-volatile`);
   }
   for (const v of k.violations.filter((x) => x.name === 'agent-alive')) problems.push(v.text);
-  return result('nonvolatile-data-kept', problems);
-}
+  return fromProblems(problems);
+};
 
-function noDeadlock(k: Kernel): InvariantResult {
-  return result('no-deadlock', k.violations.filter((v) => v.name === 'no-deadlock').map((v) => v.text));
-}
+/** The scheduler found no step waiting for something that can no longer happen. */
+export const noDeadlock: Checker<RunView> = (k) =>
+  fromProblems(k.violations.filter((v) => v.name === 'no-deadlock').map((v) => v.text));
 
-export function checkInvariants(k: Kernel): InvariantResult[] {
-  return [framesConserved(k), noFrameLeak(k), noProtectedPagePurged(k), purgedExact(k), privateMappingsUntouched(k),
-    nonvolatileDataKept(k), noDeadlock(k)];
+/** The invariants of every run, in the order every report lists them. */
+export const invariantCheckers: Readonly<Record<string, Checker<RunView>>> = Object.freeze({
+  'frames-conserved': framesConserved,
+  'no-frame-leak': noFrameLeak,
+  'no-protected-page-purged': noProtectedPagePurged,
+  'purged-exact': purgedExact,
+  'private-mappings-untouched': privateMappingsUntouched,
+  'nonvolatile-data-kept': nonvolatileDataKept,
+  'no-deadlock': noDeadlock,
+});
+
+const checkAll = compose(invariantCheckers);
+
+/** Every invariant of `invariantCheckers` over the run (the Kernel after a run is such a view). */
+export function checkInvariants(k: RunView): InvariantResult[] {
+  return checkAll(k);
 }

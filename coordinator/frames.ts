@@ -105,6 +105,11 @@ export class FrameTable {
     for (let f = 0; f < this.highWater; f++) if (this.refcount[f]! > 0) yield f;
   }
 
+  /** Frames on the free list (freed since handed out; never-touched frames are free too but not listed), for verify mode. */
+  *freeList(): Generator<number> {
+    for (let i = 0; i < this.freeTop; i++) yield this.freeStack[i]!;
+  }
+
   assertConserved(): void {
     let used = 0;
     for (let f = 0; f < this.highWater; f++) {
