@@ -9,6 +9,7 @@
 // open exchange learns of the death (onDeath) inside the cleanup and completes without it. A
 // caller that awaits `killProc` finds the process reaped when it resumes.
 
+import { verifyIfEnabled } from './verify.js';
 import type { ProcessStep } from '../shared/scenario-types.js';
 import type { Kernel } from './kernel.js';
 import type { AgentConn } from './agent_pool.js';
@@ -143,6 +144,7 @@ export class Exit {
     this.k.history.add('cleanup', { process: proc.name, pid: proc.pid, state: proc.state, exitCode: proc.exitCode, signal: proc.signal,
       framesFreed: what.framesFreed, pagesUnmapped: what.pagesUnmapped, vmas: what.vmas, fdsClosed: what.fdsClosed, filesReleased: what.filesReleased,
       ...(what.interrupted !== undefined ? { interrupted: what.interrupted } : {}) });
+    verifyIfEnabled(this.k.frames, this.k.rmap, this.k.files, `after the cleanup of ${proc.name}`, this.k.pageAlloc.unplaced);
     for (const w of this.reapWaiters.get(proc.name) ?? []) w();
     this.reapWaiters.delete(proc.name);
     this.k.lockstep.unbusy(proc.stepKey);

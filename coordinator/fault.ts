@@ -72,6 +72,7 @@ export async function sysWrite(k: Kernel, proc: Proc, m: Write): Promise<Ret | u
  */
 async function doCowFault(k: Kernel, proc: Proc, m: Write, fp: FilePage): Promise<Ret | undefined> {
   const nf = await k.pageAlloc.allocFrame(proc, () => !fileSigbus(k, fp.file, fp.page));
+  k.pageAlloc.unplaced.delete(nf);
   if (nf === -1) return undefined;
   if (nf === frameNotNeeded) return sysWrite(k, proc, m);
   if (fileSigbus(k, fp.file, fp.page)) { k.frames.decref(nf); return { signal: 'SIGBUS' }; }
@@ -88,6 +89,7 @@ async function doSharedFault(k: Kernel, proc: Proc, m: Write, fp: FilePage): Pro
   if (f < 0) {
     // A hole: a frame is needed only while it stays a hole (another writer may fill it meanwhile).
     const nf = await k.pageAlloc.allocFrame(proc, () => fp.file.frameAt(fp.page) < 0 && !fileSigbus(k, fp.file, fp.page));
+    k.pageAlloc.unplaced.delete(nf);
     if (nf === -1) return undefined;
     if (nf === frameNotNeeded) return sysWrite(k, proc, m);
     if (fileSigbus(k, fp.file, fp.page)) { k.frames.decref(nf); return { signal: 'SIGBUS' }; }
@@ -122,6 +124,7 @@ async function doWpPage(k: Kernel, proc: Proc, m: Write): Promise<Ret | undefine
   // A copy is needed while the source is still this page's frame and still shared.
   const need = () => m.frame < 0 || (k.rmap.lookup(proc.pid, m.vpage)?.frame === m.frame && k.rmap.referencesTo(m.frame) > 1);
   const nf = await k.pageAlloc.allocFrame(proc, need);
+  k.pageAlloc.unplaced.delete(nf);
   if (pinned) held.delete(m.frame);
   if (nf === -1) return undefined;
   if (nf === frameNotNeeded) return doWpPage(k, proc, m); // look again: reuse the frame, or retry

@@ -18,6 +18,12 @@ export const frameNotNeeded = -2;
 export class PageAlloc {
   private reclaimLock: Promise<void> = Promise.resolve();
 
+  /**
+   * Frames handed to a fault that has not resumed to place them yet (each holds the one reference
+   * alloc gave it): verify mode allows them that reference. The fault deletes its frame on resume.
+   */
+  readonly unplaced = new Set<number>();
+
   constructor(private readonly k: Kernel) {}
 
   /**
@@ -31,7 +37,7 @@ export class PageAlloc {
       if (!proc.live) return -1;
       if (!need()) return frameNotNeeded;
       const f = k.frames.alloc(k.accessClock);
-      if (f >= 0) return f;
+      if (f >= 0) { this.unplaced.add(f); return f; }
       await this.withReclaimLock(async () => {
         if (k.frames.free > 0 || !proc.live || !need()) return;
         const { freed } = await k.vmscan.runExchange(1, `direct reclaim: ${proc.name} faulted with no free frame`);

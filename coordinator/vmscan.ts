@@ -12,6 +12,7 @@
 // are separate lockstep actions (scheduler.ts). A purge changes kernel state only at commit time,
 // synchronously, page by page; the mappers learn of it in the commit message.
 
+import { verifyIfEnabled } from './verify.js';
 import type { KernelMsg } from '../shared/messages.js';
 import { decide, type MapperVote, type PageFacts } from '../shared/policy.js';
 import type { Kernel } from './kernel.js';
@@ -64,6 +65,8 @@ export class Vmscan implements ReclaimHost {
 
   unhold(xid: number, frames: readonly number[]): void {
     for (const f of frames) if (this.held.get(f) === xid) this.held.delete(f);
+    // Every decision of the exchange is carried out: the frames must add up (verify mode).
+    verifyIfEnabled(this.k.frames, this.k.rmap, this.k.files, `after the decisions of exchange ${xid}`, this.k.pageAlloc.unplaced);
   }
 
   procByPid(pid: number): Proc | undefined { return this.k.table.byPid(pid); }

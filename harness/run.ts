@@ -6,15 +6,15 @@ import { Kernel } from '../coordinator/kernel.js';
 import { Expectations, expectationFor, matches, type Failure } from '../checker/expectations.js';
 import { Snapshots } from '../report/snapshot.js';
 import { runFree, runLockstep, type Chooser } from '../coordinator/scheduler.js';
-import { checkInvariants } from '../checker/invariants.js';
+import { checkRun } from '../checker/run_checks.js';
 import { buildReport, narrate, neverRan, stepLine, type RunReport } from '../report/report.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import { runTimeoutBaseMs, runTimeoutFor, runTimeoutPerProcessMs, runTimeoutPerStepMs } from '../shared/limits.js';
 import { FaultPlan, type Fault } from './faults.js';
-import { runModel, type Action, type ModelStep } from '../model/model.js';
-import type { InvariantResult } from '../checker/invariants.js';
 import type { RemoteOptions } from '../coordinator/remote.js';
+
+export { actionsOf } from '../checker/run_checks.js';
 
 export type { RemoteOptions };
 import { createRunDir, interrupted, InterruptedError, removeRunDir, whenInterrupted, type StopSignal } from '../shared/lifecycle.js';
@@ -85,10 +85,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
     stop.dispose();
   }
   await kernel.shutdown();
-  const invariants = checkInvariants(kernel);
-  const completed = kernel.violations.filter((v) => v.name === 'run-completed');
-  invariants.push(completed.length ? { name: 'run-completed', ok: false, detail: completed.map((v) => v.text).join('; ') } : { name: 'run-completed', ok: true });
-  if (opts.checkModel) invariants.push(compareWithModel(scenario, config, kernel, opts.faults ?? []));
+  const invariants = checkRun(kernel, { checkModel: opts.checkModel === true, faultsPlanned: (opts.faults ?? []).length });
   // An expectation on a step that never ran was never judged: a failure, unless faults were
   // injected (a killed process may be the one whose steps they are: explore's rule) or the run was
   // interrupted (it was stopped before they could run).
@@ -137,44 +134,6 @@ function finalState(k: Kernel): Record<string, unknown> {
     // How many steps each program has: \`vrange check\` finds a step that ran but left no events.
     kernelSteps: k.scenario.kernel.length,
   };
-}
-
-/** The lockstep schedule the run took, as the model's actions. */
-export function actionsOf(history: HistoryEvent[]): Action[] {
-  return history.filter((e) => e.kind === 'schedule').map((e) =>
-    e.choice === 'kernel' ? { kind: 'kernel' } : e.choice === 'commit' ? { kind: 'commit' } : { kind: 'step', process: e.choice as string });
-}
-
-function compareWithModel(scenario: Scenario, config: RunConfig, kernel: Kernel, faults: Fault[]): InvariantResult {
-  const name = 'matches-model';
-  if (config.schedule !== 'lockstep') return { name, ok: true, detail: 'not checked: the model replays lockstep runs only' };
-  if (faults.length > 0) return { name, ok: true, detail: 'not checked: the model does not inject faults' };
-  if (kernel.violations.some((v) => v.name === 'run-completed')) return { name, ok: false, detail: 'the run did not complete' };
-  let model: ModelStep[];
-  try {
-    model = runModel(scenario, config, actionsOf(kernel.history.events)).steps;
-  } catch (e) {
-    return { name, ok: false, detail: `the model refused the schedule: ${(e as Error).message}` };
-  }
-  const real = kernel.steps;
-  for (let i = 0; i < Math.max(real.length, model.length); i++) {
-    const a = real[i];
-    const b = model[i];
-    const key = (x: typeof a | typeof b) => (x ? `${x.process} #${x.index} ${x.op} ${JSON.stringify(x.result)}` : 'nothing');
-    if (!a || !b || a.process !== b.process || a.index !== b.index || JSON.stringify(a.result) !== JSON.stringify(canonical(b.result, a.result))) {
-      return { name, ok: false, detail: `completed step ${i}: the run gave ${key(a)}, the model ${key(b)}` };
-    }
-  }
-  return { name, ok: true };
-}
-
-/** The model's result with its fields in the run's order, so that equal results compare equal. */
-function canonical(m: Record<string, unknown>, like: Record<string, unknown> | undefined): Record<string, unknown> {
-  if (!like) return m;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(like)) if (k in m) out[k] = m[k];
-  for (const k of Object.keys(m)) if (!(k in out)) out[k] = m[k];
-  return out;
 }
 
 function stepOf(s: Scenario, process: string, index: number) {
