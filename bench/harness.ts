@@ -1,14 +1,10 @@
-// Runs a generated scenario through the real kernel and real agents (as harness/run.ts does)
-// but hands the benchmark the kernel itself and a hook on every history event, so that it can
-// time a window of the run (the `at` stamps, microseconds since boot) and count messages.
+// Runs a generated scenario through the real kernel and real agents with harness/run.ts's
+// runKernel (the orchestration every run shares), and hands the benchmark the kernel itself and a
+// hook on every history event, so that it can time a window of the run (the `at` stamps,
+// microseconds since boot) and count messages.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Kernel, type KernelOptions } from '../coordinator/kernel.js';
-import { runFree, runLockstep } from '../coordinator/scheduler.js';
-import { checkInvariants } from '../checker/invariants.js';
-import { Expectations } from '../checker/expectations.js';
+import type { Kernel, KernelOptions } from '../coordinator/kernel.js';
+import { runKernel } from '../harness/run.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import { parseScenario } from '../shared/scenario.js';
 import { runConfigFor } from '../shared/run_config.js';
@@ -24,26 +20,16 @@ export function scenarioOf(doc: unknown, name = 'bench.json'): Scenario {
 export async function runBench(scenario: Scenario, over: Partial<RunConfig> = {},
   opts: { onEvent?: (e: HistoryEvent, k: Kernel) => void; traceMessages?: boolean; kernel?: Partial<KernelOptions> } = {}): Promise<BenchRun> {
   const config: RunConfig = runConfigFor(scenario, { ...over, schedule: over.schedule ?? 'free' });
-  const runDir = mkdtempSync(join(tmpdir(), 'vrange-bench-'));
   let kernel!: Kernel;
   const onEvent = opts.onEvent ? (e: HistoryEvent) => opts.onEvent!(e, kernel) : undefined;
-  const judge = new Expectations(config.policy);
-  kernel = new Kernel({ scenario, config, runDir, traceMessages: opts.traceMessages ?? false, hooks: judge.hooks, onEvent, ...opts.kernel });
-  const t0 = Date.now();
-  try {
-    await kernel.start();
-    if (config.schedule === 'lockstep') await runLockstep(kernel); else await runFree(kernel);
-  } catch (e) {
-    kernel.violation('run-completed', (e as Error).message);
-  }
-  await kernel.shutdown();
-  const wallMs = Date.now() - t0;
-  rmSync(runDir, { recursive: true, force: true });
-  const failed = checkInvariants(kernel).filter((i) => !i.ok).map((i) => `${i.name}: ${i.detail ?? ''}`);
-  for (const v of kernel.violations) failed.push(`${v.name}: ${v.text}`);
-  for (const f of judge.failures) failed.push(`${f.process} #${f.index}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`);
+  // The kernel is known to onEvent from its first event on (boot).
+  const run = await runKernel(scenario, config, { onEvent, onKernel: (k) => { kernel = k; },
+    kernel: { traceMessages: opts.traceMessages ?? false, ...opts.kernel } });
+  const failed = run.invariants.filter((i) => !i.ok).map((i) => `${i.name}: ${i.detail ?? ''}`);
+  for (const v of kernel.violations) if (v.name !== 'run-completed') failed.push(`${v.name}: ${v.text}`);
+  for (const f of run.judge.failures) failed.push(`${f.process} #${f.index}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`);
   if (failed.length > 0) throw new Error(`benchmark run of ${scenario.name} failed: ${failed.slice(0, 5).join('; ')}`);
-  return { kernel, history: kernel.history.events, failed, wallMs };
+  return { kernel, history: kernel.history.events, failed, wallMs: run.wallMs };
 }
 
 /** Microseconds between the first event matching `from` and the last matching `to`. */

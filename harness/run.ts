@@ -2,11 +2,12 @@
 // the report. Everything the run started is ended before runScenario returns, even on failure.
 
 import { writeOutput } from '../shared/files.js';
-import { Kernel } from '../coordinator/kernel.js';
+import { Kernel, type KernelOptions } from '../coordinator/kernel.js';
 import { Expectations, expectationFor, matches, type Failure } from '../checker/expectations.js';
 import { Snapshots } from '../report/snapshot.js';
 import { runFree, runLockstep, type Chooser } from '../coordinator/scheduler.js';
 import { checkRun } from '../checker/run_checks.js';
+import type { InvariantResult } from '../checker/invariants.js';
 import { buildReport, narrate, neverRan, stepLine, type RunReport } from '../report/report.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
@@ -38,31 +39,42 @@ export interface RunOptions {
 
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
 
-export async function runScenario(scenario: Scenario, config: RunConfig, opts: RunOptions = {}): Promise<RunOutcome> {
+/** A run's kernel once its schedule has ended and its agents are gone, with what judged it. */
+export interface KernelRun {
+  kernel: Kernel;
+  /** The expectations observer: the failures of the steps that ran. */
+  judge: Expectations;
+  /** The invariants, run-completed, and matches-model when asked (checker/run_checks.ts). */
+  invariants: InvariantResult[];
+  /** The SIGINT or SIGTERM that stopped the run, if one did. */
+  signal?: StopSignal;
+  /** Milliseconds from the kernel's start to the end of its shutdown. */
+  wallMs: number;
+}
+
+/**
+ * The orchestration every run shares (runScenario here, the benchmarks' bench/harness.ts): a run
+ * folder, a kernel with the harness's hooks (the fault plan, the expectations, the `--html`
+ * snapshots), the schedule under the run's time bound and the interrupt signals, shutdown, the
+ * checks. The run folder is gone and every agent ended when it returns, even on failure.
+ */
+export async function runKernel(scenario: Scenario, config: RunConfig,
+  opts: RunOptions & { onEvent?: (e: HistoryEvent) => void; onKernel?: (k: Kernel) => void; kernel?: Partial<KernelOptions> } = {}): Promise<KernelRun> {
   const runDir = createRunDir();
-  const names = new Map<number, string>();
-  const say = opts.narrate;
   const judge = new Expectations(config.policy);
   const kernel = new Kernel({
     scenario, config, runDir, traceMessages: opts.trace !== undefined || opts.pictures === true, remote: opts.remote,
     hooks: { faults: new FaultPlan(opts.faults ?? [], config.seed), ...judge.hooks },
-    onEvent: say ? (e) => {
-      if (e.kind === 'complete') {
-        const step = stepOf(scenario, e.process as string, e.index as number);
-        const exp = expectationFor(step, config.policy) ?? (step.op === 'check' ? { ok: true } : undefined);
-        say(stepLine(e.process as string, e.index as number, step as never, e.result as never, exp, exp ? matches(exp, e.result as never) : undefined));
-        return;
-      }
-      const line = narrate(e, names);
-      if (line) say(line);
-    } : undefined,
+    onEvent: opts.onEvent, ...opts.kernel,
   });
+  opts.onKernel?.(kernel);
   // The page-map pictures of `--html`: a snapshot is taken at each `complete` event, so it comes
   // before the judge's `expectation-failed` (which follows the step's completion).
   if (opts.pictures) kernel.addObserver(new Snapshots(kernel));
   let timer: NodeJS.Timeout | undefined;
   const stop = whenInterrupted();
   let signal: StopSignal | undefined;
+  const t0 = Date.now();
   try {
     const timeoutMs = opts.timeoutMs ?? runBoundMs(scenario);
     const timeout = new Promise<never>((_, reject) => {
@@ -76,7 +88,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
     })(), timeout, stop.promise]);
   } catch (e) {
     if (e instanceof InterruptedError) signal = e.signal;
-    if (signal) say?.(`${'kernel'.padEnd(8)} INTERRUPTED by ${signal}: stopping the run, killing every agent`);
+    if (signal) opts.narrate?.(`${'kernel'.padEnd(8)} INTERRUPTED by ${signal}: stopping the run, killing every agent`);
     kernel.violation('run-completed', (e as Error).message);
     // A schedule the race left behind must stop, not go on judging while shutdown kills its processes.
     kernel.fail(e as Error);
@@ -84,8 +96,32 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
     clearTimeout(timer);
     stop.dispose();
   }
-  await kernel.shutdown();
+  try {
+    await kernel.shutdown();
+  } finally {
+    removeRunDir(runDir);
+  }
+  const wallMs = Date.now() - t0;
   const invariants = checkRun(kernel, { checkModel: opts.checkModel === true, faultsPlanned: (opts.faults ?? []).length });
+  return { kernel, judge, invariants, signal, wallMs };
+}
+
+export async function runScenario(scenario: Scenario, config: RunConfig, opts: RunOptions = {}): Promise<RunOutcome> {
+  const names = new Map<number, string>();
+  const say = opts.narrate;
+  const { kernel, judge, invariants, signal } = await runKernel(scenario, config, {
+    ...opts,
+    onEvent: say ? (e) => {
+      if (e.kind === 'complete') {
+        const step = stepOf(scenario, e.process as string, e.index as number);
+        const exp = expectationFor(step, config.policy) ?? (step.op === 'check' ? { ok: true } : undefined);
+        say(stepLine(e.process as string, e.index as number, step as never, e.result as never, exp, exp ? matches(exp, e.result as never) : undefined));
+        return;
+      }
+      const line = narrate(e, names);
+      if (line) say(line);
+    } : undefined,
+  });
   // An expectation on a step that never ran was never judged: a failure, unless faults were
   // injected (a killed process may be the one whose steps they are: explore's rule) or the run was
   // interrupted (it was stopped before they could run).
@@ -98,11 +134,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   const report = buildReport(kernel, judge.failures, invariants, signal, notJudged);
   kernel.history.add('final', finalState(kernel));
   kernel.history.add('verdict', { ok: report.ok, failures: report.failures.length, invariants, ...(signal ? { interrupted: signal } : {}) });
-  try {
-    if (opts.trace) writeOutput(opts.trace, kernel.history.toJsonLines());
-  } finally {
-    removeRunDir(runDir);
-  }
+  if (opts.trace) writeOutput(opts.trace, kernel.history.toJsonLines());
   return { report, history: kernel.history.events };
 }
 
