@@ -404,7 +404,7 @@ export class Kernel {
 
   private reply(proc: Proc, re: number, fields: Omit<SysRet, 't' | 're'>): void {
     if (!proc.live) return; // nobody is left to read it
-    this.sendTo(proc, { t: 'ret', re, ...fields });
+    this.sendTo(proc, { t: 'ret', re, ...fields } as SysRet); // fields: one reply shape (shared/messages.ts, SysReplies)
   }
 
   // ---------------------------------------------------------------- the lockstep handshake
