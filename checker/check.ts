@@ -29,7 +29,8 @@
 // events into that view and runs the checks. Its exports stay as they were (re-exported here).
 
 import { spanOf } from '../shared/spans.js';
-import { eventProblem, type HistoryEvent } from '../coordinator/history.js';
+import type { StepResult } from '../shared/scenario-types.js';
+import { eventProblem, type AnyStep, type EventOf, type HistoryEvent } from '../coordinator/history.js';
 import { keysIn, PageSet } from './pageset.js';
 import { newCell, PageTable, SharedCells, spanPages, type Cell, type FState, type Kind, type PState, type Pte } from './check_model.js';
 import { CHECKS, violationsMax, type CheckName, type CheckResult, type Violation } from './check_result.js';
@@ -37,7 +38,11 @@ import { CHECKS, violationsMax, type CheckName, type CheckResult, type Violation
 export { CHECKS, formatCheck, violationsMax, type CheckName, type CheckResult, type Violation } from './check_result.js';
 export { HistoryFormatError, parseHistory } from './history_parse.js';
 
-export function checkHistory(input: HistoryEvent[]): CheckResult {
+/** An event of a history being checked, with the line it came from. */
+type Line<E = HistoryEvent> = E & { line: number };
+
+/** Checks a history held in memory: each entry is first validated as an event (eventProblem). */
+export function checkHistory(input: readonly unknown[]): CheckResult {
   const violations: Violation[] = [];
   const checked = Object.fromEntries(CHECKS.map((c) => [c, 0])) as Record<CheckName, number>;
   const flag = (check: CheckName, text: string, lines: number[]) => {
@@ -45,16 +50,17 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
   };
   // Events not of the documented shape (parseHistory refuses them; a history built in memory, as
   // explore's, may still have one): named and left out, so the checks below see only typed events.
-  const events: Array<HistoryEvent & { line: number }> = [];
+  const events: Line[] = [];
   let lastSeq = -1;
-  input.forEach((e, i) => {
-    const line = typeof (e as { line?: unknown }).line === 'number' ? (e as unknown as { line: number }).line : i + 1;
-    const seq = (e as { seq?: unknown } | null)?.seq;
+  input.forEach((raw, i) => {
+    const e = raw as { line?: unknown; seq?: unknown } | null;
+    const line = typeof e?.line === 'number' ? e.line : i + 1;
+    const seq = e?.seq;
     if (seq !== lastSeq + 1) flag('well-formed', `seq ${String(seq)} follows seq ${lastSeq}`, [line]);
     lastSeq = typeof seq === 'number' ? seq : lastSeq + 1;
     const problem = eventProblem(e);
     if (problem) flag('well-formed', `line ${line}: ${problem}`, [line]);
-    else events.push({ ...e, line });
+    else events.push({ ...(raw as HistoryEvent), line }); // of the documented shape: eventProblem said so
   });
 
   const boot = events[0];
@@ -63,7 +69,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
   const access = String(boot?.access ?? 'sigbus');
   const files = new Map<string, FState>();
   const fileCells = new SharedCells();
-  for (const f of (boot?.files as Array<{ name: string; kind: string }> | undefined) ?? []) {
+  for (const f of (boot?.kind === 'boot' ? boot.files : [])) {
     files.set(f.name, { vol: new PageSet(), mustReport: new Map(), mayReport: new Set(), kind: f.kind });
   }
   const fileOf = (name: string) => {
@@ -114,7 +120,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
     for (const v of keysIn(p.mustReport, s, e)) p.mustReport.delete(v);
   };
 
-  const invokes = new Map<string, { line: number; step: Record<string, unknown> }>();
+  const invokes = new Map<string, { line: number; step: AnyStep }>();
   // A volatile mark takes effect somewhere between its invoke and its complete (the kernel may see it,
   // and purge, before the step reports): pages under a mark in flight may be purged too.
   // Each mark in flight as spans: [process, vpage start, end) and [file, file page start, end).
@@ -127,8 +133,8 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
   /** Per process (and `kernel`): the next step index it may invoke, the step in flight, its last completion. */
   const nextIndex = new Map<string, number>();
   const inFlightStep = new Map<string, number>();
-  const lastDone = new Map<string, { index: number; op: string; result: Record<string, unknown>; line: number }>();
-  const finals: Array<HistoryEvent & { line: number }> = [];
+  const lastDone = new Map<string, { index: number; op: string; result: StepResult; line: number }>();
+  const finals: Array<Line<EventOf<'final'>>> = [];
   /** Events that explain a process's death by SIGKILL (a kill step, the OOM killer, a fault, a bad remote agent). */
   const killedBy = new Set<string>();
   let deadlocked = false;
@@ -178,8 +184,8 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
       case 'invoke': {
         const key = `${e.process}#${e.index}`;
         if (invokes.has(key) || stepsDone.has(key)) flag('well-formed', `${e.process} step ${e.index} invoked twice`, [invokes.get(key)?.line ?? 0, e.line]);
-        invokes.set(key, { line: e.line, step: e.step as Record<string, unknown> });
-        if ((e.step as { op: string }).op === 'signal') signalled.add(String((e.step as { name?: unknown }).name));
+        invokes.set(key, { line: e.line, step: e.step });
+        if (e.step.op === 'signal') signalled.add(String(e.step.name));
         {
           const who = String(e.process);
           const index = Number(e.index);
@@ -192,10 +198,10 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
           nextIndex.set(who, Math.max(want, index + 1));
         }
         deadMention(e.process, e, `invoked step ${e.index}`);
-        const st = e.step as Record<string, unknown> | undefined;
+        const st = e.step;
         const p = procs.get(String(e.process));
         if (p && st && (st.op === 'vrange' || st.op === 'fvrange') && st.mode === 'volatile') {
-          const span = spanOf(st as never);
+          const span = spanOf(st);
           const marks: Marks = { mm: [], file: [] };
           if (!('errno' in span)) {
             if (st.op === 'fvrange') {
@@ -224,7 +230,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         if (stepsDone.has(key)) flag('well-formed', `${e.process} step ${e.index} completed twice`, [e.line]);
         stepsDone.add(key);
         if (inFlightStep.get(String(e.process)) === e.index) inFlightStep.delete(String(e.process));
-        lastDone.set(String(e.process), { index: Number(e.index), op: String(e.op), result: e.result as Record<string, unknown>, line: e.line });
+        lastDone.set(String(e.process), { index: Number(e.index), op: String(e.op), result: e.result, line: e.line });
         if (inv.step.op !== e.op) flag('well-formed', `${e.process} step ${e.index} was invoked as ${String(inv.step.op)} but completed as ${e.op}`, [inv.line, e.line]);
         if (e.op === 'wait' && e.type === 'ok' && !signalled.has(String(inv.step.name))) {
           flag('well-formed', `${e.process} step ${e.index} (wait ${String(inv.step.name)}) returned, but no signal step raised ${String(inv.step.name)} before it: a step's events are missing?`, [inv.line, e.line]);
@@ -232,29 +238,29 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         if (e.op === 'waitpid' && e.type === 'ok') {
           const target = String(inv.step.process);
           const c = cleanedUp.get(target);
-          const r = e.result as { exitCode?: unknown; signal?: unknown };
+          const r = e.result;
           if (!c) flag('well-formed', `${e.process} step ${e.index} (waitpid ${target}) returned before any cleanup of ${target}`, [inv.line, e.line]);
           else if ((r.exitCode !== undefined && r.exitCode !== c.exitCode) || (r.signal !== undefined && r.signal !== c.signal)) {
             flag('well-formed', `${e.process} step ${e.index} (waitpid ${target}) returned ${JSON.stringify(r)}, but ${target}'s cleanup says ${JSON.stringify({ exitCode: c.exitCode, signal: c.signal })}`, [c.line, e.line]);
           }
         }
-        if ((e.op === 'vrange' || e.op === 'fvrange') && inv.step.mode === 'nonvolatile' && e.type === 'ok' && typeof (e.result as { purged?: unknown }).purged !== 'boolean') {
+        if ((e.op === 'vrange' || e.op === 'fvrange') && inv.step.mode === 'nonvolatile' && e.type === 'ok' && typeof e.result.purged !== 'boolean') {
           flag('well-formed', `${e.process} step ${e.index} (${e.op} nonvolatile) succeeded without saying purged: true or false`, [e.line]);
         }
         if (e.process === 'kernel') break;
         const p = procs.get(String(e.process));
         if (!p) { flag('well-formed', `step of ${e.process}, a process never born`, [e.line]); break; }
         if (p.cleanedAt) { deadMention(p.name, e, `completed step ${e.index}`); break; }
-        completeStep(p, inv.step, e as HistoryEvent & { line: number }, inv.line);
+        completeStep(p, inv.step, e, inv.line);
         break;
       }
       case 'blocked': deadMention(e.process, e, 'blocked on a reclaim exchange'); break;
-      case 'decision': decision(e as HistoryEvent & { line: number }); break;
+      case 'decision': decision(e); break;
       case 'purge-notify': {
         const p = procs.get(String(e.process));
         if (!p) break;
         deadMention(p.name, e, 'was told of a purge');
-        for (const v of (e.vpages as number[]) ?? []) {
+        for (const v of e.vpages ?? []) {
           checked['purge-was-volatile']++;
           if (!p.mmVol.has(v) && !mmMarkedInFlight(p, v)) flag('purge-was-volatile', `${p.name} was told its page ${v} was purged, but it had not marked that page volatile`, [e.line]);
           p.mustReport.set(v, e.line);
@@ -317,7 +323,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         if (e.fileKind !== 'tmpfs') fileCells.reset(String(e.file));
         break;
       }
-      case 'final': finals.push(e); finalState(e as HistoryEvent & { line: number }); break;
+      case 'final': finals.push(e); finalState(e); break;
       default: break;
     }
   }
@@ -335,12 +341,12 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
 
   // ------------------------------------------------------------ every step of every program left events
 
-  function programsRan(last: (HistoryEvent & { line: number }) | undefined): void {
+  function programsRan(last: Line | undefined): void {
     if (finals.length === 0) { flag('well-formed', 'no `final` event: the history lost the end of the run', [last?.line ?? 0]); return; }
     if (finals.length > 1) flag('well-formed', `${finals.length} \`final\` events; a run has one`, finals.map((f) => f.line));
     const fin = finals[finals.length - 1]!;
     if (last && last.kind === 'verdict' && events[events.length - 2] !== fin) flag('well-formed', 'the `final` event is not just before the `verdict`', [fin.line, last.line]);
-    const verdictSaysIncomplete = last?.kind === 'verdict' && (last.invariants as Array<{ name: string; ok: boolean }>).some((i) => i.name === 'run-completed' && !i.ok);
+    const verdictSaysIncomplete = last?.kind === 'verdict' && last.invariants.some((i) => i.name === 'run-completed' && !i.ok);
     const listed = new Set<string>();
     const ran = (who: string, steps: number, state: string | undefined) => {
       const done = nextIndex.get(who) ?? 0;
@@ -365,7 +371,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
       flag('well-formed', `${label} ran ${done} of its ${steps} step(s) and ${who === 'kernel' ? 'stopped' : `ended ${state}`} with no step that ends it: step${steps - done > 1 ? `s ${done}-${steps - 1}` : ` ${done}`} left no events`,
         [end?.line ?? 0, fin.line]);
     };
-    for (const q of fin.processes as Array<{ process: string; state: string; steps: number }>) {
+    for (const q of fin.processes) {
       listed.add(q.process);
       if (!procs.has(q.process)) { flag('well-formed', `the \`final\` event lists ${q.process}, which has no \`birth\``, [fin.line]); continue; }
       ran(q.process, q.steps, q.state);
@@ -376,8 +382,8 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
 
   // ------------------------------------------------------------ one completed step
 
-  function completeStep(p: PState, step: Record<string, unknown>, e: HistoryEvent & { line: number }, invokeLine: number): void {
-    const result = (e.result ?? {}) as Record<string, unknown>;
+  function completeStep(p: PState, step: AnyStep, e: Line<EventOf<'complete'>>, invokeLine: number): void {
+    const result = e.result ?? {};
     const op = String(step.op);
     const page = (map: unknown, i: unknown) => {
       const m = p.maps.get(String(map));
@@ -503,7 +509,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
       }
       case 'fvrange': {
         const file = p.fds.get(String(step.fd));
-        const span = spanOf(step as never);
+        const span = spanOf(step);
         if (!file || 'errno' in span) return;
         if (step.mode === 'volatile') {
           fileOf(file).vol.add(span.start, span.start + span.pages);
@@ -517,8 +523,8 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
 
   // ------------------------------------------------------------ a purge decision
 
-  function decision(e: HistoryEvent & { line: number }): void {
-    const votes = (e.votes as Array<{ process?: string; vpage?: number; answered?: boolean; volatile?: boolean }> | undefined) ?? [];
+  function decision(e: Line<EventOf<'decision'>>): void {
+    const votes = e.votes ?? [];
     for (const vote of votes) if (vote.process !== undefined) deadMention(vote.process, e, 'was counted as a mapper in a reclaim decision');
     if (e.purge !== true) return;
     checked['purge-was-volatile']++;
@@ -563,10 +569,10 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
 
   // ------------------------------------------------------------ the end
 
-  function finalState(e: HistoryEvent & { line: number }): void {
-    const frames = e.frames as { total: number; used: number; free: number; pageCache: number } | undefined;
-    const finalFiles = (e.files as Array<{ name: string; kind: string; cached: number; open: number }> | undefined) ?? [];
-    const finalProcs = (e.processes as Array<{ process: string; state: string; resident: number; vmas: number; fds: number }> | undefined) ?? [];
+  function finalState(e: Line<EventOf<'final'>>): void {
+    const frames = e.frames;
+    const finalFiles = e.files ?? [];
+    const finalProcs = e.processes ?? [];
     if (!frames) { flag('well-formed', 'the `final` event has no frames', [e.line]); return; }
     checked['no-frame-leak']++;
     if (frames.used + frames.free !== frames.total) flag('no-frame-leak', `frames used ${frames.used} + free ${frames.free} != total ${frames.total}`, [e.line]);

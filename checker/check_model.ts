@@ -152,7 +152,7 @@ export class SharedCells {
 }
 export const cloneCell = (c: Cell): Cell => ({ ...c });
 
-export function spanPages(detail: unknown): [number, number] | undefined {
-  const span = (detail as { span?: unknown } | undefined)?.span;
+export function spanPages(detail: { span?: unknown } | undefined): [number, number] | undefined {
+  const span = detail?.span;
   return Array.isArray(span) && span.length === 2 ? [Number(span[0]), Number(span[1])] : undefined;
 }

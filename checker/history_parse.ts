@@ -19,7 +19,7 @@ export function parseHistory(text: string, file = 'history'): Array<HistoryEvent
     }
     const problem = eventProblem(e);
     if (problem) throw new HistoryFormatError(`${file}:${i + 1}: ${problem}`);
-    out.push({ ...(e as HistoryEvent), line: i + 1 });
+    out.push({ ...(e as HistoryEvent), line: i + 1 }); // of the documented shape: eventProblem said so
   }
   if (out.length === 0) throw new HistoryFormatError(`${file}: empty; a history has one JSON object per line (docs/history-format.md)`);
   return out;

@@ -4,8 +4,9 @@
 
 import { z } from 'zod';
 import { historyEventsMax } from '../shared/limits.js';
+import type { EventFields, EventKind, HistoryEvent } from './history_events.js';
 
-export type HistoryEvent = { seq: number; at: number; kind: string; [field: string]: unknown };
+export type { AnyStep, DecisionVote, EventFields, EventKind, EventOf, HistoryEvent, SnapshotRow } from './history_events.js';
 
 export class History {
   readonly events: HistoryEvent[] = [];
@@ -16,20 +17,24 @@ export class History {
   /** Microseconds since the run started (the `at` of an event). */
   now(): number { return Math.floor((performance.now() - this.t0) * 1000); }
 
-  add(kind: string, fields: Record<string, unknown>): HistoryEvent {
+  /** An event of `kind` with exactly its fields (history_events.ts, EventFields). */
+  add<K extends EventKind>(kind: K, fields: EventFields[K]): HistoryEvent {
     if ('kind' in fields || 'seq' in fields) throw new Error(`history: event ${kind} may not set kind or seq`);
-    return this.push({ seq: this.events.length, at: this.now(), kind, ...fields });
+    // The spread is an EventOf<K>; TypeScript cannot follow a generic spread into the union.
+    return this.push({ seq: this.events.length, at: this.now(), kind, ...fields } as HistoryEvent);
   }
 
   /** A step's invocation (the commonest events have their own builders: no spread of fields). */
-  invoke(process: string, index: number, step: unknown): HistoryEvent {
+  invoke(process: string, index: number, step: EventFields['invoke']['step']): HistoryEvent {
     return this.push({ seq: this.events.length, at: this.now(), kind: 'invoke', process, index, step });
   }
 
   /** A step's completion; `detail` and `label` are left out when undefined (as JSON leaves them out). */
-  complete(process: string, index: number, op: string, type: string, result: unknown, detail: unknown, label: string | undefined): HistoryEvent {
+  complete(process: string, index: number, op: string, type: EventFields['complete']['type'], result: EventFields['complete']['result'],
+    detail: unknown, label: string | undefined): HistoryEvent {
     const e: HistoryEvent = { seq: this.events.length, at: this.now(), kind: 'complete', process, index, op, type, result };
-    if (detail !== undefined) e.detail = detail;
+    // `detail` is the agent's StepDetail (shared/messages.ts) as its `done` brought it.
+    if (detail !== undefined) e.detail = detail as EventFields['complete']['detail'];
     if (label !== undefined) e.label = label;
     return this.push(e);
   }
@@ -156,8 +161,11 @@ export const EVENT_SCHEMAS = {
   }),
   verdict: ev('verdict', { ok: z.boolean(), failures: nat, invariants: z.array(z.object({ name: str, ok: z.boolean(), detail: str.optional() }).passthrough()) }),
 } as const;
-export type EventKind = keyof typeof EVENT_SCHEMAS;
 export const EVENT_KINDS = Object.keys(EVENT_SCHEMAS) as EventKind[];
+// The schemas and the event types name the same kinds (a kind added to one only does not compile).
+type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never] ? true : never;
+const sameKinds: SameKeys<typeof EVENT_SCHEMAS, EventFields> = true;
+void sameKinds;
 
 /** Why `e` is not an event of docs/history-format.md (one line), or undefined when it is one. */
 export function eventProblem(e: unknown): string | undefined {

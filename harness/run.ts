@@ -6,7 +6,7 @@ import { Kernel, expectationFor, matches, type Failure } from '../coordinator/ke
 import { runFree, runLockstep, type Chooser } from '../coordinator/scheduler.js';
 import { checkInvariants } from '../checker/invariants.js';
 import { buildReport, narrate, neverRan, stepLine, type RunReport } from '../report/report.js';
-import type { HistoryEvent } from '../coordinator/history.js';
+import type { EventFields, HistoryEvent } from '../coordinator/history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import { runTimeoutBaseMs, runTimeoutFor, runTimeoutPerProcessMs, runTimeoutPerStepMs } from '../shared/limits.js';
 import { FaultPlan, type Fault } from './faults.js';
@@ -120,14 +120,14 @@ export function timeoutText(s: Scenario, timeoutMs: number, given: boolean): str
 }
 
 /** What the kernel holds once the run is over, for an offline check (`vrange check`) of leaks and of the dead. */
-function finalState(k: Kernel): Record<string, unknown> {
+function finalState(k: Kernel): EventFields['final'] {
   const files = k.files.map((f) => ({ name: f.name, kind: f.kind, cached: f.residentPages(), open: f.openCount }));
   const cached = files.reduce((n, f) => n + f.cached, 0);
   return {
     frames: { total: k.frames.total, used: k.frames.used, free: k.frames.free, pageCache: cached, mapped: [...k.rmap.mappedFrames()].length },
     files,
-    processes: k.procs.filter((p) => p.state !== 'unborn').map((p) => ({ process: p.name, pid: p.pid, state: p.state,
-      resident: k.rmap.resident(p.pid), vmas: p.vmas.length, fds: p.fds.size, steps: p.spec.steps.length })),
+    processes: k.procs.flatMap((p) => (p.state === 'unborn' ? [] : [{ process: p.name, pid: p.pid, state: p.state,
+      resident: k.rmap.resident(p.pid), vmas: p.vmas.length, fds: p.fds.size, steps: p.spec.steps.length }])),
     // How many steps each program has: \`vrange check\` finds a step that ran but left no events.
     kernelSteps: k.scenario.kernel.length,
   };

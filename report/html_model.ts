@@ -107,7 +107,7 @@ export function buildModel(history: HistoryEvent[]): Model {
     const text = narrate(e, names);
     let key: string | undefined;
     if (typeof e.xid === 'number') key = xidOwner.get(e.xid);
-    else if (e.kind === 'fault' || e.kind === 'blocked') key = inFlight.get(e.process as string) ?? inFlight.get(KERNEL);
+    else if (e.kind === 'fault') key = inFlight.get(e.process as string) ?? inFlight.get(KERNEL);
     else if (e.kind === 'oom-kill') key = inFlight.get(e.faulting as string);
     else if (e.kind === 'kill') key = inFlight.get(KERNEL);
     if (!text || e.kind === 'birth') { if (key) owner.set(e.seq, key); return; }

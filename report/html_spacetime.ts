@@ -50,9 +50,10 @@ export function spaceTime(m: Model): { header: string; svg: string } {
   const y = new Map<number, number>();
   let cur = TOP;
   const noteSeqs = new Set(m.notes.map((n) => n.seq));
-  const events = [...m.messages, ...m.steps.map((s) => s.e), ...m.notes.map((n) => n.e)];
-  for (const s of m.steps) if (s.invokeSeq >= 0) events.push({ seq: s.invokeSeq, at: 0, kind: 'invoke', process: s.process });
-  for (const b of m.births.values()) events.push({ seq: b, at: 0, kind: 'birth' });
+  // The events that take room down the page (an invoke and a birth only need their seq and kind).
+  const events: Array<{ seq: number; kind: string }> = [...m.messages, ...m.steps.map((s) => s.e), ...m.notes.map((n) => n.e)];
+  for (const s of m.steps) if (s.invokeSeq >= 0) events.push({ seq: s.invokeSeq, kind: 'invoke' });
+  for (const b of m.births.values()) events.push({ seq: b, kind: 'birth' });
   events.sort((a, b) => a.seq - b.seq);
   for (const e of events) {
     y.set(e.seq, cur);

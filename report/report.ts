@@ -67,9 +67,9 @@ export function stepPath(process: string, index: number): string {
  * neither this policy nor `default`, and no fields of its own, has none), even an empty one; a
  * kernel `check` always has one (it is an assertion). `why` says how far the process got.
  */
-export function neverRan(k: Kernel): Failure[] {
+export function neverRan(k: Kernel): Array<Failure & { ran: false; why: string }> {
   const ran = new Set(k.steps.map((s) => `${s.process}#${s.index}`));
-  const out: Failure[] = [];
+  const out: Array<Failure & { ran: false; why: string }> = [];
   const lastRun = new Map<string, StepRecord>();
   for (const s of k.steps) if ((lastRun.get(s.process)?.index ?? -1) < s.index) lastRun.set(s.process, s);
   const stopped = k.violations.some((v) => v.name === 'run-completed');

@@ -9,6 +9,7 @@
 
 import { Packr } from 'msgpackr';
 import type { Mode, ProcessStep, RunConfig, Share, StepResult } from './scenario-types.js';
+import type { OneOf } from './one_of.js';
 
 /** The part of an mm that crosses the socket at fork: the parent's, already copy-on-write. */
 export interface MmSnapshot {
@@ -110,15 +111,8 @@ type Signalled = { signal: string };
 type Retry = { retry: true };
 type Stuck = { stuck: true };
 
-/** Every key of every member of a union. */
-type KeysOf<T> = T extends unknown ? keyof T : never;
-/**
- * Each member of `T` with the keys only other shapes of `All` have, as `?: undefined`: a reply is
- * exactly one shape, and a reader may test any field (`r.retry`, `r.errno !== undefined`) to narrow.
- */
-type OneOf<T, All = T> = T extends unknown ? T & { [K in Exclude<KeysOf<All>, keyof T>]?: undefined } : never;
 type ReplyShape = SysReplies[keyof SysReplies];
-/** The reply to a call `K` (the agent's `call` returns it), e.g. `read`: `{value} | {signal} | {retry} | {errno} | {stuck}`. */
+/** The reply to a call `K` (the agent's `call` returns it; shared/one_of.ts: any field may be tested), e.g. `read`: `{value} | {signal} | {retry} | {errno} | {stuck}`. */
 export type SysReply<K extends keyof SysReplies> = OneOf<SysReplies[K], ReplyShape>;
 /** Any syscall's reply (without `t` and `re`): one of the shapes above. */
 export type SysReplyFields = OneOf<ReplyShape>;
