@@ -46,7 +46,7 @@ export class History {
     return e;
   }
 
-  message(dir: 'send' | 'recv', agent: string, msg: unknown): void {
+  message(dir: 'send' | 'recv', agent: string, msg: EventFields['message']['msg']): void {
     if (this.keepMessages) this.add('message', { dir, agent, msg });
   }
 

@@ -7,15 +7,15 @@
 
 import type { AccessMode, PolicyName, PurgeUnit, Step, StepResult } from '../shared/scenario-types.js';
 import type { OneOf } from '../shared/one_of.js';
+import type { MapperVote } from '../shared/policy.js';
+import type { AgentMsg, KernelMsg } from '../shared/messages.js';
 
 type ProcessEnd = 'running' | 'exited' | 'killed';
 /** A step as an `invoke` records it: one of the scenario's steps (narrow on `op`); any step field may be read. */
 export type AnyStep = OneOf<Step>;
 
-/** One mapper's vote in a `decision`. */
-export interface DecisionVote {
-  pid: number; process?: string; vpage?: number; share?: string; volatile?: boolean; answered?: boolean; privatePresent?: boolean;
-}
+/** One mapper's vote in a `decision` (shared/policy.ts), naming the mapper and the vpage it maps the page at. */
+export type DecisionVote = MapperVote & { process?: string; vpage?: number };
 /** A row of a `snapshot` (report/snapshot.ts): each page's state as a letter; `at` the touched pages of a long row. */
 export interface SnapshotRow { pages: string; at?: number[]; total?: number }
 
@@ -58,7 +58,7 @@ export interface EventFields {
   resume: { process: string; pid: number };
   cleanup: {
     process: string; pid: number; state: ProcessEnd; exitCode?: number; signal?: string; framesFreed: number;
-    pagesUnmapped: number; vmas: number; fdsClosed: number; filesReleased: unknown[]; interrupted?: number;
+    pagesUnmapped: number; vmas: number; fdsClosed: number; filesReleased: string[]; interrupted?: number;
   };
   'final-release': { file: string; fileKind: string; framesFreed: number };
   stuck: { process: string; index: number; waitsFor: string };
@@ -66,8 +66,8 @@ export interface EventFields {
   'expectation-failed': { process: string; index: number; expected: unknown; actual: unknown }
     | { process: string; index: number; expected: unknown; ran: false; why: string };
   violation: { name: string; text: string };
-  /** `msg` is as docs/protocol.md gives it, but untyped here: a broken agent's message is recorded too. */
-  message: { dir: 'send' | 'recv'; agent: string; msg: unknown };
+  /** `msg`: a message as docs/protocol.md gives it (the kernel records only well-formed ones; reading a file, `vrange check` does not look inside). */
+  message: { dir: 'send' | 'recv'; agent: string; msg: AgentMsg | KernelMsg };
   snapshot: {
     after: number; frames: { used: number; total: number };
     maps: Array<SnapshotRow & { process: string; name: string; kind: string; file?: string }>;

@@ -45,9 +45,9 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
     snapshots: opts.pictures, faults: new FaultPlan(opts.faults ?? [], config.seed), remote: opts.remote,
     onEvent: say ? (e) => {
       if (e.kind === 'complete') {
-        const step = stepOf(scenario, e.process as string, e.index as number);
+        const step = stepOf(scenario, e.process, e.index);
         const exp = expectationFor(step, config.policy) ?? (step.op === 'check' ? { ok: true } : undefined);
-        say(stepLine(e.process as string, e.index as number, step as never, e.result as never, exp, exp ? matches(exp, e.result as never) : undefined));
+        say(stepLine(e.process, e.index, step, e.result, exp, exp ? matches(exp, e.result) : undefined));
         return;
       }
       const line = narrate(e, names);
@@ -136,7 +136,7 @@ function finalState(k: Kernel): EventFields['final'] {
 /** The lockstep schedule the run took, as the model's actions. */
 export function actionsOf(history: HistoryEvent[]): Action[] {
   return history.filter((e) => e.kind === 'schedule').map((e) =>
-    e.choice === 'kernel' ? { kind: 'kernel' } : e.choice === 'commit' ? { kind: 'commit' } : { kind: 'step', process: e.choice as string });
+    e.choice === 'kernel' ? { kind: 'kernel' } : e.choice === 'commit' ? { kind: 'commit' } : { kind: 'step', process: e.choice });
 }
 
 function compareWithModel(scenario: Scenario, config: RunConfig, kernel: Kernel, faults: Fault[]): InvariantResult {

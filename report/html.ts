@@ -44,8 +44,8 @@ function stepList(m: Model, report: RunReport): string {
   }
   const items: Array<{ seq: number; html: string }> = [];
   for (const s of m.steps) {
-    const r = s.e.result as StepResult;
-    const exp = expectationFor(s.step as never, report.policy) ?? (s.step.op === 'check' ? { ok: true } : undefined);
+    const r = s.e.result;
+    const exp = expectationFor(s.step, report.policy) ?? (s.step.op === 'check' ? { ok: true } : undefined);
     const ok = exp ? matches(exp, r) : undefined;
     const verdict = exp === undefined ? '' : ok ? '<span class="exp ok" title="as expected">\u2713</span>' : `<span class="exp bad" title="expected ${esc(JSON.stringify(exp))}">\u2717 expected ${esc(JSON.stringify(exp))}</span>`;
     const cls = s.e.type === 'info' ? 'info' : r.ok ? 'ok' : 'fail';

@@ -4,13 +4,13 @@
 
 import { describeStep } from './report.js';
 import { esc, KERNEL, type Model } from './html_model.js';
+import type { SnapshotRow as SnapRow } from '../coordinator/history.js';
 
 const CELL_H = 22;
 const LABEL_W = 190;
 
 /** `at`: a long row's drawn page numbers (snapshot.ts lists touched pages only), and the position of each. */
 interface Row { id: string; kind: 'map' | 'file'; owner: string; name: string; what: string; pages: number; at?: Map<number, number>; total?: number }
-type SnapRow = { pages: string; at?: number[]; total?: number };
 /** Widens a row to hold a snapshot's row: its page count, or for a long row the union of its drawn pages. */
 function fitRow(row: Row, r: SnapRow): void {
   if (!r.at) { row.pages = Math.max(row.pages, r.pages.length); return; }
@@ -30,7 +30,7 @@ export function pageMap(m: Model): string {
   if (m.snapshots.length === 0) return '';
   const rows = new Map<string, Row>();
   for (const s of m.snapshots) {
-    for (const r of s.maps as Array<{ process: string; name: string; kind: string; file?: string; pages: string }>) {
+    for (const r of s.maps) {
       const id = `map ${r.process} ${r.name}`;
       const what = r.kind === 'anon' ? 'anonymous' : r.kind === 'shmem' ? 'shared anonymous' : r.kind === 'unmapped' ? 'unmapped' : `${r.file} ${r.kind === 'file-shared' ? 'shared' : 'private'}`;
       const row: Row = rows.get(id) ?? { id, kind: 'map', owner: r.process, name: r.name, what, pages: 0 };
@@ -39,7 +39,7 @@ export function pageMap(m: Model): string {
     }
   }
   for (const s of m.snapshots) {
-    for (const f of s.files as Array<{ file: string; kind: string; pages: string }>) {
+    for (const f of s.files) {
       const id = `file ${f.file}`;
       const row: Row = rows.get(id) ?? { id, kind: 'file', owner: KERNEL, name: f.file, what: `${f.kind} file, page cache`, pages: 0 };
       fitRow(row, f);
@@ -67,7 +67,7 @@ export function pageMap(m: Model): string {
     const cleanup = m.notes.find((n) => n.seq === s.after);
     const label = step ? step.key : cleanup ? '\u2020' : '';
     const tip = step ? `after step ${step.key}: ${step.process} #${step.index} ${describeStep(step.step)}` : cleanup ? `after ${cleanup.text}` : '';
-    const frames = s.frames as { used: number; total: number };
+    const frames = s.frames;
     out.push(`<g class="col" data-snap="${i}"${key ? ` data-step="${key}"` : ''}><rect class="colbg" x="${cx}" y="2" width="${CELL_W}" height="${height - 4}" rx="3"/>`
       + `<text class="colno${cleanup ? ' death' : ''}" x="${cx + CELL_W / 2}" y="20" text-anchor="middle">${esc(label)}</text>`
       + `<text class="frames" x="${cx + CELL_W / 2}" y="42" text-anchor="middle">${frames.used}</text><title>${esc(tip)}; ${frames.used} of ${frames.total} frames in use</title></g>`);
@@ -98,10 +98,10 @@ export function pageMap(m: Model): string {
           + `<title>${esc(r.kind === 'file' ? `file ${r.name}` : `${r.owner} ${r.name}`)} page ${snap.at ? snap.at[k] : p}: ${stateName(st)}</title></g>`);
       }
     };
-    for (const r of s.maps as Array<SnapRow & { process: string; name: string }>) {
+    for (const r of s.maps) {
       cell(rows.get(`map ${r.process} ${r.name}`)!, r, `data-owner="${esc(r.process)}" data-map="${esc(r.name)}"`);
     }
-    for (const f of s.files as Array<SnapRow & { file: string }>) cell(rows.get(`file ${f.file}`)!, f, `data-file="${esc(f.file)}"`);
+    for (const f of s.files) cell(rows.get(`file ${f.file}`)!, f, `data-file="${esc(f.file)}"`);
   });
   return `<svg id="pagemap" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${out.join('\n')}</svg>`;
 }

@@ -3,7 +3,7 @@
 // OOM kills, SIGBUS, injected faults, cleanups and reclaim decisions are marked. SVG text only.
 
 import { isRunList, pageCount, pagesOf } from '../shared/runs.js';
-import type { StepResult } from '../shared/scenario-types.js';
+import type { AgentMsg, KernelMsg } from '../shared/messages.js';
 import { describeResult, describeStep } from './report.js';
 import { esc, KERNEL, type Model } from './html_model.js';
 
@@ -11,7 +11,7 @@ const LANE_GAP = 210;
 const LEFT = 130;
 const TOP = 16;
 
-function msgLabel(m: Record<string, unknown>): string {
+function msgLabel(m: AgentMsg | KernelMsg): string {
   const pages = (runs: unknown, stride: number) => {
     if (!isRunList(runs, stride)) return '';
     const n = pageCount(runs, stride);
@@ -20,7 +20,7 @@ function msgLabel(m: Record<string, unknown>): string {
   switch (m.t) {
     case 'grant': return `grant #${m.index}`;
     case 'start': return `start #${m.index}`;
-    case 'done': { const r = m.result as StepResult; return `done #${m.index}${r.ok ? '' : ` ${(r.signal ?? r.errno ?? 'failed') as string}`}`; }
+    case 'done': { const r = m.result; return `done #${m.index}${r.ok ? '' : ` ${String(r.signal ?? r.errno ?? 'failed')}`}`; }
     case 'init': return `init ${m.name}`;
     case 'ret': return `ret${m.errno ? ` ${m.errno}` : m.signal ? ` ${m.signal}` : m.retry ? ' retry' : m.stuck ? ' stuck' : ''}`;
     case 'prepare': return `prepare x${m.xid} ${pages(m.runs, 2)}`;
@@ -81,7 +81,7 @@ export function spaceTime(m: Model): { header: string; svg: string } {
     const lx = x.get(s.process)!;
     const y1 = s.invokeSeq >= 0 ? y.get(s.invokeSeq)! : y.get(s.seq)! - 6;
     const y2 = Math.max(y.get(s.seq)!, y1 + 6);
-    const r = s.e.result as StepResult;
+    const r = s.e.result;
     const cls = s.e.type === 'info' ? 'info' : r.ok ? 'ok' : 'fail';
     out.push(`<g class="bar ${cls}" data-step="${s.key}" data-process="${esc(s.process)}"><rect x="${lx - 7}" y="${y1}" width="14" height="${y2 - y1}" rx="4"/>`
       + `<title>step ${s.key}: ${esc(s.process)} #${s.index} ${esc(describeStep(s.step))} -> ${esc(describeResult(r))}</title></g>`);
@@ -95,8 +95,8 @@ export function spaceTime(m: Model): { header: string; svg: string } {
   // Messages: a send leaves the kernel at its event and reaches the agent a little later; a
   // receive left the agent a little earlier. The kernel records both ends in one event.
   for (const e of m.messages) {
-    const msg = e.msg as Record<string, unknown>;
-    const agent = e.agent as string;
+    const msg = e.msg;
+    const agent = e.agent;
     const kx = x.get(KERNEL)!;
     const ax = x.get(agent) ?? kx + LANE_GAP;
     const ey = y.get(e.seq)!;
@@ -116,7 +116,7 @@ export function spaceTime(m: Model): { header: string; svg: string } {
     const ey = y.get(e.seq)!;
     const kx = x.get(KERNEL)!;
     const step = attrStep(e.seq);
-    const px = x.get(e.process as string);
+    const px = e.process === undefined ? undefined : x.get(e.process);
     switch (e.kind) {
       case 'decision':
         out.push(`<g class="marker decision ${e.purge ? 'purged' : 'kept'}" data-seq="${e.seq}"${step} transform="translate(${kx},${ey + 8})">`
@@ -130,21 +130,21 @@ export function spaceTime(m: Model): { header: string; svg: string } {
         const cls = e.kind === 'kill' ? 'kill' : 'oom';
         if (px !== undefined) {
           out.push(`<g class="signal-line" data-seq="${e.seq}"${step}><line x1="${kx}" y1="${ey + 10}" x2="${px}" y2="${ey + 10}"/></g>`);
-          out.push(`<g class="marker ${cls}" data-lane="${esc(e.process as string)}" data-seq="${e.seq}"${step} transform="translate(${px},${ey + 10})">`
+          out.push(`<g class="marker ${cls}" data-lane="${esc(e.process)}" data-seq="${e.seq}"${step} transform="translate(${px},${ey + 10})">`
             + `<circle r="11"/><path d="M-5,-5 L5,5 M5,-5 L-5,5" stroke="#fff" stroke-width="3"/><text x="15" y="4">${e.kind === 'kill' ? 'SIGKILL' : 'OOM kill'}</text><title>${esc(n.text)}</title></g>`);
         }
         break;
       }
       case 'fault':
         if (px !== undefined) {
-          out.push(`<g class="marker fault" data-lane="${esc(e.process as string)}" data-seq="${e.seq}"${step} transform="translate(${px},${ey + 10})">`
+          out.push(`<g class="marker fault" data-lane="${esc(e.process)}" data-seq="${e.seq}"${step} transform="translate(${px},${ey + 10})">`
             + `<path d="M0,-11 L11,9 L-11,9 Z"/><text x="0" y="7" text-anchor="middle" fill="#fff" font-weight="700">!</text><text x="15" y="4">fault ${esc(String(e.fault))}</text><title>${esc(n.text)}</title></g>`);
         }
         break;
       case 'cleanup':
         if (px !== undefined) {
           const how = e.signal ? `killed by ${e.signal}` : `exit ${e.exitCode}`;
-          out.push(`<g class="marker cleanup" data-lane="${esc(e.process as string)}" data-seq="${e.seq}"${step} transform="translate(${px},${ey + 8})">`
+          out.push(`<g class="marker cleanup" data-lane="${esc(e.process)}" data-seq="${e.seq}"${step} transform="translate(${px},${ey + 8})">`
             + `<rect x="-16" y="-3" width="32" height="6" rx="2"/><text x="20" y="4">${esc(how)}, cleanup</text><title>${esc(n.text)}</title></g>`);
         }
         break;
