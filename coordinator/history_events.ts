@@ -29,8 +29,7 @@ export interface EventFields {
   'agent-connected': { agent: string; host: string; osPid: number };
   /** A refused CURVE peer names its address, key and mechanism; a refused hello, its routing id (`agent`). */
   'agent-refused': { why: string; address?: string; publicKey?: string; mechanism?: string; agent?: string };
-  /** `host` is set once the agent said hello (its `AgentConn.host`, typed `string | undefined` there). */
-  'heartbeat-lost': { agent: string; host: string | undefined; osPid: number; process?: string; pid?: number; silentMs: number; timeoutMs: number };
+  'heartbeat-lost': { agent: string; host: string; osPid: number; process?: string; pid?: number; silentMs: number; timeoutMs: number };
   efault: { process: string; pid: number; call: string; vpage?: number; frame?: number; fileId?: number; why: string };
   schedule: { choice: string; enabled: number; options?: string[]; clock: number };
   invoke: { process: string; index: number; step: AnyStep };
