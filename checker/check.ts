@@ -3,22 +3,8 @@
 // It does not trust the kernel's own verdict or its `violation` lines. It rebuilds, from the steps
 // and their results alone, what each process mapped, which pages each process and each file had
 // volatile, and what was last written where, and then checks the history against the spec
-// (../shared/spec/scenario-format.md), in the manner of Jepsen's checkers:
-//
-//   well-formed        no required event is missing, doubled or out of order (docs/history-format.md,
-//                      Required events): boot first, final then verdict last, each step of each
-//                      program invoked and completed in order, every death explained and cleaned up
-//   sigbus-on-purged   every SIGBUS hit a page that a purge took while it was volatile
-//   read-last-write    a read of a page not volatile since its last write returns that write
-//                      (a page never written reads "")
-//   purge-was-volatile every purge took a page that was volatile: in every mapper's mm (anonymous and
-//                      shmem pages, per-mm file pages) or in the file's own ranges
-//   purged-backed      every `purged: true` is backed by a purge of a page in that range while volatile
-//   purge-reported     every purge while volatile is reported by the next nonvolatile on that range
-//   dead-hold-nothing  after its cleanup, a process appears in no decision, notification or step, and
-//                      at the end it holds no frame, mapping or fd
-//   death-cleaned      every process that ended has exactly one cleanup
-//   no-frame-leak      at the end, frames add up; with every process gone only tmpfs page cache is used
+// (../shared/spec/scenario-format.md), in the manner of Jepsen's checkers. The checks, each with
+// what it asserts, are listed in check_result.ts (CHECKS).
 //
 // Each violation names the history lines (1-based) that show it. Every line is first validated
 // against its kind's schema (history.ts, EVENT_SCHEMAS): parseHistory refuses a line that fails
