@@ -8,7 +8,7 @@
 import type { AccessMode, PolicyName, PurgeUnit, Step, StepResult } from '../shared/scenario-types.js';
 import type { OneOf } from '../shared/one_of.js';
 import type { MapperVote } from '../shared/policy.js';
-import type { AgentMsg, KernelMsg } from '../shared/messages.js';
+import type { AgentMsg, KernelMsg, StepDetail } from '../shared/messages.js';
 
 type ProcessEnd = 'running' | 'exited' | 'killed';
 /** A step as an `invoke` records it: one of the scenario's steps (narrow on `op`); any step field may be read. */
@@ -35,7 +35,8 @@ export interface EventFields {
   invoke: { process: string; index: number; step: AnyStep };
   complete: {
     process: string; index: number; op: string; type: 'ok' | 'fail' | 'info'; result: StepResult;
-    detail?: { span?: [number, number]; purgedPages?: number[] }; label?: string;
+    /** The agent's StepDetail as its `done` brought it: `span`, `purgedPages` (documented), `exiting`, `fatal`. */
+    detail?: StepDetail; label?: string;
   };
   blocked: { process: string; index: number; xid: number };
   'reclaim-prepare': { xid: number; reason: string; want?: number | null; candidates: number; asked: Array<{ pid: number; pages: number }> };
