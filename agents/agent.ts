@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AgentSocket, type CurveClient } from '../shared/transport.js';
-import type { AgentMsg, KernelMsg, SysCall, SysRet } from '../shared/messages.js';
+import type { AgentMsg, KernelMsg, SysCall, SysRet, SysReply } from '../shared/messages.js';
 import { isRunList, pagesOf } from '../shared/runs.js';
 import type { ProcessStep, RunConfig, StepResult } from '../shared/scenario-types.js';
 import { Mm, PTE_ANONZERO, PTE_COW, PTE_PURGED } from './mm.js';
@@ -208,7 +208,11 @@ export class Agent {
     return fatal || step.op === 'exit' || index === this.steps.length - 1;
   }
 
-  /** A syscall of the step under way. `args` becomes the message (callers pass a fresh object). */
+  /**
+   * A syscall of the step under way. `args` becomes the message (callers pass a fresh object). Its
+   * reply is that call's (docs/protocol.md, Syscalls): one of `SysReplies[t]`, typed as such.
+   */
+  call<A extends SysArgs>(args: A): Promise<SysReply<A['t']>>;
   call(args: SysArgs): Promise<SysRet> {
     const msg = args as SysCall;
     msg.id = this.nextId++;

@@ -8,7 +8,7 @@ import { readPage, writePage } from './fault.js';
 import { vrangeTarget } from '../shared/policy.js';
 import { isMode, spanOf } from '../shared/spans.js';
 import { RangeLimitError } from '../shared/rangeset.js';
-import type { StepDetail, SysRet, VmaKind } from '../shared/messages.js';
+import type { StepDetail, SysReplyFields, VmaKind } from '../shared/messages.js';
 import { PAGE_SIZE, type ProcessStep, type StepResult } from '../shared/scenario-types.js';
 import { queryPagesMax } from '../shared/limits.js';
 
@@ -19,11 +19,19 @@ const EINVAL: StepOutcome = { result: { ok: false, errno: 'EINVAL' } };
 const ENOMEM: StepOutcome = { result: { ok: false, errno: 'ENOMEM' } };
 const E2BIG: StepOutcome = { result: { ok: false, errno: 'E2BIG' } };
 
-function failed(r: SysRet): StepOutcome | undefined {
+/** A reply that failed: stuck, a signal, or an errno (shared/messages.ts, SysReplies). */
+type Failed = Extract<SysReplyFields, { stuck: true } | { signal: string } | { errno: string }>;
+/** Whether the reply failed; when not, `r` narrows to the call's success shapes. */
+function isFailed<R extends SysReplyFields>(r: R): r is Extract<R, Failed> {
+  return Boolean(r.stuck || r.signal || r.errno);
+}
+function failure(r: Failed): StepOutcome {
   if (r.stuck) return { result: { ok: false, stuck: true } };
   if (r.signal) return { result: { ok: false, signal: r.signal } };
-  if (r.errno) return { result: { ok: false, errno: r.errno } };
-  return undefined;
+  return { result: { ok: false, errno: r.errno } };
+}
+function failed(r: SysReplyFields): StepOutcome | undefined {
+  return isFailed(r) ? failure(r) : undefined;
 }
 
 /** Where a binding whose `mmap` failed points: MAP_FAILED, an address nothing is ever mapped at. */
@@ -105,9 +113,8 @@ async function waitpid(agent: Agent, step: Op<'waitpid'>): Promise<StepOutcome> 
 
 async function open(agent: Agent, step: Op<'open'>): Promise<StepOutcome> {
   const r = await agent.call({ t: 'open', file: step.file });
-  const bad = failed(r);
-  if (bad) return bad;
-  agent.mm.bindings.set(`fd:${step.fd ?? step.file}`, { kind: 'fd', fd: r.fd as number });
+  if (isFailed(r)) return failure(r);
+  agent.mm.bindings.set(`fd:${step.fd ?? step.file}`, { kind: 'fd', fd: r.fd });
   return { result: { ok: true, fd: r.fd } };
 }
 
@@ -124,10 +131,9 @@ async function mmap(agent: Agent, step: Op<'mmap'>): Promise<StepOutcome> {
   const offset = fd >= 0 ? (step.offset ?? 0) : 0;
   const addr = agent.mm.pickAddr(step.pages);
   const r = await agent.call({ t: 'mmap', addr, pages: step.pages, fd, offset, share });
-  const bad = failed(r);
-  if (bad) return bad;
+  if (isFailed(r)) return failure(r);
   const kind: VmaKind = fd < 0 ? (share === 'shared' ? 'shmem' : 'anon') : (share === 'shared' ? 'file-shared' : 'file-private');
-  agent.mm.insert(Vma.fresh(addr, step.pages, kind, r.fileId as number, offset));
+  agent.mm.insert(Vma.fresh(addr, step.pages, kind, r.fileId, offset));
   // A new mapping starts with no volatility (v8 "vrange: Clear volatility on new mmaps").
   agent.mm.ranges.unmark(addr, addr + step.pages);
   agent.mm.bindings.set(`map:${step.as}`, { kind: 'map', addr, pages: step.pages });
@@ -293,9 +299,8 @@ async function queryMap(agent: Agent, step: Op<'query'>, map: string): Promise<S
   const views = new Map<number, { resident: boolean; volatile: boolean; purged: boolean }>();
   if (fromKernel.length > 0) {
     const r = await agent.call({ t: 'fquery', vpages: fromKernel });
-    const f = failed(r);
-    if (f) return f;
-    const list = r.pages as Array<{ resident: boolean; volatile: boolean; purged: boolean }>;
+    if (isFailed(r)) return failure(r);
+    const list = r.pages;
     fromKernel.forEach((v, k) => views.set(v, list[k]!));
   }
   const pages = [];

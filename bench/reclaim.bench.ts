@@ -39,7 +39,7 @@ export async function measureReclaim(pages: number): Promise<ReclaimSample> {
       if (e.process !== 'kernel') return;
       if (e.kind === 'invoke' && (e.step as { op: string }).op === 'reclaim') { t0 = e.at; m0 = k.messagesIn + k.messagesOut; }
       if (e.kind === 'complete' && e.op === 'reclaim') {
-        sample = { ms: (e.at - t0) / 1000, messages: k.messagesIn + k.messagesOut - m0, freed: (e.result as { freed: number }).freed };
+        sample = { ms: (e.at - t0) / 1000, messages: k.messagesIn + k.messagesOut - m0, freed: e.result.freed as number };
       }
     },
   });

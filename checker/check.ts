@@ -3,228 +3,33 @@
 // It does not trust the kernel's own verdict or its `violation` lines. It rebuilds, from the steps
 // and their results alone, what each process mapped, which pages each process and each file had
 // volatile, and what was last written where, and then checks the history against the spec
-// (../shared/spec/scenario-format.md), in the manner of Jepsen's checkers:
-//
-//   well-formed        no required event is missing, doubled or out of order (docs/history-format.md,
-//                      Required events): boot first, final then verdict last, each step of each
-//                      program invoked and completed in order, every death explained and cleaned up
-//   sigbus-on-purged   every SIGBUS hit a page that a purge took while it was volatile
-//   read-last-write    a read of a page not volatile since its last write returns that write
-//                      (a page never written reads "")
-//   purge-was-volatile every purge took a page that was volatile: in every mapper's mm (anonymous and
-//                      shmem pages, per-mm file pages) or in the file's own ranges
-//   purged-backed      every `purged: true` is backed by a purge of a page in that range while volatile
-//   purge-reported     every purge while volatile is reported by the next nonvolatile on that range
-//   dead-hold-nothing  after its cleanup, a process appears in no decision, notification or step, and
-//                      at the end it holds no frame, mapping or fd
-//   death-cleaned      every process that ended has exactly one cleanup
-//   no-frame-leak      at the end, frames add up; with every process gone only tmpfs page cache is used
+// (../shared/spec/scenario-format.md), in the manner of Jepsen's checkers. The checks, each with
+// what it asserts, are listed in check_result.ts (CHECKS).
 //
 // Each violation names the history lines (1-based) that show it. Every line is first validated
 // against its kind's schema (history.ts, EVENT_SCHEMAS): parseHistory refuses a line that fails
 // (HistoryFormatError: exit 2), so the checks below only ever see typed events.
+//
+// Split by mechanism: history_parse.ts reads a history file, check_model.ts holds the checker's
+// own view of the run, check_result.ts names the checks and prints a result; this file replays the
+// events into that view and runs the checks. Its exports stay as they were (re-exported here).
 
 import { spanOf } from '../shared/spans.js';
 import { RUN_DEFAULTS } from '../shared/run_config.js';
-import { eventProblem, type HistoryEvent } from '../coordinator/history.js';
+import type { StepResult } from '../shared/scenario-types.js';
+import { eventProblem, type AnyStep, type EventOf, type HistoryEvent } from '../coordinator/history.js';
 import { keysIn, PageSet } from './pageset.js';
+import { newCell, PageTable, SharedCells, spanPages, type Cell, type FState, type Kind, type PState, type Pte } from './check_model.js';
+import { CHECKS, violationsMax, type CheckName, type CheckResult, type Violation } from './check_result.js';
 
-export type CheckName = 'well-formed' | 'sigbus-on-purged' | 'read-last-write' | 'purge-was-volatile' | 'purged-backed'
-  | 'purge-reported' | 'dead-hold-nothing' | 'death-cleaned' | 'no-frame-leak';
-export const CHECKS: readonly CheckName[] = ['well-formed', 'sigbus-on-purged', 'read-last-write', 'purge-was-volatile', 'purged-backed',
-  'purge-reported', 'dead-hold-nothing', 'death-cleaned', 'no-frame-leak'];
+export { CHECKS, formatCheck, violationsMax, type CheckName, type CheckResult, type Violation } from './check_result.js';
+export { HistoryFormatError, parseHistory } from './history_parse.js';
 
-export interface Violation { check: CheckName; text: string; lines: number[] }
-export interface CheckResult {
-  ok: boolean;
-  events: number;
-  violations: Violation[];
-  /** How many times each check had something to check. */
-  checked: Record<CheckName, number>;
-  /**
-   * The most state the checker held at once (after any event): `cells`, per-page records (a page
-   * written, read, purged or otherwise looked at), and `intervals`, pieces of its interval sets
-   * (volatile per mm and per file, taint). Marking or mapping a span adds intervals, not cells.
-   */
-  held: { cells: number; intervals: number };
-}
+/** An event of a history being checked, with the line it came from. */
+type Line<E = HistoryEvent> = E & { line: number };
 
-/** Violations kept per run: a broken history can break on every line. */
-export const violationsMax = 100;
-
-export class HistoryFormatError extends Error {}
-
-/** Reads JSON lines; each event keeps the line it came from. */
-export function parseHistory(text: string, file = 'history'): Array<HistoryEvent & { line: number }> {
-  const out: Array<HistoryEvent & { line: number }> = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i]!.trim();
-    if (raw === '') continue;
-    let e: unknown;
-    try { e = JSON.parse(raw); } catch (err) {
-      throw new HistoryFormatError(`${file}:${i + 1}: not a JSON object (${(err as Error).message}); a history has one JSON object per line (docs/history-format.md)`);
-    }
-    const problem = eventProblem(e);
-    if (problem) throw new HistoryFormatError(`${file}:${i + 1}: ${problem}`);
-    out.push({ ...(e as HistoryEvent), line: i + 1 });
-  }
-  if (out.length === 0) throw new HistoryFormatError(`${file}: empty; a history has one JSON object per line (docs/history-format.md)`);
-  return out;
-}
-
-// ---------------------------------------------------------------- the checker's own view
-
-type Kind = 'anon' | 'shmem' | 'file-shared' | 'file-private';
-/** What was last stored in a page, as far as the history tells. */
-interface Cell {
-  /** The last value written, "" when never written; undefined when unknown (a write cut off by a kill). */
-  value: string | undefined;
-  /** The line of that write (0: none). */
-  line: number;
-  /** Volatile at some time since the last write: its content may be gone. */
-  tainted: boolean;
-  /** Line of the purge that took it while volatile (0: none, or marked non-volatile since). */
-  purged: number;
-}
-interface Pte { kind: Kind; file?: string; fpage: number; shm?: string; own?: Cell }
-/** One mmap as the checker saw it: the pages [start, start + pages) map file pages from `offset`. */
-interface Mapping { start: number; pages: number; kind: Kind; file?: string; offset: number; shm?: string }
-
-/**
- * A process's mappings and the cells of its own pages, sparse: a mapping costs the same whatever
- * its length, and a cell exists only for a page that was touched (as the agents' page tables).
- * A page with no cell yet is "" and, if `taint` holds it, tainted: marking a span volatile adds one
- * interval to `taint` and taints only the cells that exist.
- */
-class PageTable {
-  mappings: Mapping[] = [];
-  /** Own pages (anonymous, or a private file page once copied): vpage -> its cell. */
-  readonly own = new Map<number, Cell>();
-  /** Anonymous vpages marked volatile since they were mapped: a cell made there starts tainted. */
-  taint = new PageSet();
-  mappingAt(v: number): Mapping | undefined { return this.mappings.find((m) => v >= m.start && v < m.start + m.pages); }
-  /** The mappings that overlap [s, e), each cut to it: [mapping, start, end). */
-  piecesIn(s: number, e: number): Array<[Mapping, number, number]> {
-    const out: Array<[Mapping, number, number]> = [];
-    for (const m of this.mappings) {
-      const a = Math.max(s, m.start);
-      const b = Math.min(e, m.start + m.pages);
-      if (a < b) out.push([m, a, b]);
-    }
-    return out.sort((x, y) => x[1] - y[1]);
-  }
-  /** The page's entry; an anonymous page's cell is made when first looked at. */
-  get(v: number): Pte | undefined {
-    const m = this.mappingAt(v);
-    if (!m) return undefined;
-    let own = this.own.get(v);
-    if (!own && m.kind === 'anon') this.own.set(v, (own = newCell(this.taint.has(v))));
-    return { kind: m.kind, file: m.file, fpage: m.offset + (v - m.start), shm: m.shm, own };
-  }
-  map(m: Mapping): void { this.unmap(m.start, m.start + m.pages); this.mappings.push(m); }
-  /** Removes [s, e) from every mapping (splitting those it cuts) and drops the cells there. */
-  unmap(s: number, e: number): void {
-    const kept: Mapping[] = [];
-    for (const m of this.mappings) {
-      const end = m.start + m.pages;
-      if (end <= s || m.start >= e) { kept.push(m); continue; }
-      if (m.start < s) kept.push({ ...m, pages: s - m.start });
-      if (end > e) kept.push({ ...m, start: e, pages: end - e, offset: m.offset + (e - m.start) });
-    }
-    this.mappings = kept;
-    for (const v of keysIn(this.own, s, e)) this.own.delete(v);
-    this.taint.delete(s, e);
-  }
-  /** Every page of this table that maps page `fp` of `file` (file mappings only). */
-  mappersOf(file: string, fp: number): Array<[number, Pte]> {
-    const out: Array<[number, Pte]> = [];
-    for (const m of this.mappings) {
-      if ((m.kind !== 'file-shared' && m.kind !== 'file-private') || m.file !== file || fp < m.offset || fp >= m.offset + m.pages) continue;
-      const v = m.start + (fp - m.offset);
-      out.push([v, this.get(v)!]);
-    }
-    return out.sort((a, b) => a[0] - b[0]);
-  }
-  clone(): PageTable {
-    const t = new PageTable();
-    t.mappings = this.mappings.map((m) => ({ ...m }));
-    for (const [v, c] of this.own) t.own.set(v, cloneCell(c));
-    t.taint = this.taint.clone();
-    return t;
-  }
-}
-interface PState {
-  name: string;
-  pid: number;
-  /** Line of its cleanup, 0 while alive. */
-  cleanedAt: number;
-  fds: Map<string, string>;
-  maps: Map<string, { start: number; pages: number }>;
-  pt: PageTable;
-  /** vpages volatile in this mm, as intervals. */
-  mmVol: PageSet;
-  /** Purges this process was told of (vpage -> line): its next nonvolatile there must say purged. */
-  mustReport: Map<number, number>;
-  /** Purges a nonvolatile may report: its own and those inherited at fork. */
-  mayReport: Set<number>;
-}
-interface FState { vol: PageSet; mustReport: Map<number, number>; mayReport: Set<number>; kind: string }
-
-const newCell = (tainted = false): Cell => ({ value: '', line: 0, tainted, purged: 0 });
-
-/**
- * Cells of pages shared by their mappers (a file's pages, a shared anonymous mapping's), by owner
- * (file name or shm id) then page, each made when first looked at; `taint` holds, per owner, the
- * pages marked volatile at some time, so a cell made there starts tainted.
- */
-class SharedCells {
-  readonly cells = new Map<string, Map<number, Cell>>();
-  readonly taint = new Map<string, PageSet>();
-  get(owner: string, page: number): Cell {
-    let m = this.cells.get(owner);
-    if (!m) this.cells.set(owner, (m = new Map()));
-    let c = m.get(page);
-    if (!c) m.set(page, (c = newCell(this.taint.get(owner)?.has(page) ?? false)));
-    return c;
-  }
-  /** The cell if it exists, without making one. */
-  peek(owner: string, page: number): Cell | undefined { return this.cells.get(owner)?.get(page); }
-  /** The cells that exist in [s, e) of this owner. */
-  existing(owner: string, s: number, e: number): Cell[] {
-    const m = this.cells.get(owner);
-    return m ? keysIn(m, s, e).map((k) => m.get(k)!) : [];
-  }
-  /** Marks [s, e) volatile: the cells there, and those made there later, are tainted. */
-  taintSpan(owner: string, s: number, e: number): void {
-    for (const c of this.existing(owner, s, e)) c.tainted = true;
-    let t = this.taint.get(owner);
-    if (!t) this.taint.set(owner, (t = new PageSet()));
-    t.add(s, e);
-  }
-  /** The owner's pages are destroyed: every cell starts again empty and untainted. */
-  reset(owner: string): void {
-    const m = this.cells.get(owner);
-    if (m) for (const k of m.keys()) m.set(k, newCell());
-    this.taint.delete(owner);
-  }
-  /** How many cells and taint intervals are held. */
-  size(): { cells: number; pieces: number } {
-    let cells = 0;
-    let pieces = 0;
-    for (const m of this.cells.values()) cells += m.size;
-    for (const t of this.taint.values()) pieces += t.pieces;
-    return { cells, pieces };
-  }
-}
-const cloneCell = (c: Cell): Cell => ({ ...c });
-
-function spanPages(detail: unknown): [number, number] | undefined {
-  const span = (detail as { span?: unknown } | undefined)?.span;
-  return Array.isArray(span) && span.length === 2 ? [Number(span[0]), Number(span[1])] : undefined;
-}
-
-export function checkHistory(input: HistoryEvent[]): CheckResult {
+/** Checks a history held in memory: each entry is first validated as an event (eventProblem). */
+export function checkHistory(input: readonly unknown[]): CheckResult {
   const violations: Violation[] = [];
   const checked = Object.fromEntries(CHECKS.map((c) => [c, 0])) as Record<CheckName, number>;
   const flag = (check: CheckName, text: string, lines: number[]) => {
@@ -232,16 +37,17 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
   };
   // Events not of the documented shape (parseHistory refuses them; a history built in memory, as
   // explore's, may still have one): named and left out, so the checks below see only typed events.
-  const events: Array<HistoryEvent & { line: number }> = [];
+  const events: Line[] = [];
   let lastSeq = -1;
-  input.forEach((e, i) => {
-    const line = typeof (e as { line?: unknown }).line === 'number' ? (e as unknown as { line: number }).line : i + 1;
-    const seq = (e as { seq?: unknown } | null)?.seq;
+  input.forEach((raw, i) => {
+    const e = raw as { line?: unknown; seq?: unknown } | null;
+    const line = typeof e?.line === 'number' ? e.line : i + 1;
+    const seq = e?.seq;
     if (seq !== lastSeq + 1) flag('well-formed', `seq ${String(seq)} follows seq ${lastSeq}`, [line]);
     lastSeq = typeof seq === 'number' ? seq : lastSeq + 1;
     const problem = eventProblem(e);
     if (problem) flag('well-formed', `line ${line}: ${problem}`, [line]);
-    else events.push({ ...e, line });
+    else events.push({ ...(raw as HistoryEvent), line }); // of the documented shape: eventProblem said so
   });
 
   const boot = events[0];
@@ -250,7 +56,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
   const access = String(boot?.access ?? RUN_DEFAULTS.access);
   const files = new Map<string, FState>();
   const fileCells = new SharedCells();
-  for (const f of (boot?.files as Array<{ name: string; kind: string }> | undefined) ?? []) {
+  for (const f of (boot?.kind === 'boot' ? boot.files : [])) {
     files.set(f.name, { vol: new PageSet(), mustReport: new Map(), mayReport: new Set(), kind: f.kind });
   }
   const fileOf = (name: string) => {
@@ -301,7 +107,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
     for (const v of keysIn(p.mustReport, s, e)) p.mustReport.delete(v);
   };
 
-  const invokes = new Map<string, { line: number; step: Record<string, unknown> }>();
+  const invokes = new Map<string, { line: number; step: AnyStep }>();
   // A volatile mark takes effect somewhere between its invoke and its complete (the kernel may see it,
   // and purge, before the step reports): pages under a mark in flight may be purged too.
   // Each mark in flight as spans: [process, vpage start, end) and [file, file page start, end).
@@ -314,8 +120,8 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
   /** Per process (and `kernel`): the next step index it may invoke, the step in flight, its last completion. */
   const nextIndex = new Map<string, number>();
   const inFlightStep = new Map<string, number>();
-  const lastDone = new Map<string, { index: number; op: string; result: Record<string, unknown>; line: number }>();
-  const finals: Array<HistoryEvent & { line: number }> = [];
+  const lastDone = new Map<string, { index: number; op: string; result: StepResult; line: number }>();
+  const finals: Array<Line<EventOf<'final'>>> = [];
   /** Events that explain a process's death by SIGKILL (a kill step, the OOM killer, a fault, a bad remote agent). */
   const killedBy = new Set<string>();
   let deadlocked = false;
@@ -365,8 +171,8 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
       case 'invoke': {
         const key = `${e.process}#${e.index}`;
         if (invokes.has(key) || stepsDone.has(key)) flag('well-formed', `${e.process} step ${e.index} invoked twice`, [invokes.get(key)?.line ?? 0, e.line]);
-        invokes.set(key, { line: e.line, step: e.step as Record<string, unknown> });
-        if ((e.step as { op: string }).op === 'signal') signalled.add(String((e.step as { name?: unknown }).name));
+        invokes.set(key, { line: e.line, step: e.step });
+        if (e.step.op === 'signal') signalled.add(String(e.step.name));
         {
           const who = String(e.process);
           const index = Number(e.index);
@@ -379,10 +185,10 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
           nextIndex.set(who, Math.max(want, index + 1));
         }
         deadMention(e.process, e, `invoked step ${e.index}`);
-        const st = e.step as Record<string, unknown> | undefined;
+        const st = e.step;
         const p = procs.get(String(e.process));
         if (p && st && (st.op === 'vrange' || st.op === 'fvrange') && st.mode === 'volatile') {
-          const span = spanOf(st as never);
+          const span = spanOf(st);
           const marks: Marks = { mm: [], file: [] };
           if (!('errno' in span)) {
             if (st.op === 'fvrange') {
@@ -411,7 +217,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         if (stepsDone.has(key)) flag('well-formed', `${e.process} step ${e.index} completed twice`, [e.line]);
         stepsDone.add(key);
         if (inFlightStep.get(String(e.process)) === e.index) inFlightStep.delete(String(e.process));
-        lastDone.set(String(e.process), { index: Number(e.index), op: String(e.op), result: e.result as Record<string, unknown>, line: e.line });
+        lastDone.set(String(e.process), { index: Number(e.index), op: String(e.op), result: e.result, line: e.line });
         if (inv.step.op !== e.op) flag('well-formed', `${e.process} step ${e.index} was invoked as ${String(inv.step.op)} but completed as ${e.op}`, [inv.line, e.line]);
         if (e.op === 'wait' && e.type === 'ok' && !signalled.has(String(inv.step.name))) {
           flag('well-formed', `${e.process} step ${e.index} (wait ${String(inv.step.name)}) returned, but no signal step raised ${String(inv.step.name)} before it: a step's events are missing?`, [inv.line, e.line]);
@@ -419,29 +225,29 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         if (e.op === 'waitpid' && e.type === 'ok') {
           const target = String(inv.step.process);
           const c = cleanedUp.get(target);
-          const r = e.result as { exitCode?: unknown; signal?: unknown };
+          const r = e.result;
           if (!c) flag('well-formed', `${e.process} step ${e.index} (waitpid ${target}) returned before any cleanup of ${target}`, [inv.line, e.line]);
           else if ((r.exitCode !== undefined && r.exitCode !== c.exitCode) || (r.signal !== undefined && r.signal !== c.signal)) {
             flag('well-formed', `${e.process} step ${e.index} (waitpid ${target}) returned ${JSON.stringify(r)}, but ${target}'s cleanup says ${JSON.stringify({ exitCode: c.exitCode, signal: c.signal })}`, [c.line, e.line]);
           }
         }
-        if ((e.op === 'vrange' || e.op === 'fvrange') && inv.step.mode === 'nonvolatile' && e.type === 'ok' && typeof (e.result as { purged?: unknown }).purged !== 'boolean') {
+        if ((e.op === 'vrange' || e.op === 'fvrange') && inv.step.mode === 'nonvolatile' && e.type === 'ok' && typeof e.result.purged !== 'boolean') {
           flag('well-formed', `${e.process} step ${e.index} (${e.op} nonvolatile) succeeded without saying purged: true or false`, [e.line]);
         }
         if (e.process === 'kernel') break;
         const p = procs.get(String(e.process));
         if (!p) { flag('well-formed', `step of ${e.process}, a process never born`, [e.line]); break; }
         if (p.cleanedAt) { deadMention(p.name, e, `completed step ${e.index}`); break; }
-        completeStep(p, inv.step, e as HistoryEvent & { line: number }, inv.line);
+        completeStep(p, inv.step, e, inv.line);
         break;
       }
       case 'blocked': deadMention(e.process, e, 'blocked on a reclaim exchange'); break;
-      case 'decision': decision(e as HistoryEvent & { line: number }); break;
+      case 'decision': decision(e); break;
       case 'purge-notify': {
         const p = procs.get(String(e.process));
         if (!p) break;
         deadMention(p.name, e, 'was told of a purge');
-        for (const v of (e.vpages as number[]) ?? []) {
+        for (const v of e.vpages ?? []) {
           checked['purge-was-volatile']++;
           if (!p.mmVol.has(v) && !mmMarkedInFlight(p, v)) flag('purge-was-volatile', `${p.name} was told its page ${v} was purged, but it had not marked that page volatile`, [e.line]);
           p.mustReport.set(v, e.line);
@@ -504,7 +310,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
         if (e.fileKind !== 'tmpfs') fileCells.reset(String(e.file));
         break;
       }
-      case 'final': finals.push(e); finalState(e as HistoryEvent & { line: number }); break;
+      case 'final': finals.push(e); finalState(e); break;
       default: break;
     }
   }
@@ -522,12 +328,12 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
 
   // ------------------------------------------------------------ every step of every program left events
 
-  function programsRan(last: (HistoryEvent & { line: number }) | undefined): void {
+  function programsRan(last: Line | undefined): void {
     if (finals.length === 0) { flag('well-formed', 'no `final` event: the history lost the end of the run', [last?.line ?? 0]); return; }
     if (finals.length > 1) flag('well-formed', `${finals.length} \`final\` events; a run has one`, finals.map((f) => f.line));
     const fin = finals[finals.length - 1]!;
     if (last && last.kind === 'verdict' && events[events.length - 2] !== fin) flag('well-formed', 'the `final` event is not just before the `verdict`', [fin.line, last.line]);
-    const verdictSaysIncomplete = last?.kind === 'verdict' && (last.invariants as Array<{ name: string; ok: boolean }>).some((i) => i.name === 'run-completed' && !i.ok);
+    const verdictSaysIncomplete = last?.kind === 'verdict' && last.invariants.some((i) => i.name === 'run-completed' && !i.ok);
     const listed = new Set<string>();
     const ran = (who: string, steps: number, state: string | undefined) => {
       const done = nextIndex.get(who) ?? 0;
@@ -552,7 +358,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
       flag('well-formed', `${label} ran ${done} of its ${steps} step(s) and ${who === 'kernel' ? 'stopped' : `ended ${state}`} with no step that ends it: step${steps - done > 1 ? `s ${done}-${steps - 1}` : ` ${done}`} left no events`,
         [end?.line ?? 0, fin.line]);
     };
-    for (const q of fin.processes as Array<{ process: string; state: string; steps: number }>) {
+    for (const q of fin.processes) {
       listed.add(q.process);
       if (!procs.has(q.process)) { flag('well-formed', `the \`final\` event lists ${q.process}, which has no \`birth\``, [fin.line]); continue; }
       ran(q.process, q.steps, q.state);
@@ -563,8 +369,8 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
 
   // ------------------------------------------------------------ one completed step
 
-  function completeStep(p: PState, step: Record<string, unknown>, e: HistoryEvent & { line: number }, invokeLine: number): void {
-    const result = (e.result ?? {}) as Record<string, unknown>;
+  function completeStep(p: PState, step: AnyStep, e: Line<EventOf<'complete'>>, invokeLine: number): void {
+    const result = e.result ?? {};
     const op = String(step.op);
     const page = (map: unknown, i: unknown) => {
       const m = p.maps.get(String(map));
@@ -690,7 +496,7 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
       }
       case 'fvrange': {
         const file = p.fds.get(String(step.fd));
-        const span = spanOf(step as never);
+        const span = spanOf(step);
         if (!file || 'errno' in span) return;
         if (step.mode === 'volatile') {
           fileOf(file).vol.add(span.start, span.start + span.pages);
@@ -704,8 +510,8 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
 
   // ------------------------------------------------------------ a purge decision
 
-  function decision(e: HistoryEvent & { line: number }): void {
-    const votes = (e.votes as Array<{ process?: string; vpage?: number; answered?: boolean; volatile?: boolean }> | undefined) ?? [];
+  function decision(e: Line<EventOf<'decision'>>): void {
+    const votes = e.votes ?? [];
     for (const vote of votes) if (vote.process !== undefined) deadMention(vote.process, e, 'was counted as a mapper in a reclaim decision');
     if (e.purge !== true) return;
     checked['purge-was-volatile']++;
@@ -750,10 +556,10 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
 
   // ------------------------------------------------------------ the end
 
-  function finalState(e: HistoryEvent & { line: number }): void {
-    const frames = e.frames as { total: number; used: number; free: number; pageCache: number } | undefined;
-    const finalFiles = (e.files as Array<{ name: string; kind: string; cached: number; open: number }> | undefined) ?? [];
-    const finalProcs = (e.processes as Array<{ process: string; state: string; resident: number; vmas: number; fds: number }> | undefined) ?? [];
+  function finalState(e: Line<EventOf<'final'>>): void {
+    const frames = e.frames;
+    const finalFiles = e.files ?? [];
+    const finalProcs = e.processes ?? [];
     if (!frames) { flag('well-formed', 'the `final` event has no frames', [e.line]); return; }
     checked['no-frame-leak']++;
     if (frames.used + frames.free !== frames.total) flag('no-frame-leak', `frames used ${frames.used} + free ${frames.free} != total ${frames.total}`, [e.line]);
@@ -774,12 +580,3 @@ export function checkHistory(input: HistoryEvent[]): CheckResult {
   }
 }
 
-/** The checker's findings as lines for a terminal. */
-export function formatCheck(file: string, r: CheckResult): string[] {
-  const counts = CHECKS.map((c) => `${c} ${r.checked[c]}`).join(', ');
-  if (r.ok) return [`${file}: valid (${r.events} events; checked: ${counts})`];
-  const out = [`${file}: INVALID: ${r.violations.length}${r.violations.length >= violationsMax ? '+' : ''} violation(s) in ${r.events} events`];
-  for (const v of r.violations) out.push(`  ${v.check}: ${v.text} (line${v.lines.length === 1 ? '' : 's'} ${v.lines.join(', ')})`);
-  out.push(`checked: ${counts}`);
-  return out;
-}

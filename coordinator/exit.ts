@@ -9,6 +9,7 @@
 // open exchange learns of the death (onDeath) inside the cleanup and completes without it. A
 // caller that awaits `killProc` finds the process reaped when it resumes.
 
+import type { EventFields } from './history_events.js';
 import { verifyIfEnabled } from './verify.js';
 import type { ProcessStep } from '../shared/scenario-types.js';
 import type { Kernel } from './kernel.js';
@@ -16,6 +17,9 @@ import type { AgentConn } from './agent_pool.js';
 import type { Proc } from './process_table.js';
 import { reindex } from './address_space.js';
 import { maybeFinalRelease } from './mmap.js';
+
+/** What a cleanup took down, as its `cleanup` history event gives it. */
+type CleanupCounts = Pick<EventFields['cleanup'], 'framesFreed' | 'pagesUnmapped' | 'vmas' | 'fdsClosed' | 'filesReleased' | 'interrupted'>;
 
 export class Exit {
   /** Processes that end with no step to report: by their own last step (see ending), or killed before a step by a fault. */
@@ -82,13 +86,14 @@ export class Exit {
   cleanup(proc: Proc, code: number | null, signal: string | null): void {
     if (proc.reaped) return;
     const interrupted = this.cutOff(proc, code, signal);
-    proc.state = signal !== null ? 'killed' : 'exited';
+    const end = signal !== null ? 'killed' : 'exited';
+    proc.state = end;
     if (signal !== null) proc.signal = signal; else proc.exitCode = code ?? 0;
     const mm = this.exitMm(proc);
     const files = this.exitFiles(proc, mm.touched);
     this.k.rmap.forgetPurged(proc.pid);
     for (const ex of this.k.vmscan.exchanges.values()) ex.onDeath(proc.pid);
-    this.releaseTask(proc, { framesFreed: mm.freed + files.freed, pagesUnmapped: mm.unmapped, vmas: mm.vmas, fdsClosed: files.fds,
+    this.releaseTask(proc, end, { framesFreed: mm.freed + files.freed, pagesUnmapped: mm.unmapped, vmas: mm.vmas, fdsClosed: files.fds,
       filesReleased: files.released, ...(interrupted !== undefined ? { interrupted } : {}) });
   }
 
@@ -140,8 +145,8 @@ export class Exit {
   }
 
   /** release_task: the process is reaped (its state says so, set by `cleanup`); its waiters wake and its busy keys go. */
-  private releaseTask(proc: Proc, what: Record<string, unknown>): void {
-    this.k.history.add('cleanup', { process: proc.name, pid: proc.pid, state: proc.state, exitCode: proc.exitCode, signal: proc.signal,
+  private releaseTask(proc: Proc, end: 'killed' | 'exited', what: CleanupCounts): void {
+    this.k.history.add('cleanup', { process: proc.name, pid: proc.pid, state: end, exitCode: proc.exitCode, signal: proc.signal,
       framesFreed: what.framesFreed, pagesUnmapped: what.pagesUnmapped, vmas: what.vmas, fdsClosed: what.fdsClosed, filesReleased: what.filesReleased,
       ...(what.interrupted !== undefined ? { interrupted: what.interrupted } : {}) });
     verifyIfEnabled(this.k.frames, this.k.rmap, this.k.files, `after the cleanup of ${proc.name}`, this.k.pageAlloc.unplaced);

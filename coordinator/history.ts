@@ -4,8 +4,9 @@
 
 import { z } from 'zod';
 import { historyEventsMax } from '../shared/limits.js';
+import type { EventFields, EventKind, EventOf, HistoryEvent } from './history_events.js';
 
-export type HistoryEvent = { seq: number; at: number; kind: string; [field: string]: unknown };
+export type { AnyStep, DecisionVote, EventFields, EventKind, EventOf, HistoryEvent, SnapshotRow } from './history_events.js';
 
 export class History {
   readonly events: HistoryEvent[] = [];
@@ -16,20 +17,24 @@ export class History {
   /** Microseconds since the run started (the `at` of an event). */
   now(): number { return Math.floor((performance.now() - this.t0) * 1000); }
 
-  add(kind: string, fields: Record<string, unknown>): HistoryEvent {
+  /** An event of `kind` with exactly its fields (history_events.ts, EventFields). */
+  add<K extends EventKind>(kind: K, fields: EventFields[K]): HistoryEvent {
     if ('kind' in fields || 'seq' in fields) throw new Error(`history: event ${kind} may not set kind or seq`);
-    return this.push({ seq: this.events.length, at: this.now(), kind, ...fields });
+    // The spread is an EventOf<K>; TypeScript cannot follow a generic spread into the union.
+    return this.push({ seq: this.events.length, at: this.now(), kind, ...fields } as HistoryEvent);
   }
 
   /** A step's invocation (the commonest events have their own builders: no spread of fields). */
-  invoke(process: string, index: number, step: unknown): HistoryEvent {
+  invoke(process: string, index: number, step: EventFields['invoke']['step']): HistoryEvent {
     return this.push({ seq: this.events.length, at: this.now(), kind: 'invoke', process, index, step });
   }
 
   /** A step's completion; `detail` and `label` are left out when undefined (as JSON leaves them out). */
-  complete(process: string, index: number, op: string, type: string, result: unknown, detail: unknown, label: string | undefined): HistoryEvent {
+  complete(process: string, index: number, op: string, type: EventFields['complete']['type'], result: EventFields['complete']['result'],
+    detail: unknown, label: string | undefined): HistoryEvent {
     const e: HistoryEvent = { seq: this.events.length, at: this.now(), kind: 'complete', process, index, op, type, result };
-    if (detail !== undefined) e.detail = detail;
+    // `detail` is the agent's StepDetail (shared/messages.ts) as its `done` brought it.
+    if (detail !== undefined) e.detail = detail as EventFields['complete']['detail'];
     if (label !== undefined) e.label = label;
     return this.push(e);
   }
@@ -41,7 +46,7 @@ export class History {
     return e;
   }
 
-  message(dir: 'send' | 'recv', agent: string, msg: unknown): void {
+  message(dir: 'send' | 'recv', agent: string, msg: EventFields['message']['msg']): void {
     if (this.keepMessages) this.add('message', { dir, agent, msg });
   }
 
@@ -118,7 +123,9 @@ export const EVENT_SCHEMAS = {
     purgeUnit: z.enum(['range', 'page']), schedule: z.enum(['lockstep', 'free']), seed: nat }),
   birth: ev('birth', { process: name, pid: nat, parent: name.optional(), osPid: int, host: str.optional(), agent: str.optional() }),
   'agent-connected': ev('agent-connected', { agent: str, host: str, osPid: int }),
-  'agent-refused': ev('agent-refused', { address: str, publicKey: str, mechanism: str, why: str }),
+  // A refusal names the peer by its address (and, from the ZAP handler, its CURVE key and mechanism) or by its routing id.
+  'agent-refused': ev('agent-refused', { address: str.optional(), publicKey: str.optional(), mechanism: str.optional(), agent: str.optional(), why: str })
+    .refine((e) => typeof e.address === 'string' || typeof e.agent === 'string', 'an agent-refused names the peer: address or agent (a string)'),
   'heartbeat-lost': ev('heartbeat-lost', { agent: str, host: str, osPid: int, process: name.optional(), pid: nat.optional(), silentMs: z.number(), timeoutMs: z.number() }),
   efault: ev('efault', { process: name, pid: nat, call: str, vpage: z.number().optional(), frame: z.number().optional(), fileId: z.number().optional(), why: str }),
   schedule: ev('schedule', { choice: name, enabled: nat, options: z.array(name).optional(), clock: nat }),
@@ -127,7 +134,9 @@ export const EVENT_SCHEMAS = {
   blocked: ev('blocked', { process: name, index: nat, xid: nat }),
   'reclaim-prepare': ev('reclaim-prepare', { xid: nat, reason: str, want: z.number().nonnegative().nullable().optional(), candidates: nat, asked: z.array(z.object({ pid: nat, pages: nat }).passthrough()) }),
   'no-answer': ev('no-answer', { xid: nat, process: name, pages: nat, timeoutMs: z.number() }),
-  'bad-message': ev('bad-message', { process: name, pid: nat, t: z.unknown(), why: str }),
+  // From a process's agent (process, pid), or from an agent with no process yet (agent, its routing id).
+  'bad-message': ev('bad-message', { process: name.optional(), pid: nat.optional(), agent: str.optional(), t: z.unknown(), why: str })
+    .refine((e) => (typeof e.process === 'string' && typeof e.pid === 'number') || typeof e.agent === 'string', 'a bad-message names process and pid, or agent (a string)'),
   'bad-answer': ev('bad-answer', { xid: nat, process: name, why: str }),
   decision: ev('decision', { xid: nat, reason: str, page: str, unit: str, purge: z.boolean(), rule: str, why: str, frame: nat.optional(),
     file: str.optional(), filePage: nat.optional(), vpages: z.array(z.tuple([nat, nat])).optional(), pageKind: str, policy: str,
@@ -156,8 +165,11 @@ export const EVENT_SCHEMAS = {
   }),
   verdict: ev('verdict', { ok: z.boolean(), failures: nat, invariants: z.array(z.object({ name: str, ok: z.boolean(), detail: str.optional() }).passthrough()) }),
 } as const;
-export type EventKind = keyof typeof EVENT_SCHEMAS;
 export const EVENT_KINDS = Object.keys(EVENT_SCHEMAS) as EventKind[];
+// The schemas and the event types name the same kinds (a kind added to one only does not compile).
+type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never] ? true : never;
+const sameKinds: SameKeys<typeof EVENT_SCHEMAS, EventFields> = true;
+void sameKinds;
 
 /** Why `e` is not an event of docs/history-format.md (one line), or undefined when it is one. */
 export function eventProblem(e: unknown): string | undefined {
@@ -170,3 +182,12 @@ export function eventProblem(e: unknown): string | undefined {
   const issues = got.error.issues.slice(0, 3).map((i) => `${i.path.length ? i.path.join('.') : 'the event'}: ${i.message}`);
   return `a "${kind}" event (docs/history-format.md): ${issues.join('; ')}${got.error.issues.length > 3 ? `; and ${got.error.issues.length - 3} more` : ''}`;
 }
+
+// Every event the types allow is one the schemas accept (so `vrange check` reads every history the
+// kernel can write): a kind whose schema is stricter than its type does not compile. (`Known` drops
+// the index signature `.passthrough()` adds, which an interface-typed field would not satisfy.)
+type Known<T> = T extends readonly (infer U)[] ? Array<Known<U>>
+  : T extends object ? { [K in keyof T as string extends K ? never : number extends K ? never : K]: Known<T[K]> } : T;
+type Refused = { [K in EventKind]: EventOf<K> extends Known<z.input<(typeof EVENT_SCHEMAS)[K]>> ? never : K }[EventKind];
+const accepted: [Refused] extends [never] ? true : { refused: Refused } = true;
+void accepted;

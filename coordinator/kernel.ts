@@ -18,7 +18,7 @@
 // a broken one stops the run, because an emulator that goes on after corruption teaches wrong.
 // The kernel records history and answers hooks (hooks.ts); it never judges the run.
 
-import type { AgentMsg, KernelMsg, MmSnapshot, MmView, SysCall, SysRet } from '../shared/messages.js';
+import type { AgentMsg, KernelMsg, MmSnapshot, MmView, SysCall, SysReplyFields } from '../shared/messages.js';
 import type { KernelStep, RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
 import { KernelSocket } from '../shared/transport.js';
 import { agentPoolMax, agentStartTimeoutMs, processesMax } from '../shared/limits.js';
@@ -64,7 +64,7 @@ export interface KernelOptions {
 export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string }
 
 /** A syscall's answer, before `t` and `re` are added. */
-export type Ret = Omit<SysRet, 't' | 're'>;
+export type Ret = SysReplyFields;
 
 export class Kernel {
   readonly config: RunConfig;

@@ -18,10 +18,11 @@
 // event loop; the exchange awaits only its answers, its acks and the fault hook between the two
 // phases, and after each wait counts a participant that died meanwhile as having answered.
 
+import type { DecisionVote, EventFields, EventKind } from './history_events.js';
 import { createActor, setup } from 'xstate';
 import type { KernelMsg } from '../shared/messages.js';
 import type { Proc } from './process_table.js';
-import type { Decision, MapperVote, PageKind } from '../shared/policy.js';
+import type { Decision, PageKind } from '../shared/policy.js';
 import { exchangeLateWakeMs, exchangeTimeoutMs, exchangeWaitMaxMs, runsPerMessageMax } from '../shared/limits.js';
 import { clipRuns, isRunList, runIndexOf, runsOf, splitRuns } from '../shared/runs.js';
 
@@ -60,7 +61,8 @@ export interface PurgeRecord {
   unit: string;              // the unit it was tried in
   kind: PageKind;
   decision: Decision;
-  mappers: MapperVote[];
+  /** Each mapper's vote, with its process and vpage, as the `decision` event records it. */
+  mappers: DecisionVote[];
   where: PageWhere;
   freed: boolean;
 }
@@ -86,7 +88,7 @@ export interface ReclaimHost {
   pagesToAsk(candidates: readonly number[]): Map<number, number[]>;
   procByPid(pid: number): Proc | undefined;
   send(proc: Proc, msg: KernelMsg): void;
-  log(kind: string, fields: Record<string, unknown>): void;
+  log<K extends EventKind>(kind: K, fields: EventFields[K]): void;
   violation(name: string, text: string): void;
   /** The fault hook between the phases: may kill one of the live participants (by pid) and wait for its reaping. */
   betweenPrepareAndCommit(xid: number, live: Proc[]): Promise<void>;

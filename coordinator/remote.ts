@@ -231,7 +231,7 @@ export class RemoteAgents {
 
   private lost(conn: AgentConn, silentMs: number): void {
     const who = conn.proc ? `${conn.proc.name}, pid ${conn.proc.pid}` : 'idle';
-    this.hooks.history.add('heartbeat-lost', { agent: printable(conn.routingId), host: conn.host, osPid: conn.osPid,
+    this.hooks.history.add('heartbeat-lost', { agent: printable(conn.routingId), host: conn.host ?? 'unknown', osPid: conn.osPid,
       process: conn.proc?.name, pid: conn.proc?.pid, silentMs, timeoutMs: this.timeoutMs });
     this.log(`vrange kernel: remote agent ${printable(conn.routingId)} on ${conn.host} (${who}) silent for ${silentMs} ms (heartbeat timeout ${this.timeoutMs} ms): dead, cleaning up`);
     conn.kill('SIGKILL');

@@ -12,9 +12,10 @@
 // are separate lockstep actions (scheduler.ts). A purge changes kernel state only at commit time,
 // synchronously, page by page; the mappers learn of it in the commit message.
 
+import type { DecisionVote, EventFields, EventKind } from './history_events.js';
 import { verifyIfEnabled } from './verify.js';
 import type { KernelMsg } from '../shared/messages.js';
-import { decide, type MapperVote, type PageFacts } from '../shared/policy.js';
+import { decide, type PageFacts } from '../shared/policy.js';
 import type { Kernel } from './kernel.js';
 import type { AddressSpace } from './address_space.js';
 import type { Proc } from './process_table.js';
@@ -71,7 +72,7 @@ export class Vmscan implements ReclaimHost {
 
   procByPid(pid: number): Proc | undefined { return this.k.table.byPid(pid); }
   send(proc: Proc, msg: KernelMsg): void { this.k.sendTo(proc, msg); }
-  log(kind: string, fields: Record<string, unknown>): void { this.k.history.add(kind, fields); }
+  log<K extends EventKind>(kind: K, fields: EventFields[K]): void { this.k.history.add(kind, fields); }
   violation(name: string, text: string): void { this.k.violation(name, text); }
   betweenPrepareAndCommit(xid: number, live: Proc[]): Promise<void> { return this.k.faultInject.betweenPrepareAndCommit(xid, live); }
   isUsed(frame: number): boolean { return this.k.frames.isUsed(frame); }
@@ -202,7 +203,7 @@ export class Vmscan implements ReclaimHost {
 
   /** An anonymous frame's facts: its rmap mappers and their votes. */
   private anonFacts(frame: number, voteOf: VoteOf): { facts: PageFacts; what: string; where: PageWhere } {
-    const mappers: MapperVote[] = [];
+    const mappers: DecisionVote[] = [];
     const at: Array<{ process: string; vpage: number }> = [];
     const vpages: Array<[number, number]> = [];
     let names = '';
@@ -211,7 +212,7 @@ export class Vmscan implements ReclaimHost {
       const answered = v?.answered ?? false;
       const name = this.k.table.byPid(m.pid)?.name ?? String(m.pid);
       // The vote as the history's decision event records it (with the mapper's name and vpage).
-      mappers.push({ pid: m.pid, share: 'private', answered, volatile: answered && (v?.volatile ?? false), privatePresent: false, process: name, vpage: m.vpage } as MapperVote);
+      mappers.push({ pid: m.pid, share: 'private', answered, volatile: answered && (v?.volatile ?? false), privatePresent: false, process: name, vpage: m.vpage });
       at.push({ process: name, vpage: m.vpage });
       vpages.push([m.pid, m.vpage]);
       names += `${names ? ', ' : ''}${name}@${m.vpage * 4096}`;
@@ -226,13 +227,13 @@ export class Vmscan implements ReclaimHost {
     const file = k.files[k.frames.ownerFile[frame]!]!;
     const page = k.frames.ownerPage[frame]!;
     const immap = file.mappersOf(page);
-    const mappers: MapperVote[] = immap.map((m) => {
+    const mappers: DecisionVote[] = immap.map((m): DecisionVote => {
       const asked = this.asksMm(file, m.share);
       const v = asked ? voteOf(m.proc.pid, m.vpage) : undefined;
       const pte = k.rmap.lookup(m.proc.pid, m.vpage);
       return { pid: m.proc.pid, share: m.share, answered: asked ? (v?.answered ?? false) : true,
         volatile: asked ? (v?.answered ?? false) && (v?.volatile ?? false) : false,
-        privatePresent: m.share === 'private' && pte !== undefined && pte.frame === frame, process: m.proc.name, vpage: m.vpage } as MapperVote;
+        privatePresent: m.share === 'private' && pte !== undefined && pte.frame === frame, process: m.proc.name, vpage: m.vpage };
     });
     const at = immap.map((m) => ({ process: m.proc.name, vpage: m.vpage }));
     return { facts: { kind: file.kind === 'shmem' ? 'shmem' : 'file', policy: k.config.policy,

@@ -63,7 +63,7 @@ export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'
     const [process, idx] = k.split('#') as [string, string];
     const index = Number(idx);
     const step = process === 'kernel' ? scenario.kernel[index]! : scenario.processes.find((p) => p.name === process)!.steps[index]!;
-    const row: CompareRow = { process, index, step: shortStep(step as never), answers: {} as CompareRow['answers'] };
+    const row: CompareRow = { process, index, step: shortStep(step), answers: {} as CompareRow['answers'] };
     if (step.label) row.label = step.label;
     done.forEach((p, i) => {
       const x = explained.get(p)!.get(k);

@@ -216,7 +216,7 @@ export function enumerate(s: Scenario, config: RunConfig, max = schedulesMaxDefa
     }
     all++;
     if (all > max) throw new TooManySchedules(max, Math.max(max + 1, estimateSchedules(s, config)));
-    const { key, results } = outcomeOf(m.finish().steps as never, counts);
+    const { key, results } = outcomeOf(m.finish().steps, counts);
     const c = classes.get(key);
     if (c) c.schedules++;
     else classes.set(key, { key, results, schedules: 1, modelWitness: path });
@@ -230,7 +230,7 @@ export function enumerate(s: Scenario, config: RunConfig, max = schedulesMaxDefa
     const enabled = m.enabled();
     if (enabled.length === 0) {
       reduced.push(prefix);
-      seen.add(outcomeOf(m.finish().steps as never, counts).key);
+      seen.add(outcomeOf(m.finish().steps, counts).key);
       return;
     }
     const done: Array<{ name: string; fp: Set<string> }> = [];

@@ -140,7 +140,7 @@ export function makeQuiz(seed: number): Quiz {
   const scenario = parseScenario(yaml, `quiz-${seed}.yaml`);
   const questions: Question[] = [];
   for (const p of scenario.processes) {
-    p.steps.forEach((s, index) => { if (s.label) questions.push({ label: s.label, process: p.name, index, step: shortStep(s as never) }); });
+    p.steps.forEach((s, index) => { if (s.label) questions.push({ label: s.label, process: p.name, index, step: shortStep(s) }); });
   }
   questions.sort((x, y) => Number(x.label.slice(1)) - Number(y.label.slice(1)));
   return { seed, yaml, scenario, questions };

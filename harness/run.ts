@@ -9,7 +9,7 @@ import { runFree, runLockstep, type Chooser } from '../coordinator/scheduler.js'
 import { checkRun } from '../checker/run_checks.js';
 import type { InvariantResult } from '../checker/invariants.js';
 import { buildReport, narrate, neverRan, stepLine, type RunReport } from '../report/report.js';
-import type { HistoryEvent } from '../coordinator/history.js';
+import type { EventFields, HistoryEvent } from '../coordinator/history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import { runTimeoutBaseMs, runTimeoutFor, runTimeoutPerProcessMs, runTimeoutPerStepMs } from '../shared/limits.js';
 import { FaultPlan, type Fault } from './faults.js';
@@ -113,9 +113,9 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
     ...opts,
     onEvent: say ? (e) => {
       if (e.kind === 'complete') {
-        const step = stepOf(scenario, e.process as string, e.index as number);
+        const step = stepOf(scenario, e.process, e.index);
         const exp = expectationFor(step, config.policy) ?? (step.op === 'check' ? { ok: true } : undefined);
-        say(stepLine(e.process as string, e.index as number, step as never, e.result as never, exp, exp ? matches(exp, e.result as never) : undefined));
+        say(stepLine(e.process, e.index, step, e.result, exp, exp ? matches(exp, e.result) : undefined));
         return;
       }
       const line = narrate(e, names);
@@ -155,14 +155,14 @@ export function timeoutText(s: Scenario, timeoutMs: number, given: boolean): str
 }
 
 /** What the kernel holds once the run is over, for an offline check (`vrange check`) of leaks and of the dead. */
-function finalState(k: Kernel): Record<string, unknown> {
+function finalState(k: Kernel): EventFields['final'] {
   const files = k.files.map((f) => ({ name: f.name, kind: f.kind, cached: f.residentPages(), open: f.openCount }));
   const cached = files.reduce((n, f) => n + f.cached, 0);
   return {
     frames: { total: k.frames.total, used: k.frames.used, free: k.frames.free, pageCache: cached, mapped: [...k.rmap.mappedFrames()].length },
     files,
-    processes: k.procs.filter((p) => p.state !== 'unborn').map((p) => ({ process: p.name, pid: p.pid, state: p.state,
-      resident: k.rmap.resident(p.pid), vmas: p.vmas.length, fds: p.fds.size, steps: p.spec.steps.length })),
+    processes: k.procs.flatMap((p) => (p.state === 'unborn' ? [] : [{ process: p.name, pid: p.pid, state: p.state,
+      resident: k.rmap.resident(p.pid), vmas: p.vmas.length, fds: p.fds.size, steps: p.spec.steps.length }])),
     // How many steps each program has: \`vrange check\` finds a step that ran but left no events.
     kernelSteps: k.scenario.kernel.length,
   };

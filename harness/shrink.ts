@@ -43,8 +43,8 @@ export interface ShrinkResult {
   repro: string;
 }
 
-const injectedOf = (h: HistoryEvent[]) => [...new Set(h.filter((e) => e.kind === 'fault' && typeof e.as === 'string').map((e) => e.as as string))];
-const choicesOf = (h: HistoryEvent[]) => h.filter((e) => e.kind === 'schedule').map((e) => e.choice as string);
+const injectedOf = (h: HistoryEvent[]) => [...new Set(h.filter((e) => e.kind === 'fault' && typeof e.as === 'string').map((e) => e.as))];
+const choicesOf = (h: HistoryEvent[]) => h.filter((e) => e.kind === 'schedule').map((e) => e.choice);
 
 export async function shrink(i: ShrinkInput): Promise<ShrinkResult> {
   let runs = 0;
@@ -93,7 +93,7 @@ export async function shrink(i: ShrinkInput): Promise<ShrinkResult> {
   }
 
   // 3. Trailing choices that name the first enabled action are what the replay does anyway.
-  const taken = last.history.filter((e) => e.kind === 'schedule') as Array<HistoryEvent & { choice: string; options?: string[] }>;
+  const taken = last.history.filter((e) => e.kind === 'schedule');
   while (choices.length > 0) {
     const k = choices.length - 1;
     const ev = taken[k];

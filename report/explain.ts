@@ -16,7 +16,7 @@
 //     decisions that kept the pages, or by `no-decision` when no reclaim looked at them;
 //   - a kernel `reclaim` is explained by every decision of its exchange, counted by rule.
 
-import type { HistoryEvent } from '../coordinator/history.js';
+import type { AnyStep, EventOf, HistoryEvent } from '../coordinator/history.js';
 import { keysIn } from '../checker/pageset.js';
 import type { ProcessStep, RunConfig, Scenario, Step } from '../shared/scenario-types.js';
 import { PAGE_SIZE } from '../shared/scenario-types.js';
@@ -171,7 +171,7 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
   const deaths = new Map<string, Explanation>();
   const oomKilled = new Set<string>();
   let kernelXid: number | undefined;
-  let fileNonvolatile: HistoryEvent | undefined;
+  let fileNonvolatile: EventOf<'file-nonvolatile'> | undefined;
 
   const forget = (proc: string, from: number, to: number) => latest.forget(key(proc), from, to);
   const lookup = (proc: string, w: Where): Decided | undefined =>
@@ -179,26 +179,26 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
 
   for (const e of history) {
     switch (e.kind) {
-      case 'birth': names.set(e.pid as number, e.process as string); break;
-      case 'reclaim-prepare': if (String(e.reason).startsWith('kernel step')) kernelXid = e.xid as number; break;
-      case 'oom-kill': oomKilled.add(e.process as string); break;
+      case 'birth': names.set(e.pid, e.process); break;
+      case 'reclaim-prepare': if (String(e.reason).startsWith('kernel step')) kernelXid = e.xid; break;
+      case 'oom-kill': oomKilled.add(e.process); break;
       case 'file-nonvolatile': fileNonvolatile = e; break;
       case 'decision': {
-        const d: Decided = { xid: e.xid as number, purge: e.purge as boolean, rule: e.rule as string, why: e.why as string, page: e.page as string };
+        const d: Decided = { xid: e.xid, purge: e.purge, rule: e.rule, why: e.why, page: e.page };
         let list = byXid.get(d.xid);
         if (!list) byXid.set(d.xid, (list = []));
         list.push(d);
-        for (const [pid, vpage] of (e.vpages as Array<[number, number]> | undefined) ?? []) latest.set(key(names.get(pid) ?? String(pid)), vpage, { d });
-        if (typeof e.file === 'string') latest.set(fileKey(e.file), e.filePage as number, { d });
+        for (const [pid, vpage] of e.vpages ?? []) latest.set(key(names.get(pid) ?? String(pid)), vpage, { d });
+        if (typeof e.file === 'string') latest.set(fileKey(e.file), e.filePage!, { d });
         break;
       }
       case 'complete': {
-        const proc = e.process as string;
-        const index = e.index as number;
+        const proc = e.process;
+        const index = e.index;
         const step = stepOf(s, proc, index);
         if (!step) break;
-        const r = e.result as Record<string, unknown>;
-        const detail = (e.detail ?? {}) as { span?: [number, number]; purgedPages?: number[] };
+        const r = e.result;
+        const detail = e.detail ?? {};
         const fnv = fileNonvolatile?.by === proc ? fileNonvolatile : undefined;
         fileNonvolatile = undefined;
         function explainStep(st: Step): Explanation | undefined {
@@ -224,7 +224,7 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
               // The entries of the pages this call looked at: its own mm's, and the file's (fnv).
               const entries = r.purged ? (detail.purgedPages ?? []).map((v) => latest.get(key(proc), v))
                 : detail.span ? latest.inSpan(key(proc), detail.span[0], detail.span[1]) : [];
-              if (fnv) entries.push(...latest.inSpan(fileKey(fnv.file as string), fnv.start as number, (fnv.start as number) + (fnv.pages as number)));
+              if (fnv) entries.push(...latest.inSpan(fileKey(fnv.file), fnv.start, fnv.start + fnv.pages));
               const found = entries.filter((x): x is Entry => x !== undefined);
               const fresh = found.filter((x) => x.d.purge === r.purged && (!x.d.purge || !x.reportedBy));
               for (const x of found) if (x.d.purge && !x.reportedBy) x.reportedBy = `${proc} #${index}`;
@@ -295,25 +295,25 @@ export function rulesCell(x: Explanation | undefined): string {
 }
 
 /** A step in a few words: `vrange m pages 0-3 nonvolatile`, `read m page 1`, `reclaim all`. */
-export function shortStep(step: Record<string, unknown>): string {
+export function shortStep(step: AnyStep): string {
   const where = (): string => {
-    const first = (step.page as number | undefined) ?? (step.byteOffset !== undefined ? (step.byteOffset as number) / PAGE_SIZE : undefined);
-    const n = (step.pages as number | undefined) ?? (step.byteLength !== undefined ? Math.floor((step.byteLength as number) / PAGE_SIZE) : undefined);
+    const first = step.page ?? (step.byteOffset !== undefined ? step.byteOffset / PAGE_SIZE : undefined);
+    const n = step.pages ?? (step.byteLength !== undefined ? Math.floor(step.byteLength / PAGE_SIZE) : undefined);
     if (first === undefined) return '';
     return n === undefined || n === 1 ? ` page ${first}` : ` pages ${first}-${first + n - 1}`;
   };
-  const on = (step.map ?? step.fd ?? '') as string;
+  const on = step.map ?? step.fd ?? '';
   switch (step.op) {
     case 'read': case 'query': case 'munmap': return `${step.op} ${on}${where()}`;
     case 'write': return `write ${on}${where()} ${JSON.stringify(step.value)}`;
-    case 'vrange': case 'fvrange': return `${step.op} ${on}${where()} ${step.mode as string}`;
-    case 'reclaim': return step.all ? 'reclaim all' : `reclaim ${step.pages as number} page(s)`;
-    case 'mmap': return `mmap ${step.as as string} ${step.pages as number} page(s)${step.fd ? ` of ${step.fd as string}` : ''}${step.share ? ` ${step.share as string}` : ''}`;
-    case 'fork': return `fork ${step.child as string}`;
-    case 'open': case 'close': return `${step.op} ${(step.fd ?? step.file) as string}`;
-    case 'signal': case 'wait': return `${step.op} ${step.name as string}`;
-    case 'waitpid': case 'kill': return `${step.op} ${step.process as string}`;
-    default: return step.op as string;
+    case 'vrange': case 'fvrange': return `${step.op} ${on}${where()} ${step.mode}`;
+    case 'reclaim': return step.all ? 'reclaim all' : `reclaim ${step.pages} page(s)`;
+    case 'mmap': return `mmap ${step.as} ${step.pages} page(s)${step.fd ? ` of ${step.fd}` : ''}${step.share ? ` ${step.share}` : ''}`;
+    case 'fork': return `fork ${step.child}`;
+    case 'open': case 'close': return `${step.op} ${step.fd ?? step.file}`;
+    case 'signal': case 'wait': return `${step.op} ${step.name}`;
+    case 'waitpid': case 'kill': return `${step.op} ${step.process}`;
+    default: return step.op;
   }
 }
 

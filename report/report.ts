@@ -1,7 +1,7 @@
 // Reports: the narrated text a student reads line by line as the run goes, and the JSON document
 // of ../shared/spec/scenario-format.md. Both are built from the history's events.
 
-import type { HistoryEvent } from '../coordinator/history.js';
+import type { EventOf, HistoryEvent } from '../coordinator/history.js';
 import { printable, printableJson } from '../shared/printable.js';
 import type { Kernel, StepRecord } from '../coordinator/kernel.js';
 import { expectationFor, type Failure } from '../checker/expectations.js';
@@ -69,9 +69,9 @@ export function stepPath(process: string, index: number): string {
  * neither this policy nor `default`, and no fields of its own, has none), even an empty one; a
  * kernel `check` always has one (it is an assertion). `why` says how far the process got.
  */
-export function neverRan(k: Kernel): Failure[] {
+export function neverRan(k: Kernel): Array<Failure & { ran: false; why: string }> {
   const ran = new Set(k.steps.map((s) => `${s.process}#${s.index}`));
-  const out: Failure[] = [];
+  const out: Array<Failure & { ran: false; why: string }> = [];
   const lastRun = new Map<string, StepRecord>();
   for (const s of k.steps) if ((lastRun.get(s.process)?.index ?? -1) < s.index) lastRun.set(s.process, s);
   const stopped = k.violations.some((v) => v.name === 'run-completed');
@@ -103,9 +103,9 @@ export function neverRan(k: Kernel): Failure[] {
 /** The step's `expect` says something under this policy: fields of its own, or a `byPolicy` entry for it (or `default`). */
 function appliesTo(step: ProcessStep | KernelStep, policy: string): boolean {
   if (!step.expect) return false;
-  const { byPolicy, ...base } = step.expect as Record<string, unknown>;
+  const { byPolicy, ...base } = step.expect;
   if (!byPolicy || Object.keys(base).length > 0) return true;
-  const per = byPolicy as Record<string, unknown>;
+  const per: Partial<Record<string, unknown>> = byPolicy;
   return per[policy] !== undefined || per.default !== undefined;
 }
 
@@ -120,9 +120,9 @@ export function failureLine(f: Failure): string {
 
 const SKIP = new Set(['op', 'expect', 'label']);
 
-export function describeStep(step: Record<string, unknown>): string {
+export function describeStep(step: { op: string }): string {
   const fields = Object.entries(step).filter(([k]) => !SKIP.has(k)).map(([k, v]) => `${k}=${printableJson(v)}`);
-  return `${step.op as string}${fields.length ? ' ' + fields.join(' ') : ''}`;
+  return `${step.op}${fields.length ? ' ' + fields.join(' ') : ''}`;
 }
 
 export function describeResult(r: StepResult): string {
@@ -160,8 +160,8 @@ function pagesText(pages: QueryPage[]): string {
 }
 
 /** Each mapper's part in a decision, in words; only what the policy looked at. */
-function votesText(e: HistoryEvent, names: Map<number, string>): string[] {
-  const votes = e.votes as MapperVote[];
+function votesText(e: EventOf<'decision'>, names: Map<number, string>): string[] {
+  const votes: MapperVote[] = e.votes;
   const who = (v: MapperVote) => names.get(v.pid) ?? `pid ${v.pid}`;
   const mm = (v: MapperVote) => !v.answered ? `${who(v)} did not answer` : `${who(v)} has it ${v.volatile ? 'volatile' : 'not volatile'} in its mm`;
   if (e.pageKind === 'anon' || e.pageKind === 'shmem') return votes.map(mm);
@@ -174,7 +174,7 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
   const pad = (s: string) => s.padEnd(8);
   switch (e.kind) {
     case 'birth':
-      names.set(e.pid as number, e.process as string);
+      names.set(e.pid, e.process);
       return `${pad('kernel')} ${e.process} starts as pid ${e.pid}${e.parent ? `, forked by ${e.parent}` : ''} (OS pid ${e.osPid}${e.host ? ` on ${e.host}, remote agent ${e.agent}` : ''})`;
     case 'agent-connected':
       return `${pad('kernel')} remote agent ${e.agent} connected from ${e.host} (OS pid ${e.osPid})`;
@@ -185,9 +185,9 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
     case 'efault':
       return `${pad('kernel')} EFAULT: ${e.process} (pid ${e.pid}) named ${e.frame !== undefined ? `frame ${printableJson(e.frame)} at page ${printableJson(e.vpage)}` : printableJson(e)} in a ${e.call}: ${e.why}`;
     case 'blocked':
-      return `${pad(e.process as string)} #${e.index} waits: its pages are held by reclaim exchange ${e.xid}`;
+      return `${pad(e.process)} #${e.index} waits: its pages are held by reclaim exchange ${e.xid}`;
     case 'reclaim-prepare': {
-      const asked = (e.asked as Array<{ pid: number; pages: number }>).map((a) => `${names.get(a.pid) ?? a.pid} about ${a.pages} page(s)`);
+      const asked = e.asked.map((a) => `${names.get(a.pid) ?? a.pid} about ${a.pages} page(s)`);
       const ask = asked.length ? `asks ${asked.join(', ')} whether these are volatile in their mm (held until the commit)` : 'no mm needs asking';
       return `${pad('reclaim')} exchange ${e.xid} prepare (${e.reason}): ${e.candidates} resident page(s); ${ask}`;
     }
@@ -206,7 +206,7 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
       return `${pad('kernel')} sends SIGKILL to ${e.process} (pid ${e.pid})`;
     case 'cleanup': {
       const how = e.signal ? `killed by ${e.signal}` : `exited with code ${e.exitCode}`;
-      const rel = (e.filesReleased as string[]).length ? `; final release of ${(e.filesReleased as string[]).join(', ')}` : '';
+      const rel = e.filesReleased.length ? `; final release of ${e.filesReleased.join(', ')}` : '';
       return `${pad('kernel')} ${e.process} ${how}; cleanup freed ${e.framesFreed} frame(s), dropped ${e.pagesUnmapped} page-table entr${e.pagesUnmapped === 1 ? 'y' : 'ies'} and ${e.vmas} mapping(s), closed ${e.fdsClosed} fd(s)${rel}`;
     }
     case 'final-release':
@@ -217,7 +217,7 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
     case 'resume':
       return `${pad('fault')} SIGCONT ${e.process}: it runs again`;
     case 'stuck':
-      return `${pad(e.process as string)} step ${e.index} is STUCK: it waits for ${e.waitsFor}, which nothing left can bring about`;
+      return `${pad(e.process)} step ${e.index} is STUCK: it waits for ${e.waitsFor}, which nothing left can bring about`;
     case 'violation':
       return `!! invariant ${e.name}: ${e.text}`;
     default:
@@ -225,7 +225,7 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
   }
 }
 
-export function stepLine(process: string, index: number, step: Record<string, unknown>, result: StepResult, expected?: Record<string, unknown>, ok?: boolean): string {
+export function stepLine(process: string, index: number, step: { op: string; label?: string }, result: StepResult, expected?: Record<string, unknown>, ok?: boolean): string {
   const who = process.padEnd(8);
   const label = step.label ? ` (${printable(step.label)})` : '';
   let line = `${who} #${index} ${describeStep(step)}${label} -> ${describeResult(result)}`;

@@ -53,10 +53,10 @@ export class Snapshots implements KernelObserver {
   /** Called with every history event: patches views on purges, snapshots after steps and deaths. */
   event(e: HistoryEvent): void {
     if (e.kind === 'purge-notify') {
-      const v = this.views.get(e.process as string);
-      if (v) for (const p of e.vpages as number[]) v.purged.add(p);
+      const v = this.views.get(e.process);
+      if (v) for (const p of e.vpages) v.purged.add(p);
     } else if (e.kind === 'complete' || e.kind === 'cleanup') {
-      if (e.kind === 'cleanup') this.views.delete(e.process as string);
+      if (e.kind === 'cleanup') this.views.delete(e.process);
       this.k.history.add('snapshot', { ...this.take(e.seq) });
     }
   }

@@ -9,6 +9,7 @@
 
 import { Packr } from 'msgpackr';
 import type { Mode, ProcessStep, RunConfig, Share, StepResult } from './scenario-types.js';
+import type { OneOf } from './one_of.js';
 
 /** The part of an mm that crosses the socket at fork: the parent's, already copy-on-write. */
 export interface MmSnapshot {
@@ -79,12 +80,47 @@ export type SysCall =
   | { t: 'waitpid'; id: number; process: string }
   | { t: 'crash'; id: number };
 
-/** A syscall's reply. `errno` or `signal` when it failed; `retry` when a named frame was stale. */
-export interface SysRet {
-  t: 'ret'; re: number;
-  errno?: string; signal?: string; retry?: boolean;
-  [field: string]: unknown;
+/**
+ * A syscall's reply, per call (docs/protocol.md, Syscalls): what the kernel answers each one with.
+ * A failure is `errno` (refused), `signal` (delivered to the caller: SIGSEGV, SIGBUS) or `stuck` (a
+ * deadlock ended the run); `retry` when a frame the call named was purged from that very page
+ * meanwhile (fault again). `crash` is never answered (the kernel kills the caller).
+ */
+export interface SysReplies {
+  open: { fd: number } | Errno | Stuck;
+  close: Done | Errno | Stuck;
+  mmap: { fileId: number } | Errno | Stuck;
+  munmap: Done | Stuck;
+  read: { value: string } | Signalled | Retry | Errno | Stuck;
+  write: { frame: number } | Signalled | Retry | Errno | Stuck;
+  /** `purged` on a nonvolatile only. */
+  fvrange: { bytes: number; purged?: boolean } | Errno | Stuck;
+  /** One view per asked vpage, in order. */
+  fquery: { pages: FilePageView[] } | Stuck;
+  'query-fd': { pages: Array<FilePageView & { page: number }> } | Errno | Stuck;
+  fork: { pid: number } | Errno | Stuck;
+  signal: Done | Stuck;
+  wait: Done | Stuck;
+  /** `exitSignal`, not `signal`: a reply's `signal` is one delivered to the caller. */
+  waitpid: { exitCode: number } | { exitSignal: string } | Stuck;
+  crash: never;
 }
+type Done = Record<never, never>;
+type Errno = { errno: string };
+type Signalled = { signal: string };
+type Retry = { retry: true };
+type Stuck = { stuck: true };
+
+type ReplyShape = SysReplies[keyof SysReplies];
+/** The reply to a call `K` (the agent's `call` returns it; shared/one_of.ts: any field may be tested), e.g. `read`: `{value} | {signal} | {retry} | {errno} | {stuck}`. */
+export type SysReply<K extends keyof SysReplies> = OneOf<SysReplies[K], ReplyShape>;
+/** Any syscall's reply (without `t` and `re`): one of the shapes above. */
+export type SysReplyFields = OneOf<ReplyShape>;
+/**
+ * A reply on the wire: `t`, `re` (the call's id), then its fields. The kernel builds one from the
+ * fields with `Omit<SysRet, 't' | 're'>` (every field optional, none unknown).
+ */
+export type SysRet = { t: 'ret'; re: number } & SysReplyFields;
 
 // ---- kernel -> agent ----
 export type KernelMsg =

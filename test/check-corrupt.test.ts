@@ -213,3 +213,26 @@ test('vrange check: exit 2 with the line on a broken line, 1 on a lost step, nev
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /unknown\.jsonl:2: unknown kind "bogus"; allowed: boot, birth/);
 });
+
+test('every variant of a line the kernel writes and docs/history-format.md gives is a history line', (t) => {
+  // A remote kernel refuses a peer by its address (and CURVE key) or by its routing id, and logs a
+  // bad message from an agent with no process yet by its routing id (coordinator/remote.ts, kernel.ts).
+  const b = bases[0]!;
+  const narration = [
+    { kind: 'agent-refused', address: 'tcp://10.0.0.7:5000', publicKey: 'k', mechanism: 'CURVE', why: 'unknown key' },
+    { kind: 'agent-refused', address: 'tcp://10.0.0.7:5000', why: 'handshake failed' },
+    { kind: 'agent-refused', agent: 'remote-0123456789ab', why: 'its first message is not a hello' },
+    { kind: 'bad-message', agent: 'remote-0123456789ab', where: 'remote', t: 'grant', why: 'not from an agent' },
+    { kind: 'bad-message', process: 'A', pid: 2, where: 'local', t: 'done', why: 'a done for no step' },
+  ];
+  for (const n of narration) {
+    // Put after boot, renumbering every seq after it.
+    const lines = [b.lines[0]!, JSON.stringify({ seq: 1, at: 1, ...n }), ...b.lines.slice(1).map((l) => JSON.stringify({ ...JSON.parse(l), seq: JSON.parse(l).seq + 1 }))];
+    t.notThrows(() => parseHistory(join(lines), 'h.jsonl'), `${n.kind} ${JSON.stringify(n)}`);
+  }
+  // A bad message or a refusal that names nobody is still not a history line.
+  for (const n of [{ kind: 'bad-message', where: 'remote', t: 'x', why: 'w' }, { kind: 'agent-refused', why: 'w' }]) {
+    const lines = [b.lines[0]!, JSON.stringify({ seq: 1, at: 1, ...n }), ...b.lines.slice(1)];
+    t.is(answer(join(lines)).code, 2, JSON.stringify(n));
+  }
+});

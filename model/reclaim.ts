@@ -1,0 +1,174 @@
+// The reference model's reclaim (model/model.ts): the two-phase exchange of a kernel `reclaim` step
+// (prepare: every mm answers which of its resident pages are volatile in it and holds them; commit:
+// decide with those answers and the file's volatility now), purge units in order (per range, oldest
+// mark first; or per page, least recently used), the policy deciding each page, the purge itself,
+// and frame allocation with direct reclaim and the OOM killer. The deaths, completions and steps it
+// causes are the layers above (abstract here).
+
+import type { ProcessStep } from '../shared/scenario-types.js';
+import { MmModel } from './mm.js';
+import { lexLess, pieceAt, type Frame, type Held, type Outcome, type Proc, type Result } from './types.js';
+
+export abstract class ReclaimModel extends MmModel {
+  abstract kill(p: Proc): void;
+  abstract complete(p: Proc, index: number, out: Outcome): void;
+  abstract exec(p: Proc, step: ProcessStep, grantedAt: number): Outcome;
+  abstract kernelDone(index: number, result: Result): void;
+
+  // ---- the reclaim exchange --------------------------------------------------------------------
+
+  /** Prepare: every mm says which of its resident pages are volatile in it, and holds those. */
+  prepare(index: number, want: number): void {
+    this.exchange = { index, want, held: this.answers(), candidates: new Set(this.frames) };
+    this.kernelInflight = { index, grantedAt: this.clock, why: 'reclaim' };
+  }
+
+  /** Commit: decide with the answers from prepare and the file's volatility now; then the held steps run, one after another in pid order (docs/semantics.md, "the order of completions at a commit"). */
+  commit(): void {
+    const x = this.exchange;
+    if (!x) throw new Error(`clock ${this.clock}: commit with no reclaim exchange open`);
+    const held = x.held.filter((h) => h.p.state === 'running' && this.resolve(h.p, h.vpage) === h.frame);
+    const candidates = new Set([...x.candidates].filter((f) => this.frames.has(f)));
+    let freed = 0;
+    this.purgeUnits(candidates, held, (n) => { freed += n; return freed >= x.want; });
+    this.exchange = undefined;
+    this.kernelDone(x.index, { ok: true, freed });
+    for (const p of this.running()) {
+      const f = p.inflight;
+      if (p.state !== 'running' || f?.why !== 'held') continue;
+      p.inflight = undefined;
+      this.complete(p, f.index, this.exec(p, p.spec.steps[f.index]!, f.grantedAt));
+    }
+  }
+
+  /** Resident pages that this mm's own ranges govern (own pages; shared file or shmem pages) and mark. */
+  answers(): Held[] {
+    const out: Held[] = [];
+    for (const p of this.running()) {
+      const add = (vpage: number, frame: Frame) => {
+        const piece = pieceAt(p.ranges, vpage);
+        if (piece) out.push({ p, vpage, frame, piece });
+      };
+      for (const [vpage, pte] of p.ptes) if (pte.own && pte.frame) add(vpage, pte.frame);
+      for (const vma of p.vmas) {
+        if (!vma.file || vma.share !== 'shared') continue;
+        for (const [fp, frame] of vma.file.cache) {
+          if (fp >= vma.offset && fp < vma.offset + vma.pages) add(vma.start + fp - vma.offset, frame);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Units in purge order; each is tried whole; `enough` is told the frames each unit freed. */
+  purgeUnits(candidates: Set<Frame>, held: Held[], enough: (freed: number) => boolean): void {
+    const isHeld = (p: Proc, vpage: number, frame: Frame) => held.some((h) => h.p === p && h.vpage === vpage && h.frame === frame);
+    for (const unit of this.units(candidates, held)) {
+      let freed = 0;
+      for (const frame of unit) if (this.frames.has(frame) && this.decide(frame, isHeld)) { this.purge(frame, isHeld); freed++; }
+      if (enough(freed)) return;
+    }
+  }
+
+  units(candidates: Set<Frame>, held: Held[]): Frame[][] {
+    const units: Array<{ key: number[]; frames: Frame[] }> = [];
+    if (this.cfg.purgeUnit === 'range') {
+      // Oldest mark first; ties: the files' ranges (file order), then processes by pid, then lowest address.
+      for (const f of this.files) {
+        for (const id of new Set(f.ranges.map((r) => r.id))) {
+          const pieces = f.ranges.filter((r) => r.id === id);
+          const frames = [...f.cache].filter(([fp, fr]) => candidates.has(fr) && pieces.some((r) => r.start <= fp && fp < r.end))
+            .sort((a, b) => a[0] - b[0]);
+          units.push({ key: [pieces[0]!.markedAt, 0, f.order, frames[0]?.[0] ?? Infinity], frames: frames.map((e) => e[1]) });
+        }
+      }
+      const byRange = new Map<string, Held[]>();
+      for (const h of held) if (candidates.has(h.frame)) {
+        const k = `${h.p.pid}:${h.piece.id}`;
+        byRange.set(k, [...(byRange.get(k) ?? []), h]);
+      }
+      for (const hs of byRange.values()) {
+        hs.sort((a, b) => a.vpage - b.vpage);
+        units.push({ key: [hs[0]!.piece.markedAt, 1, hs[0]!.p.pid, hs[0]!.vpage], frames: [...new Set(hs.map((h) => h.frame))] });
+      }
+    } else {
+      // Least recently used first; CHOICE: ties as for ranges (file pages, then by lowest pid and address).
+      for (const fr of candidates) {
+        const marks = held.filter((h) => h.frame === fr).sort((a, b) => a.p.pid - b.p.pid || a.vpage - b.vpage);
+        const named = fr.file && fr.file.kind !== 'shmem';
+        if (!(marks.length > 0 || (named && pieceAt(fr.file!.ranges, fr.fpage)))) continue;
+        const tie = named ? [0, fr.file!.order, fr.fpage] : [1, marks[0]!.p.pid, marks[0]!.vpage];
+        units.push({ key: [fr.lastUse, ...tie], frames: [fr] });
+      }
+    }
+    return units.sort((a, b) => lexLess(a.key, b.key)).map((u) => u.frames);
+  }
+
+  /** The policy: purge or keep this page, given each mapper's answer. A mapper not asked counts as not volatile. */
+  decide(frame: Frame, isHeld: (p: Proc, vpage: number, frame: Frame) => boolean): boolean {
+    const everyMapperMarked = (ms: Array<{ p: Proc; vpage: number }>) => ms.length > 0 && ms.every((m) => isHeld(m.p, m.vpage, frame));
+    if (!frame.file) return everyMapperMarked(this.anonMappers(frame));
+    const maps = this.pageMappers(frame.file, frame.fpage);
+    if (frame.file.kind === 'shmem') return everyMapperMarked(maps);
+    const fileVolatile = pieceAt(frame.file.ranges, frame.fpage) !== undefined; // read now (at commit)
+    if (this.policy === 'per-mm') {
+      if (maps.some((m) => m.vma.share === 'private')) return false; // a private mapper protects it (i_mmap)
+      return fileVolatile || everyMapperMarked(maps);
+    }
+    // shared-file, anon-only: a page mapped private and not yet copied is skipped.
+    return fileVolatile && !maps.some((m) => m.vma.share === 'private' && m.p.ptes.get(m.vpage)?.own === false);
+  }
+
+  purge(frame: Frame, isHeld: (p: Proc, vpage: number, frame: Frame) => boolean): void {
+    this.purgedPages++;
+    this.frames.delete(frame);
+    if (!frame.file) {
+      for (const m of this.anonMappers(frame)) { m.p.ptes.set(m.vpage, { own: true, frame: null }); m.p.purged.add(m.vpage); }
+      return;
+    }
+    const f = frame.file;
+    for (const m of this.pageMappers(f, frame.fpage)) {
+      if (m.p.ptes.get(m.vpage)?.own === false) m.p.ptes.delete(m.vpage);
+      if (isHeld(m.p, m.vpage, frame)) m.p.purged.add(m.vpage);
+    }
+    f.cache.delete(frame.fpage);
+    if (f.kind !== 'shmem' && pieceAt(f.ranges, frame.fpage)) f.purged.add(frame.fpage);
+  }
+
+  // ---- frames, direct reclaim, OOM -------------------------------------------------------------
+
+  /**
+   * A free frame for `p`, purging one unit at a time, then OOM-killing. null: `p` itself is the
+   * victim. undefined: after a kill, `need` says the fault needs no frame any more (the source's
+   * other mappers are gone: the caller looks again and reuses it, as do_wp_page does).
+   */
+  allocFrame(p: Proc, value: string, source?: Frame, need: () => boolean = () => true): Frame | null | undefined {
+    while (this.frames.size >= this.cfg.frames) {
+      // docs/semantics.md: every frame resident at an open exchange's prepare is that exchange's
+      // candidate and no other's. CHOICE: the page being faulted on (the COW source) is locked too.
+      const isolated = this.exchange?.candidates ?? new Set<Frame>();
+      const candidates = new Set([...this.frames].filter((f) => !isolated.has(f) && f !== source));
+      this.purgeUnits(candidates, this.answers(), () => this.frames.size < this.cfg.frames);
+      if (this.frames.size < this.cfg.frames) break;
+      const victim = this.oomVictim(p);
+      if (victim === p) return null;
+      this.kill(victim);
+      if (!need()) return undefined;
+    }
+    const frame: Frame = { value, lastUse: this.clock, fpage: -1 };
+    this.frames.add(frame);
+    return frame;
+  }
+
+  /** Most page-table entries with a frame; ties: first in the scenario's order; none: the faulting process. */
+  oomVictim(faulting: Proc): Proc {
+    let best: Proc = faulting;
+    let most = 0;
+    for (const q of this.procs) {
+      if (q.state !== 'running') continue;
+      const n = [...q.ptes.values()].filter((e) => !e.own || e.frame).length;
+      if (n > most) { best = q; most = n; }
+    }
+    return best;
+  }
+}

@@ -1,0 +1,126 @@
+// The run as the `--html` page (report/html.ts) sees it, built from the history in three passes:
+// the lanes (kernel, then each process by birth) and their colours; each step from its invoke to
+// its complete; each message, snapshot and narrated kernel event given to the step it is part of
+// (a reclaim exchange to the step that opened it). Also the page's shared helpers (esc).
+
+import type { AnyStep, EventOf, HistoryEvent } from '../coordinator/history.js';
+import { narrate } from './report.js';
+
+export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+export const KERNEL = 'kernel';
+export const PALETTE = ['#2563eb', '#059669', '#c2410c', '#db2777', '#7c3aed', '#0e7490', '#4d7c0f', '#a16207'];
+
+// ---------------------------------------------------------------- the run, as the page sees it
+
+export interface Step {
+  key: string;              // "1", "2", ...: the step's number in the run
+  process: string;
+  index: number;
+  invokeSeq: number;        // -1 when the step never started (stuck)
+  seq: number;              // the `complete` event
+  e: EventOf<'complete'>;
+  /** The step as invoked; one that never started, as its op alone. */
+  step: AnyStep | { op: string; expect?: undefined; label?: undefined };
+}
+
+export interface Note { key: string; seq: number; e: HistoryEvent; text: string; process: string }
+
+export interface Model {
+  lanes: string[];
+  births: Map<string, number>;
+  ends: Map<string, EventOf<'cleanup'>>;
+  steps: Step[];
+  notes: Note[];
+  /** Step (or note) key each event belongs to, by seq. */
+  owner: Map<number, string>;
+  snapshots: Array<EventOf<'snapshot'>>;
+  messages: Array<EventOf<'message'>>;
+  colour: Map<string, string>;
+}
+
+export function buildModel(history: HistoryEvent[]): Model {
+  const lanes = [KERNEL];
+  const births = new Map<string, number>();
+  const ends = new Map<string, EventOf<'cleanup'>>();
+  const parents = new Map<string, string>();
+  for (const e of history) {
+    if (e.kind === 'birth') {
+      lanes.push(e.process);
+      births.set(e.process, e.seq);
+      if (e.parent) parents.set(e.process, e.parent);
+    }
+    if (e.kind === 'cleanup') ends.set(e.process, e);
+  }
+  const colour = new Map<string, string>([[KERNEL, '#334155']]);
+  lanes.slice(1).forEach((p, i) => colour.set(p, PALETTE[i % PALETTE.length]!));
+
+  // Pass 1: the steps, each from its invoke (if it started) to its complete.
+  const steps: Step[] = [];
+  const invoked = new Map<string, EventOf<'invoke'>>();
+  for (const e of history) {
+    if (e.kind === 'invoke') invoked.set(e.process, e);
+    if (e.kind !== 'complete') continue;
+    const inv = invoked.get(e.process);
+    invoked.delete(e.process);
+    steps.push({ key: String(steps.length + 1), process: e.process, index: e.index, invokeSeq: inv?.seq ?? -1,
+      seq: e.seq, e, step: inv?.step ?? { op: e.op } });
+  }
+  const byComplete = new Map(steps.map((s) => [s.seq, s]));
+  const byInvoke = new Map(steps.filter((s) => s.invokeSeq >= 0).map((s) => [s.invokeSeq, s]));
+  const owner = new Map<number, string>();
+  for (const s of steps) { owner.set(s.seq, s.key); if (s.invokeSeq >= 0) owner.set(s.invokeSeq, s.key); }
+  // The steps in flight at each event: a process's (or the kernel's) step between its invoke and complete.
+  const walk = (visit: (e: HistoryEvent, inFlight: Map<string, string>) => void) => {
+    const inFlight = new Map<string, string>();
+    for (const e of history) {
+      const started = byInvoke.get(e.seq);
+      if (started) { inFlight.set(started.process, started.key); continue; }
+      const done = byComplete.get(e.seq);
+      if (done) { inFlight.delete(done.process); continue; }
+      visit(e, inFlight);
+    }
+  };
+  // Pass 2: the step that opened each reclaim exchange (a kernel reclaim, or a fault's direct reclaim).
+  const xidOwner = new Map<number, string>();
+  walk((e, inFlight) => {
+    if (e.kind !== 'reclaim-prepare') return;
+    const direct = /^direct reclaim: (\S+) faulted/.exec(String(e.reason));
+    const by = inFlight.get(direct ? direct[1]! : KERNEL);
+    if (by) xidOwner.set(e.xid, by);
+  });
+  const notes: Note[] = [];
+  const names = new Map<number, string>();
+  const messages: Array<EventOf<'message'>> = [];
+  const snapshots: Array<EventOf<'snapshot'>> = [];
+  // Pass 3: messages, snapshots and narrated kernel events, each given to the step it is part of.
+  walk((e, inFlight) => {
+    if (e.kind === 'message') {
+      messages.push(e);
+      const msg = e.msg;
+      const agent = e.agent;
+      // A forked child's init and ready are part of its parent's fork step.
+      const xid = 'xid' in msg ? msg.xid : undefined;
+      const key = typeof xid === 'number' && xidOwner.has(xid) ? xidOwner.get(xid)
+        : inFlight.get(agent) ?? (parents.has(agent) ? inFlight.get(parents.get(agent)!) : undefined);
+      if (key) owner.set(e.seq, key);
+      return;
+    }
+    if (e.kind === 'snapshot') { snapshots.push(e); return; }
+    const text = narrate(e, names);
+    let key: string | undefined;
+    if (typeof e.xid === 'number') key = xidOwner.get(e.xid);
+    else if (e.kind === 'fault') key = inFlight.get(e.process) ?? inFlight.get(KERNEL);
+    else if (e.kind === 'oom-kill') key = inFlight.get(e.faulting);
+    else if (e.kind === 'kill') key = inFlight.get(KERNEL);
+    if (!text || e.kind === 'birth') { if (key) owner.set(e.seq, key); return; }
+    key ??= `e${e.seq}`;
+    owner.set(e.seq, key);
+    notes.push({ key, seq: e.seq, e, text: text.replace(/^\S+\s+/, ''), process: e.process ?? KERNEL });
+  });
+  // A snapshot belongs to the step or cleanup it follows.
+  for (const s of snapshots) {
+    const k = owner.get(s.after);
+    if (k) owner.set(s.seq, k);
+  }
+  return { lanes, births, ends, steps, notes, owner, snapshots, messages, colour };
+}

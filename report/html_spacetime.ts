@@ -1,0 +1,166 @@
+// The `--html` page's space-time diagram (report/html.ts): one vertical lane per process and one
+// for the kernel, time going down; each step a bar, every kernel<->agent message an arrow; kills,
+// OOM kills, SIGBUS, injected faults, cleanups and reclaim decisions are marked. SVG text only.
+
+import { isRunList, pageCount, pagesOf } from '../shared/runs.js';
+import type { AgentMsg, KernelMsg } from '../shared/messages.js';
+import { describeResult, describeStep } from './report.js';
+import { esc, KERNEL, type Model } from './html_model.js';
+
+const LANE_GAP = 210;
+const LEFT = 130;
+const TOP = 16;
+
+function msgLabel(m: AgentMsg | KernelMsg): string {
+  const pages = (runs: unknown, stride: number) => {
+    if (!isRunList(runs, stride)) return '';
+    const n = pageCount(runs, stride);
+    return n > 4 ? `${n} pages` : `[${pagesOf(runs, stride).join(',')}]`;
+  };
+  switch (m.t) {
+    case 'grant': return `grant #${m.index}`;
+    case 'start': return `start #${m.index}`;
+    case 'done': { const r = m.result; return `done #${m.index}${r.ok ? '' : ` ${String(r.signal ?? r.errno ?? 'failed')}`}`; }
+    case 'init': return `init ${m.name}`;
+    case 'ret': return `ret${m.errno ? ` ${m.errno}` : m.signal ? ` ${m.signal}` : m.retry ? ' retry' : m.stuck ? ' stuck' : ''}`;
+    case 'prepare': return `prepare x${m.xid} ${pages(m.runs, 2)}`;
+    case 'prepared': return `prepared x${m.xid}: ${isRunList(m.runs, 4) ? pageCount(m.runs, 4) : 0} volatile`;
+    case 'commit': return `commit x${m.xid} purged ${pages(m.runs, 2)}`;
+    case 'committed': return `committed x${m.xid}`;
+    case 'read': case 'write': return `${m.t} page ${m.vpage}`;
+    case 'fork': return `fork ${m.child}`;
+    case 'signal': case 'wait': return `${m.t} "${m.name}"`;
+    case 'waitpid': return `waitpid ${m.process}`;
+    case 'blocked': return `blocked on x${m.xid}`;
+    case 'release': return `release #${m.index}`;
+    case 'fvrange': return `fvrange ${m.mode}`;
+    case 'die': return 'die';
+    default: return String(m.t);
+  }
+}
+
+function shortJson(x: unknown): string {
+  const s = JSON.stringify(x);
+  return s.length > 400 ? s.slice(0, 400) + '...' : s;
+}
+
+export function spaceTime(m: Model): { header: string; svg: string } {
+  const x = new Map(m.lanes.map((l, i) => [l, LEFT + i * LANE_GAP]));
+  const width = LEFT + (m.lanes.length - 1) * LANE_GAP + 250;
+  const y = new Map<number, number>();
+  let cur = TOP;
+  const noteSeqs = new Set(m.notes.map((n) => n.seq));
+  // The events that take room down the page (an invoke and a birth only need their seq and kind).
+  const events: Array<{ seq: number; kind: string }> = [...m.messages, ...m.steps.map((s) => s.e), ...m.notes.map((n) => n.e)];
+  for (const s of m.steps) if (s.invokeSeq >= 0) events.push({ seq: s.invokeSeq, kind: 'invoke' });
+  for (const b of m.births.values()) events.push({ seq: b, kind: 'birth' });
+  events.sort((a, b) => a.seq - b.seq);
+  for (const e of events) {
+    y.set(e.seq, cur);
+    if (e.kind === 'message') cur += 22;
+    else if (e.kind === 'invoke') cur += 4;
+    else if (e.kind === 'complete') cur += 12;
+    else if (noteSeqs.has(e.seq)) cur += e.kind === 'decision' ? 22 : e.kind === 'cleanup' ? 20 : 30;
+    else cur += 8;
+  }
+  const height = cur + 30;
+  const out: string[] = [];
+  const attrStep = (seq: number) => (m.owner.has(seq) ? ` data-step="${m.owner.get(seq)}"` : '');
+
+  // Lanes: a process's lane runs from its birth to its cleanup.
+  for (const lane of m.lanes) {
+    const lx = x.get(lane)!;
+    const from = lane === KERNEL ? 0 : y.get(m.births.get(lane)!)!;
+    const end = m.ends.get(lane);
+    const to = end ? (y.get(end.seq) ?? height - 18) + 8 : height - 10;
+    out.push(`<line class="lane" data-lane="${esc(lane)}" x1="${lx}" y1="${from}" x2="${lx}" y2="${to}" stroke="${m.colour.get(lane)}" stroke-width="${lane === KERNEL ? 4 : 3}"/>`);
+    if (lane !== KERNEL) out.push(`<circle cx="${lx}" cy="${from}" r="5" fill="${m.colour.get(lane)}"><title>${esc(lane)} starts</title></circle>`);
+  }
+  // Step bars, and the step numbers in the left gutter.
+  for (const s of m.steps) {
+    const lx = x.get(s.process)!;
+    const y1 = s.invokeSeq >= 0 ? y.get(s.invokeSeq)! : y.get(s.seq)! - 6;
+    const y2 = Math.max(y.get(s.seq)!, y1 + 6);
+    const r = s.e.result;
+    const cls = s.e.type === 'info' ? 'info' : r.ok ? 'ok' : 'fail';
+    out.push(`<g class="bar ${cls}" data-step="${s.key}" data-process="${esc(s.process)}"><rect x="${lx - 7}" y="${y1}" width="14" height="${y2 - y1}" rx="4"/>`
+      + `<title>step ${s.key}: ${esc(s.process)} #${s.index} ${esc(describeStep(s.step))} -> ${esc(describeResult(r))}</title></g>`);
+    out.push(`<text class="stepno" data-step="${s.key}" x="${LEFT - 118}" y="${y2 + 4}">${s.key}</text>`
+      + `<text class="stepop" data-step="${s.key}" x="${LEFT - 92}" y="${y2 + 4}" fill="${m.colour.get(s.process)}">${esc(s.process)} ${esc(String(s.step.op))}</text>`);
+    if (!r.ok && r.signal === 'SIGBUS') { // a signal this process got (a waitpid's `signal` is another's)
+      out.push(`<g class="marker sigbus" data-lane="${esc(s.process)}" data-step="${s.key}" transform="translate(${lx},${y2})">`
+        + `<circle r="11"/><path d="M2,-8 L-4,1 L0,1 L-2,8 L4,-1 L0,-1 Z" fill="#fff"/><text x="15" y="4">SIGBUS</text><title>${esc(s.process)} got SIGBUS: it touched a purged page that is still volatile</title></g>`);
+    }
+  }
+  // Messages: a send leaves the kernel at its event and reaches the agent a little later; a
+  // receive left the agent a little earlier. The kernel records both ends in one event.
+  for (const e of m.messages) {
+    const msg = e.msg;
+    const agent = e.agent;
+    const kx = x.get(KERNEL)!;
+    const ax = x.get(agent) ?? kx + LANE_GAP;
+    const ey = y.get(e.seq)!;
+    const [x1, x2] = e.dir === 'send' ? [kx, ax] : [ax, kx];
+    const y1 = ey;
+    const y2 = ey + 16;
+    const label = msgLabel(msg);
+    const mx = (x1 + x2) / 2;
+    out.push(`<g class="arrow ${e.dir}" data-seq="${e.seq}" data-dir="${e.dir}" data-agent="${esc(agent)}" data-t="${esc(String(msg.t))}"${attrStep(e.seq)}>`
+      + `<line x1="${x1}" y1="${y1}" x2="${x2 + (x2 > x1 ? -4 : 4)}" y2="${y2}" marker-end="url(#arrow-${e.dir})"/>`
+      + `<text x="${mx}" y="${(y1 + y2) / 2 - 3}" text-anchor="middle">${esc(label)}</text>`
+      + `<title>${e.dir === 'send' ? `kernel -> ${esc(agent)}` : `${esc(agent)} -> kernel`}: ${esc(shortJson(msg))}</title></g>`);
+  }
+  // Kernel decisions and deaths.
+  for (const n of m.notes) {
+    const e = n.e;
+    const ey = y.get(e.seq)!;
+    const kx = x.get(KERNEL)!;
+    const step = attrStep(e.seq);
+    const px = e.process === undefined ? undefined : x.get(e.process);
+    switch (e.kind) {
+      case 'decision':
+        out.push(`<g class="marker decision ${e.purge ? 'purged' : 'kept'}" data-seq="${e.seq}"${step} transform="translate(${kx},${ey + 8})">`
+          + `<rect x="-7" y="-7" width="14" height="14" transform="rotate(45)"/><text x="-14" y="4" text-anchor="end">${e.purge ? 'PURGE' : 'keep'}</text><title>${esc(n.text)}</title></g>`);
+        break;
+      case 'reclaim-prepare': case 'reclaim-commit':
+        out.push(`<g class="marker reclaim" data-seq="${e.seq}"${step} transform="translate(${kx},${ey + 10})"><rect x="-10" y="-9" width="20" height="18" rx="3"/>`
+          + `<text x="-14" y="4" text-anchor="end">${e.kind === 'reclaim-prepare' ? `reclaim x${e.xid}` : `freed ${e.freed}`}</text><title>${esc(n.text)}</title></g>`);
+        break;
+      case 'kill': case 'oom-kill': {
+        const cls = e.kind === 'kill' ? 'kill' : 'oom';
+        if (px !== undefined) {
+          out.push(`<g class="signal-line" data-seq="${e.seq}"${step}><line x1="${kx}" y1="${ey + 10}" x2="${px}" y2="${ey + 10}"/></g>`);
+          out.push(`<g class="marker ${cls}" data-lane="${esc(e.process)}" data-seq="${e.seq}"${step} transform="translate(${px},${ey + 10})">`
+            + `<circle r="11"/><path d="M-5,-5 L5,5 M5,-5 L-5,5" stroke="#fff" stroke-width="3"/><text x="15" y="4">${e.kind === 'kill' ? 'SIGKILL' : 'OOM kill'}</text><title>${esc(n.text)}</title></g>`);
+        }
+        break;
+      }
+      case 'fault':
+        if (px !== undefined) {
+          out.push(`<g class="marker fault" data-lane="${esc(e.process)}" data-seq="${e.seq}"${step} transform="translate(${px},${ey + 10})">`
+            + `<path d="M0,-11 L11,9 L-11,9 Z"/><text x="0" y="7" text-anchor="middle" fill="#fff" font-weight="700">!</text><text x="15" y="4">fault ${esc(String(e.fault))}</text><title>${esc(n.text)}</title></g>`);
+        }
+        break;
+      case 'cleanup':
+        if (px !== undefined) {
+          const how = e.signal ? `killed by ${e.signal}` : `exit ${e.exitCode}`;
+          out.push(`<g class="marker cleanup" data-lane="${esc(e.process)}" data-seq="${e.seq}"${step} transform="translate(${px},${ey + 8})">`
+            + `<rect x="-16" y="-3" width="32" height="6" rx="2"/><text x="20" y="4">${esc(how)}, cleanup</text><title>${esc(n.text)}</title></g>`);
+        }
+        break;
+      case 'blocked':
+        if (px !== undefined) out.push(`<g class="marker blocked" data-seq="${e.seq}"${step} transform="translate(${px},${ey + 10})"><circle r="6"/><text x="12" y="4">waits for x${e.xid}</text><title>${esc(n.text)}</title></g>`);
+        break;
+      case 'stuck':
+        if (px !== undefined) out.push(`<g class="marker stuck" data-seq="${e.seq}"${step} transform="translate(${px},${ey + 10})"><circle r="8"/><text x="12" y="4">STUCK</text><title>${esc(n.text)}</title></g>`);
+        break;
+      default:
+        out.push(`<g class="marker note" data-seq="${e.seq}"${step} transform="translate(${kx},${ey + 10})"><circle r="4"/><title>${esc(n.text)}</title></g>`);
+    }
+  }
+  const header = m.lanes.map((l) => `<div class="lane-name" style="left:${x.get(l)! - 80}px;color:${m.colour.get(l)}">${esc(l)}</div>`).join('');
+  return {
+    header: `<div class="lane-head" style="width:${width}px">${header}</div>`,
+    svg: `<svg id="spacetime" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${out.join('\n')}</svg>`,
+  };
+}
