@@ -10,7 +10,7 @@
 // caller that awaits `killProc` finds the process reaped when it resumes.
 
 import type { EventFields } from './history_events.js';
-import { verifyIfEnabled } from './verify.js';
+import { verifyIfEnabled, verifyImmapIfEnabled } from './verify.js';
 import type { ProcessStep } from '../shared/scenario-types.js';
 import type { Kernel } from './kernel.js';
 import type { AgentConn } from './agent_pool.js';
@@ -150,6 +150,7 @@ export class Exit {
       framesFreed: what.framesFreed, pagesUnmapped: what.pagesUnmapped, vmas: what.vmas, fdsClosed: what.fdsClosed, filesReleased: what.filesReleased,
       ...(what.interrupted !== undefined ? { interrupted: what.interrupted } : {}) });
     verifyIfEnabled(this.k.frames, this.k.rmap, this.k.files, `after the cleanup of ${proc.name}`, this.k.pageAlloc.unplaced);
+    verifyImmapIfEnabled(this.k.files, this.k.procs, `after the cleanup of ${proc.name}`);
     for (const w of this.reapWaiters.get(proc.name) ?? []) w();
     this.reapWaiters.delete(proc.name);
     this.k.lockstep.unbusy(proc.stepKey);

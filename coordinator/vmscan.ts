@@ -13,7 +13,7 @@
 // synchronously, page by page; the mappers learn of it in the commit message.
 
 import type { DecisionVote, EventFields, EventKind } from './history_events.js';
-import { verifyIfEnabled } from './verify.js';
+import { verifyIfEnabled, verifyImmapIfEnabled } from './verify.js';
 import type { KernelMsg } from '../shared/messages.js';
 import { decide, type PageFacts } from '../shared/policy.js';
 import type { Kernel } from './kernel.js';
@@ -68,6 +68,7 @@ export class Vmscan implements ReclaimHost {
     for (const f of frames) if (this.held.get(f) === xid) this.held.delete(f);
     // Every decision of the exchange is carried out: the frames must add up (verify mode).
     verifyIfEnabled(this.k.frames, this.k.rmap, this.k.files, `after the decisions of exchange ${xid}`, this.k.pageAlloc.unplaced);
+    verifyImmapIfEnabled(this.k.files, this.k.procs, `after the decisions of exchange ${xid}`);
   }
 
   procByPid(pid: number): Proc | undefined { return this.k.table.byPid(pid); }
@@ -187,6 +188,8 @@ export class Vmscan implements ReclaimHost {
 
   /** The policy's decision on one page: purged (and its mappers to tell) or kept; logged as a `decision` event. */
   decide(xid: number, reason: string, frame: number, unit: string, voteOf: VoteOf): { record: PurgeRecord; notify: Array<[number, number]> } {
+    // An exchange decides only the pages it holds: no other exchange, and no fault, may be using them.
+    if (this.held.get(frame) !== xid) throw new Error(`kernel invariant: exchange ${xid} decides frame ${frame}, which ${this.held.get(frame) === 0 ? 'a fault holds' : this.held.has(frame) ? `exchange ${this.held.get(frame)} holds` : 'it does not hold'}`);
     const facts = this.k.frames.ownerFile[frame]! < 0 ? this.anonFacts(frame, voteOf) : this.fileFacts(frame, voteOf);
     const decision = decide(facts.facts);
     const record: PurgeRecord = { frame, what: facts.what, unit, kind: facts.facts.kind, decision, mappers: facts.facts.mappers, where: facts.where, freed: false };
