@@ -45,6 +45,8 @@ const USAGE = `usage:
                   [--timeout MS]  the run's time bound (default: 120 s + 3 ms a step + 250 ms a process)
   vrange explore FILE [--runs N] [--fault SPEC]... [--seed BASE] [--policy P] [--schedule S]
                   [--every-kill] [--strict] [--no-shrink] [--check-determinism] [--json]
+                  [--access A] [--purge-unit U] [--frames N] [--timeout MS]
+                  [--choices A,B,... | --schedule-file W]  every run replays these choices
                              N runs with seeds from BASE, each history checked; the first
                              failure is shrunk to fewer faults and a shorter schedule
                   --every-kill  one run per kill:P@N and kill:P@N+ instead
@@ -62,6 +64,7 @@ const USAGE = `usage:
   vrange check HISTORY [--json]
                              check a --trace history offline: exit 0 valid, 1 invalid
   vrange compare FILE [--seed N] [--schedule S] [--access A] [--purge-unit U] [--frames N] [--json]
+                  [--fault SPEC]...
                              every policy, same seed: the steps whose result differs, and why
   vrange quiz [--seed S] [--answers]
                              a small scenario from the seed: what does each marked step return?
