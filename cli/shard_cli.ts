@@ -12,7 +12,7 @@ import { explore, explorePlans, formatExplore } from '../harness/explore.js';
 import { assembleAll, exploreAllRuns, formatAll } from '../harness/explore_all.js';
 import { TooManySchedules } from '../harness/enumerate.js';
 import { partSize } from '../harness/shard_select.js';
-import { allShardFile, exploreShardFile, mergeShards, sha256, type ShardHead, type Sweep } from '../harness/shard.js';
+import { allShardFile, exploreShardFile, mergeShards, sha256, shardFileText, type ShardHead, type Sweep } from '../harness/shard.js';
 
 type Explore = ReturnType<typeof parseRun>;
 
@@ -51,7 +51,7 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
       throw e;
     }
     if (r.stopped) { process.stderr.write(stoppedNote(shard.index, shard.count)); return 1; }
-    writeOutput(out, JSON.stringify(allShardFile(head(r.plan.reduced), r.plan, r.runs)) + '\n');
+    writeOutput(out, shardFileText(allShardFile(head(r.plan.reduced), r.plan, r.runs)));
     const mine = assembleAll(r.plan, r.runs, { partial: true });
     say(part(r.plan.reduced));
     if (cmd.json) process.stdout.write(JSON.stringify(mine, null, 2) + '\n');
@@ -67,7 +67,7 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
     checkDeterminism: cmd.checkDeterminism, everyKill: cmd.everyKill, strict: cmd.strict, shrink: cmd.shrink, choices: cmd.choices, timeoutMs: cmd.timeoutMs, progress,
   });
   if (result.interrupted) { process.stderr.write(stoppedNote(shard.index, shard.count)); return 1; }
-  writeOutput(out, JSON.stringify(exploreShardFile(head(planned), result)) + '\n');
+  writeOutput(out, shardFileText(exploreShardFile(head(planned), result)));
   if (cmd.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   else process.stdout.write(formatExplore(result, (Date.now() - started) / 1000).join('\n') + '\n');
   say(`shard result: ${out} (vrange merge every shard's file for the whole sweep)`);

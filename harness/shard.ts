@@ -126,7 +126,7 @@ export function readShardFile(path: string): ShardFile {
   const bad = (what: string) => new InputError(`${path}: not a whole shard result file: ${what}`);
   if (f.shard.index > f.shard.count) throw bad(`shard ${f.shard.index}/${f.shard.count}: K is larger than N`);
   const wanted = f.sweep.kind === 'all' ? 'all' : 'explore';
-  if (!f[wanted] || f[wanted === 'all' ? 'explore' : 'all']) throw bad(`a ${f.sweep.kind} sweep holds "${wanted}" only`);
+  if (!f[wanted] || f[wanted === 'all' ? 'explore' : 'all']) throw bad(`a sweep of kind "${f.sweep.kind}" holds "${wanted}" and nothing of the other kind`);
   if (f.all && f.all.plan.reduced !== f.planned) throw bad(`planned is ${f.planned}, but the plan has ${f.all.plan.reduced} reduced schedules`);
   const runs: Array<{ index: number }> = f.explore?.runs ?? f.all!.runs;
   const part = partSize(f.planned, f.shard);
@@ -135,7 +135,28 @@ export function readShardFile(path: string): ShardFile {
     const expected = f.shard.index - 1 + i * f.shard.count;
     if (r.index !== expected) throw bad(`${wanted}.runs[${i}].index is ${r.index}, not ${expected} (the ${i + 1}th run of shard ${f.shard.index}/${f.shard.count})`);
   });
+  if (f.all) {
+    // The first run of a class in this file is its witness in the merge, unless another shard ran the class earlier: it must carry one.
+    const known = new Set(f.all.plan.classes.map((c) => c.key));
+    const seen = new Set<string>();
+    f.all.runs.forEach((r, i) => {
+      const first = known.has(r.key) && !seen.has(r.key);
+      seen.add(r.key);
+      if (first && !r.witness) throw bad(`all.runs[${i}] is the file's first run of its outcome class but has no witness`);
+      if (!first && r.witness) throw bad(`all.runs[${i}] has a witness, but is not the file's first run of a class of the plan`);
+    });
+  }
   return f;
+}
+
+/** The text of a shard result file; refused (InputError) if it is larger than the merge reads. */
+export function shardFileText(doc: ShardFile): string {
+  const text = JSON.stringify(doc) + '\n';
+  const bytes = Buffer.byteLength(text);
+  if (bytes > shardFileBytesMax) {
+    throw new InputError(`the result of shard ${doc.shard.index}/${doc.shard.count} is ${bytes} bytes, more than vrange merge reads (${shardFileBytesMax / 2 ** 20} MiB): split the sweep into more shards`);
+  }
+  return text;
 }
 
 /** The first field where two values differ, as `name: a, not b` (JSON). */

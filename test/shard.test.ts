@@ -111,6 +111,17 @@ test.serial('merge refuses files of other sweeps, missing or doubled shards and 
     return path;
   };
   mkdirSync(join(dir, 'folder.json'));
+  // A shard of --all: 4 reduced schedules, shard 1/4 runs one, the witness of its class.
+  const all = join(dir, 'all.json');
+  const madeAll = await run(['explore', scenarioPath('race-death-during-reclaim'), '--all', '--seed', '1', '--shard', '1/4', '--out', all]);
+  t.is(madeAll.code, 0, madeAll.stderr);
+  const allDoc = JSON.parse(readFileSync(all, 'utf8')) as Record<string, any>;
+  const allVariant = (name: string, change: (d: Record<string, any>) => void): string => {
+    const d = structuredClone(allDoc);
+    change(d);
+    writeFileSync(join(dir, name), JSON.stringify(d));
+    return join(dir, name);
+  };
   const cases: Array<[string[], string, RegExp]> = [
     [['merge', a], 'shard 2/2', /shard 2\/2 of .* is missing: got 1 of 2 shard files \(1\/2\)/],
     [['merge', a, a], a, /given twice/],
@@ -131,6 +142,11 @@ test.serial('merge refuses files of other sweeps, missing or doubled shards and 
     [['merge', a, variant('history.jsonl', () => {}, '{"kind":"start"}\n')], 'history.jsonl', /format: /],
     [['merge', a, join(dir, 'folder.json')], 'folder.json', /is a directory/],
     [['merge', a, join(dir, 'absent.json')], 'absent.json', /no such file/],
+    [['merge', allVariant('nowitness.json', (d) => { delete d.all.runs[0].witness; })], 'nowitness.json', /all\.runs\[0\] is the file's first run of its outcome class but has no witness/],
+    [['merge', allVariant('noall.json', (d) => { delete d.all; })], 'noall.json', /a sweep of kind "all" holds "all" and nothing of the other kind/],
+    [['merge', allVariant('plan.json', (d) => { d.all.plan.reduced = 5; })], 'plan.json', /planned is 4, but the plan has 5 reduced schedules/],
+    [['merge', all, a], 'a.json', /of another scenario/],
+    [['merge', all], 'shards 2/4, 3/4, 4/4', /are missing: got 1 of 4 shard files \(1\/4\)/],
     [['merge'], 'FILE', /got none/],
     [['merge', a, '--bogus'], '--bogus', /merge takes --json/],
     [['merge', a, '--json=1'], '--json', /takes no value/],
