@@ -197,3 +197,19 @@ test('explore --shard: the arguments it needs and refuses', async (t) => {
   const help = await inProcess(['help', 'merge']);
   t.regex(help.stdout, /^usage:\n {2}vrange merge FILES\.\.\. \[--json\]/);
 });
+
+test('a shard stopped by SIGINT writes no result file (a part with runs missing cannot be merged) and exits 130', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vrange-shard-'));
+  const out = join(dir, 'part.json');
+  let sent = false;
+  let seen = '';
+  // Each run pauses A for a minute: the signal comes while the shard's first run is under way (or before it starts).
+  const r = await cli(['explore', scenarioPath('fork-cow-purge'), '--runs', '2', '--seed', '1', '--fault', 'pause:A@1:60000', '--shard', '1/2', '--out', out], (chunk, pid) => {
+    seen += chunk;
+    if (!sent && /^shard 1\/2: .*\n/m.test(seen)) { sent = true; process.kill(pid, 'SIGINT'); }
+  });
+  t.true(sent, r.stdout);
+  t.is(r.code, 130, r.stderr);
+  t.regex(r.stderr, /shard 1\/2 was stopped: no result file written/);
+  t.throws(() => readFileSync(out), { code: 'ENOENT' });
+});
