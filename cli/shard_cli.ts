@@ -39,7 +39,7 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
   const say = (line: string) => (cmd.json ? process.stderr : process.stdout).write(line + '\n');
   const sweep = sweepOf(cmd);
   const scenario = { file: cmd.file, sha256: sha256(readInputText(cmd.file, 'the scenario FILE', scenarioFileBytesMax)) };
-  const head = (planned: number): ShardHead => ({ shard, scenario, config: cmd.config, sweep, planned, seconds: (Date.now() - started) / 1000 });
+  const head = (planned: number): ShardHead => ({ shard, scenario, config: cmd.config, sweep, options: cmd.options, planned, seconds: (Date.now() - started) / 1000 });
   const part = (planned: number) => `shard ${shard.index}/${shard.count}: ${partSize(planned, shard)} of the ${planned} ${sweep.kind === 'all' ? 'reduced schedules' : 'runs'} (those whose 0-based number i has i mod ${shard.count} = ${shard.index - 1})`;
   if (sweep.kind === 'all') {
     say(sweepHeading(cmd.file, cmd.config, sweep, 0));

@@ -65,6 +65,8 @@ export interface RunCommand {
   /** `explore --shard K/N`: this part of the sweep only, its result written to `out` (harness/shard.ts). */
   shard?: Shard;
   out?: string;
+  /** The options as given, but those that only say where and how to print (--shard, --out, --json): every shard of one sweep has the same. */
+  options: Record<string, string | string[] | boolean>;
 }
 
 /** Longest choice list a `--choices`/`--schedule-file` may give (a run takes at most runStepsMax actions). */
@@ -165,7 +167,8 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
     timeoutMs: wholeValue('timeout', values.timeout, 1, runTimeoutMaxMs),
     checkModel: values['check-model'] ?? false, runs, checkDeterminism: values['check-determinism'] ?? false, choices,
     everyKill: values['every-kill'] ?? false, strict: values.strict ?? false, shrink: !(values['no-shrink'] ?? false),
-    all: values.all ?? false, maxSchedules, ...(shard ? { shard, out } : {}) };
+    all: values.all ?? false, maxSchedules, ...(shard ? { shard, out } : {}),
+    options: Object.fromEntries(Object.entries(values).filter(([k]) => !['shard', 'out', 'json'].includes(k)).sort(([a], [b]) => (a < b ? -1 : 1))) };
 }
 
 export function reproduce(file: string, c: RunConfig, faults: Array<{ spec: string }> = [], choices?: readonly string[]): string {

@@ -77,6 +77,8 @@ const shardFileSchema = z.object({
   shard: z.object({ index: int(1, shardsMax), count: int(1, shardsMax) }).strict(),
   scenario: z.object({ file: z.string().min(1).max(4096), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 hex digits') }).strict(),
   config: configSchema, sweep: sweepSchema,
+  /** The explore options as given (harness/command.ts parseRun `options`): a new option that changes the sweep is compared too. */
+  options: z.record(z.union([z.string(), z.boolean(), z.array(z.string())])),
   /** Items in the sweep's whole work list. */
   planned: int(0, schedulesMaxCeiling),
   /** Wall-clock seconds the shard's runs took. */
@@ -91,13 +93,18 @@ export type ShardFile = z.infer<typeof shardFileSchema>;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const _runsFit: Same<z.infer<typeof exploreRunSchema>, ExploreRun> = true;
 const _shrinkFits: Same<z.infer<typeof shrinkSchema>, ShrinkResult> = true;
-void _runsFit; void _shrinkFits;
+// A field added to RunConfig must be added to configSchema (else every shard file of it would be refused).
+const _configFits: Same<z.infer<typeof configSchema>, RunConfig> = true;
+void _runsFit; void _shrinkFits; void _configFits;
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-export interface ShardHead { shard: Shard; scenario: { file: string; sha256: string }; config: RunConfig; sweep: Sweep; planned: number; seconds: number }
+export interface ShardHead {
+  shard: Shard; scenario: { file: string; sha256: string }; config: RunConfig; sweep: Sweep;
+  options: Record<string, string | string[] | boolean>; planned: number; seconds: number;
+}
 
 /** The file of a shard of a seed or kill sweep (`runs`: the shard's runs; `shrunk`: its first failure shrunk). */
 export function exploreShardFile(head: ShardHead, result: ExploreResult): ShardFile {
@@ -189,6 +196,8 @@ export function mergeShards(paths: string[]): Merged {
     if (dc) throw other(`of another run configuration (${dc})`);
     const ds = difference(ref.sweep, f.sweep);
     if (ds) throw other(`of another sweep (${ds})`);
+    const dopt = difference(ref.options, f.options);
+    if (dopt) throw other(`of a sweep with other options (--${dopt.replace(/ is undefined,/, ' is not given,').replace(/, not undefined$/, ', not given')})`);
     if (f.shard.count !== ref.shard.count) throw other(`shard ${f.shard.index}/${f.shard.count}: of a split into ${f.shard.count} shards, not ${ref.shard.count},`);
     if (f.planned !== ref.planned || JSON.stringify(f.all?.plan) !== JSON.stringify(ref.all?.plan)) throw other(`with another work list (${f.planned} items, not ${ref.planned}, or other outcome classes)`);
     const dup = byIndex.get(f.shard.index);

@@ -129,6 +129,7 @@ test.serial('merge refuses files of other sweeps, missing or doubled shards and 
     [['merge', a, variant('seed.json', (d) => { d.config.seed = 9; })], 'seed.json', /another run configuration \(seed is 9, not 1\)/],
     [['merge', a, variant('runs.json', (d) => { d.sweep.runs = 3; })], 'runs.json', /another sweep \(runs is 3, not 2\)/],
     [['merge', a, variant('kind.json', (d) => { d.sweep.kind = 'kills'; d.sweep.runs = null; })], 'kind.json', /another sweep \(kind is "kills", not "seeds"\)/],
+    [['merge', a, variant('options.json', (d) => { d.options['max-tries'] = '3'; })], 'options.json', /a sweep with other options \(--max-tries is "3", not given\)/],
     [['merge', a, variant('other.json', (d) => { d.scenario.sha256 = 'f'.repeat(64); })], 'other.json', /of another scenario/],
     [['merge', a, variant('path.json', (d) => { d.scenario.file = 'elsewhere.yaml'; })], 'path.json', /names the scenario FILE as "elsewhere.yaml"/],
     [['merge', a, variant('version.json', (d) => { d.vrange = '0.0.1'; })], 'version.json', /written by vrange 0.0.1/],
