@@ -128,3 +128,7 @@ export const exploreRunsMax = 100_000;
 export const schedulesMaxDefault = 100_000;
 /** Hard ceiling for `--max-schedules`. */
 export const schedulesMaxCeiling = 10_000_000;
+/** Shards one sweep may be split into (`explore --shard K/N`; a CI matrix has at most 256 jobs, a Kubernetes Indexed Job 100,000). */
+export const shardsMax = 1_024;
+/** Bytes of a shard result file (`vrange merge`), as `explore --shard` writes it. */
+export const shardFileBytesMax = 256 * 1024 * 1024;
