@@ -37,6 +37,7 @@ export const runOptions = {
   seed: { type: 'string', value: `a whole number from 0 to ${seedMax}`, commands: [R, E, C] },
   schedule: { type: 'string', value: 'lockstep or free', commands: [R, E, C] },
   json: { type: 'boolean', commands: [R, E, C] },
+  quiet: { type: 'boolean', commands: [R] },
   trace: { type: 'string', value: 'a file to write the history to', commands: [R] },
   html: { type: 'string', value: 'a file to write the picture to', commands: [R, E] },
   fault: { type: 'string', multiple: true, value: 'kill:P@N, kill:P@N+, kill:reclaim, pause:P@N:MS or random:kill=R,pause=R', commands: [R, E, C] },
@@ -54,7 +55,7 @@ export const runOptions = {
 } as const satisfies OptionTable;
 
 export interface RunCommand {
-  file: string; scenario: Scenario; config: RunConfig; json: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean;
+  file: string; scenario: Scenario; config: RunConfig; json: boolean; quiet: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean;
   /** `--timeout MS`: each run's wall-clock bound, instead of the one its scenario's size gives (shared/limits.ts runTimeoutFor). */
   timeoutMs?: number;
   /** Lockstep choices to replay (`--choices A,B,kernel` or `--schedule-file W`), instead of the seed's. */
@@ -133,6 +134,7 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
     const other = ['max-schedules', 'html'].find((k) => values[k as keyof typeof values] !== undefined);
     if (other) throw new UsageError(`--${other} goes with explore --all`);
   }
+  if (values.quiet && values.json) throw new UsageError('--quiet and --json: give one; --json already prints nothing but the JSON document');
   if (values.trace !== undefined) checkOutputPath(values.trace, '--trace');
   if (values.html !== undefined) checkOutputPath(values.html, '--html');
   // An output never overwrites the scenario, a schedule file, or the other output.
@@ -149,7 +151,7 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
   const config: RunConfig = runConfigFor(scenario, { policy, access, purgeUnit, frames, seed, schedule });
   const faults = (values.fault ?? []).map((f) => parseFault(f, scenario));
   const choices = parseChoices(values, scenario);
-  return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults,
+  return { file, scenario, config, json: values.json ?? false, quiet: values.quiet ?? false, trace: values.trace, html: values.html, faults,
     timeoutMs: wholeValue('timeout', values.timeout, 1, runTimeoutMaxMs),
     checkModel: values['check-model'] ?? false, runs, checkDeterminism: values['check-determinism'] ?? false, choices,
     everyKill: values['every-kill'] ?? false, strict: values.strict ?? false, shrink: !(values['no-shrink'] ?? false),
