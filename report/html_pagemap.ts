@@ -94,21 +94,21 @@ function stateName(c: string): string {
 /** The pages (positions) of a row grouped into bands: consecutive positions with the same letters in columns c0..c1. */
 function bands(row: PmRow, c0: number, c1: number): Array<[number, number]> {
   const out: Array<[number, number]> = [];
-  let prev = '';
+  const cols = row.cols.slice(c0, c1).filter((x): x is string => x !== undefined);
+  const same = (p: number) => cols.every((letters) => letters.charCodeAt(p) === letters.charCodeAt(p - 1));
   for (let p = 0; p < row.pages.length; p++) {
-    let sig = '';
-    for (let c = c0; c < c1; c++) sig += row.cols[c]?.[p] ?? '-';
-    if (out.length && sig === prev && (!row.sparse || row.pages[p] === row.pages[p - 1]! + 1)) out[out.length - 1]![1]++;
+    if (p > 0 && same(p) && (!row.sparse || row.pages[p] === row.pages[p - 1]! + 1)) out[out.length - 1]![1]++;
     else out.push([p, 1]);
-    prev = sig;
   }
   return out;
 }
 
 const pagesLabel = (from: number, to: number) => (from === to ? `page ${from}` : `pages ${from}\u2013${to}`);
 
+interface BySeq { steps: Map<number, Model['steps'][number]>; notes: Map<number, Model['notes'][number]> }
+
 /** The page map of window `w`, or '' when it has no snapshot. */
-function windowMap(m: Model, rows: PmRow[], w: number, cols: number[], hidden: boolean): string {
+function windowMap(m: Model, by: BySeq, rows: PmRow[], w: number, cols: number[], hidden: boolean): string {
   if (cols.length === 0) return '';
   const c0 = cols[0]!, c1 = cols[cols.length - 1]! + 1;
   const n = c1 - c0;
@@ -119,8 +119,8 @@ function windowMap(m: Model, rows: PmRow[], w: number, cols: number[], hidden: b
     const s = m.snapshots[c]!;
     const cx = (c - c0) * cw;
     const key = m.owner.get(s.seq);
-    const step = m.steps.find((st) => st.seq === s.after);
-    const cleanup = step ? undefined : m.notes.find((x) => x.seq === s.after);
+    const step = by.steps.get(s.after);
+    const cleanup = step ? undefined : by.notes.get(s.after);
     const label = step ? step.key : cleanup ? '\u2020' : '';
     const shown = cw >= 24 || cleanup || c === c0 || (step && Number(step.key) % 5 === 0);
     const tip = step ? `after step ${step.key}: ${step.process} #${step.index} ${describeStep(step.step)}` : cleanup ? `after ${cleanup.text}` : '';
@@ -176,5 +176,7 @@ export function pageMap(m: Model, order: readonly string[]): string {
     colsOf[w]!.push(c);
   });
   // A window's columns are consecutive snapshots (the step list's order is the snapshots' order).
-  return `<div id="pagemap">${m.windows.map((_, w) => windowMap(m, rows, w, colsOf[w]!, w !== 0)).join('\n')}</div>`;
+  const by: BySeq = { steps: new Map(m.steps.map((st) => [st.seq, st])), notes: new Map() };
+  for (const n of m.notes) if (!by.notes.has(n.seq)) by.notes.set(n.seq, n);
+  return `<div id="pagemap">${m.windows.map((_, w) => windowMap(m, by, rows, w, colsOf[w]!, w !== 0)).join('\n')}</div>`;
 }
