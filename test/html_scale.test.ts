@@ -188,3 +188,64 @@ test('page-map rows come in the scenario\'s order, not in the order the processe
   t.deepEqual(errors, []);
   await page.close();
 });
+
+/** The history with its delta snapshots rewritten in the older form: every live row in full, `at`/`total` for a long row. */
+function asFullSnapshots(history: HistoryEvent[]): HistoryEvent[] {
+  const decoded = decodeSnapshots(history);
+  const kinds = new Map<string, Record<string, unknown>>();
+  let i = 0;
+  return history.map((e) => {
+    if (e.kind !== 'snapshot') return e;
+    const rows = decoded[i++]!;
+    for (const r of [...e.maps, ...e.files] as Array<Record<string, unknown>>) {
+      kinds.set(r.process !== undefined ? `${String(r.process)}:${String(r.name)}` : `file ${String(r.file)}`, r);
+    }
+    const full = (k: string, letters: string) => {
+      const { set: _set, size, sparse, ...rest } = kinds.get(k)! as { set: unknown; size: number; sparse?: boolean };
+      if (!sparse) return { ...rest, pages: letters };
+      const at = [...(kinds.get(`${k}#at`) as unknown as number[] ?? [])];
+      return { ...rest, pages: letters, at, total: size };
+    };
+    // A long row's page numbers: those its runs named so far.
+    for (const r of [...e.maps, ...e.files] as Array<{ sparse?: boolean; set: Array<[number, number, string]>; process?: string; name?: string; file?: string }>) {
+      if (!r.sparse) continue;
+      const k = r.process !== undefined ? `${r.process}:${r.name}` : `file ${r.file}`;
+      const at = new Set((kinds.get(`${k}#at`) as unknown as number[]) ?? []);
+      for (const [p, n] of r.set) for (let j = 0; j < n; j++) at.add(p + j);
+      kinds.set(`${k}#at`, [...at].sort((a, b) => a - b) as unknown as Record<string, unknown>);
+    }
+    const { delta: _d, gone: _g, ...rest } = e;
+    return { ...rest, maps: Object.entries(rows).filter(([k]) => !k.startsWith('file ')).map(([k, l]) => full(k, l)),
+      files: Object.entries(rows).filter(([k]) => k.startsWith('file ')).map(([k, l]) => full(k, l)) } as unknown as HistoryEvent;
+  });
+}
+
+test('a history of the older form (full rows, `at` for a long row) draws the same page map as its delta form', async (t) => {
+  const s = parseScenario(`name: old-form
+files: [{ name: f, pages: 4 }]
+processes:
+  A:
+    steps:
+      - { op: mmap, as: big, pages: 300 }
+      - { op: write, map: big, page: 5, value: x }
+      - { op: write, map: big, page: 250, value: y }
+      - { op: vrange, map: big, page: 0, pages: 300, mode: volatile }
+      - { op: open, file: f }
+      - { op: mmap, as: m, fd: f, pages: 4 }
+      - { op: write, map: m, page: 1, value: z }
+      - { op: fork, child: B }
+      - { op: signal, name: forked }
+      - { op: wait, name: done }
+  B: { forked: true, steps: [{ op: write, map: big, page: 7, value: b }] }
+kernel: [{ op: wait, name: forked }, { op: waitpid, process: B }, { op: reclaim, all: true }, { op: signal, name: done }]
+`, 'old-form.yaml');
+  const { report, history } = await runScenario(s, configFor(s, { seed: 1 }), { pictures: true });
+  const map = (h: HistoryEvent[]) => /<div id="pagemap">[\s\S]*?<\/section>/.exec(renderHtml(report, [], h))![0];
+  const delta = map(history);
+  t.true(history.some((e) => e.kind === 'snapshot' && (e.maps as Array<{ sparse?: boolean }>).some((r) => r.sparse)), 'a long row');
+  t.true(history.some((e) => e.kind === 'snapshot' && e.gone !== undefined), 'a row gone (B died)');
+  const old = asFullSnapshots(history);
+  t.false(old.some((e) => e.kind === 'snapshot' && (e.delta || e.maps.some((r) => !('pages' in r)))));
+  t.is(map(old), delta);
+  t.regex(delta, /300 pages, only the 3 touched drawn/);
+});
