@@ -2,8 +2,10 @@
 // page written one step at a time, marked volatile, reclaimed, touched again (SIGBUS, handled) and
 // marked non-volatile: about 1,100 lockstep steps. Measured: the run with the page's snapshots
 // (`pictures`), the drawing of the page (renderHtml), its size, and headless Chromium's time to
-// load and lay it out at 1,400 px (domcontentloaded + a forced layout), plus whether every lane of
-// the space-time diagram is on screen and the page has no horizontal overflow.
+// load and lay it out at 1,400 px (the load event, then a forced layout), plus whether every lane of
+// the space-time diagram is on screen and the page has no horizontal overflow. The same run
+// without --html is measured too: on a shared machine the run itself (16 agents, lockstep) is
+// most of the time, and what the pictures add is the difference.
 //
 //   node dist/bench/html.bench.js [--quick] [--repeats N] [--json [FILE]]
 
@@ -39,12 +41,16 @@ export function bigScenario(processes: number, pages: number): unknown {
 
 const loadTimeoutMs = 100_000;
 
-interface Sample { runMs: number; renderMs: number; bytes: number; loadMs: number; lanesOff: number; overflow: number; heapMb: number }
+interface Sample { plainMs: number; runMs: number; renderMs: number; bytes: number; loadMs: number; lanesOff: number; overflow: number; heapMb: number }
 
 async function once(processes: number, pages: number, dir: string, browser: Awaited<ReturnType<typeof launchChromium>> | undefined): Promise<Sample> {
   const scenario = scenarioOf(bigScenario(processes, pages));
   const config = runConfigFor(scenario, { seed: 1, schedule: 'lockstep' });
   const lines: string[] = [...header(scenario, config)];
+  // The same run without the pictures: what the run costs whatever the page (the machine is shared).
+  const p0 = nowMs();
+  await runScenario(scenario, config, {});
+  const plainMs = nowMs() - p0;
   const t0 = nowMs();
   const { report, history } = await runScenario(scenario, config, { pictures: true, narrate: (l) => lines.push(l) });
   const t1 = nowMs();
@@ -66,7 +72,7 @@ async function once(processes: number, pages: number, dir: string, browser: Awai
     } catch (e) {
       process.stderr.write(`  Chromium did not load the page in ${loadTimeoutMs / 1000} s: ${(e as Error).message.split('\n')[0]}\n`);
       await page.close();
-      return { runMs: t1 - t0, renderMs: t2 - t1, bytes: Buffer.byteLength(html), loadMs: Infinity, lanesOff, overflow, heapMb };
+      return { plainMs, runMs: t1 - t0, renderMs: t2 - t1, bytes: Buffer.byteLength(html), loadMs: Infinity, lanesOff, overflow, heapMb };
     }
     loadMs = nowMs() - l0;
     ({ lanesOff, overflow } = await page.evaluate(() => {
@@ -76,7 +82,7 @@ async function once(processes: number, pages: number, dir: string, browser: Awai
     }));
     await page.close();
   }
-  return { runMs: t1 - t0, renderMs: t2 - t1, bytes: Buffer.byteLength(html), loadMs, lanesOff, overflow, heapMb };
+  return { plainMs, runMs: t1 - t0, renderMs: t2 - t1, bytes: Buffer.byteLength(html), loadMs, lanesOff, overflow, heapMb };
 }
 
 async function main(): Promise<void> {
@@ -98,6 +104,8 @@ async function main(): Promise<void> {
     { name: 'run with --html pictures + render', unit: 'ms', summary: total, ratio: total.median / 2000, against: 'the 2 s goal' },
     { name: '  of which the run', unit: 'ms', summary: col((s) => s.runMs) },
     { name: '  of which renderHtml', unit: 'ms', summary: col((s) => s.renderMs) },
+    { name: 'the same run without --html', unit: 'ms', summary: col((s) => s.plainMs) },
+    { name: 'what --html adds (run + render - plain run)', unit: 'ms', summary: col((s) => s.runMs + s.renderMs - s.plainMs), ratio: col((s) => s.runMs + s.renderMs - s.plainMs).median / 2000, against: 'the 2 s goal' },
     { name: 'page size', unit: 'bytes', summary: col((s) => s.bytes), ratio: col((s) => s.bytes).median / 5e6, against: 'the 5 MB goal' },
     { name: 'Chromium load + layout at 1,400 px', unit: 'ms', summary: col((s) => s.loadMs), ratio: col((s) => s.loadMs).median / 3000, against: 'the 3 s goal' },
     { name: 'lanes off-screen / horizontal overflow', unit: 'lanes / px', summary: col((s) => s.lanesOff), extra: { overflowPx: col((s) => s.overflow).median, heapMbAfterRender: col((s) => s.heapMb).median } },

@@ -43,9 +43,9 @@ function winAttr(m: Model, key: string): string {
 /** The pager of a long run: one button per window, and the previous and next ones. */
 function pager(m: Model): string {
   if (m.windows.length <= 1) return '';
-  const buttons = m.windows.map((wd, w) => `<button type="button" class="win${w === 0 ? ' cur' : ''}" data-goto="${w}">${esc(wd.label)}</button>`).join('');
+  const options = m.windows.map((wd, w) => `<option value="${w}">part ${w + 1} of ${m.windows.length}: ${esc(wd.label)}</option>`).join('');
   return `<nav id="pager" aria-label="parts of the run"><button type="button" data-move="-1" title="previous part">\u25c0</button>`
-    + `<span class="wins">${buttons}</span><button type="button" data-move="1" title="next part">\u25b6</button>`
+    + `<select id="part" aria-label="part of the run">${options}</select><button type="button" data-move="1" title="next part">\u25b6</button>`
     + `<span class="hint">a long run is shown ${windowItems} entries at a time; \u2191 \u2193 walk on across parts</span></nav>`;
 }
 
@@ -171,7 +171,7 @@ svg text { font-family: inherit; }
 #pagemap .band.many .pageno { cursor: pointer; color: #1d4ed8; text-decoration: underline dotted; } #pagemap .band.open .pageno { color: #92400e; }
 #pagemap .colhl { position: absolute; top: 0; bottom: 0; display: none; background: rgba(245, 158, 11, 0.16); border: 2px solid var(--hl); border-radius: 3px; pointer-events: none; z-index: 1; }
 #pager { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; margin: 0 0 8px; } #pager button { font: inherit; font-size: 13px; padding: 1px 8px; border: 1px solid var(--line); border-radius: 4px; background: #fff; cursor: pointer; }
-#pager button.cur { background: #1d4ed8; color: #fff; border-color: #1d4ed8; } #pager .wins { display: flex; flex-wrap: wrap; gap: 4px; }
+#pager select { font: inherit; font-size: 14px; padding: 1px 4px; }
 .panes.stacked { grid-template-columns: minmax(0, 1fr); } .panes.stacked > section:first-child { height: 40vh; border-radius: 8px 8px 0 0; }
 .panes.stacked > section:last-child { border-left: 1px solid var(--line); border-top: 0; border-radius: 0 0 8px 8px; }
 .lane-name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
@@ -198,7 +198,8 @@ const SCRIPT = `
       var on = el.getAttribute('data-win') === String(w);
       if (el instanceof SVGElement) el.style.display = on ? '' : 'none'; else el.hidden = !on;
     });
-    document.querySelectorAll('#pager button.win').forEach(function (b) { b.classList.toggle('cur', b.getAttribute('data-goto') === String(w)); });
+    var part = document.getElementById('part');
+    if (part) part.value = String(w);
   }
   function litColumn(key) {
     document.querySelectorAll('#pagemap .colhl').forEach(function (el) { el.style.display = 'none'; });
@@ -250,7 +251,7 @@ const SCRIPT = `
     var el = ev.target;
     if (!el.closest) return;
     var b = el.closest('#pager button');
-    if (b) { show(b.dataset.goto !== undefined ? Number(b.dataset.goto) : Math.max(0, Math.min(document.querySelectorAll('#pager button.win').length - 1, win + Number(b.dataset.move)))); return; }
+    if (b) { show(Math.max(0, Math.min(document.querySelectorAll('#part option').length - 1, win + Number(b.dataset.move)))); return; }
     var label = el.closest('#pagemap .band.many .pageno');
     if (label) { toggleBand(label.closest('.band')); return; }
     var cell = el.closest('#pagemap .cell');
@@ -266,7 +267,10 @@ const SCRIPT = `
     if (!t) return;
     select(t.getAttribute('data-step'), t.closest('#steps') ? 'list' : t.closest('#spacetime') ? 'diagram' : 'map');
   });
+  var part = document.getElementById('part');
+  if (part) part.addEventListener('change', function () { show(Number(part.value)); });
   document.addEventListener('keydown', function (ev) {
+    if (ev.target && ev.target.id === 'part') return;
     if (ev.key !== 'ArrowDown' && ev.key !== 'ArrowUp' && ev.key !== 'j' && ev.key !== 'k') return;
     var next = current + (ev.key === 'ArrowDown' || ev.key === 'j' ? 1 : -1);
     if (next < 0 || next >= rows.length) return;

@@ -123,10 +123,12 @@ function windowMap(m: Model, by: BySeq, rows: PmRow[], w: number, cols: number[]
     const cleanup = step ? undefined : by.notes.get(s.after);
     const label = step ? step.key : cleanup ? '\u2020' : '';
     const shown = cw >= 24 || cleanup || c === c0 || (step && Number(step.key) % 5 === 0);
+    // Narrow columns: the first column's words start at its left edge, so that none is cut.
+    const [at, anchor] = c === c0 && cw < 24 ? [cx + 1, 'start'] : [cx + cw / 2, 'middle'];
     const tip = step ? `after step ${step.key}: ${step.process} #${step.index} ${describeStep(step.step)}` : cleanup ? `after ${cleanup.text}` : '';
     head.push(`<g class="col" data-snap="${c}"${key ? ` data-step="${key}"` : ''}><rect class="colbg" x="${cx}" y="2" width="${cw}" height="50" rx="3"/>`
-      + `<text class="colno${cleanup ? ' death' : ''}" x="${cx + cw / 2}" y="20" text-anchor="middle">${shown ? esc(label) : ''}</text>`
-      + `<text class="frames" x="${cx + cw / 2}" y="42" text-anchor="middle">${shown ? s.frames.used : ''}</text><title>${escText(tip)}; ${s.frames.used} of ${s.frames.total} frames in use</title></g>`);
+      + `<text class="colno${cleanup ? ' death' : ''}" x="${at}" y="20" text-anchor="${anchor}">${shown ? esc(label) : ''}</text>`
+      + `<text class="frames" x="${at}" y="42" text-anchor="${anchor}">${shown ? s.frames.used : ''}</text><title>${escText(tip)}; ${s.frames.used} of ${s.frames.total} frames in use</title></g>`);
   }
   const body: string[] = [];
   for (const r of rows) {

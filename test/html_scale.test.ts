@@ -84,7 +84,7 @@ for (const [n, pages] of [[3, 4], [8, 6], [16, 8]] as const) {
     const step = history.filter((e) => e.kind === 'complete').findIndex((e) => e.seq === reclaim.seq) + 1;
     // (a long run: first the part of the run that holds it)
     const part = await page.$eval(`#steps li[data-step="${step}"]`, (el) => el.getAttribute('data-win'));
-    if (await page.$('#pager')) await page.click(`#pager button[data-goto="${part}"]`);
+    if (await page.$('#pager')) await page.selectOption('#part', part!);
     await page.click(`#steps li[data-step="${step}"]`);
     const bands = await page.$$eval('#pagemap .pm-win:not([hidden]) .band', (els) => els.map((el) => [el.getAttribute('data-first'), el.getAttribute('data-n')]));
     t.true(bands.length > 0);
@@ -125,9 +125,9 @@ test('16 processes: a long run is paged; the pager and the arrow keys move acros
   const { page, history, errors } = await runAndOpen(manyProcesses(16, 8));
   const completes = history.filter((e) => e.kind === 'complete');
   const snapshots = history.filter((e) => e.kind === 'snapshot');
-  const parts = await page.$$eval('#pager button.win', (els) => els.map((el) => el.textContent));
+  const parts = await page.$$eval('#part option', (els) => els.map((el) => el.textContent));
   t.true(parts.length >= 3, `${completes.length} steps in ${parts.length} part(s)`);
-  t.is(parts[0], 'steps 1\u201380');
+  t.is(parts[0], `part 1 of ${parts.length}: steps 1\u201380`);
   // Each snapshot is one column, in one part only; each part's columns are consecutive.
   const cols = await page.$$eval('#pagemap .col', (els) => els.map((el) => Number(el.getAttribute('data-snap'))));
   t.deepEqual(cols, snapshots.map((_, i) => i));
@@ -145,12 +145,14 @@ test('16 processes: a long run is paged; the pager and the arrow keys move acros
   t.deepEqual([v.maps, v.diagrams], [['1'], ['1']]);
   t.is(v.steps[0], '81');
   // From step 80, the down arrow selects step 81 and shows its part.
-  await page.click('#pager button[data-goto="0"]');
+  await page.selectOption('#part', '0');
+  t.deepEqual((await visible()).maps, ['0']);
   await page.click('#steps li[data-step="80"]');
   await page.keyboard.press('ArrowDown');
   t.deepEqual(await attrsOf(page, '#steps li.hl'), ['81']);
   v = await visible();
   t.deepEqual([v.maps, v.diagrams], [['1'], ['1']]);
+  t.is(await page.$eval('#part', (el) => (el as HTMLSelectElement).value), '1', 'the pager follows');
   t.deepEqual(await attrsOf(page, '#pagemap .col.hl'), ['81'], 'the column of step 81 is lit');
   // Every arrow is drawn once, in the part of its step.
   t.is(await page.$$eval('#spacetime .arrow', (els) => els.length), history.filter((e) => e.kind === 'message').length);
