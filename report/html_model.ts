@@ -55,8 +55,12 @@ export function windowOfSeq(m: Pick<Model, 'owner' | 'winOf' | 'windows'>, seq: 
   const key = m.owner.get(seq);
   const w = key === undefined ? undefined : m.winOf.get(key);
   if (w !== undefined) return w;
-  let lo = 0;
-  for (let i = 0; i < m.windows.length; i++) if (m.windows[i]!.firstSeq <= seq) lo = i;
+  // The last window that starts at or before seq (windows start in order: a binary search).
+  let lo = 0, hi = m.windows.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (m.windows[mid]!.firstSeq <= seq) lo = mid; else hi = mid - 1;
+  }
   return lo;
 }
 

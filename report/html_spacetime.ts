@@ -63,15 +63,19 @@ function shortJson(x: unknown, max = 400): string {
 export function spaceTime(m: Model): { header: string; svg: string; stacked: boolean } {
   const { gap, stacked, width } = laneLayout(m.lanes.length);
   const x = new Map(m.lanes.map((l, i) => [l, LEFT + i * gap]));
-  const win = (seq: number) => windowOfSeq(m, seq);
+  // Each step, note, message, birth and end in the window of its step, in one pass.
+  const parts = m.windows.map(() => ({ steps: [] as Model['steps'], notes: [] as Model['notes'], messages: [] as Model['messages'],
+    births: new Map<string, number>(), ends: new Map() as Model['ends'] }));
+  const part = (seq: number) => parts[windowOfSeq(m, seq)]!;
+  for (const st of m.steps) part(st.seq).steps.push(st);
+  for (const n of m.notes) part(n.seq).notes.push(n);
+  for (const e of m.messages) part(e.seq).messages.push(e);
+  for (const [l, seq] of m.births) part(seq).births.set(l, seq);
+  for (const [l, e] of m.ends) part(e.seq).ends.set(l, e);
   const svgs = m.windows.map((wd, w) => {
-    const inW = (seq: number) => win(seq) === w;
-    const births = new Map([...m.births].filter(([, seq]) => inW(seq)));
-    const ends = new Map([...m.ends].filter(([, e]) => inW(e.seq)));
     // A lane is drawn in a window when its process lives there: born before its end, not ended before its start.
     const lanes = m.lanes.filter((l) => l === KERNEL || ((m.births.get(l) ?? 0) <= wd.lastSeq && (m.ends.get(l)?.seq ?? Infinity) >= wd.firstSeq));
-    const sub: Model = { ...m, lanes, births, ends, steps: m.steps.filter((st) => inW(st.seq)), notes: m.notes.filter((n) => inW(n.seq)), messages: m.messages.filter((e) => inW(e.seq)) };
-    return drawWindow(sub, x, width, gap, w, w !== 0);
+    return drawWindow({ ...m, lanes, ...parts[w]! }, x, width, gap, w, w !== 0);
   });
   const nameW = Math.min(160, gap);
   const header = m.lanes.map((l) => `<div class="lane-name" style="left:${x.get(l)! - nameW / 2}px;width:${nameW}px;color:${m.colour.get(l)}${gap < 60 ? ';font-size:13px' : ''}" title="${esc(l)}">${esc(l)}</div>`).join('');
