@@ -41,7 +41,7 @@ function manyProcesses(n: number, pages: number): string {
   return JSON.stringify({ name: `many-${n}`, memory: { frames: n * (pages + 4) + 16 }, processes: procs, kernel });
 }
 
-interface Opened { page: Page; history: HistoryEvent[]; errors: string[] }
+interface Opened { page: Page; history: HistoryEvent[]; errors: string[]; requests: string[] }
 
 async function runAndOpen(text: string): Promise<Opened> {
   const s = parseScenario(text, 'scale.json');
@@ -52,9 +52,11 @@ async function runAndOpen(text: string): Promise<Opened> {
   const errors: string[] = [];
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
+  const requests: string[] = [];
+  page.on('request', (req) => requests.push(req.url()));
   await page.setViewportSize({ width: 1400, height: 1000 });
   await page.goto(pathToFileURL(file).href);
-  return { page, history, errors };
+  return { page, history, errors, requests };
 }
 
 /** Lane names outside the window, the page's sideways overflow, and the lanes drawn in the visible part. */
@@ -122,7 +124,8 @@ for (const [n, pages] of [[3, 4], [8, 6], [16, 8]] as const) {
 }
 
 test('16 processes: a long run is paged; the pager and the arrow keys move across parts; every snapshot is a column of one part', async (t) => {
-  const { page, history, errors } = await runAndOpen(manyProcesses(16, 8));
+  const { page, history, errors, requests } = await runAndOpen(manyProcesses(16, 8));
+  t.deepEqual(requests.filter((u) => !u.startsWith('file:')), [], 'one page, nothing fetched');
   const completes = history.filter((e) => e.kind === 'complete');
   const snapshots = history.filter((e) => e.kind === 'snapshot');
   const parts = await page.$$eval('#part option', (els) => els.map((el) => el.textContent));
