@@ -10,9 +10,9 @@ import { esc, escText, KERNEL, windowOfSeq, type Model } from './html_model.js';
 const LEFT = 130;
 const TOP = 16;
 /** Room to the right of the last lane (its markers' words). */
-const RIGHT = 110;
+const RIGHT = 230;
 /** The diagram's width beside the step list (few lanes) or under it (many), for a 1,400 px window. */
-const SIDE_W = 700, FULL_W = 1240;
+const SIDE_W = 680, FULL_W = 1240;
 /** Lanes never closer than this: beyond (some 40 processes) the diagram scrolls, its lane names stay on top. */
 const GAP_MIN = 26, GAP_MAX = 210;
 /** Below this gap the arrows' and markers' words are left to their tooltips. */
@@ -21,7 +21,7 @@ const GAP_WORDS = 100;
 /** Where the lanes go: beside the step list while they fit there with room for words, else under it. */
 export function laneLayout(lanes: number): { gap: number; stacked: boolean; width: number } {
   const fit = (w: number) => Math.max(GAP_MIN, Math.min(GAP_MAX, Math.floor((w - LEFT - RIGHT) / Math.max(1, lanes - 1))));
-  const stacked = fit(SIDE_W) < GAP_WORDS + 20;
+  const stacked = fit(SIDE_W) < GAP_WORDS + 40;
   const gap = fit(stacked ? FULL_W : SIDE_W);
   return { gap, stacked, width: LEFT + (lanes - 1) * gap + RIGHT };
 }
