@@ -150,7 +150,13 @@ function drawWindow(m: Model, x: Map<string, number>, width: number, gap: number
       + (words ? `<text x="${mx}" y="${(y1 + y2) / 2 - 3}" text-anchor="middle">${esc(label)}</text>` : '')
       + `<title>${e.dir === 'send' ? `kernel -> ${escText(agent)}` : `${escText(agent)} -> kernel`}: ${escText(words ? shortJson(msg) : `${label}: ${shortJson(msg, 120)}`)}</title></g>`);
   }
-  // Kernel decisions and deaths.
+  out.push(...drawNotes(m, x, y, attrStep));
+  return `<svg class="st-win${gap < GAP_WORDS ? ' narrow' : ''}" data-win="${w}" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"${hidden ? ' style="display:none"' : ''}>${out.join('\n')}</svg>`;
+}
+
+/** The kernel's decisions, reclaim exchanges, kills, faults, deaths and waits, as markers. */
+function drawNotes(m: Model, x: Map<string, number>, y: Map<number, number>, attrStep: (seq: number) => string): string[] {
+  const out: string[] = [];
   for (const n of m.notes) {
     const e = n.e;
     const ey = y.get(e.seq)!;
@@ -198,5 +204,5 @@ function drawWindow(m: Model, x: Map<string, number>, width: number, gap: number
         out.push(`<g class="marker note" data-seq="${e.seq}"${step} transform="translate(${kx},${ey + 10})"><circle r="4"/><title>${escText(n.text)}</title></g>`);
     }
   }
-  return `<svg class="st-win${gap < GAP_WORDS ? ' narrow' : ''}" data-win="${w}" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"${hidden ? ' style="display:none"' : ''}>${out.join('\n')}</svg>`;
+  return out;
 }
