@@ -78,7 +78,7 @@ export function spaceTime(m: Model): { header: string; svg: string; stacked: boo
     return drawWindow({ ...m, lanes, ...parts[w]! }, x, width, gap, w, w !== 0);
   });
   const nameW = Math.min(160, gap);
-  const header = m.lanes.map((l) => `<div class="lane-name" style="left:${x.get(l)! - nameW / 2}px;width:${nameW}px;color:${m.colour.get(l)}${gap < 60 ? ';font-size:13px' : ''}" title="${esc(l)}">${esc(l)}</div>`).join('');
+  const header = m.lanes.map((l) => `<div class="lane-name" style="left:${x.get(l)! - nameW / 2}px;width:${nameW}px;color:${m.colour.get(l)}${gap < 40 ? ';font-size:11px' : gap < 60 ? ';font-size:13px' : ''}" title="${esc(l)}">${esc(l)}</div>`).join('');
   return { header: `<div class="lane-head" style="width:${width}px">${header}</div>`, svg: `<div id="spacetime">${svgs.join('\n')}</div>`, stacked };
 }
 
