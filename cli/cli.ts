@@ -1,7 +1,7 @@
 // The `vrange` command.
 //
 //   vrange run FILE [--policy P] [--access sigbus|zero] [--purge-unit range|page] [--frames N]
-//                   [--seed N] [--schedule lockstep|free] [--json] [--trace FILE] [--html FILE]
+//                   [--seed N] [--schedule lockstep|free] [--json | --quiet] [--trace FILE] [--html FILE]
 //   vrange list [DIR]
 //   vrange help [COMMAND]        (or `vrange COMMAND --help`)
 //
@@ -22,6 +22,7 @@ import { parseRun, reproduce, scenariosDir } from '../harness/command.js';
 import { replayChooser } from '../harness/replay.js';
 import { footer, header } from '../report/report.js';
 import { renderHtml } from '../report/html.js';
+import { summaryLines } from '../report/summary.js';
 import { FaultError } from '../harness/faults.js';
 import { everyKillSpec, explore, formatExplore } from '../harness/explore.js';
 import { exploreAll, formatAll, writeWitnessPages } from '../harness/explore_all.js';
@@ -39,10 +40,12 @@ export { UsageError };
 const USAGE = `usage:
   vrange run FILE [--policy shared-file|per-mm|anon-only] [--access sigbus|zero]
                   [--purge-unit range|page] [--frames N] [--seed N]
-                  [--schedule lockstep|free] [--json] [--trace FILE] [--html FILE]
+                  [--schedule lockstep|free] [--json | --quiet] [--trace FILE] [--html FILE]
                   [--fault kill:P@N|kill:P@N+|kill:reclaim|pause:P@N:MS|random:kill=R,pause=R]...
                   [--check-model] [--choices A,B,kernel,commit,... | --schedule-file W]
                   [--timeout MS]  the run's time bound (default: 120 s + 3 ms a step + 250 ms a process)
+                  --quiet    a summary instead of a line per step: seed, counts by op and
+                             result, purges, deaths, failures, verdict
   vrange explore FILE [--runs N] [--fault SPEC]... [--seed BASE] [--policy P] [--schedule S]
                   [--every-kill] [--strict] [--no-shrink] [--check-determinism] [--json]
                   [--access A] [--purge-unit U] [--frames N] [--timeout MS]
@@ -91,13 +94,16 @@ async function run(args: string[]): Promise<number> {
   for (const w of scenarioWarnings(cmd.scenario)) process.stderr.write(`vrange: ${terminalLine(w)}\n`);
   const out = (line: string) => process.stdout.write(terminalLine(line) + '\n');
   const narration: string[] = [];
-  const say = (line: string) => { narration.push(line); if (!cmd.json) out(line); };
+  const loud = !cmd.json && !cmd.quiet;
+  const say = (line: string) => { narration.push(line); if (loud) out(line); };
   const head = header(cmd.scenario, cmd.config);
-  if (!cmd.json) head.forEach(out);
+  if (loud) head.forEach(out);
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel, timeoutMs: cmd.timeoutMs,
     chooser: cmd.choices ? replayChooser(cmd.choices) : undefined, pictures: cmd.html !== undefined });
-  const foot = footer(report, reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices));
+  const repro = reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices);
+  const foot = footer(report, repro);
   if (cmd.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  else if (cmd.quiet) summaryLines(report, history, head, repro).forEach(out);
   else foot.forEach(out);
   if (cmd.html) writeOutput(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history, { description: cmd.scenario.description }));
   return report.ok ? 0 : 1;

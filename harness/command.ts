@@ -38,6 +38,7 @@ export const runOptions = {
   seed: { type: 'string', value: `a whole number from 0 to ${seedMax}`, commands: [R, E, C] },
   schedule: { type: 'string', value: 'lockstep or free', commands: [R, E, C] },
   json: { type: 'boolean', commands: [R, E, C] },
+  quiet: { type: 'boolean', commands: [R] },
   trace: { type: 'string', value: 'a file to write the history to', commands: [R] },
   html: { type: 'string', value: 'a file to write the picture to', commands: [R, E] },
   fault: { type: 'string', multiple: true, value: 'kill:P@N, kill:P@N+, kill:reclaim, pause:P@N:MS or random:kill=R,pause=R', commands: [R, E, C] },
@@ -57,7 +58,7 @@ export const runOptions = {
 } as const satisfies OptionTable;
 
 export interface RunCommand {
-  file: string; scenario: Scenario; config: RunConfig; json: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean;
+  file: string; scenario: Scenario; config: RunConfig; json: boolean; quiet: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean;
   /** `--timeout MS`: each run's wall-clock bound, instead of the one its scenario's size gives (shared/limits.ts runTimeoutFor). */
   timeoutMs?: number;
   /** Lockstep choices to replay (`--choices A,B,kernel` or `--schedule-file W`), instead of the seed's. */
@@ -146,6 +147,7 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
   if (shard && values.seed === undefined) throw new UsageError('--shard needs --seed BASE: every shard must compute the same work list, and without --seed each would draw its own');
   if (shard && values.html !== undefined) throw new UsageError('--html does not go with --shard: merge the shards (vrange merge), then draw a witness with its replay command and --html');
   const out = shard ? values.out ?? defaultShardOut(file, values.all ? 'all' : values['every-kill'] ? 'kills' : 'seeds', shard) : undefined;
+  if (values.quiet && values.json) throw new UsageError('--quiet and --json: give one; --json already prints nothing but the JSON document');
   if (values.trace !== undefined) checkOutputPath(values.trace, '--trace');
   if (out !== undefined) checkOutputPath(out, '--out');
   if (values.html !== undefined) checkOutputPath(values.html, '--html');
@@ -163,7 +165,7 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
   const config: RunConfig = runConfigFor(scenario, { policy, access, purgeUnit, frames, seed, schedule });
   const faults = (values.fault ?? []).map((f) => parseFault(f, scenario));
   const choices = parseChoices(values, scenario);
-  return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults,
+  return { file, scenario, config, json: values.json ?? false, quiet: values.quiet ?? false, trace: values.trace, html: values.html, faults,
     timeoutMs: wholeValue('timeout', values.timeout, 1, runTimeoutMaxMs),
     checkModel: values['check-model'] ?? false, runs, checkDeterminism: values['check-determinism'] ?? false, choices,
     everyKill: values['every-kill'] ?? false, strict: values.strict ?? false, shrink: !(values['no-shrink'] ?? false),
