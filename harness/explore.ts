@@ -22,6 +22,7 @@ import { judge } from './judge.js';
 import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 
 import { exploreRunsMax } from '../shared/limits.js';
+import type { PhaseClock } from './phases.js';
 
 export { exploreRunsMax };
 
@@ -42,6 +43,8 @@ export interface ExploreOptions {
   /** `--timeout MS`: each run's bound instead of its scenario's (harness/run.ts runBoundMs). */
   timeoutMs?: number;
   progress?: (done: number, total: number) => void;
+  /** Charge each part of every run's CPU to its name (bench/runs.bench.ts). */
+  phases?: PhaseClock;
 }
 
 export interface ExploreRun {
@@ -79,9 +82,10 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     const config = { ...o.base, seed: plan.seed };
     const faults = plan.specs.map((f) => parseFault(f, o.scenario));
     const chooser = o.choices ? replayChooser(o.choices) : undefined;
-    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser, timeoutMs: o.timeoutMs });
+    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser, timeoutMs: o.timeoutMs, phases: o.phases });
     if (report.interrupted) break;
     const j = judge(report, history, faults.length > 0, strict);
+    o.phases?.mark('checks (history check)');
     if (o.checkDeterminism && config.schedule === 'lockstep') {
       const again = await runScenario(o.scenario, config, { faults, chooser: o.choices ? replayChooser(o.choices) : undefined });
       if (again.report.interrupted) break;

@@ -12,6 +12,7 @@ import { renderHtml } from '../report/html.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import type { StepRecord } from '../coordinator/kernel.js';
 import { interrupted, type StopSignal } from '../shared/lifecycle.js';
+import type { PhaseClock } from './phases.js';
 
 export interface AllClass extends OutcomeClass {
   /** Reduced schedules, run for real, that reached it. */
@@ -30,8 +31,9 @@ export interface AllResult {
 }
 
 export async function exploreAll(file: string, s: Scenario, config: RunConfig, max: number,
-  progress?: (done: number, total: number) => void): Promise<AllResult> {
+  progress?: (done: number, total: number) => void, phases?: PhaseClock): Promise<AllResult> {
   const e = enumerate(s, config, max);
+  phases?.mark('model enumeration');
   const counts = outcomeSteps(s, config.policy);
   const classes = new Map<string, AllClass>(e.classes.map((c) => [c.key, { ...c, realRuns: 0 }]));
   const problems: string[] = [];
@@ -40,13 +42,14 @@ export async function exploreAll(file: string, s: Scenario, config: RunConfig, m
   for (const [i, choices] of e.reduced.entries()) {
     if (interrupted()) break;
     const chooser = replayChooser(choices);
-    const { report, history } = await runScenario(s, config, { chooser, checkModel: true });
+    const { report, history } = await runScenario(s, config, { chooser, checkModel: true, phases });
     if (report.interrupted) break;
     ran++;
     const repro = reproduce(file, config, [], choices);
     if (chooser.deviated > 0 || chooser.followed !== choices.length) problems.push(`the real run did not follow the schedule the model enumerated: ${repro}`);
     const broken = report.invariants.filter((x) => !x.ok && x.name !== 'no-deadlock').map((x) => x.name);
     const check = checkHistory(history);
+    phases?.mark('checks (history check)');
     if (broken.length || !check.ok) problems.push(`broken (${[...broken, ...check.violations.map((v) => 'check:' + v.check)].join(', ')}): ${repro}`);
     const { key } = outcomeOf(report.steps, counts);
     const c = classes.get(key);

@@ -14,6 +14,7 @@ import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import { runTimeoutBaseMs, runTimeoutFor, runTimeoutPerProcessMs, runTimeoutPerStepMs } from '../shared/limits.js';
 import { FaultPlan, type Fault } from './faults.js';
 import type { RemoteOptions } from '../coordinator/remote.js';
+import type { PhaseClock } from './phases.js';
 
 export { actionsOf } from '../checker/run_checks.js';
 
@@ -35,6 +36,8 @@ export interface RunOptions {
   pictures?: boolean;
   /** Agents on other machines (`vrange kernel --listen`). */
   remote?: RemoteOptions;
+  /** Charge each part of the run's CPU to its name (bench/runs.bench.ts). */
+  phases?: PhaseClock;
 }
 
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
@@ -60,6 +63,8 @@ export interface KernelRun {
  */
 export async function runKernel(scenario: Scenario, config: RunConfig,
   opts: RunOptions & { onEvent?: (e: HistoryEvent) => void; onKernel?: (k: Kernel) => void; kernel?: Partial<KernelOptions> } = {}): Promise<KernelRun> {
+  const phases = opts.phases;
+  phases?.mark('between runs');
   const runDir = createRunDir();
   const judge = new Expectations(config.policy);
   const kernel = new Kernel({
@@ -82,7 +87,9 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
     });
     await Promise.race([(async () => {
       if (interrupted()) throw new InterruptedError(interrupted()!);
+      phases?.mark('set-up (run folder, kernel, socket)');
       await kernel.start();
+      phases?.mark('agents start (boot, births, pool)');
       if (config.schedule === 'lockstep') await runLockstep(kernel, opts.chooser);
       else await runFree(kernel);
     })(), timeout, stop.promise]);
@@ -96,13 +103,16 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
     clearTimeout(timer);
     stop.dispose();
   }
+  phases?.mark('steps (schedule)');
   try {
     await kernel.shutdown();
   } finally {
     removeRunDir(runDir);
   }
   const wallMs = Date.now() - t0;
+  phases?.mark('shutdown (agents end, socket closes)');
   const invariants = checkRun(kernel, { checkModel: opts.checkModel === true, faultsPlanned: (opts.faults ?? []).length });
+  phases?.mark('checks (invariants, model replay)');
   return { kernel, judge, invariants, signal, wallMs };
 }
 
@@ -135,6 +145,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   kernel.history.add('final', finalState(kernel));
   kernel.history.add('verdict', { ok: report.ok, failures: report.failures.length, invariants, ...(signal ? { interrupted: signal } : {}) });
   if (opts.trace) writeOutput(opts.trace, kernel.history.toJsonLines());
+  opts.phases?.mark('report');
   return { report, history: kernel.history.events };
 }
 
