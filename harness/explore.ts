@@ -23,6 +23,7 @@ import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 
 import { exploreRunsMax } from '../shared/limits.js';
 import type { PhaseClock } from './phases.js';
+import { withSession, type RunSession } from './session.js';
 
 export { exploreRunsMax };
 
@@ -45,6 +46,8 @@ export interface ExploreOptions {
   progress?: (done: number, total: number) => void;
   /** Charge each part of every run's CPU to its name (bench/runs.bench.ts). */
   phases?: PhaseClock;
+  /** The run session every run (and the shrink) uses; default: one of its own, closed at the end. */
+  session?: RunSession;
 }
 
 export interface ExploreRun {
@@ -70,6 +73,8 @@ export function everyKillSpec(s: Scenario): string[] {
 }
 
 export async function explore(o: ExploreOptions): Promise<ExploreResult> {
+  if (!o.session) return withSession((session) => explore({ ...o, session }));
+  const session = o.session;
   const runs: ExploreRun[] = [];
   const plans: Array<{ seed: number; specs: string[] }> = o.everyKill
     ? everyKillSpec(o.scenario).map((k) => ({ seed: o.base.seed, specs: [...o.faultSpecs, k] }))
@@ -82,12 +87,12 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     const config = { ...o.base, seed: plan.seed };
     const faults = plan.specs.map((f) => parseFault(f, o.scenario));
     const chooser = o.choices ? replayChooser(o.choices) : undefined;
-    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser, timeoutMs: o.timeoutMs, phases: o.phases });
+    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser, timeoutMs: o.timeoutMs, phases: o.phases, session });
     if (report.interrupted) break;
     const j = judge(report, history, faults.length > 0, strict);
     o.phases?.mark('checks (history check)');
     if (o.checkDeterminism && config.schedule === 'lockstep') {
-      const again = await runScenario(o.scenario, config, { faults, chooser: o.choices ? replayChooser(o.choices) : undefined });
+      const again = await runScenario(o.scenario, config, { faults, chooser: o.choices ? replayChooser(o.choices) : undefined, session });
       if (again.report.interrupted) break;
       if (JSON.stringify(again.report.steps) !== JSON.stringify(report.steps)) { j.broken.push('determinism'); j.outcome = `broken: ${j.broken.join(', ')}`; }
     }
@@ -110,7 +115,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   if (stopped) result.interrupted = stopped;
   if (first && !stopped && (o.shrink ?? true) && o.base.schedule === 'lockstep') {
     result.shrunk = await shrink({ file: o.file, scenario: o.scenario, config: first.config, faults: first.faults, history: first.history,
-      broken: first.broken, strict, withFaults: first.faults.length > 0 });
+      broken: first.broken, strict, withFaults: first.faults.length > 0, session });
     // A shrink stopped half-way has not shrunk anything.
     const late = interrupted();
     if (late) { result.interrupted = late; delete result.shrunk; }

@@ -13,6 +13,7 @@ import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import type { StepRecord } from '../coordinator/kernel.js';
 import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 import type { PhaseClock } from './phases.js';
+import { withSession, type RunSession } from './session.js';
 
 export interface AllClass extends OutcomeClass {
   /** Reduced schedules, run for real, that reached it. */
@@ -31,7 +32,8 @@ export interface AllResult {
 }
 
 export async function exploreAll(file: string, s: Scenario, config: RunConfig, max: number,
-  progress?: (done: number, total: number) => void, phases?: PhaseClock): Promise<AllResult> {
+  progress?: (done: number, total: number) => void, phases?: PhaseClock, session?: RunSession): Promise<AllResult> {
+  if (!session) return withSession((ss) => exploreAll(file, s, config, max, progress, phases, ss));
   const e = enumerate(s, config, max);
   phases?.mark('model enumeration');
   const counts = outcomeSteps(s, config.policy);
@@ -42,7 +44,7 @@ export async function exploreAll(file: string, s: Scenario, config: RunConfig, m
   for (const [i, choices] of e.reduced.entries()) {
     if (interrupted()) break;
     const chooser = replayChooser(choices);
-    const { report, history } = await runScenario(s, config, { chooser, checkModel: true, phases });
+    const { report, history } = await runScenario(s, config, { chooser, checkModel: true, phases, session });
     if (report.interrupted) break;
     ran++;
     const repro = reproduce(file, config, [], choices);
@@ -88,11 +90,12 @@ export function formatAll(file: string, config: RunConfig, r: AllResult): string
 }
 
 /** One page per outcome class: the witness, run again with pictures. */
-export async function writeWitnessPages(base: string, s: Scenario, config: RunConfig, r: AllResult): Promise<string[]> {
+export async function writeWitnessPages(base: string, s: Scenario, config: RunConfig, r: AllResult, session?: RunSession): Promise<string[]> {
+  if (!session) return withSession((ss) => writeWitnessPages(base, s, config, r, ss));
   const files: string[] = [];
   for (const [i, c] of r.classes.entries()) {
     if (!c.witness || interrupted()) continue;
-    const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true });
+    const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true, session });
     if (report.interrupted) break;
     const path = base.replace(/(\.html?)?$/, (ext) => `.class${i + 1}${ext || '.html'}`);
     writeOutput(path, renderHtml(report, [`class ${i + 1} of ${r.classes.length}: ${c.schedules} of ${r.all} schedules`, ...c.results, c.witness.repro], history,

@@ -15,6 +15,7 @@ import { runTimeoutBaseMs, runTimeoutFor, runTimeoutPerProcessMs, runTimeoutPerS
 import { FaultPlan, type Fault } from './faults.js';
 import type { RemoteOptions } from '../coordinator/remote.js';
 import type { PhaseClock } from './phases.js';
+import type { RunSession } from './session.js';
 
 export { actionsOf } from '../checker/run_checks.js';
 
@@ -38,6 +39,8 @@ export interface RunOptions {
   remote?: RemoteOptions;
   /** Charge each part of the run's CPU to its name (bench/runs.bench.ts). */
   phases?: PhaseClock;
+  /** Run on the socket and agents of this session (harness/session.ts) instead of new ones. */
+  session?: RunSession;
 }
 
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
@@ -65,10 +68,12 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
   opts: RunOptions & { onEvent?: (e: HistoryEvent) => void; onKernel?: (k: Kernel) => void; kernel?: Partial<KernelOptions> } = {}): Promise<KernelRun> {
   const phases = opts.phases;
   phases?.mark('between runs');
-  const runDir = createRunDir();
+  const session = opts.remote ? undefined : opts.session;
+  const host = session ? await session.hostForRun() : undefined;
+  const runDir = session ? session.folder! : createRunDir();
   const judge = new Expectations(config.policy);
   const kernel = new Kernel({
-    scenario, config, runDir, traceMessages: opts.trace !== undefined || opts.pictures === true, remote: opts.remote,
+    scenario, config, runDir, traceMessages: opts.trace !== undefined || opts.pictures === true, remote: opts.remote, host,
     hooks: { faults: new FaultPlan(opts.faults ?? [], config.seed), ...judge.hooks },
     onEvent: opts.onEvent, ...opts.kernel,
   });
@@ -107,7 +112,8 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
   try {
     await kernel.shutdown();
   } finally {
-    removeRunDir(runDir);
+    if (session) session.afterRun(kernel.localAgentsUsed);
+    else removeRunDir(runDir);
   }
   const wallMs = Date.now() - t0;
   phases?.mark('shutdown (agents end, socket closes)');
