@@ -68,8 +68,8 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
   opts: RunOptions & { onEvent?: (e: HistoryEvent) => void; onKernel?: (k: Kernel) => void; kernel?: Partial<KernelOptions> } = {}): Promise<KernelRun> {
   const phases = opts.phases;
   phases?.mark('between runs');
-  const session = opts.remote ? undefined : opts.session;
-  const host = session ? await session.hostForRun() : undefined;
+  const host = opts.remote ? undefined : await opts.session?.hostForRun();
+  const session = host ? opts.session : undefined;
   const runDir = session ? session.folder! : createRunDir();
   const judge = new Expectations(config.policy);
   const kernel = new Kernel({

@@ -29,10 +29,20 @@ export class RunSession {
   private closed = false;
   /** Runs started in this session. */
   runs = 0;
+  /**
+   * `reuse: false`: every run starts its own agents and socket as a run outside a session does
+   * (the tests compare the two; `VRANGE_REUSE=0` asks for it everywhere).
+   */
+  readonly reuse: boolean;
+
+  constructor(opts: { reuse?: boolean } = {}) {
+    this.reuse = opts.reuse ?? process.env.VRANGE_REUSE !== '0';
+  }
 
   /** The socket and agents for the next run (made at the first); one run at a time. */
-  async hostForRun(): Promise<AgentHost> {
+  async hostForRun(): Promise<AgentHost | undefined> {
     if (this.closed) throw new Error('the run session is closed');
+    if (!this.reuse) { this.runs++; return undefined; }
     if (!this.host) {
       this.runDir = createRunDir();
       this.host = new AgentHost(this.runDir, true);
