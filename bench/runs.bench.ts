@@ -19,6 +19,7 @@ import { explore } from '../harness/explore.js';
 import { exploreAll } from '../harness/explore_all.js';
 import { enumerate } from '../harness/enumerate.js';
 import { PhaseClock } from '../harness/phases.js';
+import { RunSession } from '../harness/session.js';
 import { scenariosDir } from '../harness/command.js';
 import { modelSession } from '../model/model.js';
 import { loadScenario } from '../shared/scenario.js';
@@ -57,29 +58,45 @@ function modelRuns(s: Scenario, config: RunConfig, ms: number): number {
   return n / ((nowMs() - t0) / 1000);
 }
 
-interface Sweep { runsPerS: number; wallMs: number; runs: number; phases: PhaseClock }
+interface Sweep { runsPerS: number; wallMs: number; runs: number; phases: PhaseClock; firstMs: number; steadyPerS: number }
+
+/** The end time of each run (the sweeps' progress callback): the first run's time (the agents start) and the rate after it. */
+function ends(): { progress: () => void; first: (t0: number) => number; steady: () => number } {
+  const at: number[] = [];
+  return {
+    progress: () => { at.push(nowMs()); },
+    first: (t0) => (at[0] ?? nowMs()) - t0,
+    steady: () => (at.length < 2 ? 0 : (at.length - 1) / ((at[at.length - 1]! - at[0]!) / 1000)),
+  };
+}
 
 async function exploreSweep(file: string, s: Scenario, config: RunConfig, runs: number): Promise<Sweep> {
   const phases = new PhaseClock();
   const t0 = nowMs();
-  const r = await explore({ file, scenario: s, base: config, runs, faultSpecs: [], checkDeterminism: false, shrink: false, phases });
-  const wallMs = nowMs() - t0;
+  const session = new RunSession();
+  const e = ends();
+  const r = await explore({ file, scenario: s, base: config, runs, faultSpecs: [], checkDeterminism: false, shrink: false, phases, session, progress: e.progress });
   phases.mark('between runs');
-  phases.agentsNow();
+  phases.agentsNow(session.agentPids());
+  await session.close();
+  const wallMs = nowMs() - t0; // the session's start and close included
   const bad = r.runs.filter((x) => x.outcome !== 'ok');
   if (bad.length) throw new Error(`bench explore of ${s.name}: ${bad.length} run(s) not ok: ${bad[0]!.outcome}`);
-  return { runsPerS: r.runs.length / (wallMs / 1000), wallMs, runs: r.runs.length, phases };
+  return { runsPerS: r.runs.length / (wallMs / 1000), wallMs, runs: r.runs.length, phases, firstMs: e.first(t0), steadyPerS: e.steady() };
 }
 
 async function allSweep(file: string, s: Scenario, config: RunConfig): Promise<Sweep & { modelMs: number }> {
   const phases = new PhaseClock();
   const t0 = nowMs();
-  const r = await exploreAll(file, s, config, 100_000, undefined, phases);
-  const wallMs = nowMs() - t0;
+  const session = new RunSession();
+  const e = ends();
+  const r = await exploreAll(file, s, config, 100_000, e.progress, phases, session);
   phases.mark('between runs');
-  phases.agentsNow();
+  phases.agentsNow(session.agentPids());
+  await session.close();
+  const wallMs = nowMs() - t0; // the session's start and close included
   if (r.problems.length) throw new Error(`bench explore --all of ${s.name}: ${r.problems[0]}`);
-  return { runsPerS: r.ran / (wallMs / 1000), wallMs, runs: r.ran, phases, modelMs: phases.parts.get('model enumeration')?.wallMs ?? 0 };
+  return { runsPerS: r.ran / (wallMs / 1000), wallMs, runs: r.ran, phases, firstMs: e.first(t0), steadyPerS: e.steady(), modelMs: phases.parts.get('model enumeration')?.wallMs ?? 0 };
 }
 
 /** CPU ms per run of each part, as a row's extras. */
@@ -103,7 +120,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < repeats; i++) fcpRuns.push(await exploreSweep(fcpFile, fcp, fcpConfig, args.quick ? 15 : 40));
   const fcpS = summarise(fcpRuns.map((x) => x.runsPerS));
   rows.push({ name: 'explore fork-cow-purge (seeds)', unit: 'runs/s', summary: fcpS, ratio: fcpS.median / fcpModel, against: `model ${Math.round(fcpModel)} runs/s`,
-    extra: { runs: fcpRuns[0]!.runs, ...split(fcpRuns[0]!.phases, fcpRuns[0]!.runs) } });
+    extra: { runs: fcpRuns[0]!.runs, firstRunMs: Math.round(fcpRuns[0]!.firstMs), afterFirstRunsPerS: Math.round(fcpRuns[0]!.steadyPerS * 10) / 10, ...split(fcpRuns[0]!.phases, fcpRuns[0]!.runs) } });
   splits.push(['fork-cow-purge', fcpRuns[0]!.phases, fcpRuns[0]!.runs]);
 
   for (const name of ['race-purge-vs-nonvolatile', 'race-two-marks']) {
@@ -117,7 +134,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < repeats; i++) sweeps.push(await allSweep(file, s, config));
     const sum = summarise(sweeps.map((x) => x.runsPerS));
     rows.push({ name: `explore --all ${name}`, unit: 'runs/s', summary: sum, ratio: sum.median / modelRate, against: `model ${Math.round(modelRate)} schedules/s`,
-      extra: { realRuns: sweeps[0]!.runs, schedules: e.all, wallMsMedian: Math.round(summarise(sweeps.map((x) => x.wallMs)).median), ...split(sweeps[0]!.phases, sweeps[0]!.runs) } });
+      extra: { realRuns: sweeps[0]!.runs, firstRunMs: Math.round(sweeps[0]!.firstMs), afterFirstRunsPerS: Math.round(sweeps[0]!.steadyPerS * 10) / 10, schedules: e.all, wallMsMedian: Math.round(summarise(sweeps.map((x) => x.wallMs)).median), ...split(sweeps[0]!.phases, sweeps[0]!.runs) } });
     splits.push([`--all ${name}`, sweeps[0]!.phases, sweeps[0]!.runs]);
   }
 
@@ -127,11 +144,11 @@ async function main(): Promise<void> {
     const config = runConfigFor(six, { seed: 1, schedule });
     const model = schedule === 'lockstep' ? modelRuns(six, config, 1000) : undefined;
     const sweeps: Sweep[] = [];
-    for (let i = 0; i < repeats; i++) sweeps.push(await exploreSweep('bench-sixteen.json', six, config, args.quick ? 4 : 10));
+    for (let i = 0; i < repeats; i++) sweeps.push(await exploreSweep('bench-sixteen.json', six, config, args.quick ? 8 : 20));
     const sum = summarise(sweeps.map((x) => x.runsPerS));
     const stepsPerS = summarise(sweeps.map((x) => (stepsPerRun * x.runs) / ((x.phases.parts.get('steps (schedule)')?.wallMs ?? 1) / 1000)));
     rows.push({ name: `explore 16 processes, ${schedule}`, unit: 'runs/s', summary: sum, ...(model ? { ratio: sum.median / model, against: `model ${Math.round(model)} runs/s` } : {}),
-      extra: { runs: sweeps[0]!.runs, ...split(sweeps[0]!.phases, sweeps[0]!.runs) } });
+      extra: { runs: sweeps[0]!.runs, firstRunMs: Math.round(sweeps[0]!.firstMs), afterFirstRunsPerS: Math.round(sweeps[0]!.steadyPerS * 10) / 10, ...split(sweeps[0]!.phases, sweeps[0]!.runs) } });
     rows.push({ name: `  steps/s while scheduling, 16 processes, ${schedule}`, unit: 'steps/s', summary: stepsPerS });
     splits.push([`16 processes ${schedule}`, sweeps[0]!.phases, sweeps[0]!.runs]);
   }

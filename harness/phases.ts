@@ -14,6 +14,7 @@ export class PhaseClock {
   private lastCpu = process.cpuUsage();
   private lastWall = performance.now();
   private agentsBase = childrenCpuMs();
+  private liveBase = 0;
 
   /** Charges everything since the previous mark to `part`. */
   mark(part: string): void {
@@ -27,11 +28,13 @@ export class PhaseClock {
     this.lastWall = wall;
   }
 
-  /** Charges the CPU of the agents reaped since the last call to `agents`. */
-  agentsNow(): void {
+  /** Charges the CPU of the agents reaped since the last call to `agents`, and of the live ones in `pids` (read from /proc). */
+  agentsNow(pids: readonly number[] = []): void {
     const now = childrenCpuMs();
+    const live = pids.reduce((n, pid) => n + processCpuMs(pid), 0);
     const t = this.parts.get('agents') ?? { cpuMs: 0, wallMs: 0 };
-    t.cpuMs += now - this.agentsBase;
+    t.cpuMs += now - this.agentsBase + live - this.liveBase;
+    this.liveBase = 0;
     this.parts.set('agents', t);
     this.agentsBase = now;
   }
@@ -44,6 +47,17 @@ export function childrenCpuMs(): number {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // Fields 16 and 17 of stat(5) (cutime, cstime), counted from after the command name (field 3 is f[0]).
     return (Number(f[13]) + Number(f[14])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/** The CPU (user + system, ms) a live process has used, from /proc/PID/stat (0 if it is gone). */
+export function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
   } catch {
     return 0;
   }

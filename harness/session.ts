@@ -20,13 +20,14 @@
 import { AgentHost } from '../coordinator/agent_pool.js';
 import { createRunDir, removeRunDir } from '../shared/lifecycle.js';
 
-/** Agents a session keeps started beyond what its last run used. */
-export const spareAgents = 2;
+/** Agents a session keeps started beyond what its last run used, once runs lose agents to kills. */
+export const spareAgents = 1;
 
 export class RunSession {
   private host: AgentHost | undefined;
   private runDir: string | undefined;
   private closed = false;
+  private lostAgents = false;
   /** Runs started in this session. */
   runs = 0;
   /**
@@ -59,8 +60,15 @@ export class RunSession {
   /** After a run that used `agents` local agents: start replacements for the dead, in the background. */
   afterRun(agents: number): void {
     if (this.closed || !this.host) return;
-    // Two spares: a run whose agent is killed for real finds its replacement started already.
-    try { this.host.pool.fill(agents + spareAgents); } catch { /* closing */ }
+    // Once a run has lost an agent for real (a kill), one spare: the next run that loses one finds
+    // its replacement started already. Before that none: a spare starting takes the CPU the runs need.
+    if (this.agentsAlive < agents) this.lostAgents = true;
+    try { this.host.pool.fill(agents + (this.lostAgents ? spareAgents : 0)); } catch { /* closing */ }
+  }
+
+  /** The OS pids of the session's agents alive now (the benchmark reads their CPU). */
+  agentPids(): number[] {
+    return this.host ? [...this.host.pool.all.values()].flatMap((c) => (c.alive && c.child?.pid !== undefined ? [c.child.pid] : [])) : [];
   }
 
   /** Agents alive in the session (idle between runs). */
