@@ -102,7 +102,11 @@ async function allSweep(file: string, s: Scenario, config: RunConfig): Promise<S
 /** CPU ms per run of each part, as a row's extras. */
 function split(ph: PhaseClock, runs: number): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [k, v] of ph.parts) out[`${k.split(' ')[0]}CpuMs`] = Math.round((v.cpuMs / runs) * 10) / 10;
+  // "checks (history check)" -> checksHistoryCpuMs: the part's first word and the first word in its brackets.
+  for (const [k, v] of ph.parts) {
+    const m = /^(\S+)(?: .*?\((\S+?)[ ,)])?/.exec(k.replace(/[^A-Za-z ,()]/g, ''))!;
+    out[`${m[1]}${m[2] ? m[2][0]!.toUpperCase() + m[2].slice(1) : ''}CpuMs`] = Math.round((v.cpuMs / runs) * 10) / 10;
+  }
   return out;
 }
 
