@@ -79,3 +79,38 @@ test('a session leaves no agent and no run folder behind when it closes', async 
   t.false(existsSync(folder));
   await t.throwsAsync(() => runScenario(s, configFor(s), { session }), { message: /closed/ });
 });
+
+test('what an agent sent before the hello of its new incarnation is refused; after it, delivered', async (t) => {
+  const { AgentConn, AgentHost } = await import('../coordinator/agent_pool.js');
+  const { AgentSocket } = await import('../shared/transport.js');
+  const { createRunDir, removeRunDir } = await import('../shared/lifecycle.js');
+  const dir = createRunDir();
+  const host = new AgentHost(dir, true);
+  const agent = new AgentSocket(endpointOf(dir), 'agent-9', () => {});
+  try {
+    await host.bind();
+    // The kernel's record of agent-9 after two resets: incarnation 2, no hello yet.
+    const conn = new AgentConn('agent-9', host.socket, undefined, 2);
+    host.pool.all.set('agent-9', conn);
+    const delivered: unknown[] = [];
+    host.deliver = (_c, msgs) => { delivered.push(...msgs); };
+    agent.connect();
+    // The old incarnation's last words, then a hello naming the wrong incarnation: neither is read.
+    agent.send({ t: 'done', index: 3, result: { ok: true } });
+    await agent.flushed();
+    agent.send({ t: 'hello', osPid: 1, incarnation: 1 });
+    await agent.flushed();
+    agent.send({ t: 'hello', osPid: 1, incarnation: 2 });
+    await conn.hello;
+    agent.send({ t: 'done', index: 0, result: { ok: true } });
+    for (let i = 0; i < 200 && delivered.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    t.deepEqual(delivered, [{ t: 'done', index: 0, result: { ok: true } }]);
+    t.is(host.dropped, 2);
+    t.true(conn.helloed);
+  } finally {
+    agent.close();
+    host.deliver = undefined;
+    await host.close();
+    removeRunDir(dir);
+  }
+});
