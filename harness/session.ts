@@ -19,9 +19,7 @@
 
 import { AgentHost } from '../coordinator/agent_pool.js';
 import { createRunDir, removeRunDir } from '../shared/lifecycle.js';
-
-/** Agents a session keeps started beyond what its last run used, once runs lose agents to kills. */
-export const spareAgents = 1;
+import { sessionSpareAgents } from '../shared/limits.js';
 
 export class RunSession {
   private host: AgentHost | undefined;
@@ -63,7 +61,7 @@ export class RunSession {
     // Once a run has lost an agent for real (a kill), one spare: the next run that loses one finds
     // its replacement started already. Before that none: a spare starting takes the CPU the runs need.
     if (this.agentsAlive < agents) this.lostAgents = true;
-    try { this.host.pool.fill(agents + (this.lostAgents ? spareAgents : 0)); } catch { /* closing */ }
+    try { this.host.pool.fill(agents + (this.lostAgents ? sessionSpareAgents : 0)); } catch { /* closing */ }
   }
 
   /** The OS pids of the session's agents alive now (the benchmark reads their CPU). */
