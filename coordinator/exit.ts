@@ -33,6 +33,10 @@ export class Exit {
     if (this.k.entry.condemned.has(proc)) how = { signal: 'SIGKILL' }; // its frame held a bad message
     this.k.lockstep.busyWith(`reap:${proc.name}`);
     this.endingProcs.add(proc);
+    // A reused agent (a run session) is reset, not ended: the process has reported its last step,
+    // so nothing of it is under way. A SIGKILL (a bad message) stays a real one.
+    const reset = 'signal' in how && how.signal === 'SIGKILL' ? undefined : proc.agent!.recycle?.(proc.agent!, how);
+    if (reset) { this.k.history.message('send', proc.name, reset); return; }
     if ('signal' in how) { proc.agent!.kill(how.signal); return; }
     this.k.history.message('send', proc.name, { t: 'die', code: how.code });
     proc.agent!.exit(how.code);

@@ -21,6 +21,8 @@ import { replayChooser } from './replay.js';
 import { judge } from './judge.js';
 import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 import { inShard, type Shard } from './shard_select.js';
+import type { PhaseClock } from './phases.js';
+import { withSession, type RunSession } from './session.js';
 
 import { exploreRunsMax } from '../shared/limits.js';
 
@@ -45,6 +47,10 @@ export interface ExploreOptions {
   progress?: (done: number, total: number) => void;
   /** `--shard K/N`: run only this part of the work list (harness/shard_select.ts). */
   shard?: Shard;
+  /** Charge each part of every run's CPU to its name (bench/runs.bench.ts). */
+  phases?: PhaseClock;
+  /** The run session every run (and the shrink) uses; default: one of its own, closed at the end. */
+  session?: RunSession;
 }
 
 export interface ExploreRun {
@@ -91,6 +97,8 @@ export function summarizeExplore(runs: ExploreRun[], planned: number, shrunk?: S
 }
 
 export async function explore(o: ExploreOptions): Promise<ExploreResult> {
+  if (!o.session) return withSession((session) => explore({ ...o, session }));
+  const session = o.session;
   const runs: ExploreRun[] = [];
   const plans = explorePlans(o).map((plan, index) => ({ ...plan, index })).filter((p) => !o.shard || inShard(p.index, o.shard));
   const strict = o.strict ?? false;
@@ -101,11 +109,12 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     const config = { ...o.base, seed: plan.seed };
     const faults = plan.specs.map((f) => parseFault(f, o.scenario));
     const chooser = o.choices ? replayChooser(o.choices) : undefined;
-    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser, timeoutMs: o.timeoutMs });
+    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser, timeoutMs: o.timeoutMs, phases: o.phases, session });
     if (report.interrupted) break;
     const j = judge(report, history, faults.length > 0, strict);
+    o.phases?.mark('checks (history check)');
     if (o.checkDeterminism && config.schedule === 'lockstep') {
-      const again = await runScenario(o.scenario, config, { faults, chooser: o.choices ? replayChooser(o.choices) : undefined });
+      const again = await runScenario(o.scenario, config, { faults, chooser: o.choices ? replayChooser(o.choices) : undefined, session });
       if (again.report.interrupted) break;
       if (JSON.stringify(again.report.steps) !== JSON.stringify(report.steps)) { j.broken.push('determinism'); j.outcome = `broken: ${j.broken.join(', ')}`; }
     }
@@ -122,7 +131,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const stopped = interrupted();
   if (first && !stopped && (o.shrink ?? true) && o.base.schedule === 'lockstep') {
     result.shrunk = await shrink({ file: o.file, scenario: o.scenario, config: first.config, faults: first.faults, history: first.history,
-      broken: first.broken, strict, withFaults: first.faults.length > 0 });
+      broken: first.broken, strict, withFaults: first.faults.length > 0, session });
     // A shrink stopped half-way has not shrunk anything.
     const late = interrupted();
     if (late) { result.interrupted = late; delete result.shrunk; }

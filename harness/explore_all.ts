@@ -13,6 +13,8 @@ import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import type { StepRecord } from '../coordinator/kernel.js';
 import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 import { inShard, type Shard } from './shard_select.js';
+import type { PhaseClock } from './phases.js';
+import { withSession, type RunSession } from './session.js';
 
 export interface AllClass extends OutcomeClass {
   /** Reduced schedules, run for real, that reached it. */
@@ -48,8 +50,10 @@ export interface AllRun {
 
 /** Enumerates, then runs the reduced schedules (those of `shard` only, when given) on real processes. */
 export async function exploreAllRuns(file: string, s: Scenario, config: RunConfig, max: number,
-  progress?: (done: number, total: number) => void, shard?: Shard): Promise<{ plan: AllPlan; runs: AllRun[]; stopped?: StopSignal }> {
+  progress?: (done: number, total: number) => void, shard?: Shard, phases?: PhaseClock, session?: RunSession): Promise<{ plan: AllPlan; runs: AllRun[]; stopped?: StopSignal }> {
+  if (!session) return withSession((ss) => exploreAllRuns(file, s, config, max, progress, shard, phases, ss));
   const e = enumerate(s, config, max);
+  phases?.mark('model enumeration');
   const counts = outcomeSteps(s, config.policy);
   const known = new Set(e.classes.map((c) => c.key));
   const plan: AllPlan = { all: e.all, reduced: e.reduced.length, classes: e.classes, reducedClasses: e.reducedClasses };
@@ -59,13 +63,14 @@ export async function exploreAllRuns(file: string, s: Scenario, config: RunConfi
   for (const [i, { choices, index }] of work.entries()) {
     if (interrupted()) break;
     const chooser = replayChooser(choices);
-    const { report, history } = await runScenario(s, config, { chooser, checkModel: true });
+    const { report, history } = await runScenario(s, config, { chooser, checkModel: true, phases, session });
     if (report.interrupted) break;
     const repro = reproduce(file, config, [], choices);
     const problems: string[] = [];
     if (chooser.deviated > 0 || chooser.followed !== choices.length) problems.push(`the real run did not follow the schedule the model enumerated: ${repro}`);
     const broken = report.invariants.filter((x) => !x.ok && x.name !== 'no-deadlock').map((x) => x.name);
     const check = checkHistory(history);
+    phases?.mark('checks (history check)');
     if (broken.length || !check.ok) problems.push(`broken (${[...broken, ...check.violations.map((v) => 'check:' + v.check)].join(', ')}): ${repro}`);
     const { key } = outcomeOf(report.steps, counts);
     const run: AllRun = { index, key, repro, problems };
@@ -101,8 +106,8 @@ export function assembleAll(plan: AllPlan, runs: AllRun[], o: { partial?: boolea
 }
 
 export async function exploreAll(file: string, s: Scenario, config: RunConfig, max: number,
-  progress?: (done: number, total: number) => void): Promise<AllResult> {
-  const { plan, runs, stopped } = await exploreAllRuns(file, s, config, max, progress);
+  progress?: (done: number, total: number) => void, phases?: PhaseClock, session?: RunSession): Promise<AllResult> {
+  const { plan, runs, stopped } = await exploreAllRuns(file, s, config, max, progress, undefined, phases, session);
   return assembleAll(plan, runs, { stopped });
 }
 
@@ -127,11 +132,12 @@ export function formatAll(file: string, config: RunConfig, r: AllResult): string
 }
 
 /** One page per outcome class: the witness, run again with pictures. */
-export async function writeWitnessPages(base: string, s: Scenario, config: RunConfig, r: AllResult): Promise<string[]> {
+export async function writeWitnessPages(base: string, s: Scenario, config: RunConfig, r: AllResult, session?: RunSession): Promise<string[]> {
+  if (!session) return withSession((ss) => writeWitnessPages(base, s, config, r, ss));
   const files: string[] = [];
   for (const [i, c] of r.classes.entries()) {
     if (!c.witness || interrupted()) continue;
-    const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true });
+    const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true, session });
     if (report.interrupted) break;
     const path = base.replace(/(\.html?)?$/, (ext) => `.class${i + 1}${ext || '.html'}`);
     writeOutput(path, renderHtml(report, [`class ${i + 1} of ${r.classes.length}: ${c.schedules} of ${r.all} schedules`, ...c.results, c.witness.repro], history,

@@ -7,6 +7,8 @@
  * `forked` processes the scenario declares (each idle agent is a Node process, some 40 MB).
  */
 export const agentPoolMax = 4;
+/** Agents a run session (harness/session.ts) keeps started beyond what its last run used, once a run has lost one to a kill. */
+export const sessionSpareAgents = 1;
 /**
  * A mapper silent this long while the kernel waits for its answer (to a prepare) or its ack (of a
  * commit) has its pages kept. Counted from the prepare or commit, or from the last message the
