@@ -8,6 +8,16 @@ import type { StepModel } from './steps.js';
 import type { FileObj, Frame, Piece } from './types.js';
 import type { Visibility } from './footprint.js';
 
+/** The volatile pages of a range set, as maximal [start, end) runs. */
+function merged(xs: Piece[]): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const r of [...xs].sort((a, b) => a.start - b.start)) {
+    const last = out.at(-1);
+    if (last && last[1] >= r.start) last[1] = Math.max(last[1], r.end); else out.push([r.start, r.end]);
+  }
+  return out;
+}
+
 export function digestOf(m: StepModel, vis: Visibility, kernel: { next: number; inflight?: string }): string {
   const procs = [...m.procs].sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1));
   // Hidden shmem objects are named by their first mapping (process name order, address), named files by name.
@@ -32,7 +42,8 @@ export function digestOf(m: StepModel, vis: Visibility, kernel: { next: number; 
     if (!pieceId.has(r.id)) pieceId.set(r.id, pieceId.size);
     return [r.start, r.end, pieceId.get(r.id), vis.age ? ageRank(r.markedAt) : 0];
   };
-  const sortedPieces = (xs: Piece[]) => [...xs].sort((a, b) => a.start - b.start).map(piece);
+  // When the ages of marks cannot show, neither can how the pages were marked (which call, in how many pieces): only which pages are volatile.
+  const sortedPieces = (xs: Piece[]) => (vis.age ? [...xs].sort((a, b) => a.start - b.start).map(piece) : merged(xs));
   // Frames first met in page-cache order (files by name, page), then page tables (process by name, vpage).
   const files = [...m.files].filter((f) => f.kind !== 'shmem').sort((a, b) => (a.name < b.name ? -1 : 1));
   const fileState = files.map((f) => ({
@@ -53,7 +64,7 @@ export function digestOf(m: StepModel, vis: Visibility, kernel: { next: number; 
   const x = m.exchange;
   const exchange = x ? {
     index: x.index, want: x.want,
-    held: x.held.map((h) => [h.p.spec.name, h.vpage, fid(h.frame), piece(h.piece)]).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)),
+    held: x.held.map((h) => [h.p.spec.name, h.vpage, fid(h.frame), vis.age ? piece(h.piece) : 0]).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)),
     candidates: [...x.candidates].map(fid).sort((a, b) => a! - b!),
   } : null;
   const frames = [...frameId].map(([fr, id]) => [id, fr.value, fname(fr.file), fr.fpage, vis.lru ? lruRank(fr.lastUse) : 0, m.frames.has(fr)]);

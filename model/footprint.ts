@@ -4,10 +4,13 @@
 // with adds: the frame count is a counter). An object is one of
 //   proc:X   the thread X's own progress (its next step, its step in flight); every action of X writes it
 //   end:X    whether process X has ended, and how (waitpid, a kill's ESRCH, a check read it)
-//   mm:X     X's address space: VMAs, page-table entries, its own volatile ranges and purged pages
+//   mm:X     X's address space: VMAs and page-table entries
+//   vol:X    X's own volatile ranges and purged pages (a reclaim's prepare reads only these of an mm with none)
 //   fd:X     X's file descriptors
 //   file:F   file F's page cache, its volatile ranges and purged pages (a hidden shmem object too)
-//   hold:F   who holds F open or mapped (the last holder's release clears it)
+//   hold+:F, hold-:F  who holds F open or mapped: an open or mmap adds to hold+ (and reads hold-), a
+//            close, munmap or end adds to hold- (reads hold+) and may release F (the last holder's
+//            release clears it: writes file:F); gains commute with gains, drops with drops
 //   sig:S    signal S;  pid  the next pid;  frames  the count of frames in use
 //   xchg:X   the open reclaim exchange's answers for X (a step of X on a held page waits for the commit)
 //   age      the relative age of volatile marks, lru  the relative age of page uses: written only when
@@ -47,6 +50,19 @@ class Fp implements Footprint {
   r(...xs: string[]): this { xs.forEach((x) => this.reads.add(x)); return this; }
   w(...xs: string[]): this { xs.forEach((x) => this.writes.add(x)); return this; }
   a(...xs: string[]): this { xs.forEach((x) => this.adds.add(x)); return this; }
+  gain(F: string): this { return this.a(`hold+:${F}`).r(`hold-:${F}`); }
+  /** A drop may be the last and release F: that writes F unless F has nothing a release clears (a tmpfs file with no marks). */
+  drop(m: StepModel, F: string): this {
+    const file = m.files.find((x) => x.name === F);
+    const idle = file !== undefined && file.ranges.length === 0 && file.purged.size === 0 && (file.kind === 'tmpfs' || file.cache.size === 0);
+    return this.a(`hold-:${F}`).r(`hold+:${F}`)[idle ? 'r' : 'w'](`file:${F}`);
+  }
+  /** An unmark of F's pages: a write, or only a read when none of F's pages is volatile or purged (it changes nothing). */
+  unmark(m: StepModel, F: string): this {
+    const file = m.files.find((x) => x.name === F);
+    return this[file && file.ranges.length === 0 && file.purged.size === 0 ? 'r' : 'w'](`file:${F}`);
+  }
+  holders(F: string): this { return this.r(`hold+:${F}`, `hold-:${F}`); }
   merge(o: Footprint): this { this.r(...o.reads); this.w(...o.writes); this.a(...o.adds); this.all ||= o.all; return this; }
 }
 
@@ -71,18 +87,17 @@ function held(p: Proc): string[] {
   return [...out];
 }
 
-/** The running processes other than p that share a private frame with p (copy-on-write after a fork). */
-function sharers(m: StepModel, p: Proc, only?: number): string[] {
-  const mine = new Set([...p.ptes].filter(([v, e]) => e.own && e.frame && (only === undefined || v === only)).map(([, e]) => (e as { frame: unknown }).frame));
-  if (mine.size === 0) return [];
-  return m.running().filter((q) => q !== p && [...q.ptes.values()].some((e) => e.own && e.frame && mine.has(e.frame))).map((q) => `mm:${q.spec.name}`);
+/** The serials of p's own frames (in [s, e) if given): a drop of one is an add to its mapper count `ref:N`. */
+function ownFrames(p: Proc, s = -Infinity, e = Infinity): string[] {
+  const out: string[] = [];
+  for (const [v, pte] of p.ptes) if (pte.own && pte.frame && v >= s && v < e) out.push(`ref:${pte.frame.serial}`);
+  return out;
 }
 
 /** Ending p: its cleanup unmaps and closes all it holds, the last holder of a file releases it. */
 function endFootprint(m: StepModel, p: Proc, f: Fp): Fp {
-  f.w(`proc:${p.spec.name}`, `end:${p.spec.name}`, `mm:${p.spec.name}`, `fd:${p.spec.name}`).a('frames');
-  f.r(...sharers(m, p));
-  for (const name of held(p)) f.w(`hold:${name}`, `file:${name}`);
+  f.w(`proc:${p.spec.name}`, `end:${p.spec.name}`, `mm:${p.spec.name}`, `vol:${p.spec.name}`, `fd:${p.spec.name}`).a('frames', ...ownFrames(p));
+  for (const name of held(p)) f.drop(m, name);
   return f;
 }
 
@@ -95,20 +110,23 @@ function stepFootprint(m: StepModel, vis: Visibility, p: Proc, step: ProcessStep
   const sp = span && !('errno' in span) ? span : undefined;
   if (span) f.r(`xchg:${X}`); // a step on a page the open exchange holds waits for its commit
   let mayEnd = last;
+  const marked = p.ranges.length > 0 || p.purged.size > 0;
   switch (step.op) {
     case 'signal': f.w(`sig:${step.name}`); break;
     case 'wait': f.r(`sig:${step.name}`); break;
     case 'waitpid': f.r(`end:${step.process}`); break;
-    case 'open': f.w(`fd:${X}`, `hold:${step.file}`); break;
-    case 'close': { f.w(`fd:${X}`); const F = fileOfFd(step.fd); if (F) f.w(`hold:${F}`, `file:${F}`).a('frames'); break; }
+    case 'open': f.w(`fd:${X}`).gain(step.file); break;
+    case 'close': { f.w(`fd:${X}`); const F = fileOfFd(step.fd); if (F) f.drop(m, F).a('frames'); break; }
     case 'mmap': {
       f.w(`mm:${X}`);
-      if (step.fd !== undefined) { f.r(`fd:${X}`); const F = fileOfFd(step.fd); if (F) f.w(`hold:${F}`); }
+      if (marked) f.w(`vol:${X}`); // a new mapping clears the marks under it
+      if (step.fd !== undefined) { f.r(`fd:${X}`); const F = fileOfFd(step.fd); if (F) f.gain(F); }
       break;
     }
     case 'munmap':
-      f.w(`mm:${X}`).a('frames').r(...sharers(m, p));
-      if (sp) for (const F of filesIn(sp.s, sp.e)) f.w(`hold:${F}`, `file:${F}`);
+      f.w(`mm:${X}`).a('frames');
+      if (marked) f.w(`vol:${X}`);
+      if (sp) { f.a(...ownFrames(p, sp.s, sp.e)); for (const F of filesIn(sp.s, sp.e)) f.drop(m, F); }
       break;
     case 'read': case 'write': {
       if (step.op === 'write' && vis.scarce) return everything(); // direct reclaim and the OOM killer may touch anything
@@ -117,36 +135,41 @@ function stepFootprint(m: StepModel, vis: Visibility, p: Proc, step: ProcessStep
       const vma = m.vmaAt(p, v);
       if (!vma) { mayEnd = true; break; } // SIGSEGV
       if (vma.file) (step.op === 'write' && vma.share === 'shared' ? f.w(`file:${vma.file.name}`) : f.r(`file:${vma.file.name}`));
-      if (step.op === 'write') f.a('frames').r(...sharers(m, p, v));
-      else f.r(...sharers(m, p, v)); // a shared copy-on-write page's last use
+      // A write to a private page shared copy-on-write reads its mapper count: written in place by its only mapper, else copied.
+      if (step.op === 'write') f.a('frames').r(...ownFrames(p, v, v + 1));
       if (vis.lru) f.w('lru');
-      if (vis.sigbus && p.spec.sigbus === 'kill') mayEnd = true;
+      if (vis.sigbus) f.r(`vol:${X}`);
+      if (m.sigbus(p, vma, v)?.end) mayEnd = true; // SIGBUS that kills, as the page is now
       break;
     }
     case 'vrange': {
-      f.w(`mm:${X}`);
-      if (sp) for (const F of filesIn(sp.s, sp.e)) f.w(`file:${F}`);
+      f.r(`mm:${X}`);
+      if (step.mode === 'volatile' || marked) f.w(`vol:${X}`); else f.r(`vol:${X}`);
+      // Volatile marks only add pages to a range set: when their ages cannot show, two commute.
+      const adds = step.mode === 'volatile' && !vis.age;
+      if (sp) for (const F of filesIn(sp.s, sp.e)) (adds ? f.a(`file:${F}`) : step.mode === 'volatile' ? f.w(`file:${F}`) : f.unmark(m, F));
       if (step.mode === 'volatile' && vis.age) f.w('age');
       break;
     }
     case 'fvrange': {
       f.r(`fd:${X}`);
       const F = fileOfFd(step.fd);
-      if (F) f.w(`file:${F}`);
+      if (F) (step.mode === 'volatile' && !vis.age ? f.a(`file:${F}`) : step.mode === 'volatile' ? f.w(`file:${F}`) : f.unmark(m, F));
       if (step.mode === 'volatile' && vis.age) f.w('age');
       break;
     }
     case 'query':
       if (step.fd !== undefined) { f.r(`fd:${X}`); const F = fileOfFd(step.fd); if (F) f.r(`file:${F}`); } else {
-        f.r(`mm:${X}`);
+        f.r(`mm:${X}`, `vol:${X}`);
         if (sp) for (const F of filesIn(sp.s, sp.e)) f.r(`file:${F}`);
       }
       break;
     case 'fork': {
       const C = step.child;
       const child = m.byName(C);
-      f.r(`mm:${X}`, `fd:${X}`).w('pid', `proc:${C}`, `end:${C}`, `mm:${C}`, `fd:${C}`, `xchg:${C}`);
-      for (const F of held(p)) f.w(`hold:${F}`);
+      f.r(`mm:${X}`, `vol:${X}`, `fd:${X}`).w('pid', `proc:${C}`, `end:${C}`, `mm:${C}`, `vol:${C}`, `fd:${C}`, `xchg:${C}`);
+      for (const F of held(p)) f.gain(F);
+      f.a(...ownFrames(p)); // each private page gains a mapper
       if (child.spec.steps.length === 0) f.w(...held(p).map((F) => `file:${F}`)).a('frames'); // it ends at once
       break;
     }
@@ -174,12 +197,17 @@ function kernelFootprint(m: StepModel, sc: Scenario, vis: Visibility, f: Fp): Fo
     case 'check': {
       if (step.framesUsed !== undefined || step.framesFree !== undefined) f.r('frames');
       for (const X of Object.keys(step.processes ?? {})) f.r(`end:${X}`);
-      for (const F of Object.keys(step.files ?? {})) f.r(`hold:${F}`, `file:${F}`);
+      for (const F of Object.keys(step.files ?? {})) f.holders(F).r(`file:${F}`);
       return f;
     }
     case 'reclaim': {
       // Prepare: every mm's answers (its ranges, its resident pages, the file pages it maps) are kept.
-      for (const p of m.running()) f.r(`mm:${p.spec.name}`, ...held(p).map((F) => `file:${F}`));
+      // An mm with no ranges answers nothing, whatever its pages; the candidates are the frames in use now.
+      f.r('frames');
+      for (const p of m.running()) {
+        f.r(`vol:${p.spec.name}`);
+        if (p.ranges.length > 0) f.r(`mm:${p.spec.name}`, ...p.vmas.flatMap((v) => (v.file && v.share === 'shared' ? [`file:${v.file.name}`] : [])));
+      }
       for (const p of sc.processes) f.w(`xchg:${p.name}`);
       return f;
     }
@@ -190,8 +218,8 @@ function kernelFootprint(m: StepModel, sc: Scenario, vis: Visibility, f: Fp): Fo
 function commitFootprint(m: StepModel, sc: Scenario, vis: Visibility): Footprint {
   const f = new Fp().w('proc:kernel').a('frames');
   for (const p of sc.processes) f.w(`xchg:${p.name}`).r(`end:${p.name}`);
-  for (const p of m.running()) f.w(`mm:${p.spec.name}`).r(`fd:${p.spec.name}`);
-  for (const file of m.files) f.w(`file:${file.name}`).r(`hold:${file.name}`);
+  for (const p of m.running()) f.w(`mm:${p.spec.name}`, `vol:${p.spec.name}`).r(`fd:${p.spec.name}`);
+  for (const file of m.files) f.w(`file:${file.name}`).holders(file.name);
   if (vis.age) f.r('age');
   if (vis.lru) f.w('lru');
   for (const p of m.running()) {

@@ -6,13 +6,14 @@ import test from 'ava';
 import fc from 'fast-check';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { modelSession, commute, type ModelSession } from '../model/model.js';
+import { modelSession, commute, type Footprint, type ModelSession } from '../model/model.js';
 import { randomScenario } from '../shared/generate.js';
 import { loadScenario, parseScenario } from '../shared/scenario.js';
 import { POLICIES, type Scenario } from '../shared/scenario-types.js';
 import { Prng } from '../shared/prng.js';
 import { configFor, scenarioPath } from './helpers.js';
 
+const show = (f: Footprint) => JSON.stringify([f.all, ...[f.reads, f.writes, f.adds].map((x) => [...x].sort())]);
 const thread = (a: string) => (a === 'commit' ? 'kernel' : a);
 
 /** Walks a random path; at each state checks every independent pair. Returns the pairs checked and the first failure. */
@@ -29,9 +30,12 @@ function checkPairs(s: Scenario, policy: (typeof POLICIES)[number], seed: number
       pairs++;
       const ab = m.clone(); ab.apply(a);
       if (!ab.enabled().includes(b)) return { pairs, failure: `${a} disables ${b}` };
+      // Moving an independent action past b leaves b's footprint as it was (the dependence of a trace is well defined).
+      if (show(ab.footprint(b)) !== show(m.footprint(b))) return { pairs, failure: `${a} changes ${b}'s footprint at depth ${depth}: ${show(m.footprint(b))} -> ${show(ab.footprint(b))}` };
       ab.apply(b);
       const ba = m.clone(); ba.apply(b);
       if (!ba.enabled().includes(a)) return { pairs, failure: `${b} disables ${a}` };
+      if (show(ba.footprint(a)) !== show(m.footprint(a))) return { pairs, failure: `${b} changes ${a}'s footprint at depth ${depth}` };
       ba.apply(a);
       if (ab.digest() !== ba.digest()) return { pairs, failure: `${a};${b} and ${b};${a} differ at depth ${depth}:\n${ab.digest()}\n${ba.digest()}` };
     }
