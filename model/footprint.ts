@@ -130,16 +130,7 @@ function stepFootprint(m: StepModel, vis: Visibility, p: Proc, step: ProcessStep
       break;
     case 'read': case 'write': {
       if (step.op === 'write' && vis.scarce) return everything(); // direct reclaim and the OOM killer may touch anything
-      f.w(`mm:${X}`);
-      const v = m.vpage(p, step.map, step.page);
-      const vma = m.vmaAt(p, v);
-      if (!vma) { mayEnd = true; break; } // SIGSEGV
-      if (vma.file) (step.op === 'write' && vma.share === 'shared' ? f.w(`file:${vma.file.name}`) : f.r(`file:${vma.file.name}`));
-      // A write to a private page shared copy-on-write reads its mapper count: written in place by its only mapper, else copied.
-      if (step.op === 'write') f.a('frames').r(...ownFrames(p, v, v + 1));
-      if (vis.lru) f.w('lru');
-      if (vis.sigbus) f.r(`vol:${X}`);
-      if (m.sigbus(p, vma, v)?.end) mayEnd = true; // SIGBUS that kills, as the page is now
+      if (accessFootprint(m, vis, p, step, f)) mayEnd = true;
       break;
     }
     case 'vrange': {
@@ -176,6 +167,21 @@ function stepFootprint(m: StepModel, vis: Visibility, p: Proc, step: ProcessStep
     case 'exit': case 'crash': mayEnd = true; break;
   }
   return mayEnd ? endFootprint(m, p, f) : f;
+}
+
+/** A read or write of one page (not when frames are short); true if it may end its process. */
+function accessFootprint(m: StepModel, vis: Visibility, p: Proc, step: ProcessStep & { op: 'read' | 'write' }, f: Fp): boolean {
+  const X = p.spec.name;
+  f.w(`mm:${X}`);
+  const v = m.vpage(p, step.map, step.page);
+  const vma = m.vmaAt(p, v);
+  if (!vma) return true; // SIGSEGV
+  if (vma.file) (step.op === 'write' && vma.share === 'shared' ? f.w(`file:${vma.file.name}`) : f.r(`file:${vma.file.name}`));
+  // A write to a private page shared copy-on-write reads its mapper count: written in place by its only mapper, else copied.
+  if (step.op === 'write') f.a('frames').r(...ownFrames(p, v, v + 1));
+  if (vis.lru) f.w('lru');
+  if (vis.sigbus) f.r(`vol:${X}`);
+  return m.sigbus(p, vma, v)?.end !== undefined; // SIGBUS that kills, as the page is now
 }
 
 function kernelFootprint(m: StepModel, sc: Scenario, vis: Visibility, f: Fp): Footprint {
