@@ -12,6 +12,8 @@
 //            close, munmap or end adds to hold- (reads hold+) and may release F (the last holder's
 //            release clears it: writes file:F); gains commute with gains, drops with drops
 //   sig:S    signal S;  pid  the next pid;  frames  the count of frames in use
+//   ref:N    the mapper count of private frame N (shared copy-on-write after a fork): a drop adds,
+//            a write reads it (its only mapper writes in place, others copy)
 //   xchg:X   the open reclaim exchange's answers for X (a step of X on a held page waits for the commit)
 //   age      the relative age of volatile marks, lru  the relative age of page uses: written only when
 //            a purge order can show (a `reclaim` of N pages, or direct reclaim), else nothing reads them
