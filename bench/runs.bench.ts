@@ -90,7 +90,7 @@ async function allSweep(file: string, s: Scenario, config: RunConfig): Promise<S
   const t0 = nowMs();
   const session = new RunSession();
   const e = ends();
-  const r = await exploreAll(file, s, config, 100_000, e.progress, phases, session);
+  const r = await exploreAll(file, s, config, 100_000, { progress: e.progress, phases, session });
   phases.mark('between runs');
   phases.agentsNow(session.agentPids());
   await session.close();
@@ -132,13 +132,14 @@ async function main(): Promise<void> {
     const s = loadScenario(file);
     const config = runConfigFor(s, { seed: 1, schedule: 'lockstep' });
     const t0 = nowMs();
-    const e = enumerate(s, config, 100_000);
-    const modelRate = e.all / ((nowMs() - t0) / 1000);
+    // The model's rate: every schedule it counts a second (the same count the runs are a reduction of).
+    const e = enumerate(s, config, 100_000, true);
+    const modelRate = (e.all ?? e.reduced.length) / ((nowMs() - t0) / 1000);
     const sweeps: Array<Sweep & { modelMs: number }> = [];
     for (let i = 0; i < repeats; i++) sweeps.push(await allSweep(file, s, config));
     const sum = summarise(sweeps.map((x) => x.runsPerS));
     rows.push({ name: `explore --all ${name}`, unit: 'runs/s', summary: sum, ratio: sum.median / modelRate, against: `model ${Math.round(modelRate)} schedules/s`,
-      extra: { realRuns: sweeps[0]!.runs, firstRunMs: Math.round(sweeps[0]!.firstMs), afterFirstRunsPerS: Math.round(sweeps[0]!.steadyPerS * 10) / 10, schedules: e.all, wallMsMedian: Math.round(summarise(sweeps.map((x) => x.wallMs)).median), ...split(sweeps[0]!.phases, sweeps[0]!.runs) } });
+      extra: { realRuns: sweeps[0]!.runs, firstRunMs: Math.round(sweeps[0]!.firstMs), afterFirstRunsPerS: Math.round(sweeps[0]!.steadyPerS * 10) / 10, schedules: e.all ?? 0, traces: e.reduced.length, wallMsMedian: Math.round(summarise(sweeps.map((x) => x.wallMs)).median), ...split(sweeps[0]!.phases, sweeps[0]!.runs) } });
     splits.push([`--all ${name}`, sweeps[0]!.phases, sweeps[0]!.runs]);
   }
 

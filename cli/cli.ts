@@ -26,7 +26,8 @@ import { summaryLines } from '../report/summary.js';
 import { FaultError } from '../harness/faults.js';
 import { everyKillSpec, explore, formatExplore } from '../harness/explore.js';
 import { exploreAll, formatAll, writeWitnessPages } from '../harness/explore_all.js';
-import { TooManySchedules } from '../harness/enumerate.js';
+import { TooManySchedules, TooManyTraces } from '../harness/enumerate.js';
+import { schedulerChooser } from '../harness/pct.js';
 import { checkHistory, formatCheck, HistoryFormatError, parseHistory } from '../checker/check.js';
 import { REMOTE_USAGE, agentCommand, kernelCommand, keygenCommand } from './remote_cli.js';
 import { KeyError } from '../shared/keys.js';
@@ -43,22 +44,28 @@ const USAGE = `usage:
                   [--schedule lockstep|free] [--json | --quiet] [--trace FILE] [--html FILE]
                   [--fault kill:P@N|kill:P@N+|kill:reclaim|pause:P@N:MS|random:kill=R,pause=R]...
                   [--check-model] [--choices A,B,kernel,commit,... | --schedule-file W]
+                  [--scheduler uniform|pct] [--depth D]
                   [--timeout MS]  the run's time bound (default: 120 s + 3 ms a step + 250 ms a process)
                   --quiet    a summary instead of a line per step: seed, counts by op and
                              result, purges, deaths, failures, verdict
+                  --scheduler   who picks each lockstep choice from the seed: uniform (default) or
+                                pct (random thread priorities, D-1 change points; --depth D, default 3)
   vrange explore FILE [--runs N] [--fault SPEC]... [--seed BASE] [--policy P] [--schedule S]
                   [--every-kill] [--strict] [--no-shrink] [--check-determinism] [--json]
                   [--access A] [--purge-unit U] [--frames N] [--timeout MS]
+                  [--scheduler uniform|pct] [--depth D]
                   [--choices A,B,... | --schedule-file W]  every run replays these choices
                              N runs with seeds from BASE, each history checked; the first
                              failure is shrunk to fewer faults and a shorter schedule
                   --every-kill  one run per kill:P@N and kill:P@N+ instead
                   --strict      with faults, the scenario's expectations count too
-  vrange explore FILE --all [--policy P] [--max-schedules N] [--html OUT.html] [--json]
-                             every lockstep schedule (reduced), grouped by outcome, with a
-                             witness and a replay command per outcome
+  vrange explore FILE --all [--policy P] [--max-schedules N] [--count-schedules] [--html OUT.html] [--json]
+                             one lockstep schedule per trace (optimal DPOR), each run on real
+                             processes, grouped by outcome, with a witness and a replay command
+                             per outcome; --max-schedules bounds the traces (and the count)
+                  --count-schedules  also count every schedule, and the reduction's ratio
                   --shard K/N [--out FILE]  (with --seed BASE) run the K-th of N parts of the
-                             sweep (seeds, kill points or reduced schedules: those whose
+                             sweep (seeds, kill points or the traces of --all: those whose
                              0-based number i has i mod N = K-1) and write its result to FILE
                              (default NAME.seeds|kills|all.shard-K-of-N.json); K, N <= 1024
   vrange merge FILES... [--json]
@@ -99,8 +106,8 @@ async function run(args: string[]): Promise<number> {
   const head = header(cmd.scenario, cmd.config);
   if (loud) head.forEach(out);
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel, timeoutMs: cmd.timeoutMs,
-    chooser: cmd.choices ? replayChooser(cmd.choices) : undefined, pictures: cmd.html !== undefined });
-  const repro = reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices);
+    chooser: cmd.choices ? replayChooser(cmd.choices) : schedulerChooser(cmd.scheduler, cmd.config.seed, cmd.scenario), pictures: cmd.html !== undefined });
+  const repro = reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices, cmd.scheduler);
   const foot = footer(report, repro);
   if (cmd.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else if (cmd.quiet) summaryLines(report, history, head, repro).forEach(out);
@@ -116,12 +123,12 @@ async function exploreCommand(args: string[]): Promise<number> {
   const bar = (done: number, total: number) => { process.stderr.write(progressBar(done, total)); };
   if (cmd.shard) return exploreShard(cmd, tty ? bar : undefined);
   if (cmd.all) {
-    (cmd.json ? process.stderr : process.stdout).write(sweepHeading(cmd.file, cmd.config, sweepOf(cmd), 0) + '\n');
+    (cmd.json ? process.stderr : process.stdout).write(sweepHeading(cmd.file, cmd.config, sweepOf(cmd), 0, cmd) + '\n');
     let result;
     try {
-      result = await exploreAll(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, tty ? bar : undefined);
+      result = await exploreAll(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, { progress: tty ? bar : undefined, countSchedules: cmd.countSchedules });
     } catch (e) {
-      if (e instanceof TooManySchedules) { process.stderr.write(`vrange: ${cmd.file}: ${e.message}\n`); return 2; }
+      if (e instanceof TooManySchedules || e instanceof TooManyTraces) { process.stderr.write(`vrange: ${cmd.file}: ${e.message}\n`); return 2; }
       throw e;
     }
     if (cmd.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
@@ -134,10 +141,10 @@ async function exploreCommand(args: string[]): Promise<number> {
     return result.problems.length > 0 ? 1 : 0;
   }
   // With --json, stdout is the one JSON document: the announcement goes to stderr.
-  (cmd.json ? process.stderr : process.stdout).write(sweepHeading(cmd.file, cmd.config, sweepOf(cmd), everyKillSpec(cmd.scenario).length) + '\n');
+  (cmd.json ? process.stderr : process.stdout).write(sweepHeading(cmd.file, cmd.config, sweepOf(cmd), everyKillSpec(cmd.scenario).length, cmd) + '\n');
   const result = await explore({
     file: cmd.file, scenario: cmd.scenario, base: cmd.config, runs: cmd.runs, faultSpecs: cmd.faults.map((f) => f.spec),
-    checkDeterminism: cmd.checkDeterminism, everyKill: cmd.everyKill, strict: cmd.strict, shrink: cmd.shrink, choices: cmd.choices, timeoutMs: cmd.timeoutMs,
+    checkDeterminism: cmd.checkDeterminism, everyKill: cmd.everyKill, strict: cmd.strict, shrink: cmd.shrink, choices: cmd.choices, timeoutMs: cmd.timeoutMs, scheduler: cmd.scheduler,
     progress: tty ? bar : undefined,
   });
   if (cmd.json) {

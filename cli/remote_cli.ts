@@ -18,6 +18,8 @@ import { randomBytes } from 'node:crypto';
 import { writeOutput } from '../shared/files.js';
 import { join } from 'node:path';
 import { UsageError, parseRun, reproduce, scenariosDir } from '../harness/command.js';
+import { replayChooser } from '../harness/replay.js';
+import { schedulerChooser } from '../harness/pct.js';
 import { parseCommandArgs } from '../shared/args.js';
 import { checkOutputDir } from '../shared/files.js';
 import { runScenario } from '../harness/run.js';
@@ -128,8 +130,10 @@ export async function kernelCommand(args: string[]): Promise<number> {
         : `kernel: a process runs on a connected remote agent if one is idle, else on a local child (--agents mixed)`);
     },
   };
-  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, checkModel: cmd.checkModel, remote });
-  const foot = footer(report, `vrange kernel --listen ${own.listen} --scenario ${cmd.file} ` + reproduce(cmd.file, cmd.config).replace(/^vrange run \S+ /, ''));
+  // The run options' schedule: replayed choices, or the scheduler's draw from the seed (as `vrange run`).
+  const chooser = cmd.choices ? replayChooser(cmd.choices) : schedulerChooser(cmd.scheduler, cmd.config.seed, cmd.scenario);
+  const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, checkModel: cmd.checkModel, remote, chooser });
+  const foot = footer(report, `vrange kernel --listen ${own.listen} --scenario ${cmd.file} ` + reproduce(cmd.file, cmd.config, [], cmd.choices, cmd.scheduler).replace(/^vrange run \S+ /, ''));
   if (cmd.json) out(JSON.stringify(report, null, 2));
   else foot.forEach(out);
   if (cmd.html) writeOutput(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history));

@@ -3,6 +3,7 @@
 // code). harness/shard.ts holds the file format and the merge; docs/sharding.md tells how to run
 // the shards as a CI matrix or a Kubernetes Indexed Job.
 
+import { pctDepthDefault, type SchedulerSpec } from '../harness/pct.js';
 import { parseCommandArgs, UsageError } from '../shared/args.js';
 import { readInputText, writeOutput } from '../shared/files.js';
 import { scenarioFileBytesMax, shardsMax } from '../shared/limits.js';
@@ -17,10 +18,19 @@ import { allShardFile, exploreShardFile, mergeShards, sha256, shardFileText, typ
 type Explore = ReturnType<typeof parseRun>;
 
 /** The line explore prints before its runs (also `vrange merge`'s first line). */
-export function sweepHeading(file: string, c: RunConfig, sweep: Sweep, planned: number): string {
-  if (sweep.kind === 'all') return `explore --all ${file}: policy ${c.policy}, access ${c.access}, purge unit ${c.purgeUnit}, at most ${sweep.maxSchedules} schedules`;
+export function sweepHeading(file: string, c: RunConfig, sweep: Sweep, planned: number,
+  how: Pick<Explore, 'countSchedules' | 'scheduler'>): string {
+  // A shard file keeps the options as given: --scheduler, --depth and --count-schedules among them (howOf).
+  if (sweep.kind === 'all') return `explore --all ${file}: policy ${c.policy}, access ${c.access}, purge unit ${c.purgeUnit}, at most ${sweep.maxSchedules} traces${how.countSchedules ? ', every schedule counted' : ''}`;
   return `explore ${file}: ${sweep.kind === 'kills' ? `${planned} run(s), one per kill point, seed ${c.seed}` : `${sweep.runs} run(s), seeds from ${c.seed}`}, `
-    + `policy ${c.policy}, schedule ${c.schedule}${sweep.faults.length ? `, faults ${sweep.faults.join(' ')}` : ''}`;
+    + `policy ${c.policy}, schedule ${c.schedule}${how.scheduler.name === 'pct' ? `, scheduler pct depth ${how.scheduler.depth}` : ''}${sweep.faults.length ? `, faults ${sweep.faults.join(' ')}` : ''}`;
+}
+
+/** --scheduler, --depth and --count-schedules as a shard file's options give them. */
+function howOf(options: Record<string, string | string[] | boolean>): Pick<Explore, 'countSchedules' | 'scheduler'> {
+  const scheduler: SchedulerSpec = options.scheduler === 'pct'
+    ? { name: 'pct', depth: typeof options.depth === 'string' ? Number(options.depth) : pctDepthDefault } : { name: 'uniform' };
+  return { countSchedules: options['count-schedules'] === true, scheduler };
 }
 
 export function sweepOf(cmd: Explore): Sweep {
@@ -42,10 +52,10 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
   const head = (planned: number): ShardHead => ({ shard, scenario, config: cmd.config, sweep, options: cmd.options, planned, seconds: (Date.now() - started) / 1000 });
   const part = (planned: number) => `shard ${shard.index}/${shard.count}: ${partSize(planned, shard)} of the ${planned} ${sweep.kind === 'all' ? 'reduced schedules' : 'runs'} (those whose 0-based number i has i mod ${shard.count} = ${shard.index - 1})`;
   if (sweep.kind === 'all') {
-    say(sweepHeading(cmd.file, cmd.config, sweep, 0));
+    say(sweepHeading(cmd.file, cmd.config, sweep, 0, cmd));
     let r;
     try {
-      r = await exploreAllRuns(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, progress, shard);
+      r = await exploreAllRuns(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, { progress, shard, countSchedules: cmd.countSchedules });
     } catch (e) {
       if (e instanceof TooManySchedules) { process.stderr.write(`vrange: ${cmd.file}: ${e.message}\n`); return 2; }
       throw e;
@@ -60,11 +70,12 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
     return mine.problems.length > 0 ? 1 : 0;
   }
   const planned = explorePlans({ scenario: cmd.scenario, base: cmd.config, runs: cmd.runs, faultSpecs: sweep.faults, everyKill: cmd.everyKill }).length;
-  say(sweepHeading(cmd.file, cmd.config, sweep, planned));
+  say(sweepHeading(cmd.file, cmd.config, sweep, planned, cmd));
   say(part(planned));
   const result = await explore({
     file: cmd.file, scenario: cmd.scenario, base: cmd.config, runs: cmd.runs, faultSpecs: sweep.faults, shard,
     checkDeterminism: cmd.checkDeterminism, everyKill: cmd.everyKill, strict: cmd.strict, shrink: cmd.shrink, choices: cmd.choices, timeoutMs: cmd.timeoutMs, progress,
+    scheduler: cmd.scheduler,
   });
   if (result.interrupted) { process.stderr.write(stoppedNote(shard.index, shard.count)); return 1; }
   writeOutput(out, shardFileText(exploreShardFile(head(planned), result)));
@@ -82,7 +93,7 @@ export function mergeCommand(args: string[]): number {
   const m = mergeShards(positionals);
   const say = (line: string) => (values.json ? process.stderr : process.stdout).write(line + '\n');
   const planned = m.all?.reduced ?? m.explore!.planned;
-  say(sweepHeading(m.file, m.config, m.sweep, planned));
+  say(sweepHeading(m.file, m.config, m.sweep, planned, howOf(m.options)));
   if (m.all) {
     if (values.json) process.stdout.write(JSON.stringify(m.all, null, 2) + '\n');
     else process.stdout.write(formatAll(m.file, m.config, m.all).join('\n') + '\n');

@@ -8,13 +8,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScenario, LIMITS } from '../shared/scenario.js';
 import { checkOutputPath, readInputText } from '../shared/files.js';
-import { exploreRunsMax, runTimeoutMaxMs, scheduleFileBytesMax, schedulesMaxCeiling, schedulesMaxDefault } from '../shared/limits.js';
+import { exploreRunsMax, pctDepthMax, runTimeoutMaxMs, scheduleFileBytesMax, schedulesMaxCeiling, schedulesMaxDefault } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
 import { runConfigFor } from '../shared/run_config.js';
 import { oneOfValue, parseCommandArgs, UsageError, wholeValue, type OptionTable } from '../shared/args.js';
 import { POLICIES, type RunConfig, type Scenario } from '../shared/scenario-types.js';
 import { parseFault, type Fault } from './faults.js';
 import { defaultShardOut, parseShard, shardValue, type Shard } from './shard_select.js';
+import { pctDepthDefault, SCHEDULERS, type SchedulerSpec } from './pct.js';
 
 export { UsageError };
 
@@ -45,10 +46,13 @@ export const runOptions = {
   'check-model': { type: 'boolean', commands: [R] },
   choices: { type: 'string', value: 'a comma-separated list of process names, kernel and commit', commands: [R, E] },
   'schedule-file': { type: 'string', value: 'a file of choices (a JSON list, or one name a line)', commands: [R, E] },
+  scheduler: { type: 'string', value: 'uniform or pct', commands: [R, E] },
+  depth: { type: 'string', value: () => `a whole number from 1 to ${pctDepthMax}`, commands: [R, E] },
   'every-kill': { type: 'boolean', commands: [E] },
   strict: { type: 'boolean', commands: [E] },
   all: { type: 'boolean', commands: [E] },
   'max-schedules': { type: 'string', value: () => `a whole number from 1 to ${schedulesMaxCeiling}`, commands: [E] },
+  'count-schedules': { type: 'boolean', commands: [E] },
   'no-shrink': { type: 'boolean', commands: [E] },
   runs: { type: 'string', value: () => `a whole number from 1 to ${exploreRunsMax}`, commands: [E] },
   'check-determinism': { type: 'boolean', commands: [E] },
@@ -68,6 +72,8 @@ export interface RunCommand {
   out?: string;
   /** The options as given, but those that only say where and how to print (--shard, --out, --json): every shard of one sweep has the same. */
   options: Record<string, string | string[] | boolean>;
+  /** `--scheduler`: who picks each lockstep choice from the seed (uniform, the default, or PCT with its depth). */
+  scheduler: SchedulerSpec;
 }
 
 /** Longest choice list a `--choices`/`--schedule-file` may give (a run takes at most runStepsMax actions). */
@@ -115,7 +121,7 @@ export function parseChoices(values: { choices?: string; 'schedule-file'?: strin
  * Parses `run` (or `explore`, `compare`) arguments and loads the scenario; throws UsageError,
  * InputError or ScenarioError. Every argument is checked, and every output path, before a run.
  */
-export function parseRun(args: string[], command = 'run'): RunCommand & { runs: number; checkDeterminism: boolean; everyKill: boolean; strict: boolean; shrink: boolean; all: boolean; maxSchedules: number } {
+export function parseRun(args: string[], command = 'run'): RunCommand & { runs: number; checkDeterminism: boolean; everyKill: boolean; strict: boolean; shrink: boolean; all: boolean; maxSchedules: number; countSchedules: boolean } {
   const { values, positionals } = parseCommandArgs(command, args, runOptions);
   if (positionals.length !== 1) {
     throw new UsageError(`${command} takes one scenario FILE, got ${positionals.length}${positionals.length ? ` (${positionals.map((p) => JSON.stringify(p)).join(', ')})` : ''}`);
@@ -133,13 +139,22 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
   if ((values.choices !== undefined || values['schedule-file'] !== undefined) && schedule !== 'lockstep') {
     throw new UsageError('--choices and --schedule-file replay a lockstep schedule; they do not go with --schedule free');
   }
+  const schedulerName = oneOfValue('scheduler', values.scheduler, SCHEDULERS) ?? 'uniform';
+  const depth = wholeValue('depth', values.depth, 1, pctDepthMax);
+  if (depth !== undefined && schedulerName !== 'pct') throw new UsageError('--depth goes with --scheduler pct');
+  if (schedulerName === 'pct') {
+    if (schedule !== 'lockstep') throw new UsageError('--scheduler pct picks lockstep choices; it does not go with --schedule free');
+    const replay = ['choices', 'schedule-file'].find((k) => values[k as keyof typeof values] !== undefined);
+    if (replay) throw new UsageError(`--scheduler pct picks the choices from the seed; --${replay} gives them: give one or the other`);
+  }
+  const scheduler: SchedulerSpec = schedulerName === 'pct' ? { name: 'pct', depth: depth ?? pctDepthDefault } : { name: 'uniform' };
   if (values.all) {
-    const other = ['fault', 'every-kill', 'choices', 'schedule-file', 'runs', 'strict', 'no-shrink', 'check-determinism'].find((k) => values[k as keyof typeof values] !== undefined);
+    const other = ['fault', 'every-kill', 'choices', 'schedule-file', 'runs', 'strict', 'no-shrink', 'check-determinism', 'scheduler', 'depth'].find((k) => values[k as keyof typeof values] !== undefined);
     if (schedule !== 'lockstep' || other) {
       throw new UsageError(`--all enumerates lockstep schedules without faults: it does not go with ${other ? `--${other}` : '--schedule free'}`);
     }
   } else if (command === 'explore') {
-    const other = ['max-schedules', 'html'].find((k) => values[k as keyof typeof values] !== undefined);
+    const other = ['max-schedules', 'count-schedules', 'html'].find((k) => values[k as keyof typeof values] !== undefined);
     if (other) throw new UsageError(`--${other} goes with explore --all`);
   }
   const shard = parseShard(values.shard);
@@ -167,14 +182,16 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
   const choices = parseChoices(values, scenario);
   return { file, scenario, config, json: values.json ?? false, quiet: values.quiet ?? false, trace: values.trace, html: values.html, faults,
     timeoutMs: wholeValue('timeout', values.timeout, 1, runTimeoutMaxMs),
-    checkModel: values['check-model'] ?? false, runs, checkDeterminism: values['check-determinism'] ?? false, choices,
+    checkModel: values['check-model'] ?? false, scheduler, runs, checkDeterminism: values['check-determinism'] ?? false, choices,
     everyKill: values['every-kill'] ?? false, strict: values.strict ?? false, shrink: !(values['no-shrink'] ?? false),
-    all: values.all ?? false, maxSchedules, ...(shard ? { shard, out } : {}),
+    all: values.all ?? false, maxSchedules, countSchedules: values['count-schedules'] ?? false, ...(shard ? { shard, out } : {}),
     options: Object.fromEntries(Object.entries(values).filter(([k]) => !['shard', 'out', 'json'].includes(k)).sort(([a], [b]) => (a < b ? -1 : 1))) };
 }
 
-export function reproduce(file: string, c: RunConfig, faults: Array<{ spec: string }> = [], choices?: readonly string[]): string {
+/** The `vrange run` line that gives this run again. A replayed schedule needs no scheduler; PCT's seed does. */
+export function reproduce(file: string, c: RunConfig, faults: Array<{ spec: string }> = [], choices?: readonly string[], scheduler?: SchedulerSpec): string {
   return `vrange run ${file} --seed ${c.seed} --policy ${c.policy} --access ${c.access} --purge-unit ${c.purgeUnit} --frames ${c.frames} --schedule ${c.schedule}`
-    + faults.map((f) => ` --fault ${f.spec}`).join('') + (choices ? ` --choices ${choices.length ? choices.join(',') : '-'}` : '');
+    + faults.map((f) => ` --fault ${f.spec}`).join('') + (choices ? ` --choices ${choices.length ? choices.join(',') : '-'}`
+    : scheduler?.name === 'pct' ? ` --scheduler pct --depth ${scheduler.depth}` : '');
 }
 

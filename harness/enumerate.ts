@@ -1,38 +1,28 @@
-// `vrange explore FILE --all`: every distinct lockstep schedule of a small scenario, grouped by
-// outcome.
-//
-// Two enumerations of the same tree of choices (at each point: the enabled actions, as the
-// lockstep scheduler lists them; a reclaim's prepare and commit are separate actions):
-//   1. all of it, with the reference model (model/), which is sequential and in-process, so
-//      counting every schedule and its outcome is cheap;
-//   2. a reduced one, with sleep sets (Godefroid 1996): two actions of different processes whose
-//      footprints are disjoint commute, so after exploring `a` then `b` from a state, the branch
-//      that starts with `b` need not try `a` right after it. Every outcome (every Mazurkiewicz
-//      trace) keeps at least one representative. Each reduced schedule is then run on the real
-//      system (agents are OS processes, ZeroMQ) with that exact schedule, and the real outcome
-//      classes are compared with the model's full set: the reduction must find every outcome.
-//
-// The footprint of an action (footprintFor()) is deliberately coarse: a reclaim's prepare and
-// commit, a kernel kill or check touch everything; a fork, an exit, a crash and the last step of a
-// process touch every file and shmem object, the marks and the frames (cleanup and i_mmap);
-// vrange/fvrange volatile marks all touch one shared "marks" object (their relative age decides
-// the purge order); with purgeUnit page every access touches the LRU; when the scenario could run
-// out of frames every write touches "frames"; otherwise a step touches its own process and the
-// file, shmem mapping or signal it names. Two actions are independent when their footprints are
-// disjoint.
+// `vrange explore FILE --all`: one lockstep schedule per trace of a small scenario, grouped by
+// outcome, found with the reference model (model/), which is sequential, in-process and can be
+// cloned:
+//   1. the search (dpor.ts): optimal DPOR with source sets and wakeup trees over the run-time
+//      footprints of the model's actions (model/footprint.ts). Two schedules that differ only in
+//      the order of independent actions are one trace, with one outcome; the search explores
+//      exactly one schedule per trace. Each is then run on the real system (explore_all.ts).
+//   2. optionally (`--count-schedules`), every schedule, counted by outcome: a depth-first count
+//      over the model's states, memoized by the state's digest (two prefixes that reach the same
+//      state have the same futures), so the count costs the number of distinct states, not of
+//      schedules. The classes the search found must be the classes the count found.
 
-import type { KernelStep, ProcessStep, RunConfig, Scenario } from '../shared/scenario-types.js';
+import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import { expectationFor } from '../checker/expectations.js';
-import { modelSession } from '../model/model.js';
+import { modelSession, type ModelSession } from '../model/model.js';
+import { dpor, TraceBound, type DporStats } from './dpor.js';
 
 import { schedulesMaxCeiling, schedulesMaxDefault } from '../shared/limits.js';
 
 export { schedulesMaxCeiling, schedulesMaxDefault };
 
 export class TooManySchedules extends Error {
-  constructor(readonly bound: number, readonly estimate: number) {
-    super(`the scenario has more than ${bound} lockstep schedules (about ${Math.round(estimate).toLocaleString('en-US')}, estimated from `
-      + `${estimateProbes} random schedules); enumerating them needs --max-schedules ${Math.ceil(estimate * 1.2)}`
+  constructor(readonly bound: number, readonly estimate: number, exact = false) {
+    super(`the scenario has more than ${bound} lockstep schedules (${exact ? `${estimate.toLocaleString('en-US')}, counted by the model`
+      : `about ${Math.round(estimate).toLocaleString('en-US')}, estimated from ${estimateProbes} random schedules`}); counting them needs --max-schedules ${Math.ceil(estimate * 1.2)}`
       + `${estimate * 1.2 > schedulesMaxCeiling ? ` (more than the ceiling, ${schedulesMaxCeiling}: make the scenario smaller)` : ''}, `
       + `or order more of its steps with signal/wait`);
   }
@@ -67,21 +57,29 @@ export interface OutcomeClass {
   key: string;
   /** The results that define it, `P#i op -> result`. */
   results: string[];
-  /** Schedules (all of them, by the model) that reach it. */
-  schedules: number;
+  /** Traces (one schedule each, found by the search) that reach it. */
+  traces: number;
+  /** With --count-schedules: every schedule (by the model) that reaches it. */
+  schedules?: number;
   /** The first schedule found that reaches it (model order). */
   modelWitness: string[];
 }
 
 export interface Enumeration {
-  all: number;
+  /** With --count-schedules: every lockstep schedule, counted by the model. */
+  all?: number;
+  /** One schedule per trace (the search's), as choice lists: each one is a real run. */
   reduced: string[][];
   classes: OutcomeClass[];
-  /** Outcome classes the reduced schedules reach in the model (must be all of them). */
+  /** Outcome classes the search reached in the model (with a count: must be all the count found). */
   reducedClasses: number;
+  /** With a count: outcome classes of every schedule. */
+  allClasses?: number;
+  /** The search's work: model actions applied, traces, sleep-set-blocked explorations (none). */
+  stats: DporStats;
+  /** With a count: distinct model states the count visited. */
+  countedStates?: number;
 }
-
-type Step = ProcessStep | KernelStep;
 
 /** Which steps an outcome is made of: every step with an expectation, or every step when none has one. */
 export function outcomeSteps(s: Scenario, policy: string): (process: string, index: number) => boolean {
@@ -100,148 +98,83 @@ export function outcomeOf(steps: Array<{ process: string; index: number; op: str
   return { key: results.join('\n'), results };
 }
 
-/** What an action may touch. `*` is everything. */
-export function footprintFor(s: Scenario, config: RunConfig): (name: string, step: Step | undefined) => Set<string> {
-  const writes = s.processes.reduce((n, p) => n + p.steps.filter((x) => x.op === 'write').length, 0);
-  const scarce = writes + s.files.reduce((n, f) => n + f.pages, 0) > config.frames;
-  // Binding names to what they name, across every process (a child inherits its parent's names).
-  const mapKind = new Map<string, Set<string>>();
-  const fdFile = new Map<string, Set<string>>();
-  const add = (m: Map<string, Set<string>>, k: string, v: string) => { const x = m.get(k) ?? new Set(); x.add(v); m.set(k, x); };
-  for (const p of s.processes) {
-    for (const st of p.steps) {
-      if (st.op === 'open') add(fdFile, st.fd ?? st.file, st.file);
-      if (st.op === 'mmap') add(mapKind, st.as, st.fd !== undefined ? `fd:${st.fd}` : (st.share === 'shared' ? `shm:${st.as}` : 'anon'));
-    }
-  }
-  const fileOfFd = (fd: string): string[] => {
-    const files = fdFile.get(fd);
-    return files && files.size > 0 ? [...files].map((f) => `file:${f}`) : ['*'];
-  };
-  const objectsOfMap = (map: string): string[] => {
-    const kinds = mapKind.get(map);
-    if (!kinds || kinds.size === 0) return ['*'];
-    const out: string[] = [];
-    for (const k of kinds) {
-      if (k === 'anon') continue;
-      if (k.startsWith('fd:')) out.push(...fileOfFd(k.slice(3)));
-      else out.push(k);
-    }
-    return out;
-  };
-  const lastStep = new Map(s.processes.map((p) => [p.name, p.steps.length - 1]));
-  const allFiles = s.files.map((f) => `file:${f.name}`);
-  const allShm = [...new Set([...mapKind.values()].flatMap((k) => [...k].filter((x) => x.startsWith('shm:'))))];
-  return (name, step) => {
-    if (name === 'commit' || !step) return new Set(['*']);
-    if (name === 'kernel') {
-      const k = step as KernelStep;
-      if (k.op === 'wait') return new Set(['kernel', `r:sig:${k.name}`]);
-      if (k.op === 'signal') return new Set(['kernel', `sig:${k.name}`]);
-      if (k.op === 'waitpid') return new Set(['kernel', `proc:${k.process}`]);
-      return new Set(['*']); // reclaim, kill, check: they read or change everyone's memory
-    }
-    const own = `proc:${name}`;
-    const out = new Set<string>([own]);
-    const st = step as ProcessStep;
-    const index = s.processes.find((p) => p.name === name)!.steps.indexOf(st);
-    // Ending a process (its last step, exit, crash) runs its cleanup: it unmaps and closes what it
-    // holds (final release of files, shmem, the COW sharing of its pages), and a waitpid sees it.
-    // A fork copies its mappings (i_mmap counts) and takes the next pid.
-    const ends = index === lastStep.get(name) || st.op === 'exit' || st.op === 'crash';
-    if (ends || st.op === 'fork') {
-      for (const o of [...allFiles, ...allShm]) out.add(o);
-      out.add('marks');
-      if (scarce) out.add('frames');
-      if (st.op === 'fork') out.add('fork');
-      if (st.op === 'crash' || st.op === 'exit' || st.op === 'fork') return out;
-    }
-    switch (st.op) {
-      case 'signal': out.add(`sig:${st.name}`); break;
-      case 'wait': out.add(`r:sig:${st.name}`); break; // waits only read a signal: two waits commute
-      case 'waitpid': out.add(`proc:${st.process}`); break;
-      case 'open': out.add(`file:${st.file}`); break;
-      case 'close': case 'fvrange': fileOfFd(st.fd).forEach((o) => out.add(o)); break;
-      case 'mmap': if (st.fd !== undefined) fileOfFd(st.fd).forEach((o) => out.add(o)); break;
-      case 'query': (st.map !== undefined ? objectsOfMap(st.map) : fileOfFd(st.fd!)).forEach((o) => out.add(o)); break;
-      case 'munmap': case 'read': case 'write': case 'vrange': objectsOfMap(st.map).forEach((o) => out.add(o)); break;
-    }
-    if ((st.op === 'vrange' || st.op === 'fvrange') && st.mode === 'volatile') out.add('marks');
-    if (config.purgeUnit === 'page' && (st.op === 'read' || st.op === 'write')) out.add('lru');
-    if (scarce && st.op === 'write') out.add('frames');
-    return out;
-  };
-}
+/** How far the search goes on past --max-schedules to name the number of traces needed. */
+export const tracesRecountMax = 100_000;
 
-/** Disjoint footprints; `r:X` only reads X, so it conflicts with X but not with another `r:X`. */
-export function independent(a: Set<string>, b: Set<string>): boolean {
-  if (a.has('*') || b.has('*')) return false;
-  for (const x of a) {
-    if (x.startsWith('r:')) { if (b.has(x.slice(2))) return false; continue; }
-    if (b.has(x) || b.has(`r:${x}`)) return false;
+export class TooManyTraces extends Error {
+  constructor(readonly bound: number, readonly traces: number | undefined, searched: number) {
+    super(`the scenario has ${traces !== undefined ? `${traces.toLocaleString('en-US')}` : `more than ${searched.toLocaleString('en-US')}`} traces `
+      + `(distinct orders of its dependent steps; each is a real run), more than ${bound}; `
+      + (traces !== undefined ? `give --max-schedules ${traces}, ` : '') + `or order more of its steps with signal/wait`);
   }
-  return true;
 }
 
 /**
- * Enumerates with the model: every schedule (counted, grouped by outcome), and the sleep-set
- * reduced ones (returned as choice lists). Throws TooManySchedules beyond `max`.
+ * The search: one schedule per trace (optimal DPOR over the model), grouped by outcome. Throws
+ * TooManyTraces beyond `max` (having counted them, up to the ceiling, for the message). With
+ * `count`, also every schedule by outcome (TooManySchedules beyond `max`).
  */
-export function enumerate(s: Scenario, config: RunConfig, max = schedulesMaxDefault): Enumeration {
+export function enumerate(s: Scenario, config: RunConfig, max = schedulesMaxDefault, count = false): Enumeration {
   const counts = outcomeSteps(s, config.policy);
-  const foot = footprintFor(s, config);
   const classes = new Map<string, OutcomeClass>();
-  let all = 0;
-
-  // A session at the end of `prefix` (stateless search: replay from the start).
-  const at = (prefix: string[]) => {
-    const m = modelSession(s, config);
-    for (const a of prefix) m.apply(a);
-    return m;
-  };
-
-  // 1. Every schedule. Depth-first, with an explicit stack of (prefix, untried choices).
-  const stack: Array<{ prefix: string[] }> = [{ prefix: [] }];
-  while (stack.length > 0) {
-    const { prefix } = stack.pop()!;
-    const m = at(prefix);
-    let path = prefix;
-    // Walk down the first choice, pushing the siblings.
-    for (;;) {
-      const enabled = m.enabled();
-      if (enabled.length === 0) break;
-      for (let i = enabled.length - 1; i >= 1; i--) stack.push({ prefix: [...path, enabled[i]!] });
-      path = [...path, enabled[0]!];
-      m.apply(enabled[0]!);
-    }
-    all++;
-    if (all > max) throw new TooManySchedules(max, Math.max(max + 1, estimateSchedules(s, config)));
-    const { key, results } = outcomeOf(m.finish().steps, counts);
-    const c = classes.get(key);
-    if (c) c.schedules++;
-    else classes.set(key, { key, results, schedules: 1, modelWitness: path });
-  }
-
-  // 2. The reduced schedules: sleep sets over the same tree.
   const reduced: string[][] = [];
-  const seen = new Set<string>();
-  const explore = (prefix: string[], sleep: Array<{ name: string; fp: Set<string> }>) => {
-    const m = at(prefix);
+  let stats: DporStats;
+  try {
+    stats = dpor(modelSession(s, config), ({ choices, session }) => {
+      reduced.push(choices);
+      const { key, results } = outcomeOf(session.finish().steps, counts);
+      const c = classes.get(key);
+      if (c) c.traces++;
+      else classes.set(key, { key, results, traces: 1, modelWitness: choices });
+    }, max);
+  } catch (e) {
+    if (!(e instanceof TraceBound)) throw e;
+    // The message names the number needed when the search, continued a while, finds it.
+    const further = Math.min(schedulesMaxCeiling, 10 * max, tracesRecountMax);
+    let traces: number | undefined;
+    try { traces = dpor(modelSession(s, config), () => {}, further).traces; } catch (x) { if (!(x instanceof TraceBound)) throw x; }
+    throw new TooManyTraces(max, traces, further);
+  }
+  const out: Enumeration = { reduced, classes: [...classes.values()], reducedClasses: classes.size, stats };
+  if (!count) return out;
+  const all = countSchedules(s, config, max);
+  for (const c of out.classes) c.schedules = all.classes.get(c.key)?.schedules ?? 0;
+  for (const [key, c] of all.classes) if (!classes.has(key)) out.classes.push({ ...c, traces: 0 });
+  return { ...out, all: all.all, allClasses: all.classes.size, countedStates: all.states };
+}
+
+/** Every schedule from the model's start, by outcome; memoized by state digest. */
+export function countSchedules(s: Scenario, config: RunConfig, max = schedulesMaxDefault):
+  { all: number; states: number; classes: Map<string, { key: string; results: string[]; schedules: number; modelWitness: string[] }> } {
+  const counts = outcomeSteps(s, config.policy);
+  type Tally = Map<string, { n: number; results: string[]; suffix: string[] }>;
+  const memo = new Map<string, Tally>();
+  const visit = (m: ModelSession): Tally => {
+    const d = m.digest();
+    const seen = memo.get(d);
+    if (seen) return seen;
+    const tally: Tally = new Map();
     const enabled = m.enabled();
     if (enabled.length === 0) {
-      reduced.push(prefix);
-      seen.add(outcomeOf(m.finish().steps, counts).key);
-      return;
+      const { key, results } = outcomeOf(m.clone().finish().steps, counts);
+      tally.set(key, { n: 1, results, suffix: [] });
     }
-    const done: Array<{ name: string; fp: Set<string> }> = [];
     for (const a of enabled) {
-      if (sleep.some((z) => z.name === a)) continue;
-      const fa = foot(a, m.nextStep(a));
-      const next = [...sleep, ...done].filter((z) => independent(z.fp, fa));
-      explore([...prefix, a], next);
-      done.push({ name: a, fp: fa });
+      const next = m.clone();
+      next.apply(a);
+      for (const [key, t] of visit(next)) {
+        const mine = tally.get(key);
+        if (mine) mine.n += t.n;
+        else tally.set(key, { n: t.n, results: t.results, suffix: [a, ...t.suffix] });
+      }
     }
+    memo.set(d, tally);
+    if (memo.size > max) throw new TooManySchedules(max, Math.max(max + 1, estimateSchedules(s, config)));
+    return tally;
   };
-  explore([], []);
-  return { all, reduced, classes: [...classes.values()], reducedClasses: seen.size };
+  const root = visit(modelSession(s, config));
+  const classes = new Map([...root].map(([key, t]) => [key, { key, results: t.results, schedules: t.n, modelWitness: t.suffix }]));
+  const all = [...root.values()].reduce((n, t) => n + t.n, 0);
+  if (all > max) throw new TooManySchedules(max, all, true);
+  return { all, states: memo.size, classes };
 }

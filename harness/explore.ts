@@ -18,6 +18,7 @@ import { shrink, type ShrinkResult } from './shrink.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import { replayChooser } from './replay.js';
+import { schedulerChooser, type SchedulerSpec } from './pct.js';
 import { judge } from './judge.js';
 import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 import { inShard, type Shard } from './shard_select.js';
@@ -44,6 +45,8 @@ export interface ExploreOptions {
   choices?: string[];
   /** `--timeout MS`: each run's bound instead of its scenario's (harness/run.ts runBoundMs). */
   timeoutMs?: number;
+  /** `--scheduler pct --depth D`: each run's choices by PCT from its seed (pct.ts) instead of uniform. */
+  scheduler?: SchedulerSpec;
   progress?: (done: number, total: number) => void;
   /** `--shard K/N`: run only this part of the work list (harness/shard_select.ts). */
   shard?: Shard;
@@ -108,19 +111,19 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     if (interrupted()) break;
     const config = { ...o.base, seed: plan.seed };
     const faults = plan.specs.map((f) => parseFault(f, o.scenario));
-    const chooser = o.choices ? replayChooser(o.choices) : undefined;
+    const chooser = o.choices ? replayChooser(o.choices) : schedulerChooser(o.scheduler, plan.seed, o.scenario);
     const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser, timeoutMs: o.timeoutMs, phases: o.phases, session });
     if (report.interrupted) break;
     const j = judge(report, history, faults.length > 0, strict);
     o.phases?.mark('checks (history check)');
     if (o.checkDeterminism && config.schedule === 'lockstep') {
-      const again = await runScenario(o.scenario, config, { faults, chooser: o.choices ? replayChooser(o.choices) : undefined, session });
+      const again = await runScenario(o.scenario, config, { faults, chooser: o.choices ? replayChooser(o.choices) : schedulerChooser(o.scheduler, plan.seed, o.scenario), session });
       if (again.report.interrupted) break;
       if (JSON.stringify(again.report.steps) !== JSON.stringify(report.steps)) { j.broken.push('determinism'); j.outcome = `broken: ${j.broken.join(', ')}`; }
     }
     runs.push({
       index: plan.index, seed: plan.seed, faults: plan.specs, outcome: j.outcome, broken: j.broken, violations: j.violations,
-      repro: reproduce(o.file, config, faults, o.choices),
+      repro: reproduce(o.file, config, faults, o.choices, o.scheduler),
       kills: history.filter((e) => e.kind === 'fault' && String(e.as).startsWith('kill')).length,
       pauses: history.filter((e) => e.kind === 'fault' && String(e.as).startsWith('pause')).length,
     });

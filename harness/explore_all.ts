@@ -1,6 +1,6 @@
-// `vrange explore FILE --all`: every distinct lockstep schedule, grouped by outcome (enumerate.ts),
-// the reduced schedules run on the real system, one witness per outcome class with the command
-// that replays it.
+// `vrange explore FILE --all`: one lockstep schedule per trace, grouped by outcome (enumerate.ts:
+// optimal DPOR over the reference model), each run on the real system, one witness per outcome
+// class with the command that replays it; with --count-schedules, every schedule counted too.
 
 import { writeOutput } from '../shared/files.js';
 import { runScenario } from './run.js';
@@ -23,7 +23,12 @@ export interface AllClass extends OutcomeClass {
 }
 
 export interface AllResult {
-  all: number; reduced: number; classes: AllClass[];
+  /** With --count-schedules: every lockstep schedule. */
+  all?: number;
+  /** Traces (one schedule each): the real runs planned. */
+  reduced: number; classes: AllClass[];
+  /** The search's model actions. */
+  modelActions: number;
   /** Problems: a real run that disagreed with the model, broke an invariant or a history check, or an outcome no reduced run found. */
   problems: string[];
   /** SIGINT/SIGTERM stopped the runs: the classes count the reduced runs that ended before it. */
@@ -33,7 +38,23 @@ export interface AllResult {
 }
 
 /** What the model's enumeration gives every shard alike: the counts and the outcome classes. */
-export interface AllPlan { all: number; reduced: number; classes: OutcomeClass[]; reducedClasses: number }
+export interface AllPlan {
+  /** With --count-schedules: every lockstep schedule. */
+  all?: number;
+  /** Traces: the real runs planned. */
+  reduced: number; classes: OutcomeClass[]; reducedClasses: number;
+  /** The search's model actions, and the explorations it ended with every enabled step asleep (optimal DPOR has none). */
+  modelActions: number; blocked: number;
+}
+
+/** How to run `--all`: a shard's part only, the session and phase clock, and whether to count every schedule too. */
+export interface AllOptions {
+  progress?: (done: number, total: number) => void;
+  shard?: Shard;
+  phases?: PhaseClock;
+  session?: RunSession;
+  countSchedules?: boolean;
+}
 
 /** One reduced schedule run for real. */
 export interface AllRun {
@@ -50,13 +71,15 @@ export interface AllRun {
 
 /** Enumerates, then runs the reduced schedules (those of `shard` only, when given) on real processes. */
 export async function exploreAllRuns(file: string, s: Scenario, config: RunConfig, max: number,
-  progress?: (done: number, total: number) => void, shard?: Shard, phases?: PhaseClock, session?: RunSession): Promise<{ plan: AllPlan; runs: AllRun[]; stopped?: StopSignal }> {
-  if (!session) return withSession((ss) => exploreAllRuns(file, s, config, max, progress, shard, phases, ss));
-  const e = enumerate(s, config, max);
+  o: AllOptions = {}): Promise<{ plan: AllPlan; runs: AllRun[]; stopped?: StopSignal }> {
+  if (!o.session) return withSession((session) => exploreAllRuns(file, s, config, max, { ...o, session }));
+  const { progress, shard, phases, session } = o;
+  const e = enumerate(s, config, max, o.countSchedules ?? false);
   phases?.mark('model enumeration');
   const counts = outcomeSteps(s, config.policy);
   const known = new Set(e.classes.map((c) => c.key));
-  const plan: AllPlan = { all: e.all, reduced: e.reduced.length, classes: e.classes, reducedClasses: e.reducedClasses };
+  const plan: AllPlan = { ...(e.all !== undefined ? { all: e.all } : {}), reduced: e.reduced.length, classes: e.classes, reducedClasses: e.reducedClasses,
+    modelActions: e.stats.actions, blocked: e.stats.blocked };
   const work = e.reduced.map((choices, index) => ({ choices, index })).filter((w) => !shard || inShard(w.index, shard));
   const runs: AllRun[] = [];
   const witnessed = new Set<string>();
@@ -90,7 +113,8 @@ export async function exploreAllRuns(file: string, s: Scenario, config: RunConfi
 export function assembleAll(plan: AllPlan, runs: AllRun[], o: { partial?: boolean; stopped?: StopSignal } = {}): AllResult {
   const classes = new Map<string, AllClass>(plan.classes.map((c) => [c.key, { ...c, realRuns: 0 }]));
   const problems: string[] = [];
-  if (plan.reducedClasses !== plan.classes.length) problems.push(`the reduction reached ${plan.reducedClasses} of ${plan.classes.length} outcome classes in the model`);
+  if (plan.reducedClasses !== plan.classes.length) problems.push(`the search reached ${plan.reducedClasses} of the ${plan.classes.length} outcome classes of every schedule (in the model)`);
+  if (plan.blocked > 0) problems.push(`the search ended ${plan.blocked} exploration(s) with every enabled step asleep (optimal DPOR has none)`);
   for (const r of [...runs].sort((a, b) => a.index - b.index)) {
     problems.push(...r.problems);
     const c = classes.get(r.key);
@@ -101,24 +125,25 @@ export function assembleAll(plan: AllPlan, runs: AllRun[], o: { partial?: boolea
     c.witness = { choices: r.witness.choices, steps: r.witness.steps, repro: r.repro };
   }
   if (!o.stopped && !o.partial) for (const c of classes.values()) if (c.realRuns === 0) problems.push(`no real run reached the outcome: ${c.results.join('; ')}`);
-  return { all: plan.all, reduced: plan.reduced, classes: [...classes.values()].sort((a, b) => b.schedules - a.schedules), problems, ran: runs.length,
+  const order = (c: AllClass) => c.schedules ?? c.traces;
+  return { ...(plan.all !== undefined ? { all: plan.all } : {}), reduced: plan.reduced, modelActions: plan.modelActions,
+    classes: [...classes.values()].sort((a, b) => order(b) - order(a) || b.traces - a.traces), problems, ran: runs.length,
     ...(o.stopped ? { interrupted: o.stopped } : {}) };
 }
 
-export async function exploreAll(file: string, s: Scenario, config: RunConfig, max: number,
-  progress?: (done: number, total: number) => void, phases?: PhaseClock, session?: RunSession): Promise<AllResult> {
-  const { plan, runs, stopped } = await exploreAllRuns(file, s, config, max, progress, undefined, phases, session);
+export async function exploreAll(file: string, s: Scenario, config: RunConfig, max: number, o: Omit<AllOptions, 'shard'> = {}): Promise<AllResult> {
+  const { plan, runs, stopped } = await exploreAllRuns(file, s, config, max, o);
   return assembleAll(plan, runs, { stopped });
 }
 
 export function formatAll(file: string, config: RunConfig, r: AllResult): string[] {
   const out: string[] = [];
-  out.push(`schedules: ${r.all} in all (every lockstep interleaving, counted by the reference model)`);
-  out.push(`after reduction: ${r.reduced} (sleep sets: steps of different processes with disjoint footprints are not reordered), each run on real processes`);
-  out.push(`outcome classes: ${r.classes.length}; found by the reduced runs: ${r.classes.filter((c) => c.realRuns > 0).length}`);
+  out.push(`traces: ${r.reduced} (one schedule per trace: optimal DPOR over the reference model, ${r.modelActions} model actions; independent steps are not reordered), each run on real processes`);
+  if (r.all !== undefined) out.push(`schedules: ${r.all} in all (every lockstep interleaving, counted by the reference model): ${(r.all / Math.max(1, r.reduced)).toFixed(1)} schedules per trace`);
+  out.push(`outcome classes: ${r.classes.length}; found by the real runs: ${r.classes.filter((c) => c.realRuns > 0).length}`);
   r.classes.forEach((c, i) => {
     out.push('');
-    out.push(`class ${i + 1}: ${c.schedules} of ${r.all} schedules (${c.realRuns} of the ${r.reduced} reduced runs)`);
+    out.push(`class ${i + 1}: ${c.traces} of ${r.reduced} traces${c.schedules !== undefined ? `, ${c.schedules} of ${r.all} schedules` : ''} (${c.realRuns} of the ${r.reduced} real runs)`);
     for (const line of c.results) out.push(`  ${line}`);
     if (c.witness) {
       out.push(`  witness, step by step:`);
@@ -127,7 +152,7 @@ export function formatAll(file: string, config: RunConfig, r: AllResult): string
     }
   });
   for (const p of r.problems) out.push(`PROBLEM: ${p}`);
-  if (r.interrupted) out.push(`INTERRUPTED by ${r.interrupted} after ${r.ran} of the ${r.reduced} reduced runs: the classes count the runs that ended; the run under way was stopped and is not counted`);
+  if (r.interrupted) out.push(`INTERRUPTED by ${r.interrupted} after ${r.ran} of the ${r.reduced} real runs: the classes count the runs that ended; the run under way was stopped and is not counted`);
   return out;
 }
 
@@ -140,7 +165,7 @@ export async function writeWitnessPages(base: string, s: Scenario, config: RunCo
     const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true, session });
     if (report.interrupted) break;
     const path = base.replace(/(\.html?)?$/, (ext) => `.class${i + 1}${ext || '.html'}`);
-    writeOutput(path, renderHtml(report, [`class ${i + 1} of ${r.classes.length}: ${c.schedules} of ${r.all} schedules`, ...c.results, c.witness.repro], history,
+    writeOutput(path, renderHtml(report, [`class ${i + 1} of ${r.classes.length}: ${c.traces} of ${r.reduced} traces${c.schedules !== undefined ? `, ${c.schedules} of ${r.all} schedules` : ''}`, ...c.results, c.witness.repro], history,
       { description: s.description, choices: c.witness.choices }));
     files.push(path);
   }

@@ -63,8 +63,8 @@ const shrinkSchema = z.object({
 const stepSchema = z.object({ process: z.string(), index: int(), op: z.string(), result: z.object({ ok: z.boolean() }).passthrough(), label: z.string().optional() }).strict();
 
 const planSchema = z.object({
-  all: int(), reduced: int(0, schedulesMaxCeiling), reducedClasses: int(),
-  classes: z.array(z.object({ key: z.string(), results: strings, schedules: int(1), modelWitness: strings }).strict()),
+  all: int().optional(), reduced: int(0, schedulesMaxCeiling), reducedClasses: int(), modelActions: int(), blocked: int(),
+  classes: z.array(z.object({ key: z.string(), results: strings, traces: int(1), schedules: int(1).optional(), modelWitness: strings }).strict()),
 }).strict();
 
 const allRunSchema = z.object({
@@ -179,6 +179,8 @@ export interface Merged {
   /** The shards' seconds added up. */
   seconds: number;
   explore?: ExploreResult; all?: AllResult;
+  /** The options as every shard was given them (harness/command.ts parseRun `options`). */
+  options: Record<string, string | string[] | boolean>;
 }
 
 /** Merges the shard files at `paths` (read and checked here); InputError when they are not the N shards of one sweep. */
@@ -215,7 +217,7 @@ export function mergeShards(paths: string[]): Merged {
       + `got ${files.length} of ${n} shard files (${[...byIndex.keys()].sort((a, b) => a - b).map((k) => `${k}/${n}`).join(', ')})`);
   }
   const merged: Merged = { kind: ref.sweep.kind, file: ref.scenario.file, config: ref.config, sweep: ref.sweep, shards: n,
-    seconds: files.reduce((s, x) => s + x.f.seconds, 0) };
+    seconds: files.reduce((s, x) => s + x.f.seconds, 0), options: ref.options };
   if (ref.all) {
     merged.all = assembleAll(ref.all.plan, files.flatMap((x) => x.f.all!.runs));
   } else {

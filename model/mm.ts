@@ -23,6 +23,7 @@ export abstract class MmModel {
   kernelInflight?: Inflight;
   exchange?: Exchange;
   ids = 0;
+  frameSerial = 0;
   policy: PolicyName;
 
   constructor(protected readonly sc: Scenario, protected readonly cfg: RunConfig) {

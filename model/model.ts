@@ -16,10 +16,26 @@
 import type { KernelStep, ProcessStep, RunConfig, Scenario } from '../shared/scenario-types.js';
 import { StepModel } from './steps.js';
 import type { Action, End, ModelOutcome, Outcome, Piece, Proc, Result } from './types.js';
+import { commute, footprintOf, visibility, type Footprint, type Visibility } from './footprint.js';
+import { digestOf } from './digest.js';
 
 export type { Action, ModelOutcome, ModelStep, Result } from './types.js';
+export type { Footprint } from './footprint.js';
+export { commute };
 
 class Model extends StepModel {
+  /** A deep copy of the state (frames shared between page tables stay shared); the scenario is not copied. */
+  clone(): Model {
+    const specs = this.procs.map((p) => p.spec);
+    const { sc, cfg } = this;
+    let state: Record<string, unknown>;
+    for (const p of this.procs) (p as { spec?: unknown }).spec = undefined;
+    try { state = structuredClone({ ...this, sc: undefined, cfg: undefined }); } finally { this.procs.forEach((p, i) => { p.spec = specs[i]!; }); }
+    const c = Object.assign(Object.create(Model.prototype) as Model, state, { sc, cfg });
+    c.procs.forEach((p, i) => { p.spec = specs[i]!; });
+    return c;
+  }
+
   run(actions: Action[]): ModelOutcome {
     this.settle();
     for (const [i, a] of actions.entries()) {
@@ -206,6 +222,8 @@ class Model extends StepModel {
  * `enabled()` lists what a lockstep kernel may grant next, named as its `schedule` events name
  * them: each running process whose next step does not wait on something not yet true (pid
  * order), then `commit` if an exchange is open, else `kernel` if the kernel's next step can run.
+ * `clone()` copies the state, so a search need not replay a prefix from the start; `footprint()`
+ * says what an enabled action would touch (footprint.ts), `digest()` the state (digest.ts).
  */
 export interface ModelSession {
   enabled(): string[];
@@ -213,39 +231,53 @@ export interface ModelSession {
   nextStep(name: string): ProcessStep | KernelStep | undefined;
   apply(name: string): void;
   finish(): ModelOutcome;
+  clone(): ModelSession;
+  footprint(name: string): Footprint;
+  digest(): string;
+}
+
+class Session implements ModelSession {
+  constructor(private readonly m: Model, private readonly sc: Scenario, private readonly vis: Visibility, private clock = 0) {}
+  private canRun(step: ProcessStep | KernelStep | undefined): boolean {
+    return step !== undefined && !((step.op === 'wait' || step.op === 'waitpid') && !this.m.satisfied(step));
+  }
+  enabled(): string[] {
+    const m = this.m;
+    const out: string[] = [];
+    for (const p of m.running()) if (!p.inflight && this.canRun(p.spec.steps[p.next])) out.push(p.spec.name);
+    if (m.exchange) out.push('commit');
+    else if (!m.kernelInflight && this.canRun(this.sc.kernel[m.kernelNext])) out.push('kernel');
+    return out;
+  }
+  nextStep(name: string): ProcessStep | KernelStep | undefined {
+    if (name === 'kernel' || name === 'commit') return this.sc.kernel[this.m.kernelNext];
+    const p = this.m.byName(name);
+    return p.spec.steps[p.next];
+  }
+  apply(name: string): void {
+    const m = this.m;
+    m.clock = ++this.clock;
+    if (name === 'kernel') m.grantKernel();
+    else if (name === 'commit') m.commit();
+    else m.grant(m.byName(name));
+    m.settle();
+  }
+  finish(): ModelOutcome {
+    this.m.finish();
+    return { steps: this.m.steps, purgedPages: this.m.purgedPages, framesUsed: this.m.frames.size };
+  }
+  clone(): ModelSession { return new Session(this.m.clone(), this.sc, this.vis, this.clock); }
+  footprint(name: string): Footprint { return footprintOf(this.m, this.sc, this.vis, name); }
+  digest(): string {
+    const k = this.m.kernelInflight;
+    return digestOf(this.m, this.vis, { next: this.m.kernelNext, ...(k ? { inflight: k.why } : {}) });
+  }
 }
 
 export function modelSession(scenario: Scenario, config: RunConfig): ModelSession {
   const m = new Model(scenario, config);
   m.settle();
-  let clock = 0;
-  const canRun = (step: ProcessStep | KernelStep | undefined) =>
-    step !== undefined && !((step.op === 'wait' || step.op === 'waitpid') && !m.satisfied(step));
-  return {
-    enabled() {
-      const out: string[] = [];
-      for (const p of m.running()) if (!p.inflight && canRun(p.spec.steps[p.next])) out.push(p.spec.name);
-      if (m.exchange) out.push('commit');
-      else if (!m.kernelInflight && canRun(scenario.kernel[m.kernelNext])) out.push('kernel');
-      return out;
-    },
-    nextStep(name) {
-      if (name === 'kernel' || name === 'commit') return scenario.kernel[m.kernelNext];
-      const p = m.byName(name);
-      return p.spec.steps[p.next];
-    },
-    apply(name) {
-      m.clock = ++clock;
-      if (name === 'kernel') m.grantKernel();
-      else if (name === 'commit') m.commit();
-      else m.grant(m.byName(name));
-      m.settle();
-    },
-    finish() {
-      m.finish();
-      return { steps: m.steps, purgedPages: m.purgedPages, framesUsed: m.frames.size };
-    },
-  };
+  return new Session(m, scenario, visibility(scenario, config));
 }
 
 /** Replays a lockstep schedule: one action per grant; `commit` closes the open reclaim exchange. */

@@ -155,7 +155,7 @@ export abstract class ReclaimModel extends MmModel {
       this.kill(victim);
       if (!need()) return undefined;
     }
-    const frame: Frame = { value, lastUse: this.clock, fpage: -1 };
+    const frame: Frame = { value, lastUse: this.clock, fpage: -1, serial: ++this.frameSerial };
     this.frames.add(frame);
     return frame;
   }

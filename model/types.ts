@@ -18,8 +18,8 @@ export const QUERY_PAGES_MAX = 65_536;
 
 // ---- plain data ---------------------------------------------------------------------------------
 
-/** A physical page frame. `file` is set for a page-cache page (named file or hidden shmem). */
-export interface Frame { value: string; lastUse: number; file?: FileObj; fpage: number }
+/** A physical page frame. `file` is set for a page-cache page (named file or hidden shmem). `serial` only names it (footprint.ts). */
+export interface Frame { value: string; lastUse: number; file?: FileObj; fpage: number; serial: number }
 /** A piece of a volatile range, [start, end). Pieces cut from one call keep its id and mark time. */
 export interface Piece { id: number; start: number; end: number; markedAt: number }
 export interface FileObj {

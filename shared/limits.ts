@@ -128,6 +128,8 @@ export const messageBytesMax = 256 * 2 ** 20;
 export const exploreRunsMax = 100_000;
 /** Default bound on the schedules `explore --all` enumerates (`--max-schedules`). */
 export const schedulesMaxDefault = 100_000;
+/** Most `--depth` of `--scheduler pct` (its change points: depth-1 of them). */
+export const pctDepthMax = 64;
 /** Hard ceiling for `--max-schedules`. */
 export const schedulesMaxCeiling = 10_000_000;
 /** Shards one sweep may be split into (`explore --shard K/N`; a CI matrix has at most 256 jobs, a Kubernetes Indexed Job 100,000). */

@@ -1,29 +1,96 @@
-// `vrange explore --all`: every lockstep schedule, counted by the reference model; the sleep-set
-// reduction cuts the count and still reaches every outcome class; the reduced schedules run on
-// real processes and each class gets a witness whose replay command gives that outcome.
+// `vrange explore --all`: one schedule per trace (optimal DPOR over the reference model) reaches
+// every outcome class that every schedule (counted with --count-schedules, checked against brute
+// force) reaches; those schedules run on real processes and each class gets a witness whose replay
+// command gives that outcome.
 import test from 'ava';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadScenario, parseScenario } from '../shared/scenario.js';
-import { POLICIES } from '../shared/scenario-types.js';
-import { enumerate, footprintFor, independent, outcomeOf, outcomeSteps, TooManySchedules } from '../harness/enumerate.js';
+import { POLICIES, type RunConfig, type Scenario } from '../shared/scenario-types.js';
+import { countSchedules, enumerate, outcomeOf, outcomeSteps, TooManySchedules, TooManyTraces } from '../harness/enumerate.js';
+import { threadOf } from '../harness/dpor.js';
+import { commute, modelSession, type ModelSession } from '../model/model.js';
+import { randomScenario } from '../shared/generate.js';
+import { schedulesMaxCeiling } from '../shared/limits.js';
+import fc from 'fast-check';
 import { runScenario } from '../harness/run.js';
 import { replayChooser } from '../harness/replay.js';
 import { cli, configFor, scenarioPath } from './helpers.js';
 
-const races = ['race-purge-vs-nonvolatile', 'race-fork-vs-reclaim', 'race-death-during-reclaim', 'race-two-marks'];
+const raceDir = join(scenarioPath('race-two-marks'), '..');
+/** The race library: every bundled race scenario (small enough to enumerate every schedule). */
+const races = readdirSync(raceDir).filter((f) => /^race-.*\.yaml$/.test(f)).map((f) => f.replace(/\.yaml$/, '')).sort();
 
-test('the reduction cuts the count and reaches every outcome class (model), for every race scenario and policy', (t) => {
+/** Every schedule, by brute force (no memo, no reduction): outcome key -> schedules. */
+function everySchedule(s: Scenario, config: RunConfig): Map<string, number> {
+  const counts = outcomeSteps(s, config.policy);
+  const out = new Map<string, number>();
+  const walk = (m: ModelSession) => {
+    const enabled = m.enabled();
+    if (enabled.length === 0) { const k = outcomeOf(m.finish().steps, counts).key; out.set(k, (out.get(k) ?? 0) + 1); return; }
+    for (const a of enabled) { const c = m.clone(); c.apply(a); walk(c); }
+  };
+  walk(modelSession(s, config));
+  return out;
+}
+
+/** A schedule's trace, as its Foata normal form under the run-time footprints: equal forms, equivalent schedules. */
+function foata(s: Scenario, config: RunConfig, choices: string[]): string {
+  const m = modelSession(s, config);
+  const levels: Array<Array<{ t: string; fp: ReturnType<ModelSession['footprint']> }>> = [];
+  const placed: Array<{ t: string; fp: ReturnType<ModelSession['footprint']>; level: number }> = [];
+  for (const a of choices) {
+    const fp = m.footprint(a);
+    const t = threadOf(a);
+    let level = 0;
+    for (const p of placed) if (p.t === t || !commute(p.fp, fp)) level = Math.max(level, p.level + 1);
+    placed.push({ t, fp, level });
+    (levels[level] ??= []).push({ t, fp });
+    m.apply(a);
+  }
+  return levels.map((l) => l.map((x) => x.t).sort().join('|')).join(' ; ');
+}
+
+test('the search (optimal DPOR) finds exactly the outcome classes of every schedule, once per trace, for every race scenario and policy', (t) => {
   for (const name of races) {
     const s = loadScenario(scenarioPath(name));
     for (const policy of POLICIES) {
-      const e = enumerate(s, configFor(s, { policy }));
-      t.true(e.reduced.length < e.all, `${name}/${policy}: ${e.reduced.length} of ${e.all}`);
-      t.is(e.reducedClasses, e.classes.length, `${name}/${policy}: every outcome class reached`);
-      t.is(e.classes.reduce((n, c) => n + c.schedules, 0), e.all);
+      const config = configFor(s, { policy });
+      const e = enumerate(s, config, schedulesMaxCeiling, true);
+      const where = `${name}/${policy}`;
+      t.is(e.stats.blocked, 0, `${where}: no exploration ends with every step asleep`);
+      t.true(e.reduced.length < e.all!, `${where}: ${e.reduced.length} traces of ${e.all} schedules`);
+      t.is(e.reducedClasses, e.allClasses!, `${where}: every outcome class reached`);
+      t.is(e.classes.reduce((n, c) => n + c.schedules!, 0), e.all!);
+      t.is(e.classes.reduce((n, c) => n + c.traces, 0), e.reduced.length);
+      const forms = e.reduced.map((r) => foata(s, config, r));
+      t.is(new Set(forms).size, forms.length, `${where}: no two schedules explored are the same trace`);
+      if (e.all! <= 20_000) {
+        // The memoized count against brute force: same classes, same schedules in each.
+        const brute = everySchedule(s, config);
+        t.deepEqual(new Map(e.classes.map((c) => [c.key, c.schedules])), brute, `${where}: the count is every schedule`);
+      }
     }
   }
+});
+
+test('the search finds every outcome class of random scenarios (fast-check, shared/generate.ts)', (t) => {
+  let checked = 0;
+  fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 30 }), fc.constantFrom(...POLICIES), (seed, policy) => {
+    // The generator's scenarios, cut to their first three steps a process and two kernel steps: small enough to search in a test.
+    const whole = randomScenario(seed);
+    const s = { ...whole, processes: whole.processes.map((p) => ({ ...p, steps: p.steps.slice(0, 3) })), kernel: whole.kernel.slice(0, 1) };
+    const config = configFor(s, { policy });
+    let count, e;
+    try { count = countSchedules(s, config, schedulesMaxCeiling); e = enumerate(s, config, 5_000); } catch (x) { if (x instanceof TooManySchedules || x instanceof TooManyTraces) return; throw x; }
+    checked++;
+    const found = new Set(e.classes.map((c) => c.key));
+    if (e.stats.blocked !== 0 || found.size !== count.classes.size || [...count.classes.keys()].some((k) => !found.has(k))) {
+      throw new Error(`random-${seed} ${policy}: the search found ${found.size} of ${count.classes.size} classes (blocked ${e.stats.blocked})`);
+    }
+  }), { numRuns: 25, seed: 16 });
+  t.true(checked > 15, `scenarios checked: ${checked}`);
 });
 
 test('the race scenarios have the outcomes their descriptions promise', (t) => {
@@ -39,33 +106,6 @@ test('the race scenarios have the outcomes their descriptions promise', (t) => {
   t.is(classes('race-two-marks', 'anon-only').length, 1);
 });
 
-test('footprints: steps of different processes on their own anonymous memory commute; kernel reclaim commutes with nothing', (t) => {
-  const s = loadScenario(scenarioPath('race-fork-vs-reclaim'));
-  const foot = footprintFor(s, configFor(s));
-  t.false(independent(foot('kernel', { op: 'reclaim', all: true }), foot('A', { op: 'signal', name: 'x' })));
-  t.true(independent(foot('kernel', { op: 'wait', name: 'x' }), foot('A', { op: 'wait', name: 'x' })), 'two waits only read the signal');
-  t.false(independent(foot('kernel', { op: 'wait', name: 'x' }), foot('A', { op: 'signal', name: 'x' })));
-  const two = parseScenario(`
-name: two
-description: two processes on their own anonymous memory
-memory: { frames: 16 }
-processes:
-  A: { steps: [ { op: mmap, as: a, pages: 1 }, { op: write, map: a, page: 0, value: x }, { op: read, map: a, page: 0 } ] }
-  B: { steps: [ { op: mmap, as: b, pages: 1 }, { op: write, map: b, page: 0, value: y }, { op: read, map: b, page: 0 } ] }
-`, 'two.yaml');
-  const f2 = footprintFor(two, configFor(two));
-  t.true(independent(f2('A', two.processes[0]!.steps[1]), f2('B', two.processes[1]!.steps[1])), 'writes to their own pages commute');
-  const mark = { op: 'vrange', map: 'a', page: 0, pages: 1, mode: 'volatile' } as const;
-  t.true(independent(f2('A', two.processes[0]!.steps[1]), f2('B', two.processes[1]!.steps[2])), 'B ending commutes with A writing its own page');
-  t.false(independent(f2('A', mark), f2('B', two.processes[1]!.steps[2])), 'but not with a volatile mark (the ages of marks order purges)');
-  t.false(independent(f2('A', mark), f2('B', { ...mark, map: 'b' })), 'two marks do not commute either');
-  const tight = footprintFor(two, { ...configFor(two), frames: 1 });
-  t.false(independent(tight('A', two.processes[0]!.steps[1]), tight('B', two.processes[1]!.steps[1])), 'with too few frames, writes compete for them');
-  const e = enumerate(two, configFor(two));
-  t.is(e.all, 20);
-  t.true(e.reduced.length < e.all);
-});
-
 test('a schedule the model enumerated replays on real processes to the same outcome', async (t) => {
   const s = loadScenario(scenarioPath('race-purge-vs-nonvolatile'));
   const config = configFor(s);
@@ -79,14 +119,21 @@ test('a schedule the model enumerated replays on real processes to the same outc
   }
 });
 
-test('vrange explore --all: counts, reduction, witnesses and replay commands; too big is exit 2 with the count it needs', async (t) => {
+test('vrange explore --all: traces, the count, witnesses and replay commands; too big is exit 2 with the count it needs', async (t) => {
   const file = scenarioPath('race-death-during-reclaim');
   const pictures = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'race.html');
-  const r = await cli(['explore', file, '--all', '--seed', '1', '--html', pictures]);
+  const r = await cli(['explore', file, '--all', '--count-schedules', '--seed', '1', '--html', pictures]);
   t.is(r.code, 0, r.stdout + r.stderr);
-  t.regex(r.stdout, /schedules: 26 in all/);
-  t.regex(r.stdout, /after reduction: 4 \(sleep sets/);
-  t.regex(r.stdout, /outcome classes: 2; found by the reduced runs: 2/);
+  const traces = Number(/^traces: (\d+) \(one schedule per trace: optimal DPOR/m.exec(r.stdout)?.[1]);
+  t.regex(r.stdout, /^schedules: 26 in all .*: [\d.]+ schedules per trace$/m);
+  t.true(traces >= 2 && traces < 26, `${traces} traces`);
+  t.regex(r.stdout, new RegExp(`^${traces} real runs in `, 'm'), 'one real run per trace');
+  t.regex(r.stdout, /outcome classes: 2; found by the real runs: 2/);
+  t.regex(r.stdout, /^class 1: \d+ of \d+ traces, \d+ of 26 schedules \(\d+ of the \d+ real runs\)$/m);
+  const plain = await cli(['explore', file, '--all']);
+  t.is(plain.code, 0);
+  t.false(/^schedules:/m.test(plain.stdout), 'without --count-schedules, no count');
+  t.regex(plain.stdout, /^class 1: \d+ of \d+ traces \(/m);
   const replays = [...r.stdout.matchAll(/replay: vrange (.*)/g)].map((m) => m[1]!.split(' '));
   t.is(replays.length, 2);
   const results = await Promise.all(replays.map((args) => cli([...args, '--json'])));
@@ -100,10 +147,14 @@ test('vrange explore --all: counts, reduction, witnesses and replay commands; to
     t.false(/\u00b7 seed \d+ \u00b7/.test(page), `class ${i + 1} page does not claim a seed`);
   }
 
-  const big = await cli(['explore', scenarioPath('race-shared-file-marks'), '--all', '--max-schedules', '500']);
+  const big = await cli(['explore', scenarioPath('race-shared-file-marks'), '--all', '--max-schedules', '50']);
   t.is(big.code, 2);
-  t.regex(big.stderr, /more than 500 lockstep schedules \(about [\d,]+, estimated .*needs --max-schedules \d+/);
+  t.regex(big.stderr, /has [\d,]+ traces \(distinct orders of its dependent steps; each is a real run\), more than 50; give --max-schedules \d+/);
+  const counted = await cli(['explore', scenarioPath('race-shared-file-marks'), '--all', '--count-schedules', '--max-schedules', '500']);
+  t.is(counted.code, 2);
+  t.regex(counted.stderr, /more than 500 lockstep schedules \([\d,]+, counted by the model\); counting them needs --max-schedules \d+/);
+  t.is((await cli(['explore', file, '--count-schedules'])).code, 2, '--count-schedules goes with --all');
   t.is((await cli(['explore', file, '--all', '--fault', 'kill:A@0'])).code, 2);
   t.throws(() => enumerate(loadScenario(scenarioPath('race-shared-file-marks')), configFor(loadScenario(scenarioPath('race-shared-file-marks'))), 50),
-    { instanceOf: TooManySchedules });
+    { instanceOf: TooManyTraces });
 });

@@ -284,7 +284,7 @@ test('explore --all interrupted: the runs stop after the one under way, the clas
   t.teardown(() => { process.removeAllListeners('SIGINT'); process.removeAllListeners('SIGTERM'); });
   const s = loadScenario(scenarioPath('race-two-marks'));
   const config = configFor(s, { policy: 'shared-file' });
-  const r = await exploreAll(scenarioPath('race-two-marks'), s, config, 1000, (done) => { if (done === 1) process.emit('SIGINT'); });
+  const r = await exploreAll(scenarioPath('race-two-marks'), s, config, 1000, { progress: (done) => { if (done === 1) process.emit('SIGINT'); } });
   t.is(r.interrupted, 'SIGINT');
   t.is(r.ran, 1);
   t.true(r.reduced > 1);
