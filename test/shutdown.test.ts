@@ -290,7 +290,7 @@ test('explore --all interrupted: the runs stop after the one under way, the clas
   t.true(r.reduced > 1);
   t.is(r.classes.reduce((n, c) => n + c.realRuns, 0), 1);
   t.deepEqual(r.problems, [], 'an outcome not reached because its runs never came is no problem');
-  t.regex(formatAll('race-two-marks.yaml', config, r).join('\n'), new RegExp(`INTERRUPTED by SIGINT after 1 of the ${r.reduced} reduced runs`));
+  t.regex(formatAll('race-two-marks.yaml', config, r).join('\n'), new RegExp(`INTERRUPTED by SIGINT after 1 of the ${r.reduced} real runs`));
   const children = readdirSync('/proc').filter((n) => /^\d+$/.test(n) && stateOf(Number(n)) !== 'Z' && ppidOf(Number(n)) === process.pid && cmdlineOf(Number(n)).includes('agent.js'));
   t.deepEqual(children, [], 'no agent of this process is left');
 });
