@@ -8,6 +8,16 @@ import type { EventFields, EventKind, EventOf, HistoryEvent } from './history_ev
 
 export type { AnyStep, DecisionVote, EventFields, EventKind, EventOf, HistoryEvent, SnapshotRow } from './history_events.js';
 
+/**
+ * The run of pages a `decision` event is about (docs/history-format.md, Decisions by run): its first
+ * frame and how many pages. An event without `pages` (a history written before decisions by run)
+ * is one page. Page k of the run is frame + k, filePage + k and each vote's vpage + k.
+ */
+export function decisionRun(e: { frame?: number; pages?: readonly [number, number] }): { frame: number; count: number } {
+  if (e.pages) return { frame: e.pages[0], count: e.pages[1] };
+  return { frame: e.frame ?? -1, count: 1 };
+}
+
 export class History {
   readonly events: HistoryEvent[] = [];
   /** performance.now() at the start, in milliseconds (a monotonic clock with sub-microsecond resolution). */
@@ -139,9 +149,11 @@ export const EVENT_SCHEMAS = {
     .refine((e) => (typeof e.process === 'string' && typeof e.pid === 'number') || typeof e.agent === 'string', 'a bad-message names process and pid, or agent (a string)'),
   'bad-answer': ev('bad-answer', { xid: nat, process: name, why: str }),
   decision: ev('decision', { xid: nat, reason: str, page: str, unit: str, purge: z.boolean(), rule: str, why: str, frame: nat.optional(),
+    pages: z.tuple([nat, z.number().int().positive()]).optional(),
     file: str.optional(), filePage: nat.optional(), vpages: z.array(z.tuple([nat, nat])).optional(), pageKind: str, policy: str,
     votes: z.array(z.object({ pid: nat, process: name.optional(), vpage: nat.optional(), share: str.optional(), volatile: z.boolean().optional(),
-      answered: z.boolean().optional(), privatePresent: z.boolean().optional() }).passthrough()) }),
+      answered: z.boolean().optional(), privatePresent: z.boolean().optional() }).passthrough()) })
+    .refine((e) => !e.pages || e.frame === undefined || e.pages[0] === e.frame, 'pages: [frame, count] starts at the decision\'s frame'),
   'purge-notify': ev('purge-notify', { xid: nat, process: name, vpages: z.array(nat) }),
   'reclaim-commit': ev('reclaim-commit', { xid: nat, reason: str, freed: nat, unitsTried: nat, purged: z.array(str) }),
   'file-nonvolatile': ev('file-nonvolatile', { file: name, start: nat, pages: nat, purged: z.boolean(), by: name }),
