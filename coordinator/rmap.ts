@@ -68,6 +68,11 @@ export class Rmap {
     return list;
   }
 
+  /** Reclaim purges frames [frame, frame + count): every entry goes (dropping its reference) and is remembered as purged. */
+  dropFrames(frame: number, count: number): void {
+    for (let f = frame; f < frame + count; f++) for (const m of this.dropFrame(f)) this.rememberPurged(m.pid, m.vpage, f);
+  }
+
   /** Entries of one process in [start, end). */
   entriesIn(pid: number, start: number, end: number): Array<{ vpage: number; frame: number; kind: PteKind }> {
     const out = [];

@@ -17,10 +17,10 @@ import { verifyIfEnabled } from './verify.js';
 import type { KernelMsg } from '../shared/messages.js';
 import { decide, type PageFacts } from '../shared/policy.js';
 import type { Kernel } from './kernel.js';
-import type { AddressSpace } from './address_space.js';
+import type { AddressSpace, FileMapper } from './address_space.js';
 import type { Proc } from './process_table.js';
 import { filePageOf } from './mmap.js';
-import { Exchange, type PageWhere, type Participant, type PurgeRecord, type ReclaimHost, type VoteOf } from './reclaim.js';
+import { Exchange, type DecidedRun, type PageWhere, type Participant, type PurgeRecord, type ReclaimHost, type VoteOf } from './reclaim.js';
 
 type Unit = { name: string; frames: number[]; at: number; key: string };
 
@@ -185,91 +185,150 @@ export class Vmscan implements ReclaimHost {
     return units;
   }
 
-  /** The policy's decision on one page: purged (and its mappers to tell) or kept; logged as a `decision` event. */
-  decide(xid: number, reason: string, frame: number, unit: string, voteOf: VoteOf): { record: PurgeRecord; notify: Array<[number, number]> } {
-    const facts = this.k.frames.ownerFile[frame]! < 0 ? this.anonFacts(frame, voteOf) : this.fileFacts(frame, voteOf);
-    const decision = decide(facts.facts);
-    const record: PurgeRecord = { frame, what: facts.what, unit, kind: facts.facts.kind, decision, mappers: facts.facts.mappers, where: facts.where, freed: false };
-    let notify: Array<[number, number]> = [];
-    if (decision.purge) ({ freed: record.freed, notify } = this.purgeFrame(frame, facts.facts));
-    this.k.history.add('decision', { xid, reason, page: record.what, unit: record.unit, purge: record.decision.purge,
+  /**
+   * The policy's decisions on a unit's pages, run by run (docs/history-format.md, Decisions by
+   * run): from each page not decided yet (`decided`), the longest run of consecutive frames with
+   * the same mappers, votes, file volatility and private-copy state gets one decision, carried out
+   * (purged or kept) and logged as one `decision` event. Facts of one page never depend on the
+   * purge of another, so a run decides exactly what its pages one by one would.
+   */
+  decideUnit(xid: number, reason: string, unit: { name: string; frames: readonly number[] }, voteOf: VoteOf, decided: Set<number>): DecidedRun[] {
+    const out: DecidedRun[] = [];
+    const frames = unit.frames;
+    const fresh = (f: number) => !decided.has(f) && this.k.frames.isUsed(f);
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i]!;
+      if (!fresh(frame)) continue;
+      const run = this.k.frames.ownerFile[frame]! < 0 ? this.anonRun(frame, voteOf) : this.fileRun(frame, voteOf);
+      let n = 1;
+      while (n < run.max && i + n < frames.length && frames[i + n] === frame + n && fresh(frame + n) && run.fits(frame + n, n)) n++;
+      for (let k = 0; k < n; k++) decided.add(frame + k);
+      i += n - 1;
+      out.push(this.decideRun(xid, reason, unit.name, frame, n, run));
+    }
+    return out;
+  }
+
+  private decideRun(xid: number, reason: string, unit: string, frame: number, count: number, run: RunFacts): DecidedRun {
+    const decision = decide(run.facts);
+    const what = run.what(count);
+    const record: PurgeRecord = { frame, count, what, unit, kind: run.facts.kind, decision, mappers: run.facts.mappers, where: run.where, freed: 0 };
+    let notify: Array<[number, number, number]> = [];
+    if (decision.purge) ({ freed: record.freed, notify } = this.purgeRun(frame, count, run.facts));
+    this.k.history.add('decision', { xid, reason, page: what, unit, purge: decision.purge,
       pageKind: record.kind, policy: this.k.config.policy,
-      rule: record.decision.rule, why: record.decision.why,
-      frame: record.where.frame, file: record.where.file, filePage: record.where.filePage, vpages: record.where.vpages,
-      // The facts built each vote with the mapper's process and vpage already.
-      votes: record.mappers });
+      rule: decision.rule, why: decision.why,
+      frame, pages: [frame, count], file: run.where.file, filePage: run.where.filePage, vpages: run.where.vpages,
+      // The facts built each vote with the mapper's process and vpage (of the run's first page) already.
+      votes: run.facts.mappers });
     return { record, notify };
   }
 
-  /** An anonymous frame's facts: its rmap mappers and their votes. */
-  private anonFacts(frame: number, voteOf: VoteOf): { facts: PageFacts; what: string; where: PageWhere } {
+  /** An anonymous frame's facts: its rmap mappers and their votes; a later frame fits the run if its mappers are the same, each one page on. */
+  private anonRun(frame: number, voteOf: VoteOf): RunFacts {
     const mappers: DecisionVote[] = [];
     const at: Array<{ process: string; vpage: number }> = [];
     const vpages: Array<[number, number]> = [];
-    let names = '';
-    for (const m of this.k.rmap.mappers(frame)) {
+    const first = this.k.rmap.mappers(frame);
+    const ms = first.map((m) => ({ pid: m.pid, vpage: m.vpage, kind: m.kind }));
+    let max = Infinity;
+    for (const m of ms) {
       const v = voteOf(m.pid, m.vpage);
       const answered = v?.answered ?? false;
+      if (v) max = Math.min(max, v.until - m.vpage);
       const name = this.k.table.byPid(m.pid)?.name ?? String(m.pid);
       // The vote as the history's decision event records it (with the mapper's name and vpage).
       mappers.push({ pid: m.pid, share: 'private', answered, volatile: answered && (v?.volatile ?? false), privatePresent: false, process: name, vpage: m.vpage });
       at.push({ process: name, vpage: m.vpage });
       vpages.push([m.pid, m.vpage]);
-      names += `${names ? ', ' : ''}${name}@${m.vpage * 4096}`;
     }
-    return { facts: { kind: 'anon', policy: this.k.config.policy, fileVolatile: false, mappers }, what: `anonymous frame ${frame} (${names})`,
-      where: { frame, mappers: at, vpages } };
+    const rmap = this.k.rmap;
+    const ownerFile = this.k.frames.ownerFile;
+    return {
+      facts: { kind: 'anon', policy: this.k.config.policy, fileVolatile: false, mappers }, max,
+      what: (n) => `anonymous frame${n > 1 ? `s ${frame}-${frame + n - 1}` : ` ${frame}`} (${at.map((a) => `${a.process}@${a.vpage * 4096}${n > 1 ? `-${(a.vpage + n - 1) * 4096}` : ''}`).join(', ')})`,
+      where: { frame, mappers: at, vpages },
+      fits: (g, k) => {
+        if (ownerFile[g]! >= 0) return false;
+        const mg = rmap.mappers(g);
+        if (mg.length !== ms.length) return false;
+        for (let j = 0; j < ms.length; j++) {
+          const a = mg[j]!; const b = ms[j]!;
+          if (a.pid !== b.pid || a.vpage !== b.vpage + k || a.kind !== b.kind) return false;
+        }
+        return true;
+      },
+    };
   }
 
   /** A page-cache page's facts: every mapper in the file's i_mmap, asked or not, and the file's own volatility. */
-  private fileFacts(frame: number, voteOf: VoteOf): { facts: PageFacts; what: string; where: PageWhere } {
+  private fileRun(frame: number, voteOf: VoteOf): RunFacts {
     const k = this.k;
     const file = k.files[k.frames.ownerFile[frame]!]!;
     const page = k.frames.ownerPage[frame]!;
     const immap = file.mappersOf(page);
-    const mappers: DecisionVote[] = immap.map((m): DecisionVote => {
+    // The same VMAs cover the pages from `page` on for this many pages (the i_mmap's answer).
+    let max = file.sameMappersFrom(page);
+    const sees = (m: FileMapper, d: number, f: number) => m.share === 'shared' || k.rmap.lookup(m.proc.pid, m.vpage + d)?.frame === f;
+    const seen = immap.map((m) => sees(m, 0, frame));
+    const mappers: DecisionVote[] = immap.map((m, j): DecisionVote => {
       const asked = this.asksMm(file, m.share);
       const v = asked ? voteOf(m.proc.pid, m.vpage) : undefined;
-      const pte = k.rmap.lookup(m.proc.pid, m.vpage);
+      if (v) max = Math.min(max, v.until - m.vpage);
       return { pid: m.proc.pid, share: m.share, answered: asked ? (v?.answered ?? false) : true,
         volatile: asked ? (v?.answered ?? false) && (v?.volatile ?? false) : false,
-        privatePresent: m.share === 'private' && pte !== undefined && pte.frame === frame, process: m.proc.name, vpage: m.vpage };
+        privatePresent: m.share === 'private' && seen[j]!, process: m.proc.name, vpage: m.vpage };
     });
+    const fileVolatile = file.kind !== 'shmem' && file.isVolatile(page);
     const at = immap.map((m) => ({ process: m.proc.name, vpage: m.vpage }));
-    return { facts: { kind: file.kind === 'shmem' ? 'shmem' : 'file', policy: k.config.policy,
-      fileVolatile: file.kind !== 'shmem' && file.isVolatile(page), mappers }, what: `${file.name} page ${page} (frame ${frame})`,
+    return { facts: { kind: file.kind === 'shmem' ? 'shmem' : 'file', policy: k.config.policy, fileVolatile, mappers }, max,
+      what: (n) => (n > 1 ? `${file.name} pages ${page}-${page + n - 1} (frames ${frame}-${frame + n - 1})` : `${file.name} page ${page} (frame ${frame})`),
       // vpages: only the mappers that see this frame now (a private mapper sees it while not yet copied).
-      where: { frame, file: file.name, filePage: page, mappers: at, vpages: immap
-        .filter((m) => m.share === 'shared' || k.rmap.lookup(m.proc.pid, m.vpage)?.frame === frame)
-        .map((m) => [m.proc.pid, m.vpage]) } };
+      where: { frame, file: file.name, filePage: page, mappers: at, vpages: immap.filter((_, j) => seen[j]).map((m) => [m.proc.pid, m.vpage]) },
+      fits: (g, d) => k.frames.ownerFile[g] === file.id && k.frames.ownerPage[g] === page + d
+        && (file.kind === 'shmem' || file.isVolatile(page + d) === fileVolatile)
+        && immap.every((m, j) => m.share === 'shared' || sees(m, d, g) === seen[j]),
+    };
   }
 
-  /** Purges one page; returns whether its frame was freed and which mappers to tell. */
-  private purgeFrame(frame: number, facts: PageFacts): { freed: boolean; notify: Array<[number, number]> } {
+  /** Purges a run of pages; returns how many frames were freed and which mappers to tell, as [pid, vpage, count]. */
+  private purgeRun(frame: number, count: number, facts: PageFacts): { freed: number; notify: Array<[number, number, number]> } {
     const k = this.k;
-    const notify: Array<[number, number]> = [];
+    const notify: Array<[number, number, number]> = [];
     const fileId = k.frames.ownerFile[frame]!;
     if (fileId < 0) {
-      for (const m of k.rmap.dropFrame(frame)) {
-        k.rmap.rememberPurged(m.pid, m.vpage, frame);
-        notify.push([m.pid, m.vpage]);
-      }
+      for (const m of k.rmap.mappers(frame)) notify.push([m.pid, m.vpage, count]);
+      k.rmap.dropFrames(frame, count);
     } else {
       const file = k.files[fileId]!;
       const page = k.frames.ownerPage[frame]!;
-      if (file.kind !== 'shmem' && file.isVolatile(page)) file.purged.add(page);
-      for (const m of [...k.rmap.mappers(frame)]) {
-        if (m.kind === 'file-private') throw new Error(`kernel invariant: purging ${file.name} page ${page} still shared with a private mapping of pid ${m.pid}`);
-        k.rmap.remove(m.pid, m.vpage);
+      for (let d = 0; d < count; d++) {
+        const f = frame + d;
+        if (file.kind !== 'shmem' && file.isVolatile(page + d)) file.purged.add(page + d);
+        for (const m of [...k.rmap.mappers(f)]) {
+          if (m.kind === 'file-private') throw new Error(`kernel invariant: purging ${file.name} page ${page + d} still shared with a private mapping of pid ${m.pid}`);
+          k.rmap.remove(m.pid, m.vpage);
+        }
+        file.evict(page + d, k.frames);
       }
-      file.evict(page, k.frames);
       for (const m of file.mappersOf(page)) {
-        if (facts.mappers.some((v) => v.pid === m.proc.pid && v.volatile)) notify.push([m.proc.pid, m.vpage]);
+        if (facts.mappers.some((v) => v.pid === m.proc.pid && v.volatile)) notify.push([m.proc.pid, m.vpage, count]);
       }
     }
-    const freed = !k.frames.isUsed(frame);
-    if (!freed) throw new Error(`kernel invariant: purged frame ${frame} is still referenced ${k.frames.refcount[frame]} times`);
-    this.purgedPages++;
-    return { freed, notify };
+    for (let d = 0; d < count; d++) {
+      if (k.frames.isUsed(frame + d)) throw new Error(`kernel invariant: purged frame ${frame + d} is still referenced ${k.frames.refcount[frame + d]} times`);
+    }
+    this.purgedPages += count;
+    return { freed: count, notify };
   }
+}
+
+/** What a run's first page says, and whether a later frame (`k` pages on) belongs to the same run. */
+interface RunFacts {
+  facts: PageFacts;
+  where: PageWhere;
+  /** The run may be at most this long (the votes and the i_mmap stay the same this far). */
+  max: number;
+  what: (count: number) => string;
+  fits: (frame: number, k: number) => boolean;
 }

@@ -5,7 +5,7 @@
 //
 // How an answer is traced to decisions (docs/semantics.md, "Explanations"):
 //   - every decision is filed under each page it was about: `P@vpage` for every mapper (the
-//     decision event's `vpages`) and `file#page` for a file page; the latest decision wins;
+//     decision event's `vpages`) and `file#page` for a file page, each page of its run; the latest decision wins;
 //   - a fork copies the parent's entries to the child (it inherits the purged markers);
 //   - a successful write, mmap or munmap forgets the entries of its pages (new data, new mapping);
 //     a nonvolatile marks the purges of its span as reported: a later nonvolatile over them
@@ -16,7 +16,7 @@
 //     decisions that kept the pages, or by `no-decision` when no reclaim looked at them;
 //   - a kernel `reclaim` is explained by every decision of its exchange, counted by rule.
 
-import type { AnyStep, EventOf, HistoryEvent } from '../coordinator/history.js';
+import { decisionRun, type AnyStep, type EventOf, type HistoryEvent } from '../coordinator/history.js';
 import { keysIn } from '../checker/pageset.js';
 import type { ProcessStep, RunConfig, Scenario, Step } from '../shared/scenario-types.js';
 import { PAGE_SIZE } from '../shared/scenario-types.js';
@@ -188,8 +188,10 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
         let list = byXid.get(d.xid);
         if (!list) byXid.set(d.xid, (list = []));
         list.push(d);
-        for (const [pid, vpage] of e.vpages ?? []) latest.set(key(names.get(pid) ?? String(pid)), vpage, { d });
-        if (typeof e.file === 'string') latest.set(fileKey(e.file), e.filePage!, { d });
+        // A run of pages (docs/history-format.md, Decisions by run): page k is each vpage + k and filePage + k.
+        const { count } = decisionRun(e);
+        for (const [pid, vpage] of e.vpages ?? []) for (let k = 0; k < count; k++) latest.set(key(names.get(pid) ?? String(pid)), vpage + k, { d });
+        if (typeof e.file === 'string') for (let k = 0; k < count; k++) latest.set(fileKey(e.file), e.filePage! + k, { d });
         break;
       }
       case 'complete': {
