@@ -33,6 +33,9 @@ export class FrameTable {
     this.freeTop = 0;
   }
 
+  /** Frames [0, handedOut) have been handed out at least once (a walk of the used frames stops there). */
+  get handedOut(): number { return this.highWater; }
+
   get free(): number { return this.freeTop + (this.total - this.highWater); }
   get used(): number { return this.total - this.free; }
 

@@ -24,7 +24,7 @@ import type { KernelMsg } from '../shared/messages.js';
 import type { Proc } from './process_table.js';
 import type { Decision, PageKind } from '../shared/policy.js';
 import { exchangeLateWakeMs, exchangeTimeoutMs, exchangeWaitMaxMs, runsPerMessageMax } from '../shared/limits.js';
-import { clipRuns, isRunList, pagesOf, runsOf, splitRuns } from '../shared/runs.js';
+import { clipRuns, isRunList, pagesOf, splitRuns } from '../shared/runs.js';
 
 export const exchangeMachine = setup({
   types: { events: {} as { type: 'answered' } | { type: 'commit' } | { type: 'acked' } },
@@ -93,8 +93,8 @@ export interface ReclaimHost {
   hold(xid: number): number[];
   /** The candidates of `xid` still held by it go back. */
   unhold(xid: number, frames: readonly number[]): void;
-  /** For each process, the vpages of candidate pages whose volatility lives in its mm, ascending. */
-  pagesToAsk(candidates: readonly number[]): Map<number, number[]>;
+  /** For each process, the candidate pages whose volatility lives in its mm: ascending [start, count] runs, and how many pages. */
+  pagesToAsk(candidates: readonly number[]): Map<number, { runs: number[]; pages: number }>;
   procByPid(pid: number): Proc | undefined;
   send(proc: Proc, msg: KernelMsg): void;
   log<K extends EventKind>(kind: K, fields: EventFields[K]): void;
@@ -145,11 +145,10 @@ export class Exchange {
 
   /** Phase 1: ask every mapper of a candidate page, one batch per agent. */
   async prepare(): Promise<void> {
-    for (const [pid, vpages] of this.k.pagesToAsk(this.candidates)) {
+    for (const [pid, { runs: asked, pages }] of this.k.pagesToAsk(this.candidates)) {
       const proc = this.k.procByPid(pid)!;
-      const asked = runsOf(vpages);
       const batches = splitRuns(asked, 2, runsPerMessageMax);
-      this.participants.set(pid, { proc, asked, askedPages: vpages.length, answers: [], batchesLeft: batches.length, answered: false, acked: false });
+      this.participants.set(pid, { proc, asked, askedPages: pages, answers: [], batchesLeft: batches.length, answered: false, acked: false });
       for (const runs of batches) this.k.send(proc, { t: 'prepare', xid: this.xid, runs });
     }
     this.k.log('reclaim-prepare', { xid: this.xid, reason: this.reason, want: this.want,

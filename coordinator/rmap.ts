@@ -88,6 +88,12 @@ export class Rmap {
     return x < 0 ? undefined : { frame: x >>> 2, kind: KINDS[x & 3]! };
   }
 
+  /** The frame of an anonymous entry at (pid, vpage), or -1 (none, or a file page): no object made. */
+  anonFrameAt(pid: number, vpage: number): number {
+    const x = this.byPid.get(pid)?.get(vpage) ?? -1;
+    return x >= 0 && (x & 3) === KIND_INDEX.anon ? x >>> 2 : -1;
+  }
+
   mappers(frame: number): readonly Mapper[] { return this.byFrame[frame] ?? []; }
 
   /** Adds an entry and takes a reference on the frame. */

@@ -20,13 +20,47 @@ import type { Kernel } from './kernel.js';
 import type { AddressSpace, FileMapper } from './address_space.js';
 import type { Proc } from './process_table.js';
 import { filePageOf } from './mmap.js';
+import { pagesOf, runsOf } from '../shared/runs.js';
 import { Exchange, type DecidedRun, type PageWhere, type Participant, type PurgeRecord, type ReclaimHost, type VoteOf } from './reclaim.js';
 
 type Unit = { name: string; frames: number[]; at: number; key: string };
 
+/** Sorts in place unless already ascending (the usual case: frames handed out in page order). */
+function ascending(xs: number[]): number[] {
+  for (let i = 1; i < xs.length; i++) if (xs[i - 1]! > xs[i]!) return xs.sort((x, y) => x - y);
+  return xs;
+}
+
+/**
+ * Which open exchange holds each frame (its xid), or 0 for a fault copying from it: a typed slot
+ * per frame handed out so far (value + 1; 0: not held), with the Map methods fault.ts uses.
+ */
+export class HeldFrames {
+  private slots = new Int32Array(1024);
+  size = 0;
+  get(f: number): number | undefined { const x = f < this.slots.length ? this.slots[f]! : 0; return x === 0 ? undefined : x - 1; }
+  has(f: number): boolean { return f < this.slots.length && this.slots[f] !== 0; }
+  set(f: number, xid: number): void {
+    if (!(Number.isInteger(f) && f >= 0 && Number.isInteger(xid) && xid >= 0)) throw new Error(`held frames invariant: frame ${f} held by ${xid}`);
+    if (f >= this.slots.length) {
+      const b = new Int32Array(Math.max(f + 1, this.slots.length * 2));
+      b.set(this.slots);
+      this.slots = b;
+    }
+    if (this.slots[f] === 0) this.size++;
+    this.slots[f] = xid + 1;
+  }
+  delete(f: number): boolean {
+    if (!this.has(f)) return false;
+    this.slots[f] = 0;
+    this.size--;
+    return true;
+  }
+}
+
 export class Vmscan implements ReclaimHost {
   /** Frames held by an open exchange (its id), or 0 by a fault copying from them. */
-  readonly held = new Map<number, number>();
+  readonly held = new HeldFrames();
   readonly exchanges = new Map<number, Exchange>();
   purgedPages = 0;
   private nextXid = 1;
@@ -59,8 +93,8 @@ export class Vmscan implements ReclaimHost {
   /** Used frames not held by an open exchange, now held by `xid`. */
   hold(xid: number): number[] {
     const out: number[] = [];
-    for (const f of this.k.frames.usedFrames()) if (!this.held.has(f)) out.push(f);
-    for (const f of out) this.held.set(f, xid);
+    const refcount = this.k.frames.refcount;
+    for (let f = 0, n = this.k.frames.handedOut; f < n; f++) if (refcount[f]! > 0 && !this.held.has(f)) { this.held.set(f, xid); out.push(f); }
     return out;
   }
 
@@ -82,14 +116,19 @@ export class Vmscan implements ReclaimHost {
     return file.kind === 'shmem' || (this.k.config.policy === 'per-mm' && share === 'shared');
   }
 
-  /** For each process, the vpages of candidate pages whose volatility lives in its mm. */
-  pagesToAsk(candidates: readonly number[]): Map<number, number[]> {
+  /** For each process, the candidate pages whose volatility lives in its mm, as ascending [start, count] runs, and how many. */
+  pagesToAsk(candidates: readonly number[]): Map<number, { runs: number[]; pages: number }> {
     const k = this.k;
-    const ask = new Map<number, number[]>();
+    const ask = new Map<number, { runs: number[]; pages: number; sorted: boolean }>();
+    const askable = new Map<number, boolean>();
     const add = (pid: number, vpage: number) => {
       let l = ask.get(pid);
-      if (!l) ask.set(pid, (l = []));
-      l.push(vpage);
+      if (!l) ask.set(pid, (l = { runs: [], pages: 0, sorted: true }));
+      const r = l.runs;
+      const n = r.length;
+      l.pages++;
+      if (n > 0 && r[n - 2]! + r[n - 1]! === vpage) r[n - 1]!++;
+      else { if (n > 0 && r[n - 2]! + r[n - 1]! > vpage) l.sorted = false; r.push(vpage, 1); }
     };
     for (const f of candidates) {
       const fileId = k.frames.ownerFile[f]!;
@@ -97,16 +136,18 @@ export class Vmscan implements ReclaimHost {
         // A child still being forked (no agent yet) is not asked: like a fork after the prepare, it counts as not volatile.
         for (const m of k.rmap.mappers(f)) {
           if (m.kind !== 'anon') continue;
-          const p = k.table.byPid(m.pid);
-          if (p?.live && p.agent) add(m.pid, m.vpage);
+          let ok = askable.get(m.pid);
+          if (ok === undefined) { const p = k.table.byPid(m.pid); askable.set(m.pid, (ok = !!(p?.live && p.agent))); }
+          if (ok) add(m.pid, m.vpage);
         }
         continue;
       }
       const file = k.files[fileId]!;
       for (const m of file.mappersOf(k.frames.ownerPage[f]!)) if (this.asksMm(file, m.share) && m.proc.agent) add(m.proc.pid, m.vpage);
     }
-    for (const l of ask.values()) l.sort((a, b) => a - b);
-    return ask;
+    const out = new Map<number, { runs: number[]; pages: number }>();
+    for (const [pid, l] of ask) out.set(pid, { runs: l.sorted ? l.runs : runsOf(pagesOf(l.runs).sort((a, b) => a - b)), pages: l.pages });
+    return out;
   }
 
   /** Purge units in the order the purge unit asks for. */
@@ -123,17 +164,17 @@ export class Vmscan implements ReclaimHost {
 
   /** Every volatile range with resident candidate pages: the file's own, and each mm's answers. */
   private rangeUnits(xid: number, candidates: readonly number[], participants: Iterable<Participant>): Unit[] {
-    const units = this.fileRangeUnits(candidates);
+    const units = this.fileRangeUnits(xid);
     for (const p of participants) {
       const byRange = new Map<number, { at: number; frames: number[]; start: number }>();
       const a = p.answers;
       for (let i = 0; i < a.length; i += 4) {
         const id = a[i + 2]!;
         const at = a[i + 3]!;
+        let u = byRange.get(id);
         for (let vpage = a[i]!; vpage < a[i]! + a[i + 1]!; vpage++) {
           const frame = this.frameSeenBy(p.proc, vpage);
           if (frame < 0 || this.held.get(frame) !== xid) continue;
-          let u = byRange.get(id);
           if (!u) byRange.set(id, (u = { at, frames: [], start: vpage }));
           u.frames.push(frame);
           u.start = Math.min(u.start, vpage);
@@ -141,7 +182,7 @@ export class Vmscan implements ReclaimHost {
       }
       for (const [id, u] of byRange) {
         units.push({ name: `range ${id} of ${p.proc.name} from ${p.proc.name}@${u.start * 4096}, marked at clock ${u.at}`,
-          frames: u.frames.sort((x, y) => x - y), at: u.at, key: `p${String(p.proc.pid).padStart(8, '0')}:${String(u.start).padStart(12, '0')}` });
+          frames: ascending(u.frames), at: u.at, key: `p${String(p.proc.pid).padStart(8, '0')}:${String(u.start).padStart(12, '0')}` });
       }
     }
     return units.sort((x, y) => x.at - y.at || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
@@ -149,16 +190,15 @@ export class Vmscan implements ReclaimHost {
 
   /** The frame a process sees at a vpage whose volatility its mm decides, or -1. */
   private frameSeenBy(proc: Proc, vpage: number): number {
-    const e = this.k.rmap.lookup(proc.pid, vpage);
-    if (e && e.kind === 'anon') return e.frame;
+    const anon = this.k.rmap.anonFrameAt(proc.pid, vpage);
+    if (anon >= 0) return anon;
     const fp = filePageOf(this.k, proc, vpage);
     if (!fp || !this.asksMm(fp.file, fp.share)) return -1;
     return fp.file.frameAt(fp.page);
   }
 
   /** The file's own volatile ranges with resident candidate pages, as purge units. */
-  private fileRangeUnits(candidates: readonly number[]): Unit[] {
-    const cand = new Set(candidates);
+  private fileRangeUnits(xid: number): Unit[] {
     const units = [];
     for (const file of this.k.files) {
       if (file.kind === 'shmem' || file.ranges.size === 0) continue;
@@ -174,7 +214,7 @@ export class Vmscan implements ReclaimHost {
         : file.cachedIn(0, file.pages);
       for (const [p, f] of resident) {
         const r = file.ranges.at(p);
-        if (r && cand.has(f)) byId.get(r.id)!.frames.push(f);
+        if (r && this.held.get(f) === xid) byId.get(r.id)!.frames.push(f);
       }
       for (const [id, u] of byId) {
         if (u.frames.length === 0) continue;
