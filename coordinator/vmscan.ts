@@ -42,11 +42,7 @@ export class HeldFrames {
   has(f: number): boolean { return f < this.slots.length && this.slots[f] !== 0; }
   set(f: number, xid: number): void {
     if (!(Number.isInteger(f) && f >= 0 && Number.isInteger(xid) && xid >= 0)) throw new Error(`held frames invariant: frame ${f} held by ${xid}`);
-    if (f >= this.slots.length) {
-      const b = new Int32Array(Math.max(f + 1, this.slots.length * 2));
-      b.set(this.slots);
-      this.slots = b;
-    }
+    this.grow(f + 1);
     if (this.slots[f] === 0) this.size++;
     this.slots[f] = xid + 1;
   }
@@ -55,6 +51,29 @@ export class HeldFrames {
     this.slots[f] = 0;
     this.size--;
     return true;
+  }
+  /** Every frame of [0, n) with a reference (`refcount`) and no holder now held by `xid`; returns them, ascending. */
+  holdUsed(refcount: Int32Array, n: number, xid: number): number[] {
+    this.grow(n);
+    const slots = this.slots;
+    const out: number[] = [];
+    for (let f = 0; f < n; f++) if (refcount[f]! > 0 && slots[f] === 0) { slots[f] = xid + 1; out.push(f); }
+    this.size += out.length;
+    return out;
+  }
+  /** Room for frames [0, n). */
+  private grow(n: number): void {
+    if (n <= this.slots.length) return;
+    const b = new Int32Array(Math.max(n, this.slots.length * 2));
+    b.set(this.slots);
+    this.slots = b;
+  }
+  /** Releases those of `frames` that `xid` holds. */
+  release(frames: readonly number[], xid: number): void {
+    const slots = this.slots;
+    let n = 0;
+    for (const f of frames) if (slots[f] === xid + 1) { slots[f] = 0; n++; }
+    this.size -= n;
   }
 }
 
@@ -92,14 +111,11 @@ export class Vmscan implements ReclaimHost {
 
   /** Used frames not held by an open exchange, now held by `xid`. */
   hold(xid: number): number[] {
-    const out: number[] = [];
-    const refcount = this.k.frames.refcount;
-    for (let f = 0, n = this.k.frames.handedOut; f < n; f++) if (refcount[f]! > 0 && !this.held.has(f)) { this.held.set(f, xid); out.push(f); }
-    return out;
+    return this.held.holdUsed(this.k.frames.refcount, this.k.frames.handedOut, xid);
   }
 
   unhold(xid: number, frames: readonly number[]): void {
-    for (const f of frames) if (this.held.get(f) === xid) this.held.delete(f);
+    this.held.release(frames, xid);
     // Every decision of the exchange is carried out: the frames must add up (verify mode).
     verifyIfEnabled(this.k.frames, this.k.rmap, this.k.files, `after the decisions of exchange ${xid}`, this.k.pageAlloc.unplaced);
   }
@@ -143,6 +159,7 @@ export class Vmscan implements ReclaimHost {
         continue;
       }
       const file = k.files[fileId]!;
+      if (file.mappedVmas === 0) continue; // nobody maps it: the i_mmap says so without a walk
       for (const m of file.mappersOf(k.frames.ownerPage[f]!)) if (this.asksMm(file, m.share) && m.proc.agent) add(m.proc.pid, m.vpage);
     }
     const out = new Map<number, { runs: number[]; pages: number }>();
