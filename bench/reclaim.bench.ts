@@ -43,11 +43,13 @@ export interface ReclaimSample { ms: number; messages: number; freed: number; he
 const heapNow = () => { const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
 
 /** The scenario as a Scenario: through the loader while it allows the size, else the small one's shape with the big one's steps. */
-function scenarioFor(pages: number): Scenario {
-  if (pages + 8 <= stepsPerProcessMax) return scenarioOf(reclaimScenario(pages));
+export function scenarioFor(pages: number, loaderMax = stepsPerProcessMax): Scenario {
+  if (pages + 8 <= loaderMax) return scenarioOf(reclaimScenario(pages));
   const big = reclaimScenario(pages) as { processes: Record<string, { steps: unknown[] }> };
   const s = scenarioOf(reclaimScenario(1));
-  const small = s as unknown as { name: string; memory: { frames: number }; processes: Array<{ name: string; steps: unknown[] }> };
+  const small = s as unknown as { name: string; memory: { frames: number }; processes: Array<{ name: string; steps: unknown[] }>;
+    kernel: Array<{ op: string; expect?: { freed?: number } }> };
+  for (const st of small.kernel) if (st.op === 'reclaim') st.expect = { ...st.expect, freed: pages };
   small.name = `bench-reclaim-${pages}`;
   small.memory.frames = pages + 64;
   const parent = small.processes.find((p) => p.name === 'P')!;
