@@ -1,4 +1,4 @@
-// (9) Direct reclaim of one page, against the number of frames: the kernel's own cost of the
+// (8) Direct reclaim of one page, against the number of frames: the kernel's own cost of the
 // exchange a fault runs when no frame is free (coordinator/page_alloc.ts: vmscan.runExchange(1)).
 // A kernel of N frames, every frame in use as a page of a tmpfs file's page cache, one page of it
 // in a volatile file range; each sample is one direct reclaim (candidates, whom to ask, the units,
