@@ -89,12 +89,12 @@ export type VoteOf = (pid: number, vpage: number) => { answered: boolean; volati
 
 /** What the exchange needs of the kernel (vmscan.ts implements it). */
 export interface ReclaimHost {
-  /** The candidate frames (used, held by no open exchange), now held by exchange `xid`. */
-  hold(xid: number): number[];
-  /** The candidates of `xid` still held by it go back. */
-  unhold(xid: number, frames: readonly number[]): void;
+  /** The candidate frames (used, held by no open exchange) are now held by exchange `xid`; how many. */
+  hold(xid: number): number;
+  /** The candidates of `xid` go back. */
+  unhold(xid: number): void;
   /** For each process, the candidate pages whose volatility lives in its mm: ascending [start, count] runs, and how many pages. */
-  pagesToAsk(candidates: readonly number[]): Map<number, { runs: number[]; pages: number }>;
+  pagesToAsk(xid: number): Map<number, { runs: number[]; pages: number }>;
   procByPid(pid: number): Proc | undefined;
   send(proc: Proc, msg: KernelMsg): void;
   log<K extends EventKind>(kind: K, fields: EventFields[K]): void;
@@ -102,7 +102,7 @@ export interface ReclaimHost {
   /** The fault hook between the phases: may kill one of the live participants (by pid) and wait for its reaping. */
   betweenPrepareAndCommit(xid: number, live: Proc[]): Promise<void>;
   /** The purge units, in the order the purge unit asks for, from the file ranges and the participants' answers. */
-  units(xid: number, candidates: readonly number[], participants: Iterable<Participant>): Array<{ name: string; frames: number[] }>;
+  units(xid: number, participants: Iterable<Participant>): Array<{ name: string; frames: number[] }>;
   /** The policy's decisions on the unit's pages not `decided` yet, run by run, carried out (purged or kept) and logged; adds them to `decided`. */
   decideUnit(xid: number, reason: string, unit: { name: string; frames: readonly number[] }, voteOf: VoteOf, decided: Set<number>): DecidedRun[];
 }
@@ -130,7 +130,8 @@ function deferred(): Deferred {
 export class Exchange {
   readonly actor = createActor(exchangeMachine).start();
   readonly participants = new Map<number, Participant>();
-  readonly candidates: number[];
+  /** How many frames the exchange holds as its candidates (from its opening). */
+  readonly candidates: number;
   readonly decisions: PurgeRecord[] = [];
   freed = 0;
   unitsTried = 0;
@@ -145,14 +146,14 @@ export class Exchange {
 
   /** Phase 1: ask every mapper of a candidate page, one batch per agent. */
   async prepare(): Promise<void> {
-    for (const [pid, { runs: asked, pages }] of this.k.pagesToAsk(this.candidates)) {
+    for (const [pid, { runs: asked, pages }] of this.k.pagesToAsk(this.xid)) {
       const proc = this.k.procByPid(pid)!;
       const batches = splitRuns(asked, 2, runsPerMessageMax);
       this.participants.set(pid, { proc, asked, askedPages: pages, answers: [], batchesLeft: batches.length, answered: false, acked: false });
       for (const runs of batches) this.k.send(proc, { t: 'prepare', xid: this.xid, runs });
     }
     this.k.log('reclaim-prepare', { xid: this.xid, reason: this.reason, want: this.want,
-      candidates: this.candidates.length, asked: [...this.participants.values()].map((p) => ({ pid: p.proc.pid, pages: p.askedPages })) });
+      candidates: this.candidates, asked: [...this.participants.values()].map((p) => ({ pid: p.proc.pid, pages: p.askedPages })) });
     this.checkAnswers();
     await this.waitFor(this.answersIn.promise, (p) => !p.answered);
     for (const p of this.participants.values()) {
@@ -249,7 +250,7 @@ export class Exchange {
     const purgedFor = new Map<number, Array<[number, number]>>();
     const decided = new Set<number>();
     const voteOf: VoteOf = (pid, vpage) => this.voteOf(pid, vpage);
-    for (const unit of this.k.units(this.xid, this.candidates, this.participants.values())) {
+    for (const unit of this.k.units(this.xid, this.participants.values())) {
       if (this.freed >= this.want) break;
       this.unitsTried++;
       for (const { record, notify } of this.k.decideUnit(this.xid, this.reason, unit, voteOf, decided)) {
@@ -262,7 +263,7 @@ export class Exchange {
         this.decisions.push(record);
       }
     }
-    this.k.unhold(this.xid, this.candidates);
+    this.k.unhold(this.xid);
     for (const p of this.participants.values()) {
       if (!p.proc.live) continue;
       const runs = mergeRuns(purgedFor.get(p.proc.pid) ?? []);

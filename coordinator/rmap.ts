@@ -54,6 +54,14 @@ export class PageTable {
     return true;
   }
 
+  /** Calls `fn` on every entry, ascending by vpage. */
+  forEach(fn: (vpage: number, value: number) => void): void {
+    for (const k of [...this.chunks.keys()].sort((a, b) => a - b)) {
+      const c = this.chunks.get(k)!;
+      for (let i = 0; i < CHUNK; i++) if (c[i] !== 0) fn(k * CHUNK + i, c[i]! - 1);
+    }
+  }
+
   /** Entries in [start, end), ascending by vpage: O(chunks + entries there). */
   entriesIn(start: number, end: number): Array<[number, number]> {
     const out: Array<[number, number]> = [];
@@ -139,6 +147,11 @@ export class Rmap {
   /** Reclaim purges frames [frame, frame + count): every entry goes (dropping its reference) and is remembered as purged. */
   dropFrames(frame: number, count: number): void {
     for (let f = frame; f < frame + count; f++) for (const m of this.dropFrame(f)) this.rememberPurged(m.pid, m.vpage, f);
+  }
+
+  /** Calls `fn` on each anonymous entry of `pid` (its own pages: anonymous, or copied private), ascending by vpage. */
+  forEachAnon(pid: number, fn: (vpage: number, frame: number) => void): void {
+    this.byPid.get(pid)?.forEach((vpage, x) => { if ((x & 3) === KIND_INDEX.anon) fn(vpage, x >>> 2); });
   }
 
   /** Entries of one process in [start, end), ascending by vpage. */

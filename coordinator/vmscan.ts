@@ -20,6 +20,7 @@ import type { Kernel } from './kernel.js';
 import type { AddressSpace, FileMapper } from './address_space.js';
 import type { Proc } from './process_table.js';
 import { filePageOf } from './mmap.js';
+import { Isolated } from './isolate.js';
 import { pagesOf, runsOf } from '../shared/runs.js';
 import { Exchange, type DecidedRun, type PageWhere, type Participant, type PurgeRecord, type ReclaimHost, type VoteOf } from './reclaim.js';
 
@@ -31,60 +32,14 @@ function ascending(xs: number[]): number[] {
   return xs;
 }
 
-/**
- * Which open exchange holds each frame (its xid), or 0 for a fault copying from it: a typed slot
- * per frame handed out so far (value + 1; 0: not held), with the Map methods fault.ts uses.
- */
-export class HeldFrames {
-  private slots = new Int32Array(1024);
-  size = 0;
-  get(f: number): number | undefined { const x = f < this.slots.length ? this.slots[f]! : 0; return x === 0 ? undefined : x - 1; }
-  has(f: number): boolean { return f < this.slots.length && this.slots[f] !== 0; }
-  set(f: number, xid: number): void {
-    if (!(Number.isInteger(f) && f >= 0 && Number.isInteger(xid) && xid >= 0)) throw new Error(`held frames invariant: frame ${f} held by ${xid}`);
-    this.grow(f + 1);
-    if (this.slots[f] === 0) this.size++;
-    this.slots[f] = xid + 1;
-  }
-  delete(f: number): boolean {
-    if (!this.has(f)) return false;
-    this.slots[f] = 0;
-    this.size--;
-    return true;
-  }
-  /** Every frame of [0, n) with a reference (`refcount`) and no holder now held by `xid`; returns them, ascending. */
-  holdUsed(refcount: Int32Array, n: number, xid: number): number[] {
-    this.grow(n);
-    const slots = this.slots;
-    const out: number[] = [];
-    for (let f = 0; f < n; f++) if (refcount[f]! > 0 && slots[f] === 0) { slots[f] = xid + 1; out.push(f); }
-    this.size += out.length;
-    return out;
-  }
-  /** Room for frames [0, n). */
-  private grow(n: number): void {
-    if (n <= this.slots.length) return;
-    const b = new Int32Array(Math.max(n, this.slots.length * 2));
-    b.set(this.slots);
-    this.slots = b;
-  }
-  /** Releases those of `frames` that `xid` holds. */
-  release(frames: readonly number[], xid: number): void {
-    const slots = this.slots;
-    let n = 0;
-    for (const f of frames) if (slots[f] === xid + 1) { slots[f] = 0; n++; }
-    this.size -= n;
-  }
-}
-
 export class Vmscan implements ReclaimHost {
-  /** Frames held by an open exchange (its id), or 0 by a fault copying from them. */
-  readonly held = new HeldFrames();
+  /** Which frames an open exchange holds (its candidates), and the frames a fault copying from them pins. */
+  readonly held: Isolated;
   readonly exchanges = new Map<number, Exchange>();
   purgedPages = 0;
   private nextXid = 1;
 
-  constructor(private readonly k: Kernel) {}
+  constructor(private readonly k: Kernel) { this.held = new Isolated(k.frames); }
 
   /** Runs a whole exchange (prepare then commit). Callers hold the reclaim lock. */
   async runExchange(want: number, reason: string): Promise<{ freed: number }> {
@@ -109,13 +64,11 @@ export class Vmscan implements ReclaimHost {
 
   // ---------------------------------------------------------------- ReclaimHost
 
-  /** Used frames not held by an open exchange, now held by `xid`. */
-  hold(xid: number): number[] {
-    return this.held.holdUsed(this.k.frames.refcount, this.k.frames.handedOut, xid);
-  }
+  /** The frames in use that no open exchange holds and no fault pins are now `xid`'s candidates (isolate.ts); how many. */
+  hold(xid: number): number { return this.held.openFor(xid); }
 
-  unhold(xid: number, frames: readonly number[]): void {
-    this.held.release(frames, xid);
+  unhold(xid: number): void {
+    this.held.close(xid);
     // Every decision of the exchange is carried out: the frames must add up (verify mode).
     verifyIfEnabled(this.k.frames, this.k.rmap, this.k.files, `after the decisions of exchange ${xid}`, this.k.pageAlloc.unplaced);
   }
@@ -132,44 +85,50 @@ export class Vmscan implements ReclaimHost {
     return file.kind === 'shmem' || (this.k.config.policy === 'per-mm' && share === 'shared');
   }
 
-  /** For each process, the candidate pages whose volatility lives in its mm, as ascending [start, count] runs, and how many. */
-  pagesToAsk(candidates: readonly number[]): Map<number, { runs: number[]; pages: number }> {
+  /**
+   * For each process, the candidate pages whose volatility lives in its mm, as ascending [start,
+   * count] runs, and how many; the processes in the order of their lowest candidate frame. Walks
+   * the page tables of the processes with an agent and the page cache of the files whose mappers
+   * are asked, not every frame.
+   */
+  pagesToAsk(xid: number): Map<number, { runs: number[]; pages: number }> {
     const k = this.k;
-    const ask = new Map<number, { runs: number[]; pages: number; sorted: boolean }>();
-    const askable = new Map<number, boolean>();
-    const add = (pid: number, vpage: number) => {
+    const ask = new Map<number, { runs: number[]; pages: number; sorted: boolean; first: number }>();
+    const add = (pid: number, vpage: number, frame: number) => {
       let l = ask.get(pid);
-      if (!l) ask.set(pid, (l = { runs: [], pages: 0, sorted: true }));
+      if (!l) ask.set(pid, (l = { runs: [], pages: 0, sorted: true, first: frame }));
       const r = l.runs;
       const n = r.length;
       l.pages++;
+      l.first = Math.min(l.first, frame);
       if (n > 0 && r[n - 2]! + r[n - 1]! === vpage) r[n - 1]!++;
       else { if (n > 0 && r[n - 2]! + r[n - 1]! > vpage) l.sorted = false; r.push(vpage, 1); }
     };
-    for (const f of candidates) {
-      const fileId = k.frames.ownerFile[f]!;
-      if (fileId < 0) {
-        // A child still being forked (no agent yet) is not asked: like a fork after the prepare, it counts as not volatile.
-        for (const m of k.rmap.mappers(f)) {
-          if (m.kind !== 'anon') continue;
-          let ok = askable.get(m.pid);
-          if (ok === undefined) { const p = k.table.byPid(m.pid); askable.set(m.pid, (ok = !!(p?.live && p.agent))); }
-          if (ok) add(m.pid, m.vpage);
-        }
-        continue;
+    const ownerFile = k.frames.ownerFile;
+    const isCandidate = this.held.candidatesOf(xid);
+    // A child still being forked (no agent yet) is not asked: like a fork after the prepare, it counts as not volatile.
+    for (const p of k.procs) {
+      if (!p.live || !p.agent) continue;
+      k.rmap.forEachAnon(p.pid, (vpage, f) => { if (ownerFile[f]! < 0 && isCandidate(f)) add(p.pid, vpage, f); });
+    }
+    for (const file of k.files) {
+      // Nobody maps it, or no mapper's mm decides its pages: the i_mmap says so without a walk.
+      if (file.mappedVmas === 0 || !(file.kind === 'shmem' || k.config.policy === 'per-mm')) continue;
+      for (const [page, f] of file.cache) {
+        if (!isCandidate(f)) continue;
+        for (const m of file.mappersOf(page)) if (this.asksMm(file, m.share) && m.proc.agent) add(m.proc.pid, m.vpage, f);
       }
-      const file = k.files[fileId]!;
-      if (file.mappedVmas === 0) continue; // nobody maps it: the i_mmap says so without a walk
-      for (const m of file.mappersOf(k.frames.ownerPage[f]!)) if (this.asksMm(file, m.share) && m.proc.agent) add(m.proc.pid, m.vpage);
     }
     const out = new Map<number, { runs: number[]; pages: number }>();
-    for (const [pid, l] of ask) out.set(pid, { runs: l.sorted ? l.runs : runsOf(pagesOf(l.runs).sort((a, b) => a - b)), pages: l.pages });
+    for (const [pid, l] of [...ask].sort((a, b) => a[1].first - b[1].first)) {
+      out.set(pid, { runs: l.sorted ? l.runs : runsOf(pagesOf(l.runs).sort((a, b) => a - b)), pages: l.pages });
+    }
     return out;
   }
 
   /** Purge units in the order the purge unit asks for. */
-  units(xid: number, candidates: readonly number[], participants: Iterable<Participant>): Array<{ name: string; frames: number[] }> {
-    const ranges = this.rangeUnits(xid, candidates, participants);
+  units(xid: number, participants: Iterable<Participant>): Array<{ name: string; frames: number[] }> {
+    const ranges = this.rangeUnits(xid, participants);
     if (this.k.config.purgeUnit !== 'page') return ranges;
     const volatileFrames = new Set<number>();
     for (const u of ranges) for (const f of u.frames) volatileFrames.add(f);
@@ -180,8 +139,9 @@ export class Vmscan implements ReclaimHost {
   }
 
   /** Every volatile range with resident candidate pages: the file's own, and each mm's answers. */
-  private rangeUnits(xid: number, candidates: readonly number[], participants: Iterable<Participant>): Unit[] {
+  private rangeUnits(xid: number, participants: Iterable<Participant>): Unit[] {
     const units = this.fileRangeUnits(xid);
+    const isCandidate = this.held.candidatesOf(xid);
     for (const p of participants) {
       const byRange = new Map<number, { at: number; frames: number[]; start: number }>();
       const a = p.answers;
@@ -191,7 +151,7 @@ export class Vmscan implements ReclaimHost {
         let u = byRange.get(id);
         for (let vpage = a[i]!; vpage < a[i]! + a[i + 1]!; vpage++) {
           const frame = this.frameSeenBy(p.proc, vpage);
-          if (frame < 0 || this.held.get(frame) !== xid) continue;
+          if (frame < 0 || !isCandidate(frame)) continue;
           if (!u) byRange.set(id, (u = { at, frames: [], start: vpage }));
           u.frames.push(frame);
           u.start = Math.min(u.start, vpage);
@@ -217,6 +177,7 @@ export class Vmscan implements ReclaimHost {
   /** The file's own volatile ranges with resident candidate pages, as purge units. */
   private fileRangeUnits(xid: number): Unit[] {
     const units = [];
+    const isCandidate = this.held.candidatesOf(xid);
     for (const file of this.k.files) {
       if (file.kind === 'shmem' || file.ranges.size === 0) continue;
       const byId = new Map<number, { at: number; frames: number[]; start: number }>();
@@ -231,7 +192,7 @@ export class Vmscan implements ReclaimHost {
         : file.cachedIn(0, file.pages);
       for (const [p, f] of resident) {
         const r = file.ranges.at(p);
-        if (r && this.held.get(f) === xid) byId.get(r.id)!.frames.push(f);
+        if (r && isCandidate(f)) byId.get(r.id)!.frames.push(f);
       }
       for (const [id, u] of byId) {
         if (u.frames.length === 0) continue;
