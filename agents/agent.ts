@@ -78,27 +78,40 @@ export class Agent {
   /** Called with every message from the kernel before it is handled (the remote heartbeat listens). */
   onKernelMessage: (msg: KernelMsg) => void = () => {};
 
-  constructor(endpoint: string, routingId: string, curve?: CurveClient, private readonly host?: string, private readonly token?: string) {
-    this.socket = new AgentSocket(endpoint, routingId, (err) => this.fatal(`send failed: ${String(err)}`), curve);
+  /**
+   * A local agent reused across runs (docs/protocol.md, "Reuse"): called at a `die` with `reset`,
+   * the process has exited and this object is retired; the callback makes the next incarnation.
+   */
+  onReset: ((incarnation: number) => void) | undefined;
+  /** Retired (its process exited by a reset): nothing it still had under way may reach the kernel. */
+  private retired = false;
+
+  /** `endpoint` a kernel's address (a new socket), or the socket of the incarnation before (a reused local agent). */
+  constructor(endpoint: string | AgentSocket, routingId: string, curve?: CurveClient, private readonly host?: string, private readonly token?: string) {
+    this.socket = typeof endpoint === 'string' ? new AgentSocket(endpoint, routingId, (err) => this.fatal(`send failed: ${String(err)}`), curve) : endpoint;
   }
 
-  start(): void {
+  start(dispatch: (msg: KernelMsg) => void = (msg) => this.receive(msg)): void {
     this.socket.connect();
     this.socket.send({ t: 'hello', osPid: process.pid, ...(this.host ? { host: this.host } : {}), ...(this.token ? { token: this.token } : {}) });
-    void this.loop();
+    void this.socket.listen(dispatch);
     // Once the hello has left (its send is queued for the next turn), while nothing waits on us.
     setImmediate(() => warmUp());
   }
 
-  private async loop(): Promise<void> {
-    await this.socket.listen((msg) => {
-      this.onKernelMessage(msg);
-      // An answer to the kernel (a reclaim exchange's, above all) must not show an effect of a
-      // step the kernel has not seen begin: say that it has, first. A reply to the step's own
-      // syscall cannot: that syscall was the step's first message.
-      if (this.unannounced >= 0 && msg.t !== 'ret' && msg.t !== 'ping') this.announce();
-      this.onMessage(msg);
-    });
+  /** One message from the kernel (the socket's one receive loop calls the current incarnation's). */
+  receive(msg: KernelMsg): void {
+    this.onKernelMessage(msg);
+    // An answer to the kernel (a reclaim exchange's, above all) must not show an effect of a
+    // step the kernel has not seen begin: say that it has, first. A reply to the step's own
+    // syscall cannot: that syscall was the step's first message.
+    if (this.unannounced >= 0 && msg.t !== 'ret' && msg.t !== 'ping') this.announce();
+    this.onMessage(msg);
+  }
+
+  /** Every message this incarnation sends; a retired one sends nothing. */
+  private send(msg: AgentMsg): void {
+    if (!this.retired) this.socket.send(msg);
   }
 
   private onMessage(msg: KernelMsg): void {
@@ -117,7 +130,7 @@ export class Agent {
         this.config = msg.config;
         this.snapshots = msg.snapshots ?? false;
         if (msg.mm) this.mm = Mm.fromSnapshot(msg.mm);
-        this.socket.send({ t: 'ready', re: msg.id, ...(this.snapshots ? { mm: this.mm.view() } : {}) });
+        this.send({ t: 'ready', re: msg.id, ...(this.snapshots ? { mm: this.mm.view() } : {}) });
         return;
       }
       case 'go': {
@@ -138,11 +151,18 @@ export class Agent {
       case 'prepare': return this.prepare(msg.xid, msg.runs);
       case 'commit': return this.commit(msg.xid, msg.runs, msg.last);
       case 'release': return this.release(msg.index);
-      case 'ping': this.socket.send({ t: 'pong', seq: msg.seq }); return;
+      case 'ping': this.send({ t: 'pong', seq: msg.seq }); return;
       case 'refused': return; // a remote agent's business (runRemoteAgent), before it has a process
       case 'die':
         // The kernel has read everything this process sent; nothing is lost by exiting now.
         // A signal comes this way only to a remote agent, which the kernel cannot signal itself.
+        if (msg.reset !== undefined) {
+          // Reuse: the process has ended (by its code or the fatal signal its last step
+          // reported); the OS process stays for the next one.
+          if (!this.onReset) return this.fatal('a reset, but this agent is not reusable');
+          this.retired = true;
+          return this.onReset(msg.reset);
+        }
         if (msg.signal) process.kill(process.pid, msg.signal);
         process.exit(msg.code ?? 0);
     }
@@ -157,7 +177,7 @@ export class Agent {
       if (this.stops.has(i)) {
         // A fault names this step: the kernel may kill or pause us before it starts.
         const cont = new Promise<void>((resolve) => (this.continueWaiter = resolve));
-        this.socket.send({ t: 'at', index: i });
+        this.send({ t: 'at', index: i });
         await cont;
       }
       this.nowUnread = true;
@@ -171,14 +191,14 @@ export class Agent {
   /** Sends `start` for the step under way, if it has sent nothing yet. */
   private announce(): void {
     if (this.unannounced < 0) return;
-    this.socket.send({ t: 'start', index: this.unannounced });
+    this.send({ t: 'start', index: this.unannounced });
     this.unannounced = -1;
   }
 
   /** Every message a step sends goes here: the first one tells the kernel that the step began. */
   private sendForStep(msg: AgentMsg): void {
     this.unannounced = -1;
-    this.socket.send(msg);
+    this.send(msg);
   }
 
   /** Lockstep: runs the granted step `index`. */
@@ -242,7 +262,7 @@ export class Agent {
         }
       }
     }
-    this.socket.send({ t: 'prepared', xid, runs: answer });
+    this.send({ t: 'prepared', xid, runs: answer });
   }
 
   private commit(xid: number, runs: number[], last: boolean): void {
@@ -262,7 +282,7 @@ export class Agent {
     if (violations.length > 0) this.violations.push(...violations);
     if (!last) return;
     for (const [v, x] of this.held) if (x === xid) this.held.delete(v);
-    this.socket.send({ t: 'committed', xid, violations: this.violations.splice(0) });
+    this.send({ t: 'committed', xid, violations: this.violations.splice(0) });
     const waiters = this.releaseWaiters;
     this.releaseWaiters = [];
     for (const w of waiters) w();
@@ -424,9 +444,17 @@ function main(): void {
     process.stderr.write('usage: agent ENDPOINT ROUTING_ID (started by the vrange kernel)\n');
     process.exit(2);
   }
-  const agent = new Agent(endpoint, routingId);
+  let agent = new Agent(endpoint, routingId);
+  // Reuse (docs/protocol.md, "Reuse"): at a reset the incarnation before is dropped whole (its mm,
+  // its syscalls, its held pages), a new one takes the same socket and says hello again.
+  const reset = (incarnation: number): void => {
+    agent = new Agent(agent.socket, routingId);
+    agent.onReset = reset;
+    agent.socket.send({ t: 'hello', osPid: process.pid, incarnation });
+  };
+  agent.onReset = reset;
   watchCoordinator(endpoint);
-  agent.start();
+  agent.start((msg) => agent.receive(msg));
 }
 
 /** How often a local agent checks that its coordinator is still its parent (docs/protocol.md, Death). */

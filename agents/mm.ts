@@ -9,6 +9,7 @@
 
 import type { Binding, MmSnapshot, MmView, VmaKind, VmaSnapshot } from '../shared/messages.js';
 import { RangeSet } from '../shared/rangeset.js';
+import { unmapSpan } from '../shared/vma_span.js';
 import { rangesPerSetMax, vpagesMax } from '../shared/limits.js';
 
 /** The page is shared with another mm after fork: a write must ask the kernel for a copy. */
@@ -149,13 +150,7 @@ export class Mm {
 
   /** Remove [start, end) from every VMA, splitting the ones it cuts. */
   unmap(start: number, end: number): void {
-    const kept: Vma[] = [];
-    for (const vma of this.vmas) {
-      if (vma.end <= start || vma.start >= end) { kept.push(vma); continue; }
-      if (vma.start < start) kept.push(vma.slice(vma.start, start));
-      if (vma.end > end) kept.push(vma.slice(end, vma.end));
-    }
-    this.vmas = kept;
+    this.vmas = unmapSpan(this.vmas, start, end, (vma, from, to) => vma.slice(from, to)).kept;
     this.assertSorted();
   }
 

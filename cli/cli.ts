@@ -1,7 +1,7 @@
 // The `vrange` command.
 //
 //   vrange run FILE [--policy P] [--access sigbus|zero] [--purge-unit range|page] [--frames N]
-//                   [--seed N] [--schedule lockstep|free] [--json] [--trace FILE] [--html FILE]
+//                   [--seed N] [--schedule lockstep|free] [--json | --quiet] [--trace FILE] [--html FILE]
 //   vrange list [DIR]
 //   vrange help [COMMAND]        (or `vrange COMMAND --help`)
 //
@@ -22,8 +22,9 @@ import { parseRun, reproduce, scenariosDir } from '../harness/command.js';
 import { replayChooser } from '../harness/replay.js';
 import { footer, header } from '../report/report.js';
 import { renderHtml } from '../report/html.js';
+import { summaryLines } from '../report/summary.js';
 import { FaultError } from '../harness/faults.js';
-import { everyKillSpec, explore } from '../harness/explore.js';
+import { everyKillSpec, explore, formatExplore } from '../harness/explore.js';
 import { exploreAll, formatAll, writeWitnessPages } from '../harness/explore_all.js';
 import { TooManySchedules } from '../harness/enumerate.js';
 import { checkHistory, formatCheck, HistoryFormatError, parseHistory } from '../checker/check.js';
@@ -32,18 +33,23 @@ import { KeyError } from '../shared/keys.js';
 import { compareCommand } from '../harness/compare.js';
 import { quizCommand } from '../harness/quiz.js';
 import { installInterruptHandlers, interruptExitCode } from '../shared/lifecycle.js';
+import { exploreShard, mergeCommand, sweepHeading, sweepOf } from './shard_cli.js';
 
 export { UsageError };
 
 const USAGE = `usage:
   vrange run FILE [--policy shared-file|per-mm|anon-only] [--access sigbus|zero]
                   [--purge-unit range|page] [--frames N] [--seed N]
-                  [--schedule lockstep|free] [--json] [--trace FILE] [--html FILE]
+                  [--schedule lockstep|free] [--json | --quiet] [--trace FILE] [--html FILE]
                   [--fault kill:P@N|kill:P@N+|kill:reclaim|pause:P@N:MS|random:kill=R,pause=R]...
                   [--check-model] [--choices A,B,kernel,commit,... | --schedule-file W]
                   [--timeout MS]  the run's time bound (default: 120 s + 3 ms a step + 250 ms a process)
+                  --quiet    a summary instead of a line per step: seed, counts by op and
+                             result, purges, deaths, failures, verdict
   vrange explore FILE [--runs N] [--fault SPEC]... [--seed BASE] [--policy P] [--schedule S]
                   [--every-kill] [--strict] [--no-shrink] [--check-determinism] [--json]
+                  [--access A] [--purge-unit U] [--frames N] [--timeout MS]
+                  [--choices A,B,... | --schedule-file W]  every run replays these choices
                              N runs with seeds from BASE, each history checked; the first
                              failure is shrunk to fewer faults and a shorter schedule
                   --every-kill  one run per kill:P@N and kill:P@N+ instead
@@ -51,9 +57,17 @@ const USAGE = `usage:
   vrange explore FILE --all [--policy P] [--max-schedules N] [--html OUT.html] [--json]
                              every lockstep schedule (reduced), grouped by outcome, with a
                              witness and a replay command per outcome
+                  --shard K/N [--out FILE]  (with --seed BASE) run the K-th of N parts of the
+                             sweep (seeds, kill points or reduced schedules: those whose
+                             0-based number i has i mod N = K-1) and write its result to FILE
+                             (default NAME.seeds|kills|all.shard-K-of-N.json); K, N <= 1024
+  vrange merge FILES... [--json]
+                             the shard result files of one sweep combined: the table, outcome
+                             classes, witnesses and exit code of the unsharded sweep
   vrange check HISTORY [--json]
                              check a --trace history offline: exit 0 valid, 1 invalid
   vrange compare FILE [--seed N] [--schedule S] [--access A] [--purge-unit U] [--frames N] [--json]
+                  [--fault SPEC]...
                              every policy, same seed: the steps whose result differs, and why
   vrange quiz [--seed S] [--answers]
                              a small scenario from the seed: what does each marked step return?
@@ -62,7 +76,7 @@ ${REMOTE_USAGE}
   vrange help [COMMAND]       the usage of one command (run, explore, check, ...)`;
 
 /** The commands, in the order `vrange help` shows them. */
-export const COMMANDS = ['run', 'explore', 'check', 'compare', 'quiz', 'list', 'kernel', 'agent', 'keygen', 'help'] as const;
+export const COMMANDS = ['run', 'explore', 'merge', 'check', 'compare', 'quiz', 'list', 'kernel', 'agent', 'keygen', 'help'] as const;
 
 /** The lines of USAGE that describe `command` (every block that starts with `  vrange COMMAND`). */
 export function usageOf(command: string): string {
@@ -80,13 +94,16 @@ async function run(args: string[]): Promise<number> {
   for (const w of scenarioWarnings(cmd.scenario)) process.stderr.write(`vrange: ${terminalLine(w)}\n`);
   const out = (line: string) => process.stdout.write(terminalLine(line) + '\n');
   const narration: string[] = [];
-  const say = (line: string) => { narration.push(line); if (!cmd.json) out(line); };
+  const loud = !cmd.json && !cmd.quiet;
+  const say = (line: string) => { narration.push(line); if (loud) out(line); };
   const head = header(cmd.scenario, cmd.config);
-  if (!cmd.json) head.forEach(out);
+  if (loud) head.forEach(out);
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel, timeoutMs: cmd.timeoutMs,
     chooser: cmd.choices ? replayChooser(cmd.choices) : undefined, pictures: cmd.html !== undefined });
-  const foot = footer(report, reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices));
+  const repro = reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices);
+  const foot = footer(report, repro);
   if (cmd.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  else if (cmd.quiet) summaryLines(report, history, head, repro).forEach(out);
   else foot.forEach(out);
   if (cmd.html) writeOutput(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history, { description: cmd.scenario.description }));
   return report.ok ? 0 : 1;
@@ -97,8 +114,9 @@ async function exploreCommand(args: string[]): Promise<number> {
   const tty = process.stderr.isTTY;
   const started = Date.now();
   const bar = (done: number, total: number) => { process.stderr.write(progressBar(done, total)); };
+  if (cmd.shard) return exploreShard(cmd, tty ? bar : undefined);
   if (cmd.all) {
-    (cmd.json ? process.stderr : process.stdout).write(`explore --all ${cmd.file}: policy ${cmd.config.policy}, access ${cmd.config.access}, purge unit ${cmd.config.purgeUnit}, at most ${cmd.maxSchedules} schedules\n`);
+    (cmd.json ? process.stderr : process.stdout).write(sweepHeading(cmd.file, cmd.config, sweepOf(cmd), 0) + '\n');
     let result;
     try {
       result = await exploreAll(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, tty ? bar : undefined);
@@ -116,7 +134,7 @@ async function exploreCommand(args: string[]): Promise<number> {
     return result.problems.length > 0 ? 1 : 0;
   }
   // With --json, stdout is the one JSON document: the announcement goes to stderr.
-  (cmd.json ? process.stderr : process.stdout).write(`explore ${cmd.file}: ${cmd.everyKill ? `${everyKillSpec(cmd.scenario).length} run(s), one per kill point, seed ${cmd.config.seed}` : `${cmd.runs} run(s), seeds from ${cmd.config.seed}`}, policy ${cmd.config.policy}, schedule ${cmd.config.schedule}${cmd.faults.length ? `, faults ${cmd.faults.map((f) => f.spec).join(' ')}` : ''}\n`);
+  (cmd.json ? process.stderr : process.stdout).write(sweepHeading(cmd.file, cmd.config, sweepOf(cmd), everyKillSpec(cmd.scenario).length) + '\n');
   const result = await explore({
     file: cmd.file, scenario: cmd.scenario, base: cmd.config, runs: cmd.runs, faultSpecs: cmd.faults.map((f) => f.spec),
     checkDeterminism: cmd.checkDeterminism, everyKill: cmd.everyKill, strict: cmd.strict, shrink: cmd.shrink, choices: cmd.choices, timeoutMs: cmd.timeoutMs,
@@ -125,20 +143,7 @@ async function exploreCommand(args: string[]): Promise<number> {
   if (cmd.json) {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } else {
-    process.stdout.write('outcome                                   runs\n');
-    for (const [outcome, n] of Object.entries(result.counts)) process.stdout.write(`${outcome.padEnd(42)}${n}\n`);
-    process.stdout.write(`faults injected: ${result.kills} kill(s), ${result.pauses} pause(s); ${result.historiesChecked} histories checked in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-    for (const r of result.failing) {
-      process.stdout.write(`FAILED seed ${r.seed} (${r.outcome}): ${r.repro}\n`);
-      for (const v of r.violations.slice(0, 3)) process.stdout.write(`    ${v}\n`);
-    }
-    const sh = result.shrunk;
-    if (sh && sh.reproduced) {
-      process.stdout.write(`shrunk the first failure in ${sh.runs} run(s): ${sh.before.faults.length} fault(s) injected -> ${sh.after.faults.length} [${sh.after.faults.join(' ')}], `
-        + `${sh.before.choices} schedule choices -> ${sh.after.choices.length}; still broken: ${sh.broken.join(', ')}\n  ${sh.repro}\n`);
-    } else if (sh) {
-      process.stdout.write(`could not shrink the first failure: its fixed replay did not fail again (${sh.runs} run); reproduce it with the seed above\n`);
-    }
+    process.stdout.write(formatExplore(result, (Date.now() - started) / 1000).join('\n') + '\n');
   }
   if (result.interrupted && !cmd.json) process.stdout.write(`INTERRUPTED by ${result.interrupted} after ${result.runs.length} of ${result.planned} run(s): the table counts the runs that ended; the run under way was stopped and is not counted\n`);
   return result.failing.length > 0 ? 1 : 0;
@@ -221,6 +226,7 @@ async function dispatch(argv: string[]): Promise<number> {
       case 'run': return await run(rest);
       case 'list': return list(rest);
       case 'explore': return await exploreCommand(rest);
+      case 'merge': return mergeCommand(rest);
       case 'check': return check(rest);
       case 'compare': return await compareCommand(rest);
       case 'quiz': return await quizCommand(rest);

@@ -48,6 +48,9 @@ export class AddressSpace {
     this.ordered = undefined;
   }
 
+  /** `proc`'s VMAs over this file as the i_mmap holds them (none: an empty list); for verify mode. */
+  mappingsFor(proc: Proc): readonly KVma[] { return this.mappings.get(proc) ?? []; }
+
   /** VMAs over this file, every process together (dead ones have none left). */
   get mappedVmas(): number { return this.vmaCount; }
 

@@ -12,9 +12,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { agentStartTimeoutMs } from '../shared/limits.js';
-import type { KernelSocket } from '../shared/transport.js';
+import { KernelSocket } from '../shared/transport.js';
+import type { KernelMsg } from '../shared/messages.js';
+import { parseAgentMsg } from '../shared/message_schemas.js';
 import { trackChild } from '../shared/lifecycle.js';
 import type { Proc } from './process_table.js';
+
+/** How a process that has reported its last step ends: an exit code, or a fatal signal its step reported (never SIGKILL). */
+export type ResetEnd = { code: number } | { signal: NodeJS.Signals };
 
 export class AgentConn {
   proc: Proc | undefined;
@@ -24,25 +29,39 @@ export class AgentConn {
   osPid = 0;
   /** The machine a remote agent runs on, from its hello (undefined: a local child). */
   host: string | undefined;
+  /** Its hello (of this incarnation) has come: until then nothing else from its routing id is read. */
+  helloed = false;
+  /**
+   * A reusable local agent (AgentPool with reuse): ends its process, which has reported its last
+   * step, by a reset instead of an exit or a signal (docs/protocol.md, "Reuse"); returns the
+   * message sent, or undefined if this agent cannot be reused.
+   */
+  recycle: ((conn: AgentConn, how: ResetEnd) => KernelMsg | undefined) | undefined;
   private resolveHello!: () => void;
   private resolveExited!: (r: { code: number | null; signal: string | null }) => void;
   private hasExited = false;
+  private readonly onChildExit = (code: number | null, signal: string | null) => this.markExited(code, signal);
 
-  /** `child`: a local agent; none: a remote one, reached only through `socket`. */
-  constructor(readonly routingId: string, readonly socket: KernelSocket, readonly child?: ChildProcess) {
+  /**
+   * `child`: a local agent; none: a remote one, reached only through `socket`. `incarnation`: how
+   * many processes this OS process has run before this one (a reused agent's hello names it).
+   */
+  constructor(readonly routingId: string, readonly socket: KernelSocket, readonly child?: ChildProcess, readonly incarnation = 0) {
     this.hello = new Promise((resolve) => (this.resolveHello = resolve));
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
-    child?.once('exit', (code, signal) => this.markExited(code, signal));
+    child?.once('exit', this.onChildExit);
   }
   get remote(): boolean { return this.child === undefined; }
   onHello(osPid: number, host?: string): void {
     this.osPid = osPid;
     this.host = host;
+    this.helloed = true;
     this.resolveHello();
   }
   get alive(): boolean {
+    if (this.hasExited) return false;
     if (this.child) return this.child.exitCode === null && this.child.signalCode === null;
-    return !this.hasExited;
+    return true;
   }
   /** The end of this agent as the kernel learnt it (the OS exit event, or for a remote agent the kernel's verdict). */
   markExited(code: number | null, signal: string | null): void {
@@ -50,13 +69,15 @@ export class AgentConn {
     this.hasExited = true;
     this.resolveExited({ code, signal });
   }
+  /** A reset incarnation: its OS process now belongs to the next one, whose exit it no longer reports. */
+  detach(): void { this.child?.off('exit', this.onChildExit); }
   /**
    * Delivers a signal. A local agent gets the real signal and the OS reports its death. A remote
    * agent cannot be signalled from here: it is told to kill itself with the signal, and since the
    * kernel will see no exit event, a fatal signal is its death from now on.
    */
   kill(signal: NodeJS.Signals): void {
-    if (this.child) { this.child.kill(signal); return; }
+    if (this.child) { if (!this.hasExited) this.child.kill(signal); return; }
     if (signal === 'SIGSTOP' || signal === 'SIGCONT') throw new Error(`${signal} cannot be sent to a remote agent`);
     if (this.hasExited) return;
     this.socket.send(this.routingId, { t: 'die', signal });
@@ -81,16 +102,25 @@ export function agentNodeArgs(): string[] {
 }
 export const agentNodeDefaults: readonly string[] = ['--max-opt=1', '--always-sparkplug'];
 
-/** Started agents waiting for a process, and every agent ever started (to end them all). */
+/**
+ * Started agents waiting for a process, and every agent ever started (to end them all). With
+ * `reuse` (a run session, harness/session.ts), a process's exit is a reset of its agent: the same
+ * OS process becomes a new incarnation and waits in the pool again (docs/protocol.md, "Reuse").
+ */
 export class AgentPool {
   private idle: AgentConn[] = [];
+  /** Every agent by routing id: its current incarnation. */
   readonly all = new Map<string, AgentConn>();
   private started = 0;
   /** Set by killAll: the run is ending, no agent may start any more (a birth still under way fails). */
   private closed = false;
+  /** Who hears of an agent's death: the kernel of the run under way (a session's pool outlives kernels). */
+  onExit: (conn: AgentConn, code: number | null, signal: string | null) => void;
 
   constructor(private readonly socket: KernelSocket, private readonly cwd: string,
-              private readonly onExit: (conn: AgentConn, code: number | null, signal: string | null) => void) {}
+              onExit: (conn: AgentConn, code: number | null, signal: string | null) => void, readonly reuse = false) {
+    this.onExit = onExit;
+  }
 
   spawnOne(): AgentConn {
     if (this.closed) throw new Error('the kernel is shutting down: no agent starts');
@@ -100,27 +130,80 @@ export class AgentPool {
     });
     child.stdin!.on('error', () => {}); // the agent may be gone before we close its stdin
     trackChild(child);
-    const conn = new AgentConn(routingId, this.socket, child);
-    this.all.set(routingId, conn);
+    return this.enlist(new AgentConn(routingId, this.socket, child));
+  }
+
+  private enlist(conn: AgentConn): AgentConn {
+    if (this.reuse) conn.recycle = (c, how) => this.resetAgent(c, how);
+    this.all.set(conn.routingId, conn);
     this.idle.push(conn);
     void conn.exited.then(({ code, signal }) => this.onExit(conn, code, signal));
     return conn;
   }
 
-  fill(n: number): void { while (this.idle.length < n) this.spawnOne(); }
+  /**
+   * Reuse: `conn`'s process has reported its last step and ends (an exit code, or a fatal signal
+   * its step reported). Its agent is told so (`die` with `reset`), the end is taken as done (the
+   * process's cleanup follows, as for a remote agent's ordered exit),
+   * and the same OS process goes back to the pool as the next incarnation, usable once its hello
+   * naming that incarnation comes (all it sent before that is the old process's and is dropped).
+   */
+  private resetAgent(conn: AgentConn, how: ResetEnd): KernelMsg | undefined {
+    if ('signal' in how && how.signal === 'SIGKILL') throw new Error('kernel invariant: a SIGKILL is never a reset');
+    if (!conn.child || !conn.alive || this.closed || this.all.get(conn.routingId) !== conn) return undefined;
+    const next = new AgentConn(conn.routingId, this.socket, conn.child, conn.incarnation + 1);
+    conn.detach();
+    this.enlist(next);
+    const msg: KernelMsg = { t: 'die', ...how, reset: next.incarnation };
+    this.socket.send(conn.routingId, msg);
+    if ('signal' in how) conn.markExited(null, how.signal); else conn.markExited(how.code, null);
+    return msg;
+  }
+
+  fill(n: number): void {
+    this.idle = this.idle.filter((c) => c.alive);
+    while (this.idle.length < n) this.spawnOne();
+  }
 
   /** An agent that has said hello, leaving the pool topped up. */
   async take(poolSize: number): Promise<AgentConn> {
+    this.idle = this.idle.filter((c) => c.alive);
     if (this.idle.length === 0) this.spawnOne();
-    const conn = this.idle.shift()!;
+    // A reused pool holds agents that said hello and others still starting: a ready one first.
+    const ready = this.idle.findIndex((c) => c.helloed);
+    const conn = this.idle.splice(ready >= 0 ? ready : 0, 1)[0]!;
     this.fill(poolSize);
     await withTimeout(conn.hello, agentStartTimeoutMs, `agent ${conn.routingId} did not start within ${agentStartTimeoutMs} ms`);
     return conn;
   }
 
-  /** Resolves when every agent waiting in the pool has said hello (a warm pool is a started one). */
-  async warm(): Promise<void> {
-    await withTimeout(Promise.all(this.idle.map((c) => c.hello)), agentStartTimeoutMs, `the agent pool did not start within ${agentStartTimeoutMs} ms`);
+  /**
+   * Resolves when every agent waiting in the pool has said hello (a warm pool is a started one);
+   * with `n`, once `n` of them have (a session's pool may hold more, starting in the background).
+   */
+  async warm(n?: number): Promise<void> {
+    const idle = this.idle.filter((c) => c.alive);
+    const wanted = n === undefined ? idle : [...idle.filter((c) => c.helloed), ...idle.filter((c) => !c.helloed)].slice(0, n);
+    await withTimeout(Promise.all(wanted.map((c) => c.hello)), agentStartTimeoutMs, `the agent pool did not start within ${agentStartTimeoutMs} ms`);
+  }
+
+  /** Agents waiting in the pool (alive). */
+  get idleCount(): number { return this.idle.filter((c) => c.alive).length; }
+
+  /**
+   * The end of one run of a session: every agent that ran a process of it and was not reset
+   * (its process still alive, stopped, or half-born) is SIGKILLed for real, and reaped. Agents
+   * already dead are forgotten; the pool keeps the rest.
+   */
+  async endRun(conns: readonly AgentConn[]): Promise<void> {
+    const waits: Array<Promise<unknown>> = [];
+    for (const conn of conns) {
+      if (conn.alive) { conn.kill('SIGKILL'); conn.child?.kill('SIGCONT'); }
+      waits.push(conn.exited);
+    }
+    await Promise.all(waits);
+    for (const [id, c] of this.all) if (!c.alive) this.all.delete(id);
+    this.idle = this.idle.filter((c) => c.alive);
   }
 
   /**
@@ -135,9 +218,69 @@ export class AgentPool {
         conn.kill('SIGKILL');
         if (conn.child) conn.child.kill('SIGCONT');
       }
-      waits.push(conn.exited);
+      // A reset agent's earlier incarnations have ended already: wait for the OS process itself.
+      waits.push(conn.child && conn.child.exitCode === null && conn.child.signalCode === null
+        ? new Promise((resolve) => conn.child!.once('exit', resolve)) : conn.exited);
     }
     await Promise.all(waits);
+  }
+}
+
+/**
+ * The kernel's socket and its local agents, with the one receive loop that routes each frame to
+ * the kernel of the run under way: for one run (the kernel makes its own), or kept by a run
+ * session across runs (harness/session.ts), so that neither the socket nor the agents are made
+ * again for each run. A frame from an agent whose current incarnation has not said hello yet is
+ * the earlier incarnation's (a connection keeps its order): only that hello is read of it.
+ */
+export class AgentHost {
+  readonly socket: KernelSocket;
+  readonly pool: AgentPool;
+  /** The kernel of the run under way; between runs nobody (frames are dropped). */
+  deliver: ((conn: AgentConn, msgs: unknown[]) => void) | undefined;
+  onGarbage: ((conn: AgentConn, err: unknown) => void) | undefined;
+  onSendError: (err: unknown) => void = () => {};
+  /** Messages read of no run: an earlier incarnation's, or sent between runs. */
+  dropped = 0;
+  private listening: Promise<void> | undefined;
+
+  constructor(readonly runDir: string, reuse: boolean) {
+    this.socket = new KernelSocket(`ipc://${runDir}/kernel.sock`, (err) => this.onSendError(err));
+    this.pool = new AgentPool(this.socket, runDir, () => {}, reuse);
+  }
+
+  async bind(): Promise<void> {
+    if (this.listening) return;
+    await this.socket.bind();
+    this.listening = this.socket.listen((routingId, msgs) => this.route(routingId, msgs),
+      (routingId, err) => { const c = this.pool.all.get(routingId); if (c?.helloed) this.onGarbage?.(c, err); });
+  }
+
+  /** Resolves when the receive loop ends (the socket closed); rejects if it failed. */
+  get ended(): Promise<void> { return this.listening ?? Promise.resolve(); }
+
+  private route(routingId: string, msgs: unknown[]): void {
+    const conn = this.pool.all.get(routingId);
+    if (!conn) return;
+    if (!conn.helloed) {
+      const i = msgs.findIndex((m) => {
+        const p = parseAgentMsg(m);
+        return p.ok && p.msg.t === 'hello' && (p.msg.incarnation ?? 0) === conn.incarnation;
+      });
+      if (i < 0) { this.dropped += msgs.length; return; }
+      this.dropped += i;
+      conn.onHello((msgs[i] as { osPid: number }).osPid);
+      msgs = msgs.slice(i + 1);
+      if (msgs.length === 0) return;
+    }
+    if (this.deliver) this.deliver(conn, msgs);
+    else this.dropped += msgs.length;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.killAll();
+    this.socket.close();
+    await this.listening?.catch(() => {});
   }
 }
 

@@ -10,7 +10,7 @@
 // caller that awaits `killProc` finds the process reaped when it resumes.
 
 import type { EventFields } from './history_events.js';
-import { verifyIfEnabled } from './verify.js';
+import { verifyIfEnabled, verifyImmapIfEnabled } from './verify.js';
 import type { ProcessStep } from '../shared/scenario-types.js';
 import type { Kernel } from './kernel.js';
 import type { AgentConn } from './agent_pool.js';
@@ -33,6 +33,10 @@ export class Exit {
     if (this.k.entry.condemned.has(proc)) how = { signal: 'SIGKILL' }; // its frame held a bad message
     this.k.lockstep.busyWith(`reap:${proc.name}`);
     this.endingProcs.add(proc);
+    // A reused agent (a run session) is reset, not ended: the process has reported its last step,
+    // so nothing of it is under way. A SIGKILL (a bad message) stays a real one.
+    const reset = 'signal' in how && how.signal === 'SIGKILL' ? undefined : proc.agent!.recycle?.(proc.agent!, how);
+    if (reset) { this.k.history.message('send', proc.name, reset); return; }
     if ('signal' in how) { proc.agent!.kill(how.signal); return; }
     this.k.history.message('send', proc.name, { t: 'die', code: how.code });
     proc.agent!.exit(how.code);
@@ -150,6 +154,7 @@ export class Exit {
       framesFreed: what.framesFreed, pagesUnmapped: what.pagesUnmapped, vmas: what.vmas, fdsClosed: what.fdsClosed, filesReleased: what.filesReleased,
       ...(what.interrupted !== undefined ? { interrupted: what.interrupted } : {}) });
     verifyIfEnabled(this.k.frames, this.k.rmap, this.k.files, `after the cleanup of ${proc.name}`, this.k.pageAlloc.unplaced);
+    verifyImmapIfEnabled(this.k.files, this.k.procs, `after the cleanup of ${proc.name}`);
     for (const w of this.reapWaiters.get(proc.name) ?? []) w();
     this.reapWaiters.delete(proc.name);
     this.k.lockstep.unbusy(proc.stepKey);

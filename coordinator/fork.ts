@@ -13,6 +13,7 @@ import { processesMax } from '../shared/limits.js';
 import type { Kernel, Ret } from './kernel.js';
 import type { Proc } from './process_table.js';
 import { reindex } from './address_space.js';
+import { verify, verifyVmasAgree } from './verify.js';
 
 type Pages = { shared: Array<[number, number]>; stale: Array<[number, number]> };
 type Refused = { refused: Ret };
@@ -56,6 +57,8 @@ export async function sysFork(k: Kernel, parent: Proc, childName: string, mm: Mm
   if (k.procs.length > processesMax && k.procs.filter((p) => p.live).length >= processesMax) return { errno: 'EAGAIN' };
   const pages = snapshotPages(k, parent, mm);
   if ('refused' in pages) return pages.refused;
+  // A local agent is this project's own code: its VMAs and the kernel's copy must agree (verify mode).
+  if (verify.enabled && !parent.agent?.remote) verifyVmasAgree(parent.name, parent.vmas, mm.vmas, `at the fork of ${childName}`);
   child.state = 'running'; // claimed; the agent is attached below
   child.fds = new Map(parent.fds);
   for (const id of child.fds.values()) k.files[id]!.openCount++;

@@ -16,8 +16,13 @@ export type AnyStep = OneOf<Step>;
 
 /** One mapper's vote in a `decision` (shared/policy.ts), naming the mapper and the vpage it maps the page at. */
 export type DecisionVote = MapperVote & { process?: string; vpage?: number };
-/** A row of a `snapshot` (report/snapshot.ts): each page's state as a letter; `at` the touched pages of a long row. */
-export interface SnapshotRow { pages: string; at?: number[]; total?: number }
+/**
+ * A row of a `snapshot` (report/snapshot.ts): each page's state as a letter, `at` the touched pages
+ * of a long row; or, in a `delta` snapshot, the row's `size` and the runs `[page, count, letter]`
+ * that changed (`sparse`: a long row, page numbers of touched pages).
+ */
+export type SnapshotRow = { pages: string; at?: number[]; total?: number }
+  | { size: number; set: Array<[number, number, string]>; sparse?: true };
 
 /** Each kind's fields, beyond `seq`, `at` and `kind` (docs/history-format.md, the table). */
 export interface EventFields {
@@ -73,6 +78,8 @@ export interface EventFields {
     after: number; frames: { used: number; total: number };
     maps: Array<SnapshotRow & { process: string; name: string; kind: string; file?: string }>;
     files: Array<SnapshotRow & { file: string; kind: string }>;
+    /** Delta snapshots: rows list only changes; `gone` the rows that ended. */
+    delta?: true; gone?: Array<{ process: string; name: string } | { file: string }>;
   };
   final: {
     frames: { total: number; used: number; free: number; pageCache: number; mapped: number };

@@ -68,6 +68,8 @@ export class Isolated {
     this.pins.add(f);
   }
   delete(f: number): boolean { return this.pins.delete(f); }
+  /** Whether a fault pins `f` now. */
+  pinned(f: number): boolean { return this.pins.has(f); }
 
   private candidateOf(r: Isolation, f: number): boolean {
     return this.frames.isUsed(f) && this.stamped(r, f);

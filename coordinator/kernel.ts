@@ -20,7 +20,6 @@
 
 import type { AgentMsg, KernelMsg, MmSnapshot, MmView, SysCall, SysReplyFields } from '../shared/messages.js';
 import type { KernelStep, RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
-import { KernelSocket } from '../shared/transport.js';
 import { agentPoolMax, agentStartTimeoutMs, processesMax } from '../shared/limits.js';
 import { parseAgentMsg } from '../shared/message_schemas.js';
 import { printable } from '../shared/printable.js';
@@ -28,7 +27,7 @@ import { FrameTable } from './frames.js';
 import { Rmap } from './rmap.js';
 import { AddressSpace } from './address_space.js';
 import { Proc, ProcessTable } from './process_table.js';
-import { AgentConn, AgentPool, withTimeout } from './agent_pool.js';
+import { AgentConn, AgentHost, AgentPool, withTimeout } from './agent_pool.js';
 import { History, type HistoryEvent } from './history.js';
 import { noFaults, type CompletedStep, type FaultHooks, type KernelHooks, type KernelObserver, type ObservedState } from './hooks.js';
 import { RemoteAgents, type RemoteOptions } from './remote.js';
@@ -59,6 +58,12 @@ export interface KernelOptions {
   poolSize?: number;
   /** Agents on other machines (`vrange kernel --listen`); see coordinator/remote.ts. */
   remote?: RemoteOptions;
+  /**
+   * The socket and local agents of a run session (harness/session.ts), kept across runs: the
+   * kernel neither binds nor closes the socket, and at shutdown ends only its own run's agents
+   * that were not reset. Without it the kernel makes its own, for this run only.
+   */
+  host?: AgentHost;
 }
 
 export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string }
@@ -101,9 +106,11 @@ export class Kernel {
   readonly vmscan: Vmscan;
 
   private readonly observers: KernelObserver[];
-  private readonly socket: KernelSocket;
+  private readonly host: AgentHost;
+  private readonly ownsHost: boolean;
   private readonly pool: AgentPool;
-  private readonly byRouting = new Map<string, AgentConn>();
+  /** The local agents this run gave a process (a session's shutdown ends those not reset). */
+  private readonly runConns: AgentConn[] = [];
   private readonly readyWaiters = new Map<number, () => void>();
   private nextInitId = 1;
   private stopping = false;
@@ -126,13 +133,19 @@ export class Kernel {
     this.signals = new Signals(this);
     this.pageAlloc = new PageAlloc(this);
     this.vmscan = new Vmscan(this);
-    this.socket = new KernelSocket(`ipc://${opts.runDir}/kernel.sock`, (err) => {
+    this.ownsHost = opts.host === undefined;
+    this.host = opts.host ?? new AgentHost(opts.runDir, false);
+    if (this.host.deliver) throw new Error('kernel invariant: the agent host already serves a kernel');
+    this.host.onSendError = (err) => {
       // A peer that has just died (its exit event not yet seen) cannot be reached: its cleanup
       // will account for what it missed. Anything else is a broken transport.
       if ((err as { code?: string }).code === 'EHOSTUNREACH') return;
       this.fail(new Error(`send failed: ${String(err)}`));
-    });
-    this.pool = new AgentPool(this.socket, opts.runDir, (conn, code, signal) => this.exit.onOsExit(conn, code, signal));
+    };
+    this.pool = this.host.pool;
+    this.pool.onExit = (conn, code, signal) => this.exit.onOsExit(conn, code, signal);
+    this.host.deliver = (conn, msgs) => this.deliverFrame(conn, msgs);
+    this.host.onGarbage = (conn, err) => this.entry.badMessage(conn, '?', `a frame that is not a msgpack message (${(err as Error).message})`);
     if (opts.remote) this.remote = this.remoteAgents(opts.remote);
   }
 
@@ -169,8 +182,8 @@ export class Kernel {
   // ---------------------------------------------------------------- start and stop
 
   async start(): Promise<void> {
-    await this.socket.bind();
-    void this.receiveLoop();
+    await this.host.bind();
+    this.host.ended.catch((e: Error) => { if (!this.stopping) this.fail(e); });
     await this.remote?.start();
     const initial = this.procs.filter((p) => !p.spec.forked);
     if (initial.length > processesMax) throw new Error(`more than ${processesMax} processes (processesMax)`);
@@ -179,8 +192,9 @@ export class Kernel {
     this.history.add('boot', { frames: this.frames.total, files: this.files.map((f) => ({ name: f.name, pages: f.pages, kind: f.kind })),
       policy: this.config.policy, access: this.config.access, purgeUnit: this.config.purgeUnit, schedule: this.config.schedule, seed: this.config.seed });
     for (const proc of initial) await this.birth(proc, undefined);
-    // The first fork should not find its agent still starting.
-    await this.pool.warm();
+    // The first fork should not find its agent still starting (a session's pool may hold more,
+    // starting in the background: the forks possible are waited for).
+    await this.pool.warm(this.host.pool.reuse ? this.warmPoolSize() : undefined);
   }
 
   /**
@@ -192,6 +206,9 @@ export class Kernel {
     if (this.opts.poolSize !== undefined) return this.opts.poolSize;
     return this.table.forksPossible(agentPoolMax);
   }
+
+  /** Local agents this run gave a process to. */
+  get localAgentsUsed(): number { return this.runConns.length; }
 
   /** Agents started so far (local children; the memory tests bound it). */
   get agentsStarted(): number { return this.pool.all.size; }
@@ -223,7 +240,7 @@ export class Kernel {
     conn.proc = proc;
     proc.agent = conn;
     proc.state = 'running';
-    this.byRouting.set(conn.routingId, conn);
+    if (!conn.remote) this.runConns.push(conn);
     const id = this.nextInitId++;
     const ready = new Promise<void>((resolve) => this.readyWaiters.set(id, resolve));
     this.sendTo(proc, { t: 'init', id, pid: proc.pid, name: proc.name, steps: proc.spec.steps, sigbus: proc.spec.sigbus,
@@ -239,8 +256,14 @@ export class Kernel {
   async shutdown(): Promise<void> {
     this.stopping = true;
     await this.remote?.stop();
-    await this.pool.killAll();
-    this.socket.close();
+    try {
+      if (this.ownsHost) await this.host.close();
+      else await this.pool.endRun(this.runConns);
+    } finally {
+      this.host.deliver = undefined;
+      this.host.onGarbage = undefined;
+      this.pool.onExit = () => {};
+    }
   }
 
   fail(err: Error): void {
@@ -263,20 +286,6 @@ export class Kernel {
     proc.agent.socket.send(proc.agent.routingId, msg);
   }
 
-  private async receiveLoop(): Promise<void> {
-    try {
-      await this.socket.listen((routingId, msgs) => {
-        const conn = this.byRouting.get(routingId) ?? this.pool.all.get(routingId);
-        if (conn) this.deliverFrame(conn, msgs);
-      }, (routingId, err) => {
-        const conn = this.byRouting.get(routingId) ?? this.pool.all.get(routingId);
-        if (conn) this.entry.badMessage(conn, '?', `a frame that is not a msgpack message (${(err as Error).message})`);
-      });
-    } catch (e) {
-      if (!this.stopping) this.fail(e as Error);
-    }
-  }
-
   /**
    * The messages of one received frame (one agent's batch), each judged on its own, in order: its
    * shape (shared/message_schemas.ts), then what it needs of the kernel's state
@@ -292,7 +301,7 @@ export class Kernel {
       const msg = parsed.msg;
       if (msg.t === 'hello') {
         // A local agent's first message (a remote agent's is taken by coordinator/remote.ts).
-        if (!conn.remote) { this.byRouting.set(conn.routingId, conn); conn.onHello(msg.osPid); }
+        if (!conn.remote && !conn.helloed) conn.onHello(msg.osPid);
         continue;
       }
       if (msg.t === 'pong') continue;

@@ -11,6 +11,7 @@ import { fdsPerProcessMax } from '../shared/limits.js';
 import type { Kernel, Ret } from './kernel.js';
 import type { KVma, Proc } from './process_table.js';
 import { AddressSpace, reindex } from './address_space.js';
+import { unmapSpan } from '../shared/vma_span.js';
 
 export function sysOpen(k: Kernel, proc: Proc, name: string): Ret {
   const file = k.files.find((f) => f.name === name && f.kind !== 'shmem');
@@ -58,15 +59,8 @@ export function sysMmap(k: Kernel, proc: Proc, m: Extract<SysCall, { t: 'mmap' }
 export function sysMunmap(k: Kernel, proc: Proc, start: number, pages: number): Ret {
   const end = start + pages;
   for (const e of k.rmap.entriesIn(proc.pid, start, end)) k.rmap.remove(proc.pid, e.vpage);
-  const touched = new Set<number>();
-  const kept = [];
-  for (const v of proc.vmas) {
-    const vEnd = v.start + v.pages;
-    if (vEnd <= start || v.start >= end) { kept.push(v); continue; }
-    if (v.fileId >= 0) touched.add(v.fileId);
-    if (v.start < start) kept.push({ ...v, pages: start - v.start });
-    if (vEnd > end) kept.push({ ...v, start: end, pages: vEnd - end, offset: v.offset + (end - v.start) });
-  }
+  const { kept, cut } = unmapSpan(proc.vmas, start, end, (v, from, to) => ({ ...v, start: from, pages: to - from, offset: v.offset + (from - v.start) }));
+  const touched = new Set(cut.filter((v) => v.fileId >= 0).map((v) => v.fileId));
   proc.vmas = kept;
   reindex(k.files, proc, touched);
   for (const id of touched) maybeFinalRelease(k, k.files[id]!);

@@ -7,6 +7,9 @@
 //   4. every page-cache entry names a used frame whose owner is that file and page;
 //   5. every used frame's reference count is its rmap references plus its page-cache entry
 //      (plus one for a frame a fault has allocated and not yet placed: `unplaced`).
+// `verifyImmap` checks that each file's i_mmap index (address_space.ts) holds exactly the VMAs the
+// process table's copies say map it; `verifyVmasAgree` that the kernel's copy of a process's VMAs
+// is the agent's own (agents/mm.ts), which the kernel sees in a fork's mm snapshot.
 // Its cost is O(frames in use + free-list length + rmap entries + page-cache entries), so it is
 // on in tests (`VRANGE_VERIFY=1`, set by package.json's ava config) and off in normal runs and in
 // benchmarks. The kernel calls it after every reclaim commit and every exit cleanup.
@@ -16,6 +19,8 @@
 import type { FrameTable } from './frames.js';
 import type { Rmap } from './rmap.js';
 import type { AddressSpace } from './address_space.js';
+import type { KVma, Proc } from './process_table.js';
+import type { VmaSnapshot } from '../shared/messages.js';
 
 export const verify = { enabled: process.env.VRANGE_VERIFY === '1' };
 
@@ -68,4 +73,35 @@ export function verifyFrames(frames: Frames, rmap: Refs, files: Files, at?: stri
 /** verifyFrames when verify mode is on; nothing (not even a walk) when it is off. */
 export function verifyIfEnabled(frames: Frames, rmap: Refs, files: Files, at?: string, unplaced?: ReadonlySet<number>): void {
   if (verify.enabled) verifyFrames(frames, rmap, files, at, unplaced);
+}
+
+const vmaText = (v: { start: number; pages: number; kind: string; fileId: number; offset: number }): string =>
+  `${v.kind} ${v.start}+${v.pages} (file ${v.fileId}, offset ${v.offset})`;
+const byStart = <V extends { start: number }>(l: readonly V[]): V[] => [...l].sort((a, b) => a.start - b.start);
+
+/** Each file's i_mmap holds exactly the VMAs over it that the processes' VMA lists give. */
+export function verifyImmap(files: ReadonlyArray<Pick<AddressSpace, 'id' | 'name' | 'mappingsFor' | 'mappedVmas'>>,
+  procs: ReadonlyArray<Pick<Proc, 'name' | 'vmas'>>, at?: string): void {
+  for (const file of files) {
+    let count = 0;
+    for (const p of procs) {
+      const want = byStart(p.vmas.filter((v) => v.fileId === file.id)).map(vmaText);
+      const got = byStart(file.mappingsFor(p as Proc)).map(vmaText);
+      count += want.length;
+      if (want.join() !== got.join()) broken(at, `the i_mmap of ${file.name} holds [${got.join('; ')}] for ${p.name}, whose VMAs over it are [${want.join('; ')}]`);
+    }
+    if (count !== file.mappedVmas) broken(at, `the i_mmap of ${file.name} counts ${file.mappedVmas} VMAs, the processes map it with ${count}`);
+  }
+}
+
+/** The kernel's copy of a process's VMAs is the agent's own, as its mm snapshot gives them. */
+export function verifyVmasAgree(name: string, kernel: readonly KVma[], agent: readonly Pick<VmaSnapshot, 'start' | 'pages' | 'kind' | 'fileId' | 'offset'>[], at?: string): void {
+  const k = byStart(kernel).map(vmaText);
+  const a = byStart(agent).map(vmaText);
+  if (k.join() !== a.join()) broken(at, `the kernel's VMAs of ${name} are [${k.join('; ')}], its agent's [${a.join('; ')}]`);
+}
+
+/** verifyImmap when verify mode is on. */
+export function verifyImmapIfEnabled(files: Parameters<typeof verifyImmap>[0], procs: Parameters<typeof verifyImmap>[1], at?: string): void {
+  if (verify.enabled) verifyImmap(files, procs, at);
 }

@@ -13,7 +13,7 @@
 // synchronously, page by page; the mappers learn of it in the commit message.
 
 import type { DecisionVote, EventFields, EventKind } from './history_events.js';
-import { verifyIfEnabled } from './verify.js';
+import { verifyIfEnabled, verifyImmapIfEnabled } from './verify.js';
 import type { KernelMsg } from '../shared/messages.js';
 import { decide, type PageFacts } from '../shared/policy.js';
 import type { Kernel } from './kernel.js';
@@ -71,6 +71,7 @@ export class Vmscan implements ReclaimHost {
     this.held.close(xid);
     // Every decision of the exchange is carried out: the frames must add up (verify mode).
     verifyIfEnabled(this.k.frames, this.k.rmap, this.k.files, `after the decisions of exchange ${xid}`, this.k.pageAlloc.unplaced);
+    verifyImmapIfEnabled(this.k.files, this.k.procs, `after the decisions of exchange ${xid}`);
   }
 
   procByPid(pid: number): Proc | undefined { return this.k.table.byPid(pid); }
@@ -220,7 +221,12 @@ export class Vmscan implements ReclaimHost {
       const run = this.k.frames.ownerFile[frame]! < 0 ? this.anonRun(frame, voteOf) : this.fileRun(frame, voteOf);
       let n = 1;
       while (n < run.max && i + n < frames.length && frames[i + n] === frame + n && fresh(frame + n) && run.fits(frame + n, n)) n++;
-      for (let k = 0; k < n; k++) decided.add(frame + k);
+      for (let k = 0; k < n; k++) {
+        // An exchange decides only the pages it holds: no other exchange, and no fault, may be using them.
+        const f = frame + k;
+        if (!this.held.isCandidate(xid, f)) throw new Error(`kernel invariant: exchange ${xid} decides frame ${f}, which ${this.held.pinned(f) ? 'a fault holds' : this.held.has(f) ? 'another exchange holds' : 'it does not hold'}`);
+        decided.add(f);
+      }
       i += n - 1;
       out.push(this.decideRun(xid, reason, unit.name, frame, n, run));
     }

@@ -14,6 +14,7 @@ import { runConfigFor } from '../shared/run_config.js';
 import { oneOfValue, parseCommandArgs, UsageError, wholeValue, type OptionTable } from '../shared/args.js';
 import { POLICIES, type RunConfig, type Scenario } from '../shared/scenario-types.js';
 import { parseFault, type Fault } from './faults.js';
+import { defaultShardOut, parseShard, shardValue, type Shard } from './shard_select.js';
 
 export { UsageError };
 
@@ -37,6 +38,7 @@ export const runOptions = {
   seed: { type: 'string', value: `a whole number from 0 to ${seedMax}`, commands: [R, E, C] },
   schedule: { type: 'string', value: 'lockstep or free', commands: [R, E, C] },
   json: { type: 'boolean', commands: [R, E, C] },
+  quiet: { type: 'boolean', commands: [R] },
   trace: { type: 'string', value: 'a file to write the history to', commands: [R] },
   html: { type: 'string', value: 'a file to write the picture to', commands: [R, E] },
   fault: { type: 'string', multiple: true, value: 'kill:P@N, kill:P@N+, kill:reclaim, pause:P@N:MS or random:kill=R,pause=R', commands: [R, E, C] },
@@ -51,14 +53,21 @@ export const runOptions = {
   runs: { type: 'string', value: () => `a whole number from 1 to ${exploreRunsMax}`, commands: [E] },
   'check-determinism': { type: 'boolean', commands: [E] },
   timeout: { type: 'string', value: () => `a whole number of milliseconds from 1 to ${runTimeoutMaxMs}`, commands: [R, E] },
+  shard: { type: 'string', value: shardValue, commands: [E] },
+  out: { type: 'string', value: 'a file to write the shard result to', commands: [E] },
 } as const satisfies OptionTable;
 
 export interface RunCommand {
-  file: string; scenario: Scenario; config: RunConfig; json: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean;
+  file: string; scenario: Scenario; config: RunConfig; json: boolean; quiet: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean;
   /** `--timeout MS`: each run's wall-clock bound, instead of the one its scenario's size gives (shared/limits.ts runTimeoutFor). */
   timeoutMs?: number;
   /** Lockstep choices to replay (`--choices A,B,kernel` or `--schedule-file W`), instead of the seed's. */
   choices?: string[];
+  /** `explore --shard K/N`: this part of the sweep only, its result written to `out` (harness/shard.ts). */
+  shard?: Shard;
+  out?: string;
+  /** The options as given, but those that only say where and how to print (--shard, --out, --json): every shard of one sweep has the same. */
+  options: Record<string, string | string[] | boolean>;
 }
 
 /** Longest choice list a `--choices`/`--schedule-file` may give (a run takes at most runStepsMax actions). */
@@ -133,14 +142,21 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
     const other = ['max-schedules', 'html'].find((k) => values[k as keyof typeof values] !== undefined);
     if (other) throw new UsageError(`--${other} goes with explore --all`);
   }
+  const shard = parseShard(values.shard);
+  if (values.out !== undefined && !shard) throw new UsageError('--out goes with --shard K/N (it names the shard result file)');
+  if (shard && values.seed === undefined) throw new UsageError('--shard needs --seed BASE: every shard must compute the same work list, and without --seed each would draw its own');
+  if (shard && values.html !== undefined) throw new UsageError('--html does not go with --shard: merge the shards (vrange merge), then draw a witness with its replay command and --html');
+  const out = shard ? values.out ?? defaultShardOut(file, values.all ? 'all' : values['every-kill'] ? 'kills' : 'seeds', shard) : undefined;
+  if (values.quiet && values.json) throw new UsageError('--quiet and --json: give one; --json already prints nothing but the JSON document');
   if (values.trace !== undefined) checkOutputPath(values.trace, '--trace');
+  if (out !== undefined) checkOutputPath(out, '--out');
   if (values.html !== undefined) checkOutputPath(values.html, '--html');
   // An output never overwrites the scenario, a schedule file, or the other output.
   const same = (a: string, b: string) => resolve(a) === resolve(b) || (realOrSelf(a) === realOrSelf(b));
   const inputs: Array<[string, string]> = [['the scenario FILE', file], ...(values['schedule-file'] !== undefined ? [['--schedule-file', values['schedule-file']] as [string, string]] : [])];
-  for (const [flag, out] of [['--trace', values.trace], ['--html', values.html]] as Array<[string, string | undefined]>) {
-    if (out === undefined) continue;
-    for (const [what, input] of inputs) if (same(out, input)) throw new UsageError(`${flag} ${out}: is ${what}; the run would overwrite it: give another file`);
+  for (const [flag, target] of [['--trace', values.trace], ['--html', values.html], ['--out', out]] as Array<[string, string | undefined]>) {
+    if (target === undefined) continue;
+    for (const [what, input] of inputs) if (same(target, input)) throw new UsageError(`${flag} ${target}: is ${what}; the run would overwrite it: give another file`);
   }
   if (values.trace !== undefined && values.html !== undefined && same(values.trace, values.html)) {
     throw new UsageError(`--trace and --html name the same file (${values.html}): give each its own`);
@@ -149,11 +165,12 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
   const config: RunConfig = runConfigFor(scenario, { policy, access, purgeUnit, frames, seed, schedule });
   const faults = (values.fault ?? []).map((f) => parseFault(f, scenario));
   const choices = parseChoices(values, scenario);
-  return { file, scenario, config, json: values.json ?? false, trace: values.trace, html: values.html, faults,
+  return { file, scenario, config, json: values.json ?? false, quiet: values.quiet ?? false, trace: values.trace, html: values.html, faults,
     timeoutMs: wholeValue('timeout', values.timeout, 1, runTimeoutMaxMs),
     checkModel: values['check-model'] ?? false, runs, checkDeterminism: values['check-determinism'] ?? false, choices,
     everyKill: values['every-kill'] ?? false, strict: values.strict ?? false, shrink: !(values['no-shrink'] ?? false),
-    all: values.all ?? false, maxSchedules };
+    all: values.all ?? false, maxSchedules, ...(shard ? { shard, out } : {}),
+    options: Object.fromEntries(Object.entries(values).filter(([k]) => !['shard', 'out', 'json'].includes(k)).sort(([a], [b]) => (a < b ? -1 : 1))) };
 }
 
 export function reproduce(file: string, c: RunConfig, faults: Array<{ spec: string }> = [], choices?: readonly string[]): string {

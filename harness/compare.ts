@@ -7,6 +7,7 @@
 // Steps are matched by process and index, not by position in the run.
 
 import { runScenario } from './run.js';
+import { withSession, type RunSession } from './session.js';
 import { parseRun, UsageError } from './command.js';
 import { explainRun, shortResult, shortStep, type Explanation } from '../report/explain.js';
 import { POLICIES, type PolicyName, type RunConfig, type Scenario, type StepResult } from '../shared/scenario-types.js';
@@ -33,7 +34,8 @@ export interface CompareResult {
 }
 
 /** Runs `scenario` under each policy with `base`'s other options and seed, and compares. */
-export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'>, faults: Fault[] = []): Promise<CompareResult> {
+export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'>, faults: Fault[] = [], session?: RunSession): Promise<CompareResult> {
+  if (!session) return withSession((ss) => compare(scenario, base, faults, ss));
   const results = new Map<PolicyName, Map<string, StepResult>>();
   const explained = new Map<PolicyName, Map<string, Explanation>>();
   const order: string[] = [];
@@ -42,7 +44,7 @@ export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'
   for (const policy of POLICIES) {
     if (interrupted()) break;
     const config: RunConfig = { ...base, policy };
-    const { report, history } = await runScenario(scenario, config, { faults, checkModel: config.schedule === 'lockstep' && faults.length === 0 });
+    const { report, history } = await runScenario(scenario, config, { faults, checkModel: config.schedule === 'lockstep' && faults.length === 0, session });
     if (report.interrupted) break;
     done.push(policy);
     const byStep = new Map<string, StepResult>();

@@ -12,6 +12,9 @@ import { renderHtml } from '../report/html.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import type { StepRecord } from '../coordinator/kernel.js';
 import { interrupted, type StopSignal } from '../shared/lifecycle.js';
+import { inShard, type Shard } from './shard_select.js';
+import type { PhaseClock } from './phases.js';
+import { withSession, type RunSession } from './session.js';
 
 export interface AllClass extends OutcomeClass {
   /** Reduced schedules, run for real, that reached it. */
@@ -29,39 +32,83 @@ export interface AllResult {
   ran: number;
 }
 
-export async function exploreAll(file: string, s: Scenario, config: RunConfig, max: number,
-  progress?: (done: number, total: number) => void): Promise<AllResult> {
+/** What the model's enumeration gives every shard alike: the counts and the outcome classes. */
+export interface AllPlan { all: number; reduced: number; classes: OutcomeClass[]; reducedClasses: number }
+
+/** One reduced schedule run for real. */
+export interface AllRun {
+  /** Its place in the list of reduced schedules (0-based). */
+  index: number;
+  /** The outcome class it reached (enumerate.ts outcomeOf). */
+  key: string;
+  repro: string;
+  /** It did not follow its schedule, or broke an invariant or a history check. */
+  problems: string[];
+  /** Kept for the first run of this pass that reached a class of the plan: the class's witness, unless an earlier run (another shard's) reached it too. */
+  witness?: { choices: string[]; steps: StepRecord[] };
+}
+
+/** Enumerates, then runs the reduced schedules (those of `shard` only, when given) on real processes. */
+export async function exploreAllRuns(file: string, s: Scenario, config: RunConfig, max: number,
+  progress?: (done: number, total: number) => void, shard?: Shard, phases?: PhaseClock, session?: RunSession): Promise<{ plan: AllPlan; runs: AllRun[]; stopped?: StopSignal }> {
+  if (!session) return withSession((ss) => exploreAllRuns(file, s, config, max, progress, shard, phases, ss));
   const e = enumerate(s, config, max);
+  phases?.mark('model enumeration');
   const counts = outcomeSteps(s, config.policy);
-  const classes = new Map<string, AllClass>(e.classes.map((c) => [c.key, { ...c, realRuns: 0 }]));
-  const problems: string[] = [];
-  if (e.reducedClasses !== e.classes.length) problems.push(`the reduction reached ${e.reducedClasses} of ${e.classes.length} outcome classes in the model`);
-  let ran = 0;
-  for (const [i, choices] of e.reduced.entries()) {
+  const known = new Set(e.classes.map((c) => c.key));
+  const plan: AllPlan = { all: e.all, reduced: e.reduced.length, classes: e.classes, reducedClasses: e.reducedClasses };
+  const work = e.reduced.map((choices, index) => ({ choices, index })).filter((w) => !shard || inShard(w.index, shard));
+  const runs: AllRun[] = [];
+  const witnessed = new Set<string>();
+  for (const [i, { choices, index }] of work.entries()) {
     if (interrupted()) break;
     const chooser = replayChooser(choices);
-    const { report, history } = await runScenario(s, config, { chooser, checkModel: true });
+    const { report, history } = await runScenario(s, config, { chooser, checkModel: true, phases, session });
     if (report.interrupted) break;
-    ran++;
     const repro = reproduce(file, config, [], choices);
+    const problems: string[] = [];
     if (chooser.deviated > 0 || chooser.followed !== choices.length) problems.push(`the real run did not follow the schedule the model enumerated: ${repro}`);
     const broken = report.invariants.filter((x) => !x.ok && x.name !== 'no-deadlock').map((x) => x.name);
     const check = checkHistory(history);
+    phases?.mark('checks (history check)');
     if (broken.length || !check.ok) problems.push(`broken (${[...broken, ...check.violations.map((v) => 'check:' + v.check)].join(', ')}): ${repro}`);
     const { key } = outcomeOf(report.steps, counts);
-    const c = classes.get(key);
-    if (!c) problems.push(`a real run reached an outcome the model never did: ${repro}`);
-    else {
-      c.realRuns++;
-      if (!c.witness) c.witness = { choices, steps: report.steps, repro };
-    }
-    progress?.(i + 1, e.reduced.length);
+    const run: AllRun = { index, key, repro, problems };
+    if (known.has(key) && !witnessed.has(key)) { witnessed.add(key); run.witness = { choices, steps: report.steps }; }
+    runs.push(run);
+    progress?.(i + 1, work.length);
   }
   const stopped = interrupted();
-  // Stopped early, an outcome no run reached yet is not a problem: its runs never came.
-  if (!stopped) for (const c of classes.values()) if (c.realRuns === 0) problems.push(`no real run reached the outcome: ${c.results.join('; ')}`);
-  return { all: e.all, reduced: e.reduced.length, classes: [...classes.values()].sort((a, b) => b.schedules - a.schedules), problems, ran,
-    ...(stopped ? { interrupted: stopped } : {}) };
+  return { plan, runs, ...(stopped ? { stopped } : {}) };
+}
+
+/**
+ * The result of the real runs against the plan: each class's count and witness (its first run in
+ * schedule order), the problems in schedule order. `partial` (one shard's runs) or `stopped`: a
+ * class no run reached is not a problem, its runs are elsewhere or never came.
+ */
+export function assembleAll(plan: AllPlan, runs: AllRun[], o: { partial?: boolean; stopped?: StopSignal } = {}): AllResult {
+  const classes = new Map<string, AllClass>(plan.classes.map((c) => [c.key, { ...c, realRuns: 0 }]));
+  const problems: string[] = [];
+  if (plan.reducedClasses !== plan.classes.length) problems.push(`the reduction reached ${plan.reducedClasses} of ${plan.classes.length} outcome classes in the model`);
+  for (const r of [...runs].sort((a, b) => a.index - b.index)) {
+    problems.push(...r.problems);
+    const c = classes.get(r.key);
+    if (!c) { problems.push(`a real run reached an outcome the model never did: ${r.repro}`); continue; }
+    c.realRuns++;
+    if (c.witness) continue;
+    if (!r.witness) throw new Error(`assembleAll: the first run of class ${JSON.stringify(c.results)} (schedule ${r.index}) has no witness`);
+    c.witness = { choices: r.witness.choices, steps: r.witness.steps, repro: r.repro };
+  }
+  if (!o.stopped && !o.partial) for (const c of classes.values()) if (c.realRuns === 0) problems.push(`no real run reached the outcome: ${c.results.join('; ')}`);
+  return { all: plan.all, reduced: plan.reduced, classes: [...classes.values()].sort((a, b) => b.schedules - a.schedules), problems, ran: runs.length,
+    ...(o.stopped ? { interrupted: o.stopped } : {}) };
+}
+
+export async function exploreAll(file: string, s: Scenario, config: RunConfig, max: number,
+  progress?: (done: number, total: number) => void, phases?: PhaseClock, session?: RunSession): Promise<AllResult> {
+  const { plan, runs, stopped } = await exploreAllRuns(file, s, config, max, progress, undefined, phases, session);
+  return assembleAll(plan, runs, { stopped });
 }
 
 export function formatAll(file: string, config: RunConfig, r: AllResult): string[] {
@@ -85,11 +132,12 @@ export function formatAll(file: string, config: RunConfig, r: AllResult): string
 }
 
 /** One page per outcome class: the witness, run again with pictures. */
-export async function writeWitnessPages(base: string, s: Scenario, config: RunConfig, r: AllResult): Promise<string[]> {
+export async function writeWitnessPages(base: string, s: Scenario, config: RunConfig, r: AllResult, session?: RunSession): Promise<string[]> {
+  if (!session) return withSession((ss) => writeWitnessPages(base, s, config, r, ss));
   const files: string[] = [];
   for (const [i, c] of r.classes.entries()) {
     if (!c.witness || interrupted()) continue;
-    const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true });
+    const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true, session });
     if (report.interrupted) break;
     const path = base.replace(/(\.html?)?$/, (ext) => `.class${i + 1}${ext || '.html'}`);
     writeOutput(path, renderHtml(report, [`class ${i + 1} of ${r.classes.length}: ${c.schedules} of ${r.all} schedules`, ...c.results, c.witness.repro], history,

@@ -13,6 +13,7 @@ import { parseScenario } from '../shared/scenario.js';
 import { runConfigFor } from '../shared/run_config.js';
 import { POLICIES, type PolicyName, type RunConfig, type Scenario, type StepResult } from '../shared/scenario-types.js';
 import { runScenario } from './run.js';
+import type { RunSession } from './session.js';
 import { explainRun, shortResult, shortStep } from '../report/explain.js';
 import { UsageError } from './command.js';
 import { parseCommandArgs } from '../shared/args.js';
@@ -151,9 +152,9 @@ export function quizConfig(q: Quiz): RunConfig {
 }
 
 /** Runs the quiz on the real emulator; each question's result and the rule behind it. */
-export async function answerQuiz(q: Quiz, runSeed = q.seed): Promise<{ answers: Answer[]; ok: boolean; history: HistoryEvent[]; interrupted?: string }> {
+export async function answerQuiz(q: Quiz, runSeed = q.seed, session?: RunSession): Promise<{ answers: Answer[]; ok: boolean; history: HistoryEvent[]; interrupted?: string }> {
   const config = { ...quizConfig(q), seed: runSeed };
-  const { report, history } = await runScenario(q.scenario, config, { checkModel: true });
+  const { report, history } = await runScenario(q.scenario, config, { checkModel: true, session });
   const explained = explainRun(q.scenario, config, history);
   const answers = q.questions.map((x) => {
     const rec = report.steps.find((s) => s.process === x.process && s.index === x.index);

@@ -14,6 +14,8 @@ import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 import { runTimeoutBaseMs, runTimeoutFor, runTimeoutPerProcessMs, runTimeoutPerStepMs } from '../shared/limits.js';
 import { FaultPlan, type Fault } from './faults.js';
 import type { RemoteOptions } from '../coordinator/remote.js';
+import type { PhaseClock } from './phases.js';
+import type { RunSession } from './session.js';
 
 export { actionsOf } from '../checker/run_checks.js';
 
@@ -35,6 +37,10 @@ export interface RunOptions {
   pictures?: boolean;
   /** Agents on other machines (`vrange kernel --listen`). */
   remote?: RemoteOptions;
+  /** Charge each part of the run's CPU to its name (bench/runs.bench.ts). */
+  phases?: PhaseClock;
+  /** Run on the socket and agents of this session (harness/session.ts) instead of new ones. */
+  session?: RunSession;
 }
 
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
@@ -60,10 +66,14 @@ export interface KernelRun {
  */
 export async function runKernel(scenario: Scenario, config: RunConfig,
   opts: RunOptions & { onEvent?: (e: HistoryEvent) => void; onKernel?: (k: Kernel) => void; kernel?: Partial<KernelOptions> } = {}): Promise<KernelRun> {
-  const runDir = createRunDir();
+  const phases = opts.phases;
+  phases?.mark('between runs');
+  const host = opts.remote ? undefined : await opts.session?.hostForRun();
+  const session = host ? opts.session : undefined;
+  const runDir = session ? session.folder! : createRunDir();
   const judge = new Expectations(config.policy);
   const kernel = new Kernel({
-    scenario, config, runDir, traceMessages: opts.trace !== undefined || opts.pictures === true, remote: opts.remote,
+    scenario, config, runDir, traceMessages: opts.trace !== undefined || opts.pictures === true, remote: opts.remote, host,
     hooks: { faults: new FaultPlan(opts.faults ?? [], config.seed), ...judge.hooks },
     onEvent: opts.onEvent, ...opts.kernel,
   });
@@ -82,7 +92,9 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
     });
     await Promise.race([(async () => {
       if (interrupted()) throw new InterruptedError(interrupted()!);
+      phases?.mark('set-up (run folder, kernel, socket)');
       await kernel.start();
+      phases?.mark('agents start (boot, births, pool)');
       if (config.schedule === 'lockstep') await runLockstep(kernel, opts.chooser);
       else await runFree(kernel);
     })(), timeout, stop.promise]);
@@ -96,13 +108,17 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
     clearTimeout(timer);
     stop.dispose();
   }
+  phases?.mark('steps (schedule)');
   try {
     await kernel.shutdown();
   } finally {
-    removeRunDir(runDir);
+    if (session) session.afterRun(kernel.localAgentsUsed);
+    else removeRunDir(runDir);
   }
   const wallMs = Date.now() - t0;
+  phases?.mark('shutdown (agents end, socket closes)');
   const invariants = checkRun(kernel, { checkModel: opts.checkModel === true, faultsPlanned: (opts.faults ?? []).length });
+  phases?.mark('checks (invariants, model replay)');
   return { kernel, judge, invariants, signal, wallMs };
 }
 
@@ -135,6 +151,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   kernel.history.add('final', finalState(kernel));
   kernel.history.add('verdict', { ok: report.ok, failures: report.failures.length, invariants, ...(signal ? { interrupted: signal } : {}) });
   if (opts.trace) writeOutput(opts.trace, kernel.history.toJsonLines());
+  opts.phases?.mark('report');
   return { report, history: kernel.history.events };
 }
 

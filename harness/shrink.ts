@@ -13,6 +13,7 @@
 // shrinkRunsMax bounds them. The result is printed as a one-line `vrange run ... --choices ...`.
 
 import { runScenario } from './run.js';
+import { withSession, type RunSession } from './session.js';
 import { replayChooser } from './replay.js';
 import { parseFault, type Fault } from './faults.js';
 import { judge } from './judge.js';
@@ -30,6 +31,8 @@ export interface ShrinkInput {
   strict: boolean;
   /** Judge candidates as the original was judged (with faults), even after every fault is dropped. */
   withFaults: boolean;
+  /** The run session the candidates run in; default: one of its own, closed at the end. */
+  session?: RunSession;
 }
 
 export interface ShrinkResult {
@@ -47,12 +50,13 @@ const injectedOf = (h: HistoryEvent[]) => [...new Set(h.filter((e) => e.kind ===
 const choicesOf = (h: HistoryEvent[]) => h.filter((e) => e.kind === 'schedule').map((e) => e.choice);
 
 export async function shrink(i: ShrinkInput): Promise<ShrinkResult> {
+  if (!i.session) return withSession((session) => shrink({ ...i, session }));
   let runs = 0;
   const fails = async (faultSpecs: string[], choices: string[]): Promise<{ broken: string[]; history: HistoryEvent[] } | undefined> => {
     if (runs >= shrinkRunsMax) return undefined;
     runs++;
     const faults = faultSpecs.map((f) => parseFault(f, i.scenario));
-    const { report, history } = await runScenario(i.scenario, i.config, { faults, chooser: replayChooser(choices) });
+    const { report, history } = await runScenario(i.scenario, i.config, { faults, chooser: replayChooser(choices), session: i.session });
     const j = judge(report, history, i.withFaults, i.strict);
     return j.broken.some((b) => i.broken.includes(b)) ? { broken: j.broken, history } : undefined;
   };

@@ -19,9 +19,9 @@ import type { RunReport } from './report.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import { describeResult, describeStep } from './report.js';
 import { expectationFor, matches } from '../checker/expectations.js';
-import { buildModel, esc, type Model, type Note } from './html_model.js';
+import { buildModel, esc, escText, windowItems, type Model, type Note } from './html_model.js';
 import { spaceTime } from './html_spacetime.js';
-import { pageMap } from './html_pagemap.js';
+import { LABEL_W, pageMap } from './html_pagemap.js';
 
 export interface HtmlOptions {
   /** The scenario's description, shown under the title. */
@@ -33,6 +33,21 @@ export interface HtmlOptions {
 }
 
 // ---------------------------------------------------------------- step list
+
+/** The window an entry is in (html_model.ts), and hidden unless it is the first. */
+function winAttr(m: Model, key: string): string {
+  const w = m.winOf.get(key) ?? 0;
+  return ` data-win="${w}"${w !== 0 ? ' hidden' : ''}`;
+}
+
+/** The pager of a long run: one button per window, and the previous and next ones. */
+function pager(m: Model): string {
+  if (m.windows.length <= 1) return '';
+  const options = m.windows.map((wd, w) => `<option value="${w}">part ${w + 1} of ${m.windows.length}: ${esc(wd.label)}</option>`).join('');
+  return `<nav id="pager" aria-label="parts of the run"><button type="button" data-move="-1" title="previous part">\u25c0</button>`
+    + `<select id="part" aria-label="part of the run">${options}</select><button type="button" data-move="1" title="next part">\u25b6</button>`
+    + `<span class="hint">a long run is shown ${windowItems} entries at a time; \u2191 \u2193 walk on across parts</span></nav>`;
+}
 
 function stepList(m: Model, report: RunReport): string {
   const notesByKey = new Map<string, Note[]>();
@@ -51,7 +66,7 @@ function stepList(m: Model, report: RunReport): string {
     const label = s.step.label ? ` <span class="label">(${esc(String(s.step.label))})</span>` : '';
     const notes = (notesByKey.get(s.key) ?? []).map((n) => `<li class="note k-${n.e.kind}">${esc(n.text)}</li>`).join('');
     const caption = `Step ${s.key}: ${s.process} #${s.index} ${describeStep(s.step)} \u2192 ${describeResult(r)}`;
-    items.push({ seq: s.seq, html: `<li class="step-row ${cls}" data-step="${s.key}" data-caption="${esc(caption)}" tabindex="0"><span class="no">${s.key}</span>`
+    items.push({ seq: s.seq, html: `<li class="step-row ${cls}"${winAttr(m, s.key)} data-step="${s.key}" data-caption="${esc(caption)}" tabindex="0"><span class="no">${s.key}</span>`
       + `<span class="who" style="background:${m.colour.get(s.process)}">${esc(s.process)}</span> <span class="idx">#${s.index}</span> `
       + `<code>${esc(describeStep(s.step))}</code>${label}<div class="result">\u2192 ${esc(describeResult(r))} ${verdict}</div>`
       + (notes ? `<ul class="notes">${notes}</ul>` : '') + '</li>' });
@@ -64,7 +79,7 @@ function stepList(m: Model, report: RunReport): string {
     seen.add(n.key);
     const text = (notesByKey.get(n.key) ?? []).map((x) => esc(x.text)).join('<br>');
     const caption = `Kernel: ${(notesByKey.get(n.key) ?? []).map((x) => x.text).join(' ')}`;
-    items.push({ seq: n.seq, html: `<li class="event-row k-${n.e.kind}" data-step="${n.key}" data-caption="${esc(caption)}" tabindex="0"><span class="no">\u2022</span><span class="who kernel">kernel</span> ${text}</li>` });
+    items.push({ seq: n.seq, html: `<li class="event-row k-${n.e.kind}"${winAttr(m, n.key)} data-step="${n.key}" data-caption="${esc(caption)}" tabindex="0"><span class="no">\u2022</span><span class="who kernel">kernel</span> ${text}</li>` });
   }
   items.sort((a, b) => a.seq - b.seq);
   return `<ol id="steps">${items.map((i) => i.html).join('\n')}</ol>`;
@@ -148,39 +163,114 @@ svg text { font-family: inherit; }
 .cell.s-p rect { fill: #ef4444; stroke: #b91c1c; } .cell.s-x rect { fill: #f1f5f9; stroke: #e2e8f0; stroke-dasharray: 2 2; }
 .cell rect.stripes { fill: url(#stripes); stroke: #d97706; stroke-width: 2; }
 #pagemap .colbg { fill: transparent; } #pagemap .col.hl .colbg { fill: #fef3c7; stroke: var(--hl); stroke-width: 3; }
+#pagemap .pm-win { position: relative; } #pagemap .pm-head, #pagemap .band { display: flex; align-items: center; }
+#pagemap .rowhead { width: ${LABEL_W}px; flex: none; display: flex; flex-direction: column; gap: 4px; padding-left: 8px; }
+#pagemap .pm-row { margin-top: 6px; } #pagemap .rowlabel { font-size: 15px; font-weight: 700; padding-left: 8px; }
+#pagemap .rowlabel .what { font-weight: 400; color: var(--muted); font-size: 13px; }
+#pagemap .band .pageno { width: ${LABEL_W}px; flex: none; text-align: right; padding-right: 6px; font-size: 12px; color: var(--muted); white-space: nowrap; overflow: hidden; }
+#pagemap .band.many .pageno { cursor: pointer; color: #1d4ed8; text-decoration: underline dotted; } #pagemap .band.open .pageno { color: #92400e; }
+#pagemap .colhl { position: absolute; top: 0; bottom: 0; display: none; background: rgba(245, 158, 11, 0.16); border: 2px solid var(--hl); border-radius: 3px; pointer-events: none; z-index: 1; }
+#pager { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; margin: 0 0 8px; } #pager button { font: inherit; font-size: 13px; padding: 1px 8px; border: 1px solid var(--line); border-radius: 4px; background: #fff; cursor: pointer; }
+#pager select { font: inherit; font-size: 14px; padding: 1px 4px; }
+.panes.stacked { grid-template-columns: minmax(0, 1fr); } .panes.stacked > section:first-child { height: 40vh; border-radius: 8px 8px 0 0; }
+.panes.stacked > section:last-child { border-left: 1px solid var(--line); border-top: 0; border-radius: 0 0 8px 8px; }
+.lane-name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+#spacetime .narrow .arrow text, #spacetime .narrow .marker text, #spacetime .narrow .stepop { display: none; }
 #pagemap .colno { font-size: 13px; font-weight: 700; fill: #334155; cursor: pointer; } #pagemap .colno.death { fill: #b91c1c; font-size: 16px; }
-#pagemap .frames { font-size: 11px; fill: var(--muted); } #pagemap .rowhead { font-size: 13px; fill: var(--muted); }
-#pagemap .rowlabel { font-size: 15px; font-weight: 700; } #pagemap .rowlabel .what { font-weight: 400; fill: var(--muted); font-size: 13px; }
-#pagemap .pageno { font-size: 12px; fill: var(--muted); } #pagemap .cell { cursor: pointer; }
+#pagemap .frames { font-size: 11px; fill: var(--muted); } #pagemap .rowhead { font-size: 13px; color: var(--muted); }
+#pagemap .cell { cursor: pointer; }
 details pre { background: #0f172a; color: #e2e8f0; padding: 12px; overflow-x: auto; font-size: 13px; border-radius: 6px; }
 .selected { margin: 0 0 6px; font-weight: 600; min-height: 1.45em; color: #92400e; }
 .missing { color: var(--muted); font-style: italic; }
 `;
 
-// Selecting a step: every element with its data-step gets .hl; arrow keys walk the list.
+// Selecting a step: every element with its data-step gets .hl, and the page map's column is lit;
+// the arrow keys walk the list, on across the windows of a long run (the pager shows one at a
+// time); a page-map band's label expands it into one row per page, and folds it again.
 const SCRIPT = `
 (function () {
   var rows = Array.prototype.slice.call(document.querySelectorAll('#steps > li'));
-  var current = -1;
+  var current = -1, win = 0;
+  function show(w) {
+    if (w === win) return;
+    win = w;
+    document.querySelectorAll('[data-win]').forEach(function (el) {
+      var on = el.getAttribute('data-win') === String(w);
+      if (el instanceof SVGElement) el.style.display = on ? '' : 'none'; else el.hidden = !on;
+    });
+    var part = document.getElementById('part');
+    if (part) part.value = String(w);
+  }
+  function litColumn(key) {
+    document.querySelectorAll('#pagemap .colhl').forEach(function (el) { el.style.display = 'none'; });
+    var col = document.querySelector('#pagemap .pm-win:not([hidden]) .col[data-step="' + key + '"]');
+    if (!col) return;
+    var pm = col.closest('.pm-win'), hl = pm.querySelector('.colhl');
+    var a = col.getBoundingClientRect(), b = pm.getBoundingClientRect();
+    hl.style.left = (a.left - b.left) + 'px'; hl.style.width = a.width + 'px'; hl.style.display = 'block';
+  }
   function select(key, from) {
+    var at = rows.findIndex(function (r) { return r.dataset.step === key; });
+    if (at >= 0 && rows[at].dataset.win !== undefined) show(Number(rows[at].dataset.win));
     document.querySelectorAll('.hl').forEach(function (el) { el.classList.remove('hl'); });
-    var els = document.querySelectorAll('[data-step="' + key + '"]');
-    els.forEach(function (el) { el.classList.add('hl'); });
-    current = rows.findIndex(function (r) { return r.dataset.step === key; });
+    document.querySelectorAll('[data-step="' + key + '"]').forEach(function (el) { el.classList.add('hl'); });
+    current = at;
     document.body.dataset.selected = key;
     var row = rows[current];
     var caption = document.getElementById('selected');
     if (caption && row) caption.textContent = row.getAttribute('data-caption');
+    litColumn(key);
     if (row && from !== 'list') row.scrollIntoView({ block: 'nearest' });
     var bar = document.querySelector('#spacetime [data-step="' + key + '"]');
     if (bar && from !== 'diagram') bar.scrollIntoView({ block: 'center', inline: 'nearest' });
   }
+  function toggleBand(band) {
+    if (band.classList.contains('open')) {
+      band.classList.remove('open');
+      band.querySelector('svg').style.display = '';
+      while (band.nextElementSibling && band.nextElementSibling.classList.contains('clone')) band.nextElementSibling.remove();
+      return;
+    }
+    var first = Number(band.dataset.first), n = Number(band.dataset.n);
+    var list = band.dataset.list ? band.dataset.list.split(',').map(Number) : null;
+    var after = band;
+    for (var i = 0; i < n; i++) {
+      var page = list ? list[i] : first + i;
+      var c = band.cloneNode(true);
+      c.classList.remove('many'); c.classList.add('clone');
+      c.dataset.first = String(page); c.dataset.n = '1'; delete c.dataset.list;
+      c.querySelector('.pageno').textContent = 'page ' + page;
+      c.querySelector('.pageno').removeAttribute('title');
+      c.querySelectorAll('.cell').forEach(function (g) { g.setAttribute('data-page', String(page)); });
+      after.after(c); after = c;
+    }
+    band.classList.add('open');
+    band.querySelector('svg').style.display = 'none';
+  }
   document.addEventListener('click', function (ev) {
-    var t = ev.target.closest ? ev.target.closest('[data-step]') : null;
+    var el = ev.target;
+    if (!el.closest) return;
+    var b = el.closest('#pager button');
+    if (b) { show(Math.max(0, Math.min(document.querySelectorAll('#part option').length - 1, win + Number(b.dataset.move)))); return; }
+    var label = el.closest('#pagemap .band.many .pageno');
+    if (label) { toggleBand(label.closest('.band')); return; }
+    var cell = el.closest('#pagemap .cell');
+    if (cell) {
+      var pm = cell.closest('.pm-win'), svg = cell.ownerSVGElement;
+      var cols = pm.querySelectorAll('.col');
+      var k = Math.floor((ev.clientX - svg.getBoundingClientRect().left) / Number(pm.dataset.cw));
+      var col = cols[Math.max(0, Math.min(cols.length - 1, k))];
+      if (col && col.getAttribute('data-step')) select(col.getAttribute('data-step'), 'map');
+      return;
+    }
+    var t = el.closest('[data-step]');
     if (!t) return;
     select(t.getAttribute('data-step'), t.closest('#steps') ? 'list' : t.closest('#spacetime') ? 'diagram' : 'map');
   });
+  var part = document.getElementById('part');
+  if (part) part.addEventListener('change', function () { show(Number(part.value)); });
   document.addEventListener('keydown', function (ev) {
+    if (ev.target && ev.target.id === 'part') return;
     if (ev.key !== 'ArrowDown' && ev.key !== 'ArrowUp' && ev.key !== 'j' && ev.key !== 'k') return;
     var next = current + (ev.key === 'ArrowDown' || ev.key === 'j' ? 1 : -1);
     if (next < 0 || next >= rows.length) return;
@@ -193,7 +283,7 @@ const SCRIPT = `
 export function renderHtml(report: RunReport, lines: string[], history: HistoryEvent[], opts: HtmlOptions = {}): string {
   const m = buildModel(history);
   const st = spaceTime(m);
-  const map = pageMap(m);
+  const map = pageMap(m, report.kernel.processes.map((p) => p.name));
   const noMessages = m.messages.length === 0;
   const verdict = `<span class="verdict ${report.ok ? 'pass' : 'fail'}">${report.ok ? 'PASS' : 'FAIL'}</span>`;
   const failed = report.invariants.filter((i) => !i.ok).map((i) => `${i.name}${i.detail ? `: ${i.detail}` : ''}`);
@@ -214,15 +304,16 @@ ${legend()}
 </header>
 <section id="pagemap-section"><h2>Page map <span class="hint">each page of each mapping and file after every step (column = step number, \u2020 = a death and its cleanup); click a column to select its step</span></h2>
 <p id="selected" class="selected">Select a step to see it here, in the list and in the diagram.</p>
+${pager(m)}
 ${map ? `<div class="scroll-x">${map}</div>` : '<p class="missing">This history has no page snapshots: they are recorded when the run is made with --html.</p>'}
 </section>
-<div class="panes">
+<div class="panes${st.stacked ? ' stacked' : ''}">
 <section><h2>Steps <span class="hint">click a step, or use \u2191 \u2193</span></h2><div class="pane-body">${stepList(m, report)}</div></section>
 <section><h2>Space-time diagram <span class="hint">time flows down; arrows are messages</span></h2>
 ${noMessages ? '<p class="missing">This history has no messages: they are recorded with --html or --trace.</p>' : ''}
 <div class="pane-body" id="spacetime-pane">${st.header}${st.svg}</div></section>
 </div>
-<section><details><summary>Narrated report</summary><pre>${esc(lines.join('\n'))}</pre></details></section>
+<section><details><summary>Narrated report</summary><pre>${escText(lines.join('\n'))}</pre></details></section>
 <script>${SCRIPT}</script>
 </body></html>
 `;

@@ -7,6 +7,8 @@ import type { AnyStep, EventOf, HistoryEvent } from '../coordinator/history.js';
 import { narrate } from './report.js';
 
 export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** Escapes text content (not an attribute): quotes stay as they are. */
+export const escText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 export const KERNEL = 'kernel';
 export const PALETTE = ['#2563eb', '#059669', '#c2410c', '#db2777', '#7c3aed', '#0e7490', '#4d7c0f', '#a16207'];
 
@@ -36,6 +38,53 @@ export interface Model {
   snapshots: Array<EventOf<'snapshot'>>;
   messages: Array<EventOf<'message'>>;
   colour: Map<string, string>;
+  /** The run in windows of at most windowItems entries of the step list (a long run is paged). */
+  windows: Window[];
+  /** The window of each step (or note) key. */
+  winOf: Map<string, number>;
+}
+
+/** A window of the run: its step-list entries (steps and standalone kernel events), in order. */
+export interface Window { keys: string[]; firstSeq: number; lastSeq: number; label: string }
+
+/** Entries of the step list a window holds: at most this many columns of the page map, too. */
+export const windowItems = 80;
+
+/** The window an event belongs to: its step's, or (an event of no step) the one it falls in by seq. */
+export function windowOfSeq(m: Pick<Model, 'owner' | 'winOf' | 'windows'>, seq: number): number {
+  const key = m.owner.get(seq);
+  const w = key === undefined ? undefined : m.winOf.get(key);
+  if (w !== undefined) return w;
+  // The last window that starts at or before seq (windows start in order: a binary search).
+  let lo = 0, hi = m.windows.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (m.windows[mid]!.firstSeq <= seq) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
+function windowsOf(steps: Step[], notes: Note[]): { windows: Window[]; winOf: Map<string, number> } {
+  const items: Array<{ key: string; from: number; to: number; label: string }> = steps.map((s) => ({ key: s.key, from: s.invokeSeq >= 0 ? s.invokeSeq : s.seq, to: s.seq, label: s.key }));
+  const stepKeys = new Set(steps.map((s) => s.key));
+  const seen = new Set<string>();
+  for (const n of notes) {
+    if (stepKeys.has(n.key) || seen.has(n.key)) continue;
+    seen.add(n.key);
+    items.push({ key: n.key, from: n.seq, to: n.seq, label: '' });
+  }
+  items.sort((a, b) => a.to - b.to);
+  const windows: Window[] = [];
+  const winOf = new Map<string, number>();
+  for (let i = 0; i < items.length; i += windowItems) {
+    const chunk = items.slice(i, i + windowItems);
+    const nums = chunk.filter((c) => c.label !== '').map((c) => c.label);
+    windows.push({ keys: chunk.map((c) => c.key), firstSeq: Math.min(...chunk.map((c) => c.from)), lastSeq: Math.max(...chunk.map((c) => c.to)),
+      label: nums.length ? `steps ${nums[0]}\u2013${nums[nums.length - 1]}` : 'kernel events' });
+    for (const c of chunk) winOf.set(c.key, windows.length - 1);
+  }
+  if (windows.length === 0) windows.push({ keys: [], firstSeq: 0, lastSeq: Number.MAX_SAFE_INTEGER, label: 'no steps' });
+  return { windows, winOf };
 }
 
 export function buildModel(history: HistoryEvent[]): Model {
@@ -122,5 +171,5 @@ export function buildModel(history: HistoryEvent[]): Model {
     const k = owner.get(s.after);
     if (k) owner.set(s.seq, k);
   }
-  return { lanes, births, ends, steps, notes, owner, snapshots, messages, colour };
+  return { lanes, births, ends, steps, notes, owner, snapshots, messages, colour, ...windowsOf(steps, notes) };
 }

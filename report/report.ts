@@ -262,6 +262,13 @@ export function footer(r: RunReport, repro: string): string[] {
   if (unrun.length > neverRanShown) lines.push(`expectation failed: ${unrun.length - neverRanShown} more step(s) with an expectation never ran (--json lists them all)`);
   for (const f of r.notJudged.slice(0, neverRanShown)) lines.push(`not judged (faults were injected): ${failureLine(f)}`);
   if (r.notJudged.length > neverRanShown) lines.push(`not judged (faults were injected): ${r.notJudged.length - neverRanShown} more (--json lists them all)`);
+  lines.push(...verdictLines(r, repro));
+  return lines;
+}
+
+/** The report's last lines: an interruption, the verdict, and on failure the command that reproduces the run. */
+export function verdictLines(r: RunReport, repro: string): string[] {
+  const lines: string[] = [];
   if (r.interrupted) lines.push(`INTERRUPTED by ${r.interrupted}: the run was stopped before it ended; the steps above are what ran so far`);
   if (r.interrupted) lines.push(`verdict: INTERRUPTED (${r.steps.length} steps ran; no verdict on the scenario)`);
   else lines.push(r.ok ? `verdict: PASS (${r.steps.length} steps)` : `verdict: FAIL (${r.failures.length} expectation(s) failed, ${r.invariants.filter((i) => !i.ok).length} invariant(s) broken)`);

@@ -20,6 +20,11 @@
 // lists only touched pages (a page-table entry, a page-cache page, a purge mark), at most
 // pageMapRowPagesMax of them, with their page numbers in `at` and the row's length in `total`. A
 // page once drawn stays in its row. So a snapshot costs O(touched pages), never O(mapped pages).
+//
+// The history records only what changed (`delta: true`, docs/history-format.md): each row that
+// changed since its previous snapshot, as runs `[page, count, letter]` of consecutive pages that
+// now have that letter (on a row's first appearance, every page that is not `a`); `gone` names the
+// rows that ended (a dead process's bindings). A long row's runs name page numbers, `sparse: true`.
 
 import type { MmView } from '../shared/messages.js';
 import type { HistoryEvent } from '../coordinator/history.js';
@@ -37,11 +42,46 @@ export interface MapRow { process: string; name: string; kind: string; file?: st
 export interface FileRow { file: string; kind: string; pages: string; at?: number[]; total?: number }
 export interface SnapshotFields { after: number; frames: { used: number; total: number }; maps: MapRow[]; files: FileRow[] }
 
+/** `[page, count, letter]`: `count` consecutive pages from `page` now have the state `letter`. */
+export type StateRun = [number, number, string];
+/** A row of a delta snapshot: `size` pages; `set` what changed; `sparse` for a long row (page numbers, touched pages only). */
+export interface DeltaRow { kind: string; size: number; set: StateRun[]; sparse?: true }
+export type DeltaMapRow = DeltaRow & { process: string; name: string; file?: string };
+export type DeltaFileRow = DeltaRow & { file: string };
+export type RowKey = { process: string; name: string } | { file: string };
+export interface DeltaFields { after: number; frames: { used: number; total: number }; delta: true; maps: DeltaMapRow[]; files: DeltaFileRow[]; gone?: RowKey[] }
+
+/** The row's letters by page: a dense row's string, or a long row's touched pages. */
+function lettersOf(r: MapRow | FileRow): Map<number, string> | string {
+  if (!r.at) return r.pages;
+  return new Map(r.at.map((p, k) => [p, r.pages[k]!]));
+}
+
+/** The runs of pages whose letter differs from `before` (undefined: a new row, every page `a`). */
+export function changedRuns(now: Map<number, string> | string, before: Map<number, string> | string | undefined): StateRun[] {
+  const out: StateRun[] = [];
+  const push = (p: number, c: string) => {
+    const last = out[out.length - 1];
+    if (last && last[0] + last[1] === p && last[2] === c) last[1]++;
+    else out.push([p, 1, c]);
+  };
+  if (typeof now === 'string') {
+    const prev = typeof before === 'string' ? before : '';
+    for (let p = 0; p < now.length; p++) if (now[p] !== (prev[p] ?? 'a')) push(p, now[p]!);
+  } else {
+    const prev = before instanceof Map ? before : new Map<number, string>();
+    for (const [p, c] of now) if (c !== (prev.get(p) ?? 'a')) push(p, c);
+  }
+  return out;
+}
+
 /** A kernel observer (coordinator/hooks.ts) harness/run.ts installs for `--html`. */
 export class Snapshots implements KernelObserver {
   private readonly views = new Map<string, { view: MmView; purged: Set<number> }>();
   /** Long rows: the pages drawn so far (a page once drawn stays), by row key. */
   private readonly drawn = new Map<string, Set<number>>();
+  /** Each row's letters and kind at the previous snapshot, by row key: what the next one is compared with. */
+  private readonly last = new Map<string, { kind: string; letters: Map<number, string> | string }>();
 
   constructor(private readonly k: Kernel) {}
 
@@ -57,8 +97,41 @@ export class Snapshots implements KernelObserver {
       if (v) for (const p of e.vpages) v.purged.add(p);
     } else if (e.kind === 'complete' || e.kind === 'cleanup') {
       if (e.kind === 'cleanup') this.views.delete(e.process);
-      this.k.history.add('snapshot', { ...this.take(e.seq) });
+      this.k.history.add('snapshot', { ...this.delta(this.take(e.seq)) });
     }
+  }
+
+  /** What changed since the previous snapshot (the rows' runs of new letters, the rows gone). */
+  delta(full: SnapshotFields): DeltaFields {
+    const seen = new Set<string>();
+    const diff = <R extends MapRow | FileRow>(key: string, r: R): DeltaRow | undefined => {
+      seen.add(key);
+      const letters = lettersOf(r);
+      const prev = this.last.get(key);
+      const set = changedRuns(letters, prev?.letters);
+      this.last.set(key, { kind: r.kind, letters });
+      if (prev && set.length === 0 && prev.kind === r.kind) return undefined;
+      const size = r.total ?? r.pages.length;
+      return { kind: r.kind, size, set, ...(r.at ? { sparse: true as const } : {}) };
+    };
+    const maps: DeltaMapRow[] = [];
+    for (const r of full.maps) {
+      const d = diff(`m\u0000${r.process}\u0000${r.name}`, r);
+      if (d) maps.push({ process: r.process, name: r.name, ...(r.file !== undefined ? { file: r.file } : {}), ...d });
+    }
+    const files: DeltaFileRow[] = [];
+    for (const f of full.files) {
+      const d = diff(`f\u0000${f.file}`, f);
+      if (d) files.push({ file: f.file, ...d });
+    }
+    const gone: RowKey[] = [];
+    for (const key of [...this.last.keys()]) {
+      if (seen.has(key)) continue;
+      this.last.delete(key);
+      const [t, a, b] = key.split('\u0000');
+      gone.push(t === 'm' ? { process: a!, name: b! } : { file: a! });
+    }
+    return { after: full.after, frames: full.frames, delta: true, maps, files, ...(gone.length ? { gone } : {}) };
   }
 
   take(after: number): SnapshotFields {

@@ -31,6 +31,9 @@ try {
     const reclaim = rows.find((r) => r.textContent?.includes('reclaim'));
     return (reclaim ?? rows[0])?.dataset.step ?? '1';
   });
+  // A long run is paged: first show the part of the run that holds the step.
+  const part = await page.$eval(`#steps [data-step="${step}"]`, (el) => el.getAttribute('data-win'));
+  if (part !== null && await page.$('#pager')) await page.selectOption('#part', part);
   await page.click(`#steps [data-step="${step}"]`);
   await page.screenshot({ path: out, fullPage: true });
   process.stdout.write(`${out}: ${scenario} with step ${step} selected (the page: ${html})\n`);

@@ -7,6 +7,8 @@
  * `forked` processes the scenario declares (each idle agent is a Node process, some 40 MB).
  */
 export const agentPoolMax = 4;
+/** Agents a run session (harness/session.ts) keeps started beyond what its last run used, once a run has lost one to a kill. */
+export const sessionSpareAgents = 1;
 /**
  * A mapper silent this long while the kernel waits for its answer (to a prepare) or its ack (of a
  * commit) has its pages kept. Counted from the prepare or commit, or from the last message the
@@ -128,3 +130,7 @@ export const exploreRunsMax = 100_000;
 export const schedulesMaxDefault = 100_000;
 /** Hard ceiling for `--max-schedules`. */
 export const schedulesMaxCeiling = 10_000_000;
+/** Shards one sweep may be split into (`explore --shard K/N`; a CI matrix has at most 256 jobs, a Kubernetes Indexed Job 100,000). */
+export const shardsMax = 1_024;
+/** Bytes of a shard result file (`vrange merge`), as `explore --shard` writes it. */
+export const shardFileBytesMax = 256 * 1024 * 1024;

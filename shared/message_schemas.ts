@@ -140,7 +140,7 @@ const msg = <T extends string, S extends z.ZodRawShape>(t: T, shape: S) => z.obj
 
 /** One schema per message type an agent sends, by `t`. */
 export const agentMsgSchemas = {
-  hello: msg('hello', { osPid: int(0, 2 ** 32), host: z.string().max(hostLengthMax).optional(), token: z.string().max(tokenLengthMax).optional() }),
+  hello: msg('hello', { osPid: int(0, 2 ** 32), host: z.string().max(hostLengthMax).optional(), token: z.string().max(tokenLengthMax).optional(), incarnation: int(1, 2 ** 31).optional() }),
   pong: msg('pong', { seq: nat }),
   ready: msg('ready', { re: id, mm: mmView.optional() }),
   start: msg('start', { index: nat }),

@@ -46,7 +46,7 @@ export type AgentMsg =
    * loopback kernel printed (`vrange agent --token`). Every field of every message is checked
    * on arrival (shared/message_schemas.ts): a new field goes there too.
    */
-  | { t: 'hello'; osPid: number; host?: string; token?: string }
+  | { t: 'hello'; osPid: number; host?: string; token?: string; incarnation?: number }
   /** A remote agent's answer to `ping`, sent at once from its receive loop. */
   | { t: 'pong'; seq: number }
   | { t: 'ready'; re: number; mm?: MmView }
@@ -137,7 +137,7 @@ export type KernelMsg =
   /** `runs`: the purged vpages as [start, count] runs. `last`: the final batch of this exchange's commit: release the pages still held. */
   | { t: 'commit'; xid: number; runs: number[]; last: boolean }
   /** End the process: exit with `code`, or (remote agents, which the kernel cannot signal) kill yourself with `signal`. */
-  | { t: 'die'; code?: number; signal?: NodeJS.Signals }
+  | { t: 'die'; code?: number; signal?: NodeJS.Signals; reset?: number }
   /** Remote agents: the heartbeat. A kernel silent for `timeoutMs` is gone: the agent exits. */
   | { t: 'ping'; seq: number; timeoutMs: number }
   /** Remote agents: the kernel will not take this agent (a hello without the right token); it exits. */

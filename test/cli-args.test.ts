@@ -4,7 +4,7 @@
 // runs. The bulk goes through the CLI's main() in this process (validation errors come before any
 // agent starts); a sample runs the real bin/vrange.js.
 import test from 'ava';
-import { main } from '../cli/cli.js';
+import { COMMANDS, main } from '../cli/cli.js';
 import { runOptions } from '../harness/command.js';
 import { parseCommandArgs, UsageError } from '../shared/args.js';
 import { parseFault } from '../harness/faults.js';
@@ -17,6 +17,7 @@ import { join } from 'node:path';
 const demo = scenarioPath('fork-cow-purge');
 type Case = { args: string[]; names: string; allowed?: RegExp };
 
+const shardValues = /expected K\/N, whole numbers with 1 <= K <= N <= 1024/;
 const numeric: Record<string, RegExp> = {
   frames: /a whole number from 1 to 4000000/, seed: /a whole number from 0 to 2147483647/,
   runs: /a whole number from 1 to \d+/, 'max-schedules': /a whole number from 1 to \d+/,
@@ -27,6 +28,7 @@ const enums: Record<string, RegExp> = {
 };
 const good: Record<string, string> = {
   policy: 'per-mm', access: 'zero', 'purge-unit': 'page', schedule: 'lockstep', frames: '8', seed: '3', runs: '2', 'max-schedules': '10',
+  shard: '1/2', out: '/tmp/vrange-cli-args-shard.json',
   trace: '/tmp/vrange-cli-args-trace.jsonl', html: '/tmp/vrange-cli-args.html', choices: 'A', 'schedule-file': demo, fault: 'kill:A@0',
 };
 
@@ -48,6 +50,8 @@ function casesFor(command: 'run' | 'explore' | 'compare'): Case[] {
     add([demo, flag, ''], flag, /the value is empty/);
     if (numeric[name]) for (const v of ['-1', '-3', '99999999999999999999', 'abc', '1.5', '1e3', '0x10', ' 3']) add([demo, flag, v], flag, numeric[name]);
     if (enums[name]) for (const v of ['bogus', '-1', 'LOCKSTEP']) add([demo, flag, v], flag, enums[name]);
+    if (name === 'shard') for (const v of ['0/2', '3/2', '1/0', '1/1025', '2', '1/2/3', '-1/2', 'a/b', '1.0/2']) add([demo, '--seed', '1', flag, v], flag, shardValues);
+    if (name === 'out') add([demo, '--seed', '1', '--shard', '1/2', flag, '/nonexistent/x.json'], flag, /the directory \/nonexistent does not exist/);
     if (!('multiple' in spec) && good[name]) add([demo, flag, good[name]!, flag, good[name]!], flag, /given twice; give it once/);
     if (name === 'fault') {
       for (const v of ['random:kill', 'random:', 'random:kill=', 'random:kill=2', 'random:kill=-0.5', 'random:kill=0.1,kill=0.2', 'random:kil=0.5',
@@ -81,6 +85,11 @@ const other: Case[] = [
   { args: ['keygen', '--bogus'], names: '--bogus' }, { args: ['keygen', '--out', '/proc/x'], names: '--out', allowed: /under \/proc/ },
   { args: ['help', 'bogus'], names: '"bogus"', allowed: /commands: run, explore/ }, { args: ['help', 'a', 'b'], names: 'COMMAND' },
   { args: ['rnu', demo], names: '"rnu"', allowed: /did you mean "run"\?/ },
+  { args: ['merge'], names: 'FILE', allowed: /got none/ }, { args: ['merge', demo, '--bogus'], names: '--bogus', allowed: /merge takes --json/ },
+  { args: ['merge', demo, '--json', '--json'], names: '--json' }, { args: ['merge', '/nonexistent/a.json'], names: '/nonexistent/a.json', allowed: /no such file/ },
+  { args: ['merge', demo], names: demo, allowed: /not a shard result file: not JSON/ },
+  { args: ['explore', demo, '--shard', '1/2'], names: '--shard', allowed: /needs --seed BASE/ },
+  { args: ['explore', demo, '--out', 'x.json'], names: '--out', allowed: /goes with --shard/ },
 ];
 
 /** main() in this process, its output captured. Only for arguments that fail before a run. */
@@ -161,6 +170,16 @@ test('the real binary: a sample of bad arguments, each exit 2 with one line and 
     t.is(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
     t.regex(r.stderr.trimEnd(), message);
   })));
+});
+
+test('every option of run, explore and compare is in that command\'s usage, and every command has one', async (t) => {
+  for (const command of ['run', 'explore', 'compare'] as const) {
+    const usage = (await inProcess(['help', command])).stdout;
+    for (const [name, spec] of Object.entries(runOptions)) {
+      if ((spec.commands as readonly string[]).includes(command)) t.true(usage.includes(`--${name}`), `vrange help ${command} names --${name}`);
+    }
+  }
+  for (const command of COMMANDS) t.regex((await inProcess(['help', command])).stdout, new RegExp(`^usage:\\n {2}vrange ${command}\\b`), command);
 });
 
 test('vrange help CMD and CMD --help print that command\'s usage only', async (t) => {

@@ -2,16 +2,16 @@
 // again at what it needs. The faulting process, now the page's only mapper, reuses the frame (no
 // second kill). The reference model must say the same, and so must the kernel under the free schedule.
 import test from 'ava';
-import { configFor, limiter, runFile, scenarioPath } from './helpers.js';
+import { configFor, runFile, scenarioPath, sessionLimiter } from './helpers.js';
 import { runScenario } from '../harness/run.js';
 import { parseScenario } from '../shared/scenario.js';
 import { runModel } from '../model/model.js';
 
-const gate = limiter(2);
+const gate = sessionLimiter(2);
 
 for (const [schedule, seed] of [['lockstep', 1], ['lockstep', 2], ['free', 0]] as const) {
   test(`cow-oom-sole-mapper (${schedule}, seed ${seed}): one OOM kill, and B writes in place`, async (t) => {
-    const { report, history } = await gate(() => runFile(scenarioPath('cow-oom-sole-mapper'), { schedule, seed }, schedule === 'lockstep'));
+    const { report, history } = await gate((session) => runFile(scenarioPath('cow-oom-sole-mapper'), { schedule, seed }, schedule === 'lockstep', session));
     const kills = history.filter((e) => e.kind === 'oom-kill');
     t.deepEqual(kills.map((e) => e.process), ['A'], 'one victim: A');
     const b = report.kernel.processes.find((p) => p.name === 'B')!;
@@ -84,7 +84,7 @@ processes:
 `;
   for (const [schedule, seed] of [['lockstep', 1], ['free', 0]] as const) {
     const s = parseScenario(yaml, 'inline.yaml');
-    const { report, history } = await gate(() => runScenario(s, configFor(s, { schedule, seed }), { checkModel: schedule === 'lockstep' }));
+    const { report, history } = await gate((session) => runScenario(s, configFor(s, { schedule, seed }), { checkModel: schedule === 'lockstep', session }));
     t.deepEqual(history.filter((e) => e.kind === 'oom-kill'), [], schedule);
     t.deepEqual(report.failures, [], schedule);
     t.true(report.ok, `${schedule}: ${JSON.stringify(report.invariants.filter((i) => !i.ok))}`);

@@ -2,8 +2,11 @@
 // `npm start` prints what the README's sample shows, and the guide describes the product as it is.
 
 import test from 'ava';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import YAML from 'yaml';
+import { parseRun } from '../harness/command.js';
 import semver from 'semver';
 import { root } from './helpers.js';
 
@@ -75,4 +78,36 @@ test('every source file the documents name exists, and so does each function the
     }
   }
   t.deepEqual(missing, [], 'update the document (or the file): it names a file or a function that moved');
+});
+
+test('the sharding manifests parse as YAML and run the shards as the docs say (K = JOB_COMPLETION_INDEX + 1, N = completions)', (t) => {
+  const docs = (p: string) => YAML.parseAllDocuments(read(p)).map((d) => { t.deepEqual(d.errors, [], p); return d.toJS() as Record<string, any>; });
+  const job = docs('docs/k8s/explore-job.yaml').find((d) => d.kind === 'Job')!;
+  t.is(job.spec.completionMode, 'Indexed');
+  const n = job.spec.completions as number;
+  t.true(n >= 2 && job.spec.parallelism <= n);
+  const container = job.spec.template.spec.containers[0];
+  const script = [...container.command, ...container.args].join(' ');
+  t.regex(script, /K=\$\(\(JOB_COMPLETION_INDEX \+ 1\)\)/, 'the 0-based index becomes the 1-based K');
+  const line = /vrange (explore [^\n]*)/.exec(script)?.[1];
+  t.truthy(line, 'the pod runs vrange explore');
+  // The command is one vrange accepts, for every index the Job gives.
+  const out = mkdtempSync(join(tmpdir(), 'vrange-docs-'));
+  for (let index = 0; index < n; index++) {
+    const args = line!.replaceAll('$K', String(index + 1)).replaceAll('"', '').replaceAll('/results', out).split(' ');
+    const cmd = parseRun([join(root, args[1]!), ...args.slice(2)], 'explore');
+    t.deepEqual(cmd.shard, { index: index + 1, count: n });
+  }
+  const merge = docs('docs/k8s/merge-job.yaml').find((d) => d.kind === 'Job')!;
+  t.regex(merge.spec.template.spec.containers[0].args.join(' '), new RegExp(`vrange merge /results/\\S+-of-${n}\\.json`));
+  t.is(merge.spec.template.spec.volumes[0].persistentVolumeClaim.claimName, job.spec.template.spec.volumes[0].persistentVolumeClaim.claimName);
+
+  const [flow] = docs('docs/ci/explore-shards.yml');
+  const shards = flow!.jobs.explore.strategy.matrix.shard as number[];
+  t.deepEqual(shards, Array.from({ length: shards.length }, (_, i) => i + 1), 'the matrix is 1..N');
+  const run = (flow!.jobs.explore.steps as Array<{ run?: string }>).map((s) => s.run ?? '').join('\n');
+  t.true(run.includes(`--shard \${{ matrix.shard }}/${shards.length}`), run);
+  t.regex(run, /vrange\.js explore \S+ .*--seed \d+/);
+  t.is(flow!.jobs.merge.needs, 'explore');
+  t.regex((flow!.jobs.merge.steps as Array<{ run?: string }>).map((s) => s.run ?? '').join('\n'), /vrange\.js merge shards\/\*\.json/);
 });

@@ -4,10 +4,10 @@ import test from 'ava';
 import { loadScenario, parseScenario } from '../shared/scenario.js';
 import { runScenario } from '../harness/run.js';
 import { parseFault } from '../harness/faults.js';
-import { configFor, limiter, scenarioPath } from './helpers.js';
+import { configFor, scenarioPath, sessionLimiter } from './helpers.js';
 import { checkHistory } from '../checker/check.js';
 
-const gate = limiter(2);
+const gate = sessionLimiter(2);
 /** A kill may leave others waiting forever (a deadlock in the scenario): that is the only allowed failure. */
 const allowed = new Set(['no-deadlock']);
 
@@ -15,8 +15,8 @@ test('kill:P@N and kill:P@N+ at every step of fork-cow-purge: always cleaned up,
   const s = loadScenario(scenarioPath('fork-cow-purge'));
   const specs: string[] = [];
   for (const p of s.processes) for (let n = 0; n < p.steps.length; n++) specs.push(`kill:${p.name}@${n}`, `kill:${p.name}@${n}+`);
-  const runs = await Promise.all(specs.map((spec) => gate(async () => {
-    const out = await runScenario(s, configFor(s, { seed: 1 }), { faults: [parseFault(spec, s)] });
+  const runs = await Promise.all(specs.map((spec) => gate(async (session) => {
+    const out = await runScenario(s, configFor(s, { seed: 1 }), { faults: [parseFault(spec, s)], session });
     return { spec, ...out };
   })));
   let injected = 0;

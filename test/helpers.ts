@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { loadScenario, parseScenario, ScenarioError } from '../shared/scenario.js';
 import { scenarioData, schemaErrors } from './schema-check.js';
 import { runScenario, type RunOutcome } from '../harness/run.js';
+import { RunSession } from '../harness/session.js';
+import test from 'ava';
 import { runConfigFor } from '../shared/run_config.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 
@@ -19,9 +21,9 @@ const bin = join(root, 'bin', 'vrange.js');
 /** The run configuration of a test run: the scenario's, seed 1, lockstep, unless `over` says otherwise. */
 export const configFor = (s: Scenario, over: Partial<RunConfig> = {}): RunConfig => runConfigFor(s, over);
 
-export async function runFile(path: string, over: Partial<RunConfig> = {}, checkModel = false): Promise<RunOutcome> {
+export async function runFile(path: string, over: Partial<RunConfig> = {}, checkModel = false, session?: RunSession): Promise<RunOutcome> {
   const s = loadScenario(path);
-  return runScenario(s, configFor(s, over), { checkModel });
+  return runScenario(s, configFor(s, over), { checkModel, session });
 }
 
 export async function runYaml(yaml: string, over: Partial<RunConfig> = {}): Promise<RunOutcome> {
@@ -92,4 +94,20 @@ export function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
     active++;
     try { return await fn(); } finally { active--; queue.shift()?.(); }
   };
+}
+
+/**
+ * `limiter(n)` with a run session for each of the n runs under way (harness/session.ts): a sweep
+ * reuses its agents and socket across runs instead of starting Node processes for each. The
+ * sessions close (every agent ended) after the test file's last test.
+ */
+export function sessionLimiter(n: number): <T>(fn: (session: RunSession) => Promise<T>) => Promise<T> {
+  const gate = limiter(n);
+  const all = Array.from({ length: n }, () => new RunSession());
+  const free = [...all];
+  test.after.always('close the run sessions', async () => { for (const s of all) await s.close(); });
+  return <T>(fn: (session: RunSession) => Promise<T>) => gate(async () => {
+    const session = free.pop()!;
+    try { return await fn(session); } finally { free.push(session); }
+  });
 }

@@ -15,6 +15,7 @@ import { runScenario } from '../harness/run.js';
 import { launchChromium, type Browser } from '../scripts/browser.js';
 import { renderHtml } from '../report/html.js';
 import type { HistoryEvent } from '../coordinator/history.js';
+import { decodeSnapshots, drawnCells } from './html_helpers.js';
 
 let browser: Browser;
 test.before(async () => { browser = await launchChromium(); });
@@ -63,21 +64,17 @@ test('fork-cow-purge: lanes, arrows and page cells are the history\'s; a click s
   const completes = history.filter((e) => e.kind === 'complete');
   const cleanups = history.filter((e) => e.kind === 'cleanup');
   t.is(snapshots.length, completes.length + cleanups.length, 'one snapshot after each step and each cleanup');
+  t.true(snapshots.every((s) => s.delta === true), 'the history records only what changed');
+  const decoded = decodeSnapshots(history);
   const want: string[][] = [];
-  snapshots.forEach((s, i) => {
-    for (const m of s.maps as Array<{ process: string; name: string; pages: string }>) {
-      [...m.pages].forEach((c, p) => want.push([String(i), `${m.process}`, m.name, '', String(p), c]));
-    }
-    for (const f of s.files as Array<{ file: string; pages: string }>) [...f.pages].forEach((c, p) => want.push([String(i), '', '', f.file, String(p), c]));
-  });
-  const cells = await attrs(page, '#pagemap .cell', ['data-snap', 'data-owner', 'data-map', 'data-file', 'data-page', 'data-state']);
-  t.deepEqual(cells.sort(), want.sort());
+  decoded.forEach((rows, i) => { for (const [k, letters] of Object.entries(rows)) [...letters].forEach((c, p) => want.push([String(i), k, String(p), c])); });
+  const cells = await drawnCells(page);
+  t.deepEqual(cells.map((c) => c.join(' ')).sort(), want.map((c) => c.join(' ')).sort());
 
   // The snapshots themselves tell the story of the scenario.
   const after = (process: string, index: number) => {
     const c = completes.find((e) => e.process === process && e.index === index)!;
-    const s = snapshots.find((x) => x.after === c.seq)!;
-    return Object.fromEntries((s.maps as Array<{ process: string; name: string; pages: string }>).map((m) => [`${m.process}:${m.name}`, m.pages]));
+    return decoded[snapshots.findIndex((x) => x.after === c.seq)]!;
   };
   t.deepEqual(after('A', 3), { 'A:buf': 'RRAA' }, 'two pages written, all four marked volatile');
   t.deepEqual(after('A', 4), { 'A:buf': 'CCAA', 'B:buf': 'CCAA' }, 'after fork both share the frames copy-on-write');
@@ -153,14 +150,11 @@ test('file-private-mapper: snapshots show the page cache, the shared and the pri
   const s = loadScenario(scenarioPath('file-private-mapper'));
   const { history } = await runScenario(s, configFor(s), { pictures: true });
   const reclaim = history.find((e) => e.kind === 'complete' && e.process === 'kernel' && e.op === 'reclaim')!;
-  const snap = history.find((e) => e.kind === 'snapshot' && e.after === reclaim.seq)!;
-  const rows = Object.fromEntries([
-    ...(snap.maps as Array<{ process: string; name: string; kind: string; pages: string }>).map((m) => [`${m.process}:${m.name} ${m.kind}`, m.pages]),
-    ...(snap.files as Array<{ file: string; pages: string }>).map((f) => [`file ${f.file}`, f.pages]),
-  ]);
+  const snaps = history.filter((e) => e.kind === 'snapshot');
+  const rows = decodeSnapshots(history)[snaps.findIndex((e) => e.after === reclaim.seq)]!;
   t.deepEqual(rows, {
-    'S:m file-shared': 'PRPP',   // pages 0, 2, 3 purged; page 1 kept, still volatile in the file
-    'P:m file-private': 'acra',  // page 1 shares the page-cache page; page 2 is P's own copy
-    'file f': 'PCPP',            // the file's own view: page 1 shared with P's private mapping
+    'S:m': 'PRPP',   // pages 0, 2, 3 purged; page 1 kept, still volatile in the file
+    'P:m': 'acra',   // page 1 shares the page-cache page; page 2 is P's own copy
+    'file f': 'PCPP', // the file's own view: page 1 shared with P's private mapping
   });
 });

@@ -14,9 +14,10 @@ import { loadScenario } from '../shared/scenario.js';
 import { runScenario } from '../harness/run.js';
 import { parseFault } from '../harness/faults.js';
 import { checkHistory } from '../checker/check.js';
-import { configFor, limiter, root } from './helpers.js';
+import { configFor, limiter, root, sessionLimiter } from './helpers.js';
 
-const gate = limiter(2);
+// Two runs at a time, each in a run session (agents reused from run to run; a killed one is replaced).
+const gate = sessionLimiter(2);
 /** One slice at a time (its runs two at a time), so slices finish one by one. */
 const oneTest = limiter(1);
 const dir = join(root, 'scenarios');
@@ -37,7 +38,7 @@ function reached(file: string): Promise<Set<string>> {
   if (!b) {
     const s = loadScenario(join(dir, file));
     // A step reported `stuck` (a deadlock) was never started: no fault can land on it.
-    b = gate(() => runScenario(s, configFor(s, { seed: 1 }))).then(({ history }) => {
+    b = gate((session) => runScenario(s, configFor(s, { seed: 1 }), { session })).then(({ history }) => {
       const stuck = new Set(history.filter((e) => e.kind === 'complete' && (e.result as { stuck?: boolean }).stuck).map((e) => `${e.process}@${e.index}`));
       return new Set(history.filter((e) => e.kind === 'invoke').map((e) => `${e.process}@${e.index}`).filter((x) => !stuck.has(x)));
     });
@@ -54,8 +55,8 @@ for (const file of files) {
     const part = specs.slice(from, from + slice);
     test(`${file.replace(/\.yaml$/, '')}: ${part[0]} .. ${part[part.length - 1]}`, (t) => oneTest(async () => {
       const steps = await reached(file);
-      await Promise.all(part.map((spec) => gate(async () => {
-        const { report, history } = await runScenario(s, configFor(s, { seed: 1 }), { faults: [parseFault(spec, s)] });
+      await Promise.all(part.map((spec) => gate(async (session) => {
+        const { report, history } = await runScenario(s, configFor(s, { seed: 1 }), { faults: [parseFault(spec, s)], session });
         const broken = report.invariants.filter((i) => !i.ok && i.name !== 'no-deadlock');
         t.deepEqual(broken, [], `${spec}: invariants`);
         t.deepEqual(checkHistory(history).violations, [], `${spec}: the history checker`);

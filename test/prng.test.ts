@@ -11,9 +11,9 @@ import { prngChooser } from '../coordinator/scheduler.js';
 import { parseScenario } from '../shared/scenario.js';
 import { judge } from '../harness/judge.js';
 import { runScenario } from '../harness/run.js';
-import { configFor, limiter } from './helpers.js';
+import { configFor, sessionLimiter } from './helpers.js';
 
-const gate = limiter(2);
+const gate = sessionLimiter(2);
 
 const SEEDS = 1000;
 const seeds = Array.from({ length: SEEDS }, (_, i) => i);
@@ -172,8 +172,8 @@ processes:
   const scenario = parseScenario(yaml, 'prng-faults.yaml');
   const spec = 'random:kill=0.12,pause=0.04';
   // explore's runs: seeds base, base+1, ... each judged as explore judges it.
-  const runs = await Promise.all([1, 2, 3, 4, 5, 6].map((seed) => gate(async () => {
-    const { report, history } = await runScenario(scenario, configFor(scenario, { seed }), { faults: [parseFault(spec, scenario)], checkModel: true });
+  const runs = await Promise.all([1, 2, 3, 4, 5, 6].map((seed) => gate(async (session) => {
+    const { report, history } = await runScenario(scenario, configFor(scenario, { seed }), { faults: [parseFault(spec, scenario)], checkModel: true, session });
     return { seed, judged: judge(report, history, true, false), faults: history.filter((e) => e.kind === 'fault').map((e) => String(e.as)) };
   })));
   for (const r of runs) t.deepEqual(r.judged.broken, [], `seed ${r.seed}: the kernel keeps every invariant under the faults`);

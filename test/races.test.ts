@@ -3,11 +3,16 @@
 // once raced the exchange's acks, and the model check failed one run in three), and steps released
 // together complete in pid order whichever agent is quicker (they once raced each other).
 import test from 'ava';
-import { cli, runFile, scenarioPath, resultsOf } from './helpers.js';
+import { cli, runFile, scenarioPath, resultsOf, sessionLimiter } from './helpers.js';
+import type { RunSession } from '../harness/session.js';
+
+// Runs of the same file share run sessions (agents reused from run to run).
+const gate = sessionLimiter(2);
+const run = (name: string, over: Parameters<typeof runFile>[1], checkModel = false) => gate((session: RunSession) => runFile(scenarioPath(name), over, checkModel, session));
 
 test('race-purge-vs-nonvolatile: seed 3 keeps the data, seed 1 purges it and says so', async (t) => {
-  const kept = await runFile(scenarioPath('race-purge-vs-nonvolatile'), { seed: 3 }, true);
-  const gone = await runFile(scenarioPath('race-purge-vs-nonvolatile'), { seed: 1 }, true);
+  const kept = await run('race-purge-vs-nonvolatile', { seed: 3 }, true);
+  const gone = await run('race-purge-vs-nonvolatile', { seed: 1 }, true);
   t.true(kept.report.ok && gone.report.ok);
   t.like(resultsOf(kept, 'A').get(5), { purged: false });
   t.deepEqual(resultsOf(kept, 'A').get(6), { ok: true, value: 'a0' });
@@ -16,7 +21,7 @@ test('race-purge-vs-nonvolatile: seed 3 keeps the data, seed 1 purges it and say
 });
 
 test('race-fork-vs-reclaim: seed 15 forks between prepare and commit, and the unasked child keeps the page', async (t) => {
-  const o = await runFile(scenarioPath('race-fork-vs-reclaim'), { seed: 15 }, true);
+  const o = await run('race-fork-vs-reclaim', { seed: 15 }, true);
   t.true(o.report.ok);
   const d = o.history.find((e) => e.kind === 'decision')!;
   t.is(d.purge, false);
@@ -24,7 +29,7 @@ test('race-fork-vs-reclaim: seed 15 forks between prepare and commit, and the un
 });
 
 test('race-death-during-reclaim: seed 18 kills B between prepare and commit, and the exchange purges without it', async (t) => {
-  const o = await runFile(scenarioPath('race-death-during-reclaim'), { seed: 18 }, true);
+  const o = await run('race-death-during-reclaim', { seed: 18 }, true);
   t.true(o.report.ok);
   const at = (kind: string) => o.history.findIndex((e) => e.kind === kind && (kind !== 'cleanup' || e.process === 'B'));
   t.true(at('reclaim-prepare') < at('cleanup') && at('cleanup') < at('reclaim-commit'));
@@ -33,7 +38,7 @@ test('race-death-during-reclaim: seed 18 kills B between prepare and commit, and
 
 test('a step released by a commit completes after the reclaim step, in every run of the same seed', async (t) => {
   for (let i = 0; i < 4; i++) {
-    const o = await runFile(scenarioPath('race-fork-vs-reclaim'), { seed: 7 }, true);
+    const o = await run('race-fork-vs-reclaim', { seed: 7 }, true);
     t.true(o.history.some((e) => e.kind === 'blocked'), 'seed 7 blocks B on the exchange');
     const order = o.report.steps.map((s) => `${s.process}#${s.index}`);
     t.true(order.indexOf('kernel#1') < order.indexOf('B#0'), order.join(' '));
@@ -44,7 +49,7 @@ test('a step released by a commit completes after the reclaim step, in every run
 test('race-fork-vs-reclaim, free schedule: a prepare during a fork skips the child that has no agent yet', async (t) => {
   // The prepare used to send to the half-born child and stop the run ("B has no agent").
   for (let i = 0; i < 5; i++) {
-    const o = await runFile(scenarioPath('race-fork-vs-reclaim'), { schedule: 'free', seed: 0 });
+    const o = await run('race-fork-vs-reclaim', { schedule: 'free', seed: 0 });
     t.deepEqual(o.report.failures, []);
     t.true(o.report.ok, JSON.stringify(o.report.invariants.filter((x) => !x.ok)));
   }

@@ -4,10 +4,10 @@ import test from 'ava';
 import { randomScenario } from '../shared/generate.js';
 import { runScenario } from '../harness/run.js';
 import { POLICIES } from '../shared/scenario-types.js';
-import { configFor, limiter } from './helpers.js';
+import { configFor, sessionLimiter } from './helpers.js';
 import { checkHistory } from '../checker/check.js';
 
-const gate = limiter(2);
+const gate = sessionLimiter(2);
 // A fixed range of seeds keeps the suite reproducible; `vrange` prints the seed of any failure.
 const seeds = Array.from({ length: 12 }, (_, i) => 1000 + i);
 
@@ -15,7 +15,7 @@ for (const seed of seeds) {
   test(`random scenario ${seed}: real run and model agree under every policy`, async (t) => {
     const s = randomScenario(seed);
     for (const policy of POLICIES) {
-      const { report, history } = await gate(() => runScenario(s, configFor(s, { policy, seed }), { checkModel: true }));
+      const { report, history } = await gate((session) => runScenario(s, configFor(s, { policy, seed }), { checkModel: true, session }));
       const broken = report.invariants.filter((i) => !i.ok);
       t.deepEqual(broken, [], `seed ${seed} ${policy}`);
       t.deepEqual(checkHistory(history).violations, [], `seed ${seed} ${policy}: the history checker`);

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { root, runFile, limiter } from './helpers.js';
+import { root, runFile, limiter, sessionLimiter } from './helpers.js';
 import { POLICIES } from '../shared/scenario-types.js';
 import { checkHistory } from '../checker/check.js';
 
@@ -15,9 +15,10 @@ const failsOnPurpose: Record<string, string[]> = { 'deadlock-demo': ['no-deadloc
 const dir = join(root, 'scenarios');
 const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
 // One scenario at a time, its runs two at a time: tests then finish one by one, so ava's timeout
-// (which counts from the last result) is never waiting on all of them at once.
+// (which counts from the last result) is never waiting on all of them at once. Each of the two
+// runs under way has a run session: agents are reused from run to run (harness/session.ts).
 const oneTest = limiter(1);
-const gate = limiter(2);
+const gate = sessionLimiter(2);
 
 test('the scenario library is not empty', (t) => {
   t.true(files.length >= 10, `only ${files.length} scenarios`);
@@ -28,7 +29,7 @@ for (const file of files) {
   test(`${name}: every policy, lockstep and free`, (t) => oneTest(async () => {
     for (const policy of POLICIES) {
       for (const [schedule, seed] of [['lockstep', 1], ['lockstep', 2], ['free', 0]] as const) {
-        const { report, history } = await gate(() => runFile(join(dir, file), { policy, schedule, seed }, schedule === 'lockstep'));
+        const { report, history } = await gate((session) => runFile(join(dir, file), { policy, schedule, seed }, schedule === 'lockstep', session));
         const where = `${policy}/${schedule}/seed ${seed}`;
         const check = checkHistory(history);
         t.deepEqual(check.violations, [], `${where}: the history checker`);

@@ -226,14 +226,13 @@ test.serial('two coordinators in one tmpdir: a run never removes a live coordina
 
 test.serial('explore interrupted: stops, prints the summary of the runs that ended, says so, exit 130', async (t) => {
   const tmp = ownTmp(t);
-  // Each run pauses A for 1.5 s; wait for the second run's pause, so that one run has ended.
+  // Each run pauses A for 1.5 s; wait for the second run's pause, so that one run has ended. The
+  // runs share one run session (one folder, agents reused): a pause, its end, then the next pause.
   const c = vrange(t, tmp, ['explore', scenarioPath('fork-cow-purge'), '--runs', '20', '--seed', '1', '--fault', 'pause:A@1:1500']);
-  const seen = new Set<string>();
-  await until('the second run\'s pause', () => {
-    for (const d of runDirsIn(tmp)) seen.add(d);
-    const latest = [...seen].at(-1)!;
-    return seen.size >= 2 && agentsIn(tmp).some((p) => stateOf(p) === 'T' && cmdlineOf(p).includes(latest));
-  });
+  const paused = () => agentsIn(tmp).some((p) => stateOf(p) === 'T');
+  await until('the first run\'s pause', paused);
+  await until('the end of the first run\'s pause', () => !paused());
+  await until('the second run\'s pause', paused);
   c.child.kill('SIGINT');
   const r = await exited(c);
   t.is(r.code, 130, c.stderr());

@@ -1,10 +1,14 @@
 // Verify mode (coordinator/verify.ts): each memory fact broken on purpose in real FrameTable, Rmap
-// and AddressSpace objects, and verifyFrames naming that fact as a kernel invariant.
+// and AddressSpace objects, and verifyFrames naming that fact as a kernel invariant; the i_mmap
+// index and the two copies of a process's VMAs (kernel and agent) out of step, and verifyImmap
+// and verifyVmasAgree naming them.
 import test from 'ava';
 import { FrameTable } from '../coordinator/frames.js';
 import { Rmap } from '../coordinator/rmap.js';
-import { AddressSpace } from '../coordinator/address_space.js';
-import { verify, verifyFrames, verifyIfEnabled } from '../coordinator/verify.js';
+import { AddressSpace, reindex } from '../coordinator/address_space.js';
+import { Proc, type KVma } from '../coordinator/process_table.js';
+import { verify, verifyFrames, verifyIfEnabled, verifyImmap, verifyVmasAgree } from '../coordinator/verify.js';
+import { unmapSpan } from '../shared/vma_span.js';
 
 /** pid 2 maps an anonymous page (vpage 1) and, shared, page 0 of file f (vpage 3); pid 3 maps that page too; one frame was freed. */
 function memory() {
@@ -100,4 +104,41 @@ test('verifyIfEnabled checks only in verify mode', (t) => {
   t.throws(() => verifyIfEnabled(m.frames, m.rmap, m.files), { message: /kernel invariant: frame/ });
   verify.enabled = false;
   try { t.notThrows(() => verifyIfEnabled(m.frames, m.rmap, m.files)); } finally { verify.enabled = true; }
+});
+
+// ---- the i_mmap index and the two copies of a process's VMAs ----------------------------------
+
+/** A maps file f twice (a munmap split it), B once; the i_mmap built as mmap/munmap build it. */
+function mappings() {
+  const f = new AddressSpace(0, 'f', 16, 'tmpfs');
+  const a = new Proc({ name: 'A', forked: false, sigbus: 'kill', steps: [] });
+  const b = new Proc({ name: 'B', forked: false, sigbus: 'kill', steps: [] });
+  a.slot = 0; b.slot = 1;
+  a.vmas = unmapSpan<KVma>([{ start: 10, pages: 8, kind: 'file-shared', fileId: 0, offset: 0, share: 'shared' }], 12, 14,
+    (v, from, to) => ({ ...v, start: from, pages: to - from, offset: v.offset + (from - v.start) })).kept;
+  b.vmas = [{ start: 40, pages: 4, kind: 'file-private', fileId: 0, offset: 2, share: 'private' }];
+  reindex([f], a, [0]);
+  reindex([f], b, [0]);
+  return { f, a, b };
+}
+
+test('the i_mmap: in step with the VMA lists passes; a VMA changed behind its back, or a stale entry, is named', (t) => {
+  const m = mappings();
+  t.deepEqual(m.a.vmas.map((v) => [v.start, v.pages, v.offset]), [[10, 2, 0], [14, 4, 4]], 'the munmap cut keeps the parts below and above, offsets moved along');
+  t.notThrows(() => verifyImmap([m.f], [m.a, m.b], 'after the cleanup of A'));
+  m.b.vmas = [{ ...m.b.vmas[0]!, pages: 2 }]; // a munmap that forgot reindex
+  t.throws(() => verifyImmap([m.f], [m.a, m.b], 'after the cleanup of A'), {
+    message: 'kernel invariant (after the cleanup of A): the i_mmap of f holds [file-private 40+4 (file 0, offset 2)] for B, whose VMAs over it are [file-private 40+2 (file 0, offset 2)]' });
+  const c = mappings();
+  c.a.vmas = []; // an exit that forgot reindex: the count still says 3
+  t.throws(() => verifyImmap([c.f], [c.a, c.b]), { message: /the i_mmap of f holds \[file-shared 10\+2 .*\] for A, whose VMAs over it are \[\]/ });
+});
+
+test("the kernel's VMAs against the agent's: equal in any order passes; a split done differently is named", (t) => {
+  const m = mappings();
+  const agent = [...m.a.vmas].reverse().map(({ start, pages, kind, fileId, offset }) => ({ start, pages, kind, fileId, offset }));
+  t.notThrows(() => verifyVmasAgree('A', m.a.vmas, agent, 'at the fork of B'));
+  agent[0] = { ...agent[0]!, offset: 5 };
+  t.throws(() => verifyVmasAgree('A', m.a.vmas, agent, 'at the fork of B'), {
+    message: "kernel invariant (at the fork of B): the kernel's VMAs of A are [file-shared 10+2 (file 0, offset 0); file-shared 14+4 (file 0, offset 4)], its agent's [file-shared 10+2 (file 0, offset 0); file-shared 14+4 (file 0, offset 5)]" });
 });
