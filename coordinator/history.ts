@@ -18,6 +18,19 @@ export function decisionRun(e: { frame?: number; pages?: readonly [number, numbe
   return { frame: e.frame ?? -1, count: 1 };
 }
 
+/**
+ * The name of page k of a decision's run, as a one-page decision names its page
+ * (`anonymous frame 5 (A@4096, B@4096)`, `f page 3 (frame 7)`); the event's own `page` for k = 0
+ * of a one-page event.
+ */
+export function decisionPageName(e: { page: string; frame?: number; pages?: readonly [number, number]; file?: string; filePage?: number;
+  votes: ReadonlyArray<{ pid: number; process?: string; vpage?: number }> }, k: number): string {
+  const { frame, count } = decisionRun(e);
+  if (count === 1 && k === 0) return e.page;
+  if (e.file !== undefined) return `${e.file} page ${(e.filePage ?? 0) + k} (frame ${frame + k})`;
+  return `anonymous frame ${frame + k} (${e.votes.map((v) => `${v.process ?? v.pid}@${((v.vpage ?? 0) + k) * 4096}`).join(', ')})`;
+}
+
 export class History {
   readonly events: HistoryEvent[] = [];
   /** performance.now() at the start, in milliseconds (a monotonic clock with sub-microsecond resolution). */

@@ -4,7 +4,7 @@
 // as they read the one-page decisions of histories written before.
 import test from 'ava';
 import { checkHistory } from '../checker/check.js';
-import { decisionRun, type HistoryEvent } from '../coordinator/history.js';
+import { decisionPageName, decisionRun, type HistoryEvent } from '../coordinator/history.js';
 import { explainRun } from '../report/explain.js';
 import { parseScenario } from '../shared/scenario.js';
 import { configFor, resultsOf, runYaml } from './helpers.js';
@@ -49,6 +49,7 @@ function perPage(h: readonly HistoryEvent[]): Ev[] {
     for (let k = 0; k < count; k++) {
       const d = structuredClone(e);
       delete d.pages;
+      d.page = decisionPageName(e as Parameters<typeof decisionPageName>[0], k);
       d.frame = frame + k;
       if (typeof d.filePage === 'number') d.filePage += k;
       d.vpages = (d.vpages ?? []).map(([pid, v]: [number, number]) => [pid, v + k]);
@@ -98,6 +99,10 @@ test('vrange check and explain read a run as its pages: the same verdicts and ru
   const ds = runs.filter((e) => e.kind === 'decision');
   t.deepEqual(x.get('P#16')?.rules, [ds[0]!.rule]);
   t.deepEqual(x.get('P#17')?.rules, [ds[1]!.rule]);
+  // Named as the page itself, not the run: the same words as one decision a page gives.
+  t.regex(x.get('P#16')!.why[0]!, new RegExp(`purged anonymous frame ${ds[0]!.frame! + 3} \\(P@\\d+, C@\\d+\\)`));
+  const y = explainRun(s, configFor(s), pages as unknown as HistoryEvent[]);
+  for (const [k, v] of x) if (!k.startsWith('kernel')) t.deepEqual(v.why, y.get(k)?.why, `${k}: the same words`);
 
   // A run moved by one page in one mapper now covers page 4 of C, non-volatile there: found in both forms.
   const moved = (h: Ev[]) => {
