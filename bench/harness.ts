@@ -18,12 +18,12 @@ export function scenarioOf(doc: unknown, name = 'bench.json'): Scenario {
 }
 
 export async function runBench(scenario: Scenario, over: Partial<RunConfig> = {},
-  opts: { onEvent?: (e: HistoryEvent, k: Kernel) => void; traceMessages?: boolean; kernel?: Partial<KernelOptions> } = {}): Promise<BenchRun> {
+  opts: { onEvent?: (e: HistoryEvent, k: Kernel) => void; traceMessages?: boolean; kernel?: Partial<KernelOptions>; timeoutMs?: number } = {}): Promise<BenchRun> {
   const config: RunConfig = runConfigFor(scenario, { ...over, schedule: over.schedule ?? 'free' });
   let kernel!: Kernel;
   const onEvent = opts.onEvent ? (e: HistoryEvent) => opts.onEvent!(e, kernel) : undefined;
   // The kernel is known to onEvent from its first event on (boot).
-  const run = await runKernel(scenario, config, { onEvent, onKernel: (k) => { kernel = k; },
+  const run = await runKernel(scenario, config, { onEvent, timeoutMs: opts.timeoutMs, onKernel: (k) => { kernel = k; },
     kernel: { traceMessages: opts.traceMessages ?? false, ...opts.kernel } });
   const failed = run.invariants.filter((i) => !i.ok).map((i) => `${i.name}: ${i.detail ?? ''}`);
   for (const v of kernel.violations) if (v.name !== 'run-completed') failed.push(`${v.name}: ${v.text}`);

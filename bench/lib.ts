@@ -39,7 +39,8 @@ export interface BenchReport {
 }
 
 /** Command-line flags every benchmark understands. */
-export interface BenchArgs { json: boolean; jsonFile?: string; quick: boolean; repeats?: number }
+/** `sizes`: the sizes to measure instead of a benchmark's own (those that have sizes). */
+export interface BenchArgs { json: boolean; jsonFile?: string; quick: boolean; repeats?: number; sizes?: number[] }
 
 export function parseArgs(argv = process.argv.slice(2)): BenchArgs {
   const out: BenchArgs = { json: false, quick: false };
@@ -51,10 +52,15 @@ export function parseArgs(argv = process.argv.slice(2)): BenchArgs {
       if (next !== undefined && !next.startsWith('--')) { out.jsonFile = next; i++; }
     } else if (a === '--quick') out.quick = true;
     else if (a === '--repeats') out.repeats = Number(argv[++i]);
+    else if (a === '--sizes') out.sizes = (argv[++i] ?? '').split(',').map(Number);
     else if (a.startsWith('--')) {
-      process.stderr.write(`unknown option ${a}; allowed: --json [FILE], --quick, --repeats N\n`);
+      process.stderr.write(`unknown option ${a}; allowed: --json [FILE], --quick, --repeats N, --sizes N,N,...\n`);
       process.exit(2);
     }
+  }
+  if (out.sizes !== undefined && !out.sizes.every((n) => Number.isInteger(n) && n >= 1)) {
+    process.stderr.write('--sizes: whole numbers >= 1, comma-separated\n');
+    process.exit(2);
   }
   if (out.repeats !== undefined && !(Number.isInteger(out.repeats) && out.repeats >= 1)) {
     process.stderr.write('--repeats: a whole number >= 1\n');

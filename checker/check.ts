@@ -17,7 +17,7 @@
 import { spanOf } from '../shared/spans.js';
 import { RUN_DEFAULTS } from '../shared/run_config.js';
 import type { StepResult } from '../shared/scenario-types.js';
-import { eventProblem, type AnyStep, type EventOf, type HistoryEvent } from '../coordinator/history.js';
+import { decisionRun, eventProblem, type AnyStep, type EventOf, type HistoryEvent } from '../coordinator/history.js';
 import { keysIn, PageSet } from './pageset.js';
 import { newCell, PageTable, SharedCells, spanPages, type Cell, type FState, type Kind, type PState, type Pte } from './check_model.js';
 import { CHECKS, violationsMax, type CheckName, type CheckResult, type Violation } from './check_result.js';
@@ -510,37 +510,23 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
 
   // ------------------------------------------------------------ a purge decision
 
+  // A decision is about a run of pages (docs/history-format.md, Decisions by run): page k of it is
+  // file page filePage + k and each vote's vpage + k; an event without `pages` is one page.
   function decision(e: Line<EventOf<'decision'>>): void {
     const votes = e.votes ?? [];
     for (const vote of votes) if (vote.process !== undefined) deadMention(vote.process, e, 'was counted as a mapper in a reclaim decision');
     if (e.purge !== true) return;
-    checked['purge-was-volatile']++;
+    const { count } = decisionRun(e);
+    checked['purge-was-volatile'] += count;
     const kind = String(e.pageKind);
     if (kind === 'file') {
       const file = String(e.file);
-      const fp = Number(e.filePage);
-      const f = fileOf(file);
-      const fileVol = f.vol.has(fp) || fileMarkedInFlight(file, fp);
-      // Every process that maps this file page, as the checker saw the mmaps (not as the kernel says).
-      const mappers: Array<[PState, number, Pte]> = [];
-      for (const q of procs.values()) {
-        if (q.cleanedAt) continue;
-        for (const [v, pte] of q.pt.mappersOf(file, fp)) mappers.push([q, v, pte]);
+      let flagged = false;
+      for (let k = 0; k < count; k++) {
+        const bad = purgedFilePage(e, file, Number(e.filePage) + k);
+        // One violation a run: its first page that was not volatile.
+        if (bad && !flagged) { flag('purge-was-volatile', bad, [e.line]); flagged = true; }
       }
-      let ok = fileVol;
-      if (!ok && policy === 'per-mm') {
-        ok = mappers.length > 0 && mappers.every(([q, v, pte]) => pte.kind === 'file-shared'
-          && (q.mmVol.has(v) || mmMarkedInFlight(q, v)));
-      }
-      if (!ok) {
-        flag('purge-was-volatile', `${file} page ${fp} was purged (rule ${e.rule}), but neither the file's range${policy === 'per-mm' ? ' nor every mapper (' + mappers.map(([q, v]) => `${q.name}@${v}${q.mmVol.has(v) ? '' : ' not volatile'}`).join(', ') + ')' : ''} had it volatile`, [e.line]);
-      }
-      const c = fileCell(file, fp);
-      c.tainted = true;
-      c.purged = e.line;
-      // Certain only when the mark had completed; a mark in flight may or may not have been applied.
-      if (f.vol.has(fp)) f.mustReport.set(fp, e.line);
-      if (fileVol) f.mayReport.add(fp);
       return;
     }
     // Anonymous or shmem: every process that maps it must have it volatile in its mm.
@@ -548,10 +534,41 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
     for (const vote of votes) {
       const q = vote.process !== undefined ? procs.get(vote.process) : undefined;
       if (!q || vote.vpage === undefined) { flag('well-formed', `a vote in the decision on ${e.page} names no process and vpage`, [e.line]); continue; }
-      if (!q.mmVol.has(vote.vpage) && !mmMarkedInFlight(q, vote.vpage)) flag('purge-was-volatile', `${e.page} was purged, but ${q.name} had page ${vote.vpage} not volatile`, [e.line]);
-      const c = cellOf(q, vote.vpage);
-      if (c) { c.tainted = true; c.purged = e.line; }
+      let flagged = false;
+      for (let v = vote.vpage; v < vote.vpage + count; v++) {
+        if (!flagged && !q.mmVol.has(v) && !mmMarkedInFlight(q, v)) {
+          flag('purge-was-volatile', `${e.page} was purged, but ${q.name} had page ${v} not volatile`, [e.line]);
+          flagged = true;
+        }
+        const c = cellOf(q, v);
+        if (c) { c.tainted = true; c.purged = e.line; }
+      }
     }
+  }
+
+  /** A purge of file page `fp`: records it; why it was not allowed, or undefined when it was. */
+  function purgedFilePage(e: Line<EventOf<'decision'>>, file: string, fp: number): string | undefined {
+    const f = fileOf(file);
+    const fileVol = f.vol.has(fp) || fileMarkedInFlight(file, fp);
+    // Every process that maps this file page, as the checker saw the mmaps (not as the kernel says).
+    const mappers: Array<[PState, number, Pte]> = [];
+    for (const q of procs.values()) {
+      if (q.cleanedAt) continue;
+      for (const [v, pte] of q.pt.mappersOf(file, fp)) mappers.push([q, v, pte]);
+    }
+    let ok = fileVol;
+    if (!ok && policy === 'per-mm') {
+      ok = mappers.length > 0 && mappers.every(([q, v, pte]) => pte.kind === 'file-shared'
+        && (q.mmVol.has(v) || mmMarkedInFlight(q, v)));
+    }
+    const c = fileCell(file, fp);
+    c.tainted = true;
+    c.purged = e.line;
+    // Certain only when the mark had completed; a mark in flight may or may not have been applied.
+    if (f.vol.has(fp)) f.mustReport.set(fp, e.line);
+    if (fileVol) f.mayReport.add(fp);
+    if (ok) return undefined;
+    return `${file} page ${fp} was purged (rule ${e.rule}), but neither the file's range${policy === 'per-mm' ? ' nor every mapper (' + mappers.map(([q, v]) => `${q.name}@${v}${q.mmVol.has(v) ? '' : ' not volatile'}`).join(', ') + ')' : ''} had it volatile`;
   }
 
   // ------------------------------------------------------------ the end

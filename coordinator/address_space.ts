@@ -67,6 +67,19 @@ export class AddressSpace {
     return out;
   }
 
+  /** For how many pages from `page` on (at least 1) the same VMAs cover the file: the mappers of page + k are those of `page`, each k pages on. */
+  sameMappersFrom(page: number): number {
+    let n = Infinity;
+    for (const [proc, vmas] of this.mappings) {
+      if (!proc.live) continue;
+      for (const v of vmas) {
+        if (page >= v.offset && page < v.offset + v.pages) n = Math.min(n, v.offset + v.pages - page);
+        else if (v.offset > page) n = Math.min(n, v.offset - page);
+      }
+    }
+    return n;
+  }
+
   isVolatile(page: number): boolean { return this.ranges.at(page) !== undefined; }
 
   /** The frame of `page` in the page cache, or -1 (a hole). */

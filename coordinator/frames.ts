@@ -14,6 +14,12 @@ export class FrameTable {
   /** Page-cache owner: file id, or -1 for an anonymous frame. */
   ownerFile: Int32Array;
   ownerPage: Int32Array;
+  /** The allocation count at the frame's last `alloc` (vmscan's isolation tells frames resident at an exchange's prepare by it). */
+  allocSeq: Float64Array;
+  /** Allocations so far: a frame allocated later has a larger `allocSeq`. */
+  allocCount = 0;
+  /** Called as a frame is freed (its count just reached 0), before its owner is cleared. */
+  onFree: ((f: number) => void) | undefined;
   private readonly values: Array<string | undefined>;
   /** Frames freed since they were handed out, reused last-freed first. */
   private freeStack: Int32Array;
@@ -28,10 +34,14 @@ export class FrameTable {
     this.lastUse = new Float64Array(n);
     this.ownerFile = new Int32Array(n).fill(-1);
     this.ownerPage = new Int32Array(n).fill(-1);
+    this.allocSeq = new Float64Array(n);
     this.values = [];
     this.freeStack = new Int32Array(n);
     this.freeTop = 0;
   }
+
+  /** Frames [0, handedOut) have been handed out at least once (a walk of the used frames stops there). */
+  get handedOut(): number { return this.highWater; }
 
   get free(): number { return this.freeTop + (this.total - this.highWater); }
   get used(): number { return this.total - this.free; }
@@ -47,6 +57,7 @@ export class FrameTable {
     } else return -1;
     if (this.refcount[f] !== 0) throw new Error(`frames invariant: free frame ${f} has refcount ${this.refcount[f]}`);
     this.refcount[f] = 1;
+    this.allocSeq[f] = this.allocCount++;
     this.lastUse[f] = now;
     this.values[f] = '';
     return f;
@@ -65,6 +76,7 @@ export class FrameTable {
     this.lastUse = widen(this.lastUse, (k) => new Float64Array(k));
     this.ownerFile = widen(this.ownerFile, (k) => new Int32Array(k), -1);
     this.ownerPage = widen(this.ownerPage, (k) => new Int32Array(k), -1);
+    this.allocSeq = widen(this.allocSeq, (k) => new Float64Array(k));
     this.freeStack = widen(this.freeStack, (k) => new Int32Array(k));
   }
 
@@ -80,6 +92,7 @@ export class FrameTable {
     this.assertUsed(f);
     const n = --this.refcount[f]!;
     if (n > 0) return false;
+    this.onFree?.(f);
     this.values[f] = undefined;
     this.ownerFile[f] = -1;
     this.ownerPage[f] = -1;

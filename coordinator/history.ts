@@ -8,6 +8,29 @@ import type { EventFields, EventKind, EventOf, HistoryEvent } from './history_ev
 
 export type { AnyStep, DecisionVote, EventFields, EventKind, EventOf, HistoryEvent, SnapshotRow } from './history_events.js';
 
+/**
+ * The run of pages a `decision` event is about (docs/history-format.md, Decisions by run): its first
+ * frame and how many pages. An event without `pages` (a history written before decisions by run)
+ * is one page. Page k of the run is frame + k, filePage + k and each vote's vpage + k.
+ */
+export function decisionRun(e: { frame?: number; pages?: readonly [number, number] }): { frame: number; count: number } {
+  if (e.pages) return { frame: e.pages[0], count: e.pages[1] };
+  return { frame: e.frame ?? -1, count: 1 };
+}
+
+/**
+ * The name of page k of a decision's run, as a one-page decision names its page
+ * (`anonymous frame 5 (A@4096, B@4096)`, `f page 3 (frame 7)`); the event's own `page` for k = 0
+ * of a one-page event.
+ */
+export function decisionPageName(e: { page: string; frame?: number; pages?: readonly [number, number]; file?: string; filePage?: number;
+  votes: ReadonlyArray<{ pid: number; process?: string; vpage?: number }> }, k: number): string {
+  const { frame, count } = decisionRun(e);
+  if (count === 1 && k === 0) return e.page;
+  if (e.file !== undefined) return `${e.file} page ${(e.filePage ?? 0) + k} (frame ${frame + k})`;
+  return `anonymous frame ${frame + k} (${e.votes.map((v) => `${v.process ?? v.pid}@${((v.vpage ?? 0) + k) * 4096}`).join(', ')})`;
+}
+
 export class History {
   readonly events: HistoryEvent[] = [];
   /** performance.now() at the start, in milliseconds (a monotonic clock with sub-microsecond resolution). */
@@ -139,9 +162,11 @@ export const EVENT_SCHEMAS = {
     .refine((e) => (typeof e.process === 'string' && typeof e.pid === 'number') || typeof e.agent === 'string', 'a bad-message names process and pid, or agent (a string)'),
   'bad-answer': ev('bad-answer', { xid: nat, process: name, why: str }),
   decision: ev('decision', { xid: nat, reason: str, page: str, unit: str, purge: z.boolean(), rule: str, why: str, frame: nat.optional(),
+    pages: z.tuple([nat, z.number().int().positive()]).optional(),
     file: str.optional(), filePage: nat.optional(), vpages: z.array(z.tuple([nat, nat])).optional(), pageKind: str, policy: str,
     votes: z.array(z.object({ pid: nat, process: name.optional(), vpage: nat.optional(), share: str.optional(), volatile: z.boolean().optional(),
-      answered: z.boolean().optional(), privatePresent: z.boolean().optional() }).passthrough()) }),
+      answered: z.boolean().optional(), privatePresent: z.boolean().optional() }).passthrough()) })
+    .refine((e) => !e.pages || e.frame === undefined || e.pages[0] === e.frame, 'pages: [frame, count] starts at the decision\'s frame'),
   'purge-notify': ev('purge-notify', { xid: nat, process: name, vpages: z.array(nat) }),
   'reclaim-commit': ev('reclaim-commit', { xid: nat, reason: str, freed: nat, unitsTried: nat, purged: z.array(str) }),
   'file-nonvolatile': ev('file-nonvolatile', { file: name, start: nat, pages: nat, purged: z.boolean(), by: name }),

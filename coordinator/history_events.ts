@@ -50,8 +50,9 @@ export interface EventFields {
   'bad-message': { process: string; pid: number; where: 'remote' | 'local'; t: unknown; why: string }
     | { agent: string; where: 'remote' | 'local'; t: unknown; why: string };
   'bad-answer': { xid: number; process: string; why: string };
+  /** One run of pages decided together: `pages: [frame, count]` (docs/history-format.md, Decisions by run); absent in older histories (one page). */
   decision: {
-    xid: number; reason: string; page: string; unit: string; purge: boolean; rule: string; why: string; frame?: number;
+    xid: number; reason: string; page: string; unit: string; purge: boolean; rule: string; why: string; frame?: number; pages?: [number, number];
     file?: string; filePage?: number; vpages?: Array<[number, number]>; pageKind: string; policy: string; votes: DecisionVote[];
   };
   'purge-notify': { xid: number; process: string; vpages: number[] };

@@ -24,7 +24,7 @@ import type { KernelMsg } from '../shared/messages.js';
 import type { Proc } from './process_table.js';
 import type { Decision, PageKind } from '../shared/policy.js';
 import { exchangeLateWakeMs, exchangeTimeoutMs, exchangeWaitMaxMs, runsPerMessageMax } from '../shared/limits.js';
-import { clipRuns, isRunList, runIndexOf, runsOf, splitRuns } from '../shared/runs.js';
+import { clipRuns, isRunList, pagesOf, splitRuns } from '../shared/runs.js';
 
 export const exchangeMachine = setup({
   types: { events: {} as { type: 'answered' } | { type: 'commit' } | { type: 'acked' } },
@@ -55,17 +55,23 @@ export interface Participant {
   acked: boolean;
 }
 
+/** One decision: a run of `count` pages from `frame` (docs/history-format.md, Decisions by run). */
 export interface PurgeRecord {
   frame: number;
-  what: string;              // "anon pid 2 page 5" / "file cache page 3"
+  count: number;
+  what: string;              // "anonymous frame 5 (A@4096)" / "f pages 0-9 (frames 7-16)"
   unit: string;              // the unit it was tried in
   kind: PageKind;
   decision: Decision;
   /** Each mapper's vote, with its process and vpage, as the `decision` event records it. */
   mappers: DecisionVote[];
   where: PageWhere;
-  freed: boolean;
+  /** Frames freed (count when purged, else 0). */
+  freed: number;
 }
+
+/** A decision carried out, and the mappers to tell of its purge: [pid, first vpage, count]. */
+export interface DecidedRun { record: PurgeRecord; notify: Array<[number, number, number]> }
 
 export interface PageWhere {
   frame: number; file?: string; filePage?: number;
@@ -75,17 +81,20 @@ export interface PageWhere {
   vpages: Array<[number, number]>;
 }
 
-/** A mapper's vote on one page, from its participant's answers. */
-export type VoteOf = (pid: number, vpage: number) => { answered: boolean; volatile: boolean } | undefined;
+/**
+ * A mapper's vote on one page, from its participant's answers; the same vote holds for its pages
+ * up to `until` (exclusive). Undefined: the process is no participant (the same for every page).
+ */
+export type VoteOf = (pid: number, vpage: number) => { answered: boolean; volatile: boolean; until: number } | undefined;
 
 /** What the exchange needs of the kernel (vmscan.ts implements it). */
 export interface ReclaimHost {
-  /** The candidate frames (used, held by no open exchange), now held by exchange `xid`. */
-  hold(xid: number): number[];
-  /** The candidates of `xid` still held by it go back. */
-  unhold(xid: number, frames: readonly number[]): void;
-  /** For each process, the vpages of candidate pages whose volatility lives in its mm, ascending. */
-  pagesToAsk(candidates: readonly number[]): Map<number, number[]>;
+  /** The candidate frames (used, held by no open exchange) are now held by exchange `xid`; how many. */
+  hold(xid: number): number;
+  /** The candidates of `xid` go back. */
+  unhold(xid: number): void;
+  /** For each process, the candidate pages whose volatility lives in its mm: ascending [start, count] runs, and how many pages. */
+  pagesToAsk(xid: number): Map<number, { runs: number[]; pages: number }>;
   procByPid(pid: number): Proc | undefined;
   send(proc: Proc, msg: KernelMsg): void;
   log<K extends EventKind>(kind: K, fields: EventFields[K]): void;
@@ -93,10 +102,22 @@ export interface ReclaimHost {
   /** The fault hook between the phases: may kill one of the live participants (by pid) and wait for its reaping. */
   betweenPrepareAndCommit(xid: number, live: Proc[]): Promise<void>;
   /** The purge units, in the order the purge unit asks for, from the file ranges and the participants' answers. */
-  units(xid: number, candidates: readonly number[], participants: Iterable<Participant>): Array<{ name: string; frames: number[] }>;
-  isUsed(frame: number): boolean;
-  /** The policy's decision on one page, carried out (purged or kept) and logged; the mappers to tell. */
-  decide(xid: number, reason: string, frame: number, unit: string, voteOf: VoteOf): { record: PurgeRecord; notify: Array<[number, number]> };
+  units(xid: number, participants: Iterable<Participant>): Array<{ name: string; frames: number[] }>;
+  /** The policy's decisions on the unit's pages not `decided` yet, run by run, carried out (purged or kept) and logged; adds them to `decided`. */
+  decideUnit(xid: number, reason: string, unit: { name: string; frames: readonly number[] }, voteOf: VoteOf, decided: Set<number>): DecidedRun[];
+}
+
+/** Where `page` stands in a run list: inside a run (`inside`), and up to where that stays so (the run's end, or the next run's start). */
+function runAt(runs: readonly number[], page: number, stride: number): { inside: boolean; until: number } {
+  let lo = 0;
+  let hi = runs.length / stride;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (runs[mid * stride]! + runs[mid * stride + 1]! <= page) lo = mid + 1; else hi = mid;
+  }
+  const i = lo * stride;
+  if (i >= runs.length) return { inside: false, until: Infinity };
+  return runs[i]! <= page ? { inside: true, until: runs[i]! + runs[i + 1]! } : { inside: false, until: runs[i]! };
 }
 
 type Deferred = { promise: Promise<void>; resolve: () => void };
@@ -109,7 +130,8 @@ function deferred(): Deferred {
 export class Exchange {
   readonly actor = createActor(exchangeMachine).start();
   readonly participants = new Map<number, Participant>();
-  readonly candidates: number[];
+  /** How many frames the exchange holds as its candidates (from its opening). */
+  readonly candidates: number;
   readonly decisions: PurgeRecord[] = [];
   freed = 0;
   unitsTried = 0;
@@ -124,15 +146,14 @@ export class Exchange {
 
   /** Phase 1: ask every mapper of a candidate page, one batch per agent. */
   async prepare(): Promise<void> {
-    for (const [pid, vpages] of this.k.pagesToAsk(this.candidates)) {
+    for (const [pid, { runs: asked, pages }] of this.k.pagesToAsk(this.xid)) {
       const proc = this.k.procByPid(pid)!;
-      const asked = runsOf(vpages);
       const batches = splitRuns(asked, 2, runsPerMessageMax);
-      this.participants.set(pid, { proc, asked, askedPages: vpages.length, answers: [], batchesLeft: batches.length, answered: false, acked: false });
+      this.participants.set(pid, { proc, asked, askedPages: pages, answers: [], batchesLeft: batches.length, answered: false, acked: false });
       for (const runs of batches) this.k.send(proc, { t: 'prepare', xid: this.xid, runs });
     }
     this.k.log('reclaim-prepare', { xid: this.xid, reason: this.reason, want: this.want,
-      candidates: this.candidates.length, asked: [...this.participants.values()].map((p) => ({ pid: p.proc.pid, pages: p.askedPages })) });
+      candidates: this.candidates, asked: [...this.participants.values()].map((p) => ({ pid: p.proc.pid, pages: p.askedPages })) });
     this.checkAnswers();
     await this.waitFor(this.answersIn.promise, (p) => !p.answered);
     for (const p of this.participants.values()) {
@@ -226,23 +247,28 @@ export class Exchange {
     // commit always follows a whole prepare (no abort state).
     if (this.phase !== 'prepared') throw new Error(`kernel invariant: commit of exchange ${this.xid} in phase ${this.phase}`);
     this.actor.send({ type: 'commit' });
-    const purgedFor = new Map<number, number[]>();
+    const purgedFor = new Map<number, Array<[number, number]>>();
     const decided = new Set<number>();
-    for (const unit of this.k.units(this.xid, this.candidates, this.participants.values())) {
+    const voteOf: VoteOf = (pid, vpage) => this.voteOf(pid, vpage);
+    for (const unit of this.k.units(this.xid, this.participants.values())) {
       if (this.freed >= this.want) break;
       this.unitsTried++;
-      for (const frame of unit.frames) {
-        if (decided.has(frame) || !this.k.isUsed(frame)) continue;
-        decided.add(frame);
-        this.decideFrame(frame, unit.name, purgedFor);
+      for (const { record, notify } of this.k.decideUnit(this.xid, this.reason, unit, voteOf, decided)) {
+        this.freed += record.freed;
+        for (const [pid, vpage, count] of notify) {
+          let list = purgedFor.get(pid);
+          if (!list) purgedFor.set(pid, (list = []));
+          list.push([vpage, count]);
+        }
+        this.decisions.push(record);
       }
     }
-    this.k.unhold(this.xid, this.candidates);
+    this.k.unhold(this.xid);
     for (const p of this.participants.values()) {
       if (!p.proc.live) continue;
-      const purged = (purgedFor.get(p.proc.pid) ?? []).sort((a, b) => a - b);
-      if (purged.length > 0) this.k.log('purge-notify', { xid: this.xid, process: p.proc.name, vpages: purged });
-      const batches = splitRuns(runsOf(purged), 2, runsPerMessageMax);
+      const runs = mergeRuns(purgedFor.get(p.proc.pid) ?? []);
+      if (runs.length > 0) this.k.log('purge-notify', { xid: this.xid, process: p.proc.name, vpages: pagesOf(runs) });
+      const batches = splitRuns(runs, 2, runsPerMessageMax);
       batches.forEach((runs, i) => this.k.send(p.proc, { t: 'commit', xid: this.xid, runs, last: i === batches.length - 1 }));
     }
     this.checkAcks();
@@ -253,17 +279,25 @@ export class Exchange {
     return { freed: this.freed };
   }
 
-  private decideFrame(frame: number, unitName: string, purgedFor: Map<number, number[]>): void {
-    const { record, notify } = this.k.decide(this.xid, this.reason, frame, unitName, (pid, vpage) => {
-      const p = this.participants.get(pid);
-      return p ? { answered: p.answered && p.proc.live && runIndexOf(p.asked, vpage) >= 0, volatile: runIndexOf(p.answers, vpage, 4) >= 0 } : undefined;
-    });
-    if (record.freed) this.freed++;
-    for (const [pid, vpage] of notify) {
-      let list = purgedFor.get(pid);
-      if (!list) purgedFor.set(pid, (list = []));
-      list.push(vpage);
-    }
-    this.decisions.push(record);
+  /** The vote of `pid` on `vpage`: asked and answered (alive), and answered volatile; constant up to `until`. */
+  private voteOf(pid: number, vpage: number): ReturnType<VoteOf> {
+    const p = this.participants.get(pid);
+    if (!p) return undefined;
+    const asked = runAt(p.asked, vpage, 2);
+    const vol = runAt(p.answers, vpage, 4);
+    return { answered: p.answered && p.proc.live && asked.inside, volatile: vol.inside, until: Math.min(asked.until, vol.until) };
   }
+}
+
+/** [start, count] pieces (disjoint) as an ascending run list, adjacent pieces joined. */
+function mergeRuns(pieces: Array<[number, number]>): number[] {
+  pieces.sort((a, b) => a[0] - b[0]);
+  const out: number[] = [];
+  for (const [s, n] of pieces) {
+    const last = out.length - 2;
+    if (last >= 0 && out[last]! + out[last + 1]! === s) out[last + 1]! += n;
+    else if (last >= 0 && out[last]! + out[last + 1]! > s) throw new Error(`kernel invariant: page ${s} purged twice in one exchange`);
+    else out.push(s, n);
+  }
+  return out;
 }

@@ -12,55 +12,131 @@ import type { FrameTable } from './frames.js';
 export type PteKind = 'anon' | 'file-shared' | 'file-private';
 export interface Mapper { pid: number; vpage: number; kind: PteKind }
 
+const KINDS: readonly PteKind[] = ['anon', 'file-shared', 'file-private'];
+const KIND_INDEX: Readonly<Record<PteKind, number>> = { anon: 0, 'file-shared': 1, 'file-private': 2 };
+/** Pages a chunk of a PageTable covers (a page-table page of 512 entries, as x86-64's). */
+const CHUNK = 512;
+
+/**
+ * A sparse map from vpage to a whole number >= 0, in chunks of 512 typed slots (value + 1; 0: no
+ * entry; the chunk's last slot counts its entries, and a chunk with none goes): no object and no
+ * Map entry per page, a run of pages set or cleared slot by slot, entries listed in page order.
+ */
+export class PageTable {
+  private readonly chunks = new Map<number, Int32Array>();
+  size = 0;
+
+  get(vpage: number): number {
+    const c = this.chunks.get(Math.floor(vpage / CHUNK));
+    return c ? c[vpage % CHUNK]! - 1 : -1;
+  }
+
+  /** Sets the entry; returns false when `vpage` already had one (it is replaced). */
+  set(vpage: number, value: number): boolean {
+    if (!(Number.isInteger(value) && value >= 0 && value < 2 ** 31 - 1)) throw new Error(`page table invariant: entry ${value} out of range`);
+    const key = Math.floor(vpage / CHUNK);
+    let c = this.chunks.get(key);
+    if (!c) this.chunks.set(key, (c = new Int32Array(CHUNK + 1)));
+    const fresh = c[vpage % CHUNK] === 0;
+    c[vpage % CHUNK] = value + 1;
+    if (fresh) { c[CHUNK]!++; this.size++; }
+    return fresh;
+  }
+
+  /** Removes the entry; returns whether there was one. */
+  delete(vpage: number): boolean {
+    const key = Math.floor(vpage / CHUNK);
+    const c = this.chunks.get(key);
+    if (!c || c[vpage % CHUNK] === 0) return false;
+    c[vpage % CHUNK] = 0;
+    this.size--;
+    if (--c[CHUNK]! === 0) this.chunks.delete(key);
+    return true;
+  }
+
+  /** Calls `fn` on every entry, ascending by vpage. */
+  forEach(fn: (vpage: number, value: number) => void): void {
+    for (const k of [...this.chunks.keys()].sort((a, b) => a - b)) {
+      const c = this.chunks.get(k)!;
+      for (let i = 0; i < CHUNK; i++) if (c[i] !== 0) fn(k * CHUNK + i, c[i]! - 1);
+    }
+  }
+
+  /** Entries in [start, end), ascending by vpage: O(chunks + entries there). */
+  entriesIn(start: number, end: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    const keys = [...this.chunks.keys()].filter((k) => (k + 1) * CHUNK > start && k * CHUNK < end).sort((a, b) => a - b);
+    for (const k of keys) {
+      const c = this.chunks.get(k)!;
+      const from = Math.max(start, k * CHUNK);
+      const to = Math.min(end, (k + 1) * CHUNK);
+      for (let v = from; v < to; v++) { const x = c[v - k * CHUNK]!; if (x !== 0) out.push([v, x - 1]); }
+    }
+    return out;
+  }
+}
+
 export class Rmap {
-  private readonly byFrame = new Map<number, Mapper[]>();
-  private readonly byPid = new Map<number, Map<number, { frame: number; kind: PteKind }>>();
+  /** Each frame's mappers, indexed by frame (a hole: none). */
+  private readonly byFrame: Array<Mapper[] | undefined> = [];
+  private mapped = 0;
+  /** Each process's page table: vpage -> frame * 4 + kind index. */
+  private readonly byPid = new Map<number, PageTable>();
   /**
    * Per process, the frame each of its pages had when reclaim purged it. An agent may still name
    * such a frame in a request that crossed the commit: that is a stale frame (answered `retry`),
    * not a forged one (EFAULT). Forgotten at the process's cleanup.
    */
-  private readonly purgedFrom = new Map<number, Map<number, number>>();
+  private readonly purgedFrom = new Map<number, PageTable>();
 
   constructor(private readonly frames: FrameTable) {}
 
   lookup(pid: number, vpage: number): { frame: number; kind: PteKind } | undefined {
-    return this.byPid.get(pid)?.get(vpage);
+    const x = this.byPid.get(pid)?.get(vpage) ?? -1;
+    return x < 0 ? undefined : { frame: x >>> 2, kind: KINDS[x & 3]! };
   }
 
-  mappers(frame: number): readonly Mapper[] { return this.byFrame.get(frame) ?? []; }
+  /** The frame of an anonymous entry at (pid, vpage), or -1 (none, or a file page): no object made. */
+  anonFrameAt(pid: number, vpage: number): number {
+    const x = this.byPid.get(pid)?.get(vpage) ?? -1;
+    return x >= 0 && (x & 3) === KIND_INDEX.anon ? x >>> 2 : -1;
+  }
+
+  mappers(frame: number): readonly Mapper[] { return this.byFrame[frame] ?? []; }
 
   /** Adds an entry and takes a reference on the frame. */
   add(pid: number, vpage: number, frame: number, kind: PteKind): void {
     let table = this.byPid.get(pid);
-    if (!table) this.byPid.set(pid, (table = new Map()));
-    if (table.has(vpage)) throw new Error(`rmap invariant: pid ${pid} page ${vpage} mapped twice`);
-    table.set(vpage, { frame, kind });
-    let list = this.byFrame.get(frame);
-    if (!list) this.byFrame.set(frame, (list = []));
-    list.push({ pid, vpage, kind });
+    if (!table) this.byPid.set(pid, (table = new PageTable()));
+    if (table.get(vpage) >= 0) throw new Error(`rmap invariant: pid ${pid} page ${vpage} mapped twice`);
     this.frames.incref(frame);
+    table.set(vpage, frame * 4 + KIND_INDEX[kind]);
+    let list = this.byFrame[frame];
+    if (!list) { this.byFrame[frame] = list = []; this.mapped++; }
+    list.push({ pid, vpage, kind });
   }
 
   /** Removes the entry, drops its reference; returns the frame and whether it was freed. */
   remove(pid: number, vpage: number): { frame: number; freed: boolean } | undefined {
     const table = this.byPid.get(pid);
-    const e = table?.get(vpage);
-    if (!table || !e) return undefined;
+    const e = table?.get(vpage) ?? -1;
+    if (!table || e < 0) return undefined;
+    const frame = e >>> 2;
     table.delete(vpage);
-    const list = this.byFrame.get(e.frame)!;
+    const list = this.byFrame[frame]!;
     const k = list.findIndex((m) => m.pid === pid && m.vpage === vpage);
-    if (k < 0) throw new Error(`rmap invariant: frame ${e.frame} lost its entry for pid ${pid} page ${vpage}`);
+    if (k < 0) throw new Error(`rmap invariant: frame ${frame} lost its entry for pid ${pid} page ${vpage}`);
     list.splice(k, 1);
-    if (list.length === 0) this.byFrame.delete(e.frame);
-    return { frame: e.frame, freed: this.frames.decref(e.frame) };
+    if (list.length === 0) { this.byFrame[frame] = undefined; this.mapped--; }
+    return { frame, freed: this.frames.decref(frame) };
   }
 
   /** Removes every entry of `frame` (reclaim purging it), dropping their references; returns them. */
   dropFrame(frame: number): readonly Mapper[] {
-    const list = this.byFrame.get(frame);
+    const list = this.byFrame[frame];
     if (!list) return [];
-    this.byFrame.delete(frame);
+    this.byFrame[frame] = undefined;
+    this.mapped--;
     for (const m of list) {
       if (!this.byPid.get(m.pid)?.delete(m.vpage)) throw new Error(`rmap invariant: frame ${frame} names pid ${m.pid} page ${m.vpage}, which its page table lacks`);
       this.frames.decref(frame);
@@ -68,11 +144,19 @@ export class Rmap {
     return list;
   }
 
-  /** Entries of one process in [start, end). */
+  /** Reclaim purges frames [frame, frame + count): every entry goes (dropping its reference) and is remembered as purged. */
+  dropFrames(frame: number, count: number): void {
+    for (let f = frame; f < frame + count; f++) for (const m of this.dropFrame(f)) this.rememberPurged(m.pid, m.vpage, f);
+  }
+
+  /** Calls `fn` on each anonymous entry of `pid` (its own pages: anonymous, or copied private), ascending by vpage. */
+  forEachAnon(pid: number, fn: (vpage: number, frame: number) => void): void {
+    this.byPid.get(pid)?.forEach((vpage, x) => { if ((x & 3) === KIND_INDEX.anon) fn(vpage, x >>> 2); });
+  }
+
+  /** Entries of one process in [start, end), ascending by vpage. */
   entriesIn(pid: number, start: number, end: number): Array<{ vpage: number; frame: number; kind: PteKind }> {
-    const out = [];
-    for (const [vpage, e] of this.byPid.get(pid) ?? []) if (vpage >= start && vpage < end) out.push({ vpage, ...e });
-    return out;
+    return (this.byPid.get(pid)?.entriesIn(start, end) ?? []).map(([vpage, x]) => ({ vpage, frame: x >>> 2, kind: KINDS[x & 3]! }));
   }
 
   entriesOf(pid: number): Array<{ vpage: number; frame: number; kind: PteKind }> {
@@ -82,13 +166,13 @@ export class Rmap {
   /** Reclaim took `frame` from (pid, vpage): remember it, so that naming it later is stale, not forged. */
   rememberPurged(pid: number, vpage: number, frame: number): void {
     let t = this.purgedFrom.get(pid);
-    if (!t) this.purgedFrom.set(pid, (t = new Map()));
+    if (!t) this.purgedFrom.set(pid, (t = new PageTable()));
     t.set(vpage, frame);
   }
 
   /** Whether `frame` is what (pid, vpage) had until reclaim purged it. */
   wasPurgedFrom(pid: number, vpage: number, frame: number): boolean {
-    return this.purgedFrom.get(pid)?.get(vpage) === frame;
+    return frame >= 0 && this.purgedFrom.get(pid)?.get(vpage) === frame;
   }
 
   forgetPurged(pid: number): void { this.purgedFrom.delete(pid); }
@@ -96,8 +180,11 @@ export class Rmap {
   /** Resident pages of a process (its RSS), as the OOM killer counts them. */
   resident(pid: number): number { return this.byPid.get(pid)?.size ?? 0; }
 
-  /** Every frame some page table maps. */
-  mappedFrames(): IterableIterator<number> { return this.byFrame.keys(); }
+  /** Every frame some page table maps, ascending. */
+  *mappedFrames(): Generator<number> {
+    if (this.mapped === 0) return;
+    for (let f = 0; f < this.byFrame.length; f++) if (this.byFrame[f]) yield f;
+  }
 
-  referencesTo(frame: number): number { return this.byFrame.get(frame)?.length ?? 0; }
+  referencesTo(frame: number): number { return this.byFrame[frame]?.length ?? 0; }
 }

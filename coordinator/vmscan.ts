@@ -17,21 +17,29 @@ import { verifyIfEnabled, verifyImmapIfEnabled } from './verify.js';
 import type { KernelMsg } from '../shared/messages.js';
 import { decide, type PageFacts } from '../shared/policy.js';
 import type { Kernel } from './kernel.js';
-import type { AddressSpace } from './address_space.js';
+import type { AddressSpace, FileMapper } from './address_space.js';
 import type { Proc } from './process_table.js';
 import { filePageOf } from './mmap.js';
-import { Exchange, type PageWhere, type Participant, type PurgeRecord, type ReclaimHost, type VoteOf } from './reclaim.js';
+import { Isolated } from './isolate.js';
+import { pagesOf, runsOf } from '../shared/runs.js';
+import { Exchange, type DecidedRun, type PageWhere, type Participant, type PurgeRecord, type ReclaimHost, type VoteOf } from './reclaim.js';
 
 type Unit = { name: string; frames: number[]; at: number; key: string };
 
+/** Sorts in place unless already ascending (the usual case: frames handed out in page order). */
+function ascending(xs: number[]): number[] {
+  for (let i = 1; i < xs.length; i++) if (xs[i - 1]! > xs[i]!) return xs.sort((x, y) => x - y);
+  return xs;
+}
+
 export class Vmscan implements ReclaimHost {
-  /** Frames held by an open exchange (its id), or 0 by a fault copying from them. */
-  readonly held = new Map<number, number>();
+  /** Which frames an open exchange holds (its candidates), and the frames a fault copying from them pins. */
+  readonly held: Isolated;
   readonly exchanges = new Map<number, Exchange>();
   purgedPages = 0;
   private nextXid = 1;
 
-  constructor(private readonly k: Kernel) {}
+  constructor(private readonly k: Kernel) { this.held = new Isolated(k.frames); }
 
   /** Runs a whole exchange (prepare then commit). Callers hold the reclaim lock. */
   async runExchange(want: number, reason: string): Promise<{ freed: number }> {
@@ -56,16 +64,11 @@ export class Vmscan implements ReclaimHost {
 
   // ---------------------------------------------------------------- ReclaimHost
 
-  /** Used frames not held by an open exchange, now held by `xid`. */
-  hold(xid: number): number[] {
-    const out: number[] = [];
-    for (const f of this.k.frames.usedFrames()) if (!this.held.has(f)) out.push(f);
-    for (const f of out) this.held.set(f, xid);
-    return out;
-  }
+  /** The frames in use that no open exchange holds and no fault pins are now `xid`'s candidates (isolate.ts); how many. */
+  hold(xid: number): number { return this.held.openFor(xid); }
 
-  unhold(xid: number, frames: readonly number[]): void {
-    for (const f of frames) if (this.held.get(f) === xid) this.held.delete(f);
+  unhold(xid: number): void {
+    this.held.close(xid);
     // Every decision of the exchange is carried out: the frames must add up (verify mode).
     verifyIfEnabled(this.k.frames, this.k.rmap, this.k.files, `after the decisions of exchange ${xid}`, this.k.pageAlloc.unplaced);
     verifyImmapIfEnabled(this.k.files, this.k.procs, `after the decisions of exchange ${xid}`);
@@ -83,36 +86,50 @@ export class Vmscan implements ReclaimHost {
     return file.kind === 'shmem' || (this.k.config.policy === 'per-mm' && share === 'shared');
   }
 
-  /** For each process, the vpages of candidate pages whose volatility lives in its mm. */
-  pagesToAsk(candidates: readonly number[]): Map<number, number[]> {
+  /**
+   * For each process, the candidate pages whose volatility lives in its mm, as ascending [start,
+   * count] runs, and how many; the processes in the order of their lowest candidate frame. Walks
+   * the page tables of the processes with an agent and the page cache of the files whose mappers
+   * are asked, not every frame.
+   */
+  pagesToAsk(xid: number): Map<number, { runs: number[]; pages: number }> {
     const k = this.k;
-    const ask = new Map<number, number[]>();
-    const add = (pid: number, vpage: number) => {
+    const ask = new Map<number, { runs: number[]; pages: number; sorted: boolean; first: number }>();
+    const add = (pid: number, vpage: number, frame: number) => {
       let l = ask.get(pid);
-      if (!l) ask.set(pid, (l = []));
-      l.push(vpage);
+      if (!l) ask.set(pid, (l = { runs: [], pages: 0, sorted: true, first: frame }));
+      const r = l.runs;
+      const n = r.length;
+      l.pages++;
+      l.first = Math.min(l.first, frame);
+      if (n > 0 && r[n - 2]! + r[n - 1]! === vpage) r[n - 1]!++;
+      else { if (n > 0 && r[n - 2]! + r[n - 1]! > vpage) l.sorted = false; r.push(vpage, 1); }
     };
-    for (const f of candidates) {
-      const fileId = k.frames.ownerFile[f]!;
-      if (fileId < 0) {
-        // A child still being forked (no agent yet) is not asked: like a fork after the prepare, it counts as not volatile.
-        for (const m of k.rmap.mappers(f)) {
-          if (m.kind !== 'anon') continue;
-          const p = k.table.byPid(m.pid);
-          if (p?.live && p.agent) add(m.pid, m.vpage);
-        }
-        continue;
-      }
-      const file = k.files[fileId]!;
-      for (const m of file.mappersOf(k.frames.ownerPage[f]!)) if (this.asksMm(file, m.share) && m.proc.agent) add(m.proc.pid, m.vpage);
+    const ownerFile = k.frames.ownerFile;
+    const isCandidate = this.held.candidatesOf(xid);
+    // A child still being forked (no agent yet) is not asked: like a fork after the prepare, it counts as not volatile.
+    for (const p of k.procs) {
+      if (!p.live || !p.agent) continue;
+      k.rmap.forEachAnon(p.pid, (vpage, f) => { if (ownerFile[f]! < 0 && isCandidate(f)) add(p.pid, vpage, f); });
     }
-    for (const l of ask.values()) l.sort((a, b) => a - b);
-    return ask;
+    for (const file of k.files) {
+      // Nobody maps it, or no mapper's mm decides its pages: the i_mmap says so without a walk.
+      if (file.mappedVmas === 0 || !(file.kind === 'shmem' || k.config.policy === 'per-mm')) continue;
+      for (const [page, f] of file.cache) {
+        if (!isCandidate(f)) continue;
+        for (const m of file.mappersOf(page)) if (this.asksMm(file, m.share) && m.proc.agent) add(m.proc.pid, m.vpage, f);
+      }
+    }
+    const out = new Map<number, { runs: number[]; pages: number }>();
+    for (const [pid, l] of [...ask].sort((a, b) => a[1].first - b[1].first)) {
+      out.set(pid, { runs: l.sorted ? l.runs : runsOf(pagesOf(l.runs).sort((a, b) => a - b)), pages: l.pages });
+    }
+    return out;
   }
 
   /** Purge units in the order the purge unit asks for. */
-  units(xid: number, candidates: readonly number[], participants: Iterable<Participant>): Array<{ name: string; frames: number[] }> {
-    const ranges = this.rangeUnits(xid, candidates, participants);
+  units(xid: number, participants: Iterable<Participant>): Array<{ name: string; frames: number[] }> {
+    const ranges = this.rangeUnits(xid, participants);
     if (this.k.config.purgeUnit !== 'page') return ranges;
     const volatileFrames = new Set<number>();
     for (const u of ranges) for (const f of u.frames) volatileFrames.add(f);
@@ -123,18 +140,19 @@ export class Vmscan implements ReclaimHost {
   }
 
   /** Every volatile range with resident candidate pages: the file's own, and each mm's answers. */
-  private rangeUnits(xid: number, candidates: readonly number[], participants: Iterable<Participant>): Unit[] {
-    const units = this.fileRangeUnits(candidates);
+  private rangeUnits(xid: number, participants: Iterable<Participant>): Unit[] {
+    const units = this.fileRangeUnits(xid);
+    const isCandidate = this.held.candidatesOf(xid);
     for (const p of participants) {
       const byRange = new Map<number, { at: number; frames: number[]; start: number }>();
       const a = p.answers;
       for (let i = 0; i < a.length; i += 4) {
         const id = a[i + 2]!;
         const at = a[i + 3]!;
+        let u = byRange.get(id);
         for (let vpage = a[i]!; vpage < a[i]! + a[i + 1]!; vpage++) {
           const frame = this.frameSeenBy(p.proc, vpage);
-          if (frame < 0 || this.held.get(frame) !== xid) continue;
-          let u = byRange.get(id);
+          if (frame < 0 || !isCandidate(frame)) continue;
           if (!u) byRange.set(id, (u = { at, frames: [], start: vpage }));
           u.frames.push(frame);
           u.start = Math.min(u.start, vpage);
@@ -142,7 +160,7 @@ export class Vmscan implements ReclaimHost {
       }
       for (const [id, u] of byRange) {
         units.push({ name: `range ${id} of ${p.proc.name} from ${p.proc.name}@${u.start * 4096}, marked at clock ${u.at}`,
-          frames: u.frames.sort((x, y) => x - y), at: u.at, key: `p${String(p.proc.pid).padStart(8, '0')}:${String(u.start).padStart(12, '0')}` });
+          frames: ascending(u.frames), at: u.at, key: `p${String(p.proc.pid).padStart(8, '0')}:${String(u.start).padStart(12, '0')}` });
       }
     }
     return units.sort((x, y) => x.at - y.at || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
@@ -150,17 +168,17 @@ export class Vmscan implements ReclaimHost {
 
   /** The frame a process sees at a vpage whose volatility its mm decides, or -1. */
   private frameSeenBy(proc: Proc, vpage: number): number {
-    const e = this.k.rmap.lookup(proc.pid, vpage);
-    if (e && e.kind === 'anon') return e.frame;
+    const anon = this.k.rmap.anonFrameAt(proc.pid, vpage);
+    if (anon >= 0) return anon;
     const fp = filePageOf(this.k, proc, vpage);
     if (!fp || !this.asksMm(fp.file, fp.share)) return -1;
     return fp.file.frameAt(fp.page);
   }
 
   /** The file's own volatile ranges with resident candidate pages, as purge units. */
-  private fileRangeUnits(candidates: readonly number[]): Unit[] {
-    const cand = new Set(candidates);
+  private fileRangeUnits(xid: number): Unit[] {
     const units = [];
+    const isCandidate = this.held.candidatesOf(xid);
     for (const file of this.k.files) {
       if (file.kind === 'shmem' || file.ranges.size === 0) continue;
       const byId = new Map<number, { at: number; frames: number[]; start: number }>();
@@ -175,7 +193,7 @@ export class Vmscan implements ReclaimHost {
         : file.cachedIn(0, file.pages);
       for (const [p, f] of resident) {
         const r = file.ranges.at(p);
-        if (r && cand.has(f)) byId.get(r.id)!.frames.push(f);
+        if (r && isCandidate(f)) byId.get(r.id)!.frames.push(f);
       }
       for (const [id, u] of byId) {
         if (u.frames.length === 0) continue;
@@ -186,93 +204,155 @@ export class Vmscan implements ReclaimHost {
     return units;
   }
 
-  /** The policy's decision on one page: purged (and its mappers to tell) or kept; logged as a `decision` event. */
-  decide(xid: number, reason: string, frame: number, unit: string, voteOf: VoteOf): { record: PurgeRecord; notify: Array<[number, number]> } {
-    // An exchange decides only the pages it holds: no other exchange, and no fault, may be using them.
-    if (this.held.get(frame) !== xid) throw new Error(`kernel invariant: exchange ${xid} decides frame ${frame}, which ${this.held.get(frame) === 0 ? 'a fault holds' : this.held.has(frame) ? `exchange ${this.held.get(frame)} holds` : 'it does not hold'}`);
-    const facts = this.k.frames.ownerFile[frame]! < 0 ? this.anonFacts(frame, voteOf) : this.fileFacts(frame, voteOf);
-    const decision = decide(facts.facts);
-    const record: PurgeRecord = { frame, what: facts.what, unit, kind: facts.facts.kind, decision, mappers: facts.facts.mappers, where: facts.where, freed: false };
-    let notify: Array<[number, number]> = [];
-    if (decision.purge) ({ freed: record.freed, notify } = this.purgeFrame(frame, facts.facts));
-    this.k.history.add('decision', { xid, reason, page: record.what, unit: record.unit, purge: record.decision.purge,
+  /**
+   * The policy's decisions on a unit's pages, run by run (docs/history-format.md, Decisions by
+   * run): from each page not decided yet (`decided`), the longest run of consecutive frames with
+   * the same mappers, votes, file volatility and private-copy state gets one decision, carried out
+   * (purged or kept) and logged as one `decision` event. Facts of one page never depend on the
+   * purge of another, so a run decides exactly what its pages one by one would.
+   */
+  decideUnit(xid: number, reason: string, unit: { name: string; frames: readonly number[] }, voteOf: VoteOf, decided: Set<number>): DecidedRun[] {
+    const out: DecidedRun[] = [];
+    const frames = unit.frames;
+    const fresh = (f: number) => !decided.has(f) && this.k.frames.isUsed(f);
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i]!;
+      if (!fresh(frame)) continue;
+      const run = this.k.frames.ownerFile[frame]! < 0 ? this.anonRun(frame, voteOf) : this.fileRun(frame, voteOf);
+      let n = 1;
+      while (n < run.max && i + n < frames.length && frames[i + n] === frame + n && fresh(frame + n) && run.fits(frame + n, n)) n++;
+      for (let k = 0; k < n; k++) {
+        // An exchange decides only the pages it holds: no other exchange, and no fault, may be using them.
+        const f = frame + k;
+        if (!this.held.isCandidate(xid, f)) throw new Error(`kernel invariant: exchange ${xid} decides frame ${f}, which ${this.held.pinned(f) ? 'a fault holds' : this.held.has(f) ? 'another exchange holds' : 'it does not hold'}`);
+        decided.add(f);
+      }
+      i += n - 1;
+      out.push(this.decideRun(xid, reason, unit.name, frame, n, run));
+    }
+    return out;
+  }
+
+  private decideRun(xid: number, reason: string, unit: string, frame: number, count: number, run: RunFacts): DecidedRun {
+    const decision = decide(run.facts);
+    const what = run.what(count);
+    const record: PurgeRecord = { frame, count, what, unit, kind: run.facts.kind, decision, mappers: run.facts.mappers, where: run.where, freed: 0 };
+    let notify: Array<[number, number, number]> = [];
+    if (decision.purge) ({ freed: record.freed, notify } = this.purgeRun(frame, count, run.facts));
+    this.k.history.add('decision', { xid, reason, page: what, unit, purge: decision.purge,
       pageKind: record.kind, policy: this.k.config.policy,
-      rule: record.decision.rule, why: record.decision.why,
-      frame: record.where.frame, file: record.where.file, filePage: record.where.filePage, vpages: record.where.vpages,
-      // The facts built each vote with the mapper's process and vpage already.
-      votes: record.mappers });
+      rule: decision.rule, why: decision.why,
+      frame, pages: [frame, count], file: run.where.file, filePage: run.where.filePage, vpages: run.where.vpages,
+      // The facts built each vote with the mapper's process and vpage (of the run's first page) already.
+      votes: run.facts.mappers });
     return { record, notify };
   }
 
-  /** An anonymous frame's facts: its rmap mappers and their votes. */
-  private anonFacts(frame: number, voteOf: VoteOf): { facts: PageFacts; what: string; where: PageWhere } {
+  /** An anonymous frame's facts: its rmap mappers and their votes; a later frame fits the run if its mappers are the same, each one page on. */
+  private anonRun(frame: number, voteOf: VoteOf): RunFacts {
     const mappers: DecisionVote[] = [];
     const at: Array<{ process: string; vpage: number }> = [];
     const vpages: Array<[number, number]> = [];
-    let names = '';
-    for (const m of this.k.rmap.mappers(frame)) {
+    const first = this.k.rmap.mappers(frame);
+    const ms = first.map((m) => ({ pid: m.pid, vpage: m.vpage, kind: m.kind }));
+    let max = Infinity;
+    for (const m of ms) {
       const v = voteOf(m.pid, m.vpage);
       const answered = v?.answered ?? false;
+      if (v) max = Math.min(max, v.until - m.vpage);
       const name = this.k.table.byPid(m.pid)?.name ?? String(m.pid);
       // The vote as the history's decision event records it (with the mapper's name and vpage).
       mappers.push({ pid: m.pid, share: 'private', answered, volatile: answered && (v?.volatile ?? false), privatePresent: false, process: name, vpage: m.vpage });
       at.push({ process: name, vpage: m.vpage });
       vpages.push([m.pid, m.vpage]);
-      names += `${names ? ', ' : ''}${name}@${m.vpage * 4096}`;
     }
-    return { facts: { kind: 'anon', policy: this.k.config.policy, fileVolatile: false, mappers }, what: `anonymous frame ${frame} (${names})`,
-      where: { frame, mappers: at, vpages } };
+    const rmap = this.k.rmap;
+    const ownerFile = this.k.frames.ownerFile;
+    return {
+      facts: { kind: 'anon', policy: this.k.config.policy, fileVolatile: false, mappers }, max,
+      what: (n) => `anonymous frame${n > 1 ? `s ${frame}-${frame + n - 1}` : ` ${frame}`} (${at.map((a) => `${a.process}@${a.vpage * 4096}${n > 1 ? `-${(a.vpage + n - 1) * 4096}` : ''}`).join(', ')})`,
+      where: { frame, mappers: at, vpages },
+      fits: (g, k) => {
+        if (ownerFile[g]! >= 0) return false;
+        const mg = rmap.mappers(g);
+        if (mg.length !== ms.length) return false;
+        for (let j = 0; j < ms.length; j++) {
+          const a = mg[j]!; const b = ms[j]!;
+          if (a.pid !== b.pid || a.vpage !== b.vpage + k || a.kind !== b.kind) return false;
+        }
+        return true;
+      },
+    };
   }
 
   /** A page-cache page's facts: every mapper in the file's i_mmap, asked or not, and the file's own volatility. */
-  private fileFacts(frame: number, voteOf: VoteOf): { facts: PageFacts; what: string; where: PageWhere } {
+  private fileRun(frame: number, voteOf: VoteOf): RunFacts {
     const k = this.k;
     const file = k.files[k.frames.ownerFile[frame]!]!;
     const page = k.frames.ownerPage[frame]!;
     const immap = file.mappersOf(page);
-    const mappers: DecisionVote[] = immap.map((m): DecisionVote => {
+    // The same VMAs cover the pages from `page` on for this many pages (the i_mmap's answer).
+    let max = file.sameMappersFrom(page);
+    const sees = (m: FileMapper, d: number, f: number) => m.share === 'shared' || k.rmap.lookup(m.proc.pid, m.vpage + d)?.frame === f;
+    const seen = immap.map((m) => sees(m, 0, frame));
+    const mappers: DecisionVote[] = immap.map((m, j): DecisionVote => {
       const asked = this.asksMm(file, m.share);
       const v = asked ? voteOf(m.proc.pid, m.vpage) : undefined;
-      const pte = k.rmap.lookup(m.proc.pid, m.vpage);
+      if (v) max = Math.min(max, v.until - m.vpage);
       return { pid: m.proc.pid, share: m.share, answered: asked ? (v?.answered ?? false) : true,
         volatile: asked ? (v?.answered ?? false) && (v?.volatile ?? false) : false,
-        privatePresent: m.share === 'private' && pte !== undefined && pte.frame === frame, process: m.proc.name, vpage: m.vpage };
+        privatePresent: m.share === 'private' && seen[j]!, process: m.proc.name, vpage: m.vpage };
     });
+    const fileVolatile = file.kind !== 'shmem' && file.isVolatile(page);
     const at = immap.map((m) => ({ process: m.proc.name, vpage: m.vpage }));
-    return { facts: { kind: file.kind === 'shmem' ? 'shmem' : 'file', policy: k.config.policy,
-      fileVolatile: file.kind !== 'shmem' && file.isVolatile(page), mappers }, what: `${file.name} page ${page} (frame ${frame})`,
+    return { facts: { kind: file.kind === 'shmem' ? 'shmem' : 'file', policy: k.config.policy, fileVolatile, mappers }, max,
+      what: (n) => (n > 1 ? `${file.name} pages ${page}-${page + n - 1} (frames ${frame}-${frame + n - 1})` : `${file.name} page ${page} (frame ${frame})`),
       // vpages: only the mappers that see this frame now (a private mapper sees it while not yet copied).
-      where: { frame, file: file.name, filePage: page, mappers: at, vpages: immap
-        .filter((m) => m.share === 'shared' || k.rmap.lookup(m.proc.pid, m.vpage)?.frame === frame)
-        .map((m) => [m.proc.pid, m.vpage]) } };
+      where: { frame, file: file.name, filePage: page, mappers: at, vpages: immap.filter((_, j) => seen[j]).map((m) => [m.proc.pid, m.vpage]) },
+      fits: (g, d) => k.frames.ownerFile[g] === file.id && k.frames.ownerPage[g] === page + d
+        && (file.kind === 'shmem' || file.isVolatile(page + d) === fileVolatile)
+        && immap.every((m, j) => m.share === 'shared' || sees(m, d, g) === seen[j]),
+    };
   }
 
-  /** Purges one page; returns whether its frame was freed and which mappers to tell. */
-  private purgeFrame(frame: number, facts: PageFacts): { freed: boolean; notify: Array<[number, number]> } {
+  /** Purges a run of pages; returns how many frames were freed and which mappers to tell, as [pid, vpage, count]. */
+  private purgeRun(frame: number, count: number, facts: PageFacts): { freed: number; notify: Array<[number, number, number]> } {
     const k = this.k;
-    const notify: Array<[number, number]> = [];
+    const notify: Array<[number, number, number]> = [];
     const fileId = k.frames.ownerFile[frame]!;
     if (fileId < 0) {
-      for (const m of k.rmap.dropFrame(frame)) {
-        k.rmap.rememberPurged(m.pid, m.vpage, frame);
-        notify.push([m.pid, m.vpage]);
-      }
+      for (const m of k.rmap.mappers(frame)) notify.push([m.pid, m.vpage, count]);
+      k.rmap.dropFrames(frame, count);
     } else {
       const file = k.files[fileId]!;
       const page = k.frames.ownerPage[frame]!;
-      if (file.kind !== 'shmem' && file.isVolatile(page)) file.purged.add(page);
-      for (const m of [...k.rmap.mappers(frame)]) {
-        if (m.kind === 'file-private') throw new Error(`kernel invariant: purging ${file.name} page ${page} still shared with a private mapping of pid ${m.pid}`);
-        k.rmap.remove(m.pid, m.vpage);
+      for (let d = 0; d < count; d++) {
+        const f = frame + d;
+        if (file.kind !== 'shmem' && file.isVolatile(page + d)) file.purged.add(page + d);
+        for (const m of [...k.rmap.mappers(f)]) {
+          if (m.kind === 'file-private') throw new Error(`kernel invariant: purging ${file.name} page ${page + d} still shared with a private mapping of pid ${m.pid}`);
+          k.rmap.remove(m.pid, m.vpage);
+        }
+        file.evict(page + d, k.frames);
       }
-      file.evict(page, k.frames);
       for (const m of file.mappersOf(page)) {
-        if (facts.mappers.some((v) => v.pid === m.proc.pid && v.volatile)) notify.push([m.proc.pid, m.vpage]);
+        if (facts.mappers.some((v) => v.pid === m.proc.pid && v.volatile)) notify.push([m.proc.pid, m.vpage, count]);
       }
     }
-    const freed = !k.frames.isUsed(frame);
-    if (!freed) throw new Error(`kernel invariant: purged frame ${frame} is still referenced ${k.frames.refcount[frame]} times`);
-    this.purgedPages++;
-    return { freed, notify };
+    for (let d = 0; d < count; d++) {
+      if (k.frames.isUsed(frame + d)) throw new Error(`kernel invariant: purged frame ${frame + d} is still referenced ${k.frames.refcount[frame + d]} times`);
+    }
+    this.purgedPages += count;
+    return { freed: count, notify };
   }
+}
+
+/** What a run's first page says, and whether a later frame (`k` pages on) belongs to the same run. */
+interface RunFacts {
+  facts: PageFacts;
+  where: PageWhere;
+  /** The run may be at most this long (the votes and the i_mmap stay the same this far). */
+  max: number;
+  what: (count: number) => string;
+  fits: (frame: number, k: number) => boolean;
 }

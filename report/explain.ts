@@ -5,7 +5,7 @@
 //
 // How an answer is traced to decisions (docs/semantics.md, "Explanations"):
 //   - every decision is filed under each page it was about: `P@vpage` for every mapper (the
-//     decision event's `vpages`) and `file#page` for a file page; the latest decision wins;
+//     decision event's `vpages`) and `file#page` for a file page, each page of its run; the latest decision wins;
 //   - a fork copies the parent's entries to the child (it inherits the purged markers);
 //   - a successful write, mmap or munmap forgets the entries of its pages (new data, new mapping);
 //     a nonvolatile marks the purges of its span as reported: a later nonvolatile over them
@@ -16,7 +16,7 @@
 //     decisions that kept the pages, or by `no-decision` when no reclaim looked at them;
 //   - a kernel `reclaim` is explained by every decision of its exchange, counted by rule.
 
-import type { AnyStep, EventOf, HistoryEvent } from '../coordinator/history.js';
+import { decisionPageName, decisionRun, type AnyStep, type EventOf, type HistoryEvent } from '../coordinator/history.js';
 import { keysIn } from '../checker/pageset.js';
 import type { ProcessStep, RunConfig, Scenario, Step } from '../shared/scenario-types.js';
 import { PAGE_SIZE } from '../shared/scenario-types.js';
@@ -45,12 +45,15 @@ export const STEP_RULES = {
   'purge-already-reported': 'the pages were purged, but an earlier nonvolatile reported it and cleared the purged marks',
 } as const;
 
-interface Decided { xid: number; purge: boolean; rule: string; why: string; page: string }
+/** A decision (a run of `count` pages); `pageAt(k)` names its page k as a one-page decision would. */
+interface Decided { xid: number; purge: boolean; rule: string; why: string; page: string; count: number; pageAt: (k: number) => string }
 
 interface Where { vpage: number; file?: string; filePage?: number }
 
 /** The latest decision about a page, and the nonvolatile step that has reported its purge, if any. */
-interface Entry { d: Decided; reportedBy?: string }
+interface Entry { d: Decided; k: number; reportedBy?: string }
+/** A decision as one page of it (k), or as the whole run (k = -1). */
+type DecidedPage = { d: Decided; k: number };
 
 /**
  * Entries by owner (a process, or a file) and page, sparse: a span is looked up, forgotten or
@@ -83,20 +86,20 @@ class Entries {
 const key = (proc: string) => `proc:${proc}`;
 const fileKey = (file: string) => `file:${file}`;
 
-function decisionWhy(d: Decided): string {
-  return `${d.rule}: exchange ${d.xid} ${d.purge ? 'purged' : 'kept'} ${d.page}: ${d.why}`;
+function decisionWhy({ d, k }: DecidedPage): string {
+  return `${d.rule}: exchange ${d.xid} ${d.purge ? 'purged' : 'kept'} ${k >= 0 ? d.pageAt(k) : d.page}: ${d.why}`;
 }
 
 function stepRule(rule: keyof typeof STEP_RULES, extra = ''): Explanation {
   return { rules: [rule], why: [`${rule}: ${STEP_RULES[rule]}${extra}`] };
 }
 
-function fromDecisions(ds: Decided[]): Explanation {
+function fromDecisions(ds: DecidedPage[]): Explanation {
   const rules: string[] = [];
   const why: string[] = [];
-  for (const d of ds) {
-    if (!rules.includes(d.rule)) rules.push(d.rule);
-    const w = decisionWhy(d);
+  for (const x of ds) {
+    if (!rules.includes(x.d.rule)) rules.push(x.d.rule);
+    const w = decisionWhy(x);
     if (!why.includes(w)) why.push(w);
   }
   return { rules, why };
@@ -174,8 +177,8 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
   let fileNonvolatile: EventOf<'file-nonvolatile'> | undefined;
 
   const forget = (proc: string, from: number, to: number) => latest.forget(key(proc), from, to);
-  const lookup = (proc: string, w: Where): Decided | undefined =>
-    (latest.get(key(proc), w.vpage) ?? (w.file !== undefined ? latest.get(fileKey(w.file), w.filePage!) : undefined))?.d;
+  const lookup = (proc: string, w: Where): Entry | undefined =>
+    latest.get(key(proc), w.vpage) ?? (w.file !== undefined ? latest.get(fileKey(w.file), w.filePage!) : undefined);
 
   for (const e of history) {
     switch (e.kind) {
@@ -184,12 +187,14 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
       case 'oom-kill': oomKilled.add(e.process); break;
       case 'file-nonvolatile': fileNonvolatile = e; break;
       case 'decision': {
-        const d: Decided = { xid: e.xid, purge: e.purge, rule: e.rule, why: e.why, page: e.page };
+        const { count } = decisionRun(e);
+        const d: Decided = { xid: e.xid, purge: e.purge, rule: e.rule, why: e.why, page: e.page, count, pageAt: (k) => decisionPageName(e, k) };
         let list = byXid.get(d.xid);
         if (!list) byXid.set(d.xid, (list = []));
         list.push(d);
-        for (const [pid, vpage] of e.vpages ?? []) latest.set(key(names.get(pid) ?? String(pid)), vpage, { d });
-        if (typeof e.file === 'string') latest.set(fileKey(e.file), e.filePage!, { d });
+        // A run of pages (docs/history-format.md, Decisions by run): page k is each vpage + k and filePage + k.
+        for (const [pid, vpage] of e.vpages ?? []) for (let k = 0; k < count; k++) latest.set(key(names.get(pid) ?? String(pid)), vpage + k, { d, k });
+        if (typeof e.file === 'string') for (let k = 0; k < count; k++) latest.set(fileKey(e.file), e.filePage! + k, { d, k });
         break;
       }
       case 'complete': {
@@ -208,11 +213,12 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
             case 'read': case 'write': {
               if (r.signal === 'SIGSEGV') return stepRule('no-mapping');
               const w = bindings.page(proc, index, st.map, st.page);
-              const d = w ? lookup(proc, w) : undefined;
-              if (r.signal === 'SIGBUS') return d?.purge ? fromDecisions([d]) : undefined;
+              const x = w ? lookup(proc, w) : undefined;
+              const d = x?.d;
+              if (r.signal === 'SIGBUS') return x && d?.purge ? fromDecisions([x]) : undefined;
               if (st.op === 'write') return undefined;
-              if (r.value === '') return d?.purge ? fromDecisions([d]) : stepRule('zero-page');
-              return d && !d.purge ? fromDecisions([d]) : stepRule('no-decision');
+              if (r.value === '') return x && d?.purge ? fromDecisions([x]) : stepRule('zero-page');
+              return x && d && !d.purge ? fromDecisions([x]) : stepRule('no-decision');
             }
             case 'vrange': case 'fvrange': {
               if (r.errno === 'EINVAL' && st.op === 'vrange' && config.policy === 'anon-only' && bindings.isFileMapping(proc, index, st.map)) return stepRule('anon-only-refuses-file');
@@ -228,23 +234,23 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
               const found = entries.filter((x): x is Entry => x !== undefined);
               const fresh = found.filter((x) => x.d.purge === r.purged && (!x.d.purge || !x.reportedBy));
               for (const x of found) if (x.d.purge && !x.reportedBy) x.reportedBy = `${proc} #${index}`;
-              if (fresh.length) return fromDecisions(fresh.map((x) => x.d));
+              if (fresh.length) return fromDecisions(fresh);
               if (r.purged) return undefined;
               const reported = found.filter((x) => x.d.purge && x.reportedBy && x.reportedBy !== `${proc} #${index}`);
               if (reported.length) {
-                const x = fromDecisions(reported.map((y) => y.d));
+                const x = fromDecisions(reported);
                 return { rules: ['purge-already-reported'], why: [`purge-already-reported: ${STEP_RULES['purge-already-reported']} (${[...new Set(reported.map((y) => y.reportedBy))].join(', ')})`, ...x.why] };
               }
               return stepRule('no-decision');
             }
             case 'query': {
               const pages = (r.pages ?? []) as Array<{ page: number; resident: boolean; volatile: boolean; purged: boolean }>;
-              const ds: Decided[] = [];
+              const ds: DecidedPage[] = [];
               for (const p of pages) {
-                let d: Decided | undefined;
-                if (st.map !== undefined) { const w = bindings.page(proc, index, st.map, p.page); d = w ? lookup(proc, w) : undefined; }
-                else if (st.fd !== undefined) { const f = bindings.file(proc, index, st.fd); d = f ? latest.get(fileKey(f), p.page)?.d : undefined; }
-                if (d && (p.purged ? d.purge : !d.purge)) ds.push(d);
+                let x: Entry | undefined;
+                if (st.map !== undefined) { const w = bindings.page(proc, index, st.map, p.page); x = w ? lookup(proc, w) : undefined; }
+                else if (st.fd !== undefined) { const f = bindings.file(proc, index, st.fd); x = f ? latest.get(fileKey(f), p.page) : undefined; }
+                if (x && (p.purged ? x.d.purge : !x.d.purge)) ds.push(x);
               }
               if (ds.length) return fromDecisions(ds);
               if (pages.length === 0) return undefined;
@@ -256,8 +262,9 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
               kernelXid = undefined;
               if (ds.length === 0) return stepRule('nothing-volatile');
               const counts = new Map<string, number>();
-              for (const d of ds) counts.set(`${d.purge ? 'purged' : 'kept'} by ${d.rule}`, (counts.get(`${d.purge ? 'purged' : 'kept'} by ${d.rule}`) ?? 0) + 1);
-              const x = fromDecisions(ds);
+              // Pages, not decisions: a run counts its pages.
+              for (const d of ds) counts.set(`${d.purge ? 'purged' : 'kept'} by ${d.rule}`, (counts.get(`${d.purge ? 'purged' : 'kept'} by ${d.rule}`) ?? 0) + d.count);
+              const x = fromDecisions(ds.map((d) => ({ d, k: -1 })));
               return { rules: x.rules, why: [...[...counts].map(([k, n]) => `${n} page(s) ${k}`), ...x.why] };
             }
             case 'waitpid': {

@@ -61,7 +61,11 @@ test('prepare, prepared and commit name the pages as runs: one entry for a whole
     const notify = outcome.history.filter((e) => e.kind === 'purge-notify');
     t.is(notify.length, 2);
     for (const e of notify) t.is((e.vpages as number[]).length, pages, 'the history still lists every purged page');
-    t.is(outcome.history.filter((e) => e.kind === 'decision' && e.purge === true).length, pages);
+    // Decisions by run: the shared pages have the same mappers and votes, in one unit: one decision for all of them.
+    const purges = outcome.history.filter((e) => e.kind === 'decision' && e.purge === true);
+    t.is(purges.length, 1, `${schedule}: one decision for the run`);
+    t.deepEqual(purges[0]!.pages, [purges[0]!.frame, pages], `${schedule}: the decision names its ${pages} frames`);
+    t.is(purges[0]!.votes!.length, 2);
   }
 });
 

@@ -1,0 +1,84 @@
+// Isolation of reclaim candidates: which open exchange holds a frame, with no mark per frame.
+// docs/semantics.md (direct reclaim): every frame resident at an open exchange's prepare is that
+// exchange's candidate and no other's, and the page a fault copies from is locked (pinned). An
+// exchange records, as it opens, the allocation count (frames.allocSeq orders allocations), the
+// pins of that moment and the exchanges open then; a frame is its candidate when it is in use,
+// was allocated before the exchange opened (a frame freed and handed out again since is a new
+// page, as the model's frames are new objects), was not pinned then and is no candidate of an
+// exchange open then. Opening and closing cost what the open exchanges and the pins are, not the
+// frames (issue 14): direct reclaim of one page in a kernel of 1,000,000 frames holds nothing
+// page by page. Each record counts its candidates still in use (frames.onFree), for the
+// `reclaim-prepare` event's `candidates`.
+
+import type { FrameTable } from './frames.js';
+
+interface Isolation { xid: number; openSeq: number; pins: ReadonlySet<number>; before: readonly Isolation[]; live: number }
+
+export class Isolated {
+  private readonly open = new Map<number, Isolation>();
+  /** Frames pinned by a fault copying from them (fault.ts). */
+  private readonly pins = new Set<number>();
+
+  constructor(private readonly frames: FrameTable) {
+    frames.onFree = (f) => { for (const r of this.open.values()) if (this.stamped(r, f)) r.live--; };
+  }
+
+  /** Exchange `xid` opens: its candidates are the frames in use now that no open exchange holds and no fault pins. Returns how many. */
+  openFor(xid: number): number {
+    if (this.open.has(xid)) throw new Error(`kernel invariant: exchange ${xid} isolated twice`);
+    const before = [...this.open.values()];
+    let taken = 0;
+    for (const r of before) taken += r.live;
+    // The pinned frames no open exchange holds are no candidate either (a pin of a frame freed since counts for nothing).
+    const pins = new Set(this.pins);
+    for (const f of pins) if (!this.frames.isUsed(f) || before.some((r) => this.candidateOf(r, f))) pins.delete(f);
+    const rec: Isolation = { xid, openSeq: this.frames.allocCount, pins: new Set(this.pins), before, live: this.frames.used - taken - pins.size };
+    if (rec.live < 0) throw new Error(`kernel invariant: exchange ${xid} would hold ${rec.live} frames`);
+    this.open.set(xid, rec);
+    return rec.live;
+  }
+
+  close(xid: number): void { this.open.delete(xid); }
+
+  /** Whether `f` is a candidate of the open exchange `xid`. */
+  isCandidate(xid: number, f: number): boolean {
+    const r = this.open.get(xid);
+    return r !== undefined && this.candidateOf(r, f);
+  }
+
+  /** isCandidate for one exchange, as a function for a loop over many frames. */
+  candidatesOf(xid: number): (f: number) => boolean {
+    const r = this.open.get(xid);
+    if (!r) return () => false;
+    const refcount = this.frames.refcount;
+    const allocSeq = this.frames.allocSeq;
+    const { openSeq, pins, before } = r;
+    if (pins.size === 0 && before.length === 0) return (f) => f >= 0 && refcount[f]! > 0 && allocSeq[f]! < openSeq;
+    return (f) => this.candidateOf(r, f);
+  }
+
+  // The Map-like face fault.ts uses: held by an open exchange, or pinned (value 0).
+  has(f: number): boolean {
+    if (this.pins.has(f)) return true;
+    for (const r of this.open.values()) if (this.candidateOf(r, f)) return true;
+    return false;
+  }
+  set(f: number, holder: 0): void {
+    if (holder !== 0 || this.has(f)) throw new Error(`kernel invariant: frame ${f} pinned while held`);
+    this.pins.add(f);
+  }
+  delete(f: number): boolean { return this.pins.delete(f); }
+  /** Whether a fault pins `f` now. */
+  pinned(f: number): boolean { return this.pins.has(f); }
+
+  private candidateOf(r: Isolation, f: number): boolean {
+    return this.frames.isUsed(f) && this.stamped(r, f);
+  }
+
+  /** The record's rule on `f`, its being in use aside (a frame being freed is asked too). */
+  private stamped(r: Isolation, f: number): boolean {
+    if (!(f >= 0 && f < this.frames.handedOut) || this.frames.allocSeq[f]! >= r.openSeq || r.pins.has(f)) return false;
+    for (const y of r.before) if (this.stamped(y, f)) return false;
+    return true;
+  }
+}
