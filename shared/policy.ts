@@ -33,7 +33,8 @@ export interface PageFacts {
 export type Rule =
   | 'anon-every-mapper-volatile' | 'anon-mapper-not-volatile' | 'no-mapper'
   | 'file-range-volatile' | 'file-not-volatile' | 'private-copy-kept'
-  | 'per-mm-private-mapper' | 'per-mm-every-mapper-marked' | 'per-mm-mapper-not-marked';
+  | 'per-mm-private-mapper' | 'per-mm-every-mapper-marked' | 'per-mm-mapper-not-marked'
+  | LazyfreeRule;
 
 export interface Decision { purge: boolean; rule: Rule; why: string }
 
@@ -47,10 +48,15 @@ export const RULE_TEXT: Record<Rule, string> = {
   'per-mm-private-mapper': 'per-mm: a process maps the page private',
   'per-mm-every-mapper-marked': 'per-mm: every process mapping the page marked it with vrange',
   'per-mm-mapper-not-marked': 'per-mm: a process mapping the page has not marked it',
+  'lazyfree-not-marked': 'madv-free: the page is not marked lazyfree (never marked, or a write cancelled the mark)',
+  'lazyfree-second-chance': 'madv-free: the page was read since the last scan: kept once (folio_check_references, FOLIOREF_KEEP)',
+  'lazyfree-activated': 'madv-free: the page was read again after its second chance, or through several mappings (FOLIOREF_ACTIVATE)',
+  'lazyfree-redirtied': "madv-free: a mapper's page-table entry is dirty, so the page cannot be discarded (try_to_unmap_one)",
+  'lazyfree-clean': 'madv-free: the page is marked, clean in every mapping and not referenced: discarded',
 };
 
-function names(votes: MapperVote[]): string {
-  return votes.map((v) => `pid ${v.pid}${v.answered ? '' : ' (no answer)'}`).join(', ');
+function names(votes: Array<{ pid: number; answered?: boolean }>): string {
+  return votes.map((v) => `pid ${v.pid}${v.answered === false ? ' (no answer)' : ''}`).join(', ');
 }
 
 function everyMapperVolatile(mappers: MapperVote[], yes: Rule, no: Rule): Decision {
@@ -93,4 +99,52 @@ export function vrangeTarget(kind: 'anon' | 'shmem' | 'file-shared' | 'file-priv
   if (policy === 'anon-only') return null;
   if (kind === 'file-shared' && policy === 'shared-file') return 'file';
   return 'mm';
+}
+
+// madv-free: what Linux merged (MADV_FREE, 4.5). Reclaim meets a lazyfree page on the LRU, one page
+// at a time, and decides as mm/vmscan.c shrink_folio_list does: first folio_check_references (a
+// referenced page gets a second chance, a page referenced again is activated), then try_to_unmap
+// (mm/rmap.c try_to_unmap_one): any mapping whose pte is dirty redirties the folio, which is then
+// mapped back and is no longer lazyfree. docs/semantics.md, "What Linux merged", cites each rule.
+
+export type LazyfreeRule = 'lazyfree-not-marked' | 'lazyfree-second-chance' | 'lazyfree-activated' | 'lazyfree-redirtied' | 'lazyfree-clean';
+
+export interface LazyfreeMapper {
+  pid: number;
+  /** The pte is dirty: written since MADV_FREE cleaned it, or a copy that was dirty when this mm forked from the marker. */
+  dirty: boolean;
+  /** The pte is young: read or written since the last scan cleared it. */
+  referenced: boolean;
+}
+
+export interface LazyfreeFacts {
+  /** MADV_FREE marked the page (folio_mark_lazyfree: !PG_swapbacked) and no reclaim has put it back since. */
+  lazyfree: boolean;
+  /** PG_referenced: an earlier scan already gave the page its second chance. */
+  referencedFolio: boolean;
+  /** Every mapping of the page (rmap); at least one, as an anonymous page with no mapping is already freed. */
+  mappers: LazyfreeMapper[];
+}
+
+/**
+ * The decision on one lazyfree page. `referencedFolio` is the page's PG_referenced after the scan;
+ * `lazyfree` whether it is still marked (false once a dirty mapper put it back: folio_set_swapbacked).
+ */
+export interface LazyfreeDecision extends Decision { rule: LazyfreeRule; referencedFolio: boolean; lazyfree: boolean }
+
+export function decideLazyfree(f: LazyfreeFacts): LazyfreeDecision {
+  if (f.mappers.length === 0) throw new Error('decideLazyfree: an anonymous page with no mapping has no LRU entry to scan');
+  const out = (purge: boolean, rule: LazyfreeRule, referencedFolio: boolean, lazyfree: boolean, who = ''): LazyfreeDecision =>
+    ({ purge, rule, why: RULE_TEXT[rule] + who, referencedFolio, lazyfree });
+  if (!f.lazyfree) return out(false, 'lazyfree-not-marked', f.referencedFolio, false);
+  // folio_check_references: folio_referenced() clears and counts the young ptes.
+  const young = f.mappers.filter((m) => m.referenced);
+  if (young.length > 0) {
+    if (f.referencedFolio || young.length > 1) return out(false, 'lazyfree-activated', true, true, `: ${names(young)}`);
+    return out(false, 'lazyfree-second-chance', true, true, `: ${names(young)}`);
+  }
+  // try_to_unmap_one: a dirty pte marks the folio dirty; a dirty lazyfree folio is mapped back, swap-backed again.
+  const dirty = f.mappers.filter((m) => m.dirty);
+  if (dirty.length > 0) return out(false, 'lazyfree-redirtied', f.referencedFolio, false, `: ${names(dirty)}`);
+  return out(true, 'lazyfree-clean', f.referencedFolio, true, `: ${names(f.mappers)}`);
 }
