@@ -6,7 +6,7 @@
 // A reply with `retry` means the frame we named is gone (purged meanwhile): fault again.
 
 import type { Agent } from './agent.js';
-import { PTE_ANONZERO, PTE_COW, PTE_PURGED, type Vma } from './mm.js';
+import { PTE_ANONZERO, PTE_COW, PTE_LAZYFREE, PTE_PURGED, PTE_YOUNG, type Vma } from './mm.js';
 import type { StepResult } from '../shared/scenario-types.js';
 import type { StepOutcome } from './steps.js';
 
@@ -58,7 +58,9 @@ export async function readPage(agent: Agent, vpage: number): Promise<StepOutcome
     }
     const r = await agent.call({ t: 'read', vpage, frame });
     if (r.retry) { dropFrame(vma, vpage); continue; }
-    return { result: fromRet(r) ?? { ok: true, value: r.value as string } };
+    const failed = fromRet(r);
+    if (!failed && frame >= 0 && agent.config.policy === 'madv-free') makeYoung(agent, vpage, frame);
+    return { result: failed ?? { ok: true, value: r.value as string } };
   }
   return agent.fatal(`read of page ${vpage}: the kernel asked to retry ${faultRetriesMax} times`);
 }
@@ -80,11 +82,20 @@ export async function writePage(agent: Agent, vpage: number, value: string): Pro
     if (failed) return { result: failed };
     const cur = agent.mm.pte(vpage);
     if (cur && cur.vma.ownsFrames) {
-      cur.vma.setPte(cur.i, r.frame as number, cur.vma.flagsAt(cur.i) & ~(PTE_COW | PTE_ANONZERO));
+      // madv-free: the write dirties the pte, which cancels the free of this page (its mark goes).
+      const touched = agent.config.policy === 'madv-free' ? PTE_YOUNG : 0;
+      cur.vma.setPte(cur.i, r.frame as number, (cur.vma.flagsAt(cur.i) & ~(PTE_COW | PTE_ANONZERO | PTE_LAZYFREE)) | touched);
     }
     return { result: { ok: true } };
   }
   return agent.fatal(`write of page ${vpage}: the kernel asked to retry ${faultRetriesMax} times`);
+}
+
+/** madv-free: a read makes the pte young (the hardware's accessed bit), if it still maps `frame`. */
+function makeYoung(agent: Agent, vpage: number, frame: number): void {
+  const cur = agent.mm.pte(vpage);
+  if (!cur || cur.vma.frameAt(cur.i) !== frame) return;
+  cur.vma.setFlags(cur.i, cur.vma.flagsAt(cur.i) | PTE_YOUNG);
 }
 
 function dropFrame(vma: Vma, vpage: number): void {

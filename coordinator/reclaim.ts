@@ -70,8 +70,11 @@ export interface PurgeRecord {
   freed: number;
 }
 
-/** A decision carried out, and the mappers to tell of its purge: [pid, first vpage, count]. */
-export interface DecidedRun { record: PurgeRecord; notify: Array<[number, number, number]> }
+/**
+ * A decision carried out, and the mappers to tell of its purge: [pid, first vpage, count]; under
+ * madv-free also the mappers whose ptes the scan made old, and those whose mark it took back.
+ */
+export interface DecidedRun { record: PurgeRecord; notify: Array<[number, number, number]>; old?: Array<[number, number, number]>; unmark?: Array<[number, number, number]> }
 
 export interface PageWhere {
   frame: number; file?: string; filePage?: number;
@@ -85,7 +88,7 @@ export interface PageWhere {
  * A mapper's vote on one page, from its participant's answers; the same vote holds for its pages
  * up to `until` (exclusive). Undefined: the process is no participant (the same for every page).
  */
-export type VoteOf = (pid: number, vpage: number) => { answered: boolean; volatile: boolean; until: number } | undefined;
+export type VoteOf = (pid: number, vpage: number) => { answered: boolean; volatile: boolean; until: number; bits: number } | undefined;
 
 /** What the exchange needs of the kernel (vmscan.ts implements it). */
 export interface ReclaimHost {
@@ -108,7 +111,7 @@ export interface ReclaimHost {
 }
 
 /** Where `page` stands in a run list: inside a run (`inside`), and up to where that stays so (the run's end, or the next run's start). */
-function runAt(runs: readonly number[], page: number, stride: number): { inside: boolean; until: number } {
+function runAt(runs: readonly number[], page: number, stride: number): { inside: boolean; until: number; at: number } {
   let lo = 0;
   let hi = runs.length / stride;
   while (lo < hi) {
@@ -116,8 +119,8 @@ function runAt(runs: readonly number[], page: number, stride: number): { inside:
     if (runs[mid * stride]! + runs[mid * stride + 1]! <= page) lo = mid + 1; else hi = mid;
   }
   const i = lo * stride;
-  if (i >= runs.length) return { inside: false, until: Infinity };
-  return runs[i]! <= page ? { inside: true, until: runs[i]! + runs[i + 1]! } : { inside: false, until: runs[i]! };
+  if (i >= runs.length) return { inside: false, until: Infinity, at: -1 };
+  return runs[i]! <= page ? { inside: true, until: runs[i]! + runs[i + 1]!, at: i } : { inside: false, until: runs[i]!, at: -1 };
 }
 
 type Deferred = { promise: Promise<void>; resolve: () => void };
@@ -248,18 +251,25 @@ export class Exchange {
     if (this.phase !== 'prepared') throw new Error(`kernel invariant: commit of exchange ${this.xid} in phase ${this.phase}`);
     this.actor.send({ type: 'commit' });
     const purgedFor = new Map<number, Array<[number, number]>>();
+    const oldFor = new Map<number, Array<[number, number]>>();
+    const unmarkFor = new Map<number, Array<[number, number]>>();
     const decided = new Set<number>();
+    const file = (to: Map<number, Array<[number, number]>>, list: Array<[number, number, number]> | undefined) => {
+      for (const [pid, vpage, count] of list ?? []) {
+        let l = to.get(pid);
+        if (!l) to.set(pid, (l = []));
+        l.push([vpage, count]);
+      }
+    };
     const voteOf: VoteOf = (pid, vpage) => this.voteOf(pid, vpage);
     for (const unit of this.k.units(this.xid, this.participants.values())) {
       if (this.freed >= this.want) break;
       this.unitsTried++;
-      for (const { record, notify } of this.k.decideUnit(this.xid, this.reason, unit, voteOf, decided)) {
+      for (const { record, notify, old, unmark } of this.k.decideUnit(this.xid, this.reason, unit, voteOf, decided)) {
         this.freed += record.freed;
-        for (const [pid, vpage, count] of notify) {
-          let list = purgedFor.get(pid);
-          if (!list) purgedFor.set(pid, (list = []));
-          list.push([vpage, count]);
-        }
+        file(purgedFor, notify);
+        file(oldFor, old);
+        file(unmarkFor, unmark);
         this.decisions.push(record);
       }
     }
@@ -269,6 +279,12 @@ export class Exchange {
       const runs = mergeRuns(purgedFor.get(p.proc.pid) ?? []);
       if (runs.length > 0) this.k.log('purge-notify', { xid: this.xid, process: p.proc.name, vpages: pagesOf(runs) });
       const batches = splitRuns(runs, 2, runsPerMessageMax);
+      // madv-free: the young bits the scan cleared and the marks it took back go first, in batches of their own.
+      for (const [field, to] of [['old', oldFor], ['unmark', unmarkFor]] as const) {
+        const list = to.get(p.proc.pid);
+        if (!list) continue;
+        for (const part of splitRuns(mergeRuns(list), 2, runsPerMessageMax)) this.k.send(p.proc, { t: 'commit', xid: this.xid, runs: [], last: false, [field]: part });
+      }
       batches.forEach((runs, i) => this.k.send(p.proc, { t: 'commit', xid: this.xid, runs, last: i === batches.length - 1 }));
     }
     this.checkAcks();
@@ -285,7 +301,9 @@ export class Exchange {
     if (!p) return undefined;
     const asked = runAt(p.asked, vpage, 2);
     const vol = runAt(p.answers, vpage, 4);
-    return { answered: p.answered && p.proc.live && asked.inside, volatile: vol.inside, until: Math.min(asked.until, vol.until) };
+    // bits: the third number of the answer's run (madv-free: the pte's lazyfree and young bits).
+    return { answered: p.answered && p.proc.live && asked.inside, volatile: vol.inside, until: Math.min(asked.until, vol.until),
+      bits: vol.inside ? p.answers[vol.at + 2]! : 0 };
   }
 }
 
