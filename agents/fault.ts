@@ -56,11 +56,12 @@ export async function readPage(agent: Agent, vpage: number): Promise<StepOutcome
     if (vma.ownsFrames && frame < 0 && (vma.kind === 'anon' || (vma.flagsAt(i) & PTE_ANONZERO) !== 0)) {
       return { result: { ok: true, value: '' } }; // the shared zero page: no frame taken
     }
+    // madv-free: the access makes the pte young now, before the kernel hears of it, so that no
+    // prepare answered meanwhile (free schedule) shows the page as not read.
+    if (frame >= 0 && agent.config.policy === 'madv-free') vma.setFlags(i, vma.flagsAt(i) | PTE_YOUNG);
     const r = await agent.call({ t: 'read', vpage, frame });
     if (r.retry) { dropFrame(vma, vpage); continue; }
-    const failed = fromRet(r);
-    if (!failed && frame >= 0 && agent.config.policy === 'madv-free') makeYoung(agent, vpage, frame);
-    return { result: failed ?? { ok: true, value: r.value as string } };
+    return { result: fromRet(r) ?? { ok: true, value: r.value as string } };
   }
   return agent.fatal(`read of page ${vpage}: the kernel asked to retry ${faultRetriesMax} times`);
 }
@@ -76,26 +77,23 @@ export async function writePage(agent: Agent, vpage: number, value: string): Pro
     const flags = vma.flagsAt(i);
     const cow = (flags & PTE_COW) !== 0;
     const anon = vma.kind === 'anon' || (flags & PTE_ANONZERO) !== 0;
+    // madv-free: the write dirties the pte (its mark goes) now, before the kernel writes the frame,
+    // so that no prepare answered while the reply is on its way calls the page clean.
+    const madvFree = agent.config.policy === 'madv-free';
+    if (madvFree && frame >= 0) vma.setFlags(i, (flags & ~PTE_LAZYFREE) | PTE_YOUNG);
     const r = await agent.call({ t: 'write', vpage, frame, cow, value, anon });
     if (r.retry) { dropFrame(vma, vpage); continue; }
     const failed = fromRet(r);
     if (failed) return { result: failed };
     const cur = agent.mm.pte(vpage);
     if (cur && cur.vma.ownsFrames) {
-      // madv-free: the write dirties the pte, which cancels the free of this page (its mark goes).
-      const touched = agent.config.policy === 'madv-free' ? PTE_YOUNG : 0;
+      // madv-free: the written page is dirty and young (a new frame too: do_anonymous_page, wp_page_copy).
+      const touched = madvFree ? PTE_YOUNG : 0;
       cur.vma.setPte(cur.i, r.frame as number, (cur.vma.flagsAt(cur.i) & ~(PTE_COW | PTE_ANONZERO | PTE_LAZYFREE)) | touched);
     }
     return { result: { ok: true } };
   }
   return agent.fatal(`write of page ${vpage}: the kernel asked to retry ${faultRetriesMax} times`);
-}
-
-/** madv-free: a read makes the pte young (the hardware's accessed bit), if it still maps `frame`. */
-function makeYoung(agent: Agent, vpage: number, frame: number): void {
-  const cur = agent.mm.pte(vpage);
-  if (!cur || cur.vma.frameAt(cur.i) !== frame) return;
-  cur.vma.setFlags(cur.i, cur.vma.flagsAt(cur.i) | PTE_YOUNG);
 }
 
 function dropFrame(vma: Vma, vpage: number): void {
