@@ -148,7 +148,7 @@ export class Agent {
         this.now = msg.now;
         void this.runOne(msg.index);
         return;
-      case 'prepare': return this.prepare(msg.xid, msg.runs);
+      case 'prepare': return msg.hold ? this.holdToo(msg.xid, msg.runs) : this.prepare(msg.xid, msg.runs);
       case 'commit':
         if (msg.old || msg.unmark) this.scanned(msg.old ?? [], msg.unmark ?? []);
         return this.commit(msg.xid, msg.runs, msg.last);
@@ -296,6 +296,17 @@ export class Agent {
       }
     }
     this.send({ t: 'prepared', xid, runs: answer });
+  }
+
+  /** madv-free, the prepare's second round: hold these pages too (another mapper has their frame lazyfree); an empty answer. */
+  private holdToo(xid: number, runs: number[]): void {
+    if (!isRunList(runs, 2)) this.fatal(`prepare ${xid}: malformed page runs`);
+    for (const v of pagesOf(runs)) {
+      const x = this.held.get(v);
+      if (x !== undefined && x !== xid) this.fatal(`invariant: page ${v} held twice (exchanges ${x} and ${xid})`);
+      if (this.mm.pte(v)) this.held.set(v, xid);
+    }
+    this.send({ t: 'prepared', xid, runs: [] });
   }
 
   /** madv-free: the reclaim scan made the pages `old` old, and took back the mark of the pages `unmark`. */

@@ -10,20 +10,23 @@
 //
 // Ordering rules: one unit is one page, least recently used first (mm/vmscan.c shrink_folio_list
 // walks the LRU folio by folio); the decision is shared/policy.ts decideLazyfree on the frame's
-// mappers at commit time (the rmap), each with its prepare-time bits; a mapper that did not answer
-// (it forked after the prepare, or was silent) counts as dirty: the kernel never has to free.
+// mappers at commit time (the rmap), each with its prepare-time bits (every mapper of a lazyfree
+// frame holds it from the prepare, in a second round if its own pte is dirty, so the bits stay
+// true); a mapper that did not answer (forked after the prepare, or silent) keeps the page as it
+// is, nothing changed: the kernel never has to free.
 
 import type { Kernel } from './kernel.js';
 import type { DecisionVote } from './history_events.js';
 import type { DecidedRun, Participant, PurgeRecord, VoteOf } from './reclaim.js';
-import { decideLazyfree, type LazyfreeMapper } from '../shared/policy.js';
+import { decideLazyfree, RULE_TEXT, type LazyfreeDecision, type LazyfreeMapper } from '../shared/policy.js';
+import { runIndexOf, runsOf } from '../shared/runs.js';
 
 /** Bits of a madv-free `prepared` answer's third number (docs/protocol.md). */
 export const LAZYFREE_BIT = 1;
 export const YOUNG_BIT = 2;
 
-/** The purge units: each candidate frame some answering mapper reports lazyfree, one page a unit, least recently used first. */
-export function lazyfreeUnits(k: Kernel, isCandidate: (f: number) => boolean, participants: Iterable<Participant>): Array<{ name: string; frames: number[] }> {
+/** The candidate frames that some answering mapper reports lazyfree (the folio is lazyfree: one mapper's MADV_FREE marked it). */
+function lazyfreeFrames(k: Kernel, isCandidate: (f: number) => boolean, participants: Iterable<Participant>): Set<number> {
   const frames = new Set<number>();
   for (const p of participants) {
     const a = p.answers;
@@ -35,9 +38,42 @@ export function lazyfreeUnits(k: Kernel, isCandidate: (f: number) => boolean, pa
       }
     }
   }
+  return frames;
+}
+
+/** The purge units: each lazyfree candidate frame, one page a unit, least recently used first. */
+export function lazyfreeUnits(k: Kernel, isCandidate: (f: number) => boolean, participants: Iterable<Participant>): Array<{ name: string; frames: number[] }> {
   const lastUse = k.frames.lastUse;
-  return [...frames].sort((x, y) => lastUse[x]! - lastUse[y]! || x - y)
+  return [...lazyfreeFrames(k, isCandidate, participants)].sort((x, y) => lastUse[x]! - lastUse[y]! || x - y)
     .map((f) => ({ name: `lazyfree page (frame ${f}, least recently used first)`, frames: [f] }));
+}
+
+/**
+ * The prepare's second round: every other mapper of a lazyfree frame holds its page too (its own
+ * pte is dirty, so it did not hold it in the first round), as [start, count] runs per pid.
+ */
+export function lazyfreeAlsoHold(k: Kernel, isCandidate: (f: number) => boolean, participants: Iterable<Participant>): Map<number, number[]> {
+  const list = [...participants];
+  const byPid = new Map(list.map((p) => [p.proc.pid, p]));
+  const pages = new Map<number, number[]>();
+  for (const f of lazyfreeFrames(k, isCandidate, list)) {
+    for (const m of k.rmap.mappers(f)) {
+      const p = byPid.get(m.pid);
+      if (!p || !p.answered || !p.proc.live || (answerBits(p, m.vpage) & LAZYFREE_BIT) !== 0) continue;
+      let l = pages.get(m.pid);
+      if (!l) pages.set(m.pid, (l = []));
+      l.push(m.vpage);
+    }
+  }
+  const out = new Map<number, number[]>();
+  for (const [pid, vs] of pages) out.set(pid, runsOf(vs.sort((a, b) => a - b)));
+  return out;
+}
+
+/** The bits a participant answered for `vpage` (0: not listed: dirty and old). */
+function answerBits(p: Participant, vpage: number): number {
+  const i = runIndexOf(p.answers, vpage, 4);
+  return i < 0 ? 0 : p.answers[i + 2]!;
 }
 
 /**
@@ -60,7 +96,11 @@ export function decideLazyfreeFrame(k: Kernel, xid: number, reason: string, unit
     votes.push({ pid: m.pid, share: 'private', answered, volatile: clean, privatePresent: false, dirty: !clean, referenced: young,
       process: k.table.byPid(m.pid)?.name ?? String(m.pid), vpage: m.vpage });
   }
-  const decision = decideLazyfree({ lazyfree: true, referencedFolio: k.frames.referenced[frame] === 1, mappers });
+  // A mapper that was not asked (forked after the prepare) or did not answer: kept, and nothing changes.
+  const decision: LazyfreeDecision = votes.some((v) => !v.answered)
+    ? { purge: false, rule: 'lazyfree-not-asked', why: `${RULE_TEXT['lazyfree-not-asked']}: ${votes.filter((v) => !v.answered).map((v) => v.process).join(', ')}`,
+      referencedFolio: k.frames.referenced[frame] === 1, lazyfree: true }
+    : decideLazyfree({ lazyfree: true, referencedFolio: k.frames.referenced[frame] === 1, mappers });
   const at = votes.map((v) => ({ process: v.process!, vpage: v.vpage! }));
   const vpages: Array<[number, number]> = votes.map((v) => [v.pid, v.vpage!]);
   const what = `anonymous frame ${frame} (${at.map((a) => `${a.process}@${a.vpage * 4096}`).join(', ')})`;
@@ -72,7 +112,7 @@ export function decideLazyfreeFrame(k: Kernel, xid: number, reason: string, unit
     k.rmap.dropFrames(frame, 1);
     if (k.frames.isUsed(frame)) throw new Error(`kernel invariant: freed lazyfree frame ${frame} is still referenced ${k.frames.refcount[frame]} times`);
     record.freed = 1;
-  } else {
+  } else if (decision.rule !== 'lazyfree-not-asked') {
     out.old = votes.filter((v) => v.referenced).map((v) => [v.pid, v.vpage!, 1]);
     if (!decision.lazyfree) out.unmark = votes.filter((v) => v.volatile).map((v) => [v.pid, v.vpage!, 1]);
   }

@@ -51,6 +51,8 @@ export interface Participant {
   answers: number[];
   /** prepare messages not answered yet (a large batch is split into several). */
   batchesLeft: number;
+  /** madv-free: second-round `prepare` messages (hold these too) not answered yet. */
+  holdsLeft: number;
   answered: boolean;
   acked: boolean;
 }
@@ -104,6 +106,8 @@ export interface ReclaimHost {
   violation(name: string, text: string): void;
   /** The fault hook between the phases: may kill one of the live participants (by pid) and wait for its reaping. */
   betweenPrepareAndCommit(xid: number, live: Proc[]): Promise<void>;
+  /** madv-free: after the answers, the pages each participant must hold too (mappers of a page another reported lazyfree), as [start, count] runs. */
+  alsoHold(xid: number, participants: Iterable<Participant>): Map<number, number[]>;
   /** The purge units, in the order the purge unit asks for, from the file ranges and the participants' answers. */
   units(xid: number, participants: Iterable<Participant>): Array<{ name: string; frames: number[] }>;
   /** The policy's decisions on the unit's pages not `decided` yet, run by run, carried out (purged or kept) and logged; adds them to `decided`. */
@@ -139,6 +143,7 @@ export class Exchange {
   freed = 0;
   unitsTried = 0;
   private answersIn = deferred();
+  private holdsIn = deferred();
   private acksIn = deferred();
 
   constructor(readonly xid: number, readonly want: number, readonly reason: string, private readonly k: ReclaimHost) {
@@ -152,7 +157,7 @@ export class Exchange {
     for (const [pid, { runs: asked, pages }] of this.k.pagesToAsk(this.xid)) {
       const proc = this.k.procByPid(pid)!;
       const batches = splitRuns(asked, 2, runsPerMessageMax);
-      this.participants.set(pid, { proc, asked, askedPages: pages, answers: [], batchesLeft: batches.length, answered: false, acked: false });
+      this.participants.set(pid, { proc, asked, askedPages: pages, answers: [], batchesLeft: batches.length, holdsLeft: 0, answered: false, acked: false });
       for (const runs of batches) this.k.send(proc, { t: 'prepare', xid: this.xid, runs });
     }
     this.k.log('reclaim-prepare', { xid: this.xid, reason: this.reason, want: this.want,
@@ -164,13 +169,35 @@ export class Exchange {
         this.k.log('no-answer', { xid: this.xid, process: p.proc.name, pages: p.askedPages, timeoutMs: exchangeTimeoutMs });
       }
     }
+    await this.holdRound();
     this.actor.send({ type: 'answered' });
     const live = [...this.participants.values()].filter((p) => p.proc.live).sort((a, b) => a.proc.pid - b.proc.pid);
     await this.k.betweenPrepareAndCommit(this.xid, live.map((p) => p.proc));
   }
 
+  /**
+   * madv-free's second round, within the prepare: the mappers of a page that another mapper
+   * reported lazyfree hold it too, whatever their own pte says, so that no step of theirs touches
+   * it before the decision. Each answers with an empty `prepared`.
+   */
+  private async holdRound(): Promise<void> {
+    const more = this.k.alsoHold(this.xid, this.participants.values());
+    if (more.size === 0) return;
+    for (const [pid, runs] of more) {
+      const p = this.participants.get(pid);
+      if (!p || !p.proc.live || !p.answered) continue;
+      const batches = splitRuns(runs, 2, runsPerMessageMax);
+      p.holdsLeft += batches.length;
+      for (const part of batches) this.k.send(p.proc, { t: 'prepare', xid: this.xid, runs: part, hold: true });
+    }
+    this.holdsIn = deferred();
+    this.checkHolds();
+    await this.waitFor(this.holdsIn.promise, (p) => p.holdsLeft > 0);
+  }
+
   onPrepared(pid: number, runs: unknown): void {
     const p = this.participants.get(pid);
+    if (p && p.holdsLeft > 0) { p.holdsLeft--; this.checkHolds(); return; } // a second-round answer (empty)
     if (!p || p.answered) return;
     // A malformed answer (only a forged remote agent sends one) counts as "nothing volatile".
     if (isRunList(runs, 4)) {
@@ -201,10 +228,16 @@ export class Exchange {
     if (!p) return;
     p.answered = true;
     p.acked = true;
+    p.holdsLeft = 0;
     this.checkAnswers();
+    this.checkHolds();
     this.checkAcks();
   }
 
+  private checkHolds(): void {
+    for (const p of this.participants.values()) if (p.holdsLeft > 0 && p.proc.live) return;
+    this.holdsIn.resolve();
+  }
   private checkAnswers(): void {
     for (const p of this.participants.values()) if (!p.answered && p.proc.live) return;
     this.answersIn.resolve();

@@ -21,7 +21,7 @@ import type { AddressSpace, FileMapper } from './address_space.js';
 import type { Proc } from './process_table.js';
 import { filePageOf } from './mmap.js';
 import { Isolated } from './isolate.js';
-import { decideLazyfreeFrame, lazyfreeUnits } from './lazyfree.js';
+import { decideLazyfreeFrame, lazyfreeAlsoHold, lazyfreeUnits } from './lazyfree.js';
 import { pagesOf, runsOf } from '../shared/runs.js';
 import { Exchange, type DecidedRun, type PageWhere, type Participant, type PurgeRecord, type ReclaimHost, type VoteOf } from './reclaim.js';
 
@@ -43,7 +43,8 @@ export class Vmscan implements ReclaimHost {
   constructor(private readonly k: Kernel) { this.held = new Isolated(k.frames); }
 
   /** Runs a whole exchange (prepare then commit). Callers hold the reclaim lock. */
-  async runExchange(want: number, reason: string): Promise<{ freed: number }> {
+  /** `youngCleared`: a decision kept a page for its young bit and made it old (madv-free's second chance). */
+  async runExchange(want: number, reason: string): Promise<{ freed: number; youngCleared: boolean }> {
     const ex = this.openExchange(want, reason);
     await ex.prepare();
     const r = await ex.commit();
@@ -52,7 +53,8 @@ export class Vmscan implements ReclaimHost {
     // so no step can block on this exchange, and none waits for a `release` from it.
     const blocked = this.k.config.schedule === 'lockstep' ? this.k.procs.find((p) => p.live && p.blockedOn === ex.xid) : undefined;
     if (blocked) throw new Error(`kernel invariant: ${blocked.name} blocked on direct reclaim exchange ${ex.xid} in lockstep`);
-    return r;
+    const youngCleared = ex.decisions.some((d) => d.decision.rule === 'lazyfree-second-chance' || d.decision.rule === 'lazyfree-activated');
+    return { freed: r.freed, youngCleared };
   }
 
   openExchange(want: number, reason: string): Exchange {
@@ -127,6 +129,10 @@ export class Vmscan implements ReclaimHost {
       out.set(pid, { runs: l.sorted ? l.runs : runsOf(pagesOf(l.runs).sort((a, b) => a - b)), pages: l.pages });
     }
     return out;
+  }
+
+  alsoHold(xid: number, participants: Iterable<Participant>): Map<number, number[]> {
+    return this.k.config.policy === 'madv-free' ? lazyfreeAlsoHold(this.k, this.held.candidatesOf(xid), participants) : new Map();
   }
 
   /** Purge units in the order the purge unit asks for. */

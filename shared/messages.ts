@@ -132,8 +132,11 @@ export type KernelMsg =
   | { t: 'continue' }
   /** Lockstep: go on with step `index`, which waited on pages held by an exchange that has committed. */
   | { t: 'release'; index: number }
-  /** `runs`: the asked vpages as [start, count] runs (shared/runs.ts). */
-  | { t: 'prepare'; xid: number; runs: number[] }
+  /**
+   * `runs`: the asked vpages as [start, count] runs (shared/runs.ts). madv-free only, `hold`: a second
+   * round, "hold these pages too" (a mapper of a page another mapper reported lazyfree); answered by an empty `prepared`.
+   */
+  | { t: 'prepare'; xid: number; runs: number[]; hold?: true }
   /**
    * `runs`: the purged vpages as [start, count] runs. `last`: the final batch of this exchange's commit: release the pages still held.
    * madv-free only: `old`, the vpages the scan made old (folio_referenced clears the young bits); `unmark`, the vpages whose

@@ -9,13 +9,14 @@ import { checkHistory } from '../checker/check.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import type { RunConfig } from '../shared/scenario-types.js';
 import { configFor, resultsOf, sessionLimiter } from './helpers.js';
+import type { Chooser } from '../coordinator/scheduler.js';
 
 const gate = sessionLimiter(2);
 
 /** Runs `yaml` under madv-free; every expectation, invariant and history check must hold. */
-async function run(t: ExecutionContext, yaml: string, over: Partial<RunConfig> = {}): Promise<RunOutcome> {
+async function run(t: ExecutionContext, yaml: string, over: Partial<RunConfig> = {}, chooser?: Chooser): Promise<RunOutcome> {
   const s = parseScenario(`name: madv-free\npolicy: madv-free\n${yaml}`, 'madv-free.yaml');
-  const out = await gate((session) => runScenario(s, configFor(s, { seed: 1, ...over }), { session }));
+  const out = await gate((session) => runScenario(s, configFor(s, { seed: 1, ...over }), { session, chooser }));
   t.deepEqual(out.report.failures, [], 'every expectation holds');
   t.deepEqual(out.report.invariants.filter((i) => !i.ok), [], 'every invariant holds');
   t.deepEqual(checkHistory(out.history).violations, [], 'vrange check finds the history valid');
@@ -310,6 +311,65 @@ kernel:
   t.false(o.history.some((e) => e.kind === 'oom-kill'), 'the write of page 4 found a lazyfree page to free');
   t.deepEqual(decisions(o).filter((d) => d.reason.startsWith('direct reclaim')).map((d) => `frame ${d.frame}: ${d.rule}`), ['frame 2: lazyfree-clean'],
     'the write of page 4 freed page 2, the least recently used lazyfree page left');
+});
+
+test('direct reclaim scans again when a scan only spent second chances, before any OOM kill', async (t) => {
+  const o = await run(t, `
+memory: { frames: 2 }
+processes:
+  A:
+    steps:
+      - { op: mmap, as: buf, pages: 3 }
+      - { op: write, map: buf, page: 0, value: "a0" }
+      - { op: write, map: buf, page: 1, value: "a1" }
+      - { op: vrange, map: buf, page: 0, pages: 2, mode: volatile }
+      - { op: read, map: buf, page: 0, expect: { value: "a0" } }
+      - { op: read, map: buf, page: 1, expect: { value: "a1" } }
+      - { op: write, map: buf, page: 2, value: "a2", expect: { ok: true } }
+      - { op: read, map: buf, page: 0, expect: { value: "" } }
+      - { op: read, map: buf, page: 1, expect: { value: "a1" } }
+`);
+  t.false(o.history.some((e) => e.kind === 'oom-kill'));
+  t.deepEqual(decisions(o).map((d) => `frame ${d.frame}: ${d.rule}`),
+    ['frame 0: lazyfree-second-chance', 'frame 1: lazyfree-second-chance', 'frame 0: lazyfree-clean']);
+});
+
+test('between prepare and commit, a dirty mapper of a lazyfree page holds it too: its write waits, and the page is kept', async (t) => {
+  // Lockstep, preferring A, then the kernel, then B, then the commit: B's write comes between the prepare and the commit.
+  const order = ['A', 'kernel', 'B', 'commit'];
+  const chooser: Chooser = { choose: (enabled) => enabled.indexOf(order.find((n) => enabled.includes(n))!) };
+  const o = await run(t, `
+memory: { frames: 16 }
+processes:
+  A:
+    steps:
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "a0" }
+      - { op: fork, child: B }
+      - { op: vrange, map: buf, page: 0, pages: 1, mode: volatile }
+      - { op: signal, name: marked }
+      - { op: wait, name: done }
+      - { op: read, map: buf, page: 0, expect: { value: "a0" } }
+  B:
+    forked: true
+    steps:
+      - { op: wait, name: go }
+      - { op: write, map: buf, page: 0, value: "b0" }
+      - { op: signal, name: wrote }
+      - { op: read, map: buf, page: 0, expect: { value: "b0" } }
+kernel:
+  - { op: wait, name: marked }
+  - { op: signal, name: go }
+  - { op: reclaim, all: true, expect: { freed: 0 } }
+  - { op: wait, name: wrote }
+  - { op: reclaim, all: true, expect: { freed: 0 } }
+  - { op: signal, name: done }
+`, {}, chooser);
+  t.true(o.history.some((e) => e.kind === 'blocked' && e.process === 'B'), "B's write waited for the commit");
+  // B's pte was dirty (it inherited A's written page): the page was redirtied, and A's mark taken back, so the
+  // second reclaim, with A alone mapping it after B's copy, frees nothing either.
+  t.deepEqual(decisions(o).map((d) => d.rule), ['lazyfree-redirtied']);
+  t.deepEqual(resultsOf(o, 'A').get(6), { ok: true, value: 'a0' });
 });
 
 test('the free schedule: the rules hold with processes running at once', async (t) => {
