@@ -151,6 +151,10 @@ export abstract class MmModel {
 
   /** volatile/purged as this process sees the page under the policy. */
   view(p: Proc, vma: Vma, vpage: number): { volatile: boolean; purged: boolean } {
+    if (this.policy === 'madv-free') { // marked and not written since by this mm; nothing is ever "purged"
+      const pte = p.ptes.get(vpage);
+      return { volatile: pte?.own === true && pte.frame?.lazyfree === true && !pte.dirty, purged: false };
+    }
     const mm = { volatile: pieceAt(p.ranges, vpage) !== undefined, purged: p.purged.has(vpage) };
     if (p.ptes.get(vpage)?.own || !vma.file || vma.file.kind === 'shmem') return mm;
     const fp = vma.offset + vpage - vma.start;
@@ -161,7 +165,7 @@ export abstract class MmModel {
   }
 
   sigbus(p: Proc, vma: Vma, vpage: number): Outcome | undefined {
-    if (this.cfg.access !== 'sigbus') return undefined;
+    if (this.cfg.access !== 'sigbus' || this.policy === 'madv-free') return undefined; // a freed lazyfree page reads ""
     const v = this.view(p, vma, vpage);
     if (!(v.purged && v.volatile)) return undefined;
     return { result: { ok: false, signal: 'SIGBUS' }, end: p.spec.sigbus === 'kill' ? { signal: 'SIGBUS' } : undefined };

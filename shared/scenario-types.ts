@@ -4,8 +4,8 @@
 
 export const PAGE_SIZE = 4096;
 
-export type PolicyName = 'shared-file' | 'per-mm' | 'anon-only';
-export const POLICIES: readonly PolicyName[] = ['shared-file', 'per-mm', 'anon-only'];
+export type PolicyName = 'shared-file' | 'per-mm' | 'anon-only' | 'madv-free';
+export const POLICIES: readonly PolicyName[] = ['shared-file', 'per-mm', 'anon-only', 'madv-free'];
 export type AccessMode = 'sigbus' | 'zero';
 export type PurgeUnit = 'range' | 'page';
 export type FileKind = 'tmpfs' | 'ashmem';

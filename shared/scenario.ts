@@ -267,7 +267,7 @@ export const scenarioSchema = strictObject('a scenario', {
   $schema: z.string(allowedIs('the path or URL of the JSON Schema of the format')).optional(),
   name: nameOf('a scenario name of a-z, 0-9 and - ([a-z0-9-]+)').regex(/^[a-z0-9-]+$/).describe('the scenario\'s name: a-z, 0-9 and -'),
   description: text('a string').default('').describe('shown by `vrange list` and at the top of a run'),
-  policy: oneOf(['shared-file', 'per-mm', 'anon-only'] as const satisfies readonly PolicyName[]).optional()
+  policy: oneOf(['shared-file', 'per-mm', 'anon-only', 'madv-free'] as const satisfies readonly PolicyName[]).optional()
     .describe('the default policy (where file volatility lives); --policy overrides it'),
   access: oneOf(['sigbus', 'zero']).optional().describe('touching a purged, still volatile page: sigbus (default) raises SIGBUS, zero reads ""'),
   purgeUnit: oneOf(['range', 'page']).optional().describe('range (default): whole ranges, oldest mark first; page: least recently used page first'),
