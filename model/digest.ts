@@ -56,7 +56,7 @@ export function digestOf(m: StepModel, vis: Visibility, kernel: { next: number; 
     vmas: [...p.vmas].sort((a, b) => a.start - b.start).map((v) => [v.start, v.pages, fname(v.file), v.offset, v.share]),
     shmem: [...p.vmas].sort((a, b) => a.start - b.start).flatMap((v) => (v.file?.kind === 'shmem'
       ? [[v.start, [...v.file.cache].sort((a, b) => a[0] - b[0]).map(([fp, fr]) => [fp, fid(fr)])]] : [])),
-    ptes: [...p.ptes].sort((a, b) => a[0] - b[0]).map(([v, e]) => [v, e.own ? fid(e.frame) : 'cache', ...(e.own && vis.madv ? [e.dirty === true, e.young === true] : [])]),
+    ptes: [...p.ptes].sort((a, b) => a[0] - b[0]).map(([v, e]) => [v, e.own ? fid(e.frame) : 'cache', ...(e.own && vis.madv ? [e.lazy === true, e.dirty === true, e.young === true] : [])]),
     ranges: sortedPieces(p.ranges), purged: [...p.purged].sort((a, b) => a - b),
     fds: [...p.fds].sort((a, b) => a[0] - b[0]).map(([fd, f]) => [fd, fname(f)]),
     fdNames: [...p.fdNames].sort(), maps: [...p.maps].sort((a, b) => (a[0] < b[0] ? -1 : 1)),
@@ -67,8 +67,7 @@ export function digestOf(m: StepModel, vis: Visibility, kernel: { next: number; 
     held: x.held.map((h) => [h.p.spec.name, h.vpage, fid(h.frame), vis.age ? piece(h.piece) : 0]).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)),
     candidates: [...x.candidates].map(fid).sort((a, b) => a! - b!),
   } : null;
-  const frames = [...frameId].map(([fr, id]) => [id, fr.value, fname(fr.file), fr.fpage, vis.lru ? lruRank(fr.lastUse) : 0, m.frames.has(fr),
-    ...(vis.madv ? [fr.lazyfree === true, fr.fdirty === true] : [])]);
+  const frames = [...frameId].map(([fr, id]) => [id, fr.value, fname(fr.file), fr.fpage, vis.lru ? lruRank(fr.lastUse) : 0, m.frames.has(fr)]);
   const unreferenced = [...m.frames].filter((fr) => !frameId.has(fr)).length;
   return JSON.stringify({
     fileState, procState, exchange, frames, unreferenced, framesUsed: m.frames.size, purgedPages: m.purgedPages,

@@ -98,7 +98,7 @@ function ownFrames(p: Proc, s = -Infinity, e = Infinity, kind = 'ref'): string[]
   return out;
 }
 
-/** madv-free: the frame-level state (`page:N`: lazyfree, redirtied) of p's own frames in the pieces. */
+/** madv-free: whether frame N is lazyfree (`page:N`: some mapper's pte is marked), of p's own frames in the pieces. */
 function pageObjects(p: Proc, pieces: Array<[number, number]>): string[] {
   return pieces.flatMap(([s, e]) => ownFrames(p, s, e, 'page'));
 }
@@ -143,9 +143,9 @@ function stepFootprint(m: StepModel, vis: Visibility, p: Proc, step: ProcessStep
       break;
     }
     case 'vrange': {
-      if (vis.madv) { // MADV_FREE: this mm's ptes made clean and old, each frame marked (a redirtied one: by its mapper count)
+      if (vis.madv) { // MADV_FREE: this mm's ptes marked, made clean and old; each frame is then lazyfree
         f.r(`mm:${X}`);
-        if (sp?.pieces) f.w(`mm:${X}`, ...pageObjects(p, sp.pieces)).r(...sp.pieces.flatMap(([s, e]) => ownFrames(p, s, e)));
+        if (sp?.pieces) f.w(`mm:${X}`, ...pageObjects(p, sp.pieces));
         break;
       }
       f.r(`mm:${X}`);

@@ -44,9 +44,11 @@ export abstract class ReclaimModel extends MmModel {
   /** Resident pages that this mm's own ranges govern (own pages; shared file or shmem pages) and mark. */
   answers(): Held[] {
     const out: Held[] = [];
-    if (this.policy === 'madv-free') { // each mm answers (and holds) its resident pages marked lazyfree, whatever its pte bits
+    if (this.policy === 'madv-free') { // every mapper of a lazyfree frame answers (and holds) it, whatever its own pte bits
+      const lazy = new Set<Frame>();
+      for (const p of this.running()) for (const pte of p.ptes.values()) if (pte.own && pte.frame && pte.lazy) lazy.add(pte.frame);
       for (const p of this.running()) for (const [vpage, pte] of p.ptes) {
-        if (pte.own && pte.frame?.lazyfree) out.push({ p, vpage, frame: pte.frame, piece: { id: 0, start: vpage, end: vpage + 1, markedAt: 0 } });
+        if (pte.own && pte.frame && lazy.has(pte.frame)) out.push({ p, vpage, frame: pte.frame, piece: { id: 0, start: vpage, end: vpage + 1, markedAt: 0 } });
       }
       return out;
     }
@@ -81,26 +83,26 @@ export abstract class ReclaimModel extends MmModel {
   /**
    * madv-free: one scan of the marked (lazyfree) candidate pages, least recently used first (ties:
    * lowest pid, then address, of a mapper), each decided as shrink_folio_list does (docs/semantics.md
-   * "What Linux merged"): a mapper not asked keeps it; a young pte gives a second chance (every
-   * mapper's young bit cleared); a dirty pte redirties it (no longer marked); else it is freed, and
-   * every mapper's page reads "" (no SIGBUS, no purged mark). True if a young bit was cleared.
+   * "What Linux merged"): a mapper not asked keeps it, nothing changes; a young pte gives a second
+   * chance (every mapper's young bit cleared); a dirty pte redirties it (every mapper's mark taken
+   * back); else it is freed, and every mapper's page reads "" (no SIGBUS, no purged mark). True if a
+   * young bit was cleared.
    */
   scanLazyfree(candidates: Set<Frame>, isHeld: (p: Proc, vpage: number, frame: Frame) => boolean, enough: (freed: number) => boolean): boolean {
-    const order = [...candidates].filter((fr) => fr.lazyfree && !fr.file).map((fr) => {
+    const order = [...candidates].filter((fr) => !fr.file && this.lazyfree(fr)).map((fr) => {
       const ms = this.anonMappers(fr).sort((a, b) => a.p.pid - b.p.pid || a.vpage - b.vpage);
       return { fr, ms, key: [fr.lastUse, ms[0]?.p.pid ?? Infinity, ms[0]?.vpage ?? Infinity] };
     }).sort((a, b) => lexLess(a.key, b.key));
     let cleared = false;
     for (const { fr, ms } of order) {
-      if (!this.frames.has(fr) || !fr.lazyfree) continue;
+      if (!this.frames.has(fr) || !this.lazyfree(fr)) continue;
       const ptes = ms.map((m) => m.p.ptes.get(m.vpage) as Pte & { own: true });
       let freed = 0;
       if (ms.length === 0 || ms.some((m) => !isHeld(m.p, m.vpage, fr))) { /* a mapper not asked: kept */ } else if (ptes.some((e) => e.young)) {
         for (const e of ptes) e.young = false;
         cleared = true;
       } else if (ptes.some((e) => e.dirty)) {
-        fr.lazyfree = false;
-        fr.fdirty = true;
+        for (const e of ptes) e.lazy = false;
       } else {
         this.purgedPages++;
         this.frames.delete(fr);
@@ -199,7 +201,7 @@ export abstract class ReclaimModel extends MmModel {
       this.kill(victim);
       if (!need()) return undefined;
     }
-    const frame: Frame = { value, lastUse: this.clock, fpage: -1, serial: ++this.frameSerial };
+    const frame: Frame = { value, lastUse: this.now(), fpage: -1, serial: ++this.frameSerial };
     this.frames.add(frame);
     return frame;
   }

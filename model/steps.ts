@@ -65,18 +65,16 @@ export abstract class StepModel extends ReclaimModel {
     return { s, e, pieces, ...(this.fullyMapped(p, s, e) ? {} : { errno: 'ENOMEM' }) };
   }
 
-  /** MADV_FREE of the resident pages of `pieces`: each pte made clean and old, its frame lazyfree; a redirtied frame another mm maps is skipped. */
+  /**
+   * MADV_FREE of the resident pages of `pieces`: each pte marked, clean and old. CHOICE (docs/semantics.md,
+   * the choices left open): no folio dirty bit, so a page another mm maps is marked even after a scan redirtied it.
+   */
   madvFree(p: Proc, pieces: Array<[number, number]>): void {
     for (const [vpage, pte] of p.ptes) {
       if (!pte.own || !pte.frame || !pieces.some(([from, to]) => vpage >= from && vpage < to)) continue; // pte_none: untouched
-      const fr = pte.frame;
-      if (fr.fdirty) {
-        if (this.anonMappers(fr).length !== 1) continue; // "If page is shared with others, we couldn't clear PG_dirty"
-        fr.fdirty = false;
-      }
+      pte.lazy = true;
       pte.dirty = false;
       pte.young = false;
-      fr.lazyfree = true;
     }
   }
 
@@ -181,13 +179,13 @@ export abstract class StepModel extends ReclaimModel {
     const pte = p.ptes.get(v);
     if (pte?.own) {
       if (!pte.frame) return ok({ value: '' });
-      pte.frame.lastUse = this.clock;
+      pte.frame.lastUse = this.now();
       if (this.policy === 'madv-free') pte.young = true;
       return ok({ value: pte.frame.value });
     }
     const frame = vma.file?.cache.get(vma.offset + v - vma.start);
     if (!frame) return ok({ value: '' }); // never written, a hole, or purged: the shared zero page
-    frame.lastUse = this.clock;
+    frame.lastUse = this.now();
     p.ptes.set(v, { own: false });
     return ok({ value: frame.value });
   }
@@ -206,8 +204,8 @@ export abstract class StepModel extends ReclaimModel {
         const source = pte.frame;
         if (source && this.anonMappers(source).length === 1) { // its only mapper: written in place
           source.value = value;
-          source.lastUse = this.clock;
-          if (this.policy === 'madv-free') { pte.dirty = true; pte.young = true; } // the mark holds until a scan finds the dirty pte
+          source.lastUse = this.now();
+          if (this.policy === 'madv-free') { pte.lazy = false; pte.dirty = true; pte.young = true; } // the write takes this page's mark back
           return ok();
         }
         // Copy-on-write, or a purged page. CHOICE (docs/semantics.md): a copy is needed only while
@@ -221,7 +219,7 @@ export abstract class StepModel extends ReclaimModel {
     }
     if (vma.file && vma.share === 'shared') {
       let frame = vma.file.cache.get(fp);
-      if (frame) { frame.value = value; frame.lastUse = this.clock; } else {
+      if (frame) { frame.value = value; frame.lastUse = this.now(); } else {
         const fresh = this.allocFrame(p, value);
         if (!fresh) return oom; // (its need never changes: a kill does not fill a hole)
         frame = fresh;

@@ -18,11 +18,8 @@ export const QUERY_PAGES_MAX = 65_536;
 
 // ---- plain data ---------------------------------------------------------------------------------
 
-/** A physical page frame. `file` is set for a page-cache page (named file or hidden shmem). `serial` only names it (footprint.ts).
- *  Under madv-free only (docs/semantics.md "What Linux merged"): `lazyfree` MADV_FREE marked the page
- *  (the folio is !swapbacked) and no scan has put it back; `fdirty` a scan found a dirty pte and
- *  redirtied the folio (PG_dirty), so a later MADV_FREE skips it while another mm maps it. */
-export interface Frame { value: string; lastUse: number; file?: FileObj; fpage: number; serial: number; lazyfree?: boolean; fdirty?: boolean }
+/** A physical page frame. `file` is set for a page-cache page (named file or hidden shmem). `serial` only names it (footprint.ts). */
+export interface Frame { value: string; lastUse: number; file?: FileObj; fpage: number; serial: number }
 /** A piece of a volatile range, [start, end). Pieces cut from one call keep its id and mark time. */
 export interface Piece { id: number; start: number; end: number; markedAt: number }
 export interface FileObj {
@@ -32,9 +29,11 @@ export interface FileObj {
 export interface Vma { start: number; pages: number; file?: FileObj; offset: number; share: Share }
 /** own: a private page of this mm (anonymous or copied-on-write), frame null once purged.
  *  not own: a page-cache page this mm has touched through a mapping (present in its page table).
- *  Under madv-free only: `dirty` written since MADV_FREE cleaned it (or copied dirty at fork), `young`
- *  read or written since MADV_FREE or the last scan made it old. */
-export type Pte = { own: true; frame: Frame | null; dirty?: boolean; young?: boolean } | { own: false };
+ *  Under madv-free only (docs/semantics.md "What Linux merged"): `lazy` MADV_FREE marked this page in
+ *  this mm and nothing took it back since (a write, a scan that found a dirty mapper); `dirty` written
+ *  since MADV_FREE cleaned it (or copied dirty at fork); `young` read or written since MADV_FREE or
+ *  the last scan made it old. A frame is lazyfree while some mapper's pte is `lazy`. */
+export type Pte = { own: true; frame: Frame | null; lazy?: boolean; dirty?: boolean; young?: boolean } | { own: false };
 export interface Inflight { index: number; grantedAt: number; why: 'wait' | 'held' | 'reclaim' }
 export type End = { exitCode: number } | { signal: string };
 export interface Proc {
