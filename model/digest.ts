@@ -56,7 +56,7 @@ export function digestOf(m: StepModel, vis: Visibility, kernel: { next: number; 
     vmas: [...p.vmas].sort((a, b) => a.start - b.start).map((v) => [v.start, v.pages, fname(v.file), v.offset, v.share]),
     shmem: [...p.vmas].sort((a, b) => a.start - b.start).flatMap((v) => (v.file?.kind === 'shmem'
       ? [[v.start, [...v.file.cache].sort((a, b) => a[0] - b[0]).map(([fp, fr]) => [fp, fid(fr)])]] : [])),
-    ptes: [...p.ptes].sort((a, b) => a[0] - b[0]).map(([v, e]) => [v, e.own ? fid(e.frame) : 'cache']),
+    ptes: [...p.ptes].sort((a, b) => a[0] - b[0]).map(([v, e]) => [v, e.own ? fid(e.frame) : 'cache', ...(e.own && vis.madv ? [e.lazy === true, e.dirty === true, e.young === true] : [])]),
     ranges: sortedPieces(p.ranges), purged: [...p.purged].sort((a, b) => a - b),
     fds: [...p.fds].sort((a, b) => a[0] - b[0]).map(([fd, f]) => [fd, fname(f)]),
     fdNames: [...p.fdNames].sort(), maps: [...p.maps].sort((a, b) => (a[0] < b[0] ? -1 : 1)),

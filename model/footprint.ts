@@ -35,7 +35,7 @@ export function commute(a: Footprint, b: Footprint): boolean {
 }
 
 /** What the scenario lets show: the order of purges (so the ages of marks and uses), and a shortage of frames. */
-export interface Visibility { age: boolean; lru: boolean; scarce: boolean; sigbus: boolean }
+export interface Visibility { age: boolean; lru: boolean; scarce: boolean; sigbus: boolean; madv: boolean }
 
 export function visibility(s: Scenario, cfg: RunConfig): Visibility {
   // Each write allocates at most one frame, and only writes allocate: with no more writes than
@@ -44,7 +44,9 @@ export function visibility(s: Scenario, cfg: RunConfig): Visibility {
   const scarce = writes > cfg.frames;
   // A reclaim of everything tries every unit, and no unit's decision reads another's purge: order shows only when it may stop early.
   const partial = scarce || s.kernel.some((k) => k.op === 'reclaim' && !k.all);
-  return { age: partial && cfg.purgeUnit === 'range', lru: partial && cfg.purgeUnit === 'page', scarce, sigbus: cfg.access === 'sigbus' };
+  // madv-free: always page by page, least recently used first, and never SIGBUS.
+  if (cfg.policy === 'madv-free') return { age: false, lru: partial, scarce, sigbus: false, madv: true };
+  return { age: partial && cfg.purgeUnit === 'range', lru: partial && cfg.purgeUnit === 'page', scarce, sigbus: cfg.access === 'sigbus', madv: false };
 }
 
 class Fp implements Footprint {
@@ -90,10 +92,15 @@ function held(p: Proc): string[] {
 }
 
 /** The serials of p's own frames (in [s, e) if given): a drop of one is an add to its mapper count `ref:N`. */
-function ownFrames(p: Proc, s = -Infinity, e = Infinity): string[] {
+function ownFrames(p: Proc, s = -Infinity, e = Infinity, kind = 'ref'): string[] {
   const out: string[] = [];
-  for (const [v, pte] of p.ptes) if (pte.own && pte.frame && v >= s && v < e) out.push(`ref:${pte.frame.serial}`);
+  for (const [v, pte] of p.ptes) if (pte.own && pte.frame && v >= s && v < e) out.push(`${kind}:${pte.frame.serial}`);
   return out;
+}
+
+/** madv-free: whether frame N is lazyfree (`page:N`: some mapper's pte is marked), of p's own frames in the pieces. */
+function pageObjects(p: Proc, pieces: Array<[number, number]>): string[] {
+  return pieces.flatMap(([s, e]) => ownFrames(p, s, e, 'page'));
 }
 
 /** Ending p: its cleanup unmaps and closes all it holds, the last holder of a file releases it. */
@@ -136,6 +143,11 @@ function stepFootprint(m: StepModel, vis: Visibility, p: Proc, step: ProcessStep
       break;
     }
     case 'vrange': {
+      if (vis.madv) { // MADV_FREE: this mm's ptes marked, made clean and old; each frame is then lazyfree
+        f.r(`mm:${X}`);
+        if (sp?.pieces) f.w(`mm:${X}`, ...pageObjects(p, sp.pieces));
+        break;
+      }
       f.r(`mm:${X}`);
       if (step.mode === 'volatile' || marked) f.w(`vol:${X}`); else f.r(`vol:${X}`);
       // Volatile marks only add pages to a range set: when their ages cannot show, two commute.
@@ -155,6 +167,7 @@ function stepFootprint(m: StepModel, vis: Visibility, p: Proc, step: ProcessStep
       if (step.fd !== undefined) { f.r(`fd:${X}`); const F = fileOfFd(step.fd); if (F) f.r(`file:${F}`); } else {
         f.r(`mm:${X}`, `vol:${X}`);
         if (sp) for (const F of filesIn(sp.s, sp.e)) f.r(`file:${F}`);
+        if (sp && vis.madv) f.r(...pageObjects(p, [[sp.s, sp.e]])); // volatile: the frame is marked
       }
       break;
     case 'fork': {
@@ -181,6 +194,8 @@ function accessFootprint(m: StepModel, vis: Visibility, p: Proc, step: ProcessSt
   if (vma.file) (step.op === 'write' && vma.share === 'shared' ? f.w(`file:${vma.file.name}`) : f.r(`file:${vma.file.name}`));
   // A write to a private page shared copy-on-write reads its mapper count: written in place by its only mapper, else copied.
   if (step.op === 'write') f.a('frames').r(...ownFrames(p, v, v + 1));
+  // madv-free: which mapper keeps a marked frame after a copy-on-write shows (the other gets a new, unmarked page).
+  if (step.op === 'write' && vis.madv) f.w(...ownFrames(p, v, v + 1, 'page'));
   if (vis.lru) f.w('lru');
   if (vis.sigbus) f.r(`vol:${X}`);
   return m.sigbus(p, vma, v)?.end !== undefined; // SIGBUS that kills, as the page is now
@@ -212,6 +227,8 @@ function kernelFootprint(m: StepModel, sc: Scenario, vis: Visibility, f: Fp): Fo
       // Prepare: every mm's answers (its ranges, its resident pages, the file pages it maps) are kept.
       // An mm with no ranges answers nothing, whatever its pages; the candidates are the frames in use now.
       f.r('frames');
+      // madv-free: every mm answers its resident pages whose frame is marked.
+      if (vis.madv) for (const p of m.running()) f.r(`mm:${p.spec.name}`, ...ownFrames(p, -Infinity, Infinity, 'page'));
       for (const p of m.running()) {
         f.r(`vol:${p.spec.name}`);
         if (p.ranges.length > 0) f.r(`mm:${p.spec.name}`, ...p.vmas.flatMap((v) => (v.file && v.share === 'shared' ? [`file:${v.file.name}`] : [])));
@@ -226,7 +243,7 @@ function kernelFootprint(m: StepModel, sc: Scenario, vis: Visibility, f: Fp): Fo
 function commitFootprint(m: StepModel, sc: Scenario, vis: Visibility): Footprint {
   const f = new Fp().w('proc:kernel').a('frames');
   for (const p of sc.processes) f.w(`xchg:${p.name}`).r(`end:${p.name}`);
-  for (const p of m.running()) f.w(`mm:${p.spec.name}`, `vol:${p.spec.name}`).r(`fd:${p.spec.name}`);
+  for (const p of m.running()) f.w(`mm:${p.spec.name}`, `vol:${p.spec.name}`, ...ownFrames(p, -Infinity, Infinity, 'page')).r(`fd:${p.spec.name}`);
   for (const file of m.files) f.w(`file:${file.name}`).holders(file.name);
   if (vis.age) f.r('age');
   if (vis.lru) f.w('lru');

@@ -25,6 +25,9 @@ export abstract class MmModel {
   ids = 0;
   frameSerial = 0;
   policy: PolicyName;
+  /** madv-free: accesses within one action, so that each read or write is a use of its own (the kernel's access clock ticks per access). */
+  useClock = 0;
+  uses = 0;
 
   constructor(protected readonly sc: Scenario, protected readonly cfg: RunConfig) {
     this.policy = cfg.policy;
@@ -36,6 +39,18 @@ export abstract class MmModel {
       fds: new Map(), fdNames: new Map(), maps: new Map(),
     }));
     for (const p of this.procs) if (!p.spec.forked) { p.pid = this.nextPid++; p.state = 'running'; }
+  }
+
+  /** The LRU stamp of a read or write now: the action's clock, and under madv-free its order within the action (held steps at a commit). */
+  now(): number {
+    if (this.policy !== 'madv-free') return this.clock;
+    if (this.useClock !== this.clock) { this.useClock = this.clock; this.uses = 0; }
+    return this.clock + ++this.uses / 2 ** 20;
+  }
+
+  /** madv-free: the frame is lazyfree (some mapper's pte is marked). */
+  lazyfree(frame: Frame): boolean {
+    return this.anonMappers(frame).some((m) => { const e = m.p.ptes.get(m.vpage); return e?.own === true && e.lazy === true; });
   }
 
   byName(name: string): Proc {
@@ -151,6 +166,10 @@ export abstract class MmModel {
 
   /** volatile/purged as this process sees the page under the policy. */
   view(p: Proc, vma: Vma, vpage: number): { volatile: boolean; purged: boolean } {
+    if (this.policy === 'madv-free') { // marked and not written since by this mm; nothing is ever "purged"
+      const pte = p.ptes.get(vpage);
+      return { volatile: pte?.own === true && pte.frame !== null && pte.lazy === true, purged: false };
+    }
     const mm = { volatile: pieceAt(p.ranges, vpage) !== undefined, purged: p.purged.has(vpage) };
     if (p.ptes.get(vpage)?.own || !vma.file || vma.file.kind === 'shmem') return mm;
     const fp = vma.offset + vpage - vma.start;
@@ -161,7 +180,7 @@ export abstract class MmModel {
   }
 
   sigbus(p: Proc, vma: Vma, vpage: number): Outcome | undefined {
-    if (this.cfg.access !== 'sigbus') return undefined;
+    if (this.cfg.access !== 'sigbus' || this.policy === 'madv-free') return undefined; // a freed lazyfree page reads ""
     const v = this.view(p, vma, vpage);
     if (!(v.purged && v.volatile)) return undefined;
     return { result: { ok: false, signal: 'SIGBUS' }, end: p.spec.sigbus === 'kill' ? { signal: 'SIGBUS' } : undefined };

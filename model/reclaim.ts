@@ -7,7 +7,7 @@
 
 import type { ProcessStep } from '../shared/scenario-types.js';
 import { MmModel } from './mm.js';
-import { lexLess, pieceAt, type Frame, type Held, type Outcome, type Proc, type Result } from './types.js';
+import { lexLess, pieceAt, type Frame, type Held, type Outcome, type Proc, type Pte, type Result } from './types.js';
 
 export abstract class ReclaimModel extends MmModel {
   abstract kill(p: Proc): void;
@@ -44,6 +44,14 @@ export abstract class ReclaimModel extends MmModel {
   /** Resident pages that this mm's own ranges govern (own pages; shared file or shmem pages) and mark. */
   answers(): Held[] {
     const out: Held[] = [];
+    if (this.policy === 'madv-free') { // every mapper of a lazyfree frame answers (and holds) it, whatever its own pte bits
+      const lazy = new Set<Frame>();
+      for (const p of this.running()) for (const pte of p.ptes.values()) if (pte.own && pte.frame && pte.lazy) lazy.add(pte.frame);
+      for (const p of this.running()) for (const [vpage, pte] of p.ptes) {
+        if (pte.own && pte.frame && lazy.has(pte.frame)) out.push({ p, vpage, frame: pte.frame, piece: { id: 0, start: vpage, end: vpage + 1, markedAt: 0 } });
+      }
+      return out;
+    }
     for (const p of this.running()) {
       const add = (vpage: number, frame: Frame) => {
         const piece = pieceAt(p.ranges, vpage);
@@ -60,14 +68,50 @@ export abstract class ReclaimModel extends MmModel {
     return out;
   }
 
-  /** Units in purge order; each is tried whole; `enough` is told the frames each unit freed. */
-  purgeUnits(candidates: Set<Frame>, held: Held[], enough: (freed: number) => boolean): void {
+  /** Units in purge order; each is tried whole; `enough` is told the frames each unit freed. True if a madv-free scan cleared a young bit. */
+  purgeUnits(candidates: Set<Frame>, held: Held[], enough: (freed: number) => boolean): boolean {
     const isHeld = (p: Proc, vpage: number, frame: Frame) => held.some((h) => h.p === p && h.vpage === vpage && h.frame === frame);
+    if (this.policy === 'madv-free') return this.scanLazyfree(candidates, isHeld, enough);
     for (const unit of this.units(candidates, held)) {
       let freed = 0;
       for (const frame of unit) if (this.frames.has(frame) && this.decide(frame, isHeld)) { this.purge(frame, isHeld); freed++; }
-      if (enough(freed)) return;
+      if (enough(freed)) return false;
     }
+    return false;
+  }
+
+  /**
+   * madv-free: one scan of the marked (lazyfree) candidate pages, least recently used first (ties:
+   * lowest pid, then address, of a mapper), each decided as shrink_folio_list does (docs/semantics.md
+   * "What Linux merged"): a mapper not asked keeps it, nothing changes; a young pte gives a second
+   * chance (every mapper's young bit cleared); a dirty pte redirties it (every mapper's mark taken
+   * back); else it is freed, and every mapper's page reads "" (no SIGBUS, no purged mark). True if a
+   * young bit was cleared.
+   */
+  scanLazyfree(candidates: Set<Frame>, isHeld: (p: Proc, vpage: number, frame: Frame) => boolean, enough: (freed: number) => boolean): boolean {
+    const order = [...candidates].filter((fr) => !fr.file && this.lazyfree(fr)).map((fr) => {
+      const ms = this.anonMappers(fr).sort((a, b) => a.p.pid - b.p.pid || a.vpage - b.vpage);
+      return { fr, ms, key: [fr.lastUse, ms[0]?.p.pid ?? Infinity, ms[0]?.vpage ?? Infinity] };
+    }).sort((a, b) => lexLess(a.key, b.key));
+    let cleared = false;
+    for (const { fr, ms } of order) {
+      if (!this.frames.has(fr) || !this.lazyfree(fr)) continue;
+      const ptes = ms.map((m) => m.p.ptes.get(m.vpage) as Pte & { own: true });
+      let freed = 0;
+      if (ms.length === 0 || ms.some((m) => !isHeld(m.p, m.vpage, fr))) { /* a mapper not asked: kept */ } else if (ptes.some((e) => e.young)) {
+        for (const e of ptes) e.young = false;
+        cleared = true;
+      } else if (ptes.some((e) => e.dirty)) {
+        for (const e of ptes) e.lazy = false;
+      } else {
+        this.purgedPages++;
+        this.frames.delete(fr);
+        for (const m of ms) m.p.ptes.set(m.vpage, { own: true, frame: null });
+        freed = 1;
+      }
+      if (enough(freed)) return cleared;
+    }
+    return cleared;
   }
 
   units(candidates: Set<Frame>, held: Held[]): Frame[][] {
@@ -148,14 +192,16 @@ export abstract class ReclaimModel extends MmModel {
       // candidate and no other's. CHOICE: the page being faulted on (the COW source) is locked too.
       const isolated = this.exchange?.candidates ?? new Set<Frame>();
       const candidates = new Set([...this.frames].filter((f) => !isolated.has(f) && f !== source));
-      this.purgeUnits(candidates, this.answers(), () => this.frames.size < this.cfg.frames);
+      // CHOICE (madv-free): a scan that freed nothing but cleared a young bit is followed by another
+      // (shrink_inactive_list scans again at a higher priority before the OOM killer runs).
+      while (this.purgeUnits(candidates, this.answers(), () => this.frames.size < this.cfg.frames) && this.frames.size >= this.cfg.frames);
       if (this.frames.size < this.cfg.frames) break;
       const victim = this.oomVictim(p);
       if (victim === p) return null;
       this.kill(victim);
       if (!need()) return undefined;
     }
-    const frame: Frame = { value, lastUse: this.clock, fpage: -1, serial: ++this.frameSerial };
+    const frame: Frame = { value, lastUse: this.now(), fpage: -1, serial: ++this.frameSerial };
     this.frames.add(frame);
     return frame;
   }

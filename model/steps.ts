@@ -7,7 +7,7 @@ import type { ProcessStep, Share } from '../shared/scenario-types.js';
 import { ReclaimModel } from './reclaim.js';
 import {
   cut, err, FIRST_FD, mergeSpans, ok, PAGE_BYTES, pieceAt, QUERY_PAGES_MAX,
-  type FileObj, type Outcome, type Piece, type Proc, type Result,
+  type FileObj, type Frame, type Outcome, type Piece, type Proc, type Pte, type Result,
 } from './types.js';
 
 export abstract class StepModel extends ReclaimModel {
@@ -16,7 +16,7 @@ export abstract class StepModel extends ReclaimModel {
   // ---- the steps -------------------------------------------------------------------------------
 
   /** Span [s, e) of vpages a vrange/query/munmap would touch, or the errno it fails with first. */
-  span(p: Proc, step: ProcessStep): { s: number; e: number } | { errno: string } | undefined {
+  span(p: Proc, step: ProcessStep): { s: number; e: number; pieces?: Array<[number, number]> } | { errno: string } | undefined {
     switch (step.op) {
       case 'read': case 'write': { const v = this.vpage(p, step.map, step.page); return { s: v, e: v + 1 }; }
       case 'munmap': {
@@ -34,6 +34,7 @@ export abstract class StepModel extends ReclaimModel {
         return this.fullyMapped(p, s, s + step.pages) ? { s, e: s + step.pages } : { errno: 'ENOMEM' };
       }
       case 'vrange': {
+        if (this.policy === 'madv-free') { const m = this.madvSpan(p, step); return m.pieces.length ? m : { errno: m.errno! }; }
         const r = this.pageRange(step);
         if ('errno' in r) return r;
         const s = this.mapStart(p, step.map) + r.first;
@@ -45,12 +46,47 @@ export abstract class StepModel extends ReclaimModel {
     }
   }
 
+  /**
+   * madvise(MADV_FREE)'s walk (mm/madvise.c madvise_walk_vmas): the VMA pieces of the span in address
+   * order; a VMA that is not private anonymous stops it with EINVAL (the pieces before it are still
+   * marked), a hole gives ENOMEM at the end (every anonymous piece marked). `pieces`: [from, to) to mark.
+   */
+  madvSpan(p: Proc, step: ProcessStep & { op: 'vrange' }): { s: number; e: number; pieces: Array<[number, number]>; errno?: string } {
+    const r = this.pageRange(step);
+    if ('errno' in r) return { s: 0, e: 0, pieces: [], errno: r.errno };
+    if (step.mode !== 'volatile') return { s: 0, e: 0, pieces: [], errno: 'EINVAL' }; // MADV_FREE has no inverse
+    const s = this.mapStart(p, step.map) + r.first;
+    const e = s + r.n;
+    const pieces: Array<[number, number]> = [];
+    for (const { vma, from, to } of this.segments(p, s, e)) {
+      if (vma.file || vma.share !== 'private') return { s, e, pieces, errno: 'EINVAL' }; // !vma_is_anonymous
+      pieces.push([from, to]);
+    }
+    return { s, e, pieces, ...(this.fullyMapped(p, s, e) ? {} : { errno: 'ENOMEM' }) };
+  }
+
+  /**
+   * MADV_FREE of the resident pages of `pieces`: each pte marked, clean and old. CHOICE (docs/semantics.md,
+   * the choices left open): no folio dirty bit, so a page another mm maps is marked even after a scan redirtied it.
+   */
+  madvFree(p: Proc, pieces: Array<[number, number]>): void {
+    for (const [vpage, pte] of p.ptes) {
+      if (!pte.own || !pte.frame || !pieces.some(([from, to]) => vpage >= from && vpage < to)) continue; // pte_none: untouched
+      pte.lazy = true;
+      pte.dirty = false;
+      pte.young = false;
+    }
+  }
+
   /** A step touching a page held by the open exchange waits for the commit (CHOICE: errors do not wait). */
   touchesHeld(p: Proc, step: ProcessStep): boolean {
     const x = this.exchange;
     const sp = x && this.span(p, step);
     if (!sp || 'errno' in sp) return false;
-    return x.held.some((h) => h.p === p && h.vpage >= sp.s && h.vpage < sp.e);
+    // madv-free: a vrange that marks part of its span (then EINVAL or ENOMEM) waits if it would mark a held page.
+    const pieces = sp.pieces;
+    const within = pieces ? (v: number) => pieces.some(([a, b]) => v >= a && v < b) : (v: number) => v >= sp.s && v < sp.e;
+    return x.held.some((h) => h.p === p && within(h.vpage));
   }
 
   /** page/pages or byteOffset/byteLength (rounded down to whole pages), with the mode checked. */
@@ -143,12 +179,13 @@ export abstract class StepModel extends ReclaimModel {
     const pte = p.ptes.get(v);
     if (pte?.own) {
       if (!pte.frame) return ok({ value: '' });
-      pte.frame.lastUse = this.clock;
+      pte.frame.lastUse = this.now();
+      if (this.policy === 'madv-free') pte.young = true;
       return ok({ value: pte.frame.value });
     }
     const frame = vma.file?.cache.get(vma.offset + v - vma.start);
     if (!frame) return ok({ value: '' }); // never written, a hole, or purged: the shared zero page
-    frame.lastUse = this.clock;
+    frame.lastUse = this.now();
     p.ptes.set(v, { own: false });
     return ok({ value: frame.value });
   }
@@ -167,7 +204,8 @@ export abstract class StepModel extends ReclaimModel {
         const source = pte.frame;
         if (source && this.anonMappers(source).length === 1) { // its only mapper: written in place
           source.value = value;
-          source.lastUse = this.clock;
+          source.lastUse = this.now();
+          if (this.policy === 'madv-free') { pte.lazy = false; pte.dirty = true; pte.young = true; } // the write takes this page's mark back
           return ok();
         }
         // Copy-on-write, or a purged page. CHOICE (docs/semantics.md): a copy is needed only while
@@ -175,13 +213,13 @@ export abstract class StepModel extends ReclaimModel {
         const frame = this.allocFrame(p, value, source ?? undefined, () => !source || this.anonMappers(source).length > 1);
         if (frame === null) return oom;
         if (frame === undefined) continue;
-        p.ptes.set(v, { own: true, frame });
+        p.ptes.set(v, this.newPte(frame));
         return ok();
       }
     }
     if (vma.file && vma.share === 'shared') {
       let frame = vma.file.cache.get(fp);
-      if (frame) { frame.value = value; frame.lastUse = this.clock; } else {
+      if (frame) { frame.value = value; frame.lastUse = this.now(); } else {
         const fresh = this.allocFrame(p, value);
         if (!fresh) return oom; // (its need never changes: a kill does not fill a hole)
         frame = fresh;
@@ -201,11 +239,21 @@ export abstract class StepModel extends ReclaimModel {
       const bus = this.sigbus(p, vma, v);
       if (bus) { this.frames.delete(frame); return bus; }
     }
-    p.ptes.set(v, { own: true, frame });
+    p.ptes.set(v, this.newPte(frame));
     return ok();
   }
 
+  /** The pte of a write fault's new page: under madv-free dirty and young (do_anonymous_page, wp_page_copy). */
+  newPte(frame: Frame): Pte {
+    return this.policy === 'madv-free' ? { own: true, frame, dirty: true, young: true } : { own: true, frame };
+  }
+
   vrange(p: Proc, step: ProcessStep & { op: 'vrange' }, markedAt: number): Outcome {
+    if (this.policy === 'madv-free') {
+      const m = this.madvSpan(p, step);
+      this.madvFree(p, m.pieces);
+      return m.errno ? err(m.errno) : ok({ bytes: (m.e - m.s) * PAGE_BYTES });
+    }
     const sp = this.span(p, step)!;
     if ('errno' in sp) return err(sp.errno);
     // Each page goes to the file (shared-file, shared file mapping) or to this mm: as runs of
@@ -229,6 +277,7 @@ export abstract class StepModel extends ReclaimModel {
   }
 
   fvrange(p: Proc, step: ProcessStep & { op: 'fvrange' }, markedAt: number): Outcome {
+    if (this.policy === 'madv-free') return err('EINVAL'); // CHOICE: there is no such call, whatever the fd
     const f = this.fdFile(p, step.fd);
     if (!f) return err('EBADF');
     const r = this.pageRange(step);
@@ -287,7 +336,9 @@ export abstract class StepModel extends ReclaimModel {
     c.state = 'running';
     c.vmas = p.vmas.map((v) => ({ ...v }));
     // Private pages become copy-on-write in both; page-cache pages are not copied (faulted in again).
-    c.ptes = new Map([...p.ptes].filter(([, e]) => e.own).map(([v, e]) => [v, { ...e }]));
+    // madv-free: the child's pte keeps the dirty bit and is made old (copy_present_pte: pte_mkold).
+    const young = this.policy === 'madv-free' ? { young: false } : {};
+    c.ptes = new Map([...p.ptes].filter(([, e]) => e.own).map(([v, e]) => [v, { ...e, ...young }]));
     c.ranges = p.ranges.map((r) => ({ ...r }));
     c.purged = new Set(p.purged);
     c.fds = new Map(p.fds);

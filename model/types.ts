@@ -28,8 +28,12 @@ export interface FileObj {
 }
 export interface Vma { start: number; pages: number; file?: FileObj; offset: number; share: Share }
 /** own: a private page of this mm (anonymous or copied-on-write), frame null once purged.
- *  not own: a page-cache page this mm has touched through a mapping (present in its page table). */
-export type Pte = { own: true; frame: Frame | null } | { own: false };
+ *  not own: a page-cache page this mm has touched through a mapping (present in its page table).
+ *  Under madv-free only (docs/semantics.md "What Linux merged"): `lazy` MADV_FREE marked this page in
+ *  this mm and nothing took it back since (a write, a scan that found a dirty mapper); `dirty` written
+ *  since MADV_FREE cleaned it (or copied dirty at fork); `young` read or written since MADV_FREE or
+ *  the last scan made it old. A frame is lazyfree while some mapper's pte is `lazy`. */
+export type Pte = { own: true; frame: Frame | null; lazy?: boolean; dirty?: boolean; young?: boolean } | { own: false };
 export interface Inflight { index: number; grantedAt: number; why: 'wait' | 'held' | 'reclaim' }
 export type End = { exitCode: number } | { signal: string };
 export interface Proc {
