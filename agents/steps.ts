@@ -268,10 +268,13 @@ function madvFree(agent: Agent, step: Op<'vrange'>): StepOutcome | Promise<StepO
 }
 
 function markLazyfree(agent: Agent, start: number, end: number): StepOutcome {
+  const segs = agent.mm.segments(start, end);
+  // No VMA in the span (a binding whose mmap failed, too): ENOMEM, nothing marked, no span to tell.
+  if (segs.length === 0) return ENOMEM;
   const detail: StepDetail = { span: [start, end] };
   let next = start;
   let unmapped = false;
-  for (const s of agent.mm.segments(start, end)) {
+  for (const s of segs) {
     if (s.from > next) unmapped = true;
     if (s.vma.kind !== 'anon') return { ...EINVAL, detail };
     const vma = s.vma;

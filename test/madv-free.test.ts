@@ -25,7 +25,7 @@ async function run(t: ExecutionContext, yaml: string, over: Partial<RunConfig> =
 
 const decisions = (o: RunOutcome) => o.history.filter((e) => e.kind === 'decision');
 
-test('only private anonymous memory: shared anonymous memory, file mappings, fvrange and nonvolatile are EINVAL', async (t) => {
+test('only private anonymous memory: shared anonymous memory, file mappings, fvrange and nonvolatile are EINVAL; no mapping is ENOMEM', async (t) => {
   const o = await run(t, `
 memory: { frames: 16 }
 files: [ { name: f, pages: 2 } ]
@@ -49,6 +49,8 @@ processes:
       - { op: vrange, map: buf, page: 0, pages: 1, mode: nonvolatile, expect: { ok: false, errno: EINVAL } }
       - { op: vrange, map: buf, page: 0, pages: 1, mode: volatil, expect: { ok: false, errno: EINVAL } }
       - { op: vrange, map: buf, page: 0, pages: 1, mode: volatile, expect: { ok: true, bytes: 4096 } }
+      - { op: mmap, as: none, pages: 0, expect: { ok: false, errno: EINVAL } }
+      - { op: vrange, map: none, page: 0, pages: 1, mode: volatile, expect: { ok: false, errno: ENOMEM } }
       - { op: signal, name: marked }
       - { op: wait, name: freed }
       - { op: read, map: sh, page: 0, expect: { value: "s" } }
