@@ -13,10 +13,10 @@ import type { Chooser } from '../coordinator/scheduler.js';
 
 const gate = sessionLimiter(2);
 
-/** Runs `yaml` under madv-free; every expectation, invariant and history check must hold. */
+/** Runs `yaml` under madv-free; every expectation, invariant (the reference model's agreement too) and history check must hold. */
 async function run(t: ExecutionContext, yaml: string, over: Partial<RunConfig> = {}, chooser?: Chooser): Promise<RunOutcome> {
   const s = parseScenario(`name: madv-free\npolicy: madv-free\n${yaml}`, 'madv-free.yaml');
-  const out = await gate((session) => runScenario(s, configFor(s, { seed: 1, ...over }), { session, chooser }));
+  const out = await gate((session) => runScenario(s, configFor(s, { seed: 1, ...over }), { session, chooser, checkModel: true }));
   t.deepEqual(out.report.failures, [], 'every expectation holds');
   t.deepEqual(out.report.invariants.filter((i) => !i.ok), [], 'every invariant holds');
   t.deepEqual(checkHistory(out.history).violations, [], 'vrange check finds the history valid');
