@@ -3,7 +3,7 @@
 // everything that touches frames, files, fds or other processes is a syscall to the kernel.
 
 import type { Agent } from './agent.js';
-import { PTE_ANONZERO, PTE_LAZYFREE, PTE_PURGED, PTE_YOUNG, Vma, type Segment } from './mm.js';
+import { PTE_ANONZERO, PTE_CLEAN, PTE_LAZYFREE, PTE_PURGED, PTE_YOUNG, Vma, type Segment } from './mm.js';
 import { readPage, writePage } from './fault.js';
 import { vrangeTarget } from '../shared/policy.js';
 import { isMode, spanOf } from '../shared/spans.js';
@@ -279,7 +279,7 @@ function markLazyfree(agent: Agent, start: number, end: number): StepOutcome {
     if (s.vma.kind !== 'anon') return { ...EINVAL, detail };
     const vma = s.vma;
     for (const i of vma.touchedIn(s.from, s.to)) {
-      if (vma.frameAt(i) >= 0) vma.setFlags(i, (vma.flagsAt(i) | PTE_LAZYFREE) & ~PTE_YOUNG);
+      if (vma.frameAt(i) >= 0) vma.setFlags(i, (vma.flagsAt(i) | PTE_LAZYFREE | PTE_CLEAN) & ~PTE_YOUNG);
     }
     next = s.to;
   }
