@@ -263,7 +263,11 @@ function madvFree(agent: Agent, step: Op<'vrange'>): StepOutcome | Promise<StepO
   if ('errno' in span) return EINVAL;
   const start = mapBinding(agent, step.map).addr + span.start;
   const end = start + span.pages;
-  const held = agent.untilReleased(start, end);
+  // It waits only for held pages it would mark: those before the first VMA that stops the walk.
+  const segs = agent.mm.segments(start, end);
+  const stop = segs.findIndex((s) => s.vma.kind !== 'anon');
+  const marks = stop < 0 ? segs : segs.slice(0, stop);
+  const held = marks.length > 0 ? agent.untilReleased(marks[0]!.from, marks[marks.length - 1]!.to) : undefined;
   return held ? held.then(() => markLazyfree(agent, start, end)) : markLazyfree(agent, start, end);
 }
 
