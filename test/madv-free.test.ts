@@ -374,6 +374,30 @@ kernel:
   t.deepEqual(resultsOf(o, 'A').get(6), { ok: true, value: 'a0' });
 });
 
+test('a mark over a hole waits for a held page it marks, then fails with ENOMEM', async (t) => {
+  const order = ['kernel', 'A', 'commit'];
+  const chooser: Chooser = { choose: (enabled) => enabled.indexOf(order.find((n) => enabled.includes(n))!) };
+  const o = await run(t, `
+memory: { frames: 16 }
+processes:
+  A:
+    steps:
+      - { op: mmap, as: buf, pages: 3 }
+      - { op: write, map: buf, page: 0, value: "a0" }
+      - { op: munmap, map: buf, page: 1, pages: 1 }
+      - { op: vrange, map: buf, page: 0, pages: 1, mode: volatile }
+      - { op: signal, name: marked }
+      - { op: vrange, map: buf, page: 0, pages: 3, mode: volatile, expect: { ok: false, errno: ENOMEM } }
+      - { op: read, map: buf, page: 0, expect: { value: "" } }
+kernel:
+  - { op: wait, name: marked }
+  - { op: reclaim, all: true, expect: { freed: 1 } }
+`, {}, chooser);
+  // The kernel's prepare comes first (the chooser prefers it), so A's second mark meets its held page 0.
+  t.true(o.history.some((e) => e.kind === 'blocked' && e.process === 'A' && e.index === 5), 'the mark waited for the commit');
+  t.deepEqual(resultsOf(o, 'A').get(5), { ok: false, errno: 'ENOMEM' });
+});
+
 test('the free schedule: the rules hold with processes running at once', async (t) => {
   const o = await run(t, `
 memory: { frames: 16 }
