@@ -105,7 +105,7 @@ function expectationFor(op: keyof typeof RESULT_FIELDS) {
   const fields = [...COMMON_RESULT_FIELDS, ...RESULT_FIELDS[op]];
   const partial = strictObject(`a result of op ${op}`, partialShape(fields));
   const byPolicy = strictObject('byPolicy (policy names or default)', {
-    'shared-file': partial.optional(), 'per-mm': partial.optional(), 'anon-only': partial.optional(), default: partial.optional(),
+    'shared-file': partial.optional(), 'per-mm': partial.optional(), 'anon-only': partial.optional(), 'madv-free': partial.optional(), default: partial.optional(),
   });
   return strictObject(`expect of op ${op}`, { ...partialShape(fields), byPolicy: byPolicy.optional() });
 }
@@ -268,7 +268,7 @@ export const scenarioSchema = strictObject('a scenario', {
   name: nameOf('a scenario name of a-z, 0-9 and - ([a-z0-9-]+)').regex(/^[a-z0-9-]+$/).describe('the scenario\'s name: a-z, 0-9 and -'),
   description: text('a string').default('').describe('shown by `vrange list` and at the top of a run'),
   policy: oneOf(['shared-file', 'per-mm', 'anon-only', 'madv-free'] as const satisfies readonly PolicyName[]).optional()
-    .describe('the default policy (where file volatility lives); --policy overrides it'),
+    .describe('the default policy (where file volatility lives; madv-free: what Linux merged); --policy overrides it'),
   access: oneOf(['sigbus', 'zero']).optional().describe('touching a purged, still volatile page: sigbus (default) raises SIGBUS, zero reads ""'),
   purgeUnit: oneOf(['range', 'page']).optional().describe('range (default): whole ranges, oldest mark first; page: least recently used page first'),
   memory: strictObject('memory', { frames: whole(1, 'framesMax').default(1024).describe('physical page frames (default 1024); --frames overrides it') }).default({}),
