@@ -209,7 +209,7 @@ test('wrong type says what is allowed and what was given', (t) => {
   rejects(t, 'name: t\nprocesses: { 9lives: { steps: [] } }\n', 'processes.9lives', 'a letter then letters');
   rejects(t, 'name: t\nprocesses: [A]\n', 'processes', 'got a list of 1 item');
   rejects(t, oneProcess(['{ op: read, map: b, page: 0, expect: { byPolicy: { per_mm: {} } } }']),
-    'processes.A.steps[0].expect.byPolicy.per_mm', 'shared-file, per-mm, anon-only, default');
+    'processes.A.steps[0].expect.byPolicy.per_mm', 'shared-file, per-mm, anon-only, madv-free, default');
   rejects(t, oneProcess([]) + 'kernel: [{ op: check, processes: { A: dead } }]\n', 'kernel[0].processes.A', 'one of unborn, running, exited, killed');
 });
 
