@@ -21,7 +21,7 @@ import { AgentSocket, type CurveClient } from '../shared/transport.js';
 import type { AgentMsg, KernelMsg, SysCall, SysRet, SysReply } from '../shared/messages.js';
 import { isRunList, pagesOf } from '../shared/runs.js';
 import type { ProcessStep, RunConfig, StepResult } from '../shared/scenario-types.js';
-import { Mm, PTE_ANONZERO, PTE_COW, PTE_PURGED } from './mm.js';
+import { Mm, PTE_ANONZERO, PTE_COW, PTE_LAZYFREE, PTE_PURGED, PTE_YOUNG } from './mm.js';
 import { RangeSet } from '../shared/rangeset.js';
 import { rangesPerSetMax } from '../shared/limits.js';
 import { decode, encodeBatch } from '../shared/messages.js';
@@ -148,8 +148,10 @@ export class Agent {
         this.now = msg.now;
         void this.runOne(msg.index);
         return;
-      case 'prepare': return this.prepare(msg.xid, msg.runs);
-      case 'commit': return this.commit(msg.xid, msg.runs, msg.last);
+      case 'prepare': return msg.hold ? this.holdToo(msg.xid, msg.runs) : this.prepare(msg.xid, msg.runs);
+      case 'commit':
+        if (msg.old || msg.unmark) this.scanned(msg.old ?? [], msg.unmark ?? []);
+        return this.commit(msg.xid, msg.runs, msg.last);
       case 'release': return this.release(msg.index);
       case 'ping': this.send({ t: 'pong', seq: msg.seq }); return;
       case 'refused': return; // a remote agent's business (runRemoteAgent), before it has a process
@@ -246,6 +248,7 @@ export class Agent {
 
   private prepare(xid: number, runs: number[]): void {
     if (!isRunList(runs, 2)) this.fatal(`prepare ${xid}: malformed page runs`);
+    if (this.config.policy === 'madv-free') return this.prepareLazyfree(xid, runs);
     // One answer entry per piece of a volatile range inside a mapped part of an asked run.
     const answer: number[] = [];
     for (let i = 0; i < runs.length; i += 2) {
@@ -265,12 +268,73 @@ export class Agent {
     this.send({ t: 'prepared', xid, runs: answer });
   }
 
+  /**
+   * madv-free: the pte bits of the asked pages that have a frame, as [start, count, bits, 0] runs
+   * (bits: 1 lazyfree, that is marked and clean; 2 young); a page not listed is dirty and old. The
+   * pages answered lazyfree are held, as volatile pages are under the other policies.
+   */
+  private prepareLazyfree(xid: number, runs: number[]): void {
+    const answer: number[] = [];
+    for (let i = 0; i < runs.length; i += 2) {
+      for (const seg of this.mm.segments(runs[i]!, runs[i]! + runs[i + 1]!)) {
+        const vma = seg.vma;
+        if (vma.kind !== 'anon') continue;
+        for (const k of vma.touchedIn(seg.from, seg.to)) {
+          if (vma.frameAt(k) < 0) continue;
+          const flags = vma.flagsAt(k);
+          const bits = ((flags & PTE_LAZYFREE) !== 0 ? 1 : 0) | ((flags & PTE_YOUNG) !== 0 ? 2 : 0);
+          if (bits === 0) continue;
+          const v = vma.start + k;
+          if ((bits & 1) !== 0) {
+            if (this.held.has(v)) this.fatal(`invariant: page ${v} held twice (exchanges ${this.held.get(v)} and ${xid})`);
+            this.held.set(v, xid);
+          }
+          const n = answer.length;
+          if (n > 0 && answer[n - 4]! + answer[n - 3]! === v && answer[n - 2] === bits) answer[n - 3]!++;
+          else answer.push(v, 1, bits, 0);
+        }
+      }
+    }
+    this.send({ t: 'prepared', xid, runs: answer });
+  }
+
+  /** madv-free, the prepare's second round: hold these pages too (another mapper has their frame lazyfree); an empty answer. */
+  private holdToo(xid: number, runs: number[]): void {
+    if (!isRunList(runs, 2)) this.fatal(`prepare ${xid}: malformed page runs`);
+    for (const v of pagesOf(runs)) {
+      const x = this.held.get(v);
+      if (x !== undefined && x !== xid) this.fatal(`invariant: page ${v} held twice (exchanges ${x} and ${xid})`);
+      if (this.mm.pte(v)) this.held.set(v, xid);
+    }
+    this.send({ t: 'prepared', xid, runs: [] });
+  }
+
+  /** madv-free: the reclaim scan made the pages `old` old, and took back the mark of the pages `unmark`. */
+  private scanned(old: number[], unmark: number[]): void {
+    if (!isRunList(old, 2) || !isRunList(unmark, 2)) this.fatal('commit: malformed old or unmark runs');
+    const clear = (runs: number[], bit: number) => {
+      for (const v of pagesOf(runs)) {
+        const pte = this.mm.pte(v);
+        if (pte) pte.vma.setFlags(pte.i, pte.vma.flagsAt(pte.i) & ~bit);
+      }
+    };
+    clear(old, PTE_YOUNG);
+    clear(unmark, PTE_LAZYFREE);
+  }
+
   private commit(xid: number, runs: number[], last: boolean): void {
     if (!isRunList(runs, 2)) this.fatal(`commit ${xid}: malformed page runs`);
     const violations: string[] = [];
+    const lazyfree = this.config.policy === 'madv-free';
     for (const v of pagesOf(runs)) {
       const pte = this.mm.pte(v);
       if (this.held.get(v) !== xid) violations.push(`page ${v} purged but not held by exchange ${xid}`);
+      if (lazyfree) {
+        // madv-free: the page is discarded, not purged: its pte goes (a read is the zero page, a write a new one).
+        if (!pte || (pte.vma.flagsAt(pte.i) & PTE_LAZYFREE) === 0) violations.push(`page ${v} discarded but not marked lazyfree in pid ${this.pid}`);
+        if (pte) pte.vma.setPte(pte.i, -1, 0);
+        continue;
+      }
       if (!this.mm.isVolatile(v)) violations.push(`page ${v} purged but not volatile in pid ${this.pid}`);
       if (!pte) continue;
       const { vma, i } = pte;

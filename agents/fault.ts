@@ -6,7 +6,7 @@
 // A reply with `retry` means the frame we named is gone (purged meanwhile): fault again.
 
 import type { Agent } from './agent.js';
-import { PTE_ANONZERO, PTE_COW, PTE_PURGED, type Vma } from './mm.js';
+import { PTE_ANONZERO, PTE_COW, PTE_LAZYFREE, PTE_PURGED, PTE_YOUNG, type Vma } from './mm.js';
 import type { StepResult } from '../shared/scenario-types.js';
 import type { StepOutcome } from './steps.js';
 
@@ -56,6 +56,9 @@ export async function readPage(agent: Agent, vpage: number): Promise<StepOutcome
     if (vma.ownsFrames && frame < 0 && (vma.kind === 'anon' || (vma.flagsAt(i) & PTE_ANONZERO) !== 0)) {
       return { result: { ok: true, value: '' } }; // the shared zero page: no frame taken
     }
+    // madv-free: the access makes the pte young now, before the kernel hears of it, so that no
+    // prepare answered meanwhile (free schedule) shows the page as not read.
+    if (frame >= 0 && agent.config.policy === 'madv-free') vma.setFlags(i, vma.flagsAt(i) | PTE_YOUNG);
     const r = await agent.call({ t: 'read', vpage, frame });
     if (r.retry) { dropFrame(vma, vpage); continue; }
     return { result: fromRet(r) ?? { ok: true, value: r.value as string } };
@@ -74,13 +77,19 @@ export async function writePage(agent: Agent, vpage: number, value: string): Pro
     const flags = vma.flagsAt(i);
     const cow = (flags & PTE_COW) !== 0;
     const anon = vma.kind === 'anon' || (flags & PTE_ANONZERO) !== 0;
+    // madv-free: the write dirties the pte (its mark goes) now, before the kernel writes the frame,
+    // so that no prepare answered while the reply is on its way calls the page clean.
+    const madvFree = agent.config.policy === 'madv-free';
+    if (madvFree && frame >= 0) vma.setFlags(i, (flags & ~PTE_LAZYFREE) | PTE_YOUNG);
     const r = await agent.call({ t: 'write', vpage, frame, cow, value, anon });
     if (r.retry) { dropFrame(vma, vpage); continue; }
     const failed = fromRet(r);
     if (failed) return { result: failed };
     const cur = agent.mm.pte(vpage);
     if (cur && cur.vma.ownsFrames) {
-      cur.vma.setPte(cur.i, r.frame as number, cur.vma.flagsAt(cur.i) & ~(PTE_COW | PTE_ANONZERO));
+      // madv-free: the written page is dirty and young (a new frame too: do_anonymous_page, wp_page_copy).
+      const touched = madvFree ? PTE_YOUNG : 0;
+      cur.vma.setPte(cur.i, r.frame as number, (cur.vma.flagsAt(cur.i) & ~(PTE_COW | PTE_ANONZERO | PTE_LAZYFREE)) | touched);
     }
     return { result: { ok: true } };
   }

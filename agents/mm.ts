@@ -18,6 +18,13 @@ export const PTE_COW = 1;
 export const PTE_PURGED = 2;
 /** A private file page whose copy was purged: it reads as zero, not as the file's page. */
 export const PTE_ANONZERO = 4;
+/**
+ * madv-free: MADV_FREE marked the page and it is clean since (madvise_free_pte_range cleans the pte
+ * and folio_mark_lazyfree; a write dirties it again, which cancels the free: docs/semantics.md).
+ */
+export const PTE_LAZYFREE = 8;
+/** madv-free: the pte is young, read or written since MADV_FREE or the last reclaim scan made it old. */
+export const PTE_YOUNG = 16;
 
 /**
  * One VMA. Its page-table entries are sparse, as a real page table is: an entry exists only for
@@ -84,8 +91,8 @@ export class Vma {
   }
 }
 
-/** Flag bits take the low three bits of a packed page-table entry. */
-const PTE_FLAG_SPAN = 8;
+/** Flag bits take the low five bits of a packed page-table entry. */
+const PTE_FLAG_SPAN = 32;
 
 export interface Segment { vma: Vma; from: number; to: number }
 
@@ -177,7 +184,8 @@ export class Mm {
         const f = vma.frameAt(i);
         if (vma.ownsFrames && f >= 0) vma.setFlags(i, vma.flagsAt(i) | PTE_COW);
         frames[k] = f;
-        flags[k] = vma.flagsAt(i);
+        // The child's pte keeps the mark and the dirty state; it starts old (copy_present_pte: pte_mkold).
+        flags[k] = vma.flagsAt(i) & ~PTE_YOUNG;
       }
       // Copies: the message is encoded when it leaves, and a commit may purge a page meanwhile.
       vmas.push({ start: vma.start, pages: vma.pages, kind: vma.kind, fileId: vma.fileId, offset: vma.offset,
@@ -192,7 +200,23 @@ export class Mm {
     for (const [key, b] of this.bindings) if (b.kind === 'map' && b.pages > 0) maps.push([key.slice('map:'.length), b.addr, b.pages]);
     const purged: number[] = [];
     for (const vma of this.vmas) for (const i of vma.touchedIn(vma.start, vma.end)) if ((vma.flagsAt(i) & PTE_PURGED) !== 0) purged.push(vma.start + i);
-    return { maps, volatile: this.ranges.coalesced(), purged };
+    return { maps, volatile: this.lazyfree.length > 0 ? mergeSpans(this.ranges.coalesced(), this.lazyfree) : this.ranges.coalesced(), purged };
+  }
+
+  /** madv-free: the pages marked lazyfree (and clean), as ascending [start, pages] runs. */
+  get lazyfree(): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    for (const vma of this.vmas) {
+      if (vma.kind !== 'anon') continue;
+      for (const i of vma.touchedIn(vma.start, vma.end)) {
+        if ((vma.flagsAt(i) & PTE_LAZYFREE) === 0) continue;
+        const v = vma.start + i;
+        const last = out[out.length - 1];
+        if (last && last[0] + last[1] === v) last[1]++;
+        else out.push([v, 1]);
+      }
+    }
+    return out;
   }
 
   static fromSnapshot(s: MmSnapshot): Mm {
@@ -221,4 +245,16 @@ export class Mm {
       if (this.vmas[i - 1]!.end > this.vmas[i]!.start) throw new Error('mm invariant: VMAs overlap');
     }
   }
+}
+
+/** Two ascending lists of [start, pages] spans as one, overlapping and adjacent spans joined. */
+function mergeSpans(a: Array<[number, number]>, b: Array<[number, number]>): Array<[number, number]> {
+  const all = [...a, ...b].sort((x, y) => x[0] - y[0]);
+  const out: Array<[number, number]> = [];
+  for (const [s, n] of all) {
+    const last = out[out.length - 1];
+    if (last && last[0] + last[1] >= s) last[1] = Math.max(last[1], s + n - last[0]);
+    else out.push([s, n]);
+  }
+  return out;
 }

@@ -3,7 +3,7 @@
 // everything that touches frames, files, fds or other processes is a syscall to the kernel.
 
 import type { Agent } from './agent.js';
-import { PTE_ANONZERO, PTE_PURGED, Vma, type Segment } from './mm.js';
+import { PTE_ANONZERO, PTE_LAZYFREE, PTE_PURGED, PTE_YOUNG, Vma, type Segment } from './mm.js';
 import { readPage, writePage } from './fault.js';
 import { vrangeTarget } from '../shared/policy.js';
 import { isMode, spanOf } from '../shared/spans.js';
@@ -78,8 +78,13 @@ export function runStep(agent: Agent, step: ProcessStep): StepOutcome | Promise<
       const b = mapBinding(agent, step.map);
       return readPage(agent, b.addr + step.page);
     }
-    case 'vrange': return vrangeLocal(agent, step) ?? vrangeGeneral(agent, step);
-    case 'fvrange': return fvrange(agent, step);
+    case 'vrange':
+      if (agent.config.policy === 'madv-free') return madvFree(agent, step);
+      return vrangeLocal(agent, step) ?? vrangeGeneral(agent, step);
+    case 'fvrange':
+      // madv-free: there is no such call (Linux has no fd-based MADV_FREE); the fd is not looked at.
+      if (agent.config.policy === 'madv-free') return EINVAL;
+      return fvrange(agent, step);
     case 'query': return step.map !== undefined ? queryMap(agent, step, step.map) : queryFd(agent, step, step.fd!);
     case 'fork': return fork(agent, step);
     case 'exit': return { result: { ok: true }, detail: { exiting: step.code ?? 0 } };
@@ -243,6 +248,45 @@ export async function vrangeGeneral(agent: Agent, step: Op<'vrange'>): Promise<S
   return { result, detail: { span: [start, end], purgedPages } };
 }
 
+/**
+ * `vrange volatile` under madv-free is madvise(MADV_FREE) (docs/semantics.md, "What Linux merged"):
+ * no syscall, this mm's page table only. `nonvolatile` does not exist (EINVAL). The VMAs of the
+ * span are visited in address order as mm/madvise.c madvise_walk_vmas does: a gap is remembered as
+ * ENOMEM and the walk goes on; a VMA that is not private anonymous stops it with EINVAL
+ * (madvise_free_single_vma: `!vma_is_anonymous`), the VMAs before it staying marked. In a private
+ * anonymous VMA each page with a frame is marked lazyfree and its pte made clean and old
+ * (madvise_free_pte_range); a page never faulted in is untouched.
+ */
+function madvFree(agent: Agent, step: Op<'vrange'>): StepOutcome | Promise<StepOutcome> {
+  if (step.mode !== 'volatile') return EINVAL;
+  const span = spanOf(step);
+  if ('errno' in span) return EINVAL;
+  const start = mapBinding(agent, step.map).addr + span.start;
+  const end = start + span.pages;
+  const held = agent.untilReleased(start, end);
+  return held ? held.then(() => markLazyfree(agent, start, end)) : markLazyfree(agent, start, end);
+}
+
+function markLazyfree(agent: Agent, start: number, end: number): StepOutcome {
+  const segs = agent.mm.segments(start, end);
+  // No VMA in the span (a binding whose mmap failed, too): ENOMEM, nothing marked, no span to tell.
+  if (segs.length === 0) return ENOMEM;
+  const detail: StepDetail = { span: [start, end] };
+  let next = start;
+  let unmapped = false;
+  for (const s of segs) {
+    if (s.from > next) unmapped = true;
+    if (s.vma.kind !== 'anon') return { ...EINVAL, detail };
+    const vma = s.vma;
+    for (const i of vma.touchedIn(s.from, s.to)) {
+      if (vma.frameAt(i) >= 0) vma.setFlags(i, (vma.flagsAt(i) | PTE_LAZYFREE) & ~PTE_YOUNG);
+    }
+    next = s.to;
+  }
+  if (unmapped || next < end) return { ...ENOMEM, detail };
+  return { result: { ok: true, bytes: (end - start) * PAGE_SIZE }, detail };
+}
+
 /** The segments cover [start, end) without a gap (Mm.fullyMapped, on segments already found). */
 function covers(segs: Segment[], start: number, end: number): boolean {
   let next = start;
@@ -306,7 +350,10 @@ async function queryMap(agent: Agent, step: Op<'query'>, map: string): Promise<S
   const pages = [];
   for (let v = start; v < end; v++) {
     const { vma, i } = agent.mm.pte(v)!;
-    const own = { volatile: agent.mm.isVolatile(v), purged: (vma.flagsAt(i) & PTE_PURGED) !== 0 };
+    // madv-free: volatile is the lazyfree mark of this pte (no ranges); nothing is ever `purged`.
+    const own = agent.config.policy === 'madv-free'
+      ? { volatile: (vma.flagsAt(i) & PTE_LAZYFREE) !== 0, purged: false }
+      : { volatile: agent.mm.isVolatile(v), purged: (vma.flagsAt(i) & PTE_PURGED) !== 0 };
     const k = views.get(v);
     const view = k === undefined
       ? { resident: vma.frameAt(i) >= 0, ...own }

@@ -21,6 +21,8 @@ import { decisionRun, eventProblem, type AnyStep, type EventOf, type HistoryEven
 import { keysIn, PageSet } from './pageset.js';
 import { newCell, PageTable, SharedCells, spanPages, type Cell, type FState, type Kind, type PState, type Pte } from './check_model.js';
 import { CHECKS, violationsMax, type CheckName, type CheckResult, type Violation } from './check_result.js';
+import { lazyfreeChecks } from './check_lazyfree.js';
+import { finalState } from './check_final.js';
 
 export { CHECKS, formatCheck, violationsMax, type CheckName, type CheckResult, type Violation } from './check_result.js';
 export { HistoryFormatError, parseHistory } from './history_parse.js';
@@ -54,6 +56,11 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
   if (!boot || boot.kind !== 'boot') flag('well-formed', 'the first event is not `boot`', [boot?.line ?? 0]);
   const policy = String(boot?.policy ?? RUN_DEFAULTS.policy);
   const access = String(boot?.access ?? RUN_DEFAULTS.access);
+  // madv-free (MADV_FREE): a mark is per page and only on pages with a frame, a write takes it back,
+  // a freed page reads "" (never SIGBUS, never `purged`). In lockstep a freed page's content is
+  // known: "" (every mapper held it, so no access of it was under way).
+  const madvFree = policy === 'madv-free';
+  const lockstep = boot?.kind === 'boot' && boot.schedule === 'lockstep';
   const files = new Map<string, FState>();
   const fileCells = new SharedCells();
   for (const f of (boot?.kind === 'boot' ? boot.files : [])) {
@@ -107,6 +114,7 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
     for (const v of keysIn(p.mustReport, s, e)) p.mustReport.delete(v);
   };
 
+  const lazyfree = lazyfreeChecks({ procs, cellOf, flag, checked, lockstep, markedInFlight: (q, v) => mmMarkedInFlight(q, v) });
   const invokes = new Map<string, { line: number; step: AnyStep }>();
   // A volatile mark takes effect somewhere between its invoke and its complete (the kernel may see it,
   // and purge, before the step reports): pages under a mark in flight may be purged too.
@@ -249,6 +257,7 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
         deadMention(p.name, e, 'was told of a purge');
         for (const v of e.vpages ?? []) {
           checked['purge-was-volatile']++;
+          if (madvFree) continue; // the decision checked the mark and set the page's cell
           if (!p.mmVol.has(v) && !mmMarkedInFlight(p, v)) flag('purge-was-volatile', `${p.name} was told its page ${v} was purged, but it had not marked that page volatile`, [e.line]);
           p.mustReport.set(v, e.line);
           p.mayReport.add(v);
@@ -310,7 +319,7 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
         if (e.fileKind !== 'tmpfs') fileCells.reset(String(e.file));
         break;
       }
-      case 'final': finals.push(e); finalState(e); break;
+      case 'final': finals.push(e); finalState({ flag, checked, procs, cleanups, deathsSeen }, e); break;
       default: break;
     }
   }
@@ -380,9 +389,10 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
       checked['sigbus-on-purged']++;
       const v = page(step.map, step.page);
       const c = v === undefined ? undefined : cellOf(p, v);
-      const why = access === 'zero' ? 'access is zero, where a purged page reads "" and never raises SIGBUS'
+      const why = madvFree ? 'under madv-free a freed page reads "" and nothing raises SIGBUS'
+        : access === 'zero' ? 'access is zero, where a purged page reads "" and never raises SIGBUS'
         : v === undefined ? 'the step names no mapping' : 'no purge took that page while it was volatile';
-      if (access === 'zero' || v === undefined || !c || (!c.purged && !p.mustReport.has(v) && !p.mayReport.has(v))) {
+      if (madvFree || access === 'zero' || v === undefined || !c || (!c.purged && !p.mustReport.has(v) && !p.mayReport.has(v))) {
         flag('sigbus-on-purged', `${p.name} step ${e.index} (${op} ${step.map} page ${step.page}) got SIGBUS, but ${why}`, [invokeLine, e.line]);
       }
       return;
@@ -390,6 +400,12 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
     if (e.type === 'info') {
       // Cut off by a kill: its effect is unknown. A write may or may not have landed.
       if (op === 'write') { const v = page(step.map, step.page); const c = v === undefined ? undefined : cellOf(p, v); if (c) { c.value = undefined; c.line = e.line; } }
+      return;
+    }
+    if (madvFree && op === 'vrange' && step.mode === 'volatile') {
+      // MADV_FREE marks even when it fails: a gap (ENOMEM) or a VMA not anonymous (EINVAL) after marked ones.
+      const span = spanPages(e.detail);
+      if (span) lazyfree.mark(p, span[0], span[1]);
       return;
     }
     if (result.ok !== true) return;
@@ -421,6 +437,7 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
         if (!pte) return;
         if (pte.kind === 'file-private' && !pte.own) p.pt.own.set(v, newCell());
         const c = cellOf(p, v)!;
+        if (madvFree) p.mmVol.delete(v, v + 1); // the write dirties the pte: the free is cancelled
         c.value = String(step.value);
         c.line = e.line;
         c.purged = 0;
@@ -434,7 +451,9 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
         if (!c || c.tainted || c.value === undefined) return;
         checked['read-last-write']++;
         if (result.value !== c.value) {
-          flag('read-last-write', c.line
+          flag('read-last-write', madvFree && c.purged && c.value === ''
+            ? `${p.name} step ${e.index} read ${step.map} page ${step.page} as ${JSON.stringify(result.value)}, but madv-free freed that page and nothing wrote it since (it reads "")`
+            : c.line
             ? `${p.name} step ${e.index} read ${step.map} page ${step.page} as ${JSON.stringify(result.value)}, but the last write there wrote ${JSON.stringify(c.value)} and the page was not volatile since`
             : `${p.name} step ${e.index} read ${step.map} page ${step.page} as ${JSON.stringify(result.value)}, but nothing was ever written there (it reads "")`,
           [c.line, invokeLine, e.line]);
@@ -515,6 +534,7 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
   function decision(e: Line<EventOf<'decision'>>): void {
     const votes = e.votes ?? [];
     for (const vote of votes) if (vote.process !== undefined) deadMention(vote.process, e, 'was counted as a mapper in a reclaim decision');
+    if (madvFree) return lazyfree.decision(e);
     if (e.purge !== true) return;
     const { count } = decisionRun(e);
     checked['purge-was-volatile'] += count;
@@ -570,30 +590,4 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
     if (ok) return undefined;
     return `${file} page ${fp} was purged (rule ${e.rule}), but neither the file's range${policy === 'per-mm' ? ' nor every mapper (' + mappers.map(([q, v]) => `${q.name}@${v}${q.mmVol.has(v) ? '' : ' not volatile'}`).join(', ') + ')' : ''} had it volatile`;
   }
-
-  // ------------------------------------------------------------ the end
-
-  function finalState(e: Line<EventOf<'final'>>): void {
-    const frames = e.frames;
-    const finalFiles = e.files ?? [];
-    const finalProcs = e.processes ?? [];
-    if (!frames) { flag('well-formed', 'the `final` event has no frames', [e.line]); return; }
-    checked['no-frame-leak']++;
-    if (frames.used + frames.free !== frames.total) flag('no-frame-leak', `frames used ${frames.used} + free ${frames.free} != total ${frames.total}`, [e.line]);
-    const live = finalProcs.filter((q) => q.state === 'running');
-    if (live.length === 0) {
-      const tmpfs = finalFiles.filter((f) => f.kind === 'tmpfs').reduce((n, f) => n + f.cached, 0);
-      if (frames.used !== tmpfs) flag('no-frame-leak', `every process has ended, yet ${frames.used} frames are used and tmpfs page cache holds only ${tmpfs}`, [e.line]);
-      for (const f of finalFiles) if (f.kind !== 'tmpfs' && f.cached > 0) flag('no-frame-leak', `${f.kind} file ${f.name} still holds ${f.cached} frames after every process ended`, [e.line]);
-    }
-    for (const q of finalProcs) {
-      if (q.state === 'running') continue;
-      checked['dead-hold-nothing']++;
-      checked['death-cleaned']++;
-      const held = [q.resident && `${q.resident} frames`, q.vmas && `${q.vmas} mappings`, q.fds && `${q.fds} fds`].filter(Boolean);
-      if (held.length > 0) flag('dead-hold-nothing', `${q.process} ended (${q.state}) but still holds ${held.join(', ')}`, [procs.get(q.process)?.cleanedAt ?? 0, e.line]);
-      if (!cleanups.has(q.process)) flag('death-cleaned', `${q.process} ended (${q.state}) but no cleanup was recorded`, [deathsSeen.get(q.process) ?? 0, e.line]);
-    }
-  }
 }
-

@@ -39,8 +39,11 @@ import { exploreShard, mergeCommand, sweepHeading, sweepOf } from './shard_cli.j
 export { UsageError };
 
 const USAGE = `usage:
-  vrange run FILE [--policy shared-file|per-mm|anon-only] [--access sigbus|zero]
+  vrange run FILE [--policy shared-file|per-mm|anon-only|madv-free] [--access sigbus|zero]
                   [--purge-unit range|page] [--frames N] [--seed N]
+                  --policy madv-free  what Linux merged (MADV_FREE): private anonymous memory
+                             only, no nonvolatile, a freed page reads ""; --access and
+                             --purge-unit do not apply (docs/scenario-format.md)
                   [--schedule lockstep|free] [--json | --quiet] [--trace FILE] [--html FILE]
                   [--fault kill:P@N|kill:P@N+|kill:reclaim|pause:P@N:MS|random:kill=R,pause=R]...
                   [--check-model] [--choices A,B,kernel,commit,... | --schedule-file W]

@@ -14,6 +14,8 @@ export class FrameTable {
   /** Page-cache owner: file id, or -1 for an anonymous frame. */
   ownerFile: Int32Array;
   ownerPage: Int32Array;
+  /** madv-free: PG_referenced, set when a reclaim scan gave the page its second chance (folio_check_references); 0 for a new page. */
+  referenced: Uint8Array;
   /** The allocation count at the frame's last `alloc` (vmscan's isolation tells frames resident at an exchange's prepare by it). */
   allocSeq: Float64Array;
   /** Allocations so far: a frame allocated later has a larger `allocSeq`. */
@@ -35,6 +37,7 @@ export class FrameTable {
     this.ownerFile = new Int32Array(n).fill(-1);
     this.ownerPage = new Int32Array(n).fill(-1);
     this.allocSeq = new Float64Array(n);
+    this.referenced = new Uint8Array(n);
     this.values = [];
     this.freeStack = new Int32Array(n);
     this.freeTop = 0;
@@ -59,6 +62,7 @@ export class FrameTable {
     this.refcount[f] = 1;
     this.allocSeq[f] = this.allocCount++;
     this.lastUse[f] = now;
+    this.referenced[f] = 0;
     this.values[f] = '';
     return f;
   }
@@ -66,7 +70,7 @@ export class FrameTable {
   /** Doubles the arrays (at most to `total` frames). */
   private grow(): void {
     const n = Math.min(this.total, this.refcount.length * 2);
-    const widen = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T, fill?: number): T => {
+    const widen = <T extends Int32Array | Float64Array | Uint8Array>(a: T, make: (n: number) => T, fill?: number): T => {
       const b = make(n);
       if (fill !== undefined) b.fill(fill, a.length);
       b.set(a);
@@ -77,6 +81,7 @@ export class FrameTable {
     this.ownerFile = widen(this.ownerFile, (k) => new Int32Array(k), -1);
     this.ownerPage = widen(this.ownerPage, (k) => new Int32Array(k), -1);
     this.allocSeq = widen(this.allocSeq, (k) => new Float64Array(k));
+    this.referenced = widen(this.referenced, (k) => new Uint8Array(k));
     this.freeStack = widen(this.freeStack, (k) => new Int32Array(k));
   }
 

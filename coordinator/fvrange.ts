@@ -14,6 +14,8 @@ import type { Proc } from './process_table.js';
 import { filePageOf } from './mmap.js';
 
 export function sysFvrange(k: Kernel, proc: Proc, m: Extract<SysCall, { t: 'fvrange' }>): Ret {
+  // madv-free: there is no such call (the agent answers EINVAL itself; a remote agent may still ask).
+  if (k.config.policy === 'madv-free') return { errno: 'EINVAL' };
   let file: AddressSpace;
   if (m.fd >= 0) {
     const id = proc.fds.get(m.fd);

@@ -165,7 +165,7 @@ export const EVENT_SCHEMAS = {
     pages: z.tuple([nat, z.number().int().positive()]).optional(),
     file: str.optional(), filePage: nat.optional(), vpages: z.array(z.tuple([nat, nat])).optional(), pageKind: str, policy: str,
     votes: z.array(z.object({ pid: nat, process: name.optional(), vpage: nat.optional(), share: str.optional(), volatile: z.boolean().optional(),
-      answered: z.boolean().optional(), privatePresent: z.boolean().optional() }).passthrough()) })
+      answered: z.boolean().optional(), privatePresent: z.boolean().optional(), dirty: z.boolean().optional(), referenced: z.boolean().optional() }).passthrough()) })
     .refine((e) => !e.pages || e.frame === undefined || e.pages[0] === e.frame, 'pages: [frame, count] starts at the decision\'s frame'),
   'purge-notify': ev('purge-notify', { xid: nat, process: name, vpages: z.array(nat) }),
   'reclaim-commit': ev('reclaim-commit', { xid: nat, reason: str, freed: nat, unitsTried: nat, purged: z.array(str) }),

@@ -15,7 +15,7 @@ type ProcessEnd = 'running' | 'exited' | 'killed';
 export type AnyStep = OneOf<Step>;
 
 /** One mapper's vote in a `decision` (shared/policy.ts), naming the mapper and the vpage it maps the page at. */
-export type DecisionVote = MapperVote & { process?: string; vpage?: number };
+export type DecisionVote = MapperVote & { process?: string; vpage?: number; dirty?: boolean; referenced?: boolean };
 /**
  * A row of a `snapshot` (report/snapshot.ts): each page's state as a letter, `at` the touched pages
  * of a long row; or, in a `delta` snapshot, the row's `size` and the runs `[page, count, letter]`

@@ -11,6 +11,7 @@
 import type { Kernel } from './kernel.js';
 import type { Proc } from './process_table.js';
 import { oomKill } from './oom_kill.js';
+import { lazyfreeScansMax } from '../shared/limits.js';
 
 /** allocFrame: the fault no longer needs a frame (its `need` said so after a wait). */
 export const frameNotNeeded = -2;
@@ -40,8 +41,12 @@ export class PageAlloc {
       if (f >= 0) { this.unplaced.add(f); return f; }
       await this.withReclaimLock(async () => {
         if (k.frames.free > 0 || !proc.live || !need()) return;
-        const { freed } = await k.vmscan.runExchange(1, `direct reclaim: ${proc.name} faulted with no free frame`);
-        if (freed > 0 || k.frames.free > 0 || !proc.live || !need()) return;
+        // madv-free: a scan that only spent second chances (young bits cleared) is followed by another.
+        for (let scan = 1; ; scan++) {
+          const { freed, youngCleared } = await k.vmscan.runExchange(1, `direct reclaim: ${proc.name} faulted with no free frame`);
+          if (freed > 0 || k.frames.free > 0 || !proc.live || !need()) return;
+          if (!youngCleared || scan >= lazyfreeScansMax) break;
+        }
         await oomKill(k, proc);
       });
     }

@@ -51,6 +51,8 @@ export interface Participant {
   answers: number[];
   /** prepare messages not answered yet (a large batch is split into several). */
   batchesLeft: number;
+  /** madv-free: second-round `prepare` messages (hold these too) not answered yet. */
+  holdsLeft: number;
   answered: boolean;
   acked: boolean;
 }
@@ -70,8 +72,11 @@ export interface PurgeRecord {
   freed: number;
 }
 
-/** A decision carried out, and the mappers to tell of its purge: [pid, first vpage, count]. */
-export interface DecidedRun { record: PurgeRecord; notify: Array<[number, number, number]> }
+/**
+ * A decision carried out, and the mappers to tell of its purge: [pid, first vpage, count]; under
+ * madv-free also the mappers whose ptes the scan made old, and those whose mark it took back.
+ */
+export interface DecidedRun { record: PurgeRecord; notify: Array<[number, number, number]>; old?: Array<[number, number, number]>; unmark?: Array<[number, number, number]> }
 
 export interface PageWhere {
   frame: number; file?: string; filePage?: number;
@@ -85,7 +90,7 @@ export interface PageWhere {
  * A mapper's vote on one page, from its participant's answers; the same vote holds for its pages
  * up to `until` (exclusive). Undefined: the process is no participant (the same for every page).
  */
-export type VoteOf = (pid: number, vpage: number) => { answered: boolean; volatile: boolean; until: number } | undefined;
+export type VoteOf = (pid: number, vpage: number) => { answered: boolean; volatile: boolean; until: number; bits: number } | undefined;
 
 /** What the exchange needs of the kernel (vmscan.ts implements it). */
 export interface ReclaimHost {
@@ -101,6 +106,8 @@ export interface ReclaimHost {
   violation(name: string, text: string): void;
   /** The fault hook between the phases: may kill one of the live participants (by pid) and wait for its reaping. */
   betweenPrepareAndCommit(xid: number, live: Proc[]): Promise<void>;
+  /** madv-free: after the answers, the pages each participant must hold too (mappers of a page another reported lazyfree), as [start, count] runs. */
+  alsoHold(xid: number, participants: Iterable<Participant>): Map<number, number[]>;
   /** The purge units, in the order the purge unit asks for, from the file ranges and the participants' answers. */
   units(xid: number, participants: Iterable<Participant>): Array<{ name: string; frames: number[] }>;
   /** The policy's decisions on the unit's pages not `decided` yet, run by run, carried out (purged or kept) and logged; adds them to `decided`. */
@@ -108,7 +115,7 @@ export interface ReclaimHost {
 }
 
 /** Where `page` stands in a run list: inside a run (`inside`), and up to where that stays so (the run's end, or the next run's start). */
-function runAt(runs: readonly number[], page: number, stride: number): { inside: boolean; until: number } {
+function runAt(runs: readonly number[], page: number, stride: number): { inside: boolean; until: number; at: number } {
   let lo = 0;
   let hi = runs.length / stride;
   while (lo < hi) {
@@ -116,8 +123,8 @@ function runAt(runs: readonly number[], page: number, stride: number): { inside:
     if (runs[mid * stride]! + runs[mid * stride + 1]! <= page) lo = mid + 1; else hi = mid;
   }
   const i = lo * stride;
-  if (i >= runs.length) return { inside: false, until: Infinity };
-  return runs[i]! <= page ? { inside: true, until: runs[i]! + runs[i + 1]! } : { inside: false, until: runs[i]! };
+  if (i >= runs.length) return { inside: false, until: Infinity, at: -1 };
+  return runs[i]! <= page ? { inside: true, until: runs[i]! + runs[i + 1]!, at: i } : { inside: false, until: runs[i]!, at: -1 };
 }
 
 type Deferred = { promise: Promise<void>; resolve: () => void };
@@ -136,6 +143,7 @@ export class Exchange {
   freed = 0;
   unitsTried = 0;
   private answersIn = deferred();
+  private holdsIn = deferred();
   private acksIn = deferred();
 
   constructor(readonly xid: number, readonly want: number, readonly reason: string, private readonly k: ReclaimHost) {
@@ -149,7 +157,7 @@ export class Exchange {
     for (const [pid, { runs: asked, pages }] of this.k.pagesToAsk(this.xid)) {
       const proc = this.k.procByPid(pid)!;
       const batches = splitRuns(asked, 2, runsPerMessageMax);
-      this.participants.set(pid, { proc, asked, askedPages: pages, answers: [], batchesLeft: batches.length, answered: false, acked: false });
+      this.participants.set(pid, { proc, asked, askedPages: pages, answers: [], batchesLeft: batches.length, holdsLeft: 0, answered: false, acked: false });
       for (const runs of batches) this.k.send(proc, { t: 'prepare', xid: this.xid, runs });
     }
     this.k.log('reclaim-prepare', { xid: this.xid, reason: this.reason, want: this.want,
@@ -161,13 +169,35 @@ export class Exchange {
         this.k.log('no-answer', { xid: this.xid, process: p.proc.name, pages: p.askedPages, timeoutMs: exchangeTimeoutMs });
       }
     }
+    await this.holdRound();
     this.actor.send({ type: 'answered' });
     const live = [...this.participants.values()].filter((p) => p.proc.live).sort((a, b) => a.proc.pid - b.proc.pid);
     await this.k.betweenPrepareAndCommit(this.xid, live.map((p) => p.proc));
   }
 
+  /**
+   * madv-free's second round, within the prepare: the mappers of a page that another mapper
+   * reported lazyfree hold it too, whatever their own pte says, so that no step of theirs touches
+   * it before the decision. Each answers with an empty `prepared`.
+   */
+  private async holdRound(): Promise<void> {
+    const more = this.k.alsoHold(this.xid, this.participants.values());
+    if (more.size === 0) return;
+    for (const [pid, runs] of more) {
+      const p = this.participants.get(pid);
+      if (!p || !p.proc.live || !p.answered) continue;
+      const batches = splitRuns(runs, 2, runsPerMessageMax);
+      p.holdsLeft += batches.length;
+      for (const part of batches) this.k.send(p.proc, { t: 'prepare', xid: this.xid, runs: part, hold: true });
+    }
+    this.holdsIn = deferred();
+    this.checkHolds();
+    await this.waitFor(this.holdsIn.promise, (p) => p.holdsLeft > 0);
+  }
+
   onPrepared(pid: number, runs: unknown): void {
     const p = this.participants.get(pid);
+    if (p && p.holdsLeft > 0) { p.holdsLeft--; this.checkHolds(); return; } // a second-round answer (empty)
     if (!p || p.answered) return;
     // A malformed answer (only a forged remote agent sends one) counts as "nothing volatile".
     if (isRunList(runs, 4)) {
@@ -198,10 +228,16 @@ export class Exchange {
     if (!p) return;
     p.answered = true;
     p.acked = true;
+    p.holdsLeft = 0;
     this.checkAnswers();
+    this.checkHolds();
     this.checkAcks();
   }
 
+  private checkHolds(): void {
+    for (const p of this.participants.values()) if (p.holdsLeft > 0 && p.proc.live) return;
+    this.holdsIn.resolve();
+  }
   private checkAnswers(): void {
     for (const p of this.participants.values()) if (!p.answered && p.proc.live) return;
     this.answersIn.resolve();
@@ -248,18 +284,25 @@ export class Exchange {
     if (this.phase !== 'prepared') throw new Error(`kernel invariant: commit of exchange ${this.xid} in phase ${this.phase}`);
     this.actor.send({ type: 'commit' });
     const purgedFor = new Map<number, Array<[number, number]>>();
+    const oldFor = new Map<number, Array<[number, number]>>();
+    const unmarkFor = new Map<number, Array<[number, number]>>();
     const decided = new Set<number>();
+    const file = (to: Map<number, Array<[number, number]>>, list: Array<[number, number, number]> | undefined) => {
+      for (const [pid, vpage, count] of list ?? []) {
+        let l = to.get(pid);
+        if (!l) to.set(pid, (l = []));
+        l.push([vpage, count]);
+      }
+    };
     const voteOf: VoteOf = (pid, vpage) => this.voteOf(pid, vpage);
     for (const unit of this.k.units(this.xid, this.participants.values())) {
       if (this.freed >= this.want) break;
       this.unitsTried++;
-      for (const { record, notify } of this.k.decideUnit(this.xid, this.reason, unit, voteOf, decided)) {
+      for (const { record, notify, old, unmark } of this.k.decideUnit(this.xid, this.reason, unit, voteOf, decided)) {
         this.freed += record.freed;
-        for (const [pid, vpage, count] of notify) {
-          let list = purgedFor.get(pid);
-          if (!list) purgedFor.set(pid, (list = []));
-          list.push([vpage, count]);
-        }
+        file(purgedFor, notify);
+        file(oldFor, old);
+        file(unmarkFor, unmark);
         this.decisions.push(record);
       }
     }
@@ -269,6 +312,12 @@ export class Exchange {
       const runs = mergeRuns(purgedFor.get(p.proc.pid) ?? []);
       if (runs.length > 0) this.k.log('purge-notify', { xid: this.xid, process: p.proc.name, vpages: pagesOf(runs) });
       const batches = splitRuns(runs, 2, runsPerMessageMax);
+      // madv-free: the young bits the scan cleared and the marks it took back go first, in batches of their own.
+      for (const [field, to] of [['old', oldFor], ['unmark', unmarkFor]] as const) {
+        const list = to.get(p.proc.pid);
+        if (!list) continue;
+        for (const part of splitRuns(mergeRuns(list), 2, runsPerMessageMax)) this.k.send(p.proc, { t: 'commit', xid: this.xid, runs: [], last: false, [field]: part });
+      }
       batches.forEach((runs, i) => this.k.send(p.proc, { t: 'commit', xid: this.xid, runs, last: i === batches.length - 1 }));
     }
     this.checkAcks();
@@ -285,7 +334,9 @@ export class Exchange {
     if (!p) return undefined;
     const asked = runAt(p.asked, vpage, 2);
     const vol = runAt(p.answers, vpage, 4);
-    return { answered: p.answered && p.proc.live && asked.inside, volatile: vol.inside, until: Math.min(asked.until, vol.until) };
+    // bits: the third number of the answer's run (madv-free: the pte's lazyfree and young bits).
+    return { answered: p.answered && p.proc.live && asked.inside, volatile: vol.inside, until: Math.min(asked.until, vol.until),
+      bits: vol.inside ? p.answers[vol.at + 2]! : 0 };
   }
 }
 

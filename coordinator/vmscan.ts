@@ -21,6 +21,7 @@ import type { AddressSpace, FileMapper } from './address_space.js';
 import type { Proc } from './process_table.js';
 import { filePageOf } from './mmap.js';
 import { Isolated } from './isolate.js';
+import { decideLazyfreeFrame, lazyfreeAlsoHold, lazyfreeUnits } from './lazyfree.js';
 import { pagesOf, runsOf } from '../shared/runs.js';
 import { Exchange, type DecidedRun, type PageWhere, type Participant, type PurgeRecord, type ReclaimHost, type VoteOf } from './reclaim.js';
 
@@ -42,7 +43,8 @@ export class Vmscan implements ReclaimHost {
   constructor(private readonly k: Kernel) { this.held = new Isolated(k.frames); }
 
   /** Runs a whole exchange (prepare then commit). Callers hold the reclaim lock. */
-  async runExchange(want: number, reason: string): Promise<{ freed: number }> {
+  /** `youngCleared`: a decision kept a page for its young bit and made it old (madv-free's second chance). */
+  async runExchange(want: number, reason: string): Promise<{ freed: number; youngCleared: boolean }> {
     const ex = this.openExchange(want, reason);
     await ex.prepare();
     const r = await ex.commit();
@@ -51,7 +53,8 @@ export class Vmscan implements ReclaimHost {
     // so no step can block on this exchange, and none waits for a `release` from it.
     const blocked = this.k.config.schedule === 'lockstep' ? this.k.procs.find((p) => p.live && p.blockedOn === ex.xid) : undefined;
     if (blocked) throw new Error(`kernel invariant: ${blocked.name} blocked on direct reclaim exchange ${ex.xid} in lockstep`);
-    return r;
+    const youngCleared = ex.decisions.some((d) => d.decision.rule === 'lazyfree-second-chance' || d.decision.rule === 'lazyfree-activated');
+    return { freed: r.freed, youngCleared };
   }
 
   openExchange(want: number, reason: string): Exchange {
@@ -112,7 +115,8 @@ export class Vmscan implements ReclaimHost {
       if (!p.live || !p.agent) continue;
       k.rmap.forEachAnon(p.pid, (vpage, f) => { if (ownerFile[f]! < 0 && isCandidate(f)) add(p.pid, vpage, f); });
     }
-    for (const file of k.files) {
+    // madv-free frees private anonymous pages only: no page-cache page is anyone's to mark.
+    for (const file of k.config.policy === 'madv-free' ? [] : k.files) {
       // Nobody maps it, or no mapper's mm decides its pages: the i_mmap says so without a walk.
       if (file.mappedVmas === 0 || !(file.kind === 'shmem' || k.config.policy === 'per-mm')) continue;
       for (const [page, f] of file.cache) {
@@ -127,8 +131,13 @@ export class Vmscan implements ReclaimHost {
     return out;
   }
 
+  alsoHold(xid: number, participants: Iterable<Participant>): Map<number, number[]> {
+    return this.k.config.policy === 'madv-free' ? lazyfreeAlsoHold(this.k, this.held.candidatesOf(xid), participants) : new Map();
+  }
+
   /** Purge units in the order the purge unit asks for. */
   units(xid: number, participants: Iterable<Participant>): Array<{ name: string; frames: number[] }> {
+    if (this.k.config.policy === 'madv-free') return lazyfreeUnits(this.k, this.held.candidatesOf(xid), participants);
     const ranges = this.rangeUnits(xid, participants);
     if (this.k.config.purgeUnit !== 'page') return ranges;
     const volatileFrames = new Set<number>();
@@ -215,9 +224,19 @@ export class Vmscan implements ReclaimHost {
     const out: DecidedRun[] = [];
     const frames = unit.frames;
     const fresh = (f: number) => !decided.has(f) && this.k.frames.isUsed(f);
+    const lazyfree = this.k.config.policy === 'madv-free';
     for (let i = 0; i < frames.length; i++) {
       const frame = frames[i]!;
       if (!fresh(frame)) continue;
+      if (lazyfree) {
+        // One page a unit, one decision a page (lazyfree.ts).
+        if (!this.held.isCandidate(xid, frame)) throw new Error(`kernel invariant: exchange ${xid} decides lazyfree frame ${frame}, which it does not hold`);
+        decided.add(frame);
+        const d = decideLazyfreeFrame(this.k, xid, reason, unit.name, frame, voteOf);
+        this.purgedPages += d.record.freed;
+        out.push(d);
+        continue;
+      }
       const run = this.k.frames.ownerFile[frame]! < 0 ? this.anonRun(frame, voteOf) : this.fileRun(frame, voteOf);
       let n = 1;
       while (n < run.max && i + n < frames.length && frames[i + n] === frame + n && fresh(frame + n) && run.fits(frame + n, n)) n++;

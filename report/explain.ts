@@ -28,6 +28,8 @@ export interface Explanation { rules: string[]; why: string[] }
 export const STEP_RULES = {
   'no-decision': 'no reclaim decided on these pages (no reclaim found them in a volatile range)',
   'anon-only-refuses-file': 'anon-only: vrange on a file mapping is refused with EINVAL, nothing changes',
+  'madv-free-marks-resident': 'madv-free: MADV_FREE marks the pages that have a frame now, page by page (clean and old); a page written later is not marked',
+  'madv-free-refuses': 'madv-free: MADV_FREE is for private anonymous memory only, and has no fd form and no inverse: EINVAL (the private anonymous mappings before a refused one stay marked)',
   'syscall-error': 'the call failed its argument checks (docs/semantics.md, Errors)',
   'zero-page': 'the page was never written (or is a file hole): it reads as ""',
   'no-mapping': 'no mapping covers the address: SIGSEGV',
@@ -157,6 +159,13 @@ class Bindings {
     const st = b ? this.steps(b.proc)[b.index] : undefined;
     return st?.op === 'mmap' && st.fd !== undefined;
   }
+
+  /** The mapping is not private anonymous memory (a file, or shared anonymous memory): madv-free refuses it. */
+  isNotPrivateAnon(proc: string, index: number, map: string): boolean {
+    const b = this.binder(proc, index, map, 'map');
+    const st = b ? this.steps(b.proc)[b.index] : undefined;
+    return st?.op === 'mmap' && (st.fd !== undefined || st.share === 'shared');
+  }
 }
 
 function stepOf(s: Scenario, proc: string, index: number): Step | undefined {
@@ -222,9 +231,11 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
             }
             case 'vrange': case 'fvrange': {
               if (r.errno === 'EINVAL' && st.op === 'vrange' && config.policy === 'anon-only' && bindings.isFileMapping(proc, index, st.map)) return stepRule('anon-only-refuses-file');
+              if (r.errno === 'EINVAL' && config.policy === 'madv-free' && (st.op === 'fvrange' || st.mode === 'nonvolatile' || bindings.isNotPrivateAnon(proc, index, st.map))) return stepRule('madv-free-refuses');
               if (r.errno) return stepRule('syscall-error', `: ${r.errno as string}`);
               if (st.mode !== 'nonvolatile') {
                 if (st.op === 'fvrange') return stepRule('fvrange-marks-file');
+                if (config.policy === 'madv-free') return stepRule('madv-free-marks-resident');
                 return stepRule(config.policy === 'shared-file' && bindings.isSharedFileMapping(proc, index, st.map) ? 'vrange-marks-file' : 'vrange-marks-mm');
               }
               // The entries of the pages this call looked at: its own mm's, and the file's (fnv).

@@ -1,7 +1,7 @@
 // Reports: the narrated text a student reads line by line as the run goes, and the JSON document
 // of ../shared/spec/scenario-format.md. Both are built from the history's events.
 
-import type { EventOf, HistoryEvent } from '../coordinator/history.js';
+import type { DecisionVote, EventOf, HistoryEvent } from '../coordinator/history.js';
 import { printable, printableJson } from '../shared/printable.js';
 import type { Kernel, StepRecord } from '../coordinator/kernel.js';
 import { expectationFor, type Failure } from '../checker/expectations.js';
@@ -164,6 +164,10 @@ function votesText(e: EventOf<'decision'>, names: Map<number, string>): string[]
   const votes: MapperVote[] = e.votes;
   const who = (v: MapperVote) => names.get(v.pid) ?? `pid ${v.pid}`;
   const mm = (v: MapperVote) => !v.answered ? `${who(v)} did not answer` : `${who(v)} has it ${v.volatile ? 'volatile' : 'not volatile'} in its mm`;
+  // madv-free: each mapping's pte, as try_to_unmap_one and folio_referenced see it.
+  const pte = (v: DecisionVote) => !v.answered ? `${who(v)} did not answer (counts as dirty)`
+    : `${who(v)}'s pte ${v.volatile ? 'clean, marked lazyfree' : 'dirty'}${v.referenced ? ', young' : ''}`;
+  if (e.policy === 'madv-free') return e.votes.map(pte);
   if (e.pageKind === 'anon' || e.pageKind === 'shmem') return votes.map(mm);
   if (e.policy === 'per-mm') return votes.map((v) => (v.share === 'private' ? `${who(v)} maps it private` : mm(v)));
   return votes.filter((v) => v.privatePresent).map((v) => `${who(v)} maps it private, not yet copied`);

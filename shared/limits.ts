@@ -53,6 +53,11 @@ export function runTimeoutFor(c: { steps: number; processes: number }): number {
 }
 /** Page runs named in one prepare, prepared or commit message; a larger batch is split. */
 export const runsPerMessageMax = 65_536;
+/**
+ * madv-free: direct reclaim scans again while a scan freed nothing but took a young bit away (the
+ * second chance is spent: the next scan may free), at most this many scans a fault before the OOM killer.
+ */
+export const lazyfreeScansMax = 8;
 /** Processes alive at once (agents are real OS processes). */
 export const processesMax = 1_024;
 /** Open file descriptors per process. */

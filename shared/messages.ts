@@ -132,10 +132,17 @@ export type KernelMsg =
   | { t: 'continue' }
   /** Lockstep: go on with step `index`, which waited on pages held by an exchange that has committed. */
   | { t: 'release'; index: number }
-  /** `runs`: the asked vpages as [start, count] runs (shared/runs.ts). */
-  | { t: 'prepare'; xid: number; runs: number[] }
-  /** `runs`: the purged vpages as [start, count] runs. `last`: the final batch of this exchange's commit: release the pages still held. */
-  | { t: 'commit'; xid: number; runs: number[]; last: boolean }
+  /**
+   * `runs`: the asked vpages as [start, count] runs (shared/runs.ts). madv-free only, `hold`: a second
+   * round, "hold these pages too" (a mapper of a page another mapper reported lazyfree); answered by an empty `prepared`.
+   */
+  | { t: 'prepare'; xid: number; runs: number[]; hold?: true }
+  /**
+   * `runs`: the purged vpages as [start, count] runs. `last`: the final batch of this exchange's commit: release the pages still held.
+   * madv-free only: `old`, the vpages the scan made old (folio_referenced clears the young bits); `unmark`, the vpages whose
+   * lazyfree mark the kernel took back (a dirty mapper redirtied the page: folio_set_swapbacked).
+   */
+  | { t: 'commit'; xid: number; runs: number[]; last: boolean; old?: number[]; unmark?: number[] }
   /** End the process: exit with `code`, or (remote agents, which the kernel cannot signal) kill yourself with `signal`. */
   | { t: 'die'; code?: number; signal?: NodeJS.Signals; reset?: number }
   /** Remote agents: the heartbeat. A kernel silent for `timeoutMs` is gone: the agent exits. */

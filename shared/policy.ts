@@ -53,6 +53,7 @@ export const RULE_TEXT: Record<Rule, string> = {
   'lazyfree-activated': 'madv-free: the page was read again after its second chance, or through several mappings (FOLIOREF_ACTIVATE)',
   'lazyfree-redirtied': "madv-free: a mapper's page-table entry is dirty, so the page cannot be discarded (try_to_unmap_one)",
   'lazyfree-clean': 'madv-free: the page is marked, clean in every mapping and not referenced: discarded',
+  'lazyfree-not-asked': 'madv-free: a process mapping the page was not asked (forked after the prepare) or did not answer: kept, nothing changed',
 };
 
 function names(votes: Array<{ pid: number; answered?: boolean }>): string {
@@ -107,7 +108,8 @@ export function vrangeTarget(kind: 'anon' | 'shmem' | 'file-shared' | 'file-priv
 // (mm/rmap.c try_to_unmap_one): any mapping whose pte is dirty redirties the folio, which is then
 // mapped back and is no longer lazyfree. docs/semantics.md, "What Linux merged", cites each rule.
 
-export type LazyfreeRule = 'lazyfree-not-marked' | 'lazyfree-second-chance' | 'lazyfree-activated' | 'lazyfree-redirtied' | 'lazyfree-clean';
+export type LazyfreeRule = 'lazyfree-not-marked' | 'lazyfree-second-chance' | 'lazyfree-activated' | 'lazyfree-redirtied' | 'lazyfree-clean'
+  | 'lazyfree-not-asked';
 
 export interface LazyfreeMapper {
   pid: number;

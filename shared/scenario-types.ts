@@ -4,6 +4,7 @@
 
 export const PAGE_SIZE = 4096;
 
+/** The three proposals of the 2013 thread, and `madv-free`: what Linux merged (MADV_FREE, 4.5; docs/semantics.md). */
 export type PolicyName = 'shared-file' | 'per-mm' | 'anon-only' | 'madv-free';
 export const POLICIES: readonly PolicyName[] = ['shared-file', 'per-mm', 'anon-only', 'madv-free'];
 export type AccessMode = 'sigbus' | 'zero';
