@@ -21,7 +21,7 @@ import { AgentSocket, type CurveClient } from '../shared/transport.js';
 import type { AgentMsg, KernelMsg, SysCall, SysRet, SysReply } from '../shared/messages.js';
 import { isRunList, pagesOf } from '../shared/runs.js';
 import type { ProcessStep, RunConfig, StepResult } from '../shared/scenario-types.js';
-import { Mm, PTE_ANONZERO, PTE_COW, PTE_LAZYFREE, PTE_PURGED, PTE_YOUNG } from './mm.js';
+import { Mm, PTE_ANONZERO, PTE_CLEAN, PTE_COW, PTE_LAZYFREE, PTE_PURGED, PTE_YOUNG } from './mm.js';
 import { RangeSet } from '../shared/rangeset.js';
 import { rangesPerSetMax } from '../shared/limits.js';
 import { decode, encodeBatch } from '../shared/messages.js';
@@ -270,8 +270,8 @@ export class Agent {
 
   /**
    * madv-free: the pte bits of the asked pages that have a frame, as [start, count, bits, 0] runs
-   * (bits: 1 lazyfree, that is marked and clean; 2 young); a page not listed is dirty and old. The
-   * pages answered lazyfree are held, as volatile pages are under the other policies.
+   * (bits: 1 lazyfree, the page is marked; 2 young; 4 clean); a page not listed is unmarked, old
+   * and dirty. The pages answered lazyfree are held, as volatile pages are under the other policies.
    */
   private prepareLazyfree(xid: number, runs: number[]): void {
     const answer: number[] = [];
@@ -282,7 +282,7 @@ export class Agent {
         for (const k of vma.touchedIn(seg.from, seg.to)) {
           if (vma.frameAt(k) < 0) continue;
           const flags = vma.flagsAt(k);
-          const bits = ((flags & PTE_LAZYFREE) !== 0 ? 1 : 0) | ((flags & PTE_YOUNG) !== 0 ? 2 : 0);
+          const bits = ((flags & PTE_LAZYFREE) !== 0 ? 1 : 0) | ((flags & PTE_YOUNG) !== 0 ? 2 : 0) | ((flags & PTE_CLEAN) !== 0 ? 4 : 0);
           if (bits === 0) continue;
           const v = vma.start + k;
           if ((bits & 1) !== 0) {
@@ -331,7 +331,7 @@ export class Agent {
       if (this.held.get(v) !== xid) violations.push(`page ${v} purged but not held by exchange ${xid}`);
       if (lazyfree) {
         // madv-free: the page is discarded, not purged: its pte goes (a read is the zero page, a write a new one).
-        if (!pte || (pte.vma.flagsAt(pte.i) & PTE_LAZYFREE) === 0) violations.push(`page ${v} discarded but not marked lazyfree in pid ${this.pid}`);
+        if (!pte || (pte.vma.flagsAt(pte.i) & PTE_CLEAN) === 0) violations.push(`page ${v} discarded but its pte is dirty in pid ${this.pid}`);
         if (pte) pte.vma.setPte(pte.i, -1, 0);
         continue;
       }

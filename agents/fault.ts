@@ -6,7 +6,7 @@
 // A reply with `retry` means the frame we named is gone (purged meanwhile): fault again.
 
 import type { Agent } from './agent.js';
-import { PTE_ANONZERO, PTE_COW, PTE_LAZYFREE, PTE_PURGED, PTE_YOUNG, type Vma } from './mm.js';
+import { PTE_ANONZERO, PTE_CLEAN, PTE_COW, PTE_LAZYFREE, PTE_PURGED, PTE_YOUNG, type Vma } from './mm.js';
 import type { StepResult } from '../shared/scenario-types.js';
 import type { StepOutcome } from './steps.js';
 
@@ -80,7 +80,7 @@ export async function writePage(agent: Agent, vpage: number, value: string): Pro
     // madv-free: the write dirties the pte (its mark goes) now, before the kernel writes the frame,
     // so that no prepare answered while the reply is on its way calls the page clean.
     const madvFree = agent.config.policy === 'madv-free';
-    if (madvFree && frame >= 0) vma.setFlags(i, (flags & ~PTE_LAZYFREE) | PTE_YOUNG);
+    if (madvFree && frame >= 0) vma.setFlags(i, (flags & ~(PTE_LAZYFREE | PTE_CLEAN)) | PTE_YOUNG);
     const r = await agent.call({ t: 'write', vpage, frame, cow, value, anon });
     if (r.retry) { dropFrame(vma, vpage); continue; }
     const failed = fromRet(r);
@@ -89,7 +89,7 @@ export async function writePage(agent: Agent, vpage: number, value: string): Pro
     if (cur && cur.vma.ownsFrames) {
       // madv-free: the written page is dirty and young (a new frame too: do_anonymous_page, wp_page_copy).
       const touched = madvFree ? PTE_YOUNG : 0;
-      cur.vma.setPte(cur.i, r.frame as number, (cur.vma.flagsAt(cur.i) & ~(PTE_COW | PTE_ANONZERO | PTE_LAZYFREE)) | touched);
+      cur.vma.setPte(cur.i, r.frame as number, (cur.vma.flagsAt(cur.i) & ~(PTE_COW | PTE_ANONZERO | PTE_LAZYFREE | PTE_CLEAN)) | touched);
     }
     return { result: { ok: true } };
   }

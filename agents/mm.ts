@@ -19,12 +19,14 @@ export const PTE_PURGED = 2;
 /** A private file page whose copy was purged: it reads as zero, not as the file's page. */
 export const PTE_ANONZERO = 4;
 /**
- * madv-free: MADV_FREE marked the page and it is clean since (madvise_free_pte_range cleans the pte
- * and folio_mark_lazyfree; a write dirties it again, which cancels the free: docs/semantics.md).
+ * madv-free: MADV_FREE marked the page (folio_mark_lazyfree) and neither a write of this mm nor a
+ * reclaim scan has taken the mark back since (docs/semantics.md, "What Linux merged").
  */
 export const PTE_LAZYFREE = 8;
 /** madv-free: the pte is young, read or written since MADV_FREE or the last reclaim scan made it old. */
 export const PTE_YOUNG = 16;
+/** madv-free: the pte is clean, MADV_FREE cleaned it and nothing wrote the page since (a scan's redirty leaves it clean). */
+export const PTE_CLEAN = 32;
 
 /**
  * One VMA. Its page-table entries are sparse, as a real page table is: an entry exists only for
@@ -91,8 +93,8 @@ export class Vma {
   }
 }
 
-/** Flag bits take the low five bits of a packed page-table entry. */
-const PTE_FLAG_SPAN = 32;
+/** Flag bits take the low six bits of a packed page-table entry. */
+const PTE_FLAG_SPAN = 64;
 
 export interface Segment { vma: Vma; from: number; to: number }
 

@@ -3,7 +3,7 @@
 // everything that touches frames, files, fds or other processes is a syscall to the kernel.
 
 import type { Agent } from './agent.js';
-import { PTE_ANONZERO, PTE_LAZYFREE, PTE_PURGED, PTE_YOUNG, Vma, type Segment } from './mm.js';
+import { PTE_ANONZERO, PTE_CLEAN, PTE_LAZYFREE, PTE_PURGED, PTE_YOUNG, Vma, type Segment } from './mm.js';
 import { readPage, writePage } from './fault.js';
 import { vrangeTarget } from '../shared/policy.js';
 import { isMode, spanOf } from '../shared/spans.js';
@@ -263,7 +263,11 @@ function madvFree(agent: Agent, step: Op<'vrange'>): StepOutcome | Promise<StepO
   if ('errno' in span) return EINVAL;
   const start = mapBinding(agent, step.map).addr + span.start;
   const end = start + span.pages;
-  const held = agent.untilReleased(start, end);
+  // It waits only for held pages it would mark: those before the first VMA that stops the walk.
+  const segs = agent.mm.segments(start, end);
+  const stop = segs.findIndex((s) => s.vma.kind !== 'anon');
+  const marks = stop < 0 ? segs : segs.slice(0, stop);
+  const held = marks.length > 0 ? agent.untilReleased(marks[0]!.from, marks[marks.length - 1]!.to) : undefined;
   return held ? held.then(() => markLazyfree(agent, start, end)) : markLazyfree(agent, start, end);
 }
 
@@ -279,7 +283,7 @@ function markLazyfree(agent: Agent, start: number, end: number): StepOutcome {
     if (s.vma.kind !== 'anon') return { ...EINVAL, detail };
     const vma = s.vma;
     for (const i of vma.touchedIn(s.from, s.to)) {
-      if (vma.frameAt(i) >= 0) vma.setFlags(i, (vma.flagsAt(i) | PTE_LAZYFREE) & ~PTE_YOUNG);
+      if (vma.frameAt(i) >= 0) vma.setFlags(i, (vma.flagsAt(i) | PTE_LAZYFREE | PTE_CLEAN) & ~PTE_YOUNG);
     }
     next = s.to;
   }

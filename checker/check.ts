@@ -10,9 +10,9 @@
 // against its kind's schema (history.ts, EVENT_SCHEMAS): parseHistory refuses a line that fails
 // (HistoryFormatError: exit 2), so the checks below only ever see typed events.
 //
-// Split by mechanism: history_parse.ts reads a history file, check_model.ts holds the checker's
-// own view of the run, check_result.ts names the checks and prints a result; this file replays the
-// events into that view and runs the checks. Its exports stay as they were (re-exported here).
+// Split by mechanism: history_parse.ts reads a history file, check_model.ts holds the checker's own
+// view of the run, check_result.ts names the checks, check_final.ts judges the end, check_lazyfree.ts
+// madv-free and check_concurrent.ts overlapping steps; this file replays the events and runs the checks.
 
 import { spanOf } from '../shared/spans.js';
 import { RUN_DEFAULTS } from '../shared/run_config.js';
@@ -23,6 +23,7 @@ import { newCell, PageTable, SharedCells, spanPages, type Cell, type FState, typ
 import { CHECKS, violationsMax, type CheckName, type CheckResult, type Violation } from './check_result.js';
 import { lazyfreeChecks } from './check_lazyfree.js';
 import { finalState } from './check_final.js';
+import { Overlaps } from './check_concurrent.js';
 
 export { CHECKS, formatCheck, violationsMax, type CheckName, type CheckResult, type Violation } from './check_result.js';
 export { HistoryFormatError, parseHistory } from './history_parse.js';
@@ -56,9 +57,7 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
   if (!boot || boot.kind !== 'boot') flag('well-formed', 'the first event is not `boot`', [boot?.line ?? 0]);
   const policy = String(boot?.policy ?? RUN_DEFAULTS.policy);
   const access = String(boot?.access ?? RUN_DEFAULTS.access);
-  // madv-free (MADV_FREE): a mark is per page and only on pages with a frame, a write takes it back,
-  // a freed page reads "" (never SIGBUS, never `purged`). In lockstep a freed page's content is
-  // known: "" (every mapper held it, so no access of it was under way).
+  // madv-free (MADV_FREE): marks per page, a freed page reads "", never SIGBUS (check_lazyfree.ts).
   const madvFree = policy === 'madv-free';
   const lockstep = boot?.kind === 'boot' && boot.schedule === 'lockstep';
   const files = new Map<string, FState>();
@@ -114,6 +113,12 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
     for (const v of keysIn(p.mustReport, s, e)) p.mustReport.delete(v);
   };
 
+  const overlaps = new Overlaps();
+  const overlapping = (p: PState, key: string, st: AnyStep, line: number) => { // a read or write of a page others may write too begins
+    const m = p.maps.get(String(st.map));
+    const c = m && !p.pt.get(m.start + Number(st.page))?.own ? cellOf(p, m.start + Number(st.page)) : undefined;
+    if (c) { if (st.op === 'write') overlaps.writeInvoked(key, c, String(st.value), line); else overlaps.readInvoked(key, c); }
+  };
   const lazyfree = lazyfreeChecks({ procs, cellOf, flag, checked, lockstep, markedInFlight: (q, v) => mmMarkedInFlight(q, v) });
   const invokes = new Map<string, { line: number; step: AnyStep }>();
   // A volatile mark takes effect somewhere between its invoke and its complete (the kernel may see it,
@@ -195,6 +200,7 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
         deadMention(e.process, e, `invoked step ${e.index}`);
         const st = e.step;
         const p = procs.get(String(e.process));
+        if (p && (st.op === 'read' || st.op === 'write')) overlapping(p, key, st, e.line);
         if (p && st && (st.op === 'vrange' || st.op === 'fvrange') && st.mode === 'volatile') {
           const span = spanOf(st);
           const marks: Marks = { mm: [], file: [] };
@@ -247,6 +253,7 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
         if (!p) { flag('well-formed', `step of ${e.process}, a process never born`, [e.line]); break; }
         if (p.cleanedAt) { deadMention(p.name, e, `completed step ${e.index}`); break; }
         completeStep(p, inv.step, e, inv.line);
+        overlaps.completed(key, e.line);
         break;
       }
       case 'blocked': deadMention(e.process, e, 'blocked on a reclaim exchange'); break;
@@ -450,7 +457,7 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
         const c = cellOf(p, v);
         if (!c || c.tainted || c.value === undefined) return;
         checked['read-last-write']++;
-        if (result.value !== c.value) {
+        if (result.value !== c.value && !overlaps.mayRead(`${p.name}#${e.index}`, c, result.value, invokeLine, e.line)) {
           flag('read-last-write', madvFree && c.purged && c.value === ''
             ? `${p.name} step ${e.index} read ${step.map} page ${step.page} as ${JSON.stringify(result.value)}, but madv-free freed that page and nothing wrote it since (it reads "")`
             : c.line

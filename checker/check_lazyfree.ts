@@ -5,9 +5,9 @@
 // marked page keeps its data until a decision frees it. A write takes the mark back (check.ts).
 // A free needs every mapper's pte marked; afterwards the page reads "" for each of them, which in
 // lockstep is certain (every mapper held the page, so no access of it was under way) and in the
-// free schedule leaves the content unknown (a read under way may have read it just before). A
-// page a dirty mapper kept (`lazyfree-redirtied`) loses its mark everywhere, as the kernel takes
-// it back.
+// free schedule leaves the content unknown (a read under way may have read it just before). The
+// checker's per-process `mmVol` is "clean since a mark": a page a dirty mapper kept
+// (`lazyfree-redirtied`) loses its mark, but the other ptes stay clean and may consent again.
 
 import { decisionRun, type EventOf } from '../coordinator/history.js';
 import { keysIn } from './pageset.js';
@@ -50,7 +50,7 @@ export function lazyfreeChecks(x: LazyfreeContext): {
               if (x.lockstep) { c.value = ''; c.tainted = false; } else c.tainted = true;
             }
           }
-          if (e.purge === true || e.rule === 'lazyfree-redirtied') q.mmVol.delete(v, v + 1);
+          if (e.purge === true) q.mmVol.delete(v, v + 1);
         }
       }
     },

@@ -3,9 +3,9 @@
 // the same two phases. docs/semantics.md, "What Linux merged", cites the kernel for each rule.
 //
 // The lazyfree mark and the dirty and young bits are pte state: they live in each agent's page
-// table (agents/mm.ts PTE_LAZYFREE, PTE_YOUNG), and a mapper's `prepared` answer carries them as
-// [start, count, bits, 0] runs (bits: LAZYFREE_BIT marked and clean, YOUNG_BIT young; a page not
-// listed is dirty and old). What is the folio's lives here, in the kernel: PG_referenced
+// table (agents/mm.ts PTE_LAZYFREE, PTE_YOUNG, PTE_CLEAN), and a mapper's `prepared` answer carries
+// them as [start, count, bits, 0] runs (bits: LAZYFREE_BIT marked, YOUNG_BIT young, CLEAN_BIT clean;
+// a page not listed is unmarked, old and dirty). A frame is lazyfree while one mapper's pte is marked. What is the folio's lives here, in the kernel: PG_referenced
 // (frames.referenced) and the LRU order (frames.lastUse, the access clock).
 //
 // Ordering rules: one unit is one page, least recently used first (mm/vmscan.c shrink_folio_list
@@ -21,9 +21,10 @@ import type { DecidedRun, Participant, PurgeRecord, VoteOf } from './reclaim.js'
 import { decideLazyfree, RULE_TEXT, type LazyfreeDecision, type LazyfreeMapper } from '../shared/policy.js';
 import { runIndexOf, runsOf } from '../shared/runs.js';
 
-/** Bits of a madv-free `prepared` answer's third number (docs/protocol.md). */
+/** Bits of a madv-free `prepared` answer's third number (docs/protocol.md): marked, young, clean. */
 export const LAZYFREE_BIT = 1;
 export const YOUNG_BIT = 2;
+export const CLEAN_BIT = 4;
 
 /** The candidate frames that some answering mapper reports lazyfree (the folio is lazyfree: one mapper's MADV_FREE marked it). */
 function lazyfreeFrames(k: Kernel, isCandidate: (f: number) => boolean, participants: Iterable<Participant>): Set<number> {
@@ -90,7 +91,7 @@ export function decideLazyfreeFrame(k: Kernel, xid: number, reason: string, unit
     const v = voteOf(m.pid, m.vpage);
     const answered = v?.answered ?? false;
     const bits = answered ? v!.bits : 0;
-    const clean = (bits & LAZYFREE_BIT) !== 0;
+    const clean = (bits & CLEAN_BIT) !== 0;
     const young = (bits & YOUNG_BIT) !== 0;
     mappers.push({ pid: m.pid, dirty: !clean, referenced: young });
     votes.push({ pid: m.pid, share: 'private', answered, volatile: clean, privatePresent: false, dirty: !clean, referenced: young,
@@ -114,7 +115,8 @@ export function decideLazyfreeFrame(k: Kernel, xid: number, reason: string, unit
     record.freed = 1;
   } else if (decision.rule !== 'lazyfree-not-asked') {
     out.old = votes.filter((v) => v.referenced).map((v) => [v.pid, v.vpage!, 1]);
-    if (!decision.lazyfree) out.unmark = votes.filter((v) => v.volatile).map((v) => [v.pid, v.vpage!, 1]);
+    // The mark goes from every mapper that has it; their ptes stay clean (folio_set_swapbacked touches no pte).
+    if (!decision.lazyfree) out.unmark = ms.filter((m) => (voteOf(m.pid, m.vpage)!.bits & LAZYFREE_BIT) !== 0).map((m) => [m.pid, m.vpage, 1]);
   }
   k.history.add('decision', { xid, reason, page: what, unit, purge: decision.purge, pageKind: 'anon', policy: k.config.policy,
     rule: decision.rule, why: decision.why, frame, pages: [frame, 1], vpages, votes });

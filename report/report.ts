@@ -240,7 +240,9 @@ export function stepLine(process: string, index: number, step: { op: string; lab
 export function header(s: Scenario, c: RunConfig): string[] {
   const lines = [`seed ${c.seed}`, `scenario ${s.name} (${s.file})`];
   if (s.description) lines.push(...s.description.trim().split('\n').map((l) => `  ${l}`));
-  lines.push(`policy ${c.policy}, access ${c.access}, purge unit ${c.purgeUnit}, ${c.frames} frames, schedule ${c.schedule}`);
+  // madv-free ignores access and purge unit (docs/scenario-format.md, "The madv-free policy").
+  const unused = c.policy === 'madv-free' ? ` (not used by madv-free: access ${c.access}, purge unit ${c.purgeUnit})` : `, access ${c.access}, purge unit ${c.purgeUnit}`;
+  lines.push(`policy ${c.policy}${unused}, ${c.frames} frames, schedule ${c.schedule}`);
   lines.push('');
   return lines;
 }

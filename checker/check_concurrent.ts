@@ -1,0 +1,57 @@
+// The offline checker's view of steps that overlap in time (checker/check.ts): in the free schedule a
+// read of a shared page (shared anonymous memory, a file page) may overlap another process's write
+// of it, and the kernel applies each at its syscall, which the history does not order against the
+// other step's `complete`. So a read may return a value its page may have held when the read began
+// (the last write to complete, or any write that overlapped that one: overlapping writes land in
+// either order), or the value of any write whose invoke came before the read completed and whose
+// complete came after the read began (a linearizable register, checked loosely but soundly).
+// Bounded: each cell remembers its last `recentWritesMax` writes.
+
+import type { Cell } from './check_model.js';
+
+const recentWritesMax = 64;
+type Write = { value: string; from: number; to: number };
+
+export class Overlaps {
+  private readonly writes = new Map<string, { w: Write; cell: Cell }>();
+  private readonly recent = new WeakMap<Cell, Write[]>();
+  private readonly reads = new Map<string, { cell: Cell; values: Set<string | undefined> }>();
+  /** What a cell may hold after its last completed write: that write's value and those of the writes that overlapped it. */
+  private readonly possible = new WeakMap<Cell, { value: string; also: string[] }>();
+
+  /** Step `key`, a write of `value` into a shared `cell`, was invoked at `line`. */
+  writeInvoked(key: string, cell: Cell, value: string, line: number): void {
+    let list = this.recent.get(cell);
+    if (!list) this.recent.set(cell, (list = []));
+    const w: Write = { value, from: line, to: Infinity };
+    list.push(w);
+    if (list.length > recentWritesMax) list.splice(list.findIndex((x) => x.to !== Infinity), 1);
+    this.writes.set(key, { w, cell });
+  }
+
+  /** Step `key`, a read of `cell`, was invoked: what the cell held then. */
+  readInvoked(key: string, cell: Cell): void {
+    const p = this.possible.get(cell);
+    this.reads.set(key, { cell, values: new Set([cell.value, ...(p && p.value === cell.value ? p.also : [])]) });
+  }
+
+  /** Step `key` completed at `line` (any op): a write's interval closes; a read's record goes. */
+  completed(key: string, line: number): void {
+    const x = this.writes.get(key);
+    if (x) {
+      const { w, cell } = x;
+      w.to = line;
+      this.writes.delete(key);
+      const others = (this.recent.get(cell) ?? []).filter((y) => y !== w && y.from < w.to && y.to > w.from);
+      this.possible.set(cell, { value: w.value, also: others.map((y) => y.value) });
+    }
+    this.reads.delete(key);
+  }
+
+  /** The read `key` of `cell`, invoked at `from` and completed at `to`, may have returned `value`. */
+  mayRead(key: string, cell: Cell, value: unknown, from: number, to: number): boolean {
+    const r = this.reads.get(key);
+    if (r && r.cell === cell && r.values.has(value as string)) return true;
+    return (this.recent.get(cell) ?? []).some((w) => w.value === value && w.from < to && w.to > from);
+  }
+}
