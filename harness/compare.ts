@@ -1,6 +1,8 @@
 // `vrange compare FILE`: the scenario under every policy, same seed, on the real emulator; a table
 // of every step whose result differs, one column per policy, each answer with the rule that made
-// it (report/explain.ts). The thread's argument, as a table.
+// it (report/explain.ts). The thread's argument, as a table: the three proposals, then what Linux
+// merged (madv-free) behind a bar, and each row says whether the proposals disagree among
+// themselves or only with what was merged.
 //
 // With lockstep, the same seed draws the same choices; once the runs diverge (a process dies in
 // one policy and not in another) the enabled actions differ and so may the rest of the schedule.
@@ -16,7 +18,14 @@ import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 
 export interface PolicyAnswer { result: StepResult | null; rules: string[]; why: string[] }
 
-export interface CompareRow { process: string; index: number; step: string; label?: string; answers: Record<PolicyName, PolicyAnswer> }
+export interface CompareRow {
+  process: string; index: number; step: string; label?: string; answers: Record<PolicyName, PolicyAnswer>;
+  /** The proposals that ran gave the same answer: the row differs only from what Linux merged (madv-free). */
+  proposalsAgree: boolean;
+}
+
+/** What Linux merged, beside the three proposals. */
+export const MERGED: PolicyName = 'madv-free';
 
 export interface CompareResult {
   scenario: string;
@@ -27,6 +36,8 @@ export interface CompareResult {
   steps: number;
   /** Only the steps whose result differs between policies. */
   differing: CompareRow[];
+  /** Of `differing`: rows where the proposals disagree among themselves (the rest differ only from madv-free). */
+  amongProposals: number;
   /** Each policy's run: its verdict, the expectations that failed and the invariants that broke. */
   runs: Record<PolicyName, { ok: boolean; failures: number; broken: string[] }>;
   /** SIGINT/SIGTERM stopped the runs: `policies` are those whose run ended before it. */
@@ -65,7 +76,8 @@ export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'
     const [process, idx] = k.split('#') as [string, string];
     const index = Number(idx);
     const step = process === 'kernel' ? scenario.kernel[index]! : scenario.processes.find((p) => p.name === process)!.steps[index]!;
-    const row: CompareRow = { process, index, step: shortStep(step), answers: {} as CompareRow['answers'] };
+    const proposals = done.flatMap((p, i) => (p === MERGED ? [] : [JSON.stringify(answers[i])]));
+    const row: CompareRow = { process, index, step: shortStep(step), answers: {} as CompareRow['answers'], proposalsAgree: new Set(proposals).size <= 1 };
     if (step.label) row.label = step.label;
     done.forEach((p, i) => {
       const x = explained.get(p)!.get(k);
@@ -74,21 +86,28 @@ export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'
     differing.push(row);
   }
   const stopped = interrupted();
-  return { scenario: scenario.name, seed: base.seed, schedule: base.schedule, policies: done, steps: order.length, differing, runs,
+  return { scenario: scenario.name, seed: base.seed, schedule: base.schedule, policies: done, steps: order.length, differing,
+    amongProposals: differing.filter((r) => !r.proposalsAgree).length, runs,
     ...(stopped ? { interrupted: stopped } : {}) };
 }
 
 /** The table a student reads: two or more lines per differing step (the answers, then the rules), one column per policy. */
 export function compareTable(c: CompareResult): string[] {
   const lines = [`compare ${c.scenario}: seed ${c.seed}, schedule ${c.schedule}, policies ${c.policies.join(', ')}`];
-  lines.push(`${c.differing.length} of ${c.steps} step(s) differ between policies`);
+  const merged = c.policies.includes(MERGED) && c.policies.length > 1;
+  lines.push(`${c.differing.length} of ${c.steps} step(s) differ between policies${merged && c.differing.length
+    ? `: ${c.amongProposals} among the proposals, ${c.differing.length - c.amongProposals} only between the proposals and ${MERGED} (marked *)` : ''}`);
   if (c.differing.length > 0) {
-    const head = (r: CompareRow) => `${r.process} #${r.index} ${r.step}`;
+    const head = (r: CompareRow) => `${merged && r.proposalsAgree ? '*' : ' '}${r.process} #${r.index} ${r.step}`;
     const cells = (r: CompareRow, p: PolicyName) => [shortResult(r.answers[p].result), ...(r.answers[p].rules.length ? r.answers[p].rules : ['-']).map((x) => `  ${x}`)];
     const stepW = Math.max(4, ...c.differing.map((r) => Math.max(head(r).length, r.label ? r.label.length + 4 : 0)));
     const colW = c.policies.map((p) => Math.max(p.length, ...c.differing.flatMap((r) => cells(r, p).map((x) => x.length))));
-    const line = (xs: string[]) => xs.map((x, i) => x.padEnd(i === 0 ? stepW : colW[i - 1]!)).join('  ').trimEnd();
-    lines.push('', line(['step', ...c.policies]));
+    // What Linux merged stands behind a bar: the three proposals first, then madv-free.
+    const sep = (i: number) => (i > 0 && c.policies[i] === MERGED ? ' | ' : '  ');
+    const line = (xs: string[]) => xs.map((x, i) => (i === 0 ? '' : sep(i - 1)) + x.padEnd(i === 0 ? stepW : colW[i - 1]!)).join('').trimEnd();
+    lines.push('');
+    if (merged) lines.push(line(['', ...c.policies.map((p) => (p === MERGED ? 'merged' : p === c.policies[0] ? 'proposals' : ''))]));
+    lines.push(line([' step', ...c.policies]));
     for (const r of c.differing) {
       const cols = c.policies.map((p) => cells(r, p));
       const left = [head(r), ...(r.label ? [`  (${r.label})`] : [])];
@@ -97,8 +116,14 @@ export function compareTable(c: CompareResult): string[] {
     }
     if (c.differing.some((r) => c.policies.some((p) => Array.isArray(r.answers[p].result?.pages)))) lines.push('', 'query pages: page:RVP, R resident, V volatile, P purged, - not');
     lines.push('', 'why:');
+    // Policies whose explanations are the same are named together (with four columns, the three proposals often agree).
     for (const r of c.differing) {
-      for (const p of c.policies) for (const w of r.answers[p].why) lines.push(`  ${r.process} #${r.index} under ${p}: ${w}`);
+      const groups = new Map<string, PolicyName[]>();
+      for (const p of c.policies) {
+        const k = JSON.stringify(r.answers[p].why);
+        groups.set(k, [...(groups.get(k) ?? []), p]);
+      }
+      for (const [k, ps] of groups) for (const w of JSON.parse(k) as string[]) lines.push(`  ${r.process} #${r.index} under ${ps.join(', ')}: ${w}`);
     }
   }
   lines.push('');

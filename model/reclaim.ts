@@ -98,7 +98,10 @@ export abstract class ReclaimModel extends MmModel {
       if (!this.frames.has(fr) || !this.lazyfree(fr)) continue;
       const ptes = ms.map((m) => m.p.ptes.get(m.vpage) as Pte & { own: true });
       let freed = 0;
-      if (ms.length === 0 || ms.some((m) => !isHeld(m.p, m.vpage, fr))) { /* a mapper not asked: kept */ } else if (ptes.some((e) => e.young)) {
+      const asked = ms.length > 0 && ms.every((m) => isHeld(m.p, m.vpage, fr));
+      if (!asked) {
+        // a mapper not asked (a child forked after the prepare): kept, nothing changes
+      } else if (ptes.some((e) => e.young)) {
         for (const e of ptes) e.young = false;
         cleared = true;
       } else if (ptes.some((e) => e.dirty)) {

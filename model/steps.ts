@@ -34,7 +34,10 @@ export abstract class StepModel extends ReclaimModel {
         return this.fullyMapped(p, s, s + step.pages) ? { s, e: s + step.pages } : { errno: 'ENOMEM' };
       }
       case 'vrange': {
-        if (this.policy === 'madv-free') { const m = this.madvSpan(p, step); return m.pieces.length ? m : { errno: m.errno! }; }
+        if (this.policy === 'madv-free') { // what it marks, even when it then fails (ENOMEM, EINVAL): that waits for held pages
+          const m = this.madvSpan(p, step);
+          return m.pieces.length ? { s: m.s, e: m.e, pieces: m.pieces } : { errno: m.errno! };
+        }
         const r = this.pageRange(step);
         if ('errno' in r) return r;
         const s = this.mapStart(p, step.map) + r.first;

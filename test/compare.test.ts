@@ -1,8 +1,9 @@
 // `vrange compare`: every policy, same seed, real processes; the rows that differ and the rules
-// that made each answer. Each compare runs the scenario four times on real agents (madv-free the fourth).
+// that made each answer. Each compare runs the scenario four times on real agents (the three
+// proposals and madv-free, what Linux merged).
 import test from 'ava';
 import { loadScenario } from '../shared/scenario.js';
-import { compare, type CompareRow } from '../harness/compare.js';
+import { compare, compareTable, type CompareResult, type CompareRow } from '../harness/compare.js';
 import { cli, scenarioPath, configFor } from './helpers.js';
 
 function base(name: string, seed = 1) {
@@ -12,13 +13,12 @@ function base(name: string, seed = 1) {
 }
 
 const row = (rows: CompareRow[], process: string, index: number) => rows.find((r) => r.process === process && r.index === index);
-/** The three proposals; `madv-free`, what Linux merged, is the fourth policy of every compare. */
-const PROPOSALS = ['shared-file', 'per-mm', 'anon-only'] as const;
 
 test('file-vrange-policies: the reclaim, the reads and the refused vrange differ, each with its rule', async (t) => {
   const { s, base: b } = base('file-vrange-policies');
   const c = await compare(s, b);
-  t.deepEqual(PROPOSALS.map((p) => c.runs[p]!.ok), [true, true, true]);
+  t.deepEqual(c.policies, ['shared-file', 'per-mm', 'anon-only', 'madv-free']);
+  t.deepEqual(Object.values(c.runs).map((r) => r.ok), [true, true, true, true]);
   const reclaim = row(c.differing, 'kernel', 3)!;
   // madv-free refuses every mark on the file's mappings: nothing to free.
   t.deepEqual(reclaim.answers['madv-free'].result, { ok: true, freed: 0 });
@@ -56,29 +56,71 @@ test('thread-shared-and-private: a private copy is explained by the anonymous ru
   t.deepEqual([s12.answers['shared-file'].rules, s12.answers['per-mm'].rules], [['file-range-volatile'], ['per-mm-private-mapper']]);
 });
 
-test('fork-cow-purge: anonymous memory follows one rule in the proposals, so no step differs between them; madv-free keeps B\'s written copy', async (t) => {
+test('fork-cow-purge: anonymous memory follows one rule in the proposals; only madv-free differs (B\'s written copy survives)', async (t) => {
   const { s, base: b } = base('fork-cow-purge');
   const c = await compare(s, b);
-  const differsInProposals = (r: CompareRow) => new Set(PROPOSALS.map((p) => JSON.stringify(r.answers[p]?.result))).size > 1;
-  t.deepEqual(c.differing.filter(differsInProposals), []);
   t.true(c.steps >= 17);
-  t.deepEqual(PROPOSALS.map((p) => c.runs[p]!.ok), [true, true, true]);
-  // MADV_FREE never marked B's copy (written after the fork): 2 frames freed where the proposals free 3.
-  t.deepEqual(row(c.differing, 'kernel', 2)!.answers['madv-free'].result, { ok: true, freed: 2 });
-  t.deepEqual(row(c.differing, 'kernel', 2)!.answers['shared-file'].result, { ok: true, freed: 3 });
+  t.deepEqual(Object.values(c.runs).map((r) => r.ok), [true, true, true, true]);
+  t.is(c.amongProposals, 0);
+  t.true(c.differing.length > 0 && c.differing.every((r) => r.proposalsAgree));
+  const reclaim = row(c.differing, 'kernel', 2)!;
+  t.deepEqual(['shared-file', 'per-mm', 'anon-only', 'madv-free'].map((p) => reclaim.answers[p as 'madv-free'].result), [
+    { ok: true, freed: 3 }, { ok: true, freed: 3 }, { ok: true, freed: 3 }, { ok: true, freed: 2 }]);
+  t.deepEqual(row(c.differing, 'B', 3)!.answers['madv-free'].result, { ok: true, value: '' }); // no SIGBUS: a freed page reads ""
+  t.deepEqual(row(c.differing, 'A', 7)!.answers['madv-free'].result, { ok: false, errno: 'EINVAL' }); // no nonvolatile call
+});
+
+const answer = (result: Record<string, unknown>, rules: string[], why: string[]) => ({ result: result as CompareRow['answers']['madv-free']['result'], rules, why });
+
+test('the table with four policies: madv-free behind a bar, rows that differ only from it marked *, the counts split', (t) => {
+  const policies = ['shared-file', 'per-mm', 'anon-only', 'madv-free'] as const;
+  const same = (r: Record<string, unknown>, rule: string) => answer(r, [rule], [rule.startsWith('anon') ? 'anon' : rule.startsWith('lazyfree') ? 'freed' : rule]);
+  const c: CompareResult = {
+    scenario: 'demo', seed: 1, schedule: 'lockstep', policies: [...policies], steps: 9, amongProposals: 1,
+    differing: [
+      { process: 'kernel', index: 3, step: 'reclaim all', proposalsAgree: false, answers: {
+        'shared-file': same({ ok: true, freed: 4 }, 'file-range-volatile'), 'per-mm': same({ ok: true, freed: 2 }, 'per-mm-every-mapper-marked'),
+        'anon-only': same({ ok: true, freed: 0 }, 'nothing-volatile'), 'madv-free': same({ ok: true, freed: 0 }, 'nothing-volatile') } },
+      { process: 'B', index: 3, step: 'read buf 0', proposalsAgree: true, answers: {
+        'shared-file': same({ ok: false, signal: 'SIGBUS' }, 'anon-every-mapper-volatile'), 'per-mm': same({ ok: false, signal: 'SIGBUS' }, 'anon-every-mapper-volatile'),
+        'anon-only': same({ ok: false, signal: 'SIGBUS' }, 'anon-every-mapper-volatile'), 'madv-free': same({ ok: true, value: '' }, 'lazyfree-clean') } },
+    ],
+    runs: Object.fromEntries(policies.map((p) => [p, { ok: true, failures: 0, broken: [] }])) as unknown as CompareResult['runs'],
+  };
+  const lines = compareTable(c);
+  t.true(lines.includes('2 of 9 step(s) differ between policies: 1 among the proposals, 1 only between the proposals and madv-free (marked *)'));
+  const header = lines.find((l) => /^ step/.test(l))!;
+  t.regex(header, /^ step +shared-file +per-mm +anon-only +\| madv-free$/);
+  t.regex(lines[lines.indexOf(header) - 1]!, /^ +proposals +\| merged$/);
+  // Columns line up: the bar sits at the same place in the header and in every row.
+  const bar = header.indexOf('|');
+  const rows = lines.filter((l) => /^[ *](kernel|B) #/.test(l));
+  t.is(rows.length, 2);
+  for (const l of rows) t.is(l.indexOf('|'), bar, l);
+  t.regex(rows[0]!, /^ kernel #3 reclaim all +freed=4 +freed=2 +freed=0 +\| freed=0$/);
+  t.true(rows[1]!.startsWith('*B #3 read buf 0'));
+  t.is(lines.find((l) => /anon-every-mapper-volatile +\| +lazyfree-clean$/.test(l))?.indexOf('|'), bar, 'the rule under madv-free, behind the bar');
+  // The same explanation under several policies is one line naming them all.
+  t.true(lines.includes('  B #3 under shared-file, per-mm, anon-only: anon'));
+  t.true(lines.includes('  B #3 under madv-free: freed'));
+  // Without madv-free (an interrupted compare, say) the table is as it was: no bar, no marks, no split.
+  const three = compareTable({ ...c, policies: ['shared-file', 'per-mm', 'anon-only'], differing: [c.differing[0]!] });
+  t.true(three.includes('1 of 9 step(s) differ between policies'));
+  t.false(three.some((l) => l.includes('|') || l.startsWith('*')));
 });
 
 test('the command: a table with one column per policy, --json the same rows, --policy refused', async (t) => {
   const text = await cli(['compare', scenarioPath('file-vrange-policies'), '--seed', '1']);
   t.is(text.code, 0, text.stderr);
-  t.regex(text.stdout, /step +shared-file +per-mm +anon-only/);
-  t.regex(text.stdout, /kernel #3 reclaim all +freed=4 +freed=2 +freed=0/);
+  t.regex(text.stdout, /step +shared-file +per-mm +anon-only +\| madv-free/);
+  t.regex(text.stdout, /kernel #3 reclaim all +freed=4 +freed=2 +freed=0 +\| freed=0/);
   t.regex(text.stdout, /B #5 under per-mm: per-mm-mapper-not-marked: exchange 1 kept f page 1/);
   const json = await cli(['compare', scenarioPath('file-vrange-policies'), '--seed', '1', '--json']);
   t.is(json.code, 0);
   const doc = JSON.parse(json.stdout) as { differing: CompareRow[]; seed: number };
   t.is(doc.seed, 1);
   t.is(doc.differing.length, Number(/(\d+) of \d+ step\(s\) differ/.exec(text.stdout)![1]));
+  t.is(doc.differing.filter((r) => !r.proposalsAgree).length, Number(/: (\d+) among the proposals/.exec(text.stdout)![1]));
   t.deepEqual(row(doc.differing, 'kernel', 3)!.answers['per-mm'].result, { ok: true, freed: 2 });
   const bad = await cli(['compare', scenarioPath('file-vrange-policies'), '--policy', 'per-mm']);
   t.is(bad.code, 2);

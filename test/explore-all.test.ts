@@ -93,6 +93,29 @@ test('the search finds every outcome class of random scenarios (fast-check, shar
   t.true(checked > 15, `scenarios checked: ${checked}`);
 });
 
+test('the search finds every outcome class of random scenarios of private anonymous memory under madv-free (the anon kind)', (t) => {
+  let checked = 0;
+  let freed = 0;
+  fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 30 }), (seed) => {
+    // Cut to four steps a process (and its last, the wait for the kernel's end) and one reclaim (and the end signal).
+    const whole = randomScenario(seed, 'anon');
+    const s = { ...whole, processes: whole.processes.map((p) => ({ ...p, steps: [...p.steps.slice(0, 4), p.steps.at(-1)!] })), kernel: [whole.kernel[0]!, whole.kernel.at(-1)!] };
+    // Only cuts where some process writes and then marks: the others have nothing for MADV_FREE to free.
+    if (!s.processes.some((p) => p.steps.some((x, i) => x.op === 'vrange' && x.mode === 'volatile' && p.steps.slice(0, i).some((y) => y.op === 'write')))) return;
+    const config = configFor(s, { policy: 'madv-free' });
+    let count, e;
+    try { count = countSchedules(s, config, schedulesMaxCeiling); e = enumerate(s, config, 5_000); } catch (x) { if (x instanceof TooManySchedules || x instanceof TooManyTraces) return; throw x; }
+    checked++;
+    if ([...count.classes.keys()].some((k) => /"freed":[1-9]/.test(k))) freed++;
+    const found = new Set(e.classes.map((c) => c.key));
+    if (e.stats.blocked !== 0 || found.size !== count.classes.size || [...count.classes.keys()].some((k) => !found.has(k))) {
+      throw new Error(`random-anon-${seed} madv-free: the search found ${found.size} of ${count.classes.size} classes (blocked ${e.stats.blocked})`);
+    }
+  }), { numRuns: 40, seed: 17 });
+  t.true(checked > 8, `scenarios checked: ${checked}`);
+  t.true(freed > 4, `scenarios where some schedule frees a page: ${freed}`);
+});
+
 test('the race scenarios have the outcomes their descriptions promise', (t) => {
   const classes = (name: string, policy: (typeof POLICIES)[number]) => {
     const s = loadScenario(scenarioPath(name));

@@ -247,6 +247,16 @@ test('the exchange holds the marked pages: a write to one between prepare and co
   t.deepEqual(res(out.steps, 'A', 5), { ok: true, value: 'late' }); // written after the free: a new page
 });
 
+test('a mark that then fails (a hole: ENOMEM) still marks, so over a held page it waits for the commit too', (t) => {
+  const y = marked(`      - { op: munmap, map: buf, page: 2, pages: 1 }
+      - { op: vrange, map: buf, page: 0, pages: 4, mode: volatile }`);
+  const out = run(y, 'A*5 K A C K A', madv);
+  // A#5 marks pages 0-1 (held by the exchange, marked at A#3) and meets the hole: it completes after the commit.
+  t.deepEqual(order(out.steps).slice(4, 7), ['A#4', 'kernel#0', 'A#5']);
+  t.deepEqual(res(out.steps, 'kernel', 0), { ok: true, freed: 2 });
+  t.deepEqual(res(out.steps, 'A', 5), { ok: false, errno: 'ENOMEM' });
+});
+
 test('direct reclaim: a write that finds no free frame frees a marked clean page, scanning again past a second chance', (t) => {
   const y = `
 name: madv-direct
