@@ -37,9 +37,15 @@ export abstract class StepModel extends ReclaimModel {
         const r = this.pageRange(step);
         if ('errno' in r) return r;
         const s = this.mapStart(p, step.map) + r.first;
-        if (!this.fullyMapped(p, s, s + r.n)) return { errno: 'ENOMEM' };
-        const refused = this.policy === 'anon-only' && p.vmas.some((v) => v.file && v.file.kind !== 'shmem' && v.start < s + r.n && v.start + v.pages > s);
-        return refused ? { errno: 'EINVAL' } : { s, e: s + r.n };
+        // The VMAs in address order, as v14's madvise_volatile walks them: a VMA's kind (anon-only
+        // refuses a file mapping: EINVAL) before the hole in front of it (ENOMEM); a hole at the end is ENOMEM.
+        let next = s;
+        for (const seg of this.segments(p, s, s + r.n)) {
+          if (this.policy === 'anon-only' && seg.vma.file && seg.vma.file.kind !== 'shmem') return { errno: 'EINVAL' };
+          if (seg.from !== next) return { errno: 'ENOMEM' };
+          next = seg.to;
+        }
+        return next >= s + r.n ? { s, e: s + r.n } : { errno: 'ENOMEM' };
       }
       default: return undefined;
     }
