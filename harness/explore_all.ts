@@ -169,7 +169,7 @@ export function formatAll(file: string, config: RunConfig, r: AllResult): string
     + `${r.classesBy === 'all' ? ' (classes by every step\'s result)' : ''}`);
   for (const w of r.warnings) out.push(`warning: ${w}`);
   if (r.differing.length) {
-    out.push(`what tells the classes apart: ${r.differing.length} step${r.differing.length === 1 ? '' : 's'} (only the fields that differ; every other step of a class gives the same result in every class)`);
+    out.push(`what tells the classes apart: ${r.differing.length} step${r.differing.length === 1 ? '' : 's'} (only the fields that differ; the classes' other steps give the same results in all of them)`);
     out.push(...differingTable(r.differing, r.classes.length));
   }
   out.push(...goalLines(r.goals));
