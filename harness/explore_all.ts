@@ -199,7 +199,9 @@ export async function writeWitnessPages(base: string, s: Scenario, config: RunCo
     const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true, session });
     if (report.interrupted) break;
     const path = base.replace(/(\.html?)?$/, (ext) => `.class${i + 1}${ext || '.html'}`);
-    writeOutput(path, renderHtml(report, [`class ${i + 1} of ${r.classes.length}: ${c.traces} of ${r.reduced} traces${c.schedules !== undefined ? `, ${c.schedules} of ${r.all} schedules` : ''}`, ...c.results, c.witness.repro], history,
+    const goals = r.goals.filter((g) => g.reachedBy.some((x) => x.class === i + 1)).map((g) => g.name);
+    writeOutput(path, renderHtml(report, [`class ${i + 1} of ${r.classes.length}: ${c.traces} of ${r.reduced} traces${c.schedules !== undefined ? `, ${c.schedules} of ${r.all} schedules` : ''}`, ...c.results,
+      ...(goals.length ? [`goals reached: ${goals.join(', ')}`] : []), c.witness.repro], history,
       { description: s.description, choices: c.witness.choices }));
     files.push(path);
   }

@@ -188,3 +188,16 @@ test('a goal on a step the classes leave out: a class may reach it in some of it
   t.is(g!.reachedBy.length, 1);
   t.true(g!.reachedBy[0]!.runs > 0 && g!.reachedBy[0]!.runs < g!.reachedBy[0]!.of, JSON.stringify(g));
 });
+
+test('vrange run says which goals the run reached; the replay line of a class\'s witness reaches its goals again', async (t) => {
+  const file = scenarioPath('challenge-1-sigbus');
+  const [sigbus, inTime, none] = await Promise.all([
+    cli(['run', file, '--seed', '1', '--choices', 'A,A,A,A,kernel,kernel,A,commit']),
+    cli(['run', file, '--seed', '1', '--choices', 'A,A,A,A,A,kernel,kernel,commit']),
+    cli(['run', scenarioPath('race-purge-vs-nonvolatile'), '--seed', '1']),
+  ]);
+  t.is(sigbus.code, 0, sigbus.stderr);
+  t.regex(sigbus.stdout, /^goals reached: sigbus \(1 of 2; not reached: read-in-time\)$/m);
+  t.regex(inTime.stdout, /^goals reached: read-in-time \(1 of 2; not reached: sigbus\)$/m);
+  t.notRegex(none.stdout, /^goals reached/m, 'a scenario without goals prints no goal line');
+});
