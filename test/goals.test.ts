@@ -107,6 +107,11 @@ test('goal names: [a-z0-9-]+, unique; when: at least one condition; unknown fiel
     'goals[0].tilte', 'allowed fields for a goal: name, title, when; did you mean "title"?');
 });
 
+test('a process named kernel makes `process: kernel` ambiguous: refused', (t) => {
+  const text = `name: k\nprocesses:\n  kernel:\n    steps:\n      - { op: exit }\ngoals:\n  - { name: x, when: [ { process: kernel, step: 0, result: { ok: true } } ] }\n`;
+  rejects(t, text, 'goals', 'a process is named "kernel"');
+});
+
 test('a label that names two steps is refused: give step: N', (t) => {
   const text = GOOD.replace('mode: volatile, label: mark', 'mode: volatile, label: unmark');
   rejects(t, text, 'goals[0].when[0].label', 'label "unmark" names 2 steps of process A (2, 4); give step: N instead');
