@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { loadScenario, parseScenario, ScenarioError } from '../shared/scenario.js';
 import { conditionText, goalProgress, goalReached, goalsOf, goalsReached } from '../checker/goals.js';
 import { exploreAll } from '../harness/explore_all.js';
-import { cli, configFor, root, scenarioPath, sessionLimiter } from './helpers.js';
+import { cli, configFor, root, scenarioPath, sessionLimiter, tempFile } from './helpers.js';
 
 const withSession = sessionLimiter(2);
 
@@ -205,4 +205,15 @@ test('vrange run says which goals the run reached; the replay line of a class\'s
   t.regex(sigbus.stdout, /^goals reached: sigbus \(1 of 2; not reached: read-in-time\)$/m);
   t.regex(inTime.stdout, /^goals reached: read-in-time \(1 of 2; not reached: sigbus\)$/m);
   t.notRegex(none.stdout, /^goals reached/m, 'a scenario without goals prints no goal line');
+});
+
+test('vrange run and explore refuse a bad goal before anything runs: one line naming the file and the place, exit 2', async (t) => {
+  const file = tempFile('bad-goal.yaml', withGoals('  - { name: x, when: [ { process: A, label: unmark, result: { value: "a0" } } ] }'));
+  for (const args of [['run', file, '--seed', '1'], ['explore', file, '--all']]) {
+    const r = await cli(args);
+    t.is(r.code, 2, r.stdout + r.stderr);
+    t.is(r.stdout, '');
+    t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+    t.true(r.stderr.includes(`${file}: goals[0].when[0].result.value: unknown field "value"; allowed fields for a result of op vrange: ok, errno, signal, stuck, bytes, purged`), r.stderr);
+  }
 });
