@@ -312,7 +312,8 @@ export function shortStep(step: AnyStep): string {
   const on = step.map ?? step.fd ?? '';
   switch (step.op) {
     case 'read': case 'query': case 'munmap': return `${step.op} ${on}${where()}`;
-    case 'write': return `write ${on}${where()} ${JSON.stringify(step.value)}`;
+    // A sub-page write names its byte offset: `write buf page 2 +2 "xy"`.
+    case 'write': return `write ${on}${where()}${step.offset === undefined ? '' : ` +${step.offset}`} ${JSON.stringify(step.value)}`;
     case 'vrange': case 'fvrange': return `${step.op} ${on}${where()} ${step.mode}`;
     case 'reclaim': return step.all ? 'reclaim all' : `reclaim ${step.pages} page(s)`;
     case 'mmap': return `mmap ${step.as} ${step.pages} page(s)${step.fd ? ` of ${step.fd}` : ''}${step.share ? ` ${step.share}` : ''}`;
