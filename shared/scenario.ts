@@ -234,7 +234,7 @@ function checkRangeForm(has: (k: string) => boolean, fail: Fail): void {
 /** A write gives value (the whole page), or offset with bytes or value (a sub-page write) inside the page. */
 function checkWriteForm(s: Record<string, unknown>, has: (k: string) => boolean, fail: Fail): void {
   if (has('value') && has('bytes')) { fail(['bytes'], 'give either value or bytes, not both (with offset they mean the same)'); return; }
-  if (!has('value') && !has('bytes')) { fail([], 'missing required field "value" (or offset and bytes for a sub-page write)'); return; }
+  if (!has('value') && !has('bytes')) { fail(['value'], 'missing required field "value" (or offset and bytes, for a sub-page write)'); return; }
   const data = has('bytes') ? 'bytes' : 'value';
   if (!has('offset')) {
     if (data === 'bytes') fail(['offset'], 'missing required field "offset" (bytes needs offset; a whole-page write gives value)');
