@@ -6,6 +6,7 @@
 // Invariant (asserted): used + free === total, and no reference count is ever negative.
 
 import { pageText, type PageContent } from '../shared/page_bytes.js';
+import { PAGE_SIZE } from '../shared/scenario-types.js';
 
 export class FrameTable {
   // The arrays cover the frames handed out so far (`highWater`), and grow by doubling: a kernel
@@ -118,6 +119,7 @@ export class FrameTable {
 
   write(f: number, value: PageContent, now: number): void {
     this.assertUsed(f);
+    if (typeof value !== 'string' && value.length > PAGE_SIZE) throw new Error(`frames invariant: frame ${f} given ${value.length} bytes, more than a page`);
     this.lastUse[f] = now;
     this.values[f] = value;
   }
