@@ -167,7 +167,7 @@ const processStepUnion = z.discriminatedUnion('op', [
     map: binding, page, value: utf8Value().optional().describe('the whole page\'s new contents; with offset, the same as bytes'),
     offset: z.number(allowedIs(`a byte offset in the page: a whole number from 0 to ${PAGE_SIZE - 1}`)).int().min(0).max(PAGE_SIZE - 1).optional()
       .describe(`a sub-page write: a byte offset inside the page (0 to ${PAGE_SIZE - 1}); bytes (or value) are written there, the rest of the page kept`),
-    bytes: utf8Value().optional().describe('with offset: the string whose UTF-8 bytes are written at offset (offset + its length at most 4096)'),
+    bytes: utf8Value('bytes').optional().describe('with offset: the string whose UTF-8 bytes are written at offset (offset + its length at most 4096)'),
   }),
   step('read', { map: binding, page }),
   step('vrange', { map: binding, ...rangeFields }),
@@ -197,10 +197,10 @@ const kernelStepUnion = z.discriminatedUnion('op', [
   }),
 ], allowedIs('a map with an op field'));
 
-function utf8Value() {
+function utf8Value(field = 'value') {
   const max = LIMITS.valueBytesMax;
   return z.string(allowedIs('a string')).refine((s) => Buffer.byteLength(s, 'utf8') <= max, (s) => ({
-    message: `value is ${Buffer.byteLength(s, 'utf8')} bytes; at most ${max} bytes`,
+    message: `${field} is ${Buffer.byteLength(s, 'utf8')} bytes; at most ${max} bytes`,
   }));
 }
 

@@ -52,6 +52,7 @@ test('the loader refuses a sub-page write that does not fit, or gives both value
   refused(t, '{ op: write, map: m, page: 0, offset: 4095, bytes: "é" }', `${at}.bytes`, '2 bytes at offset 4095 end at byte 4097');
   refused(t, '{ op: write, map: m, page: 0, offset: 4000, value: "' + 'v'.repeat(97) + '" }', `${at}.value`, 'end at byte 4097, past the end of the page');
   refused(t, '{ op: write, map: m, page: 0, value: "x", bytes: "b" }', `${at}.bytes`, 'not both');
+  refused(t, '{ op: write, map: m, page: 0, offset: 0, bytes: "' + 'b'.repeat(4097) + '" }', `${at}.bytes`, 'bytes is 4097 bytes; at most 4096 bytes');
 });
 
 test('a sub-page write loads as value and offset, whichever name it used; a whole-page write is unchanged', (t) => {
