@@ -15,7 +15,7 @@ import { sysWrite } from '../coordinator/fault.js';
 import type { Kernel } from '../coordinator/kernel.js';
 import type { Proc } from '../coordinator/process_table.js';
 import { checkHistory } from '../checker/check.js';
-import { shortStep } from '../report/explain.js';
+import { explainRun, shortStep } from '../report/explain.js';
 import { pageText, writeAt } from '../shared/page_bytes.js';
 
 const gate = sessionLimiter(2);
@@ -387,6 +387,16 @@ test('zero-fill-partial-write: under access zero the rest of the purged page is 
     }
     t.deepEqual(out.report.invariants.filter((i) => !i.ok), []);
   }
+});
+
+test('explain: a read after a partial write to a purged page is explained by the purge that zeroed the rest', async (t) => {
+  const s = loadScenario(scenarioPath('zero-fill-partial-write'));
+  const config = configFor(s, { schedule: 'lockstep', seed: 1 });
+  const out = await gate((session) => runScenario(s, config, { session }));
+  const x = explainRun(s, config, out.history);
+  t.deepEqual(x.get('A#7')?.rules, ['anon-every-mapper-volatile'], 'the zeros around "tail" are the purge\'s');
+  t.deepEqual(x.get('A#8')?.rules, ['anon-every-mapper-volatile'], 'and so is purged: true');
+  t.deepEqual(x.get('A#10')?.rules, ['no-decision'], 'page 1 was never purged');
 });
 
 // ------------------------------------------------------------------------------ the history checker
