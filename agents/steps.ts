@@ -72,7 +72,7 @@ export function runStep(agent: Agent, step: ProcessStep): StepOutcome | Promise<
     case 'munmap': return munmap(agent, step);
     case 'write': {
       const b = mapBinding(agent, step.map);
-      return writePage(agent, b.addr + step.page, step.value);
+      return writePage(agent, b.addr + step.page, step.value, step.offset);
     }
     case 'read': {
       const b = mapBinding(agent, step.map);

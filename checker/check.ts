@@ -15,6 +15,7 @@
 // events into that view and runs the checks. Its exports stay as they were (re-exported here).
 
 import { spanOf } from '../shared/spans.js';
+import { readAfterSubPageWrite } from '../shared/page_bytes.js';
 import { RUN_DEFAULTS } from '../shared/run_config.js';
 import type { StepResult } from '../shared/scenario-types.js';
 import { decisionRun, eventProblem, type AnyStep, type EventOf, type HistoryEvent } from '../coordinator/history.js';
@@ -416,12 +417,13 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
       }
       case 'write': {
         const v = page(step.map, step.page);
-        if (v === undefined) return;
-        const pte = p.pt.get(v);
-        if (!pte) return;
+        const pte = v === undefined ? undefined : p.pt.get(v);
+        if (v === undefined || !pte) return;
+        const base = cellOf(p, v); // a sub-page write keeps the rest: known if the page (or the file page copied) is
+        const before = base && !base.tainted ? base.value : undefined;
         if (pte.kind === 'file-private' && !pte.own) p.pt.own.set(v, newCell());
         const c = cellOf(p, v)!;
-        c.value = String(step.value);
+        c.value = step.offset === undefined ? String(step.value) : readAfterSubPageWrite(before, Number(step.offset), String(step.value));
         c.line = e.line;
         c.purged = 0;
         c.tainted = volatileNow(p, v);
@@ -596,4 +598,3 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
     }
   }
 }
-

@@ -6,8 +6,8 @@
 import type { ProcessStep, Share } from '../shared/scenario-types.js';
 import { ReclaimModel } from './reclaim.js';
 import {
-  cut, err, FIRST_FD, mergeSpans, ok, PAGE_BYTES, pieceAt, QUERY_PAGES_MAX,
-  type FileObj, type Outcome, type Piece, type Proc, type Result,
+  cut, err, FIRST_FD, mergeSpans, ok, PAGE_BYTES, pageRead, pageWrite, pieceAt, QUERY_PAGES_MAX,
+  type FileObj, type Outcome, type PageValue, type Piece, type Proc, type Result,
 } from './types.js';
 
 export abstract class StepModel extends ReclaimModel {
@@ -106,7 +106,7 @@ export abstract class StepModel extends ReclaimModel {
         return ok();
       }
       case 'read': return this.read(p, step.map, step.page);
-      case 'write': return this.write(p, step.map, step.page, step.value);
+      case 'write': return this.write(p, step.map, step.page, step.value, step.offset);
       case 'vrange': return this.vrange(p, step, grantedAt);
       case 'fvrange': return this.fvrange(p, step, grantedAt);
       case 'query': return this.query(p, step);
@@ -150,16 +150,18 @@ export abstract class StepModel extends ReclaimModel {
     if (pte?.own) {
       if (!pte.frame) return ok({ value: '' });
       pte.frame.lastUse = this.clock;
-      return ok({ value: pte.frame.value });
+      return ok({ value: pageRead(pte.frame.value) });
     }
     const frame = vma.file?.cache.get(vma.offset + v - vma.start);
     if (!frame) return ok({ value: '' }); // never written, a hole, or purged: the shared zero page
     frame.lastUse = this.clock;
     p.ptes.set(v, { own: false });
-    return ok({ value: frame.value });
+    return ok({ value: pageRead(frame.value) });
   }
 
-  write(p: Proc, map: string, page: number, value: string): Outcome {
+  /** With `offset`, a sub-page write: the same faults, and only those bytes change (`put`). */
+  write(p: Proc, map: string, page: number, data: string, offset?: number): Outcome {
+    const put = (before: PageValue | undefined) => pageWrite(before, data, offset);
     const v = this.vpage(p, map, page);
     const vma = this.vmaAt(p, v);
     if (!vma) return { result: { ok: false, signal: 'SIGSEGV' }, end: { signal: 'SIGSEGV' } };
@@ -172,13 +174,14 @@ export abstract class StepModel extends ReclaimModel {
       for (;;) {
         const source = pte.frame;
         if (source && this.anonMappers(source).length === 1) { // its only mapper: written in place
-          source.value = value;
+          source.value = put(source.value);
           source.lastUse = this.clock;
           return ok();
         }
         // Copy-on-write, or a purged page. CHOICE (docs/semantics.md): a copy is needed only while
         // the source is shared; once an OOM kill leaves one mapper, the fault reuses it.
-        const frame = this.allocFrame(p, value, source ?? undefined, () => !source || this.anonMappers(source).length > 1);
+        // The copy starts as the source (pinned meanwhile), or as zeros once purged.
+        const frame = this.allocFrame(p, put(source?.value), source ?? undefined, () => !source || this.anonMappers(source).length > 1);
         if (frame === null) return oom;
         if (frame === undefined) continue;
         p.ptes.set(v, { own: true, frame });
@@ -187,8 +190,8 @@ export abstract class StepModel extends ReclaimModel {
     }
     if (vma.file && vma.share === 'shared') {
       let frame = vma.file.cache.get(fp);
-      if (frame) { frame.value = value; frame.lastUse = this.clock; } else {
-        const fresh = this.allocFrame(p, value);
+      if (frame) { frame.value = put(frame.value); frame.lastUse = this.clock; } else {
+        const fresh = this.allocFrame(p, put(undefined));
         if (!fresh) return oom; // (its need never changes: a kill does not fill a hole)
         frame = fresh;
         frame.file = vma.file;
@@ -201,12 +204,14 @@ export abstract class StepModel extends ReclaimModel {
     // Private: a page of its own. CHOICE (docs/semantics.md): the copy is allocated before the
     // file's page is looked up (do_cow_fault), so that page is not locked: direct reclaim may purge
     // it, and the fault then sees the purge.
-    const frame = this.allocFrame(p, value);
+    const frame = this.allocFrame(p, data);
     if (!frame) return oom;
     if (vma.file && !vma.file.cache.has(fp)) {
       const bus = this.sigbus(p, vma, v);
       if (bus) { this.frames.delete(frame); return bus; }
     }
+    // The copy starts as the file's page as it is now (zeros for a hole or a purged page).
+    frame.value = put(vma.file?.cache.get(fp)?.value);
     p.ptes.set(v, { own: true, frame });
     return ok();
   }

@@ -26,7 +26,8 @@ export type ProcessStep =
   | (StepBase & { op: 'close'; fd: string })
   | (StepBase & { op: 'mmap'; as: string; pages: number; fd?: string; offset?: number; share?: Share })
   | (StepBase & { op: 'munmap'; map: string; page?: number; pages?: number })
-  | (StepBase & { op: 'write'; map: string; page: number; value: string })
+  /** `offset` (a byte offset in the page): a sub-page write of `value`'s bytes there (a file may name them `bytes`). */
+  | (StepBase & { op: 'write'; map: string; page: number; value: string; offset?: number })
   | (StepBase & { op: 'read'; map: string; page: number })
   | (StepBase & { op: 'vrange'; map: string; page?: number; pages?: number; byteOffset?: number; byteLength?: number; mode: Mode })
   | (StepBase & { op: 'fvrange'; fd: string; page?: number; pages?: number; byteOffset?: number; byteLength?: number; mode: Mode })

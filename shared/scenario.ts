@@ -17,7 +17,7 @@ import { formatPath, ScenarioError, type PathPart } from './scenario_error.js';
 import { resolveGoals } from './scenario_goals.js';
 import { checkDocumentBounds, checkJsonDuplicates, checkTotalSteps, parseJson, parseYaml } from './scenario_text.js';
 import {
-  type KernelStep, type Mode, type PolicyName, type ProcessSpec, type ProcessStep, type Scenario,
+  PAGE_SIZE, type KernelStep, type Mode, type PolicyName, type ProcessSpec, type ProcessStep, type Scenario,
 } from './scenario-types.js';
 
 export { formatPath, ScenarioError, type PathPart };
@@ -123,7 +123,7 @@ const OP_HELP: Record<keyof typeof RESULT_FIELDS, string> = {
   close: 'close an fd binding; result { ok }',
   mmap: 'map pages (of fd at offset, or anonymous) bound as `as`; result { ok, addr }',
   munmap: 'unmap pages of a mapping (default: all of it); result { ok }',
-  write: 'write a string value to a page of a mapping; result { ok }',
+  write: 'write a string value to a page of a mapping (with offset: bytes at that byte offset, the rest of the page kept); result { ok }',
   read: 'read a page of a mapping; result { ok, value } ("" for a page never written)',
   vrange: 'mark pages of a mapping volatile or nonvolatile (mvrange); result { ok, bytes, purged }',
   fvrange: 'mark pages of a file volatile or nonvolatile, by fd; result { ok, bytes, purged }',
@@ -170,7 +170,12 @@ const processStepUnion = z.discriminatedUnion('op', [
     offset: whole(0, 'filePagesMax').optional(), share: oneOf(['shared', 'private']).optional(),
   }),
   step('munmap', { map: binding, page: page.optional(), pages: lengthPages.optional() }),
-  step('write', { map: binding, page, value: utf8Value() }),
+  step('write', {
+    map: binding, page, value: utf8Value().optional().describe('the whole page\'s new contents; with offset, the same as bytes'),
+    offset: z.number(allowedIs(`a byte offset in the page: a whole number from 0 to ${PAGE_SIZE - 1}`)).int().min(0).max(PAGE_SIZE - 1).optional()
+      .describe(`a sub-page write: a byte offset inside the page (0 to ${PAGE_SIZE - 1}); bytes (or value) are written there, the rest of the page kept`),
+    bytes: utf8Value('bytes').optional().describe('with offset: the string whose UTF-8 bytes are written at offset (offset + its length at most 4096)'),
+  }),
   step('read', { map: binding, page }),
   step('vrange', { map: binding, ...rangeFields }),
   step('fvrange', { fd: binding, ...rangeFields }),
@@ -199,10 +204,10 @@ const kernelStepUnion = z.discriminatedUnion('op', [
   }),
 ], allowedIs('a map with an op field'));
 
-function utf8Value() {
+function utf8Value(field = 'value') {
   const max = LIMITS.valueBytesMax;
   return z.string(allowedIs('a string')).refine((s) => Buffer.byteLength(s, 'utf8') <= max, (s) => ({
-    message: `value is ${Buffer.byteLength(s, 'utf8')} bytes; at most ${max} bytes`,
+    message: `${field} is ${Buffer.byteLength(s, 'utf8')} bytes; at most ${max} bytes`,
   }));
 }
 
@@ -213,6 +218,7 @@ function checkStepFields(s: { op: string } & Record<string, unknown>, ctx: z.Ref
   if (s.op === 'vrange' || s.op === 'fvrange') checkRangeForm(has, fail);
   if (s.op === 'query') checkExactlyOne(has, fail, 'map', 'fd');
   if (s.op === 'reclaim') checkExactlyOne(has, fail, 'pages', 'all');
+  if (s.op === 'write') checkWriteForm(s, has, fail);
 }
 
 type Fail = (path: string[], message: string) => void;
@@ -232,13 +238,37 @@ function checkRangeForm(has: (k: string) => boolean, fail: Fail): void {
   }
 }
 
+/** A write gives value (the whole page), or offset with bytes or value (a sub-page write) inside the page. */
+function checkWriteForm(s: Record<string, unknown>, has: (k: string) => boolean, fail: Fail): void {
+  if (has('value') && has('bytes')) { fail(['bytes'], 'give either value or bytes, not both (with offset they mean the same)'); return; }
+  if (!has('value') && !has('bytes')) { fail(['value'], 'missing required field "value" (or offset and bytes, for a sub-page write)'); return; }
+  const data = has('bytes') ? 'bytes' : 'value';
+  if (!has('offset')) {
+    if (data === 'bytes') fail(['offset'], 'missing required field "offset" (bytes needs offset; a whole-page write gives value)');
+    return;
+  }
+  const offset = s.offset as number;
+  const n = Buffer.byteLength(s[data] as string, 'utf8');
+  if (offset + n > PAGE_SIZE) {
+    fail([data], `${n} bytes at offset ${offset} end at byte ${offset + n}, past the end of the page; offset + byte length must be at most ${PAGE_SIZE}`);
+  }
+}
+
+/** `bytes` is the sub-page form's name for `value`: the loaded step carries `value` only. */
+function normalizeStep<T extends { op: string }>(s: T): T {
+  if (s.op !== 'write' || !('bytes' in s)) return s;
+  const { bytes, ...rest } = s as T & { bytes?: string };
+  return bytes === undefined ? s : { ...rest, value: bytes } as unknown as T;
+}
+
 function checkExactlyOne(has: (k: string) => boolean, fail: Fail, a: string, b: string): void {
   const shown = (k: string) => (k === 'all' ? 'all: true' : k);
   if (has(a) && has(b)) fail([b], `give either ${shown(a)} or ${shown(b)}, not both`);
   if (!has(a) && !has(b)) fail([], `missing field: give ${shown(a)} or ${shown(b)}`);
 }
 
-const processStepSchema: z.ZodType<ProcessStep, z.ZodTypeDef, unknown> = processStepUnion.superRefine(checkStepFields);
+const processStepSchema: z.ZodType<ProcessStep, z.ZodTypeDef, unknown> = processStepUnion.superRefine(checkStepFields)
+  .transform((s) => normalizeStep(s) as ProcessStep);
 const kernelStepSchema: z.ZodType<KernelStep, z.ZodTypeDef, unknown> = kernelStepUnion.superRefine(checkStepFields);
 
 const steps = <T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>) =>
