@@ -60,11 +60,12 @@ const USAGE = `usage:
                              failure is shrunk to fewer faults and a shorter schedule
                   --every-kill  one run per kill:P@N and kill:P@N+ instead
                   --strict      with faults, the scenario's expectations count too
-  vrange explore FILE --all [--policy P] [--max-schedules N] [--count-schedules] [--html OUT.html] [--json]
+  vrange explore FILE --all [--policy P] [--max-schedules N] [--count-schedules] [--classes-by expected|all] [--html OUT.html] [--json]
                              one lockstep schedule per trace (optimal DPOR), each run on real
                              processes, grouped by outcome, with a witness and a replay command
                              per outcome; --max-schedules bounds the traces (and the count)
                   --count-schedules  also count every schedule, and the reduction's ratio
+                  --classes-by all  classes by every step's result (default expected: the steps with an expect)
                   --shard K/N [--out FILE]  (with --seed BASE) run the K-th of N parts of the
                              sweep (seeds, kill points or the traces of --all: those whose
                              0-based number i has i mod N = K-1) and write its result to FILE
@@ -128,7 +129,7 @@ async function exploreCommand(args: string[]): Promise<number> {
     (cmd.json ? process.stderr : process.stdout).write(sweepHeading(cmd.file, cmd.config, sweepOf(cmd), 0, cmd) + '\n');
     let result;
     try {
-      result = await exploreAll(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, { progress: tty ? bar : undefined, countSchedules: cmd.countSchedules });
+      result = await exploreAll(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, { progress: tty ? bar : undefined, countSchedules: cmd.countSchedules, classesBy: cmd.classesBy });
     } catch (e) {
       if (e instanceof TooManySchedules || e instanceof TooManyTraces) { process.stderr.write(`vrange: ${cmd.file}: ${e.message}\n`); return 2; }
       throw e;

@@ -36,7 +36,8 @@ function howOf(options: Record<string, string | string[] | boolean>): Pick<Explo
 export function sweepOf(cmd: Explore): Sweep {
   const kind = cmd.all ? 'all' : cmd.everyKill ? 'kills' : 'seeds';
   return { kind, runs: kind === 'seeds' ? cmd.runs : null, faults: cmd.faults.map((f) => f.spec), strict: cmd.strict, shrink: cmd.shrink,
-    checkDeterminism: cmd.checkDeterminism, choices: cmd.choices ?? null, timeoutMs: cmd.timeoutMs ?? null, maxSchedules: kind === 'all' ? cmd.maxSchedules : null };
+    checkDeterminism: cmd.checkDeterminism, choices: cmd.choices ?? null, timeoutMs: cmd.timeoutMs ?? null, maxSchedules: kind === 'all' ? cmd.maxSchedules : null,
+    classesBy: kind === 'all' ? cmd.classesBy : null };
 }
 
 const stoppedNote = (k: number, n: number) => `vrange: shard ${k}/${n} was stopped: no result file written (a part with runs missing cannot be merged); run the shard again\n`;
@@ -55,7 +56,7 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
     say(sweepHeading(cmd.file, cmd.config, sweep, 0, cmd));
     let r;
     try {
-      r = await exploreAllRuns(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, { progress, shard, countSchedules: cmd.countSchedules });
+      r = await exploreAllRuns(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, { progress, shard, countSchedules: cmd.countSchedules, classesBy: cmd.classesBy });
     } catch (e) {
       if (e instanceof TooManySchedules) { process.stderr.write(`vrange: ${cmd.file}: ${e.message}\n`); return 2; }
       throw e;

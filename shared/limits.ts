@@ -93,6 +93,10 @@ export const framesMax = 4_000_000;
 export const filePagesMax = 4_000_000;
 /** Pages of one mmap. */
 export const mmapPagesMax = 4_000_000;
+/** Goals a scenario declares (`goals:`). */
+export const goalsMax = 64;
+/** Conditions (`when:` items) of one goal. */
+export const goalConditionsMax = 64;
 
 // ---- What the CLI reads: refused, unread, past these (shared/files.ts, shared/scenario.ts).
 

@@ -9,11 +9,12 @@ import { extname } from 'node:path';
 import { z } from 'zod';
 import { InputError, readInputText } from './files.js';
 import {
-  filePagesMax, filesMax, framesMax, mmapPagesMax, nameLengthMax, processesMax, scenarioFileBytesMax, stepsPerProcessMax,
+  filePagesMax, filesMax, framesMax, goalConditionsMax, goalsMax, mmapPagesMax, nameLengthMax, processesMax, scenarioFileBytesMax, stepsPerProcessMax,
   valueBytesMax,
 } from './limits.js';
 import { didYouMean } from './suggest.js';
 import { formatPath, ScenarioError, type PathPart } from './scenario_error.js';
+import { resolveGoals } from './scenario_goals.js';
 import { checkDocumentBounds, checkJsonDuplicates, checkTotalSteps, parseJson, parseYaml } from './scenario_text.js';
 import {
   type KernelStep, type Mode, type PolicyName, type ProcessSpec, type ProcessStep, type Scenario,
@@ -24,6 +25,7 @@ export { formatPath, ScenarioError, type PathPart };
 /** The limits a scenario is checked against, by name (their values: shared/limits.ts). */
 export const LIMITS = {
   stepsPerProcessMax, processesMax, filesMax, framesMax, filePagesMax, mmapPagesMax, nameLengthMax, valueBytesMax,
+  goalsMax, goalConditionsMax,
 } as const;
 
 export const PROCESS_OPS = [
@@ -101,9 +103,14 @@ function partialShape(fields: readonly ResultField[]) {
   return Object.fromEntries(fields.map((f) => [f, resultField[f].optional()])) as { [K in ResultField]?: z.ZodOptional<(typeof resultField)[K]> };
 }
 
+/** A partial result of `op` (an `expect` without byPolicy; a goal condition's `result`). */
+export function partialResultSchema(op: keyof typeof RESULT_FIELDS) {
+  return strictObject(`a result of op ${op}`, partialShape([...COMMON_RESULT_FIELDS, ...RESULT_FIELDS[op]]));
+}
+
 function expectationFor(op: keyof typeof RESULT_FIELDS) {
   const fields = [...COMMON_RESULT_FIELDS, ...RESULT_FIELDS[op]];
-  const partial = strictObject(`a result of op ${op}`, partialShape(fields));
+  const partial = partialResultSchema(op);
   const byPolicy = strictObject('byPolicy (policy names or default)', {
     'shared-file': partial.optional(), 'per-mm': partial.optional(), 'anon-only': partial.optional(), default: partial.optional(),
   });
@@ -261,6 +268,27 @@ const fileSchema = strictObject('a file', {
   name: fileName, pages: whole(1, 'filePagesMax'), kind: oneOf(['tmpfs', 'ashmem']).default('tmpfs'),
 });
 
+// ---------------------------------------------------------------------------------------------
+// Goals (docs/scenario-format.md, Goals): the shape here; the references (process, step or label,
+// the result's fields for that step's op) in ./scenario_goals.ts, once the whole file is read.
+
+const goalCondition = strictObject('a goal condition', {
+  process: nameOf('a process name, or kernel').describe('the process whose step it is; kernel: a kernel step'),
+  step: whole(0, 'stepsPerProcessMax').optional().describe('the step by its 0-based index in the process\'s steps (give step or label)'),
+  label: text('a step label').optional().describe('the step by its label (give step or label)'),
+  result: z.record(z.unknown(), allowedIs('a map: a partial result of the step (the fields its expect may have)'))
+    .describe('a partial result: every field given must equal the step\'s result'),
+}).superRefine((c, ctx) => checkExactlyOne((k) => (c as Record<string, unknown>)[k] !== undefined,
+  (path, message) => ctx.addIssue({ code: 'custom', path, message }), 'step', 'label'));
+const goalSchema = strictObject('a goal', {
+  name: nameOf('a goal name of a-z, 0-9 and - ([a-z0-9-]+)').regex(/^[a-z0-9-]+$/).describe('the goal\'s name: a-z, 0-9 and -, unique'),
+  title: text('a string').default('').describe('what the goal is, in words, for the student'),
+  when: z.array(goalCondition, allowedIs(`a list of 1 to ${goalConditionsMax} conditions`)).min(1).max(goalConditionsMax)
+    .describe('every condition must hold in one run'),
+});
+const goalsSchema = z.array(goalSchema, allowedIs(`a list of goals (${limitNote('goalsMax')})`)).max(goalsMax)
+  .describe('named outcomes: each a partial result of one or more steps (vrange play shows them as challenges)');
+
 /** The whole file. Exported for scripts/scenario-schema.ts, which makes the JSON Schema from it. */
 export const scenarioSchema = strictObject('a scenario', {
   // JSON files name their schema this way (YAML ones in a `# yaml-language-server:` comment).
@@ -276,6 +304,7 @@ export const scenarioSchema = strictObject('a scenario', {
     .describe('files that exist before any process starts'),
   processes: processMap.describe('process name -> process; names are [A-Za-z][A-Za-z0-9_-]*'),
   kernel: steps(kernelStepSchema).default([]).describe('kernel-side steps: signal, wait, waitpid, reclaim, kill, check'),
+  goals: goalsSchema.optional(),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -316,7 +345,7 @@ function describeOp(value: unknown, options: readonly unknown[]): string {
   return `unknown op ${show(value)}; ${allowed}`;
 }
 
-function formatIssue(issue: z.ZodIssue, data: unknown, file: string): ScenarioError {
+export function formatIssue(issue: z.ZodIssue, data: unknown, file: string): ScenarioError {
   const value = valueAt(data, issue.path);
   const at = (path: readonly PathPart[], detail: string) => new ScenarioError(file, formatPath(path), detail);
   switch (issue.code) {
@@ -514,7 +543,7 @@ export function parseScenario(text: string, file: string): Scenario {
   checkTotalSteps(data, file);
   const parsed = scenarioSchema.safeParse(data);
   if (!parsed.success) throw formatIssue(pickIssue(parsed.error.issues), data, file);
-  const { processes, $schema: _schema, ...top } = parsed.data;
+  const { processes, $schema: _schema, goals, ...top } = parsed.data;
   const scenario: Scenario = {
     file, ...top, processes: Object.entries(processes).map(([name, p]) => ({ name, ...p })),
   };
@@ -522,6 +551,7 @@ export function parseScenario(text: string, file: string): Scenario {
   checkNames(scenario);
   checkBindings(scenario, checkForks(scenario));
   checkWaits(scenario);
+  if (goals !== undefined) scenario.goals = resolveGoals(scenario, goals, data, { partialResultSchema: (op) => partialResultSchema(op as keyof typeof RESULT_FIELDS), formatIssue });
   return scenario;
 }
 
