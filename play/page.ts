@@ -24,7 +24,7 @@ export interface PageParts {
   /** A line to show once (a refused move, a page that took over). */
   notice?: string;
   /** Goals as challenges (when the scenario has them): name, and whether reached in this run / ever. */
-  goals?: Array<{ name: string; now: boolean; ever: boolean }>;
+  goals?: Array<{ name: string; title: string; now: boolean; ever: boolean }>;
 }
 
 const PANEL_CSS = `<style>
@@ -93,8 +93,9 @@ function outcome(p: PageParts): string {
 
 function goals(p: PageParts): string {
   if (!p.goals || p.goals.length === 0) return '';
-  const items = p.goals.map((g) => `<li class="goal${g.now ? ' now' : g.ever ? ' ever' : ''}" data-goal="${esc(g.name)}">${g.now ? '\u2605 reached: ' : g.ever ? '\u2713 reached before: ' : '\u2610 '}${esc(g.name)}</li>`).join('');
-  return `<h3>Challenges</h3><ul class="goals">${items}</ul>`;
+  const items = p.goals.map((g) => `<li class="goal${g.now ? ' now' : g.ever ? ' ever' : ''}" data-goal="${esc(g.name)}">${g.now ? '\u2605 reached: ' : g.ever ? '\u2713 reached in an earlier run: ' : '\u2610 '}<b>${esc(g.name)}</b>: ${esc(g.title)}</li>`).join('');
+  const n = p.goals.filter((g) => g.now || g.ever).length;
+  return `<h3>Challenges (${n} of ${p.goals.length} reached)</h3><ul class="goals">${items}</ul>`;
 }
 
 function panel(p: PageParts): string {

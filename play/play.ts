@@ -14,7 +14,10 @@ import { RunSession } from '../harness/session.js';
 import { whenInterrupted } from '../shared/lifecycle.js';
 import { schedulesMaxDefault } from '../shared/limits.js';
 import { terminalLine } from '../shared/printable.js';
+import { goalProgress } from '../checker/goals.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
+
+export interface GoalView { name: string; title: string; now: boolean; ever: boolean }
 
 export interface PlayOptions {
   file: string; scenario: Scenario; config: RunConfig;
@@ -29,6 +32,8 @@ class Play {
   readonly game: Game;
   readonly classes: ReturnType<typeof startClasses>;
   readonly reached = new Set<string>();
+  /** Goals (the scenario's `goals:`) reached by some run of this game. */
+  readonly goalsEver = new Set<string>();
   private ending: ((why: string) => void) | undefined;
   readonly ended: Promise<string>;
 
@@ -50,7 +55,25 @@ class Play {
     return s;
   }
 
+  /** The scenario's goals as challenges: reached by the run as it stands, or by an earlier one. */
+  goals(s: GameState): GoalView[] {
+    return goalProgress(this.o.scenario, s.report.steps).map((g) => {
+      const ever = this.goalsEver.has(g.goal.name);
+      if (g.reached) this.goalsEver.add(g.goal.name);
+      return { name: g.goal.name, title: g.goal.title, now: g.reached, ever };
+    });
+  }
+
+  /** A move, undo, redo or restart; a notice to show (a refusal, or the goals the move reached). */
   async act(action: 'move' | 'undo' | 'redo' | 'restart', option?: number): Promise<string | undefined> {
+    const before = new Set(this.goals(this.state()).filter((g) => g.now).map((g) => g.name));
+    const notice = await this.act1(action, option);
+    if (notice) return notice;
+    const fresh = this.goals(this.state()).filter((g) => g.now && !before.has(g.name));
+    return fresh.length ? fresh.map((g) => `goal reached: ${g.name} (${g.title})`).join('; ') : undefined;
+  }
+
+  private async act1(action: 'move' | 'undo' | 'redo' | 'restart', option?: number): Promise<string | undefined> {
     switch (action) {
       case 'move': return option !== undefined && await this.game.choose(option) ? undefined : 'no such action to grant now';
       case 'undo': return await this.game.undo() ? undefined : 'nothing to undo';
@@ -73,14 +96,17 @@ function stateJson(p: Play): unknown {
   const c: ClassesState = p.classes.state();
   return { scenario: p.o.scenario.name, policy: p.o.config.policy, moves: s.moves.map((m) => m.label), choices: s.moves.map((m) => m.choice),
     redo: s.redo.map((m) => m.label), options: s.options.map((o) => o.label), over: s.over, steps: s.report.steps,
-    outcome: s.outcome, classes: c, reached: [...p.reached] };
+    outcome: s.outcome, classes: c, reached: [...p.reached], goals: p.goals(s) };
 }
 
 /** Serves the game until it ends; returns why it ended. */
 export async function playWeb(o: PlayOptions, say: (line: string) => void): Promise<string> {
   const p = new Play(o);
   const server = new PlayServer({
-    page: (driver, notice) => playPage({ game: p.state(), classes: p.classes.state(), reached: p.reached, token: server.token, driver, notice, description: o.scenario.description }),
+    page: (driver, notice) => {
+      const game = p.state();
+      return playPage({ game, classes: p.classes.state(), reached: p.reached, token: server.token, driver, notice, description: o.scenario.description, goals: p.goals(game) });
+    },
     state: () => stateJson(p),
     act: (action, option) => p.act(action, option),
     end: (why) => p.end(why),
@@ -139,6 +165,8 @@ export async function playTty(o: PlayOptions, input: Readable, output: Writable)
     if (s.over) {
       await Promise.race([p.classes.ready, p.ended]);
       outcomeLines(p.state(), p.classes.state(), p.reached).forEach(say);
+      const goals = p.goals(p.state());
+      if (goals.length) say(`challenges reached by this run: ${goals.filter((g) => g.now).map((g) => g.name).join(', ') || 'none'}; by the game so far: ${goals.filter((g) => g.now || g.ever).length} of ${goals.length}`);
       say('u undo, q quit');
     } else {
       say(`move ${s.moves.length + 1}: the enabled actions`);
@@ -152,6 +180,8 @@ export async function playTty(o: PlayOptions, input: Readable, output: Writable)
   try {
     say(`vrange play: ${o.scenario.name} (policy ${o.config.policy}): you are the scheduler`);
     await p.game.start();
+    const goals = p.goals(p.state());
+    if (goals.length) say(`challenges: ${goals.map((g) => `${g.name} (${g.title})`).join('; ')}`);
     await show();
     const answers = (async () => {
       for (let next = await queue.next(); !next.done; next = await queue.next()) {

@@ -26,8 +26,8 @@ test.after.always(async () => { await browser?.close(); });
 interface Served { child: ChildProcessWithoutNullStreams; url: string; out: () => string; exited: Promise<number | null> }
 
 /** `vrange play FILE ARGS...` as a child process, once it has printed its URL. */
-async function serve(args: string[] = []): Promise<Served> {
-  const child = spawn(process.execPath, [bin, 'play', race, ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+async function serve(args: string[] = [], file = race): Promise<Served> {
+  const child = spawn(process.execPath, [bin, 'play', file, ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
@@ -150,6 +150,35 @@ test('play in Chromium: both outcomes of race-purge-vs-nonvolatile, undo across 
   await page.close();
 });
 
+test('play in Chromium: a challenge (a goal of the scenario) is marked at the move that reaches it', async (t) => {
+  const s = await serve([], scenarioPath('challenge-2-purge-or-keep'));
+  t.teardown(() => { s.child.kill('SIGKILL'); });
+  const page = await browser.context.newPage();
+  await page.goto(s.url);
+  t.deepEqual(await page.$$eval('#play li.goal', (ls) => ls.map((l) => [l.getAttribute('data-goal'), l.className])),
+    [['data-kept', 'goal'], ['data-lost-and-told', 'goal']]);
+  // A first, every time: data-kept is reached by the move that grants A's read of page 0, and not before.
+  let moves = 0;
+  for (; moves < 30; moves++) {
+    const labels = await page.$$eval('#options button.option', (bs) => bs.map((b) => b.textContent ?? ''));
+    const at = Math.max(0, labels.findIndex((b) => b.startsWith('A ')));
+    const label = labels[at]!;
+    t.is(await page.$('#notice'), null, 'no notice before the goal');
+    t.is(await page.getAttribute('#play li.goal[data-goal="data-kept"]', 'class'), 'goal');
+    await click(page, `#options button.option >> nth=${at}`);
+    if (label.startsWith('A #6 read')) break;
+  }
+  t.regex(await page.textContent('#notice') ?? '', /^goal reached: data-kept/);
+  t.is(await page.getAttribute('#play li.goal[data-goal="data-kept"]', 'class'), 'goal now');
+  t.regex(await page.textContent('#play h3:has-text("Challenges")') ?? '', /1 of 2 reached/);
+  // Undo it: no longer reached by this run, but reached in an earlier one.
+  await click(page, '#undo');
+  t.is(await page.getAttribute('#play li.goal[data-goal="data-kept"]', 'class'), 'goal ever');
+  await page.click('#quit');
+  t.is(await s.exited, 0, s.out());
+  await page.close();
+});
+
 /** A GET with a chosen Host header; the status. */
 function get(port: number, path: string, host = `127.0.0.1:${port}`): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -210,8 +239,8 @@ test('closing the page ends the game: no process left', async (t) => {
 });
 
 /** Drives `play --tty` through a pipe: `answer` gets each question's lines and returns the reply. */
-async function tty(answer: (question: string[], all: string) => string): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, [bin, 'play', race, '--tty'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+async function tty(answer: (question: string[], all: string) => string, args: string[] = []): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, [bin, 'play', race, '--tty', ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '', pending: string[] = [];
   let buf = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -256,6 +285,27 @@ test('play --tty through a pipe: numbered choices, undo across the commit, the o
   t.true(steps.some((x) => x.process === 'A' && x.index === 5 && (x.result as { purged?: boolean }).purged === true));
   t.regex(r.out, /A {8}#5 vrange .* purged=true/);
   t.regex(r.out, /ended \(quit\)/);
+});
+
+test('play --tty --kills: a kill is a move; the replay line carries it as a fault and reproduces the run', async (t) => {
+  let killed = false;
+  const r = await tty((q) => {
+    const options = q.filter((l) => /^ {2}\d+\. /.test(l)).map((l) => l.replace(/^ {2}\d+\. /, ''));
+    if (options.length === 0) return 'q';
+    const k = killed ? -1 : options.findIndex((o) => o.startsWith('kill A during #5 vrange'));
+    if (k >= 0) { killed = true; return String(k + 1); }
+    const first = options.findIndex((o) => !o.startsWith('kill'));
+    return String(first + 1);
+  }, ['--kills']);
+  t.is(r.code, 0, r.out);
+  t.true(killed, r.out);
+  t.regex(r.out, /^ {2}\d+\. kill A before #0 mmap buf 2 page\(s\)$/m);
+  t.regex(r.out, /with a kill \(kill:A@5\+\): explore --all injects no faults/);
+  const line = /^replay: (vrange run .*)$/m.exec(r.out)![1]!;
+  t.regex(line, / --fault kill:A@5\+ --choices /);
+  const steps = await replayed(line);
+  t.deepEqual(steps.find((x) => x.process === 'A' && x.index === 5)?.result, { ok: false, signal: 'SIGKILL' });
+  t.regex(r.out, /A {8}#5 vrange .*SIGKILL/);
 });
 
 test('play refuses bad arguments with one line and exit 2', async (t) => {
