@@ -4,12 +4,13 @@
 
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { enumerate, type OutcomeClass } from '../harness/enumerate.js';
+import { differingSteps } from '../harness/explain_classes.js';
 import { loadScenario } from '../shared/scenario.js';
 import type { RunConfig } from '../shared/scenario-types.js';
 
 export type ClassesState =
   | { state: 'computing' }
-  | { state: 'ready'; classes: Array<Pick<OutcomeClass, 'key' | 'results' | 'traces'>> }
+  | { state: 'ready'; classes: Array<Pick<OutcomeClass, 'key' | 'results' | 'traces'> & { summary: string }> }
   | { state: 'failed'; why: string };
 
 /** The classes in explore --all's order (harness/explore_all.ts assembleAll, without a count). */
@@ -30,12 +31,19 @@ export function startClasses(file: string, config: RunConfig, max: number): { st
   return { state: () => now, ready, stop: async () => { await w.terminate(); } };
 }
 
+/** What sets class i apart: the steps whose results differ between the classes (harness/explain_classes.ts), else all its results. */
+export function summaryOf(classes: ReadonlyArray<{ results: readonly string[] }>, i: number): string {
+  const rows = differingSteps(classes);
+  return rows.length ? rows.map((r) => `${r.step} ${r.cells[i]}`).join('; ') : classes[i]!.results.join('; ');
+}
+
 if (!isMainThread && parentPort) {
   const { file, config, max } = workerData as { file: string; config: RunConfig; max: number };
   let out: ClassesState;
   try {
     const e = enumerate(loadScenario(file), config, max);
-    out = { state: 'ready', classes: orderClasses(e.classes).map((c) => ({ key: c.key, results: c.results, traces: c.traces })) };
+    const classes = orderClasses(e.classes);
+    out = { state: 'ready', classes: classes.map((c, i) => ({ key: c.key, results: c.results, traces: c.traces, summary: summaryOf(classes, i) })) };
   } catch (e) {
     out = { state: 'failed', why: (e as Error).message };
   }

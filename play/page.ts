@@ -30,7 +30,7 @@ export interface PageParts {
 const PANEL_CSS = `<style>
 #play { background: #eff6ff; border: 2px solid #2563eb; border-radius: 8px; margin: 12px 16px; padding: 12px 16px; }
 #play h2 { margin: 0 0 6px; } #play .row { display: flex; flex-wrap: wrap; gap: 8px; margin: 6px 0; align-items: center; }
-#play form { display: inline; margin: 0; }
+#play form { display: inline-flex; flex-wrap: wrap; gap: 8px; margin: 0; }
 #play button { font: inherit; padding: 6px 12px; border-radius: 6px; border: 1px solid #1d4ed8; background: #fff; cursor: pointer; }
 #play button.option { background: #1d4ed8; color: #fff; font-family: ui-monospace, monospace; font-size: 15px; }
 #play button.option.kill { background: #b91c1c; border-color: #b91c1c; }
@@ -69,9 +69,9 @@ function classList(p: PageParts): string {
   const c = p.classes;
   if (c.state === 'computing') return '<p class="hint">The outcome classes of <code>explore --all</code>: the model is still searching\u2026 (reload to see them)</p>';
   if (c.state === 'failed') return `<p class="hint">The outcome classes are not known: ${esc(c.why)}</p>`;
-  const items = c.classes.map((x, i) => `<li class="${p.reached.has(x.key) ? 'found' : 'unfound'}" data-class="${i + 1}"><b>class ${i + 1}</b> (${x.traces} trace(s)): ${esc(x.results.join('; '))}</li>`).join('');
+  const items = c.classes.map((x, i) => `<li class="${p.reached.has(x.key) ? 'found' : 'unfound'}" data-class="${i + 1}"><b>class ${i + 1}</b> (${x.traces} trace(s)): ${esc(x.summary)}</li>`).join('');
   const found = c.classes.filter((x) => p.reached.has(x.key)).length;
-  return `<h3>Outcome classes (explore --all finds ${c.classes.length}; you have reached ${found})</h3><ul class="classes">${items}</ul>`;
+  return `<h3>Outcome classes (explore --all finds ${c.classes.length}; you have reached ${found}) <span class="hint">what sets each apart</span></h3><ul class="classes">${items}</ul>`;
 }
 
 function outcome(p: PageParts): string {
@@ -108,7 +108,7 @@ function panel(p: PageParts): string {
   const controls = [
     form(t, d, 'undo', `<button type="submit" id="undo"${g.moves.length ? '' : ' disabled'} title="key u">\u21b6 undo</button>`),
     form(t, d, 'redo', `<button type="submit" id="redo"${g.redo.length ? '' : ' disabled'} title="key r">\u21b7 redo${g.redo.length ? ` (${esc(g.redo[0]!.label)})` : ''}</button>`),
-    form(t, d, 'restart', `<button type="submit" id="restart"${g.moves.length ? '' : ' disabled'}>\u23ee start again</button>`),
+    form(t, d, 'restart', `<button type="submit" id="restart"${g.moves.length ? '' : ' disabled'}>start again</button>`),
     form(t, d, 'quit', '<button type="submit" id="quit">quit (ends the processes and the server)</button>'),
   ].join('');
   const moves = g.moves.length ? `<ol class="moves" id="moves">${g.moves.map((m) => `<li>${esc(m.label)}</li>`).join('')}</ol>` : '<p class="moves hint" id="moves">No move yet.</p>';

@@ -144,10 +144,10 @@ export function outcomeLines(s: GameState, c: ClassesState, reached: ReadonlySet
   if (o.faults.length) out.push(`with a kill (${o.faults.join(', ')}): explore --all injects no faults, so this outcome is outside its classes`);
   else if (c.state === 'ready') {
     const i = c.classes.findIndex((x) => x.key === o.key);
-    out.push(i >= 0 ? `outcome class ${i + 1} of the ${c.classes.length} explore --all finds` : 'an outcome explore --all did not find (a problem: please report it)');
+    out.push(i >= 0 ? `outcome class ${i + 1} of the ${c.classes.length} explore --all finds: ${c.classes[i]!.summary}` : 'an outcome explore --all did not find (a problem: please report it)');
     const unfound = c.classes.map((x, n) => [x, n] as const).filter(([x]) => !reached.has(x.key));
     if (unfound.length === 0) out.push('you have reached every class');
-    for (const [x, n] of unfound) out.push(`not yet reached: class ${n + 1}: ${x.results.join('; ')}`);
+    for (const [x, n] of unfound) out.push(`not yet reached: class ${n + 1}: ${x.summary}`);
   } else out.push(`the outcome classes are not known: ${c.state === 'failed' ? c.why : 'still searching'}`);
   out.push(`replay: ${o.replay}`);
   return out;

@@ -32,7 +32,7 @@ export interface HtmlOptions {
   choices?: string[];
   /** A run still going (`vrange play`): this badge instead of the verdict. */
   live?: string;
-  /** HTML put first in the body, and CSS and script put in the head (`vrange play`'s panel); inline only. */
+  /** HTML put under the header, and CSS and script put in the head (`vrange play`'s panel); inline only. */
   top?: string;
   head?: string;
 }
@@ -297,7 +297,7 @@ export function renderHtml(report: RunReport, lines: string[], history: HistoryE
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vrange: ${esc(report.scenario)}</title>
 <style>${CSS}</style>${opts.head ?? ''}</head><body>
-${opts.top ?? ''}<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>
+<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>
 <pattern id="stripes" width="7" height="7" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="7" height="7" fill="transparent"/><rect width="2.5" height="7" fill="#f59e0b"/></pattern>
 <marker id="arrow-send" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1d4ed8"/></marker>
 <marker id="arrow-recv" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#0f766e"/></marker>
@@ -308,7 +308,7 @@ ${opts.description ? `<p class="desc">${esc(opts.description.trim())}</p>` : ''}
 <div class="config">policy <b>${esc(report.policy)}</b> \u00b7 access ${esc(report.access)} \u00b7 purge unit ${esc(report.purgeUnit)} \u00b7 schedule ${esc(report.schedule)} \u00b7 ${opts.choices ? `replayed choices <code>${esc(opts.choices.join(',') || '(none)')}</code>` : `seed ${report.seed}`} \u00b7 ${report.steps.length} steps \u00b7 ${report.kernel.purgedPages} page(s) purged${failed.length ? ` \u00b7 <b>broken: ${esc(failed.join('; '))}</b>` : ''}</div>
 ${legend()}
 </header>
-<section id="pagemap-section"><h2>Page map <span class="hint">each page of each mapping and file after every step (column = step number, \u2020 = a death and its cleanup); click a column to select its step</span></h2>
+${opts.top ?? ''}<section id="pagemap-section"><h2>Page map <span class="hint">each page of each mapping and file after every step (column = step number, \u2020 = a death and its cleanup); click a column to select its step</span></h2>
 <p id="selected" class="selected">Select a step to see it here, in the list and in the diagram.</p>
 ${pager(m)}
 ${map ? `<div class="scroll-x">${map}</div>` : '<p class="missing">This history has no page snapshots: they are recorded when the run is made with --html.</p>'}
