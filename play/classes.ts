@@ -5,8 +5,7 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { enumerate, type OutcomeClass } from '../harness/enumerate.js';
 import { differingSteps } from '../harness/explain_classes.js';
-import { loadScenario } from '../shared/scenario.js';
-import type { RunConfig } from '../shared/scenario-types.js';
+import type { RunConfig, Scenario } from '../shared/scenario-types.js';
 
 export type ClassesState =
   | { state: 'computing' }
@@ -19,11 +18,11 @@ export function orderClasses<T extends { traces: number }>(classes: T[]): T[] {
 }
 
 /** Starts the search in a worker; `state()` says where it is. `stop()` ends the worker. */
-export function startClasses(file: string, config: RunConfig, max: number): { state: () => ClassesState; ready: Promise<void>; stop: () => Promise<void> } {
+export function startClasses(scenario: Scenario, config: RunConfig, max: number): { state: () => ClassesState; ready: Promise<void>; stop: () => Promise<void> } {
   let now: ClassesState = { state: 'computing' };
   let settle!: () => void;
   const ready = new Promise<void>((resolve) => (settle = resolve));
-  const w = new Worker(new URL(import.meta.url), { workerData: { file, config, max } });
+  const w = new Worker(new URL(import.meta.url), { workerData: { playClasses: true, scenario, config, max } });
   w.on('message', (m: ClassesState) => { now = m; settle(); });
   w.on('error', (e) => { now = { state: 'failed', why: e.message }; settle(); });
   w.on('exit', () => { if (now.state === 'computing') now = { state: 'failed', why: 'the search stopped' }; settle(); });
@@ -37,11 +36,11 @@ export function summaryOf(classes: ReadonlyArray<{ results: readonly string[] }>
   return rows.length ? rows.map((r) => `${r.step} ${r.cells[i]}`).join('; ') : classes[i]!.results.join('; ');
 }
 
-if (!isMainThread && parentPort) {
-  const { file, config, max } = workerData as { file: string; config: RunConfig; max: number };
+if (!isMainThread && parentPort && (workerData as { playClasses?: boolean } | undefined)?.playClasses === true) {
+  const { scenario, config, max } = workerData as { scenario: Scenario; config: RunConfig; max: number };
   let out: ClassesState;
   try {
-    const e = enumerate(loadScenario(file), config, max);
+    const e = enumerate(scenario, config, max);
     const classes = orderClasses(e.classes);
     out = { state: 'ready', classes: classes.map((c, i) => ({ key: c.key, results: c.results, traces: c.traces, summary: summaryOf(classes, i) })) };
   } catch (e) {

@@ -47,6 +47,11 @@ function pageScript(token: string, driver: string): string {
   return `<script>
 (function () {
   var q = '?t=${token}', d = 'd=${driver}', leaving = true;
+  // A long run is paged (80 entries a part): show the part with the latest move.
+  window.addEventListener('DOMContentLoaded', function () {
+    var part = document.getElementById('part');
+    if (part && part.options.length > 1) { part.value = String(part.options.length - 1); part.dispatchEvent(new Event('change')); }
+  });
   document.addEventListener('submit', function () { leaving = false; });
   setInterval(function () { fetch('/beat' + q, { method: 'POST', body: d, headers: { 'content-type': 'application/x-www-form-urlencoded' } }).catch(function () {}); }, ${playHeartbeatMs});
   window.addEventListener('pagehide', function () { if (leaving && navigator.sendBeacon) navigator.sendBeacon('/bye' + q, new Blob([d], { type: 'application/x-www-form-urlencoded' })); });

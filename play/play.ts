@@ -39,7 +39,7 @@ class Play {
 
   constructor(readonly o: PlayOptions) {
     this.game = new Game(o.file, o.scenario, o.config, this.session, { kills: o.kills });
-    this.classes = startClasses(o.file, o.config, schedulesMaxDefault);
+    this.classes = startClasses(o.scenario, o.config, schedulesMaxDefault);
     this.ended = new Promise((resolve) => { this.ending = resolve; });
     const stop = whenInterrupted();
     stop.promise.catch((e: Error) => this.end(e.message));
