@@ -12,7 +12,7 @@ import { PlayServer } from './server.js';
 import { playPage } from './page.js';
 import { RunSession } from '../harness/session.js';
 import { whenInterrupted } from '../shared/lifecycle.js';
-import { schedulesMaxDefault } from '../shared/limits.js';
+import { playMovesMax, schedulesMaxDefault } from '../shared/limits.js';
 import { terminalLine } from '../shared/printable.js';
 import { goalProgress } from '../checker/goals.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
@@ -75,7 +75,9 @@ class Play {
 
   private async act1(action: 'move' | 'undo' | 'redo' | 'restart', option?: number): Promise<string | undefined> {
     switch (action) {
-      case 'move': return option !== undefined && await this.game.choose(option) ? undefined : 'no such action to grant now';
+      case 'move':
+        if (this.game.moveCount >= playMovesMax) return `this game has made ${playMovesMax} moves, the most one game keeps: undo, or start again`;
+        return option !== undefined && await this.game.choose(option) ? undefined : 'no such action to grant now';
       case 'undo': return await this.game.undo() ? undefined : 'nothing to undo';
       case 'redo': return await this.game.redo() ? undefined : 'nothing to redo';
       case 'restart': await this.game.restart(); return undefined;
