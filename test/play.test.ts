@@ -7,9 +7,9 @@
 
 import test from 'ava';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -26,8 +26,8 @@ test.after.always(async () => { await browser?.close(); });
 interface Served { child: ChildProcessWithoutNullStreams; url: string; out: () => string; exited: Promise<number | null> }
 
 /** `vrange play FILE ARGS...` as a child process, once it has printed its URL. */
-async function serve(args: string[] = [], file = race): Promise<Served> {
-  const child = spawn(process.execPath, [bin, 'play', file, ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+async function serve(args: string[] = [], file = race, env?: Record<string, string>): Promise<Served> {
+  const child = spawn(process.execPath, [bin, 'play', file, ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
@@ -48,7 +48,7 @@ function agentsOf(pid: number): number[] {
 }
 const alive = (pid: number) => { try { process.kill(pid, 0); return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '); } catch { return false; } };
 
-async function gameState(url: string): Promise<{ options: string[]; over: boolean; steps: Array<{ process: string; index: number; result: unknown }>; outcome?: { replay: string } ; reached: string[] }> {
+async function gameState(url: string): Promise<{ options: string[]; over: boolean; steps: Array<{ process: string; index: number; result: unknown }>; outcome?: { replay: string }; reached: string[]; classes: { state: string } }> {
   const u = new URL(url);
   const r = await fetch(`${u.origin}/state${u.search}`);
   return await r.json() as never;
@@ -89,6 +89,9 @@ test('play in Chromium: both outcomes of race-purge-vs-nonvolatile, undo across 
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('request', (r) => requests.push(r.url()));
   await page.setViewportSize({ width: 1400, height: 1000 });
+  // The model's search runs in the background: the end of the game names the class once it is done.
+  for (let i = 0; i < 400 && (await gameState(s.url)).classes.state === 'computing'; i++) await new Promise((r) => setTimeout(r, 50));
+  t.is((await gameState(s.url)).classes.state, 'ready');
   await page.goto(s.url);
   t.deepEqual(await page.$$eval('#options button.option', (bs) => bs.map((b) => b.textContent)), ['A #0 mmap buf 2 page(s)']);
 
@@ -197,7 +200,7 @@ test('the server refuses every request without the token, listens on loopback on
   t.regex(token, /^[0-9a-f]{32}$/);
   t.is(await get(port, '/'), 403);
   t.is(await get(port, '/state'), 403);
-  t.is(await get(port, `/?t=${token.slice(0, -1)}0`.replace(/00$/, '01')), 403);
+  t.is(await get(port, `/?t=${token.slice(0, -1)}${token.endsWith('0') ? '1' : '0'}`), 403, 'a wrong token');
   t.is(await get(port, `/state?t=x${token}`), 403);
   t.is(await get(port, `/?t=${token}`, `evil.example:${port}`), 403, 'a foreign Host (DNS rebinding) is refused');
   t.is(await get(port, `/?t=${token}`), 200);
@@ -236,6 +239,18 @@ test('closing the page ends the game: no process left', async (t) => {
   t.is(await s.exited, 0, s.out());
   t.regex(s.out(), /ended \(the page was closed\)/);
   t.deepEqual(agents.filter(alive), []);
+});
+
+test('--open runs xdg-open with the URL', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vrange-play-open-'));
+  const seen = join(dir, 'opened');
+  writeFileSync(join(dir, 'xdg-open'), `#!/bin/sh\necho "$1" > '${seen}'\n`, { mode: 0o755 });
+  const s = await serve(['--open'], race, { PATH: `${dir}:${process.env.PATH}` });
+  t.teardown(() => { s.child.kill('SIGKILL'); });
+  for (let i = 0; i < 200 && !existsSync(seen); i++) await new Promise((r) => setTimeout(r, 50));
+  t.is(readFileSync(seen, 'utf8').trim(), s.url);
+  s.child.kill('SIGTERM');
+  t.is(await s.exited, 143, s.out());
 });
 
 /** Drives `play --tty` through a pipe: `answer` gets each question's lines and returns the reply. */
