@@ -20,6 +20,8 @@
 //     per goal, per condition: reached or not, and the step's actual result if it ran
 //   conditionText(c: GoalCondition, s?: Scenario): string
 //     a condition in words: `B #3 read gives {"signal":"SIGBUS"}` (with its label: `A #4 (unmark) vrange gives ...`)
+//   goalRunLines(s: Scenario, steps: readonly StepOutcome[]): string[]
+//     what `vrange run` prints: [] without goals, else `goals reached: sigbus (1 of 2; not reached: read-in-time)`
 
 import { matches } from './expectations.js';
 import type { GoalCondition, GoalSpec, Scenario } from '../shared/scenario-types.js';
@@ -79,4 +81,13 @@ export function conditionText(c: GoalCondition, s?: Scenario): string {
   const steps = s ? (c.process === 'kernel' ? s.kernel : s.processes.find((p) => p.name === c.process)?.steps) : undefined;
   const op = steps?.[c.index]?.op;
   return `${c.process} #${c.index}${c.label !== undefined ? ` (${c.label})` : ''}${op ? ` ${op}` : ''} gives ${JSON.stringify(c.result)}`;
+}
+
+/** What `vrange run` prints of a run's goals: nothing when the scenario has none, else `goals reached: a (1 of 2; not reached: b)`. */
+export function goalRunLines(s: Scenario, steps: readonly StepOutcome[]): string[] {
+  const all = goalsOf(s);
+  if (all.length === 0) return [];
+  const reached = goalsReached(s, steps);
+  const missed = all.map((g) => g.name).filter((n) => !reached.includes(n));
+  return [`goals reached: ${reached.join(', ') || 'none'} (${reached.length} of ${all.length}${missed.length ? `; not reached: ${missed.join(', ')}` : ''})`];
 }

@@ -29,6 +29,7 @@ import { exploreAll, formatAll, writeWitnessPages } from '../harness/explore_all
 import { TooManySchedules, TooManyTraces } from '../harness/enumerate.js';
 import { schedulerChooser } from '../harness/pct.js';
 import { checkHistory, formatCheck, HistoryFormatError, parseHistory } from '../checker/check.js';
+import { goalRunLines } from '../checker/goals.js';
 import { REMOTE_USAGE, agentCommand, kernelCommand, keygenCommand } from './remote_cli.js';
 import { KeyError } from '../shared/keys.js';
 import { compareCommand } from '../harness/compare.js';
@@ -111,7 +112,7 @@ async function run(args: string[]): Promise<number> {
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel, timeoutMs: cmd.timeoutMs,
     chooser: cmd.choices ? replayChooser(cmd.choices) : schedulerChooser(cmd.scheduler, cmd.config.seed, cmd.scenario), pictures: cmd.html !== undefined });
   const repro = reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices, cmd.scheduler);
-  const foot = footer(report, repro);
+  const foot = [...goalRunLines(cmd.scenario, report.steps), ...footer(report, repro)];
   if (cmd.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else if (cmd.quiet) summaryLines(report, history, head, repro).forEach(out);
   else foot.forEach(out);

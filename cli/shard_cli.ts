@@ -21,7 +21,7 @@ type Explore = ReturnType<typeof parseRun>;
 export function sweepHeading(file: string, c: RunConfig, sweep: Sweep, planned: number,
   how: Pick<Explore, 'countSchedules' | 'scheduler'>): string {
   // A shard file keeps the options as given: --scheduler, --depth and --count-schedules among them (howOf).
-  if (sweep.kind === 'all') return `explore --all ${file}: policy ${c.policy}, access ${c.access}, purge unit ${c.purgeUnit}, at most ${sweep.maxSchedules} traces${how.countSchedules ? ', every schedule counted' : ''}`;
+  if (sweep.kind === 'all') return `explore --all ${file}: policy ${c.policy}, access ${c.access}, purge unit ${c.purgeUnit}, at most ${sweep.maxSchedules} traces${how.countSchedules ? ', every schedule counted' : ''}${sweep.classesBy === 'all' ? ', classes by every step' : ''}`;
   return `explore ${file}: ${sweep.kind === 'kills' ? `${planned} run(s), one per kill point, seed ${c.seed}` : `${sweep.runs} run(s), seeds from ${c.seed}`}, `
     + `policy ${c.policy}, schedule ${c.schedule}${how.scheduler.name === 'pct' ? `, scheduler pct depth ${how.scheduler.depth}` : ''}${sweep.faults.length ? `, faults ${sweep.faults.join(' ')}` : ''}`;
 }

@@ -169,7 +169,7 @@ export function formatAll(file: string, config: RunConfig, r: AllResult): string
     + `${r.classesBy === 'all' ? ' (classes by every step\'s result)' : ''}`);
   for (const w of r.warnings) out.push(`warning: ${w}`);
   if (r.differing.length) {
-    out.push(`what tells the classes apart: ${r.differing.length} step${r.differing.length === 1 ? '' : 's'} (only the fields that differ; every other step of a class gives the same result in every class)`);
+    out.push(`what tells the classes apart: ${r.differing.length} step${r.differing.length === 1 ? '' : 's'} (only the fields that differ; the classes' other steps give the same results in all of them)`);
     out.push(...differingTable(r.differing, r.classes.length));
   }
   out.push(...goalLines(r.goals));
@@ -199,7 +199,9 @@ export async function writeWitnessPages(base: string, s: Scenario, config: RunCo
     const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true, session });
     if (report.interrupted) break;
     const path = base.replace(/(\.html?)?$/, (ext) => `.class${i + 1}${ext || '.html'}`);
-    writeOutput(path, renderHtml(report, [`class ${i + 1} of ${r.classes.length}: ${c.traces} of ${r.reduced} traces${c.schedules !== undefined ? `, ${c.schedules} of ${r.all} schedules` : ''}`, ...c.results, c.witness.repro], history,
+    const goals = r.goals.filter((g) => g.reachedBy.some((x) => x.class === i + 1)).map((g) => g.name);
+    writeOutput(path, renderHtml(report, [`class ${i + 1} of ${r.classes.length}: ${c.traces} of ${r.reduced} traces${c.schedules !== undefined ? `, ${c.schedules} of ${r.all} schedules` : ''}`, ...c.results,
+      ...(goals.length ? [`goals reached: ${goals.join(', ')}`] : []), c.witness.repro], history,
       { description: s.description, choices: c.witness.choices }));
     files.push(path);
   }

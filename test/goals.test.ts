@@ -2,8 +2,14 @@
 // the file, the place and what is allowed; goalsReached on step results; explore --all's goal lines.
 
 import test, { type ExecutionContext } from 'ava';
-import { parseScenario, ScenarioError } from '../shared/scenario.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadScenario, parseScenario, ScenarioError } from '../shared/scenario.js';
 import { conditionText, goalProgress, goalReached, goalsOf, goalsReached } from '../checker/goals.js';
+import { exploreAll } from '../harness/explore_all.js';
+import { cli, configFor, root, scenarioPath, sessionLimiter, tempFile } from './helpers.js';
+
+const withSession = sessionLimiter(2);
 
 const BASE = `
 name: g
@@ -101,6 +107,11 @@ test('goal names: [a-z0-9-]+, unique; when: at least one condition; unknown fiel
     'goals[0].tilte', 'allowed fields for a goal: name, title, when; did you mean "title"?');
 });
 
+test('a process named kernel makes `process: kernel` ambiguous: refused', (t) => {
+  const text = `name: k\nprocesses:\n  kernel:\n    steps:\n      - { op: exit }\ngoals:\n  - { name: x, when: [ { process: kernel, step: 0, result: { ok: true } } ] }\n`;
+  rejects(t, text, 'goals', 'a process is named "kernel"');
+});
+
 test('a label that names two steps is refused: give step: N', (t) => {
   const text = GOOD.replace('mode: volatile, label: mark', 'mode: volatile, label: unmark');
   rejects(t, text, 'goals[0].when[0].label', 'label "unmark" names 2 steps of process A (2, 4); give step: N instead');
@@ -121,4 +132,88 @@ test('goalsReached: every condition must hold in the one run; a step that did no
   t.deepEqual(p.map((g) => [g.goal.name, g.reached, g.conditions.map((c) => c.reached)]), [['data-lost', false, [true, false]], ['data-kept', false, [false, false]]]);
   t.deepEqual(p[0]!.conditions[1]!.actual, { ok: true, value: 'a0' });
   t.false(goalReached(goalsOf(s)[1]!, []));
+});
+
+/** The challenge scenarios scenarios/README.md lists. */
+const CHALLENGES = [...readFileSync(join(root, 'scenarios', 'README.md'), 'utf8').matchAll(/^\| `(challenge-[a-z0-9-]+)` \|/gm)].map((m) => m[1]!);
+
+test('six challenges, each listed, each with goals; explore --all: every goal is reached by some class and by not every class', async (t) => {
+  t.is(CHALLENGES.length, 6);
+  await Promise.all(CHALLENGES.map((name) => withSession(async (session) => {
+    const s = loadScenario(scenarioPath(name));
+    t.true(goalsOf(s).length >= 2, name);
+    t.true(readFileSync(scenarioPath(name), 'utf8').startsWith('# yaml-language-server: $schema=../schema/scenario.schema.json\n'), name);
+    const r = await exploreAll(scenarioPath(name), s, configFor(s, { seed: 1 }), 10_000, { session });
+    t.deepEqual(r.problems, [], name);
+    t.true(r.classes.length >= 2, name);
+    t.deepEqual(r.goals.map((g) => g.name), goalsOf(s).map((g) => g.name), name);
+    for (const g of r.goals) {
+      t.true(g.reachedBy.length >= 1, `${name}: goal ${g.name} is reached by some class`);
+      t.true(g.reachedBy.length < r.classes.length, `${name}: goal ${g.name} is not reached by every class`);
+      // Checked again from the witnesses' own steps: the class's witness reaches the goal.
+      for (const by of g.reachedBy) {
+        const c = r.classes[by.class - 1]!;
+        if (by.runs === c.realRuns) t.true(goalsReached(s, c.witness!.steps).includes(g.name), `${name}: class ${by.class}'s witness reaches ${g.name}`);
+      }
+    }
+  })));
+});
+
+test('vrange explore --all prints which classes reach which goal, in text and --json; a goal no class reaches is a line, not a failure', async (t) => {
+  const file = scenarioPath('challenge-6-broken-promise');
+  const [perMm, sharedFile, json] = await Promise.all([
+    cli(['explore', file, '--all', '--seed', '1']),
+    cli(['explore', file, '--all', '--seed', '1', '--policy', 'shared-file']),
+    cli(['explore', file, '--all', '--seed', '1', '--json']),
+  ]);
+  t.is(perMm.code, 0, perMm.stderr);
+  t.regex(perMm.stdout, /^goals: 2; reached by some outcome class: 2$/m);
+  t.regex(perMm.stdout, /^ {2}goal broken-promise \(B is told purged: false, yet its read of the page gets SIGBUS\): reached by class \d \(all \d+ of its real runs\)$/m);
+  t.regex(perMm.stdout, /^ {2}goals reached: broken-promise$/m, 'the class that reaches it says so');
+  t.is(sharedFile.code, 0, 'a goal no class reaches is not a failure: ' + sharedFile.stdout);
+  t.regex(sharedFile.stdout, /^ {2}goal broken-promise \(.*\): reached by no outcome class$/m);
+  t.notRegex(sharedFile.stdout, /PROBLEM/);
+  const doc = JSON.parse(json.stdout) as { goals: Array<{ name: string; reachedBy: Array<{ class: number; runs: number; of: number }> }>; classes: Array<{ goals: Record<string, number>; realRuns: number }> };
+  const broken = doc.goals.find((g) => g.name === 'broken-promise')!;
+  t.is(broken.reachedBy.length, 1);
+  const c = doc.classes[broken.reachedBy[0]!.class - 1]!;
+  t.is(c.goals['broken-promise'], c.realRuns);
+  t.is(broken.reachedBy[0]!.runs, c.realRuns);
+});
+
+test('a goal on a step the classes leave out: a class may reach it in some of its real runs only, and says how many', async (t) => {
+  // The classes are made of the expected step (the mark) only: one class, whose runs differ at the read.
+  const text = BASE.replace('label: mark }', 'label: mark, expect: { ok: true } }') + `goals:
+  - { name: read-kept, when: [ { process: A, step: 5, result: { value: "a0" } } ] }
+`;
+  const s = parseScenario(text, 'g.yaml');
+  const r = await withSession((session) => exploreAll('g.yaml', s, configFor(s, { seed: 1 }), 1_000, { session }));
+  t.is(r.classes.length, 1);
+  const [g] = r.goals;
+  t.is(g!.reachedBy.length, 1);
+  t.true(g!.reachedBy[0]!.runs > 0 && g!.reachedBy[0]!.runs < g!.reachedBy[0]!.of, JSON.stringify(g));
+});
+
+test('vrange run says which goals the run reached; the replay line of a class\'s witness reaches its goals again', async (t) => {
+  const file = scenarioPath('challenge-1-sigbus');
+  const [sigbus, inTime, none] = await Promise.all([
+    cli(['run', file, '--seed', '1', '--choices', 'A,A,A,A,kernel,kernel,A,commit']),
+    cli(['run', file, '--seed', '1', '--choices', 'A,A,A,A,A,kernel,kernel,commit']),
+    cli(['run', scenarioPath('race-purge-vs-nonvolatile'), '--seed', '1']),
+  ]);
+  t.is(sigbus.code, 0, sigbus.stderr);
+  t.regex(sigbus.stdout, /^goals reached: sigbus \(1 of 2; not reached: read-in-time\)$/m);
+  t.regex(inTime.stdout, /^goals reached: read-in-time \(1 of 2; not reached: sigbus\)$/m);
+  t.notRegex(none.stdout, /^goals reached/m, 'a scenario without goals prints no goal line');
+});
+
+test('vrange run and explore refuse a bad goal before anything runs: one line naming the file and the place, exit 2', async (t) => {
+  const file = tempFile('bad-goal.yaml', withGoals('  - { name: x, when: [ { process: A, label: unmark, result: { value: "a0" } } ] }'));
+  for (const args of [['run', file, '--seed', '1'], ['explore', file, '--all']]) {
+    const r = await cli(args);
+    t.is(r.code, 2, r.stdout + r.stderr);
+    t.is(r.stdout, '');
+    t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+    t.true(r.stderr.includes(`${file}: goals[0].when[0].result.value: unknown field "value"; allowed fields for a result of op vrange: ok, errno, signal, stuck, bytes, purged`), r.stderr);
+  }
 });
