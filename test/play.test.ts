@@ -206,6 +206,16 @@ test('the server refuses every request without the token, listens on loopback on
   t.is(await get(port, `/?t=${token}`), 200);
   t.is(await get(port, `/state?t=${token}`), 200);
   t.is(await get(port, `/?t=${token}&pad=${'x'.repeat(3000)}`), 414);
+  // One driver: the newest page load drives; a move from an older page, or past the body limit, is refused.
+  const page = async () => /name="d" value="([0-9a-f]+)"/.exec(await (await fetch(`${u.origin}/?t=${token}`)).text())![1]!;
+  const older = await page();
+  const newer = await page();
+  t.not(older, newer);
+  const post = (body: string) => fetch(`${u.origin}/move?t=${token}`, { method: 'POST', body, redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' } }).then((r) => r.status);
+  t.is(await post(`d=${older}&i=0`), 409, 'the older page no longer drives');
+  t.is(await post(`d=${newer}&i=0&pad=${'x'.repeat(5000)}`), 413);
+  t.is(await post(`d=${newer}&i=0`), 303);
+  t.deepEqual((await gameState(s.url)).options, ['A #1 write buf page 0 "a0"'], 'the move was made, once');
   // Listening sockets on the port: only 127.0.0.1 (in /proc/net/tcp, 0100007F), none in tcp6.
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   const listening = (f: string) => readFileSync(f, 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((c) => c[1]?.endsWith(`:${hex}`) && c[3] === '0A').map((c) => c[1]);
