@@ -49,6 +49,8 @@ function pageScript(token: string, driver: string): string {
   var q = '?t=${token}', d = 'd=${driver}', leaving = true;
   // A long run is paged (80 entries a part): show the part with the latest move.
   window.addEventListener('DOMContentLoaded', function () {
+    // The model is still searching the classes: look again in a moment (a reload is no goodbye).
+    if (document.querySelector('[data-classes="computing"]')) setTimeout(function () { leaving = false; location.reload(); }, 1500);
     var part = document.getElementById('part');
     if (part && part.options.length > 1) { part.value = String(part.options.length - 1); part.dispatchEvent(new Event('change')); }
   });
@@ -72,7 +74,7 @@ const form = (token: string, driver: string, action: string, inner: string) =>
 
 function classList(p: PageParts): string {
   const c = p.classes;
-  if (c.state === 'computing') return '<p class="hint">The outcome classes of <code>explore --all</code>: the model is still searching\u2026 (reload to see them)</p>';
+  if (c.state === 'computing') return '<p class="hint" data-classes="computing">The outcome classes of <code>explore --all</code>: the model is still searching\u2026 (the page reloads when it is done)</p>';
   if (c.state === 'failed') return `<p class="hint">The outcome classes are not known: ${esc(c.why)}</p>`;
   const items = c.classes.map((x, i) => `<li class="${p.reached.has(x.key) ? 'found' : 'unfound'}" data-class="${i + 1}"><b>class ${i + 1}</b> (${x.traces} trace(s)): ${esc(x.summary)}</li>`).join('');
   const found = c.classes.filter((x) => p.reached.has(x.key)).length;
@@ -85,7 +87,7 @@ function outcome(p: PageParts): string {
   const c = p.classes;
   let where: string;
   if (o.faults.length > 0) where = `with a kill (${esc(o.faults.join(', '))}): explore --all injects no faults, so this outcome is outside its classes`;
-  else if (c.state !== 'ready') where = 'its class among those of explore --all: not known yet (the model is still searching; reload)';
+  else if (c.state !== 'ready') where = 'its class among those of explore --all: not known yet (the model is still searching)';
   else {
     const i = c.classes.findIndex((x) => x.key === o.key);
     const unfound = c.classes.map((x, n) => [x, n] as const).filter(([x]) => !p.reached.has(x.key));
