@@ -7,6 +7,7 @@
 import type { HistoryEvent } from '../coordinator/history.js';
 import type { StepRecord } from '../coordinator/kernel.js';
 import { parseResultLine, type ClassesBy } from './enumerate.js';
+import { printable, printableJson } from '../shared/printable.js';
 
 /** One reclaim exchange of a witness run: where its prepare and its commit came among the steps. */
 export interface WitnessExchange {
@@ -60,7 +61,7 @@ export function witnessLines(steps: readonly StepRecord[], exchanges: readonly W
   };
   steps.forEach((st, k) => {
     at(k);
-    out.push(`    ${String(k + 1).padStart(2)}. ${st.process.padEnd(8)} #${st.index} ${st.op} -> ${JSON.stringify(st.result)}${st.label ? `   (${st.label})` : ''}`);
+    out.push(`    ${String(k + 1).padStart(2)}. ${st.process.padEnd(8)} #${st.index} ${st.op} -> ${printableJson(st.result)}${st.label ? `   (${printable(st.label)})` : ''}`);
   });
   at(steps.length);
   return out;
@@ -87,7 +88,7 @@ export function differingSteps(classes: ReadonlyArray<{ results: readonly string
     let differ = keys.filter((k) => ran.some((r) => JSON.stringify(r[k]) !== JSON.stringify(ran[0]![k])));
     if (differ.length === 0) differ = keys; // the same wherever it ran: what differs is whether it ran
     const cells = results.map((r) => (r === undefined ? NOT_RUN
-      : differ.filter((k) => k in r).map((k) => `${k}: ${JSON.stringify(r[k])}`).join(', ') || '{}'));
+      : differ.filter((k) => k in r).map((k) => `${k}: ${printableJson(r[k])}`).join(', ') || '{}'));
     out.push({ step, cells });
   }
   return out;
@@ -142,7 +143,7 @@ export function goalLines(goals: readonly GoalReach[]): string[] {
   if (goals.length === 0) return [];
   const reached = goals.filter((g) => g.reachedBy.length > 0).length;
   return [`goals: ${goals.length}; reached by some outcome class: ${reached}`, ...goals.map((g) => {
-    const title = g.title ? ` (${g.title})` : '';
+    const title = g.title ? ` (${printable(g.title)})` : '';
     if (g.reachedBy.length === 0) return `  goal ${g.name}${title}: reached by no outcome class`;
     const by = g.reachedBy.map((r) => `class ${r.class} (${r.runs < r.of ? `${r.runs} of its ${r.of} real runs` : r.of === 1 ? 'its one real run' : `all ${r.of} of its real runs`})`);
     return `  goal ${g.name}${title}: reached by ${by.join(', ')}`;

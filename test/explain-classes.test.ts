@@ -7,7 +7,7 @@ import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { coverageWarnings, differingSteps, differingTable, witnessExchanges, witnessLines } from '../harness/explain_classes.js';
+import { coverageWarnings, differingSteps, differingTable, goalLines, witnessExchanges, witnessLines } from '../harness/explain_classes.js';
 import { enumerate, uncountedSteps } from '../harness/enumerate.js';
 import { replayChooser } from '../harness/replay.js';
 import { runScenario } from '../harness/run.js';
@@ -144,4 +144,18 @@ test('shards carry --classes-by: merged they give the unsharded result; shards o
   const refused = await cli(['merge', parts[0]!, other]);
   t.is(refused.code, 2);
   t.regex(refused.stderr, /another sweep \(classesBy is "expected", not "all"\)/);
+});
+
+test('goal lines: by class with its real runs, none reached, and a title that would move the cursor is escaped', (t) => {
+  t.deepEqual(goalLines([
+    { name: 'a', title: '', reachedBy: [{ class: 1, runs: 3, of: 3 }, { class: 2, runs: 1, of: 4 }] },
+    { name: 'b', title: 'clear\u001b[2Jscreen', reachedBy: [] },
+    { name: 'c', title: 'one', reachedBy: [{ class: 2, runs: 1, of: 1 }] },
+  ]), [
+    'goals: 3; reached by some outcome class: 2',
+    '  goal a: reached by class 1 (all 3 of its real runs), class 2 (1 of its 4 real runs)',
+    '  goal b (clear\\x1b[2Jscreen): reached by no outcome class',
+    '  goal c (one): reached by class 2 (its one real run)',
+  ]);
+  t.deepEqual(goalLines([]), []);
 });
