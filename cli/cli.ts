@@ -36,6 +36,7 @@ import { compareCommand } from '../harness/compare.js';
 import { quizCommand } from '../harness/quiz.js';
 import { installInterruptHandlers, interruptExitCode } from '../shared/lifecycle.js';
 import { exploreShard, mergeCommand, sweepHeading, sweepOf } from './shard_cli.js';
+import { PLAY_USAGE, playCommand } from './play_cli.js';
 
 export { UsageError };
 
@@ -80,12 +81,13 @@ const USAGE = `usage:
                              every policy, same seed: the steps whose result differs, and why
   vrange quiz [--seed S] [--answers]
                              a small scenario from the seed: what does each marked step return?
+${PLAY_USAGE}
   vrange list [DIR]          list the scenarios in DIR (default: the bundled scenarios/)
 ${REMOTE_USAGE}
   vrange help [COMMAND]       the usage of one command (run, explore, check, ...)`;
 
 /** The commands, in the order `vrange help` shows them. */
-export const COMMANDS = ['run', 'explore', 'merge', 'check', 'compare', 'quiz', 'list', 'kernel', 'agent', 'keygen', 'help'] as const;
+export const COMMANDS = ['run', 'explore', 'merge', 'check', 'compare', 'quiz', 'play', 'list', 'kernel', 'agent', 'keygen', 'help'] as const;
 
 /** The lines of USAGE that describe `command` (every block that starts with `  vrange COMMAND`). */
 export function usageOf(command: string): string {
@@ -209,7 +211,7 @@ function help(args: string[]): number {
 const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
 /** The commands that start agents: SIGINT/SIGTERM stop their runs cleanly (shared/lifecycle.ts). */
-const interruptible = new Set(['run', 'explore', 'compare', 'quiz', 'kernel']);
+const interruptible = new Set(['run', 'explore', 'compare', 'quiz', 'play', 'kernel']);
 
 export async function main(argv: string[]): Promise<number> {
   if (interruptible.has(argv[0] ?? '')) installInterruptHandlers();
@@ -239,6 +241,7 @@ async function dispatch(argv: string[]): Promise<number> {
       case 'check': return check(rest);
       case 'compare': return await compareCommand(rest);
       case 'quiz': return await quizCommand(rest);
+      case 'play': return await playCommand(rest);
       case 'kernel': return await kernelCommand(rest);
       case 'agent': return await agentCommand(rest);
       case 'keygen': return keygenCommand(rest);
