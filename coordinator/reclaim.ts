@@ -24,7 +24,7 @@ import type { KernelMsg } from '../shared/messages.js';
 import type { Proc } from './process_table.js';
 import type { Decision, PageKind } from '../shared/policy.js';
 import { exchangeLateWakeMs, exchangeTimeoutMs, exchangeWaitMaxMs, runsPerMessageMax } from '../shared/limits.js';
-import { clipRuns, isRunList, pagesOf, splitRuns } from '../shared/runs.js';
+import { clipRuns, isRunList, splitRuns } from '../shared/runs.js';
 
 export const exchangeMachine = setup({
   types: { events: {} as { type: 'answered' } | { type: 'commit' } | { type: 'acked' } },
@@ -102,9 +102,9 @@ export interface ReclaimHost {
   /** The fault hook between the phases: may kill one of the live participants (by pid) and wait for its reaping. */
   betweenPrepareAndCommit(xid: number, live: Proc[]): Promise<void>;
   /** The purge units, in the order the purge unit asks for, from the file ranges and the participants' answers. */
-  units(xid: number, participants: Iterable<Participant>): Array<{ name: string; frames: number[] }>;
+  units(xid: number, participants: Iterable<Participant>): Array<{ name: string; runs: number[] }>;
   /** The policy's decisions on the unit's pages not `decided` yet, run by run, carried out (purged or kept) and logged; adds them to `decided`. */
-  decideUnit(xid: number, reason: string, unit: { name: string; frames: readonly number[] }, voteOf: VoteOf, decided: Set<number>): DecidedRun[];
+  decideUnit(xid: number, reason: string, unit: { name: string; runs: readonly number[] }, voteOf: VoteOf, decided: Set<number>): DecidedRun[];
 }
 
 /** Where `page` stands in a run list: inside a run (`inside`), and up to where that stays so (the run's end, or the next run's start). */
@@ -267,7 +267,7 @@ export class Exchange {
     for (const p of this.participants.values()) {
       if (!p.proc.live) continue;
       const runs = mergeRuns(purgedFor.get(p.proc.pid) ?? []);
-      if (runs.length > 0) this.k.log('purge-notify', { xid: this.xid, process: p.proc.name, vpages: pagesOf(runs) });
+      if (runs.length > 0) this.k.log('purge-notify', { xid: this.xid, process: p.proc.name, runs });
       const batches = splitRuns(runs, 2, runsPerMessageMax);
       batches.forEach((runs, i) => this.k.send(p.proc, { t: 'commit', xid: this.xid, runs, last: i === batches.length - 1 }));
     }

@@ -54,6 +54,62 @@ export class PageTable {
     return true;
   }
 
+  /**
+   * How many entries from `vpage` on (at most `max`) hold `value`, `value + step`, ... one page
+   * after the other: a run found with one chunk lookup per 512 pages.
+   */
+  runFrom(vpage: number, value: number, step: number, max: number): number {
+    let n = 0;
+    while (n < max) {
+      const v = vpage + n;
+      const c = this.chunks.get(Math.floor(v / CHUNK));
+      if (!c) break;
+      const base = Math.floor(v / CHUNK) * CHUNK;
+      const to = Math.min(base + CHUNK, vpage + max);
+      let i = v;
+      while (i < to && c[i - base] === value + (i - vpage) * step + 1) i++;
+      n += i - v;
+      if (i < to) break;
+    }
+    return n;
+  }
+
+  /** Removes the entries [vpage, vpage + count), which must all exist; one chunk lookup per 512 pages. */
+  deleteRun(vpage: number, count: number): void {
+    for (let v = vpage; v < vpage + count;) {
+      const key = Math.floor(v / CHUNK);
+      const c = this.chunks.get(key);
+      const to = Math.min((key + 1) * CHUNK, vpage + count);
+      if (!c) throw new Error(`page table invariant: no entry at page ${v}`);
+      for (let i = v; i < to; i++) {
+        if (c[i - key * CHUNK] === 0) throw new Error(`page table invariant: no entry at page ${i}`);
+        c[i - key * CHUNK] = 0;
+      }
+      this.size -= to - v;
+      if ((c[CHUNK]! -= to - v) === 0) this.chunks.delete(key);
+      v = to;
+    }
+  }
+
+  /** Sets entries [vpage, vpage + count) to value, value + 1, ...; one chunk lookup per 512 pages. */
+  setRun(vpage: number, count: number, value: number): void {
+    if (!(Number.isInteger(value) && value >= 0 && value + count < 2 ** 31 - 1)) throw new Error(`page table invariant: entries ${value}.. out of range`);
+    for (let v = vpage; v < vpage + count;) {
+      const key = Math.floor(v / CHUNK);
+      let c = this.chunks.get(key);
+      if (!c) this.chunks.set(key, (c = new Int32Array(CHUNK + 1)));
+      const to = Math.min((key + 1) * CHUNK, vpage + count);
+      let added = 0;
+      for (let i = v; i < to; i++) {
+        if (c[i - key * CHUNK] === 0) added++;
+        c[i - key * CHUNK] = value + (i - vpage) + 1;
+      }
+      c[CHUNK]! += added;
+      this.size += added;
+      v = to;
+    }
+  }
+
   /** Calls `fn` on every entry, ascending by vpage. */
   forEach(fn: (vpage: number, value: number) => void): void {
     for (const k of [...this.chunks.keys()].sort((a, b) => a - b)) {
@@ -144,9 +200,41 @@ export class Rmap {
     return list;
   }
 
-  /** Reclaim purges frames [frame, frame + count): every entry goes (dropping its reference) and is remembered as purged. */
+  /**
+   * Reclaim purges frames [frame, frame + count), a run whose every frame has the mappers of the
+   * first, each one page on (vmscan.ts built the run so): every entry goes (dropping its
+   * reference) and is remembered as purged; mapper by mapper, one chunk lookup per 512 pages.
+   */
   dropFrames(frame: number, count: number): void {
-    for (let f = frame; f < frame + count; f++) for (const m of this.dropFrame(f)) this.rememberPurged(m.pid, m.vpage, f);
+    const ms = [...this.mappers(frame)];
+    for (let f = frame; f < frame + count; f++) {
+      const list = this.byFrame[f];
+      const k = f - frame;
+      if (!list || list.length !== ms.length || list.some((m, j) => m.pid !== ms[j]!.pid || m.vpage !== ms[j]!.vpage + k || m.kind !== ms[j]!.kind)) {
+        throw new Error(`rmap invariant: frame ${f} of a purged run from frame ${frame} has other mappers than the run's`);
+      }
+      this.byFrame[f] = undefined;
+    }
+    this.mapped -= count;
+    for (const m of ms) {
+      const table = this.byPid.get(m.pid);
+      if (!table || table.runFrom(m.vpage, frame * 4 + KIND_INDEX[m.kind], 4, count) !== count) {
+        throw new Error(`rmap invariant: frames ${frame}-${frame + count - 1} name pid ${m.pid} pages from ${m.vpage}, which its page table lacks`);
+      }
+      table.deleteRun(m.vpage, count);
+      let purged = this.purgedFrom.get(m.pid);
+      if (!purged) this.purgedFrom.set(m.pid, (purged = new PageTable()));
+      purged.setRun(m.vpage, count, frame);
+    }
+    for (let f = frame; f < frame + count; f++) this.frames.decrefBy(f, ms.length);
+  }
+
+  /**
+   * How many pages from `vpage` on (at most `max`) `pid` maps anonymously at consecutive frames
+   * from `frame` (0 when its entry at `vpage` is not that).
+   */
+  anonRunFrom(pid: number, vpage: number, frame: number, max: number): number {
+    return this.byPid.get(pid)?.runFrom(vpage, frame * 4 + KIND_INDEX.anon, 4, max) ?? 0;
   }
 
   /** Calls `fn` on each anonymous entry of `pid` (its own pages: anonymous, or copied private), ascending by vpage. */
