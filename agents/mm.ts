@@ -69,10 +69,7 @@ export class Vma {
     const own = this.ownsFrames;
     const set = PTE_PURGED | (own && this.kind === 'file-private' ? PTE_ANONZERO : 0);
     // An entry packs (frame + 1) * 8 + flags: a page that loses its frame keeps only its flags.
-    this.ptes.update(a, b, (e) => {
-      const flags = ((e % PTE_FLAG_SPAN) | set) & ~PTE_COW;
-      return own ? flags : e - (e % PTE_FLAG_SPAN) + flags;
-    });
+    this.ptes.rewriteFlags(a, b, PTE_FLAG_SPAN, set, PTE_COW, own);
   }
   setFlags(i: number, flags: number): void { this.setPte(i, this.frameAt(i), flags); }
   static fresh(start: number, pages: number, kind: VmaKind, fileId: number, offset: number): Vma {

@@ -41,10 +41,12 @@ export class PteTable {
   }
 
   /**
-   * Rewrites entries [a, b) (absent ones read as 0) as `fn` says; `fn` never returns 0 (it sets
-   * an entry). One chunk lookup per 512 pages.
+   * Rewrites entries [a, b) (absent ones read as 0): the low `span` part (the flags) of each gets
+   * the bits `set` and loses the bits `clear`; the rest (the frame) is kept, or dropped when
+   * `dropHigh`. The result must not be 0 (`set` not 0). One chunk lookup per 512 pages.
    */
-  update(a: number, b: number, fn: (e: number) => number): void {
+  rewriteFlags(a: number, b: number, span: number, set: number, clear: number, dropHigh: boolean): void {
+    if (!(set > 0 && (set & clear) === 0)) throw new Error(`mm invariant: flags rewritten with set ${set}, clear ${clear}`);
     for (let i = a; i < b;) {
       const key = Math.floor(i / CHUNK);
       let c = this.chunks.get(key);
@@ -53,10 +55,9 @@ export class PteTable {
       let added = 0;
       for (let s = i - key * CHUNK, z = to - key * CHUNK; s < z; s++) {
         const e = c[s]!;
-        const x = fn(e);
-        if (!(x >= 1)) throw new Error(`mm invariant: page-table entry ${key * CHUNK + s} rewritten to ${x}`);
+        const low = e % span;
         if (e === 0) added++;
-        c[s] = x;
+        c[s] = (dropHigh ? 0 : e - low) + ((low | set) & ~clear);
       }
       c[CHUNK]! += added;
       this.size += added;

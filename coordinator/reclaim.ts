@@ -250,9 +250,13 @@ export class Exchange {
     const purgedFor = new Map<number, Array<[number, number]>>();
     const decided = new Set<number>();
     const voteOf: VoteOf = (pid, vpage) => this.voteOf(pid, vpage);
+    // A unit whose frame set an earlier unit had (the same run list: vmscan.ts shares it) finds every frame decided.
+    const seen = new Set<readonly number[]>();
     for (const unit of this.k.units(this.xid, this.participants.values())) {
       if (this.freed >= this.want) break;
       this.unitsTried++;
+      if (seen.has(unit.runs)) continue;
+      seen.add(unit.runs);
       for (const { record, notify } of this.k.decideUnit(this.xid, this.reason, unit, voteOf, decided)) {
         this.freed += record.freed;
         for (const [pid, vpage, count] of notify) {

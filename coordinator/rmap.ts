@@ -237,6 +237,22 @@ export class Rmap {
     return this.byPid.get(pid)?.runFrom(vpage, frame * 4 + KIND_INDEX.anon, 4, max) ?? 0;
   }
 
+  /**
+   * Calls `fn(vpage, frame, count)` on each run of anonymous entries of `pid` (its own pages) at
+   * consecutive vpages and consecutive frames, ascending: what forEachAnon lists, a run at a time.
+   */
+  forEachAnonRun(pid: number, fn: (vpage: number, frame: number, count: number) => void): void {
+    let v0 = -1; let f0 = -1; let n = 0;
+    this.byPid.get(pid)?.forEach((vpage, x) => {
+      if ((x & 3) !== KIND_INDEX.anon) return;
+      const f = x >>> 2;
+      if (n > 0 && vpage === v0 + n && f === f0 + n) { n++; return; }
+      if (n > 0) fn(v0, f0, n);
+      v0 = vpage; f0 = f; n = 1;
+    });
+    if (n > 0) fn(v0, f0, n);
+  }
+
   /** Calls `fn` on each anonymous entry of `pid` (its own pages: anonymous, or copied private), ascending by vpage. */
   forEachAnon(pid: number, fn: (vpage: number, frame: number) => void): void {
     this.byPid.get(pid)?.forEach((vpage, x) => { if ((x & 3) === KIND_INDEX.anon) fn(vpage, x >>> 2); });

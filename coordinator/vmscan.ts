@@ -54,6 +54,24 @@ function ascendingRuns(runs: number[]): number[] {
   return out;
 }
 
+/**
+ * Units with the same frames (the mappers of pages shared after fork each answer the same range)
+ * share one run list, built once: the exchange decides a frame set once, and a later unit with the
+ * same list decides nothing (reclaim.ts skips it, counting it as tried).
+ */
+function shareFrameSets<U extends { runs: number[] }>(units: U[]): U[] {
+  const seen = new Map<string, number[][]>();
+  for (const u of units) {
+    const r = u.runs;
+    const key = `${r.length}:${r[0]}:${r[1]}:${r[r.length - 2]}:${r[r.length - 1]}`;
+    let same = seen.get(key);
+    if (!same) seen.set(key, (same = []));
+    const twin = same.find((x) => x.every((v, i) => v === r[i]));
+    if (twin) u.runs = twin; else same.push(r);
+  }
+  return units;
+}
+
 export class Vmscan implements ReclaimHost {
   /** Which frames an open exchange holds (its candidates), and the frames a fault copying from them pins. */
   readonly held: Isolated;
@@ -117,22 +135,33 @@ export class Vmscan implements ReclaimHost {
   pagesToAsk(xid: number): Map<number, { runs: number[]; pages: number }> {
     const k = this.k;
     const ask = new Map<number, { runs: number[]; pages: number; sorted: boolean; first: number }>();
-    const add = (pid: number, vpage: number, frame: number) => {
+    /** `count` pages from `vpage` at frames from `frame` (the lowest). */
+    const add = (pid: number, vpage: number, frame: number, count = 1) => {
       let l = ask.get(pid);
       if (!l) ask.set(pid, (l = { runs: [], pages: 0, sorted: true, first: frame }));
       const r = l.runs;
       const n = r.length;
-      l.pages++;
+      l.pages += count;
       l.first = Math.min(l.first, frame);
-      if (n > 0 && r[n - 2]! + r[n - 1]! === vpage) r[n - 1]!++;
-      else { if (n > 0 && r[n - 2]! + r[n - 1]! > vpage) l.sorted = false; r.push(vpage, 1); }
+      if (n > 0 && r[n - 2]! + r[n - 1]! === vpage) r[n - 1]! += count;
+      else { if (n > 0 && r[n - 2]! + r[n - 1]! > vpage) l.sorted = false; r.push(vpage, count); }
     };
     const ownerFile = k.frames.ownerFile;
     const isCandidate = this.held.candidatesOf(xid);
     // A child still being forked (no agent yet) is not asked: like a fork after the prepare, it counts as not volatile.
     for (const p of k.procs) {
       if (!p.live || !p.agent) continue;
-      k.rmap.forEachAnon(p.pid, (vpage, f) => { if (ownerFile[f]! < 0 && isCandidate(f)) add(p.pid, vpage, f); });
+      // A run of the page table at consecutive frames: its candidate pieces, each added at once.
+      k.rmap.forEachAnonRun(p.pid, (vpage, frame, count) => {
+        for (let d = 0; d < count;) {
+          const f = frame + d;
+          if (!(ownerFile[f]! < 0 && isCandidate(f))) { d++; continue; }
+          let e = d + 1;
+          while (e < count && ownerFile[frame + e]! < 0 && isCandidate(frame + e)) e++;
+          add(p.pid, vpage + d, f, e - d);
+          d = e;
+        }
+      });
     }
     for (const file of k.files) {
       // Nobody maps it, or no mapper's mm decides its pages: the i_mmap says so without a walk.
@@ -182,11 +211,14 @@ export class Vmscan implements ReclaimHost {
           const frame = this.frameSeenBy(p.proc, vpage);
           // The pages from here on at the frames that follow, anonymous: one run (1 for any other page).
           const n = frame >= 0 ? Math.max(1, rmap.anonRunFrom(p.proc.pid, vpage, frame, end - vpage)) : 1;
-          for (let d = 0; d < n; d++) {
-            if (!isCandidate(frame + d)) continue;
+          for (let d = 0; d < n;) {
+            if (!isCandidate(frame + d)) { d++; continue; }
+            let e = d + 1;
+            while (e < n && isCandidate(frame + e)) e++;
             if (!u) byRange.set(id, (u = { at, runs: [], start: vpage + d }));
-            pushFrames(u.runs, frame + d);
+            pushFrames(u.runs, frame + d, e - d);
             u.start = Math.min(u.start, vpage + d);
+            d = e;
           }
           vpage += n;
         }
@@ -196,7 +228,7 @@ export class Vmscan implements ReclaimHost {
           runs: ascendingRuns(u.runs), at: u.at, key: `p${String(p.proc.pid).padStart(8, '0')}:${String(u.start).padStart(12, '0')}` });
       }
     }
-    return units.sort((x, y) => x.at - y.at || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    return shareFrameSets(units.sort((x, y) => x.at - y.at || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)));
   }
 
   /** The frame a process sees at a vpage whose volatility its mm decides, or -1. */
