@@ -103,7 +103,11 @@ export interface ReclaimHost {
   betweenPrepareAndCommit(xid: number, live: Proc[]): Promise<void>;
   /** The purge units, in the order the purge unit asks for, from the file ranges and the participants' answers. */
   units(xid: number, participants: Iterable<Participant>): Array<{ name: string; runs: number[] }>;
-  /** The policy's decisions on the unit's pages not `decided` yet, run by run, carried out (purged or kept) and logged; adds them to `decided`. */
+  /**
+   * The policy's decisions on the unit's pages (its frames as [frame, count] runs) still in use and
+   * not `decided` yet, run by run, carried out (purged or kept) and logged; adds the kept ones to
+   * `decided` (a purged frame is free at once, and nothing allocates while the exchange decides).
+   */
   decideUnit(xid: number, reason: string, unit: { name: string; runs: readonly number[] }, voteOf: VoteOf, decided: Set<number>): DecidedRun[];
 }
 

@@ -210,9 +210,12 @@ export class Rmap {
     for (let f = frame; f < frame + count; f++) {
       const list = this.byFrame[f];
       const k = f - frame;
-      if (!list || list.length !== ms.length || list.some((m, j) => m.pid !== ms[j]!.pid || m.vpage !== ms[j]!.vpage + k || m.kind !== ms[j]!.kind)) {
-        throw new Error(`rmap invariant: frame ${f} of a purged run from frame ${frame} has other mappers than the run's`);
+      let same = list !== undefined && list.length === ms.length;
+      for (let j = 0; same && j < ms.length; j++) {
+        const m = list![j]!;
+        same = m.pid === ms[j]!.pid && m.vpage === ms[j]!.vpage + k && m.kind === ms[j]!.kind;
       }
+      if (!same) throw new Error(`rmap invariant: frame ${f} of a purged run from frame ${frame} has other mappers than the run's`);
       this.byFrame[f] = undefined;
     }
     this.mapped -= count;
