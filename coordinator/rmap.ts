@@ -207,24 +207,20 @@ export class Rmap {
    */
   dropFrames(frame: number, count: number): void {
     const ms = [...this.mappers(frame)];
+    // Each frame has as many mappers as the first, and (below) each mapper's page table maps the
+    // run's frames one page after the other: so each frame's mappers are the run's, each one page on.
     for (let f = frame; f < frame + count; f++) {
-      const list = this.byFrame[f];
-      const k = f - frame;
-      let same = list !== undefined && list.length === ms.length;
-      for (let j = 0; same && j < ms.length; j++) {
-        const m = list![j]!;
-        same = m.pid === ms[j]!.pid && m.vpage === ms[j]!.vpage + k && m.kind === ms[j]!.kind;
-      }
-      if (!same) throw new Error(`rmap invariant: frame ${f} of a purged run from frame ${frame} has other mappers than the run's`);
-      this.byFrame[f] = undefined;
+      if (this.byFrame[f]?.length !== ms.length) throw new Error(`rmap invariant: frame ${f} of a purged run from frame ${frame} has other mappers than the run's`);
     }
-    this.mapped -= count;
     for (const m of ms) {
-      const table = this.byPid.get(m.pid);
-      if (!table || table.runFrom(m.vpage, frame * 4 + KIND_INDEX[m.kind], 4, count) !== count) {
+      if (this.byPid.get(m.pid)?.runFrom(m.vpage, frame * 4 + KIND_INDEX[m.kind], 4, count) !== count) {
         throw new Error(`rmap invariant: frames ${frame}-${frame + count - 1} name pid ${m.pid} pages from ${m.vpage}, which its page table lacks`);
       }
-      table.deleteRun(m.vpage, count);
+    }
+    for (let f = frame; f < frame + count; f++) this.byFrame[f] = undefined;
+    this.mapped -= count;
+    for (const m of ms) {
+      this.byPid.get(m.pid)!.deleteRun(m.vpage, count);
       let purged = this.purgedFrom.get(m.pid);
       if (!purged) this.purgedFrom.set(m.pid, (purged = new PageTable()));
       purged.setRun(m.vpage, count, frame);
