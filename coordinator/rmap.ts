@@ -110,6 +110,26 @@ export class PageTable {
     }
   }
 
+  /**
+   * Calls `fn(vpage, value, count)` on each run of entries at consecutive vpages whose values go
+   * up by `step` a page, ascending: no call per entry.
+   */
+  forEachRun(step: number, fn: (vpage: number, value: number, count: number) => void): void {
+    let v0 = -1; let x0 = -1; let n = 0;
+    for (const k of [...this.chunks.keys()].sort((a, b) => a - b)) {
+      const c = this.chunks.get(k)!;
+      for (let i = 0; i < CHUNK; i++) {
+        const x = c[i]!;
+        if (x === 0) continue;
+        const v = k * CHUNK + i;
+        if (n > 0 && v === v0 + n && x - 1 === x0 + n * step) { n++; continue; }
+        if (n > 0) fn(v0, x0, n);
+        v0 = v; x0 = x - 1; n = 1;
+      }
+    }
+    if (n > 0) fn(v0, x0, n);
+  }
+
   /** Calls `fn` on every entry, ascending by vpage. */
   forEach(fn: (vpage: number, value: number) => void): void {
     for (const k of [...this.chunks.keys()].sort((a, b) => a - b)) {
@@ -241,15 +261,8 @@ export class Rmap {
    * consecutive vpages and consecutive frames, ascending: what forEachAnon lists, a run at a time.
    */
   forEachAnonRun(pid: number, fn: (vpage: number, frame: number, count: number) => void): void {
-    let v0 = -1; let f0 = -1; let n = 0;
-    this.byPid.get(pid)?.forEach((vpage, x) => {
-      if ((x & 3) !== KIND_INDEX.anon) return;
-      const f = x >>> 2;
-      if (n > 0 && vpage === v0 + n && f === f0 + n) { n++; return; }
-      if (n > 0) fn(v0, f0, n);
-      v0 = vpage; f0 = f; n = 1;
-    });
-    if (n > 0) fn(v0, f0, n);
+    // A run of values 4 apart is one kind at consecutive frames.
+    this.byPid.get(pid)?.forEachRun(4, (vpage, x, count) => { if ((x & 3) === KIND_INDEX.anon) fn(vpage, x >>> 2, count); });
   }
 
   /** Calls `fn` on each anonymous entry of `pid` (its own pages: anonymous, or copied private), ascending by vpage. */
