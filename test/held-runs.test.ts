@@ -3,6 +3,7 @@
 // (coordinator/rmap.ts) give exactly what the page-by-page structures they replace give.
 import test from 'ava';
 import fc from 'fast-check';
+import { Agent } from '../agents/agent.js';
 import { HeldPages, subtract } from '../agents/held.js';
 import { PteTable } from '../agents/pte_table.js';
 import { Vma, PTE_ANONZERO, PTE_COW, PTE_PURGED } from '../agents/mm.js';
@@ -93,4 +94,28 @@ test('Rmap.dropFrames drops a run of shared frames as frame-by-frame removal wou
   t.is(rmap.resident(2) + rmap.resident(3) + rmap.resident(4), 0);
   t.true(rmap.wasPurgedFrom(3, 500 + 1099, first + 1099));
   t.false(rmap.wasPurgedFrom(3, 500 + 1099, first + 1098));
+});
+
+test('an agent answers a prepare with runs, holds them, and lists page by page what a commit purges that it did not hold or have volatile', (t) => {
+  const sent: Array<Record<string, any>> = [];
+  const socket = { send: (m: Record<string, any>) => sent.push(m) } as unknown as ConstructorParameters<typeof Agent>[0];
+  const agent = new Agent(socket, 'agent-test');
+  agent.pid = 2;
+  agent.mm.insert(Vma.fresh(1, 2000, 'anon', -1, 0));
+  agent.mm.ranges.mark(1, 1001, 5); // pages 1-1000 volatile
+  agent.mm.vmas[0]!.setPte(0, 7, PTE_COW);
+  agent.receive({ t: 'prepare', xid: 1, runs: [1, 1500] });
+  t.deepEqual(sent.pop(), { t: 'prepared', xid: 1, runs: [1, 1000, agent.mm.ranges.at(1)!.id, 5] });
+  t.is(agent.held.size, 1000, 'the answered pages are held, as one run');
+  t.deepEqual(agent.held.holderIn(999, 1003), { xid: 1, page: 999 }, 'a step touching a held page waits for exchange 1');
+  t.is(agent.held.holderIn(1001, 1003), undefined);
+  // The commit purges pages 999-1002: 1001 and 1002 were neither held nor volatile.
+  agent.receive({ t: 'commit', xid: 1, runs: [999, 4], last: true });
+  t.deepEqual(sent.pop(), { t: 'committed', xid: 1, violations: [
+    'page 1001 purged but not held by exchange 1', 'page 1001 purged but not volatile in pid 2',
+    'page 1002 purged but not held by exchange 1', 'page 1002 purged but not volatile in pid 2'] });
+  t.is(agent.held.size, 0, 'the last commit releases every held page');
+  t.is(agent.mm.vmas[0]!.flagsAt(998), PTE_PURGED);
+  t.is(agent.mm.vmas[0]!.flagsAt(0), PTE_COW, 'page 1 was held, not purged: unchanged');
+  t.is(agent.mm.vmas[0]!.frameAt(0), 7);
 });
