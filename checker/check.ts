@@ -18,7 +18,7 @@ import { spanOf } from '../shared/spans.js';
 import { readAfterSubPageWrite } from '../shared/page_bytes.js';
 import { RUN_DEFAULTS } from '../shared/run_config.js';
 import type { StepResult } from '../shared/scenario-types.js';
-import { decisionRun, eventProblem, type AnyStep, type EventOf, type HistoryEvent } from '../coordinator/history.js';
+import { decisionRun, eventProblem, purgeNotifyPages, type AnyStep, type EventOf, type HistoryEvent } from '../coordinator/history.js';
 import { keysIn, PageSet } from './pageset.js';
 import { newCell, PageTable, SharedCells, spanPages, type Cell, type FState, type Kind, type PState, type Pte } from './check_model.js';
 import { CHECKS, violationsMax, type CheckName, type CheckResult, type Violation } from './check_result.js';
@@ -248,7 +248,7 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
         const p = procs.get(String(e.process));
         if (!p) break;
         deadMention(p.name, e, 'was told of a purge');
-        for (const v of e.vpages ?? []) {
+        for (const v of purgeNotifyPages(e)) {
           checked['purge-was-volatile']++;
           if (!p.mmVol.has(v) && !mmMarkedInFlight(p, v)) flag('purge-was-volatile', `${p.name} was told its page ${v} was purged, but it had not marked that page volatile`, [e.line]);
           p.mustReport.set(v, e.line);

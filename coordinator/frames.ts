@@ -105,6 +105,13 @@ export class FrameTable {
     return true;
   }
 
+  /** Drops `n` references at once (reclaim purging a frame of `n` mappers); returns true when that freed the frame. */
+  decrefBy(f: number, n: number): boolean {
+    if (!(Number.isInteger(n) && n >= 1 && n <= this.refcount[f]!)) throw new Error(`frames invariant: ${n} references dropped from frame ${f}, which has ${this.refcount[f]}`);
+    this.refcount[f]! -= n - 1;
+    return this.decref(f);
+  }
+
   read(f: number, now: number): string {
     this.assertUsed(f);
     this.lastUse[f] = now;
