@@ -21,7 +21,8 @@ import { AgentSocket, type CurveClient } from '../shared/transport.js';
 import type { AgentMsg, KernelMsg, SysCall, SysRet, SysReply } from '../shared/messages.js';
 import { isRunList, pagesOf } from '../shared/runs.js';
 import type { ProcessStep, RunConfig, StepResult } from '../shared/scenario-types.js';
-import { Mm, PTE_ANONZERO, PTE_CLEAN, PTE_COW, PTE_LAZYFREE, PTE_PURGED, PTE_YOUNG } from './mm.js';
+import { Mm, PTE_CLEAN, PTE_COW, PTE_LAZYFREE, PTE_YOUNG } from './mm.js';
+import { HeldPages, subtract } from './held.js';
 import { RangeSet } from '../shared/rangeset.js';
 import { rangesPerSetMax } from '../shared/limits.js';
 import { decode, encodeBatch } from '../shared/messages.js';
@@ -58,8 +59,8 @@ export class Agent {
   private nowUnread = false;
   private nextId = 1;
   private readonly pending = new Map<number, (r: SysRet) => void>();
-  /** vpage -> id of the reclaim exchange holding it. */
-  readonly held = new Map<number, number>();
+  /** The pages each open reclaim exchange holds, as runs. */
+  readonly held = new HeldPages();
   private releaseWaiters: Array<() => void> = [];
   /** Lockstep: the blocked step waiting for the kernel's `release`. */
   private releaseGate: { index: number; resolve: () => void } | undefined;
@@ -249,7 +250,8 @@ export class Agent {
   private prepare(xid: number, runs: number[]): void {
     if (!isRunList(runs, 2)) this.fatal(`prepare ${xid}: malformed page runs`);
     if (this.config.policy === 'madv-free') return this.prepareLazyfree(xid, runs);
-    // One answer entry per piece of a volatile range inside a mapped part of an asked run.
+    // One answer entry per piece of a volatile range inside a mapped part of an asked run; each
+    // piece is held as one run (agents/held.ts), whatever its length.
     const answer: number[] = [];
     for (let i = 0; i < runs.length; i += 2) {
       for (const seg of this.mm.segments(runs[i]!, runs[i]! + runs[i + 1]!)) {
@@ -257,10 +259,9 @@ export class Agent {
           const from = Math.max(seg.from, r.start);
           const to = Math.min(seg.to, r.end);
           if (to <= from) continue;
-          for (let v = from; v < to; v++) {
-            if (this.held.has(v)) this.fatal(`invariant: page ${v} held twice (exchanges ${this.held.get(v)} and ${xid})`);
-            this.held.set(v, xid);
-          }
+          const other = this.held.holderIn(from, to);
+          if (other) this.fatal(`invariant: page ${other.page} held twice (exchanges ${other.xid} and ${xid})`);
+          this.held.hold(xid, from, to);
           answer.push(from, to - from, r.id, r.markedAt);
         }
       }
@@ -285,10 +286,7 @@ export class Agent {
           const bits = ((flags & PTE_LAZYFREE) !== 0 ? 1 : 0) | ((flags & PTE_YOUNG) !== 0 ? 2 : 0) | ((flags & PTE_CLEAN) !== 0 ? 4 : 0);
           if (bits === 0) continue;
           const v = vma.start + k;
-          if ((bits & 1) !== 0) {
-            if (this.held.has(v)) this.fatal(`invariant: page ${v} held twice (exchanges ${this.held.get(v)} and ${xid})`);
-            this.held.set(v, xid);
-          }
+          if ((bits & 1) !== 0) this.held.hold(xid, v, v + 1);
           const n = answer.length;
           if (n > 0 && answer[n - 4]! + answer[n - 3]! === v && answer[n - 2] === bits) answer[n - 3]!++;
           else answer.push(v, 1, bits, 0);
@@ -301,12 +299,18 @@ export class Agent {
   /** madv-free, the prepare's second round: hold these pages too (another mapper has their frame lazyfree); an empty answer. */
   private holdToo(xid: number, runs: number[]): void {
     if (!isRunList(runs, 2)) this.fatal(`prepare ${xid}: malformed page runs`);
-    for (const v of pagesOf(runs)) {
-      const x = this.held.get(v);
-      if (x !== undefined && x !== xid) this.fatal(`invariant: page ${v} held twice (exchanges ${x} and ${xid})`);
-      if (this.mm.pte(v)) this.held.set(v, xid);
-    }
+    this.held.holdMore(xid, subtract(runs, this.held.heldBy(xid)));
     this.send({ t: 'prepared', xid, runs: [] });
+  }
+
+  /** madv-free: the commit's pages are discarded, not purged: their ptes go (a read is the zero page, a write a new one). */
+  private discard(xid: number, runs: number[]): void {
+    for (const v of pagesOf(this.held.notHeldBy(xid, runs))) this.violations.push(`page ${v} discarded but not held by exchange ${xid}`);
+    for (const v of pagesOf(runs)) {
+      const pte = this.mm.pte(v);
+      if (!pte || (pte.vma.flagsAt(pte.i) & PTE_CLEAN) === 0) this.violations.push(`page ${v} discarded but its pte is dirty in pid ${this.pid}`);
+      if (pte) pte.vma.setPte(pte.i, -1, 0);
+    }
   }
 
   /** madv-free: the reclaim scan made the pages `old` old, and took back the mark of the pages `unmark`. */
@@ -324,32 +328,45 @@ export class Agent {
 
   private commit(xid: number, runs: number[], last: boolean): void {
     if (!isRunList(runs, 2)) this.fatal(`commit ${xid}: malformed page runs`);
-    const violations: string[] = [];
-    const lazyfree = this.config.policy === 'madv-free';
-    for (const v of pagesOf(runs)) {
-      const pte = this.mm.pte(v);
-      if (this.held.get(v) !== xid) violations.push(`page ${v} purged but not held by exchange ${xid}`);
-      if (lazyfree) {
-        // madv-free: the page is discarded, not purged: its pte goes (a read is the zero page, a write a new one).
-        if (!pte || (pte.vma.flagsAt(pte.i) & PTE_CLEAN) === 0) violations.push(`page ${v} discarded but its pte is dirty in pid ${this.pid}`);
-        if (pte) pte.vma.setPte(pte.i, -1, 0);
-        continue;
+    if (this.config.policy === 'madv-free') this.discard(xid, runs);
+    else {
+      // What an honest kernel never does, found run by run: purging a page this exchange does not
+      // hold, or one that is not volatile here. Listed page by page, in page order.
+      const notHeld = new Set(pagesOf(this.held.notHeldBy(xid, runs)));
+      const notVolatile = new Set(pagesOf(subtract(runs, this.volatileIn(runs))));
+      if (notHeld.size + notVolatile.size > 0) {
+        for (const v of pagesOf(runs)) {
+          if (notHeld.has(v)) this.violations.push(`page ${v} purged but not held by exchange ${xid}`);
+          if (notVolatile.has(v)) this.violations.push(`page ${v} purged but not volatile in pid ${this.pid}`);
+        }
       }
-      if (!this.mm.isVolatile(v)) violations.push(`page ${v} purged but not volatile in pid ${this.pid}`);
-      if (!pte) continue;
-      const { vma, i } = pte;
-      let flags = vma.flagsAt(i) | PTE_PURGED;
-      flags &= ~PTE_COW; // no longer copy-on-write: there is no frame to share
-      if (vma.ownsFrames && vma.kind === 'file-private') flags |= PTE_ANONZERO;
-      vma.setPte(i, vma.ownsFrames ? -1 : vma.frameAt(i), flags);
+      for (let i = 0; i < runs.length; i += 2) {
+        for (const seg of this.mm.segments(runs[i]!, runs[i]! + runs[i + 1]!)) seg.vma.markPurged(seg.from - seg.vma.start, seg.to - seg.vma.start);
+      }
     }
-    if (violations.length > 0) this.violations.push(...violations);
     if (!last) return;
-    for (const [v, x] of this.held) if (x === xid) this.held.delete(v);
+    this.held.release(xid);
     this.send({ t: 'committed', xid, violations: this.violations.splice(0) });
     const waiters = this.releaseWaiters;
     this.releaseWaiters = [];
     for (const w of waiters) w();
+  }
+
+  /** The parts of the ascending [start, count] runs that are volatile in this mm, as ascending runs. */
+  private volatileIn(runs: readonly number[]): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < runs.length; i += 2) {
+      const s = runs[i]!;
+      const e = s + runs[i + 1]!;
+      for (const r of this.mm.ranges.overlapping(s, e)) {
+        const from = Math.max(s, r.start);
+        const to = Math.min(e, r.end);
+        if (to <= from) continue;
+        if (out.length > 0 && out[out.length - 2]! + out[out.length - 1]! === from) out[out.length - 1]! += to - from;
+        else out.push(from, to - from);
+      }
+    }
+    return out;
   }
 
   /** Waits until no page of [start, end) is held by a reclaim exchange. */
@@ -361,9 +378,9 @@ export class Agent {
 
   private async waitReleased(start: number, end: number): Promise<void> {
     for (;;) {
-      let xid = -1;
-      for (const [v, x] of this.held) if (v >= start && v < end) { xid = x; break; }
-      if (xid < 0) return;
+      const holder = this.held.holderIn(start, end);
+      if (!holder) return;
+      const xid = holder.xid;
       const index = this.currentIndex;
       // Lockstep: the commit releases the pages, but the step goes on only at the kernel's
       // `release` of it, one released step at a time (docs/protocol.md, "Reclaim exchange").

@@ -66,8 +66,12 @@ export async function readPage(agent: Agent, vpage: number): Promise<StepOutcome
   return agent.fatal(`read of page ${vpage}: the kernel asked to retry ${faultRetriesMax} times`);
 }
 
-/** A `write` step (its outcome). */
-export async function writePage(agent: Agent, vpage: number, value: string): Promise<StepOutcome> {
+/**
+ * A `write` step (its outcome). With `offset`, a sub-page write: the same fault (SIGBUS on a purged
+ * page under access: sigbus, a zero page faulted in under zero, copy-on-write), and the kernel,
+ * which holds the page's contents, writes only those bytes (shared/page_bytes.ts).
+ */
+export async function writePage(agent: Agent, vpage: number, value: string, offset?: number): Promise<StepOutcome> {
   for (let attempt = 0; attempt < faultRetriesMax; attempt++) {
     const f = faultIn(agent, vpage);
     const pte = f instanceof Promise ? await f : f;
@@ -81,7 +85,7 @@ export async function writePage(agent: Agent, vpage: number, value: string): Pro
     // so that no prepare answered while the reply is on its way calls the page clean.
     const madvFree = agent.config.policy === 'madv-free';
     if (madvFree && frame >= 0) vma.setFlags(i, (flags & ~(PTE_LAZYFREE | PTE_CLEAN)) | PTE_YOUNG);
-    const r = await agent.call({ t: 'write', vpage, frame, cow, value, anon });
+    const r = await agent.call({ t: 'write', vpage, frame, cow, value, anon, ...(offset === undefined ? {} : { offset }) });
     if (r.retry) { dropFrame(vma, vpage); continue; }
     const failed = fromRet(r);
     if (failed) return { result: failed };

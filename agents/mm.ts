@@ -10,6 +10,7 @@
 import type { Binding, MmSnapshot, MmView, VmaKind, VmaSnapshot } from '../shared/messages.js';
 import { RangeSet } from '../shared/rangeset.js';
 import { unmapSpan } from '../shared/vma_span.js';
+import { PteTable } from './pte_table.js';
 import { rangesPerSetMax, vpagesMax } from '../shared/limits.js';
 
 /** The page is shared with another mm after fork: a write must ask the kernel for a copy. */
@@ -43,7 +44,7 @@ export class Vma {
     /** File page that `start` maps (0 for anonymous memory). */
     public offset: number,
     /** Page index in this VMA -> packed entry; only touched pages have one. */
-    readonly ptes: Map<number, number> = new Map(),
+    readonly ptes: PteTable = new PteTable(),
   ) {}
   get end(): number { return this.start + this.pages; }
   /** Pages with their own frame in this page table (anonymous or copied private pages). */
@@ -67,6 +68,18 @@ export class Vma {
     else this.ptes.set(i, (frame + 1) * PTE_FLAG_SPAN + flags);
   }
   setFrame(i: number, frame: number): void { this.setPte(i, frame, this.flagsAt(i)); }
+  /**
+   * Reclaim purged pages [a, b) of this VMA (indexes): each is marked purged and no longer
+   * copy-on-write; a page with its own frame loses it (a copied private file page now reads as
+   * zero). One read and one write of each entry, for the commit of a large run.
+   */
+  markPurged(a: number, b: number): void {
+    if (!(a >= 0 && b <= this.pages)) throw new Error(`mm invariant: purge of pages ${a}-${b} of a ${this.pages}-page VMA`);
+    const own = this.ownsFrames;
+    const set = PTE_PURGED | (own && this.kind === 'file-private' ? PTE_ANONZERO : 0);
+    // An entry packs (frame + 1) * 8 + flags: a page that loses its frame keeps only its flags.
+    this.ptes.rewriteFlags(a, b, PTE_FLAG_SPAN, set, PTE_COW, own);
+  }
   setFlags(i: number, flags: number): void { this.setPte(i, this.frameAt(i), flags); }
   static fresh(start: number, pages: number, kind: VmaKind, fileId: number, offset: number): Vma {
     return new Vma(start, pages, kind, fileId, offset);
@@ -75,7 +88,7 @@ export class Vma {
   slice(from: number, to: number): Vma {
     const a = from - this.start;
     const b = to - this.start;
-    const ptes = new Map<number, number>();
+    const ptes = new PteTable();
     for (const [i, e] of this.ptes) if (i >= a && i < b) ptes.set(i - a, e);
     return new Vma(from, to - from, this.kind, this.fileId, this.offset + a, ptes);
   }

@@ -72,7 +72,7 @@ export function runStep(agent: Agent, step: ProcessStep): StepOutcome | Promise<
     case 'munmap': return munmap(agent, step);
     case 'write': {
       const b = mapBinding(agent, step.map);
-      return writePage(agent, b.addr + step.page, step.value);
+      return writePage(agent, b.addr + step.page, step.value, step.offset);
     }
     case 'read': {
       const b = mapBinding(agent, step.map);
@@ -213,10 +213,10 @@ export async function vrangeGeneral(agent: Agent, step: Op<'vrange'>): Promise<S
   const start = b.addr + span.start;
   const end = start + span.pages;
   const segs = agent.mm.segments(start, end);
-  if (!covers(segs, start, end)) return ENOMEM;
   const policy = agent.config.policy;
   const target = (s: Segment) => vrangeTarget(s.vma.kind, policy);
-  if (segs.some((s) => target(s) === null)) return EINVAL;
+  const bad = spanError(segs, start, end, (s) => target(s) === null);
+  if (bad) return bad;
   const held = agent.untilReleased(start, end);
   if (held) await held;
   const purgedPages: number[] = [];
@@ -291,14 +291,20 @@ function markLazyfree(agent: Agent, start: number, end: number): StepOutcome {
   return { result: { ok: true, bytes: (end - start) * PAGE_SIZE }, detail };
 }
 
-/** The segments cover [start, end) without a gap (Mm.fullyMapped, on segments already found). */
-function covers(segs: Segment[], start: number, end: number): boolean {
+/**
+ * The error a vrange over [start, end) fails with first, or undefined. The VMAs are walked in
+ * address order, as v14's madvise_volatile walks them: at each, its kind is checked first (one the
+ * policy refuses is EINVAL), then the hole in front of it (ENOMEM); a hole at the end is ENOMEM.
+ * docs/semantics.md, Errors; model/steps.ts `span` gives the same.
+ */
+function spanError(segs: Segment[], start: number, end: number, refused: (s: Segment) => boolean): StepOutcome | undefined {
   let next = start;
   for (const s of segs) {
-    if (s.from !== next) return false;
+    if (refused(s)) return EINVAL;
+    if (s.from !== next) return ENOMEM;
     next = s.to;
   }
-  return next === end;
+  return next === end ? undefined : ENOMEM;
 }
 
 /** Clears PTE_PURGED on the pages [from, to) of `vma`, listing those that had it in `out`. */

@@ -15,9 +15,10 @@
 // madv-free and check_concurrent.ts overlapping steps; this file replays the events and runs the checks.
 
 import { spanOf } from '../shared/spans.js';
+import { readAfterSubPageWrite } from '../shared/page_bytes.js';
 import { RUN_DEFAULTS } from '../shared/run_config.js';
 import type { StepResult } from '../shared/scenario-types.js';
-import { decisionRun, eventProblem, type AnyStep, type EventOf, type HistoryEvent } from '../coordinator/history.js';
+import { decisionRun, eventProblem, purgeNotifyPages, type AnyStep, type EventOf, type HistoryEvent } from '../coordinator/history.js';
 import { keysIn, PageSet } from './pageset.js';
 import { newCell, PageTable, SharedCells, spanPages, type Cell, type FState, type Kind, type PState, type Pte } from './check_model.js';
 import { CHECKS, violationsMax, type CheckName, type CheckResult, type Violation } from './check_result.js';
@@ -57,9 +58,7 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
   if (!boot || boot.kind !== 'boot') flag('well-formed', 'the first event is not `boot`', [boot?.line ?? 0]);
   const policy = String(boot?.policy ?? RUN_DEFAULTS.policy);
   const access = String(boot?.access ?? RUN_DEFAULTS.access);
-  // madv-free (MADV_FREE): marks per page, a freed page reads "", never SIGBUS (check_lazyfree.ts).
-  const madvFree = policy === 'madv-free';
-  const lockstep = boot?.kind === 'boot' && boot.schedule === 'lockstep';
+  const madvFree = policy === 'madv-free'; // MADV_FREE: marks per page, a freed page reads "", never SIGBUS (check_lazyfree.ts)
   const files = new Map<string, FState>();
   const fileCells = new SharedCells();
   for (const f of (boot?.kind === 'boot' ? boot.files : [])) {
@@ -117,9 +116,9 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
   const overlapping = (p: PState, key: string, st: AnyStep, line: number) => { // a read or write of a page others may write too begins
     const m = p.maps.get(String(st.map));
     const c = m && !p.pt.get(m.start + Number(st.page))?.own ? cellOf(p, m.start + Number(st.page)) : undefined;
-    if (c) { if (st.op === 'write') overlaps.writeInvoked(key, c, String(st.value), line); else overlaps.readInvoked(key, c); }
+    if (c) { if (st.op === 'write') overlaps.writeInvoked(key, c, st.offset === undefined ? String(st.value) : undefined, line); else overlaps.readInvoked(key, c); }
   };
-  const lazyfree = lazyfreeChecks({ procs, cellOf, flag, checked, lockstep, markedInFlight: (q, v) => mmMarkedInFlight(q, v) });
+  const lazyfree = lazyfreeChecks({ procs, cellOf, flag, checked, lockstep: boot?.kind === 'boot' && boot.schedule === 'lockstep', markedInFlight: (q, v) => mmMarkedInFlight(q, v) });
   const invokes = new Map<string, { line: number; step: AnyStep }>();
   // A volatile mark takes effect somewhere between its invoke and its complete (the kernel may see it,
   // and purge, before the step reports): pages under a mark in flight may be purged too.
@@ -262,7 +261,7 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
         const p = procs.get(String(e.process));
         if (!p) break;
         deadMention(p.name, e, 'was told of a purge');
-        for (const v of e.vpages ?? []) {
+        for (const v of purgeNotifyPages(e)) {
           checked['purge-was-volatile']++;
           if (madvFree) continue; // the decision checked the mark and set the page's cell
           if (!p.mmVol.has(v) && !mmMarkedInFlight(p, v)) flag('purge-was-volatile', `${p.name} was told its page ${v} was purged, but it had not marked that page volatile`, [e.line]);
@@ -439,13 +438,14 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
       }
       case 'write': {
         const v = page(step.map, step.page);
-        if (v === undefined) return;
-        const pte = p.pt.get(v);
-        if (!pte) return;
+        const pte = v === undefined ? undefined : p.pt.get(v);
+        if (v === undefined || !pte) return;
+        const base = cellOf(p, v); // a sub-page write keeps the rest: known if the page (or the file page copied) is
+        const before = base && !base.tainted ? base.value : undefined;
         if (pte.kind === 'file-private' && !pte.own) p.pt.own.set(v, newCell());
         const c = cellOf(p, v)!;
         if (madvFree) p.mmVol.delete(v, v + 1); // the write dirties the pte: the free is cancelled
-        c.value = String(step.value);
+        c.value = step.offset === undefined ? String(step.value) : readAfterSubPageWrite(before, Number(step.offset), String(step.value));
         c.line = e.line;
         c.purged = 0;
         c.tainted = volatileNow(p, v);

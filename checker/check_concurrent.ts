@@ -10,17 +10,18 @@
 import type { Cell } from './check_model.js';
 
 const recentWritesMax = 64;
-type Write = { value: string; from: number; to: number };
+/** `value` undefined: a sub-page write, whose page afterwards depends on what it held (any value may show). */
+type Write = { value: string | undefined; from: number; to: number };
 
 export class Overlaps {
   private readonly writes = new Map<string, { w: Write; cell: Cell }>();
   private readonly recent = new WeakMap<Cell, Write[]>();
   private readonly reads = new Map<string, { cell: Cell; values: Set<string | undefined> }>();
   /** What a cell may hold after its last completed write: that write's value and those of the writes that overlapped it. */
-  private readonly possible = new WeakMap<Cell, { value: string; also: string[] }>();
+  private readonly possible = new WeakMap<Cell, { value: string | undefined; also: Array<string | undefined> }>();
 
   /** Step `key`, a write of `value` into a shared `cell`, was invoked at `line`. */
-  writeInvoked(key: string, cell: Cell, value: string, line: number): void {
+  writeInvoked(key: string, cell: Cell, value: string | undefined, line: number): void {
     let list = this.recent.get(cell);
     if (!list) this.recent.set(cell, (list = []));
     const w: Write = { value, from: line, to: Infinity };
@@ -51,7 +52,7 @@ export class Overlaps {
   /** The read `key` of `cell`, invoked at `from` and completed at `to`, may have returned `value`. */
   mayRead(key: string, cell: Cell, value: unknown, from: number, to: number): boolean {
     const r = this.reads.get(key);
-    if (r && r.cell === cell && r.values.has(value as string)) return true;
-    return (this.recent.get(cell) ?? []).some((w) => w.value === value && w.from < to && w.to > from);
+    if (r && r.cell === cell && (r.values.has(value as string) || r.values.has(undefined))) return true;
+    return (this.recent.get(cell) ?? []).some((w) => (w.value === undefined || w.value === value) && w.from < to && w.to > from);
   }
 }

@@ -5,7 +5,7 @@
 // the report gives them; checkInvariants composes them (./compose.ts). The report then adds
 // run-completed and (with --check-model) matches-model, which harness/run.ts judges.
 
-import type { HistoryEvent } from '../coordinator/history.js';
+import { purgeNotifyPages, type HistoryEvent } from '../coordinator/history.js';
 import type { MapperVote } from '../shared/policy.js';
 import { compose, fromProblems, type Checker, type CheckResult } from './compose.js';
 import type { RunView } from './view.js';
@@ -87,7 +87,7 @@ export const purgedExact: Checker<RunView> = (k) => {
   const ledger = new Map<string, Set<number>>(); // process -> vpages the kernel reported purged
   const get = (p: string) => { let s = ledger.get(p); if (!s) ledger.set(p, (s = new Set())); return s; };
   for (const e of k.history.events) {
-    if (e.kind === 'purge-notify') for (const v of e.vpages as number[]) get(e.process as string).add(v);
+    if (e.kind === 'purge-notify') for (const v of purgeNotifyPages(e)) get(e.process as string).add(v);
     if (e.kind === 'birth' && e.parent) ledger.set(e.process as string, new Set(get(e.parent as string)));
     if (e.kind !== 'complete' || !e.result || !(e.result as { ok: boolean }).ok) continue;
     const detail = e.detail as { span?: [number, number]; purgedPages?: number[] } | undefined;

@@ -29,12 +29,14 @@ import { exploreAll, formatAll, writeWitnessPages } from '../harness/explore_all
 import { TooManySchedules, TooManyTraces } from '../harness/enumerate.js';
 import { schedulerChooser } from '../harness/pct.js';
 import { checkHistory, formatCheck, HistoryFormatError, parseHistory } from '../checker/check.js';
+import { goalRunLines } from '../checker/goals.js';
 import { REMOTE_USAGE, agentCommand, kernelCommand, keygenCommand } from './remote_cli.js';
 import { KeyError } from '../shared/keys.js';
 import { compareCommand } from '../harness/compare.js';
 import { quizCommand } from '../harness/quiz.js';
 import { installInterruptHandlers, interruptExitCode } from '../shared/lifecycle.js';
 import { exploreShard, mergeCommand, sweepHeading, sweepOf } from './shard_cli.js';
+import { PLAY_USAGE, playCommand } from './play_cli.js';
 
 export { UsageError };
 
@@ -62,11 +64,12 @@ const USAGE = `usage:
                              failure is shrunk to fewer faults and a shorter schedule
                   --every-kill  one run per kill:P@N and kill:P@N+ instead
                   --strict      with faults, the scenario's expectations count too
-  vrange explore FILE --all [--policy P] [--max-schedules N] [--count-schedules] [--html OUT.html] [--json]
+  vrange explore FILE --all [--policy P] [--max-schedules N] [--count-schedules] [--classes-by expected|all] [--html OUT.html] [--json]
                              one lockstep schedule per trace (optimal DPOR), each run on real
                              processes, grouped by outcome, with a witness and a replay command
                              per outcome; --max-schedules bounds the traces (and the count)
                   --count-schedules  also count every schedule, and the reduction's ratio
+                  --classes-by all  classes by every step's result (default expected: the steps with an expect)
                   --shard K/N [--out FILE]  (with --seed BASE) run the K-th of N parts of the
                              sweep (seeds, kill points or the traces of --all: those whose
                              0-based number i has i mod N = K-1) and write its result to FILE
@@ -81,12 +84,13 @@ const USAGE = `usage:
                              every policy, same seed: the steps whose result differs, and why
   vrange quiz [--seed S] [--answers]
                              a small scenario from the seed: what does each marked step return?
+${PLAY_USAGE}
   vrange list [DIR]          list the scenarios in DIR (default: the bundled scenarios/)
 ${REMOTE_USAGE}
   vrange help [COMMAND]       the usage of one command (run, explore, check, ...)`;
 
 /** The commands, in the order `vrange help` shows them. */
-export const COMMANDS = ['run', 'explore', 'merge', 'check', 'compare', 'quiz', 'list', 'kernel', 'agent', 'keygen', 'help'] as const;
+export const COMMANDS = ['run', 'explore', 'merge', 'check', 'compare', 'quiz', 'play', 'list', 'kernel', 'agent', 'keygen', 'help'] as const;
 
 /** The lines of USAGE that describe `command` (every block that starts with `  vrange COMMAND`). */
 export function usageOf(command: string): string {
@@ -111,7 +115,7 @@ async function run(args: string[]): Promise<number> {
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel, timeoutMs: cmd.timeoutMs,
     chooser: cmd.choices ? replayChooser(cmd.choices) : schedulerChooser(cmd.scheduler, cmd.config.seed, cmd.scenario), pictures: cmd.html !== undefined });
   const repro = reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices, cmd.scheduler);
-  const foot = footer(report, repro);
+  const foot = [...goalRunLines(cmd.scenario, report.steps), ...footer(report, repro)];
   if (cmd.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else if (cmd.quiet) summaryLines(report, history, head, repro).forEach(out);
   else foot.forEach(out);
@@ -129,7 +133,7 @@ async function exploreCommand(args: string[]): Promise<number> {
     (cmd.json ? process.stderr : process.stdout).write(sweepHeading(cmd.file, cmd.config, sweepOf(cmd), 0, cmd) + '\n');
     let result;
     try {
-      result = await exploreAll(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, { progress: tty ? bar : undefined, countSchedules: cmd.countSchedules });
+      result = await exploreAll(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, { progress: tty ? bar : undefined, countSchedules: cmd.countSchedules, classesBy: cmd.classesBy });
     } catch (e) {
       if (e instanceof TooManySchedules || e instanceof TooManyTraces) { process.stderr.write(`vrange: ${cmd.file}: ${e.message}\n`); return 2; }
       throw e;
@@ -210,7 +214,7 @@ function help(args: string[]): number {
 const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
 /** The commands that start agents: SIGINT/SIGTERM stop their runs cleanly (shared/lifecycle.ts). */
-const interruptible = new Set(['run', 'explore', 'compare', 'quiz', 'kernel']);
+const interruptible = new Set(['run', 'explore', 'compare', 'quiz', 'play', 'kernel']);
 
 export async function main(argv: string[]): Promise<number> {
   if (interruptible.has(argv[0] ?? '')) installInterruptHandlers();
@@ -240,6 +244,7 @@ async function dispatch(argv: string[]): Promise<number> {
       case 'check': return check(rest);
       case 'compare': return await compareCommand(rest);
       case 'quiz': return await quizCommand(rest);
+      case 'play': return await playCommand(rest);
       case 'kernel': return await kernelCommand(rest);
       case 'agent': return await agentCommand(rest);
       case 'keygen': return keygenCommand(rest);

@@ -21,7 +21,7 @@ type Explore = ReturnType<typeof parseRun>;
 export function sweepHeading(file: string, c: RunConfig, sweep: Sweep, planned: number,
   how: Pick<Explore, 'countSchedules' | 'scheduler'>): string {
   // A shard file keeps the options as given: --scheduler, --depth and --count-schedules among them (howOf).
-  if (sweep.kind === 'all') return `explore --all ${file}: policy ${c.policy}, access ${c.access}, purge unit ${c.purgeUnit}, at most ${sweep.maxSchedules} traces${how.countSchedules ? ', every schedule counted' : ''}`;
+  if (sweep.kind === 'all') return `explore --all ${file}: policy ${c.policy}, access ${c.access}, purge unit ${c.purgeUnit}, at most ${sweep.maxSchedules} traces${how.countSchedules ? ', every schedule counted' : ''}${sweep.classesBy === 'all' ? ', classes by every step' : ''}`;
   return `explore ${file}: ${sweep.kind === 'kills' ? `${planned} run(s), one per kill point, seed ${c.seed}` : `${sweep.runs} run(s), seeds from ${c.seed}`}, `
     + `policy ${c.policy}, schedule ${c.schedule}${how.scheduler.name === 'pct' ? `, scheduler pct depth ${how.scheduler.depth}` : ''}${sweep.faults.length ? `, faults ${sweep.faults.join(' ')}` : ''}`;
 }
@@ -36,7 +36,8 @@ function howOf(options: Record<string, string | string[] | boolean>): Pick<Explo
 export function sweepOf(cmd: Explore): Sweep {
   const kind = cmd.all ? 'all' : cmd.everyKill ? 'kills' : 'seeds';
   return { kind, runs: kind === 'seeds' ? cmd.runs : null, faults: cmd.faults.map((f) => f.spec), strict: cmd.strict, shrink: cmd.shrink,
-    checkDeterminism: cmd.checkDeterminism, choices: cmd.choices ?? null, timeoutMs: cmd.timeoutMs ?? null, maxSchedules: kind === 'all' ? cmd.maxSchedules : null };
+    checkDeterminism: cmd.checkDeterminism, choices: cmd.choices ?? null, timeoutMs: cmd.timeoutMs ?? null, maxSchedules: kind === 'all' ? cmd.maxSchedules : null,
+    classesBy: kind === 'all' ? cmd.classesBy : null };
 }
 
 const stoppedNote = (k: number, n: number) => `vrange: shard ${k}/${n} was stopped: no result file written (a part with runs missing cannot be merged); run the shard again\n`;
@@ -55,7 +56,7 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
     say(sweepHeading(cmd.file, cmd.config, sweep, 0, cmd));
     let r;
     try {
-      r = await exploreAllRuns(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, { progress, shard, countSchedules: cmd.countSchedules });
+      r = await exploreAllRuns(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, { progress, shard, countSchedules: cmd.countSchedules, classesBy: cmd.classesBy });
     } catch (e) {
       if (e instanceof TooManySchedules) { process.stderr.write(`vrange: ${cmd.file}: ${e.message}\n`); return 2; }
       throw e;

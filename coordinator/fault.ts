@@ -16,6 +16,7 @@
 
 import type { SysCall } from '../shared/messages.js';
 import { valueBytesMax } from '../shared/limits.js';
+import { subPageFits, writeAt, type PageContent } from '../shared/page_bytes.js';
 import type { Kernel, Ret } from './kernel.js';
 import type { AddressSpace } from './address_space.js';
 import type { Proc } from './process_table.js';
@@ -24,6 +25,15 @@ import { frameNotNeeded } from './page_alloc.js';
 
 type Write = Extract<SysCall, { t: 'write' }>;
 type FilePage = { file: AddressSpace; page: number; share: 'shared' | 'private' };
+
+/**
+ * What the page holds after this write: the value (a whole-page write), or, with `offset`, `base`
+ * (the page's contents before, undefined for a zero page) with only those bytes replaced. Every
+ * write path goes through here, so a sub-page write faults exactly as a whole-page one does.
+ */
+function written(m: Write, base: () => PageContent | undefined): PageContent {
+  return m.offset === undefined ? m.value : writeAt(base(), m.offset, m.value);
+}
 
 /** Touching a purged file page while the file's range is still volatile raises SIGBUS. */
 function fileSigbus(k: Kernel, file: AddressSpace, page: number): boolean {
@@ -55,6 +65,7 @@ function doReadFault(k: Kernel, proc: Proc, vpage: number, fp: FilePage, now: nu
 /** A write: do_wp_page for anonymous memory (and private file pages already copied), else the file paths. */
 export async function sysWrite(k: Kernel, proc: Proc, m: Write): Promise<Ret | undefined> {
   if (Buffer.byteLength(m.value) > valueBytesMax) return { errno: 'EINVAL' };
+  if (m.offset !== undefined && subPageFits(m.offset, m.value) !== undefined) return { errno: 'EINVAL' };
   const v = proc.vmaAt(m.vpage);
   if (!v) return { signal: 'SIGSEGV' };
   const anonymous = v.kind === 'anon' || (v.kind === 'file-private' && (m.frame >= 0 || m.anon));
@@ -76,8 +87,10 @@ async function doCowFault(k: Kernel, proc: Proc, m: Write, fp: FilePage): Promis
   if (nf === -1) return undefined;
   if (nf === frameNotNeeded) return sysWrite(k, proc, m);
   if (fileSigbus(k, fp.file, fp.page)) { k.frames.decref(nf); return { signal: 'SIGBUS' }; }
+  // The copy starts as the file's page (a hole, or a page purged under access: zero, is zeros).
+  const content = written(m, () => { const src = fp.file.frameAt(fp.page); return src >= 0 ? k.frames.content(src) : undefined; });
   if (k.rmap.lookup(proc.pid, m.vpage)) k.rmap.remove(proc.pid, m.vpage);
-  k.frames.write(nf, m.value, k.touch());
+  k.frames.write(nf, content, k.touch());
   k.rmap.add(proc.pid, m.vpage, nf, 'anon');
   k.frames.decref(nf); // rmap.add took the mapping's reference
   return { frame: nf };
@@ -97,7 +110,8 @@ async function doSharedFault(k: Kernel, proc: Proc, m: Write, fp: FilePage): Pro
     else fp.file.insert(fp.page, nf, k.frames);
     f = fp.file.frameAt(fp.page);
   }
-  k.frames.write(f, m.value, k.touch());
+  const page = f;
+  k.frames.write(f, written(m, () => k.frames.content(page)), k.touch());
   const e = k.rmap.lookup(proc.pid, m.vpage);
   if (e && e.frame !== f) k.rmap.remove(proc.pid, m.vpage);
   if (!e || e.frame !== f) k.rmap.add(proc.pid, m.vpage, f, 'file-shared');
@@ -113,7 +127,7 @@ async function doWpPage(k: Kernel, proc: Proc, m: Write): Promise<Ret | undefine
       // Not shared (any more): write in place, as do_wp_page reuses a page it alone maps
       // (wp_can_reuse_anon_folio: one mapper left), whether it was always alone or the other
       // mappers died or copied while this fault waited for a frame.
-      k.frames.write(m.frame, m.value, k.touch());
+      k.frames.write(m.frame, written(m, () => k.frames.content(m.frame)), k.touch());
       return { frame: m.frame };
     }
   }
@@ -128,14 +142,18 @@ async function doWpPage(k: Kernel, proc: Proc, m: Write): Promise<Ret | undefine
   if (pinned) held.delete(m.frame);
   if (nf === -1) return undefined;
   if (nf === frameNotNeeded) return doWpPage(k, proc, m); // look again: reuse the frame, or retry
+  // The copy starts as the source (copy-on-write), or as a zero page (a first write, or a purged one).
+  let content: PageContent;
   if (m.frame >= 0) {
     const e = k.rmap.lookup(proc.pid, m.vpage);
     if (!e || e.frame !== m.frame) { k.frames.decref(nf); return { retry: true }; } // purged since: fault again
+    content = written(m, () => k.frames.content(m.frame));
     k.rmap.remove(proc.pid, m.vpage);
-  } else if (k.rmap.lookup(proc.pid, m.vpage)) {
-    k.rmap.remove(proc.pid, m.vpage); // a private file page not yet copied: now it is
+  } else {
+    content = written(m, () => undefined);
+    if (k.rmap.lookup(proc.pid, m.vpage)) k.rmap.remove(proc.pid, m.vpage); // a private file page not yet copied: now it is
   }
-  k.frames.write(nf, m.value, k.touch());
+  k.frames.write(nf, content, k.touch());
   k.rmap.add(proc.pid, m.vpage, nf, 'anon');
   k.frames.decref(nf);
   return { frame: nf };

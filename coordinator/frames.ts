@@ -5,6 +5,9 @@
 // one while it sits in a file's page cache. It returns to the free list when the count reaches 0.
 // Invariant (asserted): used + free === total, and no reference count is ever negative.
 
+import { pageText, type PageContent } from '../shared/page_bytes.js';
+import { PAGE_SIZE } from '../shared/scenario-types.js';
+
 export class FrameTable {
   // The arrays cover the frames handed out so far (`highWater`), and grow by doubling: a kernel
   // of 4,000,000 frames that uses 10 costs what 10 cost, like memory never touched.
@@ -22,7 +25,8 @@ export class FrameTable {
   allocCount = 0;
   /** Called as a frame is freed (its count just reached 0), before its owner is cleared. */
   onFree: ((f: number) => void) | undefined;
-  private readonly values: Array<string | undefined>;
+  /** Each frame's contents: a whole-page write's value, or a sub-page-written page's bytes (shared/page_bytes.ts). */
+  private readonly values: Array<PageContent | undefined>;
   /** Frames freed since they were handed out, reused last-freed first. */
   private freeStack: Int32Array;
   private freeTop: number;
@@ -106,14 +110,28 @@ export class FrameTable {
     return true;
   }
 
+  /** Drops `n` references at once (reclaim purging a frame of `n` mappers); returns true when that freed the frame. */
+  decrefBy(f: number, n: number): boolean {
+    if (!(Number.isInteger(n) && n >= 1 && n <= this.refcount[f]!)) throw new Error(`frames invariant: ${n} references dropped from frame ${f}, which has ${this.refcount[f]}`);
+    this.refcount[f]! -= n - 1;
+    return this.decref(f);
+  }
+
   read(f: number, now: number): string {
     this.assertUsed(f);
     this.lastUse[f] = now;
+    return pageText(this.values[f]);
+  }
+
+  /** The frame's contents as they are (a copy-on-write source, the base of a sub-page write); no LRU touch. */
+  content(f: number): PageContent {
+    this.assertUsed(f);
     return this.values[f] ?? '';
   }
 
-  write(f: number, value: string, now: number): void {
+  write(f: number, value: PageContent, now: number): void {
     this.assertUsed(f);
+    if (typeof value !== 'string' && value.length > PAGE_SIZE) throw new Error(`frames invariant: frame ${f} given ${value.length} bytes, more than a page`);
     this.lastUse[f] = now;
     this.values[f] = value;
   }

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { historyEventsMax } from '../shared/limits.js';
+import { isRunList, pagesOf } from '../shared/runs.js';
 import type { EventFields, EventKind, EventOf, HistoryEvent } from './history_events.js';
 
 export type { AnyStep, DecisionVote, EventFields, EventKind, EventOf, HistoryEvent, SnapshotRow } from './history_events.js';
@@ -29,6 +30,14 @@ export function decisionPageName(e: { page: string; frame?: number; pages?: read
   if (count === 1 && k === 0) return e.page;
   if (e.file !== undefined) return `${e.file} page ${(e.filePage ?? 0) + k} (frame ${frame + k})`;
   return `anonymous frame ${frame + k} (${e.votes.map((v) => `${v.process ?? v.pid}@${((v.vpage ?? 0) + k) * 4096}`).join(', ')})`;
+}
+
+/**
+ * Every page a `purge-notify` names: the pages of its `runs` (ascending), or, in a history written
+ * before notifications by run, its `vpages` as listed (docs/history-format.md).
+ */
+export function purgeNotifyPages(e: { runs?: readonly number[]; vpages?: readonly number[] }): number[] {
+  return e.runs ? pagesOf(e.runs) : [...(e.vpages ?? [])];
 }
 
 export class History {
@@ -167,7 +176,9 @@ export const EVENT_SCHEMAS = {
     votes: z.array(z.object({ pid: nat, process: name.optional(), vpage: nat.optional(), share: str.optional(), volatile: z.boolean().optional(),
       answered: z.boolean().optional(), privatePresent: z.boolean().optional(), dirty: z.boolean().optional(), referenced: z.boolean().optional() }).passthrough()) })
     .refine((e) => !e.pages || e.frame === undefined || e.pages[0] === e.frame, 'pages: [frame, count] starts at the decision\'s frame'),
-  'purge-notify': ev('purge-notify', { xid: nat, process: name, vpages: z.array(nat) }),
+  'purge-notify': ev('purge-notify', { xid: nat, process: name, vpages: z.array(nat).optional(),
+    runs: z.array(nat).refine((r) => isRunList(r, 2), 'runs: ascending, disjoint [start, count] pairs, each count at least 1').optional() })
+    .refine((e) => (e.runs === undefined) !== (e.vpages === undefined), 'a purge-notify names its pages as runs: [start, count, ...] (or, in older histories, vpages), one of the two'),
   'reclaim-commit': ev('reclaim-commit', { xid: nat, reason: str, freed: nat, unitsTried: nat, purged: z.array(str) }),
   'file-nonvolatile': ev('file-nonvolatile', { file: name, start: nat, pages: nat, purged: z.boolean(), by: name }),
   'oom-kill': ev('oom-kill', { process: name, pid: nat, resident: nat, faulting: name, why: str }),

@@ -55,7 +55,11 @@ export interface EventFields {
     xid: number; reason: string; page: string; unit: string; purge: boolean; rule: string; why: string; frame?: number; pages?: [number, number];
     file?: string; filePage?: number; vpages?: Array<[number, number]>; pageKind: string; policy: string; votes: DecisionVote[];
   };
-  'purge-notify': { xid: number; process: string; vpages: number[] };
+  /**
+   * The pages of `process` a commit purged: `runs: [start, count, ...]` ascending (docs/history-format.md,
+   * Notifications by run); older histories list every page in `vpages` instead.
+   */
+  'purge-notify': { xid: number; process: string; runs?: number[]; vpages?: number[] };
   'reclaim-commit': { xid: number; reason: string; freed: number; unitsTried: number; purged: string[] };
   'file-nonvolatile': { file: string; start: number; pages: number; purged: boolean; by: string };
   'oom-kill': { process: string; pid: number; resident: number; faulting: string; why: string };

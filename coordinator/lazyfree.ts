@@ -43,10 +43,10 @@ function lazyfreeFrames(k: Kernel, isCandidate: (f: number) => boolean, particip
 }
 
 /** The purge units: each lazyfree candidate frame, one page a unit, least recently used first. */
-export function lazyfreeUnits(k: Kernel, isCandidate: (f: number) => boolean, participants: Iterable<Participant>): Array<{ name: string; frames: number[] }> {
+export function lazyfreeUnits(k: Kernel, isCandidate: (f: number) => boolean, participants: Iterable<Participant>): Array<{ name: string; runs: number[] }> {
   const lastUse = k.frames.lastUse;
   return [...lazyfreeFrames(k, isCandidate, participants)].sort((x, y) => lastUse[x]! - lastUse[y]! || x - y)
-    .map((f) => ({ name: `lazyfree page (frame ${f}, least recently used first)`, frames: [f] }));
+    .map((f) => ({ name: `lazyfree page (frame ${f}, least recently used first)`, runs: [f, 1] }));
 }
 
 /**

@@ -24,7 +24,7 @@ import type { KernelMsg } from '../shared/messages.js';
 import type { Proc } from './process_table.js';
 import type { Decision, PageKind } from '../shared/policy.js';
 import { exchangeLateWakeMs, exchangeTimeoutMs, exchangeWaitMaxMs, runsPerMessageMax } from '../shared/limits.js';
-import { clipRuns, isRunList, pagesOf, splitRuns } from '../shared/runs.js';
+import { clipRuns, isRunList, splitRuns } from '../shared/runs.js';
 
 export const exchangeMachine = setup({
   types: { events: {} as { type: 'answered' } | { type: 'commit' } | { type: 'acked' } },
@@ -109,9 +109,13 @@ export interface ReclaimHost {
   /** madv-free: after the answers, the pages each participant must hold too (mappers of a page another reported lazyfree), as [start, count] runs. */
   alsoHold(xid: number, participants: Iterable<Participant>): Map<number, number[]>;
   /** The purge units, in the order the purge unit asks for, from the file ranges and the participants' answers. */
-  units(xid: number, participants: Iterable<Participant>): Array<{ name: string; frames: number[] }>;
-  /** The policy's decisions on the unit's pages not `decided` yet, run by run, carried out (purged or kept) and logged; adds them to `decided`. */
-  decideUnit(xid: number, reason: string, unit: { name: string; frames: readonly number[] }, voteOf: VoteOf, decided: Set<number>): DecidedRun[];
+  units(xid: number, participants: Iterable<Participant>): Array<{ name: string; runs: number[] }>;
+  /**
+   * The policy's decisions on the unit's pages (its frames as [frame, count] runs) still in use and
+   * not `decided` yet, run by run, carried out (purged or kept) and logged; adds the kept ones to
+   * `decided` (a purged frame is free at once, and nothing allocates while the exchange decides).
+   */
+  decideUnit(xid: number, reason: string, unit: { name: string; runs: readonly number[] }, voteOf: VoteOf, decided: Set<number>): DecidedRun[];
 }
 
 /** Where `page` stands in a run list: inside a run (`inside`), and up to where that stays so (the run's end, or the next run's start). */
@@ -295,9 +299,13 @@ export class Exchange {
       }
     };
     const voteOf: VoteOf = (pid, vpage) => this.voteOf(pid, vpage);
+    // A unit whose frame set an earlier unit had (the same run list: vmscan.ts shares it) finds every frame decided.
+    const seen = new Set<readonly number[]>();
     for (const unit of this.k.units(this.xid, this.participants.values())) {
       if (this.freed >= this.want) break;
       this.unitsTried++;
+      if (seen.has(unit.runs)) continue;
+      seen.add(unit.runs);
       for (const { record, notify, old, unmark } of this.k.decideUnit(this.xid, this.reason, unit, voteOf, decided)) {
         this.freed += record.freed;
         file(purgedFor, notify);
@@ -310,7 +318,7 @@ export class Exchange {
     for (const p of this.participants.values()) {
       if (!p.proc.live) continue;
       const runs = mergeRuns(purgedFor.get(p.proc.pid) ?? []);
-      if (runs.length > 0) this.k.log('purge-notify', { xid: this.xid, process: p.proc.name, vpages: pagesOf(runs) });
+      if (runs.length > 0) this.k.log('purge-notify', { xid: this.xid, process: p.proc.name, runs });
       const batches = splitRuns(runs, 2, runsPerMessageMax);
       // madv-free: the young bits the scan cleared and the marks it took back go first, in batches of their own.
       for (const [field, to] of [['old', oldFor], ['unmark', unmarkFor]] as const) {

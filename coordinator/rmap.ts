@@ -54,6 +54,82 @@ export class PageTable {
     return true;
   }
 
+  /**
+   * How many entries from `vpage` on (at most `max`) hold `value`, `value + step`, ... one page
+   * after the other: a run found with one chunk lookup per 512 pages.
+   */
+  runFrom(vpage: number, value: number, step: number, max: number): number {
+    let n = 0;
+    while (n < max) {
+      const v = vpage + n;
+      const c = this.chunks.get(Math.floor(v / CHUNK));
+      if (!c) break;
+      const base = Math.floor(v / CHUNK) * CHUNK;
+      const to = Math.min(base + CHUNK, vpage + max);
+      let i = v;
+      while (i < to && c[i - base] === value + (i - vpage) * step + 1) i++;
+      n += i - v;
+      if (i < to) break;
+    }
+    return n;
+  }
+
+  /** Removes the entries [vpage, vpage + count), which must all exist; one chunk lookup per 512 pages. */
+  deleteRun(vpage: number, count: number): void {
+    for (let v = vpage; v < vpage + count;) {
+      const key = Math.floor(v / CHUNK);
+      const c = this.chunks.get(key);
+      const to = Math.min((key + 1) * CHUNK, vpage + count);
+      if (!c) throw new Error(`page table invariant: no entry at page ${v}`);
+      for (let i = v; i < to; i++) {
+        if (c[i - key * CHUNK] === 0) throw new Error(`page table invariant: no entry at page ${i}`);
+        c[i - key * CHUNK] = 0;
+      }
+      this.size -= to - v;
+      if ((c[CHUNK]! -= to - v) === 0) this.chunks.delete(key);
+      v = to;
+    }
+  }
+
+  /** Sets entries [vpage, vpage + count) to value, value + 1, ...; one chunk lookup per 512 pages. */
+  setRun(vpage: number, count: number, value: number): void {
+    if (!(Number.isInteger(value) && value >= 0 && value + count < 2 ** 31 - 1)) throw new Error(`page table invariant: entries ${value}.. out of range`);
+    for (let v = vpage; v < vpage + count;) {
+      const key = Math.floor(v / CHUNK);
+      let c = this.chunks.get(key);
+      if (!c) this.chunks.set(key, (c = new Int32Array(CHUNK + 1)));
+      const to = Math.min((key + 1) * CHUNK, vpage + count);
+      let added = 0;
+      for (let i = v; i < to; i++) {
+        if (c[i - key * CHUNK] === 0) added++;
+        c[i - key * CHUNK] = value + (i - vpage) + 1;
+      }
+      c[CHUNK]! += added;
+      this.size += added;
+      v = to;
+    }
+  }
+
+  /**
+   * Calls `fn(vpage, value, count)` on each run of entries at consecutive vpages whose values go
+   * up by `step` a page, ascending: no call per entry.
+   */
+  forEachRun(step: number, fn: (vpage: number, value: number, count: number) => void): void {
+    let v0 = -1; let x0 = -1; let n = 0;
+    for (const k of [...this.chunks.keys()].sort((a, b) => a - b)) {
+      const c = this.chunks.get(k)!;
+      for (let i = 0; i < CHUNK; i++) {
+        const x = c[i]!;
+        if (x === 0) continue;
+        const v = k * CHUNK + i;
+        if (n > 0 && v === v0 + n && x - 1 === x0 + n * step) { n++; continue; }
+        if (n > 0) fn(v0, x0, n);
+        v0 = v; x0 = x - 1; n = 1;
+      }
+    }
+    if (n > 0) fn(v0, x0, n);
+  }
+
   /** Calls `fn` on every entry, ascending by vpage. */
   forEach(fn: (vpage: number, value: number) => void): void {
     for (const k of [...this.chunks.keys()].sort((a, b) => a - b)) {
@@ -144,9 +220,49 @@ export class Rmap {
     return list;
   }
 
-  /** Reclaim purges frames [frame, frame + count): every entry goes (dropping its reference) and is remembered as purged. */
+  /**
+   * Reclaim purges frames [frame, frame + count), a run whose every frame has the mappers of the
+   * first, each one page on (vmscan.ts built the run so): every entry goes (dropping its
+   * reference) and is remembered as purged; mapper by mapper, one chunk lookup per 512 pages.
+   */
   dropFrames(frame: number, count: number): void {
-    for (let f = frame; f < frame + count; f++) for (const m of this.dropFrame(f)) this.rememberPurged(m.pid, m.vpage, f);
+    const ms = [...this.mappers(frame)];
+    // Each frame has as many mappers as the first, and (below) each mapper's page table maps the
+    // run's frames one page after the other: so each frame's mappers are the run's, each one page on.
+    for (let f = frame; f < frame + count; f++) {
+      if (this.byFrame[f]?.length !== ms.length) throw new Error(`rmap invariant: frame ${f} of a purged run from frame ${frame} has other mappers than the run's`);
+    }
+    for (const m of ms) {
+      if (this.byPid.get(m.pid)?.runFrom(m.vpage, frame * 4 + KIND_INDEX[m.kind], 4, count) !== count) {
+        throw new Error(`rmap invariant: frames ${frame}-${frame + count - 1} name pid ${m.pid} pages from ${m.vpage}, which its page table lacks`);
+      }
+    }
+    for (let f = frame; f < frame + count; f++) this.byFrame[f] = undefined;
+    this.mapped -= count;
+    for (const m of ms) {
+      this.byPid.get(m.pid)!.deleteRun(m.vpage, count);
+      let purged = this.purgedFrom.get(m.pid);
+      if (!purged) this.purgedFrom.set(m.pid, (purged = new PageTable()));
+      purged.setRun(m.vpage, count, frame);
+    }
+    for (let f = frame; f < frame + count; f++) this.frames.decrefBy(f, ms.length);
+  }
+
+  /**
+   * How many pages from `vpage` on (at most `max`) `pid` maps anonymously at consecutive frames
+   * from `frame` (0 when its entry at `vpage` is not that).
+   */
+  anonRunFrom(pid: number, vpage: number, frame: number, max: number): number {
+    return this.byPid.get(pid)?.runFrom(vpage, frame * 4 + KIND_INDEX.anon, 4, max) ?? 0;
+  }
+
+  /**
+   * Calls `fn(vpage, frame, count)` on each run of anonymous entries of `pid` (its own pages) at
+   * consecutive vpages and consecutive frames, ascending: what forEachAnon lists, a run at a time.
+   */
+  forEachAnonRun(pid: number, fn: (vpage: number, frame: number, count: number) => void): void {
+    // A run of values 4 apart is one kind at consecutive frames.
+    this.byPid.get(pid)?.forEachRun(4, (vpage, x, count) => { if ((x & 3) === KIND_INDEX.anon) fn(vpage, x >>> 2, count); });
   }
 
   /** Calls `fn` on each anonymous entry of `pid` (its own pages: anonymous, or copied private), ascending by vpage. */

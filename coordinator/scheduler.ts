@@ -88,6 +88,12 @@ class KernelList {
  */
 export interface Chooser { choose(enabled: string[]): number }
 
+/**
+ * A chooser that may take its time: `vrange play` waits for the student's click. The run waits
+ * with it (every process idle, nothing in flight); a synchronous chooser costs no extra turn.
+ */
+export interface LiveChooser { choose(enabled: string[]): number | Promise<number> }
+
 export function prngChooser(seed: number): Chooser {
   const prng = new Prng(seed, 'schedule');
   return { choose: (enabled) => prng.below(enabled.length) };
@@ -102,7 +108,7 @@ export function actionsMax(s: Kernel['scenario']): number {
   return 2 * (s.processes.reduce((n, p) => n + p.steps.length, 0) + s.kernel.length);
 }
 
-export async function runLockstep(k: Kernel, chooser: Chooser = prngChooser(k.config.seed)): Promise<Stuck[]> {
+export async function runLockstep(k: Kernel, chooser: LiveChooser = prngChooser(k.config.seed)): Promise<Stuck[]> {
   const list = new KernelList(k);
   const most = actionsMax(k.scenario);
   for (let granted = 0; granted <= most; granted++) {
@@ -123,7 +129,9 @@ export async function runLockstep(k: Kernel, chooser: Chooser = prngChooser(k.co
       return stuckInLockstep(k, list);
     }
     const names = actions.map((x) => (x.kind === 'step' ? x.proc.name : x.kind));
-    const pick = chooser.choose(names);
+    const chosen = chooser.choose(names);
+    const pick = typeof chosen === 'number' ? chosen : await chosen;
+    if (k.fatalError) throw k.fatalError;
     if (!Number.isInteger(pick) || pick < 0 || pick >= actions.length) throw new Error(`scheduler invariant: chooser picked ${pick} of ${actions.length} actions`);
     const a = actions[pick]!;
     k.history.add('schedule', { choice: names[pick], enabled: actions.length, options: names, clock: k.clock + 1 });

@@ -25,12 +25,52 @@ import { decideLazyfreeFrame, lazyfreeAlsoHold, lazyfreeUnits } from './lazyfree
 import { pagesOf, runsOf } from '../shared/runs.js';
 import { Exchange, type DecidedRun, type PageWhere, type Participant, type PurgeRecord, type ReclaimHost, type VoteOf } from './reclaim.js';
 
-type Unit = { name: string; frames: number[]; at: number; key: string };
+/**
+ * A purge unit's frames as runs `[frame, count, ...]` in the unit's order (consecutive frames of
+ * one run), so that a range of 100,000 pages at consecutive frames is one run (issue 14).
+ */
+type Unit = { name: string; runs: number[]; at: number; key: string };
 
-/** Sorts in place unless already ascending (the usual case: frames handed out in page order). */
-function ascending(xs: number[]): number[] {
-  for (let i = 1; i < xs.length; i++) if (xs[i - 1]! > xs[i]!) return xs.sort((x, y) => x - y);
-  return xs;
+/** Appends frame `f`, or `count` frames from it, to a run list, joining it to the last run when it follows on. */
+function pushFrames(runs: number[], f: number, count = 1): void {
+  const n = runs.length;
+  if (n > 0 && runs[n - 2]! + runs[n - 1]! === f) runs[n - 1]! += count;
+  else runs.push(f, count);
+}
+
+/** The runs ascending by frame, overlaps and adjacent runs joined (a frame two vpages of one mm map is one frame). */
+function ascendingRuns(runs: number[]): number[] {
+  let sorted = true;
+  for (let i = 2; i < runs.length && sorted; i += 2) if (runs[i]! < runs[i - 2]! + runs[i - 1]!) sorted = false;
+  if (sorted) return runs;
+  const pairs: Array<[number, number]> = [];
+  for (let i = 0; i < runs.length; i += 2) pairs.push([runs[i]!, runs[i + 1]!]);
+  pairs.sort((a, b) => a[0] - b[0]);
+  const out: number[] = [];
+  for (const [f, n] of pairs) {
+    const last = out.length - 2;
+    if (last >= 0 && out[last]! + out[last + 1]! >= f) out[last + 1] = Math.max(out[last + 1]!, f + n - out[last]!);
+    else out.push(f, n);
+  }
+  return out;
+}
+
+/**
+ * Units with the same frames (the mappers of pages shared after fork each answer the same range)
+ * share one run list, built once: the exchange decides a frame set once, and a later unit with the
+ * same list decides nothing (reclaim.ts skips it, counting it as tried).
+ */
+function shareFrameSets<U extends { runs: number[] }>(units: U[]): U[] {
+  const seen = new Map<string, number[][]>();
+  for (const u of units) {
+    const r = u.runs;
+    const key = `${r.length}:${r[0]}:${r[1]}:${r[r.length - 2]}:${r[r.length - 1]}`;
+    let same = seen.get(key);
+    if (!same) seen.set(key, (same = []));
+    const twin = same.find((x) => x.every((v, i) => v === r[i]));
+    if (twin) u.runs = twin; else same.push(r);
+  }
+  return units;
 }
 
 export class Vmscan implements ReclaimHost {
@@ -98,22 +138,33 @@ export class Vmscan implements ReclaimHost {
   pagesToAsk(xid: number): Map<number, { runs: number[]; pages: number }> {
     const k = this.k;
     const ask = new Map<number, { runs: number[]; pages: number; sorted: boolean; first: number }>();
-    const add = (pid: number, vpage: number, frame: number) => {
+    /** `count` pages from `vpage` at frames from `frame` (the lowest). */
+    const add = (pid: number, vpage: number, frame: number, count = 1) => {
       let l = ask.get(pid);
       if (!l) ask.set(pid, (l = { runs: [], pages: 0, sorted: true, first: frame }));
       const r = l.runs;
       const n = r.length;
-      l.pages++;
+      l.pages += count;
       l.first = Math.min(l.first, frame);
-      if (n > 0 && r[n - 2]! + r[n - 1]! === vpage) r[n - 1]!++;
-      else { if (n > 0 && r[n - 2]! + r[n - 1]! > vpage) l.sorted = false; r.push(vpage, 1); }
+      if (n > 0 && r[n - 2]! + r[n - 1]! === vpage) r[n - 1]! += count;
+      else { if (n > 0 && r[n - 2]! + r[n - 1]! > vpage) l.sorted = false; r.push(vpage, count); }
     };
     const ownerFile = k.frames.ownerFile;
     const isCandidate = this.held.candidatesOf(xid);
     // A child still being forked (no agent yet) is not asked: like a fork after the prepare, it counts as not volatile.
     for (const p of k.procs) {
       if (!p.live || !p.agent) continue;
-      k.rmap.forEachAnon(p.pid, (vpage, f) => { if (ownerFile[f]! < 0 && isCandidate(f)) add(p.pid, vpage, f); });
+      // A run of the page table at consecutive frames: its candidate pieces, each added at once.
+      k.rmap.forEachAnonRun(p.pid, (vpage, frame, count) => {
+        for (let d = 0; d < count;) {
+          const f = frame + d;
+          if (!(ownerFile[f]! < 0 && isCandidate(f))) { d++; continue; }
+          let e = d + 1;
+          while (e < count && ownerFile[frame + e]! < 0 && isCandidate(frame + e)) e++;
+          add(p.pid, vpage + d, f, e - d);
+          d = e;
+        }
+      });
     }
     // madv-free frees private anonymous pages only: no page-cache page is anyone's to mark.
     for (const file of k.config.policy === 'madv-free' ? [] : k.files) {
@@ -135,44 +186,58 @@ export class Vmscan implements ReclaimHost {
     return this.k.config.policy === 'madv-free' ? lazyfreeAlsoHold(this.k, this.held.candidatesOf(xid), participants) : new Map();
   }
 
-  /** Purge units in the order the purge unit asks for. */
-  units(xid: number, participants: Iterable<Participant>): Array<{ name: string; frames: number[] }> {
+  /** Purge units in the order the purge unit asks for; each unit's frames as runs [frame, count] in its order. */
+  units(xid: number, participants: Iterable<Participant>): Array<{ name: string; runs: number[] }> {
     if (this.k.config.policy === 'madv-free') return lazyfreeUnits(this.k, this.held.candidatesOf(xid), participants);
     const ranges = this.rangeUnits(xid, participants);
     if (this.k.config.purgeUnit !== 'page') return ranges;
     const volatileFrames = new Set<number>();
-    for (const u of ranges) for (const f of u.frames) volatileFrames.add(f);
+    for (const u of ranges) for (let i = 0; i < u.runs.length; i += 2) for (let f = u.runs[i]!; f < u.runs[i]! + u.runs[i + 1]!; f++) volatileFrames.add(f);
     const lastUse = this.k.frames.lastUse;
     return [...volatileFrames]
       .sort((a, b) => lastUse[a]! - lastUse[b]! || a - b)
-      .map((f) => ({ name: `page (frame ${f}, least recently used first)`, frames: [f] }));
+      .map((f) => ({ name: `page (frame ${f}, least recently used first)`, runs: [f, 1] }));
   }
 
-  /** Every volatile range with resident candidate pages: the file's own, and each mm's answers. */
+  /**
+   * Every volatile range with resident candidate pages: the file's own, and each mm's answers.
+   * An mm's pages at consecutive anonymous frames are found as one run (one page-table chunk
+   * lookup per 512 pages); any other page is looked up on its own.
+   */
   private rangeUnits(xid: number, participants: Iterable<Participant>): Unit[] {
     const units = this.fileRangeUnits(xid);
     const isCandidate = this.held.candidatesOf(xid);
+    const rmap = this.k.rmap;
     for (const p of participants) {
-      const byRange = new Map<number, { at: number; frames: number[]; start: number }>();
+      const byRange = new Map<number, { at: number; runs: number[]; start: number }>();
       const a = p.answers;
       for (let i = 0; i < a.length; i += 4) {
         const id = a[i + 2]!;
         const at = a[i + 3]!;
         let u = byRange.get(id);
-        for (let vpage = a[i]!; vpage < a[i]! + a[i + 1]!; vpage++) {
+        const end = a[i]! + a[i + 1]!;
+        for (let vpage = a[i]!; vpage < end;) {
           const frame = this.frameSeenBy(p.proc, vpage);
-          if (frame < 0 || !isCandidate(frame)) continue;
-          if (!u) byRange.set(id, (u = { at, frames: [], start: vpage }));
-          u.frames.push(frame);
-          u.start = Math.min(u.start, vpage);
+          // The pages from here on at the frames that follow, anonymous: one run (1 for any other page).
+          const n = frame >= 0 ? Math.max(1, rmap.anonRunFrom(p.proc.pid, vpage, frame, end - vpage)) : 1;
+          for (let d = 0; d < n;) {
+            if (!isCandidate(frame + d)) { d++; continue; }
+            let e = d + 1;
+            while (e < n && isCandidate(frame + e)) e++;
+            if (!u) byRange.set(id, (u = { at, runs: [], start: vpage + d }));
+            pushFrames(u.runs, frame + d, e - d);
+            u.start = Math.min(u.start, vpage + d);
+            d = e;
+          }
+          vpage += n;
         }
       }
       for (const [id, u] of byRange) {
         units.push({ name: `range ${id} of ${p.proc.name} from ${p.proc.name}@${u.start * 4096}, marked at clock ${u.at}`,
-          frames: ascending(u.frames), at: u.at, key: `p${String(p.proc.pid).padStart(8, '0')}:${String(u.start).padStart(12, '0')}` });
+          runs: ascendingRuns(u.runs), at: u.at, key: `p${String(p.proc.pid).padStart(8, '0')}:${String(u.start).padStart(12, '0')}` });
       }
     }
-    return units.sort((x, y) => x.at - y.at || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    return shareFrameSets(units.sort((x, y) => x.at - y.at || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)));
   }
 
   /** The frame a process sees at a vpage whose volatility its mm decides, or -1. */
@@ -190,10 +255,10 @@ export class Vmscan implements ReclaimHost {
     const isCandidate = this.held.candidatesOf(xid);
     for (const file of this.k.files) {
       if (file.kind === 'shmem' || file.ranges.size === 0) continue;
-      const byId = new Map<number, { at: number; frames: number[]; start: number }>();
+      const byId = new Map<number, { at: number; runs: number[]; start: number }>();
       let span = 0;
       for (const r of file.ranges.all()) {
-        if (!byId.has(r.id)) byId.set(r.id, { at: r.markedAt, frames: [], start: r.start });
+        if (!byId.has(r.id)) byId.set(r.id, { at: r.markedAt, runs: [], start: r.start });
         span += r.end - r.start;
       }
       // Each range's resident pages, ascending: walk the ranges' pages or the page cache, whichever is smaller.
@@ -202,11 +267,11 @@ export class Vmscan implements ReclaimHost {
         : file.cachedIn(0, file.pages);
       for (const [p, f] of resident) {
         const r = file.ranges.at(p);
-        if (r && isCandidate(f)) byId.get(r.id)!.frames.push(f);
+        if (r && isCandidate(f)) pushFrames(byId.get(r.id)!.runs, f);
       }
       for (const [id, u] of byId) {
-        if (u.frames.length === 0) continue;
-        units.push({ name: `range ${id} of file ${file.name} from page ${u.start}, marked at clock ${u.at}`, frames: u.frames, at: u.at,
+        if (u.runs.length === 0) continue;
+        units.push({ name: `range ${id} of file ${file.name} from page ${u.start}, marked at clock ${u.at}`, runs: u.runs, at: u.at,
           key: `f${String(file.id).padStart(8, '0')}:${String(u.start).padStart(12, '0')}` });
       }
     }
@@ -220,34 +285,39 @@ export class Vmscan implements ReclaimHost {
    * (purged or kept) and logged as one `decision` event. Facts of one page never depend on the
    * purge of another, so a run decides exactly what its pages one by one would.
    */
-  decideUnit(xid: number, reason: string, unit: { name: string; frames: readonly number[] }, voteOf: VoteOf, decided: Set<number>): DecidedRun[] {
+  decideUnit(xid: number, reason: string, unit: { name: string; runs: readonly number[] }, voteOf: VoteOf, decided: Set<number>): DecidedRun[] {
     const out: DecidedRun[] = [];
-    const frames = unit.frames;
-    const fresh = (f: number) => !decided.has(f) && this.k.frames.isUsed(f);
+    const runs = unit.runs;
+    const used = this.k.frames.refcount;
+    const isCandidate = this.held.candidatesOf(xid);
+    // A purged frame is free at once (and nothing allocates during the decisions): only the kept ones need remembering.
+    const fresh = (f: number) => used[f]! > 0 && !decided.has(f);
     const lazyfree = this.k.config.policy === 'madv-free';
-    for (let i = 0; i < frames.length; i++) {
-      const frame = frames[i]!;
-      if (!fresh(frame)) continue;
-      if (lazyfree) {
-        // One page a unit, one decision a page (lazyfree.ts).
-        if (!this.held.isCandidate(xid, frame)) throw new Error(`kernel invariant: exchange ${xid} decides lazyfree frame ${frame}, which it does not hold`);
-        decided.add(frame);
-        const d = decideLazyfreeFrame(this.k, xid, reason, unit.name, frame, voteOf);
-        this.purgedPages += d.record.freed;
+    for (let r = 0; r < runs.length; r += 2) {
+      const end = runs[r]! + runs[r + 1]!;
+      for (let frame = runs[r]!; frame < end; frame++) {
+        if (!fresh(frame)) continue;
+        if (lazyfree) {
+          // One page a unit, one decision a page (lazyfree.ts).
+          if (!isCandidate(frame)) throw new Error(`kernel invariant: exchange ${xid} decides lazyfree frame ${frame}, which it does not hold`);
+          const d = decideLazyfreeFrame(this.k, xid, reason, unit.name, frame, voteOf);
+          this.purgedPages += d.record.freed;
+          if (!d.record.decision.purge) decided.add(frame);
+          out.push(d);
+          continue;
+        }
+        const run = this.k.frames.ownerFile[frame]! < 0 ? this.anonRun(frame, voteOf) : this.fileRun(frame, voteOf);
+        let n = 1;
+        while (n < run.max && frame + n < end && fresh(frame + n) && run.fits(frame + n, n)) n++;
+        for (let f = frame; f < frame + n; f++) {
+          // An exchange decides only the pages it holds: no other exchange, and no fault, may be using them.
+          if (!isCandidate(f)) throw new Error(`kernel invariant: exchange ${xid} decides frame ${f}, which ${this.held.pinned(f) ? 'a fault holds' : this.held.has(f) ? 'another exchange holds' : 'it does not hold'}`);
+        }
+        const d = this.decideRun(xid, reason, unit.name, frame, n, run);
+        if (!d.record.decision.purge) for (let f = frame; f < frame + n; f++) decided.add(f);
         out.push(d);
-        continue;
+        frame += n - 1;
       }
-      const run = this.k.frames.ownerFile[frame]! < 0 ? this.anonRun(frame, voteOf) : this.fileRun(frame, voteOf);
-      let n = 1;
-      while (n < run.max && i + n < frames.length && frames[i + n] === frame + n && fresh(frame + n) && run.fits(frame + n, n)) n++;
-      for (let k = 0; k < n; k++) {
-        // An exchange decides only the pages it holds: no other exchange, and no fault, may be using them.
-        const f = frame + k;
-        if (!this.held.isCandidate(xid, f)) throw new Error(`kernel invariant: exchange ${xid} decides frame ${f}, which ${this.held.pinned(f) ? 'a fault holds' : this.held.has(f) ? 'another exchange holds' : 'it does not hold'}`);
-        decided.add(f);
-      }
-      i += n - 1;
-      out.push(this.decideRun(xid, reason, unit.name, frame, n, run));
     }
     return out;
   }

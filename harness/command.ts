@@ -16,6 +16,7 @@ import { POLICIES, type RunConfig, type Scenario } from '../shared/scenario-type
 import { parseFault, type Fault } from './faults.js';
 import { defaultShardOut, parseShard, shardValue, type Shard } from './shard_select.js';
 import { pctDepthDefault, SCHEDULERS, type SchedulerSpec } from './pct.js';
+import { CLASSES_BY, type ClassesBy } from './enumerate.js';
 
 export { UsageError };
 
@@ -53,6 +54,7 @@ export const runOptions = {
   all: { type: 'boolean', commands: [E] },
   'max-schedules': { type: 'string', value: () => `a whole number from 1 to ${schedulesMaxCeiling}`, commands: [E] },
   'count-schedules': { type: 'boolean', commands: [E] },
+  'classes-by': { type: 'string', value: `one of ${CLASSES_BY.join(', ')}`, commands: [E] },
   'no-shrink': { type: 'boolean', commands: [E] },
   runs: { type: 'string', value: () => `a whole number from 1 to ${exploreRunsMax}`, commands: [E] },
   'check-determinism': { type: 'boolean', commands: [E] },
@@ -121,7 +123,7 @@ export function parseChoices(values: { choices?: string; 'schedule-file'?: strin
  * Parses `run` (or `explore`, `compare`) arguments and loads the scenario; throws UsageError,
  * InputError or ScenarioError. Every argument is checked, and every output path, before a run.
  */
-export function parseRun(args: string[], command = 'run'): RunCommand & { runs: number; checkDeterminism: boolean; everyKill: boolean; strict: boolean; shrink: boolean; all: boolean; maxSchedules: number; countSchedules: boolean } {
+export function parseRun(args: string[], command = 'run'): RunCommand & { runs: number; checkDeterminism: boolean; everyKill: boolean; strict: boolean; shrink: boolean; all: boolean; maxSchedules: number; countSchedules: boolean; classesBy: ClassesBy } {
   const { values, positionals } = parseCommandArgs(command, args, runOptions);
   if (positionals.length !== 1) {
     throw new UsageError(`${command} takes one scenario FILE, got ${positionals.length}${positionals.length ? ` (${positionals.map((p) => JSON.stringify(p)).join(', ')})` : ''}`);
@@ -134,6 +136,7 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
   const frames = wholeValue('frames', values.frames, 1, LIMITS.framesMax);
   const seed = wholeValue('seed', values.seed, 0, seedMax) ?? Math.floor(Math.random() * 2 ** 31);
   const runs = wholeValue('runs', values.runs, 1, exploreRunsMax) ?? 100;
+  const classesBy = oneOfValue('classes-by', values['classes-by'], CLASSES_BY) ?? 'expected';
   const maxSchedules = wholeValue('max-schedules', values['max-schedules'], 1, schedulesMaxCeiling) ?? schedulesMaxDefault;
   if (values.choices !== undefined && values['schedule-file'] !== undefined) throw new UsageError('give --choices or --schedule-file, not both');
   if ((values.choices !== undefined || values['schedule-file'] !== undefined) && schedule !== 'lockstep') {
@@ -154,7 +157,7 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
       throw new UsageError(`--all enumerates lockstep schedules without faults: it does not go with ${other ? `--${other}` : '--schedule free'}`);
     }
   } else if (command === 'explore') {
-    const other = ['max-schedules', 'count-schedules', 'html'].find((k) => values[k as keyof typeof values] !== undefined);
+    const other = ['max-schedules', 'count-schedules', 'classes-by', 'html'].find((k) => values[k as keyof typeof values] !== undefined);
     if (other) throw new UsageError(`--${other} goes with explore --all`);
   }
   const shard = parseShard(values.shard);
@@ -184,7 +187,7 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
     timeoutMs: wholeValue('timeout', values.timeout, 1, runTimeoutMaxMs),
     checkModel: values['check-model'] ?? false, scheduler, runs, checkDeterminism: values['check-determinism'] ?? false, choices,
     everyKill: values['every-kill'] ?? false, strict: values.strict ?? false, shrink: !(values['no-shrink'] ?? false),
-    all: values.all ?? false, maxSchedules, countSchedules: values['count-schedules'] ?? false, ...(shard ? { shard, out } : {}),
+    all: values.all ?? false, maxSchedules, classesBy, countSchedules: values['count-schedules'] ?? false, ...(shard ? { shard, out } : {}),
     options: Object.fromEntries(Object.entries(values).filter(([k]) => !['shard', 'out', 'json'].includes(k)).sort(([a], [b]) => (a < b ? -1 : 1))) };
 }
 

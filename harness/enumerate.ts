@@ -63,6 +63,8 @@ export interface OutcomeClass {
   schedules?: number;
   /** The first schedule found that reaches it (model order). */
   modelWitness: string[];
+  /** With classes by expected steps: how many different results of every step its traces give (1: the steps left out never tell its traces apart). */
+  variants?: number;
 }
 
 export interface Enumeration {
@@ -81,13 +83,32 @@ export interface Enumeration {
   countedStates?: number;
 }
 
-/** Which steps an outcome is made of: every step with an expectation, or every step when none has one. */
-export function outcomeSteps(s: Scenario, policy: string): (process: string, index: number) => boolean {
+/** What an outcome class is made of: `expected` (the default) the steps with an expectation (and kernel checks), or every step when none has one; `all` every step. */
+export type ClassesBy = 'expected' | 'all';
+export const CLASSES_BY: readonly ClassesBy[] = ['expected', 'all'];
+
+/** Which steps an outcome is made of: every step with an expectation, or every step when none has one (`by: all`: every step). */
+export function outcomeSteps(s: Scenario, policy: string, by: ClassesBy = 'expected'): (process: string, index: number) => boolean {
   const marked = new Set<string>();
   for (const p of s.processes) p.steps.forEach((st, i) => { if (expectationFor(st, policy)) marked.add(`${p.name}#${i}`); });
   s.kernel.forEach((st, i) => { if (expectationFor(st, policy) || st.op === 'check') marked.add(`kernel#${i}`); });
   const any = s.processes.some((p) => p.steps.some((st) => st.expect)) || s.kernel.some((st) => st.expect);
-  return (process, index) => !any || marked.has(`${process}#${index}`);
+  return (process, index) => by === 'all' || !any || marked.has(`${process}#${index}`);
+}
+
+/** The steps an outcome class is not made of (`P#i op`, in scenario order): none with `by: all`, or when no step has an expectation. */
+export function uncountedSteps(s: Scenario, policy: string, by: ClassesBy = 'expected'): string[] {
+  const counts = outcomeSteps(s, policy, by);
+  const all = [...s.processes.flatMap((p) => p.steps.map((st, i) => ({ process: p.name, index: i, op: st.op }))),
+    ...s.kernel.map((st, i) => ({ process: 'kernel', index: i, op: st.op }))];
+  return all.filter((x) => !counts(x.process, x.index)).map((x) => `${x.process}#${x.index} ${x.op}`);
+}
+
+/** One line of an outcome class's `results` taken apart: `A#5 vrange -> {...}` is step `A#5 vrange` and its result. */
+export function parseResultLine(line: string): { step: string; result: Record<string, unknown> } {
+  const at = line.indexOf(' -> ');
+  if (at < 0) throw new Error(`parseResultLine: not a result line: ${JSON.stringify(line)}`);
+  return { step: line.slice(0, at), result: JSON.parse(line.slice(at + 4)) as Record<string, unknown> };
 }
 
 export function outcomeOf(steps: Array<{ process: string; index: number; op: string; result: Record<string, unknown> }>,
@@ -114,18 +135,28 @@ export class TooManyTraces extends Error {
  * TooManyTraces beyond `max` (having counted them, up to the ceiling, for the message). With
  * `count`, also every schedule by outcome (TooManySchedules beyond `max`).
  */
-export function enumerate(s: Scenario, config: RunConfig, max = schedulesMaxDefault, count = false): Enumeration {
-  const counts = outcomeSteps(s, config.policy);
+export function enumerate(s: Scenario, config: RunConfig, max = schedulesMaxDefault, count = false, by: ClassesBy = 'expected'): Enumeration {
+  const counts = outcomeSteps(s, config.policy, by);
+  const every = outcomeSteps(s, config.policy, 'all');
+  const partial = uncountedSteps(s, config.policy, by).length > 0;
   const classes = new Map<string, OutcomeClass>();
+  const variants = new Map<string, Set<string>>();
   const reduced: string[][] = [];
   let stats: DporStats;
   try {
     stats = dpor(modelSession(s, config), ({ choices, session }) => {
       reduced.push(choices);
-      const { key, results } = outcomeOf(session.finish().steps, counts);
+      const steps = session.finish().steps;
+      const { key, results } = outcomeOf(steps, counts);
       const c = classes.get(key);
       if (c) c.traces++;
       else classes.set(key, { key, results, traces: 1, modelWitness: choices });
+      if (partial) {
+        const seen = variants.get(key) ?? new Set<string>();
+        seen.add(outcomeOf(steps, every).key);
+        variants.set(key, seen);
+        classes.get(key)!.variants = seen.size;
+      }
     }, max);
   } catch (e) {
     if (!(e instanceof TraceBound)) throw e;
@@ -137,16 +168,16 @@ export function enumerate(s: Scenario, config: RunConfig, max = schedulesMaxDefa
   }
   const out: Enumeration = { reduced, classes: [...classes.values()], reducedClasses: classes.size, stats };
   if (!count) return out;
-  const all = countSchedules(s, config, max);
+  const all = countSchedules(s, config, max, by);
   for (const c of out.classes) c.schedules = all.classes.get(c.key)?.schedules ?? 0;
   for (const [key, c] of all.classes) if (!classes.has(key)) out.classes.push({ ...c, traces: 0 });
   return { ...out, all: all.all, allClasses: all.classes.size, countedStates: all.states };
 }
 
 /** Every schedule from the model's start, by outcome; memoized by state digest. */
-export function countSchedules(s: Scenario, config: RunConfig, max = schedulesMaxDefault):
+export function countSchedules(s: Scenario, config: RunConfig, max = schedulesMaxDefault, by: ClassesBy = 'expected'):
   { all: number; states: number; classes: Map<string, { key: string; results: string[]; schedules: number; modelWitness: string[] }> } {
-  const counts = outcomeSteps(s, config.policy);
+  const counts = outcomeSteps(s, config.policy, by);
   type Tally = Map<string, { n: number; results: string[]; suffix: string[] }>;
   const memo = new Map<string, Tally>();
   const visit = (m: ModelSession): Tally => {

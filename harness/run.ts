@@ -5,7 +5,7 @@ import { writeOutput } from '../shared/files.js';
 import { Kernel, type KernelOptions } from '../coordinator/kernel.js';
 import { Expectations, expectationFor, matches, type Failure } from '../checker/expectations.js';
 import { Snapshots } from '../report/snapshot.js';
-import { runFree, runLockstep, type Chooser } from '../coordinator/scheduler.js';
+import { runFree, runLockstep, type LiveChooser } from '../coordinator/scheduler.js';
 import { checkRun } from '../checker/run_checks.js';
 import type { InvariantResult } from '../checker/invariants.js';
 import { buildReport, narrate, neverRan, stepLine, type RunReport } from '../report/report.js';
@@ -32,7 +32,9 @@ export interface RunOptions {
   /** Replay a lockstep run through the reference model (model/) and compare every step. */
   checkModel?: boolean;
   /** Lockstep: who runs next, instead of the seed's PRNG (see replayChooser). */
-  chooser?: Chooser;
+  chooser?: LiveChooser;
+  /** Called with the run's kernel once it is made, before it starts (`vrange play` reads its state). */
+  onKernel?: (k: Kernel) => void;
   /** Record what the `--html` page draws: every message, and a page-map snapshot after each step. */
   pictures?: boolean;
   /** Agents on other machines (`vrange kernel --listen`). */
@@ -65,7 +67,7 @@ export interface KernelRun {
  * checks. The run folder is gone and every agent ended when it returns, even on failure.
  */
 export async function runKernel(scenario: Scenario, config: RunConfig,
-  opts: RunOptions & { onEvent?: (e: HistoryEvent) => void; onKernel?: (k: Kernel) => void; kernel?: Partial<KernelOptions> } = {}): Promise<KernelRun> {
+  opts: RunOptions & { onEvent?: (e: HistoryEvent) => void; kernel?: Partial<KernelOptions> } = {}): Promise<KernelRun> {
   const phases = opts.phases;
   phases?.mark('between runs');
   const host = opts.remote ? undefined : await opts.session?.hostForRun();

@@ -16,6 +16,8 @@ import { POLICIES, type RunConfig } from '../shared/scenario-types.js';
 import { summarizeExplore, type ExploreResult, type ExploreRun } from './explore.js';
 import { assembleAll, type AllPlan, type AllResult, type AllRun } from './explore_all.js';
 import type { ShrinkResult } from './shrink.js';
+import { CLASSES_BY, type ClassesBy } from './enumerate.js';
+import type { WitnessExchange } from './explain_classes.js';
 import { partSize, type Shard, type SweepKind } from './shard_select.js';
 
 export type { SweepKind };
@@ -36,6 +38,8 @@ export interface Sweep {
   choices: string[] | null; timeoutMs: number | null;
   /** `--max-schedules` of `--all` (null otherwise). */
   maxSchedules: number | null;
+  /** `--classes-by` of `--all` (null otherwise): what an outcome class is made of. */
+  classesBy: ClassesBy | null;
 }
 
 const int = (min = 0, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
@@ -49,6 +53,7 @@ const configSchema = z.object({
 const sweepSchema = z.object({
   kind: z.enum(['seeds', 'kills', 'all']), runs: int(1, exploreRunsMax).nullable(), faults: strings, strict: z.boolean(), shrink: z.boolean(),
   checkDeterminism: z.boolean(), choices: strings.nullable(), timeoutMs: int(1).nullable(), maxSchedules: int(1, schedulesMaxCeiling).nullable(),
+  classesBy: z.enum(CLASSES_BY as [ClassesBy, ...ClassesBy[]]).nullable(),
 }).strict();
 
 const exploreRunSchema = z.object({
@@ -64,12 +69,19 @@ const stepSchema = z.object({ process: z.string(), index: int(), op: z.string(),
 
 const planSchema = z.object({
   all: int().optional(), reduced: int(0, schedulesMaxCeiling), reducedClasses: int(), modelActions: int(), blocked: int(),
-  classes: z.array(z.object({ key: z.string(), results: strings, traces: int(1), schedules: int(1).optional(), modelWitness: strings }).strict()),
+  classes: z.array(z.object({ key: z.string(), results: strings, traces: int(1), schedules: int(1).optional(), modelWitness: strings, variants: int(1).optional() }).strict()),
+  classesBy: z.enum(CLASSES_BY as [ClassesBy, ...ClassesBy[]]), uncounted: strings,
+  goals: z.array(z.object({ name: z.string(), title: z.string() }).strict()),
+}).strict();
+
+const exchangeSchema = z.object({
+  xid: int(), reason: z.string(), by: z.string().optional(), prepared: int(), committed: int().optional(),
+  asked: int(), pages: int(), freed: int().optional(), waited: z.array(z.object({ step: z.string(), at: int() }).strict()),
 }).strict();
 
 const allRunSchema = z.object({
-  index: int(), key: z.string(), repro: z.string(), problems: strings,
-  witness: z.object({ choices: strings, steps: z.array(stepSchema) }).strict().optional(),
+  index: int(), key: z.string(), repro: z.string(), problems: strings, goals: strings,
+  witness: z.object({ choices: strings, steps: z.array(stepSchema), exchanges: z.array(exchangeSchema) }).strict().optional(),
 }).strict();
 
 const shardFileSchema = z.object({
@@ -95,7 +107,8 @@ const _runsFit: Same<z.infer<typeof exploreRunSchema>, ExploreRun> = true;
 const _shrinkFits: Same<z.infer<typeof shrinkSchema>, ShrinkResult> = true;
 // A field added to RunConfig must be added to configSchema (else every shard file of it would be refused).
 const _configFits: Same<z.infer<typeof configSchema>, RunConfig> = true;
-void _runsFit; void _shrinkFits; void _configFits;
+const _exchangeFits: Same<z.infer<typeof exchangeSchema>, WitnessExchange> = true;
+void _runsFit; void _shrinkFits; void _configFits; void _exchangeFits;
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');

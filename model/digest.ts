@@ -67,7 +67,7 @@ export function digestOf(m: StepModel, vis: Visibility, kernel: { next: number; 
     held: x.held.map((h) => [h.p.spec.name, h.vpage, fid(h.frame), vis.age ? piece(h.piece) : 0]).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)),
     candidates: [...x.candidates].map(fid).sort((a, b) => a! - b!),
   } : null;
-  const frames = [...frameId].map(([fr, id]) => [id, fr.value, fname(fr.file), fr.fpage, vis.lru ? lruRank(fr.lastUse) : 0, m.frames.has(fr)]);
+  const frames = [...frameId].map(([fr, id]) => [id, typeof fr.value === 'string' ? fr.value : ['bytes', Buffer.from(fr.value).toString('hex')], fname(fr.file), fr.fpage, vis.lru ? lruRank(fr.lastUse) : 0, m.frames.has(fr)]);
   const unreferenced = [...m.frames].filter((fr) => !frameId.has(fr)).length;
   return JSON.stringify({
     fileState, procState, exchange, frames, unreferenced, framesUsed: m.frames.size, purgedPages: m.purgedPages,

@@ -7,7 +7,7 @@
 
 import type { ProcessStep } from '../shared/scenario-types.js';
 import { MmModel } from './mm.js';
-import { lexLess, pieceAt, type Frame, type Held, type Outcome, type Proc, type Pte, type Result } from './types.js';
+import { lexLess, pieceAt, type Frame, type Held, type Outcome, type PageValue, type Proc, type Pte, type Result } from './types.js';
 
 export abstract class ReclaimModel extends MmModel {
   abstract kill(p: Proc): void;
@@ -189,7 +189,7 @@ export abstract class ReclaimModel extends MmModel {
    * victim. undefined: after a kill, `need` says the fault needs no frame any more (the source's
    * other mappers are gone: the caller looks again and reuses it, as do_wp_page does).
    */
-  allocFrame(p: Proc, value: string, source?: Frame, need: () => boolean = () => true): Frame | null | undefined {
+  allocFrame(p: Proc, value: PageValue, source?: Frame, need: () => boolean = () => true): Frame | null | undefined {
     while (this.frames.size >= this.cfg.frames) {
       // docs/semantics.md: every frame resident at an open exchange's prepare is that exchange's
       // candidate and no other's. CHOICE: the page being faulted on (the COW source) is locked too.

@@ -6,8 +6,8 @@
 import type { ProcessStep, Share } from '../shared/scenario-types.js';
 import { ReclaimModel } from './reclaim.js';
 import {
-  cut, err, FIRST_FD, mergeSpans, ok, PAGE_BYTES, pieceAt, QUERY_PAGES_MAX,
-  type FileObj, type Frame, type Outcome, type Piece, type Proc, type Pte, type Result,
+  cut, err, FIRST_FD, mergeSpans, ok, PAGE_BYTES, pageRead, pageWrite, pieceAt, QUERY_PAGES_MAX,
+  type FileObj, type Frame, type Outcome, type PageValue, type Piece, type Proc, type Pte, type Result,
 } from './types.js';
 
 export abstract class StepModel extends ReclaimModel {
@@ -41,9 +41,15 @@ export abstract class StepModel extends ReclaimModel {
         const r = this.pageRange(step);
         if ('errno' in r) return r;
         const s = this.mapStart(p, step.map) + r.first;
-        if (!this.fullyMapped(p, s, s + r.n)) return { errno: 'ENOMEM' };
-        const refused = this.policy === 'anon-only' && p.vmas.some((v) => v.file && v.file.kind !== 'shmem' && v.start < s + r.n && v.start + v.pages > s);
-        return refused ? { errno: 'EINVAL' } : { s, e: s + r.n };
+        // The VMAs in address order, as v14's madvise_volatile walks them: a VMA's kind (anon-only
+        // refuses a file mapping: EINVAL) before the hole in front of it (ENOMEM); a hole at the end is ENOMEM.
+        let next = s;
+        for (const seg of this.segments(p, s, s + r.n)) {
+          if (this.policy === 'anon-only' && seg.vma.file && seg.vma.file.kind !== 'shmem') return { errno: 'EINVAL' };
+          if (seg.from !== next) return { errno: 'ENOMEM' };
+          next = seg.to;
+        }
+        return next >= s + r.n ? { s, e: s + r.n } : { errno: 'ENOMEM' };
       }
       default: return undefined;
     }
@@ -139,7 +145,7 @@ export abstract class StepModel extends ReclaimModel {
         return ok();
       }
       case 'read': return this.read(p, step.map, step.page);
-      case 'write': return this.write(p, step.map, step.page, step.value);
+      case 'write': return this.write(p, step.map, step.page, step.value, step.offset);
       case 'vrange': return this.vrange(p, step, grantedAt);
       case 'fvrange': return this.fvrange(p, step, grantedAt);
       case 'query': return this.query(p, step);
@@ -184,16 +190,18 @@ export abstract class StepModel extends ReclaimModel {
       if (!pte.frame) return ok({ value: '' });
       pte.frame.lastUse = this.now();
       if (this.policy === 'madv-free') pte.young = true;
-      return ok({ value: pte.frame.value });
+      return ok({ value: pageRead(pte.frame.value) });
     }
     const frame = vma.file?.cache.get(vma.offset + v - vma.start);
     if (!frame) return ok({ value: '' }); // never written, a hole, or purged: the shared zero page
     frame.lastUse = this.now();
     p.ptes.set(v, { own: false });
-    return ok({ value: frame.value });
+    return ok({ value: pageRead(frame.value) });
   }
 
-  write(p: Proc, map: string, page: number, value: string): Outcome {
+  /** With `offset`, a sub-page write: the same faults, and only those bytes change (`put`). */
+  write(p: Proc, map: string, page: number, data: string, offset?: number): Outcome {
+    const put = (before: PageValue | undefined) => pageWrite(before, data, offset);
     const v = this.vpage(p, map, page);
     const vma = this.vmaAt(p, v);
     if (!vma) return { result: { ok: false, signal: 'SIGSEGV' }, end: { signal: 'SIGSEGV' } };
@@ -206,14 +214,15 @@ export abstract class StepModel extends ReclaimModel {
       for (;;) {
         const source = pte.frame;
         if (source && this.anonMappers(source).length === 1) { // its only mapper: written in place
-          source.value = value;
+          source.value = put(source.value);
           source.lastUse = this.now();
           if (this.policy === 'madv-free') { pte.lazy = false; pte.dirty = true; pte.young = true; } // the write takes this page's mark back
           return ok();
         }
         // Copy-on-write, or a purged page. CHOICE (docs/semantics.md): a copy is needed only while
         // the source is shared; once an OOM kill leaves one mapper, the fault reuses it.
-        const frame = this.allocFrame(p, value, source ?? undefined, () => !source || this.anonMappers(source).length > 1);
+        // The copy starts as the source (pinned meanwhile), or as zeros once purged.
+        const frame = this.allocFrame(p, put(source?.value), source ?? undefined, () => !source || this.anonMappers(source).length > 1);
         if (frame === null) return oom;
         if (frame === undefined) continue;
         p.ptes.set(v, this.newPte(frame));
@@ -222,8 +231,8 @@ export abstract class StepModel extends ReclaimModel {
     }
     if (vma.file && vma.share === 'shared') {
       let frame = vma.file.cache.get(fp);
-      if (frame) { frame.value = value; frame.lastUse = this.now(); } else {
-        const fresh = this.allocFrame(p, value);
+      if (frame) { frame.value = put(frame.value); frame.lastUse = this.now(); } else {
+        const fresh = this.allocFrame(p, put(undefined));
         if (!fresh) return oom; // (its need never changes: a kill does not fill a hole)
         frame = fresh;
         frame.file = vma.file;
@@ -236,12 +245,14 @@ export abstract class StepModel extends ReclaimModel {
     // Private: a page of its own. CHOICE (docs/semantics.md): the copy is allocated before the
     // file's page is looked up (do_cow_fault), so that page is not locked: direct reclaim may purge
     // it, and the fault then sees the purge.
-    const frame = this.allocFrame(p, value);
+    const frame = this.allocFrame(p, data);
     if (!frame) return oom;
     if (vma.file && !vma.file.cache.has(fp)) {
       const bus = this.sigbus(p, vma, v);
       if (bus) { this.frames.delete(frame); return bus; }
     }
+    // The copy starts as the file's page as it is now (zeros for a hole or a purged page).
+    frame.value = put(vma.file?.cache.get(fp)?.value);
     p.ptes.set(v, this.newPte(frame));
     return ok();
   }

@@ -19,7 +19,32 @@ export const QUERY_PAGES_MAX = 65_536;
 // ---- plain data ---------------------------------------------------------------------------------
 
 /** A physical page frame. `file` is set for a page-cache page (named file or hidden shmem). `serial` only names it (footprint.ts). */
-export interface Frame { value: string; lastUse: number; file?: FileObj; fpage: number; serial: number }
+export interface Frame { value: PageValue; lastUse: number; file?: FileObj; fpage: number; serial: number }
+/**
+ * A page's contents (docs/semantics.md, "Sub-page writes"): a whole-page write's value, kept as
+ * written; after a sub-page write, the page's bytes (4096, zeros past the last one kept).
+ */
+export type PageValue = string | Uint8Array;
+
+/** A read of a page: the value as written, or the bytes up to the last non-zero one, as UTF-8. */
+export function pageRead(v: PageValue | undefined): string {
+  if (v === undefined) return '';
+  if (typeof v === 'string') return v;
+  let end = v.length;
+  while (end > 0 && v[end - 1] === 0) end--;
+  return Buffer.from(v.buffer, v.byteOffset, end).toString('utf8');
+}
+
+/** The page after `data` is written at byte `offset` over `before` (undefined: zeros); no offset: `data` itself. */
+export function pageWrite(before: PageValue | undefined, data: string, offset: number | undefined): PageValue {
+  if (offset === undefined) return data;
+  const page = Buffer.alloc(PAGE_BYTES);
+  if (before !== undefined) (typeof before === 'string' ? Buffer.from(before, 'utf8') : Buffer.from(before)).copy(page, 0, 0, PAGE_BYTES);
+  const bytes = Buffer.from(data, 'utf8');
+  if (offset < 0 || offset + bytes.length > PAGE_BYTES) throw new Error(`model: a sub-page write of ${bytes.length} bytes at ${offset}`);
+  bytes.copy(page, offset);
+  return new Uint8Array(page);
+}
 /** A piece of a volatile range, [start, end). Pieces cut from one call keep its id and mark time. */
 export interface Piece { id: number; start: number; end: number; markedAt: number }
 export interface FileObj {

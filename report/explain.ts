@@ -227,7 +227,8 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
               if (r.signal === 'SIGBUS') return x && d?.purge ? fromDecisions([x]) : undefined;
               if (st.op === 'write') return undefined;
               if (r.value === '') return x && d?.purge ? fromDecisions([x]) : stepRule('zero-page');
-              return x && d && !d.purge ? fromDecisions([x]) : stepRule('no-decision');
+              // A value over a purge: a sub-page write after it, the rest of the page the purge's zeros.
+              return x && d ? fromDecisions([x]) : stepRule('no-decision');
             }
             case 'vrange': case 'fvrange': {
               if (r.errno === 'EINVAL' && st.op === 'vrange' && config.policy === 'anon-only' && bindings.isFileMapping(proc, index, st.map)) return stepRule('anon-only-refuses-file');
@@ -293,7 +294,7 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
         // What the step changed in what later answers rely on.
         if (step.op === 'mmap' && r.ok) bindings.mmapped(proc, index, r.addr as number);
         if ((step.op === 'mmap' || step.op === 'munmap') && r.ok && detail.span) forget(proc, detail.span[0], detail.span[1]);
-        if (step.op === 'write' && r.ok) {
+        if (step.op === 'write' && r.ok && step.offset === undefined) { // a sub-page write keeps the rest: and what it was
           const w = bindings.page(proc, index, step.map, step.page);
           if (w) { latest.delete(key(proc), w.vpage); if (w.file) latest.delete(fileKey(w.file), w.filePage!); }
         }
@@ -323,7 +324,8 @@ export function shortStep(step: AnyStep): string {
   const on = step.map ?? step.fd ?? '';
   switch (step.op) {
     case 'read': case 'query': case 'munmap': return `${step.op} ${on}${where()}`;
-    case 'write': return `write ${on}${where()} ${JSON.stringify(step.value)}`;
+    // A sub-page write names its byte offset: `write buf page 2 +2 "xy"`.
+    case 'write': return `write ${on}${where()}${step.offset === undefined ? '' : ` +${step.offset}`} ${JSON.stringify(step.value)}`;
     case 'vrange': case 'fvrange': return `${step.op} ${on}${where()} ${step.mode}`;
     case 'reclaim': return step.all ? 'reclaim all' : `reclaim ${step.pages} page(s)`;
     case 'mmap': return `mmap ${step.as} ${step.pages} page(s)${step.fd ? ` of ${step.fd}` : ''}${step.share ? ` ${step.share}` : ''}`;

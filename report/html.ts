@@ -30,6 +30,11 @@ export interface HtmlOptions {
   title?: string;
   /** The schedule this run replayed (`--choices`): shown instead of the seed, which did not choose it. */
   choices?: string[];
+  /** A run still going (`vrange play`): this badge instead of the verdict. */
+  live?: string;
+  /** HTML put under the header, and CSS and script put in the head (`vrange play`'s panel); inline only. */
+  top?: string;
+  head?: string;
 }
 
 // ---------------------------------------------------------------- step list
@@ -113,7 +118,7 @@ h2 { font-size: 18px; margin: 0 0 8px; }
 .desc { margin: 4px 0; max-width: 110ch; color: #334155; }
 .config { color: var(--muted); font-size: 15px; }
 .verdict { font-weight: 700; padding: 1px 10px; border-radius: 12px; color: #fff; }
-.verdict.pass { background: #16a34a; } .verdict.fail { background: #dc2626; }
+.verdict.pass { background: #16a34a; } .verdict.fail { background: #dc2626; } .verdict.live { background: #2563eb; }
 .legend { display: flex; flex-wrap: wrap; gap: 6px 18px; align-items: center; font-size: 14px; margin-top: 8px; }
 .legend span { display: inline-flex; align-items: center; gap: 6px; } .legend .sep { width: 1px; height: 20px; background: var(--line); }
 section { background: #fff; margin: 12px 16px; padding: 12px 14px; border: 1px solid var(--line); border-radius: 8px; }
@@ -285,12 +290,13 @@ export function renderHtml(report: RunReport, lines: string[], history: HistoryE
   const st = spaceTime(m);
   const map = pageMap(m, report.kernel.processes.map((p) => p.name));
   const noMessages = m.messages.length === 0;
-  const verdict = `<span class="verdict ${report.ok ? 'pass' : 'fail'}">${report.ok ? 'PASS' : 'FAIL'}</span>`;
+  const verdict = opts.live !== undefined ? `<span class="verdict live">${esc(opts.live)}</span>`
+    : `<span class="verdict ${report.ok ? 'pass' : 'fail'}">${report.ok ? 'PASS' : 'FAIL'}</span>`;
   const failed = report.invariants.filter((i) => !i.ok).map((i) => `${i.name}${i.detail ? `: ${i.detail}` : ''}`);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vrange: ${esc(report.scenario)}</title>
-<style>${CSS}</style></head><body>
+<style>${CSS}</style>${opts.head ?? ''}</head><body>
 <svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>
 <pattern id="stripes" width="7" height="7" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="7" height="7" fill="transparent"/><rect width="2.5" height="7" fill="#f59e0b"/></pattern>
 <marker id="arrow-send" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1d4ed8"/></marker>
@@ -302,7 +308,7 @@ ${opts.description ? `<p class="desc">${esc(opts.description.trim())}</p>` : ''}
 <div class="config">policy <b>${esc(report.policy)}</b> \u00b7 access ${esc(report.access)} \u00b7 purge unit ${esc(report.purgeUnit)} \u00b7 schedule ${esc(report.schedule)} \u00b7 ${opts.choices ? `replayed choices <code>${esc(opts.choices.join(',') || '(none)')}</code>` : `seed ${report.seed}`} \u00b7 ${report.steps.length} steps \u00b7 ${report.kernel.purgedPages} page(s) purged${failed.length ? ` \u00b7 <b>broken: ${esc(failed.join('; '))}</b>` : ''}</div>
 ${legend()}
 </header>
-<section id="pagemap-section"><h2>Page map <span class="hint">each page of each mapping and file after every step (column = step number, \u2020 = a death and its cleanup); click a column to select its step</span></h2>
+${opts.top ?? ''}<section id="pagemap-section"><h2>Page map <span class="hint">each page of each mapping and file after every step (column = step number, \u2020 = a death and its cleanup); click a column to select its step</span></h2>
 <p id="selected" class="selected">Select a step to see it here, in the list and in the diagram.</p>
 ${pager(m)}
 ${map ? `<div class="scroll-x">${map}</div>` : '<p class="missing">This history has no page snapshots: they are recorded when the run is made with --html.</p>'}

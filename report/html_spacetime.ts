@@ -42,7 +42,8 @@ function msgLabel(m: AgentMsg | KernelMsg): string {
     case 'prepared': return `prepared x${m.xid}: ${isRunList(m.runs, 4) ? pageCount(m.runs, 4) : 0} volatile`;
     case 'commit': return `commit x${m.xid} purged ${pages(m.runs, 2)}`;
     case 'committed': return `committed x${m.xid}`;
-    case 'read': case 'write': return `${m.t} page ${m.vpage}`;
+    case 'read': return `read page ${m.vpage}`;
+    case 'write': return `write page ${m.vpage}${m.offset === undefined ? '' : ` +${m.offset}`}`;
     case 'fork': return `fork ${m.child}`;
     case 'signal': case 'wait': return `${m.t} "${m.name}"`;
     case 'waitpid': return `waitpid ${m.process}`;

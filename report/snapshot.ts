@@ -27,7 +27,7 @@
 // rows that ended (a dead process's bindings). A long row's runs name page numbers, `sparse: true`.
 
 import type { MmView } from '../shared/messages.js';
-import type { HistoryEvent } from '../coordinator/history.js';
+import { purgeNotifyPages, type HistoryEvent } from '../coordinator/history.js';
 import type { Kernel } from '../coordinator/kernel.js';
 import type { Proc } from '../coordinator/process_table.js';
 import type { KernelObserver } from '../coordinator/hooks.js';
@@ -94,7 +94,7 @@ export class Snapshots implements KernelObserver {
   event(e: HistoryEvent): void {
     if (e.kind === 'purge-notify') {
       const v = this.views.get(e.process);
-      if (v) for (const p of e.vpages) v.purged.add(p);
+      if (v) for (const p of purgeNotifyPages(e)) v.purged.add(p);
     } else if (e.kind === 'complete' || e.kind === 'cleanup') {
       if (e.kind === 'cleanup') this.views.delete(e.process);
       this.k.history.add('snapshot', { ...this.delta(this.take(e.seq)) });

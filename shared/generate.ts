@@ -45,7 +45,7 @@ function step(r: Prng, st: State, files: Array<{ name: string; pages: number }>,
       st.maps.push({ name, pages });
       return r.below(5) === 0 ? { op: 'mmap', as: name, pages, share: 'shared' } : { op: 'mmap', as: name, pages };
     }
-    case 'write': return map ? { op: 'write', map: map.name, page: r.below(map.pages), value: `v${r.below(100)}` } : undefined;
+    case 'write': return map ? write(map.name, r.below(map.pages), r.below(100)) : undefined;
     case 'read': return map ? { op: 'read', map: map.name, page: r.below(map.pages) } : undefined;
     case 'vrange': {
       if (!map) return undefined;
@@ -108,14 +108,29 @@ function anonStep(r: Prng, st: State, fork?: string): Record<string, unknown> | 
   }
 }
 
+/**
+ * A whole-page write of `v<n>`, or for one n in four a sub-page write at a small offset (it lands
+ * on or just past the bytes earlier writes left, or on zeros), as `bytes` or as `value`. Derived
+ * from the one draw a write always took, so the rest of each seed's scenario is as it was.
+ */
+function write(map: string, page: number, n: number): Record<string, unknown> {
+  if (n % 4 !== 0) return { op: 'write', map, page, value: `v${n}` };
+  const offset = (n / 4) % 6;
+  return n % 8 === 0 ? { op: 'write', map, page, offset, bytes: `s${n}` } : { op: 'write', map, page, offset, value: `s${n}` };
+}
+
 function steps(r: Prng, st: State, files: Array<{ name: string; pages: number }>, count: number, fork?: string, kind: ScenarioKind = 'mixed'): { steps: unknown[]; atFork?: State } {
   const out: unknown[] = [];
   let atFork: State | undefined;
-  while (out.length < count) {
+  for (let made = 0; made < count;) {
     const s = step(r, st, files, atFork ? undefined : fork, kind);
     if (!s) continue;
     if (s.op === 'fork') atFork = { maps: [...st.maps], fds: [...st.fds], n: st.n + 1000 };
     out.push(s);
+    made++;
+    // A sub-page write is read back at once (no draw: the rest of the seed's scenario is as it
+    // was), so the comparison with the model sees the bytes it kept around it.
+    if (s.op === 'write' && s.offset !== undefined) out.push({ op: 'read', map: s.map, page: s.page });
   }
   return { steps: out, atFork };
 }

@@ -98,6 +98,10 @@ export const framesMax = 4_000_000;
 export const filePagesMax = 4_000_000;
 /** Pages of one mmap. */
 export const mmapPagesMax = 4_000_000;
+/** Goals a scenario declares (`goals:`). */
+export const goalsMax = 64;
+/** Conditions (`when:` items) of one goal. */
+export const goalConditionsMax = 64;
 
 // ---- What the CLI reads: refused, unread, past these (shared/files.ts, shared/scenario.ts).
 
@@ -141,3 +145,18 @@ export const schedulesMaxCeiling = 10_000_000;
 export const shardsMax = 1_024;
 /** Bytes of a shard result file (`vrange merge`), as `explore --shard` writes it. */
 export const shardFileBytesMax = 256 * 1024 * 1024;
+
+// ---- vrange play (play/)
+/** Most moves one game keeps (its undo history); a scenario's own actions are bounded by runStepsMax. */
+export const playMovesMax = 10_000;
+/** Longest request line (path and query) the play server reads. */
+export const playUrlBytesMax = 2_048;
+/** Largest request body the play server reads (a move is a few bytes). */
+export const playBodyBytesMax = 4_096;
+/** Connections the play server keeps open at once (one driving page, a few keep-alive sockets). */
+export const playConnectionsMax = 16;
+/** After the driving page says it is leaving (closed, or navigated away): the game ends unless a page comes back within this. */
+export const playLeaveGraceMs = 3_000;
+/** The page's heartbeat interval, and how long the server waits without one before it ends the game (a background tab beats once a minute at most). */
+export const playHeartbeatMs = 5_000;
+export const playHeartbeatTimeoutMs = 150_000;

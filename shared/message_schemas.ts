@@ -25,6 +25,7 @@ import { fdsPerProcessMax, nameLengthMax, valueBytesMax, vpagesMax } from './lim
 import { isRunList } from './runs.js';
 import { RangeSet } from './rangeset.js';
 import type { AgentMsg } from './messages.js';
+import { PAGE_SIZE } from './scenario-types.js';
 
 /** Names (files, processes, signals, map bindings) are at most this long, as in a scenario file. */
 export { nameLengthMax };
@@ -155,8 +156,9 @@ export const agentMsgSchemas = {
   mmap: msg('mmap', { id, addr: int(1, vpagesMax - 1), pages: pagesAtLeastOne, fd, offset: pagesOrZero, share: z.enum(['shared', 'private']) }),
   munmap: msg('munmap', { id, start: vpage, pages: pagesAtLeastOne }),
   read: msg('read', { id, vpage, frame }),
-  // `value` in UTF-16 units here; its byte length is the syscall's own check (EINVAL past valueBytesMax).
-  write: msg('write', { id, vpage, frame, cow: z.boolean(), value: z.string().max(valueBytesMax), anon: z.boolean() }),
+  // `value` in UTF-16 units here; its byte length is the syscall's own check (EINVAL past valueBytesMax,
+  // or past the end of the page from `offset`), as the sum of two fields is no field's check.
+  write: msg('write', { id, vpage, frame, cow: z.boolean(), value: z.string().max(valueBytesMax), anon: z.boolean(), offset: int(0, PAGE_SIZE - 1).optional() }),
   // `pages` 0 and an unknown `mode` are the call's own errors (EINVAL), as the spec requires.
   fvrange: msg('fvrange', { id, fd, fileId: int(-1, frameMax), start: pagesOrZero, pages: pagesOrZero, mode: name, now: z.number().finite().min(0) }),
   fquery: msg('fquery', { id, vpages: intArray(0, vpagesMax - 1) }),

@@ -70,7 +70,8 @@ export type SysCall =
   | { t: 'mmap'; id: number; addr: number; pages: number; fd: number; offset: number; share: Share }
   | { t: 'munmap'; id: number; start: number; pages: number }
   | { t: 'read'; id: number; vpage: number; frame: number }
-  | { t: 'write'; id: number; vpage: number; frame: number; cow: boolean; value: string; anon: boolean }
+  /** `offset`: a sub-page write of `value`'s bytes at that byte offset of the page (shared/page_bytes.ts). */
+  | { t: 'write'; id: number; vpage: number; frame: number; cow: boolean; value: string; anon: boolean; offset?: number }
   | { t: 'fvrange'; id: number; fd: number; fileId: number; start: number; pages: number; mode: string; now: number }
   | { t: 'fquery'; id: number; vpages: number[] }
   | { t: 'query-fd'; id: number; fd: number; start: number; pages: number }

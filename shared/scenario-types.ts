@@ -27,7 +27,8 @@ export type ProcessStep =
   | (StepBase & { op: 'close'; fd: string })
   | (StepBase & { op: 'mmap'; as: string; pages: number; fd?: string; offset?: number; share?: Share })
   | (StepBase & { op: 'munmap'; map: string; page?: number; pages?: number })
-  | (StepBase & { op: 'write'; map: string; page: number; value: string })
+  /** `offset` (a byte offset in the page): a sub-page write of `value`'s bytes there (a file may name them `bytes`). */
+  | (StepBase & { op: 'write'; map: string; page: number; value: string; offset?: number })
   | (StepBase & { op: 'read'; map: string; page: number })
   | (StepBase & { op: 'vrange'; map: string; page?: number; pages?: number; byteOffset?: number; byteLength?: number; mode: Mode })
   | (StepBase & { op: 'fvrange'; fd: string; page?: number; pages?: number; byteOffset?: number; byteLength?: number; mode: Mode })
@@ -65,6 +66,16 @@ export interface ProcessSpec {
   steps: ProcessStep[];
 }
 
+/**
+ * One item of a goal's `when`: the step `index` of `process` (`kernel`: a kernel step) gives a
+ * result that matches the partial result `result` (every field given equals the result's).
+ * The loader resolves a `label` reference to its index and keeps the label.
+ */
+export interface GoalCondition { process: string; index: number; label?: string; result: Record<string, unknown> }
+
+/** A named outcome (docs/scenario-format.md, Goals): reached by a run when every condition holds in it. */
+export interface GoalSpec { name: string; title: string; when: GoalCondition[] }
+
 export interface Scenario {
   /** Path of the file it was read from (for messages). */
   file: string;
@@ -78,6 +89,8 @@ export interface Scenario {
   /** In the order the file declares them: this order gives initial pids (2, 3, ...). */
   processes: ProcessSpec[];
   kernel: KernelStep[];
+  /** Named outcomes (optional; absent or empty: none). */
+  goals?: GoalSpec[];
 }
 
 /** The options a run uses once the CLI has overridden the scenario's defaults. */

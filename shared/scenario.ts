@@ -9,14 +9,15 @@ import { extname } from 'node:path';
 import { z } from 'zod';
 import { InputError, readInputText } from './files.js';
 import {
-  filePagesMax, filesMax, framesMax, mmapPagesMax, nameLengthMax, processesMax, scenarioFileBytesMax, stepsPerProcessMax,
+  filePagesMax, filesMax, framesMax, goalConditionsMax, goalsMax, mmapPagesMax, nameLengthMax, processesMax, scenarioFileBytesMax, stepsPerProcessMax,
   valueBytesMax,
 } from './limits.js';
 import { didYouMean } from './suggest.js';
 import { formatPath, ScenarioError, type PathPart } from './scenario_error.js';
+import { resolveGoals } from './scenario_goals.js';
 import { checkDocumentBounds, checkJsonDuplicates, checkTotalSteps, parseJson, parseYaml } from './scenario_text.js';
 import {
-  type KernelStep, type Mode, type PolicyName, type ProcessSpec, type ProcessStep, type Scenario,
+  PAGE_SIZE, type KernelStep, type Mode, type PolicyName, type ProcessSpec, type ProcessStep, type Scenario,
 } from './scenario-types.js';
 
 export { formatPath, ScenarioError, type PathPart };
@@ -24,6 +25,7 @@ export { formatPath, ScenarioError, type PathPart };
 /** The limits a scenario is checked against, by name (their values: shared/limits.ts). */
 export const LIMITS = {
   stepsPerProcessMax, processesMax, filesMax, framesMax, filePagesMax, mmapPagesMax, nameLengthMax, valueBytesMax,
+  goalsMax, goalConditionsMax,
 } as const;
 
 export const PROCESS_OPS = [
@@ -101,9 +103,14 @@ function partialShape(fields: readonly ResultField[]) {
   return Object.fromEntries(fields.map((f) => [f, resultField[f].optional()])) as { [K in ResultField]?: z.ZodOptional<(typeof resultField)[K]> };
 }
 
+/** A partial result of `op` (an `expect` without byPolicy; a goal condition's `result`). */
+export function partialResultSchema(op: keyof typeof RESULT_FIELDS) {
+  return strictObject(`a result of op ${op}`, partialShape([...COMMON_RESULT_FIELDS, ...RESULT_FIELDS[op]]));
+}
+
 function expectationFor(op: keyof typeof RESULT_FIELDS) {
   const fields = [...COMMON_RESULT_FIELDS, ...RESULT_FIELDS[op]];
-  const partial = strictObject(`a result of op ${op}`, partialShape(fields));
+  const partial = partialResultSchema(op);
   const byPolicy = strictObject('byPolicy (policy names or default)', {
     'shared-file': partial.optional(), 'per-mm': partial.optional(), 'anon-only': partial.optional(), 'madv-free': partial.optional(), default: partial.optional(),
   });
@@ -116,7 +123,7 @@ const OP_HELP: Record<keyof typeof RESULT_FIELDS, string> = {
   close: 'close an fd binding; result { ok }',
   mmap: 'map pages (of fd at offset, or anonymous) bound as `as`; result { ok, addr }',
   munmap: 'unmap pages of a mapping (default: all of it); result { ok }',
-  write: 'write a string value to a page of a mapping; result { ok }',
+  write: 'write a string value to a page of a mapping (with offset: bytes at that byte offset, the rest of the page kept); result { ok }',
   read: 'read a page of a mapping; result { ok, value } ("" for a page never written)',
   vrange: 'mark pages of a mapping volatile or nonvolatile (mvrange); result { ok, bytes, purged }',
   fvrange: 'mark pages of a file volatile or nonvolatile, by fd; result { ok, bytes, purged }',
@@ -163,7 +170,12 @@ const processStepUnion = z.discriminatedUnion('op', [
     offset: whole(0, 'filePagesMax').optional(), share: oneOf(['shared', 'private']).optional(),
   }),
   step('munmap', { map: binding, page: page.optional(), pages: lengthPages.optional() }),
-  step('write', { map: binding, page, value: utf8Value() }),
+  step('write', {
+    map: binding, page, value: utf8Value().optional().describe('the whole page\'s new contents; with offset, the same as bytes'),
+    offset: z.number(allowedIs(`a byte offset in the page: a whole number from 0 to ${PAGE_SIZE - 1}`)).int().min(0).max(PAGE_SIZE - 1).optional()
+      .describe(`a sub-page write: a byte offset inside the page (0 to ${PAGE_SIZE - 1}); bytes (or value) are written there, the rest of the page kept`),
+    bytes: utf8Value('bytes').optional().describe('with offset: the string whose UTF-8 bytes are written at offset (offset + its length at most 4096)'),
+  }),
   step('read', { map: binding, page }),
   step('vrange', { map: binding, ...rangeFields }),
   step('fvrange', { fd: binding, ...rangeFields }),
@@ -192,10 +204,10 @@ const kernelStepUnion = z.discriminatedUnion('op', [
   }),
 ], allowedIs('a map with an op field'));
 
-function utf8Value() {
+function utf8Value(field = 'value') {
   const max = LIMITS.valueBytesMax;
   return z.string(allowedIs('a string')).refine((s) => Buffer.byteLength(s, 'utf8') <= max, (s) => ({
-    message: `value is ${Buffer.byteLength(s, 'utf8')} bytes; at most ${max} bytes`,
+    message: `${field} is ${Buffer.byteLength(s, 'utf8')} bytes; at most ${max} bytes`,
   }));
 }
 
@@ -206,6 +218,7 @@ function checkStepFields(s: { op: string } & Record<string, unknown>, ctx: z.Ref
   if (s.op === 'vrange' || s.op === 'fvrange') checkRangeForm(has, fail);
   if (s.op === 'query') checkExactlyOne(has, fail, 'map', 'fd');
   if (s.op === 'reclaim') checkExactlyOne(has, fail, 'pages', 'all');
+  if (s.op === 'write') checkWriteForm(s, has, fail);
 }
 
 type Fail = (path: string[], message: string) => void;
@@ -225,13 +238,37 @@ function checkRangeForm(has: (k: string) => boolean, fail: Fail): void {
   }
 }
 
+/** A write gives value (the whole page), or offset with bytes or value (a sub-page write) inside the page. */
+function checkWriteForm(s: Record<string, unknown>, has: (k: string) => boolean, fail: Fail): void {
+  if (has('value') && has('bytes')) { fail(['bytes'], 'give either value or bytes, not both (with offset they mean the same)'); return; }
+  if (!has('value') && !has('bytes')) { fail(['value'], 'missing required field "value" (or offset and bytes, for a sub-page write)'); return; }
+  const data = has('bytes') ? 'bytes' : 'value';
+  if (!has('offset')) {
+    if (data === 'bytes') fail(['offset'], 'missing required field "offset" (bytes needs offset; a whole-page write gives value)');
+    return;
+  }
+  const offset = s.offset as number;
+  const n = Buffer.byteLength(s[data] as string, 'utf8');
+  if (offset + n > PAGE_SIZE) {
+    fail([data], `${n} bytes at offset ${offset} end at byte ${offset + n}, past the end of the page; offset + byte length must be at most ${PAGE_SIZE}`);
+  }
+}
+
+/** `bytes` is the sub-page form's name for `value`: the loaded step carries `value` only. */
+function normalizeStep<T extends { op: string }>(s: T): T {
+  if (s.op !== 'write' || !('bytes' in s)) return s;
+  const { bytes, ...rest } = s as T & { bytes?: string };
+  return bytes === undefined ? s : { ...rest, value: bytes } as unknown as T;
+}
+
 function checkExactlyOne(has: (k: string) => boolean, fail: Fail, a: string, b: string): void {
   const shown = (k: string) => (k === 'all' ? 'all: true' : k);
   if (has(a) && has(b)) fail([b], `give either ${shown(a)} or ${shown(b)}, not both`);
   if (!has(a) && !has(b)) fail([], `missing field: give ${shown(a)} or ${shown(b)}`);
 }
 
-const processStepSchema: z.ZodType<ProcessStep, z.ZodTypeDef, unknown> = processStepUnion.superRefine(checkStepFields);
+const processStepSchema: z.ZodType<ProcessStep, z.ZodTypeDef, unknown> = processStepUnion.superRefine(checkStepFields)
+  .transform((s) => normalizeStep(s) as ProcessStep);
 const kernelStepSchema: z.ZodType<KernelStep, z.ZodTypeDef, unknown> = kernelStepUnion.superRefine(checkStepFields);
 
 const steps = <T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>) =>
@@ -261,6 +298,27 @@ const fileSchema = strictObject('a file', {
   name: fileName, pages: whole(1, 'filePagesMax'), kind: oneOf(['tmpfs', 'ashmem']).default('tmpfs'),
 });
 
+// ---------------------------------------------------------------------------------------------
+// Goals (docs/scenario-format.md, Goals): the shape here; the references (process, step or label,
+// the result's fields for that step's op) in ./scenario_goals.ts, once the whole file is read.
+
+const goalCondition = strictObject('a goal condition', {
+  process: nameOf('a process name, or kernel').describe('the process whose step it is; kernel: a kernel step'),
+  step: whole(0, 'stepsPerProcessMax').optional().describe('the step by its 0-based index in the process\'s steps (give step or label)'),
+  label: text('a step label').optional().describe('the step by its label (give step or label)'),
+  result: z.record(z.unknown(), allowedIs('a map: a partial result of the step (the fields its expect may have)'))
+    .describe('a partial result: every field given must equal the step\'s result'),
+}).superRefine((c, ctx) => checkExactlyOne((k) => (c as Record<string, unknown>)[k] !== undefined,
+  (path, message) => ctx.addIssue({ code: 'custom', path, message }), 'step', 'label'));
+const goalSchema = strictObject('a goal', {
+  name: nameOf('a goal name of a-z, 0-9 and - ([a-z0-9-]+)').regex(/^[a-z0-9-]+$/).describe('the goal\'s name: a-z, 0-9 and -, unique'),
+  title: text('a string').default('').describe('what the goal is, in words, for the student'),
+  when: z.array(goalCondition, allowedIs(`a list of 1 to ${goalConditionsMax} conditions`)).min(1).max(goalConditionsMax)
+    .describe('every condition must hold in one run'),
+});
+const goalsSchema = z.array(goalSchema, allowedIs(`a list of goals (${limitNote('goalsMax')})`)).max(goalsMax)
+  .describe('named outcomes: each a partial result of one or more steps (vrange play shows them as challenges)');
+
 /** The whole file. Exported for scripts/scenario-schema.ts, which makes the JSON Schema from it. */
 export const scenarioSchema = strictObject('a scenario', {
   // JSON files name their schema this way (YAML ones in a `# yaml-language-server:` comment).
@@ -276,6 +334,7 @@ export const scenarioSchema = strictObject('a scenario', {
     .describe('files that exist before any process starts'),
   processes: processMap.describe('process name -> process; names are [A-Za-z][A-Za-z0-9_-]*'),
   kernel: steps(kernelStepSchema).default([]).describe('kernel-side steps: signal, wait, waitpid, reclaim, kill, check'),
+  goals: goalsSchema.optional(),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -316,7 +375,7 @@ function describeOp(value: unknown, options: readonly unknown[]): string {
   return `unknown op ${show(value)}; ${allowed}`;
 }
 
-function formatIssue(issue: z.ZodIssue, data: unknown, file: string): ScenarioError {
+export function formatIssue(issue: z.ZodIssue, data: unknown, file: string): ScenarioError {
   const value = valueAt(data, issue.path);
   const at = (path: readonly PathPart[], detail: string) => new ScenarioError(file, formatPath(path), detail);
   switch (issue.code) {
@@ -514,7 +573,7 @@ export function parseScenario(text: string, file: string): Scenario {
   checkTotalSteps(data, file);
   const parsed = scenarioSchema.safeParse(data);
   if (!parsed.success) throw formatIssue(pickIssue(parsed.error.issues), data, file);
-  const { processes, $schema: _schema, ...top } = parsed.data;
+  const { processes, $schema: _schema, goals, ...top } = parsed.data;
   const scenario: Scenario = {
     file, ...top, processes: Object.entries(processes).map(([name, p]) => ({ name, ...p })),
   };
@@ -522,6 +581,7 @@ export function parseScenario(text: string, file: string): Scenario {
   checkNames(scenario);
   checkBindings(scenario, checkForks(scenario));
   checkWaits(scenario);
+  if (goals !== undefined) scenario.goals = resolveGoals(scenario, goals, data, { partialResultSchema: (op) => partialResultSchema(op as keyof typeof RESULT_FIELDS), formatIssue });
   return scenario;
 }
 

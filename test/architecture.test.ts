@@ -33,7 +33,8 @@ export const RULES: Record<string, Rule> = {
   harness: { only: ['coordinator', 'model', 'shared', 'checker', 'report'] }, // the tools
   checker: { only: ['coordinator', 'model', 'shared', 'harness', 'report'] },
   report: { only: ['coordinator', 'model', 'shared', 'harness', 'checker'] },
-  cli: { only: ['harness', 'checker', 'report', 'agents', 'shared'] },
+  play: { only: ['harness', 'checker', 'report', 'coordinator', 'model', 'shared'] }, // vrange play: the game, its server and page
+  cli: { only: ['harness', 'checker', 'report', 'agents', 'shared', 'play'] },
   test: { allBut: ['bench'] }, // a test never depends on a benchmark
   bench: { allBut: [] }, // benchmarks and scripts are leaves: nothing imports them, they may import anything
   scripts: { allBut: [] },

@@ -98,7 +98,7 @@ test('planted: a purge of a page its process had not marked volatile', (t) => {
   const h = plant(anon, (h) => {
     const d = h.find((e) => e.kind === 'decision' && e.purge)!;
     d.votes[0].vpage = 1; // page 0 of buf (vpage 1) was never volatile
-    h.find((e) => e.kind === 'purge-notify')!.vpages = [1];
+    h.find((e) => e.kind === 'purge-notify')!.runs = [1, 1];
   });
   const named = checkHistory(h).violations.filter((v) => v.check === 'purge-was-volatile');
   t.is(named.length, 2, 'the decision and the notification are each named');

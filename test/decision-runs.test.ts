@@ -8,6 +8,7 @@ import { decisionPageName, decisionRun, type HistoryEvent } from '../coordinator
 import { explainRun } from '../report/explain.js';
 import { parseScenario } from '../shared/scenario.js';
 import { configFor, resultsOf, runYaml } from './helpers.js';
+import { pagesOf } from '../shared/runs.js';
 
 const yaml = `
 name: decision-runs
@@ -40,10 +41,18 @@ kernel:
 
 type Ev = Record<string, any>;
 
-/** The history as a reader before decisions by run saw it: one `decision` per page, no `pages`. */
+/**
+ * The history as a reader before decisions by run saw it: one `decision` per page, no `pages`; a
+ * `purge-notify` lists every page in `vpages`, no `runs`.
+ */
 function perPage(h: readonly HistoryEvent[]): Ev[] {
   const out: Ev[] = [];
   for (const e of h as readonly Ev[]) {
+    if (e.kind === 'purge-notify') {
+      const { runs, ...rest } = structuredClone(e);
+      out.push({ ...rest, vpages: pagesOf(runs) });
+      continue;
+    }
     if (e.kind !== 'decision') { out.push(structuredClone(e)); continue; }
     const { frame, count } = decisionRun(e);
     for (let k = 0; k < count; k++) {
@@ -84,6 +93,10 @@ test('vrange check and explain read a run as its pages: the same verdicts and ru
   const runs = o.history;
   const pages = perPage(runs);
   t.is(pages.filter((e) => e.kind === 'decision').length, 12, 'the older format: one decision a page');
+  // Notifications by run: each process is told of its 10 purged pages in two runs (4-5 were kept), the older format lists them.
+  const notify = runs.filter((e) => e.kind === 'purge-notify') as Ev[];
+  t.deepEqual(notify.map((e) => [e.process, e.runs.length, e.vpages]), [['P', 4, undefined], ['C', 4, undefined]]);
+  t.deepEqual(pages.filter((e) => e.kind === 'purge-notify').map((e) => e.vpages.length), [10, 10]);
   const a = checkHistory(runs);
   const b = checkHistory(pages);
   t.deepEqual(a.violations, []);

@@ -141,7 +141,7 @@ kernel:
   ]);
 });
 
-test('anon-only: ENOMEM is checked before the refused mapping kind', (t) => {
+test('anon-only: the VMAs are walked in address order, a refused file VMA is EINVAL before the hole in front of it (v14 madvise_volatile)', (t) => {
   const out = run(`
 name: anon-only-order
 memory: { frames: 16 }
@@ -154,9 +154,20 @@ processes:
       - { op: vrange, map: m, page: 0, pages: 3, mode: volatile }
       - { op: vrange, map: m, page: 0, pages: 2, mode: volatile }
       - { op: fvrange, fd: f, page: 0, pages: 2, mode: volatile }
-`, 'A*5', { policy: 'anon-only' });
+      - { op: mmap, as: a, pages: 1 }
+      - { op: mmap, as: b, pages: 1 }
+      - { op: mmap, as: g, fd: f, pages: 1 }
+      - { op: munmap, map: b }
+      - { op: vrange, map: a, page: 0, pages: 3, mode: volatile }
+      - { op: vrange, map: a, page: 0, pages: 2, mode: volatile }
+      - { op: vrange, map: m, page: 1, pages: 3, mode: volatile }
+`, 'A*12', { policy: 'anon-only' });
+  // m (file) at pages 1-2, a at 3, b at 4 (unmapped again), g (file) at 5. EINVAL: [m][hole], [a][hole][g] (the
+  // kind of g is checked before the hole in front of it), [m][a][hole]; ENOMEM: [a][hole].
   t.deepEqual(out.steps.slice(2).map((s) => s.result), [
-    { ok: false, errno: 'ENOMEM' }, { ok: false, errno: 'EINVAL' }, { ok: true, bytes: 8192 },
+    { ok: false, errno: 'EINVAL' }, { ok: false, errno: 'EINVAL' }, { ok: true, bytes: 8192 },
+    { ok: true, addr: 3 * 4096 }, { ok: true, addr: 4 * 4096 }, { ok: true, addr: 5 * 4096 }, { ok: true },
+    { ok: false, errno: 'EINVAL' }, { ok: false, errno: 'ENOMEM' }, { ok: false, errno: 'EINVAL' },
   ]);
 });
 

@@ -61,6 +61,27 @@ test('the schema refuses what the loader refuses for its shape: unknown fields, 
   }
 });
 
+test('goals: the schema accepts what the loader accepts and refuses their shape errors as the loader does', (t) => {
+  const doc = (goals: unknown) => ({ name: 'x', processes: { A: { steps: [{ op: 'mmap', as: 'm', pages: 1, label: 'map' }] } }, goals });
+  const good = doc([{ name: 'mapped', title: 'A maps', when: [{ process: 'A', label: 'map', result: { ok: true } }] },
+    { name: 'by-index', when: [{ process: 'A', step: 0, result: { addr: 4096 } }] }]);
+  t.is(schemaErrors(good), undefined);
+  t.notThrows(() => parseScenario(JSON.stringify(good), 'x.json'));
+  const bad: Array<[string, unknown]> = [
+    ['bad goal name', doc([{ name: 'Big', when: [{ process: 'A', step: 0, result: {} }] }])],
+    ['unknown goal field', doc([{ name: 'g', tilte: 't', when: [{ process: 'A', step: 0, result: {} }] }])],
+    ['no conditions', doc([{ name: 'g', when: [] }])],
+    ['unknown condition field', doc([{ name: 'g', when: [{ process: 'A', step: 0, result: {}, op: 'mmap' }] }])],
+    ['a negative step', doc([{ name: 'g', when: [{ process: 'A', step: -1, result: {} }] }])],
+    ['a result that is not a map', doc([{ name: 'g', when: [{ process: 'A', step: 0, result: 5 }] }])],
+    ['goals not a list', doc({ g: 1 })],
+  ];
+  for (const [what, d] of bad) {
+    t.not(schemaErrors(d), undefined, `schema accepts: ${what}`);
+    t.throws(() => parseScenario(JSON.stringify(d), 'x.json'), { instanceOf: ScenarioError }, `loader accepts: ${what}`);
+  }
+});
+
 test('a JSON scenario may name the schema with $schema, as JSON editors expect', (t) => {
   const doc = { $schema: '../schema/scenario.schema.json', name: 'x', processes: { A: { steps: [{ op: 'crash' }] } } };
   t.is(schemaErrors(doc), undefined);

@@ -164,3 +164,31 @@ test('vrange on anonymous memory: result and detail shapes, purged pages cleared
   t.deepEqual(await runStep(g.agent, { op: 'vrange', map: 'a', page: 20, pages: 2, mode: 'volatile' }), { result: { ok: false, errno: 'ENOMEM' } });
   t.is(g.agent.mm.ranges.size, 1);
 });
+
+test('anon-only: the VMAs are walked in address order and a refused file VMA is EINVAL before the hole in front of it (v14 madvise_volatile)', async (t) => {
+  const f = build({ policy: 'anon-only', limit: 1_000_000, chunkSize: 128, purged: [], marked: [] });
+  const mm = f.agent.mm;
+  const sizes = new Map<string, number>();
+  const bind = (name: string, addr: number, pages: number) => { sizes.set(name, pages); mm.bindings.set(`map:${name}`, { kind: 'map', addr, pages }); };
+  const errnoOf = async (map: string) =>
+    ((await vrangeGeneral(f.agent, { op: 'vrange', map, page: 0, pages: sizes.get(map)!, mode: 'volatile' } as VrangeStep)).result as { errno?: string }).errno;
+  bind('d-gap-e', 76, 40); // file-private d, the gap 92..100, file-shared e: d is met first
+  bind('e-past', 100, 20); // file-shared e, then unmapped past 116
+  bind('a-gap', 20, 30); // anonymous a and b, then the gap from 49: no refused VMA
+  t.is(await errnoOf('d-gap-e'), 'EINVAL');
+  t.is(await errnoOf('e-past'), 'EINVAL');
+  t.is(await errnoOf('a-gap'), 'ENOMEM');
+  mm.unmap(60, 76); // shmem c gone: b, a gap 49..76, then file-private d
+  bind('b-gap-d', 40, 40);
+  t.is(await errnoOf('b-gap-d'), 'EINVAL', 'the kind of the VMA after the hole is checked before the hole');
+  bind('gap-only', 50, 5);
+  t.is(await errnoOf('gap-only'), 'ENOMEM');
+  bind('b-gap', 40, 20); // b, then the gap 49..60 (nothing after it in the span)
+  t.is(await errnoOf('b-gap'), 'ENOMEM', 'a hole at the end is ENOMEM, whatever lies past the span');
+  t.deepEqual(mm.ranges.coalesced(), []);
+  t.deepEqual(f.calls, []);
+  // Under the other policies nothing is refused: a hole is ENOMEM.
+  const g = build({ policy: 'shared-file', limit: 1_000_000, chunkSize: 128, purged: [], marked: [] });
+  g.agent.mm.bindings.set('map:d-gap-e', { kind: 'map', addr: 76, pages: 40 });
+  t.is(((await vrangeGeneral(g.agent, { op: 'vrange', map: 'd-gap-e', page: 0, pages: 40, mode: 'volatile' } as VrangeStep)).result as { errno?: string }).errno, 'ENOMEM');
+});

@@ -1,0 +1,82 @@
+// A VMA's page-table entries: a sparse map from page index to a packed entry (a whole number
+// >= 1), in chunks of 512 typed slots, as a page-table page holds 512 entries on x86-64. Slot
+// value 0 is "no entry" (a packed entry of frame -1 and no flags is none: agents/mm.ts). No
+// object and no Map entry per page: a commit that purges 1,000,000 pages rewrites typed slots
+// (issue 14), and entries are listed in page order. The face is the Map's that Vma used before.
+
+const CHUNK = 512;
+
+export class PteTable {
+  private readonly chunks = new Map<number, Float64Array>();
+  /** Entries held. */
+  size = 0;
+
+  get(i: number): number | undefined {
+    const c = this.chunks.get(Math.floor(i / CHUNK));
+    const e = c ? c[i % CHUNK]! : 0;
+    return e === 0 ? undefined : e;
+  }
+
+  has(i: number): boolean { return this.get(i) !== undefined; }
+
+  /** Sets entry `i` (a whole number >= 1; 0 would mean none: use delete). */
+  set(i: number, e: number): this {
+    if (!(Number.isSafeInteger(e) && e >= 1 && Number.isInteger(i) && i >= 0)) throw new Error(`mm invariant: page-table entry ${i} set to ${e}`);
+    const key = Math.floor(i / CHUNK);
+    let c = this.chunks.get(key);
+    if (!c) this.chunks.set(key, (c = new Float64Array(CHUNK + 1)));
+    if (c[i % CHUNK] === 0) { c[CHUNK]!++; this.size++; }
+    c[i % CHUNK] = e;
+    return this;
+  }
+
+  delete(i: number): boolean {
+    const key = Math.floor(i / CHUNK);
+    const c = this.chunks.get(key);
+    if (!c || c[i % CHUNK] === 0) return false;
+    c[i % CHUNK] = 0;
+    this.size--;
+    if (--c[CHUNK]! === 0) this.chunks.delete(key);
+    return true;
+  }
+
+  /**
+   * Rewrites entries [a, b) (absent ones read as 0): the low `span` part (the flags) of each gets
+   * the bits `set` and loses the bits `clear`; the rest (the frame) is kept, or dropped when
+   * `dropHigh`. The result must not be 0 (`set` not 0). One chunk lookup per 512 pages.
+   */
+  rewriteFlags(a: number, b: number, span: number, set: number, clear: number, dropHigh: boolean): void {
+    if (!(set > 0 && (set & clear) === 0)) throw new Error(`mm invariant: flags rewritten with set ${set}, clear ${clear}`);
+    for (let i = a; i < b;) {
+      const key = Math.floor(i / CHUNK);
+      let c = this.chunks.get(key);
+      if (!c) this.chunks.set(key, (c = new Float64Array(CHUNK + 1)));
+      const to = Math.min(b, (key + 1) * CHUNK);
+      let added = 0;
+      for (let s = i - key * CHUNK, z = to - key * CHUNK; s < z; s++) {
+        const e = c[s]!;
+        const low = e % span;
+        if (e === 0) added++;
+        c[s] = (dropHigh ? 0 : e - low) + ((low | set) & ~clear);
+      }
+      c[CHUNK]! += added;
+      this.size += added;
+      i = to;
+    }
+  }
+
+  /** Page indexes with an entry, ascending. */
+  *keys(): Generator<number> {
+    for (const [i] of this.entries()) yield i;
+  }
+
+  /** [index, entry] for every entry, ascending by index. */
+  *entries(): Generator<[number, number]> {
+    for (const key of [...this.chunks.keys()].sort((x, y) => x - y)) {
+      const c = this.chunks.get(key)!;
+      for (let s = 0; s < CHUNK; s++) if (c[s] !== 0) yield [key * CHUNK + s, c[s]!];
+    }
+  }
+
+  [Symbol.iterator](): Generator<[number, number]> { return this.entries(); }
+}
