@@ -249,7 +249,7 @@ export class Agent {
 
   private prepare(xid: number, runs: number[]): void {
     if (!isRunList(runs, 2)) this.fatal(`prepare ${xid}: malformed page runs`);
-    if (this.config.policy === 'madv-free') return this.prepareLazyfree(xid, runs);
+    if (this.config?.policy === 'madv-free') return this.prepareLazyfree(xid, runs);
     // One answer entry per piece of a volatile range inside a mapped part of an asked run; each
     // piece is held as one run (agents/held.ts), whatever its length.
     const answer: number[] = [];
@@ -328,7 +328,7 @@ export class Agent {
 
   private commit(xid: number, runs: number[], last: boolean): void {
     if (!isRunList(runs, 2)) this.fatal(`commit ${xid}: malformed page runs`);
-    if (this.config.policy === 'madv-free') this.discard(xid, runs);
+    if (this.config?.policy === 'madv-free') this.discard(xid, runs);
     else {
       // What an honest kernel never does, found run by run: purging a page this exchange does not
       // hold, or one that is not volatile here. Listed page by page, in page order.
