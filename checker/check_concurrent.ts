@@ -18,7 +18,7 @@ export class Overlaps {
   private readonly recent = new WeakMap<Cell, Write[]>();
   private readonly reads = new Map<string, { cell: Cell; values: Set<string | undefined> }>();
   /** What a cell may hold after its last completed write: that write's value and those of the writes that overlapped it. */
-  private readonly possible = new WeakMap<Cell, { value: string | undefined; also: Array<string | undefined> }>();
+  private readonly possible = new WeakMap<Cell, { line: number; also: Array<string | undefined> }>();
 
   /** Step `key`, a write of `value` into a shared `cell`, was invoked at `line`. */
   writeInvoked(key: string, cell: Cell, value: string | undefined, line: number): void {
@@ -33,7 +33,8 @@ export class Overlaps {
   /** Step `key`, a read of `cell`, was invoked: what the cell held then. */
   readInvoked(key: string, cell: Cell): void {
     const p = this.possible.get(cell);
-    this.reads.set(key, { cell, values: new Set([cell.value, ...(p && p.value === cell.value ? p.also : [])]) });
+    // `also` holds while the cell's last write is the one it was made for (the cell's line is that write's complete).
+    this.reads.set(key, { cell, values: new Set([cell.value, ...(p && p.line === cell.line ? p.also : [])]) });
   }
 
   /** Step `key` completed at `line` (any op): a write's interval closes; a read's record goes. */
@@ -44,7 +45,7 @@ export class Overlaps {
       w.to = line;
       this.writes.delete(key);
       const others = (this.recent.get(cell) ?? []).filter((y) => y !== w && y.from < w.to && y.to > w.from);
-      this.possible.set(cell, { value: w.value, also: others.map((y) => y.value) });
+      this.possible.set(cell, { line, also: others.map((y) => y.value) });
     }
     this.reads.delete(key);
   }

@@ -32,25 +32,24 @@ export function lazyfreeChecks(x: LazyfreeContext): {
     decision(e) {
       const votes = e.votes ?? [];
       const { count } = decisionRun(e);
-      if (e.purge === true) {
-        x.checked['purge-was-volatile'] += count;
-        if (votes.length === 0) x.flag('purge-was-volatile', `${e.page} was freed with no mapper`, [e.line]);
-      }
+      // A page kept changes nothing the checker holds (a redirty leaves the ptes clean); its votes
+      // may name a child whose birth the history records later (a fork during the exchange).
+      if (e.purge !== true) return;
+      x.checked['purge-was-volatile'] += count;
+      if (votes.length === 0) x.flag('purge-was-volatile', `${e.page} was freed with no mapper`, [e.line]);
       for (const vote of votes) {
         const q = vote.process !== undefined ? x.procs.get(vote.process) : undefined;
         if (!q || vote.vpage === undefined) { x.flag('well-formed', `a vote in the decision on ${e.page} names no process and vpage`, [e.line]); continue; }
         for (let v = vote.vpage; v < vote.vpage + count; v++) {
-          if (e.purge === true) {
-            if (!q.mmVol.has(v) && !x.markedInFlight(q, v)) {
-              x.flag('purge-was-volatile', `${e.page} was freed, but ${q.name} had page ${v} not marked lazyfree (never marked, or written since)`, [e.line]);
-            }
-            const c = x.cellOf(q, v);
-            if (c) {
-              c.purged = e.line;
-              if (x.lockstep) { c.value = ''; c.tainted = false; } else c.tainted = true;
-            }
+          if (!q.mmVol.has(v) && !x.markedInFlight(q, v)) {
+            x.flag('purge-was-volatile', `${e.page} was freed, but ${q.name} had page ${v} not marked lazyfree (never marked, or written since)`, [e.line]);
           }
-          if (e.purge === true) q.mmVol.delete(v, v + 1);
+          const c = x.cellOf(q, v);
+          if (c) {
+            c.purged = e.line;
+            if (x.lockstep) { c.value = ''; c.tainted = false; } else c.tainted = true;
+          }
+          q.mmVol.delete(v, v + 1);
         }
       }
     },
