@@ -134,12 +134,12 @@ async function doWpPage(k: Kernel, proc: Proc, m: Write): Promise<Ret | undefine
   const held = k.vmscan.held;
   // The page being faulted on is locked, as in a real fault: its own reclaim must not take it.
   const pinned = m.frame >= 0 && !held.has(m.frame);
-  if (pinned) held.set(m.frame, 0);
+  if (pinned) held.set(m.frame, proc.pid);
   // A copy is needed while the source is still this page's frame and still shared.
   const need = () => m.frame < 0 || (k.rmap.lookup(proc.pid, m.vpage)?.frame === m.frame && k.rmap.referencesTo(m.frame) > 1);
   const nf = await k.pageAlloc.allocFrame(proc, need);
   k.pageAlloc.unplaced.delete(nf);
-  if (pinned) held.delete(m.frame);
+  if (pinned) held.delete(m.frame, proc.pid);
   if (nf === -1) return undefined;
   if (nf === frameNotNeeded) return doWpPage(k, proc, m); // look again: reuse the frame, or retry
   // The copy starts as the source (copy-on-write), or as a zero page (a first write, or a purged one).

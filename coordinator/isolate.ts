@@ -17,7 +17,9 @@ interface Isolation { xid: number; openSeq: number; pins: ReadonlySet<number>; b
 export class Isolated {
   private readonly open = new Map<number, Isolation>();
   /** Frames pinned by a fault copying from them (fault.ts). */
-  private readonly pins = new Set<number>();
+  /** frame -> pid of the faulting process that pins it (its pin goes with it: `unpinAllOf`). */
+  private readonly pinners = new Map<number, number>();
+  private get pins(): ReadonlySet<number> { return new Set(this.pinners.keys()); }
 
   constructor(private readonly frames: FrameTable) {
     frames.onFree = (f) => { for (const r of this.open.values()) if (this.stamped(r, f)) r.live--; };
@@ -59,17 +61,21 @@ export class Isolated {
 
   // The Map-like face fault.ts uses: held by an open exchange, or pinned (value 0).
   has(f: number): boolean {
-    if (this.pins.has(f)) return true;
+    if (this.pinners.has(f)) return true;
     for (const r of this.open.values()) if (this.candidateOf(r, f)) return true;
     return false;
   }
-  set(f: number, holder: 0): void {
-    if (holder !== 0 || this.has(f)) throw new Error(`kernel invariant: frame ${f} pinned while held`);
-    this.pins.add(f);
+  /** A fault of process `pid` pins `f` (the page it copies from) while it waits for a frame. */
+  set(f: number, pid: number): void {
+    if (!(pid > 0) || this.has(f)) throw new Error(`kernel invariant: frame ${f} pinned while held`);
+    this.pinners.set(f, pid);
   }
-  delete(f: number): boolean { return this.pins.delete(f); }
+  /** The pin of `f` goes, if `pid`'s (another fault may have pinned it since this one's process died). */
+  delete(f: number, pid?: number): boolean { return (pid === undefined || this.pinners.get(f) === pid) && this.pinners.delete(f); }
+  /** A faulting process died: the pins its faults held go at its cleanup, not when its fault's continuation runs. */
+  unpinAllOf(pid: number): void { for (const [f, p] of this.pinners) if (p === pid) this.pinners.delete(f); }
   /** Whether a fault pins `f` now. */
-  pinned(f: number): boolean { return this.pins.has(f); }
+  pinned(f: number): boolean { return this.pinners.has(f); }
 
   private candidateOf(r: Isolation, f: number): boolean {
     return this.frames.isUsed(f) && this.stamped(r, f);

@@ -10,7 +10,7 @@ test('an exchange holds the frames in use at its opening, no later page, and non
   const frames = new FrameTable(16);
   const iso = new Isolated(frames);
   const a = [frames.alloc(0), frames.alloc(0), frames.alloc(0)];
-  iso.set(a[2]!, 0); // a fault copies from it
+  iso.set(a[2]!, 2); // a fault of pid 2 copies from it
   t.is(iso.openFor(1), 2, 'exchange 1 holds the two unpinned frames');
   t.deepEqual(a.map((f) => iso.isCandidate(1, f)), [true, true, false]);
   const late = frames.alloc(0);
@@ -30,5 +30,5 @@ test('an exchange holds the frames in use at its opening, no later page, and non
   t.false(iso.isCandidate(2, a[1]!), 'still not exchange 2\'s after exchange 1 closes: it was held at 2\'s opening');
   t.is(iso.openFor(3), 1, 'exchange 3 gets what is free of holds now: the frame exchange 1 released');
   t.true(iso.isCandidate(3, a[1]!));
-  t.throws(() => iso.set(a[1]!, 0), { message: /pinned while held/ });
+  t.throws(() => iso.set(a[1]!, 2), { message: /pinned while held/ });
 });

@@ -9,6 +9,7 @@ import { checkHistory } from '../checker/check.js';
 import type { HistoryEvent } from '../coordinator/history.js';
 import type { RunConfig } from '../shared/scenario-types.js';
 import { configFor, resultsOf, sessionLimiter } from './helpers.js';
+import { randomScenario } from '../shared/generate.js';
 import type { Chooser } from '../coordinator/scheduler.js';
 
 const gate = sessionLimiter(2);
@@ -496,4 +497,14 @@ processes:
   t.deepEqual(checkHistory(interleaved('a')).violations, [], 'the read may have come before the write');
   t.deepEqual(checkHistory(interleaved('b')).violations, [], 'or after it');
   t.true(checkHistory(interleaved('c')).violations.some((v) => v.check === 'read-last-write'), 'but never a value nobody wrote');
+});
+
+test('a fault OOM-killed while it pins its copy-on-write source lets the pin go at its cleanup (random anon seed 31861)', async (t) => {
+  // C's write faulted on a page it shared with A, pinned it, and was OOM-killed; the pin outlived C
+  // until its fault's continuation ran, so the next reclaim's prepare had no candidate where the
+  // model had A's page. Found by the madv-free random sweep; the class is every policy's.
+  const s = randomScenario(31861, 'anon');
+  const o = await gate((session) => runScenario(s, configFor(s, { policy: 'madv-free', seed: 31861 }), { session, checkModel: true }));
+  t.true(o.history.some((e) => e.kind === 'oom-kill'), 'the scenario still OOM-kills a faulting process');
+  t.deepEqual(o.report.invariants.filter((i) => !i.ok), []);
 });
