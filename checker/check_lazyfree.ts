@@ -15,7 +15,8 @@ import type { Cell, PState } from './check_model.js';
 import type { CheckName } from './check_result.js';
 
 export interface LazyfreeContext {
-  procs: Map<string, PState>;
+  /** The view of a process by name (a child forked and not born yet gets its parent's: check_fork.ts). */
+  proc: (name: string) => PState | undefined;
   cellOf: (p: PState, v: number) => Cell | undefined;
   flag: (check: CheckName, text: string, lines: number[]) => void;
   checked: Record<CheckName, number>;
@@ -38,7 +39,7 @@ export function lazyfreeChecks(x: LazyfreeContext): {
       x.checked['purge-was-volatile'] += count;
       if (votes.length === 0) x.flag('purge-was-volatile', `${e.page} was freed with no mapper`, [e.line]);
       for (const vote of votes) {
-        const q = vote.process !== undefined ? x.procs.get(vote.process) : undefined;
+        const q = vote.process !== undefined ? x.proc(vote.process) : undefined;
         if (!q || vote.vpage === undefined) { x.flag('well-formed', `a vote in the decision on ${e.page} names no process and vpage`, [e.line]); continue; }
         for (let v = vote.vpage; v < vote.vpage + count; v++) {
           if (!q.mmVol.has(v) && !x.markedInFlight(q, v)) {

@@ -92,7 +92,10 @@ export interface PState {
   pid: number;
   /** Line of its cleanup, 0 while alive. */
   cleanedAt: number;
-  fds: Map<string, string>;
+  /** Binding name -> fd number (the name keeps its number after a close, as the agents do). */
+  fdNames: Map<string, number>;
+  /** fd number -> the file open there: a close ends it, a later open may give the number to another file. */
+  fds: Map<number, string>;
   maps: Map<string, { start: number; pages: number }>;
   pt: PageTable;
   /** vpages volatile in this mm, as intervals. */
@@ -101,6 +104,23 @@ export interface PState {
   mustReport: Map<number, number>;
   /** Purges a nonvolatile may report: its own and those inherited at fork. */
   mayReport: Set<number>;
+}
+/** The file an fd binding names now: through its number, to whatever is open there (nothing after a close, until an open reuses it). */
+export function fdFile(p: PState, name: string): string | undefined {
+  const n = p.fdNames.get(name);
+  return n === undefined ? undefined : p.fds.get(n);
+}
+/** An open bound `name` to fd `number` (the kernel's, from the result; else the lowest free from 3, as the kernel picks). */
+export function fdOpened(p: PState, name: string, file: string, number: unknown): void {
+  let n = typeof number === 'number' ? number : 3;
+  if (typeof number !== 'number') while (p.fds.has(n)) n++;
+  p.fdNames.set(name, n);
+  p.fds.set(n, file);
+}
+/** A close of the binding `name`: its number is free again (the name keeps it, as the agents do). */
+export function fdClosed(p: PState, name: string): void {
+  const n = p.fdNames.get(name);
+  if (n !== undefined) p.fds.delete(n);
 }
 export interface FState { vol: PageSet; mustReport: Map<number, number>; mayReport: Set<number>; kind: string }
 
