@@ -20,6 +20,7 @@ import { decisionPageName, decisionRun, type AnyStep, type EventOf, type History
 import { keysIn } from '../checker/pageset.js';
 import type { ProcessStep, RunConfig, Scenario, Step } from '../shared/scenario-types.js';
 import { PAGE_SIZE } from '../shared/scenario-types.js';
+import { isMode, spanOf } from '../shared/spans.js';
 
 /** The rules of an answer: names (policy rules from shared/policy.ts, or the step rules below) and sentences. */
 export interface Explanation { rules: string[]; why: string[] }
@@ -27,7 +28,7 @@ export interface Explanation { rules: string[]; why: string[] }
 /** Rules that do not come from a reclaim decision, with their sentence. */
 export const STEP_RULES = {
   'no-decision': 'no reclaim decided on these pages (no reclaim found them in a volatile range)',
-  'anon-only-refuses-file': 'anon-only: vrange on a file mapping is refused with EINVAL, nothing changes',
+  'anon-only-refuses-file': 'anon-only: vrange on a file mapping, or on a span that reaches one, is refused with EINVAL, nothing changes',
   'madv-free-marks-resident': 'madv-free: MADV_FREE marks the pages that have a frame now, page by page (clean and old); a page written later is not marked',
   'madv-free-refuses': 'madv-free: MADV_FREE is for private anonymous memory only, and has no fd form and no inverse: EINVAL (the private anonymous mappings before a refused one stay marked)',
   'syscall-error': 'the call failed its argument checks (docs/semantics.md, Errors)',
@@ -154,18 +155,11 @@ class Bindings {
     return st?.op === 'mmap' && st.fd !== undefined && (st.share ?? 'shared') === 'shared';
   }
 
-  isFileMapping(proc: string, index: number, map: string): boolean {
-    const b = this.binder(proc, index, map, 'map');
-    const st = b ? this.steps(b.proc)[b.index] : undefined;
-    return st?.op === 'mmap' && st.fd !== undefined;
-  }
+}
 
-  /** The mapping is not private anonymous memory (a file, or shared anonymous memory): madv-free refuses it. */
-  isNotPrivateAnon(proc: string, index: number, map: string): boolean {
-    const b = this.binder(proc, index, map, 'map');
-    const st = b ? this.steps(b.proc)[b.index] : undefined;
-    return st?.op === 'mmap' && (st.fd !== undefined || st.share === 'shared');
-  }
+/** A `vrange` whose mode and span pass the syscall's first checks (so an EINVAL after them is a refused mapping). */
+function argumentsPass(st: Extract<Step, { op: 'vrange' }>): boolean {
+  return isMode(st.mode) && !('errno' in spanOf(st));
 }
 
 function stepOf(s: Scenario, proc: string, index: number): Step | undefined {
@@ -231,8 +225,12 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
               return x && d ? fromDecisions([x]) : stepRule('no-decision');
             }
             case 'vrange': case 'fvrange': {
-              if (r.errno === 'EINVAL' && st.op === 'vrange' && config.policy === 'anon-only' && bindings.isFileMapping(proc, index, st.map)) return stepRule('anon-only-refuses-file');
-              if (r.errno === 'EINVAL' && config.policy === 'madv-free' && (st.op === 'fvrange' || st.mode === 'nonvolatile' || bindings.isNotPrivateAnon(proc, index, st.map))) return stepRule('madv-free-refuses');
+              // A refusal is known by the error order (docs/semantics.md, Errors): once the mode and the span pass
+              // their checks, the only EINVAL left is a mapping the policy refuses somewhere in the walk over
+              // the span's VMAs, whatever lies before it (holes, other mappings) and whichever binding it starts in.
+              const refused = r.errno === 'EINVAL' && st.op === 'vrange' && argumentsPass(st);
+              if (refused && config.policy === 'anon-only') return stepRule('anon-only-refuses-file');
+              if (r.errno === 'EINVAL' && config.policy === 'madv-free' && (st.op === 'fvrange' || st.mode === 'nonvolatile' || refused)) return stepRule('madv-free-refuses');
               if (r.errno) return stepRule('syscall-error', `: ${r.errno as string}`);
               if (st.mode !== 'nonvolatile') {
                 if (st.op === 'fvrange') return stepRule('fvrange-marks-file');

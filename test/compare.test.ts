@@ -4,7 +4,9 @@
 import test from 'ava';
 import { loadScenario } from '../shared/scenario.js';
 import { compare, compareTable, type CompareResult, type CompareRow } from '../harness/compare.js';
-import { cli, scenarioPath, configFor } from './helpers.js';
+import { cli, scenarioPath, configFor, runYaml } from './helpers.js';
+import { parseScenario } from '../shared/scenario.js';
+import { explainRun } from '../report/explain.js';
 
 function base(name: string, seed = 1) {
   const s = loadScenario(scenarioPath(name));
@@ -68,6 +70,52 @@ test('fork-cow-purge: anonymous memory follows one rule in the proposals; only m
     { ok: true, freed: 3 }, { ok: true, freed: 3 }, { ok: true, freed: 3 }, { ok: true, freed: 2 }]);
   t.deepEqual(row(c.differing, 'B', 3)!.answers['madv-free'].result, { ok: true, value: '' }); // no SIGBUS: a freed page reads ""
   t.deepEqual(row(c.differing, 'A', 7)!.answers['madv-free'].result, { ok: false, errno: 'EINVAL' }); // no nonvolatile call
+});
+
+// Spans that reach a file mapping from an anonymous binding: over a hole (A #5), over another
+// anonymous mapping with the file one last (A #7), from the file mapping itself (A #8), the file
+// mapping first and an anonymous one after (A #10); and an EINVAL of the arguments (A #11).
+const refusals = `
+name: refusals-whatever-lies-between
+description: anon-only and madv-free refuse a span that reaches a file mapping, whatever lies before it.
+files:
+  - { name: f, pages: 4 }
+processes:
+  A:
+    steps:
+      - { op: open, file: f, fd: fd }
+      - { op: mmap, as: a, pages: 1 }
+      - { op: mmap, as: g, pages: 1 }
+      - { op: mmap, as: m, pages: 1, fd: fd, share: shared }
+      - { op: munmap, map: g, page: 0, pages: 1 }
+      - { op: vrange, map: a, page: 0, pages: 3, mode: volatile }
+      - { op: mmap, as: b, pages: 1 }
+      - { op: vrange, map: a, page: 0, pages: 3, mode: volatile }
+      - { op: vrange, map: m, page: 0, pages: 1, mode: volatile }
+      - { op: mmap, as: c, pages: 1 }
+      - { op: vrange, map: m, page: 0, pages: 2, mode: nonvolatile }
+      - { op: vrange, map: a, page: 0, pages: 0, mode: volatile }
+kernel: []
+`;
+
+test('a refused vrange is named by its rule whatever its span crosses: a hole, several mappings, the file mapping first or last', async (t) => {
+  const s = parseScenario(refusals, 'refusals.yaml');
+  const { policy: _p, ...b } = configFor(s, { seed: 1 });
+  const c = await compare(s, b);
+  const einval = { ok: false, errno: 'EINVAL' };
+  for (const index of [5, 7, 8, 10]) {
+    const r = row(c.differing, 'A', index)!;
+    t.deepEqual([r.answers['anon-only'].result, r.answers['anon-only'].rules], [einval, ['anon-only-refuses-file']], `A #${index} under anon-only`);
+    t.deepEqual([r.answers['madv-free'].result, r.answers['madv-free'].rules], [einval, ['madv-free-refuses']], `A #${index} under madv-free`);
+  }
+  // The hole is the proposals' answer where the file mapping is allowed: ENOMEM, an error of the call.
+  t.deepEqual([row(c.differing, 'A', 5)!.answers['per-mm'].result, row(c.differing, 'A', 5)!.answers['per-mm'].rules], [{ ok: false, errno: 'ENOMEM' }, ['syscall-error']]);
+  // An EINVAL of the arguments (a zero-length span) is no refusal, under either policy.
+  for (const policy of ['anon-only', 'madv-free'] as const) {
+    const { history } = await runYaml(refusals, { policy, seed: 1 });
+    const x = explainRun(s, configFor(s, { policy, seed: 1 }), history).get('A#11')!;
+    t.deepEqual(x.rules, ['syscall-error'], policy);
+  }
 });
 
 const answer = (result: Record<string, unknown>, rules: string[], why: string[]) => ({ result: result as CompareRow['answers']['madv-free']['result'], rules, why });
