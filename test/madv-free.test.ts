@@ -10,6 +10,7 @@ import type { HistoryEvent } from '../coordinator/history.js';
 import type { RunConfig } from '../shared/scenario-types.js';
 import { configFor, resultsOf, sessionLimiter } from './helpers.js';
 import { randomScenario } from '../shared/generate.js';
+import { aWrites, kernelReclaims, preferring } from './scenario_helpers.js';
 import type { Chooser } from '../coordinator/scheduler.js';
 
 const gate = sessionLimiter(2);
@@ -57,10 +58,7 @@ processes:
       - { op: read, map: sh, page: 0, expect: { value: "s" } }
       - { op: read, map: fp, page: 0, expect: { value: "copy" } }
       - { op: read, map: buf, page: 0, expect: { value: "" } }
-kernel:
-  - { op: wait, name: marked }
-  - { op: reclaim, all: true, expect: { freed: 1 } }
-  - { op: signal, name: freed }
+${kernelReclaims(1)}
 `);
   const a = resultsOf(o, 'A');
   // The fvrange of a closed fd is EINVAL too, not EBADF: there is no such call to look the fd up.
@@ -71,12 +69,7 @@ kernel:
 
 test('a mark takes only the pages resident now; a page faulted in later is not marked', async (t) => {
   const o = await run(t, `
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 3 }
-      - { op: write, map: buf, page: 0, value: "a0" }
+${aWrites(3, 1)}
       - { op: vrange, map: buf, page: 0, pages: 3, mode: volatile, expect: { bytes: 12288 } }
       - op: query
         map: buf
@@ -89,22 +82,14 @@ processes:
       - { op: wait, name: freed }
       - { op: read, map: buf, page: 0, expect: { value: "" } }
       - { op: read, map: buf, page: 1, expect: { value: "a1" } }
-kernel:
-  - { op: wait, name: marked }
-  - { op: reclaim, all: true, expect: { freed: 1 } }
-  - { op: signal, name: freed }
+${kernelReclaims(1)}
 `);
   t.deepEqual(resultsOf(o, 'A').get(9), { ok: true, value: 'a1' });
 });
 
 test('a hole in the span: the mapped parts are still marked, then ENOMEM; a VMA not anonymous stops the walk with EINVAL', async (t) => {
   const o = await run(t, `
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 4 }
-      - { op: write, map: buf, page: 0, value: "a0" }
+${aWrites(4, 1)}
       - { op: write, map: buf, page: 3, value: "a3" }
       - { op: munmap, map: buf, page: 1, pages: 2 }
       - { op: vrange, map: buf, page: 0, pages: 4, mode: volatile, expect: { ok: false, errno: ENOMEM } }
@@ -124,10 +109,7 @@ processes:
       - { op: read, map: buf, page: 3, expect: { value: "" } }
       - { op: read, map: x, page: 0, expect: { value: "" } }
       - { op: read, map: y, page: 0, expect: { value: "y" } }
-kernel:
-  - { op: wait, name: marked }
-  - { op: reclaim, all: true, expect: { freed: 3 } }
-  - { op: signal, name: freed }
+${kernelReclaims(3)}
 `);
   const a = resultsOf(o, 'A');
   t.deepEqual(a.get(4), { ok: false, errno: 'ENOMEM' });
@@ -136,14 +118,7 @@ kernel:
 
 test('a write to a marked page before reclaim cancels the free of that page only; a read does not', async (t) => {
   const o = await run(t, `
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 3 }
-      - { op: write, map: buf, page: 0, value: "a0" }
-      - { op: write, map: buf, page: 1, value: "a1" }
-      - { op: write, map: buf, page: 2, value: "a2" }
+${aWrites(3, 3)}
       - { op: vrange, map: buf, page: 0, pages: 3, mode: volatile }
       - { op: write, map: buf, page: 1, value: "new" }
       - { op: query, map: buf, page: 1, pages: 1, expect: { pages: [ { page: 1, resident: true, volatile: false, purged: false } ] } }
@@ -152,11 +127,7 @@ processes:
       - { op: read, map: buf, page: 0, expect: { value: "" } }
       - { op: read, map: buf, page: 1, expect: { value: "new" } }
       - { op: read, map: buf, page: 2, expect: { value: "" } }
-kernel:
-  - { op: wait, name: marked }
-  - { op: reclaim, all: true, expect: { freed: 2 } }
-  - { op: reclaim, all: true, expect: { freed: 0 } }
-  - { op: signal, name: freed }
+${kernelReclaims(2, 0)}
 `);
   // The second scan finds page 1 old again (the write made it young): still not freed, as it is dirty.
   t.deepEqual(resultsOf(o, 'kernel').get(1), { ok: true, freed: 2 });
@@ -166,12 +137,7 @@ kernel:
 
 test('a freed page reads "" with no SIGBUS and no purged; a write faults in a new page; nothing is ever purged', async (t) => {
   const o = await run(t, `
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 1 }
-      - { op: write, map: buf, page: 0, value: "a0" }
+${aWrites(1, 1)}
       - { op: vrange, map: buf, page: 0, pages: 1, mode: volatile }
       - { op: signal, name: marked }
       - { op: wait, name: freed }
@@ -180,10 +146,7 @@ processes:
       - { op: write, map: buf, page: 0, value: "again" }
       - { op: read, map: buf, page: 0, expect: { ok: true, value: "again" } }
       - { op: signal, name: written }
-kernel:
-  - { op: wait, name: marked }
-  - { op: reclaim, all: true, expect: { freed: 1 } }
-  - { op: signal, name: freed }
+${kernelReclaims(1)}
   - { op: wait, name: written }
   - { op: reclaim, all: true, expect: { freed: 0 } }
 `, { access: 'sigbus' });
@@ -194,13 +157,7 @@ kernel:
 
 test('a read gives the page one second chance; read again after it, the page is activated; a later scan frees it', async (t) => {
   const o = await run(t, `
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 2 }
-      - { op: write, map: buf, page: 0, value: "a0" }
-      - { op: write, map: buf, page: 1, value: "a1" }
+${aWrites(2, 2)}
       - { op: vrange, map: buf, page: 0, pages: 2, mode: volatile }
       - { op: read, map: buf, page: 0, expect: { value: "a0" } }
       - { op: read, map: buf, page: 1, expect: { value: "a1" } }
@@ -234,14 +191,7 @@ kernel:
 
 test('after fork: a page both share is freed only when every pte is clean; a dirty copy blocks it and takes the mark back', async (t) => {
   const o = await run(t, `
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 3 }
-      - { op: write, map: buf, page: 0, value: "a0" }
-      - { op: write, map: buf, page: 1, value: "a1" }
-      - { op: write, map: buf, page: 2, value: "a2" }
+${aWrites(3, 3)}
       - { op: vrange, map: buf, page: 0, pages: 1, mode: volatile }
       - { op: vrange, map: buf, page: 2, pages: 1, mode: volatile }
       - { op: fork, child: B }
@@ -284,14 +234,7 @@ kernel:
 
 test('reclaim pages: N frees page by page, least recently used first; direct reclaim frees a lazyfree page instead of an OOM kill', async (t) => {
   const o = await run(t, `
-memory: { frames: 3 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 5 }
-      - { op: write, map: buf, page: 0, value: "a0" }
-      - { op: write, map: buf, page: 1, value: "a1" }
-      - { op: write, map: buf, page: 2, value: "a2" }
+${aWrites(5, 3, { frames: 3 })}
       - { op: write, map: buf, page: 0, value: "A0" }
       - { op: vrange, map: buf, page: 0, pages: 3, mode: volatile }
       - { op: signal, name: marked }
@@ -318,13 +261,7 @@ kernel:
 
 test('direct reclaim scans again when a scan only spent second chances, before any OOM kill', async (t) => {
   const o = await run(t, `
-memory: { frames: 2 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 3 }
-      - { op: write, map: buf, page: 0, value: "a0" }
-      - { op: write, map: buf, page: 1, value: "a1" }
+${aWrites(3, 2, { frames: 2 })}
       - { op: vrange, map: buf, page: 0, pages: 2, mode: volatile }
       - { op: read, map: buf, page: 0, expect: { value: "a0" } }
       - { op: read, map: buf, page: 1, expect: { value: "a1" } }
@@ -339,15 +276,9 @@ processes:
 
 test('between prepare and commit, a dirty mapper of a lazyfree page holds it too: its write waits, and the page is kept', async (t) => {
   // Lockstep, preferring A, then the kernel, then B, then the commit: B's write comes between the prepare and the commit.
-  const order = ['A', 'kernel', 'B', 'commit'];
-  const chooser: Chooser = { choose: (enabled) => enabled.indexOf(order.find((n) => enabled.includes(n))!) };
+  const chooser = preferring(['A', 'kernel', 'B', 'commit']);
   const o = await run(t, `
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 1 }
-      - { op: write, map: buf, page: 0, value: "a0" }
+${aWrites(1, 1)}
       - { op: fork, child: B }
       - { op: vrange, map: buf, page: 0, pages: 1, mode: volatile }
       - { op: signal, name: marked }
@@ -376,15 +307,9 @@ kernel:
 });
 
 test('a mark over a hole waits for a held page it marks, then fails with ENOMEM', async (t) => {
-  const order = ['kernel', 'A', 'commit'];
-  const chooser: Chooser = { choose: (enabled) => enabled.indexOf(order.find((n) => enabled.includes(n))!) };
+  const chooser = preferring(['kernel', 'A', 'commit']);
   const o = await run(t, `
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 3 }
-      - { op: write, map: buf, page: 0, value: "a0" }
+${aWrites(3, 1)}
       - { op: munmap, map: buf, page: 1, pages: 1 }
       - { op: vrange, map: buf, page: 0, pages: 1, mode: volatile }
       - { op: signal, name: marked }
@@ -401,24 +326,14 @@ kernel:
 
 test('the free schedule: the rules hold with processes running at once', async (t) => {
   const o = await run(t, `
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 2 }
-      - { op: write, map: buf, page: 0, value: "a0" }
-      - { op: write, map: buf, page: 1, value: "a1" }
+${aWrites(2, 2)}
       - { op: vrange, map: buf, page: 0, pages: 2, mode: volatile }
       - { op: write, map: buf, page: 1, value: "kept" }
       - { op: signal, name: marked }
       - { op: wait, name: freed }
       - { op: read, map: buf, page: 0, expect: { value: "" } }
       - { op: read, map: buf, page: 1, expect: { value: "kept" } }
-kernel:
-  - { op: wait, name: marked }
-  - { op: reclaim, all: true, expect: { freed: 1 } }
-  - { op: reclaim, all: true, expect: { freed: 0 } }
-  - { op: signal, name: freed }
+${kernelReclaims(1, 0)}
 `, { schedule: 'free' });
   t.deepEqual(resultsOf(o, 'A').get(8), { ok: true, value: 'kept' });
 });
@@ -426,24 +341,14 @@ kernel:
 // ---- vrange check under madv-free: histories made to break a rule
 
 const FREED = `
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 2 }
-      - { op: write, map: buf, page: 0, value: "a0" }
-      - { op: write, map: buf, page: 1, value: "a1" }
+${aWrites(2, 2)}
       - { op: vrange, map: buf, page: 0, pages: 2, mode: volatile }
       - { op: write, map: buf, page: 1, value: "new" }
       - { op: signal, name: marked }
       - { op: wait, name: freed }
       - { op: read, map: buf, page: 0 }
       - { op: read, map: buf, page: 1 }
-kernel:
-  - { op: wait, name: marked }
-  - { op: reclaim, all: true }
-  - { op: reclaim, all: true }
-  - { op: signal, name: freed }
+${kernelReclaims(null, null)}
 `;
 
 function forged(history: HistoryEvent[], change: (e: HistoryEvent) => HistoryEvent | undefined): unknown[] {

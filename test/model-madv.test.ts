@@ -4,19 +4,13 @@
 // only prepares), C commits the exchange.
 import test from 'ava';
 import { order, res, run } from './model_helpers.js';
+import { aWrites } from './scenario_helpers.js';
 
 const madv = { policy: 'madv-free' as const };
 
 /** A writes pages 0 and 1 of 4, marks all 4, then does what `tail` says; one reclaim of everything. */
 const marked = (tail: string, kernel = '  - { op: reclaim, all: true }') => `
-name: madv
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 4 }
-      - { op: write, map: buf, page: 0, value: "a0" }
-      - { op: write, map: buf, page: 1, value: "a1" }
+${aWrites(4, 2, { name: 'madv' })}
       - { op: vrange, map: buf, page: 0, pages: 4, mode: volatile }
 ${tail}
       - { op: wait, name: end }
@@ -141,13 +135,7 @@ kernel:
 
 /** A writes page 0, forks B; `a` and `b` are the steps of each after that. */
 const forked = (a: string, b: string, kernel: string) => `
-name: madv-fork
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 1 }
-      - { op: write, map: buf, page: 0, value: "a0" }
+${aWrites(1, 1, { name: 'madv-fork' })}
 ${a}
       - { op: wait, name: end }
   B:
@@ -209,14 +197,7 @@ test('a scan that finds a dirty mapper takes every mapper\'s mark back: the mark
 
 test('fork: the written copy survives (2 frames freed, not 3), and nobody gets SIGBUS', (t) => {
   const y = `
-name: madv-cow
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 2 }
-      - { op: write, map: buf, page: 0, value: "a0" }
-      - { op: write, map: buf, page: 1, value: "a1" }
+${aWrites(2, 2, { name: 'madv-cow' })}
       - { op: vrange, map: buf, page: 0, pages: 2, mode: volatile }
       - { op: fork, child: B }
       - { op: read, map: buf, page: 1 }
@@ -259,14 +240,7 @@ test('a mark that then fails (a hole: ENOMEM) still marks, so over a held page i
 
 test('direct reclaim: a write that finds no free frame frees a marked clean page, scanning again past a second chance', (t) => {
   const y = `
-name: madv-direct
-memory: { frames: 2 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 3 }
-      - { op: write, map: buf, page: 0, value: "a0" }
-      - { op: write, map: buf, page: 1, value: "a1" }
+${aWrites(3, 2, { name: 'madv-direct', frames: 2 })}
       - { op: vrange, map: buf, page: 0, pages: 1, mode: volatile }
       - { op: read, map: buf, page: 0 }
       - { op: write, map: buf, page: 2, value: "a2" }

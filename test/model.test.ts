@@ -4,6 +4,7 @@
 // repeats. The k-th action has clock k.
 import test from 'ava';
 import { forkCow, order, res, run } from './model_helpers.js';
+import { aWrites } from './scenario_helpers.js';
 
 // ---- fork, copy-on-write, the exchange window ---------------------------------------------------
 
@@ -30,13 +31,7 @@ test('exchange window: steps touching held pages complete after the commit, in p
 });
 
 const forkWindow = `
-name: fork-window
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 1 }
-      - { op: write, map: buf, page: 0, value: "a0" }
+${aWrites(1, 1, { name: 'fork-window' })}
       - { op: vrange, map: buf, page: 0, pages: 1, mode: volatile }
       - { op: fork, child: B }
       - { op: read, map: buf, page: 0 }
@@ -68,12 +63,7 @@ test('the same fork before the prepare: volatility was inherited, both answer, t
 // ---- access modes ----------------------------------------------------------------------------------
 
 const access = `
-name: access
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 1 }
+${aWrites(1, 0, { name: 'access' })}
       - { op: write, map: buf, page: 0, value: "a" }
       - { op: vrange, map: buf, page: 0, pages: 1, mode: volatile }
       - { op: read, map: buf, page: 0 }
@@ -322,14 +312,7 @@ test('purgeUnit page: least recently read or written first; marking is not use',
 
 test('range ties (a child inherits mark times): the parent (lower pid) goes first; a wait granted early completes at the signal', (t) => {
   const out = run(`
-name: tie
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 2 }
-      - { op: write, map: buf, page: 0, value: "a0" }
-      - { op: write, map: buf, page: 1, value: "a1" }
+${aWrites(2, 2, { name: 'tie' })}
       - { op: vrange, map: buf, page: 0, pages: 2, mode: volatile }
       - { op: fork, child: B }
       - { op: wait, name: end }

@@ -6,6 +6,7 @@ import { runModel, type Action, type ModelStep } from '../model/model.js';
 import { parseScenario } from '../shared/scenario.js';
 import { runConfigFor } from '../shared/run_config.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
+import { aWrites } from './scenario_helpers.js';
 
 export const load = (yaml: string): Scenario => parseScenario(yaml, 'inline.yaml');
 
@@ -30,14 +31,7 @@ export const res = (steps: ModelStep[], process: string, index: number) => steps
 
 /** A marks its pages volatile and forks B (which inherits the marks); A marks them non-volatile again, B writes a copy; a reclaim of everything. */
 export const forkCow = `
-name: fork-cow
-memory: { frames: 16 }
-processes:
-  A:
-    steps:
-      - { op: mmap, as: buf, pages: 4 }
-      - { op: write, map: buf, page: 0, value: "a0" }
-      - { op: write, map: buf, page: 1, value: "a1" }
+${aWrites(4, 2, { name: 'fork-cow' })}
       - { op: vrange, map: buf, page: 0, pages: 4, mode: volatile }
       - { op: fork, child: B }
       - { op: vrange, map: buf, page: 0, pages: 4, mode: nonvolatile }
