@@ -6,6 +6,7 @@
 // is checked every time, not once in thousands of runs.
 import test from 'ava';
 import { checkHistory, type CheckName } from '../checker/check.js';
+import { runYaml } from './helpers.js';
 
 type Ev = Record<string, unknown>;
 
@@ -70,9 +71,9 @@ test('an fd closed and its number reopened: the old name reaches the file open t
   }
 });
 
-test('an fd closed and not reopened reaches nothing: a write through a mapping of it does not count for the file it named', (t) => {
-  // B maps f1 through fd0 before the close: that mapping stays (a mapping outlives its fd); after
-  // the close fd0 names no file, and nothing B maps later through it is f1's.
+test('an fd closed and not reopened: a mapping made through it stays the file\'s, and a new one through it is EBADF', (t) => {
+  // A maps f1 through fd0 before the close: that mapping stays (a mapping outlives its fd), and its
+  // write is f1's, read back through another fd; after the close fd0 names no file.
   const h = history([
     { kind: 'birth', process: 'A', pid: 2, osPid: 100 },
     ...step('A', 0, { op: 'open', file: 'f1', fd: 'fd0' }, { fd: 3 }),
@@ -150,4 +151,31 @@ test('a reclaim that asks a child before its birth: its vote and its purge notic
   t.deepEqual(texts(voteBeforeBirth(true)), '');
   // It was told of the purge before its birth: its nonvolatile must say so.
   t.deepEqual(found(voteBeforeBirth(false)), ['purge-reported']);
+});
+
+test('a real run: a stale fd name reaches the file reopened at its number, in the kernel and in the checker alike', async (t) => {
+  const { report, history } = await runYaml(`
+name: fd-reuse
+files: [ { name: f0, pages: 1 }, { name: f1, pages: 4 } ]
+processes:
+  B:
+    steps:
+      - { op: open, file: f0, fd: fd0, expect: { fd: 3 } }
+      - { op: close, fd: fd0 }
+      - { op: open, file: f1, fd: fd1, expect: { fd: 3 } }
+      - { op: mmap, as: m, pages: 1, fd: fd0, offset: 3, share: shared }
+      - { op: write, map: m, page: 0, value: "v2" }
+      - { op: signal, name: written }
+      - { op: close, fd: fd1 }
+      - { op: mmap, as: n, pages: 1, fd: fd0, expect: { ok: false, errno: EBADF } }
+  A:
+    steps:
+      - { op: wait, name: written }
+      - { op: open, file: f1, fd: f1 }
+      - { op: mmap, as: m, pages: 1, fd: f1, offset: 3, share: shared }
+      - { op: read, map: m, page: 0, expect: { value: "v2" } }
+kernel: []
+`, { seed: 1 });
+  t.deepEqual(report.failures, [], 'B wrote f1 page 3 through the name of the file it had closed');
+  t.deepEqual(checkHistory(history).violations, []);
 });
