@@ -60,15 +60,16 @@ export function birth(s: CheckState, e: Line<EventOf<'birth'>>): void {
   const name = String(e.process);
   if (isBorn(s, name)) s.flag('well-formed', `${name} was born twice`, [e.line]);
   const parent = typeof e.parent === 'string' ? e.parent : undefined;
-  // A parent cleaned up before its child's birth: only a death that cut its fork of this child short.
-  const fromDeath = parent !== undefined && s.pendingForks.get(name)?.parent === parent ? s.orphanViews.get(name) : undefined;
+  // A fork of this child by this parent still open: it was in flight at the parent's death, if the parent is dead.
+  const forked = parent !== undefined && s.pendingForks.get(name)?.parent === parent;
+  if (parent !== undefined && !forked) s.deadMention(parent, e, 'forked a child');
   const q = parent !== undefined ? s.procs.get(parent) : undefined;
-  if (parent !== undefined && !fromDeath) s.deadMention(parent, e, 'forked a child');
+  const orphan = forked ? s.orphanViews.get(name) : undefined;
   s.pendingForks.delete(name);
   s.orphanViews.delete(name);
   const early = s.early.has(name) ? s.procs.get(name) : undefined;
   s.early.delete(name);
   if (early) { early.pid = Number(e.pid); return; } // given its view at the first event that named it
-  const view = q && !q.cleanedAt ? viewOf(q) : fromDeath ?? emptyView();
+  const view = q && !q.cleanedAt ? viewOf(q) : orphan ?? emptyView();
   s.procs.set(name, newProc(name, Number(e.pid), view));
 }

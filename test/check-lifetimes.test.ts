@@ -125,7 +125,7 @@ test('a parent killed while its fork waits for the child\'s agent: the child is 
  * A marks its page 0 volatile and forks C; while C's agent starts, a reclaim asks both and purges
  * the page (both votes, both told), then C is born; C's nonvolatile says `purged`.
  */
-function voteBeforeBirth(purged: boolean): Ev[] {
+function voteBeforeBirth(purged: boolean, parentDies = false): Ev[] {
   const vote = (pid: number, process: string) => ({ pid, process, vpage: 1, share: 'anon', volatile: true, answered: true });
   return history([
     { kind: 'birth', process: 'A', pid: 2, osPid: 100 },
@@ -139,18 +139,27 @@ function voteBeforeBirth(purged: boolean): Ev[] {
     { kind: 'purge-notify', xid: 1, process: 'A', runs: [1, 1] },
     { kind: 'purge-notify', xid: 1, process: 'C', runs: [1, 1] },
     { kind: 'reclaim-commit', xid: 1, reason: 'kernel step: reclaim all', freed: 1, unitsTried: 1, purged: ['frame 0'] },
-    { kind: 'birth', process: 'C', pid: 3, parent: 'A', osPid: 101 },
-    done('A', 3, 'fork', { pid: 3 }),
-    cleanup('A', 2),
+    ...(parentDies ? [
+      { kind: 'oom-kill', process: 'A', pid: 2, resident: 1, faulting: 'A', why: 'most resident pages' },
+      done('A', 3, 'fork', { ok: false, signal: 'SIGKILL' }),
+      cleanup('A', 2, { state: 'killed', exitCode: undefined, signal: 'SIGKILL', interrupted: 3 }),
+      { kind: 'birth', process: 'C', pid: 3, parent: 'A', osPid: 101 },
+    ] : [
+      { kind: 'birth', process: 'C', pid: 3, parent: 'A', osPid: 101 },
+      done('A', 3, 'fork', { pid: 3 }),
+      cleanup('A', 2),
+    ]),
     ...step('C', 0, { op: 'vrange', map: 'm0', page: 0, pages: 1, mode: 'nonvolatile' }, { bytes: 4096, purged }, { span: [1, 2], purgedPages: purged ? [1] : [] }),
     cleanup('C', 3),
-  ], [{ process: 'A', pid: 2, state: 'exited', steps: 4 }, { process: 'C', pid: 3, state: 'exited', steps: 1 }]);
+  ], [{ process: 'A', pid: 2, state: parentDies ? 'killed' : 'exited', steps: 4 }, { process: 'C', pid: 3, state: 'exited', steps: 1 }]);
 }
 
-test('a reclaim that asks a child before its birth: its vote and its purge notice count for it', (t) => {
-  t.deepEqual(texts(voteBeforeBirth(true)), '');
-  // It was told of the purge before its birth: its nonvolatile must say so.
-  t.deepEqual(found(voteBeforeBirth(false)), ['purge-reported']);
+test('a reclaim that asks a child before its birth: its vote and its purge notice count for it, whether its parent lives on or dies first', (t) => {
+  for (const parentDies of [false, true]) {
+    t.deepEqual(texts(voteBeforeBirth(true, parentDies)), '', `parent dies: ${parentDies}`);
+    // It was told of the purge before its birth: its nonvolatile must say so.
+    t.deepEqual(found(voteBeforeBirth(false, parentDies)), ['purge-reported'], `parent dies: ${parentDies}`);
+  }
 });
 
 test('a real run: a stale fd name reaches the file reopened at its number, in the kernel and in the checker alike', async (t) => {
