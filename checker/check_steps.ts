@@ -15,7 +15,8 @@ export function stepInvoked(s: CheckState, p: PState, key: string, st: AnyStep, 
   if (st.op === 'read' || st.op === 'write') {
     const m = p.maps.get(String(st.map));
     const c = m && !p.pt.get(m.start + Number(st.page))?.own ? s.cellOf(p, m.start + Number(st.page)) : undefined;
-    if (c) { if (st.op === 'write') s.overlaps.writeInvoked(key, c, st.offset === undefined ? String(st.value) : undefined, line); else s.overlaps.readInvoked(key, c); }
+    if (c && st.op === 'write') s.overlaps.writeInvoked(key, c, String(st.value), line, st.offset === undefined ? undefined : { offset: Number(st.offset), bytes: String(st.value) });
+    else if (c) s.overlaps.readInvoked(key, c);
   }
   if ((st.op === 'vrange' || st.op === 'fvrange') && st.mode === 'volatile') {
     const span = spanOf(st);
@@ -119,7 +120,7 @@ function writeDone(s: CheckState, p: PState, step: AnyStep, e: Line<EventOf<'com
   const pte = v === undefined ? undefined : p.pt.get(v);
   if (v === undefined || !pte) return;
   const base = cellOf(p, v); // a sub-page write keeps the rest: known if the page (or the file page copied) is
-  const before = base && !base.tainted ? base.value : undefined;
+  const before = base && !base.tainted && !s.overlaps.uncertain(base) ? base.value : undefined; // several values possible: unknown after
   if (pte.kind === 'file-private' && !pte.own) p.pt.own.set(v, newCell());
   const c = cellOf(p, v)!;
   if (madvFree) p.mmVol.delete(v, v + 1); // the write dirties the pte: the free is cancelled
