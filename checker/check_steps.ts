@@ -46,7 +46,7 @@ function vpageOf(p: PState, map: unknown, i: unknown): number | undefined {
 }
 
 export function completeStep(s: CheckState, p: PState, step: AnyStep, e: Line<EventOf<'complete'>>, invokeLine: number): void {
-  const { checked, flag, madvFree, access, cellOf, lazyfree, overlaps, fileOf, fileCells, shmCells } = s;
+  const { checked, flag, madvFree, access, cellOf, lazyfree, fileOf, fileCells } = s;
   const result = e.result ?? {};
   const op = String(step.op);
   const page = (map: unknown, i: unknown) => vpageOf(p, map, i);
