@@ -13,7 +13,8 @@ import { completeStep, stepInvoked } from './check_steps.js';
 export function invoked(s: CheckState, e: Line<EventOf<'invoke'>>): void {
   const { invokes, flag, nextIndex, inFlightStep } = s;
   const key = `${e.process}#${e.index}`;
-  if (invokes.has(key) || s.stepsDone.has(key)) flag('well-formed', `${e.process} step ${e.index} invoked twice`, [invokes.get(key)?.line ?? 0, e.line]);
+  const seen = invokes.has(key) || s.stepsDone.has(key);
+  if (seen) flag('well-formed', `${e.process} step ${e.index} invoked twice`, [invokes.get(key)?.line ?? 0, e.line]);
   invokes.set(key, { line: e.line, step: e.step });
   if (e.step.op === 'signal') s.signalled.add(String(e.step.name));
   const who = String(e.process);
@@ -22,7 +23,7 @@ export function invoked(s: CheckState, e: Line<EventOf<'invoke'>>): void {
   if (who !== 'kernel' && !isBorn(s, who)) flag('well-formed', `${who} step ${index} invoked before any birth of ${who}`, [e.line]);
   if (inFlightStep.has(who)) flag('well-formed', `${who} step ${index} invoked while its step ${inFlightStep.get(who)} is still in flight (a process runs one step at a time)`, [e.line]);
   else if (index > want) flag('well-formed', `${who} step ${index} invoked, but its next step is ${want}: step${index - want > 1 ? `s ${want}-${index - 1}` : ` ${want}`} left no events`, [e.line]);
-  else if (index < want && !invokes.has(key)) flag('well-formed', `${who} step ${index} invoked after its step ${want - 1} (steps out of order)`, [e.line]);
+  else if (index < want && !seen) flag('well-formed', `${who} step ${index} invoked after its step ${want - 1} (steps out of order)`, [e.line]);
   inFlightStep.set(who, index);
   nextIndex.set(who, Math.max(want, index + 1));
   s.deadMention(e.process, e, `invoked step ${e.index}`);
