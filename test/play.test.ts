@@ -23,6 +23,9 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { cli, root, scenarioPath } from './helpers.js';
 import { launchChromium, within, type Browser } from '../scripts/browser.js';
+import { PlayServer } from '../play/server.js';
+import { shutdownSteps, ShutdownError } from '../play/bounds.js';
+import { playAnswerMs } from '../shared/limits.js';
 
 const bin = join(root, 'bin', 'vrange.js');
 const race = scenarioPath('race-purge-vs-nonvolatile');
@@ -370,6 +373,48 @@ test('browser.closePage closes a page whose close races the commit of its naviga
     t.true(page.isClosed());
   }
   t.log(`${notes.length} of 30 closes needed Target.closeTarget again`);
+});
+
+test('the server answers within its bound while a move is stuck: the move 303, /state and the page 503', async (t) => {
+  let driver = '';
+  let ended: string | undefined;
+  let acting!: () => void;
+  const acted = new Promise<void>((resolve) => { acting = resolve; });
+  const server = new PlayServer({
+    page: (d) => { driver = d; return 'the page'; },
+    state: () => ({ ok: true }),
+    act: () => { acting(); return new Promise<undefined>(() => {}); }, // a move that never ends
+    end: (why) => { ended = why; },
+  }, 600_000);
+  await server.listen(0);
+  t.teardown(() => server.close().catch(() => {}));
+  const u = new URL(server.url);
+  const bound = { signal: AbortSignal.timeout(playAnswerMs + 20_000) };
+  t.is((await fetch(server.url, bound)).status, 200);
+  const move = fetch(`${u.origin}/move${u.search}`, { ...bound, method: 'POST', body: `d=${driver}&i=0`, redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  await within(acted, fetchMs, 'the move to start');
+  const [m, state, page] = await Promise.all([move, fetch(`${u.origin}/state${u.search}`, bound), fetch(server.url, bound)]);
+  t.is(m.status, 303, 'the move is answered, and goes on');
+  t.is(state.status, 503);
+  t.is(state.headers.get('retry-after'), '1');
+  t.regex(await state.text(), /a move is under way/);
+  t.is(page.status, 503);
+  t.regex(await page.text(), /http-equiv="refresh"/, 'the page reloads itself until the move is done');
+  const again = await fetch(`${u.origin}/undo${u.search}`, { ...bound, method: 'POST', body: `d=${driver}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  t.is(again.status, 409, 'one move at a time');
+  await server.close();
+  t.is(ended, undefined);
+});
+
+test('the end of a game: a step past its bound or failing is named, and the steps after it still run', async (t) => {
+  const ran: string[] = [];
+  const e = await t.throwsAsync(shutdownSteps([
+    { what: 'a stuck step', run: () => new Promise<void>(() => {}), ms: 200 },
+    { what: 'a failing step', run: () => Promise.reject(new Error('boom')), ms: 1_000 },
+    { what: 'the last step', run: async () => { ran.push('last'); }, ms: 1_000 },
+  ]), { instanceOf: ShutdownError });
+  t.is(e?.message, 'the end of the game was not clean: a stuck step: not done within 0.2 s; a failing step: boom');
+  t.deepEqual(ran, ['last']);
 });
 
 test('closing the page ends the game: no process left', async (t) => {
