@@ -17,17 +17,30 @@ export function orderClasses<T extends { traces: number }>(classes: T[]): T[] {
   return [...classes].sort((a, b) => b.traces - a.traces);
 }
 
-/** Starts the search in a worker; `state()` says where it is. `stop()` ends the worker. */
-export function startClasses(scenario: Scenario, config: RunConfig, max: number): { state: () => ClassesState; ready: Promise<void>; stop: () => Promise<void> } {
+/**
+ * Starts the search in a worker; `state()` says where it is. `stop()` ends the worker. `holdMs`
+ * (VRANGE_PLAY_CLASSES_HOLD_MS, for the tests of the page's wait) keeps the answer back until that
+ * long after the start.
+ */
+export function startClasses(scenario: Scenario, config: RunConfig, max: number, holdMs = 0): { state: () => ClassesState; ready: Promise<void>; stop: () => Promise<void> } {
   let now: ClassesState = { state: 'computing' };
+  let answer: ClassesState | undefined;
   let settle!: () => void;
   const ready = new Promise<void>((resolve) => (settle = resolve));
+  let held = holdMs > 0;
+  const hold = held ? setTimeout(() => { held = false; if (answer) { now = answer; settle(); } }, holdMs) : undefined;
+  hold?.unref();
+  const got = (m: ClassesState) => {
+    if (answer) return;
+    answer = m;
+    if (!held) { now = m; settle(); }
+  };
   const w = new Worker(new URL(import.meta.url), { workerData: { playClasses: true, scenario, config, max } });
-  w.on('message', (m: ClassesState) => { now = m; settle(); });
-  w.on('error', (e) => { now = { state: 'failed', why: e.message }; settle(); });
-  w.on('exit', () => { if (now.state === 'computing') now = { state: 'failed', why: 'the search stopped' }; settle(); });
+  w.on('message', (m: ClassesState) => got(m));
+  w.on('error', (e) => got({ state: 'failed', why: e.message }));
+  w.on('exit', () => got({ state: 'failed', why: 'the search stopped' }));
   w.unref();
-  return { state: () => now, ready, stop: async () => { await w.terminate(); } };
+  return { state: () => now, ready, stop: async () => { clearTimeout(hold); await w.terminate(); } };
 }
 
 /** What sets class i apart: the steps whose results differ between the classes (harness/explain_classes.ts), else all its results. */

@@ -150,6 +150,7 @@ export class Game {
   private moves: Move[] = [];
   private redoMoves: Move[] = [];
   private live: LiveRun | undefined;
+  private closed = false;
   private readonly counts: (process: string, index: number) => boolean;
 
   constructor(readonly file: string, readonly scenario: Scenario, readonly config: RunConfig, readonly session: RunSession, readonly options: GameOptions) {
@@ -159,6 +160,8 @@ export class Game {
   /** Starts the run with the moves made so far; resolves when it waits for the student or is over. */
   async start(): Promise<void> {
     if (this.live) await this.live.abandon();
+    // An undo under way when the game ends (close) starts no run on the closing session.
+    if (this.closed) throw new Error('the game has ended');
     this.live = new LiveRun(this, [...this.moves]);
     await this.live.settled();
     if (this.live.error) throw this.live.error;
@@ -222,5 +225,8 @@ export class Game {
   }
 
   /** Ends the run under way (its agents end with it); the session is the caller's to close. */
-  async close(): Promise<void> { await this.live?.abandon(); }
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.live?.abandon();
+  }
 }

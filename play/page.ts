@@ -11,7 +11,6 @@ import { renderHtml } from '../report/html.js';
 import { esc } from '../report/html_model.js';
 import type { GameState } from './game.js';
 import type { ClassesState } from './classes.js';
-import { playHeartbeatMs } from '../shared/limits.js';
 
 export interface PageParts {
   game: GameState;
@@ -25,6 +24,8 @@ export interface PageParts {
   notice?: string;
   /** Goals as challenges (when the scenario has them): name, and whether reached in this run / ever. */
   goals?: Array<{ name: string; title: string; now: boolean; ever: boolean }>;
+  /** How often the page's script beats (play.ts heartbeatIntervalMs). */
+  heartbeatMs: number;
 }
 
 const PANEL_CSS = `<style>
@@ -43,19 +44,20 @@ const PANEL_CSS = `<style>
 #play li.goal.now { font-weight: 700; color: #15803d; } #play li.goal.ever { color: #15803d; }
 </style>`;
 
-function pageScript(token: string, driver: string): string {
+function pageScript(token: string, driver: string, heartbeatMs: number): string {
   return `<script>
 (function () {
-  var q = '?t=${token}', d = 'd=${driver}', leaving = true;
+  var q = '?t=${token}', d = 'd=${driver}', leaving = true, reload;
   // A long run is paged (80 entries a part): show the part with the latest move.
   window.addEventListener('DOMContentLoaded', function () {
     // The model is still searching the classes: look again in a moment (a reload is no goodbye).
-    if (document.querySelector('[data-classes="computing"]')) setTimeout(function () { leaving = false; location.reload(); }, 1500);
+    if (document.querySelector('[data-classes="computing"]')) reload = setTimeout(function () { leaving = false; location.reload(); }, 1500);
     var part = document.getElementById('part');
     if (part && part.options.length > 1) { part.value = String(part.options.length - 1); part.dispatchEvent(new Event('change')); }
   });
-  document.addEventListener('submit', function () { leaving = false; });
-  setInterval(function () { fetch('/beat' + q, { method: 'POST', body: d, headers: { 'content-type': 'application/x-www-form-urlencoded' } }).catch(function () {}); }, ${playHeartbeatMs});
+  // A move's answer is the page again: no reload on top of it (it would cancel the move's page).
+  document.addEventListener('submit', function () { leaving = false; clearTimeout(reload); });
+  setInterval(function () { fetch('/beat' + q, { method: 'POST', body: d, headers: { 'content-type': 'application/x-www-form-urlencoded' } }).catch(function () {}); }, ${heartbeatMs});
   window.addEventListener('pagehide', function () { if (leaving && navigator.sendBeacon) navigator.sendBeacon('/bye' + q, new Blob([d], { type: 'application/x-www-form-urlencoded' })); });
   document.addEventListener('keydown', function (ev) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || (ev.target && ev.target.tagName === 'SELECT')) return;
@@ -129,7 +131,7 @@ export function playPage(p: PageParts): string {
   const g = p.game;
   return renderHtml(g.report, g.lines, g.history, {
     description: p.description, title: 'vrange play', live: g.over ? (g.report.ok ? 'OVER: PASS' : 'OVER: FAIL') : 'IN PLAY',
-    top: panel(p), head: PANEL_CSS + pageScript(p.token, p.driver),
+    top: panel(p), head: PANEL_CSS + pageScript(p.token, p.driver, p.heartbeatMs),
   });
 }
 

@@ -1,7 +1,8 @@
 // `vrange play`: a game (game.ts), the outcome classes searched in the background (classes.ts),
 // and either the page server (server.ts, page.ts) or the terminal (`--tty`: numbered choices on
 // stdout, one answer a line on stdin). Whatever ends it (quit, the page closed, SIGINT or SIGTERM,
-// the end of stdin), the run under way is ended, its agents with it, and the session closed.
+// the end of stdin), the run under way is ended, its agents with it, and the session closed:
+// each step of that end within its bound (play/bounds.ts), a step that passes it a ShutdownError.
 
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -12,7 +13,8 @@ import { PlayServer } from './server.js';
 import { playPage } from './page.js';
 import { RunSession } from '../harness/session.js';
 import { whenInterrupted } from '../shared/lifecycle.js';
-import { playMovesMax, schedulesMaxDefault } from '../shared/limits.js';
+import { playCloseGraceMs, playHeartbeatMs, playMovesMax, playShutdownStepMs, schedulesMaxDefault } from '../shared/limits.js';
+import { shutdownSteps } from './bounds.js';
 import { terminalLine } from '../shared/printable.js';
 import { goalProgress } from '../checker/goals.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
@@ -24,7 +26,14 @@ export interface PlayOptions {
   kills: boolean;
   port: number;
   open: boolean;
+  /** No request from the page for this long ends the game (playHeartbeatTimeoutMs unless VRANGE_PLAY_HEARTBEAT_TIMEOUT_MS). */
+  heartbeatTimeoutMs: number;
+  /** The model's classes are kept back until this long after the start (VRANGE_PLAY_CLASSES_HOLD_MS; 0 by default). */
+  classesHoldMs?: number;
 }
+
+/** The page's heartbeat interval: a quarter of the timeout, at most playHeartbeatMs. */
+export function heartbeatIntervalMs(timeoutMs: number): number { return Math.min(playHeartbeatMs, Math.floor(timeoutMs / 4)); }
 
 /** The parts every front end shares: the game, the classes, the classes reached so far. */
 class Play {
@@ -39,7 +48,7 @@ class Play {
 
   constructor(readonly o: PlayOptions) {
     this.game = new Game(o.file, o.scenario, o.config, this.session, { kills: o.kills });
-    this.classes = startClasses(o.scenario, o.config, schedulesMaxDefault);
+    this.classes = startClasses(o.scenario, o.config, schedulesMaxDefault, o.classesHoldMs ?? 0);
     this.ended = new Promise((resolve) => { this.ending = resolve; });
     const stop = whenInterrupted();
     stop.promise.catch((e: Error) => this.end(e.message));
@@ -84,11 +93,12 @@ class Play {
     }
   }
 
-  async close(): Promise<void> {
-    try { await this.game.close(); } finally {
-      await this.classes.stop();
-      await this.session.close();
-    }
+  /** Ends the run under way, stops the model's worker, closes the session (its agents killed), each within its bound. */
+  async close(before: Array<{ what: string; run: () => Promise<void>; ms: number }> = []): Promise<void> {
+    await shutdownSteps([...before,
+      { what: 'the run under way to end', run: () => this.game.close(), ms: playShutdownStepMs },
+      { what: "the model's worker to stop", run: () => this.classes.stop(), ms: playShutdownStepMs },
+      { what: 'the run session to close (its agents killed)', run: () => this.session.close(), ms: playShutdownStepMs }]);
   }
 }
 
@@ -107,12 +117,13 @@ export async function playWeb(o: PlayOptions, say: (line: string) => void): Prom
   const server = new PlayServer({
     page: (driver, notice) => {
       const game = p.state();
-      return playPage({ game, classes: p.classes.state(), reached: p.reached, token: server.token, driver, notice, description: o.scenario.description, goals: p.goals(game) });
+      return playPage({ game, classes: p.classes.state(), reached: p.reached, token: server.token, driver, notice, description: o.scenario.description, goals: p.goals(game),
+        heartbeatMs: heartbeatIntervalMs(o.heartbeatTimeoutMs) });
     },
     state: () => stateJson(p),
     act: (action, option) => p.act(action, option),
     end: (why) => p.end(why),
-  });
+  }, o.heartbeatTimeoutMs);
   try {
     await p.game.start();
     await server.listen(o.port);
@@ -123,8 +134,7 @@ export async function playWeb(o: PlayOptions, say: (line: string) => void): Prom
     say(`vrange play: ended (${why})`);
     return why;
   } finally {
-    await server.close();
-    await p.close();
+    await p.close([{ what: 'the page server to close', run: () => server.close(), ms: 2 * playCloseGraceMs + playShutdownStepMs }]);
   }
 }
 

@@ -11,11 +11,18 @@
 // rebinding). A move from a page that is no longer the driver gets 409; a move while one is under
 // way too (one at a time). Request lines over playUrlBytesMax get 414, bodies over
 // playBodyBytesMax 413; at most playConnectionsMax connections.
+//
+// Every request is answered within a bound: a move's POST waits for the move at most playAnswerMs
+// (an undo replays every move before it), then gets its 303 anyway; a GET of the page or of
+// /state during a move waits for it as long, then gets 503 (the page: one that reloads itself
+// every second) rather than a half-made state. `close()` cuts every connection after
+// playCloseGraceMs and fails, naming what is left open, if the server still has not closed.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { playBodyBytesMax, playConnectionsMax, playHeartbeatTimeoutMs, playLeaveGraceMs, playUrlBytesMax } from '../shared/limits.js';
+import { playAnswerMs, playBodyBytesMax, playCloseGraceMs, playConnectionsMax, playLeaveGraceMs, playUrlBytesMax } from '../shared/limits.js';
+import { settledWithin } from './bounds.js';
 
 export interface PlayHandlers {
   page: (driver: string, notice?: string) => string;
@@ -32,14 +39,16 @@ export class PlayServer {
   readonly token = randomBytes(16).toString('hex');
   private server: Server | undefined;
   private driver = '';
-  private busy = false;
+  /** The move under way (settles, never rejects, when it is done). */
+  private moving: Promise<void> | undefined;
   private notice: string | undefined;
   private lastSeen = 0;
   private leaveTimer: NodeJS.Timeout | undefined;
   private watch: NodeJS.Timeout | undefined;
   port = 0;
 
-  constructor(private readonly h: PlayHandlers) {}
+  /** `heartbeatTimeoutMs`: no request for this long (the page beats) ends the game. */
+  constructor(private readonly h: PlayHandlers, private readonly heartbeatTimeoutMs: number) {}
 
   get url(): string { return `http://127.0.0.1:${this.port}/?t=${this.token}`; }
 
@@ -57,19 +66,33 @@ export class PlayServer {
     this.port = (server.address() as AddressInfo).port;
     // A page that stopped beating (a crashed browser, a tab long asleep) ends the game.
     this.watch = setInterval(() => {
-      if (this.lastSeen > 0 && Date.now() - this.lastSeen > playHeartbeatTimeoutMs) this.h.end(`no heartbeat from the page for ${playHeartbeatTimeoutMs / 1000} s`);
+      if (this.lastSeen > 0 && Date.now() - this.lastSeen > this.heartbeatTimeoutMs) this.h.end(`no heartbeat from the page for ${this.heartbeatTimeoutMs / 1000} s`);
     }, 1_000);
     this.watch.unref();
   }
 
+  /**
+   * Stops listening and ends the idle connections at once; a response still being written (the
+   * Quit page) gets playCloseGraceMs, then every connection is cut. Fails if the server has still
+   * not closed a grace after that.
+   */
   async close(): Promise<void> {
     clearInterval(this.watch);
     clearTimeout(this.leaveTimer);
     const s = this.server;
     this.server = undefined;
     if (!s) return;
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    if (await settledWithin(closed, playCloseGraceMs)) return;
     s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    if (await settledWithin(closed, playCloseGraceMs)) return;
+    const open = await new Promise<number>((resolve) => s.getConnections((e, n) => resolve(e ? -1 : n)));
+    throw new Error(`the page server did not close within ${(2 * playCloseGraceMs) / 1000} s (${open} connection(s) still open after every one was cut)`);
+  }
+
+  /** Waits for the move under way, at most playAnswerMs; false if it is still under way. */
+  private async afterMove(): Promise<boolean> {
+    return !this.moving || await settledWithin(this.moving, playAnswerMs);
   }
 
   private send(res: ServerResponse, code: number, type: string, body: string, extra: Record<string, string> = {}): void {
@@ -106,6 +129,12 @@ export class PlayServer {
     }
     this.seen();
     const path = url.pathname.slice(1);
+    if (req.method === 'GET' && (path === '' || path === 'state') && !await this.afterMove()) {
+      const why = `a move is under way (over ${playAnswerMs / 1000} s so far)`;
+      return path === ''
+        ? this.send(res, 503, 'text/html', `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="1"><title>vrange play: a move is under way</title><p>${why}: this page reloads itself until it is done.</p>`, { 'retry-after': '1' })
+        : this.send(res, 503, 'application/json', JSON.stringify({ error: why }), { 'retry-after': '1' });
+    }
     if (req.method === 'GET' && path === '') {
       this.driver = randomBytes(8).toString('hex');
       const notice = this.notice;
@@ -130,15 +159,18 @@ export class PlayServer {
     }
     if (!ACTIONS.has(path)) return this.send(res, 404, 'text/plain', 'no such action\n');
     if (!mine) return this.send(res, 409, 'text/plain', 'another page has taken over this game: reload this one to drive it\n');
-    if (this.busy) return this.send(res, 409, 'text/plain', 'a move is under way: one at a time\n');
+    if (this.moving) return this.send(res, 409, 'text/plain', 'a move is under way: one at a time\n');
     const raw = form.get('i');
     const option = raw !== null && /^\d{1,6}$/.test(raw) ? Number(raw) : undefined;
-    this.busy = true;
-    try {
-      this.notice = await this.h.act(path as 'move' | 'undo' | 'redo' | 'restart', option);
-    } finally {
-      this.busy = false;
-    }
+    let failed: Error | undefined;
+    const move = this.h.act(path as 'move' | 'undo' | 'redo' | 'restart', option).then((notice) => { this.notice = notice; }, (e: Error) => {
+      failed = e;
+      this.h.end(`internal error: ${e.stack ?? e.message}`);
+    }).finally(() => { this.moving = undefined; });
+    this.moving = move;
+    // A move longer than the bound goes on; the page it is sent to waits for it (afterMove).
+    await settledWithin(move, playAnswerMs);
+    if (failed) return this.send(res, 500, 'text/plain', `internal error: ${failed.message}\n`);
     return this.send(res, 303, 'text/plain', 'see the page\n', { location: `/?t=${this.token}` });
   }
 

@@ -3,12 +3,14 @@
 // reclaim has prepared and A's nonvolatile races its commit; a screenshot, then Quit.
 //
 //   npm run play-picture [-- OUT.png]
-//   default: docs/play-picture.png
+//   default: docs/play-picture.png (`npm run picture` makes it too, before the run's picture)
+//
+// Every wait is bounded (a stuck game or page is an error naming it, never a hang).
 
 import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium } from './browser.js';
+import { launchChromium, within } from './browser.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const scenario = join(root, 'scenarios', 'challenge-2-purge-or-keep.yaml');
@@ -27,23 +29,32 @@ try {
   if (!url) throw new Error(`vrange play printed no URL: ${printed}`);
   const browser = await launchChromium();
   try {
-    const page = await browser.context.newPage();
-    await page.setViewportSize({ width: 1500, height: 1000 });
+    // The model's classes first (the page reloads itself while it waits for them; the picture shows them).
+    const u = new URL(url);
+    for (let i = 0; ; i++) {
+      const r = await fetch(`${u.origin}/state${u.search}`, { signal: AbortSignal.timeout(20_000) });
+      if (((await r.json()) as { classes: { state: string } }).classes.state !== 'computing') break;
+      if (i === 600) throw new Error('the classes were still being computed after 30 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const page = await browser.newPage();
+    await within(page.setViewportSize({ width: 1500, height: 1000 }), 30_000, 'the page: setViewportSize');
     await page.goto(url);
     // A's steps up to its signal, then the kernel's wait and the reclaim's prepare.
     for (const prefix of ['A #0', 'A #1', 'A #2', 'A #3', 'A #4', 'kernel #0', 'kernel: reclaim prepare']) {
-      const labels = await page.$$eval('#options button.option', (bs) => bs.map((b) => b.textContent ?? ''));
+      const labels = await within(page.$$eval('#options button.option', (bs) => bs.map((b) => b.textContent ?? '')), 30_000, 'the page: the option buttons');
       const at = labels.findIndex((l) => l.startsWith(prefix));
       if (at < 0) throw new Error(`no action "${prefix}..." among: ${labels.join(' | ')}`);
       await Promise.all([page.waitForEvent('load'), page.click(`#options button.option >> nth=${at}`)]);
     }
     await page.screenshot({ path: out, fullPage: true });
     process.stdout.write(`${out}: a game of ${scenario} in progress (the reclaim prepared, its commit racing A's nonvolatile)\n`);
-    await page.click('#quit');
+    await Promise.all([page.waitForEvent('load'), page.click('#quit')]);
+    await browser.closePage(page, (l) => process.stderr.write(`${l}\n`));
   } finally {
     await browser.close();
   }
-  if (await exited !== 0) throw new Error(`vrange play exited ${game.exitCode}: ${printed}`);
+  if (await within(exited, 60_000, 'vrange play to exit after Quit') !== 0) throw new Error(`vrange play exited ${game.exitCode}: ${printed}`);
 } finally {
   if (game.exitCode === null) game.kill('SIGINT');
 }

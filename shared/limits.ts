@@ -160,3 +160,16 @@ export const playLeaveGraceMs = 3_000;
 /** The page's heartbeat interval, and how long the server waits without one before it ends the game (a background tab beats once a minute at most). */
 export const playHeartbeatMs = 5_000;
 export const playHeartbeatTimeoutMs = 150_000;
+/** What `VRANGE_PLAY_HEARTBEAT_TIMEOUT_MS` may set the heartbeat timeout to (tests use a few seconds); the page then beats at a quarter of it, at most every playHeartbeatMs. */
+export const playHeartbeatTimeoutMinMs = 1_000;
+export const playHeartbeatTimeoutMaxMs = 3_600_000;
+/** Most that `VRANGE_PLAY_CLASSES_HOLD_MS` may keep the classes back (a test of the page's wait for them). */
+export const playClassesHoldMaxMs = 600_000;
+/** Longest a request of the play server waits for a move under way (an undo replays every move) before it answers that the move is still under way. */
+export const playAnswerMs = 20_000;
+/** At the end of a game, a response being written (the Quit page) gets this long before every connection of the server is cut. */
+export const playCloseGraceMs = 1_000;
+/** Each step of the end of a game (the server closed, the run ended, the worker stopped, the session closed) within this, else a named error. */
+export const playShutdownStepMs = 10_000;
+/** After the end of a game, the process exits within this; past it, it says what still holds it and exits 70. */
+export const playExitGraceMs = 5_000;
