@@ -14,8 +14,7 @@
 //   left to do. A remote agent has no such stdin: it exits when the kernel has been silent for
 //   the heartbeat timeout the pings carry.
 
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { AgentSocket, type CurveClient } from '../shared/transport.js';
 import type { AgentMsg, KernelMsg, SysCall, SysRet, SysReply } from '../shared/messages.js';
@@ -467,6 +466,11 @@ export interface RemoteAgentOptions {
  */
 export function runRemoteAgent(opts: RemoteAgentOptions): void {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  // Loaded here, not at the top: a local agent needs neither, and node:crypto alone costs every
+  // local agent's start-up about 15 ms (docs/performance.md, "Agent start-up").
+  const require = createRequire(import.meta.url);
+  const { randomBytes } = require('node:crypto') as typeof import('node:crypto');
+  const { hostname } = require('node:os') as typeof import('node:os');
   const routingId = `remote-${randomBytes(6).toString('hex')}`;
   const agent = new Agent(opts.connect, routingId, opts.curve, hostname(), opts.token);
   const giveUp = (why: string): never => {
