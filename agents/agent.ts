@@ -28,6 +28,7 @@ import { decode, encodeBatch } from '../shared/messages.js';
 import { runStep, type StepOutcome } from './steps.js';
 import { killQuietly, pidsWithArg, processState } from '../shared/procfs.js';
 import { printable } from '../shared/printable.js';
+import { tierForSteps } from '../shared/tiering.js';
 
 type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
 
@@ -539,6 +540,9 @@ function main(): void {
   };
   agent.onReset = reset;
   watchCoordinator(endpoint);
+  // Every built-in module the agent needs is loaded by now (its stdin's above all): the tiering
+  // flags can change V8's flag hash without costing Node's code cache (shared/tiering.ts).
+  tierForSteps();
   agent.start((msg) => agent.receive(msg));
 }
 
