@@ -14,8 +14,7 @@
 //   left to do. A remote agent has no such stdin: it exits when the kernel has been silent for
 //   the heartbeat timeout the pings carry.
 
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { AgentSocket, type CurveClient } from '../shared/transport.js';
 import type { AgentMsg, KernelMsg, SysCall, SysRet, SysReply } from '../shared/messages.js';
@@ -29,6 +28,7 @@ import { decode, encodeBatch } from '../shared/messages.js';
 import { runStep, type StepOutcome } from './steps.js';
 import { killQuietly, pidsWithArg, processState } from '../shared/procfs.js';
 import { printable } from '../shared/printable.js';
+import { tierForSteps } from '../shared/tiering.js';
 
 type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
 
@@ -467,6 +467,11 @@ export interface RemoteAgentOptions {
  */
 export function runRemoteAgent(opts: RemoteAgentOptions): void {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  // Loaded here, not at the top: a local agent needs neither, and node:crypto alone costs every
+  // local agent's start-up about 15 ms (docs/performance.md, "Agent start-up").
+  const require = createRequire(import.meta.url);
+  const { randomBytes } = require('node:crypto') as typeof import('node:crypto');
+  const { hostname } = require('node:os') as typeof import('node:os');
   const routingId = `remote-${randomBytes(6).toString('hex')}`;
   const agent = new Agent(opts.connect, routingId, opts.curve, hostname(), opts.token);
   const giveUp = (why: string): never => {
@@ -535,6 +540,9 @@ function main(): void {
   };
   agent.onReset = reset;
   watchCoordinator(endpoint);
+  // Every built-in module the agent needs is loaded by now (its stdin's above all): the tiering
+  // flags can change V8's flag hash without costing Node's code cache (shared/tiering.ts).
+  tierForSteps();
   agent.start((msg) => agent.receive(msg));
 }
 

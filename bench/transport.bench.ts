@@ -17,6 +17,7 @@ import { AgentSocket, KernelSocket } from '../shared/transport.js';
 import type { KernelMsg, SysCall } from '../shared/messages.js';
 import { emit, nowMs, parseArgs, summarise, type Row } from './lib.js';
 import { agentNodeArgs } from '../coordinator/agent_pool.js';
+import { tierForSteps } from '../shared/tiering.js';
 
 /** The bench's own control messages, carried by the product's codec. */
 type Control = { t: 'bench-go'; calls: number; window: number } | { t: 'bench-done' };
@@ -25,6 +26,7 @@ async function client(endpoint: string, routingId: string): Promise<void> {
   const sock = new AgentSocket(endpoint, routingId, (e) => { process.stderr.write(`client send: ${String(e)}\n`); process.exit(70); });
   process.stdin.on('end', () => process.exit(0));
   process.stdin.resume();
+  tierForSteps(); // as an agent does once started (shared/tiering.ts)
   sock.connect();
   sock.send({ t: 'hello', osPid: process.pid });
   let id = 0;

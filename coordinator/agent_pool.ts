@@ -94,13 +94,15 @@ const agentScript = fileURLToPath(new URL('../agents/agent.js', import.meta.url)
 /**
  * Node options for every agent: `VRANGE_AGENT_NODE_ARGS` (space-separated) when set, for
  * profiling (`VRANGE_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`; NODE_OPTIONS refuses
- * --cpu-prof) or to try other V8 flags, else `agentNodeDefaults`.
+ * --cpu-prof) or to try other V8 flags, else `agentNodeDefaults`: none, since any V8 flag on the
+ * command line costs every agent's start-up Node's code cache (the agent sets its tiering flags
+ * itself once started: shared/tiering.ts).
  */
 export function agentNodeArgs(): string[] {
   const env = process.env.VRANGE_AGENT_NODE_ARGS;
   return env === undefined ? [...agentNodeDefaults] : env.split(' ').filter((a) => a !== '');
 }
-export const agentNodeDefaults: readonly string[] = ['--max-opt=1', '--always-sparkplug'];
+export const agentNodeDefaults: readonly string[] = [];
 
 /**
  * Started agents waiting for a process, and every agent ever started (to end them all). With

@@ -7,7 +7,11 @@
 // replies to kernel commands (prepared, committed, ready, pong).
 // Direction kernel -> agent: init, grant, prepare, commit, die, ping, and `ret` replies to syscalls.
 
-import { Packr } from 'msgpackr';
+// msgpackr/pack is the codec alone (under Node, msgpackr's index.js): the package's main entry
+// adds its stream classes and tries its optional native string extractor (msgpackr-extract,
+// found through node-gyp-build, detect-libc and child_process), about 30 ms of every agent's
+// start-up for strings that decode the same either way (docs/performance.md, "Agent start-up").
+import { Packr } from 'msgpackr/pack';
 import type { Mode, ProcessStep, RunConfig, Share, StepResult } from './scenario-types.js';
 import type { OneOf } from './one_of.js';
 

@@ -3,7 +3,12 @@
 // which processes are the agents of one run (their command line names the run folder's socket).
 // Elsewhere (no /proc) every answer is "unknown" and callers fall back on kill(pid, 0).
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+// Required, not imported: Node's ES-module face of node:fs reads every export of fs, which
+// loads its stream classes, some milliseconds of every agent's start (docs/performance.md,
+// "Agent start-up").
+const { readdirSync, readFileSync } = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
 
 /** The fields of /proc/PID/stat after the command name (which may hold spaces and parentheses). */
 function statFields(pid: number): string[] | undefined {

@@ -17,7 +17,7 @@
 // topped up from a neighbour; the chunk index is updated with them. Range objects are built
 // only when returned.
 
-import { AssertionError } from 'node:assert';
+import { createRequire } from 'node:module';
 import { rangesPerSetMax } from './limits.js';
 
 /** One piece: the pages [start, end) of the range `id`, marked at `markedAt`. */
@@ -53,6 +53,9 @@ export interface RangeSetJSON {
 }
 
 function fail(message: string): never {
+  // node:assert is loaded only here: it costs every agent several milliseconds of start-up
+  // (docs/performance.md, "Agent start-up"), and this is only ever reached by a bug.
+  const { AssertionError } = createRequire(import.meta.url)('node:assert') as typeof import('node:assert');
   throw new AssertionError({ message });
 }
 

@@ -21,8 +21,15 @@
 // in, so `ZapHandler` is bound before the listening socket and answers from the trusted keys.
 
 import { messageBytesMax } from './limits.js';
-import { Dealer, Reply, Router } from 'zeromq';
+import { createRequire } from 'node:module';
+import type * as Zmq from 'zeromq';
 import { decode, encodeBatch, type AgentMsg, type KernelMsg } from './messages.js';
+
+// zeromq is CommonJS: imported from ESM, Node would first scan its 29 KB entry for its export
+// names (cjs-module-lexer), about 15 ms of every agent's start; required, it is only loaded.
+const { Dealer, Reply, Router } = createRequire(import.meta.url)('zeromq') as typeof Zmq;
+type Dealer = Zmq.Dealer;
+type Router = Zmq.Router;
 
 /** The messages in one received frame (see batchFrame), or what it holds if that is not messages. */
 function messagesOf<T>(frame: Buffer): T | T[] {
