@@ -8,6 +8,7 @@
 //   file-private  a file page mapped private and not yet copied (still shared with the file)
 
 import type { FrameTable } from './frames.js';
+import { MapperSets } from './rmap_sets.js';
 
 export type PteKind = 'anon' | 'file-shared' | 'file-private';
 export interface Mapper { pid: number; vpage: number; kind: PteKind }
@@ -153,9 +154,8 @@ export class PageTable {
 }
 
 export class Rmap {
-  /** Each frame's mappers, indexed by frame (a hole: none). */
-  private readonly byFrame: Array<Mapper[] | undefined> = [];
-  private mapped = 0;
+  /** Each frame's mappers, interned (rmap_sets.ts): no object per page. */
+  private readonly sets = new MapperSets();
   /** Each process's page table: vpage -> frame * 4 + kind index. */
   private readonly byPid = new Map<number, PageTable>();
   /**
@@ -178,7 +178,14 @@ export class Rmap {
     return x >= 0 && (x & 3) === KIND_INDEX.anon ? x >>> 2 : -1;
   }
 
-  mappers(frame: number): readonly Mapper[] { return this.byFrame[frame] ?? []; }
+  /** The frame's mappers in the order they came (a new list each call). */
+  mappers(frame: number): readonly Mapper[] { return this.sets.mappers(frame); }
+
+  /**
+   * An id of the frame's mappers relative to it (0: none): frames g and f have the same mappers,
+   * in the same order, each `g - f` pages on, exactly when their ids are equal.
+   */
+  mapperSetAt(frame: number): number { return this.sets.setAt(frame); }
 
   /** Adds an entry and takes a reference on the frame. */
   add(pid: number, vpage: number, frame: number, kind: PteKind): void {
@@ -187,9 +194,7 @@ export class Rmap {
     if (table.get(vpage) >= 0) throw new Error(`rmap invariant: pid ${pid} page ${vpage} mapped twice`);
     this.frames.incref(frame);
     table.set(vpage, frame * 4 + KIND_INDEX[kind]);
-    let list = this.byFrame[frame];
-    if (!list) { this.byFrame[frame] = list = []; this.mapped++; }
-    list.push({ pid, vpage, kind });
+    this.sets.add(frame, pid, vpage, kind);
   }
 
   /** Removes the entry, drops its reference; returns the frame and whether it was freed. */
@@ -199,20 +204,15 @@ export class Rmap {
     if (!table || e < 0) return undefined;
     const frame = e >>> 2;
     table.delete(vpage);
-    const list = this.byFrame[frame]!;
-    const k = list.findIndex((m) => m.pid === pid && m.vpage === vpage);
-    if (k < 0) throw new Error(`rmap invariant: frame ${frame} lost its entry for pid ${pid} page ${vpage}`);
-    list.splice(k, 1);
-    if (list.length === 0) { this.byFrame[frame] = undefined; this.mapped--; }
+    if (!this.sets.remove(frame, pid, vpage)) throw new Error(`rmap invariant: frame ${frame} lost its entry for pid ${pid} page ${vpage}`);
     return { frame, freed: this.frames.decref(frame) };
   }
 
   /** Removes every entry of `frame` (reclaim purging it), dropping their references; returns them. */
   dropFrame(frame: number): readonly Mapper[] {
-    const list = this.byFrame[frame];
-    if (!list) return [];
-    this.byFrame[frame] = undefined;
-    this.mapped--;
+    const list = this.sets.mappers(frame);
+    if (list.length === 0) return [];
+    this.sets.clearRun(frame, 1);
     for (const m of list) {
       if (!this.byPid.get(m.pid)?.delete(m.vpage)) throw new Error(`rmap invariant: frame ${frame} names pid ${m.pid} page ${m.vpage}, which its page table lacks`);
       this.frames.decref(frame);
@@ -226,19 +226,19 @@ export class Rmap {
    * reference) and is remembered as purged; mapper by mapper, one chunk lookup per 512 pages.
    */
   dropFrames(frame: number, count: number): void {
-    const ms = [...this.mappers(frame)];
-    // Each frame has as many mappers as the first, and (below) each mapper's page table maps the
-    // run's frames one page after the other: so each frame's mappers are the run's, each one page on.
+    const ms = this.mappers(frame);
+    const id = this.sets.setAt(frame);
+    // Each frame's mappers are the first's, each one page on (the same mapper set), and each
+    // mapper's page table maps the run's frames one page after the other.
     for (let f = frame; f < frame + count; f++) {
-      if (this.byFrame[f]?.length !== ms.length) throw new Error(`rmap invariant: frame ${f} of a purged run from frame ${frame} has other mappers than the run's`);
+      if (this.sets.setAt(f) !== id) throw new Error(`rmap invariant: frame ${f} of a purged run from frame ${frame} has other mappers than the run's`);
     }
     for (const m of ms) {
       if (this.byPid.get(m.pid)?.runFrom(m.vpage, frame * 4 + KIND_INDEX[m.kind], 4, count) !== count) {
         throw new Error(`rmap invariant: frames ${frame}-${frame + count - 1} name pid ${m.pid} pages from ${m.vpage}, which its page table lacks`);
       }
     }
-    for (let f = frame; f < frame + count; f++) this.byFrame[f] = undefined;
-    this.mapped -= count;
+    this.sets.clearRun(frame, count);
     for (const m of ms) {
       this.byPid.get(m.pid)!.deleteRun(m.vpage, count);
       let purged = this.purgedFrom.get(m.pid);
@@ -297,10 +297,7 @@ export class Rmap {
   resident(pid: number): number { return this.byPid.get(pid)?.size ?? 0; }
 
   /** Every frame some page table maps, ascending. */
-  *mappedFrames(): Generator<number> {
-    if (this.mapped === 0) return;
-    for (let f = 0; f < this.byFrame.length; f++) if (this.byFrame[f]) yield f;
-  }
+  mappedFrames(): Generator<number> { return this.sets.mappedFrames(); }
 
-  referencesTo(frame: number): number { return this.byFrame[frame]?.length ?? 0; }
+  referencesTo(frame: number): number { return this.sets.count(frame); }
 }

@@ -357,20 +357,13 @@ export class Vmscan implements ReclaimHost {
     }
     const rmap = this.k.rmap;
     const ownerFile = this.k.frames.ownerFile;
+    const set = rmap.mapperSetAt(frame);
     return {
       facts: { kind: 'anon', policy: this.k.config.policy, fileVolatile: false, mappers }, max,
       what: (n) => `anonymous frame${n > 1 ? `s ${frame}-${frame + n - 1}` : ` ${frame}`} (${at.map((a) => `${a.process}@${a.vpage * 4096}${n > 1 ? `-${(a.vpage + n - 1) * 4096}` : ''}`).join(', ')})`,
       where: { frame, mappers: at, vpages },
-      fits: (g, k) => {
-        if (ownerFile[g]! >= 0) return false;
-        const mg = rmap.mappers(g);
-        if (mg.length !== ms.length) return false;
-        for (let j = 0; j < ms.length; j++) {
-          const a = mg[j]!; const b = ms[j]!;
-          if (a.pid !== b.pid || a.vpage !== b.vpage + k || a.kind !== b.kind) return false;
-        }
-        return true;
-      },
+      // The same mappers in the same order, each `k` pages on: the same interned set (rmap_sets.ts), one comparison a page.
+      fits: (g) => ownerFile[g]! < 0 && rmap.mapperSetAt(g) === set,
     };
   }
 
