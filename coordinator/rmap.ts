@@ -325,12 +325,8 @@ export class Rmap {
    */
   dropFrames(frame: number, count: number): void {
     const ms = this.mappers(frame);
-    const id = this.sets.setAt(frame);
-    // Each frame's mappers are the first's, each one page on (the same mapper set), and each
-    // mapper's page table maps the run's frames one page after the other.
-    for (let f = frame; f < frame + count; f++) {
-      if (this.sets.setAt(f) !== id) throw new Error(`rmap invariant: frame ${f} of a purged run from frame ${frame} has other mappers than the run's`);
-    }
+    // Each mapper's page table maps the run's frames one page after the other, and (clearRun
+    // checks it before it clears) each frame's mappers are the first's, each one page on.
     for (const m of ms) {
       if (this.byPid.get(m.pid)?.runFrom(m.vpage, frame * 4 + KIND_INDEX[m.kind], 4, count) !== count) {
         throw new Error(`rmap invariant: frames ${frame}-${frame + count - 1} name pid ${m.pid} pages from ${m.vpage}, which its page table lacks`);

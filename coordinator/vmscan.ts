@@ -437,7 +437,8 @@ export class Vmscan implements ReclaimHost {
         if (facts.mappers.some((v) => v.pid === m.proc.pid && v.volatile)) notify.push([m.proc.pid, m.vpage, count]);
       }
     }
-    for (let d = 0; d < count; d++) {
+    // (An anonymous run's frames are free by construction: dropFrames dropped exactly their references.)
+    for (let d = 0; d < count && fileId >= 0; d++) {
       if (k.frames.isUsed(frame + d)) throw new Error(`kernel invariant: purged frame ${frame + d} is still referenced ${k.frames.refcount[frame + d]} times`);
     }
     this.purgedPages += count;
