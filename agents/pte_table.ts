@@ -57,6 +57,14 @@ export class PteTable {
       let c = this.chunks.get(key);
       if (!c) this.chunks.set(key, (c = new Int32Array(CHUNK + 1)));
       const to = Math.min(b, (key + 1) * CHUNK);
+      if (dropHigh && to - i === CHUNK && c[CHUNK] === CHUNK) {
+        // A whole chunk of entries whose flags are all alike (a range purged after fork): each
+        // entry becomes the same number, written by a fill (native code), not slot by slot.
+        const f0 = c[0]! & mask;
+        let s = 1;
+        while (s < CHUNK && (c[s]! & mask) === f0) s++;
+        if (s === CHUNK) { c.fill((f0 | set) & ~clear, 0, CHUNK); i = to; continue; }
+      }
       let added = 0;
       for (let s = i - key * CHUNK, z = to - key * CHUNK; s < z; s++) {
         const e = c[s]!;
