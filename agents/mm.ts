@@ -11,7 +11,7 @@ import type { Binding, MmSnapshot, MmView, VmaKind, VmaSnapshot } from '../share
 import { RangeSet } from '../shared/rangeset.js';
 import { unmapSpan } from '../shared/vma_span.js';
 import { PteTable } from './pte_table.js';
-import { rangesPerSetMax, vpagesMax } from '../shared/limits.js';
+import { framesMax, rangesPerSetMax, vpagesMax } from '../shared/limits.js';
 
 /** The page is shared with another mm after fork: a write must ask the kernel for a copy. */
 export const PTE_COW = 1;
@@ -52,12 +52,12 @@ export class Vma {
   /** The frame of page `i` of this VMA, or -1. */
   frameAt(i: number): number {
     const e = this.ptes.get(i);
-    return e === undefined ? -1 : Math.floor(e / PTE_FLAG_SPAN) - 1;
+    return e === undefined ? -1 : (e >> PTE_FLAG_BITS) - 1;
   }
   /** The PTE flag bits of page `i`. */
   flagsAt(i: number): number {
     const e = this.ptes.get(i);
-    return e === undefined ? 0 : e % PTE_FLAG_SPAN;
+    return e === undefined ? 0 : e & (PTE_FLAG_SPAN - 1);
   }
   /** Sets page `i`'s entry; frame -1 with no flags removes it (an untouched page has none). */
   setPte(i: number, frame: number, flags: number): void {
@@ -107,7 +107,10 @@ export class Vma {
 }
 
 /** Flag bits take the low six bits of a packed page-table entry. */
-const PTE_FLAG_SPAN = 64;
+const PTE_FLAG_BITS = 6;
+const PTE_FLAG_SPAN = 1 << PTE_FLAG_BITS;
+// Every packed entry fits a page-table slot (pte_table.ts: 32-bit, below 2^31).
+if ((framesMax + 1) * PTE_FLAG_SPAN > 0x7fffffff) throw new Error('mm invariant: framesMax too large for a packed page-table entry');
 
 export interface Segment { vma: Vma; from: number; to: number }
 

@@ -3,11 +3,14 @@
 // value 0 is "no entry" (a packed entry of frame -1 and no flags is none: agents/mm.ts). No
 // object and no Map entry per page: a commit that purges 1,000,000 pages rewrites typed slots
 // (issue 14), and entries are listed in page order. The face is the Map's that Vma used before.
+// The slots are 32-bit integers (an entry is below 2^31: frames < framesMax = 4,000,000, times
+// 64, plus flags), read as small integers: the agents run baseline code only (agent_pool.ts,
+// --max-opt=1), where a Float64Array slot read made a heap number a page.
 
 const CHUNK = 512;
 
 export class PteTable {
-  private readonly chunks = new Map<number, Float64Array>();
+  private readonly chunks = new Map<number, Int32Array>();
   /** Entries held. */
   size = 0;
 
@@ -21,10 +24,10 @@ export class PteTable {
 
   /** Sets entry `i` (a whole number >= 1; 0 would mean none: use delete). */
   set(i: number, e: number): this {
-    if (!(Number.isSafeInteger(e) && e >= 1 && Number.isInteger(i) && i >= 0)) throw new Error(`mm invariant: page-table entry ${i} set to ${e}`);
+    if (!(Number.isInteger(e) && e >= 1 && e <= 0x7fffffff && Number.isInteger(i) && i >= 0)) throw new Error(`mm invariant: page-table entry ${i} set to ${e}`);
     const key = Math.floor(i / CHUNK);
     let c = this.chunks.get(key);
-    if (!c) this.chunks.set(key, (c = new Float64Array(CHUNK + 1)));
+    if (!c) this.chunks.set(key, (c = new Int32Array(CHUNK + 1)));
     if (c[i % CHUNK] === 0) { c[CHUNK]!++; this.size++; }
     c[i % CHUNK] = e;
     return this;
@@ -41,23 +44,32 @@ export class PteTable {
   }
 
   /**
-   * Rewrites entries [a, b) (absent ones read as 0): the low `span` part (the flags) of each gets
+   * Rewrites entries [a, b) (absent ones read as 0): the low `span` part (the flags; `span` a power of two) of each gets
    * the bits `set` and loses the bits `clear`; the rest (the frame) is kept, or dropped when
    * `dropHigh`. The result must not be 0 (`set` not 0). One chunk lookup per 512 pages.
    */
   rewriteFlags(a: number, b: number, span: number, set: number, clear: number, dropHigh: boolean): void {
-    if (!(set > 0 && (set & clear) === 0)) throw new Error(`mm invariant: flags rewritten with set ${set}, clear ${clear}`);
+    if (!(set > 0 && (set & clear) === 0 && set < span && clear < span && (span & (span - 1)) === 0)) throw new Error(`mm invariant: flags rewritten with set ${set}, clear ${clear} (span ${span})`);
+    const mask = span - 1;
+    const keep = dropHigh ? 0 : ~mask;
     for (let i = a; i < b;) {
       const key = Math.floor(i / CHUNK);
       let c = this.chunks.get(key);
-      if (!c) this.chunks.set(key, (c = new Float64Array(CHUNK + 1)));
+      if (!c) this.chunks.set(key, (c = new Int32Array(CHUNK + 1)));
       const to = Math.min(b, (key + 1) * CHUNK);
+      if (dropHigh && to - i === CHUNK && c[CHUNK] === CHUNK) {
+        // A whole chunk of entries whose flags are all alike (a range purged after fork): each
+        // entry becomes the same number, written by a fill (native code), not slot by slot.
+        const f0 = c[0]! & mask;
+        let s = 1;
+        while (s < CHUNK && (c[s]! & mask) === f0) s++;
+        if (s === CHUNK) { c.fill((f0 | set) & ~clear, 0, CHUNK); i = to; continue; }
+      }
       let added = 0;
       for (let s = i - key * CHUNK, z = to - key * CHUNK; s < z; s++) {
         const e = c[s]!;
-        const low = e % span;
         if (e === 0) added++;
-        c[s] = (dropHigh ? 0 : e - low) + ((low | set) & ~clear);
+        c[s] = (e & keep) | (((e & mask) | set) & ~clear);
       }
       c[CHUNK]! += added;
       this.size += added;

@@ -25,6 +25,8 @@ export class FrameTable {
   allocCount = 0;
   /** Called as a frame is freed (its count just reached 0), before its owner is cleared. */
   onFree: ((f: number) => void) | undefined;
+  /** Called as frames [f, f + count) are freed together (decrefRunBy), before their owners are cleared; else onFree for each. */
+  onFreeRun: ((f: number, count: number) => void) | undefined;
   /** Each frame's contents: a whole-page write's value, or a sub-page-written page's bytes (shared/page_bytes.ts). */
   private readonly values: Array<PageContent | undefined>;
   /** Frames freed since they were handed out, reused last-freed first. */
@@ -115,6 +117,27 @@ export class FrameTable {
     if (!(Number.isInteger(n) && n >= 1 && n <= this.refcount[f]!)) throw new Error(`frames invariant: ${n} references dropped from frame ${f}, which has ${this.refcount[f]}`);
     this.refcount[f]! -= n - 1;
     return this.decref(f);
+  }
+
+  /**
+   * Drops `n` references from each of frames [f, f + count), which each have exactly `n` (reclaim
+   * purging a run of `n` mappers): all are freed, in ascending order, as decrefBy frame by frame would.
+   */
+  decrefRunBy(f: number, count: number, n: number): void {
+    if (!(Number.isInteger(n) && n >= 1 && Number.isInteger(count) && count >= 1 && f >= 0 && f + count <= this.highWater)) {
+      throw new Error(`frames invariant: ${n} references dropped from frames ${f}.. (${count})`);
+    }
+    for (let g = f; g < f + count; g++) {
+      if (this.refcount[g] !== n) throw new Error(`frames invariant: ${n} references dropped from frame ${g}, which has ${this.refcount[g]}`);
+    }
+    if (this.onFreeRun) this.onFreeRun(f, count);
+    else if (this.onFree) for (let g = f; g < f + count; g++) this.onFree(g);
+    this.refcount.fill(0, f, f + count);
+    this.values.fill(undefined, f, f + count);
+    this.ownerFile.fill(-1, f, f + count);
+    this.ownerPage.fill(-1, f, f + count);
+    if (this.freeTop + count > this.highWater) throw new Error('frames invariant: more free frames than frames');
+    for (let g = f; g < f + count; g++) this.freeStack[this.freeTop++] = g;
   }
 
   read(f: number, now: number): string {

@@ -23,6 +23,14 @@ export class Isolated {
 
   constructor(private readonly frames: FrameTable) {
     frames.onFree = (f) => { for (const r of this.open.values()) if (this.stamped(r, f)) r.live--; };
+    frames.onFreeRun = (f, count) => {
+      for (const r of this.open.values()) {
+        const allocSeq = this.frames.allocSeq;
+        // The common record (no pins, no exchange open before it): its rule is the allocation order alone.
+        if (r.pins.size === 0 && r.before.length === 0) { for (let g = f; g < f + count; g++) if (allocSeq[g]! < r.openSeq) r.live--; }
+        else for (let g = f; g < f + count; g++) if (this.stamped(r, g)) r.live--;
+      }
+    };
   }
 
   /** Exchange `xid` opens: its candidates are the frames in use now that no open exchange holds and no fault pins. Returns how many. */

@@ -36,7 +36,9 @@ test('subtract and notHeldBy: the pages of a that b lacks, as runs', (t) => {
 });
 
 test('PteTable answers as the Map it replaces, entries listed in page order', (t) => {
-  const ops = fc.array(fc.tuple(fc.constantFrom('set', 'delete', 'purge'), fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 1, max: 2 ** 40 }), fc.integer({ min: 1, max: 700 })), { maxLength: 80 });
+  const ops = fc.array(fc.tuple(fc.constantFrom('set', 'delete', 'purge'), fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 700 })), { maxLength: 80 });
+  // Entries are 32-bit slots (an entry is below 2^31: frames < framesMax, times 64, plus flags); a larger one is refused.
+  t.throws(() => new PteTable().set(0, 2 ** 31), { message: /page-table entry 0 set to 2147483648/ });
   fc.assert(fc.property(ops, (list) => {
     const table = new PteTable();
     const map = new Map<number, number>();
@@ -118,4 +120,18 @@ test('an agent answers a prepare with runs, holds them, and lists page by page w
   t.is(agent.mm.vmas[0]!.flagsAt(998), PTE_PURGED);
   t.is(agent.mm.vmas[0]!.flagsAt(0), PTE_COW, 'page 1 was held, not purged: unchanged');
   t.is(agent.mm.vmas[0]!.frameAt(0), 7);
+});
+
+test('Vma.markPurged of whole chunks after fork: alike flags filled at once, unlike flags each kept', (t) => {
+  // Pages 0-1535 of an anonymous VMA, every one with a frame; chunk 1 (pages 512-1023) has one page with other flags.
+  const vma = Vma.fresh(1, 1536, 'anon', -1, 0);
+  for (let i = 0; i < 1536; i++) vma.setPte(i, 1000 + i, PTE_COW);
+  vma.setPte(600, 2000, PTE_COW | PTE_ANONZERO);
+  vma.markPurged(0, 1536);
+  for (const i of [0, 511, 512, 599, 601, 1023, 1024, 1535]) {
+    t.is(vma.frameAt(i), -1, `page ${i}`);
+    t.is(vma.flagsAt(i), PTE_PURGED, `page ${i}`);
+  }
+  t.is(vma.flagsAt(600), PTE_PURGED | PTE_ANONZERO, 'its own flag kept, COW gone');
+  t.is(vma.ptes.size, 1536);
 });

@@ -5,6 +5,7 @@
 import test from 'ava';
 import { FrameTable } from '../coordinator/frames.js';
 import { Rmap } from '../coordinator/rmap.js';
+import type { MapperSets } from '../coordinator/rmap_sets.js';
 import { AddressSpace, reindex } from '../coordinator/address_space.js';
 import { Proc, type KVma } from '../coordinator/process_table.js';
 import { verify, verifyFrames, verifyIfEnabled, verifyImmap, verifyVmasAgree } from '../coordinator/verify.js';
@@ -80,8 +81,10 @@ test('a frame on the free list that is still referenced', (t) => {
 
 test('an rmap entry the page table it names disagrees with', (t) => {
   const m = memory();
-  // Broken through the list the reverse map hands out read only (it is its own, not a copy).
-  (m.rmap.mappers(m.cached) as unknown as Array<{ pid: number; vpage: number }>)[1]!.vpage = 9;
+  // Broken inside the reverse map's own mapper lists (coordinator/rmap_sets.ts): pid 3's entry now names page 9.
+  const sets = (m.rmap as unknown as { sets: MapperSets }).sets;
+  sets.remove(m.cached, 3, 3);
+  sets.add(m.cached, 3, 9, 'file-shared');
   t.throws(check(m), { message: `kernel invariant (after the commit of exchange 1): the rmap says pid 3 page 9 maps frame ${m.cached}, its page table says nothing` });
 });
 
