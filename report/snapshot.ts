@@ -31,6 +31,7 @@ import { purgeNotifyPages, type HistoryEvent } from '../coordinator/history.js';
 import type { Kernel } from '../coordinator/kernel.js';
 import type { Proc } from '../coordinator/process_table.js';
 import type { KernelObserver } from '../coordinator/hooks.js';
+import { verify } from '../coordinator/verify.js';
 
 export type PageState = 'a' | 'A' | 'r' | 'R' | 'c' | 'C' | 'p' | 'P' | 'x';
 
@@ -75,30 +76,75 @@ export function changedRuns(now: Map<number, string> | string, before: Map<numbe
   return out;
 }
 
-/** A kernel observer (coordinator/hooks.ts) harness/run.ts installs for `--html`. */
+/**
+ * Events that change the state of the process they name (its own syscalls, its step's start and
+ * end) and nobody else's: they make only that process's rows stale. Any other kind (reclaim,
+ * purges, kills, deaths, file-wide changes, ...) makes every row stale.
+ */
+const LOCAL_EVENTS: ReadonlySet<string> = new Set(['invoke', 'complete', 'message', 'blocked', 'birth', 'stuck']);
+/** Events that change no page state at all. */
+const INERT_EVENTS: ReadonlySet<string> = new Set(['schedule', 'snapshot', 'expectation-failed', 'violation', 'final', 'verdict', 'boot']);
+
+/** A row as last drawn: its letters, and whether they can change by another process's step. */
+interface CachedRow { row: MapRow; shared: boolean }
+
+/**
+ * A kernel observer (coordinator/hooks.ts) harness/run.ts installs for `--html`.
+ *
+ * A snapshot costs O(what changed in the step), not O(mapped pages): each map row's letters are
+ * kept, and redrawn only when the row is stale. A row is stale when an event named its process
+ * (its syscalls and their replies, its step: LOCAL_EVENTS), or any event that can change another
+ * process's pages happened (reclaim, purges, kills, deaths: every other kind), or it is `shared`:
+ * some page of it depends on another mapper (a file-backed page, or a frame with more than one
+ * reference), so that another process's step can change its letter (a copy-on-write break, an
+ * exit, a write to the page cache). Without message events in the history (they tell which
+ * process a syscall came from) every row is redrawn every time. In verify mode every snapshot is
+ * compared with one drawn from scratch.
+ */
 export class Snapshots implements KernelObserver {
   private readonly views = new Map<string, { view: MmView; purged: Set<number> }>();
   /** Long rows: the pages drawn so far (a page once drawn stays), by row key. */
   private readonly drawn = new Map<string, Set<number>>();
   /** Each row's letters and kind at the previous snapshot, by row key: what the next one is compared with. */
-  private readonly last = new Map<string, { kind: string; letters: Map<number, string> | string }>();
+  private readonly last = new Map<string, { kind: string; letters: Map<number, string> | string; row: MapRow | FileRow }>();
+  /** Map rows as last drawn, by row key. */
+  private readonly rows = new Map<string, CachedRow>();
+  /** Processes whose rows are stale; `allStale`: every row is. */
+  private readonly stale = new Set<string>();
+  private allStale = true;
+  /** Set while a row is drawn: some page of it depends on another mapper. */
+  private sharedHit = false;
 
   constructor(private readonly k: Kernel) {}
 
   /** The mm view an agent sent with `ready` or `done`. */
   mmView(proc: Proc, view: MmView): void {
     this.views.set(proc.name, { view, purged: new Set(view.purged) });
+    this.stale.add(proc.name);
   }
 
   /** Called with every history event: patches views on purges, snapshots after steps and deaths. */
   event(e: HistoryEvent): void {
+    this.markStale(e);
     if (e.kind === 'purge-notify') {
       const v = this.views.get(e.process);
       if (v) for (const p of purgeNotifyPages(e)) v.purged.add(p);
     } else if (e.kind === 'complete' || e.kind === 'cleanup') {
       if (e.kind === 'cleanup') this.views.delete(e.process);
-      this.k.history.add('snapshot', { ...this.delta(this.take(e.seq)) });
+      const full = this.take(e.seq);
+      if (verify.enabled) this.verifyRows(full);
+      this.k.history.add('snapshot', { ...this.delta(full) });
+      this.stale.clear();
+      this.allStale = !this.k.history.keepMessages;
     }
+  }
+
+  private markStale(e: HistoryEvent): void {
+    if (INERT_EVENTS.has(e.kind)) return;
+    if (!LOCAL_EVENTS.has(e.kind)) { this.allStale = true; return; }
+    const who = e.kind === 'message' ? e.agent : (e as { process?: string }).process;
+    if (who === undefined) this.allStale = true;
+    else this.stale.add(who);
   }
 
   /** What changed since the previous snapshot (the rows' runs of new letters, the rows gone). */
@@ -106,10 +152,11 @@ export class Snapshots implements KernelObserver {
     const seen = new Set<string>();
     const diff = <R extends MapRow | FileRow>(key: string, r: R): DeltaRow | undefined => {
       seen.add(key);
-      const letters = lettersOf(r);
       const prev = this.last.get(key);
+      if (prev && prev.row === r) return undefined; // a row not redrawn: unchanged
+      const letters = lettersOf(r);
       const set = changedRuns(letters, prev?.letters);
-      this.last.set(key, { kind: r.kind, letters });
+      this.last.set(key, { kind: r.kind, letters, row: r });
       if (prev && set.length === 0 && prev.kind === r.kind) return undefined;
       const size = r.total ?? r.pages.length;
       return { kind: r.kind, size, set, ...(r.at ? { sparse: true as const } : {}) };
@@ -125,31 +172,36 @@ export class Snapshots implements KernelObserver {
       if (d) files.push({ file: f.file, ...d });
     }
     const gone: RowKey[] = [];
-    for (const key of [...this.last.keys()]) {
-      if (seen.has(key)) continue;
-      this.last.delete(key);
-      const [t, a, b] = key.split('\u0000');
-      gone.push(t === 'm' ? { process: a!, name: b! } : { file: a! });
+    if (seen.size !== this.last.size) {
+      for (const key of [...this.last.keys()]) {
+        if (seen.has(key)) continue;
+        this.last.delete(key);
+        this.rows.delete(key);
+        const [t, a, b] = key.split('\u0000');
+        gone.push(t === 'm' ? { process: a!, name: b! } : { file: a! });
+      }
     }
     return { after: full.after, frames: full.frames, delta: true, maps, files, ...(gone.length ? { gone } : {}) };
   }
 
-  take(after: number): SnapshotFields {
+  /**
+   * The state of every row now. Rows that are not stale are the cached objects themselves (delta()
+   * skips them); `fresh` draws every row from scratch and touches no cache (verify mode).
+   */
+  take(after: number, fresh = false): SnapshotFields {
     const k = this.k;
     const maps: MapRow[] = [];
     for (const proc of k.procs) {
       const v = this.views.get(proc.name);
       if (!proc.live || !v) continue;
+      const procStale = fresh || this.allStale || this.stale.has(proc.name);
       for (const [name, addr, pages] of v.view.maps) {
-        const vma = proc.vmaAt(addr);
-        const file = vma && vma.fileId >= 0 ? k.files[vma.fileId] : undefined;
-        const row: MapRow = { process: proc.name, name, kind: vma?.kind ?? 'unmapped', ...(file && file.kind !== 'shmem' ? { file: file.name } : {}), pages: '' };
-        const at = pages > pageMapRowPagesMax ? this.drawnPages(`m\u0000${proc.name}\u0000${name}`, this.touchedMapPages(proc, addr, pages, v.purged)) : undefined;
-        let cells = '';
-        if (at) for (const i of at) cells += this.mapPage(proc, addr + i, v.view, v.purged);
-        else for (let i = 0; i < pages; i++) cells += this.mapPage(proc, addr + i, v.view, v.purged);
-        row.pages = cells;
-        if (at) { row.at = at; row.total = pages; }
+        const key = `m\u0000${proc.name}\u0000${name}`;
+        const cached = fresh ? undefined : this.rows.get(key);
+        if (cached && !procStale && !cached.shared) { maps.push(cached.row); continue; }
+        this.sharedHit = false;
+        const row = this.mapRow(proc, key, name, addr, pages, v, fresh);
+        if (!fresh) this.rows.set(key, { row, shared: this.sharedHit });
         maps.push(row);
       }
     }
@@ -157,7 +209,7 @@ export class Snapshots implements KernelObserver {
     for (const f of k.files) {
       if (f.kind === 'shmem') continue; // a shared anonymous mapping's hidden file: its mappings show it
       let cells = '';
-      const at = f.pages > pageMapRowPagesMax ? this.drawnPages(`f\u0000${f.name}`, [...f.cache.keys(), ...f.purged]) : undefined;
+      const at = f.pages > pageMapRowPagesMax ? this.drawnPages(`f\u0000${f.name}`, [...f.cache.keys(), ...f.purged], fresh) : undefined;
       const letter = (p: number) => {
         const frame = f.frameAt(p);
         const cow = frame >= 0 && k.rmap.mappers(frame).some((m) => m.kind === 'file-private');
@@ -171,10 +223,34 @@ export class Snapshots implements KernelObserver {
     return { after, frames: { used: k.frames.used, total: k.frames.total }, maps, files };
   }
 
+  /** One binding's row, drawn from the kernel's state and the process's mm view. */
+  private mapRow(proc: Proc, key: string, name: string, addr: number, pages: number,
+    v: { view: MmView; purged: Set<number> }, fresh: boolean): MapRow {
+    const k = this.k;
+    const vma = proc.vmaAt(addr);
+    const file = vma && vma.fileId >= 0 ? k.files[vma.fileId] : undefined;
+    const row: MapRow = { process: proc.name, name, kind: vma?.kind ?? 'unmapped', ...(file && file.kind !== 'shmem' ? { file: file.name } : {}), pages: '' };
+    const at = pages > pageMapRowPagesMax ? this.drawnPages(key, this.touchedMapPages(proc, addr, pages, v.purged), fresh) : undefined;
+    let cells = '';
+    if (at) for (const i of at) cells += this.mapPage(proc, addr + i, v.view, v.purged);
+    else for (let i = 0; i < pages; i++) cells += this.mapPage(proc, addr + i, v.view, v.purged);
+    row.pages = cells;
+    if (at) { row.at = at; row.total = pages; }
+    return row;
+  }
+
+  /** Verify mode: the rows kept from earlier snapshots are what drawing them afresh gives. */
+  private verifyRows(full: SnapshotFields): void {
+    const again = this.take(full.after, true);
+    const a = JSON.stringify(full), b = JSON.stringify(again);
+    if (a !== b) throw new Error(`snapshot after event ${full.after}: a kept row differs from the row drawn afresh\n  kept:  ${a}\n  fresh: ${b}`);
+  }
+
   /** Adds `touched` to the row's drawn pages (up to pageMapRowPagesMax); returns them ascending. */
-  private drawnPages(key: string, touched: Iterable<number>): number[] {
+  private drawnPages(key: string, touched: Iterable<number>, fresh = false): number[] {
     let set = this.drawn.get(key);
-    if (!set) this.drawn.set(key, (set = new Set()));
+    if (fresh) set = new Set(set);
+    else if (!set) this.drawn.set(key, (set = new Set()));
     for (const p of touched) {
       if (set.size >= pageMapRowPagesMax) break;
       set.add(p);
@@ -206,6 +282,7 @@ export class Snapshots implements KernelObserver {
     const vma = proc.vmaAt(vpage);
     if (!vma) return 'x';
     const file = vma.fileId >= 0 ? k.files[vma.fileId]! : undefined;
+    if (file) this.sharedHit = true; // the page cache, the file's ranges and purges: anyone's
     const page = vma.offset + (vpage - vma.start);
     const inMm = view.volatile.some(([s, n]) => vpage >= s && vpage < s + n);
     // The file's own ranges count for pages that share the page cache (fvrange, or vrange under shared-file).
@@ -216,7 +293,9 @@ export class Snapshots implements KernelObserver {
     if (e) {
       // A shared file page mapped by many is simply resident; an anonymous frame mapped by more
       // than one page table (after fork), or a private file page not yet copied, is copy-on-write.
-      base = e.kind === 'file-private' || (e.kind === 'anon' && k.rmap.referencesTo(e.frame) > 1) ? 'c' : 'r';
+      const refs = k.rmap.referencesTo(e.frame);
+      if (refs > 1) this.sharedHit = true; // another mapper's copy-on-write break or exit changes it
+      base = e.kind === 'file-private' || (e.kind === 'anon' && refs > 1) ? 'c' : 'r';
     } else if (file && vma.kind !== 'file-private' && file.cache.has(page)) {
       base = 'r'; // a shared page in the page cache this process has not faulted in yet
     } else {
