@@ -79,9 +79,9 @@ async function serve(args: string[] = [], file = race, env?: Record<string, stri
   return { child, url, out: () => out, exited };
 }
 
-/** The agents (dist/agents/agent.js) whose parent is `pid`, by pgrep. */
+/** The agents (dist/agents/bundle/agent.js, or dist/agents/agent.js) whose parent is `pid`, by pgrep. */
 function agentsOf(pid: number): number[] {
-  const r = spawnSync('pgrep', ['-P', String(pid), '-f', 'dist/agents/agent.js'], { encoding: 'utf8' });
+  const r = spawnSync('pgrep', ['-P', String(pid), '-f', 'dist/agents/(bundle/)?agent\\.js'], { encoding: 'utf8' });
   return r.stdout.split('\n').filter((l) => l.trim() !== '').map(Number);
 }
 const alive = (pid: number) => { try { process.kill(pid, 0); return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '); } catch { return false; } };

@@ -1,0 +1,117 @@
+// The agent as one file (scripts/bundle_agent.ts, coordinator/agent_pool.ts agentScriptPath): the
+// build makes a fresh bundle and the kernel starts it; the kernel falls back to the module tree when
+// the bundle is missing, stale or turned off; and a run's history is the same with either script.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { agentScriptPath } from '../coordinator/agent_pool.js';
+import { runScenario } from '../harness/run.js';
+import { loadScenario } from '../shared/scenario.js';
+import { configFor, root, scenarioPath } from './helpers.js';
+
+const bundle = join(root, 'dist', 'agents', 'bundle', 'agent.js');
+const modules = join(root, 'dist', 'agents', 'agent.js');
+
+test('the build makes a bundle of the agent that is fresh, made from the agent and the modules it imports', (t) => {
+  t.is(agentScriptPath(), bundle);
+  const { inputs } = JSON.parse(readFileSync(join(root, 'dist', 'agents', 'bundle', 'inputs.json'), 'utf8')) as { inputs: string[] };
+  for (const want of ['../agent.js', '../mm.js', '../steps.js', '../../shared/transport.js', '../../shared/messages.js']) {
+    t.true(inputs.includes(want), `inputs.json lists ${want}`);
+  }
+  t.true(inputs.some((i) => i.includes('node_modules/zeromq/lib/')), 'zeromq\'s JavaScript is in the bundle');
+});
+
+test('the kernel starts the module tree when the bundle is missing, stale, turned off or its list of inputs is bad', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vrange-bundle-'));
+  try {
+    mkdirSync(join(dir, 'bundle'));
+    const b = join(dir, 'bundle', 'agent.js'), m = join(dir, 'agent.js'), input = join(dir, 'steps.js');
+    writeFileSync(m, ''); writeFileSync(input, '');
+    t.is(agentScriptPath(b, m), m, 'no bundle');
+    writeFileSync(b, '');
+    t.is(agentScriptPath(b, m), m, 'a bundle without inputs.json');
+    const list = (inputs: unknown) => writeFileSync(join(dir, 'bundle', 'inputs.json'), JSON.stringify({ inputs }));
+    const at = (file: string, s: number) => utimesSync(file, s, s);
+    list(['../steps.js']);
+    at(input, 1_000); at(b, 2_000);
+    t.is(agentScriptPath(b, m), b, 'a bundle newer than its inputs');
+    at(input, 3_000);
+    t.is(agentScriptPath(b, m), m, 'an input newer than the bundle (tsc ran without the bundling step)');
+    at(input, 1_000);
+    list(['../gone.js']);
+    t.is(agentScriptPath(b, m), m, 'an input gone');
+    for (const bad of [[], [7], 'x', null]) { list(bad); t.is(agentScriptPath(b, m), m, `inputs ${JSON.stringify(bad)}`); }
+    list(['../steps.js']);
+    process.env.VRANGE_AGENT_BUNDLE = '0';
+    try { t.is(agentScriptPath(b, m), m, 'VRANGE_AGENT_BUNDLE=0'); } finally { delete process.env.VRANGE_AGENT_BUNDLE; }
+    t.is(agentScriptPath(b, m), b);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The command lines of this process's live children that run an agent script. */
+function agentChildren(): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== process.pid) continue;
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (cmd.some((a) => a.endsWith('agent.js'))) out.push(cmd.join(' '));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+test('the agents of a run are the bundle', async (t) => {
+  // The kernel's children, looked at while the run is under way (at each narrated line).
+  const seen: string[][] = [];
+  const s = loadScenario(scenarioPath('fork-cow-purge'));
+  const { report } = await runScenario(s, configFor(s, { seed: 1 }), { narrate: () => { if (seen.length < 40) seen.push(agentChildren()); } });
+  t.true(report.ok, 'the run passes');
+  const all = [...new Set(seen.flat())];
+  t.true(all.length > 0, 'agents seen while the run was under way');
+  for (const cmd of all) t.true(cmd.includes(` ${bundle} `), cmd);
+});
+
+/** A lockstep run's trace by the CLI, without what differs between equal runs (time stamps, OS pids). */
+function trace(scenario: string, seed: number, env: NodeJS.ProcessEnv): unknown[] {
+  const dir = mkdtempSync(join(tmpdir(), 'vrange-bundle-trace-'));
+  try {
+    const file = join(dir, 'trace.jsonl');
+    const r = spawnSync(process.execPath, [join(root, 'bin', 'vrange.js'), 'run', scenarioPath(scenario), '--seed', String(seed),
+      '--schedule', 'lockstep', '--quiet', '--trace', file], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+    if (r.status !== 0 && r.status !== 1) throw new Error(`vrange run ${scenario} exited ${r.status}: ${r.stderr}`);
+    const events = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => {
+      const { at: _at, seq: _seq, ...e } = JSON.parse(l) as Record<string, unknown>;
+      return e.kind === 'birth' ? { ...e, osPid: 0 } : e;
+    });
+    // Several agents' answers to one prepare or commit arrive in the order the OS delivers them:
+    // a run of such consecutive messages is compared as a set.
+    const racy = (e: Record<string, unknown>) => e.kind === 'message' && e.dir === 'recv'
+      && ['prepared', 'committed'].includes((e.msg as { t?: string } | undefined)?.t ?? '');
+    const out: unknown[] = [];
+    for (let i = 0; i < events.length;) {
+      if (!racy(events[i]!)) { out.push(events[i++]); continue; }
+      const run: string[] = [];
+      while (i < events.length && racy(events[i]!)) run.push(JSON.stringify(events[i++]));
+      out.push(...run.sort().map((r) => JSON.parse(r) as unknown));
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a run gives the same history with the bundle and with the module tree', (t) => {
+  for (const [scenario, seed] of [['fork-cow-purge', 1], ['file-shared-fvrange', 2], ['kill-cleanup', 3], ['port-madvise09-madv-free', 1]] as const) {
+    const withBundle = trace(scenario, seed, {});
+    const withModules = trace(scenario, seed, { VRANGE_AGENT_BUNDLE: '0' });
+    t.true(withBundle.length > 5, `${scenario}: a history`);
+    t.deepEqual(withBundle, withModules, `${scenario}, seed ${seed}`);
+  }
+});
