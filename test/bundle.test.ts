@@ -1,12 +1,14 @@
-// The agent as one file (scripts/bundle_agent.ts, coordinator/agent_pool.ts agentScriptPath): the
-// build makes a fresh bundle and the kernel starts it; the kernel falls back to the module tree when
-// the bundle is missing, stale or turned off; and a run's history is the same with either script.
+// The agent and the CLI as one file each (scripts/bundle.ts, shared/bundles.ts): the build makes
+// fresh bundles, the kernel starts the agent's and bin/vrange.js loads the CLI's; either falls back
+// to the module tree when its bundle is missing, stale or turned off (VRANGE_BUNDLE=0); and runs,
+// checks and explorations give the same output and histories with the bundles as without.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentScriptPath } from '../coordinator/agent_pool.js';
+import { freshBundle } from '../shared/bundles.js';
 import { runScenario } from '../harness/run.js';
 import { loadScenario } from '../shared/scenario.js';
 import { configFor, root, scenarioPath } from './helpers.js';
@@ -16,6 +18,7 @@ const modules = join(root, 'dist', 'agents', 'agent.js');
 
 test('the build makes a bundle of the agent that is fresh, made from the agent and the modules it imports', (t) => {
   t.is(agentScriptPath(), bundle);
+  t.true(freshBundle(bundle));
   const { inputs } = JSON.parse(readFileSync(join(root, 'dist', 'agents', 'bundle', 'inputs.json'), 'utf8')) as { inputs: string[] };
   for (const want of ['../agent.js', '../mm.js', '../steps.js', '../../shared/transport.js', '../../shared/messages.js']) {
     t.true(inputs.includes(want), `inputs.json lists ${want}`);
@@ -44,8 +47,8 @@ test('the kernel starts the module tree when the bundle is missing, stale, turne
     t.is(agentScriptPath(b, m), m, 'an input gone');
     for (const bad of [[], [7], 'x', null]) { list(bad); t.is(agentScriptPath(b, m), m, `inputs ${JSON.stringify(bad)}`); }
     list(['../steps.js']);
-    process.env.VRANGE_AGENT_BUNDLE = '0';
-    try { t.is(agentScriptPath(b, m), m, 'VRANGE_AGENT_BUNDLE=0'); } finally { delete process.env.VRANGE_AGENT_BUNDLE; }
+    process.env.VRANGE_BUNDLE = '0';
+    try { t.is(agentScriptPath(b, m), m, 'VRANGE_BUNDLE=0'); } finally { delete process.env.VRANGE_BUNDLE; }
     t.is(agentScriptPath(b, m), b);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -110,8 +113,52 @@ function trace(scenario: string, seed: number, env: NodeJS.ProcessEnv): unknown[
 test('a run gives the same history with the bundle and with the module tree', (t) => {
   for (const [scenario, seed] of [['fork-cow-purge', 1], ['file-shared-fvrange', 2], ['kill-cleanup', 3], ['port-madvise09-madv-free', 1]] as const) {
     const withBundle = trace(scenario, seed, {});
-    const withModules = trace(scenario, seed, { VRANGE_AGENT_BUNDLE: '0' });
+    const withModules = trace(scenario, seed, { VRANGE_BUNDLE: '0' });
     t.true(withBundle.length > 5, `${scenario}: a history`);
     t.deepEqual(withBundle, withModules, `${scenario}, seed ${seed}`);
+  }
+});
+
+const cliBundle = join(root, 'dist', 'cli', 'bundle', 'cli.js');
+const vrange = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  spawnSync(process.execPath, [join(root, 'bin', 'vrange.js'), ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+
+test('the build makes a fresh bundle of the CLI, and `vrange` loads it (the module tree with VRANGE_BUNDLE=0)', (t) => {
+  t.true(freshBundle(cliBundle));
+  const { inputs } = JSON.parse(readFileSync(join(root, 'dist', 'cli', 'bundle', 'inputs.json'), 'utf8')) as { inputs: string[] };
+  for (const want of ['../cli.js', '../../harness/run.js', '../../coordinator/kernel.js', '../../checker/check.js', '../../report/html.js']) {
+    t.true(inputs.includes(want), `inputs.json lists ${want}`);
+  }
+  // Node's module debug log names every CommonJS file it loads, and no ES module.
+  const loads = (env: NodeJS.ProcessEnv) => vrange(['--help'], { NODE_DEBUG: 'module', ...env }).stderr;
+  t.regex(loads({}), /load "[^"]*dist\/cli\/bundle\/cli\.js"/);
+  t.notRegex(loads({ VRANGE_BUNDLE: '0' }), /dist\/cli\/bundle\/cli\.js/);
+});
+
+test('the CLI gives the same output with its bundle as with its module tree', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vrange-bundle-cli-'));
+  try {
+    const html = (tag: string) => join(dir, `${tag}.html`);
+    const cases: Array<[string, (tag: string) => string[]]> = [
+      ['run, narrated', () => ['run', scenarioPath('fork-cow-purge'), '--seed', '1']],
+      ['run --json', () => ['run', scenarioPath('file-shared-fvrange'), '--seed', '2', '--schedule', 'lockstep', '--json']],
+      ['run --html', (tag) => ['run', scenarioPath('kill-cleanup'), '--seed', '3', '--schedule', 'lockstep', '--quiet', '--html', html(tag)]],
+      ['explore', () => ['explore', scenarioPath('challenge-2-purge-or-keep'), '--runs', '4', '--seed', '5']],
+      ['a bad file', () => ['run', join(dir, 'missing.yaml')]],
+      ['a bad option', () => ['run', scenarioPath('fork-cow-purge'), '--seed', 'x']],
+      ['list', () => ['list']],
+    ];
+    const strip = (s: string) => s.replace(/OS pid \d+/g, 'OS pid N').replace(/\d+(\.\d+)? ?(ms|s)\b/g, 'T').replace(/vrange-run-\w+/g, 'RUN');
+    for (const [what, args] of cases) {
+      const a = vrange(args('bundle')), b = vrange(args('tree'), { VRANGE_BUNDLE: '0' });
+      t.is(a.status, b.status, `${what}: exit status`);
+      t.is(strip(a.stdout), strip(b.stdout), `${what}: stdout`);
+      t.is(strip(a.stderr), strip(b.stderr), `${what}: stderr`);
+    }
+    // The pages differ only in time stamps and OS pids.
+    const page = (tag: string) => readFileSync(html(tag), 'utf8').replace(/\d+/g, '0');
+    t.is(page('bundle'), page('tree'), 'run --html: the page');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,0 +1,101 @@
+// The agent and the CLI as one file each: `npm run build` runs this after tsc. esbuild bundles
+// dist/agents/agent.js into dist/agents/bundle/agent.js (the script the kernel starts for every
+// agent: coordinator/agent_pool.ts) and dist/cli/cli.js into dist/cli/bundle/cli.js (what
+// bin/vrange.js loads), each a CommonJS script with everything it imports inside: the project's
+// own modules and its dependencies' JavaScript (msgpackr, zeromq's JavaScript and addon loader;
+// for the CLI also xstate, zod, yaml). Why: Node 20 resolves, reads, compiles and links ES modules
+// one at a time, about 40 ms of every agent's start (about 40 modules) and 200 ms of every `vrange`
+// command's (docs/performance.md, "The agent as one file" and "The CLI as one file"). The bundles
+// run the same compiled code: nothing changes but module boundaries and the rewrites below.
+//
+// Rewrites, each checked (the build fails if its text is not found exactly once, e.g. after an
+// upgrade of zeromq):
+// - shared/transport.js loads zeromq with `createRequire(import.meta.url)('zeromq')` (cheaper than
+//   an ESM import of a CommonJS package); esbuild cannot follow that, so in a bundle it is a plain
+//   `require('zeromq')`, which esbuild bundles.
+// - zeromq's lib/load-addon.js finds its native addon under `__dirname/../build`; bundled,
+//   `__dirname` is the bundle's folder, so the path is given relative to the bundle instead.
+//   The addon itself (a .node file) stays where npm put it and is loaded by zeromq's own loader.
+// - `import.meta.url`: in the agent's bundle, the bundle's own URL (the agent's "am I the main
+//   script" check compares it with the script Node was started with). In the CLI's bundle, each
+//   module's own URL in the module tree (dist/...): every path a module computes from where it is
+//   (the package root, the agent's script, play's worker, which runs play/classes.js from the tree)
+//   is the one it computes unbundled.
+//
+// Beside each bundle: inputs.json, every file it was made from (relative to its folder). The
+// bundle is used only while none of them is newer than it (shared/bundles.ts); a `tsc` run without
+// this step leaves it stale, and the module tree is used.
+//
+//   node dist/scripts/bundle.js
+
+import { build, type Plugin } from 'esbuild';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const dist = join(root, 'dist');
+
+/** Replaces `from` by `to` in `text` exactly once, or fails the build naming the file. */
+function rewriteOnce(text: string, from: string, to: string, file: string): string {
+  const at = text.indexOf(from);
+  if (at < 0 || text.indexOf(from, at + from.length) >= 0) {
+    throw new Error(`bundle: expected exactly one \`${from}\` in ${file}; the bundle cannot be made (see scripts/bundle.ts)`);
+  }
+  return text.slice(0, at) + to + text.slice(at + from.length);
+}
+
+/** `urls`: 'bundle' gives every module the bundle's URL, 'tree' its own file's URL in dist/. */
+function rewrites(outDir: string, zeromqBuild: string, urls: 'bundle' | 'tree'): Plugin {
+  return {
+    name: 'vrange-bundle-rewrites',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]dist[\\/].*\.js$/ }, (args) => {
+        let text = readFileSync(args.path, 'utf8');
+        if (/[\\/]dist[\\/]shared[\\/]transport\.js$/.test(args.path)) {
+          text = rewriteOnce(text, "createRequire(import.meta.url)('zeromq')", "require('zeromq')", args.path);
+        }
+        if (urls === 'tree') text = text.split('import.meta.url').join(`__vrange_url_of(${JSON.stringify(relative(outDir, args.path))})`);
+        return { contents: text, loader: 'js' };
+      });
+      b.onLoad({ filter: /[\\/]zeromq[\\/]lib[\\/]load-addon\.js$/ }, (args) => ({
+        contents: rewriteOnce(readFileSync(args.path, 'utf8'), 'path_1.default.resolve(__dirname, "..", "build")',
+          `path_1.default.resolve(__dirname, ${JSON.stringify(relative(outDir, zeromqBuild))})`, args.path),
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+const banners = {
+  bundle: "'use strict';\nconst __vrange_bundle_url = require('node:url').pathToFileURL(__filename).href;",
+  tree: "'use strict';\nconst __vrange_url_of = (rel) => require('node:url').pathToFileURL(require('node:path').join(__dirname, rel)).href;",
+};
+
+/** Bundles `entry` (in dist/) into `outFile`, with its package.json and inputs.json beside it. */
+async function bundle(entry: string, outFile: string, urls: 'bundle' | 'tree'): Promise<void> {
+  const outDir = dirname(outFile);
+  const zeromqBuild = join(dirname(createRequire(entry).resolve('zeromq/package.json')), 'build');
+  mkdirSync(outDir, { recursive: true });
+  const result = await build({
+    entryPoints: [entry], outfile: outFile, bundle: true, platform: 'node', format: 'cjs', target: 'node20',
+    ...(urls === 'bundle' ? { define: { 'import.meta.url': '__vrange_bundle_url' } } : {}),
+    banner: { js: banners[urls] }, plugins: [rewrites(outDir, zeromqBuild, urls)],
+    metafile: true, sourcemap: 'linked', logLevel: 'warning', legalComments: 'none',
+    // Play's page tests drive Chromium through playwright: never part of the CLI.
+    external: ['playwright-core'],
+  });
+  if (result.warnings.length > 0) throw new Error(`bundle: esbuild warned about ${relative(root, entry)}; the bundle would not run as the module tree does`);
+  // The folder's own package.json: a bundle is CommonJS although the project's files are ES modules.
+  writeFileSync(join(outDir, 'package.json'), JSON.stringify({ type: 'commonjs' }) + '\n');
+  const inputs = Object.keys(result.metafile.inputs).map((p) => relative(outDir, resolve(process.cwd(), p)));
+  writeFileSync(join(outDir, 'inputs.json'), JSON.stringify({ inputs }, null, 1) + '\n');
+}
+
+async function main(): Promise<void> {
+  await bundle(join(dist, 'agents', 'agent.js'), join(dist, 'agents', 'bundle', 'agent.js'), 'bundle');
+  await bundle(join(dist, 'cli', 'cli.js'), join(dist, 'cli', 'bundle', 'cli.js'), 'tree');
+}
+
+main().catch((e) => { process.stderr.write(`${(e as Error).message}\n`); process.exit(1); });
