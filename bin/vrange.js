@@ -1,15 +1,9 @@
 #!/usr/bin/env node
 // Entry point of the `vrange` command: the compiled coordinator CLI (dist/, built by `npm ci`).
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-// The CLI as one file (dist/cli/bundle/cli.js, made by `npm run build`: scripts/bundle.ts) starts
-// about 200 ms of CPU sooner than its module tree; it is used while it is fresh (shared/bundles.ts).
+// The CLI as one file when its bundle is fresh, else its module tree (dist/cli/load.js).
 let cli;
 try {
-  const { freshBundle } = await import('../dist/shared/bundles.js');
-  const bundle = new URL('../dist/cli/bundle/cli.js', import.meta.url);
-  if (freshBundle(fileURLToPath(bundle))) cli = createRequire(import.meta.url)(fileURLToPath(bundle));
-  else cli = await import('../dist/cli/cli.js');
+  cli = await (await import('../dist/cli/load.js')).loadCli();
 } catch (e) {
   if (e && e.code === 'ERR_MODULE_NOT_FOUND') {
     process.stderr.write('vrange: the compiled code is missing; run `npm ci` (or `npm run build`) in the vrange folder first\n');
