@@ -334,7 +334,8 @@ test('a page loaded while the model searches the classes reloads itself until it
   t.regex(await first!.text(), /data-classes="computing"/, 'the page says the model is still searching');
   // A move while the classes are computed (the page may be reloading itself as it is made): made once.
   await click(page, '#options button.option >> nth=0');
-  for (let i = 0; i < 200 && (await gameState(s)).options[0] !== 'A #1 write buf page 0 "a0"'; i++) await new Promise((r) => setTimeout(r, 50));
+  // Up to 30 s: a move under a loaded machine (the whole suite on two cores) can take more than 10.
+  for (let i = 0; i < 600 && (await gameState(s)).options[0] !== 'A #1 write buf page 0 "a0"'; i++) await new Promise((r) => setTimeout(r, 50));
   t.deepEqual((await gameState(s)).options, ['A #1 write buf page 0 "a0"']);
   // The page reloads itself (a reload is no goodbye) until the classes are there.
   await page.waitForSelector('#play ul.classes li[data-class="2"]', { timeout: 45_000 });
@@ -439,7 +440,7 @@ test('--open runs xdg-open with the URL', async (t) => {
   writeFileSync(join(dir, 'xdg-open'), `#!/bin/sh\necho "$1" > '${seen}'\n`, { mode: 0o755 });
   const s = await serve(['--open'], race, { PATH: `${dir}:${process.env.PATH}` });
   t.teardown(() => { s.child.kill('SIGKILL'); });
-  for (let i = 0; i < 200 && !existsSync(seen); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 600 && !existsSync(seen); i++) await new Promise((r) => setTimeout(r, 50));
   t.is(readFileSync(seen, 'utf8').trim(), s.url);
   s.child.kill('SIGTERM');
   t.is(await exitOf(s), 143, s.out());
