@@ -77,6 +77,19 @@ export class PteTable {
     }
   }
 
+  /** The bitwise OR of `mask`'s bits of every entry in [a, b) (0: none has any of them). One chunk lookup per 512 pages. */
+  bitsIn(a: number, b: number, mask: number): number {
+    let bits = 0;
+    for (let i = Math.max(0, a); i < b;) {
+      const key = Math.floor(i / CHUNK);
+      const to = Math.min(b, (key + 1) * CHUNK);
+      const c = this.chunks.get(key);
+      if (c) for (let s = i - key * CHUNK, z = to - key * CHUNK; s < z; s++) bits |= c[s]!;
+      i = to;
+    }
+    return bits & mask;
+  }
+
   /** Page indexes with an entry, ascending. */
   *keys(): Generator<number> {
     for (const [i] of this.entries()) yield i;
