@@ -212,27 +212,41 @@ export class Mm {
     return { vmas, ranges: this.ranges.toJSON(), bindings: Object.fromEntries(this.bindings) };
   }
 
-  /** The compact view the kernel's page map needs (only when snapshots were asked for). */
+  /**
+   * The compact view the kernel's page map needs (only when snapshots were asked for): taken at
+   * every step's `done`, so one walk of each page table finds both the purged pages and (madv-free)
+   * the lazyfree ones.
+   */
   view(): MmView {
     const maps: MmView['maps'] = [];
     for (const [key, b] of this.bindings) if (b.kind === 'map' && b.pages > 0) maps.push([key.slice('map:'.length), b.addr, b.pages]);
     const purged: number[] = [];
-    for (const vma of this.vmas) for (const i of vma.touchedIn(vma.start, vma.end)) if ((vma.flagsAt(i) & PTE_PURGED) !== 0) purged.push(vma.start + i);
-    return { maps, volatile: this.lazyfree.length > 0 ? mergeSpans(this.ranges.coalesced(), this.lazyfree) : this.ranges.coalesced(), purged };
+    const lazy = this.flagWalk(purged);
+    return { maps, volatile: lazy.length > 0 ? mergeSpans(this.ranges.coalesced(), lazy) : this.ranges.coalesced(), purged };
   }
 
   /** madv-free: the pages marked lazyfree (and clean), as ascending [start, pages] runs. */
-  get lazyfree(): Array<[number, number]> {
+  get lazyfree(): Array<[number, number]> { return this.flagWalk(undefined); }
+
+  /**
+   * One walk of every page table: the lazyfree pages of anonymous VMAs as ascending [start, pages]
+   * runs (returned), and, when `purged` is given, every purged page (ascending) pushed onto it.
+   */
+  private flagWalk(purged: number[] | undefined): Array<[number, number]> {
     const out: Array<[number, number]> = [];
     for (const vma of this.vmas) {
-      if (vma.kind !== 'anon') continue;
-      for (const i of vma.touchedIn(vma.start, vma.end)) {
-        if ((vma.flagsAt(i) & PTE_LAZYFREE) === 0) continue;
-        const v = vma.start + i;
+      const anon = vma.kind === 'anon';
+      if (!anon && !purged) continue;
+      const start = vma.start;
+      vma.ptes.forEach((i, e) => {
+        const flags = e & (PTE_FLAG_SPAN - 1);
+        if (purged && (flags & PTE_PURGED) !== 0) purged.push(start + i);
+        if (!anon || (flags & PTE_LAZYFREE) === 0) return;
+        const v = start + i;
         const last = out[out.length - 1];
         if (last && last[0] + last[1] === v) last[1]++;
         else out.push([v, 1]);
-      }
+      });
     }
     return out;
   }
