@@ -9,6 +9,7 @@ import type { Agent } from './agent.js';
 import { PTE_ANONZERO, PTE_CLEAN, PTE_COW, PTE_LAZYFREE, PTE_PURGED, PTE_YOUNG, type Vma } from './mm.js';
 import type { StepResult } from '../shared/scenario-types.js';
 import type { StepOutcome } from './steps.js';
+import type { SysCall } from '../shared/messages.js';
 
 const faultRetriesMax = 8;
 
@@ -85,7 +86,9 @@ export async function writePage(agent: Agent, vpage: number, value: string, offs
     // so that no prepare answered while the reply is on its way calls the page clean.
     const madvFree = agent.config.policy === 'madv-free';
     if (madvFree && frame >= 0) vma.setFlags(i, (flags & ~(PTE_LAZYFREE | PTE_CLEAN)) | PTE_YOUNG);
-    const r = await agent.call({ t: 'write', vpage, frame, cow, value, anon, ...(offset === undefined ? {} : { offset }) });
+    const msg: Omit<Extract<SysCall, { t: 'write' }>, 'id'> = { t: 'write', vpage, frame, cow, value, anon };
+    if (offset !== undefined) msg.offset = offset; // a sub-page write (no spread of an object a step)
+    const r = await agent.call(msg);
     if (r.retry) { dropFrame(vma, vpage); continue; }
     const failed = fromRet(r);
     if (failed) return { result: failed };

@@ -212,49 +212,48 @@ export class Mm {
     return { vmas, ranges: this.ranges.toJSON(), bindings: Object.fromEntries(this.bindings) };
   }
 
-  /** The compact view the kernel's page map needs (only when snapshots were asked for). */
+  /**
+   * The compact view the kernel's page map needs (only when snapshots were asked for): taken at
+   * every step's `done`, so one walk of each page table finds both the purged pages and (madv-free)
+   * the lazyfree ones.
+   */
   view(): MmView {
     const maps: MmView['maps'] = [];
     for (const [key, b] of this.bindings) if (b.kind === 'map' && b.pages > 0) maps.push([key.slice('map:'.length), b.addr, b.pages]);
-    // One pass over the touched pages for both the purged pages and the lazyfree runs (the
-    // `lazyfree` getter's runs), with indexed loops, and none for a VMA with neither flag (a
-    // typed pass over its slots): an agent sends a view with every `done` under --html, and its
-    // code runs unoptimised (shared/tiering.ts). 2 to 6 us a view instead of 60 to 500.
+    // Under --html an agent sends a view with every `done`, and its code runs unoptimised
+    // (shared/tiering.ts): a VMA with neither purged nor lazyfree pages (nothing is purged before a
+    // reclaim; lazyfree is madv-free's) is seen as such by one typed pass over its slots, and only
+    // then are the page tables walked. 2 to 6 us a view instead of 60 to 500.
     const purged: number[] = [];
-    const lazyfree: Array<[number, number]> = [];
-    for (let m = 0; m < this.vmas.length; m++) {
-      const vma = this.vmas[m]!;
-      if (vma.ptes.bitsIn(0, vma.pages, PTE_PURGED | PTE_LAZYFREE) === 0) continue;
-      const anon = vma.kind === 'anon';
-      const at = vma.touchedIn(vma.start, vma.end);
-      for (let k = 0; k < at.length; k++) {
-        const flags = vma.flagsAt(at[k]!);
-        if ((flags & (PTE_PURGED | PTE_LAZYFREE)) === 0) continue;
-        const v = vma.start + at[k]!;
-        if ((flags & PTE_PURGED) !== 0) purged.push(v);
-        if (anon && (flags & PTE_LAZYFREE) !== 0) {
-          const last = lazyfree[lazyfree.length - 1];
-          if (last && last[0] + last[1] === v) last[1]++;
-          else lazyfree.push([v, 1]);
-        }
-      }
-    }
+    let flagged = false;
+    for (let m = 0; m < this.vmas.length && !flagged; m++) flagged = this.vmas[m]!.ptes.bitsIn(0, this.vmas[m]!.pages, PTE_PURGED | PTE_LAZYFREE) !== 0;
+    const lazy = flagged ? this.flagWalk(purged) : [];
     const ranges = this.ranges.coalesced();
-    return { maps, volatile: lazyfree.length > 0 ? mergeSpans(ranges, lazyfree) : ranges, purged };
+    return { maps, volatile: lazy.length > 0 ? mergeSpans(ranges, lazy) : ranges, purged };
   }
 
   /** madv-free: the pages marked lazyfree (and clean), as ascending [start, pages] runs. */
-  get lazyfree(): Array<[number, number]> {
+  get lazyfree(): Array<[number, number]> { return this.flagWalk(undefined); }
+
+  /**
+   * One walk of every page table: the lazyfree pages of anonymous VMAs as ascending [start, pages]
+   * runs (returned), and, when `purged` is given, every purged page (ascending) pushed onto it.
+   */
+  private flagWalk(purged: number[] | undefined): Array<[number, number]> {
     const out: Array<[number, number]> = [];
     for (const vma of this.vmas) {
-      if (vma.kind !== 'anon') continue;
-      for (const i of vma.touchedIn(vma.start, vma.end)) {
-        if ((vma.flagsAt(i) & PTE_LAZYFREE) === 0) continue;
-        const v = vma.start + i;
+      const anon = vma.kind === 'anon';
+      if (!anon && !purged) continue;
+      const start = vma.start;
+      vma.ptes.forEach((i, e) => {
+        const flags = e & (PTE_FLAG_SPAN - 1);
+        if (purged && (flags & PTE_PURGED) !== 0) purged.push(start + i);
+        if (!anon || (flags & PTE_LAZYFREE) === 0) return;
+        const v = start + i;
         const last = out[out.length - 1];
         if (last && last[0] + last[1] === v) last[1]++;
         else out.push([v, 1]);
-      }
+      });
     }
     return out;
   }

@@ -79,7 +79,8 @@ export class History {
   }
 
   message(dir: 'send' | 'recv', agent: string, msg: EventFields['message']['msg']): void {
-    if (this.keepMessages) this.add('message', { dir, agent, msg });
+    // Four a step under --html or --trace: built here, without add()'s spread (the same fields, in the same order).
+    if (this.keepMessages) this.push({ seq: this.events.length, at: this.now(), kind: 'message', dir, agent, msg });
   }
 
   toJsonLines(): string {

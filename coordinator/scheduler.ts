@@ -136,7 +136,9 @@ export async function runLockstep(k: Kernel, chooser: LiveChooser = prngChooser(
     const a = actions[pick]!;
     k.history.add('schedule', { choice: names[pick], enabled: actions.length, options: names, clock: k.clock + 1 });
     if (a.kind === 'step') {
-      if ((await k.faultInject.beforeStep(a.proc)) === 'go') k.lockstep.grant(a.proc);
+      const drawn = k.faultInject.beforeStep(a.proc);
+      if (drawn === 'go') k.lockstep.grant(a.proc);
+      else await drawn; // killed, or paused (enabled again when it resumes)
       continue;
     }
     k.lockstep.clock++;

@@ -85,6 +85,18 @@ const LOCAL_EVENTS: ReadonlySet<string> = new Set(['invoke', 'complete', 'messag
 /** Events that change no page state at all. */
 const INERT_EVENTS: ReadonlySet<string> = new Set(['schedule', 'snapshot', 'expectation-failed', 'violation', 'final', 'verdict', 'boot']);
 
+/** An mm view as the kernel keeps it: its purged pages as a set; `ascending`: its volatile spans ascend and are disjoint. */
+interface MmViewEntry { view: MmView; purged: Set<number>; ascending: boolean }
+
+/** Whether `[start, pages]` spans ascend without overlapping (each at least one page: the message schema's bound). */
+function ascendingSpans(spans: MmView['volatile']): boolean {
+  for (let j = 1; j < spans.length; j++) if (spans[j - 1]![0] + spans[j - 1]![1] > spans[j]![0]) return false;
+  return true;
+}
+
+/** Row keys kept per process (a process with more bindings than this makes the others' keys each time). */
+const rowKeysCachedMax = 4096;
+
 /** A row as last drawn: its letters, and whether they can change by another process's step. */
 interface CachedRow { row: MapRow; shared: boolean }
 
@@ -102,7 +114,9 @@ interface CachedRow { row: MapRow; shared: boolean }
  * compared with one drawn from scratch.
  */
 export class Snapshots implements KernelObserver {
-  private readonly views = new Map<string, { view: MmView; purged: Set<number> }>();
+  private readonly views = new Map<string, MmViewEntry>();
+  /** Row keys (`m\0process\0binding`) by process and binding name, made once (two every row, every snapshot). */
+  private readonly keys = new Map<string, Map<string, string>>();
   /** Long rows: the pages drawn so far (a page once drawn stays), by row key. */
   private readonly drawn = new Map<string, Set<number>>();
   /** Each row's letters and kind at the previous snapshot, by row key: what the next one is compared with. */
@@ -119,7 +133,7 @@ export class Snapshots implements KernelObserver {
 
   /** The mm view an agent sent with `ready` or `done`. */
   mmView(proc: Proc, view: MmView): void {
-    this.views.set(proc.name, { view, purged: new Set(view.purged) });
+    this.views.set(proc.name, { view, purged: new Set(view.purged), ascending: ascendingSpans(view.volatile) });
     this.stale.add(proc.name);
   }
 
@@ -133,7 +147,7 @@ export class Snapshots implements KernelObserver {
       if (e.kind === 'cleanup') this.views.delete(e.process);
       const full = this.take(e.seq);
       if (verify.enabled) this.verifyRows(full);
-      this.k.history.add('snapshot', { ...this.delta(full) });
+      this.k.history.add('snapshot', this.delta(full));
       this.stale.clear();
       this.allStale = !this.k.history.keepMessages;
     }
@@ -163,7 +177,7 @@ export class Snapshots implements KernelObserver {
     };
     const maps: DeltaMapRow[] = [];
     for (const r of full.maps) {
-      const d = diff(`m\u0000${r.process}\u0000${r.name}`, r);
+      const d = diff(this.rowKey(r.process, r.name), r);
       if (d) maps.push({ process: r.process, name: r.name, ...(r.file !== undefined ? { file: r.file } : {}), ...d });
     }
     const files: DeltaFileRow[] = [];
@@ -196,7 +210,7 @@ export class Snapshots implements KernelObserver {
       if (!proc.live || !v) continue;
       const procStale = fresh || this.allStale || this.stale.has(proc.name);
       for (const [name, addr, pages] of v.view.maps) {
-        const key = `m\u0000${proc.name}\u0000${name}`;
+        const key = this.rowKey(proc.name, name);
         const cached = fresh ? undefined : this.rows.get(key);
         if (cached && !procStale && !cached.shared) { maps.push(cached.row); continue; }
         this.sharedHit = false;
@@ -223,17 +237,37 @@ export class Snapshots implements KernelObserver {
     return { after, frames: { used: k.frames.used, total: k.frames.total }, maps, files };
   }
 
+  /** A map row's key, `m\0process\0binding`. */
+  private rowKey(process: string, name: string): string {
+    let byName = this.keys.get(process);
+    if (!byName) this.keys.set(process, (byName = new Map()));
+    let key = byName.get(name);
+    if (key === undefined) {
+      key = `m\u0000${process}\u0000${name}`;
+      if (byName.size < rowKeysCachedMax) byName.set(name, key);
+    }
+    return key;
+  }
+
   /** One binding's row, drawn from the kernel's state and the process's mm view. */
-  private mapRow(proc: Proc, key: string, name: string, addr: number, pages: number,
-    v: { view: MmView; purged: Set<number> }, fresh: boolean): MapRow {
+  private mapRow(proc: Proc, key: string, name: string, addr: number, pages: number, v: MmViewEntry, fresh: boolean): MapRow {
     const k = this.k;
     const vma = proc.vmaAt(addr);
     const file = vma && vma.fileId >= 0 ? k.files[vma.fileId] : undefined;
     const row: MapRow = { process: proc.name, name, kind: vma?.kind ?? 'unmapped', ...(file && file.kind !== 'shmem' ? { file: file.name } : {}), pages: '' };
     const at = pages > pageMapRowPagesMax ? this.drawnPages(key, this.touchedMapPages(proc, addr, pages, v.purged), fresh) : undefined;
+    // The row's pages ascend, so whether each is in the mm's volatile spans is one walk of them
+    // (when the agent sent them ascending and disjoint, as the product's agents do), not a search a page.
+    const spans = v.view.volatile;
+    let j = 0;
+    const inMm = (vpage: number): boolean => {
+      if (!v.ascending) return spans.some(([s, n]) => vpage >= s && vpage < s + n);
+      while (j < spans.length && spans[j]![0] + spans[j]![1] <= vpage) j++;
+      return j < spans.length && vpage >= spans[j]![0];
+    };
     let cells = '';
-    if (at) for (const i of at) cells += this.mapPage(proc, addr + i, v.view, v.purged);
-    else for (let i = 0; i < pages; i++) cells += this.mapPage(proc, addr + i, v.view, v.purged);
+    if (at) for (const i of at) cells += this.mapPage(proc, addr + i, inMm(addr + i), v.purged);
+    else for (let i = 0; i < pages; i++) cells += this.mapPage(proc, addr + i, inMm(addr + i), v.purged);
     row.pages = cells;
     if (at) { row.at = at; row.total = pages; }
     return row;
@@ -277,14 +311,14 @@ export class Snapshots implements KernelObserver {
     return out.sort((a, b) => a - b);
   }
 
-  private mapPage(proc: Proc, vpage: number, view: MmView, purgedSet: Set<number>): PageState {
+  /** Page `vpage`'s letter; `inMm`: it is in one of the mm's volatile spans (the view's `volatile`). */
+  private mapPage(proc: Proc, vpage: number, inMm: boolean, purgedSet: Set<number>): PageState {
     const k = this.k;
     const vma = proc.vmaAt(vpage);
     if (!vma) return 'x';
     const file = vma.fileId >= 0 ? k.files[vma.fileId]! : undefined;
     if (file) this.sharedHit = true; // the page cache, the file's ranges and purges: anyone's
     const page = vma.offset + (vpage - vma.start);
-    const inMm = view.volatile.some(([s, n]) => vpage >= s && vpage < s + n);
     // The file's own ranges count for pages that share the page cache (fvrange, or vrange under shared-file).
     const inFile = file !== undefined && file.kind !== 'shmem' && vma.kind === 'file-shared' && file.isVolatile(page);
     const volatile = inMm || inFile;
