@@ -146,9 +146,11 @@ function sizeRow(label: string, pages: number, samples: ReclaimSample[], base: n
 function fitRow(label: string, samples: Array<{ pages: number; s: ReclaimSample }>): Row | undefined {
   const fit = fitLine(samples.map(({ pages, s }) => ({ pages, ms: s.ms })));
   if (!fit) return undefined;
-  const rate = 1000 / fit.perPageMs;
+  // A time that did not grow with the pages (noise larger than the per-page cost) has no per-page rate: NaN, said so.
+  const rate = fit.perPageMs > 0 ? 1000 / fit.perPageMs : NaN;
   return { name: `fit over every ${label} sample: time = fixed + pages x per-page`, unit: 'pages/s', summary: summarise([rate]),
-    extra: { fixedMs: Number(fit.fixedMs.toFixed(1)), perPageUs: Number((fit.perPageMs * 1000).toFixed(4)), samples: samples.length } };
+    extra: { fixedMs: Number(fit.fixedMs.toFixed(1)), perPageUs: Number((fit.perPageMs * 1000).toFixed(4)), samples: samples.length,
+      ...(fit.perPageMs > 0 ? {} : { note: 'the time did not grow with the pages: noise exceeds the per-page cost' }) } };
 }
 
 async function main(): Promise<void> {
