@@ -27,6 +27,8 @@ export class FrameTable {
   onFree: ((f: number) => void) | undefined;
   /** Called as frames [f, f + count) are freed together (decrefRunBy), before their owners are cleared; else onFree for each. */
   onFreeRun: ((f: number, count: number) => void) | undefined;
+  /** Told first, by method call, as frames are freed (isolate.ts: the kernel's reclaim isolation). */
+  watcher: { freed(f: number): void; freedRun(f: number, count: number): void } | undefined;
   /** Each frame's contents: a whole-page write's value, or a sub-page-written page's bytes (shared/page_bytes.ts). */
   private readonly values: Array<PageContent | undefined>;
   /** Frames freed since they were handed out, reused last-freed first. */
@@ -103,6 +105,7 @@ export class FrameTable {
     this.assertUsed(f);
     const n = --this.refcount[f]!;
     if (n > 0) return false;
+    this.watcher?.freed(f);
     this.onFree?.(f);
     this.values[f] = undefined;
     this.ownerFile[f] = -1;
@@ -130,6 +133,7 @@ export class FrameTable {
     for (let g = f; g < f + count; g++) {
       if (this.refcount[g] !== n) throw new Error(`frames invariant: ${n} references dropped from frame ${g}, which has ${this.refcount[g]}`);
     }
+    this.watcher?.freedRun(f, count);
     if (this.onFreeRun) this.onFreeRun(f, count);
     else if (this.onFree) for (let g = f; g < f + count; g++) this.onFree(g);
     this.refcount.fill(0, f, f + count);

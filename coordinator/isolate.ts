@@ -21,16 +21,20 @@ export class Isolated {
   private readonly pinners = new Map<number, number>();
   private get pins(): ReadonlySet<number> { return new Set(this.pinners.keys()); }
 
-  constructor(private readonly frames: FrameTable) {
-    frames.onFree = (f) => { for (const r of this.open.values()) if (this.stamped(r, f)) r.live--; };
-    frames.onFreeRun = (f, count) => {
-      for (const r of this.open.values()) {
-        const allocSeq = this.frames.allocSeq;
-        // The common record (no pins, no exchange open before it): its rule is the allocation order alone.
-        if (r.pins.size === 0 && r.before.length === 0) { for (let g = f; g < f + count; g++) if (allocSeq[g]! < r.openSeq) r.live--; }
-        else for (let g = f; g < f + count; g++) if (this.stamped(r, g)) r.live--;
-      }
-    };
+  // The frame table tells this object (a method call, not a closure of this kernel's: the optimised
+  // code of the frame table's loops then names no object that dies with the kernel).
+  constructor(private readonly frames: FrameTable) { frames.watcher = this; }
+
+  /** Frame `f` is being freed (FrameTable.decref): the records it was a candidate of count it gone. */
+  freed(f: number): void { for (const r of this.open.values()) if (this.stamped(r, f)) r.live--; }
+
+  /** Frames [f, f + count) are being freed together (FrameTable.decrefRunBy). */
+  freedRun(f: number, count: number): void {
+    for (const r of this.open.values()) {
+      // The common record (no pins, no exchange open before it): its rule is the allocation order alone.
+      if (r.pins.size === 0 && r.before.length === 0) r.live -= countBefore(this.frames.allocSeq, f, count, r.openSeq);
+      else for (let g = f; g < f + count; g++) if (this.stamped(r, g)) r.live--;
+    }
   }
 
   /** Exchange `xid` opens: its candidates are the frames in use now that no open exchange holds and no fault pins. Returns how many. */
@@ -67,6 +71,31 @@ export class Isolated {
     return (f) => this.candidateOf(r, f);
   }
 
+  /**
+   * The candidates of `xid` among frames [frame, frame + count) (only anonymous ones if
+   * `anonOnly`), as [first frame, count] pairs ascending: what candidatesOf says frame by frame,
+   * in one loop over the frame table's arrays (no call per frame).
+   */
+  candidatePieces(xid: number, frame: number, count: number, anonOnly: boolean): number[] {
+    const r = this.open.get(xid);
+    if (!r) return [];
+    const t = this.frames;
+    if (r.pins.size === 0 && r.before.length === 0) return piecesByOrder(frame, count, t.refcount, t.allocSeq, r.openSeq, t.ownerFile, anonOnly);
+    const out: number[] = [];
+    for (let f = frame; f < frame + count; f++) {
+      if (!this.candidateOf(r, f) || (anonOnly && t.ownerFile[f]! >= 0)) continue;
+      const n = out.length;
+      if (n > 0 && out[n - 2]! + out[n - 1]! === f) out[n - 1]!++; else out.push(f, 1);
+    }
+    return out;
+  }
+
+  /** How many frames from `frame` on (at most `max`) are candidates of `xid`, one after the other. */
+  candidateRun(xid: number, frame: number, max: number): number {
+    const p = this.candidatePieces(xid, frame, max, false);
+    return p.length > 0 && p[0] === frame ? p[1]! : 0;
+  }
+
   // The Map-like face fault.ts uses: held by an open exchange, or pinned (value 0).
   has(f: number): boolean {
     if (this.pinners.has(f)) return true;
@@ -95,4 +124,30 @@ export class Isolated {
     for (const y of r.before) if (this.stamped(y, f)) return false;
     return true;
   }
+}
+
+/**
+ * The frames of [frame, frame + count) in use and allocated before `openSeq` (and anonymous if
+ * `anonOnly`), as [first, count] pairs: a leaf loop over typed arrays, cheap to optimise and kept
+ * from kernel to kernel.
+ */
+function piecesByOrder(frame: number, count: number, refcount: Int32Array, allocSeq: Float64Array, openSeq: number,
+  ownerFile: Int32Array, anonOnly: boolean): number[] {
+  const out: number[] = [];
+  const end = Math.min(frame + count, refcount.length);
+  let start = -1;
+  for (let f = Math.max(frame, 0); f < end; f++) {
+    const ok = refcount[f]! > 0 && allocSeq[f]! < openSeq && (!anonOnly || ownerFile[f]! < 0);
+    if (ok && start < 0) start = f;
+    else if (!ok && start >= 0) { out.push(start, f - start); start = -1; }
+  }
+  if (start >= 0) out.push(start, end - start);
+  return out;
+}
+
+/** How many of frames [f, f + count) were allocated before `openSeq`. */
+function countBefore(allocSeq: Float64Array, f: number, count: number, openSeq: number): number {
+  let n = 0;
+  for (let g = f; g < f + count; g++) if (allocSeq[g]! < openSeq) n++;
+  return n;
 }

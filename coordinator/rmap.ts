@@ -157,13 +157,24 @@ export class PageTable {
    * up by `step` a page, ascending: no call per entry, one step per chunk that is one run.
    */
   forEachRun(step: number, fn: (vpage: number, value: number, count: number) => void): void {
+    const r = this.runs(step);
+    for (let i = 0; i < r.length; i += 3) fn(r[i]!, r[i + 1]!, r[i + 2]!);
+  }
+
+  /**
+   * The runs forEachRun lists, as one flat array [vpage, value, count, ...] ascending: reclaim's
+   * walk takes them so, with no callback, so that the optimised code of this loop holds no
+   * kernel's closure and outlives the kernel (docs/performance.md, the reclaim's fixed cost).
+   */
+  runs(step: number): number[] {
+    const out: number[] = [];
     let v0 = -1; let x0 = -1; let n = 0;
     for (const k of [...this.chunks.keys()].sort((a, b) => a - b)) {
       const c = this.chunks.get(k)!;
       if (step === this.step && this.linear(c)) {
         const v = k * CHUNK;
         if (n > 0 && v === v0 + n && c[0]! - 1 === x0 + n * step) { n += CHUNK; continue; }
-        if (n > 0) fn(v0, x0, n);
+        if (n > 0) out.push(v0, x0, n);
         v0 = v; x0 = c[0]! - 1; n = CHUNK;
         continue;
       }
@@ -172,11 +183,12 @@ export class PageTable {
         if (x === 0) continue;
         const v = k * CHUNK + i;
         if (n > 0 && v === v0 + n && x - 1 === x0 + n * step) { n++; continue; }
-        if (n > 0) fn(v0, x0, n);
+        if (n > 0) out.push(v0, x0, n);
         v0 = v; x0 = x - 1; n = 1;
       }
     }
-    if (n > 0) fn(v0, x0, n);
+    if (n > 0) out.push(v0, x0, n);
+    return out;
   }
 
   /** Calls `fn` on every entry, ascending by vpage. */
@@ -355,8 +367,17 @@ export class Rmap {
    * consecutive vpages and consecutive frames, ascending: what forEachAnon lists, a run at a time.
    */
   forEachAnonRun(pid: number, fn: (vpage: number, frame: number, count: number) => void): void {
+    const r = this.anonRuns(pid);
+    for (let i = 0; i < r.length; i += 3) fn(r[i]!, r[i + 1]!, r[i + 2]!);
+  }
+
+  /** The runs forEachAnonRun lists, as one flat array [vpage, frame, count, ...] (no callback: see PageTable.runs). */
+  anonRuns(pid: number): number[] {
+    const r = this.byPid.get(pid)?.runs(4) ?? [];
+    const out: number[] = [];
     // A run of values 4 apart is one kind at consecutive frames.
-    this.byPid.get(pid)?.forEachRun(4, (vpage, x, count) => { if ((x & 3) === KIND_INDEX.anon) fn(vpage, x >>> 2, count); });
+    for (let i = 0; i < r.length; i += 3) if ((r[i + 1]! & 3) === KIND_INDEX.anon) out.push(r[i]!, r[i + 1]! >>> 2, r[i + 2]!);
+    return out;
   }
 
   /** Calls `fn` on each anonymous entry of `pid` (its own pages: anonymous, or copied private), ascending by vpage. */

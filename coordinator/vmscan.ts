@@ -56,23 +56,15 @@ function ascendingRuns(runs: number[]): number[] {
 }
 
 /**
- * The pieces of frames [frame, frame + count) that pass `ok`, as [first frame, count] pairs; each
- * distinct run is walked once (`seen`): the mappers of pages shared after fork all name the same
- * runs of frames, so 16 mappers of 100,000 pages cost one walk of 100,000 frames, not 16.
+ * The candidate pieces of frames [frame, frame + count) (isolate.ts; only anonymous ones if
+ * `anonOnly`), as [first frame, count] pairs; each distinct run is walked once (`seen`): the
+ * mappers of pages shared after fork all name the same runs of frames, so 16 mappers of 100,000
+ * pages cost one walk of 100,000 frames, not 16.
  */
-function piecesOf(seen: Map<string, number[]>, frame: number, count: number, ok: (f: number) => boolean): number[] {
+function piecesOf(held: Isolated, xid: number, seen: Map<string, number[]>, frame: number, count: number, anonOnly: boolean): number[] {
   const key = `${frame}:${count}`;
   let out = seen.get(key);
-  if (out) return out;
-  out = [];
-  for (let d = 0; d < count;) {
-    if (!ok(frame + d)) { d++; continue; }
-    let e = d + 1;
-    while (e < count && ok(frame + e)) e++;
-    out.push(frame + d, e - d);
-    d = e;
-  }
-  seen.set(key, out);
+  if (!out) seen.set(key, (out = held.candidatePieces(xid, frame, count, anonOnly)));
   return out;
 }
 
@@ -170,18 +162,18 @@ export class Vmscan implements ReclaimHost {
       if (n > 0 && r[n - 2]! + r[n - 1]! === vpage) r[n - 1]! += count;
       else { if (n > 0 && r[n - 2]! + r[n - 1]! > vpage) l.sorted = false; r.push(vpage, count); }
     };
-    const ownerFile = k.frames.ownerFile;
     const isCandidate = this.held.candidatesOf(xid);
-    const anonCandidate = (f: number) => ownerFile[f]! < 0 && isCandidate(f);
     const seen = new Map<string, number[]>();
     // A child still being forked (no agent yet) is not asked: like a fork after the prepare, it counts as not volatile.
     for (const p of k.procs) {
       if (!p.live || !p.agent) continue;
       // A run of the page table at consecutive frames: its candidate pieces, each added at once.
-      k.rmap.forEachAnonRun(p.pid, (vpage, frame, count) => {
-        const pieces = piecesOf(seen, frame, count, anonCandidate);
+      const runs = k.rmap.anonRuns(p.pid);
+      for (let j = 0; j < runs.length; j += 3) {
+        const [vpage, frame, count] = [runs[j]!, runs[j + 1]!, runs[j + 2]!];
+        const pieces = piecesOf(this.held, xid, seen, frame, count, true);
         for (let i = 0; i < pieces.length; i += 2) add(p.pid, vpage + pieces[i]! - frame, pieces[i]!, pieces[i + 1]!);
-      });
+      }
     }
     // madv-free frees private anonymous pages only: no page-cache page is anyone's to mark.
     for (const file of k.config.policy === 'madv-free' ? [] : k.files) {
@@ -223,7 +215,6 @@ export class Vmscan implements ReclaimHost {
    */
   private rangeUnits(xid: number, participants: Iterable<Participant>): Unit[] {
     const units = this.fileRangeUnits(xid);
-    const isCandidate = this.held.candidatesOf(xid);
     const rmap = this.k.rmap;
     const seen = new Map<string, number[]>();
     for (const p of participants) {
@@ -238,7 +229,7 @@ export class Vmscan implements ReclaimHost {
           const frame = this.frameSeenBy(p.proc, vpage);
           // The pages from here on at the frames that follow, anonymous: one run (1 for any other page).
           const n = frame >= 0 ? Math.max(1, rmap.anonRunFrom(p.proc.pid, vpage, frame, end - vpage)) : 1;
-          const pieces = piecesOf(seen, frame, n, isCandidate);
+          const pieces = frame >= 0 ? piecesOf(this.held, xid, seen, frame, n, false) : [];
           for (let i = 0; i < pieces.length; i += 2) {
             const d = pieces[i]! - frame;
             if (!u) byRange.set(id, (u = { at, runs: [], start: vpage + d }));
@@ -305,17 +296,15 @@ export class Vmscan implements ReclaimHost {
     const out: DecidedRun[] = [];
     const runs = unit.runs;
     const used = this.k.frames.refcount;
-    const isCandidate = this.held.candidatesOf(xid);
-    // A purged frame is free at once (and nothing allocates during the decisions): only the kept ones need remembering.
-    const fresh = (f: number) => used[f]! > 0 && !decided.has(f);
     const lazyfree = this.k.config.policy === 'madv-free';
     for (let r = 0; r < runs.length; r += 2) {
       const end = runs[r]! + runs[r + 1]!;
       for (let frame = runs[r]!; frame < end; frame++) {
-        if (!fresh(frame)) continue;
+        // A purged frame is free at once (and nothing allocates during the decisions): only the kept ones need remembering.
+        if (!(used[frame]! > 0 && !decided.has(frame))) continue;
         if (lazyfree) {
           // One page a unit, one decision a page (lazyfree.ts).
-          if (!isCandidate(frame)) throw new Error(`kernel invariant: exchange ${xid} decides lazyfree frame ${frame}, which it does not hold`);
+          if (!this.held.isCandidate(xid, frame)) throw new Error(`kernel invariant: exchange ${xid} decides lazyfree frame ${frame}, which it does not hold`);
           const d = decideLazyfreeFrame(this.k, xid, reason, unit.name, frame, voteOf);
           this.purgedPages += d.record.freed;
           if (!d.record.decision.purge) decided.add(frame);
@@ -323,11 +312,12 @@ export class Vmscan implements ReclaimHost {
           continue;
         }
         const run = this.k.frames.ownerFile[frame]! < 0 ? this.anonRun(frame, voteOf) : this.fileRun(frame, voteOf);
-        let n = 1;
-        while (n < run.max && frame + n < end && fresh(frame + n) && run.fits(frame + n, n)) n++;
-        for (let f = frame; f < frame + n; f++) {
-          // An exchange decides only the pages it holds: no other exchange, and no fault, may be using them.
-          if (!isCandidate(f)) throw new Error(`kernel invariant: exchange ${xid} decides frame ${f}, which ${this.held.pinned(f) ? 'a fault holds' : this.held.has(f) ? 'another exchange holds' : 'it does not hold'}`);
+        const n = this.runLength(frame, Math.min(run.max, end - frame), run, decided);
+        // An exchange decides only the pages it holds: no other exchange, and no fault, may be using them.
+        const held = this.held.candidateRun(xid, frame, n);
+        if (held < n) {
+          const f = frame + held;
+          throw new Error(`kernel invariant: exchange ${xid} decides frame ${f}, which ${this.held.pinned(f) ? 'a fault holds' : this.held.has(f) ? 'another exchange holds' : 'it does not hold'}`);
         }
         const d = this.decideRun(xid, reason, unit.name, frame, n, run);
         if (!d.record.decision.purge) for (let f = frame; f < frame + n; f++) decided.add(f);
@@ -336,6 +326,26 @@ export class Vmscan implements ReclaimHost {
       }
     }
     return out;
+  }
+
+  /**
+   * How many frames from `frame` (at most `max`, at least 1) the run of `run` covers: in use, not
+   * decided, and fitting it. An anonymous run's test is a loop over the frame table and the rmap's
+   * set ids (no call of a closure per frame, see PageTable.runs); a file run asks its `fits`.
+   */
+  private runLength(frame: number, max: number, run: RunFacts, decided: Set<number>): number {
+    const used = this.k.frames.refcount;
+    const noneDecided = decided.size === 0;
+    let n = 1;
+    if (run.anonSet !== undefined) {
+      const ownerFile = this.k.frames.ownerFile;
+      const rmap = this.k.rmap;
+      const set = run.anonSet;
+      for (let g = frame + 1; n < max && used[g]! > 0 && (noneDecided || !decided.has(g)) && ownerFile[g]! < 0 && rmap.mapperSetAt(g) === set; g++) n++;
+      return n;
+    }
+    while (n < max && used[frame + n]! > 0 && !decided.has(frame + n) && run.fits!(frame + n, n)) n++;
+    return n;
   }
 
   private decideRun(xid: number, reason: string, unit: string, frame: number, count: number, run: RunFacts): DecidedRun {
@@ -371,15 +381,13 @@ export class Vmscan implements ReclaimHost {
       at.push({ process: name, vpage: m.vpage });
       vpages.push([m.pid, m.vpage]);
     }
-    const rmap = this.k.rmap;
-    const ownerFile = this.k.frames.ownerFile;
-    const set = rmap.mapperSetAt(frame);
+    const set = this.k.rmap.mapperSetAt(frame);
     return {
       facts: { kind: 'anon', policy: this.k.config.policy, fileVolatile: false, mappers }, max,
       what: (n) => `anonymous frame${n > 1 ? `s ${frame}-${frame + n - 1}` : ` ${frame}`} (${at.map((a) => `${a.process}@${a.vpage * 4096}${n > 1 ? `-${(a.vpage + n - 1) * 4096}` : ''}`).join(', ')})`,
       where: { frame, mappers: at, vpages },
-      // The same mappers in the same order, each `k` pages on: the same interned set (rmap_sets.ts), one comparison a page.
-      fits: (g) => ownerFile[g]! < 0 && rmap.mapperSetAt(g) === set,
+      // The same mappers in the same order, each `k` pages on: the same interned set (rmap_sets.ts), one comparison a page (runLength).
+      anonSet: set,
     };
   }
 
@@ -453,5 +461,8 @@ interface RunFacts {
   /** The run may be at most this long (the votes and the i_mmap stay the same this far). */
   max: number;
   what: (count: number) => string;
-  fits: (frame: number, k: number) => boolean;
+  /** A file run: whether frame `frame`, `k` pages on from the first, belongs to it. */
+  fits?: (frame: number, k: number) => boolean;
+  /** An anonymous run: the rmap set id (rmap_sets.ts) every frame of it has. */
+  anonSet?: number;
 }
