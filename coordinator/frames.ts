@@ -23,11 +23,12 @@ export class FrameTable {
   allocSeq: Float64Array;
   /** Allocations so far: a frame allocated later has a larger `allocSeq`. */
   allocCount = 0;
-  /** Called as a frame is freed (its count just reached 0), before its owner is cleared. */
-  onFree: ((f: number) => void) | undefined;
-  /** Called as frames [f, f + count) are freed together (decrefRunBy), before their owners are cleared; else onFree for each. */
-  onFreeRun: ((f: number, count: number) => void) | undefined;
-  /** Told first, by method call, as frames are freed (isolate.ts: the kernel's reclaim isolation). */
+  /**
+   * Told by method call as frames are freed, before their owners are cleared: `freed` as one
+   * frame's count reaches 0, `freedRun` as frames [f, f + count) are freed together (decrefRunBy).
+   * The kernel's reclaim isolation (isolate.ts) is the watcher; a method, not a closure, so the
+   * optimised code of these loops names no object that dies with one kernel.
+   */
   watcher: { freed(f: number): void; freedRun(f: number, count: number): void } | undefined;
   /** Each frame's contents: a whole-page write's value, or a sub-page-written page's bytes (shared/page_bytes.ts). */
   private readonly values: Array<PageContent | undefined>;
@@ -106,7 +107,6 @@ export class FrameTable {
     const n = --this.refcount[f]!;
     if (n > 0) return false;
     this.watcher?.freed(f);
-    this.onFree?.(f);
     this.values[f] = undefined;
     this.ownerFile[f] = -1;
     this.ownerPage[f] = -1;
@@ -134,8 +134,6 @@ export class FrameTable {
       if (this.refcount[g] !== n) throw new Error(`frames invariant: ${n} references dropped from frame ${g}, which has ${this.refcount[g]}`);
     }
     this.watcher?.freedRun(f, count);
-    if (this.onFreeRun) this.onFreeRun(f, count);
-    else if (this.onFree) for (let g = f; g < f + count; g++) this.onFree(g);
     this.refcount.fill(0, f, f + count);
     this.values.fill(undefined, f, f + count);
     this.ownerFile.fill(-1, f, f + count);

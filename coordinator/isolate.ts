@@ -7,7 +7,7 @@
 // page, as the model's frames are new objects), was not pinned then and is no candidate of an
 // exchange open then. Opening and closing cost what the open exchanges and the pins are, not the
 // frames (issue 14): direct reclaim of one page in a kernel of 1,000,000 frames holds nothing
-// page by page. Each record counts its candidates still in use (frames.onFree), for the
+// page by page. Each record counts its candidates still in use (the frame table's watcher), for the
 // `reclaim-prepare` event's `candidates`.
 
 import type { FrameTable } from './frames.js';

@@ -117,12 +117,12 @@ test('a purged run of 3 mappers over 1,100 frames: freed in the order frame-by-f
   };
   const run = make();
   const seen: number[] = [];
-  run.frames.onFreeRun = (f, n) => { for (let g = f; g < f + n; g++) seen.push(g); };
+  run.frames.watcher = { freed: (f) => seen.push(f), freedRun: (f, n) => { for (let g = f; g < f + n; g++) seen.push(g); } };
   run.rmap.dropFrames(0, 1100);
   // Frame by frame, as before runs: each mapper removed, the frame freed at its last.
   const one = make();
   const freed: number[] = [];
-  one.frames.onFree = (f) => freed.push(f);
+  one.frames.watcher = { freed: (f) => freed.push(f), freedRun: (f, n) => { for (let g = f; g < f + n; g++) freed.push(g); } };
   for (let f = 0; f < 1100; f++) for (const m of [...one.rmap.mappers(f)]) one.rmap.remove(m.pid, m.vpage);
   t.deepEqual(seen, freed);
   t.deepEqual([...run.frames.freeList()], [...one.frames.freeList()]);
