@@ -119,6 +119,22 @@ export function agentNodeArgs(): string[] {
 export const agentNodeDefaults: readonly string[] = [];
 
 /**
+ * Variables of the kernel's environment an agent does not get. NODE_EXTRA_CA_CERTS makes Node
+ * read and parse its whole root certificate store, and the extra certificates, while it starts,
+ * before any JavaScript runs: 60 of the 86 ms of CPU a bare `node` takes on the project's machine,
+ * which sets it (docs/performance.md, "What an agent's Node does before it runs"). An agent
+ * uses no TLS (ZeroMQ's CURVE is libzmq's own), so it never needs a certificate.
+ */
+export const agentEnvDropped: readonly string[] = ['NODE_EXTRA_CA_CERTS'];
+
+/** The environment an agent starts with: the kernel's, less agentEnvDropped (read at every start: it may change). */
+export function agentEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env };
+  for (const k of agentEnvDropped) delete out[k];
+  return out;
+}
+
+/**
  * Started agents waiting for a process, and every agent ever started (to end them all). With
  * `reuse` (a run session, harness/session.ts), a process's exit is a reset of its agent: the same
  * OS process becomes a new incarnation and waits in the pool again (docs/protocol.md, "Reuse").
@@ -142,7 +158,7 @@ export class AgentPool {
     if (this.closed) throw new Error('the kernel is shutting down: no agent starts');
     const routingId = `agent-${++this.started}`;
     const child = spawn(process.execPath, [...agentNodeArgs(), agentScript(), this.socket.endpoint, routingId], {
-      cwd: this.cwd, stdio: ['pipe', 'inherit', 'inherit'],
+      cwd: this.cwd, stdio: ['pipe', 'inherit', 'inherit'], env: agentEnv(),
     });
     child.stdin!.on('error', () => {}); // the agent may be gone before we close its stdin
     trackChild(child);
