@@ -18,6 +18,7 @@ import { parseAgentMsg } from '../shared/message_schemas.js';
 import { trackChild } from '../shared/lifecycle.js';
 import { freshBundle } from '../shared/bundles.js';
 import type { Proc } from './process_table.js';
+import { agentCommand, type CpuLease } from './cpu_pin.js';
 
 /** How a process that has reported its last step ends: an exit code, or a fatal signal its step reported (never SIGKILL). */
 export type ResetEnd = { code: number } | { signal: NodeJS.Signals };
@@ -157,7 +158,8 @@ export class AgentPool {
   spawnOne(): AgentConn {
     if (this.closed) throw new Error('the kernel is shutting down: no agent starts');
     const routingId = `agent-${++this.started}`;
-    const child = spawn(process.execPath, [...agentNodeArgs(), agentScript(), this.socket.endpoint, routingId], {
+    const [file, args] = agentCommand(process.execPath, [...agentNodeArgs(), agentScript(), this.socket.endpoint, routingId]);
+    const child = spawn(file, args, {
       cwd: this.cwd, stdio: ['pipe', 'inherit', 'inherit'], env: agentEnv(),
     });
     child.stdin!.on('error', () => {}); // the agent may be gone before we close its stdin
@@ -274,6 +276,8 @@ export class AgentHost {
   onSendError: (err: unknown) => void = () => {};
   /** Messages read of no run: an earlier incarnation's, or sent between runs. */
   dropped = 0;
+  /** This process and the agents of its lockstep runs bound to one CPU (coordinator/cpu_pin.ts), from the first lockstep run to close(). */
+  cpuLease: CpuLease | undefined;
   private listening: Promise<void> | undefined;
 
   constructor(readonly runDir: string, reuse: boolean) {
@@ -310,9 +314,14 @@ export class AgentHost {
   }
 
   async close(): Promise<void> {
-    await this.pool.killAll();
-    this.socket.close();
-    await this.listening?.catch(() => {});
+    try {
+      await this.pool.killAll();
+      this.socket.close();
+      await this.listening?.catch(() => {});
+    } finally {
+      this.cpuLease?.release();
+      this.cpuLease = undefined;
+    }
   }
 }
 

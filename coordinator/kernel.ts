@@ -41,6 +41,7 @@ import { Vmscan } from './vmscan.js';
 import { fileSummary, sysClose, sysMmap, sysMunmap, sysOpen } from './mmap.js';
 import { sysRead, sysWrite } from './fault.js';
 import { sysFork } from './fork.js';
+import { CpuLease } from './cpu_pin.js';
 import { sysFquery, sysFvrange, sysQueryFd } from './fvrange.js';
 
 export { frameNotNeeded } from './page_alloc.js';
@@ -246,8 +247,26 @@ export class Kernel {
     this.sendTo(proc, { t: 'init', id, pid: proc.pid, name: proc.name, steps: proc.spec.steps, sigbus: proc.spec.sigbus,
       config: this.config, mm, ...(this.wantsMmViews ? { snapshots: true } : {}) });
     await withTimeout(ready, agentStartTimeoutMs, `agent for ${proc.name} did not become ready`);
+    if (conn.child?.pid !== undefined) this.host.cpuLease?.bind([conn.child.pid]);
     this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child?.pid ?? conn.osPid,
       ...(conn.remote ? { host: conn.host, agent: printable(conn.routingId) } : {}) });
+  }
+
+  /**
+   * Lockstep (scheduler.ts runLockstep, once the births are done): binds this process and the
+   * agents of the run's processes to one CPU (coordinator/cpu_pin.ts); agents born later are
+   * bound at their birth. Local agents only; nothing changes when the binding is not possible.
+   */
+  pinForLockstep(): void {
+    if (this.remote) return;
+    const lease = (this.host.cpuLease ??= CpuLease.take());
+    lease?.bind(this.runConns.flatMap((c) => (c.alive && c.child?.pid !== undefined ? [c.child.pid] : [])));
+  }
+
+  /** The free schedule runs its processes side by side: a binding kept by a session's earlier lockstep run is given back, its agents' too. */
+  unpinForFree(): void {
+    this.host.cpuLease?.release(true);
+    this.host.cpuLease = undefined;
   }
 
   /** Whether an `init` with this id is waiting for its `ready` (syscall_entry.ts). */

@@ -111,6 +111,7 @@ export function actionsMax(s: Kernel['scenario']): number {
 export async function runLockstep(k: Kernel, chooser: LiveChooser = prngChooser(k.config.seed)): Promise<Stuck[]> {
   const list = new KernelList(k);
   const most = actionsMax(k.scenario);
+  k.pinForLockstep();
   for (let granted = 0; granted <= most; granted++) {
     await k.lockstep.idle();
     if (k.fatalError) throw k.fatalError;
@@ -191,6 +192,7 @@ async function endStuck(k: Kernel, stuck: Stuck[], record: (s: Stuck) => void): 
 }
 
 export async function runFree(k: Kernel): Promise<Stuck[]> {
+  k.unpinForFree();
   const list = new KernelList(k);
   let kernelParked: string | undefined;
   let stopped = false;

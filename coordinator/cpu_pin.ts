@@ -1,0 +1,190 @@
+// Lockstep on one CPU: the kernel and the agents of a lockstep run share one CPU while it steps.
+//
+// A lockstep run is a chain: the kernel grants one step, the agent runs it (a syscall and its
+// reply on the way), reports it, and only then is the next step granted. Exactly one thread of the
+// run has work at any moment, so a second CPU cannot run anything of it at the same time; what it
+// costs is every hand-off between CPUs. Each message goes from the sender's thread through both
+// sides' libzmq I/O threads to the receiver's thread, and a thread woken on a CPU that has gone
+// idle waits for that CPU to wake up, which on a virtual machine is a trip through the
+// hypervisor. Measured on the project's 2-CPU machine (docs/performance.md, "Lockstep on one
+// CPU"): a ZeroMQ round trip between two Node processes takes 200-650 µs with the processes free to
+// use both CPUs, and 90-115 µs with both on one.
+//
+// So after the births (which are CPU-bound: every agent starts Node, and they start in parallel),
+// the kernel's main thread and libzmq I/O threads, and every thread of the run's agents, are bound
+// to one CPU (sched_setaffinity, through util-linux's `taskset`), the one the kernel is running
+// on. The kernel's other threads (V8's concurrent marking, sweeping and compiling) stay free: they
+// are not in the chain, and on its CPU they would take its time. The binding is held by one
+// AgentHost at a time per process (a lease: a run, or a run session) until it closes; then the
+// kernel's process gets back the CPUs it had. An agent started while the kernel's process is bound (a pool refill
+// after a fork, a session's replacement) starts with those original CPUs, so that its Node start
+// runs beside the chain, and is bound when it gets a process of a lockstep run.
+//
+// Nothing of a run depends on it: no history event, no decision, no message changes; it is only
+// where the OS runs the threads. It is skipped (everything runs as before) when `VRANGE_PIN=0`,
+// when the process may use one CPU only, off Linux, without `taskset` on PATH, when another run
+// of the same process holds the binding (concurrent runs in one process: the first one's CPU is
+// not shared), for remote agents, and for the free schedule. A failed `taskset` turns it off for
+// the rest of the process; the run goes on unbound.
+
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/** How many CPUs a Cpus_allowed_list names ("0-3,6" is 5); NaN when it cannot be read. */
+export function cpusIn(list: string): number {
+  let n = 0;
+  for (const part of list.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) return NaN;
+    const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a) return NaN;
+    n += b - a + 1;
+  }
+  return n;
+}
+
+/** Whether CPU `cpu` is in a Cpus_allowed_list. */
+export function listHas(list: string, cpu: number): boolean {
+  for (const part of list.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) return false;
+    const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
+    if (cpu >= a && cpu <= b) return true;
+  }
+  return false;
+}
+
+/** The CPU a /proc/PID/stat line says the task last ran on (field 39), or undefined. */
+export function cpuOfStat(stat: string): number | undefined {
+  const close = stat.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const fields = stat.slice(close + 2).split(' '); // field 3 (state) is fields[0]
+  const cpu = Number(fields[39 - 3]);
+  return Number.isInteger(cpu) && cpu >= 0 ? cpu : undefined;
+}
+
+/** Whether a pid is still a process (a bound agent may have died since). */
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+/**
+ * The threads of this process the chain runs on: the main thread (JavaScript) and libzmq's I/O
+ * threads. V8's helpers (concurrent marking and sweeping, compilation) stay free to use the
+ * other CPUs: they are not in the chain, and on its CPU they would take its time.
+ */
+function chainThreads(): number[] {
+  const out = [process.pid];
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      if (Number(tid) === process.pid) continue;
+      let comm = '';
+      try { comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8'); } catch { continue; }
+      if (comm.startsWith('ZMQbg/IO/')) out.push(Number(tid));
+    }
+  } catch { /* the main thread alone */ }
+  return out;
+}
+
+/** What the binding needs of the OS, found once per process. */
+interface Tools { taskset: string; allowed: string }
+let tools: Tools | undefined | null = null; // null: not looked for yet; undefined: unavailable
+/** A taskset call failed: no new binding in this process (a held one is still given back). */
+let failed = false;
+/** The held lease's CPU and the CPU list to give back (one lease at a time per process). */
+let bound: { lease: CpuLease; restore: string; tools: Tools } | undefined;
+/** Agents' pids bound to the lease's CPU, forgotten when it ends. */
+const boundPids = new Set<number>();
+
+function findTools(): Tools | undefined {
+  if (failed) return undefined;
+  if (tools !== null) return tools;
+  tools = undefined;
+  if (process.platform !== 'linux') return tools;
+  let allowed: string;
+  try {
+    allowed = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';
+  } catch { return tools; }
+  if (!(cpusIn(allowed) >= 2)) return tools;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const path = join(dir, 'taskset');
+    try { accessSync(path, constants.X_OK); tools = { taskset: path, allowed }; return tools; } catch { /* next */ }
+  }
+  return tools;
+}
+
+/**
+ * Binds each pid, every thread of it (`all`) or that thread alone (a thread id), to `cpus` (a CPU
+ * list); false if taskset failed (then no binding is made again in this process).
+ */
+function setAffinity(t: Tools, cpus: string, pids: readonly number[], all = true): boolean {
+  if (pids.length === 0) return true;
+  const a = all ? '-a' : '';
+  try {
+    if (pids.length === 1) execFileSync(t.taskset, [...(all ? ['-a'] : []), '-p', '-c', cpus, String(pids[0])], { stdio: 'ignore', timeout: 10_000 });
+    // One shell for them all: a fork of this (large) process costs more than the shell's of taskset.
+    else execFileSync('/bin/sh', ['-c', 't=$1; c=$2; a=$3; shift 3; r=0; for p do "$t" $a -p -c "$c" "$p" || r=1; done; exit $r', 'sh', t.taskset, cpus, a, ...pids.map(String)],
+      { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    failed = true;
+    return false;
+  }
+}
+
+/**
+ * A hold on the binding of this process to one CPU, taken by an AgentHost for its lockstep runs
+ * (coordinator/kernel.ts pinForLockstep) and given back when the host closes.
+ */
+export class CpuLease {
+  private constructor(readonly cpu: number) {}
+
+  /** Binds this process to the CPU it runs on; undefined when that is not possible or another lease holds it. */
+  static take(): CpuLease | undefined {
+    if (bound || process.env.VRANGE_PIN === '0') return undefined;
+    const t = findTools();
+    if (!t) return undefined;
+    let cpu: number | undefined;
+    try { cpu = cpuOfStat(readFileSync('/proc/self/stat', 'utf8')); } catch { return undefined; }
+    if (cpu === undefined || !listHas(t.allowed, cpu)) return undefined;
+    const threads = chainThreads();
+    if (!setAffinity(t, String(cpu), threads, false)) return undefined;
+    const lease = new CpuLease(cpu);
+    bound = { lease, restore: t.allowed, tools: t };
+    return lease;
+  }
+
+  /** Binds these agents' processes (those not bound yet) to the lease's CPU. */
+  bind(pids: readonly number[]): void {
+    if (bound?.lease !== this || failed) return;
+    const t = bound.tools;
+    const fresh = pids.filter((p) => !boundPids.has(p));
+    if (fresh.length === 0) return;
+    if (setAffinity(t, String(this.cpu), fresh)) for (const p of fresh) boundPids.add(p);
+  }
+
+  /**
+   * Gives this process its CPUs back, and with `agents` the bound agents too (a session's agents
+   * that go on to a free run; without it they end with their host). Idempotent.
+   */
+  release(agents = false): void {
+    if (bound?.lease !== this) return;
+    const { restore, tools: t } = bound;
+    const pids = agents ? [...boundPids].filter(alive) : [];
+    bound = undefined;
+    boundPids.clear();
+    // Every thread: those made while bound (libuv's pool, say) took the main thread's CPU.
+    setAffinity(t, restore, [process.pid, ...pids]);
+  }
+}
+
+/**
+ * The command that starts an agent: `[file, ...args]`. While this process is bound, through
+ * taskset with the CPUs the process had, so that the agent's start runs beside the chain.
+ */
+export function agentCommand(node: string, args: readonly string[]): [string, string[]] {
+  if (bound) return [bound.tools.taskset, ['-c', bound.restore, node, ...args]];
+  return [node, [...args]];
+}
