@@ -31,28 +31,27 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-/** How many CPUs a Cpus_allowed_list names ("0-3,6" is 5); NaN when it cannot be read. */
-export function cpusIn(list: string): number {
-  let n = 0;
+/** The ranges `[first, last]` a Cpus_allowed_list names ("0-3,6": [0,3], [6,6]); undefined when it is not one. */
+function rangesOf(list: string): Array<[number, number]> | undefined {
+  const out: Array<[number, number]> = [];
   for (const part of list.split(',')) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) return NaN;
+    if (!m) return undefined;
     const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
-    if (b < a) return NaN;
-    n += b - a + 1;
+    if (b < a) return undefined;
+    out.push([a, b]);
   }
-  return n;
+  return out;
+}
+
+/** How many CPUs a Cpus_allowed_list names ("0-3,6" is 5); NaN when it cannot be read. */
+export function cpusIn(list: string): number {
+  return rangesOf(list)?.reduce((n, [a, b]) => n + b - a + 1, 0) ?? NaN;
 }
 
 /** Whether CPU `cpu` is in a Cpus_allowed_list. */
 export function listHas(list: string, cpu: number): boolean {
-  for (const part of list.split(',')) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) return false;
-    const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
-    if (cpu >= a && cpu <= b) return true;
-  }
-  return false;
+  return rangesOf(list)?.some(([a, b]) => cpu >= a && cpu <= b) ?? false;
 }
 
 /** The CPU a /proc/PID/stat line says the task last ran on (field 39), or undefined. */
@@ -88,7 +87,7 @@ function chainThreads(): number[] {
 }
 
 /** What the binding needs of the OS, found once per process. */
-interface Tools { taskset: string; allowed: string }
+interface Tools { taskset: string }
 let tools: Tools | undefined | null = null; // null: not looked for yet; undefined: unavailable
 /** A taskset call failed: no new binding in this process (a held one is still given back). */
 let failed = false;
@@ -102,15 +101,10 @@ function findTools(): Tools | undefined {
   if (tools !== null) return tools;
   tools = undefined;
   if (process.platform !== 'linux') return tools;
-  let allowed: string;
-  try {
-    allowed = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';
-  } catch { return tools; }
-  if (!(cpusIn(allowed) >= 2)) return tools;
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     const path = join(dir, 'taskset');
-    try { accessSync(path, constants.X_OK); tools = { taskset: path, allowed }; return tools; } catch { /* next */ }
+    try { accessSync(path, constants.X_OK); tools = { taskset: path }; return tools; } catch { /* next */ }
   }
   return tools;
 }
@@ -146,13 +140,17 @@ export class CpuLease {
     if (bound || process.env.VRANGE_PIN === '0') return undefined;
     const t = findTools();
     if (!t) return undefined;
-    let cpu: number | undefined;
-    try { cpu = cpuOfStat(readFileSync('/proc/self/stat', 'utf8')); } catch { return undefined; }
-    if (cpu === undefined || !listHas(t.allowed, cpu)) return undefined;
+    // The CPUs this process may use now are the ones it gets back.
+    let cpu: number | undefined, allowed: string;
+    try {
+      allowed = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';
+      cpu = cpuOfStat(readFileSync('/proc/self/stat', 'utf8'));
+    } catch { return undefined; }
+    if (!(cpusIn(allowed) >= 2) || cpu === undefined || !listHas(allowed, cpu)) return undefined;
     const threads = chainThreads();
     if (!setAffinity(t, String(cpu), threads, false)) return undefined;
     const lease = new CpuLease(cpu);
-    bound = { lease, restore: t.allowed, tools: t };
+    bound = { lease, restore: allowed, tools: t };
     return lease;
   }
 
