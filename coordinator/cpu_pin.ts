@@ -183,6 +183,7 @@ export class CpuLease {
  * taskset with the CPUs the process had, so that the agent's start runs beside the chain.
  */
 export function agentCommand(node: string, args: readonly string[]): [string, string[]] {
-  if (bound) return [bound.tools.taskset, ['-c', bound.restore, node, ...args]];
+  // Not after a failed taskset: the agent then starts where the kernel is (slower, but it starts).
+  if (bound && !failed) return [bound.tools.taskset, ['-c', bound.restore, node, ...args]];
   return [node, [...args]];
 }

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { cpuOfStat, cpusIn, listHas } from '../coordinator/cpu_pin.js';
+import { agentCommand, cpuOfStat, cpusIn, listHas } from '../coordinator/cpu_pin.js';
 import type { Kernel } from '../coordinator/kernel.js';
 import { runScenario } from '../harness/run.js';
 import { RunSession } from '../harness/session.js';
@@ -43,7 +43,7 @@ function threadLists(pid: number): Array<{ comm: string; list: string }> {
   }));
 }
 
-interface Seen { kernelMain: string; kernelZmq: string[]; agents: Array<{ pid: number; lists: string[] }> }
+interface Seen { kernelMain: string; kernelZmq: string[]; agents: Array<{ pid: number; lists: string[] }>; command: [string, string[]] }
 
 /** A run of `name`, looking at the CPU lists of the kernel's threads and of every agent at each step's completion. */
 async function look(name: string, schedule: 'lockstep' | 'free', session?: RunSession): Promise<{ ok: boolean; seen: Seen[] }> {
@@ -67,7 +67,8 @@ async function look(name: string, schedule: 'lockstep' | 'free', session?: RunSe
           agents.push({ pid, lists: threadLists(pid).map((x) => x.list) });
         } catch { /* it has just ended */ }
       }
-      seen.push({ kernelMain: allowedOf(`/proc/self/task/${process.pid}/status`), kernelZmq: mine.filter((x) => x.comm.startsWith('ZMQbg/IO/')).map((x) => x.list), agents });
+      seen.push({ kernelMain: allowedOf(`/proc/self/task/${process.pid}/status`), kernelZmq: mine.filter((x) => x.comm.startsWith('ZMQbg/IO/')).map((x) => x.list), agents,
+        command: agentCommand('/usr/bin/node', ['agent.js']) });
   }
 }
 
@@ -81,11 +82,14 @@ test.serial('a lockstep run binds the kernel\'s main and I/O threads and every a
       t.is(cpusIn(x.kernelMain), 1, `the kernel's main thread is bound: ${x.kernelMain}`);
       for (const l of x.kernelZmq) t.is(l, x.kernelMain, 'its ZeroMQ I/O thread is on the same CPU');
       for (const a of x.agents) for (const l of a.lists) t.is(l, x.kernelMain, `agent ${a.pid}: every thread on the kernel's CPU`);
+      t.true(x.command[0].endsWith('/taskset'), 'an agent started while bound starts through taskset');
+      t.deepEqual(x.command[1], ['-c', before, '/usr/bin/node', 'agent.js'], '... with the CPUs the kernel had');
     }
   } else {
     for (const x of seen) t.is(x.kernelMain, before, 'nothing is bound where binding is not possible');
   }
   t.is(allowedOf('/proc/self/status'), before, 'the kernel has its CPUs back');
+  t.deepEqual(agentCommand('/usr/bin/node', ['agent.js']), ['/usr/bin/node', ['agent.js']], 'unbound, an agent starts as node itself');
   for (const { list } of threadLists(process.pid)) t.is(list, before, 'every thread of the kernel has its CPUs back');
 });
 
