@@ -30,6 +30,7 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 
 /** The ranges `[first, last]` a Cpus_allowed_list names ("0-3,6": [0,3], [6,6]); undefined when it is not one. */
 function rangesOf(list: string): Array<[number, number]> | undefined {
@@ -137,7 +138,8 @@ export class CpuLease {
 
   /** Binds this process to the CPU it runs on; undefined when that is not possible or another lease holds it. */
   static take(): CpuLease | undefined {
-    if (bound || process.env.VRANGE_PIN === '0') return undefined;
+    // The threads bound are the process's main thread and libzmq's: a kernel in a worker thread is not one of them.
+    if (bound || process.env.VRANGE_PIN === '0' || !isMainThread) return undefined;
     const t = findTools();
     if (!t) return undefined;
     // The CPUs this process may use now are the ones it gets back.
