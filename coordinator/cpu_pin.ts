@@ -24,8 +24,8 @@
 // where the OS runs the threads. It is skipped (everything runs as before) when `VRANGE_PIN=0`,
 // when the process may use one CPU only, off Linux, without `taskset` on PATH, when another run
 // of the same process holds the binding (concurrent runs in one process: the first one's CPU is
-// not shared), for a kernel in a worker thread, for remote agents, and for the free schedule. A failed `taskset` turns it off for
-// the rest of the process; the run goes on unbound.
+// not shared), for a kernel in a worker thread, for remote agents, and for the free schedule. A
+// failed `taskset` turns it off for the rest of the process; the run goes on unbound.
 
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
