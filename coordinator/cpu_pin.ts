@@ -16,9 +16,9 @@
 // on. The kernel's other threads (V8's concurrent marking, sweeping and compiling) stay free: they
 // are not in the chain, and on its CPU they would take its time. The binding is held by one
 // AgentHost at a time per process (a lease: a run, or a run session) until it closes; then the
-// kernel's process gets back the CPUs it had. An agent started while the kernel's process is bound (a pool refill
-// after a fork, a session's replacement) starts with those original CPUs, so that its Node start
-// runs beside the chain, and is bound when it gets a process of a lockstep run.
+// kernel's process gets back the CPUs it had. An agent started while the kernel's process is
+// bound (a pool refill after a fork, a session's replacement) starts with those original CPUs, so
+// that its Node start runs beside the chain, and is bound when it gets a process of a lockstep run.
 //
 // Nothing of a run depends on it: no history event, no decision, no message changes; it is only
 // where the OS runs the threads. It is skipped (everything runs as before) when `VRANGE_PIN=0`,
@@ -31,6 +31,7 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
+import { pidExists, statFieldsOf } from '../shared/procfs.js';
 
 /** The ranges `[first, last]` a Cpus_allowed_list names ("0-3,6": [0,3], [6,6]); undefined when it is not one. */
 function rangesOf(list: string): Array<[number, number]> | undefined {
@@ -57,16 +58,8 @@ export function listHas(list: string, cpu: number): boolean {
 
 /** The CPU a /proc/PID/stat line says the task last ran on (field 39), or undefined. */
 export function cpuOfStat(stat: string): number | undefined {
-  const close = stat.lastIndexOf(')');
-  if (close < 0) return undefined;
-  const fields = stat.slice(close + 2).split(' '); // field 3 (state) is fields[0]
-  const cpu = Number(fields[39 - 3]);
+  const cpu = Number(statFieldsOf(stat)?.[39 - 3]);
   return Number.isInteger(cpu) && cpu >= 0 ? cpu : undefined;
-}
-
-/** Whether a pid is still a process (a bound agent may have died since). */
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
 /**
@@ -87,40 +80,39 @@ function chainThreads(): number[] {
   return out;
 }
 
-/** What the binding needs of the OS, found once per process. */
-interface Tools { taskset: string }
-let tools: Tools | undefined | null = null; // null: not looked for yet; undefined: unavailable
+/** The taskset binary, looked for once per process (null: not yet; undefined: none). */
+let tasksetPath: string | undefined | null = null;
 /** A taskset call failed: no new binding in this process (a held one is still given back). */
 let failed = false;
 /** The held lease's CPU and the CPU list to give back (one lease at a time per process). */
-let bound: { lease: CpuLease; restore: string; tools: Tools } | undefined;
+let bound: { lease: CpuLease; restore: string; taskset: string } | undefined;
 /** Agents' pids bound to the lease's CPU, forgotten when it ends. */
 const boundPids = new Set<number>();
 
-function findTools(): Tools | undefined {
+function findTaskset(): string | undefined {
   if (failed) return undefined;
-  if (tools !== null) return tools;
-  tools = undefined;
-  if (process.platform !== 'linux') return tools;
+  if (tasksetPath !== null) return tasksetPath;
+  tasksetPath = undefined;
+  if (process.platform !== 'linux') return tasksetPath;
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     const path = join(dir, 'taskset');
-    try { accessSync(path, constants.X_OK); tools = { taskset: path }; return tools; } catch { /* next */ }
+    try { accessSync(path, constants.X_OK); return (tasksetPath = path); } catch { /* next */ }
   }
-  return tools;
+  return tasksetPath;
 }
 
 /**
  * Binds each pid, every thread of it (`all`) or that thread alone (a thread id), to `cpus` (a CPU
  * list); false if taskset failed (then no binding is made again in this process).
  */
-function setAffinity(t: Tools, cpus: string, pids: readonly number[], all = true): boolean {
+function setAffinity(taskset: string, cpus: string, pids: readonly number[], all = true): boolean {
   if (pids.length === 0) return true;
   const a = all ? '-a' : '';
   try {
-    if (pids.length === 1) execFileSync(t.taskset, [...(all ? ['-a'] : []), '-p', '-c', cpus, String(pids[0])], { stdio: 'ignore', timeout: 10_000 });
+    if (pids.length === 1) execFileSync(taskset, [...(all ? ['-a'] : []), '-p', '-c', cpus, String(pids[0])], { stdio: 'ignore', timeout: 10_000 });
     // One shell for them all: a fork of this (large) process costs more than the shell's of taskset.
-    else execFileSync('/bin/sh', ['-c', 't=$1; c=$2; a=$3; shift 3; r=0; for p do "$t" $a -p -c "$c" "$p" || r=1; done; exit $r', 'sh', t.taskset, cpus, a, ...pids.map(String)],
+    else execFileSync('/bin/sh', ['-c', 't=$1; c=$2; a=$3; shift 3; r=0; for p do "$t" $a -p -c "$c" "$p" || r=1; done; exit $r', 'sh', taskset, cpus, a, ...pids.map(String)],
       { stdio: 'ignore', timeout: 10_000 });
     return true;
   } catch {
@@ -140,8 +132,8 @@ export class CpuLease {
   static take(): CpuLease | undefined {
     // The threads bound are the process's main thread and libzmq's: a kernel in a worker thread is not one of them.
     if (bound || process.env.VRANGE_PIN === '0' || !isMainThread) return undefined;
-    const t = findTools();
-    if (!t) return undefined;
+    const taskset = findTaskset();
+    if (!taskset) return undefined;
     // The CPUs this process may use now are the ones it gets back.
     let cpu: number | undefined, allowed: string;
     try {
@@ -150,19 +142,18 @@ export class CpuLease {
     } catch { return undefined; }
     if (!(cpusIn(allowed) >= 2) || cpu === undefined || !listHas(allowed, cpu)) return undefined;
     const threads = chainThreads();
-    if (!setAffinity(t, String(cpu), threads, false)) return undefined;
+    if (!setAffinity(taskset, String(cpu), threads, false)) return undefined;
     const lease = new CpuLease(cpu);
-    bound = { lease, restore: allowed, tools: t };
+    bound = { lease, restore: allowed, taskset };
     return lease;
   }
 
   /** Binds these agents' processes (those not bound yet) to the lease's CPU. */
   bind(pids: readonly number[]): void {
     if (bound?.lease !== this || failed) return;
-    const t = bound.tools;
     const fresh = pids.filter((p) => !boundPids.has(p));
     if (fresh.length === 0) return;
-    if (setAffinity(t, String(this.cpu), fresh)) for (const p of fresh) boundPids.add(p);
+    if (setAffinity(bound.taskset, String(this.cpu), fresh)) for (const p of fresh) boundPids.add(p);
   }
 
   /**
@@ -171,12 +162,12 @@ export class CpuLease {
    */
   release(agents = false): void {
     if (bound?.lease !== this) return;
-    const { restore, tools: t } = bound;
-    const pids = agents ? [...boundPids].filter(alive) : [];
+    const { restore, taskset } = bound;
+    const pids = agents ? [...boundPids].filter(pidExists) : [];
     bound = undefined;
     boundPids.clear();
     // Every thread: those made while bound (libuv's pool, say) took the main thread's CPU.
-    setAffinity(t, restore, [process.pid, ...pids]);
+    setAffinity(taskset, restore, [process.pid, ...pids]);
   }
 }
 
@@ -186,6 +177,6 @@ export class CpuLease {
  */
 export function agentCommand(node: string, args: readonly string[]): [string, string[]] {
   // Not after a failed taskset: the agent then starts where the kernel is (slower, but it starts).
-  if (bound && !failed) return [bound.tools.taskset, ['-c', bound.restore, node, ...args]];
+  if (bound && !failed) return [bound.taskset, ['-c', bound.restore, node, ...args]];
   return [node, [...args]];
 }

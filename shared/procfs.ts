@@ -10,14 +10,19 @@ import { createRequire } from 'node:module';
 // "Agent start-up").
 const { readdirSync, readFileSync } = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
 
-/** The fields of /proc/PID/stat after the command name (which may hold spaces and parentheses). */
+/** The fields of a /proc/PID/stat line after the command name (which may hold spaces and parentheses). */
+export function statFieldsOf(text: string): string[] | undefined {
+  const close = text.lastIndexOf(')');
+  if (close < 0) return undefined;
+  // Field 3 (state) is index 0 here, field 4 (ppid) index 1, field 22 (starttime) index 19, field 39 (processor) index 36.
+  return text.slice(close + 2).split(' ');
+}
+
+/** The fields of /proc/PID/stat after the command name. */
 function statFields(pid: number): string[] | undefined {
   let text: string;
   try { text = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return undefined; }
-  const close = text.lastIndexOf(')');
-  if (close < 0) return undefined;
-  // Field 3 (state) is index 0 here, field 4 (ppid) index 1, field 22 (starttime) index 19.
-  return text.slice(close + 2).split(' ');
+  return statFieldsOf(text);
 }
 
 /** The process's start time (clock ticks after boot, /proc/PID/stat field 22), or undefined without /proc. */
