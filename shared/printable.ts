@@ -57,3 +57,8 @@ const actsOnTerminal = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 export function terminalLine(line: string): string {
   return line.replace(actsOnTerminal, (c) => (c === '\t' ? c : `\\u{${c.codePointAt(0)!.toString(16)}}`));
 }
+
+/** Text of several lines (a report, a table) made safe for a terminal line by line (terminalLine). */
+export function terminalText(text: string): string {
+  return text.split('\n').map(terminalLine).join('\n');
+}
