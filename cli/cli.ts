@@ -14,7 +14,7 @@ import { loadScenario, ScenarioError, scenarioWarnings } from '../shared/scenari
 import { checkInputDir, InputError, readInputText, writeOutput } from '../shared/files.js';
 import { historyFileBytesMax } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
-import { terminalLine, terminalText } from '../shared/printable.js';
+import { messageLine, terminalLine, terminalText } from '../shared/printable.js';
 import { progressBar } from '../shared/progress.js';
 import { parseCommandArgs, UsageError } from '../shared/args.js';
 import { runScenario } from '../harness/run.js';
@@ -135,7 +135,7 @@ async function exploreCommand(args: string[]): Promise<number> {
     try {
       result = await exploreAll(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, { progress: tty ? bar : undefined, countSchedules: cmd.countSchedules, classesBy: cmd.classesBy });
     } catch (e) {
-      if (e instanceof TooManySchedules || e instanceof TooManyTraces) { process.stderr.write(`${terminalLine(`vrange: ${cmd.file}: ${e.message}`)}\n`); return 2; }
+      if (e instanceof TooManySchedules || e instanceof TooManyTraces) { process.stderr.write(`${messageLine(`vrange: ${cmd.file}: ${e.message}`)}\n`); return 2; }
       throw e;
     }
     if (cmd.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
@@ -259,15 +259,15 @@ async function dispatch(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof ScenarioError || e instanceof HistoryFormatError || e instanceof FaultError || e instanceof KeyError || e instanceof InputError) {
-      process.stderr.write(`vrange: ${e.message.split('\n').map(terminalLine).join('\n')}\n`);
+      process.stderr.write(`vrange: ${e.message.split('\n').map(messageLine).join('\n')}\n`);
       return 2;
     }
     if (e instanceof UsageError) {
       const topic = (COMMANDS as readonly string[]).includes(command!) && command !== 'help' ? command : undefined;
       // Every line of the message is made safe: the later ones too echo what was given (--listen's endpoint).
-      process.stderr.write(`vrange${topic ? ` ${topic}` : ''}: ${terminalLine(e.message.split('\n')[0]!)} (see \`vrange help${topic ? ` ${topic}` : ''}\`)\n`);
+      process.stderr.write(`vrange${topic ? ` ${topic}` : ''}: ${messageLine(e.message.split('\n')[0]!)} (see \`vrange help${topic ? ` ${topic}` : ''}\`)\n`);
       const more = e.message.split('\n').slice(1);
-      if (more.length) process.stderr.write(more.map(terminalLine).join('\n') + '\n');
+      if (more.length) process.stderr.write(more.map(messageLine).join('\n') + '\n');
       return 2;
     }
     // Anything else is a bug in vrange, never the user's error: say so, with the command to show it.

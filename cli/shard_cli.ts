@@ -14,7 +14,7 @@ import { assembleAll, exploreAllRuns, formatAll } from '../harness/explore_all.j
 import { TooManySchedules } from '../harness/enumerate.js';
 import { partSize } from '../harness/shard_select.js';
 import { allShardFile, exploreShardFile, mergeShards, sha256, shardFileText, type ShardHead, type Sweep } from '../harness/shard.js';
-import { terminalLine, terminalText } from '../shared/printable.js';
+import { messageLine, terminalLine, terminalText } from '../shared/printable.js';
 
 type Explore = ReturnType<typeof parseRun>;
 
@@ -64,7 +64,7 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
     try {
       r = await exploreAllRuns(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, { progress, shard, countSchedules: cmd.countSchedules, classesBy: cmd.classesBy });
     } catch (e) {
-      if (e instanceof TooManySchedules) { process.stderr.write(`${terminalLine(`vrange: ${cmd.file}: ${e.message}`)}\n`); return 2; }
+      if (e instanceof TooManySchedules) { process.stderr.write(`${messageLine(`vrange: ${cmd.file}: ${e.message}`)}\n`); return 2; }
       throw e;
     }
     if (r.stopped) { process.stderr.write(stoppedNote(shard.index, shard.count)); return 1; }

@@ -1,11 +1,12 @@
 // What the commands print echoes what the user gave (a scenario's path and description, a history's
 // path, --listen's endpoint, keygen's --out, a value on the command line). None of it may reach the
-// terminal raw (an escape sequence would move the cursor or fake a line).
+// terminal raw (an escape sequence would move the cursor or fake a line), and an echoed value is cut
+// so that a 100 KB argument gives a message of one short line that still says what is allowed.
 import test from 'ava';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { terminalText } from '../shared/printable.js';
+import { messageLine, messageWordMax, terminalText } from '../shared/printable.js';
 import { cli, scenarioPath } from './helpers.js';
 
 const ESC = '\u001b';
@@ -57,6 +58,25 @@ test('keygen prints the paths it wrote escaped', async (t) => {
   noEscape(t, 'keygen', r.stdout);
 });
 
-test('terminalText: each line made safe', (t) => {
+test('an error message cuts an echoed value of 100,000 characters and keeps what is allowed', async (t) => {
+  const long = 'A'.repeat(100_000);
+  for (const args of [['run', scenarioPath('fork-cow-purge'), '--choices', long], ['run', scenarioPath('fork-cow-purge'), '--seed', long],
+    ['run', scenarioPath('fork-cow-purge'), `--${long}`], ['run', join(dir, long.slice(0, 200), long.slice(0, 200))]]) {
+    const r = await cli(args);
+    t.is(r.code, 2);
+    t.is(r.stderr.trimEnd().split('\n').length, 1, r.stderr.slice(0, 300));
+    t.true(r.stderr.length < 2_000, `${args.join(' ').slice(0, 80)}: ${r.stderr.length} characters`);
+  }
+  const r = await cli(['run', scenarioPath('fork-cow-purge'), '--choices', long]);
+  t.regex(r.stderr, /\.\.\.\(9974\d characters left out\)\.\.\.A+"; allowed: kernel, commit, A, B/);
+});
+
+test('messageLine: long words cut, short ones and spaces kept, escapes shown; terminalText line by line', (t) => {
+  t.is(messageLine('a b c'), 'a b c');
+  const w = 'x'.repeat(messageWordMax);
+  t.is(messageLine(`${w} ok`), `${w} ok`);
+  const cut = messageLine(`${'y'.repeat(1000)} allowed: 1`);
+  t.is(cut, `${'y'.repeat(200)}...(740 characters left out)...${'y'.repeat(60)} allowed: 1`);
+  t.is(messageLine(`p${ESC}q`), 'p\\u{1b}q');
   t.is(terminalText(`a${ESC}\nb\u0007`), 'a\\u{1b}\nb\\u{7}');
 });
