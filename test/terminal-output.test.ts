@@ -48,6 +48,10 @@ test('kernel: every line of a refusal, and the scenario header, are escaped', as
   t.is(k.code, 1, k.stderr);
   t.regex(k.stdout, /x \\u\{1b\}\[2J y/);
   noEscape(t, 'kernel header', k.stdout + k.stderr);
+  // With --json, stdout is the JSON document as it is: its newlines are not escaped.
+  const j = await cli(['kernel', '--listen', 'tcp://127.0.0.1:0', '--scenario', described, '--wait-ms', '1', '--json']);
+  t.is(j.code, 1, j.stderr);
+  t.is((JSON.parse(j.stdout) as { scenario: string }).scenario, 'fork-cow-purge');
 });
 
 test('keygen prints the paths it wrote escaped', async (t) => {
