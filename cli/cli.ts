@@ -14,7 +14,7 @@ import { loadScenario, ScenarioError, scenarioWarnings } from '../shared/scenari
 import { checkInputDir, InputError, readInputText, writeOutput } from '../shared/files.js';
 import { historyFileBytesMax } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
-import { terminalLine } from '../shared/printable.js';
+import { messageLine, terminalLine, terminalText } from '../shared/printable.js';
 import { progressBar } from '../shared/progress.js';
 import { parseCommandArgs, UsageError } from '../shared/args.js';
 import { runScenario } from '../harness/run.js';
@@ -135,14 +135,14 @@ async function exploreCommand(args: string[]): Promise<number> {
     try {
       result = await exploreAll(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, { progress: tty ? bar : undefined, countSchedules: cmd.countSchedules, classesBy: cmd.classesBy });
     } catch (e) {
-      if (e instanceof TooManySchedules || e instanceof TooManyTraces) { process.stderr.write(`vrange: ${cmd.file}: ${e.message}\n`); return 2; }
+      if (e instanceof TooManySchedules || e instanceof TooManyTraces) { process.stderr.write(`${messageLine(`vrange: ${cmd.file}: ${e.message}`)}\n`); return 2; }
       throw e;
     }
     if (cmd.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-    else process.stdout.write(formatAll(cmd.file, cmd.config, result).join('\n') + '\n');
+    else process.stdout.write(terminalText(formatAll(cmd.file, cmd.config, result).join('\n')) + '\n');
     if (cmd.html) {
       const pages = await writeWitnessPages(cmd.html, cmd.scenario, cmd.config, result);
-      if (!cmd.json) process.stdout.write(`pictures of the witnesses: ${pages.join(', ')}\n`);
+      if (!cmd.json) process.stdout.write(terminalLine(`pictures of the witnesses: ${pages.join(', ')}`) + '\n');
     }
     if (!cmd.json) process.stdout.write(`${result.reduced} real runs in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     return result.problems.length > 0 ? 1 : 0;
@@ -157,7 +157,7 @@ async function exploreCommand(args: string[]): Promise<number> {
   if (cmd.json) {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } else {
-    process.stdout.write(formatExplore(result, (Date.now() - started) / 1000).join('\n') + '\n');
+    process.stdout.write(terminalText(formatExplore(result, (Date.now() - started) / 1000).join('\n')) + '\n');
   }
   if (result.interrupted && !cmd.json) process.stdout.write(`INTERRUPTED by ${result.interrupted} after ${result.runs.length} of ${result.planned} run(s): the table counts the runs that ended; the run under way was stopped and is not counted\n`);
   return result.failing.length > 0 ? 1 : 0;
@@ -176,7 +176,7 @@ function check(args: string[]): number {
     return 3;
   }
   if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  else process.stdout.write(formatCheck(file, result).join('\n') + '\n');
+  else process.stdout.write(terminalText(formatCheck(file, result).join('\n')) + '\n');
   return result.ok ? 0 : 1;
 }
 
@@ -259,14 +259,15 @@ async function dispatch(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof ScenarioError || e instanceof HistoryFormatError || e instanceof FaultError || e instanceof KeyError || e instanceof InputError) {
-      process.stderr.write(`vrange: ${e.message.split('\n').map(terminalLine).join('\n')}\n`);
+      process.stderr.write(`vrange: ${e.message.split('\n').map(messageLine).join('\n')}\n`);
       return 2;
     }
     if (e instanceof UsageError) {
       const topic = (COMMANDS as readonly string[]).includes(command!) && command !== 'help' ? command : undefined;
-      process.stderr.write(`vrange${topic ? ` ${topic}` : ''}: ${terminalLine(e.message.split('\n')[0]!)} (see \`vrange help${topic ? ` ${topic}` : ''}\`)\n`);
+      // Every line of the message is made safe: the later ones too echo what was given (--listen's endpoint).
+      process.stderr.write(`vrange${topic ? ` ${topic}` : ''}: ${messageLine(e.message.split('\n')[0]!)} (see \`vrange help${topic ? ` ${topic}` : ''}\`)\n`);
       const more = e.message.split('\n').slice(1);
-      if (more.length) process.stderr.write(more.join('\n') + '\n');
+      if (more.length) process.stderr.write(more.map(messageLine).join('\n') + '\n');
       return 2;
     }
     // Anything else is a bug in vrange, never the user's error: say so, with the command to show it.

@@ -75,7 +75,7 @@ export async function playCommand(args: string[]): Promise<number> {
   const o = { file, scenario, config, kills: values.kills ?? false, port, open: values.open ?? false, heartbeatTimeoutMs, classesHoldMs };
   try {
     if (values.tty) await playTty(o, process.stdin, process.stdout);
-    else await playWeb(o, (line) => process.stdout.write(line + '\n'));
+    else await playWeb(o, (line) => process.stdout.write(terminalLine(line) + '\n'));
   } catch (e) {
     if (!(e instanceof ShutdownError)) throw e;
     process.stderr.write(`vrange play: internal error (a bug in vrange): ${terminalLine(e.message)}\n`);

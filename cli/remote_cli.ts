@@ -29,6 +29,7 @@ import { readKeyPair, readPublicKey, readTrusted, writeKeyPair } from '../shared
 import { agentConnectTimeoutMs, runRemoteAgent } from '../agents/agent.js';
 import type { RemoteOptions } from '../harness/run.js';
 import { heartbeatIntervalMs, heartbeatTimeoutMs, remoteAgentWaitMs } from '../shared/limits.js';
+import { terminalLine, terminalText } from '../shared/printable.js';
 
 export const REMOTE_USAGE = `  vrange kernel --listen tcp://HOST:PORT [--scenario FILE] [--key FILE.key --trust DIR|FILE]
                   [--agents remote|mixed] [--heartbeat-ms N] [--heartbeat-timeout-ms N] [--wait-ms N]
@@ -111,9 +112,9 @@ export async function kernelCommand(args: string[]): Promise<number> {
   // Without keys, any local process could connect: only agents with this run's token get in.
   const token = curve ? undefined : randomBytes(16).toString('hex');
 
-  const out = (line: string) => process.stdout.write(line + '\n');
+  const out = (line: string) => process.stdout.write(terminalLine(line) + '\n');
   // With --json, stdout is the report alone: what the operator needs to know goes to stderr.
-  const note = (line: string) => (cmd.json ? process.stderr.write(line + '\n') : out(line));
+  const note = (line: string) => (cmd.json ? process.stderr.write(terminalLine(line) + '\n') : out(line));
   const narration: string[] = [];
   const say = (line: string) => { narration.push(line); if (!cmd.json) out(line); };
   const head = header(cmd.scenario, cmd.config);
@@ -134,7 +135,8 @@ export async function kernelCommand(args: string[]): Promise<number> {
   const chooser = cmd.choices ? replayChooser(cmd.choices) : schedulerChooser(cmd.scheduler, cmd.config.seed, cmd.scenario);
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, checkModel: cmd.checkModel, remote, chooser });
   const foot = footer(report, `vrange kernel --listen ${own.listen} --scenario ${cmd.file} ` + reproduce(cmd.file, cmd.config, [], cmd.choices, cmd.scheduler).replace(/^vrange run \S+ /, ''));
-  if (cmd.json) out(JSON.stringify(report, null, 2));
+  // The JSON document as it is (JSON.stringify escapes the controls; `out` would escape its newlines).
+  if (cmd.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else foot.forEach(out);
   if (cmd.html) writeOutput(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history));
   return report.ok ? 0 : 1;
@@ -177,8 +179,8 @@ export function keygenCommand(args: string[]): number {
   // Before anything is written: the directory must be one vrange can create and write files in.
   checkOutputDir(values.out ?? '.', '--out');
   const { secretFile, publicFile, publicKey } = writeKeyPair(values.out ?? '.', values.name ?? 'vrange');
-  process.stdout.write(`wrote ${secretFile} (the secret key: keep it on this machine, mode 0600)\n`
+  process.stdout.write(terminalText(`wrote ${secretFile} (the secret key: keep it on this machine, mode 0600)\n`
     + `wrote ${publicFile} (the public key ${publicKey}):\n`
-    + '  an agent\'s .pub goes into the kernel\'s --trust directory; the kernel\'s .pub is each agent\'s --server-key\n');
+    + '  an agent\'s .pub goes into the kernel\'s --trust directory; the kernel\'s .pub is each agent\'s --server-key\n'));
   return 0;
 }

@@ -14,11 +14,17 @@ import { assembleAll, exploreAllRuns, formatAll } from '../harness/explore_all.j
 import { TooManySchedules } from '../harness/enumerate.js';
 import { partSize } from '../harness/shard_select.js';
 import { allShardFile, exploreShardFile, mergeShards, sha256, shardFileText, type ShardHead, type Sweep } from '../harness/shard.js';
+import { messageLine, terminalLine, terminalText } from '../shared/printable.js';
 
 type Explore = ReturnType<typeof parseRun>;
 
-/** The line explore prints before its runs (also `vrange merge`'s first line). */
+/** The line explore prints before its runs (also `vrange merge`'s first line), safe for a terminal (the FILE is the user's). */
 export function sweepHeading(file: string, c: RunConfig, sweep: Sweep, planned: number,
+  how: Pick<Explore, 'countSchedules' | 'scheduler'>): string {
+  return terminalLine(sweepHeadingText(file, c, sweep, planned, how));
+}
+
+function sweepHeadingText(file: string, c: RunConfig, sweep: Sweep, planned: number,
   how: Pick<Explore, 'countSchedules' | 'scheduler'>): string {
   // A shard file keeps the options as given: --scheduler, --depth and --count-schedules among them (howOf).
   if (sweep.kind === 'all') return `explore --all ${file}: policy ${c.policy}, access ${c.access}, purge unit ${c.purgeUnit}, at most ${sweep.maxSchedules} traces${how.countSchedules ? ', every schedule counted' : ''}${sweep.classesBy === 'all' ? ', classes by every step' : ''}`;
@@ -58,7 +64,7 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
     try {
       r = await exploreAllRuns(cmd.file, cmd.scenario, cmd.config, cmd.maxSchedules, { progress, shard, countSchedules: cmd.countSchedules, classesBy: cmd.classesBy });
     } catch (e) {
-      if (e instanceof TooManySchedules) { process.stderr.write(`vrange: ${cmd.file}: ${e.message}\n`); return 2; }
+      if (e instanceof TooManySchedules) { process.stderr.write(`${messageLine(`vrange: ${cmd.file}: ${e.message}`)}\n`); return 2; }
       throw e;
     }
     if (r.stopped) { process.stderr.write(stoppedNote(shard.index, shard.count)); return 1; }
@@ -66,7 +72,7 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
     const mine = assembleAll(r.plan, r.runs, { partial: true });
     say(part(r.plan.reduced));
     if (cmd.json) process.stdout.write(JSON.stringify(mine, null, 2) + '\n');
-    else process.stdout.write(formatAll(cmd.file, cmd.config, mine).join('\n') + '\n');
+    else process.stdout.write(terminalText(formatAll(cmd.file, cmd.config, mine).join('\n')) + '\n');
     say(`${mine.ran} real runs in ${((Date.now() - started) / 1000).toFixed(1)} s; shard result: ${out} (vrange merge every shard's file for the whole sweep)`);
     return mine.problems.length > 0 ? 1 : 0;
   }
@@ -81,7 +87,7 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
   if (result.interrupted) { process.stderr.write(stoppedNote(shard.index, shard.count)); return 1; }
   writeOutput(out, shardFileText(exploreShardFile(head(planned), result)));
   if (cmd.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  else process.stdout.write(formatExplore(result, (Date.now() - started) / 1000).join('\n') + '\n');
+  else process.stdout.write(terminalText(formatExplore(result, (Date.now() - started) / 1000).join('\n')) + '\n');
   say(`shard result: ${out} (vrange merge every shard's file for the whole sweep)`);
   return result.failing.length > 0 ? 1 : 0;
 }
@@ -97,13 +103,13 @@ export function mergeCommand(args: string[]): number {
   say(sweepHeading(m.file, m.config, m.sweep, planned, howOf(m.options)));
   if (m.all) {
     if (values.json) process.stdout.write(JSON.stringify(m.all, null, 2) + '\n');
-    else process.stdout.write(formatAll(m.file, m.config, m.all).join('\n') + '\n');
+    else process.stdout.write(terminalText(formatAll(m.file, m.config, m.all).join('\n')) + '\n');
     say(`${m.all.reduced} real runs in ${m.seconds.toFixed(1)} s (the ${m.shards} shards' times added up)`);
     return m.all.problems.length > 0 ? 1 : 0;
   }
   const result = m.explore!;
   if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  else process.stdout.write(formatExplore(result, m.seconds).join('\n') + '\n');
+  else process.stdout.write(terminalText(formatExplore(result, m.seconds).join('\n')) + '\n');
   say(`merged ${m.shards} shards; the time is theirs added up`);
   return result.failing.length > 0 ? 1 : 0;
 }

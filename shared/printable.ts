@@ -57,3 +57,22 @@ const actsOnTerminal = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 export function terminalLine(line: string): string {
   return line.replace(actsOnTerminal, (c) => (c === '\t' ? c : `\\u{${c.codePointAt(0)!.toString(16)}}`));
 }
+
+/** Text of several lines (a report, a table) made safe for a terminal line by line (terminalLine). */
+export function terminalText(text: string): string {
+  return text.split('\n').map(terminalLine).join('\n');
+}
+
+/** A word (a run of characters other than spaces) longer than this is cut in an error message. */
+export const messageWordMax = 300;
+const longWord = new RegExp(`[^ ]{${messageWordMax + 1},}`, 'g');
+
+/**
+ * One line of an error message made safe and short for a terminal: terminalLine, and every word
+ * longer than messageWordMax characters (an argument or path the user gave, echoed back) cut to
+ * its first 200 and last 60 characters with how many were left out, so that a 100 KB argument
+ * gives a message of a line, and what is allowed (the words after it) is still there.
+ */
+export function messageLine(line: string): string {
+  return terminalLine(line.replace(longWord, (w) => `${w.slice(0, 200)}...(${w.length - 260} characters left out)...${w.slice(-60)}`));
+}
