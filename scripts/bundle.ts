@@ -1,6 +1,8 @@
 // The agent and the CLI as one file each: `npm run build` runs this after tsc. esbuild bundles
-// dist/agents/agent.js into dist/agents/bundle/agent.js (the script the kernel starts for every
-// agent: coordinator/agent_pool.ts) and dist/cli/cli.js into dist/cli/bundle/cli.js (what
+// dist/agents/agent.js into dist/agents/bundle/agent-code.js, run by dist/agents/bundle/agent.js
+// (agents/loader.cjs: the script the kernel starts for every agent, coordinator/agent_pool.ts, which
+// runs the bundle with a V8 code cache that this step then makes by one warm-up run of the
+// demonstration scenario) and dist/cli/cli.js into dist/cli/bundle/cli.js (what
 // bin/vrange.js loads), each a CommonJS script with everything it imports inside: the project's
 // own modules and its dependencies' JavaScript (msgpackr, zeromq's JavaScript and addon loader;
 // for the CLI also xstate, zod, yaml). Why: Node 20 resolves, reads, compiles and links ES modules
@@ -29,10 +31,13 @@
 //   node dist/scripts/bundle.js
 
 import { build, type Plugin } from 'esbuild';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { agentTieringFlags } from '../shared/tiering.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dist = join(root, 'dist');
@@ -93,9 +98,53 @@ async function bundle(entry: string, outFile: string, urls: 'bundle' | 'tree'): 
   writeFileSync(join(outDir, 'inputs.json'), JSON.stringify({ inputs }, null, 1) + '\n');
 }
 
+/**
+ * The agent's start script, dist/agents/bundle/agent.js: agents/loader.cjs with the tiering flags
+ * written in (it runs agent-code.js, the bundle, with the code cache). Written after the bundle,
+ * so that it is as new as the bundle's inputs (shared/bundles.ts).
+ */
+function writeAgentLoader(outDir: string): void {
+  const src = join(root, 'agents', 'loader.cjs');
+  const text = rewriteOnce(readFileSync(src, 'utf8'), '/* FLAGS */ []', JSON.stringify(agentTieringFlags), src);
+  writeFileSync(join(outDir, 'agent.js'), text);
+}
+
+/**
+ * The agent's code cache (agents/loader.cjs): one run of the demonstration scenario whose agents
+ * each leave their compiled code at exit; the largest (the agent that compiled the most) becomes
+ * dist/agents/bundle/agent-code.cache. A failure here costs only the agents' start-up: the build
+ * says so and goes on without a cache. VRANGE_CODE_CACHE=0 skips it.
+ */
+function makeAgentCodeCache(outDir: string): void {
+  const cacheFile = join(outDir, 'agent-code.cache');
+  rmSync(cacheFile, { force: true });
+  if (process.env.VRANGE_CODE_CACHE === '0') return;
+  const tmp = mkdtempSync(join(tmpdir(), 'vrange-code-cache-'));
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env, VRANGE_CODE_CACHE_OUT: tmp };
+    delete env.VRANGE_AGENT_NODE_ARGS;
+    const run = spawnSync(process.execPath, [join(root, 'bin', 'vrange.js'), 'run', join(root, 'scenarios', 'fork-cow-purge.yaml'), '--seed', '1', '--quiet'],
+      { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000, encoding: 'utf8' });
+    const made = readdirSync(tmp).filter((f) => f.endsWith('.cache')).map((f) => join(tmp, f));
+    if (run.status !== 0 || made.length === 0) {
+      process.stderr.write(`bundle: no agent code cache (the warm-up run ${run.error ? `failed: ${run.error.message}` : `ended with ${run.status ?? run.signal}`}); agents compile their code at start\n`);
+      return;
+    }
+    const best = made.reduce((a, b) => (statSync(b).size > statSync(a).size ? b : a));
+    const part = `${cacheFile}.${process.pid}.part`;
+    copyFileSync(best, part);
+    renameSync(part, cacheFile);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
-  await bundle(join(dist, 'agents', 'agent.js'), join(dist, 'agents', 'bundle', 'agent.js'), 'bundle');
+  const agentDir = join(dist, 'agents', 'bundle');
+  await bundle(join(dist, 'agents', 'agent.js'), join(agentDir, 'agent-code.js'), 'bundle');
+  writeAgentLoader(agentDir);
   await bundle(join(dist, 'cli', 'cli.js'), join(dist, 'cli', 'bundle', 'cli.js'), 'tree');
+  makeAgentCodeCache(agentDir);
 }
 
 main().catch((e) => { process.stderr.write(`${(e as Error).message}\n`); process.exit(1); });
