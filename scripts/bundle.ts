@@ -100,40 +100,46 @@ async function bundle(entry: string, outFile: string, urls: 'bundle' | 'tree'): 
 
 /**
  * The agent's start script, dist/agents/bundle/agent.js: agents/loader.cjs with the tiering flags
- * written in (it runs agent-code.js, the bundle, with the code cache). Written after the bundle,
- * so that it is as new as the bundle's inputs (shared/bundles.ts).
+ * written in (it runs agent-code.js, the bundle, with the code cache), and the code-cache runner
+ * it and the CLI's loader use, shared/code_cache.cjs, copied to dist/shared/. Written after the
+ * bundle, so that the start script is as new as the bundle's inputs (shared/bundles.ts).
  */
-function writeAgentLoader(outDir: string): void {
+function writeLoaders(agentDir: string): void {
+  copyFileSync(join(root, 'shared', 'code_cache.cjs'), join(dist, 'shared', 'code_cache.cjs'));
   const src = join(root, 'agents', 'loader.cjs');
   const text = rewriteOnce(readFileSync(src, 'utf8'), '/* FLAGS */ []', JSON.stringify(agentTieringFlags), src);
-  writeFileSync(join(outDir, 'agent.js'), text);
+  writeFileSync(join(agentDir, 'agent.js'), text);
 }
 
 /**
- * The agent's code cache (agents/loader.cjs): one run of the demonstration scenario whose agents
- * each leave their compiled code at exit; the largest (the agent that compiled the most) becomes
- * dist/agents/bundle/agent-code.cache. A failure here costs only the agents' start-up: the build
- * says so and goes on without a cache. VRANGE_CODE_CACHE=0 skips it.
+ * The code caches (shared/code_cache.cjs): one run of the demonstration scenario, whose CLI and
+ * agents each leave their compiled code at exit; the CLI's becomes dist/cli/bundle/cli-code.cache
+ * and the largest agent's (the agent that compiled the most) dist/agents/bundle/agent-code.cache.
+ * A failure here costs only start-up time: the build says so and goes on without caches.
+ * VRANGE_CODE_CACHE=0 makes none.
  */
-function makeAgentCodeCache(outDir: string): void {
-  const cacheFile = join(outDir, 'agent-code.cache');
-  rmSync(cacheFile, { force: true });
+function makeCodeCaches(targets: Record<'agent' | 'cli', string>): void {
+  for (const file of Object.values(targets)) rmSync(file, { force: true });
   if (process.env.VRANGE_CODE_CACHE === '0') return;
   const tmp = mkdtempSync(join(tmpdir(), 'vrange-code-cache-'));
   try {
     const env: NodeJS.ProcessEnv = { ...process.env, VRANGE_CODE_CACHE_OUT: tmp };
     delete env.VRANGE_AGENT_NODE_ARGS;
+    delete env.VRANGE_BUNDLE;
     const run = spawnSync(process.execPath, [join(root, 'bin', 'vrange.js'), 'run', join(root, 'scenarios', 'fork-cow-purge.yaml'), '--seed', '1', '--quiet'],
       { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000, encoding: 'utf8' });
-    const made = readdirSync(tmp).filter((f) => f.endsWith('.cache')).map((f) => join(tmp, f));
-    if (run.status !== 0 || made.length === 0) {
-      process.stderr.write(`bundle: no agent code cache (the warm-up run ${run.error ? `failed: ${run.error.message}` : `ended with ${run.status ?? run.signal}`}); agents compile their code at start\n`);
-      return;
+    const made = readdirSync(tmp).filter((f) => f.endsWith('.cache'));
+    for (const [label, file] of Object.entries(targets)) {
+      const mine = made.filter((f) => f.startsWith(`${label}-`)).map((f) => join(tmp, f));
+      if (run.status !== 0 || mine.length === 0) {
+        process.stderr.write(`bundle: no ${label} code cache (the warm-up run ${run.error ? `failed: ${run.error.message}` : `ended with ${run.status ?? run.signal}`}); it compiles its code at start\n`);
+        continue;
+      }
+      const best = mine.reduce((a, b) => (statSync(b).size > statSync(a).size ? b : a));
+      const part = `${file}.${process.pid}.part`;
+      copyFileSync(best, part);
+      renameSync(part, file);
     }
-    const best = made.reduce((a, b) => (statSync(b).size > statSync(a).size ? b : a));
-    const part = `${cacheFile}.${process.pid}.part`;
-    copyFileSync(best, part);
-    renameSync(part, cacheFile);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -141,10 +147,11 @@ function makeAgentCodeCache(outDir: string): void {
 
 async function main(): Promise<void> {
   const agentDir = join(dist, 'agents', 'bundle');
+  const cliDir = join(dist, 'cli', 'bundle');
   await bundle(join(dist, 'agents', 'agent.js'), join(agentDir, 'agent-code.js'), 'bundle');
-  writeAgentLoader(agentDir);
-  await bundle(join(dist, 'cli', 'cli.js'), join(dist, 'cli', 'bundle', 'cli.js'), 'tree');
-  makeAgentCodeCache(agentDir);
+  writeLoaders(agentDir);
+  await bundle(join(dist, 'cli', 'cli.js'), join(cliDir, 'cli.js'), 'tree');
+  makeCodeCaches({ agent: join(agentDir, 'agent-code.cache'), cli: join(cliDir, 'cli-code.cache') });
 }
 
 main().catch((e) => { process.stderr.write(`${(e as Error).message}\n`); process.exit(1); });

@@ -1,7 +1,8 @@
-// The agent's code cache (agents/loader.cjs, scripts/bundle.ts): the build leaves one, an agent
-// uses it only for the very bundle it was made from (with the same Node and flags), refuses a
-// stale, malformed or corrupt one and then runs as without it, and a run gives the same answers
-// with and without it. The loader says what it did on stderr under VRANGE_CODE_CACHE_TRACE=1; an
+// The code caches of the agent and the CLI (shared/code_cache.cjs, agents/loader.cjs, cli/load.ts,
+// scripts/bundle.ts): the build leaves one for each, a process uses it only for the very bundle it
+// was made from (with the same Node and flags), refuses a stale, malformed or corrupt one and then
+// runs as without it, and a run gives the same answers with and without them. The runner says what
+// it did on stderr under VRANGE_CODE_CACHE_TRACE=1; an
 // agent started with no arguments prints its usage and exits 2, after the bundle has loaded (so
 // each case below also shows that the bundle ran).
 import test from 'ava';
@@ -57,6 +58,17 @@ test('the build leaves a code cache made from this bundle by this Node, and an a
   const r = startAgent(dir);
   t.true(ranBundle(r), r.stderr);
   t.regex(r.stderr, /vrange agent code cache: used \(\d+ bytes\)/);
+});
+
+test('the build leaves a code cache for the CLI, and `vrange` uses it', (t) => {
+  const { head, data } = splitCache(readFileSync(join(root, 'dist', 'cli', 'bundle', 'cli-code.cache')));
+  t.is(head.node, process.version);
+  t.deepEqual(head.flags, [], 'the CLI sets no V8 flags');
+  t.true(data.length > 100_000, `the cache holds compiled code (${data.length} bytes)`);
+  const r = spawnSync(process.execPath, [join(root, 'bin', 'vrange.js'), '--help'], { env: { ...process.env, VRANGE_CODE_CACHE_TRACE: '1' }, encoding: 'utf8' });
+  t.is(r.status, 0);
+  t.regex(r.stderr, /vrange cli code cache: used \(\d+ bytes\)/);
+  t.regex(r.stdout, /vrange run/);
 });
 
 test('a cache made from another bundle (of the same length, which V8 alone would accept) is not used', (t) => {
