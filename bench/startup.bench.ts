@@ -10,7 +10,8 @@
 //  c. The reclaim benchmark's 25,000-page run (bench/reclaim.bench.ts), one fresh process a
 //     sample: the window of its first (cold) reclaim; baseline VRANGE_CODE_CACHE=0
 //     VRANGE_SPARE_NICE=0 (neither), then each alone, then both.
-// CPU figures are Linux only (NaN elsewhere).
+// CPU figures are Linux only (0 elsewhere). The table's title says whether spares can be lowered
+// here at all (coordinator/spare_priority.ts): where not, "nice 19 only" is "neither".
 //
 // Run: node dist/bench/startup.bench.js [--json [FILE]] [--quick] [--repeats N]
 
@@ -21,20 +22,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { emit, parseArgs, summarise, type Row } from './lib.js';
 import { runBench, scenarioOf } from './harness.js';
+import { childrenCpuMs } from '../harness/phases.js';
+import { sparePolicy } from '../coordinator/spare_priority.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-
-/** CPU ms of this process's waited-for children so far (Linux: /proc/self/stat cutime + cstime), NaN elsewhere. */
-export function childrenCpuMs(): number {
-  try {
-    const text = readFileSync('/proc/self/stat', 'utf8');
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    // Fields 16 and 17 (cutime, cstime) are indexes 13 and 14 after the command name, in clock ticks (100 a second on Linux).
-    return (Number(f[13]) + Number(f[14])) * 10;
-  } catch {
-    return NaN;
-  }
-}
 
 const withEnv = (over: Record<string, string>): NodeJS.ProcessEnv => {
   const env = { ...process.env };
@@ -126,7 +117,7 @@ async function main(): Promise<void> {
     row('the same, with the agent\'s code cache', 'ms', agents.on, agents.off, 'no code cache'),
     ...variants.map(([label], i) => row(`reclaim of ${pages.toLocaleString('en')} pages x 16 agents, first (cold) window, a fresh process: ${label}`, 'ms', windows[i]!, windows[0]!, 'neither')),
   ];
-  emit({ bench: 'startup', what: 'what the code caches and the spares\' low priority save, each against the same run without it', rows }, args);
+  emit({ bench: 'startup', what: `what the code caches and the spares' low priority save, each against the same run without it (spares can be lowered here: ${sparePolicy().on ? 'yes' : 'no'})`, rows }, args);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) void main().catch((e) => { console.error(e); process.exit(1); });

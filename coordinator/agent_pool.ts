@@ -200,10 +200,20 @@ export class AgentPool {
     return msg;
   }
 
-  /** Tops the pool up to `n` agents; those it starts are spares (low priority until taken). */
-  fill(n: number): void {
+  /**
+   * Tops the pool up to `n` agents; those it starts are spares (low priority until taken), unless
+   * `spare` is false (agents a process needs now: the boot's).
+   */
+  fill(n: number, spare = true): void {
     this.idle = this.idle.filter((c) => c.alive);
-    while (this.idle.length < n) this.spawnOne(true);
+    while (this.idle.length < n) this.spawnOne(spare);
+  }
+
+  /** A lowered agent is needed now: the kernel's priority, every thread. */
+  private raise(conn: AgentConn): void {
+    if (!conn.lowered) return;
+    conn.lowered = false;
+    raiseTaken(conn.child?.pid);
   }
 
   /** An agent that has said hello, leaving the pool topped up. */
@@ -213,7 +223,7 @@ export class AgentPool {
     // A reused pool holds agents that said hello and others still starting: a ready one first.
     const ready = this.idle.findIndex((c) => c.helloed);
     const conn = this.idle.splice(ready >= 0 ? ready : 0, 1)[0]!;
-    if (conn.lowered) { raiseTaken(conn.child?.pid); conn.lowered = false; }
+    this.raise(conn);
     this.fill(poolSize);
     await withTimeout(conn.hello, agentStartTimeoutMs, `agent ${conn.routingId} did not start within ${agentStartTimeoutMs} ms`);
     return conn;
@@ -226,6 +236,8 @@ export class AgentPool {
   async warm(n?: number): Promise<void> {
     const idle = this.idle.filter((c) => c.alive);
     const wanted = n === undefined ? idle : [...idle.filter((c) => c.helloed), ...idle.filter((c) => !c.helloed)].slice(0, n);
+    // Waited for now: not at the lowest priority while the run waits (they are lowered again by no one).
+    for (const c of wanted) if (!c.helloed) this.raise(c);
     await withTimeout(Promise.all(wanted.map((c) => c.hello)), agentStartTimeoutMs, `the agent pool did not start within ${agentStartTimeoutMs} ms`);
   }
 

@@ -7,18 +7,23 @@
 // reclaim's window (docs/performance.md, "Spare agents start at low priority"). So an agent the
 // pool starts for later runs at nice 19 (Linux's CFS gives it about 1.5% of a CPU beside a task at
 // nice 0) while it waits, and at the kernel's own nice value from the moment a process takes it
-// (before its hello, if it has not said it yet: a fork then waits for it no longer than before).
-// An agent started because a process needs it now is never lowered.
+// (before its hello, if it has not said it yet: a fork then waits for it no longer than before),
+// or when the kernel waits for the pool's hello (AgentPool.warm). An agent started because a
+// process needs it now (the processes of the boot, a birth finding the pool empty) is never lowered.
+// Threads Node made before a spare was lowered (none was seen in 40 tries: the renice follows the
+// spawn by microseconds, Node's start takes milliseconds) keep the kernel's value.
 //
 // Raising the priority back needs CAP_SYS_NICE or an RLIMIT_NICE that allows it (an unprivileged
 // process may lower a priority, not raise it; a container's root usually lacks CAP_SYS_NICE): when
-// neither allows the kernel's nice value, spares are not lowered at all, since an agent could not
-// get its priority back. Skipped too off Linux and with VRANGE_SPARE_NICE=0. Nothing of a run
+// neither allows the kernel's nice value, or a throwaway child shows it does not work (a user
+// namespace's CAP_SYS_NICE), spares are not lowered at all, since an agent could not get its
+// priority back; a raise refused later turns lowering off for the rest of the process. Skipped too off Linux and with VRANGE_SPARE_NICE=0. Nothing of a run
 // depends on it: no event, decision or message changes, only how the OS shares the CPUs. A
 // failed setpriority is ignored (the agent may be gone already): the agent runs as it was.
 // A nice value belongs to a thread on Linux: a spare's main thread is lowered as it starts (the
 // threads Node starts then inherit it), and every thread of a taken agent is raised.
 
+import { spawn, type ChildProcess } from 'node:child_process';
 import { getPriority, setPriority } from 'node:os';
 import { readFileSync, readdirSync } from 'node:fs';
 
@@ -48,14 +53,39 @@ export function mayRaiseTo(to: number, status?: string, limits?: string): boolea
   }
 }
 
+/**
+ * Whether a process of ours can really be lowered to nice 19 and raised back to `base`: tried on a
+ * throwaway child (`sleep`), since a capability can be there and not count (CAP_SYS_NICE in a user
+ * namespace is checked against the initial one by setpriority). About 1 ms, once per process.
+ */
+function raiseWorks(base: number): boolean {
+  let child: ChildProcess | undefined;
+  try {
+    child = spawn('sleep', ['10'], { stdio: 'ignore' });
+    child.on('error', () => {});
+    if (child.pid === undefined) return false;
+    setPriority(child.pid, spareNice);
+    setPriority(child.pid, base);
+    return getPriority(child.pid) === base;
+  } catch {
+    return false;
+  } finally {
+    child?.kill('SIGKILL');
+    child?.unref();
+  }
+}
+
 let decided: { on: boolean; base: number } | undefined;
 
-/** Whether spares are lowered in this process (decided once), and the nice value a taken agent gets. */
+/**
+ * Whether spares are lowered in this process (decided once: /proc says it may be allowed, and a
+ * throwaway child shows it is), and the nice value a taken agent gets.
+ */
 export function sparePolicy(): { on: boolean; base: number } {
   if (decided) return decided;
   let base = 0;
   try { base = getPriority(); } catch { /* keep 0 */ }
-  const on = process.platform === 'linux' && process.env.VRANGE_SPARE_NICE !== '0' && base < spareNice && mayRaiseTo(base);
+  const on = process.platform === 'linux' && process.env.VRANGE_SPARE_NICE !== '0' && base < spareNice && mayRaiseTo(base) && raiseWorks(base);
   return (decided = { on, base });
 }
 
@@ -72,10 +102,23 @@ export function lowerSpare(pid: number | undefined): boolean {
  */
 export function raiseTaken(pid: number | undefined): void {
   if (pid === undefined) return;
-  const { base } = sparePolicy();
-  let tids: number[];
-  try { tids = readdirSync(`/proc/${pid}/task`).map(Number).filter((t) => t > 0); } catch { tids = [pid]; }
-  for (const tid of tids) {
-    try { setPriority(tid, base); } catch { /* gone, or not allowed after all: it runs as it was */ }
+  const policy = sparePolicy();
+  // The main thread first (a thread it starts from now on inherits the kernel's value), then the
+  // others, listed again until no new one has appeared since the last pass.
+  const done = new Set<number>();
+  const raise = (tid: number): void => {
+    done.add(tid);
+    try { setPriority(tid, policy.base); } catch (e) {
+      // Not allowed after all: no more spares are lowered in this process.
+      const code = (e as { info?: { code?: string }; code?: string }).info?.code ?? (e as { code?: string }).code;
+      if (code === 'EPERM' || code === 'EACCES') policy.on = false;
+    }
+  };
+  raise(pid);
+  for (let pass = 0; pass < 4; pass++) {
+    let tids: number[];
+    try { tids = readdirSync(`/proc/${pid}/task`).map(Number).filter((t) => t > 0 && !done.has(t)); } catch { return; }
+    if (tids.length === 0) return;
+    for (const tid of tids) raise(tid);
   }
 }

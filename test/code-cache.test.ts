@@ -124,16 +124,33 @@ test('VRANGE_CODE_CACHE=0 and VRANGE_AGENT_NODE_ARGS turn the cache off', (t) =>
   }
 });
 
-test('a run gives the same answers with and without the code cache', (t) => {
+test('a run gives the same answers with and without the code caches, and its CLI and every agent use theirs', (t) => {
   const run = (env: Record<string, string>) => {
     const r = spawnSync(process.execPath, [join(root, 'bin', 'vrange.js'), 'run', join(root, 'scenarios', 'fork-cow-purge.yaml'), '--seed', '1', '--json'],
-      { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+      { env: { ...process.env, VRANGE_CODE_CACHE_TRACE: '1', ...env }, encoding: 'utf8', timeout: 60_000 });
     t.is(r.status, 0, r.stderr);
     const doc = JSON.parse(r.stdout) as { ok: boolean; steps: Array<Record<string, unknown>> };
-    return { ok: doc.ok, steps: doc.steps.map((s) => ({ process: s.process, index: s.index, op: s.op, result: s.result })) };
+    const said = r.stderr.split('\n').filter((l) => l.includes('code cache:'));
+    return { said, answers: { ok: doc.ok, steps: doc.steps.map((s) => ({ process: s.process, index: s.index, op: s.op, result: s.result })) } };
   };
-  const withCache = run({});
-  t.true(withCache.ok);
-  t.true(withCache.steps.length >= 10);
-  t.deepEqual(run({ VRANGE_CODE_CACHE: '0' }), withCache);
+  const on = run({});
+  t.true(on.answers.ok);
+  t.true(on.answers.steps.length >= 10);
+  t.regex(on.said[0] ?? '', /^vrange cli code cache: used/, 'the CLI used its cache');
+  const agents = on.said.filter((l) => l.startsWith('vrange agent'));
+  t.true(agents.length >= 2, `every agent said what it did (${agents.length})`);
+  for (const l of agents) t.regex(l, /^vrange agent code cache: used \(\d+ bytes\)$/);
+  const off = run({ VRANGE_CODE_CACHE: '0' });
+  t.true(off.said.length >= 3 && off.said.every((l) => l.endsWith('code cache: off')), off.said.join('; '));
+  t.deepEqual(off.answers, on.answers);
+});
+
+test('with source maps on, a bundle is required as a plain file (no cache), and still runs', (t) => {
+  const r = startAgent(dir, { NODE_OPTIONS: '--enable-source-maps' });
+  t.regex(r.stderr, /code cache: off \(source maps or coverage\)/);
+  t.true(ranBundle(r), r.stderr);
+  const cli = spawnSync(process.execPath, ['--enable-source-maps', join(root, 'bin', 'vrange.js'), '--help'], { env: { ...process.env, VRANGE_CODE_CACHE_TRACE: '1' }, encoding: 'utf8' });
+  t.is(cli.status, 0);
+  t.regex(cli.stderr, /vrange cli code cache: off \(source maps or coverage\)/);
+  t.regex(cli.stdout, /vrange run/);
 });

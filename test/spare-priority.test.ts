@@ -8,9 +8,10 @@ import type { Kernel } from '../coordinator/kernel.js';
 import type { AgentHost } from '../coordinator/agent_pool.js';
 import { mayRaiseTo, spareNice, sparePolicy } from '../coordinator/spare_priority.js';
 import { runScenario } from '../harness/run.js';
-import { loadScenario } from '../shared/scenario.js';
+import { parseScenario } from '../shared/scenario.js';
+import { agentPoolMax } from '../shared/limits.js';
 import { statFieldsOf } from '../shared/procfs.js';
-import { configFor, scenarioPath } from './helpers.js';
+import { configFor } from './helpers.js';
 
 test('whether a lowered agent may be raised again: CAP_SYS_NICE, or RLIMIT_NICE by Linux\'s rule', (t) => {
   const status = (capEff: string) => `Name:\tnode\nCapInh:\t0000000000000000\nCapEff:\t${capEff}\n`;
@@ -31,13 +32,25 @@ const niceOf = (tid: number, pid: number): number | undefined => {
 };
 const threadsOf = (pid: number): number[] => { try { return readdirSync(`/proc/${pid}/task`).map(Number); } catch { return []; } };
 
-test('a run\'s spares wait at nice 19 and its processes\' agents run, every thread, at the kernel\'s nice value', async (t) => {
+test('a run\'s lowered spares wait at nice 19; every other agent runs, every thread, at the kernel\'s nice value', async (t) => {
   if (process.platform !== 'linux') { t.false(sparePolicy().on, 'off Linux spares are not lowered'); return; }
   const base = getPriority();
-  const s = loadScenario(scenarioPath('fork-cow-purge'));
+  // Seven forks one after the other, more than the pool holds (agentPoolMax): each takes a spare and
+  // the pool starts the next one, lowered.
+  const forks = 7;
+  const children = Array.from({ length: forks }, (_, i) => `C${i}`);
+  const s = parseScenario(JSON.stringify({
+    name: 'spare-priority', memory: { frames: 64 },
+    processes: {
+      A: { steps: [{ op: 'mmap', as: 'a', pages: 1 }, { op: 'write', map: 'a', page: 0, value: 'x' },
+        ...children.flatMap((c) => [{ op: 'fork', child: c }, { op: 'read', map: 'a', page: 0, expect: { value: 'x' } }])] },
+      ...Object.fromEntries(children.map((c) => [c, { forked: true, steps: [{ op: 'read', map: 'a', page: 0, expect: { value: 'x' } }] }])),
+    },
+  }), 'spare-priority.json');
+  t.true(forks > agentPoolMax);
   let kernel: Kernel | undefined;
-  const taken: number[] = [];
-  const spares: number[] = [];
+  const normal: number[] = [];
+  const lowered: number[] = [];
   const { report } = await runScenario(s, configFor(s, { seed: 1 }), {
     onKernel: (k) => {
       kernel = k;
@@ -45,18 +58,24 @@ test('a run\'s spares wait at nice 19 and its processes\' agents run, every thre
         if (e.kind !== 'complete') return;
         for (const c of (kernel as unknown as { host: AgentHost }).host.pool.all.values()) {
           const pid = c.child?.pid;
-          if (!c.alive || pid === undefined || !c.helloed) continue;
-          if (c.proc) { for (const tid of threadsOf(pid)) { const n = niceOf(tid, pid); if (n !== undefined) taken.push(n); } }
-          else { const n = niceOf(pid, pid); if (n !== undefined) spares.push(n); }
+          if (!c.alive || pid === undefined) continue;
+          // A lowered spare's main thread (threads Node made before the renice, if any, keep the
+          // kernel's value: spare_priority.ts); every thread of any other agent.
+          if (c.lowered) { const n = niceOf(pid, pid); if (n !== undefined) lowered.push(n); }
+          else for (const tid of threadsOf(pid)) { const n = niceOf(tid, pid); if (n !== undefined) normal.push(n); }
         }
       } });
     },
   });
   t.true(report.ok);
-  t.true(taken.length > 10, `the threads of taken agents were read (${taken.length})`);
-  t.true(spares.length > 0, `spares were read (${spares.length})`);
-  t.deepEqual([...new Set(taken)], [base], 'every thread of an agent that runs a process has the kernel\'s nice value');
-  t.deepEqual([...new Set(spares)], [sparePolicy().on ? spareNice : base], sparePolicy().on ? 'a spare waits at nice 19' : 'spares are not lowered when they could not be raised again');
+  t.true(normal.length > 10, `the threads of agents at the kernel's value were read (${normal.length})`);
+  t.deepEqual([...new Set(normal)], [base], 'every thread of an agent that runs a process, or that the kernel waited for, has the kernel\'s nice value');
+  if (sparePolicy().on) {
+    t.true(lowered.length > 0, `the spares the forks' refills started were read (${lowered.length})`);
+    t.deepEqual([...new Set(lowered)], [spareNice], 'a spare waits at nice 19');
+  } else {
+    t.is(lowered.length, 0, 'spares are not lowered when they could not be raised again');
+  }
 });
 
 test('VRANGE_SPARE_NICE=0 turns it off; a kernel already at nice 19 lowers nothing', (t) => {
