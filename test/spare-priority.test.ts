@@ -87,5 +87,15 @@ test('VRANGE_SPARE_NICE=0 turns it off; a kernel already at nice 19 lowers nothi
   };
   t.deepEqual(policyIn({ VRANGE_SPARE_NICE: '0' }), { on: false, base: getPriority() });
   t.deepEqual(policyIn({}, 19 - getPriority()), { on: false, base: 19 });
-  if (process.platform === 'linux') t.is(policyIn({}).on, mayRaiseTo(getPriority()), 'otherwise on exactly when a taken agent could be raised again');
+  if (process.platform === 'linux' && !mayRaiseTo(getPriority())) t.false(policyIn({}).on, 'never on where /proc says a raise is not allowed');
+});
+
+test('in a user namespace, where CAP_SYS_NICE is there but does not count, spares are not lowered', (t) => {
+  // `unshare -r`: root of a new user namespace, every capability in CapEff, none over this process's priority.
+  const code = `import(${JSON.stringify(new URL('../coordinator/spare_priority.js', import.meta.url).href)}).then((m) => console.log(JSON.stringify({ policy: m.sparePolicy(), proc: m.mayRaiseTo(0) })))`;
+  const r = spawnSync('unshare', ['-r', process.execPath, '--input-type=module', '-e', code], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) { t.pass(`no user namespaces here (${r.error?.message ?? r.stderr.trim()}): nothing to show`); return; }
+  const seen = JSON.parse(r.stdout) as { policy: { on: boolean }; proc: boolean };
+  t.true(seen.proc, '/proc says it may (CapEff has CAP_SYS_NICE)');
+  t.false(seen.policy.on, 'the throwaway child shows it may not: spares are not lowered');
 });
