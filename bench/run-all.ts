@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const benches = ['transport', 'kernel', 'marking', 'reclaim', 'direct', 'scale', 'death', 'rangeset', 'memory', 'html', 'steps', 'runs', 'search'];
+const benches = ['transport', 'kernel', 'marking', 'reclaim', 'direct', 'scale', 'death', 'rangeset', 'memory', 'html', 'steps', 'runs', 'search', 'startup'];
 const argv = process.argv.slice(2);
 const only = argv.filter((a) => benches.includes(a));
 const pass: string[] = [];

@@ -19,6 +19,7 @@ import { trackChild } from '../shared/lifecycle.js';
 import { freshBundle } from '../shared/bundles.js';
 import type { Proc } from './process_table.js';
 import { agentCommand, type CpuLease } from './cpu_pin.js';
+import { lowerSpare, raiseTaken } from './spare_priority.js';
 
 /** How a process that has reported its last step ends: an exit code, or a fatal signal its step reported (never SIGKILL). */
 export type ResetEnd = { code: number } | { signal: NodeJS.Signals };
@@ -33,6 +34,8 @@ export class AgentConn {
   host: string | undefined;
   /** Its hello (of this incarnation) has come: until then nothing else from its routing id is read. */
   helloed = false;
+  /** A spare started at the lowest priority, not yet given the kernel's (spare_priority.ts). */
+  lowered = false;
   /**
    * A reusable local agent (AgentPool with reuse): ends its process, which has reported its last
    * step, by a reset instead of an exit or a signal (docs/protocol.md, "Reuse"); returns the
@@ -155,7 +158,8 @@ export class AgentPool {
     this.onExit = onExit;
   }
 
-  spawnOne(): AgentConn {
+  /** `spare`: started for later, at the lowest priority until a process takes it (spare_priority.ts). */
+  spawnOne(spare = false): AgentConn {
     if (this.closed) throw new Error('the kernel is shutting down: no agent starts');
     const routingId = `agent-${++this.started}`;
     const [file, args] = agentCommand(process.execPath, [...agentNodeArgs(), agentScript(), this.socket.endpoint, routingId]);
@@ -164,7 +168,9 @@ export class AgentPool {
     });
     child.stdin!.on('error', () => {}); // the agent may be gone before we close its stdin
     trackChild(child);
-    return this.enlist(new AgentConn(routingId, this.socket, child));
+    const conn = new AgentConn(routingId, this.socket, child);
+    conn.lowered = spare && lowerSpare(child.pid);
+    return this.enlist(conn);
   }
 
   private enlist(conn: AgentConn): AgentConn {
@@ -194,9 +200,20 @@ export class AgentPool {
     return msg;
   }
 
-  fill(n: number): void {
+  /**
+   * Tops the pool up to `n` agents; those it starts are spares (low priority until taken), unless
+   * `spare` is false (agents a process needs now: the boot's).
+   */
+  fill(n: number, spare = true): void {
     this.idle = this.idle.filter((c) => c.alive);
-    while (this.idle.length < n) this.spawnOne();
+    while (this.idle.length < n) this.spawnOne(spare);
+  }
+
+  /** A lowered agent is needed now: the kernel's priority, every thread. */
+  private raise(conn: AgentConn): void {
+    if (!conn.lowered) return;
+    conn.lowered = false;
+    raiseTaken(conn.child?.pid);
   }
 
   /** An agent that has said hello, leaving the pool topped up. */
@@ -206,6 +223,7 @@ export class AgentPool {
     // A reused pool holds agents that said hello and others still starting: a ready one first.
     const ready = this.idle.findIndex((c) => c.helloed);
     const conn = this.idle.splice(ready >= 0 ? ready : 0, 1)[0]!;
+    this.raise(conn);
     this.fill(poolSize);
     await withTimeout(conn.hello, agentStartTimeoutMs, `agent ${conn.routingId} did not start within ${agentStartTimeoutMs} ms`);
     return conn;
@@ -218,6 +236,8 @@ export class AgentPool {
   async warm(n?: number): Promise<void> {
     const idle = this.idle.filter((c) => c.alive);
     const wanted = n === undefined ? idle : [...idle.filter((c) => c.helloed), ...idle.filter((c) => !c.helloed)].slice(0, n);
+    // Waited for now: not at the lowest priority while the run waits (they are lowered again by no one).
+    for (const c of wanted) if (!c.helloed) this.raise(c);
     await withTimeout(Promise.all(wanted.map((c) => c.hello)), agentStartTimeoutMs, `the agent pool did not start within ${agentStartTimeoutMs} ms`);
   }
 

@@ -189,7 +189,8 @@ export class Kernel {
     const initial = this.procs.filter((p) => !p.spec.forked);
     if (initial.length > processesMax) throw new Error(`more than ${processesMax} processes (processesMax)`);
     this.notStopped();
-    if (!this.remote) this.pool.fill(initial.length + this.warmPoolSize());
+    // The boot's agents are needed now; the spares beyond them wait at low priority (spare_priority.ts).
+    if (!this.remote) { this.pool.fill(initial.length, false); this.pool.fill(initial.length + this.warmPoolSize()); }
     this.history.add('boot', { frames: this.frames.total, files: this.files.map((f) => ({ name: f.name, pages: f.pages, kind: f.kind })),
       policy: this.config.policy, access: this.config.access, purgeUnit: this.config.purgeUnit, schedule: this.config.schedule, seed: this.config.seed });
     for (const proc of initial) await this.birth(proc, undefined);

@@ -1,6 +1,8 @@
 // The agent and the CLI as one file each: `npm run build` runs this after tsc. esbuild bundles
-// dist/agents/agent.js into dist/agents/bundle/agent.js (the script the kernel starts for every
-// agent: coordinator/agent_pool.ts) and dist/cli/cli.js into dist/cli/bundle/cli.js (what
+// dist/agents/agent.js into dist/agents/bundle/agent-code.js, run by dist/agents/bundle/agent.js
+// (agents/loader.cjs: the script the kernel starts for every agent, coordinator/agent_pool.ts, which
+// runs the bundle with a V8 code cache that this step then makes by one warm-up run of the
+// demonstration scenario) and dist/cli/cli.js into dist/cli/bundle/cli.js (what
 // bin/vrange.js loads), each a CommonJS script with everything it imports inside: the project's
 // own modules and its dependencies' JavaScript (msgpackr, zeromq's JavaScript and addon loader;
 // for the CLI also xstate, zod, yaml). Why: Node 20 resolves, reads, compiles and links ES modules
@@ -16,8 +18,9 @@
 // - zeromq's lib/load-addon.js finds its native addon under `__dirname/../build`; bundled,
 //   `__dirname` is the bundle's folder, so the path is given relative to the bundle instead.
 //   The addon itself (a .node file) stays where npm put it and is loaded by zeromq's own loader.
-// - `import.meta.url`: in the agent's bundle, the bundle's own URL (the agent's "am I the main
-//   script" check compares it with the script Node was started with). In the CLI's bundle, each
+// - `import.meta.url`: in the agent's bundle, the URL of its start script, dist/agents/bundle/agent.js
+//   (the file shared/code_cache.cjs runs the bundle as: the agent's "am I the main script" check
+//   compares it with the script Node was started with). In the CLI's bundle, each
 //   module's own URL in the module tree (dist/...): every path a module computes from where it is
 //   (the package root, the agent's script, play's worker, which runs play/classes.js from the tree)
 //   is the one it computes unbundled.
@@ -29,10 +32,14 @@
 //   node dist/scripts/bundle.js
 
 import { build, type Plugin } from 'esbuild';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { agentTieringFlags } from '../shared/tiering.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dist = join(root, 'dist');
@@ -87,15 +94,102 @@ async function bundle(entry: string, outFile: string, urls: 'bundle' | 'tree'): 
     external: ['playwright-core'],
   });
   if (result.warnings.length > 0) throw new Error(`bundle: esbuild warned about ${relative(root, entry)}; the bundle would not run as the module tree does`);
+  // A bundle runs compiled by shared/code_cache.cjs (vm.Script, no dynamic-import callback): an `import()` in it would throw.
+  for (const [out, meta] of Object.entries(result.metafile.outputs)) {
+    if (meta.imports.some((i) => i.kind === 'dynamic-import')) throw new Error(`bundle: ${out} holds a dynamic import(), which a bundle run from a code cache cannot do (shared/code_cache.cjs)`);
+  }
   // The folder's own package.json: a bundle is CommonJS although the project's files are ES modules.
   writeFileSync(join(outDir, 'package.json'), JSON.stringify({ type: 'commonjs' }) + '\n');
   const inputs = Object.keys(result.metafile.inputs).map((p) => relative(outDir, resolve(process.cwd(), p)));
   writeFileSync(join(outDir, 'inputs.json'), JSON.stringify({ inputs }, null, 1) + '\n');
 }
 
+/**
+ * The agent's start script, dist/agents/bundle/agent.js: agents/loader.cjs with the tiering flags
+ * written in (it runs agent-code.js, the bundle, with the code cache), and the code-cache runner
+ * it and the CLI's loader use, shared/code_cache.cjs, copied to dist/shared/. Written after the
+ * bundle, so that the start script is as new as the bundle's inputs (shared/bundles.ts).
+ */
+function writeLoaders(agentDir: string): void {
+  copyFileSync(join(root, 'shared', 'code_cache.cjs'), join(dist, 'shared', 'code_cache.cjs'));
+  const src = join(root, 'agents', 'loader.cjs');
+  const text = rewriteOnce(readFileSync(src, 'utf8'), '/* FLAGS */ []', JSON.stringify(agentTieringFlags), src);
+  writeFileSync(join(agentDir, 'agent.js'), text);
+}
+
+/** Whether `file` is a whole candidate: its header's digest is its compiled code's. */
+function wholeCandidate(file: string): boolean {
+  try {
+    const buf = readFileSync(file);
+    const n = buf.readUInt32LE(0);
+    const head = JSON.parse(buf.subarray(4, 4 + n).toString('utf8')) as { dataSha256?: string };
+    return head.dataSha256 === createHash('sha256').update(buf.subarray(4 + n)).digest('hex');
+  } catch {
+    return false;
+  }
+}
+
+/** The trace line of a process started with the cache in place (`args` after node), or why it could not be read. */
+function traceOf(args: string[], env: NodeJS.ProcessEnv): string {
+  const r = spawnSync(process.execPath, args, { env: { ...env, VRANGE_CODE_CACHE_TRACE: '1' }, stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000, encoding: 'utf8' });
+  return /vrange \w+ code cache: [^\n]*/.exec(r.stderr ?? '')?.[0] ?? `no trace (status ${r.status ?? r.signal})`;
+}
+
+/**
+ * The code caches (shared/code_cache.cjs): one run of the demonstration scenario, whose CLI and
+ * agents each leave their compiled code at exit; the CLI's becomes dist/cli/bundle/cli-code.cache
+ * and the largest whole agent's (the agent that compiled the most) dist/agents/bundle/agent-code.cache,
+ * each kept only once a process started with it in place says it used it. A failure here costs
+ * only start-up time: the build says why on stderr and goes on without that cache (and
+ * test/code-cache.test.ts then fails). VRANGE_CODE_CACHE=0 makes none. The warm-up runs without
+ * NODE_OPTIONS and VRANGE_AGENT_NODE_ARGS (a V8 flag in either would make a cache no later
+ * process can use) and with the bundles.
+ */
+function makeCodeCaches(targets: Record<'agent' | 'cli', { file: string; check: string[] }>): void {
+  for (const { file } of Object.values(targets)) rmSync(file, { force: true });
+  if (process.env.VRANGE_CODE_CACHE === '0') return;
+  const tmp = mkdtempSync(join(tmpdir(), 'vrange-code-cache-'));
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env, VRANGE_CODE_CACHE_OUT: tmp };
+    for (const v of ['NODE_OPTIONS', 'VRANGE_AGENT_NODE_ARGS', 'VRANGE_BUNDLE', 'VRANGE_CODE_CACHE_TRACE']) delete env[v];
+    const run = spawnSync(process.execPath, [join(root, 'bin', 'vrange.js'), 'run', join(root, 'scenarios', 'fork-cow-purge.yaml'), '--seed', '1', '--quiet'],
+      { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000, encoding: 'utf8' });
+    const made = readdirSync(tmp).filter((f) => f.endsWith('.cache'));
+    delete env.VRANGE_CODE_CACHE_OUT;
+    for (const [label, { file, check }] of Object.entries(targets)) {
+      const mine = made.filter((f) => f.startsWith(`${label}-`)).map((f) => join(tmp, f)).filter(wholeCandidate);
+      if (run.status !== 0 || mine.length === 0) {
+        const why = run.error ? `failed: ${run.error.message}` : run.status !== 0 ? `ended with ${run.status ?? run.signal}` : 'passed but left none';
+        const tail = (run.stderr ?? '').trim().split('\n').slice(-5).join('\n  ');
+        process.stderr.write(`bundle: no ${label} code cache (the warm-up run ${why})${tail ? `:\n  ${tail}` : ''}; it compiles its code at start\n`);
+        continue;
+      }
+      const best = mine.reduce((a, b) => (statSync(b).size > statSync(a).size ? b : a));
+      const part = `${file}.${process.pid}.part`;
+      copyFileSync(best, part);
+      renameSync(part, file);
+      const said = traceOf(check, env);
+      if (!/: used \(/.test(said)) {
+        rmSync(file, { force: true });
+        process.stderr.write(`bundle: the ${label} code cache was not used by a process started with it (${said}); none kept, it compiles its code at start\n`);
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
-  await bundle(join(dist, 'agents', 'agent.js'), join(dist, 'agents', 'bundle', 'agent.js'), 'bundle');
-  await bundle(join(dist, 'cli', 'cli.js'), join(dist, 'cli', 'bundle', 'cli.js'), 'tree');
+  const agentDir = join(dist, 'agents', 'bundle');
+  const cliDir = join(dist, 'cli', 'bundle');
+  await bundle(join(dist, 'agents', 'agent.js'), join(agentDir, 'agent-code.js'), 'bundle');
+  writeLoaders(agentDir);
+  await bundle(join(dist, 'cli', 'cli.js'), join(cliDir, 'cli.js'), 'tree');
+  makeCodeCaches({
+    // The agent's start script with no arguments: it loads the bundle and prints its usage.
+    agent: { file: join(agentDir, 'agent-code.cache'), check: [join(agentDir, 'agent.js')] },
+    cli: { file: join(cliDir, 'cli-code.cache'), check: [join(root, 'bin', 'vrange.js'), '--help'] },
+  });
 }
 
 main().catch((e) => { process.stderr.write(`${(e as Error).message}\n`); process.exit(1); });
