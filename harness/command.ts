@@ -103,7 +103,11 @@ export function parseChoices(values: { choices?: string; 'schedule-file'?: strin
     if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
       let doc: unknown;
       try { doc = JSON.parse(trimmed); } catch (e) { throw new UsageError(`${where}: not JSON: ${(e as Error).message}`); }
-      const arr = Array.isArray(doc) ? doc : (doc as { choices?: unknown }).choices;
+      if (!Array.isArray(doc) && doc !== null && typeof doc === 'object') {
+        const extra = Object.keys(doc).filter((k) => k !== 'choices');
+        if (extra.length > 0) throw new UsageError(`${where}: unknown field ${JSON.stringify(extra[0]).slice(0, 60)}; the only field allowed is "choices"`);
+      }
+      const arr = Array.isArray(doc) ? doc : (doc as { choices?: unknown } | null)?.choices;
       if (!Array.isArray(arr) || arr.some((x) => typeof x !== 'string')) throw new UsageError(`${where}: expected a JSON array of names, or {"choices": [...]}`);
       list = arr as string[];
     } else {

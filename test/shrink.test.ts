@@ -133,6 +133,12 @@ test('--choices and --schedule-file: names are checked, and they go with lockste
   t.is(bad.code, 2);
   t.regex(bad.stderr, /--choices: choice 1 is "Z"; allowed: kernel, commit, A, B, C/);
   t.is((await cli(['run', file, '--choices', 'A', '--schedule', 'free'])).code, 2);
+  for (const [doc, want] of [['{"choices": ["A"], "seed": 3}', /--schedule-file .*: unknown field "seed"; the only field allowed is "choices"/],
+    ['{"choices": [1]}', /expected a JSON array of names, or \{"choices": \[\.\.\.\]\}/]] as const) {
+    const r = await cli(['run', file, '--schedule-file', tempFile('w-bad.json', doc)]);
+    t.is(r.code, 2, doc);
+    t.regex(r.stderr, want, doc);
+  }
   const list = ['C', 'C', 'kernel', 'A', 'B', 'C', 'A', 'A', 'A', 'B', 'commit'];
   const w = tempFile('w.json', JSON.stringify(list));
   const trace = w.replace(/\.json$/, '.jsonl');
