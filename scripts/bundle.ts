@@ -34,7 +34,6 @@
 import { build, type Plugin } from 'esbuild';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -117,17 +116,9 @@ function writeLoaders(agentDir: string): void {
   writeFileSync(join(agentDir, 'agent.js'), text);
 }
 
-/** Whether `file` is a whole candidate: its header's digest is its compiled code's. */
-function wholeCandidate(file: string): boolean {
-  try {
-    const buf = readFileSync(file);
-    const n = buf.readUInt32LE(0);
-    const head = JSON.parse(buf.subarray(4, 4 + n).toString('utf8')) as { dataSha256?: string };
-    return head.dataSha256 === createHash('sha256').update(buf.subarray(4 + n)).digest('hex');
-  } catch {
-    return false;
-  }
-}
+/** Whether `file` is a whole candidate: its header's digest is its compiled code's (shared/code_cache.cjs). */
+const wholeCandidate = (file: string): boolean =>
+  (createRequire(import.meta.url)(join(root, 'shared', 'code_cache.cjs')) as { wholeCache(f: string): boolean }).wholeCache(file);
 
 /** The trace line of a process started with the cache in place (`args` after node), or why it could not be read. */
 function traceOf(args: string[], env: NodeJS.ProcessEnv): string {

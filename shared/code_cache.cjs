@@ -41,18 +41,30 @@ const { createHash } = require('node:crypto');
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
+/** A cache file's header and compiled code; undefined when it has no readable header. */
+function splitCache(buf) {
+  const n = buf.length >= 4 ? buf.readUInt32LE(0) : -1;
+  if (!(n > 0 && n <= 65536 && 4 + n <= buf.length)) return undefined;
+  try { return { head: JSON.parse(buf.subarray(4, 4 + n).toString('utf8')), data: buf.subarray(4 + n) }; } catch { return undefined; }
+}
+
+/** Whether the cache file `file` is whole: its header reads and names its compiled code's digest (the build's check of a candidate). */
+exports.wholeCache = function wholeCache(file) {
+  try { const c = splitCache(fs.readFileSync(file)); return c !== undefined && c.head.dataSha256 === sha256(c.data); } catch { return false; }
+};
+
 /** The cache's compiled code and preload list, if made from `digest` by this Node with `flags`; else why not. */
 function readCache(cacheFile, digest, flags) {
   let buf;
   try { buf = fs.readFileSync(cacheFile); } catch { return { why: 'none' }; }
   try {
-    const n = buf.length >= 4 ? buf.readUInt32LE(0) : -1;
-    if (!(n > 0 && n <= 65536 && 4 + n <= buf.length)) return { why: 'malformed' };
-    const head = JSON.parse(buf.subarray(4, 4 + n).toString('utf8'));
+    const split = splitCache(buf);
+    if (!split || split.head === null || typeof split.head !== 'object') return { why: 'malformed' };
+    const head = split.head;
     if (head.sha256 !== digest) return { why: 'stale (made from another bundle)' };
     if (head.node !== process.version || head.v8 !== process.versions.v8 || head.arch !== process.arch) return { why: `made by Node ${head.node} (V8 ${head.v8}, ${head.arch})` };
     if (JSON.stringify(head.flags) !== JSON.stringify(flags)) return { why: 'made with other flags' };
-    const data = buf.subarray(4 + n);
+    const data = split.data;
     if (head.dataSha256 !== sha256(data)) return { why: 'corrupt (its digest does not match)' };
     const preload = Array.isArray(head.preload) ? head.preload.filter((m) => typeof m === 'string' && /^[a-z_][a-z0-9_/]*$/.test(m)) : [];
     return { data, preload };
