@@ -8,6 +8,20 @@
 // --max-opt=1), where a Float64Array slot read made a heap number a page.
 
 const CHUNK = 512;
+/** Slots after a chunk's 512 entries: how many it holds; the OR and the AND of their low FLAG_MASK bits (see below). */
+const COUNT = CHUNK;
+const OR = CHUNK + 1;
+const AND = CHUNK + 2;
+const SLOTS = CHUNK + 3;
+/**
+ * The low bits of an entry that agents/mm.ts packs its flags in (PTE_FLAG_BITS = 6). Each chunk
+ * keeps an OR and an AND of them over its entries, updated as entries are set but not as they are
+ * removed or replaced: the OR may hold bits no entry has any more and the AND may lack bits every
+ * entry has, never the other way. So OR === AND proves every entry's flags are that value, and an
+ * OR without a bit proves no entry has it (rewriteFlags and bitsIn skip the walk of such a chunk);
+ * anything else is walked, and the walk of a whole chunk makes both exact again.
+ */
+const FLAG_MASK = 63;
 
 export class PteTable {
   private readonly chunks = new Map<number, Int32Array>();
@@ -26,10 +40,11 @@ export class PteTable {
   set(i: number, e: number): this {
     if (!(Number.isInteger(e) && e >= 1 && e <= 0x7fffffff && Number.isInteger(i) && i >= 0)) throw new Error(`mm invariant: page-table entry ${i} set to ${e}`);
     const key = Math.floor(i / CHUNK);
-    let c = this.chunks.get(key);
-    if (!c) this.chunks.set(key, (c = new Int32Array(CHUNK + 1)));
-    if (c[i % CHUNK] === 0) { c[CHUNK]!++; this.size++; }
+    const c = this.chunk(key);
+    if (c[i % CHUNK] === 0) { c[COUNT]!++; this.size++; }
     c[i % CHUNK] = e;
+    c[OR]! |= e & FLAG_MASK;
+    c[AND]! &= e & FLAG_MASK;
     return this;
   }
 
@@ -39,8 +54,18 @@ export class PteTable {
     if (!c || c[i % CHUNK] === 0) return false;
     c[i % CHUNK] = 0;
     this.size--;
-    if (--c[CHUNK]! === 0) this.chunks.delete(key);
+    if (--c[COUNT]! === 0) this.chunks.delete(key);
     return true;
+  }
+
+  /** Chunk `key`, made empty (OR 0, AND every flag) if there is none. */
+  private chunk(key: number): Int32Array {
+    let c = this.chunks.get(key);
+    if (!c) {
+      this.chunks.set(key, (c = new Int32Array(SLOTS)));
+      c[AND] = FLAG_MASK;
+    }
+    return c;
   }
 
   /**
@@ -54,24 +79,44 @@ export class PteTable {
     const keep = dropHigh ? 0 : ~mask;
     for (let i = a; i < b;) {
       const key = Math.floor(i / CHUNK);
-      let c = this.chunks.get(key);
-      if (!c) this.chunks.set(key, (c = new Int32Array(CHUNK + 1)));
+      const c = this.chunk(key);
       const to = Math.min(b, (key + 1) * CHUNK);
-      if (dropHigh && to - i === CHUNK && c[CHUNK] === CHUNK) {
+      if (dropHigh && to - i === CHUNK && c[COUNT] === CHUNK && mask === FLAG_MASK) {
         // A whole chunk of entries whose flags are all alike (a range purged after fork): each
-        // entry becomes the same number, written by a fill (native code), not slot by slot.
-        const f0 = c[0]! & mask;
-        let s = 1;
-        while (s < CHUNK && (c[s]! & mask) === f0) s++;
-        if (s === CHUNK) { c.fill((f0 | set) & ~clear, 0, CHUNK); i = to; continue; }
+        // entry becomes the same number, written by a fill (native code), not slot by slot. The
+        // chunk's OR and AND say so without a look at its entries when they agree (the children
+        // of a fork); else one walk finds it.
+        let f0 = c[OR]!;
+        if (f0 !== c[AND]) {
+          f0 = c[0]! & mask;
+          let s = 1;
+          while (s < CHUNK && (c[s]! & mask) === f0) s++;
+          if (s < CHUNK) f0 = -1;
+        }
+        if (f0 >= 0) {
+          const e = (f0 | set) & ~clear;
+          c.fill(e, 0, CHUNK);
+          c[OR] = e;
+          c[AND] = e;
+          i = to;
+          continue;
+        }
       }
       let added = 0;
+      const whole = to - i === CHUNK;
+      let or = whole ? 0 : c[OR]!;
+      let and = whole ? FLAG_MASK : c[AND]!;
       for (let s = i - key * CHUNK, z = to - key * CHUNK; s < z; s++) {
         const e = c[s]!;
         if (e === 0) added++;
-        c[s] = (e & keep) | (((e & mask) | set) & ~clear);
+        const x = (e & keep) | (((e & mask) | set) & ~clear);
+        c[s] = x;
+        or |= x & FLAG_MASK;
+        and &= x & FLAG_MASK;
       }
-      c[CHUNK]! += added;
+      c[OR] = or;
+      c[AND] = and;
+      c[COUNT]! += added;
       this.size += added;
       i = to;
     }
@@ -84,7 +129,8 @@ export class PteTable {
       const key = Math.floor(i / CHUNK);
       const to = Math.min(b, (key + 1) * CHUNK);
       const c = this.chunks.get(key);
-      if (c) for (let s = i - key * CHUNK, z = to - key * CHUNK; s < z; s++) bits |= c[s]!;
+      // A chunk whose OR lacks every bit of `mask` has no entry with one (see FLAG_MASK).
+      if (c && ((mask & ~FLAG_MASK) !== 0 || (c[OR]! & mask) !== 0)) for (let s = i - key * CHUNK, z = to - key * CHUNK; s < z; s++) bits |= c[s]!;
       i = to;
     }
     return bits & mask;

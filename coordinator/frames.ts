@@ -7,6 +7,7 @@
 
 import { pageText, type PageContent } from '../shared/page_bytes.js';
 import { PAGE_SIZE } from '../shared/scenario-types.js';
+import { ALLOC_BLOCK, firstNotEqual } from './frame_scan.js';
 
 export class FrameTable {
   // The arrays cover the frames handed out so far (`highWater`), and grow by doubling: a kernel
@@ -24,6 +25,12 @@ export class FrameTable {
   /** Allocations so far: a frame allocated later has a larger `allocSeq`. */
   allocCount = 0;
   /**
+   * Per block of ALLOC_BLOCK frames, the largest `allocSeq` any frame of it was given (the last
+   * allocation in it: the count only rises): a block whose maximum is below a sequence number was
+   * allocated wholly before it, found with no look at its frames (isolate.ts).
+   */
+  allocBlockMax: Float64Array;
+  /**
    * Told by method call as frames are freed, before their owners are cleared: `freed` as one
    * frame's count reaches 0, `freedRun` as frames [f, f + count) are freed together (decrefRunBy).
    * The kernel's reclaim isolation (isolate.ts) is the watcher; a method, not a closure, so the
@@ -34,6 +41,8 @@ export class FrameTable {
   private readonly values: Array<PageContent | undefined>;
   /** Frames freed since they were handed out, reused last-freed first. */
   private freeStack: Int32Array;
+  /** iota[i] === i for the frames the arrays cover: a run of frames is pushed on the free stack by one copy (decrefRunBy). */
+  private iota: Int32Array;
   private freeTop: number;
   /** Frames [0, highWater) have been handed out at least once; the rest were never touched. */
   private highWater = 0;
@@ -46,9 +55,11 @@ export class FrameTable {
     this.ownerFile = new Int32Array(n).fill(-1);
     this.ownerPage = new Int32Array(n).fill(-1);
     this.allocSeq = new Float64Array(n);
+    this.allocBlockMax = new Float64Array(Math.ceil(n / ALLOC_BLOCK));
     this.referenced = new Uint8Array(n);
     this.values = [];
     this.freeStack = new Int32Array(n);
+    this.iota = FrameTable.iotaOf(n);
     this.freeTop = 0;
   }
 
@@ -69,11 +80,18 @@ export class FrameTable {
     } else return -1;
     if (this.refcount[f] !== 0) throw new Error(`frames invariant: free frame ${f} has refcount ${this.refcount[f]}`);
     this.refcount[f] = 1;
-    this.allocSeq[f] = this.allocCount++;
+    this.allocSeq[f] = this.allocCount;
+    this.allocBlockMax[Math.floor(f / ALLOC_BLOCK)] = this.allocCount++;
     this.lastUse[f] = now;
     this.referenced[f] = 0;
     this.values[f] = '';
     return f;
+  }
+
+  private static iotaOf(n: number): Int32Array {
+    const a = new Int32Array(n);
+    for (let i = 0; i < n; i++) a[i] = i;
+    return a;
   }
 
   /** Doubles the arrays (at most to `total` frames). */
@@ -90,8 +108,12 @@ export class FrameTable {
     this.ownerFile = widen(this.ownerFile, (k) => new Int32Array(k), -1);
     this.ownerPage = widen(this.ownerPage, (k) => new Int32Array(k), -1);
     this.allocSeq = widen(this.allocSeq, (k) => new Float64Array(k));
+    const blocks = new Float64Array(Math.ceil(n / ALLOC_BLOCK));
+    blocks.set(this.allocBlockMax);
+    this.allocBlockMax = blocks;
     this.referenced = widen(this.referenced, (k) => new Uint8Array(k));
     this.freeStack = widen(this.freeStack, (k) => new Int32Array(k));
+    this.iota = FrameTable.iotaOf(n);
   }
 
   isUsed(f: number): boolean { return f >= 0 && f < this.total && this.refcount[f]! > 0; }
@@ -130,16 +152,17 @@ export class FrameTable {
     if (!(Number.isInteger(n) && n >= 1 && Number.isInteger(count) && count >= 1 && f >= 0 && f + count <= this.highWater)) {
       throw new Error(`frames invariant: ${n} references dropped from frames ${f}.. (${count})`);
     }
-    for (let g = f; g < f + count; g++) {
-      if (this.refcount[g] !== n) throw new Error(`frames invariant: ${n} references dropped from frame ${g}, which has ${this.refcount[g]}`);
-    }
+    const g = firstNotEqual(this.refcount, f, f + count, n);
+    if (g < f + count) throw new Error(`frames invariant: ${n} references dropped from frame ${g}, which has ${this.refcount[g]}`);
     this.watcher?.freedRun(f, count);
     this.refcount.fill(0, f, f + count);
     this.values.fill(undefined, f, f + count);
     this.ownerFile.fill(-1, f, f + count);
     this.ownerPage.fill(-1, f, f + count);
     if (this.freeTop + count > this.highWater) throw new Error('frames invariant: more free frames than frames');
-    for (let g = f; g < f + count; g++) this.freeStack[this.freeTop++] = g;
+    // freeStack[freeTop + k] = f + k, as a push frame by frame would leave it.
+    this.freeStack.set(this.iota.subarray(f, f + count), this.freeTop);
+    this.freeTop += count;
   }
 
   read(f: number, now: number): string {

@@ -11,6 +11,7 @@
 // `reclaim-prepare` event's `candidates`.
 
 import type { FrameTable } from './frames.js';
+import { ALLOC_BLOCK, firstNotEqual, firstZero } from './frame_scan.js';
 
 interface Isolation { xid: number; openSeq: number; pins: ReadonlySet<number>; before: readonly Isolation[]; live: number }
 
@@ -32,7 +33,7 @@ export class Isolated {
   freedRun(f: number, count: number): void {
     for (const r of this.open.values()) {
       // The common record (no pins, no exchange open before it): its rule is the allocation order alone.
-      if (r.pins.size === 0 && r.before.length === 0) r.live -= countBefore(this.frames.allocSeq, f, count, r.openSeq);
+      if (r.pins.size === 0 && r.before.length === 0) r.live -= countBefore(this.frames, f, count, r.openSeq);
       else for (let g = f; g < f + count; g++) if (this.stamped(r, g)) r.live--;
     }
   }
@@ -80,7 +81,7 @@ export class Isolated {
     const r = this.open.get(xid);
     if (!r) return [];
     const t = this.frames;
-    if (r.pins.size === 0 && r.before.length === 0) return piecesByOrder(frame, count, t.refcount, t.allocSeq, r.openSeq, t.ownerFile, anonOnly);
+    if (r.pins.size === 0 && r.before.length === 0) return piecesByOrder(frame, count, t, r.openSeq, anonOnly);
     const out: number[] = [];
     for (let f = frame; f < frame + count; f++) {
       if (!this.candidateOf(r, f) || (anonOnly && t.ownerFile[f]! >= 0)) continue;
@@ -128,26 +129,47 @@ export class Isolated {
 
 /**
  * The frames of [frame, frame + count) in use and allocated before `openSeq` (and anonymous if
- * `anonOnly`), as [first, count] pairs: a leaf loop over typed arrays, cheap to optimise and kept
- * from kernel to kernel.
+ * `anonOnly`), as [first, count] pairs. A block of ALLOC_BLOCK frames allocated wholly before
+ * `openSeq` (the table's block maxima), with no free frame and (anonOnly) no page-cache page, found
+ * by native scans (frame_scan.ts), joins the current piece whole; any other block is walked frame
+ * by frame. The same pieces as the walk of every frame.
  */
-function piecesByOrder(frame: number, count: number, refcount: Int32Array, allocSeq: Float64Array, openSeq: number,
-  ownerFile: Int32Array, anonOnly: boolean): number[] {
+function piecesByOrder(frame: number, count: number, t: FrameTable, openSeq: number, anonOnly: boolean): number[] {
   const out: number[] = [];
+  const refcount = t.refcount;
+  const allocSeq = t.allocSeq;
+  const ownerFile = t.ownerFile;
+  const blockMax = t.allocBlockMax;
   const end = Math.min(frame + count, refcount.length);
   let start = -1;
-  for (let f = Math.max(frame, 0); f < end; f++) {
-    const ok = refcount[f]! > 0 && allocSeq[f]! < openSeq && (!anonOnly || ownerFile[f]! < 0);
-    if (ok && start < 0) start = f;
-    else if (!ok && start >= 0) { out.push(start, f - start); start = -1; }
+  for (let b = Math.max(frame, 0); b < end;) {
+    const e = Math.min(end, (Math.floor(b / ALLOC_BLOCK) + 1) * ALLOC_BLOCK);
+    if (blockMax[Math.floor(b / ALLOC_BLOCK)]! < openSeq && firstZero(refcount, b, e) === e && (!anonOnly || firstNotEqual(ownerFile, b, e, -1) === e)) {
+      if (start < 0) start = b;
+      b = e;
+      continue;
+    }
+    for (let f = b; f < e; f++) {
+      const ok = refcount[f]! > 0 && allocSeq[f]! < openSeq && (!anonOnly || ownerFile[f]! < 0);
+      if (ok && start < 0) start = f;
+      else if (!ok && start >= 0) { out.push(start, f - start); start = -1; }
+    }
+    b = e;
   }
   if (start >= 0) out.push(start, end - start);
   return out;
 }
 
-/** How many of frames [f, f + count) were allocated before `openSeq`. */
-function countBefore(allocSeq: Float64Array, f: number, count: number, openSeq: number): number {
+/** How many of frames [f, f + count) were allocated before `openSeq`: a block allocated wholly before it counts whole. */
+function countBefore(t: FrameTable, f: number, count: number, openSeq: number): number {
+  const allocSeq = t.allocSeq;
+  const blockMax = t.allocBlockMax;
   let n = 0;
-  for (let g = f; g < f + count; g++) if (allocSeq[g]! < openSeq) n++;
+  for (let b = f; b < f + count;) {
+    const e = Math.min(f + count, (Math.floor(b / ALLOC_BLOCK) + 1) * ALLOC_BLOCK);
+    if (blockMax[Math.floor(b / ALLOC_BLOCK)]! < openSeq) n += e - b;
+    else for (let g = b; g < e; g++) if (allocSeq[g]! < openSeq) n++;
+    b = e;
+  }
   return n;
 }

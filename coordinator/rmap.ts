@@ -9,6 +9,7 @@
 
 import type { FrameTable } from './frames.js';
 import { MapperSets } from './rmap_sets.js';
+import { firstZero } from './frame_scan.js';
 
 export type PteKind = 'anon' | 'file-shared' | 'file-private';
 export interface Mapper { pid: number; vpage: number; kind: PteKind }
@@ -18,19 +19,26 @@ const KIND_INDEX: Readonly<Record<PteKind, number>> = { anon: 0, 'file-shared': 
 /** Pages a chunk of a PageTable covers (a page-table page of 512 entries, as x86-64's). */
 const CHUNK = 512;
 
-/** Slot of a chunk counting its entries, and the slot caching whether the chunk is one run (LINEAR_*). */
+/** Slot of a chunk counting its entries, the slot caching whether its entries are one run (SHAPE_*), and that run's slots [LO, HI). */
 const COUNT = CHUNK;
 const SHAPE = CHUNK + 1;
-/** The chunk's shape is not known since its last change; it is full and its values go up by the table's step; it is not. */
+const LO = CHUNK + 2;
+const HI = CHUNK + 3;
+/**
+ * The chunk's shape is not known since its last change; its entries are exactly the slots [LO, HI)
+ * and their values go up by the table's step (a full chunk so has LO 0 and HI CHUNK); they are not.
+ */
 const SHAPE_UNKNOWN = 0; const SHAPE_LINEAR = 1; const SHAPE_OTHER = 2;
 
 /**
  * A sparse map from vpage to a whole number >= 0, in chunks of 512 typed slots (value + 1; 0: no
  * entry; a chunk also counts its entries, and a chunk with none goes): no object and no Map entry
  * per page, a run of pages set or cleared slot by slot, entries listed in page order. A chunk
- * remembers, until its next change, whether it is one run (full, each value `step` above the
- * last): a walk of the runs, a run's length and a run's removal then cost one step per such chunk
- * instead of 512 (issue 14: 16 mappers of 100,000 shared pages are 3,200 chunks, not 1.6 million
+ * remembers, until a change it cannot follow, whether its entries are one run (slots [LO, HI)
+ * with no gap, each value `step` above the last; an entry added at either end of the run, or
+ * removed from either end, keeps it so): a walk of the runs, a run's length and a run's removal
+ * then cost one step per such chunk instead of up to 512, whether the chunk is full or is the
+ * part of a mapping that starts or ends inside it (issue 14: 16 mappers of 100,000 shared pages are 3,200 chunks, not 1.6 million
  * entries, to reclaim's walks).
  */
 export class PageTable {
@@ -50,10 +58,14 @@ export class PageTable {
     if (!(Number.isInteger(value) && value >= 0 && value < 2 ** 31 - 1)) throw new Error(`page table invariant: entry ${value} out of range`);
     const key = Math.floor(vpage / CHUNK);
     let c = this.chunks.get(key);
-    if (!c) this.chunks.set(key, (c = new Int32Array(CHUNK + 2)));
-    const fresh = c[vpage % CHUNK] === 0;
-    c[vpage % CHUNK] = value + 1;
-    c[SHAPE] = SHAPE_UNKNOWN;
+    if (!c) this.chunks.set(key, (c = new Int32Array(CHUNK + 4)));
+    const i = vpage % CHUNK;
+    const fresh = c[i] === 0;
+    c[i] = value + 1;
+    if (fresh && c[COUNT] === 0) { c[SHAPE] = SHAPE_LINEAR; c[LO] = i; c[HI] = i + 1; }
+    else if (fresh && c[SHAPE] === SHAPE_LINEAR && i === c[HI] && c[i - 1]! + this.step === value + 1) c[HI] = i + 1;
+    else if (fresh && c[SHAPE] === SHAPE_LINEAR && i === c[LO]! - 1 && c[i + 1]! - this.step === value + 1) c[LO] = i;
+    else c[SHAPE] = SHAPE_UNKNOWN;
     if (fresh) { c[COUNT]!++; this.size++; }
     // A chunk just filled (a process writing or a child forked page by page) learns its shape now, not in reclaim's walk.
     if (fresh && c[COUNT] === CHUNK) this.linear(c);
@@ -64,21 +76,31 @@ export class PageTable {
   delete(vpage: number): boolean {
     const key = Math.floor(vpage / CHUNK);
     const c = this.chunks.get(key);
-    if (!c || c[vpage % CHUNK] === 0) return false;
-    c[vpage % CHUNK] = 0;
-    c[SHAPE] = SHAPE_UNKNOWN;
+    const i = vpage % CHUNK;
+    if (!c || c[i] === 0) return false;
+    c[i] = 0;
+    if (c[SHAPE] === SHAPE_LINEAR && i === c[LO]) c[LO] = i + 1;
+    else if (c[SHAPE] === SHAPE_LINEAR && i === c[HI]! - 1) c[HI] = i;
+    else c[SHAPE] = SHAPE_UNKNOWN;
     this.size--;
     if (--c[COUNT]! === 0) this.chunks.delete(key);
     return true;
   }
 
-  /** Whether chunk `c` is full and its values rise by the table's step (found once per change of the chunk). */
+  /**
+   * Whether chunk `c`'s entries are the slots [c[LO], c[HI]) and their values rise by the table's
+   * step (found once per change it could not follow).
+   */
   private linear(c: Int32Array): boolean {
     if (c[SHAPE] === SHAPE_UNKNOWN) {
-      let ok = c[COUNT] === CHUNK;
+      let lo = 0;
+      while (lo < CHUNK && c[lo] === 0) lo++;
+      const hi = lo + c[COUNT]!;
+      let ok = hi <= CHUNK;
       const step = this.step;
-      for (let i = 1, x = c[0]! + step; ok && i < CHUNK; i++, x += step) if (c[i] !== x) ok = false;
+      for (let i = lo + 1, x = c[lo]! + step; ok && i < hi; i++, x += step) if (c[i] !== x) ok = false;
       c[SHAPE] = ok ? SHAPE_LINEAR : SHAPE_OTHER;
+      if (ok) { c[LO] = lo; c[HI] = hi; }
     }
     return c[SHAPE] === SHAPE_LINEAR;
   }
@@ -98,7 +120,13 @@ export class PageTable {
       const base = key * CHUNK;
       const to = Math.min(base + CHUNK, vpage + max);
       const want = value + n * step + 1;
-      if (step === this.step && c[v - base] === want && this.linear(c)) { n += to - v; continue; }
+      if (step === this.step && c[v - base] === want && this.linear(c)) {
+        // From v on, the chunk's entries go on rising by step up to its run's end (HI), and none follows it in the chunk.
+        const end = Math.min(base + c[HI]!, to);
+        n += end - v;
+        if (end < to) break;
+        continue;
+      }
       let i = v;
       while (i < to && c[i - base] === value + (i - vpage) * step + 1) i++;
       n += i - v;
@@ -121,11 +149,15 @@ export class PageTable {
         v = to;
         continue;
       }
-      for (let i = v; i < to; i++) {
-        if (c[i - key * CHUNK] === 0) throw new Error(`page table invariant: no entry at page ${i}`);
-        c[i - key * CHUNK] = 0;
-      }
-      c[SHAPE] = SHAPE_UNKNOWN;
+      const a = v - key * CHUNK;
+      const b = to - key * CHUNK;
+      const z = firstZero(c, a, b);
+      if (z < b) throw new Error(`page table invariant: no entry at page ${key * CHUNK + z}`);
+      c.fill(0, a, b);
+      // Every slot of [a, b) was an entry: a run losing its first or last slots stays one run.
+      if (c[SHAPE] === SHAPE_LINEAR && a === c[LO]) c[LO] = b;
+      else if (c[SHAPE] === SHAPE_LINEAR && b === c[HI]) c[HI] = a;
+      else c[SHAPE] = SHAPE_UNKNOWN;
       this.size -= to - v;
       if ((c[COUNT]! -= to - v) === 0) this.chunks.delete(key);
       v = to;
@@ -138,7 +170,7 @@ export class PageTable {
     for (let v = vpage; v < vpage + count;) {
       const key = Math.floor(v / CHUNK);
       let c = this.chunks.get(key);
-      if (!c) this.chunks.set(key, (c = new Int32Array(CHUNK + 2)));
+      if (!c) this.chunks.set(key, (c = new Int32Array(CHUNK + 4)));
       const to = Math.min((key + 1) * CHUNK, vpage + count);
       let added = 0;
       for (let i = v; i < to; i++) {
@@ -172,10 +204,12 @@ export class PageTable {
     for (const k of [...this.chunks.keys()].sort((a, b) => a - b)) {
       const c = this.chunks.get(k)!;
       if (step === this.step && this.linear(c)) {
-        const v = k * CHUNK;
-        if (n > 0 && v === v0 + n && c[0]! - 1 === x0 + n * step) { n += CHUNK; continue; }
+        const lo = c[LO]!;
+        const v = k * CHUNK + lo;
+        const x = c[lo]! - 1;
+        if (n > 0 && v === v0 + n && x === x0 + n * step) { n += c[HI]! - lo; continue; }
         if (n > 0) out.push(v0, x0, n);
-        v0 = v; x0 = c[0]! - 1; n = CHUNK;
+        v0 = v; x0 = x; n = c[HI]! - lo;
         continue;
       }
       for (let i = 0; i < CHUNK; i++) {
@@ -221,12 +255,16 @@ export class PageTable {
  */
 export class PurgedRecord {
   private readonly whole = new Map<number, number>();
+  /** A chunk with one run recorded and nothing else: [first slot, end slot, frame of the first]. */
+  private readonly parts = new Map<number, [number, number, number]>();
   private readonly slots = new Map<number, Int32Array>();
 
   get(vpage: number): number {
     const key = Math.floor(vpage / CHUNK);
     const w = this.whole.get(key);
     if (w !== undefined) return w + (vpage - key * CHUNK);
+    const p = this.parts.get(key);
+    if (p) { const i = vpage - key * CHUNK; return i >= p[0] && i < p[1] ? p[2] + (i - p[0]) : -1; }
     const c = this.slots.get(key);
     return c ? c[vpage - key * CHUNK]! - 1 : -1;
   }
@@ -242,7 +280,11 @@ export class PurgedRecord {
       const to = Math.min(base + CHUNK, vpage + count);
       if (to - v === CHUNK) {
         this.slots.delete(key);
+        this.parts.delete(key);
         this.whole.set(key, frame + (v - vpage));
+      } else if (!this.whole.has(key) && !this.parts.has(key) && !this.slots.has(key)) {
+        // The first record in this chunk, part of it (a run starting or ending inside): three numbers.
+        this.parts.set(key, [v - base, to - base, frame + (v - vpage)]);
       } else {
         const c = this.chunk(key);
         for (let i = v; i < to; i++) c[i - base] = frame + (i - vpage) + 1;
@@ -258,6 +300,8 @@ export class PurgedRecord {
     c = new Int32Array(CHUNK);
     const w = this.whole.get(key);
     if (w !== undefined) { for (let i = 0; i < CHUNK; i++) c[i] = w + i + 1; this.whole.delete(key); }
+    const p = this.parts.get(key);
+    if (p) { for (let i = p[0]; i < p[1]; i++) c[i] = p[2] + (i - p[0]) + 1; this.parts.delete(key); }
     this.slots.set(key, c);
     return c;
   }
@@ -296,6 +340,9 @@ export class Rmap {
    * in the same order, each `g - f` pages on, exactly when their ids are equal.
    */
   mapperSetAt(frame: number): number { return this.sets.setAt(frame); }
+
+  /** The first frame of [from, to) whose mapperSetAt is not `id`, or `to` (a native scan, frame_scan.ts). */
+  firstOtherMapperSet(from: number, to: number, id: number): number { return this.sets.firstOtherSet(from, to, id); }
 
   /** Adds an entry and takes a reference on the frame. */
   add(pid: number, vpage: number, frame: number, kind: PteKind): void {

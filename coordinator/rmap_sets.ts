@@ -12,6 +12,7 @@
 // the same (pid, vpage) twice.
 
 import type { Mapper, PteKind } from './rmap.js';
+import { firstNotEqual } from './frame_scan.js';
 
 /** One relative entry of a set: the mapper's pid, `vpage - frame`, and its kind. */
 interface RelMapper { readonly pid: number; readonly rel: number; readonly kind: PteKind }
@@ -91,14 +92,22 @@ export class MapperSets {
   clearRun(f: number, count: number): readonly RelMapper[] {
     const id = this.setAt(f);
     const s = this.sets[id]!;
-    for (let g = f; g < f + count; g++) {
-      if (this.setOf[g] !== id) throw new Error(`rmap invariant: frame ${g} of a purged run from frame ${f} has other mappers than the run's`);
-    }
+    // (A frame past the array's end has no slot: the run stops there, which is an error too.)
+    const g = firstNotEqual(this.setOf, f, f + count, id);
+    if (g < f + count) throw new Error(`rmap invariant: frame ${g} of a purged run from frame ${f} has other mappers than the run's`);
     if (id === 0) return s.list;
     this.setOf.fill(0, f, f + count);
     this.mapped -= count;
     this.release(s, count);
     return s.list;
+  }
+
+  /** The first frame of [from, to) whose set id is not `id` (or `to`; a frame past the array's end has none). */
+  firstOtherSet(from: number, to: number, id: number): number {
+    const inside = Math.max(from, Math.min(to, this.setOf.length));
+    const g = firstNotEqual(this.setOf, from, inside, id);
+    if (g < inside) return g;
+    return id === 0 ? to : inside;
   }
 
   /** Every frame with a mapper, ascending. */

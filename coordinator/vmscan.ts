@@ -21,6 +21,7 @@ import type { AddressSpace, FileMapper } from './address_space.js';
 import type { Proc } from './process_table.js';
 import { filePageOf } from './mmap.js';
 import { Isolated } from './isolate.js';
+import { firstNotEqual, firstZero } from './frame_scan.js';
 import { decideLazyfreeFrame, lazyfreeAlsoHold, lazyfreeUnits } from './lazyfree.js';
 import { pagesOf, runsOf } from '../shared/runs.js';
 import { Exchange, type DecidedRun, type PageWhere, type Participant, type PurgeRecord, type ReclaimHost, type VoteOf } from './reclaim.js';
@@ -341,6 +342,12 @@ export class Vmscan implements ReclaimHost {
       const ownerFile = this.k.frames.ownerFile;
       const rmap = this.k.rmap;
       const set = run.anonSet;
+      if (noneDecided && max > 1 && Number.isFinite(max)) {
+        // The loop below, by native scans of the three arrays (frame_scan.ts): the run ends at the
+        // first frame that is free (a count is never negative), a page-cache page or of another set.
+        const to = frame + max;
+        return Math.min(firstZero(used, frame + 1, to), firstNotEqual(ownerFile, frame + 1, to, -1), rmap.firstOtherMapperSet(frame + 1, to, set), to) - frame;
+      }
       for (let g = frame + 1; n < max && used[g]! > 0 && (noneDecided || !decided.has(g)) && ownerFile[g]! < 0 && rmap.mapperSetAt(g) === set; g++) n++;
       return n;
     }

@@ -55,6 +55,7 @@ test('mapper sets: each frame lists what a per-frame list would, and equal set i
 test('page-table chunks known to be one run: runFrom and forEachRun answer as a slot-by-slot walk, across changes', (t) => {
   const op = fc.oneof(
     fc.record({ op: fc.constant('setRun' as const), v: fc.nat(2100), n: fc.integer({ min: 1, max: 1100 }), x: fc.nat(3000) }),
+    fc.record({ op: fc.constant('setDown' as const), v: fc.nat(2100), n: fc.integer({ min: 1, max: 1100 }), x: fc.nat(3000) }),
     fc.record({ op: fc.constant('set' as const), v: fc.nat(2100), x: fc.nat(3000) }),
     fc.record({ op: fc.constant('delete' as const), v: fc.nat(2100) }),
     fc.record({ op: fc.constant('deleteRun' as const), v: fc.nat(2100), n: fc.integer({ min: 1, max: 1100 }) }),
@@ -65,6 +66,8 @@ test('page-table chunks known to be one run: runFrom and forEachRun answer as a 
     for (const o of ops) {
       // Values 4 apart a page: the rmap's frame * 4 + kind.
       if (o.op === 'setRun') for (let i = 0; i < o.n; i++) { table.set(o.v + i, 4 * (o.x + i)); model.set(o.v + i, 4 * (o.x + i)); }
+      // The same run written from its last page down (a chunk's run then grows at its low end).
+      else if (o.op === 'setDown') for (let i = o.n - 1; i >= 0; i--) { table.set(o.v + i, 4 * (o.x + i)); model.set(o.v + i, 4 * (o.x + i)); }
       else if (o.op === 'set') { table.set(o.v, 4 * o.x); model.set(o.v, 4 * o.x); }
       else if (o.op === 'delete') t.is(table.delete(o.v), model.delete(o.v));
       else {
@@ -79,6 +82,12 @@ test('page-table chunks known to be one run: runFrom and forEachRun answer as a 
     let n = 0;
     while (n < max && model.get(from + n) === x0 + 4 * n) n++;
     t.is(table.runFrom(from, x0, 4, max), n);
+    // And from every first and last page of a run: where a chunk's run starts or ends inside it.
+    for (const [v, x] of [...model].filter(([v, x]) => model.get(v - 1) !== x - 4 || model.get(v + 1) !== x + 4)) {
+      let m = 0;
+      while (model.get(v + m) === x + 4 * m) m++;
+      t.is(table.runFrom(v, x, 4, 5000), m, `runFrom(${v})`);
+    }
     const runs: number[][] = [];
     table.forEachRun(4, (v, x, c) => runs.push([v, x, c]));
     const want: number[][] = [];
