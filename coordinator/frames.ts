@@ -88,9 +88,11 @@ export class FrameTable {
     return f;
   }
 
-  private static iotaOf(n: number): Int32Array {
+  /** An identity array of n slots; the slots `from` already holds are copied, not written again (grow). */
+  private static iotaOf(n: number, from?: Int32Array): Int32Array {
     const a = new Int32Array(n);
-    for (let i = 0; i < n; i++) a[i] = i;
+    if (from) a.set(from);
+    for (let i = from?.length ?? 0; i < n; i++) a[i] = i;
     return a;
   }
 
@@ -113,7 +115,7 @@ export class FrameTable {
     this.allocBlockMax = blocks;
     this.referenced = widen(this.referenced, (k) => new Uint8Array(k));
     this.freeStack = widen(this.freeStack, (k) => new Int32Array(k));
-    this.iota = FrameTable.iotaOf(n);
+    this.iota = FrameTable.iotaOf(n, this.iota);
   }
 
   isUsed(f: number): boolean { return f >= 0 && f < this.total && this.refcount[f]! > 0; }
