@@ -12,7 +12,7 @@ import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { loadScenario, ScenarioError, scenarioWarnings } from '../shared/scenario.js';
 import { checkInputDir, InputError, readInputText, writeOutput } from '../shared/files.js';
-import { historyFileBytesMax } from '../shared/limits.js';
+import { historyFileBytesMax, interruptedOutputDrainMs } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
 import { messageLine, terminalLine, terminalText } from '../shared/printable.js';
 import { progressBar } from '../shared/progress.js';
@@ -223,8 +223,25 @@ export async function main(argv: string[]): Promise<number> {
   // fault's pause timer of the stopped run must not keep the process alive; shared/lifecycle.ts).
   const stopped = interruptExitCode();
   if (stopped === undefined) return code;
-  setImmediate(() => process.exit(stopped));
+  // process.exit drops what a pipe has not taken yet (a --json report beyond the pipe's 64 KB
+  // buffer, to a reader slower than the command): exit once stdout and stderr have drained. (Once
+  // an agent has started with the command's stdout and stderr, libuv has made those files blocking
+  // and nothing is pending; a command stopped before that is not.)
+  setImmediate(() => void drained([process.stdout, process.stderr], interruptedOutputDrainMs).then(() => process.exit(stopped)));
   return stopped;
+}
+
+/**
+ * Resolves once every stream has handed all it holds to the OS (or is destroyed), or after `ms`.
+ * Polled: 'drain' comes only after a write that filled the stream's buffer, not after every one.
+ */
+function drained(streams: NodeJS.WriteStream[], ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  const done = () => streams.every((s) => s.destroyed || s.writableLength === 0) || Date.now() >= deadline;
+  return new Promise((resolve) => {
+    if (done()) { resolve(); return; }
+    const timer = setInterval(() => { if (done()) { clearInterval(timer); resolve(); } }, 5);
+  });
 }
 
 async function dispatch(argv: string[]): Promise<number> {

@@ -47,16 +47,26 @@ const PANEL_CSS = `<style>
 function pageScript(token: string, driver: string, heartbeatMs: number): string {
   return `<script>
 (function () {
-  var q = '?t=${token}', d = 'd=${driver}', leaving = true, reload;
+  var q = '?t=${token}', d = 'd=${driver}', leaving = true, reload, submitted = false;
+  // The model is still searching the classes: ask /state every 1.5 s and reload once they are
+  // there (a reload is no goodbye). The page itself is not reloaded while they are computed: a
+  // click during such a reload could land on a page on its way out and be lost.
+  function poll() {
+    reload = setTimeout(function () {
+      fetch('/state' + q).then(function (r) { return r.ok ? r.json() : null; }).then(function (st) {
+        if (submitted) return;
+        if (st && st.classes && st.classes.state !== 'computing') { leaving = false; location.reload(); } else poll();
+      }, function () { if (!submitted) poll(); });
+    }, 1500);
+  }
   // A long run is paged (80 entries a part): show the part with the latest move.
   window.addEventListener('DOMContentLoaded', function () {
-    // The model is still searching the classes: look again in a moment (a reload is no goodbye).
-    if (document.querySelector('[data-classes="computing"]')) reload = setTimeout(function () { leaving = false; location.reload(); }, 1500);
+    if (document.querySelector('[data-classes="computing"]')) poll();
     var part = document.getElementById('part');
     if (part && part.options.length > 1) { part.value = String(part.options.length - 1); part.dispatchEvent(new Event('change')); }
   });
   // A move's answer is the page again: no reload on top of it (it would cancel the move's page).
-  document.addEventListener('submit', function () { leaving = false; clearTimeout(reload); });
+  document.addEventListener('submit', function () { leaving = false; submitted = true; clearTimeout(reload); });
   setInterval(function () { fetch('/beat' + q, { method: 'POST', body: d, headers: { 'content-type': 'application/x-www-form-urlencoded' } }).catch(function () {}); }, ${heartbeatMs});
   window.addEventListener('pagehide', function () { if (leaving && navigator.sendBeacon) navigator.sendBeacon('/bye' + q, new Blob([d], { type: 'application/x-www-form-urlencoded' })); });
   document.addEventListener('keydown', function (ev) {

@@ -24,6 +24,8 @@ export const exchangeWaitMaxMs = 30_000;
 export const exchangeLateWakeMs = 20;
 /** How long the kernel waits for a new agent's hello before giving up on the run. */
 export const agentStartTimeoutMs = 20_000;
+/** How long a command stopped by SIGINT/SIGTERM waits for a slow reader to take the output it wrote (its --json report) before it exits anyway. */
+export const interruptedOutputDrainMs = 10_000;
 /**
  * Steps in one scenario, all processes and the kernel together: the loader refuses more (exit 2),
  * so that every scenario it accepts can run (the per-process limit alone, 250,000 steps of each of

@@ -1,7 +1,7 @@
 // Shared by the end-to-end tests: run a scenario through the library (real agents, real ZeroMQ)
 // or through the CLI as a user would.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -60,13 +60,25 @@ export function cli(args: string[], onStdout?: (chunk: string, pid: number) => v
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); onStdout?.(d.toString(), child.pid!); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    // 'exit' may come before the last of the output is read: wait for the pipes to close too (but
-    // not forever, should a child of the command still hold them).
+    void ended(child).then(({ code }) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * The end of a child, once its output is read too. 'exit' may come before the last of what the
+ * child wrote to its pipes has been read (so a test that reads its output at 'exit' may see
+ * none of it): wait for 'close' as well, but not forever, should a child of the command (an agent,
+ * which inherits the pipes) still hold them.
+ */
+export function ended(child: ChildProcess, graceMs = 2_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => {
     let code: number | null = null;
+    let signal: NodeJS.Signals | null = null;
     let grace: NodeJS.Timeout | undefined;
-    const done = () => { clearTimeout(grace); resolve({ code, stdout, stderr }); };
-    child.on('exit', (c) => { code = c; grace = setTimeout(done, 2_000); });
-    child.on('close', (c) => { code = c; done(); });
+    let settled = false;
+    const done = () => { if (settled) return; settled = true; clearTimeout(grace); resolve({ code, signal }); };
+    child.on('exit', (c, s) => { code = c; signal = s; grace = setTimeout(done, graceMs); });
+    child.on('close', (c, s) => { code = c; signal = s; done(); });
   });
 }
 

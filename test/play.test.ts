@@ -21,7 +21,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { cli, root, scenarioPath } from './helpers.js';
+import { cli, ended, root, scenarioPath } from './helpers.js';
 import { launchChromium, within, type Browser } from '../scripts/browser.js';
 import { PlayServer } from '../play/server.js';
 import { shutdownSteps, ShutdownError } from '../play/bounds.js';
@@ -69,7 +69,7 @@ async function serve(args: string[] = [], file = race, env?: Record<string, stri
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (c, sig) => resolve(c ?? (sig ? -1 : null))));
+  const exited = ended(child).then(({ code, signal }) => code ?? (signal ? -1 : null));
   for (let i = 0; i < 600 && !/open (http:\S+)/.test(out); i++) {
     if (child.exitCode !== null) throw new Error(`vrange play exited ${child.exitCode}: ${out}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -462,7 +462,7 @@ async function tty(answer: (question: string[], all: string) => string, args: st
     }
   });
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const exited = ended(child).then(({ code }) => code);
   try {
     return { code: await within(exited, 90_000, `vrange play --tty (pid ${child.pid}) to end`), out };
   } catch (e) {

@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { root, scenarioPath, tempFile } from './helpers.js';
+import { ended, root, scenarioPath, tempFile } from './helpers.js';
 import { AgentSocket } from '../shared/transport.js';
 import type { KernelMsg, SysRet } from '../shared/messages.js';
 import { createServer, type AddressInfo } from 'node:net';
@@ -34,7 +34,7 @@ function vrange(t: ExecutionContext, args: string[]): Cmd {
   const watchers: Array<() => void> = [];
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); for (const w of watchers) w(); });
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exit = ended(child);
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
   const waitFor = (re: RegExp) => new Promise<RegExpMatchArray>((resolve, reject) => {
     const check = () => { const m = re.exec(out); if (m) resolve(m); };

@@ -4,11 +4,11 @@
 // line names the run folder) are told apart from any other run on the machine.
 
 import test, { type ExecutionContext } from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configFor, root, scenarioPath } from './helpers.js';
+import { configFor, ended, root, scenarioPath, tempFile } from './helpers.js';
 import { installInterruptHandlers, isStaleRunDir, ownerFile, sweepStaleRunDirs } from '../shared/lifecycle.js';
 import { exploreAll, formatAll } from '../harness/explore_all.js';
 import { loadScenario } from '../shared/scenario.js';
@@ -33,7 +33,7 @@ function vrange(t: ExecutionContext, tmp: string, args: string[], detached = fal
   let err = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exit = ended(child);
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
   return { child, stdout: () => out, stderr: () => err, exit };
 }
@@ -127,6 +127,40 @@ for (const [signal, code, schedule] of [['SIGINT', 130, 'lockstep'], ['SIGTERM',
     t.deepEqual(runDirsIn(tmp), [], 'no run folder left');
   });
 }
+
+test.serial('SIGINT with a --json report larger than a pipe holds, to a reader slow to read it: the whole report arrives, then exit 130', async (t) => {
+  const tmp = ownTmp(t);
+  // 4,000 steps of A before its pause: a report of about 500 KB, beyond a pipe's 64 KB.
+  const writes = Array.from({ length: 4_000 }, (_, i) => `      - { op: write, map: buf, page: 0, value: "v${i}" }`).join('\n');
+  const file = tempFile('long-report.yaml', `name: long-report\nmemory:\n  frames: 8\nprocesses:\n  A:\n    steps:\n      - { op: mmap, as: buf, pages: 1 }\n${writes}\n      - { op: read, map: buf, page: 0 }\n`);
+  // Its stdout a real pipe (a FIFO, as in \`vrange run ... | jq\`), not spawn's socket pair. (Two
+  // things keep the report whole: the command waits for its output to drain before it exits
+  // (cli/cli.ts), and an agent started with the command's stdout makes that file blocking for both.)
+  const fifo = join(tmp, 'report.fifo');
+  t.is(spawnSync('mkfifo', [fifo]).status, 0);
+  const reader = createReadStream(fifo); // opened now, read later
+  const child = spawn('sh', ['-c', `exec "$0" "$@" > '${fifo}'`, process.execPath, bin, 'run', file, '--seed', '1', '--fault', 'pause:A@4001:60000', '--json'],
+    { cwd: root, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const exit = ended(child);
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); reader.destroy(); });
+  await stoppedAgent(tmp);
+  child.kill('SIGINT');
+  // Nobody reads for a while: the pipe fills with the first 64 KB and the command must wait.
+  await Promise.race([exit, new Promise((r) => setTimeout(r, 2_000))]);
+  let out = '';
+  reader.on('data', (d) => { out += d.toString(); });
+  await new Promise<void>((resolve, reject) => { reader.on('end', resolve); reader.on('error', reject); });
+  const r = await exited({ child, stdout: () => out, stderr: () => err, exit });
+  t.is(r.code, 130, err);
+  t.true(out.length > 262_144, `a report of ${out.length} bytes: more than a pipe holds`);
+  const report = JSON.parse(out) as { interrupted?: string; steps: Array<{ process: string }> };
+  t.is(report.interrupted, 'SIGINT');
+  t.is(report.steps.filter((s) => s.process === 'A').length, 4_001, 'every step that ran before the pause is in it');
+  t.deepEqual(agentsIn(tmp), [], 'no agent left');
+  t.deepEqual(runDirsIn(tmp), [], 'no run folder left');
+});
 
 test.serial('a second signal during the cleanup ends the command at once, and still leaves no agent and no run folder', async (t) => {
   const tmp = ownTmp(t);
