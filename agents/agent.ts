@@ -558,8 +558,8 @@ export const orphanPollMs = 200;
  * keeps agents that are never stopped) SIGKILLs the stopped agents of its run: the agents whose
  * command line names the same kernel socket.
  *
- * SIGINT and SIGTERM are the coordinator's business (a terminal's Ctrl-C reaches the whole process
- * group): the agent ignores them, and the coordinator, which does not, ends its agents itself.
+ * SIGINT, SIGTERM and SIGHUP are the coordinator's business (a terminal's Ctrl-C, or its hangup,
+ * reaches the whole process group): the agent ignores them, and the coordinator, which does not, ends its agents itself.
  */
 function watchCoordinator(endpoint: string): void {
   const coordinator = process.ppid;
@@ -575,6 +575,7 @@ function watchCoordinator(endpoint: string): void {
   process.on('SIGCONT', check);
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
+  process.on('SIGHUP', () => {});
 }
 
 // Started by the kernel as a script; `vrange agent` imports this module instead.

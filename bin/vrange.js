@@ -22,5 +22,8 @@ const bug = (e) => {
 process.on('uncaughtException', bug);
 process.on('unhandledRejection', bug);
 // `vrange run ... | head`: a reader that goes away early is not an error; the run still ends cleanly.
-process.stdout.on('error', (e) => { if (e.code !== 'EPIPE') throw e; });
+// Nor is a terminal that has gone (EIO, after a hangup: SIGHUP stops the run, shared/lifecycle.ts).
+const gone = (e) => { if (e.code !== 'EPIPE' && e.code !== 'EIO') throw e; };
+process.stdout.on('error', gone);
+process.stderr.on('error', gone);
 process.exitCode = await cli.main(process.argv.slice(2));

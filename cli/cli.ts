@@ -219,7 +219,7 @@ const interruptible = new Set(['run', 'explore', 'compare', 'quiz', 'play', 'ker
 export async function main(argv: string[]): Promise<number> {
   if (interruptible.has(argv[0] ?? '')) installInterruptHandlers();
   const code = await dispatch(argv);
-  // A command stopped by SIGINT/SIGTERM has written what it could: exit 130/143, and at once (a
+  // A command stopped by SIGINT/SIGTERM/SIGHUP has written what it could: exit 130/143/129, and at once (a
   // fault's pause timer of the stopped run must not keep the process alive; shared/lifecycle.ts).
   const stopped = interruptExitCode();
   if (stopped === undefined) return code;

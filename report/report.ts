@@ -18,7 +18,7 @@ export interface RunReport {
   seed: number;
   ok: boolean;
   /** The run was stopped by this signal before it ended (the report holds what ran so far; ok is false). */
-  interrupted?: 'SIGINT' | 'SIGTERM';
+  interrupted?: 'SIGINT' | 'SIGTERM' | 'SIGHUP';
   steps: StepRecord[];
   failures: Failure[];
   /**
@@ -36,7 +36,7 @@ export interface RunReport {
 }
 
 /** `failures`: what the run's expectation checker (checker/expectations.ts) recorded. */
-export function buildReport(k: Kernel, failures: Failure[], invariants: InvariantResult[], interrupted?: 'SIGINT' | 'SIGTERM', notJudged: Failure[] = []): RunReport {
+export function buildReport(k: Kernel, failures: Failure[], invariants: InvariantResult[], interrupted?: 'SIGINT' | 'SIGTERM' | 'SIGHUP', notJudged: Failure[] = []): RunReport {
   return {
     scenario: k.scenario.name, policy: k.config.policy, access: k.config.access, purgeUnit: k.config.purgeUnit,
     schedule: k.config.schedule, seed: k.config.seed,

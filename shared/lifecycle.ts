@@ -1,9 +1,11 @@
 // The end of a run however it comes: SIGINT or SIGTERM, a crash, or a coordinator killed outright.
 //
-// Signals. Once a run has started, the first SIGINT or SIGTERM does not end the process: it stops
-// every run under way (runScenario races its run against `whenInterrupted`), the run kills and
-// reaps its agents, the command writes what was asked (a partial report marked `interrupted`, the
-// history so far) and the process exits 130 (SIGINT) or 143 (SIGTERM). A second signal during
+// Signals. Once a run has started, the first SIGINT, SIGTERM or SIGHUP does not end the process: it
+// stops every run under way (runScenario races its run against `whenInterrupted`), the run kills
+// and reaps its agents, the command writes what was asked (a partial report marked `interrupted`,
+// the history so far) and the process exits 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP: the
+// terminal went away, or `kill -HUP`; what cannot be written to a terminal that has gone is lost,
+// the cleanup is not). A second signal during
 // that cleanup ends the process at once, after a SIGKILL to every agent still alive and the
 // removal of every run folder.
 //
@@ -19,8 +21,8 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { killQuietly, pidsWithArg, processStartTime, sameProcessAlive } from './procfs.js';
 
-export type StopSignal = 'SIGINT' | 'SIGTERM';
-const exitCodes: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143 };
+export type StopSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
+const exitCodes: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
 export const runDirPrefix = 'vrange-run-';
 export const ownerFile = 'owner.json';
@@ -47,7 +49,7 @@ export function interrupted(): StopSignal | undefined { return received; }
 export function interruptExitCode(): number | undefined { return received ? exitCodes[received] : undefined; }
 
 /**
- * Turns SIGINT and SIGTERM into a request to stop (see the top of this file). Idempotent. The CLI
+ * Turns SIGINT, SIGTERM and SIGHUP into a request to stop (see the top of this file). Idempotent. The CLI
  * installs it for the commands that start agents; a program that calls runScenario itself may too
  * (without it, a signal ends the process at once, and what it leaves is cleaned up later: its
  * agents end by themselves, its run folder goes with the next run).
@@ -55,7 +57,7 @@ export function interruptExitCode(): number | undefined { return received ? exit
 export function installInterruptHandlers(): void {
   if (installed) return;
   installed = true;
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => onSignal(sig));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => onSignal(sig));
 }
 
 function onSignal(sig: StopSignal): void {

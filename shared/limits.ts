@@ -24,7 +24,7 @@ export const exchangeWaitMaxMs = 30_000;
 export const exchangeLateWakeMs = 20;
 /** How long the kernel waits for a new agent's hello before giving up on the run. */
 export const agentStartTimeoutMs = 20_000;
-/** How long a command stopped by SIGINT/SIGTERM waits for a slow reader to take the output it wrote (its --json report) before it exits anyway. */
+/** How long a command stopped by SIGINT, SIGTERM or SIGHUP waits for a slow reader to take the output it wrote (its --json report) before it exits anyway. */
 export const interruptedOutputDrainMs = 10_000;
 /**
  * Steps in one scenario, all processes and the kernel together: the loader refuses more (exit 2),

@@ -99,7 +99,7 @@ async function exited(c: Coordinator) {
 // A run that blocks: A is SIGSTOPped before its step 1 for a minute, and lockstep waits for it.
 const longRun = ['run', scenarioPath('fork-cow-purge'), '--seed', '1', '--fault', 'pause:A@1:60000'];
 
-for (const [signal, code, schedule] of [['SIGINT', 130, 'lockstep'], ['SIGTERM', 143, 'lockstep'], ['SIGINT', 130, 'free']] as const) {
+for (const [signal, code, schedule] of [['SIGINT', 130, 'lockstep'], ['SIGTERM', 143, 'lockstep'], ['SIGHUP', 129, 'lockstep'], ['SIGINT', 130, 'free']] as const) {
   test.serial(`${signal} mid-run (${schedule}): exit ${code}, a partial JSON report marked interrupted, the history so far, no agent and no run folder left`, async (t) => {
     const tmp = ownTmp(t);
     const trace = join(tmp, 'trace.jsonl');
@@ -191,20 +191,23 @@ test.serial('SIGINT mid-run, narrated: the text says the run was interrupted; ex
   t.deepEqual(runDirsIn(tmp), []);
 });
 
-test.serial('Ctrl-C reaches the whole process group: the agents leave it to the coordinator, which reports and exits 130', async (t) => {
-  const tmp = ownTmp(t);
-  // detached: the coordinator leads a process group of its own, as a shell's job does.
-  const c = vrange(t, tmp, [...longRun, '--json'], true);
-  await stoppedAgent(tmp);
-  process.kill(-c.child.pid!, 'SIGINT');
-  const r = await exited(c);
-  t.is(r.code, 130, c.stderr());
-  const report = JSON.parse(c.stdout()) as { interrupted?: string; kernel: { processes: Array<{ name: string; signal?: string }> } };
-  t.is(report.interrupted, 'SIGINT');
-  t.is(report.kernel.processes.find((p) => p.name === 'A')?.signal, 'SIGKILL', 'A was ended by its kernel, not by the terminal\'s SIGINT');
-  t.deepEqual(agentsIn(tmp), []);
-  t.deepEqual(runDirsIn(tmp), []);
-});
+for (const [signal, code, what] of [['SIGINT', 130, 'Ctrl-C'], ['SIGHUP', 129, 'A terminal\'s hangup']] as const) {
+  test.serial(`${what} reaches the whole process group: the agents leave it to the coordinator, which reports and exits ${code}`, async (t) => {
+    const tmp = ownTmp(t);
+    // detached: the coordinator leads a process group of its own, as a shell's job does.
+    const c = vrange(t, tmp, [...longRun, '--json'], true);
+    await stoppedAgent(tmp);
+    process.kill(-c.child.pid!, signal);
+    const r = await exited(c);
+    t.is(r.code, code, c.stderr());
+    const report = JSON.parse(c.stdout()) as { interrupted?: string; kernel: { processes: Array<{ name: string; signal?: string }> } };
+    t.is(report.interrupted, signal);
+    t.is(report.kernel.processes.find((p) => p.name === 'A')?.signal, 'SIGKILL', `A was ended by its kernel, not by the ${signal}`);
+    t.deepEqual(report.kernel.processes.filter((p) => p.signal !== undefined && p.signal !== 'SIGKILL'), [], `no process died of the ${signal} itself`);
+    t.deepEqual(agentsIn(tmp), []);
+    t.deepEqual(runDirsIn(tmp), []);
+  });
+}
 
 test.serial('a SIGKILLed coordinator: its agents end by themselves, the stopped one too; the next run removes its folder', async (t) => {
   const tmp = ownTmp(t);
