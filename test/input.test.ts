@@ -271,3 +271,30 @@ test('outputs are written whole: an existing file is replaced and no temporary f
   t.deepEqual(readdirSync(join(d, 'keys')).sort(), ['a.key', 'a.pub']);
   t.true(existsSync(join(d, 'keys', 'a.key')));
 });
+
+// ---- what loads must run: a field's largest value reaches the kernel as a step's error, never a protocol breach
+
+test('fvrange\'s byte form past every file (offsets up to 2^53 bytes load) is EINVAL, as the model says, not a dead agent', async (t) => {
+  const path = tempFile('fvrange-far.yaml', `name: fvrange-far
+files: [ { name: f, pages: 2 } ]
+processes:
+  A:
+    steps:
+      - { op: open, file: f }
+      - { op: fvrange, fd: f, byteOffset: 9007199254736896, byteLength: 4096, mode: volatile, expect: { ok: false, errno: EINVAL } }
+      - { op: fvrange, fd: f, byteOffset: 0, byteLength: 9007199254740991, mode: nonvolatile, expect: { ok: false, errno: EINVAL } }
+      - { op: fvrange, fd: f, byteOffset: 8192, byteLength: 4096, mode: volatile, expect: { ok: false, errno: EINVAL } }
+      - { op: fvrange, fd: f, byteOffset: 4096, byteLength: 4096, mode: volatile, expect: { ok: true, bytes: 4096 } }
+      - { op: close, fd: f }
+      - { op: fvrange, fd: f, byteOffset: 9007199254736896, byteLength: 4096, mode: volatile, expect: { ok: false, errno: EBADF } }
+`);
+  for (const policy of ['shared-file', 'madv-free']) {
+    const r = await cli(['run', path, '--seed', '1', '--json', '--check-model', '--policy', policy]);
+    if (policy === 'madv-free') { t.is(r.code, 1, r.stderr); continue; } // every fvrange is EINVAL there: two expectations fail
+    t.is(r.code, 0, r.stderr);
+    t.notRegex(r.stderr, /broke the protocol|bug in vrange/);
+    const report = JSON.parse(r.stdout);
+    t.true(report.invariants.every((i: { ok: boolean }) => i.ok), JSON.stringify(report.invariants));
+    t.is(report.steps.length, 7);
+  }
+});
