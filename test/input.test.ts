@@ -171,6 +171,24 @@ test('duplicate keys are refused in JSON as in YAML, with the place', (t) => {
   refusedAtLoad(t, 'name: x\nname: y\nprocesses: {}\n', 'd.yaml', 'invalid YAML at line 2');
 });
 
+test('YAML keys written two ways that name one key (true and "true", 1 and "1", an alias of a key) are refused, not the first dropped', (t) => {
+  const twice = /is given twice in one map \(first at line \d+, column \d+, written another way\); each key may appear once/;
+  refusedAtLoad(t, 'name: x\nprocesses:\n  A: { steps: [] }\n  true: { steps: [] }\n  "true": { steps: [] }\n', 'k.yaml',
+    'k.yaml: processes.true: invalid YAML at line 5, column 3', twice);
+  refusedAtLoad(t, 'name: x\nfiles: [ { name: "1", pages: 1 } ]\nprocesses:\n  A: { steps: [] }\nkernel:\n  - { op: check, files: { 1: { open: 0 }, "1": { open: 1 } } }\n', 'k.yaml',
+    'kernel[0].files.1: invalid YAML at line 6', twice);
+  // An alias of an anchored key: the second process A would replace the first, steps and all.
+  refusedAtLoad(t, 'name: x\nprocesses:\n  &k A:\n    steps: [ { op: mmap, as: m, pages: 1 } ]\n  *k :\n    steps: []\n', 'k.yaml', 'processes.A: invalid YAML at line 5, column 3', twice);
+  refusedAtLoad(t, 'name: &n A\nprocesses:\n  A: { steps: [] }\n  *n : { steps: [ { op: exit } ] }\n', 'k.yaml', 'processes.A:', twice);
+  // A key that is a map or a list has no name in the data but its YAML text: refused.
+  refusedAtLoad(t, 'name: x\nprocesses:\n  A: { steps: [] }\nkernel:\n  - op: check\n    expect:\n      mismatches:\n        - field: f\n          expected: { ? [a] : 1 }\n', 'k.yaml',
+    'kernel[0].expect.mismatches[0].expected: invalid YAML at line 9', 'a key that is a map or a list');
+  // Still fine: one alias reused as a value, and a YAML 1.1 merge key (`<<`), which is no key of its own.
+  t.notThrows(() => parseScenario('name: x\nprocesses:\n  A:\n    steps:\n      - &s { op: mmap, as: m, pages: 1 }\n  B:\n    steps:\n      - *s\n', 'k.yaml'));
+  const merged = parseScenario('%YAML 1.1\n---\nname: x\nprocesses:\n  A:\n    steps:\n      - &s { op: mmap, as: m, pages: 1 }\n      - { <<: *s, as: m2 }\n', 'k.yaml');
+  t.deepEqual(merged.processes[0]!.steps[1], { op: 'mmap', as: 'm2', pages: 1 });
+});
+
 test('an unknown YAML tag is refused, not read as its plain value', (t) => {
   refusedAtLoad(t, 'name: x\nprocesses:\n  A: { steps: [ { op: mmap, as: m, pages: !fred 1 } ] }\n', 't.yaml', 'invalid YAML at line 3', 'Unresolved tag: !fred');
 });
