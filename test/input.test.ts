@@ -272,6 +272,12 @@ test('a bad output path is refused before the run, with exit 2 and one line', as
   await refused(t, ['keygen', '--out', '/proc/nope'], /--out \/proc\/nope: is under \/proc/);
   await refused(t, ['keygen', '--out', join(demo, 'keys')], /is a file, not a directory/);
   t.throws(() => checkOutputPath('', '--trace'), { instanceOf: InputError, message: /--trace: the path is empty/ });
+  // A path that names a directory by its form, whether or not it exists: never written as a file of the name before the slash.
+  for (const p of [join(d, 'new.html') + '/', join(d, 'new.html') + '/.', join(d, 'x') + '/..', '.', '..']) {
+    await refused(t, ['run', demo, '--html', p], /--html .*: ends with .*, so it names a directory; give a file to write/);
+    await refused(t, ['run', demo, '--trace', p], /--trace .*: ends with .*, so it names a directory/);
+  }
+  t.false(existsSync(join(d, 'new.html')));
 });
 
 test('outputs are written whole: an existing file is replaced and no temporary file is left', async (t) => {
