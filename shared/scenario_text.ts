@@ -94,6 +94,13 @@ function checkYamlDepth(tokens: readonly unknown[], text: string, file: string):
 
 const tooDeep = (m: string) => (/Maximum call stack size exceeded/.test(m) ? `nested too deeply to read; at most ${documentDepthMax} maps and lists deep` : m);
 
+/** What each YAML 1.2 core tag reads (the yaml parser's core schema), for a value that does not fit its tag. */
+const CORE_TAG_VALUES: Readonly<Record<string, string>> = {
+  str: 'a scalar (not a map or a list)', int: 'a whole number such as 3, -7, 0o17 or 0x1f',
+  float: 'a number with a point or an exponent, such as 1.0, -2.5, 1e3, .inf or .nan', bool: 'true or false',
+  null: 'null, ~ or nothing', map: 'a map', seq: 'a list',
+};
+
 export function parseYaml(text: string, file: string): unknown {
   // The CST is made once: measured for depth, then composed into the document (parseDocument
   // would parse the text a second time: half of a large file's load time).
@@ -114,8 +121,13 @@ export function parseYaml(text: string, file: string): unknown {
   // A tag the parser does not know (`!fred 1`) would be silently read as its plain value.
   const warning = doc.warnings[0];
   if (warning) {
+    const at = `invalid YAML at ${lineColumn(text, warning.pos[0])}`;
+    // A core tag the value does not fit (`!!float 1`, `!!bool yes`) is named as such: the tag itself is allowed.
+    const core = warning.code === 'TAG_RESOLVE_FAILED' ? /^Unresolved tag: tag:yaml\.org,2002:(\w+)$/.exec(warning.message.split(' at line ')[0]!) : null;
+    const fits = core ? CORE_TAG_VALUES[core[1]!] : undefined;
+    if (core && fits) throw new ScenarioError(file, '', `${at}: the value tagged !!${core[1]} is not one that tag reads; !!${core[1]} takes ${fits}`);
     const tag = warning.code === 'TAG_RESOLVE_FAILED' ? ' (the tags allowed are those of YAML 1.2 core: !!str, !!int, !!float, !!bool, !!null, !!map, !!seq)' : '';
-    throw new ScenarioError(file, '', `invalid YAML at ${lineColumn(text, warning.pos[0])}: ${warning.message}${tag}`);
+    throw new ScenarioError(file, '', `${at}: ${warning.message}${tag}`);
   }
   checkYamlKeys(doc, text, file);
   try {

@@ -193,6 +193,16 @@ test('an unknown YAML tag is refused, not read as its plain value', (t) => {
   refusedAtLoad(t, 'name: x\nprocesses:\n  A: { steps: [ { op: mmap, as: m, pages: !fred 1 } ] }\n', 't.yaml', 'invalid YAML at line 3', 'Unresolved tag: !fred');
 });
 
+test('a value that does not fit its core tag (!!float 1, !!bool yes) is refused as such, not as an unknown tag the message then lists as allowed', (t) => {
+  const doc = (v: string) => `name: x\nprocesses:\n  A: { steps: [ { op: mmap, as: m, pages: ${v} } ] }\n`;
+  for (const [v, takes] of [['!!float 1', 'a number with a point or an exponent'], ['!!bool yes', 'true or false'], ['!!int 1.5', 'a whole number'], ['!!seq { b: 1 }', 'a list'], ['!!null x', 'null, ~ or nothing']]) {
+    const e = t.throws(() => parseScenario(doc(v!), 't.yaml'), { instanceOf: ScenarioError })!;
+    t.regex(e.message, new RegExp(`^t\\.yaml: invalid YAML at line 3, column 43: the value tagged !!\\w+ is not one that tag reads; !!\\w+ takes ${takes}`), v);
+    t.notRegex(e.message, /Unresolved tag/, v);
+  }
+  t.is(parseScenario(doc('!!int 2'), 't.yaml').processes[0]!.steps[0]!.op, 'mmap');
+});
+
 test('invalid UTF-8 is refused with its byte offset and line', async (t) => {
   const bytes = Buffer.concat([Buffer.from('name: x\nprocesses:\n  A: { steps: [ { op: crash, label: "'), Buffer.from([0xff, 0xfe]), Buffer.from('" } ] }\n')]);
   t.is(firstBadUtf8(bytes), 'byte offset 56 (line 3)');
