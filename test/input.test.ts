@@ -332,3 +332,27 @@ processes:
     t.is(report.steps.length, 7);
   }
 });
+
+test('a file name with a newline stays in its line: vrange check and vrange list cannot be made to print a line of their own', async (t) => {
+  const d = dir();
+  const trace = join(d, 'ok.jsonl');
+  const r = await cli(['run', demo, '--seed', '1', '--trace', trace, '--quiet']);
+  t.is(r.code, 0, r.stderr);
+  const fake = join(d, 'x\nFAKE: valid.jsonl');
+  writeFileSync(fake, readFileSync(trace));
+  const c = await cli(['check', fake]);
+  t.is(c.code, 0, c.stderr);
+  t.is(c.stdout.trim().split('\n').length, 1, c.stdout);
+  t.true(c.stdout.includes('x\\u{a}FAKE: valid.jsonl: valid'), c.stdout);
+  const l = join(d, 'list');
+  mkdirSync(l);
+  writeFileSync(join(l, 'a\nFAKE-ROW.yaml'), 'name: x\n');
+  writeFileSync(join(l, 'b\nc.yaml'), 'name: b\ndescription: "one\\ntwo"\nprocesses: { A: { steps: [] } }\n');
+  const ls = await cli(['list', l]);
+  t.is(ls.code, 0, ls.stderr);
+  const lines = ls.stdout.trimEnd().split('\n');
+  t.is(lines.length, 3, ls.stdout); // the bad file's row, and the good one's two lines
+  t.regex(lines[0]!, /^a\\u\{a\}FAKE-ROW\.yaml +INVALID: .*a\\u\{a\}FAKE-ROW\.yaml: /);
+  t.regex(lines[1]!, /^b +.*b\\u\{a\}c\.yaml$/);
+  t.is(lines[2], '    one');
+});
