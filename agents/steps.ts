@@ -10,7 +10,7 @@ import { isMode, spanOf } from '../shared/spans.js';
 import { RangeLimitError } from '../shared/rangeset.js';
 import type { StepDetail, SysReplyFields, VmaKind } from '../shared/messages.js';
 import { PAGE_SIZE, type ProcessStep, type StepResult } from '../shared/scenario-types.js';
-import { queryPagesMax } from '../shared/limits.js';
+import { filePagesMax, queryPagesMax } from '../shared/limits.js';
 
 export interface StepOutcome { result: StepResult; detail?: StepDetail }
 type Op<K extends ProcessStep['op']> = Extract<ProcessStep, { op: K }>;
@@ -327,7 +327,9 @@ async function fvrange(agent: Agent, step: Op<'fvrange'>): Promise<StepOutcome> 
   const fd = fdBinding(agent, step.fd);
   if (fd < 0) return { result: { ok: false, errno: 'EBADF' } };
   const span = spanOf(step);
-  const bad = 'errno' in span || !isMode(step.mode);
+  // A span that ends past filePagesMax ends past every file: EINVAL from the kernel, as any span past
+  // the file's end. (The byte form loads offsets up to 2^53 bytes, more pages than a message may name.)
+  const bad = 'errno' in span || !isMode(step.mode) || span.start + span.pages > filePagesMax;
   const r = await agent.call({ t: 'fvrange', fd, fileId: -1, start: bad ? 0 : span.start, pages: bad ? 0 : span.pages,
     mode: bad ? 'invalid' : step.mode, now: agent.now });
   const f = failed(r);

@@ -14,7 +14,7 @@ import { loadScenario, ScenarioError, scenarioWarnings } from '../shared/scenari
 import { checkInputDir, InputError, readInputText, writeOutput } from '../shared/files.js';
 import { historyFileBytesMax, interruptedOutputDrainMs } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
-import { messageLine, terminalLine, terminalText } from '../shared/printable.js';
+import { messageLine, terminalLine, terminalLines } from '../shared/printable.js';
 import { progressBar } from '../shared/progress.js';
 import { parseCommandArgs, UsageError } from '../shared/args.js';
 import { runScenario } from '../harness/run.js';
@@ -139,7 +139,7 @@ async function exploreCommand(args: string[]): Promise<number> {
       throw e;
     }
     if (cmd.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-    else process.stdout.write(terminalText(formatAll(cmd.file, cmd.config, result).join('\n')) + '\n');
+    else process.stdout.write(terminalLines(formatAll(cmd.file, cmd.config, result)) + '\n');
     if (cmd.html) {
       const pages = await writeWitnessPages(cmd.html, cmd.scenario, cmd.config, result);
       if (!cmd.json) process.stdout.write(terminalLine(`pictures of the witnesses: ${pages.join(', ')}`) + '\n');
@@ -157,7 +157,7 @@ async function exploreCommand(args: string[]): Promise<number> {
   if (cmd.json) {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } else {
-    process.stdout.write(terminalText(formatExplore(result, (Date.now() - started) / 1000).join('\n')) + '\n');
+    process.stdout.write(terminalLines(formatExplore(result, (Date.now() - started) / 1000)) + '\n');
   }
   if (result.interrupted && !cmd.json) process.stdout.write(`INTERRUPTED by ${result.interrupted} after ${result.runs.length} of ${result.planned} run(s): the table counts the runs that ended; the run under way was stopped and is not counted\n`);
   return result.failing.length > 0 ? 1 : 0;
@@ -176,7 +176,7 @@ function check(args: string[]): number {
     return 3;
   }
   if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  else process.stdout.write(terminalText(formatCheck(file, result).join('\n')) + '\n');
+  else process.stdout.write(terminalLines(formatCheck(file, result)) + '\n');
   return result.ok ? 0 : 1;
 }
 
@@ -186,18 +186,19 @@ function list(args: string[]): number {
   const dir = positionals[0] ?? scenariosDir;
   checkInputDir(dir, 'list');
   const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
-  const rows: string[] = [];
+  // Each row is made of lines, each made safe alone: a file name with a newline stays in its row.
+  const lines: string[] = [];
   for (const f of files) {
     const path = join(dir, f);
     try {
       const s = loadScenario(path);
       const first = s.description.trim().split('\n')[0] ?? '';
-      rows.push(`${s.name.padEnd(32)} ${relative(process.cwd(), path) || path}\n    ${first}`);
+      lines.push(`${s.name.padEnd(32)} ${relative(process.cwd(), path) || path}`, `    ${first}`);
     } catch (e) {
-      rows.push(`${f.padEnd(32)} INVALID: ${(e as Error).message}`);
+      lines.push(`${f.padEnd(32)} INVALID: ${(e as Error).message}`);
     }
   }
-  process.stdout.write(rows.map((r) => r.split('\n').map(terminalLine).join('\n')).join('\n') + (rows.length ? '\n' : ''));
+  process.stdout.write(terminalLines(lines) + (lines.length ? '\n' : ''));
   return 0;
 }
 

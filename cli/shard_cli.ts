@@ -14,7 +14,7 @@ import { assembleAll, exploreAllRuns, formatAll } from '../harness/explore_all.j
 import { TooManySchedules } from '../harness/enumerate.js';
 import { partSize } from '../harness/shard_select.js';
 import { allShardFile, exploreShardFile, mergeShards, sha256, shardFileText, type ShardHead, type Sweep } from '../harness/shard.js';
-import { messageLine, terminalLine, terminalText } from '../shared/printable.js';
+import { messageLine, terminalLine, terminalLines } from '../shared/printable.js';
 
 type Explore = ReturnType<typeof parseRun>;
 
@@ -72,7 +72,7 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
     const mine = assembleAll(r.plan, r.runs, { partial: true });
     say(part(r.plan.reduced));
     if (cmd.json) process.stdout.write(JSON.stringify(mine, null, 2) + '\n');
-    else process.stdout.write(terminalText(formatAll(cmd.file, cmd.config, mine).join('\n')) + '\n');
+    else process.stdout.write(terminalLines(formatAll(cmd.file, cmd.config, mine)) + '\n');
     say(`${mine.ran} real runs in ${((Date.now() - started) / 1000).toFixed(1)} s; shard result: ${out} (vrange merge every shard's file for the whole sweep)`);
     return mine.problems.length > 0 ? 1 : 0;
   }
@@ -87,7 +87,7 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
   if (result.interrupted) { process.stderr.write(stoppedNote(shard.index, shard.count)); return 1; }
   writeOutput(out, shardFileText(exploreShardFile(head(planned), result)));
   if (cmd.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  else process.stdout.write(terminalText(formatExplore(result, (Date.now() - started) / 1000).join('\n')) + '\n');
+  else process.stdout.write(terminalLines(formatExplore(result, (Date.now() - started) / 1000)) + '\n');
   say(`shard result: ${out} (vrange merge every shard's file for the whole sweep)`);
   return result.failing.length > 0 ? 1 : 0;
 }
@@ -103,13 +103,13 @@ export function mergeCommand(args: string[]): number {
   say(sweepHeading(m.file, m.config, m.sweep, planned, howOf(m.options)));
   if (m.all) {
     if (values.json) process.stdout.write(JSON.stringify(m.all, null, 2) + '\n');
-    else process.stdout.write(terminalText(formatAll(m.file, m.config, m.all).join('\n')) + '\n');
+    else process.stdout.write(terminalLines(formatAll(m.file, m.config, m.all)) + '\n');
     say(`${m.all.reduced} real runs in ${m.seconds.toFixed(1)} s (the ${m.shards} shards' times added up)`);
     return m.all.problems.length > 0 ? 1 : 0;
   }
   const result = m.explore!;
   if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  else process.stdout.write(terminalText(formatExplore(result, m.seconds).join('\n')) + '\n');
+  else process.stdout.write(terminalLines(formatExplore(result, m.seconds)) + '\n');
   say(`merged ${m.shards} shards; the time is theirs added up`);
   return result.failing.length > 0 ? 1 : 0;
 }

@@ -109,6 +109,8 @@ export function checkInputDir(path: string, what: string): void {
  */
 export function checkOutputPath(path: string, flag: string): void {
   if (path === '') throw new InputError(`${flag}: the path is empty; give a file to write`);
+  // resolve() drops a trailing `/` or `/.`: `out.html/` would be written as the file out.html.
+  if (/(?:^|\/)(?:\.\.?)?$/.test(path)) throw new InputError(`${flag} ${path}: ends with ${path.endsWith('/') ? '/' : `"${basename(path)}"`}, so it names a directory; give a file to write`);
   const abs = resolve(path);
   const dir = dirname(abs);
   let dst;

@@ -58,6 +58,13 @@ export function terminalLine(line: string): string {
   return line.replace(actsOnTerminal, (c) => (c === '\t' ? c : `\\u{${c.codePointAt(0)!.toString(16)}}`));
 }
 
+/**
+ * Lines (a report, a table) made safe for a terminal one by one and joined: a newline inside one of
+ * them (a file name given on the command line may hold one) is escaped, so it cannot make a line of its own.
+ */
+export function terminalLines(lines: readonly string[]): string {
+  return lines.map(terminalLine).join('\n');
+}
 /** Text of several lines (a report, a table) made safe for a terminal line by line (terminalLine). */
 export function terminalText(text: string): string {
   return text.split('\n').map(terminalLine).join('\n');

@@ -565,7 +565,13 @@ export function scenarioWarnings(s: Scenario): string[] {
 
 export function parseScenario(text: string, file: string): Scenario {
   // A byte-order mark is allowed, and dropped, in YAML and JSON alike.
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return parseText(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, file);
+}
+
+/** `text` with its byte-order mark (if any) already dropped (by parseScenario or readInputText): a second one is refused. */
+function parseText(text: string, file: string): Scenario {
+  // The YAML parser would drop another itself, and JSON.parse fail on it with no word of why.
+  if (text.charCodeAt(0) === 0xfeff) throw new ScenarioError(file, '', 'starts with two byte-order marks (U+FEFF); one is allowed at the start, and dropped');
   const data = extname(file).toLowerCase() === '.json' ? parseJson(text, file) : parseYaml(text, file);
   if (data === null || data === undefined) throw new ScenarioError(file, '', 'the file is empty; a scenario is a map with at least name and processes');
   checkDocumentBounds(data, file);
@@ -594,5 +600,5 @@ export function loadScenario(path: string): Scenario {
     if (!(e instanceof InputError)) throw e;
     throw new ScenarioError(path, '', e.message.startsWith(`${path}: `) ? e.message.slice(path.length + 2) : e.message);
   }
-  return parseScenario(text, path);
+  return parseText(text, path); // readInputText dropped the byte-order mark
 }

@@ -4,7 +4,7 @@
 // duplicate keys and YAML's unknown tags refused, and the total of steps counted, each failure a
 // ScenarioError with the file and, where it can be named, the path.
 
-import { Composer, type Document, Parser, YAMLParseError } from 'yaml';
+import { Composer, type Document, isAlias, isMap, isPair, isScalar, isSeq, type Node as YamlNode, Parser, YAMLParseError } from 'yaml';
 import {
   documentDepthMax, documentListLengthMax, documentMapKeysMax, documentNodesMax, documentStringLengthMax, runStepsMax,
 } from './limits.js';
@@ -94,6 +94,13 @@ function checkYamlDepth(tokens: readonly unknown[], text: string, file: string):
 
 const tooDeep = (m: string) => (/Maximum call stack size exceeded/.test(m) ? `nested too deeply to read; at most ${documentDepthMax} maps and lists deep` : m);
 
+/** What each YAML 1.2 core tag reads (the yaml parser's core schema), for a value that does not fit its tag. */
+const CORE_TAG_VALUES: Readonly<Record<string, string>> = {
+  str: 'a scalar (not a map or a list)', int: 'a whole number such as 3, -7, 0o17 or 0x1f',
+  float: 'a number with a point or an exponent, such as 1.0, -2.5, 1e3, .inf or .nan', bool: 'true or false',
+  null: 'null, ~ or nothing', map: 'a map', seq: 'a list',
+};
+
 export function parseYaml(text: string, file: string): unknown {
   // The CST is made once: measured for depth, then composed into the document (parseDocument
   // would parse the text a second time: half of a large file's load time).
@@ -114,13 +121,62 @@ export function parseYaml(text: string, file: string): unknown {
   // A tag the parser does not know (`!fred 1`) would be silently read as its plain value.
   const warning = doc.warnings[0];
   if (warning) {
+    const at = `invalid YAML at ${lineColumn(text, warning.pos[0])}`;
+    // A core tag the value does not fit (`!!float 1`, `!!bool yes`) is named as such: the tag itself is allowed.
+    const core = warning.code === 'TAG_RESOLVE_FAILED' ? /^Unresolved tag: tag:yaml\.org,2002:(\w+)$/.exec(warning.message.split(' at line ')[0]!) : null;
+    const fits = core ? CORE_TAG_VALUES[core[1]!] : undefined;
+    if (core && fits) throw new ScenarioError(file, '', `${at}: the value tagged !!${core[1]} is not one that tag reads; !!${core[1]} takes ${fits}`);
     const tag = warning.code === 'TAG_RESOLVE_FAILED' ? ' (the tags allowed are those of YAML 1.2 core: !!str, !!int, !!float, !!bool, !!null, !!map, !!seq)' : '';
-    throw new ScenarioError(file, '', `invalid YAML at ${lineColumn(text, warning.pos[0])}: ${warning.message}${tag}`);
+    throw new ScenarioError(file, '', `${at}: ${warning.message}${tag}`);
   }
+  checkYamlKeys(doc, text, file);
   try {
     return doc.toJS({ maxAliasCount: 100 }); // throws on alias abuse
   } catch (e) {
     throw new ScenarioError(file, '', `invalid YAML: ${tooDeep((e as Error).message)}`);
+  }
+}
+
+/**
+ * The parser's own duplicate check (uniqueKeys) compares the keys as YAML nodes, but the plain data
+ * names every key by a string: `true` and `"true"`, `1` and `"1"`, `~` and `""`, and an alias `*k` of
+ * an anchored key `&k A` are each one key there, and the last would silently replace the first (a
+ * whole process lost). So each map's keys are compared again as the data will name them, and a key
+ * that is a map or a list (which the data could name only by its YAML text) is refused. Walked
+ * without recursion; aliases are not followed (the node they name is checked where it stands).
+ */
+function checkYamlKeys(doc: Document.Parsed, text: string, file: string): void {
+  // Each node keeps its parent and its key, not its path: a list of millions of items makes no arrays.
+  interface At { n: unknown; parent: At | undefined; key: PathPart | undefined }
+  const pathOf = (a: At | undefined, last?: PathPart): PathPart[] => {
+    const out: PathPart[] = last === undefined ? [] : [last];
+    for (let x = a; x; x = x.parent) if (x.key !== undefined) out.push(x.key);
+    return out.reverse();
+  };
+  const where = (n: unknown) => lineColumn(text, (n as { range?: [number] } | null)?.range?.[0] ?? 0);
+  const stack: At[] = [{ n: doc.contents, parent: undefined, key: undefined }];
+  while (stack.length > 0) {
+    const at = stack.pop()!;
+    const { n } = at;
+    if (isSeq(n)) { n.items.forEach((v, i) => stack.push({ n: v, parent: at, key: i })); continue; }
+    if (!isMap(n)) continue;
+    const seen = new Map<string, unknown>();
+    for (const pair of n.items) {
+      if (!isPair(pair)) continue;
+      const keyNode = pair.key as YamlNode | null;
+      const target = isAlias(keyNode) ? keyNode.resolve(doc) : keyNode;
+      if (target && !isScalar(target)) {
+        throw new ScenarioError(file, shortPath(pathOf(at)), `invalid YAML at ${where(keyNode)}: a key that is a map or a list; a key is a name (a string)`);
+      }
+      const value = target ? (target as { value: unknown }).value : null;
+      if (typeof value === 'symbol') continue; // `<<` where the schema merges (a %YAML 1.1 document): merged in, not a key
+      const key = value === null || value === undefined ? '' : String(value);
+      if (seen.has(key)) {
+        throw new ScenarioError(file, shortPath(pathOf(at, key)), `invalid YAML at ${where(keyNode)}: the key ${JSON.stringify(key).slice(0, 80)} is given twice in one map (first at ${where(seen.get(key))}, written another way); each key may appear once`);
+      }
+      seen.set(key, keyNode);
+      stack.push({ n: pair.value, parent: at, key });
+    }
   }
 }
 

@@ -171,8 +171,36 @@ test('duplicate keys are refused in JSON as in YAML, with the place', (t) => {
   refusedAtLoad(t, 'name: x\nname: y\nprocesses: {}\n', 'd.yaml', 'invalid YAML at line 2');
 });
 
+test('YAML keys written two ways that name one key (true and "true", 1 and "1", an alias of a key) are refused, not the first dropped', (t) => {
+  const twice = /is given twice in one map \(first at line \d+, column \d+, written another way\); each key may appear once/;
+  refusedAtLoad(t, 'name: x\nprocesses:\n  A: { steps: [] }\n  true: { steps: [] }\n  "true": { steps: [] }\n', 'k.yaml',
+    'k.yaml: processes.true: invalid YAML at line 5, column 3', twice);
+  refusedAtLoad(t, 'name: x\nfiles: [ { name: "1", pages: 1 } ]\nprocesses:\n  A: { steps: [] }\nkernel:\n  - { op: check, files: { 1: { open: 0 }, "1": { open: 1 } } }\n', 'k.yaml',
+    'kernel[0].files.1: invalid YAML at line 6', twice);
+  // An alias of an anchored key: the second process A would replace the first, steps and all.
+  refusedAtLoad(t, 'name: x\nprocesses:\n  &k A:\n    steps: [ { op: mmap, as: m, pages: 1 } ]\n  *k :\n    steps: []\n', 'k.yaml', 'processes.A: invalid YAML at line 5, column 3', twice);
+  refusedAtLoad(t, 'name: &n A\nprocesses:\n  A: { steps: [] }\n  *n : { steps: [ { op: exit } ] }\n', 'k.yaml', 'processes.A:', twice);
+  // A key that is a map or a list has no name in the data but its YAML text: refused.
+  refusedAtLoad(t, 'name: x\nprocesses:\n  A: { steps: [] }\nkernel:\n  - op: check\n    expect:\n      mismatches:\n        - field: f\n          expected: { ? [a] : 1 }\n', 'k.yaml',
+    'kernel[0].expect.mismatches[0].expected: invalid YAML at line 9', 'a key that is a map or a list');
+  // Still fine: one alias reused as a value, and a YAML 1.1 merge key (`<<`), which is no key of its own.
+  t.notThrows(() => parseScenario('name: x\nprocesses:\n  A:\n    steps:\n      - &s { op: mmap, as: m, pages: 1 }\n  B:\n    steps:\n      - *s\n', 'k.yaml'));
+  const merged = parseScenario('%YAML 1.1\n---\nname: x\nprocesses:\n  A:\n    steps:\n      - &s { op: mmap, as: m, pages: 1 }\n      - { <<: *s, as: m2 }\n', 'k.yaml');
+  t.deepEqual(merged.processes[0]!.steps[1], { op: 'mmap', as: 'm2', pages: 1 });
+});
+
 test('an unknown YAML tag is refused, not read as its plain value', (t) => {
   refusedAtLoad(t, 'name: x\nprocesses:\n  A: { steps: [ { op: mmap, as: m, pages: !fred 1 } ] }\n', 't.yaml', 'invalid YAML at line 3', 'Unresolved tag: !fred');
+});
+
+test('a value that does not fit its core tag (!!float 1, !!bool yes) is refused as such, not as an unknown tag the message then lists as allowed', (t) => {
+  const doc = (v: string) => `name: x\nprocesses:\n  A: { steps: [ { op: mmap, as: m, pages: ${v} } ] }\n`;
+  for (const [v, takes] of [['!!float 1', 'a number with a point or an exponent'], ['!!bool yes', 'true or false'], ['!!int 1.5', 'a whole number'], ['!!seq { b: 1 }', 'a list'], ['!!null x', 'null, ~ or nothing']]) {
+    const e = t.throws(() => parseScenario(doc(v!), 't.yaml'), { instanceOf: ScenarioError })!;
+    t.regex(e.message, new RegExp(`^t\\.yaml: invalid YAML at line 3, column 43: the value tagged !!\\w+ is not one that tag reads; !!\\w+ takes ${takes}`), v);
+    t.notRegex(e.message, /Unresolved tag/, v);
+  }
+  t.is(parseScenario(doc('!!int 2'), 't.yaml').processes[0]!.steps[0]!.op, 'mmap');
 });
 
 test('invalid UTF-8 is refused with its byte offset and line', async (t) => {
@@ -194,6 +222,11 @@ test('a byte-order mark is accepted in JSON and in YAML alike', async (t) => {
     const r = await cli(['run', path, '--seed', '1', '--json']);
     t.is(r.code, 0, name + r.stderr);
     t.is(JSON.parse(r.stdout).scenario, 'bom');
+    // One mark is dropped, not two (or, in YAML, three: the parser drops one more itself).
+    const two = join(dir(), name);
+    writeFileSync(two, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf]), Buffer.from(text)]));
+    await refused(t, ['run', two, '--seed', '1'], new RegExp(`${name.replace('.', '\\.')}: starts with two byte-order marks \\(U\\+FEFF\\); one is allowed at the start, and dropped`));
+    refusedAtLoad(t, '\ufeff\ufeff' + text, name, 'starts with two byte-order marks');
   }
 });
 
@@ -254,6 +287,12 @@ test('a bad output path is refused before the run, with exit 2 and one line', as
   await refused(t, ['keygen', '--out', '/proc/nope'], /--out \/proc\/nope: is under \/proc/);
   await refused(t, ['keygen', '--out', join(demo, 'keys')], /is a file, not a directory/);
   t.throws(() => checkOutputPath('', '--trace'), { instanceOf: InputError, message: /--trace: the path is empty/ });
+  // A path that names a directory by its form, whether or not it exists: never written as a file of the name before the slash.
+  for (const p of [join(d, 'new.html') + '/', join(d, 'new.html') + '/.', join(d, 'x') + '/..', '.', '..']) {
+    await refused(t, ['run', demo, '--html', p], /--html .*: ends with .*, so it names a directory; give a file to write/);
+    await refused(t, ['run', demo, '--trace', p], /--trace .*: ends with .*, so it names a directory/);
+  }
+  t.false(existsSync(join(d, 'new.html')));
 });
 
 test('outputs are written whole: an existing file is replaced and no temporary file is left', async (t) => {
@@ -270,4 +309,55 @@ test('outputs are written whole: an existing file is replaced and no temporary f
   t.is(k.code, 0, k.stderr);
   t.deepEqual(readdirSync(join(d, 'keys')).sort(), ['a.key', 'a.pub']);
   t.true(existsSync(join(d, 'keys', 'a.key')));
+});
+
+// ---- what loads must run: a field's largest value reaches the kernel as a step's error, never a protocol breach
+
+test('fvrange\'s byte form past every file (offsets up to 2^53 bytes load) is EINVAL, as the model says, not a dead agent', async (t) => {
+  const path = tempFile('fvrange-far.yaml', `name: fvrange-far
+files: [ { name: f, pages: 2 } ]
+processes:
+  A:
+    steps:
+      - { op: open, file: f }
+      - { op: fvrange, fd: f, byteOffset: 9007199254736896, byteLength: 4096, mode: volatile, expect: { ok: false, errno: EINVAL } }
+      - { op: fvrange, fd: f, byteOffset: 0, byteLength: 9007199254740991, mode: nonvolatile, expect: { ok: false, errno: EINVAL } }
+      - { op: fvrange, fd: f, byteOffset: 8192, byteLength: 4096, mode: volatile, expect: { ok: false, errno: EINVAL } }
+      - { op: fvrange, fd: f, byteOffset: 4096, byteLength: 4096, mode: volatile, expect: { ok: true, bytes: 4096 } }
+      - { op: close, fd: f }
+      - { op: fvrange, fd: f, byteOffset: 9007199254736896, byteLength: 4096, mode: volatile, expect: { ok: false, errno: EBADF } }
+`);
+  for (const policy of ['shared-file', 'madv-free']) {
+    const r = await cli(['run', path, '--seed', '1', '--json', '--check-model', '--policy', policy]);
+    if (policy === 'madv-free') { t.is(r.code, 1, r.stderr); continue; } // every fvrange is EINVAL there: two expectations fail
+    t.is(r.code, 0, r.stderr);
+    t.notRegex(r.stderr, /broke the protocol|bug in vrange/);
+    const report = JSON.parse(r.stdout);
+    t.true(report.invariants.every((i: { ok: boolean }) => i.ok), JSON.stringify(report.invariants));
+    t.is(report.steps.length, 7);
+  }
+});
+
+test('a file name with a newline stays in its line: vrange check and vrange list cannot be made to print a line of their own', async (t) => {
+  const d = dir();
+  const trace = join(d, 'ok.jsonl');
+  const r = await cli(['run', demo, '--seed', '1', '--trace', trace, '--quiet']);
+  t.is(r.code, 0, r.stderr);
+  const fake = join(d, 'x\nFAKE: valid.jsonl');
+  writeFileSync(fake, readFileSync(trace));
+  const c = await cli(['check', fake]);
+  t.is(c.code, 0, c.stderr);
+  t.is(c.stdout.trim().split('\n').length, 1, c.stdout);
+  t.true(c.stdout.includes('x\\u{a}FAKE: valid.jsonl: valid'), c.stdout);
+  const l = join(d, 'list');
+  mkdirSync(l);
+  writeFileSync(join(l, 'a\nFAKE-ROW.yaml'), 'name: x\n');
+  writeFileSync(join(l, 'b\nc.yaml'), 'name: b\ndescription: "one\\ntwo"\nprocesses: { A: { steps: [] } }\n');
+  const ls = await cli(['list', l]);
+  t.is(ls.code, 0, ls.stderr);
+  const lines = ls.stdout.trimEnd().split('\n');
+  t.is(lines.length, 3, ls.stdout); // the bad file's row, and the good one's two lines
+  t.regex(lines[0]!, /^a\\u\{a\}FAKE-ROW\.yaml +INVALID: .*a\\u\{a\}FAKE-ROW\.yaml: /);
+  t.regex(lines[1]!, /^b +.*b\\u\{a\}c\.yaml$/);
+  t.is(lines[2], '    one');
 });
