@@ -111,7 +111,8 @@ export function programsRan(s: CheckState, events: readonly Line[], last: Line |
     if (state === 'killed') {
       // A death has a cause in the history: the signal its last step got, or a kill of it.
       const signal = cleanups.has(who) ? events.find((x) => x.line === cleanups.get(who)![0])?.signal : undefined;
-      const stepSignal = end?.result.signal;
+      // The signal the last step itself took (ok: false), not a waitpid's report of another's death.
+      const stepSignal = end?.result.ok === false ? end.result.signal : undefined;
       const explained = (typeof stepSignal === 'string' && (signal === undefined || signal === stepSignal)) || killedBy.has(who) || s.deadlocked;
       if (!explained) {
         flag('well-formed', `${who} was killed${typeof signal === 'string' ? ` by ${signal}` : ''}, but no step result, kill, OOM kill or fault in the history explains it (after ${done} of its ${steps} step(s): a step's events are missing?)`,
@@ -121,7 +122,7 @@ export function programsRan(s: CheckState, events: readonly Line[], last: Line |
     }
     if (done === steps) return;
     // Fewer steps than the program: only a step that ends it (exit, crash) or a deadlock stops it early.
-    if (end && (end.op === 'exit' || end.op === 'crash' || end.result.stuck === true || typeof end.result.signal === 'string')) return;
+    if (end && (end.op === 'exit' || end.op === 'crash' || end.result.stuck === true || (end.result.ok === false && typeof end.result.signal === 'string'))) return;
     flag('well-formed', `${label} ran ${done} of its ${steps} step(s) and ${who === 'kernel' ? 'stopped' : `ended ${state}`} with no step that ends it: step${steps - done > 1 ? `s ${done}-${steps - 1}` : ` ${done}`} left no events`,
       [end?.line ?? 0, fin.line]);
   };

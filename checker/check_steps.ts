@@ -50,7 +50,9 @@ export function completeStep(s: CheckState, p: PState, step: AnyStep, e: Line<Ev
   const result = e.result ?? {};
   const op = String(step.op);
   const page = (map: unknown, i: unknown) => vpageOf(p, map, i);
-  if (result.signal === 'SIGBUS') {
+  // A SIGBUS this step took (ok: false). A waitpid's `{ ok: true, signal: "SIGBUS" }` is the
+  // death of the process it waited for, not a fault of the waiter's.
+  if (result.ok === false && result.signal === 'SIGBUS') {
     checked['sigbus-on-purged']++;
     const v = page(step.map, step.page);
     const c = v === undefined ? undefined : cellOf(p, v);

@@ -448,8 +448,12 @@ export class Vmscan implements ReclaimHost {
         }
         file.evict(page + d, k.frames);
       }
+      // Each mapping that had the page volatile in its mm is told (per-mm): the vote of that mapping
+      // (pid and vpage), not any vote of its process, as one process may map the page twice and
+      // mark only one of its mappings.
+      const votes = facts.mappers as DecisionVote[];
       for (const m of file.mappersOf(page)) {
-        if (facts.mappers.some((v) => v.pid === m.proc.pid && v.volatile)) notify.push([m.proc.pid, m.vpage, count]);
+        if (votes.some((v) => v.pid === m.proc.pid && v.vpage === m.vpage && v.volatile)) notify.push([m.proc.pid, m.vpage, count]);
       }
     }
     // (An anonymous run's frames are free by construction: dropFrames dropped exactly their references.)

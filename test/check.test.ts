@@ -3,7 +3,7 @@
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { checkHistory, parseHistory, CHECKS, type CheckName } from '../checker/check.js';
-import { cli, runFile, scenarioPath, tempFile } from './helpers.js';
+import { cli, runFile, runYaml, scenarioPath, tempFile } from './helpers.js';
 
 const base = `
 name: check-planted
@@ -67,6 +67,39 @@ test('real histories are valid, and every check had something to check', (t) => 
   const checked = checkHistory(anon).checked;
   for (const c of CHECKS) t.true(checked[c] > 0 || c === 'purge-was-volatile', `${c} checked ${checked[c]} times`);
   t.true(checkHistory(file).checked['purge-was-volatile'] > 0);
+});
+
+// A waitpid of a child that died of SIGBUS succeeds with `signal: SIGBUS` (the child's death, not
+// the waiter's fault): no page of the waiter's is judged, and the waiter's end is its last step.
+test('a waitpid that reports a child killed by SIGBUS is no SIGBUS of the waiter', async (t) => {
+  const { report, history } = await runYaml(`
+name: check-waitpid-sigbus
+memory: { frames: 16 }
+processes:
+  A:
+    steps:
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: x }
+      - { op: vrange, map: buf, page: 0, pages: 1, mode: volatile }
+      - { op: fork, child: C }
+      - { op: waitpid, process: C, expect: { ok: true, signal: SIGBUS } }
+  C:
+    forked: true
+    steps:
+      - { op: signal, name: forked }
+      - { op: wait, name: reclaimed }
+      - { op: read, map: buf, page: 0, expect: { ok: false, signal: SIGBUS } }
+kernel:
+  - { op: wait, name: forked }
+  - { op: reclaim, all: true, expect: { freed: 1 } }
+  - { op: signal, name: reclaimed }
+`);
+  t.true(report.ok, JSON.stringify(report.failures));
+  t.deepEqual(checkHistory(history).violations, []);
+  // The waiter's own last step is the waitpid (ok): A ran all its steps, and a history that cut
+  // the waitpid's signal off A would still be told from one whose A was killed.
+  const h = plant(history as Ev[], (h) => { h.find((e) => e.kind === 'final')!.processes.find((p: Ev) => p.process === 'A').state = 'killed'; });
+  t.true(found(h).includes('well-formed'), 'a killed A with no cause in the history is flagged, whatever its waitpid reported');
 });
 
 test('planted: a read returns something other than the last write', (t) => {

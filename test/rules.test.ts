@@ -177,3 +177,36 @@ kernel:
     t.deepEqual(resultsOf(run, 'D').get(0), { ok: false, signal: 'SIGKILL' }, 'the crash step is reported');
   }
 });
+
+// per-mm: a process that maps one file page twice and marks it through one mapping only. A purge
+// by the file's own (fvrange) range tells that process of the purge through the marked mapping
+// alone: the other mapping was never volatile in its mm, so its nonvolatile reports nothing purged
+// (the kernel once told every mapping of a process with any volatile vote).
+test('per-mm: a page mapped twice by one process and marked through one mapping: only that mapping learns of the purge', async (t) => {
+  const out = await gate(() => runYaml(`
+name: per-mm-mapped-twice
+policy: per-mm
+files: [ { name: f, pages: 1 } ]
+processes:
+  A:
+    sigbus: handle
+    steps:
+      - { op: open, file: f }
+      - { op: mmap, as: m1, fd: f, pages: 1 }
+      - { op: mmap, as: m2, fd: f, pages: 1 }
+      - { op: write, map: m1, page: 0, value: a }
+      - { op: vrange, map: m2, page: 0, pages: 1, mode: volatile }
+      - { op: fvrange, fd: f, page: 0, pages: 1, mode: volatile }
+      - { op: signal, name: marked }
+      - { op: wait, name: reclaimed }
+      - { op: vrange, map: m1, page: 0, pages: 1, mode: nonvolatile, expect: { ok: true, purged: false } }
+      - { op: vrange, map: m2, page: 0, pages: 1, mode: nonvolatile, expect: { ok: true, purged: true } }
+      - { op: fvrange, fd: f, page: 0, pages: 1, mode: nonvolatile, expect: { ok: true, purged: true } }
+kernel:
+  - { op: wait, name: marked }
+  - { op: reclaim, all: true, expect: { freed: 1 } }
+  - { op: signal, name: reclaimed }
+`));
+  t.deepEqual(out.report.failures, []);
+  t.deepEqual(out.report.invariants.filter((i) => !i.ok), []);
+});
