@@ -16,6 +16,8 @@ import { didYouMean } from './suggest.js';
 import { formatPath, ScenarioError, type PathPart } from './scenario_error.js';
 import { resolveGoals } from './scenario_goals.js';
 import { checkDocumentBounds, checkJsonDuplicates, checkTotalSteps, parseJson, parseYaml } from './scenario_text.js';
+import { allSteps } from './scenario_warnings.js';
+export { scenarioWarnings } from './scenario_warnings.js';
 import {
   PAGE_SIZE, type KernelStep, type Mode, type PolicyName, type ProcessSpec, type ProcessStep, type Scenario,
 } from './scenario-types.js';
@@ -406,15 +408,6 @@ export function formatIssue(issue: z.ZodIssue, data: unknown, file: string): Sce
 // ---------------------------------------------------------------------------------------------
 // Checks that need the whole scenario. Each throws the first problem it finds.
 
-interface Site { step: ProcessStep | KernelStep; path: PathPart[]; owner: ProcessSpec | undefined }
-
-function* allSteps(s: Scenario): Generator<Site> {
-  for (const p of s.processes) {
-    for (const [i, step] of p.steps.entries()) yield { step, path: ['processes', p.name, 'steps', i], owner: p };
-  }
-  for (const [i, step] of s.kernel.entries()) yield { step, path: ['kernel', i], owner: undefined };
-}
-
 const listed = (names: Iterable<string>) => [...names].join(', ') || 'none';
 
 function checkFileNames(s: Scenario): void {
@@ -537,30 +530,6 @@ function reportForkCycle(s: Scenario, forks: Map<string, ForkSite>, reached: Set
   const site = forks.get(name)!;
   throw new ScenarioError(s.file, formatPath(['processes', site.parent, 'steps', site.index, 'child']),
     `fork cycle: "${site.parent}" forks "${name}", which is itself (directly or not) forked by "${site.parent}", so neither ever starts`);
-}
-
-// ---------------------------------------------------------------------------------------------
-
-const MODES: readonly Mode[] = ['volatile', 'nonvolatile'];
-
-/**
- * What loads but is most likely a typo, for `vrange run` to print before the run: an unknown mode
- * (the spec makes it a run-time EINVAL, so the scenario still loads and runs) and an `open` of a
- * file the scenario does not declare (a run-time ENOENT) whose name is close to a declared one.
- */
-export function scenarioWarnings(s: Scenario): string[] {
-  const out: string[] = [];
-  const files = s.files.map((f) => f.name);
-  for (const { step, path } of allSteps(s)) {
-    if ((step.op === 'vrange' || step.op === 'fvrange') && !MODES.includes(step.mode)) {
-      out.push(`${s.file}: ${formatPath([...path, 'mode'])}: warning: mode "${step.mode}" is neither volatile nor nonvolatile, so the step gives EINVAL${didYouMean(step.mode, MODES)}`);
-    }
-    if (step.op === 'open' && !files.includes(step.file)) {
-      const hint = didYouMean(step.file, files);
-      if (hint) out.push(`${s.file}: ${formatPath([...path, 'file'])}: warning: no file "${step.file}" is declared, so the step gives ENOENT${hint}`);
-    }
-  }
-  return out;
 }
 
 export function parseScenario(text: string, file: string): Scenario {
