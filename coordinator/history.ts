@@ -144,11 +144,21 @@ const complete = ev('complete', {
   if (e.type === 'ok' && r.ok !== true) return at('type "ok" needs ok: true');
   if (e.type !== 'ok' && r.ok !== false) return at(`type "${e.type}" needs ok: false`);
   if (e.type === 'info' && r.signal !== 'SIGKILL') return at('type "info" (killed with the step in flight) needs signal: "SIGKILL"');
-  const shape = r.ok ? (NEVER_OK.has(e.op) ? undefined : SUCCESS[e.op]) : failure;
-  if (!shape) return at(`a ${e.op} step never succeeds`);
-  const got = shape.safeParse(r);
-  if (!got.success) for (const i of got.error.issues) at(`${e.op} result${i.path.length ? ` field ${i.path.join('.')}` : ''}: ${i.message}`);
+  for (const why of resultShapeErrors(e.op, r)) at(why);
 });
+
+/**
+ * Why a step result (with its boolean `ok`) does not have the shape its op gives it (SUCCESS, or a
+ * failure), one line per field: none when it does. `vrange check` reads a history's results with
+ * it, and the kernel an agent's `done` (coordinator/syscall_entry.ts), so that no agent, however
+ * forged, puts a result in the history that its own checker would refuse.
+ */
+export function resultShapeErrors(op: string, r: Record<string, unknown>): string[] {
+  const shape = r.ok ? (NEVER_OK.has(op) ? undefined : SUCCESS[op]) : failure;
+  if (!shape) return [`a ${op} step never succeeds`];
+  const got = shape.safeParse(r);
+  return got.success ? [] : got.error.issues.map((i) => `${op} result${i.path.length ? ` field ${i.path.join('.')}` : ''}: ${i.message}`);
+}
 
 const processState = z.enum(['running', 'exited', 'killed']);
 export const EVENT_SCHEMAS = {

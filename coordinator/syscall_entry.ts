@@ -22,6 +22,7 @@ import { printable } from '../shared/printable.js';
 import type { Proc } from './process_table.js';
 import type { AgentConn } from './agent_pool.js';
 import type { Kernel, Ret } from './kernel.js';
+import { resultShapeErrors } from './history.js';
 
 /** Bad messages of one process logged one by one per batch; the rest are counted in one more event. */
 const badMessagesLoggedMax = 10;
@@ -77,7 +78,9 @@ export function entryCheck(k: EntryView, proc: Proc, msg: AgentMsg): string | un
       if (k.schedule !== 'free') return 'it sent start in the lockstep schedule';
       return msg.index === step ? undefined : `it sent start of step ${msg.index} with step ${step} ${starts ? 'next' : 'in flight'}`;
     case 'done':
-      return msg.index === step ? undefined : `it reported step ${msg.index} done, but step ${step} was ${starts ? 'next' : 'in flight'}`;
+      if (msg.index !== step) return `it reported step ${msg.index} done, but step ${step} was ${starts ? 'next' : 'in flight'}`;
+      // The result goes into the history as it came: it must have the shape of its op's result.
+      return resultShapeErrors(proc.spec.steps[step]!.op, msg.result)[0];
     case 'blocked':
       return msg.index === step ? undefined : `it reported step ${msg.index} blocked, but step ${step} was ${starts ? 'next' : 'in flight'}`;
     default:

@@ -21,11 +21,11 @@
 // messages, valid and forged, from them), so each custom check carries its bounds in `describe`.
 
 import { z } from 'zod';
-import { fdsPerProcessMax, nameLengthMax, valueBytesMax, vpagesMax } from './limits.js';
+import { fdsPerProcessMax, nameLengthMax, queryPagesMax, valueBytesMax, vpagesMax } from './limits.js';
 import { isRunList } from './runs.js';
 import { RangeSet } from './rangeset.js';
 import type { AgentMsg } from './messages.js';
-import { PAGE_SIZE } from './scenario-types.js';
+import { PAGE_SIZE, type StepResult } from './scenario-types.js';
 
 /** Names (files, processes, signals, map bindings) are at most this long, as in a scenario file. */
 export { nameLengthMax };
@@ -59,7 +59,8 @@ const name = z.string().max(nameLengthMax);
 export type CustomMeta =
   | { intArray: { min: number; max: number; maxLength: number; stride?: number } }
   | { typedOrIntArray: { type: 'Int32Array' | 'Uint8Array' | 'Float64Array'; min: number; max: number } }
-  | { rangeSet: true };
+  | { rangeSet: true }
+  | { plainResult: { fieldsMax: number; listMax: number; depthMax: number; stringMax: number } };
 
 /** The check of each custom schema, for the compiled validators below. */
 const customChecks = new WeakMap<z.ZodTypeAny, (x: unknown) => boolean>();
@@ -105,7 +106,40 @@ const rangeSet = custom<unknown>({ rangeSet: true }, (x) => {
   try { RangeSet.fromJSON(x); return true; } catch { return false; }
 }, 'expected a range set (RangeSet.toJSON)');
 
-const stepResult = z.object({ ok: z.boolean() }).passthrough();
+/** A step result's fields; the elements of a list in it (a query's pages); its depth (result.pages[0].resident is 3). */
+export const resultFieldsMax = 16;
+export const resultListMax = queryPagesMax;
+export const resultDepthMax = 3;
+
+/**
+ * Plain data as JSON has it: null, a boolean, a finite number, a string of at most valueBytesMax
+ * characters, a list or a plain object (no more than resultFieldsMax own fields) of such, at most
+ * resultDepthMax deep. msgpack can carry more (a bigint, a Date, a Set, a typed array, an object
+ * that contains itself through msgpackr's structured-clone extensions): none of it is a result, and
+ * each would break what reads the history (JSON.stringify throws on a bigint and a cycle).
+ */
+function plainData(x: unknown, depth: number): boolean {
+  if (x === null || typeof x === 'boolean') return true;
+  if (typeof x === 'number') return Number.isFinite(x);
+  if (typeof x === 'string') return x.length <= valueBytesMax;
+  if (typeof x !== 'object' || depth >= resultDepthMax) return false;
+  if (Array.isArray(x)) {
+    if (x.length > resultListMax) return false;
+    for (let i = 0; i < x.length; i++) if (!plainData(x[i], depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(x) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  const keys = Object.keys(x);
+  if (keys.length > resultFieldsMax) return false;
+  for (const k of keys) if (!plainData((x as Record<string, unknown>)[k], depth + 1)) return false;
+  return true;
+}
+
+/** A `done`'s result: a plain object with `ok`, of plain data. Its shape for the step's op is the entry's check (coordinator/syscall_entry.ts). */
+const stepResult = custom<StepResult>({ plainResult: { fieldsMax: resultFieldsMax, listMax: resultListMax, depthMax: resultDepthMax, stringMax: valueBytesMax } },
+  (x) => typeof x === 'object' && x !== null && !Array.isArray(x) && typeof (x as { ok?: unknown }).ok === 'boolean' && plainData(x, 0),
+  `expected a step result: a map with ok (a boolean), at most ${resultFieldsMax} fields of plain data (null, booleans, finite numbers, strings to ${valueBytesMax} characters, lists to ${resultListMax}, maps), ${resultDepthMax} deep at most`);
 const stepDetail = z.object({
   span: z.tuple([vpage, pagesOrZero]).optional(),
   purgedPages: intArray(0, vpagesMax - 1).optional(),

@@ -61,6 +61,12 @@ export function validOf(s: z.ZodTypeAny): Arb {
       return { v: 1, limit: 1000, nextId: ps.length + 1, pieces };
     });
   }
+  if (meta && 'plainResult' in meta) {
+    const leaf = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string({ maxLength: 8 }));
+    const field = fc.oneof(leaf, fc.array(fc.dictionary(fc.constantFrom('page', 'resident', 'volatile'), leaf, { maxKeys: 3 }), { maxLength: 3 }));
+    return fc.tuple(fc.boolean(), fc.dictionary(fc.constantFrom('value', 'bytes', 'errno', 'pages', 'fd', 'constructor', 'toString'), field, { maxKeys: 4 }))
+      .map(([ok, rest]) => ({ ...rest, ok }));
+  }
   if (s instanceof z.ZodObject) {
     const shape = s.shape as Record<string, z.ZodTypeAny>;
     const arbs: Record<string, Arb> = {};
@@ -103,6 +109,16 @@ export function invalidOf(s: z.ZodTypeAny): Arb {
   if (meta && 'typedOrIntArray' in meta) {
     const { type, min, max } = meta.typedOrIntArray;
     return fc.oneof(notArray, fc.constantFrom<unknown>([0.5], [min - 1], [max + 1], ['1'], [null]), ...(min >= 0 ? [] : [fc.constant(Int32Array.of(min - 1))]), ...(type === 'Float64Array' ? [fc.constant(Float64Array.of(0.5)), fc.constant(Float64Array.of(max + 1))] : []));
+  }
+  if (meta && 'plainResult' in meta) {
+    const { fieldsMax, listMax, depthMax, stringMax } = meta.plainResult;
+    let deep: unknown = 1;
+    for (let i = 0; i < depthMax; i++) deep = [deep];
+    return fc.constantFrom<unknown>(null, [], 'ok', {}, { ok: 1 }, { ok: 'true' }, { ok: true, value: 2n ** 62n }, { ok: true, value: Number.NaN },
+      { ok: true, value: Infinity }, { ok: true, value: new Date(0) }, { ok: true, value: new Set([1]) },
+      { ok: true, value: Float64Array.of(1) }, { ok: true, value: /a/ }, { ok: true, value: new Error('x') },
+      { ok: true, value: 'x'.repeat(stringMax + 1) }, { ok: true, value: deep }, { ok: true, pages: new Array(listMax + 1).fill(0) },
+      Object.fromEntries([['ok', true], ...Array.from({ length: fieldsMax }, (_, i) => [`f${i}`, i])]));
   }
   if (meta && 'rangeSet' in meta) return fc.constantFrom<unknown>([], null, { v: 2, limit: 1, nextId: 1, pieces: [] }, { v: 1, limit: 0, nextId: 1, pieces: [1, 2, 1, 0] });
   if (s instanceof z.ZodObject) {

@@ -5,6 +5,7 @@
 // test/remote.test.ts sends such forged messages to a real kernel.
 
 import test from 'ava';
+import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { agentMsgSchemas, compile, parseAgentMsg } from '../shared/message_schemas.js';
 import { decode, encode, type AgentMsg } from '../shared/messages.js';
@@ -108,7 +109,7 @@ test('a waitpid or fork naming no process of the scenario, a second syscall, a r
 
 test('step messages must name the step they belong to, in either schedule', (t) => {
   // Free schedule, nothing in flight: the message starts step nextStep (0).
-  t.is(check({ t: 'done', index: 0, result: { ok: true } }), undefined);
+  t.is(check({ t: 'done', index: 0, result: { ok: true, addr: 4096 } }), undefined);
   t.regex(check({ t: 'done', index: 1, result: { ok: true } })!, /step 1 done, but step 0 was next/);
   t.regex(check({ t: 'blocked', index: 3, xid: 1 }, procWith(steps, { inFlight: 1 }))!, /step 3 blocked, but step 1 was in flight/);
   t.regex(check({ t: 'signal', id: 1, name: 's' }, procWith(steps, { nextStep: 2 }))!, /after its last step/);
@@ -118,6 +119,21 @@ test('step messages must name the step they belong to, in either schedule', (t) 
   t.regex(check({ t: 'open', id: 1, file: 'f' }, procWith(steps), lock)!, /with no step granted/);
   t.is(check({ t: 'open', id: 1, file: 'f' }, procWith(steps, { inFlight: 0 }), lock), undefined);
   t.regex(check({ t: 'start', index: 0 }, procWith(steps, { inFlight: 0 }), lock)!, /lockstep/);
+});
+
+test('a done\'s result must have the shape of its step\'s op, as the history format gives it', (t) => {
+  // Step 0 is an mmap (its result has addr), step 1 a signal (ok alone).
+  t.is(check({ t: 'done', index: 0, result: { ok: false, errno: 'ENOMEM' } }), undefined);
+  t.regex(check({ t: 'done', index: 0, result: { ok: true } })!, /^mmap result field addr: Required/);
+  t.regex(check({ t: 'done', index: 0, result: { ok: true, addr: 'x' } })!, /^mmap result field addr: Expected number, received string/);
+  t.regex(check({ t: 'done', index: 0, result: { ok: false } })!, /a failed result names errno/);
+  t.regex(check({ t: 'done', index: 0, result: { ok: false, errno: 12 } })!, /a failed result names errno/);
+  t.is(check({ t: 'done', index: 1, result: { ok: true } }, procWith(steps, { inFlight: 1 })), undefined);
+  // Plain data only, whatever the op: the schema refuses the rest before the entry sees it.
+  for (const value of [2n ** 62n, new Date(0), new Set([1]), Float64Array.of(1), /a/, Number.NaN, [[[[1]]]], 'x'.repeat(4097)]) {
+    t.false(parseAgentMsg({ t: 'done', index: 1, result: { ok: true, value } }).ok, inspect(value));
+  }
+  t.regex((parseAgentMsg({ t: 'done', index: 1, result: { ok: true, value: 1n } }) as { why: string }).why, /^done\.result: expected a step result/);
 });
 
 test('lockstep: a step blocked on an exchange sends nothing until the kernel releases it; free: it goes on at the commit', (t) => {

@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { ended, root, scenarioPath, tempFile } from './helpers.js';
 import { AgentSocket } from '../shared/transport.js';
 import type { KernelMsg, SysRet } from '../shared/messages.js';
@@ -319,7 +320,7 @@ test('forged messages of every type, each in a batch with a legitimate syscall: 
     forged: [{ t: 'mmap', id: 2, addr: 2, pages: 1, fd: -1, offset: 0, share: 'private' }] });
   plans.push({ what: 'waitpid of no process', forged: [{ t: 'waitpid', id: 3, process: 'ghost' }] });
   // The generated ones fail their schema; the last two pass it (only the kernel's state makes them wrong).
-  plans.forEach((p, i) => { for (const m of p.forged) t.is(parseAgentMsg(m).ok, i >= messageTypes.length, `${p.what}: ${JSON.stringify(m)}`); });
+  plans.forEach((p, i) => { for (const m of p.forged) t.is(parseAgentMsg(m).ok, i >= messageTypes.length, `${p.what}: ${inspect(m)}`); });
   const n = plans.length;
   const forgers = plans.map((_, i) => `F${i}`);
   const file = tempFile('forgers.yaml', [
