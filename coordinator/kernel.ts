@@ -320,8 +320,10 @@ export class Kernel {
       if (!parsed.ok) { this.entry.badMessage(conn, parsed.t ?? '?', parsed.why); continue; }
       const msg = parsed.msg;
       if (msg.t === 'hello') {
-        // A local agent's first message (a remote agent's is taken by coordinator/remote.ts).
-        if (!conn.remote && !conn.helloed) conn.onHello(msg.osPid);
+        // A local agent's first message (a remote agent's is taken by coordinator/remote.ts, and
+        // it says hello once: a second one would claim another OS pid, host or token).
+        if (conn.remote) { this.entry.badMessage(conn, 'hello', 'a second hello (a remote agent says hello once, as its first message)'); continue; }
+        if (!conn.helloed) conn.onHello(msg.osPid);
         continue;
       }
       if (msg.t === 'pong') continue;

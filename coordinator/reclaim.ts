@@ -55,6 +55,8 @@ export interface Participant {
   holdsLeft: number;
   answered: boolean;
   acked: boolean;
+  /** The last batch of its commit (`last: true`, which its `committed` answers) has been sent. */
+  committing?: boolean;
 }
 
 /** One decision: a run of `count` pages from `frame` (docs/history-format.md, Decisions by run). */
@@ -218,6 +220,22 @@ export class Exchange {
     this.checkAnswers();
   }
 
+  /**
+   * Why a message of `pid` about this exchange answers nothing it asked (docs/protocol.md, Bad
+   * messages), or undefined: a `prepared` beyond the prepare messages it was sent, a `committed`
+   * before its commit or a second one, a `blocked` on pages it was never asked to hold or has
+   * released (it acked), or any of them from a process this exchange did not ask.
+   */
+  unasked(pid: number, t: 'prepared' | 'committed' | 'blocked'): string | undefined {
+    const p = this.participants.get(pid);
+    if (!p) return `it sent ${t} for reclaim exchange ${this.xid}, which did not ask it`;
+    switch (t) {
+      case 'prepared': return p.batchesLeft > 0 || p.holdsLeft > 0 ? undefined : `it sent more prepared for reclaim exchange ${this.xid} than the kernel sent it prepare messages`;
+      case 'committed': return !p.committing ? `it sent committed for reclaim exchange ${this.xid} before the kernel's commit` : p.acked ? `it sent committed for reclaim exchange ${this.xid} twice` : undefined;
+      case 'blocked': return p.acked ? `it reported a step blocked on reclaim exchange ${this.xid} after it had released its pages (committed)` : undefined;
+    }
+  }
+
   onAcked(pid: number, violations: string[]): void {
     const p = this.participants.get(pid);
     if (!p) return;
@@ -327,6 +345,7 @@ export class Exchange {
         for (const part of splitRuns(mergeRuns(list), 2, runsPerMessageMax)) this.k.send(p.proc, { t: 'commit', xid: this.xid, runs: [], last: false, [field]: part });
       }
       batches.forEach((runs, i) => this.k.send(p.proc, { t: 'commit', xid: this.xid, runs, last: i === batches.length - 1 }));
+      p.committing = true;
     }
     this.checkAcks();
     await this.waitFor(this.acksIn.promise, (p) => !p.acked);

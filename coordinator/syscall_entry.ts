@@ -36,6 +36,8 @@ export interface EntryView {
   initPending(id: number): boolean;
   /** Whether the process has a syscall the kernel has not answered yet. */
   callOpen(proc: Proc): boolean;
+  /** Why a message naming reclaim exchange `xid` answers nothing that exchange asked of the process (vmscan.ts `unasked`), or undefined. */
+  unasked(proc: Proc, t: 'prepared' | 'committed' | 'blocked', xid: number): string | undefined;
 }
 
 /** The messages of an agent that belong to a step: a syscall, or a step notification. */
@@ -64,9 +66,12 @@ export function entryCheck(k: EntryView, proc: Proc, msg: AgentMsg): string | un
     if (proc.nextStep >= proc.spec.steps.length) return `it sent ${msg.t} after its last step (${proc.spec.steps.length} steps)`;
   }
   switch (msg.t) {
-    case 'hello': case 'pong': case 'prepared': case 'committed':
-      // A late prepared/committed (its exchange closed) is ignored by the exchange, not an offence.
+    case 'hello': case 'pong':
       return undefined;
+    case 'prepared': case 'committed':
+      // A reply to no request (an exchange never opened, one that did not ask this process, a
+      // second reply) is an offence; a late one (its exchange closed) is ignored, not an offence.
+      return k.unasked(proc, msg.t, msg.xid);
     case 'ready':
       return k.initPending(msg.re) ? undefined : `its ready answers init ${msg.re}, which the kernel did not send or has had answered`;
     case 'at':
@@ -82,7 +87,9 @@ export function entryCheck(k: EntryView, proc: Proc, msg: AgentMsg): string | un
       // The result goes into the history as it came: it must have the shape of its op's result.
       return resultShapeErrors(proc.spec.steps[step]!.op, msg.result)[0];
     case 'blocked':
-      return msg.index === step ? undefined : `it reported step ${msg.index} blocked, but step ${step} was ${starts ? 'next' : 'in flight'}`;
+      if (msg.index !== step) return `it reported step ${msg.index} blocked, but step ${step} was ${starts ? 'next' : 'in flight'}`;
+      // Only pages an exchange asked it to hold block a step (in lockstep a blocked step waits for that exchange's release).
+      return k.unasked(proc, 'blocked', msg.xid);
     default:
       return syscallCheck(k, proc, msg);
   }
@@ -123,6 +130,7 @@ export class SyscallEntry {
       processNamed: (name) => k.table.named(name),
       initPending: (id) => k.initPending(id),
       callOpen: (proc) => this.callsOpen.has(proc),
+      unasked: (proc, t, xid) => k.vmscan.unasked(proc.pid, t, xid),
     };
   }
 

@@ -119,6 +119,17 @@ export class Vmscan implements ReclaimHost {
 
   closeExchange(ex: Exchange): void { this.exchanges.delete(ex.xid); }
 
+  /**
+   * Why an agent's message naming exchange `xid` (a `prepared`, `committed` or `blocked`) answers
+   * nothing the kernel asked, or undefined. An exchange never opened is named by a forger only; one
+   * already closed by a late answer (its sender was judged silent), which the exchange ignores.
+   */
+  unasked(pid: number, t: 'prepared' | 'committed' | 'blocked', xid: number): string | undefined {
+    const ex = this.exchanges.get(xid);
+    if (ex) return ex.unasked(pid, t);
+    return xid >= this.nextXid ? `it sent ${t} for reclaim exchange ${xid}, which the kernel has not opened` : undefined;
+  }
+
   // ---------------------------------------------------------------- ReclaimHost
 
   /** The frames in use that no open exchange holds and no fault pins are now `xid`'s candidates (isolate.ts); how many. */

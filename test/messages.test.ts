@@ -79,7 +79,7 @@ function procWith(steps: ProcessStep[], over: Partial<Proc> = {}): Proc {
 }
 function view(over: Partial<EntryView> = {}): EntryView {
   const named = new Map([['Q', procWith([])]]);
-  return { schedule: 'free', processNamed: (n) => named.get(n), initPending: (id) => id === 1, callOpen: () => false, ...over };
+  return { schedule: 'free', processNamed: (n) => named.get(n), initPending: (id) => id === 1, callOpen: () => false, unasked: () => undefined, ...over };
 }
 const steps: ProcessStep[] = [{ op: 'mmap', as: 'm', pages: 4 }, { op: 'signal', name: 's' }];
 const check = (m: Record<string, unknown>, proc = procWith(steps), v = view()) => {
