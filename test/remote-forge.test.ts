@@ -1,0 +1,239 @@
+// Forged remote peers against a real `vrange kernel --listen`: raw ZeroMQ Dealers (not the product's
+// AgentSocket, so that any frame can be sent) beside a real `vrange agent` whose process must not
+// notice them. The frames are made by fast-check from fixed seeds: the same frames every run.
+// docs/protocol.md, "Bad messages" and "Agents on other machines"; fuzz/remote-fuzz.mjs explores more.
+
+import test, { type ExecutionContext } from 'ava';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import type * as Zmq from 'zeromq';
+import fc from 'fast-check';
+import { Packr } from 'msgpackr';
+import { ended, root, tempFile } from './helpers.js';
+
+const { Dealer } = createRequire(import.meta.url)('zeromq') as typeof Zmq;
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: true });
+const pack = (v: unknown): Buffer => packr.pack(v);
+const bin = join(root, 'bin', 'vrange.js');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Msg = Record<string, unknown>;
+
+function vrange(t: ExecutionContext, args: string[]) {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const c = { out: '', err: '', exit: ended(child) };
+  child.stdout!.on('data', (d: Buffer) => { c.out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { c.err += d.toString(); });
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  return c;
+}
+
+async function until<T>(f: () => T | undefined, what: string, ms = 20_000): Promise<T> {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(20)) { const v = f(); if (v !== undefined) return v; }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A kernel on a free loopback port (free or lockstep), a real agent for A, and the token. */
+async function kernelWithA(t: ExecutionContext, scenario: string, schedule: 'free' | 'lockstep') {
+  const trace = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'trace.jsonl');
+  const k = vrange(t, ['kernel', '--listen', 'tcp://127.0.0.1:0', '--scenario', scenario, '--seed', '1', '--schedule', schedule,
+    '--trace', trace, '--heartbeat-timeout-ms', '5000']);
+  const endpoint = await until(() => /listening on (tcp:\/\/127\.0\.0\.1:\d+)/.exec(k.out)?.[1], 'the kernel to listen');
+  const token = await until(() => /kernel: token ([0-9a-f]{32})/.exec(k.out)?.[1], 'the token');
+  const a = vrange(t, ['agent', '--connect', endpoint, '--token', token]);
+  await until(() => (/A starts as pid 2/.test(k.out) ? true : undefined), 'A to start');
+  return { k, a, endpoint, token, trace };
+}
+
+/** A raw peer: sends any frames, answers pings, keeps the rest. */
+function peer(t: ExecutionContext, endpoint: string, routingId: string) {
+  const d = new Dealer({ linger: 0, routingId });
+  t.teardown(() => d.close());
+  d.connect(endpoint);
+  const inbox: Msg[] = [];
+  void (async () => {
+    try {
+      for await (const [f] of d) {
+        const v = packr.unpack(f!) as Msg | Msg[];
+        for (const m of Array.isArray(v) ? v : [v]) if (m.t === 'ping') void d.send(pack({ t: 'pong', seq: m.seq })); else inbox.push(m);
+      }
+    } catch { /* closed */ }
+  })();
+  let chain = Promise.resolve();
+  const sendRaw = (frames: Buffer | Buffer[]) => (chain = chain.then(() => d.send(frames)));
+  const next = (pred: (m: Msg) => boolean, what: string) => until(() => { const i = inbox.findIndex(pred); return i >= 0 ? inbox.splice(i, 1)[0] : undefined; }, what);
+  return { sendRaw, send: (m: unknown) => sendRaw(pack(m)), next };
+}
+
+/** A peer that says hello with the token and takes its process; resolves after the process's first grant or go. */
+async function takeProcess(t: ExecutionContext, endpoint: string, token: string, routingId: string) {
+  const p = peer(t, endpoint, routingId);
+  await p.send({ t: 'hello', osPid: 1, host: 'forger', token });
+  const init = await p.next((m) => m.t === 'init', `${routingId}'s init`);
+  await p.send({ t: 'ready', re: init.id });
+  await p.next((m) => m.t === 'go' || m.t === 'grant', `${routingId}'s go`);
+  return { ...p, name: init.name as string };
+}
+
+const historyOf = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Msg);
+
+/** Frames no agent sends, from fixed seeds: bytes, msgpack of anything (bigints, nesting), extensions, truncations, deep lists. */
+function garbageFrames(seed: number, n: number): Buffer[] {
+  const valid = pack({ t: 'signal', id: 1, name: 's' });
+  const frame = fc.oneof(
+    fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+    fc.anything({ withBigInt: true, withDate: true, withTypedArray: true, withMap: true, withSet: true, withNullPrototype: true, maxDepth: 4 })
+      .map((v) => { try { return pack(v); } catch { return Buffer.from([0xc1]); } }),
+    // An extension of any type code (typed arrays 0x74, errors 0x65, structured-clone 0x69/0x70, unknown ones).
+    fc.tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 16 })).map(([type, data]) => Buffer.concat([Buffer.from([0xc7, data.length, type]), data])),
+    fc.nat(valid.length - 1).map((cut) => valid.subarray(0, cut)),
+    fc.constantFrom(Buffer.concat([Buffer.alloc(100_000, 0x91), Buffer.from([1])]), Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff, 1]),
+      Buffer.concat([valid, Buffer.from([1])]), Buffer.alloc(0)),
+  );
+  return fc.sample(frame, { numRuns: n, seed });
+}
+
+/** No process is left that names this kernel's endpoint (an agent of it). */
+function noStrayAgents(t: ExecutionContext, endpoint: string): void {
+  let left = '';
+  try { left = execFileSync('pgrep', ['-fa', '--', `--connect ${endpoint}`], { encoding: 'utf8' }); } catch { /* none: pgrep exits 1 */ }
+  t.is(left.trim(), '', left);
+}
+
+test('forged frames and messages from peers with a process, and from peers without one: each forger is killed or refused and logged, the kernel neither crashes nor hangs, the other process and the verdict are untouched', async (t) => {
+  // Every forged plan kills its sender; plans whose messages are well-formed but wrong in state come last.
+  const plans: Array<{ what: string; frames: Array<Buffer | Buffer[]>; why: RegExp }> = [
+    { what: 'a result with a bigint', frames: [pack({ t: 'signal', id: 1, name: 's' }), pack({ t: 'done', index: 0, result: { ok: true, value: 2n ** 63n } })], why: /done\.result: expected a step result/ },
+    { what: 'a result with a Date, a Set and a typed array', frames: [pack({ t: 'done', index: 0, result: { ok: true, d: new Date(0), s: new Set([1]), a: Float64Array.of(1) } })], why: /done\.result: expected a step result/ },
+    { what: 'a result of the wrong shape for its op', frames: [pack({ t: 'done', index: 0, result: { ok: false, errno: 12 } })], why: /signal result: a failed result names errno/ },
+    { what: 'a second hello', frames: [pack({ t: 'hello', osPid: 2 })], why: /a second hello/ },
+    { what: 'a committed for an exchange never opened', frames: [pack({ t: 'committed', xid: 7, violations: ['page 1 purged but not held by exchange 7'] })], why: /committed for reclaim exchange 7, which the kernel has not opened/ },
+    { what: 'a prepared for an exchange never opened', frames: [pack({ t: 'prepared', xid: 9, runs: [1, 1, 1, 0] })], why: /prepared for reclaim exchange 9, which the kernel has not opened/ },
+    { what: 'prototype keys as fields', frames: [Buffer.concat([Buffer.from([0x84]), pack('t'), pack('signal'), pack('id'), pack(1), pack('name'), pack('s'), pack('__proto__'), pack({ name: 'x' })])], why: /Unrecognized key/ },
+    { what: 'a constructor field', frames: [pack({ t: 'signal', id: 1, name: 's', constructor: 'x' })], why: /Unrecognized key\(s\) in object: 'constructor'/ },
+    ...[0, 1, 2, 3].map((i) => ({ what: `garbage frames, seed ${i}`, frames: [garbageFrames(100 + i, 6)], why: /./ })),
+  ];
+  const forgers = plans.map((_, i) => `F${i}`);
+  const file = tempFile('forge-frames.yaml', [
+    'name: forge-frames', 'memory: { frames: 8 }', 'processes:', '  A:', '    steps:',
+    ...forgers.map((f) => `      - { op: waitpid, process: ${f}, expect: { signal: SIGKILL } }`),
+    '      - { op: mmap, as: buf, pages: 1 }', '      - { op: write, map: buf, page: 0, value: "still here" }',
+    '      - { op: read, map: buf, page: 0, expect: { value: "still here" } }',
+    ...forgers.flatMap((f) => [`  ${f}:`, '    steps:', '      - { op: signal, name: s }']),
+  ].join('\n') + '\n');
+  const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'free');
+  // Peers with no process first: garbage before any hello, and a frame of garbage then a hello.
+  const strangers = [0, 1, 2].map((i) => peer(t, endpoint, `remote-stranger-${i}`));
+  await Promise.all(strangers.map((s, i) => s.sendRaw(garbageFrames(200 + i, 4))));
+  const taken = await Promise.all(forgers.map((_, i) => takeProcess(t, endpoint, token, `remote-forger-${i}`)));
+  const dies = await Promise.all(taken.map(async (f) => {
+    const plan = plans[Number(f.name.slice(1))]!;
+    for (const fr of plan.frames) await f.sendRaw(fr);
+    return (await f.next((m) => m.t === 'die', `${f.name}'s die`)).signal;
+  }));
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(kexit.code, 0, k.out + k.err);
+  t.is(aexit.code, 0);
+  t.regex(k.out, /verdict: PASS/);
+  t.regex(k.out, /A +#\d+ read map="buf" page=0 -> ok value="still here"/);
+  t.notRegex(k.err, /internal error|kernel invariant|TypeError|RangeError/);
+  t.deepEqual(dies, forgers.map(() => 'SIGKILL'));
+  const h = historyOf(trace);
+  for (const [i, plan] of plans.entries()) {
+    const bad = h.filter((e) => e.kind === 'bad-message' && e.process === `F${i}`);
+    t.true(bad.length >= 1, plan.what);
+    t.regex(bad[0]!.why as string, plan.why, plan.what);
+    t.is(h.find((e) => e.kind === 'cleanup' && e.process === `F${i}`)?.signal, 'SIGKILL', plan.what);
+  }
+  t.true(h.filter((e) => e.kind === 'agent-refused' && String(e.agent).startsWith('remote-stranger-')).length >= 3);
+  // No forged violation reached the verdict; every invariant holds.
+  t.deepEqual(h.filter((e) => e.kind === 'violation'), []);
+  const verdict = h.at(-1)!;
+  t.true((verdict.invariants as Array<{ ok: boolean }>).every((i) => i.ok));
+  // The kernel's own history passes its own checker.
+  const check = spawn(process.execPath, [bin, 'check', trace], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  check.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  t.is((await ended(check)).code, 0, out);
+  noStrayAgents(t, endpoint);
+});
+
+test('a forged blocked on an exchange never opened is a bad message: in lockstep it no longer deadlocks the run', async (t) => {
+  const file = tempFile('forge-blocked.yaml', `
+name: forge-blocked
+memory: { frames: 8 }
+processes:
+  A:
+    steps:
+      - { op: waitpid, process: F, expect: { signal: SIGKILL } }
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "still here" }
+      - { op: read, map: buf, page: 0, expect: { value: "still here" } }
+  F:
+    steps:
+      - { op: signal, name: s }
+`);
+  const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'lockstep');
+  const f = await takeProcess(t, endpoint, token, 'remote-forger-blocked');
+  await f.send({ t: 'blocked', index: 0, xid: 999 });
+  t.is((await f.next((m) => m.t === 'die', 'the die')).signal, 'SIGKILL');
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(kexit.code, 0, k.out + k.err);
+  t.is(aexit.code, 0);
+  t.regex(k.out, /verdict: PASS/);
+  t.regex(k.err, /F \(pid 3\) broke the protocol \(it sent blocked for reclaim exchange 999, which the kernel has not opened\): SIGKILL/);
+  t.false(historyOf(trace).some((e) => e.kind === 'violation' || e.kind === 'stuck'));
+  noStrayAgents(t, endpoint);
+});
+
+test('a committed before the kernel\'s commit is a bad message: a forged violation does not fail the verdict', async (t) => {
+  const file = tempFile('forge-committed.yaml', `
+name: forge-committed
+memory: { frames: 8 }
+processes:
+  A:
+    steps:
+      - { op: waitpid, process: F, expect: { signal: SIGKILL } }
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "still here" }
+      - { op: read, map: buf, page: 0, expect: { value: "still here" } }
+  F:
+    steps:
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "x" }
+      - { op: signal, name: s1 }
+      - { op: wait, name: s2 }
+kernel:
+  - { op: wait, name: s1 }
+  - { op: reclaim, all: true }
+  - { op: signal, name: s2 }
+`);
+  const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'free');
+  const f = await takeProcess(t, endpoint, token, 'remote-forger-committed');
+  // F's steps, as an agent would run them, up to the kernel's prepare.
+  await f.send({ t: 'mmap', id: 1, addr: 1, pages: 1, fd: -1, offset: 0, share: 'private' });
+  await f.next((m) => m.t === 'ret' && m.re === 1, 'the mmap');
+  await f.send({ t: 'done', index: 0, result: { ok: true, addr: 4096 }, detail: { span: [1, 2] } });
+  await f.send({ t: 'write', id: 2, vpage: 1, frame: -1, cow: false, anon: true, value: 'x' });
+  await f.next((m) => m.t === 'ret' && m.re === 2, 'the write');
+  await f.send({ t: 'done', index: 1, result: { ok: true } });
+  await f.send({ t: 'signal', id: 3, name: 's1' });
+  await f.next((m) => m.t === 'ret' && m.re === 3, 'the signal');
+  await f.send({ t: 'done', index: 2, result: { ok: true } });
+  await f.send({ t: 'wait', id: 4, name: 's2' });
+  const prepare = await f.next((m) => m.t === 'prepare', 'the prepare');
+  // An ack of a commit the kernel has not sent, with a violation that would fail the run.
+  await f.send({ t: 'committed', xid: prepare.xid, violations: ['page 1 purged but not held by exchange 1'] });
+  t.is((await f.next((m) => m.t === 'die', 'the die')).signal, 'SIGKILL');
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(kexit.code, 0, k.out + k.err);
+  t.is(aexit.code, 0);
+  t.regex(k.out, /verdict: PASS/);
+  t.regex(k.err, /F \(pid 3\) broke the protocol \(it sent committed for reclaim exchange 1 before the kernel's commit\): SIGKILL/);
+  const h = historyOf(trace);
+  t.deepEqual(h.filter((e) => e.kind === 'violation'), []);
+  t.truthy(h.find((e) => e.kind === 'reclaim-commit'));
+  noStrayAgents(t, endpoint);
+});
