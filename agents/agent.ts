@@ -28,6 +28,7 @@ import { decode, encodeBatch } from '../shared/messages.js';
 import { runStep, type StepOutcome } from './steps.js';
 import { killQuietly, pidsWithArg, processState } from '../shared/procfs.js';
 import { printable } from '../shared/printable.js';
+import { kernelMsgProblem } from '../shared/kernel_msg_check.js';
 import { tierForSteps } from '../shared/tiering.js';
 
 type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
@@ -95,13 +96,16 @@ export class Agent {
   start(dispatch: (msg: KernelMsg) => void = (msg) => this.receive(msg)): void {
     this.socket.connect();
     this.socket.send({ t: 'hello', osPid: process.pid, ...(this.host ? { host: this.host } : {}), ...(this.token ? { token: this.token } : {}) });
-    void this.socket.listen(dispatch);
+    void this.socket.listen(dispatch, (err) => this.protocolError(`a frame that is not a msgpack message (${err.message})`));
     // Once the hello has left (its send is queued for the next turn), while nothing waits on us.
     setImmediate(() => warmUp());
   }
 
   /** One message from the kernel (the socket's one receive loop calls the current incarnation's). */
   receive(msg: KernelMsg): void {
+    // Nothing from the socket is trusted: a remote agent may be reached by anything that speaks ZeroMQ.
+    const why = kernelMsgProblem(msg);
+    if (why) return this.protocolError(why);
     this.onKernelMessage(msg);
     // An answer to the kernel (a reclaim exchange's, above all) must not show an effect of a
     // step the kernel has not seen begin: say that it has, first. A reply to the step's own
@@ -119,7 +123,7 @@ export class Agent {
     switch (msg.t) {
       case 'ret': {
         const resolve = this.pending.get(msg.re);
-        if (!resolve) return this.fatal(`reply to unknown syscall ${msg.re}`);
+        if (!resolve) return this.protocolError(`reply to unknown syscall ${msg.re}`);
         this.pending.delete(msg.re);
         return resolve(msg);
       }
@@ -213,7 +217,7 @@ export class Agent {
   /** Step `index`, now under way. */
   private step(index: number): ProcessStep {
     const step = this.steps[index];
-    if (!step) return this.fatal(`no step ${index}`);
+    if (!step) return this.protocolError(`no step ${index}`);
     this.currentIndex = index;
     return step;
   }
@@ -248,7 +252,7 @@ export class Agent {
   // ---- the reclaim exchange, agent side ----
 
   private prepare(xid: number, runs: number[]): void {
-    if (!isRunList(runs, 2)) this.fatal(`prepare ${xid}: malformed page runs`);
+    if (!isRunList(runs, 2)) this.protocolError(`prepare ${xid}: malformed page runs`);
     if (this.config?.policy === 'madv-free') return this.prepareLazyfree(xid, runs);
     // One answer entry per piece of a volatile range inside a mapped part of an asked run; each
     // piece is held as one run (agents/held.ts), whatever its length.
@@ -298,7 +302,7 @@ export class Agent {
 
   /** madv-free, the prepare's second round: hold these pages too (another mapper has their frame lazyfree); an empty answer. */
   private holdToo(xid: number, runs: number[]): void {
-    if (!isRunList(runs, 2)) this.fatal(`prepare ${xid}: malformed page runs`);
+    if (!isRunList(runs, 2)) this.protocolError(`prepare ${xid}: malformed page runs`);
     this.held.holdMore(xid, subtract(runs, this.held.heldBy(xid)));
     this.send({ t: 'prepared', xid, runs: [] });
   }
@@ -315,7 +319,7 @@ export class Agent {
 
   /** madv-free: the reclaim scan made the pages `old` old, and took back the mark of the pages `unmark`. */
   private scanned(old: number[], unmark: number[]): void {
-    if (!isRunList(old, 2) || !isRunList(unmark, 2)) this.fatal('commit: malformed old or unmark runs');
+    if (!isRunList(old, 2) || !isRunList(unmark, 2)) this.protocolError('commit: malformed old or unmark runs');
     const clear = (runs: number[], bit: number) => {
       for (const v of pagesOf(runs)) {
         const pte = this.mm.pte(v);
@@ -327,7 +331,7 @@ export class Agent {
   }
 
   private commit(xid: number, runs: number[], last: boolean): void {
-    if (!isRunList(runs, 2)) this.fatal(`commit ${xid}: malformed page runs`);
+    if (!isRunList(runs, 2)) this.protocolError(`commit ${xid}: malformed page runs`);
     if (this.config?.policy === 'madv-free') this.discard(xid, runs);
     else {
       // What an honest kernel never does, found run by run: purging a page this exchange does not
@@ -396,10 +400,13 @@ export class Agent {
   /** The kernel's `release` of the blocked step `index` (lockstep). */
   private release(index: number): void {
     const gate = this.releaseGate;
-    if (!gate || gate.index !== index) this.fatal(`release of step ${index}, which is not blocked`);
+    if (!gate || gate.index !== index) this.protocolError(`release of step ${index}, which is not blocked`);
     this.releaseGate = undefined;
     gate.resolve();
   }
+
+  /** The kernel broke the protocol: from a local kernel (this project's code) a bug, exit 70; `vrange agent` exits 4 (runRemoteAgent). */
+  protocolError: (why: string) => never = (why) => this.fatal(`the kernel broke the protocol (${why})`);
 
   fatal(why: string): never {
     process.stderr.write(`vrange agent ${this.name || '(pool)'} pid ${this.pid}: ${why}\n`);
@@ -450,6 +457,8 @@ function warmUp(): void {
 export const agentConnectTimeoutMs = 10_000;
 /** `vrange agent`'s exit code when it never got in: nothing answered, the handshake failed, or the kernel refused it. */
 export const agentJoinFailedExitCode = 3;
+/** `vrange agent`'s exit code when the kernel sends what breaks the protocol (shared/kernel_msg_check.ts). */
+export const agentKernelBrokeProtocolExitCode = 4;
 
 export interface RemoteAgentOptions {
   connect: string; curve?: CurveClient; log?: (line: string) => void;
@@ -503,9 +512,15 @@ export function runRemoteAgent(opts: RemoteAgentOptions): void {
     if (seen.handshakes === 0) giveUp(`${head}: it accepted the connection but the handshake never completed (${seen.disconnects} drop(s)). Check the keys: ${keys}`);
     giveUp(`${head}: the handshake succeeded but the kernel never answered the hello. Is it a vrange kernel (the same version), still waiting for agents?`);
   }, connectTimeoutMs);
+  agent.protocolError = (why) => {
+    log(`vrange agent ${routingId}: the kernel at ${opts.connect} broke the protocol (${printable(why, 300)}): exiting`);
+    process.exit(agentKernelBrokeProtocolExitCode);
+  };
   let lastHeard = 0;
   let timeoutMs = 0;
   agent.onKernelMessage = (msg) => {
+    // A vrange kernel answers a hello with a ping (or a refusal) at once; without one, no heartbeat timeout to leave by.
+    if (lastHeard === 0 && msg.t !== 'ping' && msg.t !== 'refused') agent.protocolError(`its first message is ${msg.t}, not ping or refused: not a vrange kernel`);
     clearTimeout(joinTimer);
     lastHeard = Date.now();
     if (msg.t === 'ping') timeoutMs = msg.timeoutMs;

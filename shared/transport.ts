@@ -192,14 +192,26 @@ export class AgentSocket {
   }
   /** Resolves when every queued message has been handed to libzmq. */
   flushed(): Promise<void> { return this.queue.drain(); }
-  /** Calls `handle` with every message received, until the socket is closed (then resolves). */
-  async listen(handle: (msg: KernelMsg) => void): Promise<void> {
+  /**
+   * Calls `handle` with every message received, until the socket is closed (then resolves). Each
+   * is whatever its frame decoded to (the agent checks it: shared/kernel_msg_check.ts); a frame
+   * that does not decode, or is an empty list, goes to `onGarbage` (without it, it throws).
+   */
+  async listen(handle: (msg: KernelMsg) => void, onGarbage?: (err: Error) => void): Promise<void> {
     for (;;) {
       if (this.dealer.closed) return;
       let parts: Buffer[];
       try { parts = await this.dealer.receive(); } catch (err) { if (closedUnder(this.dealer, err)) return; throw err; }
       for (const frame of parts) {
-        const v = messagesOf<KernelMsg>(frame);
+        let v: KernelMsg | KernelMsg[];
+        try {
+          v = messagesOf<KernelMsg>(frame);
+          if (Array.isArray(v) && v.length === 0) throw new Error('an empty batch');
+        } catch (e) {
+          if (!onGarbage) throw e;
+          onGarbage(e as Error);
+          continue;
+        }
         if (Array.isArray(v)) for (const msg of v) handle(msg);
         else handle(v);
       }

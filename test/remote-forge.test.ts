@@ -237,3 +237,44 @@ kernel:
   t.truthy(h.find((e) => e.kind === 'reclaim-commit'));
   noStrayAgents(t, endpoint);
 });
+
+test('a remote agent reached by a forged kernel exits 4 with one line saying what broke the protocol, never hangs or crashes', async (t) => {
+  const { Router } = createRequire(import.meta.url)('zeromq') as typeof Zmq;
+  const init = { t: 'init', id: 1, pid: 2, name: 'A', steps: [{ op: 'signal', name: 's' }], sigbus: 'kill',
+    config: { policy: 'shared-file', access: 'sigbus', purgeUnit: 'range', frames: 8, seed: 1, schedule: 'free' } };
+  const ping = pack({ t: 'ping', seq: 1, timeoutMs: 5000 });
+  // Each burst follows the kernel's first ping (but the first two, which come first); fast-check makes four of them.
+  const bursts: Array<{ what: string; frames: Buffer[]; why: RegExp; noPing?: boolean }> = [
+    { what: 'an init before any ping', frames: [pack(init)], why: /its first message is init, not ping or refused: not a vrange kernel/, noPing: true },
+    { what: 'a frame that does not decode', frames: [Buffer.from([0xc1])], why: /a message is a map with a field t|not a msgpack message/, noPing: true },
+    { what: 'an unknown message type', frames: [pack({ t: 'nope' })], why: /unknown message type "nope"/ },
+    { what: 'a bigint seq', frames: [pack({ t: 'ping', seq: 2n ** 63n, timeoutMs: 600 })], why: /ping\.seq/ },
+    { what: 'a NaN timeout', frames: [pack({ t: 'ping', seq: 2, timeoutMs: Number.NaN })], why: /ping\.timeoutMs/ },
+    { what: 'a die with a made-up signal', frames: [pack({ t: 'die', signal: 'SIGNOPE' })], why: /die\.signal/ },
+    { what: 'a die with an exit code past 255', frames: [pack({ t: 'die', code: 256 })], why: /die\.code/ },
+    { what: 'a reply to no syscall', frames: [pack({ t: 'ret', re: 5, fd: 3 })], why: /reply to unknown syscall 5/ },
+    { what: 'an init with a __proto__ key and no id', frames: [Buffer.concat([Buffer.from([0x82]), pack('t'), pack('init'), pack('__proto__'), pack({ id: 1 })])], why: /init\.id: missing/ },
+    { what: 'deep nesting', frames: [Buffer.concat([Buffer.alloc(100_000, 0x91), Buffer.from([1])])], why: /not a msgpack message|a message is a map/ },
+    ...[0, 1, 2, 3].map((i) => ({ what: `garbage frames, seed ${i}`, frames: garbageFrames(300 + i, 3), why: /./ })),
+  ];
+  const results = [];
+  for (const b of bursts) {
+    const router = new Router({ linger: 0 });
+    t.teardown(() => router.close());
+    await router.bind('tcp://127.0.0.1:0');
+    const agent = vrange(t, ['agent', '--connect', router.lastEndpoint!, '--token', 'a'.repeat(32)]);
+    const [id] = await router.receive();
+    if (!b.noPing) await router.send([id!, ping]);
+    for (const f of b.frames) await router.send([id!, f]);
+    const exit = await Promise.race([agent.exit, sleep(10_000).then(() => 'hung' as const)]);
+    results.push({ what: b.what, exit, err: agent.err });
+    router.close();
+    t.not(exit, 'hung', b.what);
+    if (exit === 'hung') continue;
+    t.is(exit.code, 4, `${b.what}: ${agent.err}`);
+    t.regex(agent.err, new RegExp(`vrange agent remote-[0-9a-f]{12}: the kernel at tcp://127\\.0\\.0\\.1:\\d+ broke the protocol \\(.*\\): exiting`), b.what);
+    t.regex(agent.err, b.why, b.what);
+    t.notRegex(agent.err, /internal error|TypeError|RangeError|\n\s+at /, b.what);
+  }
+  t.is(results.length, bursts.length);
+});
