@@ -472,7 +472,8 @@ export interface RemoteAgentOptions {
  * process and exits with it. It exits 3 (agentJoinFailedExitCode) if it never gets in: no answer
  * from the kernel within the connect timeout (saying what it saw: nothing listening, a handshake
  * that failed or never completed, with what to check), or a refusal (its key, its token); and 1
- * if the kernel, once heard, goes silent for longer than the heartbeat timeout its pings carry.
+ * if the kernel, once heard, goes silent for longer than the heartbeat timeout its pings carry;
+ * 4 (agentKernelBrokeProtocolExitCode) if the kernel sends what breaks the protocol.
  */
 export function runRemoteAgent(opts: RemoteAgentOptions): void {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
