@@ -29,6 +29,7 @@ import { runStep, type StepOutcome } from './steps.js';
 import { killQuietly, pidsWithArg, processState } from '../shared/procfs.js';
 import { printable } from '../shared/printable.js';
 import { tierForSteps } from '../shared/tiering.js';
+import { testForgedDoneIndex, testReleaseDelayMs } from './test_hooks.js';
 
 type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
 
@@ -222,7 +223,8 @@ export class Agent {
   private finish(index: number, step: ProcessStep, { result, detail }: StepOutcome): boolean {
     // Only a signal this process got is fatal: a waitpid's `signal` is the other process's.
     const fatal = !result.ok && ((result.signal === 'SIGBUS' && this.sigbus === 'kill') || result.signal === 'SIGSEGV');
-    const done: Extract<AgentMsg, { t: 'done' }> = { t: 'done', index, result };
+    // A test hook (agents/test_hooks.ts): an agent with a bug that reports the wrong step done.
+    const done: Extract<AgentMsg, { t: 'done' }> = { t: 'done', index: testForgedDoneIndex(this.name, index), result };
     if (fatal) done.detail = { ...detail, fatal: result.signal as string };
     else if (detail) done.detail = detail;
     if (this.snapshots) done.mm = this.mm.view();
@@ -408,23 +410,6 @@ export class Agent {
 }
 
 export type { StepResult };
-
-/**
- * A test hook: `VRANGE_TEST_RELEASE_DELAY=A:300` makes process A's agent dawdle 300 ms before it goes
- * on with a step a commit released, so that a test can make the released steps' messages reach the
- * kernel in the "wrong" order (test/races.test.ts). Read once; no effect when unset.
- */
-let releaseDelay: Map<string, number> | undefined;
-function testReleaseDelayMs(name: string): number {
-  if (!releaseDelay) {
-    releaseDelay = new Map();
-    for (const item of (process.env.VRANGE_TEST_RELEASE_DELAY ?? '').split(',')) {
-      const m = /^([^:]+):(\d{1,5})$/.exec(item.trim());
-      if (m) releaseDelay.set(m[1]!, Number(m[2]));
-    }
-  }
-  return releaseDelay.get(name) ?? 0;
-}
 
 /**
  * A started agent waits in the pool until the kernel gives it a process, and the first `init` it

@@ -1,5 +1,5 @@
 // The two checks the report lists after the invariants, as checkers over the same view
-// (./view.ts): run-completed (the run reached its end: no bound, interrupt, protocol breach or
+// (./view.ts): run-completed (the run reached its end: no bound, interrupt or
 // kernel error stopped it) and matches-model (a lockstep run replayed through the reference
 // model, model/, gives the same result for every completed step). harness/run.ts appends them to
 // checkInvariants' results, run-completed always, matches-model with --check-model.

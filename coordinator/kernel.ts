@@ -87,6 +87,11 @@ export class Kernel {
   readonly faultsInjected: Array<{ fault: string; process: string; step: number; action: string }> = [];
   readonly steps: StepRecord[] = [];
   readonly violations: Array<{ name: string; text: string }> = [];
+  /**
+   * What went wrong in vrange's own parts during the run (a local agent's bad message, a kernel
+   * invariant that stopped it): such a run is no verdict, and its command exits 70 (harness/run.ts).
+   */
+  readonly bugs: string[] = [];
   /** Messages sent to and received from agents (the benchmarks count an exchange's cost with them). */
   messagesOut = 0;
   messagesIn = 0;

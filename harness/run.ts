@@ -104,6 +104,7 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
     if (e instanceof InterruptedError) signal = e.signal;
     if (signal) opts.narrate?.(`${'kernel'.padEnd(8)} INTERRUPTED by ${signal}: stopping the run, killing every agent`);
     kernel.violation('run-completed', (e as Error).message);
+    if (isVrangeBug(e)) kernel.bugs.push(`the run stopped on ${(e as Error).message}`);
     // A schedule the race left behind must stop, not go on judging while shutdown kills its processes.
     kernel.fail(e as Error);
   } finally {
@@ -154,7 +155,28 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   kernel.history.add('verdict', { ok: report.ok, failures: report.failures.length, invariants, ...(signal ? { interrupted: signal } : {}) });
   if (opts.trace) writeOutput(opts.trace, kernel.history.toJsonLines());
   opts.phases?.mark('report');
+  // A run in which vrange's own parts went wrong is no verdict on the scenario: neither a pass nor
+  // a failure of it (exit 0 or 1) but a bug in vrange (exit 70, cli/cli.ts). The trace is written.
+  if (kernel.bugs.length > 0 && !signal) throw new VrangeBug(kernel.bugs);
   return { report, history: kernel.history.events };
+}
+
+/** A run that vrange's own parts broke (`Kernel.bugs`): no verdict; the command exits 70. */
+export class VrangeBug extends Error {
+  constructor(readonly bugs: readonly string[]) {
+    super(`the run is no verdict on the scenario: ${bugs.slice(0, 5).join('; ')}${bugs.length > 5 ? `; and ${bugs.length - 5} more` : ''}`);
+    this.name = 'VrangeBug';
+  }
+}
+
+/**
+ * An error that stopped a run and is vrange's own bug, not the run's bound, an interrupt or an
+ * agent that could not start: a broken invariant of the kernel's state (`kernel invariant: ...`,
+ * `rmap invariant: ...`, `frames invariant: ...`, and the like) or a JavaScript error of the code.
+ */
+export function isVrangeBug(e: unknown): boolean {
+  if (e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError || e instanceof SyntaxError) return true;
+  return e instanceof Error && /^[a-z][a-z ]* invariant\b/.test(e.message);
 }
 
 /** The steps (processes' and kernel's) and processes of a scenario, which its run's bound grows with. */
