@@ -43,7 +43,7 @@ export const runOptions = {
   quiet: { type: 'boolean', commands: [R] },
   trace: { type: 'string', value: 'a file to write the history to', commands: [R] },
   html: { type: 'string', value: 'a file to write the picture to', commands: [R, E] },
-  fault: { type: 'string', multiple: true, value: 'kill:P@N, kill:P@N+, kill:reclaim, pause:P@N:MS or random:kill=R,pause=R', commands: [R, E, C] },
+  fault: { type: 'string', multiple: true, value: 'kill:P@N, kill:P@N+, kill:reclaim, pause:P@N:MS or random:kill=R,pause=P', commands: [R, E, C] },
   'check-model': { type: 'boolean', commands: [R] },
   choices: { type: 'string', value: 'a comma-separated list of process names, kernel and commit', commands: [R, E] },
   'schedule-file': { type: 'string', value: 'a file of choices (a JSON list, or one name a line)', commands: [R, E] },
