@@ -29,7 +29,7 @@ import { runStep, type StepOutcome } from './steps.js';
 import { killQuietly, pidsWithArg, processState } from '../shared/procfs.js';
 import { printable } from '../shared/printable.js';
 import { tierForSteps } from '../shared/tiering.js';
-import { testForgedDoneIndex, testReleaseDelayMs } from './test_hooks.js';
+import { testExitsAt, testForgedDoneIndex, testReleaseDelayMs } from './test_hooks.js';
 
 type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
 
@@ -215,6 +215,7 @@ export class Agent {
   private step(index: number): ProcessStep {
     const step = this.steps[index];
     if (!step) return this.fatal(`no step ${index}`);
+    if (testExitsAt(this.name, index)) this.fatal(`test hook VRANGE_TEST_EXIT_AT: exiting at step ${index}`);
     this.currentIndex = index;
     return step;
   }

@@ -21,6 +21,17 @@ export function testReleaseDelayMs(name: string): number {
   return releaseDelay.get(name) ?? 0;
 }
 
+let exitAt: Map<string, number> | undefined;
+/**
+ * `VRANGE_TEST_EXIT_AT=A:1` makes process A's agent exit with code 70 as it starts its step 1, as
+ * an agent that hits a bug of its own does (Agent.fatal): the kernel learns it from the OS exit
+ * event, in the middle of the step (test/local-bad-message.test.ts).
+ */
+export function testExitsAt(name: string, index: number): boolean {
+  exitAt ??= table('VRANGE_TEST_EXIT_AT', /^([^:]+):(\d{1,6})$/);
+  return exitAt.get(name) === index;
+}
+
 let forgedDone: Map<string, number> | undefined;
 /**
  * `VRANGE_TEST_FORGE_DONE=A:1` makes process A's agent report its step 1 as step 2 (an agent with a

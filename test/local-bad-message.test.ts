@@ -91,6 +91,17 @@ for (const schedule of ['lockstep', 'free']) {
   });
 }
 
+for (const schedule of ['lockstep', 'free']) {
+  test(`vrange run (${schedule}): a local agent that exits by itself (its own bug, exit 70) is a bug in vrange: exit 70, not a failed run`, async (t) => {
+    const file = tempFile('local-exit.yaml', twoProcesses);
+    const r = await cli(['run', file, '--schedule', schedule], undefined, { VRANGE_TEST_EXIT_AT: 'A:1' });
+    t.is(r.code, 70, r.stdout + r.stderr);
+    t.regex(r.stderr, /vrange agent A pid \d+: test hook VRANGE_TEST_EXIT_AT: exiting at step 1/);
+    t.regex(r.stderr, /vrange: internal error \(a bug in vrange, not a problem with the input\): VrangeBug: the run is no verdict on the scenario: A's local agent exited by itself with code 70 (during|before) step [01]/);
+    t.notRegex(r.stdout, /verdict: (PASS|FAIL)/);
+  });
+}
+
 test('without the hook the same scenario passes (exit 0): the hook is what breaks it', async (t) => {
   const r = await cli(['run', tempFile('local-forge.yaml', twoProcesses)]);
   t.is(r.code, 0, r.stdout + r.stderr);
