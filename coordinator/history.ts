@@ -63,8 +63,9 @@ export class History {
 
   /** A step's completion; `detail` and `label` are left out when undefined (as JSON leaves them out). */
   complete(process: string, index: number, op: string, type: EventFields['complete']['type'], result: EventFields['complete']['result'],
-    detail: unknown, label: string | undefined): HistoryEvent {
+    detail: unknown, label: string | undefined, kernel = false): HistoryEvent {
     const e: HistoryEvent = { seq: this.events.length, at: this.now(), kind: 'complete', process, index, op, type, result };
+    if (kernel) e.kernel = true;
     // `detail` is the agent's StepDetail (shared/messages.ts) as its `done` brought it.
     if (detail !== undefined) e.detail = detail as EventFields['complete']['detail'];
     if (label !== undefined) e.label = label;
