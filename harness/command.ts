@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScenario, LIMITS } from '../shared/scenario.js';
 import { checkOutputPath, readInputText } from '../shared/files.js';
-import { parseChoiceToken } from '../shared/kernel_name.js';
+import { parseChoiceToken, refuseKernelWordsInSearch } from '../shared/kernel_name.js';
 import { exploreRunsMax, pctDepthMax, runTimeoutMaxMs, scheduleFileBytesMax, schedulesMaxCeiling, schedulesMaxDefault } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
 import { runConfigFor } from '../shared/run_config.js';
@@ -188,6 +188,7 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
     throw new UsageError(`--trace and --html name the same file (${values.html}): give each its own`);
   }
   const scenario = loadScenario(file);
+  if (values.all) refuseKernelWordsInSearch(scenario, 'explore --all');
   const config: RunConfig = runConfigFor(scenario, { policy, access, purgeUnit, frames, seed, schedule });
   const faults = (values.fault ?? []).map((f) => parseFault(f, scenario));
   const choices = parseChoices(values, scenario);

@@ -10,6 +10,7 @@
 //     `@kernel`/`@commit` when a process takes the bare word (choiceToken, parseChoiceToken).
 
 import type { KernelStep, ProcessStep, Scenario } from './scenario-types.js';
+import { ScenarioError } from './scenario_error.js';
 
 export const KERNEL_ACTION = '@kernel';
 export const COMMIT_ACTION = '@commit';
@@ -72,4 +73,15 @@ export function stepKey(x: { process: string; kernel?: unknown }, index: number)
 export function scenarioStep(s: Pick<Scenario, 'kernel' | 'processes'>, x: { process: string; kernel?: unknown }, index: number): ProcessStep | KernelStep | undefined {
   if (x.kernel === true) return s.kernel[index];
   return s.processes.find((p) => p.name === x.process)?.steps[index];
+}
+
+/**
+ * The model's schedule search (`explore --all`, `vrange play`) still names the kernel's actions
+ * `kernel` and `commit`, so it cannot tell a process of that name from the kernel's list: such a
+ * scenario is refused there (exit 2) rather than searched wrongly. `vrange run` (with --choices,
+ * --scheduler pct, --check-model), `explore` and `check` take these names (docs/semantics.md, Names).
+ */
+export function refuseKernelWordsInSearch(s: Scenario, what: string): void {
+  const p = s.processes.find((x) => x.name === KERNEL_NAME || x.name === 'commit');
+  if (p) throw new ScenarioError(s.file, `processes.${p.name}`, `${what} cannot yet search a scenario with a process named "${p.name}" (the model's schedules name the kernel's actions kernel and commit); rename the process, or use vrange run or explore`);
 }
