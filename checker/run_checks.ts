@@ -9,6 +9,7 @@ import type { HistoryEvent } from '../coordinator/history.js';
 import { compose, type Checker, type CheckResult } from './compose.js';
 import { invariantCheckers } from './invariants.js';
 import type { RunView } from './view.js';
+import { COMMIT_ACTION, KERNEL_ACTION, scheduleAction } from '../shared/kernel_name.js';
 
 /** Every violation named run-completed, joined: what stopped the run. */
 export const runCompleted: Checker<RunView> = (k) => {
@@ -18,8 +19,10 @@ export const runCompleted: Checker<RunView> = (k) => {
 
 /** The lockstep schedule the run took, as the model's actions. */
 export function actionsOf(history: readonly HistoryEvent[]): Action[] {
-  return history.filter((e) => e.kind === 'schedule').map((e) =>
-    e.choice === 'kernel' ? { kind: 'kernel' } : e.choice === 'commit' ? { kind: 'commit' } : { kind: 'step', process: e.choice as string });
+  return history.filter((e) => e.kind === 'schedule').map((e) => {
+    const action = scheduleAction(e);
+    return action === KERNEL_ACTION ? { kind: 'kernel' } : action === COMMIT_ACTION ? { kind: 'commit' } : { kind: 'step', process: action };
+  });
 }
 
 /** matches-model for a run with `faultsPlanned` faults in its plan (the model injects none: such a run is not checked). */

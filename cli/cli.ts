@@ -55,6 +55,8 @@ const USAGE = `usage:
                   [--timeout MS]  the run's time bound (default: 120 s + 3 ms a step + 250 ms a process)
                   --quiet    a summary instead of a line per step: seed, counts by op and
                              result, purges, deaths, failures, verdict
+                  --choices  the lockstep picks, one a step: a process's name, or the kernel's
+                             kernel and commit (@kernel, @commit also when a process takes the word)
                   --scheduler   who picks each lockstep choice from the seed: uniform (default) or
                                 pct (random thread priorities, D-1 change points; --depth D, default 3)
   vrange explore FILE [--runs N] [--fault SPEC]... [--seed BASE] [--policy P] [--schedule S]

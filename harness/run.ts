@@ -11,6 +11,7 @@ import type { InvariantResult } from '../checker/invariants.js';
 import { buildReport, narrate, neverRan, stepLine, type RunReport } from '../report/report.js';
 import type { EventFields, HistoryEvent } from '../coordinator/history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
+import { scenarioStep } from '../shared/kernel_name.js';
 import { runTimeoutBaseMs, runTimeoutFor, runTimeoutPerProcessMs, runTimeoutPerStepMs } from '../shared/limits.js';
 import { FaultPlan, type Fault } from './faults.js';
 import type { RemoteOptions } from '../coordinator/remote.js';
@@ -132,7 +133,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
     ...opts,
     onEvent: say ? (e) => {
       if (e.kind === 'complete') {
-        const step = stepOf(scenario, e.process, e.index);
+        const step = stepOf(scenario, e, e.index);
         const exp = expectationFor(step, config.policy) ?? (step.op === 'check' ? { ok: true } : undefined);
         say(stepLine(e.process, e.index, step, e.result, exp, exp ? matches(exp, e.result) : undefined));
         return;
@@ -148,7 +149,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   for (const f of neverRan(kernel)) {
     if (kernel.faultsInjected.length > 0 || signal) { notJudged.push(f); continue; }
     judge.failures.push(f);
-    kernel.history.add('expectation-failed', { process: f.process, index: f.index, expected: f.expected, ran: false, why: f.why });
+    kernel.history.add('expectation-failed', { process: f.process, index: f.index, expected: f.expected, ran: false, why: f.why, ...(f.kernel ? { kernel: true as const } : {}) });
   }
   const report = buildReport(kernel, judge.failures, invariants, signal, notJudged);
   kernel.history.add('final', finalState(kernel));
@@ -209,7 +210,6 @@ function finalState(k: Kernel): EventFields['final'] {
   };
 }
 
-function stepOf(s: Scenario, process: string, index: number) {
-  if (process === 'kernel') return s.kernel[index]!;
-  return s.processes.find((p) => p.name === process)!.steps[index]!;
+function stepOf(s: Scenario, x: { process: string; kernel?: true }, index: number) {
+  return scenarioStep(s, x, index)!;
 }
