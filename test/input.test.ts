@@ -360,3 +360,11 @@ test('a file name with a newline stays in its line: vrange check and vrange list
   t.regex(lines[1]!, /^b +.*b\\u\{a\}c\.yaml$/);
   t.is(lines[2], '    one');
 });
+
+test('an op key in the wrong case (`Op: read`) is named with "did you mean op", through the CLI', async (t) => {
+  const d = dir();
+  const file = join(d, 'op-case.yaml');
+  writeFileSync(file, 'name: op-case\nprocesses:\n  A:\n    steps:\n      - { op: mmap, as: m, pages: 1 }\n      - { Op: read, map: m, page: 0 }\n');
+  await refused(t, ['run', file], /op-case\.yaml: processes\.A\.steps\[1\]\.Op: unknown field "Op"; did you mean "op"\?/);
+  refusedAtLoad(t, '{"name":"k","processes":{},"kernel":[{"OP":"reclaim","all":true}]}', 'k.json', 'kernel[0].OP: unknown field "OP"; did you mean "op"?');
+});
