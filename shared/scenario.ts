@@ -406,7 +406,10 @@ export function formatIssue(issue: z.ZodIssue, data: unknown, file: string): Sce
       if (value === undefined && typeof field === 'string') {
         return at(issue.path, `missing required field "${field}": expected ${issue.message}`);
       }
-      return at(issue.path, `expected ${issue.message}, got ${show(value)}`);
+      // `name: 123` reads as a number in YAML: "got 123" alone looks like a name that should pass.
+      const notString = issue.code === 'invalid_type' && issue.expected === 'string' && (typeof value === 'number' || typeof value === 'boolean')
+        ? ` (a ${typeof value}, not a string; in YAML write it in quotes: "${String(value)}")` : '';
+      return at(issue.path, `expected ${issue.message}, got ${show(value)}${notString}`);
     }
   }
 }
