@@ -30,6 +30,7 @@ import { killQuietly, pidsWithArg, processState } from '../shared/procfs.js';
 import { printable } from '../shared/printable.js';
 import { kernelMsgProblem } from '../shared/kernel_msg_check.js';
 import { tierForSteps } from '../shared/tiering.js';
+import { testExitsAt, testForgedDoneIndex, testReleaseDelayMs } from './test_hooks.js';
 
 type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
 
@@ -218,6 +219,7 @@ export class Agent {
   private step(index: number): ProcessStep {
     const step = this.steps[index];
     if (!step) return this.protocolError(`no step ${index}`);
+    if (testExitsAt(this.name, index)) this.fatal(`test hook VRANGE_TEST_EXIT_AT: exiting at step ${index}`);
     this.currentIndex = index;
     return step;
   }
@@ -226,7 +228,8 @@ export class Agent {
   private finish(index: number, step: ProcessStep, { result, detail }: StepOutcome): boolean {
     // Only a signal this process got is fatal: a waitpid's `signal` is the other process's.
     const fatal = !result.ok && ((result.signal === 'SIGBUS' && this.sigbus === 'kill') || result.signal === 'SIGSEGV');
-    const done: Extract<AgentMsg, { t: 'done' }> = { t: 'done', index, result };
+    // A test hook (agents/test_hooks.ts): an agent with a bug that reports the wrong step done.
+    const done: Extract<AgentMsg, { t: 'done' }> = { t: 'done', index: testForgedDoneIndex(this.name, index), result };
     if (fatal) done.detail = { ...detail, fatal: result.signal as string };
     else if (detail) done.detail = detail;
     if (this.snapshots) done.mm = this.mm.view();
@@ -415,23 +418,6 @@ export class Agent {
 }
 
 export type { StepResult };
-
-/**
- * A test hook: `VRANGE_TEST_RELEASE_DELAY=A:300` makes process A's agent dawdle 300 ms before it goes
- * on with a step a commit released, so that a test can make the released steps' messages reach the
- * kernel in the "wrong" order (test/races.test.ts). Read once; no effect when unset.
- */
-let releaseDelay: Map<string, number> | undefined;
-function testReleaseDelayMs(name: string): number {
-  if (!releaseDelay) {
-    releaseDelay = new Map();
-    for (const item of (process.env.VRANGE_TEST_RELEASE_DELAY ?? '').split(',')) {
-      const m = /^([^:]+):(\d{1,5})$/.exec(item.trim());
-      if (m) releaseDelay.set(m[1]!, Number(m[2]));
-    }
-  }
-  return releaseDelay.get(name) ?? 0;
-}
 
 /**
  * A started agent waits in the pool until the kernel gives it a process, and the first `init` it

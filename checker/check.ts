@@ -26,6 +26,13 @@ import { cleanup, completed, invoked, programsRan } from './check_order.js';
 import { decision, fileNonvolatile, purgeNotify } from './check_purge.js';
 import { eventProblem } from '../coordinator/history.js';
 
+/** In a history before format 2, an event of the kernel list (or a choice of the kernel's) as format 2 marks it. */
+function markKernelEvent(e: HistoryEvent): void {
+  const x = e as { kind: string; process?: unknown; choice?: unknown; kernel?: true };
+  if (x.kind === 'schedule' ? x.choice === 'kernel' || x.choice === 'commit'
+    : ['invoke', 'complete', 'stuck', 'expectation-failed'].includes(x.kind) && x.process === 'kernel') x.kernel = true;
+}
+
 export { CHECKS, formatCheck, violationsMax, type CheckName, type CheckResult, type Violation } from './check_result.js';
 export { HistoryFormatError, parseHistory } from './history_parse.js';
 
@@ -51,6 +58,8 @@ export function checkHistory(input: readonly unknown[]): CheckResult {
   const boot = events[0];
   if (!boot || boot.kind !== 'boot') flag('well-formed', 'the first event is not `boot`', [boot?.line ?? 0]);
   s.boot(boot);
+  // A history before format 2 names the kernel list `kernel` with no `kernel: true` mark (docs/history-format.md, Names).
+  if (boot?.kind === 'boot' && boot.format === undefined) for (const e of events) markKernelEvent(e);
 
   for (const e of events) {
     s.measure();

@@ -9,40 +9,48 @@ import { PageTable } from './check_model.js';
 import type { CheckState, Line } from './check_state.js';
 import { forkCompleted, forkInvoked, isBorn, parentDied } from './check_fork.js';
 import { completeStep, stepInvoked } from './check_steps.js';
+import { isKernelStep, KERNEL_ACTION, stepKey } from '../shared/kernel_name.js';
+
+/** Whose steps an event's are, as the checker keys them: a process's name, or `@kernel` for the kernel list (never a process's). */
+const ownerOf = (e: { process: unknown; kernel?: unknown }): string => (isKernelStep(e) ? KERNEL_ACTION : String(e.process));
 
 export function invoked(s: CheckState, e: Line<EventOf<'invoke'>>): void {
   const { invokes, flag, nextIndex, inFlightStep } = s;
-  const key = `${e.process}#${e.index}`;
+  const key = stepKey(e, e.index);
   const seen = invokes.has(key) || s.stepsDone.has(key);
   if (seen) flag('well-formed', `${e.process} step ${e.index} invoked twice`, [invokes.get(key)?.line ?? 0, e.line]);
   invokes.set(key, { line: e.line, step: e.step });
   if (e.step.op === 'signal') s.signalled.add(String(e.step.name));
-  const who = String(e.process);
+  const kernel = isKernelStep(e);
+  const who = ownerOf(e);
+  const name = String(e.process);
   const index = Number(e.index);
   const want = nextIndex.get(who) ?? 0;
-  if (who !== 'kernel' && !isBorn(s, who)) flag('well-formed', `${who} step ${index} invoked before any birth of ${who}`, [e.line]);
-  if (inFlightStep.has(who)) flag('well-formed', `${who} step ${index} invoked while its step ${inFlightStep.get(who)} is still in flight (a process runs one step at a time)`, [e.line]);
-  else if (index > want) flag('well-formed', `${who} step ${index} invoked, but its next step is ${want}: step${index - want > 1 ? `s ${want}-${index - 1}` : ` ${want}`} left no events`, [e.line]);
-  else if (index < want && !seen) flag('well-formed', `${who} step ${index} invoked after its step ${want - 1} (steps out of order)`, [e.line]);
+  if (!kernel && !isBorn(s, who)) flag('well-formed', `${name} step ${index} invoked before any birth of ${name}`, [e.line]);
+  if (inFlightStep.has(who)) flag('well-formed', `${name} step ${index} invoked while its step ${inFlightStep.get(who)} is still in flight (a process runs one step at a time)`, [e.line]);
+  else if (index > want) flag('well-formed', `${name} step ${index} invoked, but its next step is ${want}: step${index - want > 1 ? `s ${want}-${index - 1}` : ` ${want}`} left no events`, [e.line]);
+  else if (index < want && !seen) flag('well-formed', `${name} step ${index} invoked after its step ${want - 1} (steps out of order)`, [e.line]);
   inFlightStep.set(who, index);
   nextIndex.set(who, Math.max(want, index + 1));
+  if (kernel) return;
   s.deadMention(e.process, e, `invoked step ${e.index}`);
   const p = s.procs.get(who);
   if (p) stepInvoked(s, p, key, e.step, e.line);
-  if (e.step.op === 'fork' && who !== 'kernel') forkInvoked(s, who, index, e.step.child);
+  if (e.step.op === 'fork') forkInvoked(s, who, index, e.step.child);
 }
 
 export function completed(s: CheckState, e: Line<EventOf<'complete'>>): void {
   const { invokes, flag } = s;
-  const key = `${e.process}#${e.index}`;
+  const key = stepKey(e, e.index);
+  const who = ownerOf(e);
   const inv = invokes.get(key);
   if (!inv) { flag('well-formed', `${e.process} step ${e.index} completed without an invoke`, [e.line]); return; }
   invokes.delete(key);
   s.inFlightMarks.delete(key);
   if (s.stepsDone.has(key)) flag('well-formed', `${e.process} step ${e.index} completed twice`, [e.line]);
   s.stepsDone.add(key);
-  if (s.inFlightStep.get(String(e.process)) === e.index) s.inFlightStep.delete(String(e.process));
-  s.lastDone.set(String(e.process), { index: Number(e.index), op: String(e.op), result: e.result, line: e.line });
+  if (s.inFlightStep.get(who) === e.index) s.inFlightStep.delete(who);
+  s.lastDone.set(who, { index: Number(e.index), op: String(e.op), result: e.result, line: e.line });
   if (inv.step.op !== e.op) flag('well-formed', `${e.process} step ${e.index} was invoked as ${String(inv.step.op)} but completed as ${e.op}`, [inv.line, e.line]);
   if (e.op === 'wait' && e.type === 'ok' && !s.signalled.has(String(inv.step.name))) {
     flag('well-formed', `${e.process} step ${e.index} (wait ${String(inv.step.name)}) returned, but no signal step raised ${String(inv.step.name)} before it: a step's events are missing?`, [inv.line, e.line]);
@@ -59,7 +67,7 @@ export function completed(s: CheckState, e: Line<EventOf<'complete'>>): void {
   if ((e.op === 'vrange' || e.op === 'fvrange') && inv.step.mode === 'nonvolatile' && e.type === 'ok' && typeof e.result.purged !== 'boolean') {
     flag('well-formed', `${e.process} step ${e.index} (${e.op} nonvolatile) succeeded without saying purged: true or false`, [e.line]);
   }
-  if (e.process === 'kernel') return;
+  if (isKernelStep(e)) return;
   if (e.op === 'fork') forkCompleted(s, String(e.process), Number(e.index), inv.step.child, e.result);
   const p = s.procs.get(String(e.process));
   if (!p) { flag('well-formed', `step of ${e.process}, a process never born`, [e.line]); return; }
@@ -105,7 +113,7 @@ export function programsRan(s: CheckState, events: readonly Line[], last: Line |
   const ran = (who: string, steps: number, state: string | undefined) => {
     const done = nextIndex.get(who) ?? 0;
     const end = lastDone.get(who);
-    const label = who === 'kernel' ? 'the kernel list' : who;
+    const label = who === KERNEL_ACTION ? 'the kernel list' : who;
     if (done > steps) { flag('well-formed', `${label} has ${steps} step(s), but the history shows step ${done - 1}`, [fin.line]); return; }
     if (verdictSaysIncomplete || state === 'running') return;
     if (state === 'killed') {
@@ -123,7 +131,7 @@ export function programsRan(s: CheckState, events: readonly Line[], last: Line |
     if (done === steps) return;
     // Fewer steps than the program: only a step that ends it (exit, crash) or a deadlock stops it early.
     if (end && (end.op === 'exit' || end.op === 'crash' || end.result.stuck === true || (end.result.ok === false && typeof end.result.signal === 'string'))) return;
-    flag('well-formed', `${label} ran ${done} of its ${steps} step(s) and ${who === 'kernel' ? 'stopped' : `ended ${state}`} with no step that ends it: step${steps - done > 1 ? `s ${done}-${steps - 1}` : ` ${done}`} left no events`,
+    flag('well-formed', `${label} ran ${done} of its ${steps} step(s) and ${who === KERNEL_ACTION ? 'stopped' : `ended ${state}`} with no step that ends it: step${steps - done > 1 ? `s ${done}-${steps - 1}` : ` ${done}`} left no events`,
       [end?.line ?? 0, fin.line]);
   };
   for (const q of fin.processes) {
@@ -132,5 +140,5 @@ export function programsRan(s: CheckState, events: readonly Line[], last: Line |
     ran(q.process, q.steps, q.state);
   }
   for (const p of s.procs.values()) if (!listed.has(p.name) && isBorn(s, p.name)) flag('well-formed', `${p.name} was born but the \`final\` event does not list it`, [fin.line]);
-  ran('kernel', Number(fin.kernelSteps), undefined);
+  ran(KERNEL_ACTION, Number(fin.kernelSteps), undefined);
 }

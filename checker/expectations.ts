@@ -11,7 +11,7 @@ import type { History } from '../coordinator/history.js';
  * An expectation that did not hold: the step gave `actual`; or the step never ran (`ran: false`,
  * no `actual`; `why` says how far its process got), see report/report.ts neverRan.
  */
-export interface Failure { process: string; index: number; expected: Record<string, unknown>; actual?: StepResult; ran?: false; why?: string }
+export interface Failure { process: string; index: number; expected: Record<string, unknown>; actual?: StepResult; ran?: false; why?: string; kernel?: true }
 
 export function expectationFor(step: { expect?: Expectation }, policy: string): Record<string, unknown> | undefined {
   if (!step.expect) return undefined;
@@ -42,9 +42,9 @@ export function checkObserved(step: Extract<KernelStep, { op: 'check' }>, o: Obs
   };
   cmp('framesUsed', step.framesUsed, o.framesUsed);
   cmp('framesFree', step.framesFree, o.framesFree);
-  for (const [name, state] of Object.entries(step.processes ?? {})) cmp(`processes.${name}`, state, o.processes[name]);
+  for (const [name, state] of Object.entries(step.processes ?? {})) cmp(`processes.${name}`, state, o.processes.get(name));
   for (const [name, want] of Object.entries(step.files ?? {})) {
-    const s = o.files[name]!;
+    const s = o.files.get(name)!;
     cmp(`files.${name}.open`, want.open, s.open);
     cmp(`files.${name}.mapped`, want.mapped, s.mapped);
     cmp(`files.${name}.volatile`, want.volatile, s.volatile);
@@ -62,8 +62,9 @@ export class Expectations implements KernelObserver {
     // A `check` is an assertion: without an `expect` of its own it is expected to hold.
     const expected = expectationFor(s.step, this.policy) ?? (s.step.op === 'check' ? { ok: true } : undefined);
     if (expected && !matches(expected, s.result)) {
-      this.failures.push({ process: s.process, index: s.index, expected, actual: s.result });
-      history.add('expectation-failed', { process: s.process, index: s.index, expected, actual: s.result });
+      const mark = s.kernel ? { kernel: true as const } : {};
+      this.failures.push({ process: s.process, index: s.index, expected, actual: s.result, ...mark });
+      history.add('expectation-failed', { process: s.process, index: s.index, expected, actual: s.result, ...mark });
     }
   }
 

@@ -1,5 +1,5 @@
 // The two checks the report lists after the invariants, as checkers over the same view
-// (./view.ts): run-completed (the run reached its end: no bound, interrupt, protocol breach or
+// (./view.ts): run-completed (the run reached its end: no bound, interrupt or
 // kernel error stopped it) and matches-model (a lockstep run replayed through the reference
 // model, model/, gives the same result for every completed step). harness/run.ts appends them to
 // checkInvariants' results, run-completed always, matches-model with --check-model.
@@ -9,6 +9,7 @@ import type { HistoryEvent } from '../coordinator/history.js';
 import { compose, type Checker, type CheckResult } from './compose.js';
 import { invariantCheckers } from './invariants.js';
 import type { RunView } from './view.js';
+import { COMMIT_ACTION, KERNEL_ACTION, scheduleAction } from '../shared/kernel_name.js';
 
 /** Every violation named run-completed, joined: what stopped the run. */
 export const runCompleted: Checker<RunView> = (k) => {
@@ -18,8 +19,10 @@ export const runCompleted: Checker<RunView> = (k) => {
 
 /** The lockstep schedule the run took, as the model's actions. */
 export function actionsOf(history: readonly HistoryEvent[]): Action[] {
-  return history.filter((e) => e.kind === 'schedule').map((e) =>
-    e.choice === 'kernel' ? { kind: 'kernel' } : e.choice === 'commit' ? { kind: 'commit' } : { kind: 'step', process: e.choice as string });
+  return history.filter((e) => e.kind === 'schedule').map((e) => {
+    const action = scheduleAction(e);
+    return action === KERNEL_ACTION ? { kind: 'kernel' } : action === COMMIT_ACTION ? { kind: 'commit' } : { kind: 'step', process: action };
+  });
 }
 
 /** matches-model for a run with `faultsPlanned` faults in its plan (the model injects none: such a run is not checked). */

@@ -47,12 +47,16 @@ const USAGE = `usage:
                              only, no nonvolatile, a freed page reads ""; --access and
                              --purge-unit do not apply (docs/scenario-format.md)
                   [--schedule lockstep|free] [--json | --quiet] [--trace FILE] [--html FILE]
-                  [--fault kill:P@N|kill:P@N+|kill:reclaim|pause:P@N:MS|random:kill=R,pause=R]...
+                  [--fault kill:P@N|kill:P@N+|kill:reclaim|pause:P@N:MS|random:kill=R,pause=P]...
+                  random:   before each step, a kill with probability R and (drawn apart) a pause
+                            with probability P, from --seed; when both fire, the kill wins
                   [--check-model] [--choices A,B,kernel,commit,... | --schedule-file W]
                   [--scheduler uniform|pct] [--depth D]
                   [--timeout MS]  the run's time bound (default: 120 s + 3 ms a step + 250 ms a process)
                   --quiet    a summary instead of a line per step: seed, counts by op and
                              result, purges, deaths, failures, verdict
+                  --choices  the lockstep picks, one a step: a process's name, or the kernel's
+                             kernel and commit (@kernel, @commit also when a process takes the word)
                   --scheduler   who picks each lockstep choice from the seed: uniform (default) or
                                 pct (random thread priorities, D-1 change points; --depth D, default 3)
   vrange explore FILE [--runs N] [--fault SPEC]... [--seed BASE] [--policy P] [--schedule S]

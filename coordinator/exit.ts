@@ -67,6 +67,12 @@ export class Exit {
   onOsExit(conn: AgentConn, code: number | null, signal: string | null): void {
     const proc = conn.proc;
     if (!proc || proc.reaped) return;
+    // A local agent exits with a code only when the kernel ends it (its process's last step, an
+    // `exit`); one that exits by itself (Agent.fatal: exit 70) is vrange's own code failing, so
+    // the run is no verdict (Kernel.bugs: the command exits 70). A signal is a death like any other.
+    if (signal === null && !conn.remote && !this.endingProcs.has(proc)) {
+      this.k.bugs.push(`${proc.name}'s local agent exited by itself with code ${code}${proc.inFlight >= 0 ? ` during step ${proc.inFlight}` : ` before step ${proc.nextStep}`}`);
+    }
     try { this.cleanup(proc, code, signal); } catch (e) { this.k.fail(e as Error); }
   }
 

@@ -63,8 +63,9 @@ export class History {
 
   /** A step's completion; `detail` and `label` are left out when undefined (as JSON leaves them out). */
   complete(process: string, index: number, op: string, type: EventFields['complete']['type'], result: EventFields['complete']['result'],
-    detail: unknown, label: string | undefined): HistoryEvent {
+    detail: unknown, label: string | undefined, kernel = false): HistoryEvent {
     const e: HistoryEvent = { seq: this.events.length, at: this.now(), kind: 'complete', process, index, op, type, result };
+    if (kernel) e.kernel = true;
     // `detail` is the agent's StepDetail (shared/messages.ts) as its `done` brought it.
     if (detail !== undefined) e.detail = detail as EventFields['complete']['detail'];
     if (label !== undefined) e.label = label;
@@ -136,7 +137,7 @@ const complete = ev('complete', {
   process: name, index: nat, op: z.enum(STEP_OPS as [string, ...string[]]), type: z.enum(['ok', 'fail', 'info']),
   result: z.record(z.unknown()).refine((r) => !Array.isArray(r), 'a result is an object, not a list'),
   detail: z.object({ span: z.tuple([nat, nat]).optional(), purgedPages: z.array(nat).optional() }).passthrough().optional(),
-  label: str.optional(),
+  label: str.optional(), kernel: z.literal(true).optional(),
 }).superRefine((e, ctx) => {
   const r = e.result as Record<string, unknown>;
   const at = (message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['result'], message });
@@ -163,7 +164,7 @@ export function resultShapeErrors(op: string, r: Record<string, unknown>): strin
 const processState = z.enum(['running', 'exited', 'killed']);
 export const EVENT_SCHEMAS = {
   boot: ev('boot', { frames: nat, files: z.array(z.object({ name, pages: nat, kind: name }).passthrough()), policy: name, access: z.enum(['sigbus', 'zero']),
-    purgeUnit: z.enum(['range', 'page']), schedule: z.enum(['lockstep', 'free']), seed: nat }),
+    purgeUnit: z.enum(['range', 'page']), schedule: z.enum(['lockstep', 'free']), seed: nat, format: nat.optional() }),
   birth: ev('birth', { process: name, pid: nat, parent: name.optional(), osPid: int, host: str.optional(), agent: str.optional() }),
   'agent-connected': ev('agent-connected', { agent: str, host: str, osPid: int }),
   // A refusal names the peer by its address (and, from the ZAP handler, its CURVE key and mechanism) or by its routing id.
@@ -171,8 +172,8 @@ export const EVENT_SCHEMAS = {
     .refine((e) => typeof e.address === 'string' || typeof e.agent === 'string', 'an agent-refused names the peer: address or agent (a string)'),
   'heartbeat-lost': ev('heartbeat-lost', { agent: str, host: str, osPid: int, process: name.optional(), pid: nat.optional(), silentMs: z.number(), timeoutMs: z.number() }),
   efault: ev('efault', { process: name, pid: nat, call: str, vpage: z.number().optional(), frame: z.number().optional(), fileId: z.number().optional(), why: str }),
-  schedule: ev('schedule', { choice: name, enabled: nat, options: z.array(name).optional(), clock: nat }),
-  invoke: ev('invoke', { process: name, index: nat, step: z.object({ op: z.enum(STEP_OPS as [string, ...string[]]) }).passthrough() }),
+  schedule: ev('schedule', { choice: name, enabled: nat, options: z.array(name).optional(), clock: nat, kernel: z.literal(true).optional() }),
+  invoke: ev('invoke', { process: name, index: nat, step: z.object({ op: z.enum(STEP_OPS as [string, ...string[]]) }).passthrough(), kernel: z.literal(true).optional() }),
   complete,
   blocked: ev('blocked', { process: name, index: nat, xid: nat }),
   'reclaim-prepare': ev('reclaim-prepare', { xid: nat, reason: str, want: z.number().nonnegative().nullable().optional(), candidates: nat, asked: z.array(z.object({ pid: nat, pages: nat }).passthrough()) }),
@@ -199,8 +200,8 @@ export const EVENT_SCHEMAS = {
   cleanup: ev('cleanup', { process: name, pid: nat, state: processState, exitCode: int.optional(), signal: str.optional(), framesFreed: nat,
     pagesUnmapped: nat, vmas: nat, fdsClosed: nat, filesReleased: z.array(z.unknown()), interrupted: nat.optional() }),
   'final-release': ev('final-release', { file: name, fileKind: str, framesFreed: nat }),
-  stuck: ev('stuck', { process: name, index: nat, waitsFor: str }),
-  'expectation-failed': ev('expectation-failed', { process: name, index: nat, expected: z.unknown(), actual: z.unknown() }),
+  stuck: ev('stuck', { process: name, index: nat, waitsFor: str, kernel: z.literal(true).optional() }),
+  'expectation-failed': ev('expectation-failed', { process: name, index: nat, expected: z.unknown(), actual: z.unknown(), kernel: z.literal(true).optional() }),
   violation: ev('violation', { name: str, text: str }),
   message: ev('message', { dir: z.enum(['send', 'recv']), agent: str, msg: z.unknown() }),
   snapshot: ev('snapshot', { after: nat, frames: z.object({ used: nat, total: nat }).passthrough(), maps: z.array(z.object({}).passthrough()), files: z.array(z.object({}).passthrough()) }),

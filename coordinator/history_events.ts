@@ -29,6 +29,8 @@ export interface EventFields {
   boot: {
     frames: number; files: Array<{ name: string; pages: number; kind: string }>; policy: PolicyName; access: AccessMode;
     purgeUnit: PurgeUnit; schedule: 'lockstep' | 'free'; seed: number;
+    /** 2 since events of the kernel list carry `kernel: true` (absent before: docs/history-format.md, Names). */
+    format?: number;
   };
   birth: { process: string; pid: number; parent?: string; osPid: number; host?: string; agent?: string };
   'agent-connected': { agent: string; host: string; osPid: number };
@@ -36,12 +38,14 @@ export interface EventFields {
   'agent-refused': { why: string; address?: string; publicKey?: string; mechanism?: string; agent?: string };
   'heartbeat-lost': { agent: string; host: string; osPid: number; process?: string; pid?: number; silentMs: number; timeoutMs: number };
   efault: { process: string; pid: number; call: string; vpage?: number; frame?: number; fileId?: number; why: string };
-  schedule: { choice: string; enabled: number; options?: string[]; clock: number };
-  invoke: { process: string; index: number; step: AnyStep };
+  /** `kernel: true`: the choice is one of the kernel's actions (`kernel`/`commit`, or `@kernel`/`@commit`). */
+  schedule: { choice: string; enabled: number; options?: string[]; clock: number; kernel?: true };
+  /** `kernel: true` on the kernel list's events (shared/kernel_name.ts): a process may be named `kernel`. */
+  invoke: { process: string; index: number; step: AnyStep; kernel?: true };
   complete: {
     process: string; index: number; op: string; type: 'ok' | 'fail' | 'info'; result: StepResult;
     /** The agent's StepDetail as its `done` brought it: `span`, `purgedPages` (documented), `exiting`, `fatal`. */
-    detail?: StepDetail; label?: string;
+    detail?: StepDetail; label?: string; kernel?: true;
   };
   blocked: { process: string; index: number; xid: number };
   'reclaim-prepare': { xid: number; reason: string; want?: number | null; candidates: number; asked: Array<{ pid: number; pages: number }> };
@@ -71,10 +75,10 @@ export interface EventFields {
     pagesUnmapped: number; vmas: number; fdsClosed: number; filesReleased: string[]; interrupted?: number;
   };
   'final-release': { file: string; fileKind: string; framesFreed: number };
-  stuck: { process: string; index: number; waitsFor: string };
+  stuck: { process: string; index: number; waitsFor: string; kernel?: true };
   /** A step's `expect` did not hold (`actual`); or, written after the run, the step never ran (`ran: false`, `why`). */
-  'expectation-failed': { process: string; index: number; expected: unknown; actual: unknown }
-    | { process: string; index: number; expected: unknown; ran: false; why: string };
+  'expectation-failed': { process: string; index: number; expected: unknown; actual: unknown; kernel?: true }
+    | { process: string; index: number; expected: unknown; ran: false; why: string; kernel?: true };
   violation: { name: string; text: string };
   /** `msg`: a message as docs/protocol.md gives it (the kernel records only well-formed ones; reading a file, `vrange check` does not look inside). */
   message: { dir: 'send' | 'recv'; agent: string; msg: AgentMsg | KernelMsg };

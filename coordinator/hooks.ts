@@ -38,7 +38,7 @@ export const noFaults: FaultHooks = {
   stopsFor: () => [],
 };
 
-export interface CompletedStep { process: string; index: number; step: ProcessStep | KernelStep; result: StepResult; cutOff: boolean }
+export interface CompletedStep { process: string; index: number; step: ProcessStep | KernelStep; result: StepResult; cutOff: boolean; kernel?: true }
 
 export interface KernelObserver {
   /** Each history event, as it is added (after KernelOptions.onEvent). */
@@ -53,10 +53,10 @@ export interface KernelObserver {
 export interface ObservedState {
   framesUsed: number;
   framesFree: number;
-  /** The scenario's processes by name. */
-  processes: Record<string, ProcessState>;
+  /** The scenario's processes by name (a Map: a name such as `constructor` is no prototype key). */
+  processes: Map<string, ProcessState>;
   /** Files by name (shmem hidden files excluded). */
-  files: Record<string, { open: number; mapped: number; volatile: Array<[number, number]> }>;
+  files: Map<string, { open: number; mapped: number; volatile: Array<[number, number]> }>;
 }
 
 export interface KernelHooks {

@@ -33,6 +33,7 @@ import { noFaults, type CompletedStep, type FaultHooks, type KernelHooks, type K
 import { RemoteAgents, type RemoteOptions } from './remote.js';
 import { startsStep, SyscallEntry } from './syscall_entry.js';
 import { Lockstep } from './lockstep.js';
+import { HISTORY_FORMAT } from '../shared/kernel_name.js';
 import { FaultInject } from './fault_inject.js';
 import { Exit } from './exit.js';
 import { Signals } from './signal.js';
@@ -67,7 +68,8 @@ export interface KernelOptions {
   host?: AgentHost;
 }
 
-export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string }
+/** `kernel: true` marks a step of the kernel list (`process` is then "kernel", a name a process may have too). */
+export interface StepRecord { process: string; index: number; op: string; result: StepResult; label?: string; kernel?: true }
 
 /** A syscall's answer, before `t` and `re` are added. */
 export type Ret = SysReplyFields;
@@ -87,6 +89,11 @@ export class Kernel {
   readonly faultsInjected: Array<{ fault: string; process: string; step: number; action: string }> = [];
   readonly steps: StepRecord[] = [];
   readonly violations: Array<{ name: string; text: string }> = [];
+  /**
+   * What went wrong in vrange's own parts during the run (a local agent's bad message, a kernel
+   * invariant that stopped it): such a run is no verdict, and its command exits 70 (harness/run.ts).
+   */
+  readonly bugs: string[] = [];
   /** Messages sent to and received from agents (the benchmarks count an exchange's cost with them). */
   messagesOut = 0;
   messagesIn = 0;
@@ -192,7 +199,7 @@ export class Kernel {
     // The boot's agents are needed now; the spares beyond them wait at low priority (spare_priority.ts).
     if (!this.remote) { this.pool.fill(initial.length, false); this.pool.fill(initial.length + this.warmPoolSize()); }
     this.history.add('boot', { frames: this.frames.total, files: this.files.map((f) => ({ name: f.name, pages: f.pages, kind: f.kind })),
-      policy: this.config.policy, access: this.config.access, purgeUnit: this.config.purgeUnit, schedule: this.config.schedule, seed: this.config.seed });
+      policy: this.config.policy, access: this.config.access, purgeUnit: this.config.purgeUnit, schedule: this.config.schedule, seed: this.config.seed, format: HISTORY_FORMAT });
     for (const proc of initial) await this.birth(proc, undefined);
     // The first fork should not find its agent still starting (a session's pool may hold more,
     // starting in the background: the forks possible are waited for).
@@ -418,10 +425,10 @@ export class Kernel {
 
   /** What a `check` step compares: frames, every process's state, every file's open, mapped and volatile. */
   observedState(): ObservedState {
-    const processes: ObservedState['processes'] = {};
-    for (const p of this.procs) processes[p.name] = p.state;
-    const files: ObservedState['files'] = {};
-    for (const f of this.files) if (f.kind !== 'shmem') files[f.name] = { open: f.openCount, mapped: f.mappedVmas, volatile: f.ranges.coalesced() };
+    const processes: ObservedState['processes'] = new Map();
+    for (const p of this.procs) processes.set(p.name, p.state);
+    const files: ObservedState['files'] = new Map();
+    for (const f of this.files) if (f.kind !== 'shmem') files.set(f.name, { open: f.openCount, mapped: f.mappedVmas, volatile: f.ranges.coalesced() });
     return { framesUsed: this.frames.used, framesFree: this.frames.free, processes, files };
   }
 }

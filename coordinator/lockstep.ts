@@ -110,14 +110,16 @@ export class Lockstep {
   }
 
   /** `cutOff`: the process died with the step in flight (Jepsen's `info`: its effect is unknown). */
-  recordStep(process: string, index: number, step: ProcessStep | KernelStep, result: StepResult, detail?: unknown, cutOff = false): void {
+  /** `kernel`: a step of the kernel list (`process` is then "kernel", which a process may be named too). */
+  recordStep(process: string, index: number, step: ProcessStep | KernelStep, result: StepResult, detail?: unknown, cutOff = false, kernel = false): void {
     const rec: StepRecord = { process, index, op: step.op, result };
     if (step.label) rec.label = step.label;
+    if (kernel) rec.kernel = true;
     this.k.steps.push(rec);
     const type = cutOff ? 'info' : result.ok ? 'ok' : 'fail';
-    this.k.history.complete(process, index, step.op, type, result, detail, step.label);
+    this.k.history.complete(process, index, step.op, type, result, detail, step.label, kernel);
     // The judges (checker/expectations.ts) add their events right after the `complete`.
-    this.k.stepCompleted({ process, index, step, result, cutOff });
+    this.k.stepCompleted({ process, index, step, result, cutOff, ...(kernel ? { kernel: true as const } : {}) });
     this.k.onProgress();
   }
 }

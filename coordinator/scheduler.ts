@@ -17,10 +17,12 @@ import type { Proc } from './process_table.js';
 import type { Exchange } from './reclaim.js';
 import type { KernelStep, ProcessStep, StepResult } from '../shared/scenario-types.js';
 import { Prng } from '../shared/prng.js';
+import { choiceToken, COMMIT_ACTION, KERNEL_ACTION, KERNEL_NAME } from '../shared/kernel_name.js';
 
 type Action = { kind: 'step'; proc: Proc } | { kind: 'kernel' } | { kind: 'commit' };
 
-export interface Stuck { process: string; index: number; waitsFor: string }
+/** `kernel: true` for the kernel list's step (a process may be named `kernel`). */
+export interface Stuck { process: string; index: number; waitsFor: string; kernel?: true }
 
 function waitsOn(k: Kernel, step: ProcessStep | KernelStep): string | undefined {
   if (step.op === 'wait' && !k.signals.isSignalled(step.name)) return `signal "${step.name}"`;
@@ -42,14 +44,14 @@ class KernelList {
   get next(): KernelStep | undefined { return this.steps[this.index]; }
 
   private finish(result: StepResult): void {
-    this.k.lockstep.recordStep('kernel', this.index, this.next!, result);
+    this.k.lockstep.recordStep(KERNEL_NAME, this.index, this.next!, result, undefined, false, true);
     this.index++;
   }
 
   /** Runs the next step. A `reclaim` only prepares when `split`; commit() finishes it. */
   async run(split: boolean): Promise<void> {
     const step = this.next!;
-    this.k.history.add('invoke', { process: 'kernel', index: this.index, step });
+    this.k.history.add('invoke', { process: KERNEL_NAME, index: this.index, step, kernel: true });
     switch (step.op) {
       case 'signal': this.k.signals.signal(step.name); return this.finish({ ok: true });
       case 'wait': return this.finish({ ok: true });
@@ -83,7 +85,7 @@ class KernelList {
 
 /**
  * Picks one of the enabled actions, named as the `schedule` history event names them (a process
- * name, `kernel` or `commit`), in pid order. The seed's PRNG by default; a replayed schedule
+ * name, `@kernel` or `@commit`: shared/kernel_name.ts), in pid order. The seed's PRNG by default; a replayed schedule
  * (`--choices`, `--schedule-file`) or an enumerator (`explore --all`) can take its place.
  */
 export interface Chooser { choose(enabled: string[]): number }
@@ -129,13 +131,15 @@ export async function runLockstep(k: Kernel, chooser: LiveChooser = prngChooser(
       if (paused.length > 0) { await Promise.race(paused); granted--; continue; }
       return stuckInLockstep(k, list);
     }
-    const names = actions.map((x) => (x.kind === 'step' ? x.proc.name : x.kind));
+    const names = actions.map((x) => (x.kind === 'step' ? x.proc.name : x.kind === 'kernel' ? KERNEL_ACTION : COMMIT_ACTION));
     const chosen = chooser.choose(names);
     const pick = typeof chosen === 'number' ? chosen : await chosen;
     if (k.fatalError) throw k.fatalError;
     if (!Number.isInteger(pick) || pick < 0 || pick >= actions.length) throw new Error(`scheduler invariant: chooser picked ${pick} of ${actions.length} actions`);
     const a = actions[pick]!;
-    k.history.add('schedule', { choice: names[pick], enabled: actions.length, options: names, clock: k.clock + 1 });
+    const processNames = k.scenario.processes.map((p) => p.name);
+    k.history.add('schedule', { choice: choiceToken(names[pick]!, processNames), enabled: actions.length, options: names.map((n) => choiceToken(n, processNames)),
+      clock: k.clock + 1, ...(a.kind === 'step' ? {} : { kernel: true as const }) });
     if (a.kind === 'step') {
       const drawn = k.faultInject.beforeStep(a.proc);
       if (drawn === 'go') k.lockstep.grant(a.proc);
@@ -168,13 +172,13 @@ async function stuckInLockstep(k: Kernel, list: KernelList): Promise<Stuck[]> {
     if (!proc.live || !step) continue;
     stuck.push({ process: proc.name, index: proc.nextStep, waitsFor: waitsOn(k, step) ?? 'nothing' });
   }
-  if (!list.done) stuck.push({ process: 'kernel', index: list.index, waitsFor: waitsOn(k, list.next!) ?? 'nothing' });
+  if (!list.done) stuck.push({ process: KERNEL_NAME, index: list.index, waitsFor: waitsOn(k, list.next!) ?? 'nothing', kernel: true });
   await endStuck(k, stuck, (s) => {
-    const proc = k.procs.find((p) => p.name === s.process);
+    const proc = s.kernel ? undefined : k.procs.find((p) => p.name === s.process);
     const step = proc ? proc.spec.steps[s.index]! : list.next!;
     // Never granted, so never invoked: the history still pairs every completion with its invocation.
-    k.history.add('invoke', { process: s.process, index: s.index, step });
-    k.lockstep.recordStep(s.process, s.index, step, { ok: false, stuck: true });
+    k.history.add('invoke', { process: s.process, index: s.index, step, ...(s.kernel ? { kernel: true as const } : {}) });
+    k.lockstep.recordStep(s.process, s.index, step, { ok: false, stuck: true }, undefined, false, s.kernel === true);
     // Its stuck step is its last word: the SIGKILL that ends it finds no step asleep (exit.ts asleepIn).
     if (proc) proc.nextStep = proc.spec.steps.length;
   });
@@ -235,18 +239,18 @@ export async function runFree(k: Kernel): Promise<Stuck[]> {
   for (const proc of k.procs.filter((p) => p.live)) {
     stuck.push({ process: proc.name, index: proc.inFlight, waitsFor: proc.parkedOn ?? 'nothing' });
   }
-  if (!list.done && kernelParked) stuck.push({ process: 'kernel', index: list.index, waitsFor: kernelParked });
+  if (!list.done && kernelParked) stuck.push({ process: KERNEL_NAME, index: list.index, waitsFor: kernelParked, kernel: true });
   await endStuck(k, stuck, (s) => {
-    const proc = k.procs.find((p) => p.name === s.process);
+    const proc = s.kernel ? undefined : k.procs.find((p) => p.name === s.process);
     // Its stuck step is its last word: the SIGKILL that ends it finds no step asleep (exit.ts asleepIn).
     if (proc) { proc.inFlight = -1; proc.nextStep = proc.spec.steps.length; k.lockstep.recordStep(s.process, s.index, proc.spec.steps[s.index]!, { ok: false, stuck: true }); }
     else {
       // The kernel list parked before running the step, so it was never invoked (as in lockstep).
-      k.history.add('invoke', { process: 'kernel', index: s.index, step: list.next! });
-      k.lockstep.recordStep('kernel', s.index, list.next!, { ok: false, stuck: true });
+      k.history.add('invoke', { process: KERNEL_NAME, index: s.index, step: list.next!, kernel: true });
+      k.lockstep.recordStep(KERNEL_NAME, s.index, list.next!, { ok: false, stuck: true }, undefined, false, true);
     }
   });
-  if (stuck.some((s) => s.process === 'kernel')) list.index = list.steps.length;
+  if (stuck.some((s) => s.kernel)) list.index = list.steps.length;
   await kernelLoop.catch(() => {});
   return stuck;
 }

@@ -140,9 +140,11 @@ export class SyscallEntry {
   /**
    * A message that breaks the protocol (docs/protocol.md, "Bad messages"): like a process a kernel
    * kills for an illegal act, its sender dies with SIGKILL (once its frame is judged), logged in
-   * the history and on stderr; its cleanup is that of any death. From a local agent (this
-   * project's own code) it is a bug as well: the run fails (`run-completed`). An agent with no
-   * process yet is only logged (a remote one is told to go).
+   * the history and on stderr; its cleanup is that of any death, and the run goes on. From a local
+   * agent (this project's own code) it is a bug in vrange as well (`Kernel.bugs`): the run is no
+   * verdict and its command exits 70. From a remote agent it is that peer's illegal act, which the
+   * kernel has answered: the run's verdict stands. An agent with no process yet is only logged (a
+   * remote one is told to go; a local one is a bug too).
    */
   badMessage(conn: AgentConn, t: string, why: string): void {
     const proc = conn.proc;
@@ -152,6 +154,7 @@ export class SyscallEntry {
       this.k.history.add('bad-message', { agent: printable(conn.routingId), where, t: printable(t, 40), why: shown });
       process.stderr.write(`vrange kernel: ${where} agent ${printable(conn.routingId)} (no process yet) broke the protocol (${shown})${conn.remote ? ': disconnected' : ''}\n`);
       if (conn.remote) conn.kill('SIGKILL');
+      else this.k.bugs.push(`a local agent with no process yet broke the protocol (${shown})`);
       return;
     }
     if (proc.reaped) return;
@@ -161,7 +164,7 @@ export class SyscallEntry {
     this.k.history.add('bad-message', { process: proc.name, pid: proc.pid, where, t: printable(t, 40), why: shown });
     process.stderr.write(`vrange kernel: ${proc.name} (pid ${proc.pid}) broke the protocol (${shown}): SIGKILL`
       + `${conn.remote ? '' : ' (a local agent: a bug in vrange)'}\n`);
-    if (!conn.remote) this.k.violation('run-completed', `${proc.name}'s local agent broke the protocol (${shown})`);
+    if (!conn.remote) this.k.bugs.push(`${proc.name}'s local agent broke the protocol (${shown})`);
   }
 
   /** The whole frame is judged: each condemned sender dies (the count past the logged ones in one event). */

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScenario, LIMITS } from '../shared/scenario.js';
 import { checkOutputPath, readInputText } from '../shared/files.js';
+import { parseChoiceToken, refuseKernelWordsInSearch } from '../shared/kernel_name.js';
 import { exploreRunsMax, pctDepthMax, runTimeoutMaxMs, scheduleFileBytesMax, schedulesMaxCeiling, schedulesMaxDefault } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
 import { runConfigFor } from '../shared/run_config.js';
@@ -43,7 +44,7 @@ export const runOptions = {
   quiet: { type: 'boolean', commands: [R] },
   trace: { type: 'string', value: 'a file to write the history to', commands: [R] },
   html: { type: 'string', value: 'a file to write the picture to', commands: [R, E] },
-  fault: { type: 'string', multiple: true, value: 'kill:P@N, kill:P@N+, kill:reclaim, pause:P@N:MS or random:kill=R,pause=R', commands: [R, E, C] },
+  fault: { type: 'string', multiple: true, value: 'kill:P@N, kill:P@N+, kill:reclaim, pause:P@N:MS or random:kill=R,pause=P', commands: [R, E, C] },
   'check-model': { type: 'boolean', commands: [R] },
   choices: { type: 'string', value: 'a comma-separated list of process names, kernel and commit', commands: [R, E] },
   'schedule-file': { type: 'string', value: 'a file of choices (a JSON list, or one name a line)', commands: [R, E] },
@@ -116,11 +117,14 @@ export function parseChoices(values: { choices?: string; 'schedule-file'?: strin
   }
   if (list === undefined) return undefined;
   if (list.length > choicesMax) throw new UsageError(`${where}: ${list.length} choices; at most ${choicesMax}`);
-  const allowed = new Set(['kernel', 'commit', ...scenario.processes.map((p) => p.name)]);
-  list.forEach((c, i) => {
-    if (!allowed.has(c)) throw new UsageError(`${where}: choice ${i} is "${c}"; allowed: ${[...allowed].join(', ')}${didYouMean(c, allowed)}`);
+  const processNames = scenario.processes.map((p) => p.name);
+  const allowed = new Set(['kernel', 'commit', ...processNames, '@kernel', '@commit']);
+  // `@kernel`/`@commit` always name the kernel's actions; the bare words only when no process has that name.
+  return list.map((c, i) => {
+    const action = parseChoiceToken(c, processNames);
+    if (action === undefined) throw new UsageError(`${where}: choice ${i} is "${c}"; allowed: ${[...allowed].join(', ')}${didYouMean(c, allowed)}`);
+    return action;
   });
-  return list;
 }
 
 /**
@@ -184,6 +188,7 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
     throw new UsageError(`--trace and --html name the same file (${values.html}): give each its own`);
   }
   const scenario = loadScenario(file);
+  if (values.all) refuseKernelWordsInSearch(scenario, 'explore --all');
   const config: RunConfig = runConfigFor(scenario, { policy, access, purgeUnit, frames, seed, schedule });
   const faults = (values.fault ?? []).map((f) => parseFault(f, scenario));
   const choices = parseChoices(values, scenario);

@@ -16,6 +16,7 @@ import { POLICIES, type PolicyName, type RunConfig, type Scenario, type StepResu
 import type { Fault } from './faults.js';
 import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 import { terminalLines } from '../shared/printable.js';
+import { KERNEL_ACTION, KERNEL_NAME, scenarioStep, stepKey } from '../shared/kernel_name.js';
 
 export interface PolicyAnswer { result: StepResult | null; rules: string[]; why: string[] }
 
@@ -61,7 +62,7 @@ export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'
     done.push(policy);
     const byStep = new Map<string, StepResult>();
     for (const s of report.steps) {
-      const k = `${s.process}#${s.index}`;
+      const k = stepKey(s, s.index);
       byStep.set(k, s.result);
       if (!order.includes(k)) order.push(k);
     }
@@ -74,9 +75,11 @@ export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'
     const answers = done.map((p) => results.get(p)!.get(k) ?? null);
     const first = JSON.stringify(answers[0]);
     if (answers.every((a) => JSON.stringify(a) === first)) continue;
-    const [process, idx] = k.split('#') as [string, string];
+    const [key, idx] = k.split('#') as [string, string];
     const index = Number(idx);
-    const step = process === 'kernel' ? scenario.kernel[index]! : scenario.processes.find((p) => p.name === process)!.steps[index]!;
+    const kernel = key === KERNEL_ACTION;
+    const process = kernel ? KERNEL_NAME : key;
+    const step = scenarioStep(scenario, { process, kernel }, index)!;
     const proposals = done.flatMap((p, i) => (p === MERGED ? [] : [JSON.stringify(answers[i])]));
     const row: CompareRow = { process, index, step: shortStep(step), answers: {} as CompareRow['answers'], proposalsAgree: new Set(proposals).size <= 1 };
     if (step.label) row.label = step.label;

@@ -16,6 +16,7 @@ import { modelSession, type ModelSession } from '../model/model.js';
 import { dpor, TraceBound, type DporStats } from './dpor.js';
 
 import { schedulesMaxCeiling, schedulesMaxDefault } from '../shared/limits.js';
+import { refuseKernelWordsInSearch } from '../shared/kernel_name.js';
 
 export { schedulesMaxCeiling, schedulesMaxDefault };
 
@@ -136,6 +137,7 @@ export class TooManyTraces extends Error {
  * `count`, also every schedule by outcome (TooManySchedules beyond `max`).
  */
 export function enumerate(s: Scenario, config: RunConfig, max = schedulesMaxDefault, count = false, by: ClassesBy = 'expected'): Enumeration {
+  refuseKernelWordsInSearch(s, 'the schedule search (explore --all, play)');
   const counts = outcomeSteps(s, config.policy, by);
   const every = outcomeSteps(s, config.policy, 'all');
   const partial = uncountedSteps(s, config.policy, by).length > 0;

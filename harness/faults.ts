@@ -8,9 +8,13 @@
 //                   the first reclaim exchange that asks anyone
 //   pause:P@N:MS    SIGSTOP P before its step N, SIGCONT it MS milliseconds later; a mapper that does
 //                   not answer a prepare within exchangeTimeoutMs has its pages kept
-//   random:kill=R,pause=R   before each step, kill with probability R, else pause (for pauseMs) with
-//                   probability R; one draw per step from the seed's fault stream, independent of
-//                   the schedule's stream (shared/prng.ts)
+//   random:kill=R,pause=P   before each step of every process, two independent draws from the
+//                   seed's fault stream (apart from the schedule's, shared/prng.ts): one kills with
+//                   probability R, the other pauses (randomPauseMs) with probability P
+//
+// At one point (before one step), a kill wins: when a kill and a pause both fire there (the two
+// draws of a random fault, or any kill and any pause of the plan), the process is killed and the
+// pause is moot (not carried out, not logged). See randomDecision.
 
 import type { Scenario } from '../shared/scenario-types.js';
 import { Prng } from '../shared/prng.js';
@@ -31,7 +35,7 @@ export const randomPauseMs = 2_500;
 /** Longest pause a `pause:` fault may ask for. */
 export const pauseMsMax = 60_000;
 
-const allowed = 'allowed: kill:P@N, kill:P@N+, kill:reclaim, pause:P@N:MS, random:kill=R,pause=R';
+const allowed = 'allowed: kill:P@N, kill:P@N+, kill:reclaim, pause:P@N:MS, random:kill=R,pause=P';
 
 function processStep(s: Scenario, spec: string, name: string, step: string): { process: string; step: number } {
   const names = s.processes.map((p) => p.name);
@@ -86,7 +90,7 @@ export function parseFault(spec: string, s: Scenario): Fault {
       const eq = kv.indexOf('=');
       const key = eq < 0 ? kv : kv.slice(0, eq);
       if (key !== 'kill' && key !== 'pause') {
-        throw new FaultError(`--fault ${spec}: unknown key "${key}"; random takes kill=R and pause=R${didYouMean(key, ['kill', 'pause'])}`);
+        throw new FaultError(`--fault ${spec}: unknown key "${key}"; random takes kill=R and pause=P${didYouMean(key, ['kill', 'pause'])}`);
       }
       if (eq < 0 || kv.slice(eq + 1) === '') throw new FaultError(`--fault ${spec}: ${key} needs a value: ${key}=R, a probability from 0 to 1`);
       if (fields.has(key)) throw new FaultError(`--fault ${spec}: ${key} is given twice`);
@@ -94,12 +98,26 @@ export function parseFault(spec: string, s: Scenario): Fault {
     }
     const kill = fields.get('kill') ?? 0;
     const pause = fields.get('pause') ?? 0;
-    if (kill === 0 && pause === 0) throw new FaultError(`--fault ${spec}: injects nothing; give kill=R or pause=R with R above 0`);
+    if (kill === 0 && pause === 0) throw new FaultError(`--fault ${spec}: injects nothing; give kill=R or pause=P above 0`);
     return { kind: 'random', kill, pause, spec };
   }
   const kinds = ['kill', 'pause', 'random'];
   if (kinds.includes(kind)) throw new FaultError(`--fault ${spec}: ${kind} needs its target; ${allowed}`);
   throw new FaultError(`--fault ${spec}: not a fault; ${allowed}${didYouMean(kind, kinds)}`);
+}
+
+/**
+ * What a `random:kill=R,pause=P` fault does before one step, from its two draws (each uniform in
+ * [0, 1), independent): the kill fires when `killDraw < R`, the pause when `pauseDraw < P`, each
+ * at its own rate; when both fire the kill wins (a killed process has no step to pause before).
+ * So a step is killed with probability R, paused with P * (1 - R), and, given no kill, paused
+ * with P. (Before, one draw decided both: below R killed, below R+P paused, so with R+P > 1 a
+ * pause came with 1 - R, not P: `kill=0.7,pause=0.6` paused 0.3 of the steps, not 0.6 of those not killed.)
+ */
+export function randomDecision(f: { kill: number; pause: number }, killDraw: number, pauseDraw: number): 'kill' | 'pause' | undefined {
+  if (killDraw < f.kill) return 'kill';
+  if (pauseDraw < f.pause) return 'pause';
+  return undefined;
 }
 
 /**
@@ -118,18 +136,26 @@ export class FaultPlan implements FaultHooks {
 
   get empty(): boolean { return this.faults.length === 0; }
 
-  /** Before process `name` starts step `index`: kill it, pause it for some ms, or nothing. */
+  /**
+   * Before process `name` starts step `index`: kill it, pause it for some ms, or nothing. Every
+   * random fault draws its two numbers at every step, whatever they and the other faults give, so
+   * the stream's position depends only on the steps asked about: the same seed (and schedule)
+   * gives the same faults. Any kill that fires wins over any pause (the first in the plan's order
+   * among kills, else among pauses).
+   */
   beforeStep(name: string, index: number): BeforeStepFault {
+    let kill: string | undefined;
+    let pause: { pauseMs: number; spec: string } | undefined;
     for (const f of this.faults) {
-      if (f.kind === 'kill-before' && f.process === name && f.step === index) return { kill: f.spec };
-      if (f.kind === 'pause' && f.process === name && f.step === index) return { pauseMs: f.ms, spec: f.spec };
+      if (f.kind === 'kill-before' && f.process === name && f.step === index) kill ??= f.spec;
+      if (f.kind === 'pause' && f.process === name && f.step === index) pause ??= { pauseMs: f.ms, spec: f.spec };
       if (f.kind === 'random') {
-        const draw = this.prng.fraction();
-        if (draw < f.kill) return { kill: f.spec };
-        if (draw < f.kill + f.pause) return { pauseMs: randomPauseMs, spec: f.spec };
+        const d = randomDecision(f, this.prng.fraction(), this.prng.fraction());
+        if (d === 'kill') kill ??= f.spec;
+        if (d === 'pause') pause ??= { pauseMs: randomPauseMs, spec: f.spec };
       }
     }
-    return undefined;
+    return kill !== undefined ? { kill } : pause;
   }
 
   /** The step is started: kill at its first message? */

@@ -11,6 +11,7 @@
 import type { Chooser } from '../coordinator/scheduler.js';
 import type { Scenario } from '../shared/scenario-types.js';
 import { Prng } from '../shared/prng.js';
+import { isKernelAction, KERNEL_ACTION } from '../shared/kernel_name.js';
 
 export type SchedulerSpec = { name: 'uniform' } | { name: 'pct'; depth: number };
 
@@ -18,7 +19,12 @@ export const SCHEDULERS = ['uniform', 'pct'] as const;
 /** `--depth` when --scheduler pct is given without it (Coyote's and Shuttle's usual choice). */
 export const pctDepthDefault = 3;
 
-const threadOf = (name: string) => (name === 'commit' ? 'kernel' : name);
+/**
+ * The thread an action belongs to: the kernel's actions (`@kernel`, `@commit` in a real run; the
+ * reference model's `kernel`, `commit` unless a process takes that word) are the kernel's thread.
+ */
+const threadOf = (name: string, processes: ReadonlySet<string>) =>
+  (isKernelAction(name) || ((name === 'kernel' || name === 'commit') && !processes.has(name)) ? KERNEL_ACTION : name);
 
 /** The decisions a lockstep run of the scenario takes at most with no fault: one per step, and one more per reclaim (its commit). */
 export function decisionsOf(s: Scenario): number {
@@ -38,7 +44,8 @@ export interface PctChooser extends Chooser {
 export function pctChooser(seed: number, depth: number, s: Scenario): PctChooser {
   if (!Number.isInteger(depth) || depth < 1) throw new Error(`pct invariant: depth ${depth} is not a whole number >= 1`);
   const prng = new Prng(seed, 'schedule');
-  const threads = [...s.processes.map((p) => p.name), 'kernel'];
+  const names = new Set(s.processes.map((p) => p.name));
+  const threads = [...names, KERNEL_ACTION];
   // A random permutation (Fisher-Yates) of the priorities depth .. depth+n-1.
   const prios = threads.map((_, i) => depth + i);
   for (let i = prios.length - 1; i > 0; i--) { const j = prng.below(i + 1); [prios[i], prios[j]] = [prios[j]!, prios[i]!]; }
@@ -51,17 +58,17 @@ export function pctChooser(seed: number, depth: number, s: Scenario): PctChooser
   let decisions = 0;
   const best = (enabled: string[]) => {
     let at = 0;
-    for (let i = 1; i < enabled.length; i++) if (priorities.get(threadOf(enabled[i]!))! > priorities.get(threadOf(enabled[at]!))!) at = i;
+    for (let i = 1; i < enabled.length; i++) if (priorities.get(threadOf(enabled[i]!, names))! > priorities.get(threadOf(enabled[at]!, names))!) at = i;
     return at;
   };
   return {
     depth, priorities, changePoints,
     get decisions() { return decisions; },
     choose(enabled: string[]): number {
-      for (const e of enabled) if (!priorities.has(threadOf(e))) throw new Error(`pct invariant: ${e} is not a thread of the scenario`);
+      for (const e of enabled) if (!priorities.has(threadOf(e, names))) throw new Error(`pct invariant: ${e} is not a thread of the scenario`);
       decisions++;
       const j = changePoints.indexOf(decisions);
-      if (j >= 0) priorities.set(threadOf(enabled[best(enabled)]!), depth - 1 - j);
+      if (j >= 0) priorities.set(threadOf(enabled[best(enabled)]!, names), depth - 1 - j);
       return best(enabled);
     },
   };

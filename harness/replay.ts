@@ -15,7 +15,9 @@ export function replayChooser(choices: readonly string[]): Chooser & { followed:
     followed: 0, deviated: 0,
     choose(enabled: string[]): number {
       const want = choices[i++];
-      const at = want === undefined ? -1 : enabled.indexOf(want);
+      // The model (model/model.ts enabled()) names the kernel's actions `kernel`/`commit`; the scheduler `@kernel`/`@commit`.
+      let at = want === undefined ? -1 : enabled.indexOf(want);
+      if (at < 0 && (want === 'kernel' || want === 'commit')) at = enabled.indexOf(`@${want}`);
       if (at >= 0) { c.followed++; return at; }
       if (want !== undefined) c.deviated++;
       return 0;

@@ -11,6 +11,7 @@ import type { InvariantResult } from '../checker/invariants.js';
 import { buildReport, narrate, neverRan, stepLine, type RunReport } from '../report/report.js';
 import type { EventFields, HistoryEvent } from '../coordinator/history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
+import { scenarioStep } from '../shared/kernel_name.js';
 import { runTimeoutBaseMs, runTimeoutFor, runTimeoutPerProcessMs, runTimeoutPerStepMs } from '../shared/limits.js';
 import { FaultPlan, type Fault } from './faults.js';
 import type { RemoteOptions } from '../coordinator/remote.js';
@@ -104,6 +105,7 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
     if (e instanceof InterruptedError) signal = e.signal;
     if (signal) opts.narrate?.(`${'kernel'.padEnd(8)} INTERRUPTED by ${signal}: stopping the run, killing every agent`);
     kernel.violation('run-completed', (e as Error).message);
+    if (isVrangeBug(e)) kernel.bugs.push(`the run stopped on ${(e as Error).message}`);
     // A schedule the race left behind must stop, not go on judging while shutdown kills its processes.
     kernel.fail(e as Error);
   } finally {
@@ -131,7 +133,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
     ...opts,
     onEvent: say ? (e) => {
       if (e.kind === 'complete') {
-        const step = stepOf(scenario, e.process, e.index);
+        const step = stepOf(scenario, e, e.index);
         const exp = expectationFor(step, config.policy) ?? (step.op === 'check' ? { ok: true } : undefined);
         say(stepLine(e.process, e.index, step, e.result, exp, exp ? matches(exp, e.result) : undefined));
         return;
@@ -147,14 +149,35 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
   for (const f of neverRan(kernel)) {
     if (kernel.faultsInjected.length > 0 || signal) { notJudged.push(f); continue; }
     judge.failures.push(f);
-    kernel.history.add('expectation-failed', { process: f.process, index: f.index, expected: f.expected, ran: false, why: f.why });
+    kernel.history.add('expectation-failed', { process: f.process, index: f.index, expected: f.expected, ran: false, why: f.why, ...(f.kernel ? { kernel: true as const } : {}) });
   }
   const report = buildReport(kernel, judge.failures, invariants, signal, notJudged);
   kernel.history.add('final', finalState(kernel));
   kernel.history.add('verdict', { ok: report.ok, failures: report.failures.length, invariants, ...(signal ? { interrupted: signal } : {}) });
   if (opts.trace) writeOutput(opts.trace, kernel.history.toJsonLines());
   opts.phases?.mark('report');
+  // A run in which vrange's own parts went wrong is no verdict on the scenario: neither a pass nor
+  // a failure of it (exit 0 or 1) but a bug in vrange (exit 70, cli/cli.ts). The trace is written.
+  if (kernel.bugs.length > 0 && !signal) throw new VrangeBug(kernel.bugs);
   return { report, history: kernel.history.events };
+}
+
+/** A run that vrange's own parts broke (`Kernel.bugs`): no verdict; the command exits 70. */
+export class VrangeBug extends Error {
+  constructor(readonly bugs: readonly string[]) {
+    super(`the run is no verdict on the scenario: ${bugs.slice(0, 5).join('; ')}${bugs.length > 5 ? `; and ${bugs.length - 5} more` : ''}`);
+    this.name = 'VrangeBug';
+  }
+}
+
+/**
+ * An error that stopped a run and is vrange's own bug, not the run's bound, an interrupt or an
+ * agent that could not start: a broken invariant of the kernel's state (`kernel invariant: ...`,
+ * `rmap invariant: ...`, `frames invariant: ...`, and the like) or a JavaScript error of the code.
+ */
+export function isVrangeBug(e: unknown): boolean {
+  if (e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError || e instanceof SyntaxError) return true;
+  return e instanceof Error && /^[a-z][a-z ]* invariant\b/.test(e.message);
 }
 
 /** The steps (processes' and kernel's) and processes of a scenario, which its run's bound grows with. */
@@ -187,7 +210,6 @@ function finalState(k: Kernel): EventFields['final'] {
   };
 }
 
-function stepOf(s: Scenario, process: string, index: number) {
-  if (process === 'kernel') return s.kernel[index]!;
-  return s.processes.find((p) => p.name === process)!.steps[index]!;
+function stepOf(s: Scenario, x: { process: string; kernel?: true }, index: number) {
+  return scenarioStep(s, x, index)!;
 }

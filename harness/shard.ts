@@ -65,7 +65,7 @@ const shrinkSchema = z.object({
   after: z.object({ faults: strings, choices: strings }).strict(), broken: strings, repro: z.string(),
 }).strict();
 
-const stepSchema = z.object({ process: z.string(), index: int(), op: z.string(), result: z.object({ ok: z.boolean() }).passthrough(), label: z.string().optional() }).strict();
+const stepSchema = z.object({ process: z.string(), index: int(), op: z.string(), result: z.object({ ok: z.boolean() }).passthrough(), label: z.string().optional(), kernel: z.literal(true).optional() }).strict();
 
 const planSchema = z.object({
   all: int().optional(), reduced: int(0, schedulesMaxCeiling), reducedClasses: int(), modelActions: int(), blocked: int(),

@@ -12,6 +12,7 @@
 // when its run still breaks one of the things the original broke. Each candidate is a real run;
 // shrinkRunsMax bounds them. The result is printed as a one-line `vrange run ... --choices ...`.
 
+import { scheduleAction } from '../shared/kernel_name.js';
 import { runScenario } from './run.js';
 import { withSession, type RunSession } from './session.js';
 import { replayChooser } from './replay.js';
@@ -47,7 +48,7 @@ export interface ShrinkResult {
 }
 
 const injectedOf = (h: HistoryEvent[]) => [...new Set(h.filter((e) => e.kind === 'fault' && typeof e.as === 'string').map((e) => e.as))];
-const choicesOf = (h: HistoryEvent[]) => h.filter((e) => e.kind === 'schedule').map((e) => e.choice);
+const choicesOf = (h: HistoryEvent[]) => h.filter((e) => e.kind === 'schedule').map((e) => scheduleAction(e));
 
 export async function shrink(i: ShrinkInput): Promise<ShrinkResult> {
   if (!i.session) return withSession((session) => shrink({ ...i, session }));

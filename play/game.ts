@@ -21,6 +21,7 @@ import { shortStep } from '../report/explain.js';
 import { playMovesMax, runTimeoutMaxMs } from '../shared/limits.js';
 import type { AnyStep } from '../coordinator/history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
+import { choiceToken, COMMIT_ACTION, isKernelStep, KERNEL_ACTION } from '../shared/kernel_name.js';
 
 /** One button: what granting it does. */
 export interface PlayOption {
@@ -55,15 +56,15 @@ export interface GameOptions { kills: boolean }
 
 /** The next-step label of each enabled action, read from the kernel as the run waits. */
 export function optionsFor(k: Kernel, names: string[], kills: boolean): PlayOption[] {
-  const kernelIndex = k.history.events.filter((e) => e.kind === 'invoke' && e.process === 'kernel').length;
+  const kernelIndex = k.history.events.filter((e) => e.kind === 'invoke' && isKernelStep(e)).length;
   const out: PlayOption[] = [];
   for (const name of names) {
-    if (name === 'commit') {
+    if (name === COMMIT_ACTION) {
       const prepare = [...k.history.events].reverse().find((e) => e.kind === 'reclaim-prepare');
       const xid = prepare && prepare.kind === 'reclaim-prepare' ? prepare.xid : '?';
       const step = k.scenario.kernel[kernelIndex - 1];
       out.push({ label: `kernel: commit exchange ${xid}${step ? ` (#${kernelIndex - 1} ${shortStep(step as AnyStep)})` : ''}`, choice: name });
-    } else if (name === 'kernel') {
+    } else if (name === KERNEL_ACTION) {
       const step = k.scenario.kernel[kernelIndex];
       if (!step) throw new Error(`play invariant: the kernel is enabled but its list has ${k.scenario.kernel.length} steps, ${kernelIndex} run`);
       out.push({ label: step.op === 'reclaim' ? `kernel: reclaim prepare (#${kernelIndex} ${shortStep(step as AnyStep)})` : `kernel #${kernelIndex} ${shortStep(step as AnyStep)}`, choice: name });
@@ -216,7 +217,7 @@ export class Game {
       const { report, history } = live.done;
       const { key, results } = outcomeOf(report.steps, this.counts);
       const faults = this.moves.flatMap((m) => (m.fault ? [m.fault] : []));
-      const replay = reproduce(this.file, this.config, faults.map((spec) => ({ spec })), this.moves.map((m) => m.choice));
+      const replay = reproduce(this.file, this.config, faults.map((spec) => ({ spec })), this.moves.map((m) => choiceToken(m.choice, this.scenario.processes.map((p) => p.name))));
       return { moves: [...this.moves], redo: [...this.redoMoves], options: [], over: true, report, history, lines: live.lines, outcome: { key, results, replay, faults } };
     }
     const k = live.kernel!;

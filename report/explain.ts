@@ -21,6 +21,7 @@ import { keysIn } from '../checker/pageset.js';
 import type { ProcessStep, RunConfig, Scenario, Step } from '../shared/scenario-types.js';
 import { PAGE_SIZE } from '../shared/scenario-types.js';
 import { isMode, spanOf } from '../shared/spans.js';
+import { scenarioStep, stepKey } from '../shared/kernel_name.js';
 
 /** The rules of an answer: names (policy rules from shared/policy.ts, or the step rules below) and sentences. */
 export interface Explanation { rules: string[]; why: string[] }
@@ -162,9 +163,8 @@ function argumentsPass(st: Extract<Step, { op: 'vrange' }>): boolean {
   return isMode(st.mode) && !('errno' in spanOf(st));
 }
 
-function stepOf(s: Scenario, proc: string, index: number): Step | undefined {
-  if (proc === 'kernel') return s.kernel[index];
-  return s.processes.find((p) => p.name === proc)?.steps[index];
+function stepOf(s: Scenario, x: { process: string; kernel?: true }, index: number): Step | undefined {
+  return scenarioStep(s, x, index);
 }
 
 /** The explanation of every completed step, keyed `process#index`. */
@@ -203,7 +203,7 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
       case 'complete': {
         const proc = e.process;
         const index = e.index;
-        const step = stepOf(s, proc, index);
+        const step = stepOf(s, e, index);
         if (!step) break;
         const r = e.result;
         const detail = e.detail ?? {};
@@ -287,7 +287,7 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
         }
 
         const x = explainStep(step);
-        if (x) out.set(`${proc}#${index}`, x);
+        if (x) out.set(stepKey(e, index), x);
         if (x && r.signal && r.signal !== 'SIGKILL' && !r.ok) deaths.set(proc, x);
         // What the step changed in what later answers rely on.
         if (step.op === 'mmap' && r.ok) bindings.mmapped(proc, index, r.addr as number);

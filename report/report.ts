@@ -8,6 +8,7 @@ import { expectationFor, type Failure } from '../checker/expectations.js';
 import type { InvariantResult } from '../checker/invariants.js';
 import type { KernelStep, ProcessStep, RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
 import type { MapperVote } from '../shared/policy.js';
+import { isKernelStep, KERNEL_ACTION, KERNEL_NAME, kernelMark, stepKey } from '../shared/kernel_name.js';
 
 export interface RunReport {
   scenario: string;
@@ -59,8 +60,8 @@ export function buildReport(k: Kernel, failures: Failure[], invariants: Invarian
 }
 
 /** Where a step is in the scenario file, as the loader names it: `processes.H.steps[5]`, `kernel[2]`. */
-export function stepPath(process: string, index: number): string {
-  return process === 'kernel' ? `kernel[${index}]` : `processes.${process}.steps[${index}]`;
+export function stepPath(x: { process: string; kernel?: true }, index: number): string {
+  return isKernelStep(x) ? `kernel[${index}]` : `processes.${x.process}.steps[${index}]`;
 }
 
 /**
@@ -70,17 +71,19 @@ export function stepPath(process: string, index: number): string {
  * kernel `check` always has one (it is an assertion). `why` says how far the process got.
  */
 export function neverRan(k: Kernel): Array<Failure & { ran: false; why: string }> {
-  const ran = new Set(k.steps.map((s) => `${s.process}#${s.index}`));
+  const ran = new Set(k.steps.map((s) => stepKey(s, s.index)));
   const out: Array<Failure & { ran: false; why: string }> = [];
+  // Keyed by stepKey's owner: `@kernel` for the kernel list, never a process's name.
   const lastRun = new Map<string, StepRecord>();
-  for (const s of k.steps) if ((lastRun.get(s.process)?.index ?? -1) < s.index) lastRun.set(s.process, s);
+  const owner = (s: { process: string; kernel?: true }) => (isKernelStep(s) ? KERNEL_ACTION : s.process);
+  for (const s of k.steps) if ((lastRun.get(owner(s))?.index ?? -1) < s.index) lastRun.set(owner(s), s);
   const stopped = k.violations.some((v) => v.name === 'run-completed');
-  const why = (name: string): string => {
+  const why = (name: string, kernel: boolean): string => {
     if (stopped) return 'the run did not complete';
-    const last = lastRun.get(name);
-    const who = name === 'kernel' ? "the kernel's list" : name;
+    const last = lastRun.get(kernel ? KERNEL_ACTION : name);
+    const who = kernel ? "the kernel's list" : name;
     if (last?.result.stuck) return `${who} was stuck at step ${last.index}`;
-    if (name === 'kernel') return `the kernel's list stopped ${last ? `after step ${last.index}` : 'before its first step'}`;
+    if (kernel) return `the kernel's list stopped ${last ? `after step ${last.index}` : 'before its first step'}`;
     const p = k.procs.find((q) => q.name === name)!;
     const at = !last ? 'before its first step' : `${last.result.ok && last.op !== 'exit' ? 'after' : 'at'} step ${last.index}`;
     if (p.state === 'unborn') return p.spec.forked ? `${name} was never forked` : `${name} never started`;
@@ -88,15 +91,15 @@ export function neverRan(k: Kernel): Array<Failure & { ran: false; why: string }
     if (p.state === 'exited') return `${name} exited with code ${p.exitCode ?? 0} ${at}`;
     return `${name} did not get there: it stopped ${at}`;
   };
-  const judge = (process: string, steps: Array<ProcessStep | KernelStep>) => {
+  const judge = (process: string, steps: Array<ProcessStep | KernelStep>, kernel: boolean) => {
     steps.forEach((step, index) => {
-      if (ran.has(`${process}#${index}`)) return;
+      if (ran.has(stepKey({ process, kernel }, index))) return;
       const expected = appliesTo(step, k.config.policy) ? expectationFor(step, k.config.policy)! : step.op === 'check' ? { ok: true } : undefined;
-      if (expected) out.push({ process, index, expected, ran: false, why: why(process) });
+      if (expected) out.push({ process, index, expected, ran: false, why: why(process, kernel), ...kernelMark(kernel) });
     });
   };
-  for (const p of k.scenario.processes) judge(p.name, p.steps);
-  judge('kernel', k.scenario.kernel);
+  for (const p of k.scenario.processes) judge(p.name, p.steps, false);
+  judge(KERNEL_NAME, k.scenario.kernel, true);
   return out;
 }
 
@@ -112,7 +115,7 @@ function appliesTo(step: ProcessStep | KernelStep, policy: string): boolean {
 /** One line for a failed expectation. */
 export function failureLine(f: Failure): string {
   return f.ran === false
-    ? `${stepPath(f.process, f.index)}: expected ${printableJson(f.expected)}, but the step never ran (${f.why})`
+    ? `${stepPath(f, f.index)}: expected ${printableJson(f.expected)}, but the step never ran (${f.why})`
     : `${f.process} step ${f.index}: expected ${printableJson(f.expected)}, got ${printableJson(f.actual)}`;
 }
 

@@ -125,6 +125,12 @@ export const documentListLengthMax = 4_000_000;
 export const documentMapKeysMax = 4_096;
 /** Characters of one string (or key) in a scenario document (each field has its own, lower, limit too). */
 export const documentStringLengthMax = 16_384;
+/**
+ * The yaml parser's guard against alias bombs (its `maxAliasCount`): for each anchored value, the
+ * times it is used times the aliases it holds itself (and so on down) may not pass this. A value
+ * with no alias in it may be reused any number of times; documentNodesMax bounds the rest.
+ */
+export const yamlAliasCountMax = 100;
 
 /**
  * The largest frame the kernel's socket accepts (libzmq's ZMQ_MAXMSGSIZE on the Router): a peer

@@ -389,8 +389,14 @@ export function formatIssue(issue: z.ZodIssue, data: unknown, file: string): Sce
     case 'invalid_string': case 'too_big':
       if (issue.message === PROCESS_NAME_RULE) return at(issue.path, `process name "${String(issue.path.at(-1))}" is not allowed; names are ${PROCESS_NAME_RULE}`);
       return at(issue.path, `expected ${issue.message}, got ${show(value)}`);
-    case 'invalid_union_discriminator':
+    case 'invalid_union_discriminator': {
+      // `Op: read` (a key in the wrong case) would otherwise read as a step with no op at all.
+      const stepMap = valueAt(data, issue.path.slice(0, -1));
+      const near = value === undefined && stepMap !== null && typeof stepMap === 'object' && !Array.isArray(stepMap)
+        ? Object.keys(stepMap).find((k) => k.toLowerCase() === 'op') : undefined;
+      if (near !== undefined) return at([...issue.path.slice(0, -1), near], `unknown field "${near}"; did you mean "op"?`);
       return at(issue.path, describeOp(value, issue.options) + didYouMean(value, issue.options.map(String)));
+    }
     case 'invalid_enum_value':
       return at(issue.path, `expected ${issue.message}, got ${show(value)}${didYouMean(value, issue.options.map(String))}`);
     case 'custom':
@@ -400,7 +406,10 @@ export function formatIssue(issue: z.ZodIssue, data: unknown, file: string): Sce
       if (value === undefined && typeof field === 'string') {
         return at(issue.path, `missing required field "${field}": expected ${issue.message}`);
       }
-      return at(issue.path, `expected ${issue.message}, got ${show(value)}`);
+      // `name: 123` reads as a number in YAML: "got 123" alone looks like a name that should pass.
+      const notString = issue.code === 'invalid_type' && issue.expected === 'string' && (typeof value === 'number' || typeof value === 'boolean')
+        ? ` (a ${typeof value}, not a string; in YAML write it in quotes: "${String(value)}")` : '';
+      return at(issue.path, `expected ${issue.message}, got ${show(value)}${notString}`);
     }
   }
 }

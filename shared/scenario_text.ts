@@ -1,12 +1,13 @@
 // Scenario text to plain data, before the schema sees it (shared/scenario.ts): strict UTF-8 was
 // checked by the reader (shared/files.ts); here JSON and YAML are parsed with every bound a
 // document must keep (depth measured without recursion, nodes, list lengths, keys, strings), JSON's
-// duplicate keys and YAML's unknown tags refused, and the total of steps counted, each failure a
+// duplicate keys and YAML's unknown tags refused, YAML read as 1.2 core whatever its directives say
+// (a %YAML but 1.2, YAML 1.1 types and merge keys refused), and the total of steps counted, each failure a
 // ScenarioError with the file and, where it can be named, the path.
 
 import { Composer, type Document, isAlias, isMap, isPair, isScalar, isSeq, type Node as YamlNode, Parser, YAMLParseError } from 'yaml';
 import {
-  documentDepthMax, documentListLengthMax, documentMapKeysMax, documentNodesMax, documentStringLengthMax, runStepsMax,
+  documentDepthMax, documentListLengthMax, documentMapKeysMax, documentNodesMax, documentStringLengthMax, runStepsMax, yamlAliasCountMax,
 } from './limits.js';
 import { formatPath, ScenarioError, type PathPart } from './scenario_error.js';
 
@@ -101,14 +102,52 @@ const CORE_TAG_VALUES: Readonly<Record<string, string>> = {
   null: 'null, ~ or nothing', map: 'a map', seq: 'a list',
 };
 
+/** The tags of the yaml.org repository that are YAML 1.1 types, not YAML 1.2 core's (the yaml parser would read them unless told not to). */
+const YAML_11_TYPES = new Set(['binary', 'omap', 'pairs', 'set', 'timestamp', 'merge', 'value', 'yaml']);
+
+/**
+ * The directives before the document (CST `directive` tokens): `%YAML 1.2` and `%TAG` only. Any
+ * other `%YAML` would switch the parser to that version's rules (`%YAML 1.1`: `yes`, `no`, `on`
+ * and `off` are booleans, `010` is 8, `1:20` is 80, `<<` merges), so the same text would mean
+ * something else than YAML 1.2 core gives it: refused, with its line. A `%TAG` only names a
+ * prefix; whatever tag it makes still has to be one of YAML 1.2 core's (parseYaml).
+ */
+function checkYamlDirectives(tokens: readonly unknown[], text: string, file: string): void {
+  // The CST gives each directive as a token of its own, before the document it belongs to.
+  let seen = new Set<string>();
+  for (const tok of tokens as Array<{ type?: string; source?: string; offset?: number }>) {
+    if (tok.type === 'document') { seen = new Set(); continue; }
+    if (tok.type !== 'directive' || typeof tok.source !== 'string') continue;
+    const [name, ...args] = tok.source.trim().split(/[ \t]+/);
+    const at = `invalid YAML at ${lineColumn(text, tok.offset ?? 0)}`;
+    const shown = JSON.stringify(printableDirective(tok.source.trim()));
+    // YAML 1.2 §6.8: one %YAML directive per document, and one %TAG per handle.
+    const once = name === '%YAML' ? '%YAML' : `%TAG ${args[0] ?? ''}`;
+    if ((name === '%YAML' || name === '%TAG') && seen.has(once)) throw new ScenarioError(file, '', `${at}: the directive ${shown} is the second ${once}${name === '%TAG' ? ' (the same handle)' : ''} of the document; YAML allows one`);
+    seen.add(once);
+    if (name === '%YAML') {
+      if (args[0] === '1.2' && (args.length === 1 || args[1]!.startsWith('#'))) continue;
+      const eg = args[0] === '1.1' ? ' (under YAML 1.1, yes/no/on/off would be true/false, 010 would be 8 and << would merge maps; under 1.2 they are strings, 10 and a plain key)' : '';
+      throw new ScenarioError(file, '', `${at}: the directive ${shown} is not allowed; a scenario is read as YAML 1.2 (core schema) only, so the one %YAML directive allowed is %YAML 1.2${eg}: remove it`);
+    }
+    if (name === '%TAG') continue;
+    throw new ScenarioError(file, '', `${at}: the directive ${shown} is not allowed; the directives allowed are %YAML 1.2 and %TAG`);
+  }
+}
+
+const printableDirective = (d: string) => (d.length > 60 ? `${d.slice(0, 60)}...` : d).replace(/[^\x20-\x7e]/g, '?');
+
 export function parseYaml(text: string, file: string): unknown {
   // The CST is made once: measured for depth, then composed into the document (parseDocument
   // would parse the text a second time: half of a large file's load time).
   const tokens = Array.from(new Parser().parse(text));
+  checkYamlDirectives(tokens, text, file);
   checkYamlDepth(tokens, text, file);
   let doc: Document.Parsed | undefined;
   try {
-    for (const d of new Composer({ strict: true, uniqueKeys: true }).compose(tokens, true, text.length)) {
+    // YAML 1.2, core schema, whatever the document says: no merge keys (`<<` is a plain key, refused
+    // in checkYamlKeys), and no YAML 1.1 types (!!binary, !!set, !!timestamp, ...: left unresolved, refused below).
+    for (const d of new Composer({ strict: true, uniqueKeys: true, version: '1.2', schema: 'core', merge: false, resolveKnownTags: false }).compose(tokens, true, text.length)) {
       if (doc) { doc.errors.push(new YAMLParseError(d.range.slice(0, 2) as [number, number], 'MULTIPLE_DOCS', 'Source contains multiple documents; a scenario is one')); break; }
       doc = d;
     }
@@ -126,14 +165,21 @@ export function parseYaml(text: string, file: string): unknown {
     const core = warning.code === 'TAG_RESOLVE_FAILED' ? /^Unresolved tag: tag:yaml\.org,2002:(\w+)$/.exec(warning.message.split(' at line ')[0]!) : null;
     const fits = core ? CORE_TAG_VALUES[core[1]!] : undefined;
     if (core && fits) throw new ScenarioError(file, '', `${at}: the value tagged !!${core[1]} is not one that tag reads; !!${core[1]} takes ${fits}`);
+    if (core && YAML_11_TYPES.has(core[1]!)) {
+      throw new ScenarioError(file, '', `${at}: the tag !!${core[1]} is a YAML 1.1 type, not one of YAML 1.2 core, which a scenario is read as; the tags allowed are !!str, !!int, !!float, !!bool, !!null, !!map, !!seq`);
+    }
     const tag = warning.code === 'TAG_RESOLVE_FAILED' ? ' (the tags allowed are those of YAML 1.2 core: !!str, !!int, !!float, !!bool, !!null, !!map, !!seq)' : '';
     throw new ScenarioError(file, '', `${at}: ${warning.message}${tag}`);
   }
   checkYamlKeys(doc, text, file);
   try {
-    return doc.toJS({ maxAliasCount: 100 }); // throws on alias abuse
+    return doc.toJS({ maxAliasCount: yamlAliasCountMax }); // throws on alias abuse
   } catch (e) {
-    throw new ScenarioError(file, '', `invalid YAML: ${tooDeep((e as Error).message)}`);
+    const m = (e as Error).message;
+    if (/^Excessive alias count/.test(m)) {
+      throw new ScenarioError(file, '', `invalid YAML: its aliases expand too far (an anchored value that holds aliases is used so often that the values would multiply past the parser's bound of ${yamlAliasCountMax}, its guard against alias bombs); reuse such a value less, or write it out`);
+    }
+    throw new ScenarioError(file, '', `invalid YAML: ${tooDeep(m)}`);
   }
 }
 
@@ -169,7 +215,11 @@ function checkYamlKeys(doc: Document.Parsed, text: string, file: string): void {
         throw new ScenarioError(file, shortPath(pathOf(at)), `invalid YAML at ${where(keyNode)}: a key that is a map or a list; a key is a name (a string)`);
       }
       const value = target ? (target as { value: unknown }).value : null;
-      if (typeof value === 'symbol') continue; // `<<` where the schema merges (a %YAML 1.1 document): merged in, not a key
+      // A plain `<<` is YAML 1.1's merge key; under YAML 1.2 core it would be a key named "<<", and
+      // the fields it meant to merge in would be lost with no word of why: said as such.
+      if (value === '<<' && isScalar(target) && target.type === 'PLAIN') {
+        throw new ScenarioError(file, shortPath(pathOf(at)), `invalid YAML at ${where(keyNode)}: \`<<\` (a merge key) is YAML 1.1's, and a scenario is read as YAML 1.2 (core schema), which does not merge maps; write the fields out (an alias \`*name\` may still reuse a whole value)`);
+      }
       const key = value === null || value === undefined ? '' : String(value);
       if (seen.has(key)) {
         throw new ScenarioError(file, shortPath(pathOf(at, key)), `invalid YAML at ${where(keyNode)}: the key ${JSON.stringify(key).slice(0, 80)} is given twice in one map (first at ${where(seen.get(key))}, written another way); each key may appear once`);

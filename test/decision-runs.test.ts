@@ -115,7 +115,7 @@ test('vrange check and explain read a run as its pages: the same verdicts and ru
   // Named as the page itself, not the run: the same words as one decision a page gives.
   t.regex(x.get('P#16')!.why[0]!, new RegExp(`purged anonymous frame ${ds[0]!.frame! + 3} \\(P@\\d+, C@\\d+\\)`));
   const y = explainRun(s, configFor(s), pages as unknown as HistoryEvent[]);
-  for (const [k, v] of x) if (!k.startsWith('kernel')) t.deepEqual(v.why, y.get(k)?.why, `${k}: the same words`);
+  for (const [k, v] of x) if (!k.startsWith('@kernel')) t.deepEqual(v.why, y.get(k)?.why, `${k}: the same words`);
 
   // A run moved by one page in one mapper now covers page 4 of C, non-volatile there: found in both forms.
   const moved = (h: Ev[]) => {

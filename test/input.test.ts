@@ -105,7 +105,8 @@ test('a string with a lone surrogate (no UTF-8 encoding) is refused at load, in 
 });
 
 test('a YAML value of a type a scenario cannot hold (binary) is refused', (t) => {
-  refusedAtLoad(t, 'name: x\nprocesses:\n  A: { steps: [ { op: crash, label: !!binary aGVsbG8= } ] }\n', 'x.yaml', /processes\.A\.steps\[0\]\.label: a value of type (Buffer|Uint8Array)/);
+  // A YAML 1.1 type: refused by its tag, with its line, before any value is built (test/yaml-rules.test.ts).
+  refusedAtLoad(t, 'name: x\nprocesses:\n  A: { steps: [ { op: crash, label: !!binary aGVsbG8= } ] }\n', 'x.yaml', /^x\.yaml: invalid YAML at line 3, column 37: the tag !!binary is a YAML 1\.1 type/);
 });
 
 // ---- item 11: names a JavaScript object would swallow, duplicates, tags, encoding
@@ -183,10 +184,8 @@ test('YAML keys written two ways that name one key (true and "true", 1 and "1", 
   // A key that is a map or a list has no name in the data but its YAML text: refused.
   refusedAtLoad(t, 'name: x\nprocesses:\n  A: { steps: [] }\nkernel:\n  - op: check\n    expect:\n      mismatches:\n        - field: f\n          expected: { ? [a] : 1 }\n', 'k.yaml',
     'kernel[0].expect.mismatches[0].expected: invalid YAML at line 9', 'a key that is a map or a list');
-  // Still fine: one alias reused as a value, and a YAML 1.1 merge key (`<<`), which is no key of its own.
+  // Still fine: one alias reused as a value. (A merge key `<<` is refused: test/yaml-rules.test.ts.)
   t.notThrows(() => parseScenario('name: x\nprocesses:\n  A:\n    steps:\n      - &s { op: mmap, as: m, pages: 1 }\n  B:\n    steps:\n      - *s\n', 'k.yaml'));
-  const merged = parseScenario('%YAML 1.1\n---\nname: x\nprocesses:\n  A:\n    steps:\n      - &s { op: mmap, as: m, pages: 1 }\n      - { <<: *s, as: m2 }\n', 'k.yaml');
-  t.deepEqual(merged.processes[0]!.steps[1], { op: 'mmap', as: 'm2', pages: 1 });
 });
 
 test('an unknown YAML tag is refused, not read as its plain value', (t) => {
@@ -360,4 +359,12 @@ test('a file name with a newline stays in its line: vrange check and vrange list
   t.regex(lines[0]!, /^a\\u\{a\}FAKE-ROW\.yaml +INVALID: .*a\\u\{a\}FAKE-ROW\.yaml: /);
   t.regex(lines[1]!, /^b +.*b\\u\{a\}c\.yaml$/);
   t.is(lines[2], '    one');
+});
+
+test('an op key in the wrong case (`Op: read`) is named with "did you mean op", through the CLI', async (t) => {
+  const d = dir();
+  const file = join(d, 'op-case.yaml');
+  writeFileSync(file, 'name: op-case\nprocesses:\n  A:\n    steps:\n      - { op: mmap, as: m, pages: 1 }\n      - { Op: read, map: m, page: 0 }\n');
+  await refused(t, ['run', file], /op-case\.yaml: processes\.A\.steps\[1\]\.Op: unknown field "Op"; did you mean "op"\?/);
+  refusedAtLoad(t, '{"name":"k","processes":{},"kernel":[{"OP":"reclaim","all":true}]}', 'k.json', 'kernel[0].OP: unknown field "OP"; did you mean "op"?');
 });

@@ -13,7 +13,8 @@ import type { Scenario } from '../shared/scenario-types.js';
 import { cli, configFor, scenarioPath } from './helpers.js';
 
 const races = ['race-two-marks', 'race-fork-vs-reclaim', 'race-shared-file-marks', 'race-death-during-reclaim', 'race-purge-vs-nonvolatile'];
-const thread = (a: string) => (a === 'commit' ? 'kernel' : a);
+// The model names the kernel's actions kernel/commit; the chooser's thread for them is @kernel.
+const thread = (a: string) => (a === 'commit' || a === 'kernel' ? '@kernel' : a);
 
 /** Drives the model with a chooser: the choices it makes, and what it saw at each. */
 function drive(s: Scenario, choose: (enabled: string[]) => number): Array<{ enabled: string[]; pick: number }> {
@@ -33,7 +34,7 @@ test('pct: each thread (every process and the kernel) gets a distinct priority f
     const c = pctChooser(seed, depth, s);
     const n = s.processes.length + 1;
     const prios = [...c.priorities.values()].sort((a, b) => a - b);
-    t.deepEqual([...c.priorities.keys()].sort(), [...s.processes.map((p) => p.name), 'kernel'].sort());
+    t.deepEqual([...c.priorities.keys()].sort(), [...s.processes.map((p) => p.name), '@kernel'].sort());
     t.deepEqual(prios, Array.from({ length: n }, (_, i) => depth + i));
     const k = decisionsOf(s);
     t.is(c.changePoints.length, Math.min(depth - 1, k));

@@ -204,6 +204,9 @@ test('wrong type says what is allowed and what was given', (t) => {
   rejects(t, oneProcess(['{ op: mmap, as: b, pages: x }']), 'processes.A.steps[0].pages', 'got "x"');
   rejects(t, oneProcess(['{ op: mmap, as: b, pages: 1.5 }']), 'processes.A.steps[0].pages', 'got 1.5');
   rejects(t, oneProcess(['{ op: mmap, as: b, pages: -1 }']), 'processes.A.steps[0].pages', 'got -1');
+  // A number or boolean where a string is needed says so: "got 123" alone reads like a valid name.
+  rejects(t, 'name: 123\nprocesses: {}\n', 'name', 'got 123 (a number, not a string; in YAML write it in quotes: "123")');
+  rejects(t, oneProcess(['{ op: open, file: true }']), 'processes.A.steps[0].file', 'got true (a boolean, not a string');
   rejects(t, oneProcess(['{ op: mmap, as: b, pages: 1, share: both }']), 'processes.A.steps[0].share', 'one of shared, private, got "both"');
   rejects(t, 'name: Bad_Name\nprocesses: {}\n', 'name', '[a-z0-9-]+');
   rejects(t, 'name: t\nprocesses: { 9lives: { steps: [] } }\n', 'processes.9lives', 'a letter then letters');

@@ -28,4 +28,8 @@ export function kernelReclaims(...freed: Array<number | null>): string {
 }
 
 /** A lockstep chooser that grants, of the actions enabled, the first one named in `order`. */
-export const preferring = (order: string[]): Chooser => ({ choose: (enabled) => enabled.indexOf(order.find((n) => enabled.includes(n))!) });
+/** Picks the first of `order` enabled; `kernel` and `commit` name the kernel's actions (the scheduler's @kernel, @commit). */
+export const preferring = (order: string[]): Chooser => {
+  const names = order.map((n) => (n === 'kernel' ? '@kernel' : n === 'commit' ? '@commit' : n));
+  return { choose: (enabled) => enabled.indexOf(names.find((n) => enabled.includes(n))!) };
+};
