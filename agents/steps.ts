@@ -223,12 +223,14 @@ export async function vrangeGeneral(agent: Agent, step: Op<'vrange'>): Promise<S
   let purged = false;
   // One VMA marked in this mm (the common case): no runs to build.
   const runs = segs.length === 1 && target(segs[0]!) === 'mm' ? [{ target: 'mm' as const, segs }] : runsOf(segs, target);
+  // The call's pieces in this mm (around a file's pages) are one range: one purge unit, as the model has it.
+  let id = 0;
   for (const run of runs) {
     if (run.target === 'mm') {
       const from = run.segs[0]!.from;
       const to = run.segs[run.segs.length - 1]!.to;
       if (step.mode === 'volatile') {
-        try { agent.mm.ranges.mark(from, to, agent.now); } catch (e) { if (e instanceof RangeLimitError) return ENOMEM; throw e; }
+        try { id = id ? agent.mm.ranges.markMore(from, to, agent.now, id) : agent.mm.ranges.mark(from, to, agent.now); } catch (e) { if (e instanceof RangeLimitError) return ENOMEM; throw e; }
       } else {
         try { agent.mm.ranges.unmark(from, to); } catch (e) { if (e instanceof RangeLimitError) return ENOMEM; throw e; }
         for (const s of run.segs) clearPurged(s.vma, s.from, s.to, purgedPages);

@@ -190,6 +190,17 @@ export class RangeSet {
     return this.edit(start, end, true, markedAt);
   }
 
+  /**
+   * Marks [start, end) as more of range `id`, which this call made: one `vrange` call over
+   * several VMAs of this mm (with a file's pages between them) marks one range, one purge unit.
+   */
+  markMore(start: number, end: number, markedAt: number, id: number): number {
+    checkSpan('markMore', start, end);
+    if (!Number.isFinite(markedAt)) fail(`RangeSet.markMore: markedAt ${markedAt} is not a finite number`);
+    if (!(Number.isInteger(id) && id >= 1 && id < this.nextId)) fail(`RangeSet.markMore: id ${id} is not in [1, ${this.nextId})`);
+    return this.edit(start, end, true, markedAt, id);
+  }
+
   /** Removes [start, end) from whatever ranges cover it. */
   unmark(start: number, end: number): void {
     checkSpan('unmark', start, end);
@@ -437,10 +448,10 @@ export class RangeSet {
   }
 
   /** Clears [start, end) and, if `mark`, stores it as a new range. Returns the new id or 0. */
-  private edit(start: number, end: number, mark: boolean, markedAt: number): number {
+  private edit(start: number, end: number, mark: boolean, markedAt: number, reuse = 0): number {
     const chunks = this.chunks;
     const add = mark ? 1 : 0;
-    const id = mark ? this.nextId : 0;
+    const id = mark ? reuse || this.nextId : 0;
     if (chunks.length === 0) {
       if (!mark) return 0;
       this.checkLimit(1);
@@ -448,7 +459,7 @@ export class RangeSet {
       c.insert(0, start, end, id, markedAt);
       this.insertChunk(0, c);
       this.count = 1;
-      this.nextId++;
+      if (reuse === 0) this.nextId++;
       return id;
     }
 
@@ -466,7 +477,7 @@ export class RangeSet {
       A.insert(ia, start, end, id, markedAt);
       if (ia === 0 || ia === A.n - 1) this.bounds(ca);
       this.count++;
-      this.nextId++;
+      if (reuse === 0) this.nextId++;
       this.fix(ca);
       return id;
     }
@@ -501,7 +512,7 @@ export class RangeSet {
       A.insert(ia + 1, end, eLast, oldId, oldAt);
       if (mark) A.insert(ia + 1, start, end, id, markedAt);
       this.count += 1 + add;
-      if (mark) this.nextId++;
+      if (mark && reuse === 0) this.nextId++;
       this.fix(ca);
       return id;
     }
@@ -525,7 +536,7 @@ export class RangeSet {
       if (mark) A.insert(ia, start, end, id, markedAt);
       if (edges) this.bounds(ca);
       this.count += delta;
-      if (mark) this.nextId++;
+      if (mark && reuse === 0) this.nextId++;
       this.fix(ca);
     } else {
       A.remove(ia, A.n);
@@ -535,7 +546,7 @@ export class RangeSet {
       this.bounds(ca);
       this.bounds(ca + 1);
       this.count += delta;
-      if (mark) this.nextId++;
+      if (mark && reuse === 0) this.nextId++;
       this.fix(ca + 1);
       this.fix(ca);
     }
