@@ -225,6 +225,7 @@ export async function vrangeGeneral(agent: Agent, step: Op<'vrange'>): Promise<S
   const runs = segs.length === 1 && target(segs[0]!) === 'mm' ? [{ target: 'mm' as const, segs }] : runsOf(segs, target);
   // The call's pieces in this mm (around a file's pages) are one range: one purge unit, as the model has it.
   let id = 0;
+  const filesMarked = new Set<number>();
   for (const run of runs) {
     if (run.target === 'mm') {
       const from = run.segs[0]!.from;
@@ -237,8 +238,11 @@ export async function vrangeGeneral(agent: Agent, step: Op<'vrange'>): Promise<S
       }
     } else {
       const s = run.segs[0]!;
+      // A second piece of one file in this call joins the range its first made (one call, one range).
+      const join = step.mode === 'volatile' && filesMarked.has(s.vma.fileId);
+      if (step.mode === 'volatile') filesMarked.add(s.vma.fileId);
       const r = await agent.call({ t: 'fvrange', fd: -1, fileId: s.vma.fileId, start: s.vma.offset + (s.from - s.vma.start),
-        pages: s.to - s.from, mode: step.mode, now: agent.now });
+        pages: s.to - s.from, mode: step.mode, now: agent.now, ...(join ? { join: true as const } : {}) });
       const bad = failed(r);
       if (bad) return bad;
       if (r.purged) purged = true;

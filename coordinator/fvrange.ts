@@ -13,6 +13,9 @@ import type { AddressSpace } from './address_space.js';
 import type { Proc } from './process_table.js';
 import { filePageOf } from './mmap.js';
 
+/** Each process's last file mark by a vrange call's piece (`join` continues it). */
+const lastMark = new WeakMap<Proc, { file: AddressSpace; id: number; now: number }>();
+
 export function sysFvrange(k: Kernel, proc: Proc, m: Extract<SysCall, { t: 'fvrange' }>): Ret {
   // madv-free: there is no such call (the agent answers EINVAL itself; a remote agent may still ask).
   if (k.config.policy === 'madv-free') return { errno: 'EINVAL' };
@@ -32,7 +35,14 @@ export function sysFvrange(k: Kernel, proc: Proc, m: Extract<SysCall, { t: 'fvra
   const end = m.start + m.pages;
   const bytes = m.pages * 4096;
   if (m.mode === 'volatile') {
-    try { file.ranges.mark(m.start, end, m.now); } catch { return { errno: 'ENOMEM' }; }
+    // `join`: one vrange call over two shared mappings of this file (something else between them)
+    // marks one range: the piece joins the range this process's previous piece of the call made.
+    const prev = m.join === true && m.fd < 0 ? lastMark.get(proc) : undefined;
+    let rangeId: number;
+    try {
+      rangeId = prev && prev.file === file && prev.now === m.now ? file.ranges.markMore(m.start, end, m.now, prev.id) : file.ranges.mark(m.start, end, m.now);
+    } catch { return { errno: 'ENOMEM' }; }
+    lastMark.set(proc, { file, id: rangeId, now: m.now });
     return { bytes };
   }
   let purged = false;

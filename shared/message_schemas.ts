@@ -194,7 +194,7 @@ export const agentMsgSchemas = {
   // or past the end of the page from `offset`), as the sum of two fields is no field's check.
   write: msg('write', { id, vpage, frame, cow: z.boolean(), value: z.string().max(valueBytesMax), anon: z.boolean(), offset: int(0, PAGE_SIZE - 1).optional() }),
   // `pages` 0 and an unknown `mode` are the call's own errors (EINVAL), as the spec requires.
-  fvrange: msg('fvrange', { id, fd, fileId: int(-1, frameMax), start: pagesOrZero, pages: pagesOrZero, mode: name, now: z.number().finite().min(0) }),
+  fvrange: msg('fvrange', { id, fd, fileId: int(-1, frameMax), start: pagesOrZero, pages: pagesOrZero, mode: name, now: z.number().finite().min(0), join: z.literal(true).optional() }),
   fquery: msg('fquery', { id, vpages: intArray(0, vpagesMax - 1) }),
   'query-fd': msg('query-fd', { id, fd, start: pagesOrZero, pages: pagesOrZero }),
   fork: msg('fork', { id, child: name, mm: mmSnapshot }),

@@ -76,7 +76,7 @@ export type SysCall =
   | { t: 'read'; id: number; vpage: number; frame: number }
   /** `offset`: a sub-page write of `value`'s bytes at that byte offset of the page (shared/page_bytes.ts). */
   | { t: 'write'; id: number; vpage: number; frame: number; cow: boolean; value: string; anon: boolean; offset?: number }
-  | { t: 'fvrange'; id: number; fd: number; fileId: number; start: number; pages: number; mode: string; now: number }
+  | { t: 'fvrange'; id: number; fd: number; fileId: number; start: number; pages: number; mode: string; now: number; join?: true }
   | { t: 'fquery'; id: number; vpages: number[] }
   | { t: 'query-fd'; id: number; fd: number; start: number; pages: number }
   | { t: 'fork'; id: number; child: string; mm: MmSnapshot }

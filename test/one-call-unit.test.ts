@@ -51,3 +51,42 @@ test('the reference model gives the same results step by step (matches-model), i
     t.true(m!.ok && !m!.detail, `${purgeUnit}: ${m!.detail ?? ''}`);
   }
 });
+
+// The same class on the file side: one call over two shared mappings of one file (an anonymous
+// mapping between them) marks one file range; the kernel used to make one per piece.
+const twoPieces = `
+name: one-call-file-unit
+memory: { frames: 8 }
+files:
+  - { name: f, pages: 2 }
+processes:
+  A:
+    steps:
+      - { op: open, file: f }
+      - { op: mmap, as: m1, fd: f, pages: 1 }
+      - { op: mmap, as: a, pages: 1 }
+      - { op: mmap, as: m2, fd: f, pages: 1, offset: 1 }
+      - { op: write, map: m1, page: 0, value: "x" }
+      - { op: write, map: m2, page: 0, value: "y" }
+      - { op: vrange, map: m1, page: 0, pages: 3, mode: volatile }
+      - { op: signal, name: s }
+      - { op: wait, name: t }
+      - { op: query, map: m1, page: 0, pages: 3 }
+kernel:
+  - { op: wait, name: s }
+  - { op: reclaim, pages: 1 }
+  - { op: signal, name: t }
+`;
+
+for (const policy of ['shared-file', 'per-mm'] as const) {
+  test(`${policy}: a vrange over file, anon, file (one file): the file's two pieces are one range, as the model says`, async (t) => {
+    const sc = parseScenario(twoPieces, 'one-call-file-unit.yaml');
+    const o = await runScenario(sc, configFor(sc, { policy, seed: 1, schedule: 'lockstep' }), { checkModel: true });
+    const reclaim = o.report.steps.find((s) => s.kernel === true && s.op === 'reclaim')!;
+    t.deepEqual(reclaim.result, { ok: true, freed: 2 });
+    const q = resultsOf(o, 'A').get(9) as { pages: Array<{ purged: boolean }> };
+    t.deepEqual(q.pages.map((p) => p.purged), [true, false, true]);
+    const m = o.report.invariants.find((i) => i.name === 'matches-model')!;
+    t.true(m.ok && !m.detail, m.detail ?? '');
+  });
+}
