@@ -160,18 +160,21 @@ test('forged frames and messages from peers with a process, and from peers witho
   noStrayAgents(t, endpoint);
 });
 
-test('a forged blocked on an exchange never opened is a bad message: in lockstep it no longer deadlocks the run', async (t) => {
-  const file = tempFile('forge-blocked.yaml', `
-name: forge-blocked
-memory: { frames: 8 }
-processes:
-  A:
+/** A, the honest process: it waits for the forger F's death, then writes and reads its own page. */
+const survivorA = `  A:
     steps:
       - { op: waitpid, process: F, expect: { signal: SIGKILL } }
       - { op: mmap, as: buf, pages: 1 }
       - { op: write, map: buf, page: 0, value: "still here" }
       - { op: read, map: buf, page: 0, expect: { value: "still here" } }
-  F:
+`;
+
+test('a forged blocked on an exchange never opened is a bad message: in lockstep it no longer deadlocks the run', async (t) => {
+  const file = tempFile('forge-blocked.yaml', `
+name: forge-blocked
+memory: { frames: 8 }
+processes:
+${survivorA}  F:
     steps:
       - { op: signal, name: s }
 `);
@@ -193,13 +196,7 @@ test('a committed before the kernel\'s commit is a bad message: a forged violati
 name: forge-committed
 memory: { frames: 8 }
 processes:
-  A:
-    steps:
-      - { op: waitpid, process: F, expect: { signal: SIGKILL } }
-      - { op: mmap, as: buf, pages: 1 }
-      - { op: write, map: buf, page: 0, value: "still here" }
-      - { op: read, map: buf, page: 0, expect: { value: "still here" } }
-  F:
+${survivorA}  F:
     steps:
       - { op: mmap, as: buf, pages: 1 }
       - { op: write, map: buf, page: 0, value: "x" }
