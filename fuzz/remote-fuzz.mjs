@@ -95,16 +95,18 @@ probe('wrong msgpack types', async (f) => { await f.sendRaw(pk(42)); await f.sen
 probe('wait then bad', async (f) => { await f.send({ t: 'wait', id: 1, name: 'never' }); await sleep(300); await f.send({ t: 'nope' }); });
 probe('open1 proto', async (f) => { await f.send({ t: 'open', id: 2, file: '__proto__' }); console.log('ret', await f.next((m) => m.t === 'ret')); });
 probe('open1 constructor', async (f) => { await f.send({ t: 'open', id: 2, file: 'constructor' }); console.log('ret', await f.next((m) => m.t === 'ret')); });
-const xscen = `name: fuzzx
-memory: { frames: 8 }
-processes:
-  A:
+// A, the honest process of both scenarios: it outlives the forger F and keeps its own page.
+const survivorA = `  A:
     steps:
       - { op: waitpid, process: F }
       - { op: mmap, as: buf, pages: 1 }
       - { op: write, map: buf, page: 0, value: "still here" }
       - { op: read, map: buf, page: 0, expect: { value: "still here" } }
-  F:
+`;
+const xscen = `name: fuzzx
+memory: { frames: 8 }
+processes:
+${survivorA}  F:
     steps:
       - { op: mmap, as: buf, pages: 1 }
       - { op: write, map: buf, page: 0, value: "x" }
@@ -175,13 +177,7 @@ const only = process.argv[2];
 const scenario = (n) => `name: fuzz
 memory: { frames: 8 }
 processes:
-  A:
-    steps:
-      - { op: waitpid, process: F }
-      - { op: mmap, as: buf, pages: 1 }
-      - { op: write, map: buf, page: 0, value: "still here" }
-      - { op: read, map: buf, page: 0, expect: { value: "still here" } }
-  F:
+${survivorA}  F:
     steps:
       - { op: signal, name: s }
 `;
