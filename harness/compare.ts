@@ -17,6 +17,10 @@ import type { Fault } from './faults.js';
 import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 import { terminalLines } from '../shared/printable.js';
 import { KERNEL_ACTION, KERNEL_NAME, scenarioStep, stepKey } from '../shared/kernel_name.js';
+import { failureLine } from '../report/report.js';
+
+/** At most this many reasons in a run's `why` (compare --json). */
+const compareWhyMax = 5;
 
 export interface PolicyAnswer { result: StepResult | null; rules: string[]; why: string[] }
 
@@ -41,7 +45,7 @@ export interface CompareResult {
   /** Of `differing`: rows where the proposals disagree among themselves (the rest differ only from madv-free). */
   amongProposals: number;
   /** Each policy's run: its verdict, the expectations that failed and the invariants that broke. */
-  runs: Record<PolicyName, { ok: boolean; failures: number; broken: string[] }>;
+  runs: Record<PolicyName, { ok: boolean; failures: number; broken: string[]; why?: string[] }>;
   /** SIGINT/SIGTERM stopped the runs: `policies` are those whose run ended before it. */
   interrupted?: StopSignal;
 }
@@ -68,7 +72,11 @@ export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'
     }
     results.set(policy, byStep);
     explained.set(policy, explainRun(scenario, config, history));
-    runs[policy] = { ok: report.ok, failures: report.failures.length, broken: report.invariants.filter((i) => !i.ok).map((i) => i.name) };
+    const broken = report.invariants.filter((i) => !i.ok);
+    // A run that is not ok says why (the first few failed expectations and broken invariants), so a
+    // reader of --json, or a test that fails, sees the reason and not only `ok: false`.
+    const why = [...report.failures.map(failureLine), ...broken.map((i) => `invariant ${i.name}${i.detail ? `: ${i.detail}` : ''}`)].slice(0, compareWhyMax);
+    runs[policy] = { ok: report.ok, failures: report.failures.length, broken: broken.map((i) => i.name), ...(report.ok ? {} : { why }) };
   }
   const differing: CompareRow[] = [];
   for (const k of order) {
@@ -134,6 +142,7 @@ export function compareTable(c: CompareResult): string[] {
   for (const p of c.policies) {
     const run = c.runs[p];
     lines.push(`run under ${p}: ${run.ok ? 'PASS' : 'FAIL'}${run.failures ? `, ${run.failures} expectation(s) failed` : ''}${run.broken.length ? `, invariants broken: ${run.broken.join(', ')}` : ''}`);
+    for (const w of run.why ?? []) lines.push(`  ${w}`);
   }
   if (c.interrupted) lines.push(`INTERRUPTED by ${c.interrupted}: ${c.policies.length} of ${POLICIES.length} policies ran (${c.policies.join(', ') || 'none'}); the run under way was stopped and is not compared`);
   return lines;

@@ -2,6 +2,7 @@
 // that made each answer. Each compare runs the scenario four times on real agents (the three
 // proposals and madv-free, what Linux merged).
 import test from 'ava';
+import fs from 'node:fs';
 import { loadScenario } from '../shared/scenario.js';
 import { compare, compareTable, type CompareResult, type CompareRow } from '../harness/compare.js';
 import { cli, scenarioPath, configFor, runYaml } from './helpers.js';
@@ -20,7 +21,7 @@ test('file-vrange-policies: the reclaim, the reads and the refused vrange differ
   const { s, base: b } = base('file-vrange-policies');
   const c = await compare(s, b);
   t.deepEqual(c.policies, ['shared-file', 'per-mm', 'anon-only', 'madv-free']);
-  t.deepEqual(Object.values(c.runs).map((r) => r.ok), [true, true, true, true]);
+  t.deepEqual(Object.values(c.runs).map((r) => r.ok || r.why), [true, true, true, true]);
   const reclaim = row(c.differing, 'kernel', 3)!;
   // madv-free refuses every mark on the file's mappings: nothing to free.
   t.deepEqual(reclaim.answers['madv-free'].result, { ok: true, freed: 0 });
@@ -62,7 +63,7 @@ test('fork-cow-purge: anonymous memory follows one rule in the proposals; only m
   const { s, base: b } = base('fork-cow-purge');
   const c = await compare(s, b);
   t.true(c.steps >= 17);
-  t.deepEqual(Object.values(c.runs).map((r) => r.ok), [true, true, true, true]);
+  t.deepEqual(Object.values(c.runs).map((r) => r.ok || r.why), [true, true, true, true]);
   t.is(c.amongProposals, 0);
   t.true(c.differing.length > 0 && c.differing.every((r) => r.proposalsAgree));
   const reclaim = row(c.differing, 'kernel', 2)!;
@@ -173,4 +174,35 @@ test('the command: a table with one column per policy, --json the same rows, --p
   const bad = await cli(['compare', scenarioPath('file-vrange-policies'), '--policy', 'per-mm']);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /--policy does not go with compare/);
+});
+
+test('a run that is not ok says why: its failed expectations, in --json and in the table', async (t) => {
+  // The expectation holds under the proposals and fails under madv-free, where a freed page reads "".
+  const dir = fs.mkdtempSync('/tmp/vrange-compare-why-');
+  const file = `${dir}/why.yaml`;
+  fs.writeFileSync(file, `
+name: why
+processes:
+  A:
+    steps:
+      - { op: mmap, as: m, pages: 1 }
+      - { op: write, map: m, page: 0, value: x }
+      - { op: vrange, map: m, page: 0, pages: 1, mode: volatile }
+      - { op: signal, name: marked }
+      - { op: wait, name: done }
+      - { op: read, map: m, page: 0, expect: { signal: SIGBUS } }
+kernel:
+  - { op: wait, name: marked }
+  - { op: reclaim, all: true }
+  - { op: signal, name: done }
+`);
+  const json = await cli(['compare', file, '--seed', '1', '--json']);
+  t.is(json.code, 0, json.stderr); // compare exits 1 only for a broken invariant: expectations may differ by policy
+  const doc = JSON.parse(json.stdout) as CompareResult;
+  t.deepEqual(doc.policies.map((p) => doc.runs[p].ok), [true, true, true, false]);
+  t.is(doc.runs['per-mm'].why, undefined, 'a run that is ok has no why');
+  t.deepEqual(doc.runs['madv-free'].why, ['A step 5: expected {"signal":"SIGBUS"}, got {"ok":true,"value":""}']);
+  const text = await cli(['compare', file, '--seed', '1']);
+  t.true(text.stdout.includes('run under madv-free: FAIL, 1 expectation(s) failed\n  A step 5: expected {"signal":"SIGBUS"}, got {"ok":true,"value":""}'), text.stdout);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
