@@ -30,7 +30,7 @@ import { killQuietly, pidsWithArg, processState } from '../shared/procfs.js';
 import { printable } from '../shared/printable.js';
 import { kernelMsgProblem } from '../shared/kernel_msg_check.js';
 import { tierForSteps } from '../shared/tiering.js';
-import { testExitsAt, testForgedDoneIndex, testReleaseDelayMs } from './test_hooks.js';
+import { testExitsAt, testForgedDoneIndex, testReleaseDelayMs, testSlowPrepareMs } from './test_hooks.js';
 
 type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
 
@@ -154,7 +154,12 @@ export class Agent {
         this.now = msg.now;
         void this.runOne(msg.index);
         return;
-      case 'prepare': return msg.hold ? this.holdToo(msg.xid, msg.runs) : this.prepare(msg.xid, msg.runs);
+      case 'prepare': {
+        // A test hook (agents/test_hooks.ts): an agent the OS does not run for a while, asleep.
+        const slowMs = testSlowPrepareMs(this.name);
+        if (slowMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, slowMs);
+        return msg.hold ? this.holdToo(msg.xid, msg.runs) : this.prepare(msg.xid, msg.runs);
+      }
       case 'commit':
         if (msg.old || msg.unmark) this.scanned(msg.old ?? [], msg.unmark ?? []);
         return this.commit(msg.xid, msg.runs, msg.last);

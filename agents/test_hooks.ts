@@ -42,3 +42,14 @@ export function testForgedDoneIndex(name: string, index: number): number {
   forgedDone ??= table('VRANGE_TEST_FORGE_DONE', /^([^:]+):(\d{1,6})$/);
   return forgedDone.get(name) === index ? index + 1 : index;
 }
+
+let slowPrepare: Map<string, number> | undefined;
+/**
+ * `VRANGE_TEST_SLOW_PREPARE=A:2500` makes process A's agent block (asleep, not stopped) for 2,500 ms
+ * before it answers a prepare, as an agent on a loaded machine that the OS has not run for that
+ * long: the kernel must wait for it, not judge it silent (test/slow-agent.test.ts).
+ */
+export function testSlowPrepareMs(name: string): number {
+  slowPrepare ??= table('VRANGE_TEST_SLOW_PREPARE', /^([^:]+):(\d{1,5})$/);
+  return slowPrepare.get(name) ?? 0;
+}

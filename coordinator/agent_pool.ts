@@ -11,6 +11,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { agentStartTimeoutMs } from '../shared/limits.js';
 import { KernelSocket } from '../shared/transport.js';
 import type { KernelMsg } from '../shared/messages.js';
@@ -87,6 +88,23 @@ export class AgentConn {
     if (this.hasExited) return;
     this.socket.send(this.routingId, { t: 'die', signal });
     this.markExited(null, signal);
+  }
+  /**
+   * Whether the OS has this local agent stopped (SIGSTOP, from a pause fault or from outside: state
+   * T or t in /proc/PID/stat). Undefined where the kernel cannot see it: a remote agent, an OS
+   * without /proc, a process already gone. Read only when a participant has been silent for
+   * exchangeTimeoutMs (coordinator/reclaim.ts waitFor), never on the path of an answer.
+   */
+  osStopped(): boolean | undefined {
+    const pid = this.child?.pid;
+    if (pid === undefined || this.hasExited) return undefined;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const state = stat.charAt(stat.lastIndexOf(')') + 2); // the field after the (command name)
+      return state === 'T' || state === 't';
+    } catch {
+      return undefined;
+    }
   }
   /** Tells the agent to exit with `code`; a remote agent's exit is taken as done. */
   exit(code: number): void {

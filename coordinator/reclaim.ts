@@ -272,7 +272,7 @@ export class Exchange {
   /**
    * Waits for `all` (every answer, or every ack), or until each participant still `waiting` has
    * been silent for exchangeTimeoutMs (counted from the start of this wait or its last message,
-   * whichever is later), and at most exchangeWaitMaxMs in all.
+   * whichever is later) while stopped or remote, and at most exchangeWaitMaxMs in all.
    */
   private async waitFor(all: Promise<void>, waiting: (p: Participant) => boolean): Promise<void> {
     const since = Date.now();
@@ -283,7 +283,13 @@ export class Exchange {
       const now = Date.now();
       let deadline = -Infinity;
       for (const p of this.participants.values()) {
-        if (p.proc.live && waiting(p)) deadline = Math.max(deadline, Math.max(since, p.proc.lastHeardAt) + exchangeTimeoutMs);
+        if (!p.proc.live || !waiting(p)) continue;
+        let d = Math.max(since, p.proc.lastHeardAt) + exchangeTimeoutMs;
+        // Silent, but a local agent the OS has running (not stopped by a pause fault or SIGSTOP) is
+        // slow, not absent: a loaded machine must not change what is purged. It is waited for,
+        // looked at again every exchangeTimeoutMs, up to exchangeWaitMaxMs in all (below).
+        if (now >= d && !p.proc.paused && p.proc.agent?.osStopped() === false) d = now + exchangeTimeoutMs;
+        deadline = Math.max(deadline, d);
       }
       if (settled || deadline === -Infinity) return;
       deadline = Math.min(deadline, since + exchangeWaitMaxMs);

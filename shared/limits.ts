@@ -13,6 +13,9 @@ export const sessionSpareAgents = 1;
  * A mapper silent this long while the kernel waits for its answer (to a prepare) or its ack (of a
  * commit) has its pages kept. Counted from the prepare or commit, or from the last message the
  * mapper sent since, whichever is later: a busy mapper that is still talking is not given up on.
+ * Only a mapper that is stopped (a pause fault, SIGSTOP) or remote is judged by this bound: a local
+ * agent the OS has running is slow, not gone, and is waited for up to exchangeWaitMaxMs
+ * (coordinator/reclaim.ts waitFor), so a loaded machine does not change what a run purges.
  */
 export const exchangeTimeoutMs = 2_000;
 /** However much a mapper talks, the kernel waits at most this long for one exchange's answers (or acks). */
