@@ -13,8 +13,8 @@ import type { Scenario } from '../shared/scenario-types.js';
 import { cli, configFor, scenarioPath } from './helpers.js';
 
 const races = ['race-two-marks', 'race-fork-vs-reclaim', 'race-shared-file-marks', 'race-death-during-reclaim', 'race-purge-vs-nonvolatile'];
-// The model names the kernel's actions kernel/commit; the chooser's thread for them is @kernel.
-const thread = (a: string) => (a === 'commit' || a === 'kernel' ? '@kernel' : a);
+// The model names the kernel's actions @kernel/@commit, as the scheduler does; the chooser's thread for them is @kernel.
+const thread = (a: string) => (a === '@commit' ? '@kernel' : a);
 
 /** Drives the model with a chooser: the choices it makes, and what it saw at each. */
 function drive(s: Scenario, choose: (enabled: string[]) => number): Array<{ enabled: string[]; pick: number }> {
