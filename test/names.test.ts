@@ -152,3 +152,20 @@ test('vrange play: processes named kernel and commit give the plain scenario\'s 
   const plainAgain = JSON.parse(run([...plain.replay.split(' ').slice(1), '--json'])) as { ok: boolean; steps: Rec[] };
   t.deepEqual(recs(again.steps, true), recs(plainAgain.steps, false), 'the replay lines give the same run');
 });
+
+test('vrange run --html: the kernel list and a process named kernel get a lane each (the list\'s is @kernel), with their own steps', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vrange-names-'));
+  const count = (html: string, attr: string) => {
+    const out: Record<string, number> = {};
+    for (const m of html.matchAll(new RegExp(`${attr}="([^"]*)"`, 'g'))) out[m[1]!] = (out[m[1]!] ?? 0) + 1;
+    return out;
+  };
+  run(['run', searchFile(), '--seed', '1', '--html', join(dir, 'r.html')]);
+  run(['run', plainRace, '--seed', '1', '--html', join(dir, 'p.html')]);
+  const renamed = readFileSync(join(dir, 'r.html'), 'utf8');
+  const plain = readFileSync(join(dir, 'p.html'), 'utf8');
+  const lanes = (html: string) => [...html.matchAll(/class="lane" data-lane="([^"]*)"/g)].map((m) => m[1]!);
+  t.deepEqual(lanes(renamed).map(plainWord), lanes(plain));
+  const bars = (html: string, map: (w: string) => string) => Object.fromEntries(Object.entries(count(html, 'data-process')).map(([k, v]) => [map(k), v]));
+  t.deepEqual(bars(renamed, plainWord), bars(plain, (w) => w), 'each lane holds its own steps');
+});
