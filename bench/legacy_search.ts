@@ -5,6 +5,7 @@
 
 import type { KernelStep, ProcessStep, RunConfig, Scenario } from '../shared/scenario-types.js';
 import { modelSession } from '../model/model.js';
+import { COMMIT_ACTION, KERNEL_ACTION } from '../shared/kernel_name.js';
 import { outcomeOf, outcomeSteps } from '../harness/enumerate.js';
 
 type Step = ProcessStep | KernelStep;
@@ -42,8 +43,8 @@ export function footprintFor(s: Scenario, config: RunConfig): (name: string, ste
   const allFiles = s.files.map((f) => `file:${f.name}`);
   const allShm = [...new Set([...mapKind.values()].flatMap((k) => [...k].filter((x) => x.startsWith('shm:'))))];
   return (name, step) => {
-    if (name === 'commit' || !step) return new Set(['*']);
-    if (name === 'kernel') {
+    if (name === COMMIT_ACTION || !step) return new Set(['*']);
+    if (name === KERNEL_ACTION) {
       const k = step as KernelStep;
       if (k.op === 'wait') return new Set(['kernel', `r:sig:${k.name}`]);
       if (k.op === 'signal') return new Set(['kernel', `sig:${k.name}`]);

@@ -9,7 +9,7 @@
 //     GoalCondition (shared/scenario-types.ts): { process: string ('kernel' for a kernel step);
 //     index: number (0-based, labels already resolved by the loader); label?: string;
 //     result: Record<string, unknown> (a partial result) }
-//   interface StepOutcome { process: string; index: number; result: Record<string, unknown> }
+//   interface StepOutcome { process: string; index: number; result: Record<string, unknown>; kernel?: true }
 //     what a run reports per step: the harness's StepRecord (coordinator/kernel.ts) and the
 //     model's ModelStep (model/types.ts) are both one. A partial run (a prefix) is fine.
 //   goalsOf(s: Scenario): Goal[]                              the scenario's goals ([] when none)
@@ -25,12 +25,13 @@
 
 import { matches } from './expectations.js';
 import type { GoalCondition, GoalSpec, Scenario } from '../shared/scenario-types.js';
+import { KERNEL_NAME, stepKey } from '../shared/kernel_name.js';
 
 export type { GoalCondition };
 
 export type Goal = GoalSpec;
 
-export interface StepOutcome { process: string; index: number; result: Record<string, unknown> }
+export interface StepOutcome { process: string; index: number; result: Record<string, unknown>; kernel?: true }
 
 export interface ConditionProgress {
   condition: GoalCondition;
@@ -46,17 +47,22 @@ export function goalsOf(s: Scenario): Goal[] {
   return s.goals ?? [];
 }
 
-const keyOf = (process: string, index: number) => `${process}#${index}`;
+/**
+ * A condition's step key: `process: kernel` names the kernel list (the loader refuses it in a goal
+ * when a process takes that name, shared/scenario_goals.ts), keyed as its records are (stepKey).
+ */
+const conditionKey = (c: GoalCondition) => stepKey({ process: c.process, kernel: c.process === KERNEL_NAME }, c.index);
 
+/** Each step's result by stepKey: the kernel list's records carry `kernel: true`, a process named `kernel`'s do not. */
 function byStep(steps: readonly StepOutcome[]): Map<string, Record<string, unknown>> {
   const out = new Map<string, Record<string, unknown>>();
-  for (const st of steps) out.set(keyOf(st.process, st.index), st.result);
+  for (const st of steps) out.set(stepKey(st, st.index), st.result);
   return out;
 }
 
 function progressOf(goal: Goal, results: Map<string, Record<string, unknown>>): GoalProgress {
   const conditions = goal.when.map((condition): ConditionProgress => {
-    const actual = results.get(keyOf(condition.process, condition.index));
+    const actual = results.get(conditionKey(condition));
     return { condition, reached: actual !== undefined && matches(condition.result, actual), ...(actual !== undefined ? { actual } : {}) };
   });
   return { goal, reached: conditions.every((c) => c.reached), conditions };

@@ -9,7 +9,7 @@ import type { HistoryEvent } from '../coordinator/history.js';
 import { compose, type Checker, type CheckResult } from './compose.js';
 import { invariantCheckers } from './invariants.js';
 import type { RunView } from './view.js';
-import { COMMIT_ACTION, KERNEL_ACTION, scheduleAction } from '../shared/kernel_name.js';
+import { COMMIT_ACTION, KERNEL_ACTION, ownerLabel, scheduleAction } from '../shared/kernel_name.js';
 
 /** Every violation named run-completed, joined: what stopped the run. */
 export const runCompleted: Checker<RunView> = (k) => {
@@ -38,11 +38,13 @@ export function matchesModel(faultsPlanned: number): Checker<RunView> {
       return { ok: false, detail: `the model refused the schedule: ${(e as Error).message}` };
     }
     const real = k.steps;
+    const names = k.scenario.processes.map((p) => p.name);
     for (let i = 0; i < Math.max(real.length, model.length); i++) {
       const a = real[i];
       const b = model[i];
-      const key = (x: typeof a | typeof b) => (x ? `${x.process} #${x.index} ${x.op} ${JSON.stringify(x.result)}` : 'nothing');
-      if (!a || !b || a.process !== b.process || a.index !== b.index || JSON.stringify(a.result) !== JSON.stringify(canonical(b.result, a.result))) {
+      const key = (x: typeof a | typeof b) => (x ? `${ownerLabel(x, names)} #${x.index} ${x.op} ${JSON.stringify(x.result)}` : 'nothing');
+      // The kernel list's step and a process named `kernel`'s share `process`; `kernel: true` tells them apart.
+      if (!a || !b || a.process !== b.process || (a.kernel === true) !== (b.kernel === true) || a.index !== b.index || JSON.stringify(a.result) !== JSON.stringify(canonical(b.result, a.result))) {
         return { ok: false, detail: `completed step ${i}: the run gave ${key(a)}, the model ${key(b)}` };
       }
     }

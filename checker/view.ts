@@ -22,7 +22,7 @@ export interface ProcView { readonly name: string; readonly pid: number; readonl
 /** A fact a component found broken while the run went on (an agent's report, the scheduler's deadlock, the run's end). */
 export interface Violation { readonly name: string; readonly text: string }
 /** A step that completed, in the order they completed. */
-export interface StepView { readonly process: string; readonly index: number; readonly op: string; readonly result: StepResult }
+export interface StepView { readonly process: string; readonly index: number; readonly op: string; readonly result: StepResult; readonly kernel?: true }
 
 export interface RunView {
   readonly scenario: Scenario;

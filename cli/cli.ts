@@ -37,6 +37,7 @@ import { quizCommand } from '../harness/quiz.js';
 import { installInterruptHandlers, interruptExitCode } from '../shared/lifecycle.js';
 import { exploreShard, mergeCommand, sweepHeading, sweepOf } from './shard_cli.js';
 import { PLAY_USAGE, playCommand } from './play_cli.js';
+import { choiceTokens } from '../shared/kernel_name.js';
 
 export { UsageError };
 
@@ -118,7 +119,7 @@ async function run(args: string[]): Promise<number> {
   if (loud) head.forEach(out);
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel, timeoutMs: cmd.timeoutMs,
     chooser: cmd.choices ? replayChooser(cmd.choices) : schedulerChooser(cmd.scheduler, cmd.config.seed, cmd.scenario), pictures: cmd.html !== undefined });
-  const repro = reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices, cmd.scheduler);
+  const repro = reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices && choiceTokens(cmd.choices, cmd.scenario.processes.map((p) => p.name)), cmd.scheduler);
   const foot = [...goalRunLines(cmd.scenario, report.steps), ...footer(report, repro)];
   if (cmd.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else if (cmd.quiet) summaryLines(report, history, head, repro).forEach(out);

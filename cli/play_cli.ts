@@ -10,7 +10,6 @@
 
 import { parseCommandArgs, oneOfValue, wholeValue, UsageError } from '../shared/args.js';
 import { loadScenario, scenarioWarnings } from '../shared/scenario.js';
-import { refuseKernelWordsInSearch } from '../shared/kernel_name.js';
 import { runConfigFor } from '../shared/run_config.js';
 import { POLICIES } from '../shared/scenario-types.js';
 import { terminalLine } from '../shared/printable.js';
@@ -69,7 +68,6 @@ export async function playCommand(args: string[]): Promise<number> {
   if (values.tty && (values.port !== undefined || values.open)) throw new UsageError(`--tty plays on the terminal: it serves no page, so it does not go with --${values.open ? 'open' : 'port'}`);
   const file = positionals[0]!;
   const scenario = loadScenario(file);
-  refuseKernelWordsInSearch(scenario, 'vrange play');
   for (const w of scenarioWarnings(scenario)) process.stderr.write(`vrange: ${terminalLine(w)}\n`);
   const heartbeatTimeoutMs = envMs(process.env, 'VRANGE_PLAY_HEARTBEAT_TIMEOUT_MS', playHeartbeatTimeoutMinMs, playHeartbeatTimeoutMaxMs, playHeartbeatTimeoutMs);
   const classesHoldMs = envMs(process.env, 'VRANGE_PLAY_CLASSES_HOLD_MS', 0, playClassesHoldMaxMs, 0);

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScenario, LIMITS } from '../shared/scenario.js';
 import { checkOutputPath, readInputText } from '../shared/files.js';
-import { parseChoiceToken, refuseKernelWordsInSearch } from '../shared/kernel_name.js';
+import { parseChoiceToken } from '../shared/kernel_name.js';
 import { exploreRunsMax, pctDepthMax, runTimeoutMaxMs, scheduleFileBytesMax, schedulesMaxCeiling, schedulesMaxDefault } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
 import { runConfigFor } from '../shared/run_config.js';
@@ -68,7 +68,7 @@ export interface RunCommand {
   file: string; scenario: Scenario; config: RunConfig; json: boolean; quiet: boolean; trace?: string; html?: string; faults: Fault[]; checkModel: boolean;
   /** `--timeout MS`: each run's wall-clock bound, instead of the one its scenario's size gives (shared/limits.ts runTimeoutFor). */
   timeoutMs?: number;
-  /** Lockstep choices to replay (`--choices A,B,kernel` or `--schedule-file W`), instead of the seed's. */
+  /** Lockstep choices to replay (`--choices A,B,kernel` or `--schedule-file W`), instead of the seed's: scheduler actions (`@kernel`, `@commit`). */
   choices?: string[];
   /** `explore --shard K/N`: this part of the sweep only, its result written to `out` (harness/shard.ts). */
   shard?: Shard;
@@ -188,7 +188,6 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
     throw new UsageError(`--trace and --html name the same file (${values.html}): give each its own`);
   }
   const scenario = loadScenario(file);
-  if (values.all) refuseKernelWordsInSearch(scenario, 'explore --all');
   const config: RunConfig = runConfigFor(scenario, { policy, access, purgeUnit, frames, seed, schedule });
   const faults = (values.fault ?? []).map((f) => parseFault(f, scenario));
   const choices = parseChoices(values, scenario);
@@ -200,7 +199,11 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
     options: Object.fromEntries(Object.entries(values).filter(([k]) => !['shard', 'out', 'json'].includes(k)).sort(([a], [b]) => (a < b ? -1 : 1))) };
 }
 
-/** The `vrange run` line that gives this run again. A replayed schedule needs no scheduler; PCT's seed does. */
+/**
+ * The `vrange run` line that gives this run again. `choices` are written as `--choices` takes them
+ * (shared/kernel_name.ts choiceTokens: the scheduler's `@kernel` is `kernel` unless a process takes
+ * that word). A replayed schedule needs no scheduler; PCT's seed does.
+ */
 export function reproduce(file: string, c: RunConfig, faults: Array<{ spec: string }> = [], choices?: readonly string[], scheduler?: SchedulerSpec): string {
   return `vrange run ${file} --seed ${c.seed} --policy ${c.policy} --access ${c.access} --purge-unit ${c.purgeUnit} --frames ${c.frames} --schedule ${c.schedule}`
     + faults.map((f) => ` --fault ${f.spec}`).join('') + (choices ? ` --choices ${choices.length ? choices.join(',') : '-'}`

@@ -16,7 +16,7 @@ import { POLICIES, type PolicyName, type RunConfig, type Scenario, type StepResu
 import type { Fault } from './faults.js';
 import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 import { terminalLines } from '../shared/printable.js';
-import { KERNEL_ACTION, KERNEL_NAME, scenarioStep, stepKey } from '../shared/kernel_name.js';
+import { KERNEL_ACTION, KERNEL_NAME, kernelMark, scenarioStep, stepKey } from '../shared/kernel_name.js';
 import { failureLine } from '../report/report.js';
 
 /** At most this many reasons in a run's `why` (compare --json). */
@@ -25,7 +25,8 @@ const compareWhyMax = 5;
 export interface PolicyAnswer { result: StepResult | null; rules: string[]; why: string[] }
 
 export interface CompareRow {
-  process: string; index: number; step: string; label?: string; answers: Record<PolicyName, PolicyAnswer>;
+  /** `kernel: true` on a step of the kernel list (`process` is then "kernel", which a process may be named too). */
+  process: string; index: number; kernel?: true; step: string; label?: string; answers: Record<PolicyName, PolicyAnswer>;
   /** The proposals that ran gave the same answer: the row differs only from what Linux merged (madv-free). */
   proposalsAgree: boolean;
 }
@@ -89,7 +90,7 @@ export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'
     const process = kernel ? KERNEL_NAME : key;
     const step = scenarioStep(scenario, { process, kernel }, index)!;
     const proposals = done.flatMap((p, i) => (p === MERGED ? [] : [JSON.stringify(answers[i])]));
-    const row: CompareRow = { process, index, step: shortStep(step), answers: {} as CompareRow['answers'], proposalsAgree: new Set(proposals).size <= 1 };
+    const row: CompareRow = { process, index, ...kernelMark(kernel), step: shortStep(step), answers: {} as CompareRow['answers'], proposalsAgree: new Set(proposals).size <= 1 };
     if (step.label) row.label = step.label;
     done.forEach((p, i) => {
       const x = explained.get(p)!.get(k);

@@ -8,14 +8,15 @@
 
 import type { Footprint, ModelSession } from '../model/model.js';
 import { commute } from '../model/model.js';
+import { COMMIT_ACTION, KERNEL_ACTION } from '../shared/kernel_name.js';
 
-/** The thread an action belongs to: `commit` closes the kernel list's open reclaim. */
-export const threadOf = (action: string) => (action === 'commit' ? 'kernel' : action);
+/** The thread an action belongs to: `@commit` closes the kernel list's open reclaim, so it is `@kernel`'s (a process may be named `kernel` or `commit`). */
+export const threadOf = (action: string) => (action === COMMIT_ACTION ? KERNEL_ACTION : action);
 
 /** The action a thread would take now, if it is enabled. */
 function actionOf(m: ModelSession, thread: string): string | undefined {
   const en = m.enabled();
-  if (thread === 'kernel') return en.includes('commit') ? 'commit' : en.includes('kernel') ? 'kernel' : undefined;
+  if (thread === KERNEL_ACTION) return en.includes(COMMIT_ACTION) ? COMMIT_ACTION : en.includes(KERNEL_ACTION) ? KERNEL_ACTION : undefined;
   return en.includes(thread) ? thread : undefined;
 }
 

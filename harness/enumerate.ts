@@ -16,7 +16,7 @@ import { modelSession, type ModelSession } from '../model/model.js';
 import { dpor, TraceBound, type DporStats } from './dpor.js';
 
 import { schedulesMaxCeiling, schedulesMaxDefault } from '../shared/limits.js';
-import { refuseKernelWordsInSearch } from '../shared/kernel_name.js';
+import { choiceTokens, KERNEL_NAME, ownerLabel, stepKey } from '../shared/kernel_name.js';
 
 export { schedulesMaxCeiling, schedulesMaxDefault };
 
@@ -62,7 +62,7 @@ export interface OutcomeClass {
   traces: number;
   /** With --count-schedules: every schedule (by the model) that reaches it. */
   schedules?: number;
-  /** The first schedule found that reaches it (model order). */
+  /** The first schedule found that reaches it (model order), as `--choices` takes it (shared/kernel_name.ts choiceTokens). */
   modelWitness: string[];
   /** With classes by expected steps: how many different results of every step its traces give (1: the steps left out never tell its traces apart). */
   variants?: number;
@@ -71,7 +71,7 @@ export interface OutcomeClass {
 export interface Enumeration {
   /** With --count-schedules: every lockstep schedule, counted by the model. */
   all?: number;
-  /** One schedule per trace (the search's), as choice lists: each one is a real run. */
+  /** One schedule per trace (the search's), as lists of scheduler actions (`@kernel`, `@commit`): each one is a real run. */
   reduced: string[][];
   classes: OutcomeClass[];
   /** Outcome classes the search reached in the model (with a count: must be all the count found). */
@@ -88,21 +88,39 @@ export interface Enumeration {
 export type ClassesBy = 'expected' | 'all';
 export const CLASSES_BY: readonly ClassesBy[] = ['expected', 'all'];
 
-/** Which steps an outcome is made of: every step with an expectation, or every step when none has one (`by: all`: every step). */
-export function outcomeSteps(s: Scenario, policy: string, by: ClassesBy = 'expected'): (process: string, index: number) => boolean {
-  const marked = new Set<string>();
-  for (const p of s.processes) p.steps.forEach((st, i) => { if (expectationFor(st, policy)) marked.add(`${p.name}#${i}`); });
-  s.kernel.forEach((st, i) => { if (expectationFor(st, policy) || st.op === 'check') marked.add(`kernel#${i}`); });
-  const any = s.processes.some((p) => p.steps.some((st) => st.expect)) || s.kernel.some((st) => st.expect);
-  return (process, index) => by === 'all' || !any || marked.has(`${process}#${index}`);
+/** A step record's owner: a process's name, or the kernel list's (`process: "kernel"`, `kernel: true`). */
+type Owner = { process: string; kernel?: unknown };
+
+/**
+ * Which steps an outcome is made of (every step with an expectation, or every step when none has
+ * one; `by: all`: every step), and how an outcome line names a step's owner: the process, or the
+ * kernel list as `kernel` (`@kernel` when a process has that name: shared/kernel_name.ts ownerLabel).
+ */
+export interface OutcomeSteps {
+  counts(x: Owner, index: number): boolean;
+  owner(x: Owner): string;
 }
+
+export function outcomeSteps(s: Scenario, policy: string, by: ClassesBy = 'expected'): OutcomeSteps {
+  const marked = new Set<string>();
+  for (const p of s.processes) p.steps.forEach((st, i) => { if (expectationFor(st, policy)) marked.add(stepKey({ process: p.name }, i)); });
+  s.kernel.forEach((st, i) => { if (expectationFor(st, policy) || st.op === 'check') marked.add(stepKey(KERNEL_STEP, i)); });
+  const any = s.processes.some((p) => p.steps.some((st) => st.expect)) || s.kernel.some((st) => st.expect);
+  const names = s.processes.map((p) => p.name);
+  return {
+    counts: (x, index) => by === 'all' || !any || marked.has(stepKey({ process: x.process, kernel: x.kernel }, index)),
+    owner: (x) => ownerLabel(x, names),
+  };
+}
+
+const KERNEL_STEP = { process: KERNEL_NAME, kernel: true } as const;
 
 /** The steps an outcome class is not made of (`P#i op`, in scenario order): none with `by: all`, or when no step has an expectation. */
 export function uncountedSteps(s: Scenario, policy: string, by: ClassesBy = 'expected'): string[] {
-  const counts = outcomeSteps(s, policy, by);
-  const all = [...s.processes.flatMap((p) => p.steps.map((st, i) => ({ process: p.name, index: i, op: st.op }))),
-    ...s.kernel.map((st, i) => ({ process: 'kernel', index: i, op: st.op }))];
-  return all.filter((x) => !counts(x.process, x.index)).map((x) => `${x.process}#${x.index} ${x.op}`);
+  const o = outcomeSteps(s, policy, by);
+  const all: Array<Owner & { index: number; op: string }> = [...s.processes.flatMap((p) => p.steps.map((st, i) => ({ process: p.name, index: i, op: st.op }))),
+    ...s.kernel.map((st, i) => ({ ...KERNEL_STEP, index: i, op: st.op }))];
+  return all.filter((x) => !o.counts(x, x.index)).map((x) => `${o.owner(x)}#${x.index} ${x.op}`);
 }
 
 /** One line of an outcome class's `results` taken apart: `A#5 vrange -> {...}` is step `A#5 vrange` and its result. */
@@ -112,10 +130,11 @@ export function parseResultLine(line: string): { step: string; result: Record<st
   return { step: line.slice(0, at), result: JSON.parse(line.slice(at + 4)) as Record<string, unknown> };
 }
 
-export function outcomeOf(steps: Array<{ process: string; index: number; op: string; result: Record<string, unknown> }>,
-  counts: (process: string, index: number) => boolean): { key: string; results: string[] } {
-  const results = steps.filter((x) => counts(x.process, x.index))
-    .map((x) => `${x.process}#${x.index} ${x.op} -> ${JSON.stringify(x.result)}`)
+/** An outcome: its counted steps' results as lines, `P#i op -> result`, sorted; the key is the lines joined. */
+export function outcomeOf(steps: ReadonlyArray<Owner & { index: number; op: string; result: Record<string, unknown> }>,
+  o: OutcomeSteps): { key: string; results: string[] } {
+  const results = steps.filter((x) => o.counts(x, x.index))
+    .map((x) => `${o.owner(x)}#${x.index} ${x.op} -> ${JSON.stringify(x.result)}`)
     .sort();
   return { key: results.join('\n'), results };
 }
@@ -137,9 +156,9 @@ export class TooManyTraces extends Error {
  * `count`, also every schedule by outcome (TooManySchedules beyond `max`).
  */
 export function enumerate(s: Scenario, config: RunConfig, max = schedulesMaxDefault, count = false, by: ClassesBy = 'expected'): Enumeration {
-  refuseKernelWordsInSearch(s, 'the schedule search (explore --all, play)');
   const counts = outcomeSteps(s, config.policy, by);
   const every = outcomeSteps(s, config.policy, 'all');
+  const names = s.processes.map((p) => p.name);
   const partial = uncountedSteps(s, config.policy, by).length > 0;
   const classes = new Map<string, OutcomeClass>();
   const variants = new Map<string, Set<string>>();
@@ -152,7 +171,7 @@ export function enumerate(s: Scenario, config: RunConfig, max = schedulesMaxDefa
       const { key, results } = outcomeOf(steps, counts);
       const c = classes.get(key);
       if (c) c.traces++;
-      else classes.set(key, { key, results, traces: 1, modelWitness: choices });
+      else classes.set(key, { key, results, traces: 1, modelWitness: choiceTokens(choices, names) });
       if (partial) {
         const seen = variants.get(key) ?? new Set<string>();
         seen.add(outcomeOf(steps, every).key);
@@ -206,7 +225,8 @@ export function countSchedules(s: Scenario, config: RunConfig, max = schedulesMa
     return tally;
   };
   const root = visit(modelSession(s, config));
-  const classes = new Map([...root].map(([key, t]) => [key, { key, results: t.results, schedules: t.n, modelWitness: t.suffix }]));
+  const names = s.processes.map((p) => p.name);
+  const classes = new Map([...root].map(([key, t]) => [key, { key, results: t.results, schedules: t.n, modelWitness: choiceTokens(t.suffix, names) }]));
   const all = [...root.values()].reduce((n, t) => n + t.n, 0);
   if (all > max) throw new TooManySchedules(max, all, true);
   return { all, states: memo.size, classes };

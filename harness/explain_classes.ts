@@ -8,6 +8,7 @@ import type { HistoryEvent } from '../coordinator/history.js';
 import type { StepRecord } from '../coordinator/kernel.js';
 import { parseResultLine, type ClassesBy } from './enumerate.js';
 import { printable, printableJson } from '../shared/printable.js';
+import { isKernelStep, ownerLabel } from '../shared/kernel_name.js';
 
 /** One reclaim exchange of a witness run: where its prepare and its commit came among the steps. */
 export interface WitnessExchange {
@@ -31,8 +32,10 @@ export function witnessExchanges(history: readonly HistoryEvent[]): WitnessExcha
   const ops = new Map<string, string>();
   let completed = 0;
   let lastInvoke: string | undefined;
+  // The kernel list is `kernel#i`, `@kernel#i` when a process of the run takes that name (as the classes' lines name it).
+  const names = history.flatMap((e) => (e.kind === 'birth' ? [e.process] : []));
   for (const e of history) {
-    if (e.kind === 'invoke') { lastInvoke = `${e.process}#${e.index} ${e.step.op}`; ops.set(`${e.process}#${e.index}`, e.step.op); }
+    if (e.kind === 'invoke') { lastInvoke = `${ownerLabel(e, names)}#${e.index} ${e.step.op}`; ops.set(`${e.process}#${e.index}`, e.step.op); }
     else if (e.kind === 'complete') completed++;
     else if (e.kind === 'reclaim-prepare') {
       out.set(e.xid, { xid: e.xid, reason: e.reason, ...(lastInvoke ? { by: lastInvoke } : {}), prepared: completed,
@@ -51,6 +54,8 @@ export function witnessExchanges(history: readonly HistoryEvent[]): WitnessExcha
 /** A witness, step by step, each exchange's prepare and commit a line of its own at the place it came. */
 export function witnessLines(steps: readonly StepRecord[], exchanges: readonly WitnessExchange[] = []): string[] {
   const out: string[] = [];
+  // The kernel list's steps read `kernel`, or `@kernel` when a process of the witness takes that name.
+  const names = steps.filter((st) => !isKernelStep(st)).map((st) => st.process);
   const pad = ' '.repeat(8);
   const at = (k: number) => {
     for (const x of exchanges) {
@@ -61,7 +66,7 @@ export function witnessLines(steps: readonly StepRecord[], exchanges: readonly W
   };
   steps.forEach((st, k) => {
     at(k);
-    out.push(`    ${String(k + 1).padStart(2)}. ${st.process.padEnd(8)} #${st.index} ${st.op} -> ${printableJson(st.result)}${st.label ? `   (${printable(st.label)})` : ''}`);
+    out.push(`    ${String(k + 1).padStart(2)}. ${ownerLabel(st, names).padEnd(8)} #${st.index} ${st.op} -> ${printableJson(st.result)}${st.label ? `   (${printable(st.label)})` : ''}`);
   });
   at(steps.length);
   return out;

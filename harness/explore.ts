@@ -26,6 +26,7 @@ import type { PhaseClock } from './phases.js';
 import { withSession, type RunSession } from './session.js';
 
 import { exploreRunsMax } from '../shared/limits.js';
+import { choiceTokens } from '../shared/kernel_name.js';
 
 export { exploreRunsMax };
 
@@ -123,7 +124,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     }
     runs.push({
       index: plan.index, seed: plan.seed, faults: plan.specs, outcome: j.outcome, broken: j.broken, violations: j.violations,
-      repro: reproduce(o.file, config, faults, o.choices, o.scheduler),
+      repro: reproduce(o.file, config, faults, o.choices && choiceTokens(o.choices, o.scenario.processes.map((p) => p.name)), o.scheduler),
       kills: history.filter((e) => e.kind === 'fault' && String(e.as).startsWith('kill')).length,
       pauses: history.filter((e) => e.kind === 'fault' && String(e.as).startsWith('pause')).length,
     });

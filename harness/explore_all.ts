@@ -18,12 +18,14 @@ import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 import { inShard, type Shard } from './shard_select.js';
 import type { PhaseClock } from './phases.js';
 import { withSession, type RunSession } from './session.js';
+import { choiceTokens, parseChoiceToken } from '../shared/kernel_name.js';
 
 export interface AllClass extends OutcomeClass {
   /** Reduced schedules, run for real, that reached it. */
   realRuns: number;
   /** Goal name -> its real runs that reached the goal (goals no run of it reached are absent). */
   goals: Record<string, number>;
+  /** `choices` as `--choices` takes them (shared/kernel_name.ts choiceTokens). */
   witness?: { choices: string[]; steps: StepRecord[]; exchanges: WitnessExchange[]; repro: string };
 }
 
@@ -85,7 +87,7 @@ export interface AllRun {
   problems: string[];
   /** The scenario's goals this run reached (checker/goals.ts), in the scenario's order. */
   goals: string[];
-  /** Kept for the first run of this pass that reached a class of the plan: the class's witness, unless an earlier run (another shard's) reached it too. */
+  /** Kept for the first run of this pass that reached a class of the plan: the class's witness, unless an earlier run (another shard's) reached it too; `choices` as `--choices` takes them. */
   witness?: { choices: string[]; steps: StepRecord[]; exchanges: WitnessExchange[] };
 }
 
@@ -105,12 +107,14 @@ export async function exploreAllRuns(file: string, s: Scenario, config: RunConfi
   const work = e.reduced.map((choices, index) => ({ choices, index })).filter((w) => !shard || inShard(w.index, shard));
   const runs: AllRun[] = [];
   const witnessed = new Set<string>();
+  const names = s.processes.map((p) => p.name);
   for (const [i, { choices, index }] of work.entries()) {
     if (interrupted()) break;
     const chooser = replayChooser(choices);
     const { report, history } = await runScenario(s, config, { chooser, checkModel: true, phases, session });
     if (report.interrupted) break;
-    const repro = reproduce(file, config, [], choices);
+    const tokens = choiceTokens(choices, names);
+    const repro = reproduce(file, config, [], tokens);
     const problems: string[] = [];
     if (chooser.deviated > 0 || chooser.followed !== choices.length) problems.push(`the real run did not follow the schedule the model enumerated: ${repro}`);
     const broken = report.invariants.filter((x) => !x.ok && x.name !== 'no-deadlock').map((x) => x.name);
@@ -119,7 +123,7 @@ export async function exploreAllRuns(file: string, s: Scenario, config: RunConfi
     if (broken.length || !check.ok) problems.push(`broken (${[...broken, ...check.violations.map((v) => 'check:' + v.check)].join(', ')}): ${repro}`);
     const { key } = outcomeOf(report.steps, counts);
     const run: AllRun = { index, key, repro, problems, goals: goalsReached(s, report.steps) };
-    if (known.has(key) && !witnessed.has(key)) { witnessed.add(key); run.witness = { choices, steps: report.steps, exchanges: witnessExchanges(history) }; }
+    if (known.has(key) && !witnessed.has(key)) { witnessed.add(key); run.witness = { choices: tokens, steps: report.steps, exchanges: witnessExchanges(history) }; }
     runs.push(run);
     progress?.(i + 1, work.length);
   }
@@ -194,9 +198,11 @@ export function formatAll(file: string, config: RunConfig, r: AllResult): string
 export async function writeWitnessPages(base: string, s: Scenario, config: RunConfig, r: AllResult, session?: RunSession): Promise<string[]> {
   if (!session) return withSession((ss) => writeWitnessPages(base, s, config, r, ss));
   const files: string[] = [];
+  const names = s.processes.map((p) => p.name);
   for (const [i, c] of r.classes.entries()) {
     if (!c.witness || interrupted()) continue;
-    const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true, session });
+    const actions = c.witness.choices.map((x) => parseChoiceToken(x, names) ?? x);
+    const { report, history } = await runScenario(s, config, { chooser: replayChooser(actions), pictures: true, session });
     if (report.interrupted) break;
     const path = base.replace(/(\.html?)?$/, (ext) => `.class${i + 1}${ext || '.html'}`);
     const goals = r.goals.filter((g) => g.reachedBy.some((x) => x.class === i + 1)).map((g) => g.name);

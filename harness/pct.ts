@@ -19,12 +19,8 @@ export const SCHEDULERS = ['uniform', 'pct'] as const;
 /** `--depth` when --scheduler pct is given without it (Coyote's and Shuttle's usual choice). */
 export const pctDepthDefault = 3;
 
-/**
- * The thread an action belongs to: the kernel's actions (`@kernel`, `@commit` in a real run; the
- * reference model's `kernel`, `commit` unless a process takes that word) are the kernel's thread.
- */
-const threadOf = (name: string, processes: ReadonlySet<string>) =>
-  (isKernelAction(name) || ((name === 'kernel' || name === 'commit') && !processes.has(name)) ? KERNEL_ACTION : name);
+/** The thread an action belongs to: the kernel's actions (`@kernel`, `@commit`, in a real run and in the reference model) are the kernel's thread. */
+const threadOf = (name: string) => (isKernelAction(name) ? KERNEL_ACTION : name);
 
 /** The decisions a lockstep run of the scenario takes at most with no fault: one per step, and one more per reclaim (its commit). */
 export function decisionsOf(s: Scenario): number {
@@ -58,17 +54,17 @@ export function pctChooser(seed: number, depth: number, s: Scenario): PctChooser
   let decisions = 0;
   const best = (enabled: string[]) => {
     let at = 0;
-    for (let i = 1; i < enabled.length; i++) if (priorities.get(threadOf(enabled[i]!, names))! > priorities.get(threadOf(enabled[at]!, names))!) at = i;
+    for (let i = 1; i < enabled.length; i++) if (priorities.get(threadOf(enabled[i]!))! > priorities.get(threadOf(enabled[at]!))!) at = i;
     return at;
   };
   return {
     depth, priorities, changePoints,
     get decisions() { return decisions; },
     choose(enabled: string[]): number {
-      for (const e of enabled) if (!priorities.has(threadOf(e, names))) throw new Error(`pct invariant: ${e} is not a thread of the scenario`);
+      for (const e of enabled) if (!priorities.has(threadOf(e))) throw new Error(`pct invariant: ${e} is not a thread of the scenario`);
       decisions++;
       const j = changePoints.indexOf(decisions);
-      if (j >= 0) priorities.set(threadOf(enabled[best(enabled)]!, names), depth - 1 - j);
+      if (j >= 0) priorities.set(threadOf(enabled[best(enabled)]!), depth - 1 - j);
       return best(enabled);
     },
   };

@@ -11,7 +11,7 @@ import type { InvariantResult } from '../checker/invariants.js';
 import { buildReport, narrate, neverRan, stepLine, type RunReport } from '../report/report.js';
 import type { EventFields, HistoryEvent } from '../coordinator/history.js';
 import type { RunConfig, Scenario } from '../shared/scenario-types.js';
-import { scenarioStep } from '../shared/kernel_name.js';
+import { ownerLabel, scenarioStep } from '../shared/kernel_name.js';
 import { runTimeoutBaseMs, runTimeoutFor, runTimeoutPerProcessMs, runTimeoutPerStepMs } from '../shared/limits.js';
 import { FaultPlan, type Fault } from './faults.js';
 import type { RemoteOptions } from '../coordinator/remote.js';
@@ -128,6 +128,7 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
 
 export async function runScenario(scenario: Scenario, config: RunConfig, opts: RunOptions = {}): Promise<RunOutcome> {
   const names = new Map<number, string>();
+  const processNames = scenario.processes.map((p) => p.name);
   const say = opts.narrate;
   const { kernel, judge, invariants, signal } = await runKernel(scenario, config, {
     ...opts,
@@ -135,7 +136,8 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
       if (e.kind === 'complete') {
         const step = stepOf(scenario, e, e.index);
         const exp = expectationFor(step, config.policy) ?? (step.op === 'check' ? { ok: true } : undefined);
-        say(stepLine(e.process, e.index, step, e.result, exp, exp ? matches(exp, e.result) : undefined));
+        // The kernel list's steps read `kernel`, `@kernel` when a process takes that name.
+        say(stepLine(ownerLabel(e, processNames), e.index, step, e.result, exp, exp ? matches(exp, e.result) : undefined));
         return;
       }
       const line = narrate(e, names);

@@ -12,7 +12,7 @@
 // when its run still breaks one of the things the original broke. Each candidate is a real run;
 // shrinkRunsMax bounds them. The result is printed as a one-line `vrange run ... --choices ...`.
 
-import { scheduleAction } from '../shared/kernel_name.js';
+import { choiceTokens, parseChoiceToken, scheduleAction } from '../shared/kernel_name.js';
 import { runScenario } from './run.js';
 import { withSession, type RunSession } from './session.js';
 import { replayChooser } from './replay.js';
@@ -42,6 +42,7 @@ export interface ShrinkResult {
   runs: number;
   /** The faults the original run injected (fixed specs) and how many choices its schedule made. */
   before: { faults: string[]; choices: number };
+  /** The choices as `--choices` takes them (shared/kernel_name.ts choiceTokens). */
   after: { faults: string[]; choices: string[] };
   broken: string[];
   repro: string;
@@ -62,12 +63,13 @@ export async function shrink(i: ShrinkInput): Promise<ShrinkResult> {
     return j.broken.some((b) => i.broken.includes(b)) ? { broken: j.broken, history } : undefined;
   };
 
+  const names = i.scenario.processes.map((p) => p.name);
   let faults = injectedOf(i.history);
   let choices = choicesOf(i.history);
   const before = { faults, choices: choices.length };
   let last = await fails(faults, choices);
   if (!last) {
-    return { reproduced: false, runs, before, after: { faults, choices }, broken: i.broken,
+    return { reproduced: false, runs, before, after: { faults, choices: choiceTokens(choices, names) }, broken: i.broken,
       repro: reproduce(i.file, i.config, i.faults) };
   }
 
@@ -102,11 +104,12 @@ export async function shrink(i: ShrinkInput): Promise<ShrinkResult> {
   while (choices.length > 0) {
     const k = choices.length - 1;
     const ev = taken[k];
-    if (!ev || ev.choice !== choices[k] || (ev.options?.[0] ?? ev.choice) !== choices[k]) break;
+    // The event names actions as --choices does (`kernel`, or `@kernel` when a process takes the word).
+    if (!ev || scheduleAction(ev) !== choices[k] || (ev.options?.[0] !== undefined ? parseChoiceToken(String(ev.options[0]), names) : scheduleAction(ev)) !== choices[k]) break;
     choices = choices.slice(0, k);
   }
   return {
-    reproduced: true, runs, before, after: { faults, choices }, broken: last.broken,
-    repro: reproduce(i.file, i.config, faults.map((spec) => ({ spec })), choices),
+    reproduced: true, runs, before, after: { faults, choices: choiceTokens(choices, names) }, broken: last.broken,
+    repro: reproduce(i.file, i.config, faults.map((spec) => ({ spec })), choiceTokens(choices, names)),
   };
 }

@@ -3,6 +3,7 @@
 // Two actions commute when neither writes what the other reads, writes or adds to (adds commute
 // with adds: the frame count is a counter). An object is one of
 //   proc:X   the thread X's own progress (its next step, its step in flight); every action of X writes it
+//            (the kernel list's is proc:@kernel, which its prepare and commit write: never a process's)
 //   end:X    whether process X has ended, and how (waitpid, a kill's ESRCH, a check read it)
 //   mm:X     X's address space: VMAs and page-table entries
 //   vol:X    X's own volatile ranges and purged pages (a reclaim's prepare reads only these of an mm with none)
@@ -23,7 +24,7 @@
 
 import type { KernelStep, ProcessStep, RunConfig, Scenario } from '../shared/scenario-types.js';
 import type { StepModel } from './steps.js';
-import type { Proc } from './types.js';
+import { COMMIT_ACTION, KERNEL_ACTION, type Proc } from './types.js';
 
 export interface Footprint { reads: Set<string>; writes: Set<string>; adds: Set<string>; all: boolean }
 
@@ -72,11 +73,11 @@ class Fp implements Footprint {
 
 const everything = (): Footprint => Object.assign(new Fp(), { all: true });
 
-/** The footprint of the action `name` (a process, `kernel` or `commit`) in the model's state now. */
+/** The footprint of the action `name` (a process, KERNEL_ACTION or COMMIT_ACTION) in the model's state now. */
 export function footprintOf(m: StepModel, sc: Scenario, vis: Visibility, name: string): Footprint {
-  if (name === 'commit') return commitFootprint(m, sc, vis);
+  if (name === COMMIT_ACTION) return commitFootprint(m, sc, vis);
   const f = new Fp().w(`proc:${name}`);
-  if (name === 'kernel') return kernelFootprint(m, sc, vis, f);
+  if (name === KERNEL_ACTION) return kernelFootprint(m, sc, vis, f);
   const p = m.byName(name);
   const step = p.spec.steps[p.next];
   if (!step) return f;
@@ -241,7 +242,7 @@ function kernelFootprint(m: StepModel, sc: Scenario, vis: Visibility, f: Fp): Fo
 
 /** Commit: decide and purge with the answers (any mm, any file page, the frames), then run the held steps. */
 function commitFootprint(m: StepModel, sc: Scenario, vis: Visibility): Footprint {
-  const f = new Fp().w('proc:kernel').a('frames');
+  const f = new Fp().w(`proc:${KERNEL_ACTION}`).a('frames');
   for (const p of sc.processes) f.w(`xchg:${p.name}`).r(`end:${p.name}`);
   for (const p of m.running()) f.w(`mm:${p.spec.name}`, `vol:${p.spec.name}`, ...ownFrames(p, -Infinity, Infinity, 'page')).r(`fd:${p.spec.name}`);
   for (const file of m.files) f.w(`file:${file.name}`).holders(file.name);

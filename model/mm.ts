@@ -6,7 +6,7 @@
 
 import type { PolicyName, RunConfig, Scenario } from '../shared/scenario-types.js';
 import {
-  cut, FIRST_PID, FIRST_VPAGE, pieceAt,
+  cut, FIRST_PID, FIRST_VPAGE, KERNEL_NAME, pieceAt,
   type Exchange, type FileObj, type Frame, type Inflight, type ModelStep, type Outcome, type Proc, type Result, type Vma,
 } from './types.js';
 
@@ -63,6 +63,11 @@ export abstract class MmModel {
 
   record(process: string, index: number, op: string, result: Result): void {
     this.steps.push({ process, index, op, result });
+  }
+
+  /** A step of the kernel list: `process: "kernel"` and `kernel: true` (a process may be named `kernel`). */
+  recordKernel(index: number, op: string, result: Result): void {
+    this.steps.push({ process: KERNEL_NAME, index, op, result, kernel: true });
   }
 
   /** The frame a page of this mm sees now, if any. */

@@ -15,11 +15,12 @@
 
 import type { KernelStep, ProcessStep, RunConfig, Scenario } from '../shared/scenario-types.js';
 import { StepModel } from './steps.js';
-import type { Action, End, ModelOutcome, Outcome, Piece, Proc, Result } from './types.js';
+import { COMMIT_ACTION, KERNEL_ACTION, type Action, type End, type ModelOutcome, type Outcome, type Piece, type Proc, type Result } from './types.js';
 import { commute, footprintOf, visibility, type Footprint, type Visibility } from './footprint.js';
 import { digestOf } from './digest.js';
 
 export type { Action, ModelOutcome, ModelStep, Result } from './types.js';
+export { COMMIT_ACTION, KERNEL_ACTION } from './types.js';
 export type { Footprint } from './footprint.js';
 export { commute };
 
@@ -154,7 +155,7 @@ class Model extends StepModel {
     const ks = this.sc.kernel[k];
     if (ks) {
       if (!waiting(ks, this.kernelInflight?.why === 'wait')) throw new Error(`the schedule ends while kernel step ${k} can still run`);
-      this.record('kernel', k, ks.op, { ok: false, stuck: true });
+      this.recordKernel(k, ks.op, { ok: false, stuck: true });
       this.kernelInflight = undefined;
       this.kernelNext = k + 1;
     }
@@ -185,7 +186,7 @@ class Model extends StepModel {
   }
 
   kernelDone(index: number, result: Result): void {
-    this.record('kernel', index, this.sc.kernel[index]!.op, result);
+    this.recordKernel(index, this.sc.kernel[index]!.op, result);
     this.kernelNext = index + 1;
     this.kernelInflight = undefined;
   }
@@ -220,8 +221,9 @@ class Model extends StepModel {
 /**
  * A model run driven one action at a time, for enumerating schedules (`vrange explore --all`).
  * `enabled()` lists what a lockstep kernel may grant next, named as its `schedule` events name
- * them: each running process whose next step does not wait on something not yet true (pid
- * order), then `commit` if an exchange is open, else `kernel` if the kernel's next step can run.
+ * them inside a run: each running process whose next step does not wait on something not yet true
+ * (pid order), then `@commit` if an exchange is open, else `@kernel` if the kernel's next step can
+ * run (KERNEL_ACTION, COMMIT_ACTION: a process may be named `kernel` or `commit`).
  * `clone()` copies the state, so a search need not replay a prefix from the start; `footprint()`
  * says what an enabled action would touch (footprint.ts), `digest()` the state (digest.ts).
  */
@@ -245,20 +247,20 @@ class Session implements ModelSession {
     const m = this.m;
     const out: string[] = [];
     for (const p of m.running()) if (!p.inflight && this.canRun(p.spec.steps[p.next])) out.push(p.spec.name);
-    if (m.exchange) out.push('commit');
-    else if (!m.kernelInflight && this.canRun(this.sc.kernel[m.kernelNext])) out.push('kernel');
+    if (m.exchange) out.push(COMMIT_ACTION);
+    else if (!m.kernelInflight && this.canRun(this.sc.kernel[m.kernelNext])) out.push(KERNEL_ACTION);
     return out;
   }
   nextStep(name: string): ProcessStep | KernelStep | undefined {
-    if (name === 'kernel' || name === 'commit') return this.sc.kernel[this.m.kernelNext];
+    if (name === KERNEL_ACTION || name === COMMIT_ACTION) return this.sc.kernel[this.m.kernelNext];
     const p = this.m.byName(name);
     return p.spec.steps[p.next];
   }
   apply(name: string): void {
     const m = this.m;
     m.clock = ++this.clock;
-    if (name === 'kernel') m.grantKernel();
-    else if (name === 'commit') m.commit();
+    if (name === KERNEL_ACTION) m.grantKernel();
+    else if (name === COMMIT_ACTION) m.commit();
     else m.grant(m.byName(name));
     m.settle();
   }
@@ -280,7 +282,7 @@ export function modelSession(scenario: Scenario, config: RunConfig): ModelSessio
   return new Session(m, scenario, visibility(scenario, config));
 }
 
-/** Replays a lockstep schedule: one action per grant; `commit` closes the open reclaim exchange. */
+/** Replays a lockstep schedule: one action per grant; a `commit` action closes the open reclaim exchange. */
 export function runModel(scenario: Scenario, config: RunConfig, actions: Action[]): ModelOutcome {
   return new Model(scenario, config).run(actions);
 }

@@ -3,10 +3,20 @@
 // volatile range and the results of a step. Types and small pure helpers only; no behaviour.
 
 import type { ProcessSpec, ProcessState, Share } from '../shared/scenario-types.js';
+import type { COMMIT_ACTION as SharedCommit, KERNEL_ACTION as SharedKernel, KERNEL_NAME as SharedKernelName } from '../shared/kernel_name.js';
 
 export type Action = { kind: 'step'; process: string } | { kind: 'kernel' } | { kind: 'commit' };
+/**
+ * The kernel's actions as a session names them (`@kernel`, `@commit`: no process name holds an `@`,
+ * so a process may be named `kernel` or `commit`), and the kernel list's name in a step record. The
+ * model may import only types from shared/: the types pin these to shared/kernel_name.ts's values.
+ */
+export const KERNEL_ACTION: typeof SharedKernel = '@kernel';
+export const COMMIT_ACTION: typeof SharedCommit = '@commit';
+export const KERNEL_NAME: typeof SharedKernelName = 'kernel';
 export type Result = { ok: boolean; [k: string]: unknown };
-export interface ModelStep { process: string; index: number; op: string; result: Result }
+/** A step's result; the kernel list's steps carry `process: "kernel"` and `kernel: true`, as the run's records do. */
+export interface ModelStep { process: string; index: number; op: string; result: Result; kernel?: true }
 export interface ModelOutcome { steps: ModelStep[]; purgedPages: number; framesUsed: number }
 
 export const PAGE_BYTES = 4096;

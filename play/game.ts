@@ -4,7 +4,7 @@
 // agents of the run session (harness/session.ts), as `--choices` does: the same moves give the
 // same run.
 //
-// A move is a choice as the `schedule` event names it (a process, `kernel`, `commit`), and, for a
+// A move is a choice as the scheduler names it (a process, `@kernel`, `@commit`), and, for a
 // process, optionally a kill (with `--kills`): `kill:P@N` before its step N, or `kill:P@N+` during
 // it, added to the run's fault plan as the move is made (harness/faults.ts). The `vrange run` line
 // that replays a game carries those faults and the choices.
@@ -14,7 +14,7 @@ import type { HistoryEvent } from '../coordinator/history.js';
 import { runScenario, type RunOutcome } from '../harness/run.js';
 import { reproduce } from '../harness/command.js';
 import { parseFault, type Fault } from '../harness/faults.js';
-import { outcomeOf, outcomeSteps } from '../harness/enumerate.js';
+import { outcomeOf, outcomeSteps, type OutcomeSteps } from '../harness/enumerate.js';
 import type { RunSession } from '../harness/session.js';
 import { buildReport, type RunReport } from '../report/report.js';
 import { shortStep } from '../report/explain.js';
@@ -25,9 +25,9 @@ import { choiceToken, COMMIT_ACTION, isKernelStep, KERNEL_ACTION } from '../shar
 
 /** One button: what granting it does. */
 export interface PlayOption {
-  /** `B #3 read buf page 0`, `kernel: reclaim prepare (#1 reclaim all)`, `kill A before #3 read buf page 0`. */
+  /** `B #3 read buf page 0`, `kernel: reclaim prepare (#1 reclaim all)` (`@kernel: ...` when a process is named `kernel`), `kill A before #3 read buf page 0`. */
   label: string;
-  /** The name the scheduler's `schedule` event gives it. */
+  /** The scheduler's name for it (a process, `@kernel`, `@commit`); the replay line writes it as `--choices` takes it. */
   choice: string;
   /** A kill this move adds to the run's faults (`kill:A@3`, `kill:A@3+`). */
   fault?: string;
@@ -57,17 +57,19 @@ export interface GameOptions { kills: boolean }
 /** The next-step label of each enabled action, read from the kernel as the run waits. */
 export function optionsFor(k: Kernel, names: string[], kills: boolean): PlayOption[] {
   const kernelIndex = k.history.events.filter((e) => e.kind === 'invoke' && isKernelStep(e)).length;
+  // The kernel list is `kernel` in a label, `@kernel` when a process takes that name (its own labels read `kernel #3 ...`).
+  const list = choiceToken(KERNEL_ACTION, k.scenario.processes.map((p) => p.name));
   const out: PlayOption[] = [];
   for (const name of names) {
     if (name === COMMIT_ACTION) {
       const prepare = [...k.history.events].reverse().find((e) => e.kind === 'reclaim-prepare');
       const xid = prepare && prepare.kind === 'reclaim-prepare' ? prepare.xid : '?';
       const step = k.scenario.kernel[kernelIndex - 1];
-      out.push({ label: `kernel: commit exchange ${xid}${step ? ` (#${kernelIndex - 1} ${shortStep(step as AnyStep)})` : ''}`, choice: name });
+      out.push({ label: `${list}: commit exchange ${xid}${step ? ` (#${kernelIndex - 1} ${shortStep(step as AnyStep)})` : ''}`, choice: name });
     } else if (name === KERNEL_ACTION) {
       const step = k.scenario.kernel[kernelIndex];
       if (!step) throw new Error(`play invariant: the kernel is enabled but its list has ${k.scenario.kernel.length} steps, ${kernelIndex} run`);
-      out.push({ label: step.op === 'reclaim' ? `kernel: reclaim prepare (#${kernelIndex} ${shortStep(step as AnyStep)})` : `kernel #${kernelIndex} ${shortStep(step as AnyStep)}`, choice: name });
+      out.push({ label: step.op === 'reclaim' ? `${list}: reclaim prepare (#${kernelIndex} ${shortStep(step as AnyStep)})` : `${list} #${kernelIndex} ${shortStep(step as AnyStep)}`, choice: name });
     } else {
       const proc = k.procs.find((p) => p.name === name);
       const step = proc?.spec.steps[proc.nextStep];
@@ -152,7 +154,7 @@ export class Game {
   private redoMoves: Move[] = [];
   private live: LiveRun | undefined;
   private closed = false;
-  private readonly counts: (process: string, index: number) => boolean;
+  private readonly counts: OutcomeSteps;
 
   constructor(readonly file: string, readonly scenario: Scenario, readonly config: RunConfig, readonly session: RunSession, readonly options: GameOptions) {
     this.counts = outcomeSteps(scenario, config.policy);

@@ -5,6 +5,7 @@
 
 import type { AnyStep, EventOf, HistoryEvent } from '../coordinator/history.js';
 import { narrate } from './report.js';
+import { choiceToken, isKernelStep, KERNEL_ACTION } from '../shared/kernel_name.js';
 
 // Most strings of a page (names, numbers, step words) need no escape: one test, no four replaces.
 const needsEsc = /[&<>"]/;
@@ -12,6 +13,7 @@ const needsEscText = /[&<>]/;
 export const esc = (s: string) => (needsEsc.test(s) ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;') : s);
 /** Escapes text content (not an attribute): quotes stay as they are. */
 export const escText = (s: string) => (needsEscText.test(s) ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;') : s);
+/** The kernel's lane, unless a process is named `kernel`: then it is `@kernel` (Model.kernel; shared/kernel_name.ts choiceToken). */
 export const KERNEL = 'kernel';
 export const PALETTE = ['#2563eb', '#059669', '#c2410c', '#db2777', '#7c3aed', '#0e7490', '#4d7c0f', '#a16207'];
 
@@ -31,6 +33,8 @@ export interface Step {
 export interface Note { key: string; seq: number; e: HistoryEvent; text: string; process: string }
 
 export interface Model {
+  /** The kernel's lane (the first): `kernel`, or `@kernel` when a process takes that name. A step's `process` is its lane. */
+  kernel: string;
   lanes: string[];
   births: Map<string, number>;
   ends: Map<string, EventOf<'cleanup'>>;
@@ -91,6 +95,9 @@ function windowsOf(steps: Step[], notes: Note[]): { windows: Window[]; winOf: Ma
 }
 
 export function buildModel(history: HistoryEvent[]): Model {
+  const KERNEL = choiceToken(KERNEL_ACTION, history.flatMap((e) => (e.kind === 'birth' ? [e.process] : [])));
+  // The lane of an event: the kernel list's steps (`kernel: true`) are the kernel's, never a process's named `kernel`.
+  const laneOf = (e: { process: string; kernel?: true }) => (isKernelStep(e) ? KERNEL : e.process);
   const lanes = [KERNEL];
   const births = new Map<string, number>();
   const ends = new Map<string, EventOf<'cleanup'>>();
@@ -110,11 +117,11 @@ export function buildModel(history: HistoryEvent[]): Model {
   const steps: Step[] = [];
   const invoked = new Map<string, EventOf<'invoke'>>();
   for (const e of history) {
-    if (e.kind === 'invoke') invoked.set(e.process, e);
+    if (e.kind === 'invoke') invoked.set(laneOf(e), e);
     if (e.kind !== 'complete') continue;
-    const inv = invoked.get(e.process);
-    invoked.delete(e.process);
-    steps.push({ key: String(steps.length + 1), process: e.process, index: e.index, invokeSeq: inv?.seq ?? -1,
+    const inv = invoked.get(laneOf(e));
+    invoked.delete(laneOf(e));
+    steps.push({ key: String(steps.length + 1), process: laneOf(e), index: e.index, invokeSeq: inv?.seq ?? -1,
       seq: e.seq, e, step: inv?.step ?? { op: e.op } });
   }
   const byComplete = new Map(steps.map((s) => [s.seq, s]));
@@ -167,12 +174,12 @@ export function buildModel(history: HistoryEvent[]): Model {
     if (!text || e.kind === 'birth') { if (key) owner.set(e.seq, key); return; }
     key ??= `e${e.seq}`;
     owner.set(e.seq, key);
-    notes.push({ key, seq: e.seq, e, text: text.replace(/^\S+\s+/, ''), process: e.process ?? KERNEL });
+    notes.push({ key, seq: e.seq, e, text: text.replace(/^\S+\s+/, ''), process: e.process === undefined ? KERNEL : 'kernel' in e && e.kernel === true ? KERNEL : e.process });
   });
   // A snapshot belongs to the step or cleanup it follows.
   for (const s of snapshots) {
     const k = owner.get(s.after);
     if (k) owner.set(s.seq, k);
   }
-  return { lanes, births, ends, steps, notes, owner, snapshots, messages, colour, ...windowsOf(steps, notes) };
+  return { kernel: KERNEL, lanes, births, ends, steps, notes, owner, snapshots, messages, colour, ...windowsOf(steps, notes) };
 }

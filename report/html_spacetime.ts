@@ -5,7 +5,7 @@
 import { isRunList, pageCount, pagesOf } from '../shared/runs.js';
 import type { AgentMsg, KernelMsg } from '../shared/messages.js';
 import { describeResult, describeStep } from './report.js';
-import { esc, escText, KERNEL, windowOfSeq, type Model } from './html_model.js';
+import { esc, escText, windowOfSeq, type Model } from './html_model.js';
 
 const LEFT = 130;
 const TOP = 16;
@@ -75,7 +75,7 @@ export function spaceTime(m: Model): { header: string; svg: string; stacked: boo
   for (const [l, e] of m.ends) part(e.seq).ends.set(l, e);
   const svgs = m.windows.map((wd, w) => {
     // A lane is drawn in a window when its process lives there: born before its end, not ended before its start.
-    const lanes = m.lanes.filter((l) => l === KERNEL || ((m.births.get(l) ?? 0) <= wd.lastSeq && (m.ends.get(l)?.seq ?? Infinity) >= wd.firstSeq));
+    const lanes = m.lanes.filter((l) => l === m.kernel || ((m.births.get(l) ?? 0) <= wd.lastSeq && (m.ends.get(l)?.seq ?? Infinity) >= wd.firstSeq));
     return drawWindow({ ...m, lanes, ...parts[w]! }, x, width, gap, w, w !== 0);
   });
   const nameW = Math.min(160, gap);
@@ -111,11 +111,11 @@ function drawWindow(m: Model, x: Map<string, number>, width: number, gap: number
   for (const lane of m.lanes) {
     const lx = x.get(lane)!;
     const born = m.births.get(lane);
-    const from = lane === KERNEL || born === undefined ? 0 : y.get(born)!;
+    const from = lane === m.kernel || born === undefined ? 0 : y.get(born)!;
     const end = m.ends.get(lane);
     const to = end ? (y.get(end.seq) ?? height - 18) + 8 : height - 10;
-    out.push(`<line class="lane" data-lane="${esc(lane)}" x1="${lx}" y1="${from}" x2="${lx}" y2="${to}" stroke="${m.colour.get(lane)}" stroke-width="${lane === KERNEL ? 4 : 3}"/>`);
-    if (lane !== KERNEL && born !== undefined) out.push(`<circle cx="${lx}" cy="${from}" r="5" fill="${m.colour.get(lane)}"><title>${escText(lane)} starts</title></circle>`);
+    out.push(`<line class="lane" data-lane="${esc(lane)}" x1="${lx}" y1="${from}" x2="${lx}" y2="${to}" stroke="${m.colour.get(lane)}" stroke-width="${lane === m.kernel ? 4 : 3}"/>`);
+    if (lane !== m.kernel && born !== undefined) out.push(`<circle cx="${lx}" cy="${from}" r="5" fill="${m.colour.get(lane)}"><title>${escText(lane)} starts</title></circle>`);
   }
   // Step bars, and the step numbers in the left gutter.
   for (const s of m.steps) {
@@ -138,7 +138,7 @@ function drawWindow(m: Model, x: Map<string, number>, width: number, gap: number
   for (const e of m.messages) {
     const msg = e.msg;
     const agent = e.agent;
-    const kx = x.get(KERNEL)!;
+    const kx = x.get(m.kernel)!;
     const ax = x.get(agent) ?? kx + LANE_GAP;
     const ey = y.get(e.seq)!;
     const [x1, x2] = e.dir === 'send' ? [kx, ax] : [ax, kx];
@@ -161,7 +161,7 @@ function drawNotes(m: Model, x: Map<string, number>, y: Map<number, number>, att
   for (const n of m.notes) {
     const e = n.e;
     const ey = y.get(e.seq)!;
-    const kx = x.get(KERNEL)!;
+    const kx = x.get(m.kernel)!;
     const step = attrStep(e.seq);
     const px = e.process === undefined ? undefined : x.get(e.process);
     switch (e.kind) {

@@ -6,11 +6,13 @@
 //     (`@kernel`, `@commit`: no process name holds an `@`);
 //   - a step record and a history event of the kernel list keep `process: "kernel"` (the contract's
 //     JSON and the history's readers) and also carry `kernel: true`; isKernelStep tells them apart;
-//   - a `schedule` event, `--choices` and a goal name the kernel's actions `kernel`/`commit`, or
-//     `@kernel`/`@commit` when a process takes the bare word (choiceToken, parseChoiceToken).
+//   - the reference model's sessions (model/model.ts, the schedule search of `explore --all` and
+//     `vrange play`) name them the same way, and its step records carry the same mark;
+//   - a `schedule` event, `--choices`, a replay line and an outcome line (`kernel#1 reclaim -> ...`)
+//     name the kernel's actions and list `kernel`/`commit`, or `@kernel`/`@commit` when a process
+//     takes the bare word (choiceToken, parseChoiceToken, ownerLabel).
 
 import type { KernelStep, ProcessStep, Scenario } from './scenario-types.js';
-import { ScenarioError } from './scenario_error.js';
 
 export const KERNEL_ACTION = '@kernel';
 export const COMMIT_ACTION = '@commit';
@@ -42,6 +44,11 @@ export function choiceToken(action: string, processNames: readonly string[]): st
   return processNames.includes(bare) ? action : bare;
 }
 
+/** Scheduler actions as `--choices`, a replay line and a JSON witness write them (choiceToken of each). */
+export function choiceTokens(actions: readonly string[], processNames: readonly string[]): string[] {
+  return actions.map((a) => choiceToken(a, processNames));
+}
+
 /**
  * A `--choices` word (or a goal's `process`) as a scheduler action: `@kernel`/`@commit` always name
  * the kernel's; the bare words name them only when no process has that name. Undefined when the
@@ -64,6 +71,14 @@ export function scheduleAction(e: { choice?: unknown; kernel?: unknown }): strin
 /** Any `[A-Za-z]...` name is an own key of this map only if put there (no prototype keys). */
 export const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
 
+/**
+ * A step's owner as an outcome line (`explore --all`'s classes, `vrange play`) names it: the
+ * process's name, or `kernel` for the kernel list's (`@kernel` when a process takes that word).
+ */
+export function ownerLabel(x: { process: string; kernel?: unknown }, processNames: readonly string[]): string {
+  return x.kernel === true ? choiceToken(KERNEL_ACTION, processNames) : x.process;
+}
+
 /** A step's key, `process#index`, with the kernel list's as `@kernel#index` (never a process's). */
 export function stepKey(x: { process: string; kernel?: unknown }, index: number): string {
   return `${x.kernel === true ? KERNEL_ACTION : x.process}#${index}`;
@@ -73,15 +88,4 @@ export function stepKey(x: { process: string; kernel?: unknown }, index: number)
 export function scenarioStep(s: Pick<Scenario, 'kernel' | 'processes'>, x: { process: string; kernel?: unknown }, index: number): ProcessStep | KernelStep | undefined {
   if (x.kernel === true) return s.kernel[index];
   return s.processes.find((p) => p.name === x.process)?.steps[index];
-}
-
-/**
- * The model's schedule search (`explore --all`, `vrange play`) still names the kernel's actions
- * `kernel` and `commit`, so it cannot tell a process of that name from the kernel's list: such a
- * scenario is refused there (exit 2) rather than searched wrongly. `vrange run` (with --choices,
- * --scheduler pct, --check-model), `explore` and `check` take these names (docs/semantics.md, Names).
- */
-export function refuseKernelWordsInSearch(s: Scenario, what: string): void {
-  const p = s.processes.find((x) => x.name === KERNEL_NAME || x.name === 'commit');
-  if (p) throw new ScenarioError(s.file, `processes.${p.name}`, `${what} cannot yet search a scenario with a process named "${p.name}" (the model's schedules name the kernel's actions kernel and commit); rename the process, or use vrange run or explore`);
 }

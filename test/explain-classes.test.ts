@@ -45,7 +45,7 @@ test('differingTable: step, then one column per class, four classes a table', (t
 
 test('the real witness of a purge that races a nonvolatile shows the prepare, the waiting grant and the commit as lines of their own', async (t) => {
   const s = loadScenario(scenarioPath('race-purge-vs-nonvolatile'));
-  const choices = 'A,A,A,A,A,kernel,kernel,A,commit,A,A,kernel,kernel'.split(',');
+  const choices = 'A,A,A,A,A,@kernel,@kernel,A,@commit,A,A,@kernel,@kernel'.split(',');
   const { report, history } = await runScenario(s, configFor(s, { seed: 1 }), { chooser: replayChooser(choices) });
   const exchanges = witnessExchanges(history);
   t.is(exchanges.length, 1);

@@ -16,6 +16,7 @@ import { schedulesMaxCeiling } from '../shared/limits.js';
 import fc from 'fast-check';
 import { runScenario } from '../harness/run.js';
 import { replayChooser } from '../harness/replay.js';
+import { parseChoiceToken } from '../shared/kernel_name.js';
 import { cli, configFor, scenarioPath } from './helpers.js';
 
 const raceDir = join(scenarioPath('race-two-marks'), '..');
@@ -135,7 +136,8 @@ test('a schedule the model enumerated replays on real processes to the same outc
   const e = enumerate(s, config);
   const counts = outcomeSteps(s, config.policy);
   for (const c of e.classes) {
-    const chooser = replayChooser(c.modelWitness);
+    // modelWitness is written as --choices takes it (`kernel`); the chooser takes the scheduler's actions (`@kernel`).
+    const chooser = replayChooser(c.modelWitness.map((x) => parseChoiceToken(x, s.processes.map((p) => p.name))!));
     const { report } = await runScenario(s, config, { chooser, checkModel: true });
     t.is(chooser.deviated, 0);
     t.is(outcomeOf(report.steps, counts).key, c.key);

@@ -14,7 +14,7 @@ import { Prng } from '../shared/prng.js';
 import { configFor, scenarioPath } from './helpers.js';
 
 const show = (f: Footprint) => JSON.stringify([f.all, ...[f.reads, f.writes, f.adds].map((x) => [...x].sort())]);
-const thread = (a: string) => (a === 'commit' ? 'kernel' : a);
+const thread = (a: string) => (a === '@commit' ? '@kernel' : a);
 
 /** Walks a random path; at each state checks every independent pair. Returns the pairs checked and the first failure. */
 function checkPairs(s: Scenario, policy: (typeof POLICIES)[number], seed: number): { pairs: number; failure?: string } {
@@ -96,10 +96,10 @@ kernel: [ { op: kill, process: C }, { op: reclaim, all: true } ]
   const m = modelSession(s, configFor(s));
   for (const a of ['A', 'A', 'A', 'B', 'B', 'B', 'C']) m.apply(a);
   t.true(commute(m.footprint('A'), m.footprint('B')), 'marks on different files');
-  t.true(commute(m.footprint('A'), m.footprint('kernel')), 'killing C, which shares nothing with A\'s mark');
-  t.false(commute(m.footprint('C'), m.footprint('kernel')), 'but not with a step of C');
-  m.apply('kernel');
-  t.false(commute(m.footprint('A'), m.footprint('kernel')), 'a reclaim\'s prepare reads every mm');
+  t.true(commute(m.footprint('A'), m.footprint('@kernel')), 'killing C, which shares nothing with A\'s mark');
+  t.false(commute(m.footprint('C'), m.footprint('@kernel')), 'but not with a step of C');
+  m.apply('@kernel');
+  t.false(commute(m.footprint('A'), m.footprint('@kernel')), 'a reclaim\'s prepare reads every mm');
   const per = modelSession({ ...s, kernel: [{ op: 'reclaim', pages: 1 }] }, configFor(s));
   for (const a of ['A', 'A', 'A', 'B', 'B', 'B']) per.apply(a);
   t.false(commute(per.footprint('A'), per.footprint('B')), 'with a reclaim of one page, the older mark goes first: their order shows');

@@ -121,7 +121,7 @@ test('goalsReached: every condition must hold in the one run; a step that did no
   const s = parseScenario(GOOD, 'g.yaml');
   const run = (purged: boolean, value: string, freed: number) => [
     { process: 'A', index: 4, op: 'vrange', result: { ok: true, bytes: 4096, purged } },
-    { process: 'kernel', index: 1, op: 'reclaim', result: { ok: true, freed } },
+    { process: 'kernel', index: 1, op: 'reclaim', result: { ok: true, freed }, kernel: true as const },
     { process: 'A', index: 5, op: 'read', result: { ok: true, value } },
   ];
   t.deepEqual(goalsReached(s, run(true, '', 1)), ['data-lost']);

@@ -229,7 +229,7 @@ kernel:
   t.deepEqual(out.steps, [
     { process: 'S', index: 0, op: 'exit', result: { ok: true } },
     { process: 'W', index: 0, op: 'wait', result: { ok: false, stuck: true } },
-    { process: 'kernel', index: 0, op: 'waitpid', result: { ok: false, stuck: true } },
+    { process: 'kernel', index: 0, op: 'waitpid', result: { ok: false, stuck: true }, kernel: true },
   ]);
 });
 

@@ -11,10 +11,11 @@ import { modelSession } from '../model/model.js';
 import { loadScenario } from '../shared/scenario.js';
 import type { Scenario } from '../shared/scenario-types.js';
 import { cli, configFor, scenarioPath } from './helpers.js';
+import { scheduleAction } from '../shared/kernel_name.js';
 
 const races = ['race-two-marks', 'race-fork-vs-reclaim', 'race-shared-file-marks', 'race-death-during-reclaim', 'race-purge-vs-nonvolatile'];
-// The model names the kernel's actions kernel/commit; the chooser's thread for them is @kernel.
-const thread = (a: string) => (a === 'commit' || a === 'kernel' ? '@kernel' : a);
+// The model names the kernel's actions @kernel/@commit, as the scheduler does; the chooser's thread for them is @kernel.
+const thread = (a: string) => (a === '@commit' ? '@kernel' : a);
 
 /** Drives the model with a chooser: the choices it makes, and what it saw at each. */
 function drive(s: Scenario, choose: (enabled: string[]) => number): Array<{ enabled: string[]; pick: number }> {
@@ -88,7 +89,8 @@ test('a pct run replays with --choices, and its reproducing line carries --sched
   const s = loadScenario(scenarioPath('race-two-marks'));
   const config = configFor(s, { seed: 11 });
   const first = await runScenario(s, config, { chooser: pctChooser(11, 3, s), checkModel: true });
-  const choices = first.history.filter((e) => e.kind === 'schedule').map((e) => e.choice);
+  // The events write the kernel's actions as --choices does (`kernel`); the chooser takes the scheduler's (`@kernel`).
+  const choices = first.history.filter((e) => e.kind === 'schedule').map((e) => scheduleAction(e));
   const replay = replayChooser(choices);
   const again = await runScenario(s, config, { chooser: replay });
   t.is(replay.deviated, 0);

@@ -56,9 +56,9 @@ kernel:
 `;
 
 test('replayChooser takes each named action when enabled, else the first enabled one', (t) => {
-  const c = replayChooser(['B', 'kernel', 'A']);
+  const c = replayChooser(['B', '@kernel', 'A']);
   t.is(c.choose(['A', 'B']), 1);
-  t.is(c.choose(['A', 'B']), 0, 'kernel is not enabled: the first enabled action');
+  t.is(c.choose(['A', 'B']), 0, '@kernel is not enabled: the first enabled action');
   t.is(c.choose(['B', 'A']), 1);
   t.is(c.choose(['B', 'A']), 0, 'the list is used up');
   t.is(c.followed, 2);
