@@ -108,9 +108,9 @@ export async function exploreAllRuns(file: string, s: Scenario, config: RunConfi
   for (const [i, { choices, index }] of work.entries()) {
     if (interrupted()) break;
     const chooser = replayChooser(choices);
-    const { report, history } = await runScenario(s, config, { chooser, checkModel: true, phases, session });
-    if (report.interrupted) break;
     const repro = reproduce(file, config, [], choices);
+    const { report, history } = await runScenario(s, config, { chooser, checkModel: true, phases, session, repro });
+    if (report.interrupted) break;
     const problems: string[] = [];
     if (chooser.deviated > 0 || chooser.followed !== choices.length) problems.push(`the real run did not follow the schedule the model enumerated: ${repro}`);
     const broken = report.invariants.filter((x) => !x.ok && x.name !== 'no-deadlock').map((x) => x.name);
@@ -196,7 +196,7 @@ export async function writeWitnessPages(base: string, s: Scenario, config: RunCo
   const files: string[] = [];
   for (const [i, c] of r.classes.entries()) {
     if (!c.witness || interrupted()) continue;
-    const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true, session });
+    const { report, history } = await runScenario(s, config, { chooser: replayChooser(c.witness.choices), pictures: true, session, repro: c.witness.repro });
     if (report.interrupted) break;
     const path = base.replace(/(\.html?)?$/, (ext) => `.class${i + 1}${ext || '.html'}`);
     const goals = r.goals.filter((g) => g.reachedBy.some((x) => x.class === i + 1)).map((g) => g.name);

@@ -21,7 +21,7 @@ import type { RunSession } from './session.js';
 export { actionsOf } from '../checker/run_checks.js';
 
 export type { RemoteOptions };
-import { createRunDir, interrupted, InterruptedError, removeRunDir, whenInterrupted, type StopSignal } from '../shared/lifecycle.js';
+import { createRunDir, interrupted, InterruptedError, noteStoppedRun, removeRunDir, whenInterrupted, type StopSignal } from '../shared/lifecycle.js';
 
 export interface RunOptions {
   /** Write the history as JSON lines here. */
@@ -44,6 +44,8 @@ export interface RunOptions {
   phases?: PhaseClock;
   /** Run on the socket and agents of this session (harness/session.ts) instead of new ones. */
   session?: RunSession;
+  /** The command that reproduces this run: a stop signal's message names it (shared/lifecycle.ts stopLine). */
+  repro?: string;
 }
 
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
@@ -103,7 +105,9 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
     })(), timeout, stop.promise]);
   } catch (e) {
     if (e instanceof InterruptedError) signal = e.signal;
+    if (signal && opts.repro) noteStoppedRun(config.seed, opts.repro);
     if (signal) opts.narrate?.(`${'kernel'.padEnd(8)} INTERRUPTED by ${signal}: stopping the run, killing every agent`);
+    kernel.recordBoot(); // stopped during its set-up: the history still begins with its boot
     kernel.violation('run-completed', (e as Error).message);
     if (isVrangeBug(e)) kernel.bugs.push(`the run stopped on ${(e as Error).message}`);
     // A schedule the race left behind must stop, not go on judging while shutdown kills its processes.
