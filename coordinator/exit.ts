@@ -76,6 +76,7 @@ export class Exit {
     // A local agent killed by a signal neither the kernel sent nor its process's step asked for
     // (`kill -9 PID`, an OOM killer of the machine): from outside vrange. The cleanup is the same; the report says so.
     if (signal !== null && !conn.remote && !conn.killedByKernel && !this.endingProcs.has(proc)) proc.killedOutside = true;
+    this.k.endBirthOf(proc);
     try { this.cleanup(proc, code, signal); } catch (e) { this.k.fail(e as Error); }
   }
 

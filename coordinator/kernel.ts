@@ -125,7 +125,7 @@ export class Kernel {
    * a signal, a failure) records them and ends their wait at its shutdown, so that its history
    * names every process its cleanup does, and no wait (agentStartTimeoutMs) outlives the run.
    */
-  private readonly pendingBirths = new Map<number, { record: () => void; stop: (e: Error) => void }>();
+  private readonly pendingBirths = new Map<number, { proc: Proc; record: () => void; stop: (e: Error) => void; ready: () => void }>();
   private nextInitId = 1;
   private stopping = false;
   private booted = false;
@@ -240,7 +240,7 @@ export class Kernel {
       this.lockstep.unbusy(`birth:${proc.name}`);
     }
     // A process with no steps has run all its steps: it exits with code 0 at once.
-    if (proc.spec.steps.length === 0) this.exit.ending(proc, { code: 0 });
+    if (proc.spec.steps.length === 0 && proc.live) this.exit.ending(proc, { code: 0 });
   }
 
   /**
@@ -269,18 +269,39 @@ export class Kernel {
     proc.state = 'running';
     if (!conn.remote) this.runConns.push(conn);
     const id = this.nextInitId++;
-    const record = () => this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child?.pid ?? conn.osPid,
-      ...(conn.remote ? { host: conn.host, agent: printable(conn.routingId) } : {}) });
+    let recorded = false;
+    const record = () => {
+      if (recorded) return;
+      recorded = true;
+      this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child?.pid ?? conn.osPid,
+        ...(conn.remote ? { host: conn.host, agent: printable(conn.routingId) } : {}) });
+    };
     let stop: (e: Error) => void = () => {};
-    const ready = new Promise<void>((resolve, reject) => { this.readyWaiters.set(id, resolve); stop = reject; });
-    this.pendingBirths.set(id, { record, stop });
+    let done: () => void = () => {};
+    const ready = new Promise<void>((resolve, reject) => { this.readyWaiters.set(id, resolve); stop = reject; done = resolve; });
+    this.pendingBirths.set(id, { proc, record, stop, ready: done });
     this.sendTo(proc, { t: 'init', id, pid: proc.pid, name: proc.name, steps: proc.spec.steps, sigbus: proc.spec.sigbus,
       config: this.config, mm, ...(this.wantsMmViews ? { snapshots: true } : {}) });
     // A birth past its bound stays pending: the shutdown that follows records it.
     await withTimeout(ready, agentStartTimeoutMs, `agent for ${proc.name} (OS pid ${conn.child?.pid ?? conn.osPid}) did not become ready within ${agentStartTimeoutMs} ms`);
     this.pendingBirths.delete(id);
-    if (conn.child?.pid !== undefined) this.host.cpuLease?.bind([conn.child.pid]);
+    if (conn.child?.pid !== undefined && conn.alive) this.host.cpuLease?.bind([conn.child.pid]);
     record();
+  }
+
+  /**
+   * The agent of a process whose birth is under way died (killed from outside vrange before it
+   * was ready): the birth is recorded before the cleanup that follows, and its wait ends at once
+   * (the fork returns; its child is dead) instead of at agentStartTimeoutMs.
+   */
+  endBirthOf(proc: Proc): void {
+    for (const [id, b] of this.pendingBirths) {
+      if (b.proc !== proc) continue;
+      b.record();
+      this.readyWaiters.delete(id);
+      this.pendingBirths.delete(id);
+      b.ready();
+    }
   }
 
   /** At shutdown: each birth still under way is recorded (its process is cleaned up next) and its wait ends. */

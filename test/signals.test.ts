@@ -198,3 +198,26 @@ test.serial('an agent SIGKILLed from outside vrange mid-run: cleaned up as any d
   t.regex(f.out(), /kernel +A killed by SIGKILL; cleanup freed/);
   t.notRegex(f.out() + readFileSync(trace2, 'utf8'), /outside/);
 });
+
+test.serial('an agent SIGKILLed from outside vrange after it was given a forked process, before it is ready: the fork returns, the child\'s birth and cleanup are in the history, the run goes on', async (t) => {
+  const tmp = ownTmp(t);
+  const trace = join(tmp, 't.jsonl');
+  const c = vrange(t, tmp, ['run', scenarioPath('fork-cow-purge'), '--seed', '1', '--fault', 'pause:A@1:2000', '--trace', trace]);
+  await until('A stopped by its pause', () => agentsIn(tmp).some((a) => a.state === 'T'));
+  const spare = await until('the spare agent', () => agentsIn(tmp).find((a) => a.state !== 'T'));
+  // Stopped, it cannot answer B's init; killed once A's fork is under way (A's step 3 has completed).
+  process.kill(spare.pid, 'SIGSTOP');
+  await until('A\'s step 3', () => /\nA +#3 /.test(c.out()));
+  process.kill(spare.pid, 'SIGKILL');
+  // Without the fix the birth waited agentStartTimeoutMs (20 s) for a dead agent, past patienceMs.
+  const r = await exited(c);
+  t.is(r.code, 1, c.err());
+  t.regex(c.out(), /A +#4 fork child="B" -> ok pid=3/);
+  t.regex(c.out(), /kernel +B killed by SIGKILL from outside vrange/);
+  const events = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; process?: string });
+  const birth = events.findIndex((e) => e.kind === 'birth' && e.process === 'B');
+  t.true(birth >= 0 && birth < events.findIndex((e) => e.kind === 'cleanup' && e.process === 'B'), 'B\'s birth, then its cleanup');
+  const k = checked(trace);
+  t.is(k.status, 0, k.text);
+  t.deepEqual(agentsIn(tmp), [], 'no agent left');
+});
