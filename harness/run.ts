@@ -2,6 +2,7 @@
 // the report. Everything the run started is ended before runScenario returns, even on failure.
 
 import { writeOutput } from '../shared/files.js';
+import { processState } from '../shared/procfs.js';
 import { Kernel, type KernelOptions } from '../coordinator/kernel.js';
 import { Expectations, expectationFor, matches, type Failure } from '../checker/expectations.js';
 import { Snapshots } from '../report/snapshot.js';
@@ -93,7 +94,7 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
   try {
     const timeoutMs = opts.timeoutMs ?? runBoundMs(scenario);
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(timeoutText(scenario, timeoutMs, opts.timeoutMs !== undefined))), timeoutMs);
+      timer = setTimeout(() => reject(new Error(timeoutText(scenario, timeoutMs, opts.timeoutMs !== undefined) + stoppedFromOutside(kernel))), timeoutMs);
     });
     await Promise.race([(async () => {
       if (interrupted()) throw new InterruptedError(interrupted()!);
@@ -198,6 +199,16 @@ export function timeoutText(s: Scenario, timeoutMs: number, given: boolean): str
   const made = given ? 'set by --timeout'
     : `${runTimeoutBaseMs} ms + ${runTimeoutPerStepMs} ms for each of ${steps} step(s) + ${runTimeoutPerProcessMs} ms for each of ${processes} process(es)`;
   return `the run took longer than ${timeoutMs} ms (${made}); give it more with --timeout MS`;
+}
+
+/**
+ * At the time bound: the live processes whose local agent the OS shows stopped (state T) while no
+ * `pause:` fault holds them: stopped from outside vrange (`kill -STOP`, Ctrl-Z), what the run waited for.
+ */
+function stoppedFromOutside(k: Kernel): string {
+  const stopped = k.procs.filter((p) => p.live && !p.paused && p.agent?.child?.pid !== undefined && processState(p.agent.child.pid) === 'T')
+    .map((p) => `${p.name} (OS pid ${p.agent!.child!.pid})`);
+  return stopped.length ? `; stopped from outside vrange (SIGSTOP), the run waited for: ${stopped.join(', ')}` : '';
 }
 
 /** What the kernel holds once the run is over, for an offline check (`vrange check`) of leaks and of the dead. */

@@ -107,7 +107,7 @@ test.serial('a run past its --timeout while a pause fault holds a process: the c
   t.deepEqual(agentsIn(tmp), [], 'no agent left');
 });
 
-test.serial('an agent SIGSTOPped from outside vrange before the process it was given is ready: the run ends at its bound, its history names that process\'s birth, nothing waits on', async (t) => {
+test.serial('an agent SIGSTOPped from outside vrange before the process it was given is ready: the run ends at its bound, which names it, its history names that process\'s birth, nothing waits on', async (t) => {
   const tmp = ownTmp(t);
   const trace = join(tmp, 't.jsonl');
   // A is paused before its step 1 (its fork of B is step 4); meanwhile the spare agent that B will get is stopped.
@@ -118,7 +118,8 @@ test.serial('an agent SIGSTOPped from outside vrange before the process it was g
   // Without the fix the birth's own wait (agentStartTimeoutMs, 20 s) kept the command alive past patienceMs.
   const r = await exited(c);
   t.is(r.code, 1, c.err());
-  t.regex(c.out(), /run-completed: the run took longer than 6000 ms/);
+  t.regex(c.out(), /run-completed: the run took longer than 6000 ms \(set by --timeout\); give it more with --timeout MS; stopped from outside vrange \(SIGSTOP\), the run waited for: B \(OS pid (\d+)\)/);
+  t.true(c.out().includes(`B (OS pid ${spare.pid})`), 'the stopped agent is named by its pid');
   t.regex(c.out(), /kernel +B killed by SIGKILL/);
   const k = checked(trace);
   t.is(k.status, 0, k.text);
