@@ -34,7 +34,7 @@ import { REMOTE_USAGE, agentCommand, kernelCommand, keygenCommand } from './remo
 import { KeyError } from '../shared/keys.js';
 import { compareCommand } from '../harness/compare.js';
 import { quizCommand } from '../harness/quiz.js';
-import { installInterruptHandlers, interruptExitCode } from '../shared/lifecycle.js';
+import { installInterruptHandlers, interrupted, interruptExitCode, stopLine } from '../shared/lifecycle.js';
 import { exploreShard, mergeCommand, sweepHeading, sweepOf } from './shard_cli.js';
 import { PLAY_USAGE, playCommand } from './play_cli.js';
 import { choiceTokens } from '../shared/kernel_name.js';
@@ -117,9 +117,9 @@ async function run(args: string[]): Promise<number> {
   const say = (line: string) => { narration.push(line); if (loud) out(line); };
   const head = header(cmd.scenario, cmd.config);
   if (loud) head.forEach(out);
+  const repro = reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices && choiceTokens(cmd.choices, cmd.scenario.processes.map((p) => p.name)), cmd.scheduler, cmd.timeoutMs);
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel, timeoutMs: cmd.timeoutMs,
-    chooser: cmd.choices ? replayChooser(cmd.choices) : schedulerChooser(cmd.scheduler, cmd.config.seed, cmd.scenario), pictures: cmd.html !== undefined });
-  const repro = reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices && choiceTokens(cmd.choices, cmd.scenario.processes.map((p) => p.name)), cmd.scheduler);
+    chooser: cmd.choices ? replayChooser(cmd.choices) : schedulerChooser(cmd.scheduler, cmd.config.seed, cmd.scenario), pictures: cmd.html !== undefined, repro });
   const foot = [...goalRunLines(cmd.scenario, report.steps), ...footer(report, repro)];
   if (cmd.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else if (cmd.quiet) summaryLines(report, history, head, repro).forEach(out);
@@ -147,9 +147,12 @@ async function exploreCommand(args: string[]): Promise<number> {
     else process.stdout.write(terminalLines(formatAll(cmd.file, cmd.config, result)) + '\n');
     if (cmd.html) {
       const pages = await writeWitnessPages(cmd.html, cmd.scenario, cmd.config, result);
-      if (!cmd.json) process.stdout.write(terminalLine(`pictures of the witnesses: ${pages.join(', ')}`) + '\n');
+      // Stopped: the pages written before the signal are whole; the others are not written.
+      const stopped = interrupted();
+      const rest = stopped ? (pages.length ? `; the other classes' pages were not written (stopped by ${stopped})` : `none written (stopped by ${stopped})`) : '';
+      if (!cmd.json) process.stdout.write(terminalLine(`pictures of the witnesses: ${pages.join(', ')}${rest}`) + '\n');
     }
-    if (!cmd.json) process.stdout.write(`${result.reduced} real runs in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    if (!cmd.json) process.stdout.write(`${result.ran < result.reduced ? `${result.ran} of ` : ''}${result.reduced} real runs in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     return result.problems.length > 0 ? 1 : 0;
   }
   // With --json, stdout is the one JSON document: the announcement goes to stderr.
@@ -229,6 +232,7 @@ export async function main(argv: string[]): Promise<number> {
   // fault's pause timer of the stopped run must not keep the process alive; shared/lifecycle.ts).
   const stopped = interruptExitCode();
   if (stopped === undefined) return code;
+  process.stderr.write(messageLine(stopLine(argv[0]!, argv.map(quote))!) + '\n');
   // process.exit drops what a pipe has not taken yet (a --json report beyond the pipe's 64 KB
   // buffer, to a reader slower than the command): exit once stdout and stderr have drained. (Once
   // an agent has started with the command's stdout and stderr, libuv has made those files blocking

@@ -22,6 +22,9 @@ import type { Proc } from './process_table.js';
 import { agentCommand, type CpuLease } from './cpu_pin.js';
 import { lowerSpare, raiseTaken } from './spare_priority.js';
 
+/** How many agents in a row may die before their hello before a birth gives up (AgentPool.take). */
+const agentStartRetries = 3;
+
 /** How a process that has reported its last step ends: an exit code, or a fatal signal its step reported (never SIGKILL). */
 export type ResetEnd = { code: number } | { signal: NodeJS.Signals };
 
@@ -35,6 +38,8 @@ export class AgentConn {
   host: string | undefined;
   /** Its hello (of this incarnation) has come: until then nothing else from its routing id is read. */
   helloed = false;
+  /** The kernel has sent it a deadly signal (kill): a death by a signal it did not send came from outside vrange. */
+  killedByKernel = false;
   /** A spare started at the lowest priority, not yet given the kernel's (spare_priority.ts). */
   lowered = false;
   /**
@@ -83,6 +88,7 @@ export class AgentConn {
    * kernel will see no exit event, a fatal signal is its death from now on.
    */
   kill(signal: NodeJS.Signals): void {
+    if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') this.killedByKernel = true;
     if (this.child) { if (!this.hasExited) this.child.kill(signal); return; }
     if (signal === 'SIGSTOP' || signal === 'SIGCONT') throw new Error(`${signal} cannot be sent to a remote agent`);
     if (this.hasExited) return;
@@ -236,15 +242,22 @@ export class AgentPool {
 
   /** An agent that has said hello, leaving the pool topped up. */
   async take(poolSize: number): Promise<AgentConn> {
-    this.idle = this.idle.filter((c) => c.alive);
-    if (this.idle.length === 0) this.spawnOne();
-    // A reused pool holds agents that said hello and others still starting: a ready one first.
-    const ready = this.idle.findIndex((c) => c.helloed);
-    const conn = this.idle.splice(ready >= 0 ? ready : 0, 1)[0]!;
-    this.raise(conn);
-    this.fill(poolSize);
-    await withTimeout(conn.hello, agentStartTimeoutMs, `agent ${conn.routingId} did not start within ${agentStartTimeoutMs} ms`);
-    return conn;
+    const deadline = Date.now() + agentStartTimeoutMs;
+    // An agent that dies before its hello (a SIGKILL from outside vrange, to a spare) is replaced,
+    // a few times: the process was given no agent yet, so nothing of it is lost.
+    for (let tries = 0; ; tries++) {
+      if (this.closed) throw new Error('the kernel is shutting down: no agent starts');
+      this.idle = this.idle.filter((c) => c.alive);
+      if (this.idle.length === 0) this.spawnOne();
+      // A reused pool holds agents that said hello and others still starting: a ready one first.
+      const ready = this.idle.findIndex((c) => c.helloed);
+      const conn = this.idle.splice(ready >= 0 ? ready : 0, 1)[0]!;
+      this.raise(conn);
+      this.fill(poolSize);
+      await withTimeout(Promise.race([conn.hello, conn.exited]), deadline - Date.now(), `agent ${conn.routingId} did not start within ${agentStartTimeoutMs} ms`);
+      if (conn.helloed && conn.alive) return conn;
+      if (tries >= agentStartRetries) throw new Error(`${tries + 1} agents in a row died before their hello (the last: ${conn.routingId})`);
+    }
   }
 
   /**
@@ -256,7 +269,8 @@ export class AgentPool {
     const wanted = n === undefined ? idle : [...idle.filter((c) => c.helloed), ...idle.filter((c) => !c.helloed)].slice(0, n);
     // Waited for now: not at the lowest priority while the run waits (they are lowered again by no one).
     for (const c of wanted) if (!c.helloed) this.raise(c);
-    await withTimeout(Promise.all(wanted.map((c) => c.hello)), agentStartTimeoutMs, `the agent pool did not start within ${agentStartTimeoutMs} ms`);
+    // An agent that died meanwhile is not waited for (take replaces it).
+    await withTimeout(Promise.all(wanted.map((c) => Promise.race([c.hello, c.exited]))), agentStartTimeoutMs, `the agent pool did not start within ${agentStartTimeoutMs} ms`);
   }
 
   /** Agents waiting in the pool (alive). */
@@ -365,6 +379,6 @@ export class AgentHost {
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(what)), ms); });
+  const t = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(what)), Math.max(0, ms)); });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }

@@ -73,6 +73,10 @@ export class Exit {
     if (signal === null && !conn.remote && !this.endingProcs.has(proc)) {
       this.k.bugs.push(`${proc.name}'s local agent exited by itself with code ${code}${proc.inFlight >= 0 ? ` during step ${proc.inFlight}` : ` before step ${proc.nextStep}`}`);
     }
+    // A local agent killed by a signal neither the kernel sent nor its process's step asked for
+    // (`kill -9 PID`, an OOM killer of the machine): from outside vrange. The cleanup is the same; the report says so.
+    if (signal !== null && !conn.remote && !conn.killedByKernel && !this.endingProcs.has(proc)) proc.killedOutside = true;
+    this.k.endBirthOf(proc);
     try { this.cleanup(proc, code, signal); } catch (e) { this.k.fail(e as Error); }
   }
 
@@ -159,7 +163,7 @@ export class Exit {
   private releaseTask(proc: Proc, end: 'killed' | 'exited', what: CleanupCounts): void {
     this.k.history.add('cleanup', { process: proc.name, pid: proc.pid, state: end, exitCode: proc.exitCode, signal: proc.signal,
       framesFreed: what.framesFreed, pagesUnmapped: what.pagesUnmapped, vmas: what.vmas, fdsClosed: what.fdsClosed, filesReleased: what.filesReleased,
-      ...(what.interrupted !== undefined ? { interrupted: what.interrupted } : {}) });
+      ...(what.interrupted !== undefined ? { interrupted: what.interrupted } : {}), ...(proc.killedOutside ? { outside: true as const } : {}) });
     verifyIfEnabled(this.k.frames, this.k.rmap, this.k.files, `after the cleanup of ${proc.name}`, this.k.pageAlloc.unplaced);
     verifyImmapIfEnabled(this.k.files, this.k.procs, `after the cleanup of ${proc.name}`);
     for (const w of this.reapWaiters.get(proc.name) ?? []) w();

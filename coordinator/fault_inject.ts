@@ -16,6 +16,9 @@ import type { BeforeStepFault } from './hooks.js';
 import type { Proc } from './process_table.js';
 
 export class FaultInject {
+  /** The pauses under way: each one's timer, and how it ends early (stopPauses). */
+  private readonly pauses = new Map<NodeJS.Timeout, () => void>();
+
   constructor(private readonly k: Kernel) {}
 
   /** `as`: the fault as a fixed spec (a random draw becomes `kill:P@N`), so a shrinker can replay it alone. */
@@ -49,14 +52,28 @@ export class FaultInject {
     }
     this.fault(f.spec, proc, `SIGSTOP before step ${proc.nextStep}, SIGCONT in ${f.pauseMs} ms`, `pause:${proc.name}@${proc.nextStep}:${f.pauseMs}`);
     proc.agent!.kill('SIGSTOP');
-    proc.paused = new Promise((resolve) => setTimeout(() => {
-      proc.paused = undefined;
-      if (proc.live) proc.agent!.kill('SIGCONT');
-      this.k.history.add('resume', { process: proc.name, pid: proc.pid });
-      resolve();
-      this.k.onProgress();
-    }, f.pauseMs));
+    proc.paused = new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pauses.delete(timer);
+        proc.paused = undefined;
+        if (proc.live) proc.agent!.kill('SIGCONT');
+        this.k.history.add('resume', { process: proc.name, pid: proc.pid });
+        resolve();
+        this.k.onProgress();
+      }, f.pauseMs);
+      this.pauses.set(timer, () => { proc.paused = undefined; resolve(); });
+    });
     return 'paused';
+  }
+
+  /**
+   * At shutdown: the pauses still running end with the run (its agents are SIGKILLed, a stopped
+   * one too). A pause timer left behind kept the command alive for the rest of its MS after a run
+   * stopped by its time bound, and would have sent its SIGCONT to an OS pid no longer the agent's.
+   */
+  stopPauses(): void {
+    for (const [timer, end] of this.pauses) { clearTimeout(timer); end(); }
+    this.pauses.clear();
   }
 
   /** Free schedule: a process stopped before a step a fault names (its `at` message). */

@@ -198,7 +198,7 @@ export const EVENT_SCHEMAS = {
   fault: ev('fault', { fault: str, process: name, pid: nat, step: int, as: str, action: str }),
   resume: ev('resume', { process: name, pid: nat }),
   cleanup: ev('cleanup', { process: name, pid: nat, state: processState, exitCode: int.optional(), signal: str.optional(), framesFreed: nat,
-    pagesUnmapped: nat, vmas: nat, fdsClosed: nat, filesReleased: z.array(z.unknown()), interrupted: nat.optional() }),
+    pagesUnmapped: nat, vmas: nat, fdsClosed: nat, filesReleased: z.array(z.unknown()), interrupted: nat.optional(), outside: z.literal(true).optional() }),
   'final-release': ev('final-release', { file: name, fileKind: str, framesFreed: nat }),
   stuck: ev('stuck', { process: name, index: nat, waitsFor: str, kernel: z.literal(true).optional() }),
   'expectation-failed': ev('expectation-failed', { process: name, index: nat, expected: z.unknown(), actual: z.unknown(), kernel: z.literal(true).optional() }),

@@ -73,6 +73,8 @@ export interface EventFields {
   cleanup: {
     process: string; pid: number; state: ProcessEnd; exitCode?: number; signal?: string; framesFreed: number;
     pagesUnmapped: number; vmas: number; fdsClosed: number; filesReleased: string[]; interrupted?: number;
+    /** Killed by a signal from outside vrange (a `kill -9` of its agent), not by the kernel or its own step. */
+    outside?: true;
   };
   'final-release': { file: string; fileKind: string; framesFreed: number };
   stuck: { process: string; index: number; waitsFor: string; kernel?: true };

@@ -120,8 +120,15 @@ export class Kernel {
   /** The local agents this run gave a process (a session's shutdown ends those not reset). */
   private readonly runConns: AgentConn[] = [];
   private readonly readyWaiters = new Map<number, () => void>();
+  /**
+   * Births under way (init sent, no ready yet), by init id: a run that stops first (its time bound,
+   * a signal, a failure) records them and ends their wait at its shutdown, so that its history
+   * names every process its cleanup does, and no wait (agentStartTimeoutMs) outlives the run.
+   */
+  private readonly pendingBirths = new Map<number, { proc: Proc; record: () => void; stop: (e: Error) => void; ready: () => void }>();
   private nextInitId = 1;
   private stopping = false;
+  private booted = false;
 
   constructor(readonly opts: KernelOptions) {
     this.config = opts.config;
@@ -198,8 +205,7 @@ export class Kernel {
     this.notStopped();
     // The boot's agents are needed now; the spares beyond them wait at low priority (spare_priority.ts).
     if (!this.remote) { this.pool.fill(initial.length, false); this.pool.fill(initial.length + this.warmPoolSize()); }
-    this.history.add('boot', { frames: this.frames.total, files: this.files.map((f) => ({ name: f.name, pages: f.pages, kind: f.kind })),
-      policy: this.config.policy, access: this.config.access, purgeUnit: this.config.purgeUnit, schedule: this.config.schedule, seed: this.config.seed, format: HISTORY_FORMAT });
+    this.recordBoot();
     for (const proc of initial) await this.birth(proc, undefined);
     // The first fork should not find its agent still starting (a session's pool may hold more,
     // starting in the background: the forks possible are waited for).
@@ -234,7 +240,19 @@ export class Kernel {
       this.lockstep.unbusy(`birth:${proc.name}`);
     }
     // A process with no steps has run all its steps: it exits with code 0 at once.
-    if (proc.spec.steps.length === 0) this.exit.ending(proc, { code: 0 });
+    if (proc.spec.steps.length === 0 && proc.live) this.exit.ending(proc, { code: 0 });
+  }
+
+  /**
+   * The history's first event, once. start() records it; a run stopped before that (a signal during
+   * the set-up, a remote kernel still waiting for its agents) records it at its end, so that even
+   * the shortest history is one `vrange check` reads (its first event is `boot`).
+   */
+  recordBoot(): void {
+    if (this.booted) return;
+    this.booted = true;
+    this.history.add('boot', { frames: this.frames.total, files: this.files.map((f) => ({ name: f.name, pages: f.pages, kind: f.kind })),
+      policy: this.config.policy, access: this.config.access, purgeUnit: this.config.purgeUnit, schedule: this.config.schedule, seed: this.config.seed, format: HISTORY_FORMAT });
   }
 
   /** A run stopped (its time bound passed) starts no agent: shutdown has ended them all, and the run folder goes next. */
@@ -251,13 +269,49 @@ export class Kernel {
     proc.state = 'running';
     if (!conn.remote) this.runConns.push(conn);
     const id = this.nextInitId++;
-    const ready = new Promise<void>((resolve) => this.readyWaiters.set(id, resolve));
+    let recorded = false;
+    const record = () => {
+      if (recorded) return;
+      recorded = true;
+      this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child?.pid ?? conn.osPid,
+        ...(conn.remote ? { host: conn.host, agent: printable(conn.routingId) } : {}) });
+    };
+    let stop: (e: Error) => void = () => {};
+    let done: () => void = () => {};
+    const ready = new Promise<void>((resolve, reject) => { this.readyWaiters.set(id, resolve); stop = reject; done = resolve; });
+    this.pendingBirths.set(id, { proc, record, stop, ready: done });
     this.sendTo(proc, { t: 'init', id, pid: proc.pid, name: proc.name, steps: proc.spec.steps, sigbus: proc.spec.sigbus,
       config: this.config, mm, ...(this.wantsMmViews ? { snapshots: true } : {}) });
-    await withTimeout(ready, agentStartTimeoutMs, `agent for ${proc.name} did not become ready`);
-    if (conn.child?.pid !== undefined) this.host.cpuLease?.bind([conn.child.pid]);
-    this.history.add('birth', { process: proc.name, pid: proc.pid, parent: parent?.name, osPid: conn.child?.pid ?? conn.osPid,
-      ...(conn.remote ? { host: conn.host, agent: printable(conn.routingId) } : {}) });
+    // A birth past its bound stays pending: the shutdown that follows records it.
+    await withTimeout(ready, agentStartTimeoutMs, `agent for ${proc.name} (OS pid ${conn.child?.pid ?? conn.osPid}) did not become ready within ${agentStartTimeoutMs} ms`);
+    this.pendingBirths.delete(id);
+    if (conn.child?.pid !== undefined && conn.alive) this.host.cpuLease?.bind([conn.child.pid]);
+    record();
+  }
+
+  /**
+   * The agent of a process whose birth is under way died (killed from outside vrange before it
+   * was ready): the birth is recorded before the cleanup that follows, and its wait ends at once
+   * (the fork returns; its child is dead) instead of at agentStartTimeoutMs.
+   */
+  endBirthOf(proc: Proc): void {
+    for (const [id, b] of this.pendingBirths) {
+      if (b.proc !== proc) continue;
+      b.record();
+      this.readyWaiters.delete(id);
+      this.pendingBirths.delete(id);
+      b.ready();
+    }
+  }
+
+  /** At shutdown: each birth still under way is recorded (its process is cleaned up next) and its wait ends. */
+  private stopBirths(): void {
+    for (const [id, b] of this.pendingBirths) {
+      b.record();
+      this.readyWaiters.delete(id);
+      b.stop(new Error('the run was stopped before the agent was ready'));
+    }
+    this.pendingBirths.clear();
   }
 
   /**
@@ -282,6 +336,8 @@ export class Kernel {
 
   async shutdown(): Promise<void> {
     this.stopping = true;
+    this.stopBirths();
+    this.faultInject.stopPauses();
     await this.remote?.stop();
     try {
       if (this.ownsHost) await this.host.close();

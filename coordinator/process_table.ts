@@ -20,6 +20,8 @@ export class Proc {
   state: ProcessState = 'unborn';
   exitCode: number | undefined;
   signal: string | undefined;
+  /** Killed by a signal from outside vrange (coordinator/exit.ts onOsExit), not by the kernel or its own step. */
+  killedOutside?: boolean;
   agent: AgentConn | undefined;
   /** fd number -> address space id. */
   fds = new Map<number, number>();

@@ -204,9 +204,11 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
  * (shared/kernel_name.ts choiceTokens: the scheduler's `@kernel` is `kernel` unless a process takes
  * that word). A replayed schedule needs no scheduler; PCT's seed does.
  */
-export function reproduce(file: string, c: RunConfig, faults: Array<{ spec: string }> = [], choices?: readonly string[], scheduler?: SchedulerSpec): string {
+export function reproduce(file: string, c: RunConfig, faults: Array<{ spec: string }> = [], choices?: readonly string[], scheduler?: SchedulerSpec, timeoutMs?: number): string {
   return `vrange run ${file} --seed ${c.seed} --policy ${c.policy} --access ${c.access} --purge-unit ${c.purgeUnit} --frames ${c.frames} --schedule ${c.schedule}`
     + faults.map((f) => ` --fault ${f.spec}`).join('') + (choices ? ` --choices ${choices.length ? choices.join(',') : '-'}`
-    : scheduler?.name === 'pct' ? ` --scheduler pct --depth ${scheduler.depth}` : '');
+    : scheduler?.name === 'pct' ? ` --scheduler pct --depth ${scheduler.depth}` : '')
+    // A run past a bound it was given fails by it: the line reproduces that too.
+    + (timeoutMs !== undefined ? ` --timeout ${timeoutMs}` : '');
 }
 

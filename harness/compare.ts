@@ -10,7 +10,7 @@
 
 import { runScenario } from './run.js';
 import { withSession, type RunSession } from './session.js';
-import { parseRun, UsageError } from './command.js';
+import { parseRun, reproduce, UsageError } from './command.js';
 import { explainRun, shortResult, shortStep, type Explanation } from '../report/explain.js';
 import { POLICIES, type PolicyName, type RunConfig, type Scenario, type StepResult } from '../shared/scenario-types.js';
 import type { Fault } from './faults.js';
@@ -62,7 +62,8 @@ export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'
   for (const policy of POLICIES) {
     if (interrupted()) break;
     const config: RunConfig = { ...base, policy };
-    const { report, history } = await runScenario(scenario, config, { faults, checkModel: config.schedule === 'lockstep' && faults.length === 0, session });
+    const { report, history } = await runScenario(scenario, config, { faults, checkModel: config.schedule === 'lockstep' && faults.length === 0, session,
+      repro: reproduce(scenario.file, config, faults) });
     if (report.interrupted) break;
     done.push(policy);
     const byStep = new Map<string, StepResult>();

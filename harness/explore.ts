@@ -113,7 +113,8 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     const config = { ...o.base, seed: plan.seed };
     const faults = plan.specs.map((f) => parseFault(f, o.scenario));
     const chooser = o.choices ? replayChooser(o.choices) : schedulerChooser(o.scheduler, plan.seed, o.scenario);
-    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser, timeoutMs: o.timeoutMs, phases: o.phases, session });
+    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser, timeoutMs: o.timeoutMs, phases: o.phases, session,
+      repro: reproduce(o.file, config, faults, o.choices, o.scheduler, o.timeoutMs) });
     if (report.interrupted) break;
     const j = judge(report, history, faults.length > 0, strict);
     o.phases?.mark('checks (history check)');
@@ -124,7 +125,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     }
     runs.push({
       index: plan.index, seed: plan.seed, faults: plan.specs, outcome: j.outcome, broken: j.broken, violations: j.violations,
-      repro: reproduce(o.file, config, faults, o.choices && choiceTokens(o.choices, o.scenario.processes.map((p) => p.name)), o.scheduler),
+      repro: reproduce(o.file, config, faults, o.choices && choiceTokens(o.choices, o.scenario.processes.map((p) => p.name)), o.scheduler, o.timeoutMs),
       kills: history.filter((e) => e.kind === 'fault' && String(e.as).startsWith('kill')).length,
       pauses: history.filter((e) => e.kind === 'fault' && String(e.as).startsWith('pause')).length,
     });

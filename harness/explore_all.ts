@@ -111,10 +111,10 @@ export async function exploreAllRuns(file: string, s: Scenario, config: RunConfi
   for (const [i, { choices, index }] of work.entries()) {
     if (interrupted()) break;
     const chooser = replayChooser(choices);
-    const { report, history } = await runScenario(s, config, { chooser, checkModel: true, phases, session });
-    if (report.interrupted) break;
     const tokens = choiceTokens(choices, names);
     const repro = reproduce(file, config, [], tokens);
+    const { report, history } = await runScenario(s, config, { chooser, checkModel: true, phases, session, repro });
+    if (report.interrupted) break;
     const problems: string[] = [];
     if (chooser.deviated > 0 || chooser.followed !== choices.length) problems.push(`the real run did not follow the schedule the model enumerated: ${repro}`);
     const broken = report.invariants.filter((x) => !x.ok && x.name !== 'no-deadlock').map((x) => x.name);
@@ -202,7 +202,7 @@ export async function writeWitnessPages(base: string, s: Scenario, config: RunCo
   for (const [i, c] of r.classes.entries()) {
     if (!c.witness || interrupted()) continue;
     const actions = c.witness.choices.map((x) => parseChoiceToken(x, names) ?? x);
-    const { report, history } = await runScenario(s, config, { chooser: replayChooser(actions), pictures: true, session });
+    const { report, history } = await runScenario(s, config, { chooser: replayChooser(actions), pictures: true, session, repro: c.witness.repro });
     if (report.interrupted) break;
     const path = base.replace(/(\.html?)?$/, (ext) => `.class${i + 1}${ext || '.html'}`);
     const goals = r.goals.filter((g) => g.reachedBy.some((x) => x.class === i + 1)).map((g) => g.name);

@@ -154,7 +154,7 @@ export function quizConfig(q: Quiz): RunConfig {
 /** Runs the quiz on the real emulator; each question's result and the rule behind it. */
 export async function answerQuiz(q: Quiz, runSeed = q.seed, session?: RunSession): Promise<{ answers: Answer[]; ok: boolean; history: HistoryEvent[]; interrupted?: string }> {
   const config = { ...quizConfig(q), seed: runSeed };
-  const { report, history } = await runScenario(q.scenario, config, { checkModel: true, session });
+  const { report, history } = await runScenario(q.scenario, config, { checkModel: true, session, repro: `vrange quiz --seed ${q.seed} --answers` });
   const explained = explainRun(q.scenario, config, history);
   const answers = q.questions.map((x) => {
     const rec = report.steps.find((s) => s.process === x.process && s.index === x.index);

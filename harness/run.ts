@@ -2,6 +2,7 @@
 // the report. Everything the run started is ended before runScenario returns, even on failure.
 
 import { writeOutput } from '../shared/files.js';
+import { processState } from '../shared/procfs.js';
 import { Kernel, type KernelOptions } from '../coordinator/kernel.js';
 import { Expectations, expectationFor, matches, type Failure } from '../checker/expectations.js';
 import { Snapshots } from '../report/snapshot.js';
@@ -21,7 +22,7 @@ import type { RunSession } from './session.js';
 export { actionsOf } from '../checker/run_checks.js';
 
 export type { RemoteOptions };
-import { createRunDir, interrupted, InterruptedError, removeRunDir, whenInterrupted, type StopSignal } from '../shared/lifecycle.js';
+import { createRunDir, interrupted, InterruptedError, noteStoppedRun, removeRunDir, whenInterrupted, type StopSignal } from '../shared/lifecycle.js';
 
 export interface RunOptions {
   /** Write the history as JSON lines here. */
@@ -44,6 +45,8 @@ export interface RunOptions {
   phases?: PhaseClock;
   /** Run on the socket and agents of this session (harness/session.ts) instead of new ones. */
   session?: RunSession;
+  /** The command that reproduces this run: a stop signal's message names it (shared/lifecycle.ts stopLine). */
+  repro?: string;
 }
 
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
@@ -91,7 +94,7 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
   try {
     const timeoutMs = opts.timeoutMs ?? runBoundMs(scenario);
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(timeoutText(scenario, timeoutMs, opts.timeoutMs !== undefined))), timeoutMs);
+      timer = setTimeout(() => reject(new Error(timeoutText(scenario, timeoutMs, opts.timeoutMs !== undefined) + stoppedFromOutside(kernel))), timeoutMs);
     });
     await Promise.race([(async () => {
       if (interrupted()) throw new InterruptedError(interrupted()!);
@@ -103,7 +106,9 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
     })(), timeout, stop.promise]);
   } catch (e) {
     if (e instanceof InterruptedError) signal = e.signal;
+    if (signal && opts.repro) noteStoppedRun(config.seed, opts.repro);
     if (signal) opts.narrate?.(`${'kernel'.padEnd(8)} INTERRUPTED by ${signal}: stopping the run, killing every agent`);
+    kernel.recordBoot(); // stopped during its set-up: the history still begins with its boot
     kernel.violation('run-completed', (e as Error).message);
     if (isVrangeBug(e)) kernel.bugs.push(`the run stopped on ${(e as Error).message}`);
     // A schedule the race left behind must stop, not go on judging while shutdown kills its processes.
@@ -196,6 +201,16 @@ export function timeoutText(s: Scenario, timeoutMs: number, given: boolean): str
   const made = given ? 'set by --timeout'
     : `${runTimeoutBaseMs} ms + ${runTimeoutPerStepMs} ms for each of ${steps} step(s) + ${runTimeoutPerProcessMs} ms for each of ${processes} process(es)`;
   return `the run took longer than ${timeoutMs} ms (${made}); give it more with --timeout MS`;
+}
+
+/**
+ * At the time bound: the live processes whose local agent the OS shows stopped (state T) while no
+ * `pause:` fault holds them: stopped from outside vrange (`kill -STOP`, Ctrl-Z), what the run waited for.
+ */
+function stoppedFromOutside(k: Kernel): string {
+  const stopped = k.procs.filter((p) => p.live && !p.paused && p.agent?.child?.pid !== undefined && processState(p.agent.child.pid) === 'T')
+    .map((p) => `${p.name} (OS pid ${p.agent!.child!.pid})`);
+  return stopped.length ? `; stopped from outside vrange (SIGSTOP), the run waited for: ${stopped.join(', ')}` : '';
 }
 
 /** What the kernel holds once the run is over, for an offline check (`vrange check`) of leaks and of the dead. */

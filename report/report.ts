@@ -87,7 +87,7 @@ export function neverRan(k: Kernel): Array<Failure & { ran: false; why: string }
     const p = k.procs.find((q) => q.name === name)!;
     const at = !last ? 'before its first step' : `${last.result.ok && last.op !== 'exit' ? 'after' : 'at'} step ${last.index}`;
     if (p.state === 'unborn') return p.spec.forked ? `${name} was never forked` : `${name} never started`;
-    if (p.state === 'killed') return `${name} was killed by ${p.signal} ${at}`;
+    if (p.state === 'killed') return `${name} was killed by ${p.signal}${p.killedOutside ? ' from outside vrange' : ''} ${at}`;
     if (p.state === 'exited') return `${name} exited with code ${p.exitCode ?? 0} ${at}`;
     return `${name} did not get there: it stopped ${at}`;
   };
@@ -212,7 +212,7 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
     case 'kill':
       return `${pad('kernel')} sends SIGKILL to ${e.process} (pid ${e.pid})`;
     case 'cleanup': {
-      const how = e.signal ? `killed by ${e.signal}` : `exited with code ${e.exitCode}`;
+      const how = e.signal ? `killed by ${e.signal}${e.outside ? ' from outside vrange (not by the scenario, a --fault or the kernel)' : ''}` : `exited with code ${e.exitCode}`;
       const rel = e.filesReleased.length ? `; final release of ${e.filesReleased.join(', ')}` : '';
       return `${pad('kernel')} ${e.process} ${how}; cleanup freed ${e.framesFreed} frame(s), dropped ${e.pagesUnmapped} page-table entr${e.pagesUnmapped === 1 ? 'y' : 'ies'} and ${e.vmas} mapping(s), closed ${e.fdsClosed} fd(s)${rel}`;
     }

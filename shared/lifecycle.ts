@@ -70,6 +70,26 @@ function onSignal(sig: StopSignal): void {
   for (const fn of [...listeners]) fn(sig);
 }
 
+/** The first run a stop signal stopped: its seed and the command that reproduces it (noteStoppedRun). */
+let stoppedRunNote: { seed: number; repro: string } | undefined;
+
+/** A run stopped by the stop signal: the command's one-line message on stderr names it (stopLine). */
+export function noteStoppedRun(seed: number, repro: string): void {
+  stoppedRunNote ??= { seed, repro };
+}
+
+/**
+ * The line an interrupted command ends with, on stderr (so that it is seen with `--json`, or with
+ * stdout in a pipe or a file): the signal, the exit code, and the run it stopped, by its seed and
+ * the command that reproduces it; without one (no run under way, a game of `vrange play`), the command line.
+ */
+export function stopLine(command: string, argv: readonly string[]): string | undefined {
+  if (!received) return undefined;
+  const head = `vrange ${command}: stopped by ${received} (exit ${exitCodes[received]})`;
+  if (stoppedRunNote) return `${head} during the run of seed ${stoppedRunNote.seed}; it reproduces with: ${stoppedRunNote.repro}`;
+  return `${head}; run it again with: vrange ${argv.join(' ')}`;
+}
+
 /** A promise that rejects with InterruptedError at the first stop signal (at once if one came already). */
 export function whenInterrupted(): { promise: Promise<never>; dispose: () => void } {
   let fn: ((sig: StopSignal) => void) | undefined;
