@@ -333,7 +333,14 @@ export class Kernel {
         if (!conn.helloed) conn.onHello(msg.osPid);
         continue;
       }
-      if (msg.t === 'pong') continue;
+      if (msg.t === 'pong') {
+        // Each pong answers a ping sent to this agent, once, in order (ZeroMQ keeps a connection's order; a ping may be dropped, never reordered).
+        // (A local agent is never pinged: its pongs are ignored.)
+        if (!conn.remote) continue;
+        if (msg.seq > conn.pongSeq && msg.seq <= conn.pingSeq) conn.pongSeq = msg.seq;
+        else this.entry.badMessage(conn, 'pong', `its pong answers ping ${msg.seq}, but the last ping sent to it was ${conn.pingSeq} and it had answered ${conn.pongSeq}`);
+        continue;
+      }
       try { this.deliver(conn, msg); } catch (e) { this.fail(e as Error); }
     }
     this.entry.endOfFrame();
@@ -364,11 +371,12 @@ export class Kernel {
         // Taken as the step's start in deliver (syscall_entry.ts checked it names that step).
         if (this.config.schedule !== 'free' || proc.inFlight !== msg.index) throw new Error(`kernel invariant: ${proc.name} sent start of step ${msg.index} with step ${proc.inFlight} in flight`);
         return;
-      case 'at': void this.faultInject.atFaultPoint(proc, msg.index).catch((e: Error) => this.fail(e)); return;
+      case 'at': proc.stops.delete(msg.index); void this.faultInject.atFaultPoint(proc, msg.index).catch((e: Error) => this.fail(e)); return;
       case 'done': return this.lockstep.onDone(proc, msg);
       case 'blocked': return this.lockstep.onBlocked(proc, msg);
-      case 'prepared': this.vmscan.exchanges.get(msg.xid)?.onPrepared(proc.pid, msg.runs); return;
-      case 'committed': this.vmscan.exchanges.get(msg.xid)?.onAcked(proc.pid, msg.violations); return;
+      // A reply to a closed exchange got past the entry only if the process owed it (it was judged silent): late, it only settles that.
+      case 'prepared': { const ex = this.vmscan.exchanges.get(msg.xid); if (ex) ex.onPrepared(proc.pid, msg.runs); else this.vmscan.lateReply(proc.pid, 'prepared', msg.xid); return; }
+      case 'committed': { const ex = this.vmscan.exchanges.get(msg.xid); if (ex) ex.onAcked(proc.pid, msg.violations); else this.vmscan.lateReply(proc.pid, 'committed', msg.xid); return; }
       case 'hello': case 'pong': return;
       default:
         this.syscall(proc, msg);

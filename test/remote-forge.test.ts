@@ -63,7 +63,7 @@ function peer(t: ExecutionContext, endpoint: string, routingId: string) {
   })();
   let chain = Promise.resolve();
   const sendRaw = (frames: Buffer | Buffer[]) => (chain = chain.then(() => d.send(frames)));
-  const next = (pred: (m: Msg) => boolean, what: string) => until(() => { const i = inbox.findIndex(pred); return i >= 0 ? inbox.splice(i, 1)[0] : undefined; }, what);
+  const next = (pred: (m: Msg) => boolean, what: string, ms?: number) => until(() => { const i = inbox.findIndex(pred); return i >= 0 ? inbox.splice(i, 1)[0] : undefined; }, what, ms);
   return { sendRaw, send: (m: unknown) => sendRaw(pack(m)), next };
 }
 
@@ -111,6 +111,10 @@ test('forged frames and messages from peers with a process, and from peers witho
     { what: 'a second hello', frames: [pack({ t: 'hello', osPid: 2 })], why: /a second hello/ },
     { what: 'a committed for an exchange never opened', frames: [pack({ t: 'committed', xid: 7, violations: ['page 1 purged but not held by exchange 7'] })], why: /committed for reclaim exchange 7, which the kernel has not opened/ },
     { what: 'a prepared for an exchange never opened', frames: [pack({ t: 'prepared', xid: 9, runs: [1, 1, 1, 0] })], why: /prepared for reclaim exchange 9, which the kernel has not opened/ },
+    // Replays and replies to nothing: a pong to a ping never sent, a second start of one step, an at where the go named no stop.
+    { what: 'a pong to no ping', frames: [pack({ t: 'pong', seq: 2 ** 40 })], why: /its pong answers ping 1099511627776, but the last ping sent to it was \d+/ },
+    { what: 'a start sent twice', frames: [pack({ t: 'start', index: 0 }), pack({ t: 'start', index: 0 })], why: /it sent start of step 0 with step 0 already under way/ },
+    { what: 'an at where no stop was named', frames: [pack({ t: 'at', index: 0 })], why: /it sent at for step 0, which is no stop the kernel's go named/ },
     { what: 'prototype keys as fields', frames: [Buffer.concat([Buffer.from([0x84]), pack('t'), pack('signal'), pack('id'), pack(1), pack('name'), pack('s'), pack('__proto__'), pack({ name: 'x' })])], why: /Unrecognized key/ },
     { what: 'a constructor field', frames: [pack({ t: 'signal', id: 1, name: 's', constructor: 'x' })], why: /Unrecognized key\(s\) in object: 'constructor'/ },
     ...[0, 1, 2, 3].map((i) => ({ what: `garbage frames, seed ${i}`, frames: [garbageFrames(100 + i, 6)], why: /./ })),
@@ -274,4 +278,124 @@ test('a remote agent reached by a forged kernel exits 4 with one line saying wha
     t.notRegex(agent.err, /internal error|TypeError|RangeError|\n\s+at /, b.what);
   }
   t.is(results.length, bursts.length);
+});
+
+/** The steps of a participant P of the kernel's reclaim, as an agent runs them up to its wait: a page mapped and written, a signal, then `wait s2` (syscall id 4, unanswered). */
+async function mapAndWait(p: Awaited<ReturnType<typeof takeProcess>>, signal: string): Promise<void> {
+  await p.send({ t: 'mmap', id: 1, addr: 1, pages: 1, fd: -1, offset: 0, share: 'private' });
+  await p.next((m) => m.t === 'ret' && m.re === 1, 'the mmap');
+  await p.send({ t: 'done', index: 0, result: { ok: true, addr: 4096 }, detail: { span: [1, 2] } });
+  await p.send({ t: 'write', id: 2, vpage: 1, frame: -1, cow: false, anon: true, value: 'x' });
+  await p.next((m) => m.t === 'ret' && m.re === 2, 'the write');
+  await p.send({ t: 'done', index: 1, result: { ok: true } });
+  await p.send({ t: 'signal', id: 3, name: signal });
+  await p.next((m) => m.t === 'ret' && m.re === 3, 'the signal');
+  await p.send({ t: 'done', index: 2, result: { ok: true } });
+  await p.send({ t: 'wait', id: 4, name: 's2' });
+}
+
+test('every reply to a reclaim exchange that has closed is judged: a replayed committed, a prepared or blocked from a process it never asked are bad messages; the late answers a silent participant still owed are not', async (t) => {
+  // R answers honestly, then replays its committed; P and B were never asked; L stays silent
+  // until the exchange has closed without it, then answers late (owed: not an offence).
+  const file = tempFile('forge-closed.yaml', `
+name: forge-closed
+memory: { frames: 8 }
+processes:
+  A:
+    steps:
+      - { op: waitpid, process: R, expect: { signal: SIGKILL } }
+      - { op: waitpid, process: P, expect: { signal: SIGKILL } }
+      - { op: waitpid, process: B, expect: { signal: SIGKILL } }
+      - { op: waitpid, process: L, expect: { ok: true, exitCode: 0 } }
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "still here" }
+      - { op: read, map: buf, page: 0, expect: { value: "still here" } }
+  R:
+    steps:
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "x" }
+      - { op: signal, name: s1 }
+      - { op: wait, name: s2 }
+  L:
+    steps:
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "x" }
+      - { op: signal, name: s3 }
+      - { op: wait, name: s2 }
+  P:
+    steps:
+      - { op: wait, name: s2 }
+  B:
+    steps:
+      - { op: wait, name: s2 }
+kernel:
+  - { op: wait, name: s1 }
+  - { op: wait, name: s3 }
+  - { op: reclaim, all: true }
+  - { op: signal, name: s2 }
+`);
+  const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'free');
+  const peers = new Map<string, Awaited<ReturnType<typeof takeProcess>>>();
+  for (const p of await Promise.all([0, 1, 2, 3].map((i) => takeProcess(t, endpoint, token, `remote-closed-${i}`)))) peers.set(p.name, p);
+  const [r, l, p, b] = ['R', 'L', 'P', 'B'].map((n) => peers.get(n)!);
+  await p!.send({ t: 'wait', id: 1, name: 's2' });
+  await b!.send({ t: 'wait', id: 1, name: 's2' });
+  await mapAndWait(r!, 's1');
+  await mapAndWait(l!, 's3');
+  // R answers the exchange as an agent would; L says nothing.
+  const prepare = await r!.next((m) => m.t === 'prepare', "R's prepare");
+  await r!.send({ t: 'prepared', xid: prepare.xid, runs: [] });
+  await r!.next((m) => m.t === 'commit' && m.last === true, "R's commit");
+  await r!.send({ t: 'committed', xid: prepare.xid, violations: [] });
+  // s2 is signalled after the exchange has closed: each wait's ret says it has.
+  await Promise.all([r, l, p, b].map((x) => x!.next((m) => m.t === 'ret' && m.re === (x === r || x === l ? 4 : 1), 'the wait', 30_000)));
+  await r!.send({ t: 'committed', xid: prepare.xid, violations: ['page 1 purged but not held by exchange 1'] });
+  await p!.send({ t: 'prepared', xid: prepare.xid, runs: [1, 1, 1, 0] });
+  await b!.send({ t: 'blocked', index: 0, xid: prepare.xid });
+  // L's late answers, in the order an agent sends them, then its last step.
+  await l!.send({ t: 'prepared', xid: prepare.xid, runs: [] });
+  await l!.send({ t: 'committed', xid: prepare.xid, violations: [] });
+  await l!.send({ t: 'done', index: 3, result: { ok: true } });
+  const dies = await Promise.all([r, p, b, l].map(async (x) => (await x!.next((m) => m.t === 'die', `${x!.name}'s die`, 8000))));
+  t.deepEqual(dies.map((d) => d.signal ?? `code ${d.code}`), ['SIGKILL', 'SIGKILL', 'SIGKILL', 'code 0']);
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(kexit.code, 0, k.out + k.err);
+  t.is(aexit.code, 0);
+  t.regex(k.out, /verdict: PASS/);
+  t.regex(k.err, /R \(pid \d\) broke the protocol \(it sent committed for reclaim exchange 1, which has closed and owed it no more answers\): SIGKILL/);
+  t.regex(k.err, /P \(pid \d\) broke the protocol \(it sent prepared for reclaim exchange 1, which has closed and owed it no more answers\): SIGKILL/);
+  t.regex(k.err, /B \(pid \d\) broke the protocol \(it reported a step blocked on reclaim exchange 1, which has closed, holding none of its pages\): SIGKILL/);
+  t.notRegex(k.err, /L \(pid \d\) broke the protocol/);
+  const h = historyOf(trace);
+  t.truthy(h.find((e) => e.kind === 'no-answer' && e.process === 'L'), 'L was judged silent');
+  t.deepEqual(h.filter((e) => e.kind === 'violation'), []);
+  noStrayAgents(t, endpoint);
+});
+
+test('lockstep: a blocked naming an exchange that has closed is a bad message, not a step that waits forever for a release', async (t) => {
+  const file = tempFile('forge-blocked-closed.yaml', `
+name: forge-blocked-closed
+memory: { frames: 8 }
+processes:
+${survivorA}  F:
+    steps:
+      - { op: wait, name: s2 }
+kernel:
+  - { op: reclaim, all: true }
+  - { op: signal, name: s2 }
+`);
+  const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'lockstep');
+  const f = await takeProcess(t, endpoint, token, 'remote-forger-blocked-closed');
+  await f.send({ t: 'wait', id: 1, name: 's2' });
+  // The ret comes once s2 is signalled: after the reclaim step's exchange 1 has closed.
+  await f.next((m) => m.t === 'ret' && m.re === 1, 'the wait', 30_000);
+  await f.send({ t: 'blocked', index: 0, xid: 1 });
+  t.is((await f.next((m) => m.t === 'die', 'the die', 8000)).signal, 'SIGKILL');
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(kexit.code, 0, k.out + k.err);
+  t.is(aexit.code, 0);
+  t.regex(k.out, /verdict: PASS/);
+  t.regex(k.err, /F \(pid 3\) broke the protocol \(it reported a step blocked on reclaim exchange 1, which has closed \(in lockstep a step blocks only between an exchange's prepare and its commit\)\): SIGKILL/);
+  t.false(historyOf(trace).some((e) => e.kind === 'violation' || e.kind === 'stuck'));
+  noStrayAgents(t, endpoint);
 });
