@@ -154,7 +154,10 @@ export class Agent {
         this.now = msg.now;
         void this.runOne(msg.index);
         return;
-      case 'prepare': return msg.hold ? this.holdToo(msg.xid, msg.runs) : this.prepare(msg.xid, msg.runs);
+      case 'prepare':
+        if (!isRunList(msg.runs, 2)) this.protocolError(`prepare ${msg.xid}: malformed page runs`);
+        { const why = this.held.askProblem(msg.xid, msg.runs, msg.hold === true); if (why) this.protocolError(why); }
+        return msg.hold ? this.holdToo(msg.xid, msg.runs) : this.prepare(msg.xid, msg.runs);
       case 'commit':
         if (msg.old || msg.unmark) this.scanned(msg.old ?? [], msg.unmark ?? []);
         return this.commit(msg.xid, msg.runs, msg.last);
@@ -167,7 +170,7 @@ export class Agent {
         if (msg.reset !== undefined) {
           // Reuse: the process has ended (by its code or the fatal signal its last step
           // reported); the OS process stays for the next one.
-          if (!this.onReset) return this.fatal('a reset, but this agent is not reusable');
+          if (!this.onReset) return this.protocolError('a die with reset, but this agent is not reusable (a remote agent serves one process)');
           this.retired = true;
           return this.onReset(msg.reset);
         }
@@ -266,8 +269,6 @@ export class Agent {
           const from = Math.max(seg.from, r.start);
           const to = Math.min(seg.to, r.end);
           if (to <= from) continue;
-          const other = this.held.holderIn(from, to);
-          if (other) this.fatal(`invariant: page ${other.page} held twice (exchanges ${other.xid} and ${xid})`);
           this.held.hold(xid, from, to);
           answer.push(from, to - from, r.id, r.markedAt);
         }

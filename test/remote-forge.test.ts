@@ -253,6 +253,7 @@ test('a remote agent reached by a forged kernel exits 4 with one line saying wha
     { what: 'a NaN timeout', frames: [pack({ t: 'ping', seq: 2, timeoutMs: Number.NaN })], why: /ping\.timeoutMs/ },
     { what: 'a die with a made-up signal', frames: [pack({ t: 'die', signal: 'SIGNOPE' })], why: /die\.signal/ },
     { what: 'a die with an exit code past 255', frames: [pack({ t: 'die', code: 256 })], why: /die\.code/ },
+    { what: 'a die with reset (a remote agent serves one process)', frames: [pack({ t: 'die', reset: 3 })], why: /a die with reset, but this agent is not reusable/ },
     { what: 'a reply to no syscall', frames: [pack({ t: 'ret', re: 5, fd: 3 })], why: /reply to unknown syscall 5/ },
     { what: 'an init with a __proto__ key and no id', frames: [Buffer.concat([Buffer.from([0x82]), pack('t'), pack('init'), pack('__proto__'), pack({ id: 1 })])], why: /init\.id: missing/ },
     { what: 'deep nesting', frames: [Buffer.concat([Buffer.alloc(100_000, 0x91), Buffer.from([1])])], why: /not a msgpack message|a message is a map/ },
@@ -398,4 +399,52 @@ kernel:
   t.regex(k.err, /F \(pid 3\) broke the protocol \(it reported a step blocked on reclaim exchange 1, which has closed \(in lockstep a step blocks only between an exchange's prepare and its commit\)\): SIGKILL/);
   t.false(historyOf(trace).some((e) => e.kind === 'violation' || e.kind === 'stuck'));
   noStrayAgents(t, endpoint);
+});
+
+test('a remote agent asked by a forged kernel for pages another exchange holds, or for a batch out of order, exits 4 (not 70, a bug of its own)', async (t) => {
+  const { Router } = createRequire(import.meta.url)('zeromq') as typeof Zmq;
+  const steps = [{ op: 'mmap', as: 'm', pages: 2 }, { op: 'vrange', map: 'm', page: 0, pages: 2, mode: 'volatile' }, { op: 'wait', name: 'never' }];
+  const init = { t: 'init', id: 1, pid: 2, name: 'A', steps, sigbus: 'kill',
+    config: { policy: 'shared-file', access: 'sigbus', purgeUnit: 'range', frames: 8, seed: 1, schedule: 'free' } };
+  const cases = [
+    { what: 'two exchanges ask for one held page', prepares: [{ xid: 1, runs: [1, 2] }, { xid: 2, runs: [2, 1] }], why: /prepare 2 asks for page 2, which exchange 1 holds/ },
+    { what: 'a later batch below the first', prepares: [{ xid: 1, runs: [2, 1] }, { xid: 1, runs: [1, 1] }], why: /prepare 1: a batch asks for page 1, below the pages its batches before held/ },
+  ];
+  for (const c of cases) {
+    const router = new Router({ linger: 0 });
+    t.teardown(() => router.close());
+    await router.bind('tcp://127.0.0.1:0');
+    const agent = vrange(t, ['agent', '--connect', router.lastEndpoint!, '--token', 'a'.repeat(32)]);
+    // A frame is one message or a batch of them (docs/protocol.md).
+    const queue: Msg[] = [];
+    let id: Buffer | undefined;
+    const recv = async (): Promise<Msg> => {
+      while (queue.length === 0) {
+        const [from, f] = await router.receive();
+        id = from!;
+        const v = packr.unpack(f!) as Msg | Msg[];
+        queue.push(...(Array.isArray(v) ? v : [v]));
+      }
+      return queue.shift()!;
+    };
+    await recv(); // its hello
+    const send = (m: unknown) => router.send([id!, pack(m)]);
+    await send({ t: 'ping', seq: 1, timeoutMs: 5000 });
+    await send(init);
+    // The agent runs its steps as with a real kernel: ready, then the mmap (a syscall), then the vrange (its own) and the wait.
+    const until2 = async (pred: (m: Msg) => boolean) => { for (;;) { const m = await recv(); if (pred(m)) return m; } };
+    await until2((m) => m.t === 'ready');
+    await send({ t: 'go', startIndex: 0, stops: [] });
+    const mmap = await until2((m) => m.t === 'mmap');
+    await send({ t: 'ret', re: mmap.id, fileId: -1 });
+    await until2((m) => m.t === 'wait');
+    for (const p of c.prepares) await send({ t: 'prepare', ...p });
+    const exit = await Promise.race([agent.exit, sleep(10_000).then(() => 'hung' as const)]);
+    router.close();
+    t.not(exit, 'hung', c.what);
+    if (exit === 'hung') continue;
+    t.is(exit.code, 4, `${c.what}: ${agent.err}`);
+    t.regex(agent.err, c.why, c.what);
+    t.notRegex(agent.err, /invariant|internal error|\n\s+at /, c.what);
+  }
 });
