@@ -37,6 +37,7 @@ import { quizCommand } from '../harness/quiz.js';
 import { installInterruptHandlers, interruptExitCode } from '../shared/lifecycle.js';
 import { exploreShard, mergeCommand, sweepHeading, sweepOf } from './shard_cli.js';
 import { PLAY_USAGE, playCommand } from './play_cli.js';
+import { exitCodeLines } from './exit_codes.js';
 
 export { UsageError };
 
@@ -91,7 +92,9 @@ const USAGE = `usage:
 ${PLAY_USAGE}
   vrange list [DIR]          list the scenarios in DIR (default: the bundled scenarios/)
 ${REMOTE_USAGE}
-  vrange help [COMMAND]       the usage of one command (run, explore, check, ...)`;
+  vrange help [COMMAND]       the usage of one command (run, explore, check, ...), with its exit codes
+every command exits 2 on bad arguments or input (nothing done) and 70 on a bug in vrange;
+vrange help COMMAND (or vrange COMMAND --help) lists the command's other exit codes`;
 
 /** The commands, in the order `vrange help` shows them. */
 export const COMMANDS = ['run', 'explore', 'merge', 'check', 'compare', 'quiz', 'play', 'list', 'kernel', 'agent', 'keygen', 'help'] as const;
@@ -104,7 +107,7 @@ export function usageOf(command: string): string {
     if (m) blocks.push([m[1]!, line]);
     else blocks.at(-1)?.push(line);
   }
-  return ['usage:', ...blocks.filter((b) => b[0] === command).flatMap((b) => b.slice(1))].join('\n');
+  return ['usage:', ...blocks.filter((b) => b[0] === command).flatMap((b) => b.slice(1)), ...exitCodeLines(command)].join('\n');
 }
 
 async function run(args: string[]): Promise<number> {
@@ -254,7 +257,7 @@ async function dispatch(argv: string[]): Promise<number> {
   try {
     // `vrange CMD --help` is `vrange help CMD` (before any other check of CMD's arguments).
     const cut = rest.indexOf('--');
-    if ((COMMANDS as readonly string[]).includes(command!) && command !== 'help' && (cut < 0 ? rest : rest.slice(0, cut)).some((a) => a === '--help' || a === '-h')) {
+    if ((COMMANDS as readonly string[]).includes(command!) && (cut < 0 ? rest : rest.slice(0, cut)).some((a) => a === '--help' || a === '-h')) {
       process.stdout.write(usageOf(command!) + '\n');
       return 0;
     }

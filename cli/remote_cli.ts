@@ -12,7 +12,8 @@
 // report and exits (0, 1, or 2 for bad arguments). Listening anywhere but loopback needs keys;
 // without keys the kernel makes a one-time token for the run, prints it, and takes only agents
 // that present it (`--token TOKEN`, or the VRANGE_TOKEN environment variable, which other users
-// cannot read in `ps`). An agent exits 3 if it cannot get in, 4 if the kernel breaks the protocol (see agents/agent.ts runRemoteAgent).
+// cannot read in `ps`). An agent exits 3 if it cannot get in, 4 if the kernel breaks the protocol (see agents/agent.ts runRemoteAgent;
+// every code is in exit_codes.ts, which `vrange agent --help` lists).
 
 import { randomBytes } from 'node:crypto';
 import { writeOutput } from '../shared/files.js';
