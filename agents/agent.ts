@@ -413,7 +413,7 @@ export class Agent {
   protocolError: (why: string) => never = (why) => this.fatal(`the kernel broke the protocol (${why})`);
 
   fatal(why: string): never {
-    process.stderr.write(`vrange agent ${this.name || '(pool)'} pid ${this.pid}: ${why}\n`);
+    process.stderr.write(`vrange agent ${this.name || '(pool)'} pid ${this.pid}: ${printable(why, 300)}\n`);
     process.exit(70);
   }
 }

@@ -14,7 +14,7 @@ import { loadScenario, ScenarioError, scenarioWarnings } from '../shared/scenari
 import { checkInputDir, InputError, readInputText, writeOutput } from '../shared/files.js';
 import { historyFileBytesMax, interruptedOutputDrainMs } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
-import { messageLine, terminalLine, terminalLines } from '../shared/printable.js';
+import { messageLine, terminalLine, terminalLines, terminalText, printableJson } from '../shared/printable.js';
 import { progressBar } from '../shared/progress.js';
 import { parseCommandArgs, UsageError } from '../shared/args.js';
 import { runScenario } from '../harness/run.js';
@@ -123,7 +123,7 @@ async function run(args: string[]): Promise<number> {
     chooser: cmd.choices ? replayChooser(cmd.choices) : schedulerChooser(cmd.scheduler, cmd.config.seed, cmd.scenario), pictures: cmd.html !== undefined });
   const repro = reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices, cmd.scheduler);
   const foot = [...goalRunLines(cmd.scenario, report.steps), ...footer(report, repro)];
-  if (cmd.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  if (cmd.json) process.stdout.write(printableJson(report, 2) + '\n');
   else if (cmd.quiet) summaryLines(report, history, head, repro).forEach(out);
   else foot.forEach(out);
   if (cmd.html) writeOutput(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history, { description: cmd.scenario.description }));
@@ -145,7 +145,7 @@ async function exploreCommand(args: string[]): Promise<number> {
       if (e instanceof TooManySchedules || e instanceof TooManyTraces) { process.stderr.write(`${messageLine(`vrange: ${cmd.file}: ${e.message}`)}\n`); return 2; }
       throw e;
     }
-    if (cmd.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    if (cmd.json) process.stdout.write(printableJson(result, 2) + '\n');
     else process.stdout.write(terminalLines(formatAll(cmd.file, cmd.config, result)) + '\n');
     if (cmd.html) {
       const pages = await writeWitnessPages(cmd.html, cmd.scenario, cmd.config, result);
@@ -162,7 +162,7 @@ async function exploreCommand(args: string[]): Promise<number> {
     progress: tty ? bar : undefined,
   });
   if (cmd.json) {
-    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    process.stdout.write(printableJson(result, 2) + '\n');
   } else {
     process.stdout.write(terminalLines(formatExplore(result, (Date.now() - started) / 1000)) + '\n');
   }
@@ -179,10 +179,10 @@ function check(args: string[]): number {
   let result;
   try { result = checkHistory(events); } catch (e) {
     // A crash of the checker is its bug, never a verdict on the history: exit 3, not 1.
-    process.stderr.write(`vrange check: internal error (a bug in the checker, not a verdict on ${file}): ${(e as Error).stack ?? e}\nreproduce: vrange check ${file}\n`);
+    process.stderr.write(`${terminalText(`vrange check: internal error (a bug in the checker, not a verdict on ${file}): ${(e as Error).stack ?? e}`)}\n${terminalLine(`reproduce: vrange check ${file}`)}\n`);
     return 3;
   }
-  if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  if (values.json) process.stdout.write(printableJson(result, 2) + '\n');
   else process.stdout.write(terminalLines(formatCheck(file, result)) + '\n');
   return result.ok ? 0 : 1;
 }
@@ -296,8 +296,9 @@ async function dispatch(argv: string[]): Promise<number> {
       return 2;
     }
     // Anything else is a bug in vrange, never the user's error: say so, with the command to show it.
-    process.stderr.write(`vrange: internal error (a bug in vrange, not a problem with the input): ${(e as Error)?.stack ?? String(e)}\n`
-      + `please report it with the command that shows it: vrange ${argv.map(quote).join(' ')}\n`);
+    // The stack and the command line may hold what the user or a peer gave (a file name, a value): made safe line by line.
+    process.stderr.write(`${terminalText(`vrange: internal error (a bug in vrange, not a problem with the input): ${(e as Error)?.stack ?? String(e)}`)}\n`
+      + `${terminalLine(`please report it with the command that shows it: vrange ${argv.map(quote).join(' ')}`)}\n`);
     return 70;
   }
 }

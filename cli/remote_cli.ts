@@ -30,7 +30,7 @@ import { readKeyPair, readPublicKey, readTrusted, writeKeyPair } from '../shared
 import { agentConnectTimeoutMs, runRemoteAgent } from '../agents/agent.js';
 import type { RemoteOptions } from '../harness/run.js';
 import { heartbeatIntervalMs, heartbeatTimeoutMs, remoteAgentWaitMs } from '../shared/limits.js';
-import { terminalLine, terminalText } from '../shared/printable.js';
+import { terminalLine, terminalText, printableJson } from '../shared/printable.js';
 
 export const REMOTE_USAGE = `  vrange kernel --listen tcp://HOST:PORT [--scenario FILE] [--key FILE.key --trust DIR|FILE]
                   [--agents remote|mixed] [--heartbeat-ms N] [--heartbeat-timeout-ms N] [--wait-ms N]
@@ -137,7 +137,7 @@ export async function kernelCommand(args: string[]): Promise<number> {
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, checkModel: cmd.checkModel, remote, chooser });
   const foot = footer(report, `vrange kernel --listen ${own.listen} --scenario ${cmd.file} ` + reproduce(cmd.file, cmd.config, [], cmd.choices, cmd.scheduler).replace(/^vrange run \S+ /, ''));
   // The JSON document as it is (JSON.stringify escapes the controls; `out` would escape its newlines).
-  if (cmd.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  if (cmd.json) process.stdout.write(printableJson(report, 2) + '\n');
   else foot.forEach(out);
   if (cmd.html) writeOutput(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history));
   return report.ok ? 0 : 1;

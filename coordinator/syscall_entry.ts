@@ -114,10 +114,11 @@ function syscallCheck(k: EntryView, proc: Proc, m: Extract<AgentMsg, { id: numbe
     }
     case 'munmap':
       return m.start + m.pages > vpagesMax ? `munmap at page ${m.start} of ${m.pages} pages ends past the address space (${vpagesMax} pages)` : undefined;
+    // A name is quoted as sent: badMessage shows the reason printable (each character escaped once).
     case 'fork':
-      return k.processNamed(m.child) ? undefined : `it forked ${JSON.stringify(m.child)}, which is no process of the scenario`;
+      return k.processNamed(m.child) ? undefined : `it forked "${m.child}", which is no process of the scenario`;
     case 'waitpid':
-      return k.processNamed(m.process) ? undefined : `it waited for ${JSON.stringify(m.process)}, which is no process of the scenario`;
+      return k.processNamed(m.process) ? undefined : `it waited for "${m.process}", which is no process of the scenario`;
     default:
       return undefined;
   }

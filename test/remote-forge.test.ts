@@ -36,10 +36,10 @@ async function until<T>(f: () => T | undefined, what: string, ms = 20_000): Prom
 }
 
 /** A kernel on a free loopback port (free or lockstep), a real agent for A, and the token. */
-async function kernelWithA(t: ExecutionContext, scenario: string, schedule: 'free' | 'lockstep') {
+async function kernelWithA(t: ExecutionContext, scenario: string, schedule: 'free' | 'lockstep', more: string[] = []) {
   const trace = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'trace.jsonl');
   const k = vrange(t, ['kernel', '--listen', 'tcp://127.0.0.1:0', '--scenario', scenario, '--seed', '1', '--schedule', schedule,
-    '--trace', trace, '--heartbeat-timeout-ms', '5000']);
+    '--trace', trace, '--heartbeat-timeout-ms', '5000', ...more]);
   const endpoint = await until(() => /listening on (tcp:\/\/127\.0\.0\.1:\d+)/.exec(k.out)?.[1], 'the kernel to listen');
   const token = await until(() => /kernel: token ([0-9a-f]{32})/.exec(k.out)?.[1], 'the token');
   const a = vrange(t, ['agent', '--connect', endpoint, '--token', token]);
@@ -68,9 +68,9 @@ function peer(t: ExecutionContext, endpoint: string, routingId: string) {
 }
 
 /** A peer that says hello with the token and takes its process; resolves after the process's first grant or go. */
-async function takeProcess(t: ExecutionContext, endpoint: string, token: string, routingId: string) {
+async function takeProcess(t: ExecutionContext, endpoint: string, token: string, routingId: string, host = 'forger') {
   const p = peer(t, endpoint, routingId);
-  await p.send({ t: 'hello', osPid: 1, host: 'forger', token });
+  await p.send({ t: 'hello', osPid: 1, host, token });
   const init = await p.next((m) => m.t === 'init', `${routingId}'s init`);
   await p.send({ t: 'ready', re: init.id });
   await p.next((m) => m.t === 'go' || m.t === 'grant', `${routingId}'s go`);
@@ -447,4 +447,47 @@ test('a remote agent asked by a forged kernel for pages another exchange holds, 
     t.regex(agent.err, c.why, c.what);
     t.notRegex(agent.err, /invariant|internal error|\n\s+at /, c.what);
   }
+});
+
+test('a remote peer\'s host name, result and bad message holding control and bidi characters reach the narration, stderr and the --html page escaped', async (t) => {
+  const bad = '\u202e\u2066\u200f\u001b[2J\u009b\u0007';
+  const acting = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+  const file = tempFile('forge-text.yaml', `
+name: forge-text
+memory: { frames: 8 }
+processes:
+  A:
+    steps:
+      - { op: waitpid, process: F, expect: { ok: true, exitCode: 0 } }
+      - { op: waitpid, process: G, expect: { signal: SIGKILL } }
+  F:
+    steps:
+      - { op: signal, name: s }
+  G:
+    steps:
+      - { op: signal, name: s }
+`);
+  const html = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'page.html');
+  const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'free', ['--html', html]);
+  const [f, g] = (await Promise.all([takeProcess(t, endpoint, token, 'remote-text-f', `host${bad}`), takeProcess(t, endpoint, token, 'remote-text-g', `host${bad}`)]))
+    .sort((x, y) => x.name.localeCompare(y.name));
+  // F: a failed signal whose errno is a string of the peer's choosing (the right shape).
+  await f!.send({ t: 'signal', id: 1, name: 's' });
+  await f!.next((m) => m.t === 'ret' && m.re === 1, "F's signal");
+  await f!.send({ t: 'done', index: 0, result: { ok: false, errno: `E${bad}` } });
+  // G: a bad message whose reason quotes the peer's string.
+  await g!.send({ t: 'waitpid', id: 1, process: `P${bad}` });
+  t.is((await g!.next((m) => m.t === 'die', "G's die")).signal, 'SIGKILL');
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(kexit.code, 0, k.out + k.err);
+  t.is(aexit.code, 0);
+  for (const [what, text] of [['stdout', k.out], ['stderr', k.err], ['the --html page', readFileSync(html, 'utf8')]] as const) {
+    const m = acting.exec(text);
+    t.is(m ? JSON.stringify(text.slice(Math.max(0, m.index - 80), m.index + 20)) : '', '', what);
+  }
+  t.regex(k.out, /F +#0 signal name="s" -> error E\\u\{202e\}\\u\{2066\}\\u\{200f\}\\u\{1b\}\[2J\\u\{9b\}\\u\{7\}/);
+  t.regex(k.err, /G \(pid \d\) broke the protocol \(it waited for "P\\u\{202e\}\\u\{2066\}\\u\{200f\}\\x1b\[2J\\x9b\\x07", which is no process/);
+  t.true(readFileSync(html, 'utf8').includes('E\\u{202e}\\u{2066}'), 'the errno on the page, escaped');
+  t.true(historyOf(trace).some((e) => e.kind === 'agent-connected' && String(e.host).startsWith('host\\u{202e}')));
+  noStrayAgents(t, endpoint);
 });
