@@ -32,6 +32,7 @@ import { History, type HistoryEvent } from './history.js';
 import { noFaults, type CompletedStep, type FaultHooks, type KernelHooks, type KernelObserver, type ObservedState } from './hooks.js';
 import { RemoteAgents, type RemoteOptions } from './remote.js';
 import { startsStep, SyscallEntry } from './syscall_entry.js';
+import { noteAnswer } from './result_check.js';
 import { Lockstep } from './lockstep.js';
 import { HISTORY_FORMAT } from '../shared/kernel_name.js';
 import { FaultInject } from './fault_inject.js';
@@ -390,6 +391,7 @@ export class Kernel {
     this.entry.callsOpen.add(proc);
     const answer = (v: Ret | undefined) => {
       this.entry.callsOpen.delete(proc);
+      if (v) noteAnswer(proc, msg.t, v as Record<string, unknown>);
       if (v && proc.live) this.sendTo(proc, { t: 'ret', re: msg.id, ...v }); // a dead caller reads nothing
     };
     const r = this.dispatch(proc, msg);

@@ -23,6 +23,7 @@ import type { Proc } from './process_table.js';
 import type { AgentConn } from './agent_pool.js';
 import type { Kernel, Ret } from './kernel.js';
 import { resultShapeErrors } from './history.js';
+import { resultLie } from './result_check.js';
 
 /** Bad messages of one process logged one by one per batch; the rest are counted in one more event. */
 const badMessagesLoggedMax = 10;
@@ -90,8 +91,11 @@ export function entryCheck(k: EntryView, proc: Proc, msg: AgentMsg): string | un
       return msg.index === step ? undefined : `it sent start of step ${msg.index} with step ${step} next`;
     case 'done':
       if (msg.index !== step) return `it reported step ${msg.index} done, but step ${step} was ${starts ? 'next' : 'in flight'}`;
-      // The result goes into the history as it came: it must have the shape of its op's result.
-      return resultShapeErrors(proc.spec.steps[step]!.op, msg.result)[0];
+      // A syscall of it still unanswered: the step cannot be over.
+      if (k.callOpen(proc)) return `it reported step ${msg.index} done while a syscall of it was unanswered`;
+      // The result goes into the history as it came: it must have the shape of its op's result,
+      // and agree with what the kernel answered the step's syscall (result_check.ts).
+      return resultShapeErrors(proc.spec.steps[step]!.op, msg.result)[0] ?? resultLie(proc, step, proc.spec.steps[step]!, msg.result);
     case 'blocked':
       if (msg.index !== step) return `it reported step ${msg.index} blocked, but step ${step} was ${starts ? 'next' : 'in flight'}`;
       if (proc.blockedOn === msg.xid) return `it reported step ${msg.index} blocked on reclaim exchange ${msg.xid} twice`;

@@ -462,7 +462,7 @@ processes:
       - { op: waitpid, process: G, expect: { signal: SIGKILL } }
   F:
     steps:
-      - { op: signal, name: s }
+      - { op: exit }
   G:
     steps:
       - { op: signal, name: s }
@@ -471,9 +471,7 @@ processes:
   const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'free', ['--html', html]);
   const [f, g] = (await Promise.all([takeProcess(t, endpoint, token, 'remote-text-f', `host${bad}`), takeProcess(t, endpoint, token, 'remote-text-g', `host${bad}`)]))
     .sort((x, y) => x.name.localeCompare(y.name));
-  // F: a failed signal whose errno is a string of the peer's choosing (the right shape).
-  await f!.send({ t: 'signal', id: 1, name: 's' });
-  await f!.next((m) => m.t === 'ret' && m.re === 1, "F's signal");
+  // F: a failed exit (a step the agent does alone: its result is its word) whose errno is a string of the peer's choosing.
   await f!.send({ t: 'done', index: 0, result: { ok: false, errno: `E${bad}` } });
   // G: a bad message whose reason quotes the peer's string.
   await g!.send({ t: 'waitpid', id: 1, process: `P${bad}` });
@@ -485,9 +483,59 @@ processes:
     const m = acting.exec(text);
     t.is(m ? JSON.stringify(text.slice(Math.max(0, m.index - 80), m.index + 20)) : '', '', what);
   }
-  t.regex(k.out, /F +#0 signal name="s" -> error E\\u\{202e\}\\u\{2066\}\\u\{200f\}\\u\{1b\}\[2J\\u\{9b\}\\u\{7\}/);
+  t.regex(k.out, /F +#0 exit.* -> error E\\u\{202e\}\\u\{2066\}\\u\{200f\}\\u\{1b\}\[2J\\u\{9b\}\\u\{7\}/);
   t.regex(k.err, /G \(pid \d\) broke the protocol \(it waited for "P\\u\{202e\}\\u\{2066\}\\u\{200f\}\\x1b\[2J\\x9b\\x07", which is no process/);
   t.true(readFileSync(html, 'utf8').includes('E\\u{202e}\\u{2066}'), 'the errno on the page, escaped');
   t.true(historyOf(trace).some((e) => e.kind === 'agent-connected' && String(e.host).startsWith('host\\u{202e}')));
+  noStrayAgents(t, endpoint);
+});
+
+test('a result of the right shape that contradicts the kernel\'s own answer to the step\'s syscall (a read\'s value, a done before the syscall\'s answer) is a bad message', async (t) => {
+  const file = tempFile('forge-lie.yaml', `
+name: forge-lie
+memory: { frames: 8 }
+processes:
+  A:
+    steps:
+      - { op: waitpid, process: F, expect: { signal: SIGKILL } }
+      - { op: waitpid, process: G, expect: { signal: SIGKILL } }
+  F:
+    steps:
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "x" }
+      - { op: read, map: buf, page: 0 }
+  G:
+    steps:
+      - { op: wait, name: late }
+kernel:
+  - { op: waitpid, process: G }
+  - { op: signal, name: late }
+`);
+  const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'free');
+  const [f, g] = (await Promise.all([takeProcess(t, endpoint, token, 'remote-lie-f'), takeProcess(t, endpoint, token, 'remote-lie-g')]))
+    .sort((x, y) => x.name.localeCompare(y.name));
+  await f!.send({ t: 'mmap', id: 1, addr: 1, pages: 1, fd: -1, offset: 0, share: 'private' });
+  await f!.next((m) => m.t === 'ret' && m.re === 1, 'the mmap');
+  await f!.send({ t: 'done', index: 0, result: { ok: true, addr: 4096 }, detail: { span: [1, 2] } });
+  await f!.send({ t: 'write', id: 2, vpage: 1, frame: -1, cow: false, anon: true, value: 'x' });
+  const w = await f!.next((m) => m.t === 'ret' && m.re === 2, 'the write');
+  await f!.send({ t: 'done', index: 1, result: { ok: true } });
+  await f!.send({ t: 'read', id: 3, vpage: 1, frame: w.frame });
+  t.is((await f!.next((m) => m.t === 'ret' && m.re === 3, 'the read')).value, 'x');
+  // The kernel holds the frame: it answered "x"; the result says otherwise.
+  await f!.send({ t: 'done', index: 2, result: { ok: true, value: 'forged' } });
+  // G: its wait is unanswered (the kernel signals late only once G is gone), yet it reports the step done.
+  await g!.send({ t: 'wait', id: 1, name: 'late' });
+  await g!.send({ t: 'done', index: 0, result: { ok: true } });
+  const dies = await Promise.all([f, g].map(async (x) => (await x!.next((m) => m.t === 'die', `${x!.name}'s die`, 8000)).signal));
+  t.deepEqual(dies, ['SIGKILL', 'SIGKILL']);
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(kexit.code, 0, k.out + k.err);
+  t.is(aexit.code, 0);
+  t.regex(k.out, /verdict: PASS/);
+  t.regex(k.err, /F \(pid \d\) broke the protocol \(it reported step 2 \(read\) with value "forged", but the kernel answered its read with "x"\): SIGKILL/);
+  t.regex(k.err, /G \(pid \d\) broke the protocol \(it reported step 0 done while a syscall of it was unanswered\): SIGKILL/);
+  const h = historyOf(trace);
+  t.false(h.some((e) => e.kind === 'complete' && e.process === 'F' && e.index === 2 && e.type === 'ok'), 'the lie is not in the history');
   noStrayAgents(t, endpoint);
 });
