@@ -539,3 +539,40 @@ kernel:
   t.false(h.some((e) => e.kind === 'complete' && e.process === 'F' && e.index === 2 && e.type === 'ok'), 'the lie is not in the history');
   noStrayAgents(t, endpoint);
 });
+
+test('lockstep: a blocked on a direct reclaim\'s exchange (during the caller\'s own fault) is a bad message, not a kernel invariant that stops the run', async (t) => {
+  const file = tempFile('forge-blocked-direct.yaml', `
+name: forge-blocked-direct
+memory: { frames: 1 }
+processes:
+${survivorA}  F:
+    steps:
+      - { op: mmap, as: buf, pages: 2 }
+      - { op: write, map: buf, page: 0, value: "x" }
+      - { op: write, map: buf, page: 1, value: "y" }
+`);
+  const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'lockstep');
+  const f = await takeProcess(t, endpoint, token, 'remote-forger-direct'); // its first grant has come
+  await f.send({ t: 'mmap', id: 1, addr: 1, pages: 2, fd: -1, offset: 0, share: 'private' });
+  await f.next((m) => m.t === 'ret' && m.re === 1, 'the mmap');
+  await f.send({ t: 'done', index: 0, result: { ok: true, addr: 4096 }, detail: { span: [1, 3] } });
+  await f.next((m) => m.t === 'grant' && m.index === 1, 'grant 1');
+  await f.send({ t: 'write', id: 2, vpage: 1, frame: -1, cow: false, anon: true, value: 'x' });
+  await f.next((m) => m.t === 'ret' && m.re === 2, 'the first write');
+  await f.send({ t: 'done', index: 1, result: { ok: true } });
+  await f.next((m) => m.t === 'grant' && m.index === 2, 'grant 2');
+  // The one frame is F's: this write's fault reclaims directly, and asks F about its own page.
+  await f.send({ t: 'write', id: 3, vpage: 2, frame: -1, cow: false, anon: true, value: 'y' });
+  const prepare = await f.next((m) => m.t === 'prepare', 'the direct reclaim\'s prepare');
+  await f.send({ t: 'prepared', xid: prepare.xid, runs: [] });
+  await f.send({ t: 'blocked', index: 2, xid: prepare.xid });
+  t.is((await f.next((m) => m.t === 'die', 'the die', 8000)).signal, 'SIGKILL');
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(kexit.code, 0, k.out + k.err);
+  t.is(aexit.code, 0);
+  t.regex(k.out, /verdict: PASS/);
+  t.regex(k.err, /F \(pid 3\) broke the protocol \(it reported a step blocked on reclaim exchange 1, a direct reclaim \(in lockstep only the faulting step runs during one, waiting in its syscall\)\): SIGKILL/);
+  t.notRegex(k.err, /kernel invariant|internal error/);
+  t.false(historyOf(trace).some((e) => e.kind === 'violation' || e.kind === 'stuck'));
+  noStrayAgents(t, endpoint);
+});
