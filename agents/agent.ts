@@ -155,6 +155,8 @@ export class Agent {
         void this.runOne(msg.index);
         return;
       case 'prepare': {
+        if (!isRunList(msg.runs, 2)) this.protocolError(`prepare ${msg.xid}: malformed page runs`);
+        { const why = this.held.askProblem(msg.xid, msg.runs, msg.hold === true); if (why) this.protocolError(why); }
         // A test hook (agents/test_hooks.ts): an agent the OS does not run for a while, asleep.
         const slowMs = testSlowPrepareMs(this.name);
         if (slowMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, slowMs);
@@ -172,7 +174,7 @@ export class Agent {
         if (msg.reset !== undefined) {
           // Reuse: the process has ended (by its code or the fatal signal its last step
           // reported); the OS process stays for the next one.
-          if (!this.onReset) return this.fatal('a reset, but this agent is not reusable');
+          if (!this.onReset) return this.protocolError('a die with reset, but this agent is not reusable (a remote agent serves one process)');
           this.retired = true;
           return this.onReset(msg.reset);
         }
@@ -271,8 +273,6 @@ export class Agent {
           const from = Math.max(seg.from, r.start);
           const to = Math.min(seg.to, r.end);
           if (to <= from) continue;
-          const other = this.held.holderIn(from, to);
-          if (other) this.fatal(`invariant: page ${other.page} held twice (exchanges ${other.xid} and ${xid})`);
           this.held.hold(xid, from, to);
           answer.push(from, to - from, r.id, r.markedAt);
         }
@@ -417,7 +417,7 @@ export class Agent {
   protocolError: (why: string) => never = (why) => this.fatal(`the kernel broke the protocol (${why})`);
 
   fatal(why: string): never {
-    process.stderr.write(`vrange agent ${this.name || '(pool)'} pid ${this.pid}: ${why}\n`);
+    process.stderr.write(`vrange agent ${this.name || '(pool)'} pid ${this.pid}: ${printable(why, 300)}\n`);
     process.exit(70);
   }
 }

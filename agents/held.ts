@@ -24,6 +24,24 @@ export class HeldPages {
     this.size += to - from;
   }
 
+  /**
+   * What an honest kernel's prepare (well-formed ascending runs) never does, or undefined: ask a
+   * page another exchange holds (one exchange holds a page at a time), or, in a later batch of its
+   * own, a page below what the batches before held (they come in ascending order). The second
+   * round (`hold`) may name pages its own exchange holds already.
+   */
+  askProblem(xid: number, runs: readonly number[], hold: boolean): string | undefined {
+    for (let i = 0; i < runs.length; i += 2) {
+      const other = this.holderIn(runs[i]!, runs[i]! + runs[i + 1]!);
+      if (other && (other.xid !== xid || !hold)) return `prepare ${xid} asks for page ${other.page}, which exchange ${other.xid} holds (a page is held by one exchange at a time)`;
+    }
+    const mine = this.byXid.get(xid) ?? [];
+    if (!hold && mine.length > 0 && runs.length > 0 && runs[0]! < mine[mine.length - 2]! + mine[mine.length - 1]!) {
+      return `prepare ${xid}: a batch asks for page ${runs[0]}, below the pages its batches before held (batches come in ascending order)`;
+    }
+    return undefined;
+  }
+
   /** The exchange holding `vpage`, or undefined. */
   holderOf(vpage: number): number | undefined {
     for (const [xid, runs] of this.byXid) if (runIndexOf(runs, vpage) >= 0) return xid;

@@ -14,7 +14,7 @@ import { loadScenario, ScenarioError, scenarioWarnings } from '../shared/scenari
 import { checkInputDir, InputError, readInputText, writeOutput } from '../shared/files.js';
 import { historyFileBytesMax, interruptedOutputDrainMs } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
-import { messageLine, terminalLine, terminalLines } from '../shared/printable.js';
+import { messageLine, terminalLine, terminalLines, terminalText, printableJson } from '../shared/printable.js';
 import { progressBar } from '../shared/progress.js';
 import { parseCommandArgs, UsageError } from '../shared/args.js';
 import { runScenario } from '../harness/run.js';
@@ -38,6 +38,7 @@ import { installInterruptHandlers, interrupted, interruptExitCode, stopLine } fr
 import { exploreShard, mergeCommand, sweepHeading, sweepOf } from './shard_cli.js';
 import { PLAY_USAGE, playCommand } from './play_cli.js';
 import { choiceTokens } from '../shared/kernel_name.js';
+import { exitCodeLines } from './exit_codes.js';
 
 export { UsageError };
 
@@ -92,7 +93,9 @@ const USAGE = `usage:
 ${PLAY_USAGE}
   vrange list [DIR]          list the scenarios in DIR (default: the bundled scenarios/)
 ${REMOTE_USAGE}
-  vrange help [COMMAND]       the usage of one command (run, explore, check, ...)`;
+  vrange help [COMMAND]       the usage of one command (run, explore, check, ...), with its exit codes
+every command exits 2 on bad arguments or input (nothing done) and 70 on a bug in vrange;
+vrange help COMMAND (or vrange COMMAND --help) lists the command's other exit codes`;
 
 /** The commands, in the order `vrange help` shows them. */
 export const COMMANDS = ['run', 'explore', 'merge', 'check', 'compare', 'quiz', 'play', 'list', 'kernel', 'agent', 'keygen', 'help'] as const;
@@ -105,7 +108,7 @@ export function usageOf(command: string): string {
     if (m) blocks.push([m[1]!, line]);
     else blocks.at(-1)?.push(line);
   }
-  return ['usage:', ...blocks.filter((b) => b[0] === command).flatMap((b) => b.slice(1))].join('\n');
+  return ['usage:', ...blocks.filter((b) => b[0] === command).flatMap((b) => b.slice(1)), ...exitCodeLines(command)].join('\n');
 }
 
 async function run(args: string[]): Promise<number> {
@@ -121,7 +124,7 @@ async function run(args: string[]): Promise<number> {
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel, timeoutMs: cmd.timeoutMs,
     chooser: cmd.choices ? replayChooser(cmd.choices) : schedulerChooser(cmd.scheduler, cmd.config.seed, cmd.scenario), pictures: cmd.html !== undefined, repro });
   const foot = [...goalRunLines(cmd.scenario, report.steps), ...footer(report, repro)];
-  if (cmd.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  if (cmd.json) process.stdout.write(printableJson(report, 2) + '\n');
   else if (cmd.quiet) summaryLines(report, history, head, repro).forEach(out);
   else foot.forEach(out);
   if (cmd.html) writeOutput(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history, { description: cmd.scenario.description }));
@@ -143,7 +146,7 @@ async function exploreCommand(args: string[]): Promise<number> {
       if (e instanceof TooManySchedules || e instanceof TooManyTraces) { process.stderr.write(`${messageLine(`vrange: ${cmd.file}: ${e.message}`)}\n`); return 2; }
       throw e;
     }
-    if (cmd.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    if (cmd.json) process.stdout.write(printableJson(result, 2) + '\n');
     else process.stdout.write(terminalLines(formatAll(cmd.file, cmd.config, result)) + '\n');
     if (cmd.html) {
       const pages = await writeWitnessPages(cmd.html, cmd.scenario, cmd.config, result);
@@ -163,7 +166,7 @@ async function exploreCommand(args: string[]): Promise<number> {
     progress: tty ? bar : undefined,
   });
   if (cmd.json) {
-    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    process.stdout.write(printableJson(result, 2) + '\n');
   } else {
     process.stdout.write(terminalLines(formatExplore(result, (Date.now() - started) / 1000)) + '\n');
   }
@@ -180,10 +183,10 @@ function check(args: string[]): number {
   let result;
   try { result = checkHistory(events); } catch (e) {
     // A crash of the checker is its bug, never a verdict on the history: exit 3, not 1.
-    process.stderr.write(`vrange check: internal error (a bug in the checker, not a verdict on ${file}): ${(e as Error).stack ?? e}\nreproduce: vrange check ${file}\n`);
+    process.stderr.write(`${terminalText(`vrange check: internal error (a bug in the checker, not a verdict on ${file}): ${(e as Error).stack ?? e}`)}\n${terminalLine(`reproduce: vrange check ${file}`)}\n`);
     return 3;
   }
-  if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  if (values.json) process.stdout.write(printableJson(result, 2) + '\n');
   else process.stdout.write(terminalLines(formatCheck(file, result)) + '\n');
   return result.ok ? 0 : 1;
 }
@@ -259,7 +262,7 @@ async function dispatch(argv: string[]): Promise<number> {
   try {
     // `vrange CMD --help` is `vrange help CMD` (before any other check of CMD's arguments).
     const cut = rest.indexOf('--');
-    if ((COMMANDS as readonly string[]).includes(command!) && command !== 'help' && (cut < 0 ? rest : rest.slice(0, cut)).some((a) => a === '--help' || a === '-h')) {
+    if ((COMMANDS as readonly string[]).includes(command!) && (cut < 0 ? rest : rest.slice(0, cut)).some((a) => a === '--help' || a === '-h')) {
       process.stdout.write(usageOf(command!) + '\n');
       return 0;
     }
@@ -298,8 +301,9 @@ async function dispatch(argv: string[]): Promise<number> {
       return 2;
     }
     // Anything else is a bug in vrange, never the user's error: say so, with the command to show it.
-    process.stderr.write(`vrange: internal error (a bug in vrange, not a problem with the input): ${(e as Error)?.stack ?? String(e)}\n`
-      + `please report it with the command that shows it: vrange ${argv.map(quote).join(' ')}\n`);
+    // The stack and the command line may hold what the user or a peer gave (a file name, a value): made safe line by line.
+    process.stderr.write(`${terminalText(`vrange: internal error (a bug in vrange, not a problem with the input): ${(e as Error)?.stack ?? String(e)}`)}\n`
+      + `${terminalLine(`please report it with the command that shows it: vrange ${argv.map(quote).join(' ')}`)}\n`);
     return 70;
   }
 }

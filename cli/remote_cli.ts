@@ -12,7 +12,8 @@
 // report and exits (0, 1, or 2 for bad arguments). Listening anywhere but loopback needs keys;
 // without keys the kernel makes a one-time token for the run, prints it, and takes only agents
 // that present it (`--token TOKEN`, or the VRANGE_TOKEN environment variable, which other users
-// cannot read in `ps`). An agent exits 3 if it cannot get in, 4 if the kernel breaks the protocol (see agents/agent.ts runRemoteAgent).
+// cannot read in `ps`). An agent exits 3 if it cannot get in, 4 if the kernel breaks the protocol (see agents/agent.ts runRemoteAgent;
+// every code is in exit_codes.ts, which `vrange agent --help` lists).
 
 import { randomBytes } from 'node:crypto';
 import { writeOutput } from '../shared/files.js';
@@ -29,7 +30,7 @@ import { readKeyPair, readPublicKey, readTrusted, writeKeyPair } from '../shared
 import { agentConnectTimeoutMs, runRemoteAgent } from '../agents/agent.js';
 import type { RemoteOptions } from '../harness/run.js';
 import { heartbeatIntervalMs, heartbeatTimeoutMs, remoteAgentWaitMs } from '../shared/limits.js';
-import { terminalLine, terminalText } from '../shared/printable.js';
+import { terminalLine, terminalText, printableJson } from '../shared/printable.js';
 import { choiceTokens } from '../shared/kernel_name.js';
 
 export const REMOTE_USAGE = `  vrange kernel --listen tcp://HOST:PORT [--scenario FILE] [--key FILE.key --trust DIR|FILE]
@@ -138,7 +139,7 @@ export async function kernelCommand(args: string[]): Promise<number> {
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, checkModel: cmd.checkModel, remote, chooser, repro });
   const foot = footer(report, repro);
   // The JSON document as it is (JSON.stringify escapes the controls; `out` would escape its newlines).
-  if (cmd.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  if (cmd.json) process.stdout.write(printableJson(report, 2) + '\n');
   else foot.forEach(out);
   if (cmd.html) writeOutput(cmd.html, renderHtml(report, [...head, ...narration, ...foot], history));
   return report.ok ? 0 : 1;

@@ -14,7 +14,7 @@ import { assembleAll, exploreAllRuns, formatAll } from '../harness/explore_all.j
 import { TooManySchedules } from '../harness/enumerate.js';
 import { partSize } from '../harness/shard_select.js';
 import { allShardFile, exploreShardFile, mergeShards, sha256, shardFileText, type ShardHead, type Sweep } from '../harness/shard.js';
-import { messageLine, terminalLine, terminalLines } from '../shared/printable.js';
+import { messageLine, terminalLine, terminalLines, printableJson } from '../shared/printable.js';
 
 type Explore = ReturnType<typeof parseRun>;
 
@@ -53,7 +53,7 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
   const started = Date.now();
   const shard = cmd.shard!;
   const out = cmd.out!;
-  const say = (line: string) => (cmd.json ? process.stderr : process.stdout).write(line + '\n');
+  const say = (line: string) => (cmd.json ? process.stderr : process.stdout).write(terminalLine(line) + '\n');
   const sweep = sweepOf(cmd);
   const scenario = { file: cmd.file, sha256: sha256(readInputText(cmd.file, 'the scenario FILE', scenarioFileBytesMax)) };
   const head = (planned: number): ShardHead => ({ shard, scenario, config: cmd.config, sweep, options: cmd.options, planned, seconds: (Date.now() - started) / 1000 });
@@ -71,7 +71,7 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
     writeOutput(out, shardFileText(allShardFile(head(r.plan.reduced), r.plan, r.runs)));
     const mine = assembleAll(r.plan, r.runs, { partial: true });
     say(part(r.plan.reduced));
-    if (cmd.json) process.stdout.write(JSON.stringify(mine, null, 2) + '\n');
+    if (cmd.json) process.stdout.write(printableJson(mine, 2) + '\n');
     else process.stdout.write(terminalLines(formatAll(cmd.file, cmd.config, mine)) + '\n');
     say(`${mine.ran} real runs in ${((Date.now() - started) / 1000).toFixed(1)} s; shard result: ${out} (vrange merge every shard's file for the whole sweep)`);
     return mine.problems.length > 0 ? 1 : 0;
@@ -86,7 +86,7 @@ export async function exploreShard(cmd: Explore, progress?: (done: number, total
   });
   if (result.interrupted) { process.stderr.write(stoppedNote(shard.index, shard.count)); return 1; }
   writeOutput(out, shardFileText(exploreShardFile(head(planned), result)));
-  if (cmd.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  if (cmd.json) process.stdout.write(printableJson(result, 2) + '\n');
   else process.stdout.write(terminalLines(formatExplore(result, (Date.now() - started) / 1000)) + '\n');
   say(`shard result: ${out} (vrange merge every shard's file for the whole sweep)`);
   return result.failing.length > 0 ? 1 : 0;
@@ -98,17 +98,17 @@ export function mergeCommand(args: string[]): number {
   if (positionals.length === 0) throw new UsageError('merge takes the shard result FILEs that explore --shard K/N wrote, got none');
   if (positionals.length > shardsMax) throw new UsageError(`merge takes at most ${shardsMax} shard result FILEs, got ${positionals.length}`);
   const m = mergeShards(positionals);
-  const say = (line: string) => (values.json ? process.stderr : process.stdout).write(line + '\n');
+  const say = (line: string) => (values.json ? process.stderr : process.stdout).write(terminalLine(line) + '\n');
   const planned = m.all?.reduced ?? m.explore!.planned;
   say(sweepHeading(m.file, m.config, m.sweep, planned, howOf(m.options)));
   if (m.all) {
-    if (values.json) process.stdout.write(JSON.stringify(m.all, null, 2) + '\n');
+    if (values.json) process.stdout.write(printableJson(m.all, 2) + '\n');
     else process.stdout.write(terminalLines(formatAll(m.file, m.config, m.all)) + '\n');
     say(`${m.all.reduced} real runs in ${m.seconds.toFixed(1)} s (the ${m.shards} shards' times added up)`);
     return m.all.problems.length > 0 ? 1 : 0;
   }
   const result = m.explore!;
-  if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  if (values.json) process.stdout.write(printableJson(result, 2) + '\n');
   else process.stdout.write(terminalLines(formatExplore(result, m.seconds)) + '\n');
   say(`merged ${m.shards} shards; the time is theirs added up`);
   return result.failing.length > 0 ? 1 : 0;

@@ -36,6 +36,9 @@ export class AgentConn {
   osPid = 0;
   /** The machine a remote agent runs on, from its hello (undefined: a local child). */
   host: string | undefined;
+  /** Remote: the seq of the last ping sent to it, and of the last pong it answered (each pong answers a ping sent, in order, once). */
+  pingSeq = 0;
+  pongSeq = 0;
   /** Its hello (of this incarnation) has come: until then nothing else from its routing id is read. */
   helloed = false;
   /** The kernel has sent it a deadly signal (kill): a death by a signal it did not send came from outside vrange. */

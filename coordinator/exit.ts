@@ -107,6 +107,7 @@ export class Exit {
     const files = this.exitFiles(proc, mm.touched);
     this.k.rmap.forgetPurged(proc.pid);
     for (const ex of this.k.vmscan.exchanges.values()) ex.onDeath(proc.pid);
+    this.k.vmscan.forget(proc.pid); // the late replies it owed closed exchanges
     this.k.vmscan.held.unpinAllOf(proc.pid); // a fault it was in (OOM-killed while it waited) pins nothing now
     this.releaseTask(proc, end, { framesFreed: mm.freed + files.freed, pagesUnmapped: mm.unmapped, vmas: mm.vmas, fdsClosed: files.fds,
       filesReleased: files.released, ...(interrupted !== undefined ? { interrupted } : {}) });

@@ -32,6 +32,7 @@ import { History, type HistoryEvent } from './history.js';
 import { noFaults, type CompletedStep, type FaultHooks, type KernelHooks, type KernelObserver, type ObservedState } from './hooks.js';
 import { RemoteAgents, type RemoteOptions } from './remote.js';
 import { startsStep, SyscallEntry } from './syscall_entry.js';
+import { noteAnswer } from './result_check.js';
 import { Lockstep } from './lockstep.js';
 import { HISTORY_FORMAT } from '../shared/kernel_name.js';
 import { FaultInject } from './fault_inject.js';
@@ -389,7 +390,14 @@ export class Kernel {
         if (!conn.helloed) conn.onHello(msg.osPid);
         continue;
       }
-      if (msg.t === 'pong') continue;
+      if (msg.t === 'pong') {
+        // Each pong answers a ping sent to this agent, once, in order (ZeroMQ keeps a connection's order; a ping may be dropped, never reordered).
+        // (A local agent is never pinged: its pongs are ignored.)
+        if (!conn.remote) continue;
+        if (msg.seq > conn.pongSeq && msg.seq <= conn.pingSeq) conn.pongSeq = msg.seq;
+        else this.entry.badMessage(conn, 'pong', `its pong answers ping ${msg.seq}, but the last ping sent to it was ${conn.pingSeq} and it had answered ${conn.pongSeq}`);
+        continue;
+      }
       try { this.deliver(conn, msg); } catch (e) { this.fail(e as Error); }
     }
     this.entry.endOfFrame();
@@ -420,11 +428,12 @@ export class Kernel {
         // Taken as the step's start in deliver (syscall_entry.ts checked it names that step).
         if (this.config.schedule !== 'free' || proc.inFlight !== msg.index) throw new Error(`kernel invariant: ${proc.name} sent start of step ${msg.index} with step ${proc.inFlight} in flight`);
         return;
-      case 'at': void this.faultInject.atFaultPoint(proc, msg.index).catch((e: Error) => this.fail(e)); return;
+      case 'at': proc.stops.delete(msg.index); void this.faultInject.atFaultPoint(proc, msg.index).catch((e: Error) => this.fail(e)); return;
       case 'done': return this.lockstep.onDone(proc, msg);
       case 'blocked': return this.lockstep.onBlocked(proc, msg);
-      case 'prepared': this.vmscan.exchanges.get(msg.xid)?.onPrepared(proc.pid, msg.runs); return;
-      case 'committed': this.vmscan.exchanges.get(msg.xid)?.onAcked(proc.pid, msg.violations); return;
+      // A reply to a closed exchange got past the entry only if the process owed it (it was judged silent): late, it only settles that.
+      case 'prepared': { const ex = this.vmscan.exchanges.get(msg.xid); if (ex) ex.onPrepared(proc.pid, msg.runs); else this.vmscan.lateReply(proc.pid, 'prepared', msg.xid); return; }
+      case 'committed': { const ex = this.vmscan.exchanges.get(msg.xid); if (ex) ex.onAcked(proc.pid, msg.violations); else this.vmscan.lateReply(proc.pid, 'committed', msg.xid); return; }
       case 'hello': case 'pong': return;
       default:
         this.syscall(proc, msg);
@@ -438,6 +447,7 @@ export class Kernel {
     this.entry.callsOpen.add(proc);
     const answer = (v: Ret | undefined) => {
       this.entry.callsOpen.delete(proc);
+      if (v) noteAnswer(proc, msg.t, v as Record<string, unknown>);
       if (v && proc.live) this.sendTo(proc, { t: 'ret', re: msg.id, ...v }); // a dead caller reads nothing
     };
     const r = this.dispatch(proc, msg);

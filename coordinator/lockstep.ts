@@ -67,7 +67,10 @@ export class Lockstep {
 
   /** Free schedule: let a process run its steps without grants (stopping where a fault may strike). */
   runFree(proc: Proc): void {
-    this.k.sendTo(proc, { t: 'go', startIndex: proc.nextStep, stops: this.k.faults.stopsFor(proc.name, proc.spec.steps.length) });
+    const stops = this.k.faults.stopsFor(proc.name, proc.spec.steps.length);
+    proc.stops.clear();
+    for (const s of stops) if (s >= proc.nextStep) proc.stops.add(s);
+    this.k.sendTo(proc, { t: 'go', startIndex: proc.nextStep, stops });
   }
 
   /**

@@ -34,6 +34,10 @@ export class Proc {
   blockedOn = -1;
   /** A wait/waitpid this process is parked in (free schedule), for deadlock reports. */
   parkedOn: string | undefined;
+  /** The kernel's last answer to a syscall of the step in flight (result_check.ts: a `done` must agree with it), or undefined. */
+  answered: { step: number; call: string; ret: Record<string, unknown> } | undefined;
+  /** Free schedule: the stops of its `go` it has not sent `at` for yet (each is answered once). */
+  readonly stops = new Set<number>();
   /** A `kill:P@N+` fault armed for the step in flight: kill at its first message. */
   killOnFirst: string | undefined;
   /** SIGSTOPped by a pause fault until this resolves. */

@@ -54,6 +54,8 @@ export interface Participant {
   /** madv-free: second-round `prepare` messages (hold these too) not answered yet. */
   holdsLeft: number;
   answered: boolean;
+  /** A `prepared` of it has come (it holds pages from then on, so a step of it may block). */
+  heard: boolean;
   acked: boolean;
   /** The last batch of its commit (`last: true`, which its `committed` answers) has been sent. */
   committing?: boolean;
@@ -133,6 +135,9 @@ function runAt(runs: readonly number[], page: number, stride: number): { inside:
   return runs[i]! <= page ? { inside: true, until: runs[i]! + runs[i + 1]!, at: i } : { inside: false, until: runs[i]!, at: -1 };
 }
 
+/** The replies a participant still owed a closed exchange: `prepared` messages, its `committed`, and whether a `prepared` had come (it held pages). */
+export interface Owed { prepared: number; committed: boolean; heard: boolean }
+
 type Deferred = { promise: Promise<void>; resolve: () => void };
 function deferred(): Deferred {
   let resolve!: () => void;
@@ -151,6 +156,8 @@ export class Exchange {
   private answersIn = deferred();
   private holdsIn = deferred();
   private acksIn = deferred();
+  /** A direct reclaim (a fault found no free frame), not the kernel list's `reclaim` step: in lockstep no step blocks on it. */
+  direct = false;
 
   constructor(readonly xid: number, readonly want: number, readonly reason: string, private readonly k: ReclaimHost) {
     this.candidates = k.hold(xid);
@@ -163,7 +170,7 @@ export class Exchange {
     for (const [pid, { runs: asked, pages }] of this.k.pagesToAsk(this.xid)) {
       const proc = this.k.procByPid(pid)!;
       const batches = splitRuns(asked, 2, runsPerMessageMax);
-      this.participants.set(pid, { proc, asked, askedPages: pages, answers: [], batchesLeft: batches.length, holdsLeft: 0, answered: false, acked: false });
+      this.participants.set(pid, { proc, asked, askedPages: pages, answers: [], batchesLeft: batches.length, holdsLeft: 0, answered: false, heard: false, acked: false });
       for (const runs of batches) this.k.send(proc, { t: 'prepare', xid: this.xid, runs });
     }
     this.k.log('reclaim-prepare', { xid: this.xid, reason: this.reason, want: this.want,
@@ -203,6 +210,7 @@ export class Exchange {
 
   onPrepared(pid: number, runs: unknown): void {
     const p = this.participants.get(pid);
+    if (p) p.heard = true;
     if (p && p.holdsLeft > 0) { p.holdsLeft--; this.checkHolds(); return; } // a second-round answer (empty)
     if (!p || p.answered) return;
     // A malformed answer (only a forged remote agent sends one) counts as "nothing volatile".
@@ -223,17 +231,38 @@ export class Exchange {
   /**
    * Why a message of `pid` about this exchange answers nothing it asked (docs/protocol.md, Bad
    * messages), or undefined: a `prepared` beyond the prepare messages it was sent, a `committed`
-   * before its commit or a second one, a `blocked` on pages it was never asked to hold or has
-   * released (it acked), or any of them from a process this exchange did not ask.
+   * before its commit or a second one, a `blocked` on pages it does not hold (before its first
+   * `prepared`, or after it acked), or any of them from a process this exchange did not ask. In
+   * lockstep a step can block only while the kernel list's exchange waits between its prepare and
+   * its commit (every granted step settles before the next action; during a direct reclaim only
+   * the faulting step runs, and it waits in its syscall): a `blocked` at any other time would wait
+   * for a `release` that never comes.
    */
-  unasked(pid: number, t: 'prepared' | 'committed' | 'blocked'): string | undefined {
+  unasked(pid: number, t: 'prepared' | 'committed' | 'blocked', lockstep: boolean): string | undefined {
     const p = this.participants.get(pid);
     if (!p) return `it sent ${t} for reclaim exchange ${this.xid}, which did not ask it`;
     switch (t) {
       case 'prepared': return p.batchesLeft > 0 || p.holdsLeft > 0 ? undefined : `it sent more prepared for reclaim exchange ${this.xid} than the kernel sent it prepare messages`;
       case 'committed': return !p.committing ? `it sent committed for reclaim exchange ${this.xid} before the kernel's commit` : p.acked ? `it sent committed for reclaim exchange ${this.xid} twice` : undefined;
-      case 'blocked': return p.acked ? `it reported a step blocked on reclaim exchange ${this.xid} after it had released its pages (committed)` : undefined;
+      case 'blocked':
+        if (p.acked) return `it reported a step blocked on reclaim exchange ${this.xid} after it had released its pages (committed)`;
+        if (!p.heard) return `it reported a step blocked on reclaim exchange ${this.xid} before it answered its prepare (it held none of its pages)`;
+        if (lockstep && this.direct) return `it reported a step blocked on reclaim exchange ${this.xid}, a direct reclaim (in lockstep only the faulting step runs during one, waiting in its syscall)`;
+        if (lockstep && this.phase !== 'prepared') return `it reported a step blocked on reclaim exchange ${this.xid} while the exchange was ${this.phase} (in lockstep a step runs only between an exchange's prepare and its commit)`;
+        return undefined;
     }
+  }
+
+  /** What each live participant still owes when the exchange closes (it was judged silent): its late answers are not offences, anything more is. */
+  owed(): Map<number, Owed> {
+    const out = new Map<number, Owed>();
+    for (const p of this.participants.values()) {
+      if (!p.proc.live) continue;
+      const prepared = p.batchesLeft + p.holdsLeft;
+      const committed = p.committing === true && !p.acked;
+      if (prepared > 0 || committed) out.set(p.proc.pid, { prepared, committed, heard: p.heard });
+    }
+    return out;
   }
 
   onAcked(pid: number, violations: string[]): void {

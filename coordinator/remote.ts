@@ -188,7 +188,7 @@ export class RemoteAgents {
     this.hooks.history.add('agent-connected', { agent: printable(routingId), host, osPid: conn.osPid });
     void conn.exited.then(({ code, signal }) => this.hooks.onExit(conn, code, signal));
     this.idle.push(conn);
-    this.socket.send(routingId, { t: 'ping', seq: ++this.seq, timeoutMs: this.timeoutMs });
+    this.ping(conn);
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
@@ -225,8 +225,13 @@ export class RemoteAgents {
       if (late) { this.lastSeen.set(conn, now); continue; }
       const silent = now - (this.lastSeen.get(conn) ?? now);
       if (silent > this.timeoutMs) { this.lost(conn, silent); continue; }
-      this.socket.send(conn.routingId, { t: 'ping', seq: ++this.seq, timeoutMs: this.timeoutMs });
+      this.ping(conn);
     }
+  }
+
+  private ping(conn: AgentConn): void {
+    conn.pingSeq = ++this.seq;
+    this.socket.send(conn.routingId, { t: 'ping', seq: conn.pingSeq, timeoutMs: this.timeoutMs });
   }
 
   private lost(conn: AgentConn, silentMs: number): void {

@@ -23,6 +23,7 @@ import type { Proc } from './process_table.js';
 import type { AgentConn } from './agent_pool.js';
 import type { Kernel, Ret } from './kernel.js';
 import { resultShapeErrors } from './history.js';
+import { resultLie } from './result_check.js';
 
 /** Bad messages of one process logged one by one per batch; the rest are counted in one more event. */
 const badMessagesLoggedMax = 10;
@@ -34,6 +35,8 @@ export interface EntryView {
   processNamed(name: string): Proc | undefined;
   /** Whether an `init` with this id is waiting for its `ready`. */
   initPending(id: number): boolean;
+  /** Free schedule: whether step `index` is a stop of the process's `go` that it has not stopped at yet. */
+  stopPending(proc: Proc, index: number): boolean;
   /** Whether the process has a syscall the kernel has not answered yet. */
   callOpen(proc: Proc): boolean;
   /** Why a message naming reclaim exchange `xid` answers nothing that exchange asked of the process (vmscan.ts `unasked`), or undefined. */
@@ -70,7 +73,8 @@ export function entryCheck(k: EntryView, proc: Proc, msg: AgentMsg): string | un
       return undefined;
     case 'prepared': case 'committed':
       // A reply to no request (an exchange never opened, one that did not ask this process, a
-      // second reply) is an offence; a late one (its exchange closed) is ignored, not an offence.
+      // second reply, a replay) is an offence; a late one its exchange was still owed (its sender
+      // was judged silent and the exchange closed without it) is not, and has no effect.
       return k.unasked(proc, msg.t, msg.xid);
     case 'ready':
       return k.initPending(msg.re) ? undefined : `its ready answers init ${msg.re}, which the kernel did not send or has had answered`;
@@ -78,16 +82,23 @@ export function entryCheck(k: EntryView, proc: Proc, msg: AgentMsg): string | un
       if (k.schedule !== 'free') return 'it sent at in the lockstep schedule';
       if (proc.inFlight >= 0) return `it sent at for step ${msg.index} with step ${proc.inFlight} in flight`;
       if (msg.index !== proc.nextStep) return `it sent at for step ${msg.index}, but its next step is ${proc.nextStep}`;
-      return undefined;
+      // One `at` per stop the kernel's `go` named, once: a second one, or one at a step that is no stop, answers nothing.
+      return k.stopPending(proc, msg.index) ? undefined : `it sent at for step ${msg.index}, which is no stop the kernel's go named, or one it had already stopped at`;
     case 'start':
       if (k.schedule !== 'free') return 'it sent start in the lockstep schedule';
-      return msg.index === step ? undefined : `it sent start of step ${msg.index} with step ${step} ${starts ? 'next' : 'in flight'}`;
+      // A step's first message: a second one (the step is under way) is a replay.
+      if (!starts) return `it sent start of step ${msg.index} with step ${step} already under way (start is a step's first message, sent once)`;
+      return msg.index === step ? undefined : `it sent start of step ${msg.index} with step ${step} next`;
     case 'done':
       if (msg.index !== step) return `it reported step ${msg.index} done, but step ${step} was ${starts ? 'next' : 'in flight'}`;
-      // The result goes into the history as it came: it must have the shape of its op's result.
-      return resultShapeErrors(proc.spec.steps[step]!.op, msg.result)[0];
+      // A syscall of it still unanswered: the step cannot be over.
+      if (k.callOpen(proc)) return `it reported step ${msg.index} done while a syscall of it was unanswered`;
+      // The result goes into the history as it came: it must have the shape of its op's result,
+      // and agree with what the kernel answered the step's syscall (result_check.ts).
+      return resultShapeErrors(proc.spec.steps[step]!.op, msg.result)[0] ?? resultLie(proc, step, proc.spec.steps[step]!, msg.result);
     case 'blocked':
       if (msg.index !== step) return `it reported step ${msg.index} blocked, but step ${step} was ${starts ? 'next' : 'in flight'}`;
+      if (proc.blockedOn === msg.xid) return `it reported step ${msg.index} blocked on reclaim exchange ${msg.xid} twice`;
       // Only pages an exchange asked it to hold block a step (in lockstep a blocked step waits for that exchange's release).
       return k.unasked(proc, 'blocked', msg.xid);
     default:
@@ -107,10 +118,11 @@ function syscallCheck(k: EntryView, proc: Proc, m: Extract<AgentMsg, { id: numbe
     }
     case 'munmap':
       return m.start + m.pages > vpagesMax ? `munmap at page ${m.start} of ${m.pages} pages ends past the address space (${vpagesMax} pages)` : undefined;
+    // A name is quoted as sent: badMessage shows the reason printable (each character escaped once).
     case 'fork':
-      return k.processNamed(m.child) ? undefined : `it forked ${JSON.stringify(m.child)}, which is no process of the scenario`;
+      return k.processNamed(m.child) ? undefined : `it forked "${m.child}", which is no process of the scenario`;
     case 'waitpid':
-      return k.processNamed(m.process) ? undefined : `it waited for ${JSON.stringify(m.process)}, which is no process of the scenario`;
+      return k.processNamed(m.process) ? undefined : `it waited for "${m.process}", which is no process of the scenario`;
     default:
       return undefined;
   }
@@ -130,6 +142,7 @@ export class SyscallEntry {
       processNamed: (name) => k.table.named(name),
       initPending: (id) => k.initPending(id),
       callOpen: (proc) => this.callsOpen.has(proc),
+      stopPending: (proc, index) => proc.stops.has(index),
       unasked: (proc, t, xid) => k.vmscan.unasked(proc.pid, t, xid),
     };
   }

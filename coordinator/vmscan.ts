@@ -24,7 +24,7 @@ import { Isolated } from './isolate.js';
 import { firstNotEqual, firstZero } from './frame_scan.js';
 import { decideLazyfreeFrame, lazyfreeAlsoHold, lazyfreeUnits } from './lazyfree.js';
 import { pagesOf, runsOf } from '../shared/runs.js';
-import { Exchange, type DecidedRun, type PageWhere, type Participant, type PurgeRecord, type ReclaimHost, type VoteOf } from './reclaim.js';
+import { Exchange, type DecidedRun, type Owed, type PageWhere, type Participant, type PurgeRecord, type ReclaimHost, type VoteOf } from './reclaim.js';
 
 /**
  * A purge unit's frames as runs `[frame, count, ...]` in the unit's order (consecutive frames of
@@ -100,6 +100,7 @@ export class Vmscan implements ReclaimHost {
   /** `youngCleared`: a decision kept a page for its young bit and made it old (madv-free's second chance). */
   async runExchange(want: number, reason: string): Promise<{ freed: number; youngCleared: boolean }> {
     const ex = this.openExchange(want, reason);
+    ex.direct = true;
     await ex.prepare();
     const r = await ex.commit();
     this.closeExchange(ex);
@@ -117,17 +118,59 @@ export class Vmscan implements ReclaimHost {
     return ex;
   }
 
-  closeExchange(ex: Exchange): void { this.exchanges.delete(ex.xid); }
+  /** The exchange is over; what its silent participants still owed it is kept, so their late replies are told from forged ones. */
+  closeExchange(ex: Exchange): void {
+    this.exchanges.delete(ex.xid);
+    const owed = ex.owed();
+    if (owed.size > 0) this.owedByClosed.set(ex.xid, owed);
+  }
+
+  /** Replies that live participants judged silent still owed an exchange when it closed: xid -> pid -> what. */
+  private readonly owedByClosed = new Map<number, Map<number, Owed>>();
 
   /**
    * Why an agent's message naming exchange `xid` (a `prepared`, `committed` or `blocked`) answers
-   * nothing the kernel asked, or undefined. An exchange never opened is named by a forger only; one
-   * already closed by a late answer (its sender was judged silent), which the exchange ignores.
+   * nothing the kernel asked, or undefined. Every reply is judged against the exchange it names:
+   * open, it must answer what that exchange asked of this process and has not had answered
+   * (Exchange.unasked); never opened, it is forged; closed, it must be one the process still owed
+   * (a participant judged silent answers late, in order: its `prepared` messages, then its
+   * `committed`; in the free schedule a step of it may block on the pages it still holds until its
+   * commit reaches it). Anything else (a second answer, a replay, an answer to an exchange that had
+   * every answer of it) is a bad message.
    */
   unasked(pid: number, t: 'prepared' | 'committed' | 'blocked', xid: number): string | undefined {
+    const lockstep = this.k.config.schedule === 'lockstep';
     const ex = this.exchanges.get(xid);
-    if (ex) return ex.unasked(pid, t);
-    return xid >= this.nextXid ? `it sent ${t} for reclaim exchange ${xid}, which the kernel has not opened` : undefined;
+    if (ex) return ex.unasked(pid, t, lockstep);
+    if (xid >= this.nextXid) return `it sent ${t} for reclaim exchange ${xid}, which the kernel has not opened`;
+    const o = this.owedByClosed.get(xid)?.get(pid);
+    const closed = `reclaim exchange ${xid}, which has closed`;
+    if (t === 'blocked') {
+      if (lockstep) return `it reported a step blocked on ${closed} (in lockstep a step blocks only between an exchange's prepare and its commit)`;
+      return o?.committed && o.heard ? undefined : `it reported a step blocked on ${closed}, holding none of its pages`;
+    }
+    if (!o) return `it sent ${t} for ${closed} and owed it no more answers`;
+    if (t === 'prepared') return o.prepared > 0 ? undefined : `it sent more prepared for ${closed}, than the kernel sent it prepare messages`;
+    if (!o.committed) return `it sent committed for ${closed}, twice or with no commit sent to it`;
+    return o.prepared > 0 ? `it sent committed for ${closed}, before its prepared answers` : undefined;
+  }
+
+  /** A late reply (its exchange closed; `unasked` let it through): it has no effect but to settle what was owed. */
+  lateReply(pid: number, t: 'prepared' | 'committed', xid: number): void {
+    const all = this.owedByClosed.get(xid);
+    const o = all?.get(pid);
+    if (!all || !o) throw new Error(`kernel invariant: a late ${t} of pid ${pid} for exchange ${xid}, which it owed nothing`);
+    if (t === 'prepared') { o.prepared--; o.heard = true; } else o.committed = false;
+    if (o.prepared === 0 && !o.committed) all.delete(pid);
+    if (all.size === 0) this.owedByClosed.delete(xid);
+  }
+
+  /** A process died: it owes nothing any more. */
+  forget(pid: number): void {
+    for (const [xid, all] of this.owedByClosed) {
+      all.delete(pid);
+      if (all.size === 0) this.owedByClosed.delete(xid);
+    }
   }
 
   // ---------------------------------------------------------------- ReclaimHost

@@ -15,7 +15,7 @@ import { explainRun, shortResult, shortStep, type Explanation } from '../report/
 import { POLICIES, type PolicyName, type RunConfig, type Scenario, type StepResult } from '../shared/scenario-types.js';
 import type { Fault } from './faults.js';
 import { interrupted, type StopSignal } from '../shared/lifecycle.js';
-import { terminalLines } from '../shared/printable.js';
+import { terminalLines, printableJson } from '../shared/printable.js';
 import { KERNEL_ACTION, KERNEL_NAME, kernelMark, scenarioStep, stepKey } from '../shared/kernel_name.js';
 import { failureLine } from '../report/report.js';
 
@@ -161,7 +161,7 @@ export async function compareCommand(args: string[]): Promise<number> {
   const cmd = parseRun(args, 'compare');
   const { policy: _policy, ...base } = cmd.config;
   const result = await compare(cmd.scenario, base, cmd.faults);
-  if (cmd.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  if (cmd.json) process.stdout.write(printableJson(result, 2) + '\n');
   else process.stdout.write(terminalLines(compareTable(result)) + '\n');
   return result.policies.some((p) => result.runs[p].broken.length > 0) ? 1 : 0;
 }

@@ -33,15 +33,17 @@ export function isPrintable(s: string): boolean {
 const unprintableInJson = /[\u007f-\u009f\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/gu;
 
 /**
- * `JSON.stringify(v)` with everything a terminal could act on escaped as `\uXXXX` (`\u{...}` past
- * the BMP), so that a value a peer or a scenario supplies (a read's value, a label, an expected
- * result) is shown exactly and cannot move the cursor or fake a line. Still valid JSON in the BMP.
+ * `JSON.stringify(v)` with everything a terminal could act on escaped as `\uXXXX` (a UTF-16 pair
+ * past the BMP), so that a value a peer or a scenario supplies (a read's value, a label, an expected
+ * result) is shown exactly and cannot move the cursor or fake a line. Still valid JSON that
+ * parses back to the same value (a `--json` document).
  */
-export function printableJson(v: unknown): string {
-  const text = JSON.stringify(v) ?? String(v);
+export function printableJson(v: unknown, indent?: number): string {
+  const text = JSON.stringify(v, null, indent) ?? String(v);
   return text.replace(unprintableInJson, (c) => {
     const code = c.codePointAt(0)!;
-    return code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
+    // Past the BMP: the UTF-16 pair, as JSON writes it, so the text always parses back to the value (a --json document).
+    return [...c].length === 1 && code > 0xffff ? `\\u${c.charCodeAt(0).toString(16)}\\u${c.charCodeAt(1).toString(16)}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });
 }
 
@@ -56,6 +58,21 @@ const actsOnTerminal = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
  */
 export function terminalLine(line: string): string {
   return line.replace(actsOnTerminal, (c) => (c === '\t' ? c : `\\u{${c.codePointAt(0)!.toString(16)}}`));
+}
+
+// What a page shows as it is of text: newlines and tabs; every other control or format character
+// (ESC, C1, bidi overrides and isolates, zero-width marks) would be drawn invisibly or reorder the text.
+const actsOnPage = /[\x00-\x08\x0b-\x1f\x7f-\x9f\p{Cf}\p{Zl}\p{Zp}]/u;
+const actsOnPageAll = new RegExp(actsOnPage.source, 'gu');
+
+/**
+ * Text for an HTML page (report/html*.ts, play/): every control or format character but a newline
+ * and a tab written as `\u{...}`, as terminalLine writes it, so that a page shows a name, a value
+ * or a description exactly as the terminal does and a bidi override cannot reorder what it shows.
+ * The page's own escape (`esc`) then escapes `&`, `<`, `>` and quotes.
+ */
+export function pageText(s: string): string {
+  return actsOnPage.test(s) ? s.replace(actsOnPageAll, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`) : s;
 }
 
 /**

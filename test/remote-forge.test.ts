@@ -36,10 +36,10 @@ async function until<T>(f: () => T | undefined, what: string, ms = 20_000): Prom
 }
 
 /** A kernel on a free loopback port (free or lockstep), a real agent for A, and the token. */
-async function kernelWithA(t: ExecutionContext, scenario: string, schedule: 'free' | 'lockstep') {
+async function kernelWithA(t: ExecutionContext, scenario: string, schedule: 'free' | 'lockstep', more: string[] = []) {
   const trace = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'trace.jsonl');
   const k = vrange(t, ['kernel', '--listen', 'tcp://127.0.0.1:0', '--scenario', scenario, '--seed', '1', '--schedule', schedule,
-    '--trace', trace, '--heartbeat-timeout-ms', '5000']);
+    '--trace', trace, '--heartbeat-timeout-ms', '5000', ...more]);
   const endpoint = await until(() => /listening on (tcp:\/\/127\.0\.0\.1:\d+)/.exec(k.out)?.[1], 'the kernel to listen');
   const token = await until(() => /kernel: token ([0-9a-f]{32})/.exec(k.out)?.[1], 'the token');
   const a = vrange(t, ['agent', '--connect', endpoint, '--token', token]);
@@ -63,14 +63,14 @@ function peer(t: ExecutionContext, endpoint: string, routingId: string) {
   })();
   let chain = Promise.resolve();
   const sendRaw = (frames: Buffer | Buffer[]) => (chain = chain.then(() => d.send(frames)));
-  const next = (pred: (m: Msg) => boolean, what: string) => until(() => { const i = inbox.findIndex(pred); return i >= 0 ? inbox.splice(i, 1)[0] : undefined; }, what);
+  const next = (pred: (m: Msg) => boolean, what: string, ms?: number) => until(() => { const i = inbox.findIndex(pred); return i >= 0 ? inbox.splice(i, 1)[0] : undefined; }, what, ms);
   return { sendRaw, send: (m: unknown) => sendRaw(pack(m)), next };
 }
 
 /** A peer that says hello with the token and takes its process; resolves after the process's first grant or go. */
-async function takeProcess(t: ExecutionContext, endpoint: string, token: string, routingId: string) {
+async function takeProcess(t: ExecutionContext, endpoint: string, token: string, routingId: string, host = 'forger') {
   const p = peer(t, endpoint, routingId);
-  await p.send({ t: 'hello', osPid: 1, host: 'forger', token });
+  await p.send({ t: 'hello', osPid: 1, host, token });
   const init = await p.next((m) => m.t === 'init', `${routingId}'s init`);
   await p.send({ t: 'ready', re: init.id });
   await p.next((m) => m.t === 'go' || m.t === 'grant', `${routingId}'s go`);
@@ -111,6 +111,10 @@ test('forged frames and messages from peers with a process, and from peers witho
     { what: 'a second hello', frames: [pack({ t: 'hello', osPid: 2 })], why: /a second hello/ },
     { what: 'a committed for an exchange never opened', frames: [pack({ t: 'committed', xid: 7, violations: ['page 1 purged but not held by exchange 7'] })], why: /committed for reclaim exchange 7, which the kernel has not opened/ },
     { what: 'a prepared for an exchange never opened', frames: [pack({ t: 'prepared', xid: 9, runs: [1, 1, 1, 0] })], why: /prepared for reclaim exchange 9, which the kernel has not opened/ },
+    // Replays and replies to nothing: a pong to a ping never sent, a second start of one step, an at where the go named no stop.
+    { what: 'a pong to no ping', frames: [pack({ t: 'pong', seq: 2 ** 40 })], why: /its pong answers ping 1099511627776, but the last ping sent to it was \d+/ },
+    { what: 'a start sent twice', frames: [pack({ t: 'start', index: 0 }), pack({ t: 'start', index: 0 })], why: /it sent start of step 0 with step 0 already under way/ },
+    { what: 'an at where no stop was named', frames: [pack({ t: 'at', index: 0 })], why: /it sent at for step 0, which is no stop the kernel's go named/ },
     { what: 'prototype keys as fields', frames: [Buffer.concat([Buffer.from([0x84]), pack('t'), pack('signal'), pack('id'), pack(1), pack('name'), pack('s'), pack('__proto__'), pack({ name: 'x' })])], why: /Unrecognized key/ },
     { what: 'a constructor field', frames: [pack({ t: 'signal', id: 1, name: 's', constructor: 'x' })], why: /Unrecognized key\(s\) in object: 'constructor'/ },
     ...[0, 1, 2, 3].map((i) => ({ what: `garbage frames, seed ${i}`, frames: [garbageFrames(100 + i, 6)], why: /./ })),
@@ -249,6 +253,7 @@ test('a remote agent reached by a forged kernel exits 4 with one line saying wha
     { what: 'a NaN timeout', frames: [pack({ t: 'ping', seq: 2, timeoutMs: Number.NaN })], why: /ping\.timeoutMs/ },
     { what: 'a die with a made-up signal', frames: [pack({ t: 'die', signal: 'SIGNOPE' })], why: /die\.signal/ },
     { what: 'a die with an exit code past 255', frames: [pack({ t: 'die', code: 256 })], why: /die\.code/ },
+    { what: 'a die with reset (a remote agent serves one process)', frames: [pack({ t: 'die', reset: 3 })], why: /a die with reset, but this agent is not reusable/ },
     { what: 'a reply to no syscall', frames: [pack({ t: 'ret', re: 5, fd: 3 })], why: /reply to unknown syscall 5/ },
     { what: 'an init with a __proto__ key and no id', frames: [Buffer.concat([Buffer.from([0x82]), pack('t'), pack('init'), pack('__proto__'), pack({ id: 1 })])], why: /init\.id: missing/ },
     { what: 'deep nesting', frames: [Buffer.concat([Buffer.alloc(100_000, 0x91), Buffer.from([1])])], why: /not a msgpack message|a message is a map/ },
@@ -274,4 +279,300 @@ test('a remote agent reached by a forged kernel exits 4 with one line saying wha
     t.notRegex(agent.err, /internal error|TypeError|RangeError|\n\s+at /, b.what);
   }
   t.is(results.length, bursts.length);
+});
+
+/** The steps of a participant P of the kernel's reclaim, as an agent runs them up to its wait: a page mapped and written, a signal, then `wait s2` (syscall id 4, unanswered). */
+async function mapAndWait(p: Awaited<ReturnType<typeof takeProcess>>, signal: string): Promise<void> {
+  await p.send({ t: 'mmap', id: 1, addr: 1, pages: 1, fd: -1, offset: 0, share: 'private' });
+  await p.next((m) => m.t === 'ret' && m.re === 1, 'the mmap');
+  await p.send({ t: 'done', index: 0, result: { ok: true, addr: 4096 }, detail: { span: [1, 2] } });
+  await p.send({ t: 'write', id: 2, vpage: 1, frame: -1, cow: false, anon: true, value: 'x' });
+  await p.next((m) => m.t === 'ret' && m.re === 2, 'the write');
+  await p.send({ t: 'done', index: 1, result: { ok: true } });
+  await p.send({ t: 'signal', id: 3, name: signal });
+  await p.next((m) => m.t === 'ret' && m.re === 3, 'the signal');
+  await p.send({ t: 'done', index: 2, result: { ok: true } });
+  await p.send({ t: 'wait', id: 4, name: 's2' });
+}
+
+test('every reply to a reclaim exchange that has closed is judged: a replayed committed, a prepared or blocked from a process it never asked are bad messages; the late answers a silent participant still owed are not', async (t) => {
+  // R answers honestly, then replays its committed; P and B were never asked; L stays silent
+  // until the exchange has closed without it, then answers late (owed: not an offence).
+  const file = tempFile('forge-closed.yaml', `
+name: forge-closed
+memory: { frames: 8 }
+processes:
+  A:
+    steps:
+      - { op: waitpid, process: R, expect: { signal: SIGKILL } }
+      - { op: waitpid, process: P, expect: { signal: SIGKILL } }
+      - { op: waitpid, process: B, expect: { signal: SIGKILL } }
+      - { op: waitpid, process: L, expect: { ok: true, exitCode: 0 } }
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "still here" }
+      - { op: read, map: buf, page: 0, expect: { value: "still here" } }
+  R:
+    steps:
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "x" }
+      - { op: signal, name: s1 }
+      - { op: wait, name: s2 }
+  L:
+    steps:
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "x" }
+      - { op: signal, name: s3 }
+      - { op: wait, name: s2 }
+  P:
+    steps:
+      - { op: wait, name: s2 }
+  B:
+    steps:
+      - { op: wait, name: s2 }
+kernel:
+  - { op: wait, name: s1 }
+  - { op: wait, name: s3 }
+  - { op: reclaim, all: true }
+  - { op: signal, name: s2 }
+`);
+  const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'free');
+  const peers = new Map<string, Awaited<ReturnType<typeof takeProcess>>>();
+  for (const p of await Promise.all([0, 1, 2, 3].map((i) => takeProcess(t, endpoint, token, `remote-closed-${i}`)))) peers.set(p.name, p);
+  const [r, l, p, b] = ['R', 'L', 'P', 'B'].map((n) => peers.get(n)!);
+  await p!.send({ t: 'wait', id: 1, name: 's2' });
+  await b!.send({ t: 'wait', id: 1, name: 's2' });
+  await mapAndWait(r!, 's1');
+  await mapAndWait(l!, 's3');
+  // R answers the exchange as an agent would; L says nothing.
+  const prepare = await r!.next((m) => m.t === 'prepare', "R's prepare");
+  await r!.send({ t: 'prepared', xid: prepare.xid, runs: [] });
+  await r!.next((m) => m.t === 'commit' && m.last === true, "R's commit");
+  await r!.send({ t: 'committed', xid: prepare.xid, violations: [] });
+  // s2 is signalled after the exchange has closed: each wait's ret says it has.
+  await Promise.all([r, l, p, b].map((x) => x!.next((m) => m.t === 'ret' && m.re === (x === r || x === l ? 4 : 1), 'the wait', 30_000)));
+  await r!.send({ t: 'committed', xid: prepare.xid, violations: ['page 1 purged but not held by exchange 1'] });
+  await p!.send({ t: 'prepared', xid: prepare.xid, runs: [1, 1, 1, 0] });
+  await b!.send({ t: 'blocked', index: 0, xid: prepare.xid });
+  // L's late answers, in the order an agent sends them, then its last step.
+  await l!.send({ t: 'prepared', xid: prepare.xid, runs: [] });
+  await l!.send({ t: 'committed', xid: prepare.xid, violations: [] });
+  await l!.send({ t: 'done', index: 3, result: { ok: true } });
+  const dies = await Promise.all([r, p, b, l].map(async (x) => (await x!.next((m) => m.t === 'die', `${x!.name}'s die`, 8000))));
+  t.deepEqual(dies.map((d) => d.signal ?? `code ${d.code}`), ['SIGKILL', 'SIGKILL', 'SIGKILL', 'code 0']);
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(kexit.code, 0, k.out + k.err);
+  t.is(aexit.code, 0);
+  t.regex(k.out, /verdict: PASS/);
+  t.regex(k.err, /R \(pid \d\) broke the protocol \(it sent committed for reclaim exchange 1, which has closed and owed it no more answers\): SIGKILL/);
+  t.regex(k.err, /P \(pid \d\) broke the protocol \(it sent prepared for reclaim exchange 1, which has closed and owed it no more answers\): SIGKILL/);
+  t.regex(k.err, /B \(pid \d\) broke the protocol \(it reported a step blocked on reclaim exchange 1, which has closed, holding none of its pages\): SIGKILL/);
+  t.notRegex(k.err, /L \(pid \d\) broke the protocol/);
+  const h = historyOf(trace);
+  t.truthy(h.find((e) => e.kind === 'no-answer' && e.process === 'L'), 'L was judged silent');
+  t.deepEqual(h.filter((e) => e.kind === 'violation'), []);
+  noStrayAgents(t, endpoint);
+});
+
+test('lockstep: a blocked naming an exchange that has closed is a bad message, not a step that waits forever for a release', async (t) => {
+  const file = tempFile('forge-blocked-closed.yaml', `
+name: forge-blocked-closed
+memory: { frames: 8 }
+processes:
+${survivorA}  F:
+    steps:
+      - { op: wait, name: s2 }
+kernel:
+  - { op: reclaim, all: true }
+  - { op: signal, name: s2 }
+`);
+  const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'lockstep');
+  const f = await takeProcess(t, endpoint, token, 'remote-forger-blocked-closed');
+  await f.send({ t: 'wait', id: 1, name: 's2' });
+  // The ret comes once s2 is signalled: after the reclaim step's exchange 1 has closed.
+  await f.next((m) => m.t === 'ret' && m.re === 1, 'the wait', 30_000);
+  await f.send({ t: 'blocked', index: 0, xid: 1 });
+  t.is((await f.next((m) => m.t === 'die', 'the die', 8000)).signal, 'SIGKILL');
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(kexit.code, 0, k.out + k.err);
+  t.is(aexit.code, 0);
+  t.regex(k.out, /verdict: PASS/);
+  t.regex(k.err, /F \(pid 3\) broke the protocol \(it reported a step blocked on reclaim exchange 1, which has closed \(in lockstep a step blocks only between an exchange's prepare and its commit\)\): SIGKILL/);
+  t.false(historyOf(trace).some((e) => e.kind === 'violation' || e.kind === 'stuck'));
+  noStrayAgents(t, endpoint);
+});
+
+test('a remote agent asked by a forged kernel for pages another exchange holds, or for a batch out of order, exits 4 (not 70, a bug of its own)', async (t) => {
+  const { Router } = createRequire(import.meta.url)('zeromq') as typeof Zmq;
+  const steps = [{ op: 'mmap', as: 'm', pages: 2 }, { op: 'vrange', map: 'm', page: 0, pages: 2, mode: 'volatile' }, { op: 'wait', name: 'never' }];
+  const init = { t: 'init', id: 1, pid: 2, name: 'A', steps, sigbus: 'kill',
+    config: { policy: 'shared-file', access: 'sigbus', purgeUnit: 'range', frames: 8, seed: 1, schedule: 'free' } };
+  const cases = [
+    { what: 'two exchanges ask for one held page', prepares: [{ xid: 1, runs: [1, 2] }, { xid: 2, runs: [2, 1] }], why: /prepare 2 asks for page 2, which exchange 1 holds/ },
+    { what: 'a later batch below the first', prepares: [{ xid: 1, runs: [2, 1] }, { xid: 1, runs: [1, 1] }], why: /prepare 1: a batch asks for page 1, below the pages its batches before held/ },
+  ];
+  for (const c of cases) {
+    const router = new Router({ linger: 0 });
+    t.teardown(() => router.close());
+    await router.bind('tcp://127.0.0.1:0');
+    const agent = vrange(t, ['agent', '--connect', router.lastEndpoint!, '--token', 'a'.repeat(32)]);
+    // A frame is one message or a batch of them (docs/protocol.md).
+    const queue: Msg[] = [];
+    let id: Buffer | undefined;
+    const recv = async (): Promise<Msg> => {
+      while (queue.length === 0) {
+        const [from, f] = await router.receive();
+        id = from!;
+        const v = packr.unpack(f!) as Msg | Msg[];
+        queue.push(...(Array.isArray(v) ? v : [v]));
+      }
+      return queue.shift()!;
+    };
+    await recv(); // its hello
+    const send = (m: unknown) => router.send([id!, pack(m)]);
+    await send({ t: 'ping', seq: 1, timeoutMs: 5000 });
+    await send(init);
+    // The agent runs its steps as with a real kernel: ready, then the mmap (a syscall), then the vrange (its own) and the wait.
+    const until2 = async (pred: (m: Msg) => boolean) => { for (;;) { const m = await recv(); if (pred(m)) return m; } };
+    await until2((m) => m.t === 'ready');
+    await send({ t: 'go', startIndex: 0, stops: [] });
+    const mmap = await until2((m) => m.t === 'mmap');
+    await send({ t: 'ret', re: mmap.id, fileId: -1 });
+    await until2((m) => m.t === 'wait');
+    for (const p of c.prepares) await send({ t: 'prepare', ...p });
+    const exit = await Promise.race([agent.exit, sleep(10_000).then(() => 'hung' as const)]);
+    router.close();
+    t.not(exit, 'hung', c.what);
+    if (exit === 'hung') continue;
+    t.is(exit.code, 4, `${c.what}: ${agent.err}`);
+    t.regex(agent.err, c.why, c.what);
+    t.notRegex(agent.err, /invariant|internal error|\n\s+at /, c.what);
+  }
+});
+
+test('a remote peer\'s host name, result and bad message holding control and bidi characters reach the narration, stderr and the --html page escaped', async (t) => {
+  const bad = '\u202e\u2066\u200f\u001b[2J\u009b\u0007';
+  const acting = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+  const file = tempFile('forge-text.yaml', `
+name: forge-text
+memory: { frames: 8 }
+processes:
+  A:
+    steps:
+      - { op: waitpid, process: F, expect: { ok: true, exitCode: 0 } }
+      - { op: waitpid, process: G, expect: { signal: SIGKILL } }
+  F:
+    steps:
+      - { op: exit }
+  G:
+    steps:
+      - { op: signal, name: s }
+`);
+  const html = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'page.html');
+  const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'free', ['--html', html]);
+  const [f, g] = (await Promise.all([takeProcess(t, endpoint, token, 'remote-text-f', `host${bad}`), takeProcess(t, endpoint, token, 'remote-text-g', `host${bad}`)]))
+    .sort((x, y) => x.name.localeCompare(y.name));
+  // F: a failed exit (a step the agent does alone: its result is its word) whose errno is a string of the peer's choosing.
+  await f!.send({ t: 'done', index: 0, result: { ok: false, errno: `E${bad}` } });
+  // G: a bad message whose reason quotes the peer's string.
+  await g!.send({ t: 'waitpid', id: 1, process: `P${bad}` });
+  t.is((await g!.next((m) => m.t === 'die', "G's die")).signal, 'SIGKILL');
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(kexit.code, 0, k.out + k.err);
+  t.is(aexit.code, 0);
+  for (const [what, text] of [['stdout', k.out], ['stderr', k.err], ['the --html page', readFileSync(html, 'utf8')]] as const) {
+    const m = acting.exec(text);
+    t.is(m ? JSON.stringify(text.slice(Math.max(0, m.index - 80), m.index + 20)) : '', '', what);
+  }
+  t.regex(k.out, /F +#0 exit.* -> error E\\u\{202e\}\\u\{2066\}\\u\{200f\}\\u\{1b\}\[2J\\u\{9b\}\\u\{7\}/);
+  t.regex(k.err, /G \(pid \d\) broke the protocol \(it waited for "P\\u\{202e\}\\u\{2066\}\\u\{200f\}\\x1b\[2J\\x9b\\x07", which is no process/);
+  t.true(readFileSync(html, 'utf8').includes('E\\u{202e}\\u{2066}'), 'the errno on the page, escaped');
+  t.true(historyOf(trace).some((e) => e.kind === 'agent-connected' && String(e.host).startsWith('host\\u{202e}')));
+  noStrayAgents(t, endpoint);
+});
+
+test('a result of the right shape that contradicts the kernel\'s own answer to the step\'s syscall (a read\'s value, a done before the syscall\'s answer) is a bad message', async (t) => {
+  const file = tempFile('forge-lie.yaml', `
+name: forge-lie
+memory: { frames: 8 }
+processes:
+  A:
+    steps:
+      - { op: waitpid, process: F, expect: { signal: SIGKILL } }
+      - { op: waitpid, process: G, expect: { signal: SIGKILL } }
+  F:
+    steps:
+      - { op: mmap, as: buf, pages: 1 }
+      - { op: write, map: buf, page: 0, value: "x" }
+      - { op: read, map: buf, page: 0 }
+  G:
+    steps:
+      - { op: wait, name: late }
+kernel:
+  - { op: waitpid, process: G }
+  - { op: signal, name: late }
+`);
+  const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'free');
+  const [f, g] = (await Promise.all([takeProcess(t, endpoint, token, 'remote-lie-f'), takeProcess(t, endpoint, token, 'remote-lie-g')]))
+    .sort((x, y) => x.name.localeCompare(y.name));
+  await f!.send({ t: 'mmap', id: 1, addr: 1, pages: 1, fd: -1, offset: 0, share: 'private' });
+  await f!.next((m) => m.t === 'ret' && m.re === 1, 'the mmap');
+  await f!.send({ t: 'done', index: 0, result: { ok: true, addr: 4096 }, detail: { span: [1, 2] } });
+  await f!.send({ t: 'write', id: 2, vpage: 1, frame: -1, cow: false, anon: true, value: 'x' });
+  const w = await f!.next((m) => m.t === 'ret' && m.re === 2, 'the write');
+  await f!.send({ t: 'done', index: 1, result: { ok: true } });
+  await f!.send({ t: 'read', id: 3, vpage: 1, frame: w.frame });
+  t.is((await f!.next((m) => m.t === 'ret' && m.re === 3, 'the read')).value, 'x');
+  // The kernel holds the frame: it answered "x"; the result says otherwise.
+  await f!.send({ t: 'done', index: 2, result: { ok: true, value: 'forged' } });
+  // G: its wait is unanswered (the kernel signals late only once G is gone), yet it reports the step done.
+  await g!.send({ t: 'wait', id: 1, name: 'late' });
+  await g!.send({ t: 'done', index: 0, result: { ok: true } });
+  const dies = await Promise.all([f, g].map(async (x) => (await x!.next((m) => m.t === 'die', `${x!.name}'s die`, 8000)).signal));
+  t.deepEqual(dies, ['SIGKILL', 'SIGKILL']);
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(kexit.code, 0, k.out + k.err);
+  t.is(aexit.code, 0);
+  t.regex(k.out, /verdict: PASS/);
+  t.regex(k.err, /F \(pid \d\) broke the protocol \(it reported step 2 \(read\) with value "forged", but the kernel answered its read with "x"\): SIGKILL/);
+  t.regex(k.err, /G \(pid \d\) broke the protocol \(it reported step 0 done while a syscall of it was unanswered\): SIGKILL/);
+  const h = historyOf(trace);
+  t.false(h.some((e) => e.kind === 'complete' && e.process === 'F' && e.index === 2 && e.type === 'ok'), 'the lie is not in the history');
+  noStrayAgents(t, endpoint);
+});
+
+test('lockstep: a blocked on a direct reclaim\'s exchange (during the caller\'s own fault) is a bad message, not a kernel invariant that stops the run', async (t) => {
+  const file = tempFile('forge-blocked-direct.yaml', `
+name: forge-blocked-direct
+memory: { frames: 1 }
+processes:
+${survivorA}  F:
+    steps:
+      - { op: mmap, as: buf, pages: 2 }
+      - { op: write, map: buf, page: 0, value: "x" }
+      - { op: write, map: buf, page: 1, value: "y" }
+`);
+  const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'lockstep');
+  const f = await takeProcess(t, endpoint, token, 'remote-forger-direct'); // its first grant has come
+  await f.send({ t: 'mmap', id: 1, addr: 1, pages: 2, fd: -1, offset: 0, share: 'private' });
+  await f.next((m) => m.t === 'ret' && m.re === 1, 'the mmap');
+  await f.send({ t: 'done', index: 0, result: { ok: true, addr: 4096 }, detail: { span: [1, 3] } });
+  await f.next((m) => m.t === 'grant' && m.index === 1, 'grant 1');
+  await f.send({ t: 'write', id: 2, vpage: 1, frame: -1, cow: false, anon: true, value: 'x' });
+  await f.next((m) => m.t === 'ret' && m.re === 2, 'the first write');
+  await f.send({ t: 'done', index: 1, result: { ok: true } });
+  await f.next((m) => m.t === 'grant' && m.index === 2, 'grant 2');
+  // The one frame is F's: this write's fault reclaims directly, and asks F about its own page.
+  await f.send({ t: 'write', id: 3, vpage: 2, frame: -1, cow: false, anon: true, value: 'y' });
+  const prepare = await f.next((m) => m.t === 'prepare', 'the direct reclaim\'s prepare');
+  await f.send({ t: 'prepared', xid: prepare.xid, runs: [] });
+  await f.send({ t: 'blocked', index: 2, xid: prepare.xid });
+  t.is((await f.next((m) => m.t === 'die', 'the die', 8000)).signal, 'SIGKILL');
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(kexit.code, 0, k.out + k.err);
+  t.is(aexit.code, 0);
+  t.regex(k.out, /verdict: PASS/);
+  t.regex(k.err, /F \(pid 3\) broke the protocol \(it reported a step blocked on reclaim exchange 1, a direct reclaim \(in lockstep only the faulting step runs during one, waiting in its syscall\)\): SIGKILL/);
+  t.notRegex(k.err, /kernel invariant|internal error/);
+  t.false(historyOf(trace).some((e) => e.kind === 'violation' || e.kind === 'stuck'));
+  noStrayAgents(t, endpoint);
 });
