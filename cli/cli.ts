@@ -233,8 +233,11 @@ export async function main(argv: string[]): Promise<number> {
   const code = await dispatch(argv);
   // A command stopped by SIGINT/SIGTERM/SIGHUP has written what it could: exit 130/143/129, and at once (a
   // fault's pause timer of the stopped run must not keep the process alive; shared/lifecycle.ts).
-  const stopped = interruptExitCode();
-  if (stopped === undefined) return code;
+  const signalled = interruptExitCode();
+  if (signalled === undefined) return code;
+  // A bug in vrange met while stopping is still a bug (its internal error is on stderr): 70, not
+  // the signal's code, which would hide it.
+  const stopped = code === 70 ? 70 : signalled;
   process.stderr.write(messageLine(stopLine(argv[0]!, argv.map(quote))!) + '\n');
   // process.exit drops what a pipe has not taken yet (a --json report beyond the pipe's 64 KB
   // buffer, to a reader slower than the command): exit once stdout and stderr have drained. (Once
