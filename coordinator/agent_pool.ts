@@ -240,7 +240,12 @@ export class AgentPool {
   private raise(conn: AgentConn): void {
     if (!conn.lowered) return;
     conn.lowered = false;
-    raiseTaken(conn.child?.pid);
+    const pid = conn.child?.pid;
+    raiseTaken(pid);
+    // A spare still starting may be making threads while it is raised: one whose clone began
+    // before the renice of its parent thread, and showed in /proc after the last pass, would keep
+    // nice 19. Its hello comes once Node has started: raise whatever appeared by then once more.
+    if (!conn.helloed) void conn.hello.then(() => { if (conn.alive) raiseTaken(pid); });
   }
 
   /** An agent that has said hello, leaving the pool topped up. */
