@@ -4,11 +4,17 @@
 // line names the run folder) are told apart from any other run on the machine.
 
 import test, { type ExecutionContext } from 'ava';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configFor, ended, root, scenarioPath, tempFile } from './helpers.js';
+import { ownTmp as tmpFor, procsIn, stateOf, vrangeIn, type Cmd as Coordinator } from './tmp_runs.js';
+
+const vrange = (t: ExecutionContext, tmp: string, args: string[], detached = false): Coordinator => vrangeIn(t, tmp, args, { detached });
+/** A tmpdir for this test's coordinators; at the end, whatever is left of it is killed and removed. */
+const ownTmp = (t: ExecutionContext): string => tmpFor(t, 'vrange-shutdown-');
+/** Pids of live (not zombie) processes whose command line names a path inside `tmp`: the agents of runs there. */
+const agentsIn = (tmp: string): number[] => procsIn(tmp).map((p) => p.pid);
 import { installInterruptHandlers, isStaleRunDir, ownerFile, sweepStaleRunDirs } from '../shared/lifecycle.js';
 import { exploreAll, formatAll } from '../harness/explore_all.js';
 import { loadScenario } from '../shared/scenario.js';
@@ -20,57 +26,14 @@ const bin = join(root, 'bin', 'vrange.js');
 /** How long a test waits for something that must happen (a bound on a hang, not a timing assertion). */
 const patienceMs = 20_000;
 
-interface Coordinator {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: string | null }>;
-}
 
-function vrange(t: ExecutionContext, tmp: string, args: string[], detached = false): Coordinator {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'], detached });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const exit = ended(child);
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
 
-/** A tmpdir for this test's coordinators; at the end, whatever is left of it is killed and removed. */
-function ownTmp(t: ExecutionContext): string {
-  const tmp = mkdtempSync(join(tmpdir(), 'vrange-shutdown-'));
-  t.teardown(() => {
-    for (const pid of agentsIn(tmp)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-    rmSync(tmp, { recursive: true, force: true });
-  });
-  return tmp;
-}
 
-/** Pids of live (not zombie) processes whose command line names a path inside `tmp`: the agents of runs there. */
-function agentsIn(tmp: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
-      if (cmd.includes(`${tmp}/`) && stateOf(Number(name)) !== 'Z') out.push(Number(name));
-    } catch { /* gone */ }
-  }
-  return out;
-}
 
 function cmdlineOf(pid: number): string {
   try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return ''; }
 }
 
-function stateOf(pid: number): string | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2).split(' ')[0];
-  } catch { return undefined; }
-}
 
 function runDirsIn(tmp: string): string[] {
   return readdirSync(tmp).filter((f) => f.startsWith('vrange-run-'));

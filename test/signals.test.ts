@@ -5,53 +5,25 @@
 // agents (whose command lines name the run folder) are told apart from any other run.
 
 import test, { type ExecutionContext } from 'ava';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ended, root, scenarioPath } from './helpers.js';
+import { root, scenarioPath } from './helpers.js';
+import { ownTmp as tmpFor, procsIn, vrangeIn, type Cmd } from './tmp_runs.js';
+
+const vrange = (t: ExecutionContext, tmp: string, args: string[], env: NodeJS.ProcessEnv = {}): Cmd => vrangeIn(t, tmp, args, { env });
+const ownTmp = (t: ExecutionContext): string => tmpFor(t, 'vrange-signals-');
+/** Live agents of the runs in `tmp` (the coordinator's own command line may name a file there too: --trace). */
+const agentsIn = (tmp: string) => procsIn(tmp).filter((p) => p.cmd.includes('agent.js'));
 
 const bin = join(root, 'bin', 'vrange.js');
 /** How long a test waits for something that must happen (a bound on a hang, not a timing assertion). */
 const patienceMs = 15_000;
 
-interface Cmd { child: ChildProcess; out: () => string; err: () => string; exit: Promise<{ code: number | null; signal: string | null }> }
 
-function vrange(t: ExecutionContext, tmp: string, args: string[], env: NodeJS.ProcessEnv = {}): Cmd {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, TMPDIR: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const exit = ended(child);
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-  return { child, out: () => out, err: () => err, exit };
-}
 
-function ownTmp(t: ExecutionContext): string {
-  const tmp = mkdtempSync(join(tmpdir(), 'vrange-signals-'));
-  t.teardown(() => {
-    for (const a of agentsIn(tmp)) { try { process.kill(a.pid, 'SIGKILL'); } catch { /* gone */ } }
-    rmSync(tmp, { recursive: true, force: true });
-  });
-  return tmp;
-}
 
 /** Live (not zombie) agents whose command line names a path inside `tmp`: the agents of runs there. */
-function agentsIn(tmp: string): Array<{ pid: number; state: string; cmd: string }> {
-  const out: Array<{ pid: number; state: string; cmd: string }> = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ');
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
-      // (The coordinator's own command line may name a file in tmp too: --trace.)
-      if (cmd.includes(`${tmp}/`) && cmd.includes('agent.js') && state !== 'Z') out.push({ pid: Number(name), state, cmd });
-    } catch { /* gone */ }
-  }
-  return out;
-}
 
 async function until<T>(what: string, probe: () => T | undefined | false): Promise<T> {
   const deadline = Date.now() + patienceMs;
@@ -66,7 +38,7 @@ async function until<T>(what: string, probe: () => T | undefined | false): Promi
 async function exited(c: Cmd) {
   let timer: NodeJS.Timeout | undefined;
   const r = await Promise.race([c.exit, new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the command did not exit within ${patienceMs} ms\n${c.out().slice(-2000)}\n${c.err()}`)), patienceMs);
+    timer = setTimeout(() => reject(new Error(`the command did not exit within ${patienceMs} ms\n${c.stdout().slice(-2000)}\n${c.stderr()}`)), patienceMs);
   })]);
   clearTimeout(timer);
   return r;
@@ -85,8 +57,8 @@ test.serial('a run stopped during its set-up (its bound passed before the boot) 
   const trace = join(tmp, 't.jsonl');
   const c = vrange(t, tmp, ['run', scenarioPath('fork-cow-purge'), '--seed', '1', '--timeout', '1', '--trace', trace, '--quiet']);
   const r = await exited(c);
-  t.is(r.code, 1, c.err());
-  t.regex(c.out(), /run-completed: the run took longer than 1 ms/);
+  t.is(r.code, 1, c.stderr());
+  t.regex(c.stdout(), /run-completed: the run took longer than 1 ms/);
   t.is(firstKind(trace), 'boot');
   const k = checked(trace);
   t.is(k.status, 0, k.text);
@@ -99,9 +71,9 @@ test.serial('a run past its --timeout while a pause fault holds a process: the c
   // A one-minute pause (the longest allowed): its SIGCONT timer kept the command alive until it fired.
   const c = vrange(t, tmp, ['run', scenarioPath('fork-cow-purge'), '--seed', '1', '--fault', 'pause:A@1:60000', '--timeout', '1500', '--trace', trace]);
   const r = await exited(c);
-  t.is(r.code, 1, c.err());
-  t.regex(c.out(), /run-completed: the run took longer than 1500 ms \(set by --timeout\)/);
-  t.regex(c.out(), /reproduce: vrange run \S+ --seed 1 .* --fault pause:A@1:60000 --timeout 1500\n/);
+  t.is(r.code, 1, c.stderr());
+  t.regex(c.stdout(), /run-completed: the run took longer than 1500 ms \(set by --timeout\)/);
+  t.regex(c.stdout(), /reproduce: vrange run \S+ --seed 1 .* --fault pause:A@1:60000 --timeout 1500\n/);
   const k = checked(trace);
   t.is(k.status, 0, k.text);
   t.deepEqual(agentsIn(tmp), [], 'no agent left');
@@ -117,10 +89,10 @@ test.serial('an agent SIGSTOPped from outside vrange before the process it was g
   process.kill(spare.pid, 'SIGSTOP');
   // Without the fix the birth's own wait (agentStartTimeoutMs, 20 s) kept the command alive past patienceMs.
   const r = await exited(c);
-  t.is(r.code, 1, c.err());
-  t.regex(c.out(), /run-completed: the run took longer than 6000 ms \(set by --timeout\); give it more with --timeout MS; stopped from outside vrange \(SIGSTOP\), the run waited for: B \(OS pid (\d+)\)/);
-  t.true(c.out().includes(`B (OS pid ${spare.pid})`), 'the stopped agent is named by its pid');
-  t.regex(c.out(), /kernel +B killed by SIGKILL/);
+  t.is(r.code, 1, c.stderr());
+  t.regex(c.stdout(), /run-completed: the run took longer than 6000 ms \(set by --timeout\); give it more with --timeout MS; stopped from outside vrange \(SIGSTOP\), the run waited for: B \(OS pid (\d+)\)/);
+  t.true(c.stdout().includes(`B (OS pid ${spare.pid})`), 'the stopped agent is named by its pid');
+  t.regex(c.stdout(), /kernel +B killed by SIGKILL/);
   const k = checked(trace);
   t.is(k.status, 0, k.text);
   const events = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; process?: string; osPid?: number });
@@ -138,12 +110,12 @@ test.serial('a spare agent SIGKILLed from outside vrange before its hello: the r
   const c = vrange(t, tmp, ['run', scenarioPath('fork-cow-purge'), '--seed', '1', '--trace', trace], { VRANGE_AGENT_NODE_ARGS: `--require ${hold}` });
   const spare = await until('the spare agent', () => agentsIn(tmp).find((a) => / agent-2$/.test(a.cmd.trim())));
   // A's birth is done: the kernel now waits for the pool (the spare's hello) before the first step.
-  await until('A\'s birth', () => /A starts as pid 2/.test(c.out()));
+  await until('A\'s birth', () => /A starts as pid 2/.test(c.stdout()));
   process.kill(spare.pid, 'SIGKILL');
   // Without the fix the pool waited agentStartTimeoutMs (20 s) for the dead agent's hello, then failed the run.
   const r = await exited(c);
-  t.is(r.code, 0, c.out().slice(-1500) + c.err());
-  t.regex(c.out(), /verdict: PASS/);
+  t.is(r.code, 0, c.stdout().slice(-1500) + c.stderr());
+  t.regex(c.stdout(), /verdict: PASS/);
   const k = checked(trace);
   t.is(k.status, 0, k.text);
   t.deepEqual(agentsIn(tmp), [], 'no agent left');
@@ -156,9 +128,9 @@ test.serial('SIGINT to run --json: stdout is the JSON report, stderr one line wi
   c.child.kill('SIGINT');
   const r = await exited(c);
   t.is(r.code, 130);
-  t.is((JSON.parse(c.out()) as { interrupted?: string }).interrupted, 'SIGINT');
-  const lines = c.err().trim().split('\n');
-  t.is(lines.length, 1, c.err());
+  t.is((JSON.parse(c.stdout()) as { interrupted?: string }).interrupted, 'SIGINT');
+  const lines = c.stderr().trim().split('\n');
+  t.is(lines.length, 1, c.stderr());
   t.regex(lines[0]!, /^vrange run: stopped by SIGINT \(exit 130\) during the run of seed 7; it reproduces with: vrange run \S+fork-cow-purge\.yaml --seed 7 .*--fault pause:A@1:60000$/);
   t.deepEqual(agentsIn(tmp), [], 'no agent left');
 });
@@ -171,8 +143,8 @@ test.serial('SIGTERM to explore: stderr names the seed of the run it stopped and
   c.child.kill('SIGTERM');
   const r = await exited(c);
   t.is(r.code, 143);
-  t.regex(c.out(), /INTERRUPTED by SIGTERM after 0 of 3 run\(s\)/);
-  t.regex(c.err(), /vrange explore: stopped by SIGTERM \(exit 143\) during the run of seed 20; it reproduces with: vrange run \S+ --seed 20 .*--fault pause:A@1:60000\n/);
+  t.regex(c.stdout(), /INTERRUPTED by SIGTERM after 0 of 3 run\(s\)/);
+  t.regex(c.stderr(), /vrange explore: stopped by SIGTERM \(exit 143\) during the run of seed 20; it reproduces with: vrange run \S+ --seed 20 .*--fault pause:A@1:60000\n/);
   t.deepEqual(agentsIn(tmp), [], 'no agent left');
 });
 
@@ -183,9 +155,9 @@ test.serial('an agent SIGKILLed from outside vrange mid-run: cleaned up as any d
   const a = await until('A stopped by its pause', () => agentsIn(tmp).find((x) => x.state === 'T'));
   process.kill(a.pid, 'SIGKILL');
   const r = await exited(c);
-  t.is(r.code, 1, c.err());
-  t.regex(c.out(), /kernel +A killed by SIGKILL from outside vrange \(not by the scenario, a --fault or the kernel\); cleanup freed/);
-  t.regex(c.out(), /the step never ran \(A was killed by SIGKILL from outside vrange after step 0\)/);
+  t.is(r.code, 1, c.stderr());
+  t.regex(c.stdout(), /kernel +A killed by SIGKILL from outside vrange \(not by the scenario, a --fault or the kernel\); cleanup freed/);
+  t.regex(c.stdout(), /the step never ran \(A was killed by SIGKILL from outside vrange after step 0\)/);
   const events = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; process?: string; outside?: boolean });
   t.true(events.find((e) => e.kind === 'cleanup' && e.process === 'A')?.outside);
   const k = checked(trace);
@@ -196,8 +168,8 @@ test.serial('an agent SIGKILLed from outside vrange mid-run: cleaned up as any d
   const trace2 = join(tmp2, 't.jsonl');
   const f = vrange(t, tmp2, ['run', scenarioPath('fork-cow-purge'), '--seed', '1', '--fault', 'kill:A@1', '--trace', trace2]);
   await exited(f);
-  t.regex(f.out(), /kernel +A killed by SIGKILL; cleanup freed/);
-  t.notRegex(f.out() + readFileSync(trace2, 'utf8'), /outside/);
+  t.regex(f.stdout(), /kernel +A killed by SIGKILL; cleanup freed/);
+  t.notRegex(f.stdout() + readFileSync(trace2, 'utf8'), /outside/);
 });
 
 test.serial('an agent SIGKILLed from outside vrange after it was given a forked process, before it is ready: the fork returns, the child\'s birth and cleanup are in the history, the run goes on', async (t) => {
@@ -208,13 +180,13 @@ test.serial('an agent SIGKILLed from outside vrange after it was given a forked 
   const spare = await until('the spare agent', () => agentsIn(tmp).find((a) => a.state !== 'T'));
   // Stopped, it cannot answer B's init; killed once A's fork is under way (A's step 3 has completed).
   process.kill(spare.pid, 'SIGSTOP');
-  await until('A\'s step 3', () => /\nA +#3 /.test(c.out()));
+  await until('A\'s step 3', () => /\nA +#3 /.test(c.stdout()));
   process.kill(spare.pid, 'SIGKILL');
   // Without the fix the birth waited agentStartTimeoutMs (20 s) for a dead agent, past patienceMs.
   const r = await exited(c);
-  t.is(r.code, 1, c.err());
-  t.regex(c.out(), /A +#4 fork child="B" -> ok pid=3/);
-  t.regex(c.out(), /kernel +B killed by SIGKILL from outside vrange/);
+  t.is(r.code, 1, c.stderr());
+  t.regex(c.stdout(), /A +#4 fork child="B" -> ok pid=3/);
+  t.regex(c.stdout(), /kernel +B killed by SIGKILL from outside vrange/);
   const events = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; process?: string });
   const birth = events.findIndex((e) => e.kind === 'birth' && e.process === 'B');
   t.true(birth >= 0 && birth < events.findIndex((e) => e.kind === 'cleanup' && e.process === 'B'), 'B\'s birth, then its cleanup');
