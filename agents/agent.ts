@@ -26,7 +26,7 @@ import { RangeSet } from '../shared/rangeset.js';
 import { rangesPerSetMax } from '../shared/limits.js';
 import { decode, encodeBatch } from '../shared/messages.js';
 import { runStep, type StepOutcome } from './steps.js';
-import { killQuietly, pidsWithArg, processState } from '../shared/procfs.js';
+import { isStopped, killQuietly, pidsWithArg } from '../shared/procfs.js';
 import { printable } from '../shared/printable.js';
 import { kernelMsgProblem } from '../shared/kernel_msg_check.js';
 import { tierForSteps } from '../shared/tiering.js';
@@ -571,7 +571,7 @@ export const orphanPollMs = 200;
 function watchCoordinator(endpoint: string): void {
   const coordinator = process.ppid;
   const orphaned = (): never => {
-    for (const pid of pidsWithArg(endpoint)) if (processState(pid) === 'T') killQuietly(pid, 'SIGKILL');
+    for (const pid of pidsWithArg(endpoint)) if (isStopped(pid) === true) killQuietly(pid, 'SIGKILL');
     process.exit(0);
   };
   process.stdin.on('end', orphaned);

@@ -238,7 +238,7 @@ export async function main(argv: string[]): Promise<number> {
   // A bug in vrange met while stopping is still a bug (its internal error is on stderr): 70, not
   // the signal's code, which would hide it.
   const stopped = code === 70 ? 70 : signalled;
-  process.stderr.write(messageLine(stopLine(argv[0]!, argv.map(quote))!) + '\n');
+  process.stderr.write(messageLine(stopLine(argv[0]!, argv.map(quote), stopped)!) + '\n');
   // process.exit drops what a pipe has not taken yet (a --json report beyond the pipe's 64 KB
   // buffer, to a reader slower than the command): exit once stdout and stderr have drained. (Once
   // an agent has started with the command's stdout and stderr, libuv has made those files blocking

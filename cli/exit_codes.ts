@@ -15,7 +15,7 @@ export const EXIT_CODES: Record<string, Array<[string, string]>> = {
   merge: [['0', 'the merged sweep has no failure'], ['1', 'it has one'], ['2', 'files that are not the shards of one sweep, or bad arguments'], bug],
   check: [['0', 'the history is valid'], ['1', 'it is not'], ['2', 'not a history file, or bad arguments'], ['3', 'the checker crashed (its bug, no verdict)'], bug],
   compare: [['0', 'no policy\'s run broke an invariant'], ['1', 'one did'], input, bug, ...stopped],
-  quiz: [['0', 'the quiz (with --answers: the run passed its invariants)'], ['1', 'with --answers: the run failed, or was stopped'], input, bug, ...stopped],
+  quiz: [['0', 'the quiz (with --answers: the run passed its invariants)'], ['1', 'with --answers: the run failed'], input, bug, ...stopped],
   play: [['0', 'the game ended'], input, ['70', 'a bug in vrange (the end of the game was not clean)'], ...stopped],
   list: [['0', 'the list (a scenario that does not load is listed as INVALID)'], ['2', 'DIR is not a readable directory, or bad arguments'], bug],
   kernel: [['0', 'every expectation and invariant held'], ['1', 'one failed'], ['2', 'bad arguments or input (a non-loopback --listen without keys)'], bug, ...stopped],

@@ -11,7 +11,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
+import { isStopped } from '../shared/procfs.js';
 import { agentStartTimeoutMs } from '../shared/limits.js';
 import { KernelSocket } from '../shared/transport.js';
 import type { KernelMsg } from '../shared/messages.js';
@@ -106,14 +106,7 @@ export class AgentConn {
    */
   osStopped(): boolean | undefined {
     const pid = this.child?.pid;
-    if (pid === undefined || this.hasExited) return undefined;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const state = stat.charAt(stat.lastIndexOf(')') + 2); // the field after the (command name)
-      return state === 'T' || state === 't';
-    } catch {
-      return undefined;
-    }
+    return pid === undefined || this.hasExited ? undefined : isStopped(pid);
   }
   /** Tells the agent to exit with `code`; a remote agent's exit is taken as done. */
   exit(code: number): void {

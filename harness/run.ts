@@ -2,7 +2,7 @@
 // the report. Everything the run started is ended before runScenario returns, even on failure.
 
 import { writeOutput } from '../shared/files.js';
-import { processState } from '../shared/procfs.js';
+import { isStopped } from '../shared/procfs.js';
 import { Kernel, type KernelOptions } from '../coordinator/kernel.js';
 import { Expectations, expectationFor, matches, type Failure } from '../checker/expectations.js';
 import { Snapshots } from '../report/snapshot.js';
@@ -208,7 +208,7 @@ export function timeoutText(s: Scenario, timeoutMs: number, given: boolean): str
  * `pause:` fault holds them: stopped from outside vrange (`kill -STOP`, Ctrl-Z), what the run waited for.
  */
 function stoppedFromOutside(k: Kernel): string {
-  const stopped = k.procs.filter((p) => p.live && !p.paused && p.agent?.child?.pid !== undefined && processState(p.agent.child.pid) === 'T')
+  const stopped = k.procs.filter((p) => p.live && !p.paused && p.agent?.child?.pid !== undefined && isStopped(p.agent.child.pid) === true)
     .map((p) => `${p.name} (OS pid ${p.agent!.child!.pid})`);
   return stopped.length ? `; stopped from outside vrange (SIGSTOP), the run waited for: ${stopped.join(', ')}` : '';
 }

@@ -6,16 +6,16 @@
 import type { AnyStep, EventOf, HistoryEvent } from '../coordinator/history.js';
 import { narrate } from './report.js';
 import { choiceToken, isKernelStep, KERNEL_ACTION } from '../shared/kernel_name.js';
-import { pageText } from '../shared/printable.js';
+import { visibleOnPage } from '../shared/printable.js';
 
 // Most strings of a page (names, numbers, step words) need no escape: one test, no four replaces.
-// Every string is first made visible (shared/printable.ts pageText: control and bidi characters
+// Every string is first made visible (shared/printable.ts visibleOnPage: control and bidi characters
 // written as \u{...}, as the terminal shows them), then HTML-escaped.
 const needsEsc = /[&<>"]/;
 const needsEscText = /[&<>]/;
-export const esc = (raw: string) => { const s = pageText(raw); return needsEsc.test(s) ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;') : s; };
+export const esc = (raw: string) => { const s = visibleOnPage(raw); return needsEsc.test(s) ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;') : s; };
 /** Escapes text content (not an attribute): quotes stay as they are. */
-export const escText = (raw: string) => { const s = pageText(raw); return needsEscText.test(s) ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;') : s; };
+export const escText = (raw: string) => { const s = visibleOnPage(raw); return needsEscText.test(s) ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;') : s; };
 /** The kernel's lane, unless a process is named `kernel`: then it is `@kernel` (Model.kernel; shared/kernel_name.ts choiceToken). */
 export const KERNEL = 'kernel';
 export const PALETTE = ['#2563eb', '#059669', '#c2410c', '#db2777', '#7c3aed', '#0e7490', '#4d7c0f', '#a16207'];

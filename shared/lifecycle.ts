@@ -83,9 +83,11 @@ export function noteStoppedRun(seed: number, repro: string): void {
  * stdout in a pipe or a file): the signal, the exit code, and the run it stopped, by its seed and
  * the command that reproduces it; without one (no run under way, a game of `vrange play`), the command line.
  */
-export function stopLine(command: string, argv: readonly string[]): string | undefined {
+export function stopLine(command: string, argv: readonly string[], exitCode?: number): string | undefined {
   if (!received) return undefined;
-  const head = `vrange ${command}: stopped by ${received} (exit ${exitCodes[received]})`;
+  // `exitCode`: what the command exits with, when not the signal's (70: it met a bug in vrange).
+  const code = exitCode ?? exitCodes[received];
+  const head = `vrange ${command}: stopped by ${received} (exit ${code}${code === 70 ? ': it also met a bug in vrange, above' : ''})`;
   if (stoppedRunNote) return `${head} during the run of seed ${stoppedRunNote.seed}; it reproduces with: ${stoppedRunNote.repro}`;
   return `${head}; run it again with: vrange ${argv.join(' ')}`;
 }

@@ -43,7 +43,7 @@ export function printableJson(v: unknown, indent?: number): string {
   return text.replace(unprintableInJson, (c) => {
     const code = c.codePointAt(0)!;
     // Past the BMP: the UTF-16 pair, as JSON writes it, so the text always parses back to the value (a --json document).
-    return [...c].length === 1 && code > 0xffff ? `\\u${c.charCodeAt(0).toString(16)}\\u${c.charCodeAt(1).toString(16)}` : `\\u${code.toString(16).padStart(4, '0')}`;
+    return code > 0xffff ? `\\u${c.charCodeAt(0).toString(16)}\\u${c.charCodeAt(1).toString(16)}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });
 }
 
@@ -71,7 +71,7 @@ const actsOnPageAll = new RegExp(actsOnPage.source, 'gu');
  * or a description exactly as the terminal does and a bidi override cannot reorder what it shows.
  * The page's own escape (`esc`) then escapes `&`, `<`, `>` and quotes.
  */
-export function pageText(s: string): string {
+export function visibleOnPage(s: string): string {
   return actsOnPage.test(s) ? s.replace(actsOnPageAll, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`) : s;
 }
 

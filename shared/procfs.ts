@@ -36,6 +36,12 @@ export function processState(pid: number): string | undefined {
 }
 
 /** Whether a process with this pid exists (a zombie counts: it still holds the pid). */
+/** Whether the process is stopped (SIGSTOP: state T, or t when traced); undefined if it is gone or /proc cannot be read. */
+export function isStopped(pid: number): boolean | undefined {
+  const state = processState(pid);
+  return state === undefined ? undefined : state === 'T' || state === 't';
+}
+
 export function pidExists(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
