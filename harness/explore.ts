@@ -113,8 +113,9 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     const config = { ...o.base, seed: plan.seed };
     const faults = plan.specs.map((f) => parseFault(f, o.scenario));
     const chooser = o.choices ? replayChooser(o.choices) : schedulerChooser(o.scheduler, plan.seed, o.scenario);
-    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser, timeoutMs: o.timeoutMs, phases: o.phases, session,
-      repro: reproduce(o.file, config, faults, o.choices, o.scheduler, o.timeoutMs) });
+    // One line for the run (the stop line's, and the run's record's): choices as --choices takes them.
+    const repro = reproduce(o.file, config, faults, o.choices && choiceTokens(o.choices, o.scenario.processes.map((p) => p.name)), o.scheduler, o.timeoutMs);
+    const { report, history } = await runScenario(o.scenario, config, { faults, checkModel: true, chooser, timeoutMs: o.timeoutMs, phases: o.phases, session, repro });
     if (report.interrupted) break;
     const j = judge(report, history, faults.length > 0, strict);
     o.phases?.mark('checks (history check)');
@@ -125,7 +126,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     }
     runs.push({
       index: plan.index, seed: plan.seed, faults: plan.specs, outcome: j.outcome, broken: j.broken, violations: j.violations,
-      repro: reproduce(o.file, config, faults, o.choices && choiceTokens(o.choices, o.scenario.processes.map((p) => p.name)), o.scheduler, o.timeoutMs),
+      repro,
       kills: history.filter((e) => e.kind === 'fault' && String(e.as).startsWith('kill')).length,
       pauses: history.filter((e) => e.kind === 'fault' && String(e.as).startsWith('pause')).length,
     });
