@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configFor, ended, root, scenarioPath, tempFile } from './helpers.js';
-import { ownTmp as tmpFor, procsIn, stateOf, vrangeIn, type Cmd as Coordinator } from './tmp_runs.js';
+import { exited as exitedWithin, ownTmp as tmpFor, procsIn, stateOf, until as untilWithin, vrangeIn, type Cmd as Coordinator } from './tmp_runs.js';
 
 const vrange = (t: ExecutionContext, tmp: string, args: string[], detached = false): Coordinator => vrangeIn(t, tmp, args, { detached });
 /** A tmpdir for this test's coordinators; at the end, whatever is left of it is killed and removed. */
@@ -25,6 +25,8 @@ import type { HistoryEvent } from '../coordinator/history.js';
 const bin = join(root, 'bin', 'vrange.js');
 /** How long a test waits for something that must happen (a bound on a hang, not a timing assertion). */
 const patienceMs = 20_000;
+const until = <T>(what: string, probe: () => T | undefined | false): Promise<T> => untilWithin(what, probe, patienceMs, 25);
+const exited = (c: Coordinator) => exitedWithin(c, patienceMs);
 
 
 
@@ -39,25 +41,10 @@ function runDirsIn(tmp: string): string[] {
   return readdirSync(tmp).filter((f) => f.startsWith('vrange-run-'));
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false): Promise<T> {
-  const deadline = Date.now() + patienceMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** Mid-run: an agent of a run in `tmp` is stopped by the pause fault. */
 const stoppedAgent = (tmp: string) => until('an agent stopped by the pause fault', () => agentsIn(tmp).find((p) => stateOf(p) === 'T'));
 
-async function exited(c: Coordinator) {
-  let timer: NodeJS.Timeout | undefined;
-  const r = await Promise.race([c.exit, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`the coordinator did not exit\n${c.stdout()}\n${c.stderr()}`)), patienceMs); })]);
-  clearTimeout(timer);
-  return r;
-}
 
 // A run that blocks: A is SIGSTOPped before its step 1 for a minute, and lockstep waits for it.
 const longRun = ['run', scenarioPath('fork-cow-purge'), '--seed', '1', '--fault', 'pause:A@1:60000'];

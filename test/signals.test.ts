@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, scenarioPath } from './helpers.js';
-import { ownTmp as tmpFor, procsIn, vrangeIn, type Cmd } from './tmp_runs.js';
+import { exited as exitedWithin, ownTmp as tmpFor, procsIn, until as untilWithin, vrangeIn, type Cmd } from './tmp_runs.js';
 
 const vrange = (t: ExecutionContext, tmp: string, args: string[], env: NodeJS.ProcessEnv = {}): Cmd => vrangeIn(t, tmp, args, { env });
 const ownTmp = (t: ExecutionContext): string => tmpFor(t, 'vrange-signals-');
@@ -19,30 +19,14 @@ const agentsIn = (tmp: string) => procsIn(tmp).filter((p) => p.cmd.includes('age
 const bin = join(root, 'bin', 'vrange.js');
 /** How long a test waits for something that must happen (a bound on a hang, not a timing assertion). */
 const patienceMs = 15_000;
+const until = <T>(what: string, probe: () => T | undefined | false): Promise<T> => untilWithin(what, probe, patienceMs);
+const exited = (c: Cmd) => exitedWithin(c, patienceMs);
 
 
 
 
-/** Live (not zombie) agents whose command line names a path inside `tmp`: the agents of runs there. */
 
-async function until<T>(what: string, probe: () => T | undefined | false): Promise<T> {
-  const deadline = Date.now() + patienceMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
-async function exited(c: Cmd) {
-  let timer: NodeJS.Timeout | undefined;
-  const r = await Promise.race([c.exit, new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the command did not exit within ${patienceMs} ms\n${c.stdout().slice(-2000)}\n${c.stderr()}`)), patienceMs);
-  })]);
-  clearTimeout(timer);
-  return r;
-}
 
 /** `vrange check FILE`: its exit code and output. */
 function checked(file: string): { status: number | null; text: string } {

@@ -59,3 +59,24 @@ export function ownTmp(t: ExecutionContext, prefix: string): string {
   });
   return tmp;
 }
+
+/** Polls `probe` until it gives a value (not undefined or false); gives up after `patienceMs` (a bound on a hang, not a timing assertion). */
+export async function until<T>(what: string, probe: () => T | undefined | false, patienceMs: number, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + patienceMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The command's end (its output read); an error with what it printed if it has not ended within `patienceMs`. */
+export async function exited(c: Cmd, patienceMs: number): Promise<{ code: number | null; signal: string | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const r = await Promise.race([c.exit, new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the command did not exit within ${patienceMs} ms\n${c.stdout().slice(-2000)}\n${c.stderr()}`)), patienceMs);
+  })]);
+  clearTimeout(timer);
+  return r;
+}
