@@ -333,6 +333,8 @@ export class AgentHost {
   cpuLease: CpuLease | undefined;
   private listening: Promise<void> | undefined;
 
+  /** The socket's bind, once begun (close waits for it). */
+  private binding: Promise<void> | undefined;
   constructor(readonly runDir: string, reuse: boolean) {
     this.socket = new KernelSocket(`ipc://${runDir}/kernel.sock`, (err) => this.onSendError(err));
     this.pool = new AgentPool(this.socket, runDir, () => {}, reuse);
@@ -340,7 +342,8 @@ export class AgentHost {
 
   async bind(): Promise<void> {
     if (this.listening) return;
-    await this.socket.bind();
+    this.binding ??= this.socket.bind();
+    await this.binding;
     this.listening = this.socket.listen((routingId, msgs) => this.route(routingId, msgs),
       (routingId, err) => { const c = this.pool.all.get(routingId); if (c?.helloed) this.onGarbage?.(c, err); });
   }
@@ -369,6 +372,9 @@ export class AgentHost {
   async close(): Promise<void> {
     try {
       await this.pool.killAll();
+      // A bind still under way (a run stopped during its set-up) ends first: closed before, the
+      // socket could still make its ipc file in the run folder while that folder is removed.
+      await this.binding?.catch(() => {});
       this.socket.close();
       await this.listening?.catch(() => {});
     } finally {
