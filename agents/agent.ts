@@ -30,7 +30,7 @@ import { isStopped, killQuietly, pidsWithArg } from '../shared/procfs.js';
 import { printable } from '../shared/printable.js';
 import { kernelMsgProblem } from '../shared/kernel_msg_check.js';
 import { tierForSteps } from '../shared/tiering.js';
-import { testExitsAt, testForgedDoneIndex, testReleaseDelayMs, testSlowPrepareMs } from './test_hooks.js';
+import { testCommitViolation, testExitsAt, testForgedDoneIndex, testReleaseDelayMs, testSlowCommitMs, testSlowPrepareMs } from './test_hooks.js';
 
 type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
 
@@ -357,6 +357,10 @@ export class Agent {
       }
     }
     if (!last) return;
+    // Test hooks (agents/test_hooks.ts): an agent slow to ack, or one that reports a violation.
+    const slowMs = testSlowCommitMs(this.name);
+    if (slowMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, slowMs);
+    if (testCommitViolation(this.name)) this.violations.push(`test hook: a made-up violation in the ack of exchange ${xid}`);
     this.held.release(xid);
     this.send({ t: 'committed', xid, violations: this.violations.splice(0) });
     const waiters = this.releaseWaiters;

@@ -53,3 +53,25 @@ export function testSlowPrepareMs(name: string): number {
   slowPrepare ??= table('VRANGE_TEST_SLOW_PREPARE', /^([^:]+):(\d{1,5})$/);
   return slowPrepare.get(name) ?? 0;
 }
+
+let slowCommit: Map<string, number> | undefined;
+/**
+ * `VRANGE_TEST_SLOW_COMMIT=A:1500` makes process A's agent block (asleep) for 1,500 ms before it
+ * takes a commit's last batch and acks it: the kernel does not wait for the ack, and collects it
+ * later (test/commit-ack.test.ts).
+ */
+export function testSlowCommitMs(name: string): number {
+  slowCommit ??= table('VRANGE_TEST_SLOW_COMMIT', /^([^:]+):(\d{1,5})$/);
+  return slowCommit.get(name) ?? 0;
+}
+
+let commitViolation: Map<string, number> | undefined;
+/**
+ * `VRANGE_TEST_COMMIT_VIOLATION=A:1` makes process A's agent report a made-up violation in its
+ * `committed` (as it would a purge of a page it did not hold), so that a test sees that an ack
+ * the kernel collects after the reclaim step still reaches the verdict (test/commit-ack.test.ts).
+ */
+export function testCommitViolation(name: string): boolean {
+  commitViolation ??= table('VRANGE_TEST_COMMIT_VIOLATION', /^([^:]+):(1)$/);
+  return commitViolation.has(name);
+}

@@ -106,7 +106,7 @@ export class Exit {
     const mm = this.exitMm(proc);
     const files = this.exitFiles(proc, mm.touched);
     this.k.rmap.forgetPurged(proc.pid);
-    for (const ex of this.k.vmscan.exchanges.values()) ex.onDeath(proc.pid);
+    this.k.vmscan.onDeath(proc.pid); // the exchanges open, and those whose commit it had not acked
     this.k.vmscan.forget(proc.pid); // the late replies it owed closed exchanges
     this.k.vmscan.held.unpinAllOf(proc.pid); // a fault it was in (OOM-killed while it waited) pins nothing now
     this.releaseTask(proc, end, { framesFreed: mm.freed + files.freed, pagesUnmapped: mm.unmapped, vmas: mm.vmas, fdsClosed: files.fds,

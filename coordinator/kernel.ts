@@ -431,9 +431,10 @@ export class Kernel {
       case 'at': proc.stops.delete(msg.index); void this.faultInject.atFaultPoint(proc, msg.index).catch((e: Error) => this.fail(e)); return;
       case 'done': return this.lockstep.onDone(proc, msg);
       case 'blocked': return this.lockstep.onBlocked(proc, msg);
-      // A reply to a closed exchange got past the entry only if the process owed it (it was judged silent): late, it only settles that.
+      // A reply to a closed exchange got past the entry only if the process owed it: a commit's ack
+      // (the kernel does not wait for them), or a late answer of a participant judged silent.
       case 'prepared': { const ex = this.vmscan.exchanges.get(msg.xid); if (ex) ex.onPrepared(proc.pid, msg.runs); else this.vmscan.lateReply(proc.pid, 'prepared', msg.xid); return; }
-      case 'committed': { const ex = this.vmscan.exchanges.get(msg.xid); if (ex) ex.onAcked(proc.pid, msg.violations); else this.vmscan.lateReply(proc.pid, 'committed', msg.xid); return; }
+      case 'committed': { const ex = this.vmscan.exchanges.get(msg.xid); if (ex) ex.onAcked(proc.pid, msg.violations); else this.vmscan.lateReply(proc.pid, 'committed', msg.xid, msg.violations); return; }
       case 'hello': case 'pong': return;
       default:
         this.syscall(proc, msg);

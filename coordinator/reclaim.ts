@@ -9,14 +9,16 @@
 //             first), the pure policy function (shared/policy.ts) says purge or keep for each page,
 //             from the page's current mappers, their answers and the file's own ranges.
 // 3. commit   the kernel frees the purged frames and tells every participant which of its held
-//             pages are now purged; the rest are released unchanged.
+//             pages are now purged; the rest are released unchanged. The exchange is then over:
+//             the acks are not waited for, but collected as they come (vmscan.ts settle), since an
+//             agent takes its commit before any later message of the kernel.
 //
 // Ordering rules: frames held by one open exchange are not candidates of another; a mapper that
 // appeared after the prepare (a fork) or did not answer (dead, paused) counts as not volatile, so
 // its page is kept: the kernel never has to purge. While an exchange is open the kernel may send
 // only `prepare`, `commit` and syscall replies to its participants. Everything runs in the one
-// event loop; the exchange awaits only its answers, its acks and the fault hook between the two
-// phases, and after each wait counts a participant that died meanwhile as having answered.
+// event loop; the exchange awaits only its answers and the fault hook between the two phases, and
+// after each wait counts a participant that died meanwhile as having answered.
 
 import type { DecisionVote, EventFields, EventKind } from './history_events.js';
 import { createActor, setup } from 'xstate';
@@ -27,14 +29,15 @@ import { exchangeLateWakeMs, exchangeTimeoutMs, exchangeWaitMaxMs, runsPerMessag
 import { clipRuns, isRunList, splitRuns } from '../shared/runs.js';
 
 export const exchangeMachine = setup({
-  types: { events: {} as { type: 'answered' } | { type: 'commit' } | { type: 'acked' } },
+  types: { events: {} as { type: 'answered' } | { type: 'commit' } | { type: 'sent' } },
 }).createMachine({
   id: 'reclaim-exchange',
   initial: 'preparing',
   states: {
     preparing: { on: { answered: 'prepared' } },
     prepared: { on: { commit: 'committing' } },
-    committing: { on: { acked: 'done' } },
+    // done: every live participant has been sent its commit; their acks are collected afterwards (Exchange.settled).
+    committing: { on: { sent: 'done' } },
     done: { type: 'final' },
   },
 });
@@ -253,7 +256,11 @@ export class Exchange {
     }
   }
 
-  /** What each live participant still owes when the exchange closes (it was judged silent): its late answers are not offences, anything more is. */
+  /**
+   * What each live participant still owes when the exchange closes: the ack of its commit (which
+   * the kernel collects without waiting for it), and if it was judged silent its late answers;
+   * these are not offences, anything more is.
+   */
   owed(): Map<number, Owed> {
     const out = new Map<number, Owed>();
     for (const p of this.participants.values()) {
@@ -382,12 +389,30 @@ export class Exchange {
       batches.forEach((runs, i) => this.k.send(p.proc, { t: 'commit', xid: this.xid, runs, last: i === batches.length - 1 }));
       p.committing = true;
     }
+    // The commit is sent: the exchange is over. Its acks are not waited for here (each agent takes
+    // its commit before any later message of the kernel, and answers it before any later message
+    // of its own), but collected as they come, and before the run's verdict (settled, below).
     this.checkAcks();
-    await this.waitFor(this.acksIn.promise, (p) => !p.acked);
-    this.actor.send({ type: 'acked' });
+    this.actor.send({ type: 'sent' });
     this.k.log('reclaim-commit', { xid: this.xid, reason: this.reason, freed: this.freed, unitsTried: this.unitsTried,
       purged: this.decisions.filter((d) => d.decision.purge).map((d) => d.what) });
     return { freed: this.freed };
+  }
+
+  /** Whether a live participant has not acked its commit yet. */
+  get acksPending(): boolean {
+    for (const p of this.participants.values()) if (p.committing && !p.acked && p.proc.live) return true;
+    return false;
+  }
+
+  /**
+   * Once the commit is sent: every live participant's ack (and the violations it reports) has come,
+   * or each one still silent has been judged so (stopped or remote, exchangeTimeoutMs; at most
+   * exchangeWaitMaxMs in all), as the prepare's answers are waited for.
+   */
+  async settled(): Promise<void> {
+    if (this.phase !== 'done') throw new Error(`kernel invariant: acks of exchange ${this.xid} awaited in phase ${this.phase}`);
+    await this.waitFor(this.acksIn.promise, (p) => p.committing === true && !p.acked);
   }
 
   /** The vote of `pid` on `vpage`: asked and answered (alive), and answered volatile; constant up to `until`. */

@@ -129,7 +129,9 @@ export async function runLockstep(k: Kernel, chooser: LiveChooser = prngChooser(
       // A process paused by a fault will be enabled again when it resumes: wait for it.
       const paused = k.procs.filter((p) => p.live && p.paused).map((p) => p.paused!);
       if (paused.length > 0) { await Promise.race(paused); granted--; continue; }
-      return stuckInLockstep(k, list);
+      const stuck = await stuckInLockstep(k, list);
+      await k.vmscan.settle(); // the commits' acks, before the verdict
+      return stuck;
     }
     const names = actions.map((x) => (x.kind === 'step' ? x.proc.name : x.kind === 'kernel' ? KERNEL_ACTION : COMMIT_ACTION));
     const chosen = chooser.choose(names);
@@ -252,5 +254,6 @@ export async function runFree(k: Kernel): Promise<Stuck[]> {
   });
   if (stuck.some((s) => s.kernel)) list.index = list.steps.length;
   await kernelLoop.catch(() => {});
+  await k.vmscan.settle(); // the commits' acks, before the verdict
   return stuck;
 }

@@ -118,15 +118,39 @@ export class Vmscan implements ReclaimHost {
     return ex;
   }
 
-  /** The exchange is over; what its silent participants still owed it is kept, so their late replies are told from forged ones. */
+  /**
+   * The exchange is over (its commit sent): what its participants still owe it is kept, so their
+   * late replies are told from forged ones: the `committed` acks, which are collected as they come
+   * (settle), and what a participant judged silent owes besides.
+   */
   closeExchange(ex: Exchange): void {
     this.exchanges.delete(ex.xid);
     const owed = ex.owed();
     if (owed.size > 0) this.owedByClosed.set(ex.xid, owed);
+    if (ex.acksPending) this.settling.set(ex.xid, ex);
   }
 
-  /** Replies that live participants judged silent still owed an exchange when it closed: xid -> pid -> what. */
+  /** Replies that live participants still owed an exchange when it closed: xid -> pid -> what. */
   private readonly owedByClosed = new Map<number, Map<number, Owed>>();
+  /** Closed exchanges some live participant of which has not acked its commit yet: xid -> exchange. */
+  private readonly settling = new Map<number, Exchange>();
+
+  /**
+   * Waits for every commit ack still owed (or for each silent participant to be judged so, as
+   * Exchange.settled does): the schedule's end calls it, so that no ack's violations come after the
+   * verdict. The steps never wait for acks: an agent answers its commit before any later message.
+   */
+  async settle(): Promise<void> {
+    for (const ex of [...this.settling.values()]) await ex.settled();
+    this.settling.clear();
+  }
+
+  /** A process died: every exchange open or settling completes without it. */
+  onDeath(pid: number): void {
+    for (const ex of this.exchanges.values()) ex.onDeath(pid);
+    for (const ex of this.settling.values()) ex.onDeath(pid);
+    for (const [xid, ex] of this.settling) if (!ex.acksPending) this.settling.delete(xid);
+  }
 
   /**
    * Why an agent's message naming exchange `xid` (a `prepared`, `committed` or `blocked`) answers
@@ -156,13 +180,19 @@ export class Vmscan implements ReclaimHost {
   }
 
   /** A late reply (its exchange closed; `unasked` let it through): it has no effect but to settle what was owed. */
-  lateReply(pid: number, t: 'prepared' | 'committed', xid: number): void {
+  lateReply(pid: number, t: 'prepared' | 'committed', xid: number, violations: string[] = []): void {
     const all = this.owedByClosed.get(xid);
     const o = all?.get(pid);
     if (!all || !o) throw new Error(`kernel invariant: a late ${t} of pid ${pid} for exchange ${xid}, which it owed nothing`);
     if (t === 'prepared') { o.prepared--; o.heard = true; } else o.committed = false;
     if (o.prepared === 0 && !o.committed) all.delete(pid);
     if (all.size === 0) this.owedByClosed.delete(xid);
+    if (t !== 'committed') return;
+    // The ack, with the violations the agent found in its commit.
+    const ex = this.settling.get(xid);
+    if (!ex) return;
+    ex.onAcked(pid, violations);
+    if (!ex.acksPending) this.settling.delete(xid);
   }
 
   /** A process died: it owes nothing any more. */
