@@ -120,13 +120,13 @@ export class Kernel {
   private readonly pool: AgentPool;
   /** The local agents this run gave a process (a session's shutdown ends those not reset). */
   private readonly runConns: AgentConn[] = [];
-  private readonly readyWaiters = new Map<number, () => void>();
   /**
-   * Births under way (init sent, no ready yet), by init id: a run that stops first (its time bound,
+   * Births under way (init sent, the birth not recorded yet), by init id; the `ready` answering an
+   * init marks it answered and ends the wait (a second one answers nothing). A run that stops first (its time bound,
    * a signal, a failure) records them and ends their wait at its shutdown, so that its history
    * names every process its cleanup does, and no wait (agentStartTimeoutMs) outlives the run.
    */
-  private readonly pendingBirths = new Map<number, { proc: Proc; record: () => void; stop: (e: Error) => void; ready: () => void }>();
+  private readonly pendingBirths = new Map<number, { proc: Proc; record: () => void; stop: (e: Error) => void; ready: () => void; answered: boolean }>();
   private nextInitId = 1;
   private stopping = false;
   private booted = false;
@@ -279,8 +279,8 @@ export class Kernel {
     };
     let stop: (e: Error) => void = () => {};
     let done: () => void = () => {};
-    const ready = new Promise<void>((resolve, reject) => { this.readyWaiters.set(id, resolve); stop = reject; done = resolve; });
-    this.pendingBirths.set(id, { proc, record, stop, ready: done });
+    const ready = new Promise<void>((resolve, reject) => { stop = reject; done = resolve; });
+    this.pendingBirths.set(id, { proc, record, stop, ready: done, answered: false });
     this.sendTo(proc, { t: 'init', id, pid: proc.pid, name: proc.name, steps: proc.spec.steps, sigbus: proc.spec.sigbus,
       config: this.config, mm, ...(this.wantsMmViews ? { snapshots: true } : {}) });
     // A birth past its bound stays pending: the shutdown that follows records it.
@@ -299,7 +299,6 @@ export class Kernel {
     for (const [id, b] of this.pendingBirths) {
       if (b.proc !== proc) continue;
       b.record();
-      this.readyWaiters.delete(id);
       this.pendingBirths.delete(id);
       b.ready();
     }
@@ -309,7 +308,6 @@ export class Kernel {
   private stopBirths(): void {
     for (const [id, b] of this.pendingBirths) {
       b.record();
-      this.readyWaiters.delete(id);
       b.stop(new Error('the run was stopped before the agent was ready'));
     }
     this.pendingBirths.clear();
@@ -333,7 +331,7 @@ export class Kernel {
   }
 
   /** Whether an `init` with this id is waiting for its `ready` (syscall_entry.ts). */
-  initPending(id: number): boolean { return this.readyWaiters.has(id); }
+  initPending(id: number): boolean { return this.pendingBirths.get(id)?.answered === false; }
 
   async shutdown(): Promise<void> {
     this.stopping = true;
@@ -421,8 +419,7 @@ export class Kernel {
     switch (msg.t) {
       case 'ready':
         if (msg.mm) this.mmView(proc, msg.mm);
-        this.readyWaiters.get(msg.re)?.();
-        this.readyWaiters.delete(msg.re);
+        { const b = this.pendingBirths.get(msg.re); if (b && !b.answered) { b.answered = true; b.ready(); } }
         return;
       case 'start':
         // Taken as the step's start in deliver (syscall_entry.ts checked it names that step).
