@@ -261,8 +261,8 @@ export class Agent {
 
   // ---- the reclaim exchange, agent side ----
 
+  /** `runs`: a well-formed run list (receive checked it, as it does every prepare's). */
   private prepare(xid: number, runs: number[]): void {
-    if (!isRunList(runs, 2)) this.protocolError(`prepare ${xid}: malformed page runs`);
     if (this.config?.policy === 'madv-free') return this.prepareLazyfree(xid, runs);
     // One answer entry per piece of a volatile range inside a mapped part of an asked run; each
     // piece is held as one run (agents/held.ts), whatever its length.
@@ -310,7 +310,6 @@ export class Agent {
 
   /** madv-free, the prepare's second round: hold these pages too (another mapper has their frame lazyfree); an empty answer. */
   private holdToo(xid: number, runs: number[]): void {
-    if (!isRunList(runs, 2)) this.protocolError(`prepare ${xid}: malformed page runs`);
     this.held.holdMore(xid, subtract(runs, this.held.heldBy(xid)));
     this.send({ t: 'prepared', xid, runs: [] });
   }
