@@ -63,6 +63,23 @@ test.serial('a run past its --timeout while a pause fault holds a process: the c
   t.deepEqual(agentsIn(tmp), [], 'no agent left');
 });
 
+test.serial('a pause the shutdown ends (free schedule, past --timeout) lets nothing go on: no continue message, no resume, to the stopped agent', async (t) => {
+  const tmp = ownTmp(t);
+  const trace = join(tmp, 't.jsonl');
+  const c = vrange(t, tmp, ['run', scenarioPath('fork-cow-purge'), '--seed', '1', '--schedule', 'free', '--fault', 'pause:A@1:60000', '--timeout', '1500', '--trace', trace]);
+  const r = await exited(c);
+  t.is(r.code, 1, c.stderr());
+  t.regex(c.stdout(), /run-completed: the run took longer than 1500 ms/);
+  const events = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; dir?: string; agent?: string; msg?: { t: string } });
+  t.true(events.some((e) => e.kind === 'fault'), 'the pause struck');
+  // Without the fix the kernel sent A a `continue` once the shutdown had ended its pause.
+  t.deepEqual(events.filter((e) => e.kind === 'resume' || (e.kind === 'message' && e.dir === 'send' && e.msg?.t === 'continue')), []);
+  t.like(events.find((e) => e.kind === 'cleanup'), { process: 'A', signal: 'SIGKILL' });
+  const k = checked(trace);
+  t.is(k.status, 0, k.text);
+  t.deepEqual(agentsIn(tmp), [], 'no agent left');
+});
+
 test.serial('an agent SIGSTOPped from outside vrange before the process it was given is ready: the run ends at its bound, which names it, its history names that process\'s birth, nothing waits on', async (t) => {
   const tmp = ownTmp(t);
   const trace = join(tmp, 't.jsonl');
