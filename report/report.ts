@@ -32,7 +32,8 @@ export interface RunReport {
     frames: { total: number; used: number };
     purgedPages: number;
     files: Array<{ name: string; open: number; mapped: number; volatile: Array<[number, number]> }>;
-    processes: Array<{ name: string; pid?: number; state: string; exitCode?: number; signal?: string }>;
+    /** `outside: true`: killed by a signal from outside vrange (a `kill -9` of its agent), as the history's `cleanup` says. */
+    processes: Array<{ name: string; pid?: number; state: string; exitCode?: number; signal?: string; outside?: true }>;
   };
 }
 
@@ -54,6 +55,7 @@ export function buildReport(k: Kernel, failures: Failure[], invariants: Invarian
         state: p.state,
         ...(p.exitCode !== undefined ? { exitCode: p.exitCode } : {}),
         ...(p.signal !== undefined ? { signal: p.signal } : {}),
+        ...(p.killedOutside ? { outside: true as const } : {}),
       })),
     },
   };
@@ -260,7 +262,7 @@ export function footer(r: RunReport, repro: string): string[] {
     lines.push(`file ${f.name}: open ${f.open}, mapped ${f.mapped}, volatile ${f.volatile.length ? f.volatile.map(([p, n]) => `[${p}, ${n}]`).join(' ') : 'none'}`);
   }
   for (const p of r.kernel.processes) {
-    lines.push(`process ${p.name}: ${p.state}${p.exitCode !== undefined ? ` (code ${p.exitCode})` : ''}${p.signal ? ` (${p.signal})` : ''}`);
+    lines.push(`process ${p.name}: ${p.state}${p.exitCode !== undefined ? ` (code ${p.exitCode})` : ''}${p.signal ? ` (${p.signal}${p.outside ? ', from outside vrange' : ''})` : ''}`);
   }
   lines.push('invariants:');
   for (const i of r.invariants) lines.push(`  ${i.ok ? 'ok  ' : 'FAIL'} ${i.name}${i.detail ? `: ${i.detail}` : ''}`);

@@ -57,7 +57,7 @@ export function summaryLines(report: RunReport, history: readonly HistoryEvent[]
   const oom = new Map<string, string>();
   for (const e of history) if (e.kind === 'oom-kill') oom.set(e.process, `OOM-killed while ${e.faulting} faulted`);
   const deaths = report.kernel.processes.filter((p) => p.state === 'killed')
-    .map((p) => `${printable(p.name)} ${oom.get(p.name) ?? `killed by ${p.signal ?? 'a signal'}`}`);
+    .map((p) => `${printable(p.name)} ${oom.get(p.name) ?? `killed by ${p.signal ?? 'a signal'}${p.outside ? ' from outside vrange' : ''}`}`);
   lines.push(`deaths: ${deaths.length ? deaths.join(', ') : 'none'}`);
   const broken = report.invariants.filter((i) => !i.ok).map((i) => `invariant ${i.name}${i.detail ? `: ${i.detail}` : ''}`);
   const failed = [...report.failures.map((f) => `expectation: ${failureLine(f)}`), ...broken];
