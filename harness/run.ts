@@ -145,7 +145,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
         say(stepLine(ownerLabel(e, processNames), e.index, step, e.result, exp, exp ? matches(exp, e.result) : undefined));
         return;
       }
-      const line = narrate(e, names);
+      const line = narrate(e, names, processNames);
       if (line) say(line);
     } : undefined,
   });
