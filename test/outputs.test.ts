@@ -1,0 +1,73 @@
+// What a command killed while it writes its output files leaves, and what the next one does with
+// it: the temporaries a SIGKILL leaves beside an output (`--html`, `--trace`, ... and `vrange
+// keygen`'s pair), removed by the next write of the same file when their writer is gone.
+
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { root, scenarioPath } from './helpers.js';
+import { processStartTime } from '../shared/procfs.js';
+
+const bin = join(root, 'bin', 'vrange.js');
+const vrange = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
+
+/** A directory for this test, removed at its end. */
+function ownDir(t: { teardown: (f: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vrange-outputs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A pid that was a process a moment ago and is none now. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', '']);
+  return r.pid!;
+}
+
+test('the temporaries a killed writer left beside an output are removed by the next write of it; a live writer\'s and another file\'s are left', (t) => {
+  const dir = ownDir(t);
+  const dead = deadPid();
+  const own = processStartTime(process.pid)!;
+  const left = {
+    // What a vrange SIGKILLed in the middle of writing out.html (or t.jsonl) leaves.
+    deadHtml: `.out.html.${dead}.${own}.k2j3h4g5.tmp`,
+    deadTrace: `.t.jsonl.${dead}.${own}.a1b2c3d4.tmp`,
+    // Its pid used again by a process that started at another time (this test's own pid).
+    reusedPid: `.out.html.${process.pid}.1.zz9yy8xx.tmp`,
+    // An older vrange's name, without the start time.
+    older: `.out.html.${dead}.q1w2e3r4.tmp`,
+    // A live writer's (this test process, as it is): another vrange writing out.html now.
+    live: `.out.html.${process.pid}.${own}.l1v2e3w4.tmp`,
+    // Another file's, and a file that only looks like a temporary.
+    otherFile: `.other.html.${dead}.${own}.o1t2h3e4.tmp`,
+    notOurs: '.out.html.notes.tmp',
+  };
+  for (const name of Object.values(left)) writeFileSync(join(dir, name), 'half a file');
+  const r = vrange(['run', scenarioPath('anon-zero-fill'), '--seed', '1', '--quiet', '--html', join(dir, 'out.html'), '--trace', join(dir, 't.jsonl')]);
+  t.is(r.status, 0, r.stdout + r.stderr);
+  t.true(readFileSync(join(dir, 'out.html'), 'utf8').startsWith('<!doctype html>'));
+  t.deepEqual(readdirSync(dir).sort(), [left.live, left.notOurs, left.otherFile, 'out.html', 't.jsonl'].sort());
+});
+
+test('a killed writer\'s temporary is all it leaves: the target keeps its old text until a write completes', (t) => {
+  const dir = ownDir(t);
+  const target = join(dir, 'out.html');
+  writeFileSync(target, 'the old page');
+  // A writer SIGKILLed between its temporary and its rename: the temporary holds the new text, the target the old.
+  const hold = join(dir, 'hold.cjs');
+  writeFileSync(hold, `const fs = require('node:fs'); const rename = fs.renameSync;
+fs.renameSync = (a, b) => { if (String(b).endsWith('out.html')) process.kill(process.pid, 'SIGKILL'); return rename(a, b); };\n`);
+  const r = vrange(['run', scenarioPath('anon-zero-fill'), '--seed', '1', '--quiet', '--html', target], { NODE_OPTIONS: `--require ${hold}` });
+  t.is(r.signal, 'SIGKILL', r.stdout + r.stderr);
+  t.is(readFileSync(target, 'utf8'), 'the old page');
+  const temps = readdirSync(dir).filter((n) => n.startsWith('.out.html.'));
+  t.is(temps.length, 1, temps.join(', '));
+  t.regex(temps[0]!, new RegExp(`^\\.out\\.html\\.${r.pid}\\.\\d+\\.[a-z0-9]+\\.tmp$`));
+  // The next write of out.html removes it (its writer is dead).
+  const again = vrange(['run', scenarioPath('anon-zero-fill'), '--seed', '1', '--quiet', '--html', target]);
+  t.is(again.status, 0, again.stderr);
+  t.deepEqual(readdirSync(dir).sort(), ['hold.cjs', 'out.html']);
+  t.true(existsSync(target) && readFileSync(target, 'utf8').startsWith('<!doctype html>'));
+});
