@@ -40,7 +40,9 @@ export const REMOTE_USAGE = `  vrange kernel --listen tcp://HOST:PORT [--scenari
                [--connect-timeout-ms N]
                              one agent (one emulated process) for a kernel elsewhere
   vrange keygen [--out DIR] [--name NAME]
-                             write a CURVE key pair: DIR/NAME.key (secret) and DIR/NAME.pub`;
+                             write a CURVE key pair: DIR/NAME.key (secret) and DIR/NAME.pub;
+                             NAME.key only once NAME.pub is whole (a keygen killed between
+                             them leaves NAME.pub alone, which the next keygen of NAME replaces)`;
 
 const remoteFlags = {
   listen: { type: 'string' }, scenario: { type: 'string' }, key: { type: 'string' }, trust: { type: 'string' },

@@ -71,3 +71,48 @@ fs.renameSync = (a, b) => { if (String(b).endsWith('out.html')) process.kill(pro
   t.deepEqual(readdirSync(dir).sort(), ['hold.cjs', 'out.html']);
   t.true(existsSync(target) && readFileSync(target, 'utf8').startsWith('<!doctype html>'));
 });
+
+/** A preload that SIGKILLs the process as it gives the `nth` file of the key pair its name (a link or a rename into DIR). */
+function killAtPlacement(dir: string, nth: number): string {
+  const hold = join(dir, `kill-at-${nth}.cjs`);
+  writeFileSync(hold, `const fs = require('node:fs'); let n = 0;
+for (const f of ['linkSync', 'renameSync']) { const real = fs[f]; fs[f] = (a, b) => { if (/\\.(key|pub)$/.test(String(b)) && ++n === ${nth}) process.kill(process.pid, 'SIGKILL'); return real(a, b); }; }\n`);
+  return hold;
+}
+
+test('vrange keygen killed between its two files: no secret key without its public one; the next keygen of the name writes the pair', (t) => {
+  const dir = ownDir(t);
+  const keys = join(dir, 'keys');
+  const r = vrange(['keygen', '--out', keys, '--name', 'a'], { NODE_OPTIONS: `--require ${killAtPlacement(dir, 2)}` });
+  t.is(r.signal, 'SIGKILL', r.stdout + r.stderr);
+  // The pair appears together or not at all: NAME.key only once NAME.pub is whole.
+  t.false(existsSync(join(keys, 'a.key')), 'no secret key without its public key');
+  const again = vrange(['keygen', '--out', keys, '--name', 'a']);
+  t.is(again.status, 0, again.stdout + again.stderr);
+  t.deepEqual(readdirSync(keys).sort(), ['a.key', 'a.pub'], 'the half pair and the temporaries removed');
+  const pub = readFileSync(join(keys, 'a.pub'), 'utf8').trim();
+  t.true(again.stdout.includes(`(the public key ${pub})`), 'a.pub is the new pair\'s');
+  t.regex(readFileSync(join(keys, 'a.key'), 'utf8'), /^\S{40}\n$/);
+  // And the pair reads back as one (the agent's --key): a third keygen refuses to overwrite it.
+  const third = vrange(['keygen', '--out', keys, '--name', 'a']);
+  t.is(third.status, 2);
+  t.regex(third.stderr, /a\.key exists; remove it or choose another --name/);
+});
+
+test('vrange keygen killed before its first file: nothing of the pair; a NAME.pub of another origin is never taken for a half pair', (t) => {
+  const dir = ownDir(t);
+  const keys = join(dir, 'keys');
+  const r = vrange(['keygen', '--out', keys, '--name', 'a'], { NODE_OPTIONS: `--require ${killAtPlacement(dir, 1)}` });
+  t.is(r.signal, 'SIGKILL', r.stdout + r.stderr);
+  t.deepEqual(readdirSync(keys).filter((n) => !n.startsWith('.')), [], 'neither file');
+  t.is(vrange(['keygen', '--out', keys, '--name', 'a']).status, 0);
+  t.deepEqual(readdirSync(keys).sort(), ['a.key', 'a.pub']);
+  // Another machine's public key copied in under the name: refused, left as it is.
+  const theirs = readFileSync(join(keys, 'a.pub'), 'utf8');
+  writeFileSync(join(keys, 'b.pub'), theirs);
+  const b = vrange(['keygen', '--out', keys, '--name', 'b']);
+  t.is(b.status, 2, b.stdout + b.stderr);
+  t.regex(b.stderr, /b\.pub exists; remove it or choose another --name/);
+  t.is(readFileSync(join(keys, 'b.pub'), 'utf8'), theirs);
+  t.false(existsSync(join(keys, 'b.key')));
+});
