@@ -1,14 +1,17 @@
 // What a command killed while it writes its output files leaves, and what the next one does with
 // it: the temporaries a SIGKILL leaves beside an output (`--html`, `--trace`, ... and `vrange
-// keygen`'s pair), removed by the next write of the same file when their writer is gone.
+// keygen`'s pair), removed by the next write of the same file when their writer is gone; and the
+// scenario a reproduce line names when the one that ran cannot be read again (/dev/stdin, a file
+// removed or changed since).
 
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { root, scenarioPath } from './helpers.js';
 import { processStartTime } from '../shared/procfs.js';
+import { exited, ownTmp as tmpFor, procsIn, until, vrangeIn } from './tmp_runs.js';
 
 const bin = join(root, 'bin', 'vrange.js');
 const vrange = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
@@ -115,4 +118,55 @@ test('vrange keygen killed before its first file: nothing of the pair; a NAME.pu
   t.regex(b.stderr, /b\.pub exists; remove it or choose another --name/);
   t.is(readFileSync(join(keys, 'b.pub'), 'utf8'), theirs);
   t.false(existsSync(join(keys, 'b.key')));
+});
+
+/** The path a `reproduce:` (or `FAILED seed ...:`) line names, and the rest of its command. */
+function reproOf(text: string, head = /reproduce: vrange run (\S+) (.*)\n/): { file: string; args: string[] } {
+  const m = head.exec(text);
+  if (!m) throw new Error(`no reproduce line in:\n${text}`);
+  return { file: m[1]!, args: m[2]!.split(' ') };
+}
+
+test('a scenario read from /dev/stdin: the reproduce line names a copy of the text that ran, which reproduces the run', (t) => {
+  const tmp = ownDir(t);
+  const text = readFileSync(scenarioPath('deadlock-demo'), 'utf8');
+  const stdin = join(tmp, 'in.yaml');
+  writeFileSync(stdin, text);
+  const fromStdin = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TMPDIR: tmp }, stdio: [openSync(stdin, 'r'), 'pipe', 'pipe'] });
+  const r = fromStdin(['run', '/dev/stdin', '--seed', '3', '--quiet']);
+  t.is(r.status, 1, r.stderr);
+  const { file, args } = reproOf(r.stdout);
+  t.regex(file, new RegExp(`^${tmp}/vrange-scenario-[0-9a-f]{16}\\.yaml$`));
+  t.is(readFileSync(file, 'utf8'), text);
+  rmSync(stdin);
+  // The line, as printed, gives the same run.
+  const again = vrange(['run', file, ...args, '--quiet'], { TMPDIR: tmp });
+  t.is(again.status, 1);
+  const body = (s: string) => s.split('\n').filter((l) => !/^(scenario|reproduce:) /.test(l)).join('\n');
+  t.is(body(again.stdout), body(r.stdout));
+  t.is(reproOf(again.stdout).file, file, 'a file that stays is named as given');
+  // explore's failed runs too; the same text, the same copy.
+  writeFileSync(stdin, text);
+  const x = fromStdin(['explore', '/dev/stdin', '--runs', '1', '--seed', '3', '--no-shrink']);
+  t.is(x.status, 1, x.stderr);
+  t.is(reproOf(x.stdout, /FAILED seed 3 \([^)]*\): vrange run (\S+) (.*)\n/).file, file);
+  t.deepEqual(readdirSync(tmp).filter((n) => n.startsWith('vrange-scenario-')), [basename(file)]);
+});
+
+test('a scenario file removed or changed while it runs: the reproduce line names a copy of the text that ran', async (t) => {
+  for (const change of ['remove', 'edit'] as const) {
+    const tmp = tmpFor(t, 'vrange-outputs-');
+    const file = join(tmp, 'fcp.yaml');
+    const text = readFileSync(scenarioPath('fork-cow-purge'), 'utf8');
+    writeFileSync(file, text);
+    // The run fails by its bound (a pause outlasts it), which gives the time to remove or change its file.
+    const c = vrangeIn(t, tmp, ['run', file, '--seed', '1', '--fault', 'pause:A@1:60000', '--timeout', '1500', '--quiet']);
+    await until('A stopped by its pause', () => procsIn(tmp).some((p) => p.cmd.includes('agent.js') && p.state === 'T'), 15_000);
+    if (change === 'remove') rmSync(file); else writeFileSync(file, text.replace(/frames: \d+/, 'frames: 32'));
+    const r = await exited(c, 15_000);
+    t.is(r.code, 1, c.stderr());
+    const named = reproOf(c.stdout()).file;
+    t.regex(named, new RegExp(`^${tmp}/vrange-scenario-[0-9a-f]{16}\\.yaml$`), change);
+    t.is(readFileSync(named, 'utf8'), text, change);
+  }
 });
