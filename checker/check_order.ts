@@ -13,17 +13,19 @@ import { isKernelStep, KERNEL_ACTION, stepKey } from '../shared/kernel_name.js';
 
 /** Whose steps an event's are, as the checker keys them: a process's name, or `@kernel` for the kernel list (never a process's). */
 const ownerOf = (e: { process: unknown; kernel?: unknown }): string => (isKernelStep(e) ? KERNEL_ACTION : String(e.process));
+/** Whose steps they are in a message: a process's name, or `the kernel list` (a process may be named `kernel`). */
+const ownerText = (e: { process: unknown; kernel?: unknown }): string => (isKernelStep(e) ? 'the kernel list' : String(e.process));
 
 export function invoked(s: CheckState, e: Line<EventOf<'invoke'>>): void {
   const { invokes, flag, nextIndex, inFlightStep } = s;
   const key = stepKey(e, e.index);
   const seen = invokes.has(key) || s.stepsDone.has(key);
-  if (seen) flag('well-formed', `${e.process} step ${e.index} invoked twice`, [invokes.get(key)?.line ?? 0, e.line]);
+  if (seen) flag('well-formed', `${ownerText(e)} step ${e.index} invoked twice`, [invokes.get(key)?.line ?? 0, e.line]);
   invokes.set(key, { line: e.line, step: e.step });
   if (e.step.op === 'signal') s.signalled.add(String(e.step.name));
   const kernel = isKernelStep(e);
   const who = ownerOf(e);
-  const name = String(e.process);
+  const name = ownerText(e);
   const index = Number(e.index);
   const want = nextIndex.get(who) ?? 0;
   if (!kernel && !isBorn(s, who)) flag('well-formed', `${name} step ${index} invoked before any birth of ${name}`, [e.line]);
@@ -44,28 +46,28 @@ export function completed(s: CheckState, e: Line<EventOf<'complete'>>): void {
   const key = stepKey(e, e.index);
   const who = ownerOf(e);
   const inv = invokes.get(key);
-  if (!inv) { flag('well-formed', `${e.process} step ${e.index} completed without an invoke`, [e.line]); return; }
+  if (!inv) { flag('well-formed', `${ownerText(e)} step ${e.index} completed without an invoke`, [e.line]); return; }
   invokes.delete(key);
   s.inFlightMarks.delete(key);
-  if (s.stepsDone.has(key)) flag('well-formed', `${e.process} step ${e.index} completed twice`, [e.line]);
+  if (s.stepsDone.has(key)) flag('well-formed', `${ownerText(e)} step ${e.index} completed twice`, [e.line]);
   s.stepsDone.add(key);
   if (s.inFlightStep.get(who) === e.index) s.inFlightStep.delete(who);
   s.lastDone.set(who, { index: Number(e.index), op: String(e.op), result: e.result, line: e.line });
-  if (inv.step.op !== e.op) flag('well-formed', `${e.process} step ${e.index} was invoked as ${String(inv.step.op)} but completed as ${e.op}`, [inv.line, e.line]);
+  if (inv.step.op !== e.op) flag('well-formed', `${ownerText(e)} step ${e.index} was invoked as ${String(inv.step.op)} but completed as ${e.op}`, [inv.line, e.line]);
   if (e.op === 'wait' && e.type === 'ok' && !s.signalled.has(String(inv.step.name))) {
-    flag('well-formed', `${e.process} step ${e.index} (wait ${String(inv.step.name)}) returned, but no signal step raised ${String(inv.step.name)} before it: a step's events are missing?`, [inv.line, e.line]);
+    flag('well-formed', `${ownerText(e)} step ${e.index} (wait ${String(inv.step.name)}) returned, but no signal step raised ${String(inv.step.name)} before it: a step's events are missing?`, [inv.line, e.line]);
   }
   if (e.op === 'waitpid' && e.type === 'ok') {
     const target = String(inv.step.process);
     const c = s.cleanedUp.get(target);
     const r = e.result;
-    if (!c) flag('well-formed', `${e.process} step ${e.index} (waitpid ${target}) returned before any cleanup of ${target}`, [inv.line, e.line]);
+    if (!c) flag('well-formed', `${ownerText(e)} step ${e.index} (waitpid ${target}) returned before any cleanup of ${target}`, [inv.line, e.line]);
     else if ((r.exitCode !== undefined && r.exitCode !== c.exitCode) || (r.signal !== undefined && r.signal !== c.signal)) {
-      flag('well-formed', `${e.process} step ${e.index} (waitpid ${target}) returned ${JSON.stringify(r)}, but ${target}'s cleanup says ${JSON.stringify({ exitCode: c.exitCode, signal: c.signal })}`, [c.line, e.line]);
+      flag('well-formed', `${ownerText(e)} step ${e.index} (waitpid ${target}) returned ${JSON.stringify(r)}, but ${target}'s cleanup says ${JSON.stringify({ exitCode: c.exitCode, signal: c.signal })}`, [c.line, e.line]);
     }
   }
   if ((e.op === 'vrange' || e.op === 'fvrange') && inv.step.mode === 'nonvolatile' && e.type === 'ok' && typeof e.result.purged !== 'boolean') {
-    flag('well-formed', `${e.process} step ${e.index} (${e.op} nonvolatile) succeeded without saying purged: true or false`, [e.line]);
+    flag('well-formed', `${ownerText(e)} step ${e.index} (${e.op} nonvolatile) succeeded without saying purged: true or false`, [e.line]);
   }
   if (isKernelStep(e)) return;
   if (e.op === 'fork') forkCompleted(s, String(e.process), Number(e.index), inv.step.child, e.result);

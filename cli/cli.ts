@@ -120,9 +120,11 @@ async function run(args: string[]): Promise<number> {
   const say = (line: string) => { narration.push(line); if (loud) out(line); };
   const head = header(cmd.scenario, cmd.config);
   if (loud) head.forEach(out);
-  const repro = reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices && choiceTokens(cmd.choices, cmd.scenario.processes.map((p) => p.name)), cmd.scheduler, cmd.timeoutMs);
+  const reproLine = () => reproduce(cmd.file, cmd.config, cmd.faults, cmd.choices && choiceTokens(cmd.choices, cmd.scenario.processes.map((p) => p.name)), cmd.scheduler, cmd.timeoutMs);
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, faults: cmd.faults, checkModel: cmd.checkModel, timeoutMs: cmd.timeoutMs,
-    chooser: cmd.choices ? replayChooser(cmd.choices) : schedulerChooser(cmd.scheduler, cmd.config.seed, cmd.scenario), pictures: cmd.html !== undefined, repro });
+    chooser: cmd.choices ? replayChooser(cmd.choices) : schedulerChooser(cmd.scheduler, cmd.config.seed, cmd.scenario), pictures: cmd.html !== undefined, repro: reproLine });
+  // Made again: a scenario file removed or changed during the run is named by a copy of what ran.
+  const repro = report.ok ? '' : reproLine();
   const foot = [...goalRunLines(cmd.scenario, report.steps), ...footer(report, repro)];
   if (cmd.json) process.stdout.write(printableJson(report, 2) + '\n');
   else if (cmd.quiet) summaryLines(report, history, head, repro).forEach(out);

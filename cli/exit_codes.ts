@@ -24,7 +24,7 @@ export const EXIT_CODES: Record<string, Array<[string, string]>> = {
     ['1', 'also: the kernel went silent for its heartbeat timeout after it had been heard'],
     ['2', 'bad arguments'], ['3', 'it never got in (no kernel answered within --connect-timeout-ms, or it was refused: key or token)'],
     ['4', 'the kernel broke the protocol'], bug],
-  keygen: [['0', 'the key pair was written'], ['2', 'bad arguments, or --out is not a directory it can write in'], bug],
+  keygen: [['0', 'the key pair was written'], ['2', 'bad arguments, --out is not a directory it can write in, or NAME.key or NAME.pub exists (nothing is written)'], bug],
   help: [['0', 'the usage'], ['2', 'no such command, or bad arguments'], bug],
 };
 

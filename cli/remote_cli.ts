@@ -17,6 +17,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { writeOutput } from '../shared/files.js';
+import { reproducibleFile } from '../shared/scenario_copy.js';
 import { join } from 'node:path';
 import { UsageError, parseRun, reproduce, scenariosDir } from '../harness/command.js';
 import { replayChooser } from '../harness/replay.js';
@@ -40,7 +41,9 @@ export const REMOTE_USAGE = `  vrange kernel --listen tcp://HOST:PORT [--scenari
                [--connect-timeout-ms N]
                              one agent (one emulated process) for a kernel elsewhere
   vrange keygen [--out DIR] [--name NAME]
-                             write a CURVE key pair: DIR/NAME.key (secret) and DIR/NAME.pub`;
+                             write a CURVE key pair: DIR/NAME.key (secret) and DIR/NAME.pub;
+                             NAME.key only once NAME.pub is whole (a keygen killed between
+                             them leaves NAME.pub alone, which the next keygen of NAME replaces)`;
 
 const remoteFlags = {
   listen: { type: 'string' }, scenario: { type: 'string' }, key: { type: 'string' }, trust: { type: 'string' },
@@ -135,7 +138,7 @@ export async function kernelCommand(args: string[]): Promise<number> {
   };
   // The run options' schedule: replayed choices, or the scheduler's draw from the seed (as `vrange run`).
   const chooser = cmd.choices ? replayChooser(cmd.choices) : schedulerChooser(cmd.scheduler, cmd.config.seed, cmd.scenario);
-  const repro = `vrange kernel --listen ${own.listen} --scenario ${cmd.file} ` + reproduce(cmd.file, cmd.config, [], cmd.choices && choiceTokens(cmd.choices, cmd.scenario.processes.map((p) => p.name)), cmd.scheduler).replace(/^vrange run \S+ /, '');
+  const repro = `vrange kernel --listen ${own.listen} --scenario ${reproducibleFile(cmd.file)} ` + reproduce(cmd.file, cmd.config, [], cmd.choices && choiceTokens(cmd.choices, cmd.scenario.processes.map((p) => p.name)), cmd.scheduler).replace(/^vrange run \S+ /, '');
   const { report, history } = await runScenario(cmd.scenario, cmd.config, { trace: cmd.trace, narrate: say, checkModel: cmd.checkModel, remote, chooser, repro });
   const foot = footer(report, repro);
   // The JSON document as it is (JSON.stringify escapes the controls; `out` would escape its newlines).

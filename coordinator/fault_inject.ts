@@ -58,10 +58,11 @@ export class FaultInject {
         proc.paused = undefined;
         if (proc.live) proc.agent!.kill('SIGCONT');
         this.k.history.add('resume', { process: proc.name, pid: proc.pid });
-        resolve();
+        resolve(true);
         this.k.onProgress();
       }, f.pauseMs);
-      this.pauses.set(timer, () => { proc.paused = undefined; resolve(); });
+      // Ended by the run's shutdown: no SIGCONT, no `resume`; the agent is SIGKILLed stopped.
+      this.pauses.set(timer, () => { proc.paused = undefined; resolve(false); });
     });
     return 'paused';
   }
@@ -82,7 +83,9 @@ export class FaultInject {
     const drawn = this.beforeStep(proc);
     const r = drawn === 'go' ? drawn : await drawn;
     if (r === 'killed') return;
-    if (r === 'paused') await proc.paused;
+    // A pause the shutdown ended (stopPauses) lets nothing go on: the agent, still stopped, is
+    // SIGKILLed; a `continue` to it was a message nobody reads, logged in the history as sent.
+    if (r === 'paused' && !(await proc.paused)) return;
     if (proc.live) this.k.sendTo(proc, { t: 'continue' });
   }
 

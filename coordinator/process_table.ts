@@ -40,8 +40,8 @@ export class Proc {
   readonly stops = new Set<number>();
   /** A `kill:P@N+` fault armed for the step in flight: kill at its first message. */
   killOnFirst: string | undefined;
-  /** SIGSTOPped by a pause fault until this resolves. */
-  paused: Promise<void> | undefined;
+  /** SIGSTOPped by a pause fault until this resolves: true when the pause ran its course (SIGCONT), false when the run's shutdown ended it. */
+  paused: Promise<boolean> | undefined;
   /** The step whose faults were already drawn (a step is drawn for once, even if paused first). */
   faultsDrawnFor = -1;
   /** Date.now() when the kernel last read a message from this process (reclaim's silence bound). */

@@ -17,7 +17,7 @@ import type { Proc } from './process_table.js';
 import type { Exchange } from './reclaim.js';
 import type { KernelStep, ProcessStep, StepResult } from '../shared/scenario-types.js';
 import { Prng } from '../shared/prng.js';
-import { choiceToken, COMMIT_ACTION, KERNEL_ACTION, KERNEL_NAME } from '../shared/kernel_name.js';
+import { choiceToken, COMMIT_ACTION, KERNEL_ACTION, KERNEL_NAME, ownerLabel } from '../shared/kernel_name.js';
 
 type Action = { kind: 'step'; proc: Proc } | { kind: 'kernel' } | { kind: 'commit' };
 
@@ -193,7 +193,9 @@ async function endStuck(k: Kernel, stuck: Stuck[], record: (s: Stuck) => void): 
     k.history.add('stuck', { ...s });
     record(s);
   }
-  k.violation('no-deadlock', stuck.map((s) => `${s.process} step ${s.index} waits for ${s.waitsFor}`).join('; '));
+  // The kernel list's step is `kernel step N`, `@kernel step N` when a process has that name.
+  const names = k.scenario.processes.map((p) => p.name);
+  k.violation('no-deadlock', stuck.map((s) => `${ownerLabel(s, names)} step ${s.index} waits for ${s.waitsFor}`).join('; '));
   for (const proc of k.procs) if (proc.live) await k.killProc(proc);
 }
 

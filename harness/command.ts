@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScenario, LIMITS } from '../shared/scenario.js';
 import { checkOutputPath, readInputText } from '../shared/files.js';
+import { reproducibleFile } from '../shared/scenario_copy.js';
 import { parseChoiceToken } from '../shared/kernel_name.js';
 import { exploreRunsMax, pctDepthMax, runTimeoutMaxMs, scheduleFileBytesMax, schedulesMaxCeiling, schedulesMaxDefault } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
@@ -205,7 +206,8 @@ export function parseRun(args: string[], command = 'run'): RunCommand & { runs: 
  * that word). A replayed schedule needs no scheduler; PCT's seed does.
  */
 export function reproduce(file: string, c: RunConfig, faults: Array<{ spec: string }> = [], choices?: readonly string[], scheduler?: SchedulerSpec, timeoutMs?: number): string {
-  return `vrange run ${file} --seed ${c.seed} --policy ${c.policy} --access ${c.access} --purge-unit ${c.purgeUnit} --frames ${c.frames} --schedule ${c.schedule}`
+  // A scenario read from /dev/stdin, or a file gone or changed since: a copy of the text that ran.
+  return `vrange run ${reproducibleFile(file)} --seed ${c.seed} --policy ${c.policy} --access ${c.access} --purge-unit ${c.purgeUnit} --frames ${c.frames} --schedule ${c.schedule}`
     + faults.map((f) => ` --fault ${f.spec}`).join('') + (choices ? ` --choices ${choices.length ? choices.join(',') : '-'}`
     : scheduler?.name === 'pct' ? ` --scheduler pct --depth ${scheduler.depth}` : '')
     // A run past a bound it was given fails by it: the line reproduces that too.

@@ -16,7 +16,7 @@ import { POLICIES, type PolicyName, type RunConfig, type Scenario, type StepResu
 import type { Fault } from './faults.js';
 import { interrupted, type StopSignal } from '../shared/lifecycle.js';
 import { terminalLines, printableJson } from '../shared/printable.js';
-import { KERNEL_ACTION, KERNEL_NAME, kernelMark, scenarioStep, stepKey } from '../shared/kernel_name.js';
+import { KERNEL_ACTION, KERNEL_NAME, kernelMark, ownerLabel, scenarioStep, stepKey } from '../shared/kernel_name.js';
 import { failureLine } from '../report/report.js';
 
 /** At most this many reasons in a run's `why` (compare --json). */
@@ -77,7 +77,7 @@ export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'
     const broken = report.invariants.filter((i) => !i.ok);
     // A run that is not ok says why (the first few failed expectations and broken invariants), so a
     // reader of --json, or a test that fails, sees the reason and not only `ok: false`.
-    const why = [...report.failures.map(failureLine), ...broken.map((i) => `invariant ${i.name}${i.detail ? `: ${i.detail}` : ''}`)].slice(0, compareWhyMax);
+    const why = [...report.failures.map((f) => failureLine(f, scenario.processes.map((p) => p.name))), ...broken.map((i) => `invariant ${i.name}${i.detail ? `: ${i.detail}` : ''}`)].slice(0, compareWhyMax);
     runs[policy] = { ok: report.ok, failures: report.failures.length, broken: broken.map((i) => i.name), ...(report.ok ? {} : { why }) };
   }
   const differing: CompareRow[] = [];
@@ -106,13 +106,14 @@ export async function compare(scenario: Scenario, base: Omit<RunConfig, 'policy'
 }
 
 /** The table a student reads: two or more lines per differing step (the answers, then the rules), one column per policy. */
-export function compareTable(c: CompareResult): string[] {
+/** `processNames`: the scenario's (a kernel-list row is `kernel`, or `@kernel` when a process has that name). */
+export function compareTable(c: CompareResult, processNames: readonly string[]): string[] {
   const lines = [`compare ${c.scenario}: seed ${c.seed}, schedule ${c.schedule}, policies ${c.policies.join(', ')}`];
   const merged = c.policies.includes(MERGED) && c.policies.length > 1;
   lines.push(`${c.differing.length} of ${c.steps} step(s) differ between policies${merged && c.differing.length
     ? `: ${c.amongProposals} among the proposals, ${c.differing.length - c.amongProposals} only between the proposals and ${MERGED} (marked *)` : ''}`);
   if (c.differing.length > 0) {
-    const head = (r: CompareRow) => `${merged && r.proposalsAgree ? '*' : ' '}${r.process} #${r.index} ${r.step}`;
+    const head = (r: CompareRow) => `${merged && r.proposalsAgree ? '*' : ' '}${ownerLabel(r, processNames)} #${r.index} ${r.step}`;
     const cells = (r: CompareRow, p: PolicyName) => [shortResult(r.answers[p].result), ...(r.answers[p].rules.length ? r.answers[p].rules : ['-']).map((x) => `  ${x}`)];
     const stepW = Math.max(4, ...c.differing.map((r) => Math.max(head(r).length, r.label ? r.label.length + 4 : 0)));
     const colW = c.policies.map((p) => Math.max(p.length, ...c.differing.flatMap((r) => cells(r, p).map((x) => x.length))));
@@ -137,7 +138,7 @@ export function compareTable(c: CompareResult): string[] {
         const k = JSON.stringify(r.answers[p].why);
         groups.set(k, [...(groups.get(k) ?? []), p]);
       }
-      for (const [k, ps] of groups) for (const w of JSON.parse(k) as string[]) lines.push(`  ${r.process} #${r.index} under ${ps.join(', ')}: ${w}`);
+      for (const [k, ps] of groups) for (const w of JSON.parse(k) as string[]) lines.push(`  ${ownerLabel(r, processNames)} #${r.index} under ${ps.join(', ')}: ${w}`);
     }
   }
   lines.push('');
@@ -162,6 +163,6 @@ export async function compareCommand(args: string[]): Promise<number> {
   const { policy: _policy, ...base } = cmd.config;
   const result = await compare(cmd.scenario, base, cmd.faults);
   if (cmd.json) process.stdout.write(printableJson(result, 2) + '\n');
-  else process.stdout.write(terminalLines(compareTable(result)) + '\n');
+  else process.stdout.write(terminalLines(compareTable(result, cmd.scenario.processes.map((p) => p.name))) + '\n');
   return result.policies.some((p) => result.runs[p].broken.length > 0) ? 1 : 0;
 }

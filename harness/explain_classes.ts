@@ -8,7 +8,7 @@ import type { HistoryEvent } from '../coordinator/history.js';
 import type { StepRecord } from '../coordinator/kernel.js';
 import { parseResultLine, type ClassesBy } from './enumerate.js';
 import { printable, printableJson } from '../shared/printable.js';
-import { isKernelStep, ownerLabel } from '../shared/kernel_name.js';
+import { isKernelStep, ownerLabel, stepKey } from '../shared/kernel_name.js';
 
 /** One reclaim exchange of a witness run: where its prepare and its commit came among the steps. */
 export interface WitnessExchange {
@@ -35,14 +35,14 @@ export function witnessExchanges(history: readonly HistoryEvent[]): WitnessExcha
   // The kernel list is `kernel#i`, `@kernel#i` when a process of the run takes that name (as the classes' lines name it).
   const names = history.flatMap((e) => (e.kind === 'birth' ? [e.process] : []));
   for (const e of history) {
-    if (e.kind === 'invoke') { lastInvoke = `${ownerLabel(e, names)}#${e.index} ${e.step.op}`; ops.set(`${e.process}#${e.index}`, e.step.op); }
+    if (e.kind === 'invoke') { lastInvoke = `${ownerLabel(e, names)}#${e.index} ${e.step.op}`; ops.set(stepKey(e, e.index), e.step.op); }
     else if (e.kind === 'complete') completed++;
     else if (e.kind === 'reclaim-prepare') {
       out.set(e.xid, { xid: e.xid, reason: e.reason, ...(lastInvoke ? { by: lastInvoke } : {}), prepared: completed,
         asked: e.asked.length, pages: e.asked.reduce((n, a) => n + a.pages, 0), waited: [] });
     } else if (e.kind === 'blocked') {
       const x = out.get(e.xid);
-      if (x) x.waited.push({ step: `${e.process}#${e.index}${ops.has(`${e.process}#${e.index}`) ? ` ${ops.get(`${e.process}#${e.index}`)}` : ''}`, at: completed });
+      if (x) x.waited.push({ step: `${e.process}#${e.index}${ops.has(stepKey(e, e.index)) ? ` ${ops.get(stepKey(e, e.index))}` : ''}`, at: completed });
     } else if (e.kind === 'reclaim-commit') {
       const x = out.get(e.xid);
       if (x) { x.committed = completed; x.freed = e.freed; }

@@ -45,8 +45,8 @@ export interface RunOptions {
   phases?: PhaseClock;
   /** Run on the socket and agents of this session (harness/session.ts) instead of new ones. */
   session?: RunSession;
-  /** The command that reproduces this run: a stop signal's message names it (shared/lifecycle.ts stopLine). */
-  repro?: string;
+  /** The command that reproduces this run (or how to make it, once needed): a stop signal's message names it (shared/lifecycle.ts stopLine). */
+  repro?: string | (() => string);
 }
 
 export interface RunOutcome { report: RunReport; history: HistoryEvent[] }
@@ -106,7 +106,7 @@ export async function runKernel(scenario: Scenario, config: RunConfig,
     })(), timeout, stop.promise]);
   } catch (e) {
     if (e instanceof InterruptedError) signal = e.signal;
-    if (signal && opts.repro) noteStoppedRun(config.seed, opts.repro);
+    if (signal && opts.repro) noteStoppedRun(config.seed, typeof opts.repro === 'string' ? opts.repro : opts.repro());
     if (signal) opts.narrate?.(`${'kernel'.padEnd(8)} INTERRUPTED by ${signal}: stopping the run, killing every agent`);
     kernel.recordBoot(); // stopped during its set-up: the history still begins with its boot
     kernel.violation('run-completed', (e as Error).message);
@@ -145,7 +145,7 @@ export async function runScenario(scenario: Scenario, config: RunConfig, opts: R
         say(stepLine(ownerLabel(e, processNames), e.index, step, e.result, exp, exp ? matches(exp, e.result) : undefined));
         return;
       }
-      const line = narrate(e, names);
+      const line = narrate(e, names, processNames);
       if (line) say(line);
     } : undefined,
   });

@@ -37,6 +37,7 @@ export const STEP_RULES = {
   'no-mapping': 'no mapping covers the address: SIGSEGV',
   'oom-kill': 'the OOM killer chose this process: nothing was purgeable',
   'killed': 'the process was killed while the step was in flight',
+  'killed-outside': 'the process was killed from outside vrange (a signal neither the scenario, a --fault nor the kernel sent) while the step was in flight',
   'deadlock': 'it waits for something nothing left can bring about',
   'nothing-volatile': 'no resident page was in a volatile range, so the exchange decided nothing',
   'died-of-signal': 'the process died of a signal',
@@ -176,6 +177,8 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
   const bindings = new Bindings(s);
   const deaths = new Map<string, Explanation>();
   const oomKilled = new Set<string>();
+  // A death from outside vrange: its `cleanup` (which says so) comes after the step it cut short.
+  const killedOutside = new Set(history.flatMap((e) => (e.kind === 'cleanup' && e.outside ? [e.process] : [])));
   let kernelXid: number | undefined;
   let fileNonvolatile: EventOf<'file-nonvolatile'> | undefined;
 
@@ -211,7 +214,7 @@ export function explainRun(s: Scenario, config: RunConfig, history: HistoryEvent
         fileNonvolatile = undefined;
         function explainStep(st: Step): Explanation | undefined {
           if (r.stuck) return stepRule('deadlock');
-          if (!r.ok && r.signal === 'SIGKILL') return stepRule(oomKilled.has(proc) ? 'oom-kill' : 'killed');
+          if (!r.ok && r.signal === 'SIGKILL') return stepRule(oomKilled.has(proc) ? 'oom-kill' : killedOutside.has(proc) ? 'killed-outside' : 'killed');
           switch (st.op) {
             case 'read': case 'write': {
               if (r.signal === 'SIGSEGV') return stepRule('no-mapping');

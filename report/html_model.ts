@@ -98,7 +98,8 @@ function windowsOf(steps: Step[], notes: Note[]): { windows: Window[]; winOf: Ma
 }
 
 export function buildModel(history: HistoryEvent[]): Model {
-  const KERNEL = choiceToken(KERNEL_ACTION, history.flatMap((e) => (e.kind === 'birth' ? [e.process] : [])));
+  const born = history.flatMap((e) => (e.kind === 'birth' ? [e.process] : []));
+  const KERNEL = choiceToken(KERNEL_ACTION, born);
   // The lane of an event: the kernel list's steps (`kernel: true`) are the kernel's, never a process's named `kernel`.
   const laneOf = (e: { process: string; kernel?: true }) => (isKernelStep(e) ? KERNEL : e.process);
   const lanes = [KERNEL];
@@ -168,7 +169,7 @@ export function buildModel(history: HistoryEvent[]): Model {
       return;
     }
     if (e.kind === 'snapshot') { snapshots.push(e); return; }
-    const text = narrate(e, names);
+    const text = narrate(e, names, born);
     let key: string | undefined;
     if (typeof e.xid === 'number') key = xidOwner.get(e.xid);
     else if (e.kind === 'fault') key = inFlight.get(e.process) ?? inFlight.get(KERNEL);

@@ -190,7 +190,7 @@ function drawNotes(m: Model, x: Map<string, number>, y: Map<number, number>, att
         break;
       case 'cleanup':
         if (px !== undefined) {
-          const how = e.signal ? `killed by ${e.signal}` : `exit ${e.exitCode}`;
+          const how = e.signal ? `killed by ${e.signal}${e.outside ? ' from outside vrange' : ''}` : `exit ${e.exitCode}`;
           out.push(`<g class="marker cleanup" data-lane="${esc(e.process)}" data-seq="${e.seq}"${step} transform="translate(${px},${ey + 8})">`
             + `<rect x="-16" y="-3" width="32" height="6" rx="2"/><text x="20" y="4">${esc(how)}, cleanup</text><title>${escText(n.text)}</title></g>`);
         }

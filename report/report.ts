@@ -8,7 +8,7 @@ import { expectationFor, type Failure } from '../checker/expectations.js';
 import type { InvariantResult } from '../checker/invariants.js';
 import type { KernelStep, ProcessStep, RunConfig, Scenario, StepResult } from '../shared/scenario-types.js';
 import type { MapperVote } from '../shared/policy.js';
-import { isKernelStep, KERNEL_ACTION, KERNEL_NAME, kernelMark, stepKey } from '../shared/kernel_name.js';
+import { isKernelStep, KERNEL_ACTION, KERNEL_NAME, kernelMark, ownerLabel, stepKey } from '../shared/kernel_name.js';
 
 export interface RunReport {
   scenario: string;
@@ -32,7 +32,8 @@ export interface RunReport {
     frames: { total: number; used: number };
     purgedPages: number;
     files: Array<{ name: string; open: number; mapped: number; volatile: Array<[number, number]> }>;
-    processes: Array<{ name: string; pid?: number; state: string; exitCode?: number; signal?: string }>;
+    /** `outside: true`: killed by a signal from outside vrange (a `kill -9` of its agent), as the history's `cleanup` says. */
+    processes: Array<{ name: string; pid?: number; state: string; exitCode?: number; signal?: string; outside?: true }>;
   };
 }
 
@@ -54,6 +55,7 @@ export function buildReport(k: Kernel, failures: Failure[], invariants: Invarian
         state: p.state,
         ...(p.exitCode !== undefined ? { exitCode: p.exitCode } : {}),
         ...(p.signal !== undefined ? { signal: p.signal } : {}),
+        ...(p.killedOutside ? { outside: true as const } : {}),
       })),
     },
   };
@@ -112,12 +114,18 @@ function appliesTo(step: ProcessStep | KernelStep, policy: string): boolean {
   return per[policy] !== undefined || per.default !== undefined;
 }
 
-/** One line for a failed expectation. */
-export function failureLine(f: Failure): string {
+/**
+ * One line for a failed expectation. `processNames`: the scenario's, so that a kernel-list step is
+ * `kernel step N`, or `@kernel step N` when a process is named `kernel` (shared/kernel_name.ts ownerLabel).
+ */
+export function failureLine(f: Failure, processNames: readonly string[]): string {
   return f.ran === false
     ? `${stepPath(f, f.index)}: expected ${printableJson(f.expected)}, but the step never ran (${f.why})`
-    : `${f.process} step ${f.index}: expected ${printableJson(f.expected)}, got ${printableJson(f.actual)}`;
+    : `${ownerLabel(f, processNames)} step ${f.index}: expected ${printableJson(f.expected)}, got ${printableJson(f.actual)}`;
 }
+
+/** The scenario's process names as a report has them (every process, born or not). */
+export const reportProcessNames = (r: RunReport): string[] => r.kernel.processes.map((p) => p.name);
 
 // ---------------------------------------------------------------- narration
 
@@ -176,8 +184,12 @@ function votesText(e: EventOf<'decision'>, names: Map<number, string>): string[]
   return votes.filter((v) => v.privatePresent).map((v) => `${who(v)} maps it private, not yet copied`);
 }
 
-/** One line (or none) of plain words per history event. */
-export function narrate(e: HistoryEvent, names: Map<number, string>): string | undefined {
+/**
+ * One line (or none) of plain words per history event. `names`: the born processes by pid, filled
+ * as births go by; `processNames`: the scenario's, so that a kernel-list item is named `kernel`, or
+ * `@kernel` when a process has that name (shared/kernel_name.ts ownerLabel).
+ */
+export function narrate(e: HistoryEvent, names: Map<number, string>, processNames: readonly string[]): string | undefined {
   const pad = (s: string) => s.padEnd(8);
   switch (e.kind) {
     case 'birth':
@@ -224,7 +236,7 @@ export function narrate(e: HistoryEvent, names: Map<number, string>): string | u
     case 'resume':
       return `${pad('fault')} SIGCONT ${e.process}: it runs again`;
     case 'stuck':
-      return `${pad(e.process)} step ${e.index} is STUCK: it waits for ${e.waitsFor}, which nothing left can bring about`;
+      return `${pad(ownerLabel(e, processNames))} step ${e.index} is STUCK: it waits for ${e.waitsFor}, which nothing left can bring about`;
     case 'violation':
       return `!! invariant ${e.name}: ${e.text}`;
     default:
@@ -260,16 +272,17 @@ export function footer(r: RunReport, repro: string): string[] {
     lines.push(`file ${f.name}: open ${f.open}, mapped ${f.mapped}, volatile ${f.volatile.length ? f.volatile.map(([p, n]) => `[${p}, ${n}]`).join(' ') : 'none'}`);
   }
   for (const p of r.kernel.processes) {
-    lines.push(`process ${p.name}: ${p.state}${p.exitCode !== undefined ? ` (code ${p.exitCode})` : ''}${p.signal ? ` (${p.signal})` : ''}`);
+    lines.push(`process ${p.name}: ${p.state}${p.exitCode !== undefined ? ` (code ${p.exitCode})` : ''}${p.signal ? ` (${p.signal}${p.outside ? ', from outside vrange' : ''})` : ''}`);
   }
   lines.push('invariants:');
   for (const i of r.invariants) lines.push(`  ${i.ok ? 'ok  ' : 'FAIL'} ${i.name}${i.detail ? `: ${i.detail}` : ''}`);
   // Every failure that ran; of those that never ran (a run cut short has many), the first few.
   const unrun = r.failures.filter((f) => f.ran === false);
-  for (const f of r.failures) if (f.ran !== false) lines.push(`expectation failed: ${failureLine(f)}`);
-  for (const f of unrun.slice(0, neverRanShown)) lines.push(`expectation failed: ${failureLine(f)}`);
+  const names = reportProcessNames(r);
+  for (const f of r.failures) if (f.ran !== false) lines.push(`expectation failed: ${failureLine(f, names)}`);
+  for (const f of unrun.slice(0, neverRanShown)) lines.push(`expectation failed: ${failureLine(f, names)}`);
   if (unrun.length > neverRanShown) lines.push(`expectation failed: ${unrun.length - neverRanShown} more step(s) with an expectation never ran (--json lists them all)`);
-  for (const f of r.notJudged.slice(0, neverRanShown)) lines.push(`not judged (faults were injected): ${failureLine(f)}`);
+  for (const f of r.notJudged.slice(0, neverRanShown)) lines.push(`not judged (faults were injected): ${failureLine(f, names)}`);
   if (r.notJudged.length > neverRanShown) lines.push(`not judged (faults were injected): ${r.notJudged.length - neverRanShown} more (--json lists them all)`);
   lines.push(...verdictLines(r, repro));
   return lines;

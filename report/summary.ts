@@ -6,7 +6,8 @@
 import type { HistoryEvent } from '../coordinator/history.js';
 import type { StepResult } from '../shared/scenario-types.js';
 import { printable } from '../shared/printable.js';
-import { failureLine, verdictLines, type RunReport } from './report.js';
+import { failureLine, reportProcessNames, verdictLines, type RunReport } from './report.js';
+import { ownerLabel } from '../shared/kernel_name.js';
 
 /** A result's class, as the summary counts it: `ok`, `EINVAL`, `SIGBUS`, `stuck`, `failed`. */
 export function resultClass(r: StepResult): string {
@@ -39,8 +40,9 @@ const n = (x: number) => x.toLocaleString('en');
 
 export function summaryLines(report: RunReport, history: readonly HistoryEvent[], head: string[], repro: string): string[] {
   const lines = head.filter((l) => !l.startsWith('  ') && l !== '');
-  const per = new Map<string, number>();
-  for (const s of report.steps) per.set(s.process, (per.get(s.process) ?? 0) + 1);
+  const names = reportProcessNames(report);
+  const per = new Map<string, number>(); // the kernel list's steps apart from a process named `kernel`'s
+  for (const s of report.steps) { const who = ownerLabel(s, names); per.set(who, (per.get(who) ?? 0) + 1); }
   lines.push(`steps: ${n(report.steps.length)} (${[...per].map(([p, c]) => `${printable(p)} ${n(c)}`).join(', ')})`);
   const counts = countsByOp(report);
   const w = Math.max(0, ...[...counts.keys()].map((op) => op.length));
@@ -57,10 +59,10 @@ export function summaryLines(report: RunReport, history: readonly HistoryEvent[]
   const oom = new Map<string, string>();
   for (const e of history) if (e.kind === 'oom-kill') oom.set(e.process, `OOM-killed while ${e.faulting} faulted`);
   const deaths = report.kernel.processes.filter((p) => p.state === 'killed')
-    .map((p) => `${printable(p.name)} ${oom.get(p.name) ?? `killed by ${p.signal ?? 'a signal'}`}`);
+    .map((p) => `${printable(p.name)} ${oom.get(p.name) ?? `killed by ${p.signal ?? 'a signal'}${p.outside ? ' from outside vrange' : ''}`}`);
   lines.push(`deaths: ${deaths.length ? deaths.join(', ') : 'none'}`);
   const broken = report.invariants.filter((i) => !i.ok).map((i) => `invariant ${i.name}${i.detail ? `: ${i.detail}` : ''}`);
-  const failed = [...report.failures.map((f) => `expectation: ${failureLine(f)}`), ...broken];
+  const failed = [...report.failures.map((f) => `expectation: ${failureLine(f, names)}`), ...broken];
   lines.push(`failures: ${failed.length ? failed.length : 'none'}`);
   const shown = 20;
   for (const f of failed.slice(0, shown)) lines.push(`  ${f}`);

@@ -1,10 +1,12 @@
 // Files the user names on the command line: inputs are read only if they are regular files under
 // a size limit, as strict UTF-8; outputs are checked before a run starts and written whole (to a
 // temporary file beside the target, then renamed), so a bad path is refused up front and nothing
-// half-written is ever left. Each problem is an InputError: one line naming the option and the
+// half-written is ever left: a writer SIGKILLed mid-write leaves its temporary, which the next
+// write of the same file removes. Each problem is an InputError: one line naming the option and the
 // path, exit code 2.
 
-import { accessSync, closeSync, constants, fstatSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { processStartTime, sameProcessAlive } from './procfs.js';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 
 export class InputError extends Error {}
@@ -124,10 +126,59 @@ export function checkOutputPath(path: string, flag: string): void {
   if (!st.isFile()) throw new InputError(`${flag} ${path}: is ${kindOf(st)}; give a file to write`);
 }
 
-/** Writes `text` to `path` whole: into a temporary file beside it, renamed over it at the end. */
+/** This process's start time (/proc/PID/stat), in its temporaries' names; `x` where /proc cannot be read. */
+let ownStart: string | undefined;
+const ownStartTime = (): string => (ownStart ??= processStartTime(process.pid) ?? 'x');
+
+/**
+ * A temporary file of `abs`, beside it: `.NAME.PID.START.RAND.tmp`, naming the writer (its pid and
+ * start time, so that a pid used again later is not taken for it).
+ */
+export function temporaryOf(abs: string): string {
+  return join(dirname(abs), `.${basename(abs)}.${process.pid}.${ownStartTime()}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+}
+
+/**
+ * The temporaries of `abs` that no live writer owns: left by a vrange killed while it wrote
+ * (SIGKILL; nothing else stops a synchronous write half-way). Their writer's pid is no process now,
+ * or a process that started at another time. Only this user's regular files; a temporary of an
+ * older vrange (`.NAME.PID.RAND.tmp`, no start time) is judged by its pid alone. A temporary whose
+ * writer is alive (another vrange writing the same file now) is left to it.
+ */
+export function staleTemporaries(abs: string): string[] {
+  const dir = dirname(abs);
+  const head = `.${basename(abs)}.`;
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return []; }
+  const uid = process.getuid?.();
+  const out: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(head)) continue;
+    const m = /^(\d+)\.(?:(\d+|x)\.)?[a-z0-9]+\.tmp$/.exec(name.slice(head.length));
+    if (!m) continue;
+    const path = join(dir, name);
+    try {
+      const st = lstatSync(path);
+      if (!st.isFile() || (uid !== undefined && st.uid !== uid)) continue;
+    } catch { continue; }
+    if (!sameProcessAlive(Number(m[1]), m[2] === undefined || m[2] === 'x' ? undefined : m[2])) out.push(path);
+  }
+  return out;
+}
+
+/** Removes the stale temporaries of `abs` (staleTemporaries); one another process removes first is no error. */
+export function removeStaleTemporaries(abs: string): void {
+  for (const path of staleTemporaries(abs)) rmSync(path, { force: true });
+}
+
+/**
+ * Writes `text` to `path` whole: into a temporary file beside it, renamed over it at the end. The
+ * temporaries an earlier writer of the same path left when it was killed are removed first.
+ */
 export function writeOutput(path: string, text: string | Buffer, mode?: number): void {
   const abs = resolve(path);
-  const tmp = join(dirname(abs), `.${basename(abs)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  removeStaleTemporaries(abs);
+  const tmp = temporaryOf(abs);
   try {
     writeFileSync(tmp, text, { flag: 'wx', ...(mode !== undefined ? { mode } : {}) });
     renameSync(tmp, abs);

@@ -2,16 +2,17 @@
 //
 // `vrange keygen --out DIR --name NAME` writes two text files, each one Z85 key (40 characters)
 // on one line: DIR/NAME.key (the secret key, mode 0600: whoever has it is NAME) and DIR/NAME.pub
-// (the public key, safe to copy to the other machine). Options name the secret file; its public
-// key is read from the `.pub` beside it (zeromq.js cannot derive one from the other).
+// (the public key, safe to copy to the other machine), as a pair (writeKeyPair). Options name the
+// secret file; its public key is read from the `.pub` beside it (zeromq.js cannot derive one from
+// the other).
 //
 // The kernel's trusted agents (`--trust PATH`): a directory (every `*.pub` file in it is one
 // trusted agent key) or a file (one key per line; blank lines and `#` comments are skipped).
 
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { InputError, readInputText, writeOutput } from './files.js';
+import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { InputError, readInputText, removeStaleTemporaries, staleTemporaries, temporaryOf } from './files.js';
 import { keyFileBytesMax } from './limits.js';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { curveKeyPair } from 'zeromq';
 import { isZ85Key } from './transport.js';
 
@@ -19,18 +20,84 @@ export class KeyError extends Error {}
 
 export interface KeyPair { publicKey: string; secretKey: string }
 
-/** Writes NAME.key and NAME.pub in `dir`; refuses to overwrite an existing pair. */
+/**
+ * Writes NAME.key and NAME.pub in `dir`, as a pair: both written whole into temporaries first, then
+ * linked into place, NAME.pub then NAME.key, each refused if the name exists (link(2) does not
+ * replace), so NAME.key is there only once its NAME.pub is. What a SIGKILL can leave: temporaries
+ * (removed by the next keygen of the name), or, between the two links, NAME.pub alone, still the
+ * same file as its temporary: the next keygen of the name removes such a half pair and writes a
+ * new one. Refuses to overwrite an existing pair (or a NAME.pub of another origin).
+ */
 export function writeKeyPair(dir: string, name: string): { secretFile: string; publicFile: string; publicKey: string } {
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new KeyError(`--name: "${name}" is not allowed; use letters, digits, '.', '_' and '-'`);
   mkdirSync(dir, { recursive: true });
-  const secretFile = join(dir, `${name}.key`);
-  const publicFile = join(dir, `${name}.pub`);
-  for (const f of [secretFile, publicFile]) if (existsSync(f)) throw new KeyError(`${f} exists; remove it or choose another --name`);
+  const secretFile = resolve(dir, `${name}.key`);
+  const publicFile = resolve(dir, `${name}.pub`);
+  removeHalfPair(secretFile, publicFile);
+  removeStaleTemporaries(secretFile);
+  removeStaleTemporaries(publicFile);
+  const shown = { secret: join(dir, `${name}.key`), public: join(dir, `${name}.pub`) };
+  for (const [f, as] of [[secretFile, shown.secret], [publicFile, shown.public]] as const) if (existsSync(f)) throw new KeyError(`${as} exists; remove it or choose another --name`);
   const pair = curveKeyPair();
-  // Each written whole (a temporary file renamed into place); the secret one created mode 0600.
-  writeOutput(secretFile, pair.secretKey + '\n', 0o600);
-  writeOutput(publicFile, pair.publicKey + '\n');
-  return { secretFile, publicFile, publicKey: pair.publicKey };
+  const tmpPub = temporaryOf(publicFile);
+  const tmpKey = temporaryOf(secretFile);
+  try {
+    writeSynced(tmpPub, pair.publicKey + '\n', 0o666); // as any output: the umask decides
+    writeSynced(tmpKey, pair.secretKey + '\n', 0o600); // the secret one created mode 0600
+    place(tmpPub, publicFile, shown.public);
+    try { place(tmpKey, secretFile, shown.secret); } catch (e) { rmSync(publicFile, { force: true }); throw e; }
+    syncDir(dirname(publicFile));
+  } finally {
+    rmSync(tmpPub, { force: true });
+    rmSync(tmpKey, { force: true });
+  }
+  return { secretFile: shown.secret, publicFile: shown.public, publicKey: pair.publicKey };
+}
+
+/** Creates `path` (it must not exist) holding `text`, on disk before it returns. */
+function writeSynced(path: string, text: string, mode: number): void {
+  const fd = openSync(path, 'wx', mode);
+  try { writeSync(fd, text); fsyncSync(fd); } finally { closeSync(fd); }
+}
+
+/** File systems without hard links answer link(2) so. */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/**
+ * Gives the written temporary its name: a second link to it, refused if the name exists; on a file
+ * system without hard links, a rename over a name checked free just before.
+ */
+function place(tmp: string, file: string, shown: string): void {
+  const exists = () => new KeyError(`${shown} exists; remove it or choose another --name`);
+  try { linkSync(tmp, file); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') throw exists();
+    if (!NO_LINKS.has(code)) throw new KeyError(`cannot write ${shown}: ${(e as Error).message}`);
+    if (existsSync(file)) throw exists();
+    try { renameSync(tmp, file); } catch (e2) { throw new KeyError(`cannot write ${shown}: ${(e2 as Error).message}`); }
+  }
+}
+
+function syncDir(dir: string): void {
+  try { const fd = openSync(dir, 'r'); try { fsyncSync(fd); } finally { closeSync(fd); } } catch { /* not every file system syncs a directory */ }
+}
+
+/**
+ * A keygen killed between its two links left NAME.pub without NAME.key, NAME.pub still the same
+ * file (inode) as the temporary it was linked from, whose writer is gone: that NAME.pub is removed.
+ * A NAME.pub of any other origin (a key copied from another machine) is never touched.
+ */
+function removeHalfPair(secretFile: string, publicFile: string): void {
+  if (existsSync(secretFile)) return;
+  let pub;
+  try { pub = lstatSync(publicFile); } catch { return; }
+  if (!pub.isFile() || pub.nlink < 2) return;
+  for (const tmp of staleTemporaries(publicFile)) {
+    try {
+      const t = lstatSync(tmp);
+      if (t.ino === pub.ino && t.dev === pub.dev) { rmSync(publicFile, { force: true }); return; }
+    } catch { /* gone meanwhile */ }
+  }
 }
 
 function readKeyFile(file: string, what: string): string {

@@ -8,6 +8,7 @@
 import { extname } from 'node:path';
 import { z } from 'zod';
 import { InputError, readInputText } from './files.js';
+import { noteScenarioText } from './scenario_copy.js';
 import {
   filePagesMax, filesMax, framesMax, goalConditionsMax, goalsMax, mmapPagesMax, nameLengthMax, processesMax, scenarioFileBytesMax, stepsPerProcessMax,
   valueBytesMax,
@@ -578,5 +579,6 @@ export function loadScenario(path: string): Scenario {
     if (!(e instanceof InputError)) throw e;
     throw new ScenarioError(path, '', e.message.startsWith(`${path}: `) ? e.message.slice(path.length + 2) : e.message);
   }
+  noteScenarioText(path, text); // a reproduce line names it, or a copy of it (shared/scenario_copy.ts)
   return parseText(text, path); // readInputText dropped the byte-order mark
 }

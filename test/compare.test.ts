@@ -136,7 +136,7 @@ test('the table with four policies: madv-free behind a bar, rows that differ onl
     ],
     runs: Object.fromEntries(policies.map((p) => [p, { ok: true, failures: 0, broken: [] }])) as unknown as CompareResult['runs'],
   };
-  const lines = compareTable(c);
+  const lines = compareTable(c, []);
   t.true(lines.includes('2 of 9 step(s) differ between policies: 1 among the proposals, 1 only between the proposals and madv-free (marked *)'));
   const header = lines.find((l) => /^ step/.test(l))!;
   t.regex(header, /^ step +shared-file +per-mm +anon-only +\| madv-free$/);
@@ -153,7 +153,7 @@ test('the table with four policies: madv-free behind a bar, rows that differ onl
   t.true(lines.includes('  B #3 under shared-file, per-mm, anon-only: anon'));
   t.true(lines.includes('  B #3 under madv-free: freed'));
   // Without madv-free (an interrupted compare, say) the table is as it was: no bar, no marks, no split.
-  const three = compareTable({ ...c, policies: ['shared-file', 'per-mm', 'anon-only'], differing: [c.differing[0]!] });
+  const three = compareTable({ ...c, policies: ['shared-file', 'per-mm', 'anon-only'], differing: [c.differing[0]!] }, []);
   t.true(three.includes('1 of 9 step(s) differ between policies'));
   t.false(three.some((l) => l.includes('|') || l.startsWith('*')));
 });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { cli, ended } from './helpers.js';
+import { compareTable, type CompareResult } from '../harness/compare.js';
 
 const cli0 = join(process.cwd(), 'bin/vrange.js');
 const run = (args: string[]) => execFileSync('node', [cli0, ...args], { encoding: 'utf8' });
@@ -168,4 +169,53 @@ test('vrange run --html: the kernel list and a process named kernel get a lane e
   t.deepEqual(lanes(renamed).map(plainWord), lanes(plain));
   const bars = (html: string, map: (w: string) => string) => Object.fromEntries(Object.entries(count(html, 'data-process')).map(([k, v]) => [map(k), v]));
   t.deepEqual(bars(renamed, plainWord), bars(plain, (w) => w), 'each lane holds its own steps');
+});
+
+test('every line that names a kernel-list item says @kernel when a process is named kernel: stuck, no-deadlock, a failed expectation, --quiet counts, compare rows, check messages', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vrange-names-'));
+  // The process `kernel` and the kernel list each wait for what the other signals after its own wait: both stuck.
+  const yaml = (name: string) => `name: stuck-both
+memory:
+  frames: 64
+processes:
+  ${name}:
+    steps:
+      - { op: wait, name: a, expect: { ok: false, stuck: true } }
+      - { op: signal, name: b }
+kernel:
+  - { op: wait, name: b, expect: { ok: true } }
+  - { op: signal, name: a }
+`;
+  const file = join(dir, 'stuck.yaml');
+  writeFileSync(file, yaml('kernel'));
+  const out = (args: string[]) => { try { return run(args); } catch (e) { return (e as { stdout: string }).stdout; } };
+  const text = out(['run', file, '--seed', '1', '--trace', join(dir, 'h.jsonl')]);
+  t.regex(text, /\nkernel +step 0 is STUCK: it waits for signal "a"/, 'the process');
+  t.regex(text, /\n@kernel +step 0 is STUCK: it waits for signal "b"/, 'the kernel list');
+  t.regex(text, /FAIL no-deadlock: kernel step 0 waits for signal "a"; @kernel step 0 waits for signal "b"\n/);
+  t.regex(text, /\nexpectation failed: @kernel step 0: expected \{"ok":true\}, got \{"ok":false,"stuck":true\}\n/);
+  t.regex(out(['run', file, '--seed', '1', '--quiet']), /\nsteps: 2 \(kernel 1, @kernel 1\)\n/);
+  // With no process of that name the plain word, as before.
+  writeFileSync(file, yaml('A'));
+  const plain = out(['run', file, '--seed', '1']);
+  t.regex(plain, /\nkernel +step 0 is STUCK: it waits for signal "b"/);
+  t.regex(plain, /FAIL no-deadlock: A step 0 waits for signal "a"; kernel step 0 waits for signal "b"\n/);
+  t.regex(plain, /\nexpectation failed: kernel step 0: expected/);
+  // The offline checker: a kernel-list step invoked twice is the kernel list's, not the process kernel's.
+  const h = readFileSync(join(dir, 'h.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; kernel?: true; seq: number });
+  const at = h.findIndex((e) => e.kind === 'invoke' && e.kernel === true);
+  const doubled = [...h.slice(0, at + 1), h[at]!, ...h.slice(at + 1)].map((e, seq) => JSON.stringify({ ...e, seq }));
+  writeFileSync(join(dir, 'bad.jsonl'), doubled.join('\n') + '\n');
+  t.regex(out(['check', join(dir, 'bad.jsonl')]), /the kernel list step 0 invoked twice/);
+});
+
+test('compareTable: a kernel-list row reads @kernel when a process is named kernel, kernel otherwise', (t) => {
+  const answer = { result: { ok: true, freed: 1 }, rules: ['r'], why: ['w'] };
+  const row = { process: 'kernel', index: 0, kernel: true as const, step: 'reclaim', answers: { 'shared-file': answer, 'per-mm': { ...answer, result: { ok: true, freed: 2 } } }, proposalsAgree: false };
+  const c = { scenario: 's', seed: 1, schedule: 'lockstep', policies: ['shared-file', 'per-mm'], steps: 1, amongProposals: 1, differing: [row],
+    runs: { 'shared-file': { ok: true, failures: 0, broken: [] }, 'per-mm': { ok: true, failures: 0, broken: [] } } } as unknown as CompareResult;
+  const named = compareTable(c, ['kernel']).join('\n');
+  t.regex(named, /\n +@kernel #0 reclaim /);
+  t.regex(named, /\n +@kernel #0 under shared-file, per-mm: w/);
+  t.regex(compareTable(c, ['A']).join('\n'), /\n +kernel #0 reclaim /);
 });

@@ -8,7 +8,11 @@ import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { root, scenarioPath } from './helpers.js';
+import { configFor, root, scenarioPath } from './helpers.js';
+import { parseFault } from '../harness/faults.js';
+import { runScenario } from '../harness/run.js';
+import { explainRun } from '../report/explain.js';
+import { loadScenario } from '../shared/scenario.js';
 import { exited as exitedWithin, ownTmp as tmpFor, procsIn, until as untilWithin, vrangeIn, type Cmd } from './tmp_runs.js';
 
 const vrange = (t: ExecutionContext, tmp: string, args: string[], env: NodeJS.ProcessEnv = {}): Cmd => vrangeIn(t, tmp, args, { env });
@@ -58,6 +62,23 @@ test.serial('a run past its --timeout while a pause fault holds a process: the c
   t.is(r.code, 1, c.stderr());
   t.regex(c.stdout(), /run-completed: the run took longer than 1500 ms \(set by --timeout\)/);
   t.regex(c.stdout(), /reproduce: vrange run \S+ --seed 1 .* --fault pause:A@1:60000 --timeout 1500\n/);
+  const k = checked(trace);
+  t.is(k.status, 0, k.text);
+  t.deepEqual(agentsIn(tmp), [], 'no agent left');
+});
+
+test.serial('a pause the shutdown ends (free schedule, past --timeout) lets nothing go on: no continue message, no resume, to the stopped agent', async (t) => {
+  const tmp = ownTmp(t);
+  const trace = join(tmp, 't.jsonl');
+  const c = vrange(t, tmp, ['run', scenarioPath('fork-cow-purge'), '--seed', '1', '--schedule', 'free', '--fault', 'pause:A@1:60000', '--timeout', '1500', '--trace', trace]);
+  const r = await exited(c);
+  t.is(r.code, 1, c.stderr());
+  t.regex(c.stdout(), /run-completed: the run took longer than 1500 ms/);
+  const events = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; dir?: string; agent?: string; msg?: { t: string } });
+  t.true(events.some((e) => e.kind === 'fault'), 'the pause struck');
+  // Without the fix the kernel sent A a `continue` once the shutdown had ended its pause.
+  t.deepEqual(events.filter((e) => e.kind === 'resume' || (e.kind === 'message' && e.dir === 'send' && e.msg?.t === 'continue')), []);
+  t.like(events.find((e) => e.kind === 'cleanup'), { process: 'A', signal: 'SIGKILL' });
   const k = checked(trace);
   t.is(k.status, 0, k.text);
   t.deepEqual(agentsIn(tmp), [], 'no agent left');
@@ -154,6 +175,38 @@ test.serial('an agent SIGKILLed from outside vrange mid-run: cleaned up as any d
   await exited(f);
   t.regex(f.stdout(), /kernel +A killed by SIGKILL; cleanup freed/);
   t.notRegex(f.stdout() + readFileSync(trace2, 'utf8'), /outside/);
+});
+
+test.serial('a process killed from outside vrange is said so in every output: --json processes (outside: true), the final lines, --quiet deaths, the --html page', async (t) => {
+  /** A run of fork-cow-purge with these output options whose A is SIGKILLed from outside while its pause holds it. */
+  const killedRun = async (extra: string[]) => {
+    const tmp = ownTmp(t);
+    const c = vrange(t, tmp, ['run', scenarioPath('fork-cow-purge'), '--seed', '1', '--fault', 'pause:A@1:3000', ...extra.map((x) => x.replace('TMP', tmp))]);
+    const a = await until('A stopped by its pause', () => agentsIn(tmp).find((x) => x.state === 'T'));
+    process.kill(a.pid, 'SIGKILL');
+    const r = await exited(c);
+    t.is(r.code, 1, c.stderr());
+    t.deepEqual(agentsIn(tmp), [], 'no agent left');
+    return { out: c.stdout(), tmp };
+  };
+  const json = JSON.parse((await killedRun(['--json'])).out) as { kernel: { processes: Array<{ name: string; outside?: boolean }> } };
+  t.like(json.kernel.processes.find((p) => p.name === 'A'), { state: 'killed', signal: 'SIGKILL', outside: true });
+  t.true(json.kernel.processes.filter((p) => p.name !== 'A').every((p) => p.outside === undefined), 'only A');
+  const text = await killedRun(['--html', 'TMP/run.html']);
+  t.regex(text.out, /\nprocess A: killed \(SIGKILL, from outside vrange\)\n/);
+  t.regex(readFileSync(join(text.tmp, 'run.html'), 'utf8'), /killed by SIGKILL from outside vrange, cleanup/);
+  t.regex((await killedRun(['--quiet'])).out, /\ndeaths: A killed by SIGKILL from outside vrange\b/);
+});
+
+test.serial('explain names a step cut short by a death from outside vrange as such (its cleanup, after the step, says outside)', async (t) => {
+  const s = loadScenario(scenarioPath('fork-cow-purge'));
+  // A real step killed in flight (kill:A@1+); its history as a kill -9 of A's agent at that moment writes it.
+  const { history } = await runScenario(s, configFor(s, { seed: 1 }), { faults: [parseFault('kill:A@1+', s)] });
+  t.deepEqual(explainRun(s, configFor(s, { seed: 1 }), history).get('A#1')?.rules, ['killed']);
+  const outside = history.filter((e) => e.kind !== 'fault').map((e) => (e.kind === 'cleanup' && e.process === 'A' ? { ...e, outside: true as const } : e));
+  const x = explainRun(s, configFor(s, { seed: 1 }), outside).get('A#1');
+  t.deepEqual(x?.rules, ['killed-outside']);
+  t.regex(x!.why[0]!, /killed from outside vrange/);
 });
 
 test.serial('an agent SIGKILLed from outside vrange after it was given a forked process, before it is ready: the fork returns, the child\'s birth and cleanup are in the history, the run goes on', async (t) => {
