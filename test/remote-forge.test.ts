@@ -192,6 +192,48 @@ test('a remote agent reached by a forged kernel exits 4 with one line saying wha
   t.is(results.length, bursts.length);
 });
 
+test('a remote agent sent a replayed kernel message (a second init, a grant or go again, a commit after its last batch, a ping again) exits 4 with one line; after a die it reads nothing more', async (t) => {
+  const { Router } = createRequire(import.meta.url)('zeromq') as typeof Zmq;
+  const config = { policy: 'shared-file', access: 'sigbus', purgeUnit: 'range', frames: 8, seed: 1, schedule: 'free' };
+  const init = { t: 'init', id: 1, pid: 2, name: 'A', steps: [{ op: 'signal', name: 's' }, { op: 'signal', name: 's' }], sigbus: 'kill', config };
+  const lock = { ...init, config: { ...config, schedule: 'lockstep' } };
+  const [grant0, go, prepare, commit] = [{ t: 'grant', index: 0, now: 1 }, { t: 'go', startIndex: 0, stops: [] }, { t: 'prepare', xid: 1, runs: [1, 1] }, { t: 'commit', xid: 1, runs: [], last: true }];
+  // Every burst follows the kernel's first ping, as a kernel's messages do.
+  const bursts: Array<{ what: string; msgs: Msg[]; code?: number; why?: RegExp }> = [
+    { what: 'a second init', msgs: [init, init], why: /a second init \(init 1\): an agent runs one process, given once/ },
+    { what: 'a ping again', msgs: [{ t: 'ping', seq: 1, timeoutMs: 5000 }], why: /ping 1 after ping 1 \(pings are numbered upward: a replay\)/ },
+    { what: 'a grant replayed while its step is under way', msgs: [lock, grant0, grant0], why: /a grant of step 0 while step 0 is under way/ },
+    { what: 'a grant out of order', msgs: [lock, { ...grant0, index: 1 }], why: /a grant of step 1, but the next step is 0/ },
+    { what: 'a second go', msgs: [init, go, go], why: /a second go/ },
+    { what: 'a continue with no at', msgs: [init, go, { t: 'continue' }], why: /a continue with no step stopped at/ },
+    { what: 'a commit replayed after its last batch', msgs: [init, prepare, commit, commit], why: /commit 1 after that exchange's last commit batch \(a replay\)/ },
+    { what: 'a prepare replayed after its commit', msgs: [init, prepare, commit, prepare], why: /prepare 1 after that exchange's commit \(a replay\)/ },
+    { what: 'a commit of an exchange that asked nothing', msgs: [init, commit], why: /commit 1 of an exchange that sent this agent no prepare/ },
+    { what: 'a release of no blocked step', msgs: [lock, grant0, { t: 'release', index: 0 }], why: /release of step 0, which is not blocked/ },
+    { what: 'a refused after the init', msgs: [init, { t: 'refused', why: 'x' }], why: /refused, after the init of its process/ },
+    { what: 'a die, then more', msgs: [init, { t: 'die', code: 0 }, grant0, init], code: 0 },
+  ];
+  for (const b of bursts) {
+    const router = new Router({ linger: 0 });
+    t.teardown(() => router.close());
+    await router.bind('tcp://127.0.0.1:0');
+    const agent = vrange(t, ['agent', '--connect', router.lastEndpoint!, '--token', 'a'.repeat(32)]);
+    const [id] = await router.receive();
+    for (const m of [{ t: 'ping', seq: 1, timeoutMs: 5000 }, ...b.msgs]) await router.send([id!, pack(m)]);
+    const exit = await Promise.race([agent.exit, sleep(10_000).then(() => 'hung' as const)]);
+    router.close();
+    t.not(exit, 'hung', b.what);
+    if (exit === 'hung') continue;
+    t.is(exit.code, b.code ?? 4, `${b.what}: ${agent.err}`);
+    const lines = agent.err.trim().split('\n').filter((l) => !/: connecting to /.test(l));
+    if (b.why) {
+      t.is(lines.length, 1, b.what);
+      t.regex(lines[0] ?? '', /^vrange agent remote-[0-9a-f]{12}: the kernel at tcp:\/\/127\.0\.0\.1:\d+ broke the protocol \(.*\): exiting$/, b.what);
+      t.regex(lines[0] ?? '', b.why, b.what);
+    } else t.deepEqual(lines, [], b.what);
+  }
+});
+
 /** The steps of a participant P of the kernel's reclaim, as an agent runs them up to its wait: a page mapped and written, a signal, then `wait s2` (syscall id 4, unanswered). */
 async function mapAndWait(p: Awaited<ReturnType<typeof takeProcess>>, signal: string): Promise<void> {
   await p.send({ t: 'mmap', id: 1, addr: 1, pages: 1, fd: -1, offset: 0, share: 'private' });
