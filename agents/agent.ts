@@ -170,7 +170,8 @@ export class Agent {
         return this.commit(msg.xid, msg.runs, msg.last);
       case 'release': return this.release(msg.index);
       case 'ping': this.send({ t: 'pong', seq: msg.seq }); return;
-      case 'refused': return; // a remote agent's business (runRemoteAgent), before it has a process
+      // A remote agent's refusal ends it before this (runRemoteAgent); a local agent, the kernel's own child, is never refused.
+      case 'refused': return this.protocolError('refused, but a local agent is never refused');
       case 'die':
         // The kernel has read everything this process sent; nothing is lost by exiting now.
         // A signal comes this way only to a remote agent, which the kernel cannot signal itself.

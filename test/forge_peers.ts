@@ -102,3 +102,17 @@ export function noStrayAgents(t: ExecutionContext, endpoint: string): void {
   try { left = execFileSync('pgrep', ['-fa', '--', `--connect ${endpoint}`], { encoding: 'utf8' }); } catch { /* none: pgrep exits 1 */ }
   t.is(left.trim(), '', left);
 }
+
+/** The steps of a participant P of the kernel's reclaim, as an agent runs them up to its wait: a page mapped and written, a signal, then `wait s2` (syscall id 4, unanswered). */
+export async function mapAndWait(p: Awaited<ReturnType<typeof takeProcess>>, signal: string): Promise<void> {
+  await p.send({ t: 'mmap', id: 1, addr: 1, pages: 1, fd: -1, offset: 0, share: 'private' });
+  await p.next((m) => m.t === 'ret' && m.re === 1, 'the mmap');
+  await p.send({ t: 'done', index: 0, result: { ok: true, addr: 4096 }, detail: { span: [1, 2] } });
+  await p.send({ t: 'write', id: 2, vpage: 1, frame: -1, cow: false, anon: true, value: 'x' });
+  await p.next((m) => m.t === 'ret' && m.re === 2, 'the write');
+  await p.send({ t: 'done', index: 1, result: { ok: true } });
+  await p.send({ t: 'signal', id: 3, name: signal });
+  await p.next((m) => m.t === 'ret' && m.re === 3, 'the signal');
+  await p.send({ t: 'done', index: 2, result: { ok: true } });
+  await p.send({ t: 'wait', id: 4, name: 's2' });
+}
