@@ -29,6 +29,7 @@ import { runStep, type StepOutcome } from './steps.js';
 import { isStopped, killQuietly, pidsWithArg } from '../shared/procfs.js';
 import { printable } from '../shared/printable.js';
 import { kernelMsgProblem } from '../shared/kernel_msg_check.js';
+import { KernelOrder } from './kernel_order.js';
 import { tierForSteps } from '../shared/tiering.js';
 import { testCommitViolation, testExitsAt, testForgedDoneIndex, testReleaseDelayMs, testSlowCommitMs, testSlowPrepareMs } from './test_hooks.js';
 
@@ -77,6 +78,8 @@ export class Agent {
   private unannounced = -1;
   private stops = new Set<number>();
   private continueWaiter: (() => void) | undefined;
+  /** What the kernel has sent so far, for the order its next message must keep (agents/kernel_order.ts). */
+  private readonly order = new KernelOrder();
 
   /** Called with every message from the kernel before it is handled (the remote heartbeat listens). */
   onKernelMessage: (msg: KernelMsg) => void = () => {};
@@ -105,7 +108,7 @@ export class Agent {
   /** One message from the kernel (the socket's one receive loop calls the current incarnation's). */
   receive(msg: KernelMsg): void {
     // Nothing from the socket is trusted: a remote agent may be reached by anything that speaks ZeroMQ.
-    const why = kernelMsgProblem(msg);
+    const why = kernelMsgProblem(msg) ?? this.order.problem(msg, { stepUnderWay: this.currentIndex, atStop: this.continueWaiter !== undefined });
     if (why) return this.protocolError(why);
     this.onKernelMessage(msg);
     // An answer to the kernel (a reclaim exchange's, above all) must not show an effect of a
@@ -167,7 +170,8 @@ export class Agent {
         return this.commit(msg.xid, msg.runs, msg.last);
       case 'release': return this.release(msg.index);
       case 'ping': this.send({ t: 'pong', seq: msg.seq }); return;
-      case 'refused': return; // a remote agent's business (runRemoteAgent), before it has a process
+      // A remote agent's refusal ends it before this (runRemoteAgent); a local agent, the kernel's own child, is never refused.
+      case 'refused': return this.protocolError('refused, but a local agent is never refused');
       case 'die':
         // The kernel has read everything this process sent; nothing is lost by exiting now.
         // A signal comes this way only to a remote agent, which the kernel cannot signal itself.

@@ -381,17 +381,13 @@ export class Kernel {
       const parsed = parseAgentMsg(raw);
       if (!parsed.ok) { this.entry.badMessage(conn, parsed.t ?? '?', parsed.why); continue; }
       const msg = parsed.msg;
-      if (msg.t === 'hello') {
-        // A local agent's first message (a remote agent's is taken by coordinator/remote.ts, and
-        // it says hello once: a second one would claim another OS pid, host or token).
-        if (conn.remote) { this.entry.badMessage(conn, 'hello', 'a second hello (a remote agent says hello once, as its first message)'); continue; }
-        if (!conn.helloed) conn.onHello(msg.osPid);
-        continue;
-      }
+      // The first hello of an agent (of its incarnation) never comes this way: coordinator/remote.ts
+      // takes a remote one's, AgentHost.route a local one's. Any other is a second hello, which would
+      // claim another OS pid (a host, a token), from a local agent as from a remote one.
+      if (msg.t === 'hello') { this.entry.badMessage(conn, 'hello', 'a second hello (an agent says hello once, as its first message)'); continue; }
       if (msg.t === 'pong') {
         // Each pong answers a ping sent to this agent, once, in order (ZeroMQ keeps a connection's order; a ping may be dropped, never reordered).
-        // (A local agent is never pinged: its pongs are ignored.)
-        if (!conn.remote) continue;
+        // A local agent is never pinged (pingSeq stays 0): any pong of its answers nothing, as a remote one's may not.
         if (msg.seq > conn.pongSeq && msg.seq <= conn.pingSeq) conn.pongSeq = msg.seq;
         else this.entry.badMessage(conn, 'pong', `its pong answers ping ${msg.seq}, but the last ping sent to it was ${conn.pingSeq} and it had answered ${conn.pongSeq}`);
         continue;
@@ -404,7 +400,11 @@ export class Kernel {
   /** One well-formed message from an agent (local or remote). */
   private deliver(conn: AgentConn, msg: AgentMsg): void {
     const proc = conn.proc;
-    if (!proc || proc.reaped) return;
+    // An agent with no process yet (idle) has had no init: whatever it sends but a pong answers
+    // nothing (a replay of another agent's messages, above all). A dead process's last messages,
+    // sent before it learnt of its death, are read by no one.
+    if (!proc) return this.entry.badMessage(conn, msg.t, `it sent ${msg.t} with no process yet (an idle agent sends nothing but pong until its init)`);
+    if (proc.reaped) return;
     proc.lastHeardAt = Date.now();
     this.history.message('recv', proc.name, msg);
     const why = this.entry.check(proc, msg);
@@ -443,6 +443,7 @@ export class Kernel {
   /** Answers a syscall: at once when its handler needs no wait (most do), else when it settles. */
   private syscall(proc: Proc, msg: SysCall): void {
     this.entry.callsOpen.add(proc);
+    proc.lastCallId = msg.id;
     const answer = (v: Ret | undefined) => {
       this.entry.callsOpen.delete(proc);
       if (v) noteAnswer(proc, msg.t, v as Record<string, unknown>);

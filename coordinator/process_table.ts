@@ -36,6 +36,8 @@ export class Proc {
   parkedOn: string | undefined;
   /** The kernel's last answer to a syscall of the step in flight (result_check.ts: a `done` must agree with it), or undefined. */
   answered: { step: number; call: string; ret: Record<string, unknown> } | undefined;
+  /** The id of its last syscall the kernel took (-1: none): an agent numbers its calls upward, so one not above it is a replay. */
+  lastCallId = -1;
   /** Free schedule: the stops of its `go` it has not sent `at` for yet (each is answered once). */
   readonly stops = new Set<number>();
   /** A `kill:P@N+` fault armed for the step in flight: kill at its first message. */

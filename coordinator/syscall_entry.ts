@@ -4,9 +4,9 @@
 // 1. the message's shape: every field of its type's schema (shared/message_schemas.ts);
 // 2. what needs the kernel's state, one place per message type (`entryCheck` below): that a step
 //    message names the step in flight, that a `ready` answers an `init`, that a process has one
-//    syscall at a time, that a lockstep step blocked on an exchange waits for its release, that an
-//    mmap does not overlap the caller's VMAs and stays in its address space, that a process named
-//    in a fork or a waitpid exists.
+//    syscall at a time, each with an id above the last one's (no replay), that a lockstep step
+//    blocked on an exchange waits for its release, that an mmap does not overlap the caller's VMAs
+//    and stays in its address space, that a process named in a fork or a waitpid exists.
 // A message that fails either is its sender's illegal act (docs/protocol.md, "Bad messages"): the
 // kernel kills the process with SIGKILL, logs it, and judges the rest of the batch as usual
 // (`SyscallEntry`: the condemned processes die once their whole frame is judged). What a real
@@ -109,6 +109,8 @@ export function entryCheck(k: EntryView, proc: Proc, msg: AgentMsg): string | un
 /** The syscalls: one at a time per process, then each one's own checks. */
 function syscallCheck(k: EntryView, proc: Proc, m: Extract<AgentMsg, { id: number }>): string | undefined {
   if (k.callOpen(proc)) return `it sent ${m.t} while a syscall of its own was unanswered (a process makes one syscall at a time)`;
+  // A syscall is sent once, with an id above its process's last one: the same id again is a replay.
+  if (m.id <= proc.lastCallId) return `it sent ${m.t} with id ${m.id}, not above the id of its last syscall (${proc.lastCallId}): a syscall is sent once (a replay)`;
   switch (m.t) {
     case 'mmap': {
       if (m.addr + m.pages > vpagesMax) return `mmap at page ${m.addr} of ${m.pages} pages ends past the address space (${vpagesMax} pages)`;

@@ -36,7 +36,35 @@ const bursts = {
   'deep': [Buffer.concat([Buffer.alloc(200000, 0x91), Buffer.from([1])])],
   'proto init': [Buffer.concat([Buffer.from([0x82]), pk('t'), pk('init'), pk('__proto__'), pk({ id: 1 })])],
 };
+// Replays: a message an honest kernel sent, sent again later, unchanged (each burst starts with a
+// ping, the first message a kernel sends, so that the replay itself is what is judged).
+const ping = (seq) => pk({ t: 'ping', seq, timeoutMs: 1500 });
+const initLock = { ...init, config: { ...config, schedule: 'lockstep' } };
+const grant0 = { t: 'grant', index: 0, now: 1 };
+const prepare1 = { t: 'prepare', xid: 1, runs: [1, 1] };
+const commit1 = { t: 'commit', xid: 1, runs: [], last: true };
+Object.assign(bursts, {
+  'replay init': [ping(1), pk(init), pk(init)],
+  'replay ping': [ping(1), ping(1)],
+  'replay grant': [ping(1), pk(initLock), pk(grant0), pk(grant0)],
+  'grant out of order': [ping(1), pk(initLock), pk({ t: 'grant', index: 1, now: 1 })],
+  'grant in free': [ping(1), pk(init), pk(grant0)],
+  'replay go': [ping(1), pk(init), pk({ t: 'go', startIndex: 0, stops: [] }), pk({ t: 'go', startIndex: 0, stops: [] })],
+  'go in lockstep': [ping(1), pk(initLock), pk({ t: 'go', startIndex: 0, stops: [] })],
+  'continue with no at': [ping(1), pk(init), pk({ t: 'go', startIndex: 0, stops: [] }), pk({ t: 'continue' })],
+  'replay commit': [ping(1), pk(init), pk(prepare1), pk(commit1), pk(commit1)],
+  'replay prepare after commit': [ping(1), pk(init), pk(prepare1), pk(commit1), pk(prepare1)],
+  'commit never prepared': [ping(1), pk(init), pk(commit1)],
+  'hold before first round': [ping(1), pk(init), pk({ ...prepare1, hold: true })],
+  'release with no blocked step': [ping(1), pk(initLock), pk(grant0), pk({ t: 'release', index: 0 })],
+  'replay ret': [ping(1), pk(init), pk({ t: 'go', startIndex: 0, stops: [] }), pk({ t: 'ret', re: 1, fileId: -1 }), pk({ t: 'ret', re: 1, fileId: -1 })],
+  'refused after init': [ping(1), pk(init), pk({ t: 'refused', why: 'x' })],
+  'die then more': [ping(1), pk(init), pk({ t: 'die', code: 0 }), pk(grant0), pk(init)],
+  'die then more, one frame': [ping(1), pk([init, { t: 'die', code: 0 }, grant0, init])],
+});
+const only = process.argv[2];
 for (const [name, frames] of Object.entries(bursts)) {
+  if (only && !name.includes(only)) continue;
   const r = new Router({ linger: 0 });
   await r.bind('tcp://127.0.0.1:0');
   const ep = r.lastEndpoint;

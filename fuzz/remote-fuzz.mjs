@@ -29,12 +29,17 @@ function raw(endpoint, id) {
   const d = new Dealer({ linger: 0, routingId: id });
   d.connect(endpoint);
   const inbox = [];
+  const pongs = [];
   let closed = false;
-  (async () => { try { for await (const [f] of d) { let v = packr.unpack(f); for (const m of Array.isArray(v) ? v : [v]) { if (m.t === 'ping') d.send(pk({ t: 'pong', seq: m.seq })).catch(() => {}); else inbox.push(m); } } } catch {} })();
+  (async () => { try { for await (const [f] of d) { let v = packr.unpack(f); for (const m of Array.isArray(v) ? v : [v]) { if (m.t === 'ping') { pongs.push({ t: 'pong', seq: m.seq }); d.send(pk({ t: 'pong', seq: m.seq })).catch(() => {}); } else inbox.push(m); } } } catch {} })();
   const q = []; let busy = false;
   const sendRaw = async (frames) => { q.push(frames); if (busy) return; busy = true; while (q.length) { const f = q.shift(); try { await d.send(f); } catch (e) { console.log('send err', e.message); } } busy = false; };
   const next = async (pred, ms = 8000) => { const t0 = Date.now(); for (;;) { const i = inbox.findIndex(pred); if (i >= 0) return inbox.splice(i, 1)[0]; if (Date.now() - t0 > ms) return undefined; await sleep(10); } };
-  return { d, inbox, sendRaw, send: (m) => sendRaw(pk(m)), next, close: () => { closed = true; d.close(); } };
+  // Every message sent, as sent (a replay probe sends one of them again, later).
+  const sent = [];
+  const send = (m) => { if (!Array.isArray(m)) sent.push(m); return sendRaw(pk(m)); };
+  const last = (t) => [...sent].reverse().find((m) => m.t === t);
+  return { d, inbox, pongs, sendRaw, send, sent, last, next, close: () => { closed = true; d.close(); } };
 }
 
 const probes = [];
@@ -173,6 +178,74 @@ probe('hello + garbage same frame pre-hello', async (f, { ep, token }) => {
   console.log(' got2', await h.next(() => true, 1500)); h.close();
   await f.send({ t: 'signal', id: 1, name: 's' }); await f.next((m) => m.t === 'ret'); await f.send(done0);
 });
+// ---- replays: a message F really sent (`f.sent`, `f.pongs`), sent again later, unchanged.
+const rscen = `name: fuzzr
+memory: { frames: 8 }
+processes:
+${survivorA}  F:
+    steps:
+      - { op: signal, name: s }
+      - { op: signal, name: s }
+      - { op: signal, name: s }
+`;
+const sig = (id) => ({ t: 'signal', id, name: 's' });
+const stepOf = async (f, id, index) => { await f.send(sig(id)); await f.next((m) => m.t === 'ret'); await f.send({ t: 'done', index, result: { ok: true } }); };
+probe('replay hello', async (f) => { await stepOf(f, 1, 0); await f.send(f.sent[0]); await stepOf(f, 2, 1); }, rscen);
+probe('replay ready', async (f) => { await stepOf(f, 1, 0); await f.send(f.last('ready')); await stepOf(f, 2, 1); }, rscen);
+probe('replay pong', async (f) => { await stepOf(f, 1, 0); for (let i = 0; i < 100 && f.pongs.length === 0; i++) await sleep(20); await sleep(100); await f.send(f.pongs[0]); await stepOf(f, 2, 1); }, rscen);
+probe('replay syscall in its step', async (f) => { await f.send(sig(1)); await f.next((m) => m.t === 'ret'); await f.send(f.last('signal')); console.log(' 2nd ret', await f.next((m) => m.t === 'ret', 1000)); await f.send({ t: 'done', index: 0, result: { ok: true } }); }, rscen);
+probe('replay syscall in the next step', async (f) => { await stepOf(f, 1, 0); await f.send(sig(1)); console.log(' ret', await f.next((m) => m.t === 'ret', 1000)); await f.send({ t: 'done', index: 1, result: { ok: true } }); }, rscen);
+probe('replay syscall lockstep', async (f) => { await f.send(sig(1)); await f.next((m) => m.t === 'ret'); await f.send({ t: 'done', index: 0, result: { ok: true } }); await f.next((m) => m.t === 'grant'); await f.send(sig(1)); console.log(' ret', await f.next((m) => m.t === 'ret', 1000)); await f.send({ t: 'done', index: 1, result: { ok: true } }); }, rscen, 'lockstep');
+probe('replay done', async (f) => { await stepOf(f, 1, 0); await f.send(f.last('done')); await stepOf(f, 2, 1); }, rscen);
+probe('replay done lockstep', async (f) => { await stepOf(f, 1, 0); await f.next((m) => m.t === 'grant'); await f.send(f.last('done')); }, rscen, 'lockstep');
+probe('replay start', async (f) => { await f.send({ t: 'start', index: 0 }); await f.send(sig(1)); await f.next((m) => m.t === 'ret'); await f.send(f.last('start')); await f.send({ t: 'done', index: 0, result: { ok: true } }); }, rscen);
+probe('replay start after its step', async (f) => { await f.send({ t: 'start', index: 0 }); await stepOf(f, 1, 0); await f.send(f.last('start')); }, rscen);
+probe('replay done after the last step', async (f) => { await stepOf(f, 1, 0); await stepOf(f, 2, 1); await stepOf(f, 3, 2); await f.next((m) => m.t === 'die'); await f.send(f.last('done')); await f.send(sig(3)); console.log(' after', await f.next(() => true, 1000)); }, rscen);
+probe('replay by another peer', async (f, { ep }) => {
+  await stepOf(f, 1, 0);
+  const g = raw(ep, 'remote-replayer');
+  await g.send(f.sent[0]); // F's hello: G is taken in (it carries the token), idle
+  await sleep(200);
+  await g.send(f.last('signal')); await g.send(f.last('done')); await g.send(f.last('ready'));
+  console.log(' replayer got', await g.next((m) => m.t === 'die', 1500)); g.close();
+  await stepOf(f, 2, 1); await stepOf(f, 3, 2);
+}, rscen);
+probe('replay exchange replies', async (f) => {
+  const prep = await toExchange(f);
+  await f.send({ t: 'prepared', xid: prep.xid, runs: [1, 1, 1, 0] });
+  const c = await f.next((m) => m.t === 'commit'); console.log(' commit', c);
+  await f.send({ t: 'committed', xid: prep.xid, violations: [] });
+  console.log(' ret', await f.next((m) => m.t === 'ret'));
+  await f.send(f.last('prepared')); await f.send(f.last('committed'));
+  await f.send({ t: 'done', index: 3, result: { ok: true } });
+}, xscen);
+const emptyMm = { vmas: [], ranges: { v: 1, limit: 1_000_000, nextId: 1, pieces: [] }, bindings: {} };
+const fscen = `name: fuzzf
+memory: { frames: 8 }
+processes:
+${survivorA}  F:
+    steps:
+      - { op: fork, child: C }
+      - { op: signal, name: s }
+  C:
+    forked: true
+    steps:
+      - { op: signal, name: c }
+`;
+probe('replay fork', async (f, { spawnAgent }) => {
+  spawnAgent();
+  await f.send({ t: 'fork', id: 1, child: 'C', mm: emptyMm }); console.log(' fork', await f.next((m) => m.t === 'ret', 8000));
+  await f.send(f.last('fork')); console.log(' 2nd fork', await f.next((m) => m.t === 'ret', 1500));
+  await f.send({ t: 'done', index: 0, result: { ok: true, pid: 3 } });
+  await stepOf(f, 2, 1);
+}, fscen);
+probe('replay fork next step', async (f, { spawnAgent }) => {
+  spawnAgent();
+  await f.send({ t: 'fork', id: 1, child: 'C', mm: emptyMm }); const r = await f.next((m) => m.t === 'ret', 8000); console.log(' fork', r);
+  await f.send({ t: 'done', index: 0, result: { ok: true, pid: r?.pid } });
+  await f.send({ t: 'fork', id: 2, child: 'C', mm: emptyMm }); console.log(' 2nd fork', await f.next((m) => m.t === 'ret', 1500));
+  await f.send({ t: 'done', index: 1, result: { ok: false, errno: 'EINVAL' } });
+}, fscen);
 const only = process.argv[2];
 const scenario = (n) => `name: fuzz
 memory: { frames: 8 }
@@ -201,12 +274,15 @@ for (const p of probes) {
   await f.send({ t: 'ready', re: init.id });
   await f.next((m) => m.t === (p.schedule === 'free' ? 'go' : 'grant'));
   let perr;
-  try { await p.fn(f, { k, ep, token }); } catch (e) { perr = e; }
+  const extra = [];
+  const spawnAgent = () => { const x = vrange(['agent', '--connect', ep, '--token', token]); extra.push(x); return x; };
+  try { await p.fn(f, { k, ep, token, spawnAgent }); } catch (e) { perr = e; }
   const die = await f.next((m) => m.t === 'die', 4000);
   const timer = new Promise((r) => setTimeout(() => r('HANG'), 20000));
   const kx = await Promise.race([k.exit, timer]);
   if (kx === 'HANG') { k.child.kill('SIGKILL'); a.child.kill('SIGKILL'); }
   const ax = await Promise.race([a.exit, sleep(3000).then(() => 'HANG')]);
+  for (const x of extra) { const xx = await Promise.race([x.exit, sleep(3000).then(() => 'HANG')]); if (xx === 'HANG') x.child.kill('SIGKILL'); console.log(' extra agent', JSON.stringify(xx), x.err.trim().slice(-200)); }
   f.close();
   const verdict = /verdict: (\w+)/.exec(k.out)?.[1];
   const errs = k.err.split('\n').filter((l) => l && !/^kernel:/.test(l)).map((l) => l.slice(0, 240));

@@ -102,7 +102,10 @@ test('an agent answers a prepare with runs, holds them, and lists page by page w
   const sent: Array<Record<string, any>> = [];
   const socket = { send: (m: Record<string, any>) => sent.push(m) } as unknown as ConstructorParameters<typeof Agent>[0];
   const agent = new Agent(socket, 'agent-test');
-  agent.pid = 2;
+  // Its process first (an agent judges the order of what the kernel sends: no prepare before an init).
+  agent.receive({ t: 'init', id: 1, pid: 2, name: 'A', steps: [], sigbus: 'kill',
+    config: { policy: 'shared-file', access: 'sigbus', purgeUnit: 'range', frames: 8, seed: 1, schedule: 'free' } });
+  t.deepEqual(sent.pop(), { t: 'ready', re: 1 });
   agent.mm.insert(Vma.fresh(1, 2000, 'anon', -1, 0));
   agent.mm.ranges.mark(1, 1001, 5); // pages 1-1000 volatile
   agent.mm.vmas[0]!.setPte(0, 7, PTE_COW);

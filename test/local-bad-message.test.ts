@@ -33,12 +33,15 @@ processes:
     await kernel.start();
     const a = kernel.procs.find((p) => p.name === 'A')!;
     const reaped = kernel.whenReaped(a);
-    // The mmap with pages -1 of issue 11 and a string, in one batch with a well-formed pong.
-    kernel.deliverFrame(a.agent!, [{ t: 'mmap', id: 1, addr: 1, pages: -1, fd: -1, offset: 0, share: 'private' }, { t: 'pong', seq: 1 }, 'junk']);
+    // The mmap with pages -1 of issue 11 and a string, in one batch with a well-formed pong and
+    // hello: a local agent is never pinged and has said hello, so both answer nothing, as from a remote agent.
+    kernel.deliverFrame(a.agent!, [{ t: 'mmap', id: 1, addr: 1, pages: -1, fd: -1, offset: 0, share: 'private' }, { t: 'pong', seq: 1 }, { t: 'hello', osPid: 1 }, 'junk']);
     await reaped;
     const bad = kernel.history.events.filter((e) => e.kind === 'bad-message');
-    t.deepEqual(bad.map((e) => [e.process, e.where, e.t]), [['A', 'local', 'mmap'], ['A', 'local', '?']]);
+    t.deepEqual(bad.map((e) => [e.process, e.where, e.t]), [['A', 'local', 'mmap'], ['A', 'local', 'pong'], ['A', 'local', 'hello'], ['A', 'local', '?']]);
     t.regex(bad[0]!.why as string, /^mmap\.pages: /);
+    t.is(bad[1]!.why, 'its pong answers ping 1, but the last ping sent to it was 0 and it had answered 0');
+    t.is(bad[2]!.why, 'a second hello (an agent says hello once, as its first message)');
     t.is(kernel.history.events.find((e) => e.kind === 'cleanup' && e.process === 'A')!.signal, 'SIGKILL');
     t.is(kernel.fatalError, undefined);
     t.true(kernel.bugs.some((b) => /^A's local agent broke the protocol \(mmap\.pages/.test(b)), JSON.stringify(kernel.bugs));

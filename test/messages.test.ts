@@ -107,6 +107,17 @@ test('a waitpid or fork naming no process of the scenario, a second syscall, a r
   t.is(check({ t: 'ready', re: 1 }), undefined);
 });
 
+test('a syscall whose id is not above its process\'s last one is a replay, a bad message, whatever the call', (t) => {
+  const proc = procWith(steps, { lastCallId: 3 });
+  for (const m of [{ t: 'signal', id: 3, name: 's' }, { t: 'open', id: 1, file: 'f' }, { t: 'munmap', id: 0, start: 1, pages: 1 },
+    { t: 'fork', id: 2, child: 'Q', mm: { vmas: [], ranges: { v: 1, limit: 10, nextId: 1, pieces: [] }, bindings: {} } }]) {
+    t.regex(check(m, proc)!, new RegExp(`^it sent ${m.t} with id ${m.id}, not above the id of its last syscall \\(3\\): a syscall is sent once \\(a replay\\)$`), m.t);
+  }
+  t.is(check({ t: 'signal', id: 4, name: 's' }, proc), undefined);
+  t.is(check({ t: 'signal', id: 90, name: 's' }, proc), undefined, 'ids need not be consecutive');
+  t.is(check({ t: 'signal', id: 0, name: 's' }), undefined, 'a first syscall may have id 0');
+});
+
 test('step messages must name the step they belong to, in either schedule', (t) => {
   // Free schedule, nothing in flight: the message starts step nextStep (0).
   t.is(check({ t: 'done', index: 0, result: { ok: true, addr: 4096 } }), undefined);
