@@ -93,17 +93,21 @@ function trace(scenario: string, seed: number, env: NodeJS.ProcessEnv): unknown[
       const { at: _at, seq: _seq, ...e } = JSON.parse(l) as Record<string, unknown>;
       return e.kind === 'birth' ? { ...e, osPid: 0 } : e;
     });
-    // Several agents' answers to one prepare or commit arrive in the order the OS delivers them:
-    // a run of such consecutive messages is compared as a set.
-    const racy = (e: Record<string, unknown>) => e.kind === 'message' && e.dir === 'recv'
-      && ['prepared', 'committed'].includes((e.msg as { t?: string } | undefined)?.t ?? '');
+    // Several agents' answers to one prepare arrive in the order the OS delivers them: a run of
+    // such consecutive messages is compared as a set. A commit's acks are not waited for (they
+    // come whenever each agent gets to them, among later events): compared as a set, apart.
+    const msgT = (e: Record<string, unknown>) => e.kind === 'message' && e.dir === 'recv' ? (e.msg as { t?: string } | undefined)?.t : undefined;
+    const racy = (e: Record<string, unknown>) => msgT(e) === 'prepared';
+    const acks = events.filter((e) => msgT(e) === 'committed').map((e) => JSON.stringify(e)).sort();
+    const ordered = events.filter((e) => msgT(e) !== 'committed');
     const out: unknown[] = [];
-    for (let i = 0; i < events.length;) {
-      if (!racy(events[i]!)) { out.push(events[i++]); continue; }
+    for (let i = 0; i < ordered.length;) {
+      if (!racy(ordered[i]!)) { out.push(ordered[i++]); continue; }
       const run: string[] = [];
-      while (i < events.length && racy(events[i]!)) run.push(JSON.stringify(events[i++]));
+      while (i < ordered.length && racy(ordered[i]!)) run.push(JSON.stringify(ordered[i++]));
       out.push(...run.sort().map((r) => JSON.parse(r) as unknown));
     }
+    out.push({ acks });
     return out;
   } finally {
     rmSync(dir, { recursive: true, force: true });
