@@ -75,14 +75,15 @@ function strictObject<T extends z.ZodRawShape>(what: string, shape: T) {
 // `expect` is a partial result: only fields that some result of the op can have (the spec's
 // table; ok, errno, signal and stuck apply to every op), each of the type that result has, since
 // any other could never match. byPolicy maps a policy name (or default) to the same partial result.
-const anyNumber = z.number(allowedIs('a number'));
 const resultField = {
   ok: z.boolean(allowedIs('true or false')),
-  errno: z.string(allowedIs('an errno name such as EINVAL')),
-  signal: z.string(allowedIs('a signal name such as SIGBUS')),
+  // Names as Linux writes them (E..., SIG...): an expected `einval` or `SIGBUS ` could never match.
+  errno: z.string(allowedIs('an errno name such as EINVAL (E, then capital letters and digits)')).regex(/^E[A-Z0-9]+$/),
+  signal: z.string(allowedIs('a signal name such as SIGBUS (SIG, then capital letters and digits)')).regex(/^SIG[A-Z0-9]+$/),
   stuck: z.boolean(allowedIs('true or false')),
-  fd: whole(0), addr: anyNumber, value: z.string(allowedIs('a string')),
-  bytes: anyNumber, purged: z.boolean(allowedIs('true or false')),
+  // An address and a byte count are whole numbers >= 0: an expected 1.5, -1, .nan or .inf could never match.
+  fd: whole(0), addr: whole(0), value: z.string(allowedIs('a string')),
+  bytes: whole(0), purged: z.boolean(allowedIs('true or false')),
   pages: z.array(strictObject('a page of a query result', {
     page: whole(0), resident: z.boolean(allowedIs('true or false')),
     volatile: z.boolean(allowedIs('true or false')), purged: z.boolean(allowedIs('true or false')),
@@ -357,6 +358,9 @@ function show(v: unknown): string {
   if (Array.isArray(v)) return `a list of ${v.length} item${v.length === 1 ? '' : 's'}`;
   if (v === null) return 'null';
   if (typeof v === 'object') return 'a map';
+  // YAML's .nan, .inf and a number too large for a double (1e400, in YAML or JSON) are numbers, but not ones anyone wrote as "NaN".
+  if (typeof v === 'number' && Number.isNaN(v)) return 'not a number (.nan)';
+  if (typeof v === 'number' && !Number.isFinite(v)) return `an infinite number (${v > 0 ? '' : '-'}.inf, or one too large to hold such as ${v > 0 ? '' : '-'}1e400)`;
   return v === undefined ? 'nothing' : String(v);
 }
 
@@ -439,9 +443,13 @@ function checkNames(s: Scenario): void {
   const need = (set: Set<string>, what: string, name: string, path: PathPart[]) => {
     if (!set.has(name)) throw new ScenarioError(s.file, formatPath(path), `unknown ${what} "${name}"; ${what === 'file' ? 'files' : 'processes'}: ${listed(set)}${didYouMean(name, set)}`);
   };
-  for (const { step, path } of allSteps(s)) {
+  for (const { step, path, owner } of allSteps(s)) {
     // An `open` of a file the scenario does not declare is a run-time ENOENT (the spec lists it).
     if (step.op === 'waitpid' || step.op === 'kill') need(procs, 'process', step.process, [...path, 'process']);
+    // As `wait` on a name nothing signals (checkWaits): a waitpid of itself can only ever be stuck.
+    if (step.op === 'waitpid' && step.process === owner?.name) {
+      throw new ScenarioError(s.file, formatPath([...path, 'process']), `process "${owner.name}" waits for its own end, which cannot come while it waits; waitpid names another process: ${listed([...procs].filter((p) => p !== owner.name))}`);
+    }
     if (step.op !== 'check') continue;
     for (const n of Object.keys(step.processes ?? {})) need(procs, 'process', n, [...path, 'processes', n]);
     for (const n of Object.keys(step.files ?? {})) need(files, 'file', n, [...path, 'files', n]);

@@ -22,12 +22,96 @@ export function parseJson(text: string, file: string): unknown {
   try {
     data = JSON.parse(text);
   } catch (e) {
-    const message = (e as Error).message;
-    const pos = /at position (\d+)/.exec(message);
-    const where = pos && !/line \d+/.test(message) ? ` at ${lineColumn(text, Number(pos[1]))}` : '';
-    throw new ScenarioError(file, '', `invalid JSON${where}: ${message}`);
+    throw new ScenarioError(file, '', jsonErrorText(text, (e as Error).message));
   }
   return data;
+}
+
+/**
+ * JSON.parse's message names a position for some mistakes only; for an unexpected token it quotes
+ * the text around it instead, newlines and all (a comment's `// c` then made three lines of one
+ * error). So the place is found again here, the quote dropped, and what JSON does not allow said.
+ */
+function jsonErrorText(text: string, message: string): string {
+  const at = jsonErrorOffset(text);
+  const what = message.replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '').replace(/ (in JSON )?at position \d+( \(line \d+ column \d+\))?$/, '');
+  const c = text[at];
+  const hint = c === '/' ? ' (JSON has no comments)' : c === "'" ? ' (JSON strings and keys take double quotes)'
+    : /^[NI]/.test(text.slice(at, at + 1)) && /^(NaN|Infinity)/.test(text.slice(at)) ? ' (NaN and Infinity are not JSON numbers)' : '';
+  const where = at >= 0 ? ` at ${lineColumn(text, at)}` : '';
+  return `invalid JSON${where}: ${what}${hint}; a .json scenario is strict JSON (RFC 8259)`;
+}
+
+/**
+ * The offset of the first character that makes `text` not JSON (the end of the text if it stops
+ * early), or -1 if it is JSON. A scan without recursion: a 100,000-deep list is just a long stack.
+ */
+export function jsonErrorOffset(text: string): number {
+  const stack: string[] = [];
+  let i = 0;
+  let state: 'value' | 'after' | 'key' | 'firstKey' | 'firstValue' = 'value';
+  const skipSpace = () => { while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++; };
+  /** Moves i past the string that starts at i; returns the offset of a mistake in it, or -1. */
+  const string = (): number => {
+    for (i++; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) { i++; return -1; }
+      if (c < 0x20) return i;
+      if (c === 0x5c) {
+        const e = text[i + 1];
+        if (e === undefined) return text.length;
+        if (e === 'u') {
+          for (let k = i + 2; k < i + 6; k++) if (!/[0-9a-fA-F]/.test(text[k] ?? '')) return Math.min(k, text.length);
+          i += 5;
+        } else if ('"\\/bfnrt'.includes(e)) i++; else return i + 1;
+      }
+    }
+    return text.length;
+  };
+  const digits = () => { const from = i; while (i < text.length && text[i]! >= '0' && text[i]! <= '9') i++; return i > from; };
+  /** Moves i past the number that starts at i; returns the offset of a mistake in it (as JSON.parse places it), or -1. */
+  const numberAt = (): number => {
+    if (text[i] === '-') i++;
+    if (text[i] === '0') i++; else if (!digits()) return i;
+    if (text[i] === '.') { i++; if (!digits()) return i; }
+    if (text[i] === 'e' || text[i] === 'E') { i++; if (text[i] === '+' || text[i] === '-') i++; if (!digits()) return i; }
+    return -1;
+  };
+  for (;;) {
+    skipSpace();
+    if (i >= text.length) return state === 'after' && stack.length === 0 ? -1 : text.length;
+    const c = text[i]!;
+    if (state === 'value' || state === 'firstValue') {
+      if (state === 'firstValue' && c === ']') { stack.pop(); i++; state = 'after'; continue; }
+      if (c === '{') { stack.push('{'); i++; state = 'firstKey'; continue; }
+      if (c === '[') { stack.push('['); i++; state = 'firstValue'; continue; }
+      if (c === '"') { const bad = string(); if (bad >= 0) return bad; state = 'after'; continue; }
+      const word = c === 't' ? 'true' : c === 'f' ? 'false' : c === 'n' ? 'null' : undefined;
+      if (word) {
+        // JSON.parse places a broken literal at its first wrong character.
+        for (let k = 1; k < word.length; k++) if (text[i + k] !== word[k]) return Math.min(i + k, text.length);
+        i += word.length; state = 'after'; continue;
+      }
+      if (c === '-' || (c >= '0' && c <= '9')) { const bad = numberAt(); if (bad >= 0) return bad; state = 'after'; continue; }
+      return i;
+    }
+    if (state === 'after') {
+      const top = stack[stack.length - 1];
+      if (top === undefined) return i;
+      if (c === ',') { i++; state = top === '{' ? 'key' : 'value'; continue; }
+      if (c === (top === '{' ? '}' : ']')) { stack.pop(); i++; continue; }
+      return i;
+    }
+    // a key (or, first in a map, the map's end)
+    if (state === 'firstKey' && c === '}') { stack.pop(); i++; state = 'after'; continue; }
+    if (c !== '"') return i;
+    const bad = string();
+    if (bad >= 0) return bad;
+    skipSpace();
+    if (text[i] !== ':') return i;
+    i++;
+    state = 'value';
+  }
 }
 
 /**
@@ -147,7 +231,7 @@ export function parseYaml(text: string, file: string): unknown {
   try {
     // YAML 1.2, core schema, whatever the document says: no merge keys (`<<` is a plain key, refused
     // in checkYamlKeys), and no YAML 1.1 types (!!binary, !!set, !!timestamp, ...: left unresolved, refused below).
-    for (const d of new Composer({ strict: true, uniqueKeys: true, version: '1.2', schema: 'core', merge: false, resolveKnownTags: false }).compose(tokens, true, text.length)) {
+    for (const d of new Composer({ strict: true, uniqueKeys: false, version: '1.2', schema: 'core', merge: false, resolveKnownTags: false }).compose(tokens, true, text.length)) {
       if (doc) { doc.errors.push(new YAMLParseError(d.range.slice(0, 2) as [number, number], 'MULTIPLE_DOCS', 'Source contains multiple documents; a scenario is one')); break; }
       doc = d;
     }
@@ -184,8 +268,9 @@ export function parseYaml(text: string, file: string): unknown {
 }
 
 /**
- * The parser's own duplicate check (uniqueKeys) compares the keys as YAML nodes, but the plain data
- * names every key by a string: `true` and `"true"`, `1` and `"1"`, `~` and `""`, and an alias `*k` of
+ * Every duplicate key is found here, not by the parser (its uniqueKeys is off: its "Map keys must
+ * be unique" named neither the key, nor its map, nor where it was first). The parser compares keys
+ * as YAML nodes, but the plain data names every key by a string: `true` and `"true"`, `1` and `"1"`, `~` and `""`, and an alias `*k` of
  * an anchored key `&k A` are each one key there, and the last would silently replace the first (a
  * whole process lost). So each map's keys are compared again as the data will name them, and a key
  * that is a map or a list (which the data could name only by its YAML text) is refused. Walked
@@ -200,6 +285,7 @@ function checkYamlKeys(doc: Document.Parsed, text: string, file: string): void {
     return out.reverse();
   };
   const where = (n: unknown) => lineColumn(text, (n as { range?: [number] } | null)?.range?.[0] ?? 0);
+  const source = (n: unknown) => { const r = (n as { range?: [number, number] } | null)?.range; return r ? text.slice(r[0], r[1]) : ''; };
   const stack: At[] = [{ n: doc.contents, parent: undefined, key: undefined }];
   while (stack.length > 0) {
     const at = stack.pop()!;
@@ -222,7 +308,9 @@ function checkYamlKeys(doc: Document.Parsed, text: string, file: string): void {
       }
       const key = value === null || value === undefined ? '' : String(value);
       if (seen.has(key)) {
-        throw new ScenarioError(file, shortPath(pathOf(at, key)), `invalid YAML at ${where(keyNode)}: the key ${JSON.stringify(key).slice(0, 80)} is given twice in one map (first at ${where(seen.get(key))}, written another way); each key may appear once`);
+        const first = seen.get(key);
+        const another = source(first) !== source(keyNode) ? ', written another way' : '';
+        throw new ScenarioError(file, shortPath(pathOf(at, key)), `invalid YAML at ${where(keyNode)}: the key ${JSON.stringify(key).slice(0, 80)} is given twice in one map (first at ${where(first)}${another}); each key may appear once`);
       }
       seen.set(key, keyNode);
       stack.push({ n: pair.value, parent: at, key });

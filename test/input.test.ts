@@ -177,7 +177,7 @@ test('YAML keys written two ways that name one key (true and "true", 1 and "1", 
   refusedAtLoad(t, 'name: x\nprocesses:\n  A: { steps: [] }\n  true: { steps: [] }\n  "true": { steps: [] }\n', 'k.yaml',
     'k.yaml: processes.true: invalid YAML at line 5, column 3', twice);
   refusedAtLoad(t, 'name: x\nfiles: [ { name: "1", pages: 1 } ]\nprocesses:\n  A: { steps: [] }\nkernel:\n  - { op: check, files: { 1: { open: 0 }, "1": { open: 1 } } }\n', 'k.yaml',
-    'kernel[0].files.1: invalid YAML at line 6', twice);
+    'kernel[0].files["1"]: invalid YAML at line 6', twice);
   // An alias of an anchored key: the second process A would replace the first, steps and all.
   refusedAtLoad(t, 'name: x\nprocesses:\n  &k A:\n    steps: [ { op: mmap, as: m, pages: 1 } ]\n  *k :\n    steps: []\n', 'k.yaml', 'processes.A: invalid YAML at line 5, column 3', twice);
   refusedAtLoad(t, 'name: &n A\nprocesses:\n  A: { steps: [] }\n  *n : { steps: [ { op: exit } ] }\n', 'k.yaml', 'processes.A:', twice);
