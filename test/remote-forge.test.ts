@@ -3,7 +3,7 @@
 // notice them. The frames are made by fast-check from fixed seeds: the same frames every run.
 // docs/protocol.md, "Bad messages" and "Agents on other machines"; fuzz/remote-fuzz.mjs explores more.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,17 @@ import { createRequire } from 'node:module';
 import type * as Zmq from 'zeromq';
 import { ended, root, tempFile } from './helpers.js';
 import { bin, garbageFrames, historyOf, kernelWithA, mapAndWait, noStrayAgents, pack, packr, peer, sleep, takeProcess, until, vrange, type Msg } from './forge_peers.js';
+
+/** Every forger was cut off (SIGKILL), A kept its page, the verdict is PASS and the kernel met no bug of its own. */
+async function forgersCutOff(t: ExecutionContext, k: { exit: Promise<{ code: number | null }>; out: string; err: string }, a: { exit: Promise<{ code: number | null }> }, dies: unknown[], forgers: number): Promise<void> {
+  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
+  t.is(kexit.code, 0, k.out + k.err);
+  t.is(aexit.code, 0);
+  t.regex(k.out, /verdict: PASS/);
+  t.regex(k.out, /A +#\d+ read map="buf" page=0 -> ok value="still here"/);
+  t.notRegex(k.err, /internal error|kernel invariant|TypeError|RangeError/);
+  t.deepEqual(dies, Array.from({ length: forgers }, () => 'SIGKILL'));
+}
 
 test('forged frames and messages from peers with a process, and from peers without one: each forger is killed or refused and logged, the kernel neither crashes nor hangs, the other process and the verdict are untouched', async (t) => {
   // Every forged plan kills its sender; plans whose messages are well-formed but wrong in state come last.
@@ -48,13 +59,7 @@ test('forged frames and messages from peers with a process, and from peers witho
     for (const fr of plan.frames) await f.sendRaw(fr);
     return (await f.next((m) => m.t === 'die', `${f.name}'s die`)).signal;
   }));
-  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
-  t.is(kexit.code, 0, k.out + k.err);
-  t.is(aexit.code, 0);
-  t.regex(k.out, /verdict: PASS/);
-  t.regex(k.out, /A +#\d+ read map="buf" page=0 -> ok value="still here"/);
-  t.notRegex(k.err, /internal error|kernel invariant|TypeError|RangeError/);
-  t.deepEqual(dies, forgers.map(() => 'SIGKILL'));
+  await forgersCutOff(t, k, a, dies, forgers.length);
   const h = historyOf(trace);
   for (const [i, plan] of plans.entries()) {
     const bad = h.filter((e) => e.kind === 'bad-message' && e.process === `F${i}`);
@@ -572,13 +577,7 @@ test('a replayed message (one its sender really sent, sent again later, unchange
     await plans[Number(p.name.slice(1))]!.run(p);
     return (await p.next((m) => m.t === 'die', `${p.name}'s die`)).signal;
   }));
-  const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
-  t.is(kexit.code, 0, k.out + k.err);
-  t.is(aexit.code, 0);
-  t.regex(k.out, /verdict: PASS/);
-  t.regex(k.out, /A +#\d+ read map="buf" page=0 -> ok value="still here"/);
-  t.notRegex(k.err, /internal error|kernel invariant|TypeError|RangeError/);
-  t.deepEqual(dies, forgers.map(() => 'SIGKILL'));
+  await forgersCutOff(t, k, a, dies, forgers.length);
   t.regex(k.err, /vrange kernel: remote agent remote-replayer \(no process yet\) broke the protocol \(it sent signal with no process yet \(an idle agent sends nothing but pong until its init\)\): disconnected/);
   const h = historyOf(trace);
   for (const [i, plan] of plans.entries()) {
