@@ -288,21 +288,22 @@ async function dispatch(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return 0;
       case undefined:
-        process.stdout.write(USAGE + '\n');
-        return 2;
+        // No command is an argument error like any other: one line on stderr, exit 2, stdout empty
+        // (it printed the whole usage on stdout, with exit 2); `vrange help` and `vrange --help` print the usage, exit 0.
+        throw new UsageError(`no command given; commands: ${COMMANDS.join(', ')}`);
       default: throw new UsageError(`unknown command "${command}"; commands: ${COMMANDS.join(', ')}${didYouMean(command, COMMANDS)}`);
     }
   } catch (e) {
     if (e instanceof ScenarioError || e instanceof HistoryFormatError || e instanceof FaultError || e instanceof KeyError || e instanceof InputError) {
-      process.stderr.write(`vrange: ${e.message.split('\n').map(messageLine).join('\n')}\n`);
+      // One line: a newline in what the message quotes (a path, a value, a JSON parser's excerpt) is escaped, never a line of its own.
+      process.stderr.write(`vrange: ${messageLine(e.message)}\n`);
       return 2;
     }
     if (e instanceof UsageError) {
       const topic = (COMMANDS as readonly string[]).includes(command!) && command !== 'help' ? command : undefined;
-      // Every line of the message is made safe: the later ones too echo what was given (--listen's endpoint).
-      process.stderr.write(`vrange${topic ? ` ${topic}` : ''}: ${messageLine(e.message.split('\n')[0]!)} (see \`vrange help${topic ? ` ${topic}` : ''}\`)\n`);
-      const more = e.message.split('\n').slice(1);
-      if (more.length) process.stderr.write(more.map(messageLine).join('\n') + '\n');
+      // The message is one line (a newline in a value it quotes is escaped); its advice lines (e.more) are made safe too: they echo what was given (--listen's endpoint).
+      process.stderr.write(`vrange${topic ? ` ${topic}` : ''}: ${messageLine(e.message)} (see \`vrange help${topic ? ` ${topic}` : ''}\`)\n`);
+      if (e.more.length) process.stderr.write(e.more.map(messageLine).join('\n') + '\n');
       return 2;
     }
     // Anything else is a bug in vrange, never the user's error: say so, with the command to show it.

@@ -3,7 +3,8 @@
 //   vrange kernel --listen tcp://HOST:PORT [--scenario FILE] [--key FILE.key --trust DIR|FILE]
 //                 [--agents remote|mixed] [--heartbeat-ms N] [--heartbeat-timeout-ms N] [--wait-ms N]
 //                 [run options: --policy, --access, --purge-unit, --frames, --seed, --schedule,
-//                  --json, --trace, --html, --check-model]
+//                  --json, --trace, --html, --check-model, --choices, --schedule-file, --scheduler,
+//                  --depth; --fault, --quiet and --timeout are refused]
 //   vrange agent  --connect tcp://HOST:PORT [--key FILE.key --server-key FILE.pub | --token TOKEN]
 //                 [--connect-timeout-ms N]
 //   vrange keygen [--out DIR] [--name NAME]
@@ -16,13 +17,15 @@
 // every code is in exit_codes.ts, which `vrange agent --help` lists).
 
 import { randomBytes } from 'node:crypto';
-import { writeOutput } from '../shared/files.js';
+import { InputError, writeOutput } from '../shared/files.js';
+import { ScenarioError } from '../shared/scenario_error.js';
 import { reproducibleFile } from '../shared/scenario_copy.js';
 import { join } from 'node:path';
-import { UsageError, parseRun, reproduce, scenariosDir } from '../harness/command.js';
+import { UsageError, parseRun, reproduce, runOptions, scenariosDir } from '../harness/command.js';
 import { replayChooser } from '../harness/replay.js';
 import { schedulerChooser } from '../harness/pct.js';
-import { parseCommandArgs } from '../shared/args.js';
+import { parseCommandArgs, type OptionTable, type Values } from '../shared/args.js';
+import { didYouMean } from '../shared/suggest.js';
 import { checkOutputDir } from '../shared/files.js';
 import { runScenario } from '../harness/run.js';
 import { footer, header } from '../report/report.js';
@@ -36,7 +39,8 @@ import { choiceTokens } from '../shared/kernel_name.js';
 
 export const REMOTE_USAGE = `  vrange kernel --listen tcp://HOST:PORT [--scenario FILE] [--key FILE.key --trust DIR|FILE]
                   [--agents remote|mixed] [--heartbeat-ms N] [--heartbeat-timeout-ms N] [--wait-ms N]
-                  [run options]   run a scenario on agents that connect from other machines
+                  [run options but --fault, --quiet, --timeout]   run a scenario on agents that
+                             connect from other machines (the scenario is --scenario FILE, no FILE)
   vrange agent --connect tcp://HOST:PORT [--key FILE.key --server-key FILE.pub | --token TOKEN]
                [--connect-timeout-ms N]
                              one agent (one emulated process) for a kernel elsewhere
@@ -46,27 +50,53 @@ export const REMOTE_USAGE = `  vrange kernel --listen tcp://HOST:PORT [--scenari
                              them leaves NAME.pub alone, which the next keygen of NAME replaces)`;
 
 const remoteFlags = {
-  listen: { type: 'string' }, scenario: { type: 'string' }, key: { type: 'string' }, trust: { type: 'string' },
-  agents: { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'heartbeat-timeout-ms': { type: 'string' }, 'wait-ms': { type: 'string' },
-} as const;
+  listen: { type: 'string', value: 'tcp://HOST:PORT (PORT 0 picks a free port)' }, scenario: { type: 'string', value: 'a scenario file' },
+  key: { type: 'string', value: "the kernel's secret key file (vrange keygen)" }, trust: { type: 'string', value: 'a directory of trusted *.pub files, or a file of keys' },
+  agents: { type: 'string', value: 'remote or mixed' }, 'heartbeat-ms': { type: 'string', value: 'a whole number of milliseconds from 10 to 60000' },
+  'heartbeat-timeout-ms': { type: 'string', value: 'a whole number of milliseconds from 20 to 600000' }, 'wait-ms': { type: 'string', value: 'a whole number of milliseconds from 1 to 3600000' },
+} as const satisfies OptionTable;
 
-/** Splits the kernel's own flags from the run options (which parseRun checks). */
-function splitFlags(args: string[]): { own: Record<string, string>; rest: string[] } {
-  const own: Record<string, string> = {};
+/** The run options `vrange kernel` takes (parseRun checks their values); --fault, --quiet and --timeout it would ignore, so it refuses them. */
+const kernelRunOptions = Object.keys(runOptions).filter((k) => (runOptions[k as keyof typeof runOptions].commands as readonly string[]).includes('run') && !['fault', 'quiet', 'timeout'].includes(k));
+
+/**
+ * Splits the kernel's own flags from the run options, by the rules of every other command
+ * (shared/args.ts parseCommandArgs, which then reads the kernel's own): an argument that starts
+ * with `--` is never a value, an empty value is refused, an option given twice is refused, and an
+ * option name is looked up as the table's own key (`--constructor` is unknown, not a kernel flag).
+ * What is left must be run options the kernel takes, and no FILE (the scenario is --scenario).
+ */
+function splitFlags(args: string[]): { own: Values<typeof remoteFlags>; rest: string[] } {
+  const mine: string[] = [];
   const rest: string[] = [];
+  const takes = () => `kernel takes ${[...Object.keys(remoteFlags), ...kernelRunOptions].map((k) => `--${k}`).join(', ')}`;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
-    if (m && m[1]! in remoteFlags) {
-      const value = m[2] ?? args[++i];
-      if (value === undefined) throw new UsageError(`--${m[1]} needs a value`);
-      if (m[1]! in own) throw new UsageError(`--${m[1]} given twice`);
-      own[m[1]!] = value;
-    } else {
-      rest.push(a);
+    if (a === '--' || !a.startsWith('-') || a === '-') {
+      const files = a === '--' ? args.slice(i + 1) : [a];
+      if (files.length) throw new UsageError(`kernel takes no FILE, got ${files.map((f) => JSON.stringify(f)).join(', ')}; give the scenario as --scenario FILE`);
+      break;
     }
+    const m = /^--([^=]+)(=[\s\S]*)?$/.exec(a);
+    const name = m?.[1];
+    if (name !== undefined && Object.hasOwn(remoteFlags, name)) {
+      mine.push(a);
+      const next = args[i + 1];
+      if (m![2] === undefined && next !== undefined && !next.startsWith('--')) mine.push(args[++i]!);
+      continue;
+    }
+    if (name === 'fault') throw new UsageError('--fault is not available with `vrange kernel`: a kernel cannot pause or signal an agent on another machine');
+    if (name === undefined || !Object.hasOwn(runOptions, name)) {
+      throw new UsageError(`unknown option ${name === undefined ? JSON.stringify(a) : `--${name}`}; ${takes()}${didYouMean(name ?? a, [...Object.keys(remoteFlags), ...kernelRunOptions]).replace(/"([^"]+)"/, '--$1')}`);
+    }
+    if (!kernelRunOptions.includes(name)) throw new UsageError(`--${name} does not go with kernel; ${takes()}`);
+    rest.push(a);
+    const next = args[i + 1];
+    // A run option's value goes along with it (parseRun checks it).
+    if (runOptions[name as keyof typeof runOptions].type === 'string' && m![2] === undefined && next !== undefined && !next.startsWith('--')) rest.push(args[++i]!);
   }
-  return { own, rest };
+  const { values } = parseCommandArgs('kernel', mine, remoteFlags);
+  return { own: values, rest };
 }
 
 function ms(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
@@ -90,20 +120,17 @@ export function isLoopback(host: string): boolean {
 
 export async function kernelCommand(args: string[]): Promise<number> {
   const { own, rest } = splitFlags(args);
-  if (rest.some((a) => a === '--fault' || a.startsWith('--fault='))) {
-    throw new UsageError('--fault is not available with `vrange kernel`: a kernel cannot pause or signal an agent on another machine');
-  }
   if (!own.listen) throw new UsageError('kernel needs --listen tcp://HOST:PORT');
   const host = tcpHost('listen', own.listen);
   if ((own.key === undefined) !== (own.trust === undefined)) throw new UsageError('--key and --trust go together: the kernel\'s own key pair and the agent keys it trusts');
   if (!own.key && !isLoopback(host)) {
-    throw new UsageError(`refusing to listen on ${own.listen} without keys: anyone who can reach it could run code as an agent and read every answer.\n`
-      + 'Make keys and pass them:\n'
-      + '  vrange keygen --out keys --name kernel          # on this machine\n'
-      + '  vrange keygen --out keys --name agent1          # on each agent machine; copy agent1.pub into keys/trusted/\n'
-      + `  vrange kernel --listen ${own.listen} --key keys/kernel.key --trust keys/trusted ...\n`
-      + `  vrange agent --connect tcp://THIS-HOST:PORT --key keys/agent1.key --server-key kernel.pub\n`
-      + 'Without keys, listen on loopback only (tcp://127.0.0.1:PORT).');
+    throw new UsageError(`refusing to listen on ${own.listen} without keys: anyone who can reach it could run code as an agent and read every answer.`, [
+      'Make keys and pass them:',
+      '  vrange keygen --out keys --name kernel          # on this machine',
+      '  vrange keygen --out keys --name agent1          # on each agent machine; copy agent1.pub into keys/trusted/',
+      `  vrange kernel --listen ${own.listen} --key keys/kernel.key --trust keys/trusted ...`,
+      `  vrange agent --connect tcp://THIS-HOST:PORT --key keys/agent1.key --server-key kernel.pub`,
+      'Without keys, listen on loopback only (tcp://127.0.0.1:PORT).']);
   }
   const agents = own.agents ?? 'remote';
   if (agents !== 'remote' && agents !== 'mixed') throw new UsageError(`--agents: "${agents}" is not allowed; allowed: remote, mixed`);
@@ -111,7 +138,14 @@ export async function kernelCommand(args: string[]): Promise<number> {
   const timeoutMs = ms('heartbeat-timeout-ms', own['heartbeat-timeout-ms'], heartbeatTimeoutMs, 20, 600_000);
   if (timeoutMs <= heartbeatMs) throw new UsageError(`--heartbeat-timeout-ms (${timeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
   const waitMs = ms('wait-ms', own['wait-ms'], remoteAgentWaitMs, 1, 3_600_000);
-  const cmd = parseRun([...rest, own.scenario ?? join(scenariosDir, 'fork-cow-purge.yaml')]);
+  // After `--`: a --scenario=--json is a file name, not an option.
+  const scenarioFile = own.scenario ?? join(scenariosDir, 'fork-cow-purge.yaml');
+  let cmd;
+  try { cmd = parseRun([...rest, '--', scenarioFile]); } catch (e) {
+    // The file's problem names the option that gave it, as every other input file's does.
+    if ((e instanceof InputError || e instanceof ScenarioError) && own.scenario !== undefined && e.message.startsWith(`${own.scenario}:`)) e.message = `--scenario ${e.message}`;
+    throw e;
+  }
   let curve: RemoteOptions['curve'];
   if (own.key && own.trust) curve = { ...readKeyPair(own.key), trusted: readTrusted(own.trust) };
   // Without keys, any local process could connect: only agents with this run's token get in.

@@ -12,7 +12,10 @@
 //            (its verdict), nothing left
 //   agent    SIGKILL or SIGSTOP to one agent by pid: the run ends (SIGSTOP: by --timeout), exit 0/1,
 //            the --trace valid for `vrange check`, nothing left
-//   orphan   SIGKILL to the coordinator: every agent gone within orphanBoundMs by itself
+//   orphan   SIGKILL to the coordinator: every agent gone within orphanBoundMs by itself; a
+//            SIGKILLed writer may leave its `.NAME.PID.START.RAND.tmp` beside an output (nothing
+//            can stop that), so the property is the next write's: the same command run again to
+//            its end leaves no temporary there and every output whole (shared/files.ts writeOutput)
 //   remote   SIGKILL to `vrange kernel --listen`: its `vrange agent` ends within the heartbeat bound
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -189,8 +192,34 @@ async function orphanTrial(cmd, delay, stopOne) {
   const left = procsIn(tmp);
   const p = left.length ? [`agents alive ${orphanBoundMs} ms after the coordinator's SIGKILL: ${left.map((x) => `${x.pid}(${x.state})`).join(' ')}`] : [];
   for (const x of left) { try { process.kill(x.pid, 'SIGKILL'); } catch { /* gone */ } }
-  report(`orphan ${cmd.name}${stopOne ? ' +stopped agent' : ''} @${delay}ms: ${agents.length} agents, gone in ${Date.now() - t0} ms`, p, c);
+  const killedTemps = readdirSync(out).filter((f) => f.endsWith('.tmp'));
+  p.push(...await rewriteAfterKill(cmd, out));
+  report(`orphan ${cmd.name}${stopOne ? ' +stopped agent' : ''} @${delay}ms: ${agents.length} agents, gone in ${Date.now() - t0} ms${killedTemps.length ? `; ${killedTemps.length} temporary file(s) left by the SIGKILL, then rewritten` : ''}`, p, c);
   clean(tmp, out);
+}
+
+/**
+ * After a writer was SIGKILLed (its temporaries may be left: not a problem by itself), the same
+ * command run again, to its end, writing the same outputs: it must leave no temporary beside them,
+ * every output whole, and its own run nothing behind (processes, run folders).
+ */
+async function rewriteAfterKill(cmd, out) {
+  if (!cmd.outs) return [];
+  const tmp2 = mkdtempSync(join(tmpdir(), 'vrange-sweep-'));
+  const again = start(cmd.args(out), { tmp: tmp2 });
+  const r = await bounded(again.exit, 120000, 'the second run (after the SIGKILL) did not end in 120 s');
+  const p = [];
+  if (r.hang) { p.push(r.hang); again.child.kill('SIGKILL'); await again.exit; }
+  else {
+    if (r.code !== 0 && r.code !== 1) p.push(`second run: exit ${r.code} (signal ${r.signal}); stderr: ${again.err.slice(-400)}`);
+    for (const [f, kind] of Object.entries(cmd.outs)) {
+      if (!existsSync(join(out, f))) p.push(`second run: ${f} not written`);
+      else p.push(...wholeOutput(join(out, f), kind).map((x) => `second run: ${x}`));
+    }
+    p.push(...leftovers(tmp2, out).map((x) => `second run: ${x}`));
+  }
+  clean(tmp2);
+  return p;
 }
 
 async function remoteTrial(delay) {

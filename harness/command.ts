@@ -10,6 +10,7 @@ import { loadScenario, LIMITS } from '../shared/scenario.js';
 import { checkOutputPath, readInputText } from '../shared/files.js';
 import { reproducibleFile } from '../shared/scenario_copy.js';
 import { parseChoiceToken } from '../shared/kernel_name.js';
+import { jsonMistake } from '../shared/scenario_text.js';
 import { exploreRunsMax, pctDepthMax, runTimeoutMaxMs, scheduleFileBytesMax, schedulesMaxCeiling, schedulesMaxDefault } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
 import { runConfigFor } from '../shared/run_config.js';
@@ -83,10 +84,15 @@ export interface RunCommand {
 /** Longest choice list a `--choices`/`--schedule-file` may give (a run takes at most runStepsMax actions). */
 export const choicesMax = 100_000;
 
-/** Reads `--choices A,B,commit` or a schedule file: a JSON array of names, or one name per line. */
+/**
+ * Reads `--choices A,B,commit` or a schedule file: a JSON array of names, or one name per line.
+ * A mistake is placed as the user counts: `choice N` (from 1) of --choices and of a JSON list, and
+ * `line L` of a file of lines (blank and `#` lines counted, as an editor shows them); JSON that does
+ * not parse, by line and column.
+ */
 export function parseChoices(values: { choices?: string; 'schedule-file'?: string }, scenario: Scenario): string[] | undefined {
   if (values.choices !== undefined && values['schedule-file'] !== undefined) throw new UsageError('give --choices or --schedule-file, not both');
-  let list: string[] | undefined;
+  let list: Array<{ name: string; at: string }> | undefined;
   let where = '--choices';
   // `-` is the empty list: always the first enabled action.
   if (values.choices !== undefined) {
@@ -95,7 +101,7 @@ export function parseChoices(values: { choices?: string; 'schedule-file'?: strin
     else {
       const empty = parts.findIndex((x) => x === '' || x === '-');
       if (empty >= 0) throw new UsageError(`--choices: choice ${empty + 1} is empty; give names separated by commas (a process, kernel or commit), or - alone for none`);
-      list = parts;
+      list = parts.map((name, i) => ({ name, at: `choice ${i + 1}` }));
     }
   }
   if (values['schedule-file'] !== undefined) {
@@ -104,16 +110,18 @@ export function parseChoices(values: { choices?: string; 'schedule-file'?: strin
     const trimmed = text.trim();
     if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
       let doc: unknown;
-      try { doc = JSON.parse(trimmed); } catch (e) { throw new UsageError(`${where}: not JSON: ${(e as Error).message}`); }
+      try { doc = JSON.parse(text); } catch (e) { throw new UsageError(`${where}: ${jsonMistake(text, e)}; expected a JSON array of names, or {"choices": [...]}`); }
       if (!Array.isArray(doc) && doc !== null && typeof doc === 'object') {
         const extra = Object.keys(doc).filter((k) => k !== 'choices');
         if (extra.length > 0) throw new UsageError(`${where}: unknown field ${JSON.stringify(extra[0]).slice(0, 60)}; the only field allowed is "choices"`);
       }
       const arr = Array.isArray(doc) ? doc : (doc as { choices?: unknown } | null)?.choices;
-      if (!Array.isArray(arr) || arr.some((x) => typeof x !== 'string')) throw new UsageError(`${where}: expected a JSON array of names, or {"choices": [...]}`);
-      list = arr as string[];
+      if (!Array.isArray(arr)) throw new UsageError(`${where}: expected a JSON array of names, or {"choices": [...]}`);
+      const notName = arr.findIndex((x) => typeof x !== 'string');
+      if (notName >= 0) throw new UsageError(`${where}: choice ${notName + 1} is ${describeJson(arr[notName])}, not a name; expected a JSON array of names, or {"choices": [...]}`);
+      list = (arr as string[]).map((name, i) => ({ name, at: `choice ${i + 1}` }));
     } else {
-      list = trimmed.split('\n').map((x) => x.trim()).filter((x) => x !== '' && !x.startsWith('#'));
+      list = text.split('\n').map((x, i) => ({ name: x.trim(), at: `line ${i + 1}` })).filter((x) => x.name !== '' && !x.name.startsWith('#'));
     }
   }
   if (list === undefined) return undefined;
@@ -121,11 +129,19 @@ export function parseChoices(values: { choices?: string; 'schedule-file'?: strin
   const processNames = scenario.processes.map((p) => p.name);
   const allowed = new Set(['kernel', 'commit', ...processNames, '@kernel', '@commit']);
   // `@kernel`/`@commit` always name the kernel's actions; the bare words only when no process has that name.
-  return list.map((c, i) => {
-    const action = parseChoiceToken(c, processNames);
-    if (action === undefined) throw new UsageError(`${where}: choice ${i} is "${c}"; allowed: ${[...allowed].join(', ')}${didYouMean(c, allowed)}`);
+  return list.map(({ name, at }) => {
+    const action = parseChoiceToken(name, processNames);
+    if (action === undefined) throw new UsageError(`${where}: ${at} is ${JSON.stringify(name)}; allowed: ${[...allowed].join(', ')}${didYouMean(name, allowed)}`);
     return action;
   });
+}
+
+/** A JSON value named for a message: its type, and a short number or literal as written. */
+function describeJson(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'an object';
+  return `the ${typeof v} ${JSON.stringify(v).slice(0, 40)}`;
 }
 
 /**

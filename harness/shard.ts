@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { InputError, readInputText } from '../shared/files.js';
+import { jsonMistake } from '../shared/scenario_text.js';
 import { exploreRunsMax, framesMax, schedulesMaxCeiling, shardFileBytesMax, shardsMax } from '../shared/limits.js';
 import { POLICIES, type RunConfig } from '../shared/scenario-types.js';
 import { summarizeExplore, type ExploreResult, type ExploreRun } from './explore.js';
@@ -136,7 +137,7 @@ const where = (path: ReadonlyArray<string | number>) => path.reduce<string>((s, 
 export function readShardFile(path: string): ShardFile {
   const text = readInputText(path, '', shardFileBytesMax);
   let doc: unknown;
-  try { doc = JSON.parse(text); } catch (e) { throw new InputError(`${path}: not a shard result file: not JSON (${(e as Error).message})`); }
+  try { doc = JSON.parse(text); } catch (e) { throw new InputError(`${path}: not a shard result file: ${jsonMistake(text, e)}`); }
   const parsed = shardFileSchema.safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

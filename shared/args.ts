@@ -7,8 +7,14 @@
 
 import { didYouMean } from './suggest.js';
 
-/** A user error in the arguments: exit 2, one line (the CLI adds "see `vrange help CMD`"). */
-export class UsageError extends Error {}
+/**
+ * A user error in the arguments: exit 2, one line (the CLI adds "see `vrange help CMD`"). The
+ * message is one line whatever it quotes (a value holding a newline is shown escaped, `\u{a}`);
+ * `more` are lines of advice the CLI prints after it (how to make keys), never the user's text alone.
+ */
+export class UsageError extends Error {
+  constructor(message: string, readonly more: readonly string[] = []) { super(message); }
+}
 
 export interface OptionSpec {
   type: 'string' | 'boolean';

@@ -108,16 +108,16 @@ function readKeyFile(file: string, what: string): string {
   return key;
 }
 
-/** A key pair from its secret file (NAME.key) and the NAME.pub beside it. */
-export function readKeyPair(secretFile: string): KeyPair {
-  if (!secretFile.endsWith('.key')) throw new KeyError(`${secretFile}: a secret key file ends in .key (see \`vrange keygen\`)`);
-  const secretKey = readKeyFile(secretFile, 'secret key');
-  const publicKey = readKeyFile(secretFile.slice(0, -'.key'.length) + '.pub', 'public key');
+/** A key pair from its secret file (NAME.key) and the NAME.pub beside it; `flag` (`--key`) names the option that gave it in every message. */
+export function readKeyPair(secretFile: string, flag = '--key'): KeyPair {
+  if (!secretFile.endsWith('.key')) throw new KeyError(`${flag} ${secretFile}: a secret key file ends in .key (see \`vrange keygen\`)`);
+  const secretKey = readKeyFile(secretFile, flag);
+  const publicKey = readKeyFile(secretFile.slice(0, -'.key'.length) + '.pub', `${flag} ${secretFile}: its public key`);
   return { publicKey, secretKey };
 }
 
-/** A public key file (NAME.pub). */
-export function readPublicKey(file: string): string { return readKeyFile(file, 'public key'); }
+/** A public key file (NAME.pub); `what` (`--server-key`) names the option that gave it. */
+export function readPublicKey(file: string, what = '--server-key'): string { return readKeyFile(file, what); }
 
 /** The trusted agent keys: every *.pub in a directory, or one key per line of a file. */
 export function readTrusted(path: string): Set<string> {
@@ -125,7 +125,7 @@ export function readTrusted(path: string): Set<string> {
   try { st = statSync(path); } catch { throw new KeyError(`--trust ${path}: no such file or directory`); }
   const keys = new Set<string>();
   if (st.isDirectory()) {
-    for (const f of readdirSync(path).filter((n) => n.endsWith('.pub')).sort()) keys.add(readPublicKey(join(path, f)));
+    for (const f of readdirSync(path).filter((n) => n.endsWith('.pub')).sort()) keys.add(readPublicKey(join(path, f), `--trust ${path}: public key`));
   } else {
     let text: string;
     try { text = readInputText(path, '--trust', keyFileBytesMax); } catch (e) { throw new KeyError(e instanceof InputError ? e.message : `--trust ${path}: cannot be read`); }

@@ -33,13 +33,27 @@ export function parseJson(text: string, file: string): unknown {
  * error). So the place is found again here, the quote dropped, and what JSON does not allow said.
  */
 function jsonErrorText(text: string, message: string): string {
+  return `${jsonMistakeText(text, message)}; a .json scenario is strict JSON (RFC 8259)`;
+}
+
+/**
+ * What makes `text` not JSON, for any JSON file vrange reads (a scenario, a --schedule-file, a
+ * shard result): `invalid JSON at line L, column C: Unexpected token ']'`, one line, without the
+ * excerpt JSON.parse quotes (which may hold the text's newlines), with a hint for a comment, a
+ * single quote, NaN or Infinity. `error` is what JSON.parse threw.
+ */
+export function jsonMistake(text: string, error: unknown): string {
+  return jsonMistakeText(text, error instanceof Error ? error.message : String(error));
+}
+
+function jsonMistakeText(text: string, message: string): string {
   const at = jsonErrorOffset(text);
   const what = message.replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '').replace(/ (in JSON )?at position \d+( \(line \d+ column \d+\))?$/, '');
   const c = text[at];
   const hint = c === '/' ? ' (JSON has no comments)' : c === "'" ? ' (JSON strings and keys take double quotes)'
     : /^[NI]/.test(text.slice(at, at + 1)) && /^(NaN|Infinity)/.test(text.slice(at)) ? ' (NaN and Infinity are not JSON numbers)' : '';
   const where = at >= 0 ? ` at ${lineColumn(text, at)}` : '';
-  return `invalid JSON${where}: ${what}${hint}; a .json scenario is strict JSON (RFC 8259)`;
+  return `invalid JSON${where}: ${what}${hint}`;
 }
 
 /**

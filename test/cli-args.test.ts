@@ -87,7 +87,7 @@ const other: Case[] = [
   { args: ['rnu', demo], names: '"rnu"', allowed: /did you mean "run"\?/ },
   { args: ['merge'], names: 'FILE', allowed: /got none/ }, { args: ['merge', demo, '--bogus'], names: '--bogus', allowed: /merge takes --json/ },
   { args: ['merge', demo, '--json', '--json'], names: '--json' }, { args: ['merge', '/nonexistent/a.json'], names: '/nonexistent/a.json', allowed: /no such file/ },
-  { args: ['merge', demo], names: demo, allowed: /not a shard result file: not JSON/ },
+  { args: ['merge', demo], names: demo, allowed: /not a shard result file: invalid JSON at line 1, column 1: / },
   { args: ['explore', demo, '--shard', '1/2'], names: '--shard', allowed: /needs --seed BASE/ },
   { args: ['explore', demo, '--out', 'x.json'], names: '--out', allowed: /goes with --shard/ },
 ];

@@ -139,7 +139,7 @@ test.serial('merge refuses files of other sweeps, missing or doubled shards and 
     [['merge', a, variant('moved.json', (d) => { d.explore.runs[0].index = 0; })], 'moved.json', /explore\.runs\[0\]\.index is 0, not 1/],
     [['merge', a, variant('field.json', (d) => { d.explore.runs[0].outcome = 3; })], 'field.json', /explore\.runs\[0\]\.outcome: Expected string/],
     [['merge', a, variant('extra.json', (d) => { d.surprise = 1; })], 'extra.json', /surprise/],
-    [['merge', a, variant('notjson.json', () => {}, '{"format": ')], 'notjson.json', /not JSON/],
+    [['merge', a, variant('notjson.json', () => {}, '{"format": ')], 'notjson.json', /invalid JSON at line 1, column 12/],
     [['merge', a, variant('history.jsonl', () => {}, '{"kind":"start"}\n')], 'history.jsonl', /format: /],
     [['merge', a, join(dir, 'folder.json')], 'folder.json', /is a directory/],
     [['merge', a, join(dir, 'absent.json')], 'absent.json', /no such file/],
