@@ -99,7 +99,7 @@ const commands = [
   { name: 'run-free', args: (o) => ['run', sc('thread-ashmem-cache'), '--seed', '2', '--schedule', 'free', '--trace', join(o, 't.jsonl')], outs: { 't.jsonl': 'trace' } },
   { name: 'run-quiet', args: (o) => ['run', sc('direct-reclaim'), '--seed', '4', '--quiet', '--html', join(o, 'h.html')], outs: { 'h.html': 'html' } },
   { name: 'explore', args: () => ['explore', sc('race-two-marks'), '--runs', '6', '--seed', '10', '--fault', 'random:kill=0.1'] },
-  { name: 'explore-all', args: (o) => ['explore', sc('race-two-marks'), '--all', '--html', join(o, 'all.html')], outs: { 'all.html': 'html' } },
+  { name: 'explore-all', args: (o) => ['explore', sc('race-two-marks'), '--all', '--html', join(o, 'all.html')], outs: { 'all.class1.html': 'html' } }, // --html all.html writes a page per class: all.class1.html, ...
   { name: 'shard', args: (o) => ['explore', sc('race-two-marks'), '--runs', '6', '--seed', '10', '--shard', '1/2', '--out', join(o, 's.json')], outs: { 's.json': 'json' } },
   { name: 'compare', args: () => ['compare', sc('anon-sigbus'), '--seed', '1'] },
   { name: 'compare-json', json: true, args: () => ['compare', sc('fork-cow-purge'), '--seed', '1', '--json'] },
@@ -212,9 +212,12 @@ async function rewriteAfterKill(cmd, out) {
   if (r.hang) { p.push(r.hang); again.child.kill('SIGKILL'); await again.exit; }
   else {
     if (r.code !== 0 && r.code !== 1) p.push(`second run: exit ${r.code} (signal ${r.signal}); stderr: ${again.err.slice(-400)}`);
-    for (const [f, kind] of Object.entries(cmd.outs)) {
-      if (!existsSync(join(out, f))) p.push(`second run: ${f} not written`);
-      else p.push(...wholeOutput(join(out, f), kind).map((x) => `second run: ${x}`));
+    for (const f of Object.keys(cmd.outs)) if (!existsSync(join(out, f))) p.push(`second run: ${f} not written`);
+    // Every file in the folder is whole, whichever run wrote it (the killed one may have finished some).
+    const kinds = { '.jsonl': 'trace', '.html': 'html', '.json': 'json' };
+    for (const f of readdirSync(out).filter((x) => !x.endsWith('.tmp'))) {
+      const kind = Object.entries(kinds).find(([ext]) => f.endsWith(ext))?.[1];
+      if (kind) p.push(...wholeOutput(join(out, f), kind).map((x) => `second run: ${x}`));
     }
     p.push(...leftovers(tmp2, out).map((x) => `second run: ${x}`));
   }
