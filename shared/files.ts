@@ -97,8 +97,36 @@ function realpathOr(path: string): string {
   try { return realpathSync(path); } catch { return resolve(path); }
 }
 
+/** Linux's NAME_MAX and PATH_MAX (less its NUL): a longer name or path fails with ENAMETOOLONG. */
+const nameBytesMax = 255;
+const pathBytesMax = 4095;
+/** What a temporary adds to a file's name (temporaryOf): `.` NAME `.PID.START.RAND.tmp`, a pid of at most 7 digits, a start time of at most 20, 8 random characters. */
+const temporaryNameBytes = 1 + 1 + 7 + 1 + 20 + 1 + 8 + 4;
+/** The longest file name (bytes) vrange writes: its temporary beside it must still be a name the system takes. */
+export const outputNameBytesMax = nameBytesMax - temporaryNameBytes;
+
+/**
+ * Refuses, before anything runs, a path the system would refuse as too long (ENAMETOOLONG, which
+ * came as an internal error after the run, or as "no such directory"): a name in it longer than
+ * 255 bytes, or the whole (made absolute) longer than 4095; for a file vrange writes (`written`),
+ * a file name longer than outputNameBytesMax, so that its temporary is one too.
+ */
+export function checkPathLength(path: string, what: string, written: boolean): void {
+  const abs = resolve(path);
+  const bytes = Buffer.byteLength(abs);
+  const pathMax = pathBytesMax - (written ? temporaryNameBytes : 0);
+  if (bytes > pathMax) throw new InputError(`${what} ${path}: the path is ${bytes} bytes long (made absolute); at most ${pathMax}, the system's limit${written ? ' less what its temporary adds' : ''}`);
+  const long = abs.split(sep).find((part) => Buffer.byteLength(part) > nameBytesMax);
+  if (long !== undefined) throw new InputError(`${what} ${path}: a name in it is ${Buffer.byteLength(long)} bytes long; at most ${nameBytesMax}, the system's limit`);
+  const name = Buffer.byteLength(basename(abs));
+  if (written && name > outputNameBytesMax) {
+    throw new InputError(`${what} ${path}: the file name is ${name} bytes long; at most ${outputNameBytesMax} (it is written to a temporary beside it, ${temporaryNameBytes} bytes longer, then renamed)`);
+  }
+}
+
 /** A directory to list (`vrange list DIR`): it must exist and be a directory. */
 export function checkInputDir(path: string, what: string): void {
+  checkPathLength(path, what, false);
   let st;
   try { st = statSync(path); } catch { throw new InputError(`${what} ${path}: no such directory`); }
   if (!st.isDirectory()) throw new InputError(`${what} ${path}: is ${st.isFile() ? 'a file' : kindOf(st)}, not a directory`);
@@ -113,6 +141,7 @@ export function checkOutputPath(path: string, flag: string): void {
   if (path === '') throw new InputError(`${flag}: the path is empty; give a file to write`);
   // resolve() drops a trailing `/` or `/.`: `out.html/` would be written as the file out.html.
   if (/(?:^|\/)(?:\.\.?)?$/.test(path)) throw new InputError(`${flag} ${path}: ends with ${path.endsWith('/') ? '/' : `"${basename(path)}"`}, so it names a directory; give a file to write`);
+  checkPathLength(path, flag, true);
   const abs = resolve(path);
   const dir = dirname(abs);
   let dst;
@@ -183,7 +212,8 @@ export function writeOutput(path: string, text: string | Buffer, mode?: number):
     writeFileSync(tmp, text, { flag: 'wx', ...(mode !== undefined ? { mode } : {}) });
     renameSync(tmp, abs);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    // The temporary may not exist, or not be removable: the write's own error is the one to tell.
+    try { rmSync(tmp, { force: true }); } catch { /* nothing to remove */ }
     throw new InputError(`cannot write ${path}: ${(e as Error).message}`);
   }
 }
@@ -195,6 +225,7 @@ export function writeOutput(path: string, text: string | Buffer, mode?: number):
  */
 export function checkOutputDir(path: string, flag: string): void {
   if (path === '') throw new InputError(`${flag}: the path is empty; give a directory`);
+  checkPathLength(path, flag, false);
   const abs = resolve(path);
   let at = abs;
   for (;;) {

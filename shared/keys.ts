@@ -10,7 +10,7 @@
 // trusted agent key) or a file (one key per line; blank lines and `#` comments are skipped).
 
 import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { InputError, readInputText, removeStaleTemporaries, staleTemporaries, temporaryOf } from './files.js';
+import { InputError, outputNameBytesMax, readInputText, removeStaleTemporaries, staleTemporaries, temporaryOf } from './files.js';
 import { keyFileBytesMax } from './limits.js';
 import { dirname, join, resolve } from 'node:path';
 import { curveKeyPair } from 'zeromq';
@@ -29,7 +29,10 @@ export interface KeyPair { publicKey: string; secretKey: string }
  * new one. Refuses to overwrite an existing pair (or a NAME.pub of another origin).
  */
 export function writeKeyPair(dir: string, name: string): { secretFile: string; publicFile: string; publicKey: string } {
-  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new KeyError(`--name: "${name}" is not allowed; use letters, digits, '.', '_' and '-'`);
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new KeyError(`--name: ${JSON.stringify(name)} is not allowed; use letters, digits, '.', '_' and '-'`);
+  // NAME.key and NAME.pub, and their temporaries, must be names the system takes.
+  const nameMax = outputNameBytesMax - '.key'.length;
+  if (name.length > nameMax) throw new KeyError(`--name: ${name.length} characters; at most ${nameMax} (NAME.key and its temporary must fit the system's 255-byte file names)`);
   mkdirSync(dir, { recursive: true });
   const secretFile = resolve(dir, `${name}.key`);
   const publicFile = resolve(dir, `${name}.pub`);

@@ -130,3 +130,26 @@ test('vrange with no command: one line on stderr naming the commands, exit 2, st
     t.is(r.stderr, '');
   }
 });
+
+test('an output or directory name too long for the system is refused before anything runs (it was exit 70, or a run then exit 2)', async (t) => {
+  const s = scratch();
+  const long = 'x'.repeat(300);
+  const deep = `${s.dir}/${'d/'.repeat(2100)}f`;
+  await refused(t, ['run', demo, '--trace', join(s.dir, long)], '--trace', 'a name in it is 300 bytes long; at most 255');
+  await refused(t, ['run', demo, '--html', join(s.dir, 'y'.repeat(213))], '--html', 'the file name is 213 bytes long; at most 212');
+  await refused(t, ['run', demo, '--trace', deep], '--trace', /the path is \d+ bytes long \(made absolute\); at most 4052/);
+  await refused(t, ['explore', demo, '--seed', '1', '--shard', '1/2', '--out', join(s.dir, 'z'.repeat(213))], '--out', 'at most 212');
+  await refused(t, ['keygen', '--out', join(s.dir, long)], '--out', 'a name in it is 300 bytes long');
+  await refused(t, ['keygen', '--out', deep], '--out', /the path is \d+ bytes long/);
+  await refused(t, ['keygen', '--out', s.at('DIR'), '--name', 'k'.repeat(209)], '--name: 209 characters; at most 208');
+  await refused(t, ['list', join(s.dir, long)], 'list', 'a name in it is 300 bytes long');
+  t.deepEqual(readdirSync(s.at('DIR')), [], 'keygen wrote nothing');
+  // The longest name allowed is written whole, with no temporary left beside it.
+  const longest = join(s.at('DIR'), 'y'.repeat(212));
+  const r = await cli(['run', demo, '--seed', '1', '--quiet', '--html', longest]);
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(readdirSync(s.at('DIR')), ['y'.repeat(212)]);
+  t.regex(readFileSync(longest, 'utf8'), /<\/html>\s*$/);
+  const k = await cli(['keygen', '--out', s.at('DIR'), '--name', 'k'.repeat(208)]);
+  t.is(k.code, 0, k.stderr);
+});
