@@ -124,6 +124,8 @@ const seq = whole(0, historyEventsMax - 1, 'historyEventsMax');
 /** An OS pid, as an agent's hello gives it (shared/message_schemas.ts). */
 const osPid = whole(0, 2 ** 32);
 const name = z.string().min(1);
+/** A process's exit code, as waitpid(2) gives it. */
+const exitCode = whole(0, 255);
 /** A field the format leaves untyped (any JSON value) but requires. */
 const present = z.unknown().refine((v) => v !== undefined, 'missing (required: any JSON value)');
 const str = z.string();
@@ -150,7 +152,7 @@ export const SUCCESS: Record<string, z.ZodTypeAny> = {
   exit: plainOk,
   signal: plainOk,
   wait: plainOk,
-  waitpid: okWith({ exitCode: int.optional(), signal: str.optional() }).refine((r) => typeof r.exitCode === 'number' || typeof r.signal === 'string', 'a waitpid result has exitCode (a whole number) or signal (a string)'),
+  waitpid: okWith({ exitCode: exitCode.optional(), signal: str.optional() }).refine((r) => typeof r.exitCode === 'number' || typeof r.signal === 'string', 'a waitpid result has exitCode (a whole number) or signal (a string)'),
   reclaim: okWith({ freed: frameCount }),
   kill: plainOk,
   check: plainOk,
@@ -224,7 +226,7 @@ export const EVENT_SCHEMAS = {
   kill: ev('kill', { process: name, pid: nat, by: str }),
   fault: ev('fault', { fault: str, process: name, pid: nat, step: int, as: str, action: str }),
   resume: ev('resume', { process: name, pid: nat }),
-  cleanup: ev('cleanup', { process: name, pid: nat, state: processState, exitCode: int.optional(), signal: str.optional(), framesFreed: frameCount,
+  cleanup: ev('cleanup', { process: name, pid: nat, state: processState, exitCode: exitCode.optional(), signal: str.optional(), framesFreed: frameCount,
     pagesUnmapped: nat, vmas: nat, fdsClosed: nat, filesReleased: z.array(z.unknown()), interrupted: stepIndex.optional(), outside: z.literal(true).optional() }),
   'final-release': ev('final-release', { file: name, fileKind: str, framesFreed: frameCount }),
   stuck: ev('stuck', { process: name, index: stepIndex, waitsFor: str, kernel: z.literal(true).optional() }),
