@@ -84,7 +84,8 @@ const USAGE = `usage:
                              the shard result files of one sweep combined: the table, outcome
                              classes, witnesses and exit code of the unsharded sweep
   vrange check HISTORY [--json]
-                             check a --trace history offline: exit 0 valid, 1 invalid
+                             check a --trace history offline: exit 0 valid, 1 invalid, 2 not
+                             a history (docs/history-format.md, What is not a history)
   vrange compare FILE [--seed N] [--schedule S] [--access A] [--purge-unit U] [--frames N] [--json]
                   [--fault SPEC]...
                              every policy, same seed: the steps whose result differs, and why

@@ -3,7 +3,10 @@
 // `--trace FILE` writes it as JSON lines; the report and the invariant checks read it.
 
 import { z } from 'zod';
-import { historyEventsMax } from '../shared/limits.js';
+import { filePagesMax, filesMax, framesMax, historyEventsMax, seedMax, stepsPerProcessMax, vpagesMax } from '../shared/limits.js';
+import { HISTORY_FORMAT } from '../shared/kernel_name.js';
+import { formatPath } from '../shared/scenario_error.js';
+import { POLICIES, type PolicyName } from '../shared/scenario-types.js';
 import { isRunList, pagesOf } from '../shared/runs.js';
 import type { EventFields, EventKind, EventOf, HistoryEvent } from './history_events.js';
 
@@ -97,12 +100,37 @@ export class History {
 // format does not name are kept and ignored (a newer vrange may add some).
 
 
-const nat = z.number().int().nonnegative();
-const int = z.number().int();
+/**
+ * A whole number from `min` to `max` (a limit of shared/limits.ts, named in the message): every
+ * number of a history is bounded, by the limit the scenario format sets where there is one (a
+ * frame, a page, a step's index) and by Number.MAX_SAFE_INTEGER at most, so 1e308 is never a count.
+ */
+const whole = (min: number, max: number, limit?: string) => {
+  const allowed = `a whole number from ${min} to ${max}${limit ? ` (${limit})` : ''}`;
+  return z.number({ invalid_type_error: allowed, required_error: `missing (required: ${allowed})` }).int(allowed).min(min, allowed).max(max, allowed);
+};
+const SAFE = Number.MAX_SAFE_INTEGER;
+const nat = whole(0, SAFE);
+const int = whole(-SAFE, SAFE);
+/** Milliseconds (a timeout, a silence): a number from 0 (finite: JSON's 1e400 reads as Infinity). */
+const ms = z.number().finite().min(0).max(SAFE);
+const frameNo = whole(0, framesMax - 1, 'framesMax');
+const frameCount = whole(0, framesMax, 'framesMax');
+const vpageNo = whole(0, vpagesMax - 1, 'vpagesMax');
+const pageCount = whole(0, vpagesMax, 'vpagesMax');
+const stepIndex = whole(0, stepsPerProcessMax - 1, 'stepsPerProcessMax');
+const stepCount = whole(0, stepsPerProcessMax, 'stepsPerProcessMax');
+const seq = whole(0, historyEventsMax - 1, 'historyEventsMax');
+/** An OS pid, as an agent's hello gives it (shared/message_schemas.ts). */
+const osPid = whole(0, 2 ** 32);
 const name = z.string().min(1);
+/** A process's exit code, as waitpid(2) gives it. */
+const exitCode = whole(0, 255);
+/** A field the format leaves untyped (any JSON value) but requires. */
+const present = z.unknown().refine((v) => v !== undefined, 'missing (required: any JSON value)');
 const str = z.string();
 const ev = <K extends string, S extends z.ZodRawShape>(kind: K, shape: S) =>
-  z.object({ seq: nat, at: nat, kind: z.literal(kind), ...shape }).passthrough();
+  z.object({ seq, at: nat, kind: z.literal(kind), ...shape }).passthrough();
 
 const failure = z.object({ ok: z.literal(false) }).passthrough().refine(
   (r) => typeof r.errno === 'string' || typeof r.signal === 'string' || r.stuck === true || Array.isArray(r.mismatches),
@@ -124,8 +152,8 @@ export const SUCCESS: Record<string, z.ZodTypeAny> = {
   exit: plainOk,
   signal: plainOk,
   wait: plainOk,
-  waitpid: okWith({ exitCode: int.optional(), signal: str.optional() }).refine((r) => typeof r.exitCode === 'number' || typeof r.signal === 'string', 'a waitpid result has exitCode (a whole number) or signal (a string)'),
-  reclaim: okWith({ freed: nat }),
+  waitpid: okWith({ exitCode: exitCode.optional(), signal: str.optional() }).refine((r) => typeof r.exitCode === 'number' || typeof r.signal === 'string', 'a waitpid result has exitCode (a whole number) or signal (a string)'),
+  reclaim: okWith({ freed: frameCount }),
   kill: plainOk,
   check: plainOk,
 };
@@ -134,9 +162,9 @@ const NEVER_OK = new Set(['crash']);
 export const STEP_OPS: readonly string[] = [...Object.keys(SUCCESS), ...NEVER_OK];
 
 const complete = ev('complete', {
-  process: name, index: nat, op: z.enum(STEP_OPS as [string, ...string[]]), type: z.enum(['ok', 'fail', 'info']),
+  process: name, index: stepIndex, op: z.enum(STEP_OPS as [string, ...string[]]), type: z.enum(['ok', 'fail', 'info']),
   result: z.record(z.unknown()).refine((r) => !Array.isArray(r), 'a result is an object, not a list'),
-  detail: z.object({ span: z.tuple([nat, nat]).optional(), purgedPages: z.array(nat).optional() }).passthrough().optional(),
+  detail: z.object({ span: z.tuple([pageCount, pageCount]).optional(), purgedPages: z.array(vpageNo).optional() }).passthrough().optional(),
   label: str.optional(), kernel: z.literal(true).optional(),
 }).superRefine((e, ctx) => {
   const r = e.result as Record<string, unknown>;
@@ -163,53 +191,54 @@ export function resultShapeErrors(op: string, r: Record<string, unknown>): strin
 
 const processState = z.enum(['running', 'exited', 'killed']);
 export const EVENT_SCHEMAS = {
-  boot: ev('boot', { frames: nat, files: z.array(z.object({ name, pages: nat, kind: name }).passthrough()), policy: name, access: z.enum(['sigbus', 'zero']),
-    purgeUnit: z.enum(['range', 'page']), schedule: z.enum(['lockstep', 'free']), seed: nat, format: nat.optional() }),
-  birth: ev('birth', { process: name, pid: nat, parent: name.optional(), osPid: int, host: str.optional(), agent: str.optional() }),
-  'agent-connected': ev('agent-connected', { agent: str, host: str, osPid: int }),
+  boot: ev('boot', { frames: whole(1, framesMax, 'framesMax'), files: z.array(z.object({ name, pages: whole(0, filePagesMax, 'filePagesMax'), kind: name }).passthrough()).max(filesMax, `at most ${filesMax} files (filesMax)`),
+    policy: z.enum(POLICIES as [PolicyName, ...PolicyName[]]), access: z.enum(['sigbus', 'zero']), purgeUnit: z.enum(['range', 'page']), schedule: z.enum(['lockstep', 'free']),
+    seed: whole(0, seedMax, 'seedMax'), format: z.literal(HISTORY_FORMAT, { errorMap: () => ({ message: `${HISTORY_FORMAT}, the format this vrange writes and reads (or no format: an older history); a newer vrange wrote any other` }) }).optional() }),
+  birth: ev('birth', { process: name, pid: nat, parent: name.optional(), osPid, host: str.optional(), agent: str.optional() }),
+  'agent-connected': ev('agent-connected', { agent: str, host: str, osPid }),
   // A refusal names the peer by its address (and, from the ZAP handler, its CURVE key and mechanism) or by its routing id.
   'agent-refused': ev('agent-refused', { address: str.optional(), publicKey: str.optional(), mechanism: str.optional(), agent: str.optional(), why: str })
     .refine((e) => typeof e.address === 'string' || typeof e.agent === 'string', 'an agent-refused names the peer: address or agent (a string)'),
-  'heartbeat-lost': ev('heartbeat-lost', { agent: str, host: str, osPid: int, process: name.optional(), pid: nat.optional(), silentMs: z.number(), timeoutMs: z.number() }),
-  efault: ev('efault', { process: name, pid: nat, call: str, vpage: z.number().optional(), frame: z.number().optional(), fileId: z.number().optional(), why: str }),
+  'heartbeat-lost': ev('heartbeat-lost', { agent: str, host: str, osPid, process: name.optional(), pid: nat.optional(), silentMs: ms, timeoutMs: ms }),
+  efault: ev('efault', { process: name, pid: nat, call: str, vpage: int.optional(), frame: int.optional(), fileId: int.optional(), why: str }),
   schedule: ev('schedule', { choice: name, enabled: nat, options: z.array(name).optional(), clock: nat, kernel: z.literal(true).optional() }),
-  invoke: ev('invoke', { process: name, index: nat, step: z.object({ op: z.enum(STEP_OPS as [string, ...string[]]) }).passthrough(), kernel: z.literal(true).optional() }),
+  invoke: ev('invoke', { process: name, index: stepIndex, step: z.object({ op: z.enum(STEP_OPS as [string, ...string[]]) }).passthrough(), kernel: z.literal(true).optional() }),
   complete,
-  blocked: ev('blocked', { process: name, index: nat, xid: nat }),
-  'reclaim-prepare': ev('reclaim-prepare', { xid: nat, reason: str, want: z.number().nonnegative().nullable().optional(), candidates: nat, asked: z.array(z.object({ pid: nat, pages: nat }).passthrough()) }),
-  'no-answer': ev('no-answer', { xid: nat, process: name, pages: nat, timeoutMs: z.number() }),
+  blocked: ev('blocked', { process: name, index: stepIndex, xid: nat }),
+  'reclaim-prepare': ev('reclaim-prepare', { xid: nat, reason: str, want: z.number().refine((v) => (Number.isSafeInteger(v) && v >= 0) || v === Infinity, 'a whole number from 0, or null (a reclaim of all: Infinity in memory, which JSON writes null)').nullable().optional(), candidates: nat, asked: z.array(z.object({ pid: nat, pages: nat }).passthrough()) }),
+  'no-answer': ev('no-answer', { xid: nat, process: name, pages: nat, timeoutMs: ms }),
   // From a process's agent (process, pid), or from an agent with no process yet (agent, its routing id).
-  'bad-message': ev('bad-message', { process: name.optional(), pid: nat.optional(), agent: str.optional(), t: z.unknown(), why: str })
+  'bad-message': ev('bad-message', { process: name.optional(), pid: nat.optional(), agent: str.optional(), t: present, why: str })
     .refine((e) => (typeof e.process === 'string' && typeof e.pid === 'number') || typeof e.agent === 'string', 'a bad-message names process and pid, or agent (a string)'),
   'bad-answer': ev('bad-answer', { xid: nat, process: name, why: str }),
-  decision: ev('decision', { xid: nat, reason: str, page: str, unit: str, purge: z.boolean(), rule: str, why: str, frame: nat.optional(),
-    pages: z.tuple([nat, z.number().int().positive()]).optional(),
-    file: str.optional(), filePage: nat.optional(), vpages: z.array(z.tuple([nat, nat])).optional(), pageKind: str, policy: str,
-    votes: z.array(z.object({ pid: nat, process: name.optional(), vpage: nat.optional(), share: str.optional(), volatile: z.boolean().optional(),
+  decision: ev('decision', { xid: nat, reason: str, page: str, unit: str, purge: z.boolean(), rule: str, why: str, frame: frameNo.optional(),
+    pages: z.tuple([frameNo, whole(1, framesMax, 'framesMax')]).optional(),
+    file: str.optional(), filePage: whole(0, filePagesMax - 1, 'filePagesMax').optional(), vpages: z.array(z.tuple([nat, vpageNo])).optional(), pageKind: str, policy: str,
+    votes: z.array(z.object({ pid: nat, process: name.optional(), vpage: vpageNo.optional(), share: str.optional(), volatile: z.boolean().optional(),
       answered: z.boolean().optional(), privatePresent: z.boolean().optional(), dirty: z.boolean().optional(), referenced: z.boolean().optional() }).passthrough()) })
     .refine((e) => !e.pages || e.frame === undefined || e.pages[0] === e.frame, 'pages: [frame, count] starts at the decision\'s frame'),
-  'purge-notify': ev('purge-notify', { xid: nat, process: name, vpages: z.array(nat).optional(),
-    runs: z.array(nat).refine((r) => isRunList(r, 2), 'runs: ascending, disjoint [start, count] pairs, each count at least 1').optional() })
+  'purge-notify': ev('purge-notify', { xid: nat, process: name, vpages: z.array(vpageNo).optional(),
+    runs: z.array(pageCount).refine((r) => isRunList(r, 2), 'runs: ascending, disjoint [start, count] pairs, each count at least 1').optional() })
     .refine((e) => (e.runs === undefined) !== (e.vpages === undefined), 'a purge-notify names its pages as runs: [start, count, ...] (or, in older histories, vpages), one of the two'),
-  'reclaim-commit': ev('reclaim-commit', { xid: nat, reason: str, freed: nat, unitsTried: nat, purged: z.array(str) }),
-  'file-nonvolatile': ev('file-nonvolatile', { file: name, start: nat, pages: nat, purged: z.boolean(), by: name }),
+  'reclaim-commit': ev('reclaim-commit', { xid: nat, reason: str, freed: frameCount, unitsTried: nat, purged: z.array(str) }),
+  'file-nonvolatile': ev('file-nonvolatile', { file: name, start: whole(0, filePagesMax, 'filePagesMax'), pages: whole(0, filePagesMax, 'filePagesMax'), purged: z.boolean(), by: name }),
   'oom-kill': ev('oom-kill', { process: name, pid: nat, resident: nat, faulting: name, why: str }),
   kill: ev('kill', { process: name, pid: nat, by: str }),
   fault: ev('fault', { fault: str, process: name, pid: nat, step: int, as: str, action: str }),
   resume: ev('resume', { process: name, pid: nat }),
-  cleanup: ev('cleanup', { process: name, pid: nat, state: processState, exitCode: int.optional(), signal: str.optional(), framesFreed: nat,
-    pagesUnmapped: nat, vmas: nat, fdsClosed: nat, filesReleased: z.array(z.unknown()), interrupted: nat.optional(), outside: z.literal(true).optional() }),
-  'final-release': ev('final-release', { file: name, fileKind: str, framesFreed: nat }),
-  stuck: ev('stuck', { process: name, index: nat, waitsFor: str, kernel: z.literal(true).optional() }),
-  'expectation-failed': ev('expectation-failed', { process: name, index: nat, expected: z.unknown(), actual: z.unknown(), kernel: z.literal(true).optional() }),
+  cleanup: ev('cleanup', { process: name, pid: nat, state: processState, exitCode: exitCode.optional(), signal: str.optional(), framesFreed: frameCount,
+    pagesUnmapped: nat, vmas: nat, fdsClosed: nat, filesReleased: z.array(z.unknown()), interrupted: stepIndex.optional(), outside: z.literal(true).optional() }),
+  'final-release': ev('final-release', { file: name, fileKind: str, framesFreed: frameCount }),
+  stuck: ev('stuck', { process: name, index: stepIndex, waitsFor: str, kernel: z.literal(true).optional() }),
+  'expectation-failed': ev('expectation-failed', { process: name, index: stepIndex, expected: present, actual: z.unknown(), kernel: z.literal(true).optional() }),
   violation: ev('violation', { name: str, text: str }),
-  message: ev('message', { dir: z.enum(['send', 'recv']), agent: str, msg: z.unknown() }),
-  snapshot: ev('snapshot', { after: nat, frames: z.object({ used: nat, total: nat }).passthrough(), maps: z.array(z.object({}).passthrough()), files: z.array(z.object({}).passthrough()) }),
+  message: ev('message', { dir: z.enum(['send', 'recv']), agent: str, msg: present }),
+  snapshot: ev('snapshot', { after: seq, frames: z.object({ used: frameCount, total: frameCount }).passthrough(), maps: z.array(z.object({}).passthrough()), files: z.array(z.object({}).passthrough()) }),
   final: ev('final', {
-    frames: z.object({ total: nat, used: nat, free: nat, pageCache: nat, mapped: nat }).passthrough(),
+    frames: z.object({ total: frameCount, used: frameCount, free: frameCount, pageCache: nat, mapped: nat }).passthrough(),
     files: z.array(z.object({ name, kind: str, cached: nat, open: nat }).passthrough()),
-    processes: z.array(z.object({ process: name, pid: nat, state: processState, resident: nat, vmas: nat, fds: nat, steps: nat }).passthrough()),
-    kernelSteps: nat,
+    processes: z.array(z.object({ process: name, pid: nat, state: processState, resident: nat, vmas: nat, fds: nat, steps: stepCount }).passthrough()),
+    kernelSteps: stepCount,
   }),
   verdict: ev('verdict', { ok: z.boolean(), failures: nat, invariants: z.array(z.object({ name: str, ok: z.boolean(), detail: str.optional() }).passthrough()) }),
 } as const;
@@ -227,8 +256,11 @@ export function eventProblem(e: unknown): string | undefined {
   if (!Object.hasOwn(EVENT_SCHEMAS, kind)) return `unknown kind ${JSON.stringify(kind).slice(0, 40)}; allowed: ${EVENT_KINDS.join(', ')}`;
   const got = EVENT_SCHEMAS[kind as EventKind].safeParse(e);
   if (got.success) return undefined;
-  const issues = got.error.issues.slice(0, 3).map((i) => `${i.path.length ? i.path.join('.') : 'the event'}: ${i.message}`);
-  return `a "${kind}" event (docs/history-format.md): ${issues.join('; ')}${got.error.issues.length > 3 ? `; and ${got.error.issues.length - 3} more` : ''}`;
+  // One line per field (zod may say the same twice: 1e400 is neither whole nor at most the bound); a
+  // missing field says what it needs, as a wrong one does.
+  const all = [...new Set(got.error.issues.map((i) => `${i.path.length ? formatPath(i.path) : 'the event'}: ${
+    i.code === 'invalid_type' && i.received === 'undefined' && i.message === 'Required' ? `missing (required: ${i.expected})` : i.message}`))];
+  return `a "${kind}" event (docs/history-format.md): ${all.slice(0, 3).join('; ')}${all.length > 3 ? `; and ${all.length - 3} more` : ''}`;
 }
 
 // Every event the types allow is one the schemas accept (so `vrange check` reads every history the

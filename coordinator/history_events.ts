@@ -30,7 +30,7 @@ export interface EventFields {
     frames: number; files: Array<{ name: string; pages: number; kind: string }>; policy: PolicyName; access: AccessMode;
     purgeUnit: PurgeUnit; schedule: 'lockstep' | 'free'; seed: number;
     /** 2 since events of the kernel list carry `kernel: true` (absent before: docs/history-format.md, Names). */
-    format?: number;
+    format?: 2;
   };
   birth: { process: string; pid: number; parent?: string; osPid: number; host?: string; agent?: string };
   'agent-connected': { agent: string; host: string; osPid: number };

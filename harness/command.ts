@@ -11,7 +11,7 @@ import { checkOutputPath, readInputText } from '../shared/files.js';
 import { reproducibleFile } from '../shared/scenario_copy.js';
 import { parseChoiceToken } from '../shared/kernel_name.js';
 import { jsonMistake } from '../shared/scenario_text.js';
-import { exploreRunsMax, pctDepthMax, runTimeoutMaxMs, scheduleFileBytesMax, schedulesMaxCeiling, schedulesMaxDefault } from '../shared/limits.js';
+import { exploreRunsMax, pctDepthMax, runTimeoutMaxMs, scheduleFileBytesMax, schedulesMaxCeiling, schedulesMaxDefault, seedMax } from '../shared/limits.js';
 import { didYouMean } from '../shared/suggest.js';
 import { runConfigFor } from '../shared/run_config.js';
 import { oneOfValue, parseCommandArgs, UsageError, wholeValue, type OptionTable } from '../shared/args.js';
@@ -31,7 +31,6 @@ function realOrSelf(p: string): string {
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const scenariosDir = join(packageRoot, 'scenarios');
 
-const seedMax = 2 ** 31 - 1;
 const R = 'run', E = 'explore', C = 'compare';
 
 /** The options of run, explore and compare (and of `vrange kernel`, which parses as run). */

@@ -114,6 +114,17 @@ export const goalConditionsMax = 64;
 export const scenarioFileBytesMax = 16 * 1024 * 1024;
 /** Bytes of a history file (`vrange check`), as `--trace` writes it. */
 export const historyFileBytesMax = 256 * 1024 * 1024;
+/**
+ * Bytes of one line of a history file (`vrange check`). The longest lines vrange writes are a
+ * `query` of queryPagesMax pages (about 4 MB, in its `complete` and, under --trace, its `done`
+ * message) and, under --trace, the `fork` message that carries the parent's mm, about 50 bytes a
+ * touched page: a fork of more than some 1.3 million touched pages writes a longer line.
+ */
+export const historyLineBytesMax = 64 * 1024 * 1024;
+/** Nesting of objects and arrays in one history line, the line's own object counted (a line vrange writes needs at most about 35: a `message` carrying a scenario step nested documentDepthMax deep). */
+export const historyDepthMax = 64;
+/** Characters of one string (or key) in a history line (the longest vrange writes, a decision's page name with 1,024 mappers, is some 40,000). */
+export const historyStringLengthMax = 1024 * 1024;
 /** Bytes of a `--schedule-file`. */
 export const scheduleFileBytesMax = 8 * 1024 * 1024;
 /** Bytes of a key file (`.key`, `.pub`) or of a `--trust` file. */
@@ -144,6 +155,8 @@ export const yamlAliasCountMax = 100;
  */
 export const messageBytesMax = 256 * 2 ** 20;
 
+/** The largest `--seed` (run, explore, compare; explore's seeds count up from it modulo 2^31), and so a history's `boot.seed`. */
+export const seedMax = 2 ** 31 - 1;
 /** Most runs one `explore` makes (`--runs`). */
 export const exploreRunsMax = 100_000;
 /** Default bound on the schedules `explore --all` enumerates (`--max-schedules`). */

@@ -9,6 +9,7 @@ import { Composer, type Document, isAlias, isMap, isPair, isScalar, isSeq, type 
 import {
   documentDepthMax, documentListLengthMax, documentMapKeysMax, documentNodesMax, documentStringLengthMax, runStepsMax, yamlAliasCountMax,
 } from './limits.js';
+import { jsonTextProblem } from './json_scan.js';
 import { formatPath, ScenarioError, type PathPart } from './scenario_error.js';
 
 
@@ -47,13 +48,19 @@ export function jsonMistake(text: string, error: unknown): string {
 }
 
 function jsonMistakeText(text: string, message: string): string {
+  const { at, what } = jsonMistakeAt(text, message);
+  const where = at >= 0 ? ` at ${lineColumn(text, at)}` : '';
+  return `invalid JSON${where}: ${what}`;
+}
+
+/** Where JSON.parse's `message` about `text` places the mistake (-1: nowhere), and what it is, without its quote of the text (with a hint for common mistakes). */
+export function jsonMistakeAt(text: string, message: string): { at: number; what: string } {
   const at = jsonErrorOffset(text);
   const what = message.replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '').replace(/ (in JSON )?at position \d+( \(line \d+ column \d+\))?$/, '');
   const c = text[at];
   const hint = c === '/' ? ' (JSON has no comments)' : c === "'" ? ' (JSON strings and keys take double quotes)'
     : /^[NI]/.test(text.slice(at, at + 1)) && /^(NaN|Infinity)/.test(text.slice(at)) ? ' (NaN and Infinity are not JSON numbers)' : '';
-  const where = at >= 0 ? ` at ${lineColumn(text, at)}` : '';
-  return `invalid JSON${where}: ${what}${hint}`;
+  return { at, what: what + hint };
 }
 
 /**
@@ -129,32 +136,14 @@ export function jsonErrorOffset(text: string): number {
 }
 
 /**
- * JSON.parse keeps the last of two equal keys; YAML refuses them, and so does a JSON scenario.
- * One pass over the text JSON.parse has already accepted, with a set of keys per open object:
- * memory grows with the keys of the maps open at once, not with the file (building a YAML
- * document of a 16 MiB JSON file to ask it took gigabytes). Keys compare as decoded, so "a" and
- * "\u0061" are the same key, as JSON.parse takes them.
+ * JSON.parse keeps the last of two equal keys; YAML refuses them, and so does a JSON scenario: one
+ * pass over the text JSON.parse has already accepted (shared/json_scan.ts), whose memory grows with
+ * the keys of the maps open at once, not with the file (building a YAML document of a 16 MiB JSON
+ * file to ask it took gigabytes). Keys compare as decoded, as JSON.parse takes them.
  */
 export function checkJsonDuplicates(text: string, file: string): void {
-  const open: Array<{ keys: Set<string> | undefined; expectKey: boolean }> = [];
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22 /* " */) {
-      const from = i;
-      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c /* \ */) i++;
-      const top = open[open.length - 1];
-      if (top?.keys && top.expectKey) {
-        const raw = text.slice(from + 1, i);
-        const key = raw.includes('\\') ? (JSON.parse(text.slice(from, i + 1)) as string) : raw;
-        if (top.keys.has(key)) throw new ScenarioError(file, '', `invalid JSON at ${lineColumn(text, from)}: duplicate key ${JSON.stringify(key).slice(0, 80)}; each key may appear once in a map`);
-        top.keys.add(key);
-        top.expectKey = false;
-      }
-    } else if (c === 0x7b /* { */) open.push({ keys: new Set(), expectKey: true });
-    else if (c === 0x5b /* [ */) open.push({ keys: undefined, expectKey: false });
-    else if (c === 0x7d /* } */ || c === 0x5d /* ] */) open.pop();
-    else if (c === 0x2c /* , */) { const top = open[open.length - 1]; if (top?.keys) top.expectKey = true; }
-  }
+  const p = jsonTextProblem(text);
+  if (p?.kind === 'duplicate-key') throw new ScenarioError(file, '', `invalid JSON at ${lineColumn(text, p.offset)}: duplicate key ${JSON.stringify(p.key).slice(0, 80)}; each key may appear once in a map`);
 }
 
 /**

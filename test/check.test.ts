@@ -203,7 +203,7 @@ test('vrange check: exit 0 on a valid history, 1 naming the violation and its li
   const junk = tempFile('junk.jsonl', `${readFileSync(anonTrace, 'utf8').split('\n')[0]}\nnot json\n`);
   const j = await cli(['check', junk]);
   t.is(j.code, 2);
-  t.regex(j.stderr, /junk\.jsonl:2: not a JSON object/);
+  t.regex(j.stderr, /junk\.jsonl:2: invalid JSON at column 2: Unexpected token .o.; a history has one JSON object \(RFC 8259\) per line/);
   writeFileSync(junk, '');
   t.is((await cli(['check', junk])).code, 2);
 });
