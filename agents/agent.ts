@@ -165,6 +165,7 @@ export class Agent {
       }
       case 'commit':
         if (msg.old || msg.unmark) this.scanned(msg.old ?? [], msg.unmark ?? []);
+        if (msg.seen) this.sawPurged(msg.seen);
         return this.commit(msg.xid, msg.runs, msg.last);
       case 'release': return this.release(msg.index);
       case 'ping': this.send({ t: 'pong', seq: msg.seq }); return;
@@ -337,6 +338,15 @@ export class Agent {
     };
     clear(old, PTE_YOUNG);
     clear(unmark, PTE_LAZYFREE);
+  }
+
+  /** Purged file pages this mm did not hold: those it has volatile now were purged while volatile here. */
+  private sawPurged(runs: number[]): void {
+    if (!isRunList(runs, 2)) this.protocolError('commit: malformed seen runs');
+    const v = this.volatileIn(runs);
+    for (let i = 0; i < v.length; i += 2) {
+      for (const seg of this.mm.segments(v[i]!, v[i]! + v[i + 1]!)) seg.vma.markPurged(seg.from - seg.vma.start, seg.to - seg.vma.start);
+    }
   }
 
   private commit(xid: number, runs: number[], last: boolean): void {

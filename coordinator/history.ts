@@ -189,7 +189,8 @@ export const EVENT_SCHEMAS = {
       answered: z.boolean().optional(), privatePresent: z.boolean().optional(), dirty: z.boolean().optional(), referenced: z.boolean().optional() }).passthrough()) })
     .refine((e) => !e.pages || e.frame === undefined || e.pages[0] === e.frame, 'pages: [frame, count] starts at the decision\'s frame'),
   'purge-notify': ev('purge-notify', { xid: nat, process: name, vpages: z.array(nat).optional(),
-    runs: z.array(nat).refine((r) => isRunList(r, 2), 'runs: ascending, disjoint [start, count] pairs, each count at least 1').optional() })
+    runs: z.array(nat).refine((r) => isRunList(r, 2), 'runs: ascending, disjoint [start, count] pairs, each count at least 1').optional(),
+    seen: z.array(nat).refine((r) => isRunList(r, 2) && r.length > 0, 'seen: ascending, disjoint [start, count] pairs, each count at least 1, at least one').optional() })
     .refine((e) => (e.runs === undefined) !== (e.vpages === undefined), 'a purge-notify names its pages as runs: [start, count, ...] (or, in older histories, vpages), one of the two'),
   'reclaim-commit': ev('reclaim-commit', { xid: nat, reason: str, freed: nat, unitsTried: nat, purged: z.array(str) }),
   'file-nonvolatile': ev('file-nonvolatile', { file: name, start: nat, pages: nat, purged: z.boolean(), by: name }),
