@@ -20,17 +20,15 @@ import { AgentSocket, type CurveClient } from '../shared/transport.js';
 import type { AgentMsg, KernelMsg, SysCall, SysRet, SysReply } from '../shared/messages.js';
 import { isRunList, pagesOf } from '../shared/runs.js';
 import type { ProcessStep, RunConfig, StepResult } from '../shared/scenario-types.js';
-import { Mm, PTE_CLEAN, PTE_COW, PTE_LAZYFREE, PTE_YOUNG } from './mm.js';
+import { Mm, PTE_CLEAN, PTE_LAZYFREE, PTE_YOUNG } from './mm.js';
 import { HeldPages, subtract } from './held.js';
-import { RangeSet } from '../shared/rangeset.js';
-import { rangesPerSetMax } from '../shared/limits.js';
-import { decode, encodeBatch } from '../shared/messages.js';
 import { runStep, type StepOutcome } from './steps.js';
 import { isStopped, killQuietly, pidsWithArg } from '../shared/procfs.js';
 import { printable } from '../shared/printable.js';
 import { kernelMsgProblem } from '../shared/kernel_msg_check.js';
 import { KernelOrder } from './kernel_order.js';
 import { tierForSteps } from '../shared/tiering.js';
+import { rehearsalScript, rehearsalSocket, rehearse } from './warm_up.js';
 import { testCommitViolation, testExitsAt, testForgedDoneIndex, testReleaseDelayMs, testSlowCommitMs, testSlowPrepareMs } from './test_hooks.js';
 
 type SysArgs = SysCall extends infer S ? (S extends { id: number } ? Omit<S, 'id'> : never) : never;
@@ -167,6 +165,7 @@ export class Agent {
       }
       case 'commit':
         if (msg.old || msg.unmark) this.scanned(msg.old ?? [], msg.unmark ?? []);
+        if (msg.seen) this.sawPurged(msg.seen);
         return this.commit(msg.xid, msg.runs, msg.last);
       case 'release': return this.release(msg.index);
       case 'ping': this.send({ t: 'pong', seq: msg.seq }); return;
@@ -341,6 +340,15 @@ export class Agent {
     clear(unmark, PTE_LAZYFREE);
   }
 
+  /** Purged file pages this mm did not hold: those it has volatile now were purged while volatile here. */
+  private sawPurged(runs: number[]): void {
+    if (!isRunList(runs, 2)) this.protocolError('commit: malformed seen runs');
+    const v = this.volatileIn(runs);
+    for (let i = 0; i < v.length; i += 2) {
+      for (const seg of this.mm.segments(v[i]!, v[i]! + v[i + 1]!)) seg.vma.markPurged(seg.from - seg.vma.start, seg.to - seg.vma.start);
+    }
+  }
+
   private commit(xid: number, runs: number[], last: boolean): void {
     if (!isRunList(runs, 2)) this.protocolError(`commit ${xid}: malformed page runs`);
     if (this.config?.policy === 'madv-free') this.discard(xid, runs);
@@ -432,24 +440,19 @@ export class Agent {
 export type { StepResult };
 
 /**
- * A started agent waits in the pool until the kernel gives it a process, and the first `init` it
- * handles would otherwise pay for compiling the code it takes (the codec's decoding, Mm and
- * RangeSet from a snapshot, the codec's encoding): a fork waits on that. So an agent takes that
- * path once at start, on a sample of its own, touching no state (docs/performance.md, section 5).
+ * The rehearsal (agents/warm_up.ts): a throwaway Agent on a socket that sends nothing takes an
+ * init, a prepare and a commit, so that a real one's first do not run cold. Whatever it meets
+ * ends the rehearsal, never this process: its fatal exits are turned into a throw, caught here.
  */
-function warmUp(): void {
-  const ranges = new RangeSet(rangesPerSetMax);
-  ranges.mark(1, 3, 1);
-  const sample: KernelMsg = { t: 'init', id: 0, pid: 0, name: 'warm-up', steps: [{ op: 'read', map: 'm', page: 0 }], sigbus: 'kill',
-    config: { policy: 'shared-file', access: 'sigbus', purgeUnit: 'range', frames: 1, seed: 1, schedule: 'free' },
-    mm: { vmas: [{ start: 1, pages: 2, kind: 'anon', fileId: -1, offset: 0, at: Float64Array.of(0), frames: Int32Array.of(0), flags: Uint8Array.of(PTE_COW) }],
-      ranges: ranges.toJSON(), bindings: { 'map:m': { kind: 'map', addr: 1, pages: 2 } } } };
-  const init = decode<KernelMsg>(encodeBatch([sample]));
-  if (init.t !== 'init' || !init.mm) throw new Error('warm-up: the sample init did not survive the codec');
-  const mm = Mm.fromSnapshot(init.mm);
-  mm.view();
-  decode<AgentMsg>(encodeBatch([{ t: 'ready', re: 0, mm: mm.view() }]));
+function warmUp(script: KernelMsg[] = rehearsalScript()): AgentMsg[] {
+  const sent: AgentMsg[] = [];
+  const agent = new Agent(rehearsalSocket(sent), 'rehearsal');
+  agent.fatal = (why: string): never => { throw new Error(`rehearsal: ${why}`); };
+  agent.protocolError = agent.fatal;
+  try { rehearse(agent, sent, script); } catch { /* warming only: the real agent goes on */ }
+  return sent;
 }
+export { warmUp as rehearseAgent };
 
 /** `vrange agent`: how long it waits for the kernel's first answer before it gives up (`--connect-timeout-ms`). */
 export const agentConnectTimeoutMs = 10_000;

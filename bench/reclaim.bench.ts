@@ -29,6 +29,7 @@ import { emit, parseArgs, summarise, type Row } from './lib.js';
 import { runBench, scenarioOf } from './harness.js';
 import type { Scenario } from '../shared/scenario-types.js';
 import { stepsPerProcessMax } from '../shared/limits.js';
+import { roundFloor } from './transport.bench.js';
 
 const agents = 16;
 
@@ -178,10 +179,21 @@ async function main(): Promise<void> {
     const row = fitRow(label, list);
     if (row) (label === 'cold' ? rows : warmRows).push(row);
   }
+  // The floor under the fixed cost: one bare round of messages to as many processes as the
+  // exchange asks, each after 50 ms idle (as the mappers wait in a step), free on both CPUs and on
+  // one (a lockstep run binds the kernel and its agents to one: coordinator/cpu_pin.ts). With a
+  // per-page cost c, a fixed cost F gives a rate at N pages of N / (F + N c): flat within 2x from
+  // 25,000 to 1,000,000 pages needs F under about 2.6 ms at c = 0.1 us (40 (F + 25,000 c) <= 2 (F + 1,000,000 c)).
+  const floorRows: Row[] = [];
+  for (const oneCpu of [false, true]) {
+    const xs = await roundFloor(agents, args.quick ? 9 : 21, 50, oneCpu);
+    floorRows.push({ name: `floor: one round to ${agents} client processes (a message each, then every answer), 50 ms idle before, ${oneCpu ? 'all on one CPU' : 'free on every CPU'}`,
+      unit: 'ms', summary: summarise(xs), extra: { rounds: xs.length } });
+  }
   const last = rows.filter((r) => r.extra?.messagesPerPage !== undefined).at(-1)!;
   emit({ bench: 'reclaim', what: `one "reclaim all" of N volatile anonymous pages shared by ${agents} agents after fork (cold), then a second in the same kernel (warm)`,
     goal: '< 0.01 kernel-agent messages per purged page at the largest N; time linear in pages', goalMet: last.extra!.messagesPerPage as number < 0.01,
-    rows: [...rows, ...warmRows] }, args);
+    rows: [...rows, ...warmRows, ...floorRows] }, args);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) void main().catch((e) => { console.error(e); process.exit(1); });

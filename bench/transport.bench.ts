@@ -8,8 +8,8 @@
 // Run: node dist/bench/transport.bench.js [--json [FILE]] [--quick] [--repeats N]
 // A client is this same file started as `... --client ENDPOINT ROUTING_ID`.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,10 +17,11 @@ import { AgentSocket, KernelSocket } from '../shared/transport.js';
 import type { KernelMsg, SysCall } from '../shared/messages.js';
 import { emit, nowMs, parseArgs, summarise, type Row } from './lib.js';
 import { agentNodeArgs } from '../coordinator/agent_pool.js';
+import { cpuOfStat } from '../coordinator/cpu_pin.js';
 import { tierForSteps } from '../shared/tiering.js';
 
 /** The bench's own control messages, carried by the product's codec. */
-type Control = { t: 'bench-go'; calls: number; window: number } | { t: 'bench-done' };
+type Control = { t: 'bench-go'; calls: number; window: number } | { t: 'bench-done' } | { t: 'bench-ping' } | { t: 'bench-pong' };
 
 async function client(endpoint: string, routingId: string): Promise<void> {
   const sock = new AgentSocket(endpoint, routingId, (e) => { process.stderr.write(`client send: ${String(e)}\n`); process.exit(70); });
@@ -49,6 +50,8 @@ async function client(endpoint: string, routingId: string): Promise<void> {
       else if (inFlight === 0) sock.send({ t: 'bench-done' } as never);
       return;
     }
+    // One message answered at once: a round's floor (TransportRig.round).
+    if (m.t === 'bench-ping') { sock.send({ t: 'bench-pong' } as never); return; }
     if (m.t === 'die') process.exit(0);
   });
 }
@@ -65,10 +68,12 @@ export class TransportRig {
   private hellos = 0;
   private onHello: () => void = () => {};
   private onDone: () => void = () => {};
+  private onPong: () => void = () => {};
   private done = 0;
   calls = 0;
 
-  async start(n: number): Promise<void> {
+  /** `cpu`: every client, and this whole process, bound to that one CPU (util-linux `taskset`), as a lockstep run binds its agents (coordinator/cpu_pin.ts). */
+  async start(n: number, cpu?: number): Promise<void> {
     await this.server.bind();
     void this.loop();
     const script = fileURLToPath(import.meta.url);
@@ -77,10 +82,14 @@ export class TransportRig {
       const id = `bench-${i}`;
       this.ids.push(id);
       // A client is started as the kernel starts an agent (the same Node options): the ceiling is that of agent processes.
-      this.children.push(spawn(process.execPath, [...agentNodeArgs(), script, '--client', this.endpoint, id], { stdio: ['pipe', 'inherit', 'inherit'] }));
+      const argv = [...agentNodeArgs(), script, '--client', this.endpoint, id];
+      this.children.push(cpu === undefined ? spawn(process.execPath, argv, { stdio: ['pipe', 'inherit', 'inherit'] })
+        : spawn('taskset', ['-c', String(cpu), process.execPath, ...argv], { stdio: ['pipe', 'inherit', 'inherit'] }));
     }
     await all;
+    if (cpu !== undefined) { this.cpusBefore = execFileSync('taskset', ['-p', '-c', String(process.pid)], { encoding: 'utf8' }).split(':').at(-1)!.trim(); execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' }); }
   }
+  private cpusBefore: string | undefined;
 
   private async loop(): Promise<void> {
     // Received as the kernel receives (KernelSocket.listen).
@@ -90,6 +99,7 @@ export class TransportRig {
         if (m.t === 'read') { this.calls++; this.server.send(id, { t: 'ret', re: m.id!, value: '' }); }
         else if (m.t === 'hello') this.onHello();
         else if (m.t === 'bench-done') this.onDone();
+        else if (m.t === 'bench-pong') this.onPong();
       }
     });
   }
@@ -104,15 +114,52 @@ export class TransportRig {
     return (c.clients * c.calls) / ((nowMs() - t0) / 1000);
   }
 
+  /**
+   * One round, as a reclaim exchange's prepare makes it: after `idleMs` with nothing sent (the
+   * clients asleep, as mappers waiting in a step are), one message to each of `clients` clients,
+   * then every answer; its milliseconds. The floor under any exchange with that many mappers.
+   */
+  async round(clients: number, idleMs: number): Promise<number> {
+    await new Promise((resolve) => setTimeout(resolve, idleMs));
+    let pongs = 0;
+    const all = new Promise<void>((resolve) => (this.onPong = () => { if (++pongs === clients) resolve(); }));
+    const t0 = nowMs();
+    for (const id of this.ids.slice(0, clients)) this.server.send(id, { t: 'bench-ping' } as never);
+    await all;
+    return nowMs() - t0;
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.children.map((ch) => new Promise<void>((resolve) => {
       if (ch.exitCode !== null || ch.signalCode !== null) return resolve();
       ch.once('exit', () => resolve());
       ch.kill('SIGKILL');
     })));
+    if (this.cpusBefore !== undefined) execFileSync('taskset', ['-a', '-p', '-c', this.cpusBefore, String(process.pid)], { stdio: 'ignore' });
     this.server.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The floor under a reclaim exchange's prepare with `clients` mappers: rounds (TransportRig.round)
+ * after `idleMs` each, free on every CPU and with everything on one CPU (as a lockstep run is);
+ * milliseconds a round, after `warm` rounds not kept.
+ */
+export async function roundFloor(clients: number, rounds: number, idleMs: number, oneCpu: boolean, warm = 3): Promise<number[]> {
+  const rig = new TransportRig();
+  try {
+    await rig.start(clients, oneCpu ? cpuOfSelf() : undefined);
+    for (let i = 0; i < warm; i++) await rig.round(clients, idleMs);
+    const xs: number[] = [];
+    for (let i = 0; i < rounds; i++) xs.push(await rig.round(clients, idleMs));
+    return xs;
+  } finally { await rig.stop(); }
+}
+
+/** The CPU this process last ran on, 0 when /proc cannot tell. */
+function cpuOfSelf(): number {
+  try { return cpuOfStat(readFileSync('/proc/self/stat', 'utf8')) ?? 0; } catch { return 0; }
 }
 
 /** The 16-client synchronous figure, for other benchmarks' ratios (measured in their own run). */

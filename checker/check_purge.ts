@@ -89,6 +89,15 @@ export function purgeNotify(s: CheckState, e: Line<EventOf<'purge-notify'>>): vo
     if (own) { own.purged = e.line; own.tainted = true; }
     else { const c = cellOf(p, v); if (c) { c.purged = e.line; c.tainted = true; } }
   }
+  // Purged file pages the mm did not hold (`seen`): those it has volatile now were purged while
+  // volatile there, and its next nonvolatile must say so; one a step of it is marking or unmarking
+  // at this moment may go either way (the agent takes the commit between two of the step's turns).
+  for (const v of e.seen ? purgeNotifyPages({ runs: e.seen }) : []) {
+    const inFlight = s.mmMarkedInFlight(p, v);
+    if (!p.mmVol.has(v) && !inFlight) continue;
+    p.mayReport.add(v);
+    if (p.mmVol.has(v) && !inFlight) p.mustReport.set(v, e.line);
+  }
 }
 
 /** A nonvolatile of a file range: its `purged` is backed and reports every purge there; the range is no longer volatile. */

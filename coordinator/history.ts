@@ -218,7 +218,8 @@ export const EVENT_SCHEMAS = {
       answered: z.boolean().optional(), privatePresent: z.boolean().optional(), dirty: z.boolean().optional(), referenced: z.boolean().optional() }).passthrough()) })
     .refine((e) => !e.pages || e.frame === undefined || e.pages[0] === e.frame, 'pages: [frame, count] starts at the decision\'s frame'),
   'purge-notify': ev('purge-notify', { xid: nat, process: name, vpages: z.array(vpageNo).optional(),
-    runs: z.array(pageCount).refine((r) => isRunList(r, 2), 'runs: ascending, disjoint [start, count] pairs, each count at least 1').optional() })
+    runs: z.array(pageCount).refine((r) => isRunList(r, 2), 'runs: ascending, disjoint [start, count] pairs, each count at least 1').optional(),
+    seen: z.array(pageCount).refine((r) => isRunList(r, 2) && r.length > 0, 'seen: ascending, disjoint [start, count] pairs, each count at least 1, at least one').optional() })
     .refine((e) => (e.runs === undefined) !== (e.vpages === undefined), 'a purge-notify names its pages as runs: [start, count, ...] (or, in older histories, vpages), one of the two'),
   'reclaim-commit': ev('reclaim-commit', { xid: nat, reason: str, freed: frameCount, unitsTried: nat, purged: z.array(str) }),
   'file-nonvolatile': ev('file-nonvolatile', { file: name, start: whole(0, filePagesMax, 'filePagesMax'), pages: whole(0, filePagesMax, 'filePagesMax'), purged: z.boolean(), by: name }),

@@ -63,7 +63,7 @@ export interface EventFields {
    * The pages of `process` a commit purged: `runs: [start, count, ...]` ascending (docs/history-format.md,
    * Notifications by run); older histories list every page in `vpages` instead.
    */
-  'purge-notify': { xid: number; process: string; runs?: number[]; vpages?: number[] };
+  'purge-notify': { xid: number; process: string; runs?: number[]; vpages?: number[]; seen?: number[] };
   'reclaim-commit': { xid: number; reason: string; freed: number; unitsTried: number; purged: string[] };
   'file-nonvolatile': { file: string; start: number; pages: number; purged: boolean; by: string };
   'oom-kill': { process: string; pid: number; resident: number; faulting: string; why: string };

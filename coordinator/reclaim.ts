@@ -83,7 +83,13 @@ export interface PurgeRecord {
  * A decision carried out, and the mappers to tell of its purge: [pid, first vpage, count]; under
  * madv-free also the mappers whose ptes the scan made old, and those whose mark it took back.
  */
-export interface DecidedRun { record: PurgeRecord; notify: Array<[number, number, number]>; old?: Array<[number, number, number]>; unmark?: Array<[number, number, number]> }
+/**
+ * `notify`: [pid, vpage, count] of the mappers told their pages were purged (they held them);
+ * `seen`: [pid, vpage, count] of the shared mappers of a purged file page whose mm decides its
+ * volatility but who did not hold it (they answered it not volatile, or were not asked: marked or
+ * born after the prepare). Each such mm marks purged what it has volatile at the commit.
+ */
+export interface DecidedRun { record: PurgeRecord; notify: Array<[number, number, number]>; seen?: Array<[number, number, number]>; old?: Array<[number, number, number]>; unmark?: Array<[number, number, number]> }
 
 export interface PageWhere {
   frame: number; file?: string; filePage?: number;
@@ -306,6 +312,22 @@ export class Exchange {
   }
 
   /**
+   * A live process with `seen` pages that the exchange did not ask (born after its prepare went
+   * out, or its agent still starting then) joins it now: it is sent a prepare of no pages (it holds
+   * nothing and answers at once, as the protocol's order wants a prepare before a commit), then
+   * its commit with the pages. Its answer counts for nothing: the decisions are made.
+   */
+  private joinLate(seenFor: Map<number, Array<[number, number]>>): void {
+    for (const pid of seenFor.keys()) {
+      if (this.participants.has(pid)) continue;
+      const proc = this.k.procByPid(pid);
+      if (!proc || !proc.live || !proc.agent) continue;
+      this.participants.set(pid, { proc, asked: [], askedPages: 0, answers: [], batchesLeft: 1, holdsLeft: 0, answered: false, heard: false, acked: false });
+      this.k.send(proc, { t: 'prepare', xid: this.xid, runs: [] });
+    }
+  }
+
+  /**
    * Waits for `all` (every answer, or every ack), or until each participant still `waiting` has
    * been silent for exchangeTimeoutMs (counted from the start of this wait or its last message,
    * whichever is later) while stopped or remote, and at most exchangeWaitMaxMs in all.
@@ -350,6 +372,7 @@ export class Exchange {
     const purgedFor = new Map<number, Array<[number, number]>>();
     const oldFor = new Map<number, Array<[number, number]>>();
     const unmarkFor = new Map<number, Array<[number, number]>>();
+    const seenFor = new Map<number, Array<[number, number]>>();
     const decided = new Set<number>();
     const file = (to: Map<number, Array<[number, number]>>, list: Array<[number, number, number]> | undefined) => {
       for (const [pid, vpage, count] of list ?? []) {
@@ -366,22 +389,26 @@ export class Exchange {
       this.unitsTried++;
       if (seen.has(unit.runs)) continue;
       seen.add(unit.runs);
-      for (const { record, notify, old, unmark } of this.k.decideUnit(this.xid, this.reason, unit, voteOf, decided)) {
+      for (const { record, notify, seen: saw, old, unmark } of this.k.decideUnit(this.xid, this.reason, unit, voteOf, decided)) {
         this.freed += record.freed;
         file(purgedFor, notify);
+        file(seenFor, saw);
         file(oldFor, old);
         file(unmarkFor, unmark);
         this.decisions.push(record);
       }
     }
     this.k.unhold(this.xid);
+    this.joinLate(seenFor);
     for (const p of this.participants.values()) {
       if (!p.proc.live) continue;
       const runs = mergeRuns(purgedFor.get(p.proc.pid) ?? []);
-      if (runs.length > 0) this.k.log('purge-notify', { xid: this.xid, process: p.proc.name, runs });
+      const saw = mergeRuns(seenFor.get(p.proc.pid) ?? []);
+      if (runs.length > 0 || saw.length > 0) this.k.log('purge-notify', { xid: this.xid, process: p.proc.name, runs, ...(saw.length > 0 ? { seen: saw } : {}) });
       const batches = splitRuns(runs, 2, runsPerMessageMax);
-      // madv-free: the young bits the scan cleared and the marks it took back go first, in batches of their own.
-      for (const [field, to] of [['old', oldFor], ['unmark', unmarkFor]] as const) {
+      // madv-free: the young bits the scan cleared and the marks it took back go first, in batches
+      // of their own; so do the purged file pages the mm did not hold (`seen`).
+      for (const [field, to] of [['old', oldFor], ['unmark', unmarkFor], ['seen', seenFor]] as const) {
         const list = to.get(p.proc.pid);
         if (!list) continue;
         for (const part of splitRuns(mergeRuns(list), 2, runsPerMessageMax)) this.k.send(p.proc, { t: 'commit', xid: this.xid, runs: [], last: false, [field]: part });

@@ -444,14 +444,15 @@ export class Vmscan implements ReclaimHost {
     const what = run.what(count);
     const record: PurgeRecord = { frame, count, what, unit, kind: run.facts.kind, decision, mappers: run.facts.mappers, where: run.where, freed: 0 };
     let notify: Array<[number, number, number]> = [];
-    if (decision.purge) ({ freed: record.freed, notify } = this.purgeRun(frame, count, run.facts));
+    let seen: Array<[number, number, number]> | undefined;
+    if (decision.purge) ({ freed: record.freed, notify, seen } = this.purgeRun(frame, count, run.facts));
     this.k.history.add('decision', { xid, reason, page: what, unit, purge: decision.purge,
       pageKind: record.kind, policy: this.k.config.policy,
       rule: decision.rule, why: decision.why,
       frame, pages: [frame, count], file: run.where.file, filePage: run.where.filePage, vpages: run.where.vpages,
       // The facts built each vote with the mapper's process and vpage (of the run's first page) already.
       votes: run.facts.mappers });
-    return { record, notify };
+    return seen && seen.length > 0 ? { record, notify, seen } : { record, notify };
   }
 
   /** An anonymous frame's facts: its rmap mappers and their votes; a later frame fits the run if its mappers are the same, each one page on. */
@@ -513,9 +514,10 @@ export class Vmscan implements ReclaimHost {
   }
 
   /** Purges a run of pages; returns how many frames were freed and which mappers to tell, as [pid, vpage, count]. */
-  private purgeRun(frame: number, count: number, facts: PageFacts): { freed: number; notify: Array<[number, number, number]> } {
+  private purgeRun(frame: number, count: number, facts: PageFacts): { freed: number; notify: Array<[number, number, number]>; seen?: Array<[number, number, number]> } {
     const k = this.k;
     const notify: Array<[number, number, number]> = [];
+    const seen: Array<[number, number, number]> = [];
     const fileId = k.frames.ownerFile[frame]!;
     if (fileId < 0) {
       for (const m of k.rmap.mappers(frame)) notify.push([m.pid, m.vpage, count]);
@@ -538,6 +540,11 @@ export class Vmscan implements ReclaimHost {
       const votes = facts.mappers as DecisionVote[];
       for (const m of file.mappersOf(page)) {
         if (votes.some((v) => v.pid === m.proc.pid && v.vpage === m.vpage && v.volatile)) notify.push([m.proc.pid, m.vpage, count]);
+        // A shared mapping whose mm decides the page's volatility, but that did not hold it: it may
+        // have marked it since its answer, or been born after the prepare (the file's own range
+        // purged the page). Its mm marks purged what it has volatile now (docs/semantics.md,
+        // "a mark made after the prepare, of a page the commit purges").
+        else if (m.share === 'shared' && this.asksMm(file, 'shared') && m.proc.live && m.proc.agent) seen.push([m.proc.pid, m.vpage, count]);
       }
     }
     // (An anonymous run's frames are free by construction: dropFrames dropped exactly their references.)
@@ -545,7 +552,7 @@ export class Vmscan implements ReclaimHost {
       if (k.frames.isUsed(frame + d)) throw new Error(`kernel invariant: purged frame ${frame + d} is still referenced ${k.frames.refcount[frame + d]} times`);
     }
     this.purgedPages += count;
-    return { freed: count, notify };
+    return { freed: count, notify, seen };
   }
 }
 

@@ -176,7 +176,11 @@ export abstract class ReclaimModel extends MmModel {
     const f = frame.file;
     for (const m of this.pageMappers(f, frame.fpage)) {
       if (m.p.ptes.get(m.vpage)?.own === false) m.p.ptes.delete(m.vpage);
-      if (isHeld(m.p, m.vpage, frame)) m.p.purged.add(m.vpage);
+      // A held page, or (docs/semantics.md, "a mark made after the prepare, of a page the commit
+      // purges") a shared mapping whose mm decides the page and has it volatile now, though it did
+      // not hold it: marked after its answer, or born after the prepare.
+      const mmDecides = m.vma.share === 'shared' && (f.kind === 'shmem' || this.policy === 'per-mm');
+      if (isHeld(m.p, m.vpage, frame) || (mmDecides && pieceAt(m.p.ranges, m.vpage) !== undefined)) m.p.purged.add(m.vpage);
     }
     f.cache.delete(frame.fpage);
     if (f.kind !== 'shmem' && pieceAt(f.ranges, frame.fpage)) f.purged.add(frame.fpage);

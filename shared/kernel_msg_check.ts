@@ -35,7 +35,7 @@ const SHAPES: Record<string, { need: Fields; may?: Fields }> = {
   continue: { need: {} },
   release: { need: { index: nat } },
   prepare: { need: { xid: nat, runs: natList }, may: { hold: (x) => x === true } },
-  commit: { need: { xid: nat, runs: natList, last: (x) => typeof x === 'boolean' }, may: { old: natList, unmark: natList } },
+  commit: { need: { xid: nat, runs: natList, last: (x) => typeof x === 'boolean' }, may: { old: natList, unmark: natList, seen: natList } },
   die: { need: {}, may: { code: (x) => nat(x) && (x as number) <= 255, signal: (x) => typeof x === 'string' && DIE_SIGNALS.has(x), reset: nat } },
   ping: { need: { seq: nat, timeoutMs: (x) => nat(x) && (x as number) >= 1 && (x as number) <= 2 ** 31 - 1 } },
   refused: { need: { why: (x) => typeof x === 'string' } },

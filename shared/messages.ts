@@ -146,8 +146,10 @@ export type KernelMsg =
    * `runs`: the purged vpages as [start, count] runs. `last`: the final batch of this exchange's commit: release the pages still held.
    * madv-free only: `old`, the vpages the scan made old (folio_referenced clears the young bits); `unmark`, the vpages whose
    * lazyfree mark the kernel took back (a dirty mapper redirtied the page: folio_set_swapbacked).
+   * `seen`: purged file pages of a shared mapping whose volatility this mm decides but which it did not hold (it
+   * answered them not volatile, or was not asked): it marks purged those it has volatile now, and nothing else.
    */
-  | { t: 'commit'; xid: number; runs: number[]; last: boolean; old?: number[]; unmark?: number[] }
+  | { t: 'commit'; xid: number; runs: number[]; last: boolean; old?: number[]; unmark?: number[]; seen?: number[] }
   /** End the process: exit with `code`, or (remote agents, which the kernel cannot signal) kill yourself with `signal`. */
   | { t: 'die'; code?: number; signal?: NodeJS.Signals; reset?: number }
   /** Remote agents: the heartbeat. A kernel silent for `timeoutMs` is gone: the agent exits. */

@@ -284,7 +284,7 @@ const processSchema = strictObject('a process', {
   steps: steps(processStepSchema).describe('the steps the process performs, in order'),
 });
 
-const PROCESS_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+export const PROCESS_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 const PROCESS_NAME_RULE = `a letter then letters, digits, _ or - (${PROCESS_NAME.source}), ${limitNote('nameLengthMax')} characters`;
 // The key schema is what the JSON Schema says (propertyNames); formatIssue words its issues.
 const processName = z.string(allowedIs(PROCESS_NAME_RULE)).regex(PROCESS_NAME).max(LIMITS.nameLengthMax);

@@ -68,7 +68,10 @@ export function cli(args: string[], onStdout?: (chunk: string, pid: number) => v
  * The end of a child, once its output is read too. 'exit' may come before the last of what the
  * child wrote to its pipes has been read (so a test that reads its output at 'exit' may see
  * none of it): wait for 'close' as well, but not forever, should a child of the command (an agent,
- * which inherits the pipes) still hold them.
+ * which inherits the pipes) still hold them. The grace ends with a turn of the event loop's poll
+ * phase (setImmediate): a test process blocked longer than the grace (a loaded machine) wakes with
+ * the timer already due, and timers run before the poll that reads the pipes, so without that turn
+ * it resolved with output the child had written and the pipe still held.
  */
 export function ended(child: ChildProcess, graceMs = 2_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => {
@@ -77,7 +80,7 @@ export function ended(child: ChildProcess, graceMs = 2_000): Promise<{ code: num
     let grace: NodeJS.Timeout | undefined;
     let settled = false;
     const done = () => { if (settled) return; settled = true; clearTimeout(grace); resolve({ code, signal }); };
-    child.on('exit', (c, s) => { code = c; signal = s; grace = setTimeout(done, graceMs); });
+    child.on('exit', (c, s) => { code = c; signal = s; grace = setTimeout(() => setImmediate(done), graceMs); });
     child.on('close', (c, s) => { code = c; signal = s; done(); });
   });
 }
