@@ -204,8 +204,9 @@ export function doneMismatch(proc: Proc, index: number, msg: Extract<AgentMsg, {
   const c = callsOf(proc, index);
   if (step.op === 'crash') return `it reported ${where} done: a crash never returns (its syscall kills the process)`;
   if ((ALWAYS.has(step.op) || (step.op === 'query' && step.map === undefined)) && c.n === 0) return `it reported ${where} done without its syscall (the step always makes one)`;
-  const exiting = msg.detail?.exiting;
+  // An exit step's code (absent: 0, as the kernel reads it); no other step ends with one.
   const code = step.op === 'exit' ? (step.code ?? 0) : undefined;
+  const exiting = step.op === 'exit' ? (msg.detail?.exiting ?? 0) : msg.detail?.exiting;
   if (exiting !== code) return `it reported ${where} done with detail.exiting ${JSON.stringify(exiting) ?? 'missing'}, where the step says ${code === undefined ? 'none (only an exit step ends with a code)' : code}`;
   const r = msg.result;
   const fatal = !r.ok && ((r.signal === 'SIGBUS' && proc.spec.sigbus === 'kill') || r.signal === 'SIGSEGV') ? r.signal : undefined;
