@@ -60,10 +60,13 @@ function fdOf(proc: Proc, name: string): number {
 
 const callsOf = (proc: Proc, index: number): StepCalls => (proc.calls.step === index ? proc.calls : noCalls());
 
-/** What differs between the call and the one the step makes: `[field, sent, wanted]`, or undefined. */
+/** A field's value in a reason: a string quoted as sent (badMessage shows the reason printable, each character escaped once). */
+const shown = (v: unknown): string => (typeof v === 'string' ? `"${v}"` : JSON.stringify(v) ?? 'none');
+
+/** The first field in which the call differs from the one the step makes, said as `FIELD SENT where the step makes WANTED`, or undefined. */
 function differs(m: Record<string, unknown>, want: Record<string, unknown>): string | undefined {
   for (const [key, v] of Object.entries(want)) {
-    if (m[key] !== v) return `${key} ${JSON.stringify(m[key]) ?? 'missing'} where the step makes ${JSON.stringify(v) ?? 'none'}`;
+    if (m[key] !== v) return `${key} ${shown(m[key])} where the step makes ${shown(v)}`;
   }
   return undefined;
 }
