@@ -1,7 +1,8 @@
 // Forged remote peers whose syscalls are well-formed but not the ones their step makes: a `wait`
 // in a `signal` step, a second syscall in a one-syscall step, a syscall whose arguments are not the
 // step's (another name, page or value), a `done` of a step that never made its syscall, or one
-// with an exit code its step does not give. The kernel has the scenario and judges each syscall
+// with an exit code its step does not give; an mmap of other pages, a vrange piece outside its
+// span, a fork whose snapshot carries bindings its steps never made. The kernel has the scenario and judges each syscall
 // against the step the process is on (coordinator/step_calls.ts), in lockstep and free schedules:
 // the forger is cut off (SIGKILL, a bad-message event naming why) and the honest process A keeps
 // its PASS and its data, its own page and the shared file's pages the forgers would have written.
@@ -68,6 +69,27 @@ const plans: Plan[] = [
       await f.send({ t: 'done', index: 0, result: { ok: true }, detail: { exiting: 3 } });
     },
     why: /^it reported step 0 \(signal\) done with detail\.exiting 3, where the step says none/ },
+  { what: 'an mmap of other pages', steps: ['{ op: mmap, as: m, pages: 1 }'],
+    act: async (f) => { await f.send({ t: 'mmap', id: 1, addr: 1, pages: 64, fd: -1, offset: 0, share: 'private' }); },
+    why: /^it sent mmap in step 0 \(mmap\) with pages 64 where the step makes 1$/ },
+  { what: 'a vrange piece of file pages outside the step\'s span', steps: [...fileSteps.slice(0, 2), '{ op: vrange, map: m, page: 0, pages: 1, mode: volatile }'],
+    act: async (f, granted) => {
+      await f.send({ t: 'open', id: 1, file: 'cache' });
+      const fd = (await f.next((m) => m.t === 'ret' && m.re === 1, 'the open')).fd as number;
+      await f.send({ t: 'done', index: 0, result: { ok: true, fd } });
+      await granted(1);
+      await f.send({ t: 'mmap', id: 2, addr: 1, pages: 2, fd, offset: 0, share: 'shared' });
+      const fileId = (await f.next((m) => m.t === 'ret' && m.re === 2, 'the mmap')).fileId as number;
+      await f.send({ t: 'done', index: 1, result: { ok: true, addr: 4096 }, detail: { span: [1, 3] } });
+      await granted(2);
+      await f.send({ t: 'fvrange', id: 3, fd: -1, fileId, start: 1, pages: 1, mode: 'volatile', now: 0 });
+    },
+    why: /^it sent fvrange in step 2 \(vrange\) with file pages 1 to 1 of file \d+, which no VMA of its maps in the step's span after its pieces before$/ },
+  { what: 'a fork whose snapshot carries a binding its steps never made', steps: ['{ op: fork, child: C }'],
+    act: async (f) => {
+      await f.send({ t: 'fork', id: 1, child: 'C', mm: { vmas: [], ranges: { v: 1, limit: 1_000_000, nextId: 1, pieces: [] }, bindings: { 'map:x': { kind: 'map', addr: 1, pages: 1 } } } });
+    },
+    why: /^it sent fork in step 0 \(fork\) with an mm snapshot whose bindings are not those its steps made$/ },
 ];
 
 async function forgedSteps(t: ExecutionContext, schedule: 'free' | 'lockstep'): Promise<void> {
@@ -81,6 +103,8 @@ async function forgedSteps(t: ExecutionContext, schedule: 'free' | 'lockstep'): 
     '      - { op: open, file: cache }', '      - { op: mmap, as: c, pages: 2, fd: cache }',
     '      - { op: read, map: c, page: 0, expect: { value: "" } }', '      - { op: read, map: c, page: 1, expect: { value: "" } }',
     ...plans.flatMap((p, i) => [`  F${i}:`, '    steps:', ...p.steps.map((s) => `      - ${s}`)]),
+    // The child a forger's fork names: never born (the fork is refused), so it runs nothing.
+    '  C:', '    forked: true', '    steps:', '      - { op: signal, name: c }',
   ].join('\n') + '\n');
   const { k, a, endpoint, token, trace } = await kernelWithA(t, file, schedule);
   // Each forger takes its process and acts at once (in lockstep the kernel grants one step at a time).
@@ -111,7 +135,7 @@ async function forgedSteps(t: ExecutionContext, schedule: 'free' | 'lockstep'): 
 }
 
 for (const schedule of ['free', 'lockstep'] as const) {
-  test(`${schedule}: a syscall of the wrong op, a second one in a one-syscall step, one whose arguments are not the step's (a name, a page, a value), a done without its syscall or with a code: each forger is cut off, A passes with its data intact`, async (t) => {
+  test(`${schedule}: a syscall of the wrong op, a second one in a one-syscall step, one whose arguments are not the step's (a name, a page, a value, an mmap's pages, a vrange piece, a fork's bindings), a done without its syscall or with a code: each forger is cut off, A passes with its data intact`, async (t) => {
     await forgedSteps(t, schedule);
   });
 }
