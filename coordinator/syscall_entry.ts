@@ -4,7 +4,8 @@
 // 1. the message's shape: every field of its type's schema (shared/message_schemas.ts);
 // 2. what needs the kernel's state, one place per message type (`entryCheck` below): that a step
 //    message names the step in flight, that a `ready` answers an `init`, that a process has one
-//    syscall at a time, each with an id above the last one's (no replay), that a lockstep step
+//    syscall at a time, each with an id above the last one's (no replay), each one the step the
+//    process is on makes, of its kind, count and arguments, and a `done` after it (step_calls.ts), that a lockstep step
 //    blocked on an exchange waits for its release, that an mmap does not overlap the caller's VMAs
 //    and stays in its address space, that a process named in a fork or a waitpid exists.
 // A message that fails either is its sender's illegal act (docs/protocol.md, "Bad messages"): the
