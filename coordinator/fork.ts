@@ -61,6 +61,7 @@ export async function sysFork(k: Kernel, parent: Proc, childName: string, mm: Mm
   if (verify.enabled && !parent.agent?.remote) verifyVmasAgree(parent.name, parent.vmas, mm.vmas, `at the fork of ${childName}`);
   child.state = 'running'; // claimed; the agent is attached below
   child.fds = new Map(parent.fds);
+  child.bindings = new Map(parent.bindings); // the snapshot carries these (step_calls.ts checked it)
   for (const id of child.fds.values()) k.files[id]!.openCount++;
   child.vmas = parent.vmas.map((v) => ({ ...v }));
   reindex(k.files, child, new Set(child.vmas.filter((v) => v.fileId >= 0).map((v) => v.fileId)));

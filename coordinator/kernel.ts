@@ -11,6 +11,7 @@
 //   fvrange.ts        fvrange and the queries                        vmscan.ts     reclaim, kernel half
 //   reclaim.ts        the two-phase exchange protocol                rmap.ts, address_space.ts (i_mmap), frames.ts
 //   process_table.ts  the processes    agent_pool.ts  the local agents    remote.ts  remote agents
+//   step_calls.ts     each syscall against the step its process is on
 //
 // Everything runs in one Node event loop, so kernel state changes one message at a time. A
 // handler that awaits (a fault that needs direct reclaim, a fork that waits for an agent)
@@ -33,6 +34,7 @@ import { noFaults, type CompletedStep, type FaultHooks, type KernelHooks, type K
 import { RemoteAgents, type RemoteOptions } from './remote.js';
 import { startsStep, SyscallEntry } from './syscall_entry.js';
 import { noteAnswer } from './result_check.js';
+import { answeredCall, tookCall } from './step_calls.js';
 import { Lockstep } from './lockstep.js';
 import { HISTORY_FORMAT } from '../shared/kernel_name.js';
 import { FaultInject } from './fault_inject.js';
@@ -444,9 +446,11 @@ export class Kernel {
   private syscall(proc: Proc, msg: SysCall): void {
     this.entry.callsOpen.add(proc);
     proc.lastCallId = msg.id;
+    const index = proc.inFlight;
+    tookCall(proc, index, msg);
     const answer = (v: Ret | undefined) => {
       this.entry.callsOpen.delete(proc);
-      if (v) noteAnswer(proc, msg.t, v as Record<string, unknown>);
+      if (v) { noteAnswer(proc, msg.t, v as Record<string, unknown>); answeredCall(proc, index, msg, v as Record<string, unknown>); }
       if (v && proc.live) this.sendTo(proc, { t: 'ret', re: msg.id, ...v }); // a dead caller reads nothing
     };
     const r = this.dispatch(proc, msg);

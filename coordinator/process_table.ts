@@ -6,9 +6,10 @@
 // `killed` once the OS has reported its death; `reaped` once the one exit cleanup
 // (coordinator/exit.ts) has run. Everything here runs in the kernel's one event loop.
 
-import type { VmaKind } from '../shared/messages.js';
+import type { Binding, VmaKind } from '../shared/messages.js';
 import type { ProcessSpec, ProcessState, Share } from '../shared/scenario-types.js';
 import type { AgentConn } from './agent_pool.js';
+import { noCalls, type StepCalls } from './step_calls.js';
 
 /** The kernel's record of one VMA: what i_mmap and the fault path need. */
 export interface KVma { start: number; pages: number; kind: VmaKind; fileId: number; offset: number; share: Share }
@@ -38,6 +39,10 @@ export class Proc {
   answered: { step: number; call: string; ret: Record<string, unknown> } | undefined;
   /** The id of its last syscall the kernel took (-1: none): an agent numbers its calls upward, so one not above it is a replay. */
   lastCallId = -1;
+  /** The syscalls of its step in flight so far (step_calls.ts: each is judged against the step). */
+  calls: StepCalls = noCalls();
+  /** Its scenario bindings (`map:NAME`, `fd:NAME`) as its agent has them: made by its successful mmap and open steps, a fork's child inherits them. */
+  bindings = new Map<string, Binding>();
   /** Free schedule: the stops of its `go` it has not sent `at` for yet (each is answered once). */
   readonly stops = new Set<number>();
   /** A `kill:P@N+` fault armed for the step in flight: kill at its first message. */

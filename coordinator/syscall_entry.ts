@@ -4,7 +4,8 @@
 // 1. the message's shape: every field of its type's schema (shared/message_schemas.ts);
 // 2. what needs the kernel's state, one place per message type (`entryCheck` below): that a step
 //    message names the step in flight, that a `ready` answers an `init`, that a process has one
-//    syscall at a time, each with an id above the last one's (no replay), that a lockstep step
+//    syscall at a time, each with an id above the last one's (no replay), each one the step the
+//    process is on makes, of its kind, count and arguments, and a `done` after it (step_calls.ts), that a lockstep step
 //    blocked on an exchange waits for its release, that an mmap does not overlap the caller's VMAs
 //    and stays in its address space, that a process named in a fork or a waitpid exists.
 // A message that fails either is its sender's illegal act (docs/protocol.md, "Bad messages"): the
@@ -24,6 +25,8 @@ import type { AgentConn } from './agent_pool.js';
 import type { Kernel, Ret } from './kernel.js';
 import { resultShapeErrors } from './history.js';
 import { resultLie } from './result_check.js';
+import { callMismatch, doneMismatch } from './step_calls.js';
+import type { PolicyName } from '../shared/scenario-types.js';
 
 /** Bad messages of one process logged one by one per batch; the rest are counted in one more event. */
 const badMessagesLoggedMax = 10;
@@ -31,6 +34,8 @@ const badMessagesLoggedMax = 10;
 /** What the entry checks need of the kernel. */
 export interface EntryView {
   schedule: 'lockstep' | 'free';
+  /** The run's policy: under madv-free a vrange or fvrange step makes no syscall. */
+  policy: PolicyName;
   /** The process of that name in the scenario, born or not. */
   processNamed(name: string): Proc | undefined;
   /** Whether an `init` with this id is waiting for its `ready`. */
@@ -95,22 +100,26 @@ export function entryCheck(k: EntryView, proc: Proc, msg: AgentMsg): string | un
       if (k.callOpen(proc)) return `it reported step ${msg.index} done while a syscall of it was unanswered`;
       // The result goes into the history as it came: it must have the shape of its op's result,
       // and agree with what the kernel answered the step's syscall (result_check.ts).
-      return resultShapeErrors(proc.spec.steps[step]!.op, msg.result)[0] ?? resultLie(proc, step, proc.spec.steps[step]!, msg.result);
+      // And it comes after the syscalls its step makes, with the detail its step gives (step_calls.ts).
+      return resultShapeErrors(proc.spec.steps[step]!.op, msg.result)[0] ?? doneMismatch(proc, step, msg) ?? resultLie(proc, step, proc.spec.steps[step]!, msg.result);
     case 'blocked':
       if (msg.index !== step) return `it reported step ${msg.index} blocked, but step ${step} was ${starts ? 'next' : 'in flight'}`;
       if (proc.blockedOn === msg.xid) return `it reported step ${msg.index} blocked on reclaim exchange ${msg.xid} twice`;
       // Only pages an exchange asked it to hold block a step (in lockstep a blocked step waits for that exchange's release).
       return k.unasked(proc, 'blocked', msg.xid);
     default:
-      return syscallCheck(k, proc, msg);
+      return syscallCheck(k, proc, step, msg);
   }
 }
 
-/** The syscalls: one at a time per process, then each one's own checks. */
-function syscallCheck(k: EntryView, proc: Proc, m: Extract<AgentMsg, { id: number }>): string | undefined {
+/** The syscalls: one at a time per process, each one its step makes (step_calls.ts), then each one's own checks. */
+function syscallCheck(k: EntryView, proc: Proc, step: number, m: Extract<AgentMsg, { id: number }>): string | undefined {
   if (k.callOpen(proc)) return `it sent ${m.t} while a syscall of its own was unanswered (a process makes one syscall at a time)`;
   // A syscall is sent once, with an id above its process's last one: the same id again is a replay.
   if (m.id <= proc.lastCallId) return `it sent ${m.t} with id ${m.id}, not above the id of its last syscall (${proc.lastCallId}): a syscall is sent once (a replay)`;
+  // Its kind, count and arguments are those of the step the process is on: the kernel has the scenario.
+  const mismatch = callMismatch(proc, step, k.policy, m);
+  if (mismatch) return mismatch;
   switch (m.t) {
     case 'mmap': {
       if (m.addr + m.pages > vpagesMax) return `mmap at page ${m.addr} of ${m.pages} pages ends past the address space (${vpagesMax} pages)`;
@@ -141,6 +150,7 @@ export class SyscallEntry {
   constructor(private readonly k: Kernel) {
     this.view = {
       schedule: k.config.schedule,
+      policy: k.config.policy,
       processNamed: (name) => k.table.named(name),
       initPending: (id) => k.initPending(id),
       callOpen: (proc) => this.callsOpen.has(proc),

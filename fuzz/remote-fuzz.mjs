@@ -246,6 +246,40 @@ probe('replay fork next step', async (f, { spawnAgent }) => {
   await f.send({ t: 'fork', id: 2, child: 'C', mm: emptyMm }); console.log(' 2nd fork', await f.next((m) => m.t === 'ret', 1500));
   await f.send({ t: 'done', index: 1, result: { ok: false, errno: 'EINVAL' } });
 }, fscen);
+// ---- steps: well-formed syscalls that are not the ones F's step makes (coordinator/step_calls.ts):
+// the wrong op (a `wait` in a `signal` step parked the run: A judged a deadlock), a second call, other
+// arguments, a `done` without the step's call or with an exit code; each in both schedules.
+const stepProbes = {
+  'wrong op': async (f) => { await f.send({ t: 'wait', id: 1, name: 'never' }); },
+  'second call': async (f) => { await f.send(sig(1)); await f.next((m) => m.t === 'ret'); await f.send(sig(2)); },
+  'other name': async (f) => { await f.send({ t: 'signal', id: 1, name: 'other' }); },
+  'other kind and args': async (f) => { await f.send({ t: 'open', id: 1, file: 'cache' }); },
+  'done without call': async (f) => { await f.send(done0); },
+  'exit code on a signal': async (f) => { await f.send(sig(1)); await f.next((m) => m.t === 'ret'); await f.send({ ...done0, detail: { exiting: 7 } }); },
+  'fatal on a signal': async (f) => { await f.send(sig(1)); await f.next((m) => m.t === 'ret'); await f.send({ ...done0, detail: { fatal: 'SIGBUS' } }); },
+};
+for (const [name, fn] of Object.entries(stepProbes)) for (const schedule of ['free', 'lockstep']) probe(`step ${name} ${schedule}`, fn, undefined, schedule);
+// A write of its mapping's page 0 sent to page 1, or with another value (free: the forged write would land in the shared file).
+const wscen = `name: fuzzw
+memory: { frames: 8 }
+files:
+  - { name: cache, pages: 2 }
+processes:
+${survivorA}  F:
+    steps:
+      - { op: open, file: cache }
+      - { op: mmap, as: m, pages: 2, fd: cache }
+      - { op: write, map: m, page: 0, value: "mine" }
+`;
+const writeAs = (vpage, value) => async (f) => {
+  await f.send({ t: 'open', id: 1, file: 'cache' }); const fd = (await f.next((m) => m.t === 'ret')).fd;
+  await f.send({ t: 'done', index: 0, result: { ok: true, fd } });
+  await f.send({ t: 'mmap', id: 2, addr: 1, pages: 2, fd, offset: 0, share: 'shared' }); await f.next((m) => m.t === 'ret');
+  await f.send({ t: 'done', index: 1, result: { ok: true, addr: 4096 }, detail: { span: [1, 3] } });
+  await f.send({ t: 'write', id: 3, vpage, frame: -1, cow: false, anon: false, value }); console.log(' write', await f.next((m) => m.t === 'ret', 1000));
+};
+probe('step other page', writeAs(2, 'mine'), wscen);
+probe('step other value', writeAs(1, 'forged'), wscen);
 const only = process.argv[2];
 const scenario = (n) => `name: fuzz
 memory: { frames: 8 }

@@ -11,6 +11,7 @@ import { agentMsgSchemas, compile, parseAgentMsg } from '../shared/message_schem
 import { decode, encode, type AgentMsg } from '../shared/messages.js';
 import { entryCheck, type EntryView } from '../coordinator/syscall_entry.js';
 import { Proc } from '../coordinator/process_table.js';
+import { noCalls } from '../coordinator/step_calls.js';
 import { isPrintable, printable } from '../shared/printable.js';
 import { forgedMessage, messageTypes, validMessage } from './message_arbitraries.js';
 import type { ProcessStep } from '../shared/scenario-types.js';
@@ -79,9 +80,11 @@ function procWith(steps: ProcessStep[], over: Partial<Proc> = {}): Proc {
 }
 function view(over: Partial<EntryView> = {}): EntryView {
   const named = new Map([['Q', procWith([])]]);
-  return { schedule: 'free', processNamed: (n) => named.get(n), initPending: (id) => id === 1, callOpen: () => false, stopPending: () => true, unasked: () => undefined, ...over };
+  return { schedule: 'free', policy: 'shared-file', processNamed: (n) => named.get(n), initPending: (id) => id === 1, callOpen: () => false, stopPending: () => true, unasked: () => undefined, ...over };
 }
 const steps: ProcessStep[] = [{ op: 'mmap', as: 'm', pages: 4 }, { op: 'signal', name: 's' }];
+/** Step `step` has made one syscall (step_calls.ts: a signal step reports done only after its signal). */
+const madeCall = (step: number) => ({ calls: { ...noCalls(), step, n: 1 } });
 const check = (m: Record<string, unknown>, proc = procWith(steps), v = view()) => {
   const r = parseAgentMsg(m);
   if (!r.ok) throw new Error(`test message refused by its schema: ${r.why}`);
@@ -89,8 +92,9 @@ const check = (m: Record<string, unknown>, proc = procWith(steps), v = view()) =
 };
 
 test('an mmap over one of the caller\'s own VMAs or past its address space is a bad message; a free address is not', (t) => {
-  const proc = procWith(steps, { vmas: [{ start: 10, pages: 5, kind: 'anon', fileId: -1, offset: 0, share: 'private' }] });
-  const mmap = (addr: number, pages: number) => check({ t: 'mmap', id: 1, addr, pages, fd: -1, offset: 0, share: 'private' }, proc);
+  // Each mmap in an mmap step of its size (the step's arguments are checked first: step_calls.ts).
+  const proc = (pages: number) => procWith([{ op: 'mmap', as: 'm', pages }], { vmas: [{ start: 10, pages: 5, kind: 'anon', fileId: -1, offset: 0, share: 'private' }] });
+  const mmap = (addr: number, pages: number) => check({ t: 'mmap', id: 1, addr, pages, fd: -1, offset: 0, share: 'private' }, proc(pages));
   t.regex(mmap(12, 1)!, /overlaps its VMA at page 10 of 5 pages/);
   t.regex(mmap(8, 3)!, /overlaps/);
   t.regex(mmap(2 ** 36 - 1, 2)!, /past the address space/);
@@ -99,9 +103,12 @@ test('an mmap over one of the caller\'s own VMAs or past its address space is a 
 });
 
 test('a waitpid or fork naming no process of the scenario, a second syscall, a ready for no init are bad messages', (t) => {
-  t.regex(check({ t: 'waitpid', id: 1, process: 'ghost' })!, /"ghost", which is no process/);
-  t.is(check({ t: 'waitpid', id: 1, process: 'Q' }), undefined);
-  t.regex(check({ t: 'fork', id: 1, child: 'ghost', mm: { vmas: [], ranges: { v: 1, limit: 10, nextId: 1, pieces: [] }, bindings: {} } })!, /no process/);
+  // Each in a step that makes it (a scenario names only its own processes: only a forged step message names a ghost).
+  const stepOf = (st: ProcessStep) => procWith([st]);
+  t.regex(check({ t: 'waitpid', id: 1, process: 'ghost' }, stepOf({ op: 'waitpid', process: 'ghost' }))!, /"ghost", which is no process/);
+  t.is(check({ t: 'waitpid', id: 1, process: 'Q' }, stepOf({ op: 'waitpid', process: 'Q' })), undefined);
+  t.regex(check({ t: 'waitpid', id: 1, process: 'ghost' }, stepOf({ op: 'waitpid', process: 'Q' }))!, /with process "ghost" where the step makes "Q"/);
+  t.regex(check({ t: 'fork', id: 1, child: 'ghost', mm: { vmas: [], ranges: { v: 1, limit: 10, nextId: 1, pieces: [] }, bindings: {} } }, stepOf({ op: 'fork', child: 'ghost' }))!, /no process/);
   t.regex(check({ t: 'signal', id: 2, name: 's' }, procWith(steps), view({ callOpen: () => true }))!, /while a syscall of its own was unanswered/);
   t.regex(check({ t: 'ready', re: 7 })!, /init 7/);
   t.is(check({ t: 'ready', re: 1 }), undefined);
@@ -113,9 +120,10 @@ test('a syscall whose id is not above its process\'s last one is a replay, a bad
     { t: 'fork', id: 2, child: 'Q', mm: { vmas: [], ranges: { v: 1, limit: 10, nextId: 1, pieces: [] }, bindings: {} } }]) {
     t.regex(check(m, proc)!, new RegExp(`^it sent ${m.t} with id ${m.id}, not above the id of its last syscall \\(3\\): a syscall is sent once \\(a replay\\)$`), m.t);
   }
-  t.is(check({ t: 'signal', id: 4, name: 's' }, proc), undefined);
-  t.is(check({ t: 'signal', id: 90, name: 's' }, proc), undefined, 'ids need not be consecutive');
-  t.is(check({ t: 'signal', id: 0, name: 's' }), undefined, 'a first syscall may have id 0');
+  const atSignal = procWith(steps, { lastCallId: 3, nextStep: 1 });
+  t.is(check({ t: 'signal', id: 4, name: 's' }, atSignal), undefined);
+  t.is(check({ t: 'signal', id: 90, name: 's' }, atSignal), undefined, 'ids need not be consecutive');
+  t.is(check({ t: 'signal', id: 0, name: 's' }, procWith(steps, { nextStep: 1 })), undefined, 'a first syscall may have id 0');
 });
 
 test('step messages must name the step they belong to, in either schedule', (t) => {
@@ -128,7 +136,7 @@ test('step messages must name the step they belong to, in either schedule', (t) 
   // Lockstep: nothing is sent without a grant.
   const lock = view({ schedule: 'lockstep' });
   t.regex(check({ t: 'open', id: 1, file: 'f' }, procWith(steps), lock)!, /with no step granted/);
-  t.is(check({ t: 'open', id: 1, file: 'f' }, procWith(steps, { inFlight: 0 }), lock), undefined);
+  t.is(check({ t: 'mmap', id: 1, addr: 1, pages: 4, fd: -1, offset: 0, share: 'private' }, procWith(steps, { inFlight: 0 }), lock), undefined);
   t.regex(check({ t: 'start', index: 0 }, procWith(steps, { inFlight: 0 }), lock)!, /lockstep/);
 });
 
@@ -139,7 +147,7 @@ test('a done\'s result must have the shape of its step\'s op, as the history for
   t.regex(check({ t: 'done', index: 0, result: { ok: true, addr: 'x' } })!, /^mmap result field addr: Expected number, received string/);
   t.regex(check({ t: 'done', index: 0, result: { ok: false } })!, /a failed result names errno/);
   t.regex(check({ t: 'done', index: 0, result: { ok: false, errno: 12 } })!, /a failed result names errno/);
-  t.is(check({ t: 'done', index: 1, result: { ok: true } }, procWith(steps, { inFlight: 1 })), undefined);
+  t.is(check({ t: 'done', index: 1, result: { ok: true } }, procWith(steps, { inFlight: 1, ...madeCall(1) })), undefined);
   // Plain data only, whatever the op: the schema refuses the rest before the entry sees it.
   for (const value of [2n ** 62n, new Date(0), new Set([1]), Float64Array.of(1), /a/, Number.NaN, [[[[1]]]], 'x'.repeat(4097)]) {
     t.false(parseAgentMsg({ t: 'done', index: 1, result: { ok: true, value } }).ok, inspect(value));
@@ -149,14 +157,16 @@ test('a done\'s result must have the shape of its step\'s op, as the history for
 
 test('lockstep: a step blocked on an exchange sends nothing until the kernel releases it; free: it goes on at the commit', (t) => {
   // Its messages would otherwise race those of the other steps the same commit released.
-  const blocked = () => procWith(steps, { inFlight: 1, blockedOn: 4 });
+  // (A done comes after the step's signal: the step has made it.)
+  const blocked = (m?: { t: string }) => procWith(steps, { inFlight: 1, blockedOn: 4, ...(m?.t === 'done' ? madeCall(1) : {}) });
+  const released = (m: { t: string }) => procWith(steps, { inFlight: 1, ...(m.t === 'done' ? madeCall(1) : {}) });
   const lock = view({ schedule: 'lockstep' });
   for (const m of [{ t: 'done', index: 1, result: { ok: true } }, { t: 'signal', id: 1, name: 's' }, { t: 'blocked', index: 1, xid: 4 }]) {
     t.regex(check(m, blocked(), lock)!, /while that step waited on reclaim exchange 4, before the kernel released it/, m.t);
     // Free: the step goes on at the commit; but a second blocked on the same exchange is a replay.
     if (m.t === 'blocked') t.regex(check(m, blocked(), view())!, /blocked on reclaim exchange 4 twice/);
-    else t.is(check(m, blocked(), view()), undefined, `free: ${m.t}`);
-    t.is(check(m, procWith(steps, { inFlight: 1 }), lock), undefined, `released: ${m.t}`);
+    else t.is(check(m, blocked(m), view()), undefined, `free: ${m.t}`);
+    t.is(check(m, released(m), lock), undefined, `released: ${m.t}`);
   }
   // Its answers to the kernel are not step messages: a blocked agent still answers an exchange.
   t.is(check({ t: 'prepared', xid: 5, runs: [] }, blocked(), lock), undefined);

@@ -421,7 +421,7 @@ processes:
       - { op: exit }
   G:
     steps:
-      - { op: signal, name: s }
+      - { op: waitpid, process: F }
 `);
   const html = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'page.html');
   const { k, a, endpoint, token, trace } = await kernelWithA(t, file, 'free', ['--html', html]);
@@ -429,7 +429,7 @@ processes:
     .sort((x, y) => x.name.localeCompare(y.name));
   // F: a failed exit (a step the agent does alone: its result is its word) whose errno is a string of the peer's choosing.
   await f!.send({ t: 'done', index: 0, result: { ok: false, errno: `E${bad}` } });
-  // G: a bad message whose reason quotes the peer's string.
+  // G: a bad message whose reason quotes the peer's string (a waitpid of a process its step does not name).
   await g!.send({ t: 'waitpid', id: 1, process: `P${bad}` });
   t.is((await g!.next((m) => m.t === 'die', "G's die")).signal, 'SIGKILL');
   const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
@@ -440,7 +440,7 @@ processes:
     t.is(m ? JSON.stringify(text.slice(Math.max(0, m.index - 80), m.index + 20)) : '', '', what);
   }
   t.regex(k.out, /F +#0 exit.* -> error E\\u\{202e\}\\u\{2066\}\\u\{200f\}\\u\{1b\}\[2J\\u\{9b\}\\u\{7\}/);
-  t.regex(k.err, /G \(pid \d\) broke the protocol \(it waited for "P\\u\{202e\}\\u\{2066\}\\u\{200f\}\\x1b\[2J\\x9b\\x07", which is no process/);
+  t.regex(k.err, /G \(pid \d\) broke the protocol \(it sent waitpid in step 0 \(waitpid\) with process "P\\u\{202e\}\\u\{2066\}\\u\{200f\}\\x1b\[2J\\x9b\\x07" where the step makes "F"\): SIGKILL/);
   t.true(readFileSync(html, 'utf8').includes('E\\u{202e}\\u{2066}'), 'the errno on the page, escaped');
   t.true(historyOf(trace).some((e) => e.kind === 'agent-connected' && String(e.host).startsWith('host\\u{202e}')));
   noStrayAgents(t, endpoint);

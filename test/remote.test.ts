@@ -215,6 +215,11 @@ processes:
       - { op: read, map: buf, page: 0, expect: { value: "secret" } }
   B:
     steps:
+      - { op: wait, name: written }
+      - { op: mmap, as: m, pages: 1 }
+      - { op: read, map: m, page: 0 }
+      - { op: write, map: m, page: 0, value: "pwned" }
+      - { op: fork, child: C }
       - { op: signal, name: forged }
   C:
     forked: true
@@ -230,17 +235,24 @@ processes:
   t.is((init as { name: string }).name, 'B');
   send({ t: 'ready', re: (init as { id: number }).id });
   await next((m) => m.t === 'go');
+  // B's steps as its agent would make their calls (each call is one its step makes: coordinator/step_calls.ts), but naming A's frame.
   send({ t: 'start', index: 0 });
   await call({ t: 'wait', name: 'written' });
+  send({ t: 'done', index: 0, result: { ok: true } });
   const mm = await call({ t: 'mmap', addr: 1, pages: 1, fd: -1, offset: 0, share: 'private' });
   t.is(mm.errno, undefined);
+  send({ t: 'done', index: 1, result: { ok: true, addr: 4096 }, detail: { span: [1, 2] } });
   // A's page is frame 0 (frames are handed out lowest first). B maps page 1, but not that frame.
   t.is((await call({ t: 'read', vpage: 1, frame: 0 })).errno, 'EFAULT');
+  send({ t: 'done', index: 2, result: { ok: false, errno: 'EFAULT' } });
   t.is((await call({ t: 'write', vpage: 1, frame: 0, cow: false, anon: true, value: 'pwned' })).errno, 'EFAULT');
-  const fork = await call({ t: 'fork', child: 'C', mm: { vmas: [{ start: 1, pages: 1, kind: 'anon', fileId: -1, offset: 0, frames: [0], flags: [0] }], ranges: { v: 1, limit: 1000, nextId: 1, pieces: [] }, bindings: {} } });
+  send({ t: 'done', index: 3, result: { ok: false, errno: 'EFAULT' } });
+  const fork = await call({ t: 'fork', child: 'C', mm: { vmas: [{ start: 1, pages: 1, kind: 'anon', fileId: -1, offset: 0, frames: [0], flags: [0] }], ranges: { v: 1, limit: 1000, nextId: 1, pieces: [] },
+    bindings: { 'map:m': { kind: 'map', addr: 1, pages: 1 } } } });
   t.is(fork.errno, 'EFAULT');
+  send({ t: 'done', index: 4, result: { ok: false, errno: 'EFAULT' } });
   t.is((await call({ t: 'signal', name: 'forged' })).errno, undefined);
-  send({ t: 'done', index: 0, result: { ok: true } });
+  send({ t: 'done', index: 5, result: { ok: true } });
   await next((m) => m.t === 'die');
 
   const [kexit, aexit] = await Promise.all([k.exit, a.exit]);
@@ -313,12 +325,19 @@ test('forged messages of every type, each in a batch with a legitimate syscall: 
   // One forger per message type (three forged messages of that type, generated from its schema),
   // two more whose messages are well-formed but wrong for the kernel's state, and A, a real agent
   // that waits for every forger's legitimate signal and then for its death.
-  const plans: Array<{ what: string; forged: Array<Record<string, unknown>>; before?: Array<Record<string, unknown>> }> = messageTypes.map((type, i) => ({
+  // `steps`: the forger's steps other than its one signal; `after`: the legitimate messages of that batch (by default the signal, id 99).
+  type Plan = { what: string; forged: Array<Record<string, unknown>>; before?: Array<Record<string, unknown>>; steps?: string[]; after?: Array<Record<string, unknown>> };
+  const plans: Plan[] = messageTypes.map((type, i) => ({
     what: type, forged: fc.sample(forgedMessage(type), { numRuns: 3, seed: 1000 + i }),
   }));
-  plans.push({ what: 'mmap over its own VMA', before: [{ t: 'mmap', id: 1, addr: 1, pages: 2, fd: -1, offset: 0, share: 'private' }],
-    forged: [{ t: 'mmap', id: 2, addr: 2, pages: 1, fd: -1, offset: 0, share: 'private' }] });
-  plans.push({ what: 'waitpid of no process', forged: [{ t: 'waitpid', id: 3, process: 'ghost' }] });
+  // Its second mmap step's call overlaps the first's VMA (each call is one its step makes: coordinator/step_calls.ts); then that step
+  // again, legitimately, and the signal.
+  const mmap = (id: number, addr: number, pages: number) => ({ t: 'mmap', id, addr, pages, fd: -1, offset: 0, share: 'private' });
+  plans.push({ what: 'mmap over its own VMA', steps: ['{ op: mmap, as: a, pages: 2 }', '{ op: mmap, as: b, pages: 1 }'],
+    before: [mmap(1, 1, 2), { t: 'done', index: 0, result: { ok: true, addr: 4096 }, detail: { span: [1, 3] } }],
+    forged: [mmap(2, 2, 1)],
+    after: [mmap(99, 3, 1), { t: 'done', index: 1, result: { ok: true, addr: 3 * 4096 }, detail: { span: [3, 4] } }] });
+  plans.push({ what: 'waitpid of no process (in a signal step)', forged: [{ t: 'waitpid', id: 3, process: 'ghost' }] });
   // The generated ones fail their schema; the last two pass it (only the kernel's state makes them wrong).
   plans.forEach((p, i) => { for (const m of p.forged) t.is(parseAgentMsg(m).ok, i >= messageTypes.length, `${p.what}: ${inspect(m)}`); });
   const n = plans.length;
@@ -328,7 +347,7 @@ test('forged messages of every type, each in a batch with a legitimate syscall: 
     ...forgers.flatMap((f, i) => [`      - { op: wait, name: s${i} }`, `      - { op: waitpid, process: ${f}, expect: { signal: SIGKILL } }`]),
     '      - { op: mmap, as: buf, pages: 1 }', '      - { op: write, map: buf, page: 0, value: "still here" }',
     '      - { op: read, map: buf, page: 0, expect: { value: "still here" } }',
-    ...forgers.flatMap((f, i) => [`  ${f}:`, '    steps:', `      - { op: signal, name: s${i} }`]),
+    ...forgers.flatMap((f, i) => [`  ${f}:`, '    steps:', ...(plans[i]!.steps ?? []).map((st) => `      - ${st}`), `      - { op: signal, name: s${i} }`]),
   ].join('\n') + '\n');
   const trace = join(mkdtempSync(join(tmpdir(), 'vrange-test-')), 'trace.jsonl');
   const k = await kernel(t, ['--scenario', file, '--seed', '1', '--schedule', 'free', '--trace', trace]);
@@ -343,7 +362,8 @@ test('forged messages of every type, each in a batch with a legitimate syscall: 
     for (const m of plans[i]!.before ?? []) send(m);
     // One batch (one frame): the forged messages, then the legitimate signal of its one step.
     for (const m of plans[i]!.forged) send(m);
-    send({ t: 'signal', id: 99, name: `s${i}` });
+    for (const m of plans[i]!.after ?? []) send(m);
+    send({ t: 'signal', id: plans[i]!.after ? 100 : 99, name: `s${i}` });
     const ret = (await next((m) => m.t === 'ret' && m.re === 99)) as SysRet;
     const die = (await next((m) => m.t === 'die')) as { signal?: string };
     return { name: init.name, ret, die };
@@ -367,7 +387,7 @@ test('forged messages of every type, each in a batch with a legitimate syscall: 
     t.is(cleanup.signal, 'SIGKILL');
   }
   t.regex(bad.find((e) => e.process === `F${n - 2}`)!.why as string, /overlaps its VMA at page 1 of 2 pages/);
-  t.regex(bad.find((e) => e.process === `F${n - 1}`)!.why as string, /"ghost", which is no process of the scenario/);
+  t.regex(bad.find((e) => e.process === `F${n - 1}`)!.why as string, /^it sent waitpid in step 0 \(signal\), which makes signal$/);
   t.is((k.err().match(/vrange kernel: F\d+ \(pid \d+\) broke the protocol/g) ?? []).length, bad.length);
   t.notRegex(k.err(), /kernel invariant|TypeError|\x1b/);
   const invariants = h.at(-1)!.invariants as Array<{ name: string; ok: boolean }>;
