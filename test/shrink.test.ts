@@ -131,7 +131,7 @@ test('--choices and --schedule-file: names are checked, and they go with lockste
   const file = tempFile('race.yaml', race);
   const bad = await cli(['run', file, '--choices', 'A,Z']);
   t.is(bad.code, 2);
-  t.regex(bad.stderr, /--choices: choice 1 is "Z"; allowed: kernel, commit, A, B, C/);
+  t.regex(bad.stderr, /--choices: choice 2 is "Z"; allowed: kernel, commit, A, B, C/);
   t.is((await cli(['run', file, '--choices', 'A', '--schedule', 'free'])).code, 2);
   for (const [doc, want] of [['{"choices": ["A"], "seed": 3}', /--schedule-file .*: unknown field "seed"; the only field allowed is "choices"/],
     ['{"choices": [1]}', /expected a JSON array of names, or \{"choices": \[\.\.\.\]\}/]] as const) {
